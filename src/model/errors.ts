@@ -1,0 +1,19 @@
+/**
+ * An error caused by what a user sent (payload, selector, flag), not by Kiln.
+ * The server maps it to its HTTP status (4xx) and the CLI to a non-zero exit with the message;
+ * anything else that escapes is a bug and becomes a 500.
+ */
+export class InputError extends Error {
+  constructor(
+    message: string,
+    /** HTTP status to answer with: 400 bad input, 413 too large, 415 unknown format, 422 unsupported. */
+    readonly status: 400 | 404 | 413 | 415 | 422 | 429 = 400,
+  ) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
+export function isInputError(e: unknown): e is InputError {
+  return e instanceof InputError;
+}
