@@ -1,0 +1,35 @@
+import type { Store } from '../store/store.js';
+import type { QueryEngine } from '../query/engine.js';
+import type { ServerMetrics } from './metrics.js';
+
+/**
+ * What every route handler needs, built once per server and handed to each protocol's register
+ * function (ingest, push, querier, render, kiln-api, otlp, …). Handlers get the tenant per request
+ * from `tenantOf` (tenant.ts) and write through `writeProfiles` (write.ts), which validates the whole
+ * request before anything touches the store and counts the ingest metrics.
+ */
+export interface ServerContext {
+  readonly store: Store;
+  readonly query: QueryEngine;
+  readonly metrics: ServerMetrics;
+  readonly limits: ServerLimits;
+}
+
+/** Caps that bound the cost of one request; past them the request is a 4xx, never a partial write. */
+export interface ServerLimits {
+  /** Bytes of request body as received (compressed or not). */
+  readonly maxBodyBytes: number;
+  /** Bytes after decompression (gzip bodies, gzipped pprof): the zip-bomb cap. */
+  readonly maxDecompressedBytes: number;
+  /** Rows (stack, value pairs) in one request across all its profiles. */
+  readonly maxRowsPerRequest: number;
+  /** Nodes a flame graph / tree answer may carry at most, whatever max_nodes asks for. */
+  readonly maxNodes: number;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  maxBodyBytes: 64 * 1024 * 1024,
+  maxDecompressedBytes: 64 * 1024 * 1024,
+  maxRowsPerRequest: 10_000_000,
+  maxNodes: 65_536,
+};

@@ -1,0 +1,83 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Store } from '../store/store.js';
+
+/** Protocols an ingest arrives by; the label on every ingest metric. */
+export type IngestProtocol = 'ingest' | 'push' | 'otlp_grpc' | 'otlp_http' | 'parca' | 'scrape' | (string & {});
+
+/**
+ * Kiln's own Prometheus metrics, one registry per server (so tests can run several servers in one
+ * process without the global registry double-registering).
+ */
+export class ServerMetrics {
+  readonly registry = new Registry();
+
+  readonly ingestProfiles = new Counter({
+    name: 'kiln_ingest_profiles_total',
+    help: 'Profiles accepted and stored, by protocol.',
+    labelNames: ['protocol'] as const,
+    registers: [this.registry],
+  });
+  readonly ingestRows = new Counter({
+    name: 'kiln_ingest_rows_total',
+    help: 'Rows (stack, value pairs) accepted and stored, by protocol.',
+    labelNames: ['protocol'] as const,
+    registers: [this.registry],
+  });
+  readonly ingestBytes = new Counter({
+    name: 'kiln_ingest_bytes_total',
+    help: 'Request body bytes received by ingest endpoints (as sent, before decompression), by protocol.',
+    labelNames: ['protocol'] as const,
+    registers: [this.registry],
+  });
+  readonly ingestErrors = new Counter({
+    name: 'kiln_ingest_errors_total',
+    help: 'Ingest requests rejected, by protocol and reason (input: the client sent bad data; internal: a Kiln bug or store failure).',
+    labelNames: ['protocol', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly queryDuration = new Histogram({
+    name: 'kiln_query_duration_seconds',
+    help: 'Query latency by endpoint.',
+    labelNames: ['endpoint'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  constructor(store: Store) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'kiln_' });
+    // Store figures are read at scrape time: they are cheap aggregates and always current.
+    let pending: Promise<void> | undefined;
+    const stats = { series: 0, rows: 0, bytesOnDisk: 0 };
+    const refresh = (): Promise<void> =>
+      (pending ??= store
+        .stats()
+        .then((s) => Object.assign(stats, s))
+        .catch(() => undefined)
+        .finally(() => (pending = undefined))
+        .then(() => undefined));
+    const gauge = (name: string, help: string, key: keyof typeof stats): void => {
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        async collect() {
+          await refresh();
+          this.set(stats[key]);
+        },
+      });
+    };
+    gauge('kiln_store_series', 'Series in the store (all tenants).', 'series');
+    gauge('kiln_store_rows', 'Sample rows in the store (all tenants).', 'rows');
+    gauge('kiln_store_bytes', 'Bytes the store takes on disk.', 'bytesOnDisk');
+  }
+
+  /** Times an async query and records it under `endpoint`, whether it succeeds or fails. */
+  async timeQuery<T>(endpoint: string, run: () => Promise<T>): Promise<T> {
+    const end = this.queryDuration.startTimer({ endpoint });
+    try {
+      return await run();
+    } finally {
+      end();
+    }
+  }
+}

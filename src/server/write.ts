@@ -1,0 +1,33 @@
+import { InputError } from '../model/errors.js';
+import type { Profile } from '../model/profile.js';
+import { isEmptyProfile, validateProfile } from '../model/validate.js';
+import type { WriteResult } from '../store/store.js';
+import type { ServerContext } from './context.js';
+import type { IngestProtocol } from './metrics.js';
+
+/**
+ * The one way a protocol handler stores profiles: validate every profile of the request first (so a
+ * rejected request never touches the store), drop empty ones (accepted as a no-op, as Pyroscope does),
+ * write the rest in one call, count them.
+ */
+export async function writeProfiles(
+  ctx: ServerContext,
+  tenant: string,
+  protocol: IngestProtocol,
+  profiles: readonly Profile[],
+): Promise<WriteResult> {
+  let rows = 0;
+  for (const p of profiles) {
+    validateProfile(p);
+    rows += p.values.length;
+    if (rows > ctx.limits.maxRowsPerRequest) {
+      throw new InputError(`request has more than ${ctx.limits.maxRowsPerRequest} samples`, 413);
+    }
+  }
+  const kept = profiles.filter((p) => !isEmptyProfile(p));
+  if (kept.length === 0) return { profiles: 0, rows: 0 };
+  const result = await ctx.store.write(tenant, kept);
+  ctx.metrics.ingestProfiles.inc({ protocol }, result.profiles);
+  ctx.metrics.ingestRows.inc({ protocol }, result.rows);
+  return result;
+}
