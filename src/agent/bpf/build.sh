@@ -1,0 +1,17 @@
+#!/bin/sh
+# Rebuilds the committed BPF object from its source: `npm run build:bpf [-- OUT.o]`.
+# Reproducible on purpose (CI rebuilds and compares): no system headers (-nostdinc), debug paths made
+# relative, DWARF stripped after BTF is generated (libbpf needs .BTF for the maps, not the DWARF).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+out="${1:-$here/profile.bpf.o}"
+case "$out" in /*) ;; *) out="${INIT_CWD:-$PWD}/$out" ;; esac
+command -v clang >/dev/null || { echo "build:bpf needs clang (Debian: apt-get install clang llvm)" >&2; exit 1; }
+strip=$(command -v llvm-strip || ls /usr/bin/llvm-strip-* 2>/dev/null | head -n1 || true)
+[ -n "$strip" ] || { echo "build:bpf needs llvm-strip (Debian: apt-get install llvm)" >&2; exit 1; }
+tmp="$out.tmp.$$"
+cd "$here"
+clang -O2 -g -target bpf -nostdinc -fdebug-compilation-dir=. -fdebug-prefix-map="$here"=. \
+  -Wall -Werror -c profile.bpf.c -o "$tmp"
+"$strip" -g "$tmp"
+mv "$tmp" "$out"

@@ -1,0 +1,104 @@
+import koffi from 'koffi';
+import type { LibraryHandle } from 'koffi';
+
+/**
+ * The few libbpf (libbpf.so.1, Debian/Ubuntu package `libbpf1`) and libc entry points the agent uses,
+ * bound through koffi so users need no compiler and no node-gyp build.
+ * Opaque libbpf objects come back from koffi as bigint addresses; 0n / null is libbpf's failure value
+ * (libbpf ≥ 1.0 reports the cause in errno, read with `errno()`).
+ */
+export type Ptr = bigint;
+
+export interface Libbpf {
+  objectOpenFile(path: string): Ptr | null;
+  objectLoad(obj: Ptr): number;
+  objectClose(obj: Ptr): void;
+  findProgram(obj: Ptr, name: string): Ptr | null;
+  findMap(obj: Ptr, name: string): Ptr | null;
+  mapFd(map: Ptr): number;
+  mapSetMaxEntries(map: Ptr, n: number): number;
+  attachPerfEvent(prog: Ptr, perfFd: number): Ptr | null;
+  linkDestroy(link: Ptr): number;
+  /** Returns 0 or a negative errno; -ENOENT means "read everything" (success, see DESIGN.md). */
+  mapLookupAndDeleteBatch(fd: number, inBatch: Buffer | null, outBatch: Buffer, keys: Buffer, values: Buffer, count: Buffer): number;
+  mapLookupBatch(fd: number, inBatch: Buffer | null, outBatch: Buffer, keys: Buffer, values: Buffer, count: Buffer): number;
+  mapLookupElem(fd: number, key: Buffer, value: Buffer): number;
+  mapUpdateElem(fd: number, key: Buffer, value: Buffer, flags: number): number;
+  mapDeleteElem(fd: number, key: Buffer): number;
+  mapGetNextKey(fd: number, key: Buffer | null, next: Buffer): number;
+  /** perf_event_open(2) through syscall(2): fd or -1 (cause in errno). */
+  perfEventOpen(attr: Buffer, pid: number, cpu: number, groupFd: number, flags: number): number;
+  close(fd: number): number;
+  errno(): number;
+}
+
+const SYS_PERF_EVENT_OPEN: Partial<Record<string, number>> = { x64: 298, arm64: 241 };
+
+let cached: Libbpf | undefined;
+
+/** Binds libbpf once per process. Throws a plain Error naming the package when the library is missing. */
+export function libbpf(): Libbpf {
+  if (cached) return cached;
+  let lib: LibraryHandle;
+  let libc: LibraryHandle;
+  try {
+    lib = koffi.load('libbpf.so.1');
+  } catch (e) {
+    throw new Error(
+      `cannot load libbpf.so.1 (${(e as Error).message}): install libbpf 1.x — Debian/Ubuntu: apt-get install libbpf1`,
+    );
+  }
+  try {
+    libc = koffi.load('libc.so.6');
+  } catch (e) {
+    throw new Error(`cannot load libc.so.6: ${(e as Error).message}`);
+  }
+  const sysno = SYS_PERF_EVENT_OPEN[process.arch];
+  if (sysno === undefined) throw new Error(`kiln agent: unsupported CPU architecture ${process.arch} (x64 and arm64 only)`);
+
+  const openFile = lib.func('void *bpf_object__open_file(const char *path, void *opts)');
+  const load = lib.func('int bpf_object__load(void *obj)');
+  const closeObj = lib.func('void bpf_object__close(void *obj)');
+  const findProg = lib.func('void *bpf_object__find_program_by_name(void *obj, const char *name)');
+  const findMap = lib.func('void *bpf_object__find_map_by_name(void *obj, const char *name)');
+  const mapFd = lib.func('int bpf_map__fd(void *map)');
+  const setMax = lib.func('int bpf_map__set_max_entries(void *map, uint32_t n)');
+  const attach = lib.func('void *bpf_program__attach_perf_event(void *prog, int pfd)');
+  const destroy = lib.func('int bpf_link__destroy(void *link)');
+  const lookupDeleteBatch = lib.func(
+    'int bpf_map_lookup_and_delete_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, void *count, void *opts)',
+  );
+  const lookupBatch = lib.func(
+    'int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, void *count, void *opts)',
+  );
+  const lookup = lib.func('int bpf_map_lookup_elem(int fd, void *key, void *value)');
+  const update = lib.func('int bpf_map_update_elem(int fd, void *key, void *value, uint64_t flags)');
+  const del = lib.func('int bpf_map_delete_elem(int fd, void *key)');
+  const nextKey = lib.func('int bpf_map_get_next_key(int fd, void *key, void *next_key)');
+  const syscall = libc.func('long syscall(long number, ...)');
+  const closeFd = libc.func('int close(int fd)');
+
+  const ptr = (p: unknown): Ptr | null => (typeof p === 'bigint' && p !== 0n ? p : null);
+  cached = {
+    objectOpenFile: (p) => ptr(openFile(p, null)),
+    objectLoad: (o) => load(o) as number,
+    objectClose: (o) => void closeObj(o),
+    findProgram: (o, n) => ptr(findProg(o, n)),
+    findMap: (o, n) => ptr(findMap(o, n)),
+    mapFd: (m) => mapFd(m) as number,
+    mapSetMaxEntries: (m, n) => setMax(m, n) as number,
+    attachPerfEvent: (p, fd) => ptr(attach(p, fd)),
+    linkDestroy: (l) => destroy(l) as number,
+    mapLookupAndDeleteBatch: (fd, i, o, k, v, c) => lookupDeleteBatch(fd, i, o, k, v, c, null) as number,
+    mapLookupBatch: (fd, i, o, k, v, c) => lookupBatch(fd, i, o, k, v, c, null) as number,
+    mapLookupElem: (fd, k, v) => lookup(fd, k, v) as number,
+    mapUpdateElem: (fd, k, v, f) => update(fd, k, v, f) as number,
+    mapDeleteElem: (fd, k) => del(fd, k) as number,
+    mapGetNextKey: (fd, k, n) => nextKey(fd, k, n) as number,
+    perfEventOpen: (attr, pid, cpu, group, flags) =>
+      Number(syscall(sysno, 'void *', attr, 'int', pid, 'int', cpu, 'int', group, 'unsigned long', flags)),
+    close: (fd) => closeFd(fd) as number,
+    errno: () => koffi.errno(),
+  };
+  return cached;
+}

@@ -1,0 +1,225 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { libbpf, type Libbpf, type Ptr } from './bpf/libbpf.js';
+import { cpuClockAttr, onlineCpus, PERF_FLAG_FD_CLOEXEC } from './bpf/perf-event.js';
+
+/**
+ * Opens, sizes, loads and attaches the committed BPF object (src/agent/bpf/profile.bpf.o) through
+ * libbpf, one perf event per online CPU, and detaches cleanly. Everything that can go wrong here is
+ * the host's setup, so every failure says which capability, package or kernel feature is missing.
+ */
+
+export const DEFAULT_OBJECT = fileURLToPath(new URL('./bpf/profile.bpf.o', import.meta.url));
+
+/** Names of the BPF program's counters, index-aligned with its `counters` array map. */
+export const BPF_COUNTERS = ['samples', 'idle', 'counts_full', 'stacks_full', 'stack_collision', 'stack_error'] as const;
+export type BpfCounterName = (typeof BPF_COUNTERS)[number];
+export type BpfCounters = Record<BpfCounterName, number>;
+
+/** Layout of the BPF program's `struct sample_key` and stack values (see profile.bpf.c). */
+export const KEY_SIZE = 32;
+export const STACK_DEPTH = 127;
+export const STACK_VALUE_SIZE = STACK_DEPTH * 8;
+
+export interface LoaderOptions {
+  /** Sampling frequency per CPU, Hz. */
+  readonly frequencyHz: number;
+  /** Entries of each stack-trace map (one per generation). */
+  readonly stackMapSize: number;
+  /** Entries of each counts map (distinct {pid, tid, stacks, comm} per interval). */
+  readonly countsMapSize: number;
+  readonly objectPath?: string;
+  /** CPUs to sample; default every online CPU. */
+  readonly cpus?: readonly number[];
+}
+
+export interface GenerationMaps {
+  readonly counts: number;
+  readonly stacks: number;
+}
+
+const EPERM = 1;
+const ENOENT = 2;
+const EACCES = 13;
+const EINVAL = 22;
+const ENODEV = 19;
+const EOPNOTSUPP = 95;
+
+// Capability bits (include/uapi/linux/capability.h).
+const CAP_SYS_ADMIN = 21;
+const CAP_PERFMON = 38;
+const CAP_BPF = 39;
+
+/** Which capabilities the agent lacks for loading BPF and opening perf events (empty when fine). */
+export function missingCapabilities(status = readFileSync('/proc/self/status', 'utf8')): string[] {
+  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(status);
+  if (!m) return [];
+  const eff = BigInt(`0x${m[1]}`);
+  const has = (bit: number) => (eff & (1n << BigInt(bit))) !== 0n;
+  if (has(CAP_SYS_ADMIN)) return [];
+  const missing: string[] = [];
+  if (!has(CAP_BPF)) missing.push('CAP_BPF');
+  if (!has(CAP_PERFMON)) missing.push('CAP_PERFMON');
+  return missing;
+}
+
+function errnoText(n: number): string {
+  const names: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 7: 'E2BIG', 12: 'ENOMEM', 13: 'EACCES', 19: 'ENODEV', 22: 'EINVAL', 24: 'EMFILE', 95: 'EOPNOTSUPP' };
+  return names[n] ?? `errno ${n}`;
+}
+
+export class BpfProfiler {
+  private readonly bpf: Libbpf;
+  private readonly obj: Ptr;
+  private readonly links: Ptr[] = [];
+  private readonly configFd: number;
+  private readonly countersFd: number;
+  readonly generations: readonly [GenerationMaps, GenerationMaps];
+  readonly cpus: readonly number[];
+  private gen = 0;
+  private closed = false;
+
+  private constructor(bpf: Libbpf, obj: Ptr, cpus: readonly number[]) {
+    this.bpf = bpf;
+    this.obj = obj;
+    this.cpus = cpus;
+    const fd = (name: string) => bpf.mapFd(this.map(name));
+    this.configFd = fd('config');
+    this.countersFd = fd('counters');
+    this.generations = [
+      { counts: fd('counts_0'), stacks: fd('stacks_0') },
+      { counts: fd('counts_1'), stacks: fd('stacks_1') },
+    ];
+  }
+
+  /** Loads the program and starts sampling on every CPU; throws an Error naming what is missing. */
+  static start(opts: LoaderOptions): BpfProfiler {
+    const path = opts.objectPath ?? DEFAULT_OBJECT;
+    if (!existsSync(path)) throw new Error(`BPF object ${path} is missing — run \`npm run build:bpf\` in the checkout`);
+    const missing = missingCapabilities();
+    if (missing.length > 0) {
+      throw new Error(`kiln agent needs root or ${missing.join(' + ')} (also CAP_SYS_PTRACE to read other processes' memory maps); run it with sudo or grant the capabilities`);
+    }
+    const bpf = libbpf();
+    const obj = bpf.objectOpenFile(path);
+    if (obj === null) throw new Error(`libbpf could not open ${path}: ${errnoText(bpf.errno())}`);
+    const cpus = opts.cpus ?? onlineCpus();
+    try {
+      for (const name of ['counts_0', 'counts_1']) setMapSize(bpf, obj, name, opts.countsMapSize);
+      for (const name of ['stacks_0', 'stacks_1']) setMapSize(bpf, obj, name, opts.stackMapSize);
+      const rc = bpf.objectLoad(obj);
+      if (rc < 0) throw loadError(-rc);
+    } catch (e) {
+      bpf.objectClose(obj);
+      throw e;
+    }
+    const profiler = new BpfProfiler(bpf, obj, cpus);
+    try {
+      profiler.attach(opts.frequencyHz);
+    } catch (e) {
+      profiler.close();
+      throw e;
+    }
+    return profiler;
+  }
+
+  private map(name: string): Ptr {
+    const m = this.bpf.findMap(this.obj, name);
+    if (m === null) throw new Error(`BPF object has no map "${name}": rebuild it with \`npm run build:bpf\``);
+    return m;
+  }
+
+  private attach(frequencyHz: number): void {
+    const prog = this.bpf.findProgram(this.obj, 'kiln_sample');
+    if (prog === null) throw new Error('BPF object has no program "kiln_sample": rebuild it with `npm run build:bpf`');
+    const attr = cpuClockAttr(frequencyHz);
+    for (const cpu of this.cpus) {
+      const pfd = this.bpf.perfEventOpen(attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+      if (pfd < 0) throw perfError(this.bpf.errno(), cpu);
+      const link = this.bpf.attachPerfEvent(prog, pfd);
+      if (link === null) {
+        const err = this.bpf.errno();
+        this.bpf.close(pfd);
+        throw new Error(`attaching the BPF program to the perf event of CPU ${cpu} failed: ${errnoText(err)}`);
+      }
+      // The link owns the perf fd from here: bpf_link__destroy closes it (closing it again would be a bug).
+      this.links.push(link);
+    }
+  }
+
+  /** The generation the BPF program is writing. */
+  get generation(): number {
+    return this.gen;
+  }
+
+  /** Points the BPF program at generation `g` (0 or 1). */
+  setGeneration(g: 0 | 1): void {
+    const key = Buffer.alloc(4);
+    const value = Buffer.alloc(4);
+    value.writeUInt32LE(g);
+    const rc = this.bpf.mapUpdateElem(this.configFd, key, value, 0);
+    if (rc < 0) throw new Error(`switching BPF map generation failed: ${errnoText(-rc)}`);
+    this.gen = g;
+  }
+
+  counters(): BpfCounters {
+    const out = {} as BpfCounters;
+    const key = Buffer.alloc(4);
+    const value = Buffer.alloc(8);
+    BPF_COUNTERS.forEach((name, i) => {
+      key.writeUInt32LE(i);
+      out[name] = this.bpf.mapLookupElem(this.countersFd, key, value) === 0 ? Number(value.readBigUInt64LE()) : 0;
+    });
+    return out;
+  }
+
+  /** Map primitives for the sampler. */
+  get lib(): Libbpf {
+    return this.bpf;
+  }
+
+  /** Detaches from every CPU and frees the maps. Safe to call twice. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const link of this.links.splice(0)) this.bpf.linkDestroy(link);
+    this.bpf.objectClose(this.obj);
+  }
+}
+
+/** Map sizes can only change between open and load. */
+function setMapSize(bpf: Libbpf, obj: Ptr, name: string, n: number): void {
+  const m = bpf.findMap(obj, name);
+  if (m === null) throw new Error(`BPF object has no map "${name}": rebuild it with \`npm run build:bpf\``);
+  const rc = bpf.mapSetMaxEntries(m, n);
+  if (rc < 0) throw new Error(`cannot size BPF map ${name} to ${n}: ${errnoText(-rc)}`);
+}
+
+function loadError(err: number): Error {
+  if (err === EPERM || err === EACCES) {
+    return new Error(
+      `the kernel refused to load the BPF program (${errnoText(err)}): run as root or with CAP_BPF + CAP_PERFMON ` +
+        '(kernels before 5.8 need CAP_SYS_ADMIN); check kernel.unprivileged_bpf_disabled and any LSM policy',
+    );
+  }
+  if (err === EINVAL || err === EOPNOTSUPP) {
+    return new Error(
+      `the kernel rejected the BPF program (${errnoText(err)}): Kiln needs Linux ≥ 5.8 with BPF and BTF ` +
+        '(CONFIG_BPF_SYSCALL, CONFIG_DEBUG_INFO_BTF); libbpf printed the verifier log above',
+    );
+  }
+  return new Error(`loading the BPF program failed: ${errnoText(err)} (libbpf printed details above)`);
+}
+
+function perfError(err: number, cpu: number): Error {
+  if (err === EPERM || err === EACCES) {
+    return new Error(
+      `perf_event_open on CPU ${cpu} was refused (${errnoText(err)}): needs root or CAP_PERFMON ` +
+        '(or kernel.perf_event_paranoid ≤ -1 with CAP_SYS_ADMIN); containers need the seccomp profile to allow perf_event_open',
+    );
+  }
+  if (err === ENOENT || err === ENODEV || err === EOPNOTSUPP) {
+    return new Error(`this kernel has no CPU clock perf event on CPU ${cpu} (${errnoText(err)}): perf events are needed (CONFIG_PERF_EVENTS)`);
+  }
+  return new Error(`perf_event_open on CPU ${cpu} failed: ${errnoText(err)}`);
+}
