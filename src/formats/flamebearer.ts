@@ -1,0 +1,326 @@
+import type { ProfileType } from '../model/profile-type.js';
+import type { DiffNode } from '../query/diff.js';
+import type { FlameNode } from '../query/tree.js';
+import { ROOT_NAME, sortChildren } from '../query/tree.js';
+
+/**
+ * Flame trees out to Pyroscope's wire shapes:
+ * - querier.v1 `FlameGraph` {names, levels[].values, total, max_self} and `FlameGraphDiff`
+ *   (+ leftTicks, rightTicks), what Grafana's Pyroscope data source and Kiln's UI read;
+ * - the legacy flamebearer JSON of `/pyroscope/render` and `/pyroscope/render-diff`
+ *   ({version: 1, flamebearer: {names, levels, numTicks, maxSelf}, metadata, timeline, …}).
+ *
+ * Levels: one array per depth (level 0 = the root "total"); nodes left to right, 4 numbers each
+ * [x offset, total, self, name index] (7 for a diff: [left offset, left total, left self, right offset,
+ * right total, right self, name index]). x is the node's left edge in value units, delta-encoded: stored
+ * as the gap since the end of the previous node on the same level. A node's children start after its
+ * self (x + self), in the tree's order. Names are de-duplicated; names[0] is "total".
+ * The tree should already be trimmed (trimFlameTree): encoding keeps every node it is given.
+ */
+export interface QuerierFlameGraph {
+  names: string[];
+  levels: { values: number[] }[];
+  total: number;
+  maxSelf: number;
+}
+
+export interface QuerierFlameGraphDiff extends QuerierFlameGraph {
+  leftTicks: number;
+  rightTicks: number;
+}
+
+export interface Flamebearer {
+  names: string[];
+  levels: number[][];
+  numTicks: number;
+  maxSelf: number;
+}
+
+export interface FlamebearerMetadata {
+  format: 'single' | 'double';
+  spyName: string;
+  sampleRate: number;
+  units: string;
+  name: string;
+}
+
+export interface FlamebearerTimeline {
+  /** Unix seconds of the first sample. */
+  startTime: number;
+  samples: number[];
+  /** Seconds between samples. */
+  durationDelta: number;
+  watermarks: null;
+}
+
+/** The `/pyroscope/render` (format single) and `/pyroscope/render-diff` (format double) body. */
+export interface FlamebearerProfile {
+  version: 1;
+  flamebearer: Flamebearer;
+  metadata: FlamebearerMetadata;
+  timeline: FlamebearerTimeline | null;
+  groups: null;
+  heatmap: null;
+  leftTicks?: number;
+  rightTicks?: number;
+}
+
+class NameTable {
+  readonly names: string[] = [];
+  private readonly index = new Map<string, number>();
+  id(name: string): number {
+    let i = this.index.get(name);
+    if (i === undefined) {
+      i = this.names.push(name) - 1;
+      this.index.set(name, i);
+    }
+    return i;
+  }
+}
+
+/** Subtracts from each offset the end of the previous node on its level (in place). */
+function deltaEncode(level: number[], offsetAt: number, width: number, totalAt: number): void {
+  let prevEnd = 0;
+  for (let i = 0; i < level.length; i += width) {
+    const x = level[i + offsetAt]!;
+    level[i + offsetAt] = x - prevEnd;
+    prevEnd = x + level[i + totalAt]!;
+  }
+}
+
+function deltaDecode(level: number[], offsetAt: number, width: number, totalAt: number): void {
+  let prevEnd = 0;
+  for (let i = 0; i < level.length; i += width) {
+    const x = level[i + offsetAt]! + prevEnd;
+    level[i + offsetAt] = x;
+    prevEnd = x + level[i + totalAt]!;
+  }
+}
+
+/**
+ * Pre-order walk without recursion (stacks can be thousands deep), handing each node with its depth
+ * and absolute x; children in the order given, starting at x + self.
+ */
+function layout<N extends { children: readonly N[] }>(
+  root: N,
+  self: (n: N) => number,
+  total: (n: N) => number,
+  visit: (n: N, depth: number, x: number) => void,
+): void {
+  const todo: { n: N; depth: number; x: number }[] = [{ n: root, depth: 0, x: 0 }];
+  while (todo.length > 0) {
+    const { n, depth, x } = todo.pop()!;
+    visit(n, depth, x);
+    let cx = x + self(n);
+    const kids: { n: N; depth: number; x: number }[] = [];
+    for (const c of n.children) {
+      kids.push({ n: c, depth: depth + 1, x: cx });
+      cx += total(c);
+    }
+    for (let i = kids.length - 1; i >= 0; i--) todo.push(kids[i]!);
+  }
+}
+
+export function toFlameGraph(root: FlameNode): QuerierFlameGraph {
+  const names = new NameTable();
+  names.id(ROOT_NAME);
+  const levels: number[][] = [];
+  let maxSelf = 0;
+  layout(
+    root,
+    (n) => n.self,
+    (n) => n.total,
+    (n, depth, x) => {
+      if (n.self > maxSelf) maxSelf = n.self;
+      (levels[depth] ??= []).push(x, n.total, n.self, depth === 0 ? 0 : names.id(n.name));
+    },
+  );
+  for (const l of levels) deltaEncode(l, 0, 4, 1);
+  return { names: names.names, levels: levels.map((values) => ({ values })), total: root.total, maxSelf };
+}
+
+export function toFlamebearer(root: FlameNode): Flamebearer {
+  const fg = toFlameGraph(root);
+  return { names: fg.names, levels: fg.levels.map((l) => l.values), numTicks: fg.total, maxSelf: fg.maxSelf };
+}
+
+export function toFlameGraphDiff(root: DiffNode): QuerierFlameGraphDiff {
+  const names = new NameTable();
+  names.id(ROOT_NAME);
+  // Left and right have their own x axes: lay each out separately, then zip per node.
+  const levels: number[][] = [];
+  const rightX = new Map<DiffNode, number>();
+  layout(
+    root,
+    (n) => n.headSelf,
+    (n) => n.headTotal,
+    (n, _d, x) => rightX.set(n, x),
+  );
+  let maxSelf = 0;
+  layout(
+    root,
+    (n) => n.baseSelf,
+    (n) => n.baseTotal,
+    (n, depth, x) => {
+      maxSelf = Math.max(maxSelf, n.baseSelf, n.headSelf);
+      (levels[depth] ??= []).push(
+        x, n.baseTotal, n.baseSelf,
+        rightX.get(n)!, n.headTotal, n.headSelf,
+        depth === 0 ? 0 : names.id(n.name),
+      );
+    },
+  );
+  for (const l of levels) {
+    deltaEncode(l, 0, 7, 1);
+    deltaEncode(l, 3, 7, 4);
+  }
+  return {
+    names: names.names,
+    levels: levels.map((values) => ({ values })),
+    // As Pyroscope: total is left + right, each side's own total in leftTicks / rightTicks.
+    total: root.baseTotal + root.headTotal,
+    maxSelf,
+    leftTicks: root.baseTotal,
+    rightTicks: root.headTotal,
+  };
+}
+
+/**
+ * Legacy metadata for a profile type. Pyroscope's render sends units "samples" for CPU, "objects" for
+ * object counts, else the sample unit. Kiln's CPU values are nanoseconds, so it sets sampleRate to 1e9:
+ * the legacy UI shows ticks / sampleRate as seconds, which is then exactly right.
+ */
+export function flamebearerMetadata(type: ProfileType, format: 'single' | 'double', spyName = 'unknown'): FlamebearerMetadata {
+  let units = type.sampleUnit;
+  let sampleRate = 100;
+  if (['inuse_objects', 'alloc_objects', 'goroutine', 'goroutines', 'samples'].includes(type.sampleType)) units = 'objects';
+  if (type.sampleType === 'cpu') units = 'samples';
+  if (units === 'samples' && type.sampleUnit === 'nanoseconds') sampleRate = 1_000_000_000;
+  return { format, spyName, sampleRate, units, name: type.sampleType };
+}
+
+export function toFlamebearerProfile(
+  root: FlameNode,
+  type: ProfileType,
+  opts: { spyName?: string; timeline?: FlamebearerTimeline } = {},
+): FlamebearerProfile {
+  return {
+    version: 1,
+    flamebearer: toFlamebearer(root),
+    metadata: flamebearerMetadata(type, 'single', opts.spyName),
+    timeline: opts.timeline ?? null,
+    groups: null,
+    heatmap: null,
+  };
+}
+
+export function toDiffFlamebearerProfile(root: DiffNode, type: ProfileType, opts: { spyName?: string } = {}): FlamebearerProfile {
+  const fg = toFlameGraphDiff(root);
+  return {
+    version: 1,
+    flamebearer: { names: fg.names, levels: fg.levels.map((l) => l.values), numTicks: fg.total, maxSelf: fg.maxSelf },
+    metadata: flamebearerMetadata(type, 'double', opts.spyName),
+    timeline: null,
+    groups: null,
+    heatmap: null,
+    leftTicks: fg.leftTicks,
+    rightTicks: fg.rightTicks,
+  };
+}
+
+/**
+ * Decodes levels back into a tree (for tests, the CLI reading a saved flamebearer, and merging).
+ * A node's parent is the node on the level above whose [x, x + total) holds the node's x.
+ */
+export function fromFlameGraph(fg: { names: readonly string[]; levels: readonly { values: readonly number[] }[] }): FlameNode {
+  const levels = fg.levels.map((l) => l.values.slice());
+  for (const l of levels) deltaDecode(l, 0, 4, 1);
+  const placed: { x: number; node: FlameNode }[][] = [];
+  for (let d = 0; d < levels.length; d++) {
+    const l = levels[d]!;
+    const row: { x: number; node: FlameNode }[] = [];
+    let p = 0;
+    for (let i = 0; i < l.length; i += 4) {
+      const node: FlameNode = { name: d === 0 ? ROOT_NAME : fg.names[l[i + 3]!] ?? '?', total: l[i + 1]!, self: l[i + 2]!, children: [] };
+      const x = l[i]!;
+      row.push({ x, node });
+      if (d === 0) continue;
+      const parents = placed[d - 1]!;
+      while (p < parents.length - 1 && parents[p]!.x + parents[p]!.node.total <= x && parents[p + 1]!.x <= x) p++;
+      parents[p]?.node.children.push(node);
+    }
+    placed.push(row);
+  }
+  const root = placed[0]?.[0]?.node ?? { name: ROOT_NAME, self: 0, total: 0, children: [] };
+  const sortAll = (n: FlameNode): void => {
+    sortChildren(n.children);
+    n.children.forEach(sortAll);
+  };
+  sortAll(root);
+  return root;
+}
+
+export function fromFlamebearer(fb: Flamebearer): FlameNode {
+  return fromFlameGraph({ names: fb.names, levels: fb.levels.map((values) => ({ values })) });
+}
+
+/** Decodes a 7-number diff back into a diff tree, placing nodes by their left (base) x. */
+export function fromFlameGraphDiff(fg: { names: readonly string[]; levels: readonly { values: readonly number[] }[] }): DiffNode {
+  const levels = fg.levels.map((l) => l.values.slice());
+  for (const l of levels) {
+    deltaDecode(l, 0, 7, 1);
+    deltaDecode(l, 3, 7, 4);
+  }
+  const placed: { x: number; rx: number; node: DiffNode }[][] = [];
+  for (let d = 0; d < levels.length; d++) {
+    const l = levels[d]!;
+    const row: { x: number; rx: number; node: DiffNode }[] = [];
+    let p = 0;
+    for (let i = 0; i < l.length; i += 7) {
+      const node: DiffNode = {
+        name: d === 0 ? ROOT_NAME : fg.names[l[i + 6]!] ?? '?',
+        baseTotal: l[i + 1]!, baseSelf: l[i + 2]!, headTotal: l[i + 4]!, headSelf: l[i + 5]!, children: [],
+      };
+      const x = l[i]!;
+      const rx = l[i + 3]!;
+      row.push({ x, rx, node });
+      if (d === 0) continue;
+      const parents = placed[d - 1]!;
+      // A node may be empty on one side, so a parent must contain it on both axes.
+      const inside = (q: { x: number; rx: number; node: DiffNode }) =>
+        q.x <= x && x <= q.x + q.node.baseTotal && q.rx <= rx && rx <= q.rx + q.node.headTotal;
+      while (p < parents.length - 1 && !inside(parents[p]!)) p++;
+      parents[p]?.node.children.push(node);
+    }
+    placed.push(row);
+  }
+  return placed[0]?.[0]?.node ?? { name: ROOT_NAME, baseSelf: 0, baseTotal: 0, headSelf: 0, headTotal: 0, children: [] };
+}
+
+/**
+ * The legacy timeline under a flame graph: one sample per step from `fromMs` (Unix seconds), zeros
+ * where there is no data. Points are summed into the step their time falls in.
+ */
+export function toTimeline(points: readonly { timeMs: number; value: number }[], fromMs: number, toMs: number, stepSec: number): FlamebearerTimeline {
+  const startSec = Math.floor(fromMs / 1000);
+  const n = Math.max(0, Math.floor((Math.floor(toMs / 1000) - startSec) / stepSec));
+  const samples = new Array<number>(n).fill(0);
+  for (const p of points) {
+    const i = Math.floor((p.timeMs / 1000 - startSec) / stepSec);
+    if (i >= 0 && i < n) samples[i] += p.value;
+  }
+  return { startTime: startSec, samples, durationDelta: stepSec, watermarks: null };
+}
+
+/**
+ * Step (seconds) for a chart over [fromMs, toMs): about 1500 points, at least 15 s, rounded to a
+ * step people read easily — the resolution Pyroscope's render and Grafana pick.
+ */
+export function timelineStepSec(fromMs: number, toMs: number): number {
+  const raw = (toMs - fromMs) / 1500 / 1000;
+  if (raw <= 15) return 15;
+  for (const s of NICE_STEPS_SEC) if (raw <= s * 1.25) return s;
+  return NICE_STEPS_SEC[NICE_STEPS_SEC.length - 1]!;
+}
+
+const NICE_STEPS_SEC = [15, 20, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 604800, 2592000];

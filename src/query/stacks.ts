@@ -1,0 +1,138 @@
+import { InputError } from '../model/errors.js';
+import { frameNames } from '../model/symbols.js';
+import type { ResolvedStacks, StackValue } from '../store/store.js';
+
+/** One frame as the query layer sees it: the function name shown, and the binary it lives in. */
+export interface Frame {
+  readonly name: string;
+  /** Path of the mapping (binary) the frame belongs to, '' when unknown. */
+  readonly binary: string;
+}
+
+/** A stack with its merged value; frames root (outermost caller) first, leaf last. */
+export interface WeightedStack {
+  readonly frames: readonly Frame[];
+  readonly value: number;
+}
+
+/** The name given to a stack the store could not resolve: its value still counts, so totals hold. */
+export const UNRESOLVED_STACK = '[unresolved stack]';
+
+/**
+ * Turns the store's (stack id, value) rows and their symbols into root-first frame lists.
+ * Inlined functions expand into one frame each (caller above callee); unsymbolized locations show as
+ * `binary+0xaddr`. Frames are built once per location and shared between stacks.
+ */
+export function weightedStacks(rows: readonly StackValue[], resolved: ResolvedStacks): WeightedStack[] {
+  const { dict } = resolved;
+  const perLocation = new Map<number, Frame[]>();
+  const framesOf = (loc: number): Frame[] => {
+    let f = perLocation.get(loc);
+    if (!f) {
+      const l = dict.locations[loc]!;
+      const binary = l.mapping >= 0 ? dict.mappings[l.mapping]!.binary : '';
+      // frameNames is innermost first (pprof order); root-first wants the caller first.
+      f = frameNames(dict, loc).reverse().map((name) => ({ name, binary }));
+      perLocation.set(loc, f);
+    }
+    return f;
+  };
+  const unresolved: Frame[] = [{ name: UNRESOLVED_STACK, binary: '' }];
+  const out: WeightedStack[] = [];
+  for (const row of rows) {
+    if (row.value === 0) continue;
+    const idx = resolved.stacks.get(row.stackId);
+    if (idx === undefined) {
+      out.push({ frames: unresolved, value: row.value });
+      continue;
+    }
+    const locs = dict.stacks[idx]!;
+    const frames: Frame[] = [];
+    for (let i = locs.length - 1; i >= 0; i--) {
+      const f = framesOf(locs[i]!);
+      for (let j = 0; j < f.length; j++) frames.push(f[j]!);
+    }
+    out.push({ frames, value: row.value });
+  }
+  return out;
+}
+
+/**
+ * Stack filters, applied before a tree or table is built (so totals reflect what is shown).
+ * All patterns are unanchored JavaScript regular expressions, as pprof's -focus/-hide are.
+ */
+export interface StackFilter {
+  /**
+   * Keep only stacks with a frame whose function matches, re-rooted at the outermost such frame: the
+   * graph then starts at the focused function and its total is the function's total (each stack once,
+   * even when recursive). Pyroscope's "focus on subtree" is this with an exact name; pprof's -focus keeps
+   * the same stacks but not re-rooted.
+   */
+  readonly focus?: string;
+  /** Drop frames whose function matches, attaching their callees to their callers (pprof -hide). */
+  readonly hide?: string;
+  /** As `focus`, matching the frame's binary (mapping path) instead of its function. */
+  readonly focusBinary?: string;
+  /** As `hide`, matching the frame's binary. */
+  readonly hideBinary?: string;
+}
+
+export function isEmptyFilter(f: StackFilter | undefined): boolean {
+  return !f || (!f.focus && !f.hide && !f.focusBinary && !f.hideBinary);
+}
+
+/** Compiles a user's pattern; a bad one is an InputError naming the option. */
+export function userRegex(pattern: string, what: string): RegExp {
+  if (pattern.length > 4096) throw new InputError(`${what} pattern is ${pattern.length} characters (limit 4096)`);
+  try {
+    return new RegExp(pattern);
+  } catch (e) {
+    throw new InputError(`invalid ${what} regex "${pattern.slice(0, 200)}": ${(e as Error).message}`);
+  }
+}
+
+export function filterStacks(stacks: readonly WeightedStack[], filter: StackFilter | undefined): WeightedStack[] {
+  if (isEmptyFilter(filter)) return stacks.slice();
+  const f = filter!;
+  const hide = f.hide ? userRegex(f.hide, 'hide') : undefined;
+  const hideBin = f.hideBinary ? userRegex(f.hideBinary, 'hide binary') : undefined;
+  const focus = f.focus ? userRegex(f.focus, 'focus') : undefined;
+  const focusBin = f.focusBinary ? userRegex(f.focusBinary, 'focus binary') : undefined;
+  // Names repeat across stacks: test each distinct name/binary once.
+  const memo = <K>(re: RegExp | undefined) => {
+    const cache = new Map<K & string, boolean>();
+    return (s: K & string): boolean => {
+      if (!re) return false;
+      let v = cache.get(s);
+      if (v === undefined) {
+        v = re.test(s);
+        cache.set(s, v);
+      }
+      return v;
+    };
+  };
+  const hidden = memo<string>(hide);
+  const hiddenBin = memo<string>(hideBin);
+  const focused = memo<string>(focus);
+  const focusedBin = memo<string>(focusBin);
+
+  const out: WeightedStack[] = [];
+  for (const s of stacks) {
+    let frames = s.frames;
+    if (focus || focusBin) {
+      let at = -1;
+      for (let i = 0; i < frames.length; i++) {
+        const fr = frames[i]!;
+        if ((!focus || focused(fr.name)) && (!focusBin || focusedBin(fr.binary))) {
+          at = i;
+          break;
+        }
+      }
+      if (at < 0) continue;
+      frames = frames.slice(at);
+    }
+    if (hide || hideBin) frames = frames.filter((fr) => !hidden(fr.name) && !hiddenBin(fr.binary));
+    out.push(frames === s.frames ? s : { frames, value: s.value });
+  }
+  return out;
+}
