@@ -1,0 +1,95 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { PT_LOAD, STB_GLOBAL, STB_WEAK, withElf, type ElfSymbol } from './elf.js';
+import { SymbolTable } from './symbol-table.js';
+
+/**
+ * What the symbolizer keeps about one mapped binary: enough to turn a file offset into an ELF virtual
+ * address, and a key (GNU build id, else file identity) under which its symbol table is cached, so
+ * fifty processes of one binary — or one binary in fifty containers — share one table.
+ */
+export interface BinaryInfo {
+  /** Path as the process sees it. */
+  readonly path: string;
+  readonly buildId: string;
+  /** Build id, or `file:<dev inode path>` when the binary has none. */
+  readonly symbolsKey: string;
+  /** Where the agent can open it (through /proc/PID/root, or map_files for deleted files). */
+  readonly openPath: string;
+  readonly loads: ReadonlyArray<{ readonly offset: number; readonly vaddr: number; readonly filesz: number }>;
+}
+
+export function readBinaryInfo(openPath: string, mappedPath: string, fileId: string): BinaryInfo {
+  return withElf(openPath, (elf) => {
+    const buildId = elf.buildId();
+    const loads = elf.programHeaders.filter((p) => p.type === PT_LOAD).map((p) => ({ offset: p.offset, vaddr: p.vaddr, filesz: p.filesz }));
+    return { path: mappedPath, buildId, symbolsKey: buildId || `file:${fileId} ${mappedPath}`, openPath, loads };
+  });
+}
+
+/** ELF virtual address of a file offset, via the PT_LOAD segment holding it. */
+export function fileOffsetToVaddr(bin: BinaryInfo, fileOffset: number): number | undefined {
+  for (const p of bin.loads) {
+    if (fileOffset >= p.offset && fileOffset < p.offset + p.filesz) return fileOffset - p.offset + p.vaddr;
+  }
+  return undefined;
+}
+
+export interface DebugSearch {
+  /** Global debug directories, e.g. /usr/lib/debug (holds `.build-id/xx/rest.debug`). */
+  readonly debugDirectories: readonly string[];
+  /** Prefix to reach the process's filesystem (/proc/PID/root), '' for the agent's own. */
+  readonly rootPrefix: string;
+}
+
+/**
+ * Loads the code symbols of a binary. A stripped binary (no `.symtab`) keeps only `.dynsym`; its
+ * separate debug file, found by build id or `.gnu_debuglink` the way gdb looks, supplies the rest.
+ */
+export function loadSymbols(bin: BinaryInfo, search: DebugSearch): SymbolTable {
+  const symbols: ElfSymbol[] = [];
+  let stripped = true;
+  let debugLink = '';
+  withElf(bin.openPath, (elf) => {
+    symbols.push(...elf.functionSymbols());
+    stripped = !elf.hasSymtab();
+    debugLink = elf.debugLink();
+  });
+  if (stripped) {
+    const debugFile = findDebugFile(bin, debugLink, search);
+    if (debugFile) {
+      try {
+        withElf(debugFile, (elf) => {
+          // A debug file for another build would give confidently wrong names: check the id.
+          if (!bin.buildId || elf.buildId() === bin.buildId) symbols.push(...elf.functionSymbols());
+        });
+      } catch {
+        // An unreadable debug file leaves the .dynsym names, which is still better than none.
+      }
+    }
+  }
+  return new SymbolTable(symbols.map((s) => ({ name: s.name, value: s.value, size: s.size, rank: bindRank(s.bind) })));
+}
+
+function bindRank(bind: number): number {
+  return bind === STB_GLOBAL ? 2 : bind === STB_WEAK ? 1 : 0;
+}
+
+function findDebugFile(bin: BinaryInfo, debugLink: string, search: DebugSearch): string | undefined {
+  const candidates: string[] = [];
+  const roots = search.rootPrefix ? [search.rootPrefix, ''] : [''];
+  if (bin.buildId.length > 2) {
+    const rel = path.join('.build-id', bin.buildId.slice(0, 2), `${bin.buildId.slice(2)}.debug`);
+    for (const dir of search.debugDirectories) for (const r of roots) candidates.push(r + path.join(dir, rel));
+  }
+  if (debugLink && !debugLink.includes('/')) {
+    const dir = path.dirname(bin.path);
+    for (const r of roots) {
+      candidates.push(r + path.join(dir, debugLink), r + path.join(dir, '.debug', debugLink));
+      for (const d of search.debugDirectories) candidates.push(r + path.join(d, dir, debugLink));
+    }
+  }
+  const own = path.resolve(bin.openPath);
+  return candidates.find((c) => path.resolve(c) !== own && existsSync(c));
+}
+

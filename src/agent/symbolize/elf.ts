@@ -1,0 +1,277 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+
+/**
+ * A small ELF64 little-endian reader: just what symbolization needs (program headers to turn file
+ * offsets into virtual addresses, section headers to find symbol tables, the GNU build id note and
+ * `.gnu_debuglink`). It reads ranges with pread instead of loading the file, so a 100 MB binary costs
+ * only its headers and symbol tables. Every offset is checked against the file size: a truncated or
+ * hostile file gives an ElfFormatError, never a crash or a huge allocation.
+ */
+
+export class ElfFormatError extends Error {
+  constructor(path: string, what: string) {
+    super(`${path}: not a usable ELF64 file (${what})`);
+    this.name = 'ElfFormatError';
+  }
+}
+
+export interface ProgramHeader {
+  readonly type: number;
+  readonly flags: number;
+  readonly offset: number;
+  readonly vaddr: number;
+  readonly filesz: number;
+  readonly memsz: number;
+}
+
+export interface SectionHeader {
+  readonly name: string;
+  readonly type: number;
+  readonly addr: number;
+  readonly offset: number;
+  readonly size: number;
+  readonly link: number;
+  readonly entsize: number;
+}
+
+/** A raw symbol from `.symtab` / `.dynsym` that names code. */
+export interface ElfSymbol {
+  readonly name: string;
+  readonly value: number;
+  readonly size: number;
+  readonly bind: number;
+}
+
+export const PT_LOAD = 1;
+export const PT_NOTE = 4;
+export const PF_X = 1;
+const SHT_SYMTAB = 2;
+const SHT_NOTE = 7;
+const SHT_NOBITS = 8;
+const SHT_DYNSYM = 11;
+const STT_FUNC = 2;
+const STT_GNU_IFUNC = 10;
+const NT_GNU_BUILD_ID = 3;
+export const STB_LOCAL = 0;
+export const STB_GLOBAL = 1;
+export const STB_WEAK = 2;
+
+// Caps that no real binary reaches but that bound the work a corrupt header can ask for.
+const MAX_HEADERS = 65_535;
+const MAX_TABLE_BYTES = 512 * 1024 * 1024;
+
+export class ElfFile {
+  readonly size: number;
+  readonly type: number;
+  readonly programHeaders: readonly ProgramHeader[];
+  readonly sections: readonly SectionHeader[];
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    private readonly fd: number,
+  ) {
+    this.size = fstatSync(fd).size;
+    const h = this.read(0, 64, 'header');
+    if (h.readUInt32BE(0) !== 0x7f454c46) throw new ElfFormatError(path, 'no ELF magic');
+    if (h[4] !== 2) throw new ElfFormatError(path, 'not 64-bit');
+    if (h[5] !== 1) throw new ElfFormatError(path, 'not little-endian');
+    this.type = h.readUInt16LE(16);
+    this.programHeaders = this.readProgramHeaders(h);
+    this.sections = this.readSections(h);
+  }
+
+  /** Opens and parses the headers; the caller must `close()` (or use `withElf`). */
+  static open(path: string): ElfFile {
+    const fd = openSync(path, 'r');
+    try {
+      return new ElfFile(path, fd);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+  }
+
+  close(): void {
+    if (!this.closed) closeSync(this.fd);
+    this.closed = true;
+  }
+
+  section(name: string): SectionHeader | undefined {
+    return this.sections.find((s) => s.name === name);
+  }
+
+  /** The GNU build id as lowercase hex, from a note section or PT_NOTE segment; '' when absent. */
+  buildId(): string {
+    const ranges: Array<[number, number]> = [];
+    for (const s of this.sections) if (s.type === SHT_NOTE) ranges.push([s.offset, s.size]);
+    if (ranges.length === 0) for (const p of this.programHeaders) if (p.type === PT_NOTE) ranges.push([p.offset, p.filesz]);
+    for (const [off, len] of ranges) {
+      if (len > 1 << 20) continue;
+      const id = findBuildIdNote(this.read(off, len, 'note'));
+      if (id) return id;
+    }
+    return '';
+  }
+
+  /** The `.gnu_debuglink` file name (the CRC is not checked: build ids identify debug files better). */
+  debugLink(): string {
+    const s = this.section('.gnu_debuglink');
+    if (!s || s.size > 4096) return '';
+    const b = this.read(s.offset, s.size, '.gnu_debuglink');
+    const end = b.indexOf(0);
+    return b.toString('utf8', 0, end < 0 ? b.length : end);
+  }
+
+  hasSymtab(): boolean {
+    const s = this.section('.symtab');
+    return s !== undefined && s.type === SHT_SYMTAB && s.size > 0;
+  }
+
+  /** Code symbols (FUNC, IFUNC) defined in this file from `.symtab` and `.dynsym`. */
+  functionSymbols(): ElfSymbol[] {
+    const out: ElfSymbol[] = [];
+    for (const s of this.sections) {
+      if (s.type !== SHT_SYMTAB && s.type !== SHT_DYNSYM) continue;
+      const strtab = this.sections[s.link];
+      if (!strtab || strtab.type === SHT_NOBITS || s.entsize !== 24) continue;
+      this.readSymbols(s, strtab, out);
+    }
+    return out;
+  }
+
+  private readSymbols(table: SectionHeader, strtab: SectionHeader, out: ElfSymbol[]): void {
+    const syms = this.read(table.offset, table.size, table.name);
+    const strs = this.read(strtab.offset, strtab.size, 'string table');
+    for (let o = 0; o + 24 <= syms.length; o += 24) {
+      const info = syms[o + 4]!;
+      const type = info & 0xf;
+      if (type !== STT_FUNC && type !== STT_GNU_IFUNC) continue;
+      if (syms.readUInt16LE(o + 6) === 0) continue; // SHN_UNDEF: imported, defined elsewhere
+      const value = Number(syms.readBigUInt64LE(o + 8));
+      if (value === 0) continue;
+      const nameOff = syms.readUInt32LE(o);
+      if (nameOff >= strs.length) continue;
+      let end = strs.indexOf(0, nameOff);
+      if (end < 0) end = strs.length;
+      if (end === nameOff) continue;
+      out.push({ name: strs.toString('utf8', nameOff, end), value, size: Number(syms.readBigUInt64LE(o + 16)), bind: info >> 4 });
+    }
+  }
+
+  /** Virtual address of a file offset, via the PT_LOAD segment holding it; undefined when none does. */
+  fileOffsetToVaddr(fileOffset: number): number | undefined {
+    for (const p of this.programHeaders) {
+      if (p.type === PT_LOAD && fileOffset >= p.offset && fileOffset < p.offset + Math.max(p.filesz, 1)) {
+        return fileOffset - p.offset + p.vaddr;
+      }
+    }
+    return undefined;
+  }
+
+  private read(offset: number, length: number, what: string): Buffer {
+    if (offset < 0 || length < 0 || length > MAX_TABLE_BYTES || offset + length > this.size) {
+      throw new ElfFormatError(this.path, `${what} at ${offset}+${length} is outside the file`);
+    }
+    const b = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(this.fd, b, done, length - done, offset + done);
+      if (n === 0) throw new ElfFormatError(this.path, `${what} truncated`);
+      done += n;
+    }
+    return b;
+  }
+
+  private readProgramHeaders(h: Buffer): ProgramHeader[] {
+    const off = Number(h.readBigUInt64LE(32));
+    const entsize = h.readUInt16LE(54);
+    const count = h.readUInt16LE(56);
+    if (count === 0) return [];
+    if (entsize < 56 || count > MAX_HEADERS) throw new ElfFormatError(this.path, 'bad program header table');
+    const b = this.read(off, entsize * count, 'program headers');
+    const out: ProgramHeader[] = [];
+    for (let i = 0; i < count; i++) {
+      const o = i * entsize;
+      out.push({
+        type: b.readUInt32LE(o),
+        flags: b.readUInt32LE(o + 4),
+        offset: Number(b.readBigUInt64LE(o + 8)),
+        vaddr: Number(b.readBigUInt64LE(o + 16)),
+        filesz: Number(b.readBigUInt64LE(o + 32)),
+        memsz: Number(b.readBigUInt64LE(o + 40)),
+      });
+    }
+    return out;
+  }
+
+  private readSections(h: Buffer): SectionHeader[] {
+    const off = Number(h.readBigUInt64LE(40));
+    const entsize = h.readUInt16LE(58);
+    const count = h.readUInt16LE(60);
+    const strndx = h.readUInt16LE(62);
+    if (count === 0 || off === 0) return [];
+    if (entsize < 64 || count > MAX_HEADERS) throw new ElfFormatError(this.path, 'bad section header table');
+    const b = this.read(off, entsize * count, 'section headers');
+    const raw = [];
+    for (let i = 0; i < count; i++) {
+      const o = i * entsize;
+      raw.push({
+        nameOff: b.readUInt32LE(o),
+        type: b.readUInt32LE(o + 4),
+        addr: Number(b.readBigUInt64LE(o + 16)),
+        offset: Number(b.readBigUInt64LE(o + 24)),
+        size: Number(b.readBigUInt64LE(o + 32)),
+        link: b.readUInt32LE(o + 40),
+        entsize: Number(b.readBigUInt64LE(o + 56)),
+      });
+    }
+    const shstr = raw[strndx];
+    const names = shstr && shstr.type !== SHT_NOBITS && shstr.size < 1 << 20 ? this.read(shstr.offset, shstr.size, 'section names') : Buffer.alloc(0);
+    return raw.map((s) => {
+      let end = names.indexOf(0, s.nameOff);
+      if (end < 0) end = names.length;
+      const name = s.nameOff < names.length ? names.toString('utf8', s.nameOff, end) : '';
+      // NOBITS sections (.bss, and every section of a --only-keep-debug file's code) have no bytes.
+      return { name, type: s.type, addr: s.addr, offset: s.offset, size: s.type === SHT_NOBITS ? 0 : s.size, link: s.link, entsize: s.entsize };
+    });
+  }
+}
+
+/** Runs `fn` on an opened ELF file and closes it whatever happens. */
+export function withElf<T>(path: string, fn: (elf: ElfFile) => T): T {
+  const elf = ElfFile.open(path);
+  try {
+    return fn(elf);
+  } finally {
+    elf.close();
+  }
+}
+
+/** Walks ELF notes (namesz, descsz, type, name, desc; 4-byte aligned) for the GNU build id. */
+function findBuildIdNote(b: Buffer): string {
+  let o = 0;
+  while (o + 12 <= b.length) {
+    const namesz = b.readUInt32LE(o);
+    const descsz = b.readUInt32LE(o + 4);
+    const type = b.readUInt32LE(o + 8);
+    const nameStart = o + 12;
+    const descStart = nameStart + align4(namesz);
+    const next = descStart + align4(descsz);
+    if (next > b.length || next <= o) return '';
+    if (type === NT_GNU_BUILD_ID && namesz === 4 && b.toString('latin1', nameStart, nameStart + 3) === 'GNU') {
+      return b.toString('hex', descStart, descStart + descsz);
+    }
+    o = next;
+  }
+  return '';
+}
+
+function align4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+/** Build id of a raw notes blob such as /sys/kernel/notes (the running kernel's). */
+export function buildIdFromNotes(notes: Buffer): string {
+  return findBuildIdNote(notes);
+}

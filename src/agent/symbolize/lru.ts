@@ -1,0 +1,69 @@
+/**
+ * A bounded least-recently-used cache. Entries carry a weight (default 1) so a cache of symbol tables
+ * can be bounded by total symbols rather than by table count: one huge binary must not pin memory that
+ * fifty small ones would share.
+ */
+export class LruCache<K, V> {
+  // A Map iterates in insertion order; re-inserting on access keeps the least recent first.
+  private readonly entries = new Map<K, { value: V; weight: number }>();
+  private totalWeight = 0;
+  evictions = 0;
+
+  constructor(
+    private readonly maxWeight: number,
+    private readonly weigh: (value: V) => number = () => 1,
+  ) {
+    if (!(maxWeight > 0)) throw new RangeError(`LRU capacity must be positive, got ${maxWeight}`);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get weight(): number {
+    return this.totalWeight;
+  }
+
+  get(key: K): V | undefined {
+    const e = this.entries.get(key);
+    if (e === undefined) return undefined;
+    this.entries.delete(key);
+    this.entries.set(key, e);
+    return e.value;
+  }
+
+  has(key: K): boolean {
+    return this.entries.has(key);
+  }
+
+  set(key: K, value: V): void {
+    const old = this.entries.get(key);
+    if (old !== undefined) {
+      this.totalWeight -= old.weight;
+      this.entries.delete(key);
+    }
+    const weight = Math.max(1, this.weigh(value));
+    this.entries.set(key, { value, weight });
+    this.totalWeight += weight;
+    // Evict oldest first, but never the entry just added: a single oversized value is still usable.
+    for (const [k, e] of this.entries) {
+      if (this.totalWeight <= this.maxWeight || k === key) break;
+      this.entries.delete(k);
+      this.totalWeight -= e.weight;
+      this.evictions++;
+    }
+  }
+
+  delete(key: K): boolean {
+    const e = this.entries.get(key);
+    if (e === undefined) return false;
+    this.entries.delete(key);
+    this.totalWeight -= e.weight;
+    return true;
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.totalWeight = 0;
+  }
+}

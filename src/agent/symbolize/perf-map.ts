@@ -1,0 +1,99 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { lastAtOrBelow } from './sorted-search.js';
+
+/**
+ * A JIT's perf map (`/tmp/perf-PID.map`, one `START SIZE name` line per compiled function, hex, with
+ * or without 0x), as written by Node `--perf-basic-prof`, Python `-X perf` and JVM perf-map agents.
+ * JITs only append, so `refresh()` reads just the new tail. Code can be recompiled at an address that
+ * held another function; the later line wins.
+ */
+export class PerfMap {
+  private readOffset = 0;
+  private partial = '';
+  private starts: number[] = [];
+  private ends: number[] = [];
+  private names: string[] = [];
+  private seqs: number[] = [];
+  private pending: Array<{ start: number; end: number; name: string; seq: number }> = [];
+  private seq = 0;
+  private maxSize = 0;
+
+  constructor(readonly path: string) {}
+
+  get size(): number {
+    return this.starts.length + this.pending.length;
+  }
+
+  /** Reads what was appended since the last call; returns false when the file does not exist. */
+  refresh(maxBytes = 64 * 1024 * 1024): boolean {
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'r');
+    } catch {
+      return false;
+    }
+    try {
+      const size = fstatSync(fd).size;
+      if (size < this.readOffset) this.reset(); // truncated and rewritten: start over
+      const len = Math.min(size - this.readOffset, maxBytes);
+      if (len <= 0) return true;
+      const buf = Buffer.allocUnsafe(len);
+      const n = readSync(fd, buf, 0, len, this.readOffset);
+      this.readOffset += n;
+      this.ingest(this.partial + buf.toString('utf8', 0, n));
+      return true;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  lookup(address: number): string | undefined {
+    if (this.pending.length > 0) this.merge();
+    const s = this.starts;
+    const found = lastAtOrBelow(s, address);
+    // Walk back over entries that could still contain the address; the newest containing one wins.
+    let best = -1;
+    for (let i = found; i >= 0 && s[i]! + this.maxSize > address; i--) {
+      if (address < this.ends[i]! && (best < 0 || this.seqs[i]! > this.seqs[best]!)) best = i;
+    }
+    return best < 0 ? undefined : this.names[best];
+  }
+
+  private ingest(text: string): void {
+    const lines = text.split('\n');
+    // The writer may be mid-line: keep the unterminated tail for the next read.
+    this.partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const a = line.indexOf(' ');
+      const b = line.indexOf(' ', a + 1);
+      if (a <= 0 || b <= a) continue;
+      const start = parseInt(line.slice(0, a), 16);
+      const size = parseInt(line.slice(a + 1, b), 16);
+      if (!Number.isSafeInteger(start) || !(size > 0)) continue;
+      this.pending.push({ start, end: start + size, name: line.slice(b + 1), seq: this.seq++ });
+      if (size > this.maxSize) this.maxSize = size;
+    }
+  }
+
+  private merge(): void {
+    const all = this.starts.map((start, i) => ({ start, end: this.ends[i]!, name: this.names[i]!, seq: this.seqs[i]! }));
+    all.push(...this.pending);
+    all.sort((x, y) => x.start - y.start || x.seq - y.seq);
+    this.pending = [];
+    this.starts = all.map((e) => e.start);
+    this.ends = all.map((e) => e.end);
+    this.names = all.map((e) => e.name);
+    this.seqs = all.map((e) => e.seq);
+  }
+
+  private reset(): void {
+    this.readOffset = 0;
+    this.partial = '';
+    this.starts = [];
+    this.ends = [];
+    this.names = [];
+    this.seqs = [];
+    this.pending = [];
+    this.maxSize = 0;
+  }
+}

@@ -1,0 +1,226 @@
+import type { DictionaryBuilder } from '../../model/index.js';
+import type { Symbolizer, SymbolizerStats } from '../types.js';
+import { fileOffsetToVaddr, loadSymbols, readBinaryInfo, type BinaryInfo } from './binary.js';
+import { KERNEL_MAPPING, KernelSymbols } from './kallsyms.js';
+import { LruCache } from './lru.js';
+import { PerfMap } from './perf-map.js';
+import { ProcessSnapshot } from './process-snapshot.js';
+import { findMapping, isFileBacked, readMaps, readNamespacePid, readStartTime, type CodeMapping } from './proc-maps.js';
+import type { SymbolTable } from './symbol-table.js';
+
+export interface ProcSymbolizerOptions {
+  /** Where /proc is (tests point it elsewhere). */
+  readonly procRoot?: string;
+  readonly kallsymsPath?: string;
+  /** Separate debug file roots, searched by build id and debuglink. Default: /usr/lib/debug. */
+  readonly debugDirectories?: readonly string[];
+  /** Bound on cached symbols summed over all cached tables (memory ≈ 40 bytes + name per symbol). */
+  readonly maxCachedSymbols?: number;
+  /** Bound on cached (build id, address) → name results. */
+  readonly maxCachedResults?: number;
+  /** Bound on remembered processes (exited ones are kept until evicted so late samples symbolize). */
+  readonly maxProcesses?: number;
+  /** Minimum time between re-reads of a process's maps when an address falls outside them. */
+  readonly mapsRefreshMs?: number;
+}
+
+/** Mapping name of JIT-compiled code named by a perf map. */
+export const JIT_MAPPING = '[jit]';
+const UNKNOWN_MAPPING = '[unknown]';
+
+/**
+ * Turns raw stack addresses into dictionary locations using only what a Linux host offers: kallsyms for
+ * the kernel, /proc/PID/maps plus the ELF symbol tables of the mapped files for native code, and perf
+ * maps for JIT code. Three caches keep the steady state cheap: binary headers by file identity, symbol
+ * tables by build id (bounded by symbol count), and names by (build id, address).
+ *
+ * Addresses stored for native frames are file offsets (what `binary+0x…` shows), so the same frame has
+ * the same location in every process regardless of ASLR.
+ */
+export class ProcSymbolizer implements Symbolizer {
+  private readonly procRoot: string;
+  private readonly debugDirectories: readonly string[];
+  private readonly mapsRefreshMs: number;
+  private readonly processes: LruCache<number, ProcessSnapshot>;
+  private readonly binaries = new LruCache<string, BinaryInfo>(8192);
+  private readonly tables: LruCache<string, SymbolTable>;
+  private readonly results: LruCache<string, string | null>;
+  private kernel: KernelSymbols | undefined;
+  private readonly counters = { frames: 0, symbolized: 0, resultCacheHits: 0, tableLoads: 0, tableLoadErrors: 0, binaryErrors: 0, mapsReads: 0, perfMapReads: 0 };
+
+  constructor(private readonly options: ProcSymbolizerOptions = {}) {
+    this.procRoot = options.procRoot ?? '/proc';
+    this.debugDirectories = options.debugDirectories ?? ['/usr/lib/debug'];
+    this.mapsRefreshMs = options.mapsRefreshMs ?? 1000;
+    this.processes = new LruCache(options.maxProcesses ?? 4096);
+    this.tables = new LruCache(options.maxCachedSymbols ?? 2_000_000, (t) => t.length);
+    this.results = new LruCache(options.maxCachedResults ?? 200_000);
+  }
+
+  observe(pid: number): void {
+    const known = this.processes.get(pid);
+    if (known && known.startTime === readStartTime(pid, this.procRoot)) return;
+    this.snapshot(pid); // new pid, or a reused one: the old mappings would name the wrong code
+  }
+
+  /** Drops what is remembered about a process (the agent may call it when a pid is gone for good). */
+  forget(pid: number): void {
+    this.processes.delete(pid);
+  }
+
+  symbolize(pid: number, user: bigint[], kernel: bigint[], b: DictionaryBuilder): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < kernel.length; i++) out.push(this.kernelFrame(kernel[i]!, i === 0, b));
+    if (user.length > 0) {
+      const proc = this.processes.get(pid) ?? this.snapshot(pid);
+      for (let i = 0; i < user.length; i++) out.push(this.userFrame(proc, user[i]!, i === 0, b));
+    }
+    return out;
+  }
+
+  stats(): SymbolizerStats {
+    const c = this.counters;
+    return {
+      ...c,
+      hitRate: c.frames === 0 ? 0 : c.symbolized / c.frames,
+      cachedProcesses: this.processes.size,
+      cachedBinaries: this.binaries.size,
+      cachedSymbolTables: this.tables.size,
+      cachedSymbols: this.tables.weight,
+      cachedResults: this.results.size,
+      kernelSymbols: this.kernel?.size ?? 0,
+    };
+  }
+
+  private kernelFrame(addr: bigint, leaf: boolean, b: DictionaryBuilder): number {
+    this.counters.frames++;
+    this.kernel ??= KernelSymbols.load(this.options.kallsymsPath);
+    // Past the leaf, addresses are return addresses: the call is the instruction before.
+    const hit = this.kernel.lookup(leaf ? addr : addr - 1n);
+    if (!hit) return b.location(b.mapping(KERNEL_MAPPING, this.kernel.buildId), addr, []);
+    this.counters.symbolized++;
+    const mapping = b.mapping(hit.mapping, hit.mapping === KERNEL_MAPPING ? this.kernel.buildId : '');
+    return b.location(mapping, addr, [{ function: b.function(hit.name), line: 0 }]);
+  }
+
+  private userFrame(proc: ProcessSnapshot, addr: bigint, leaf: boolean, b: DictionaryBuilder): number {
+    this.counters.frames++;
+    const address = Number(addr);
+    const lookupAddress = leaf ? address : address - 1;
+    let m = findMapping(proc.mappings, lookupAddress);
+    if (!m && this.refresh(proc)) m = findMapping(proc.mappings, lookupAddress);
+    if (m && isFileBacked(m)) return this.nativeFrame(proc, m, address, lookupAddress, b);
+    // Anonymous executable memory (or none known): JIT code, named by the process's perf map if any.
+    const name = this.jitName(proc, lookupAddress);
+    if (name !== undefined) {
+      this.counters.symbolized++;
+      return b.location(b.mapping(JIT_MAPPING), addr, [{ function: b.function(name), line: 0 }]);
+    }
+    return b.location(b.mapping(m?.path || (m ? '[anon]' : UNKNOWN_MAPPING)), addr, []);
+  }
+
+  private nativeFrame(proc: ProcessSnapshot, m: CodeMapping, address: number, lookupAddress: number, b: DictionaryBuilder): number {
+    const fileOffset = address - m.start + m.offset;
+    const bin = proc.binaryOf(m);
+    const mapping = b.mapping(m.path, bin?.buildId ?? '');
+    const name = bin ? this.nativeName(bin, lookupAddress - m.start + m.offset, proc) : undefined;
+    if (name === undefined) return b.location(mapping, BigInt(fileOffset), []);
+    this.counters.symbolized++;
+    return b.location(mapping, BigInt(fileOffset), [{ function: b.function(name), line: 0 }]);
+  }
+
+  private nativeName(bin: BinaryInfo, fileOffset: number, proc: ProcessSnapshot): string | undefined {
+    const vaddr = fileOffsetToVaddr(bin, fileOffset);
+    if (vaddr === undefined) return undefined;
+    const key = `${bin.symbolsKey}@${vaddr}`;
+    const cached = this.results.get(key);
+    if (cached !== undefined) {
+      this.counters.resultCacheHits++;
+      return cached ?? undefined;
+    }
+    const name = this.table(bin, proc)?.lookup(vaddr);
+    this.results.set(key, name ?? null);
+    return name;
+  }
+
+  private table(bin: BinaryInfo, proc: ProcessSnapshot): SymbolTable | undefined {
+    let t = this.tables.get(bin.symbolsKey);
+    if (t) return t;
+    try {
+      t = loadSymbols(bin, { debugDirectories: this.debugDirectories, rootPrefix: proc.rootPrefix });
+      this.counters.tableLoads++;
+    } catch {
+      // The file may be gone (process exited and the table was evicted): cache the miss as empty.
+      this.counters.tableLoadErrors++;
+      return undefined;
+    }
+    this.tables.set(bin.symbolsKey, t);
+    return t;
+  }
+
+  private jitName(proc: ProcessSnapshot, address: number): string | undefined {
+    let name = proc.perfMap.lookup(address);
+    // JITs append as they compile: on a miss, read the new tail (at most once per refresh period).
+    if (name === undefined && Date.now() - proc.perfMapReadAt >= this.mapsRefreshMs) {
+      proc.perfMapReadAt = Date.now();
+      this.counters.perfMapReads++;
+      if (proc.perfMap.refresh()) name = proc.perfMap.lookup(address);
+    }
+    return name;
+  }
+
+  private snapshot(pid: number): ProcessSnapshot {
+    const rootPrefix = `${this.procRoot}/${pid}/root`;
+    const perfMap = new PerfMap(`${rootPrefix}/tmp/perf-${readNamespacePid(pid, this.procRoot)}.map`);
+    const proc = new ProcessSnapshot(pid, rootPrefix, readStartTime(pid, this.procRoot), perfMap);
+    this.loadMaps(proc);
+    // Read the perf map now: after exit /proc/PID/root no longer reaches the process's /tmp.
+    proc.perfMapReadAt = Date.now();
+    proc.perfMap.refresh();
+    this.processes.set(pid, proc);
+    return proc;
+  }
+
+  /** Re-reads maps after a miss (new dlopen, new JIT region), throttled; false when nothing changed. */
+  private refresh(proc: ProcessSnapshot): boolean {
+    if (Date.now() - proc.mapsReadAt < this.mapsRefreshMs) return false;
+    if (proc.startTime !== readStartTime(proc.pid, this.procRoot)) {
+      proc.mapsReadAt = Date.now(); // exited or reused: the snapshot is all there is
+      return false;
+    }
+    return this.loadMaps(proc);
+  }
+
+  private loadMaps(proc: ProcessSnapshot): boolean {
+    proc.mapsReadAt = Date.now();
+    const maps = readMaps(proc.pid, this.procRoot);
+    if (!maps) return false;
+    this.counters.mapsReads++;
+    proc.mappings = maps;
+    for (const m of maps) {
+      if (!isFileBacked(m) || proc.binaryOf(m)) continue;
+      const bin = this.binary(proc, m);
+      if (bin) proc.setBinary(m, bin);
+    }
+    return true;
+  }
+
+  /** Reads a binary's headers now, while the process (and its mount namespace) still exists. */
+  private binary(proc: ProcessSnapshot, m: CodeMapping): BinaryInfo | undefined {
+    const identity = `${m.fileId} ${m.path}`;
+    let bin = this.binaries.get(identity);
+    if (bin) return bin;
+    // A deleted or replaced file is only reachable through the mapping itself.
+    const openPath = m.deleted ? `${this.procRoot}/${proc.pid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}` : proc.rootPrefix + m.path;
+    try {
+      bin = readBinaryInfo(openPath, m.path, m.fileId);
+    } catch {
+      this.counters.binaryErrors++;
+      return undefined;
+    }
+    this.binaries.set(identity, bin);
+    // Load the table now too: once the process exits, /proc/PID/root no longer reaches the file.
+    this.table(bin, proc);
+    return bin;
+  }
+}

@@ -1,0 +1,189 @@
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DictionaryBuilder, frameNames } from '../../../src/model/index.js';
+import { ProcSymbolizer } from '../../../src/agent/symbolize/symbolizer.js';
+import { withElf } from '../../../src/agent/symbolize/elf.js';
+import { buildProgram, fileOffsetOf, startProgram } from './native-program.js';
+
+let dir: string;
+let binary: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'kiln-sym-'));
+  binary = buildProgram(dir);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Frame names of a symbolized stack, leaf first, the way a flame graph would label them. */
+function names(sym: ProcSymbolizer, pid: number, user: bigint[], kernel: bigint[] = []): string[] {
+  const b = new DictionaryBuilder();
+  return sym.symbolize(pid, user, kernel, b).map((i) => frameNames(b.dict, i).join('/'));
+}
+
+function readelfBuildId(file: string): string {
+  const out = execFileSync('readelf', ['-n', file], { encoding: 'utf8' });
+  return /Build ID: ([0-9a-f]+)/.exec(out)![1]!;
+}
+
+describe('ELF reader', () => {
+  it('reads the GNU build id readelf reports and finds the functions nm lists', () => {
+    const nm = execFileSync('nm', [binary], { encoding: 'utf8' });
+    const burnA = BigInt(`0x${/^([0-9a-f]+) T burn_a$/m.exec(nm)![1]}`);
+    withElf(binary, (elf) => {
+      expect(elf.buildId()).toBe(readelfBuildId(binary));
+      const syms = elf.functionSymbols();
+      expect(syms.find((s) => s.name === 'burn_a')?.value).toBe(Number(burnA));
+      expect(syms.map((s) => s.name)).toEqual(expect.arrayContaining(['main', 'burn_b']));
+    });
+  });
+
+  it('rejects a file that is not ELF with a message naming it', () => {
+    const notElf = path.join(dir, 'not-elf');
+    copyFileSync(path.join(dir, 'burner.c'), notElf);
+    expect(() => withElf(notElf, () => 0)).toThrow(/not-elf: not a usable ELF64 file/);
+  });
+});
+
+describe('native symbolization', () => {
+  it('names the functions of a running program, leaf and callers, with its binary and build id', async () => {
+    const p = await startProgram(binary);
+    try {
+      const sym = new ProcSymbolizer();
+      sym.observe(p.pid);
+      // Leaf: the exact address; callers: return addresses (just past a call) inside the function.
+      expect(names(sym, p.pid, [p.addr.burn_a!, p.addr.burn_b! + 4n, p.addr.main! + 8n])).toEqual(['burn_a', 'burn_b', 'main']);
+      const b = new DictionaryBuilder();
+      const [loc] = sym.symbolize(p.pid, [p.addr.main!], [], b);
+      const mapping = b.dict.mappings[b.dict.locations[loc!]!.mapping]!;
+      expect(mapping).toEqual({ binary, buildId: readelfBuildId(binary) });
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it('names libc functions from .dynsym of a stripped shared library', async () => {
+    const p = await startProgram(binary);
+    try {
+      const sym = new ProcSymbolizer();
+      const [name] = names(sym, p.pid, [p.addr.getpid! + 2n]);
+      expect(name).toMatch(/getpid$/);
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it('loads a binary’s symbol table once per build id, however many processes map it', async () => {
+    const copy = path.join(dir, 'burner-copy');
+    copyFileSync(binary, copy); // same build id, different path and inode
+    const a = await startProgram(binary);
+    const b = await startProgram(copy);
+    try {
+      const sym = new ProcSymbolizer();
+      sym.observe(a.pid);
+      const loadsAfterFirst = sym.stats().tableLoads!;
+      sym.observe(b.pid);
+      expect(sym.stats().tableLoads).toBe(loadsAfterFirst);
+      expect(names(sym, b.pid, [b.addr.burn_a!])).toEqual(['burn_a']);
+      // The second lookup of the same (build id, address) is answered from the result cache.
+      const hits = sym.stats().resultCacheHits!;
+      expect(names(sym, a.pid, [a.addr.burn_a!])).toEqual(['burn_a']);
+      expect(sym.stats().resultCacheHits).toBe(hits + 1);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
+  it('still symbolizes a process that exited after it was observed', async () => {
+    const p = await startProgram(binary);
+    const sym = new ProcSymbolizer();
+    sym.observe(p.pid);
+    await p.stop();
+    expect(() => readFileSync(`/proc/${p.pid}/maps`)).toThrow();
+    expect(names(sym, p.pid, [p.addr.burn_b!, p.addr.main! + 8n])).toEqual(['burn_b', 'main']);
+  });
+
+  it('keeps binary+file offset for a frame it cannot name (stripped, no debug file)', async () => {
+    const stripped = path.join(dir, 'burner-stripped');
+    copyFileSync(binary, stripped);
+    execFileSync('strip', ['--strip-all', stripped]);
+    const p = await startProgram(stripped);
+    try {
+      const maps = readFileSync(`/proc/${p.pid}/maps`, 'utf8');
+      const sym = new ProcSymbolizer({ debugDirectories: [path.join(dir, 'no-debug-here')] });
+      const offset = fileOffsetOf(maps, p.addr.burn_b!);
+      expect(names(sym, p.pid, [p.addr.burn_b!])).toEqual([`burner-stripped+0x${offset.toString(16)}`]);
+      expect(sym.stats().frames).toBe(1);
+      expect(sym.stats().symbolized).toBe(0);
+      expect(sym.stats().hitRate).toBe(0);
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it('finds a stripped binary’s names in a separate debug file by build id', async () => {
+    const stripped = path.join(dir, 'burner-debug-by-id');
+    copyFileSync(binary, stripped);
+    const id = readelfBuildId(binary);
+    const debugRoot = path.join(dir, 'debug');
+    mkdirSync(path.join(debugRoot, '.build-id', id.slice(0, 2)), { recursive: true });
+    execFileSync('objcopy', ['--only-keep-debug', binary, path.join(debugRoot, '.build-id', id.slice(0, 2), `${id.slice(2)}.debug`)]);
+    execFileSync('strip', ['--strip-all', stripped]);
+    const p = await startProgram(stripped);
+    try {
+      const sym = new ProcSymbolizer({ debugDirectories: [debugRoot] });
+      expect(names(sym, p.pid, [p.addr.burn_b!, p.addr.main! + 8n])).toEqual(['burn_b', 'main']);
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it('finds a stripped binary’s names through .gnu_debuglink in a .debug directory', async () => {
+    const sub = path.join(dir, 'linked');
+    mkdirSync(path.join(sub, '.debug'), { recursive: true });
+    // A program of its own (another build id) so the build-id lookup cannot be what finds it.
+    const own = buildProgram(sub, 'linked-burner');
+    execFileSync('objcopy', ['--only-keep-debug', own, path.join(sub, '.debug', 'linked-burner.debug')]);
+    execFileSync('strip', ['--strip-all', own]);
+    execFileSync('objcopy', [`--add-gnu-debuglink=${path.join(sub, '.debug', 'linked-burner.debug')}`, own]);
+    const p = await startProgram(own);
+    try {
+      const sym = new ProcSymbolizer({ debugDirectories: [path.join(dir, 'no-debug-here')] });
+      expect(names(sym, p.pid, [p.addr.burn_a!])).toEqual(['burn_a']);
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it('keeps an address in no mapping as [unknown]+address instead of dropping it', async () => {
+    const p = await startProgram(binary);
+    try {
+      const sym = new ProcSymbolizer();
+      expect(names(sym, p.pid, [0x10n, p.addr.main! + 8n])).toEqual(['[unknown]+0x10', 'main']);
+    } finally {
+      await p.stop();
+    }
+  });
+});
+
+describe('kernel symbolization', () => {
+  it('names kernel frames from /proc/kallsyms (needs root)', () => {
+    if (process.getuid?.() !== 0) throw new Error('kernel symbolization test needs root: /proc/kallsyms hides addresses from other users');
+    const line = /^([0-9a-f]+) T schedule$/m.exec(readFileSync('/proc/kallsyms', 'latin1'));
+    if (!line) throw new Error('/proc/kallsyms has no "schedule" symbol');
+    const schedule = BigInt(`0x${line[1]}`);
+    const sym = new ProcSymbolizer();
+    const b = new DictionaryBuilder();
+    const locs = sym.symbolize(1, [], [schedule + 0x10n, schedule + 0x20n], b);
+    expect(locs.map((i) => frameNames(b.dict, i)[0])).toEqual(['schedule', 'schedule']);
+    expect(b.dict.mappings[b.dict.locations[locs[0]!]!.mapping]!.binary).toBe('[kernel.kallsyms]');
+  });
+
+  it('keeps an unknown kernel address as [kernel.kallsyms]+address', () => {
+    const sym = new ProcSymbolizer({ kallsymsPath: path.join(dir, 'no-kallsyms') });
+    expect(names(sym, 1, [], [0xffffffff81000123n])).toEqual(['[kernel.kallsyms]+0xffffffff81000123']);
+  });
+});
