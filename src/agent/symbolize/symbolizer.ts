@@ -123,7 +123,8 @@ export class ProcSymbolizer implements Symbolizer {
     const fileOffset = address - m.start + m.offset;
     const bin = proc.binaryOf(m);
     const mapping = b.mapping(m.path, bin?.buildId ?? '');
-    const name = bin ? this.nativeName(bin, lookupAddress - m.start + m.offset, proc) : undefined;
+    // Some runtimes JIT into file-backed memory or name their embedded builtins only in the perf map.
+    const name = (bin ? this.nativeName(bin, lookupAddress - m.start + m.offset, proc) : undefined) ?? this.jitName(proc, lookupAddress);
     if (name === undefined) return b.location(mapping, BigInt(fileOffset), []);
     this.counters.symbolized++;
     return b.location(mapping, BigInt(fileOffset), [{ function: b.function(name), line: 0 }]);
