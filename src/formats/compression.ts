@@ -1,0 +1,29 @@
+import { gunzipSync } from 'node:zlib';
+import { InputError } from '../model/index.js';
+
+/** Default cap on a decompressed payload: big enough for any real profile, small enough to stop a zip bomb. */
+export const DEFAULT_MAX_DECOMPRESSED = 64 * 1024 * 1024;
+
+/** True when the payload starts with the gzip magic (1f 8b). */
+export function isGzip(data: Uint8Array): boolean {
+  return data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b;
+}
+
+/**
+ * Gunzips `data` when it carries the gzip magic, else returns it unchanged.
+ * zlib stops inflating as soon as the output passes `maxBytes` (maxOutputLength), so a bomb costs at most
+ * `maxBytes` of memory and the time to produce them — never the full expansion.
+ */
+export function gunzipBounded(data: Uint8Array, maxBytes: number = DEFAULT_MAX_DECOMPRESSED): Uint8Array {
+  if (!isGzip(data)) return data;
+  try {
+    return gunzipSync(data, { maxOutputLength: maxBytes });
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
+      throw new InputError(`decompressed size exceeds ${maxBytes} bytes`, 413);
+    }
+    const why = code === 'Z_BUF_ERROR' ? 'truncated gzip stream' : `invalid gzip data (${(e as Error).message})`;
+    throw new InputError(why, 400);
+  }
+}

@@ -1,0 +1,21 @@
+import type { Labels, ProfileType } from '../model/index.js';
+
+/** What every decoder accepts besides the payload. */
+export interface DecodeOptions {
+  /**
+   * Pyroscope's `name` query parameter without its label part, e.g. `checkout.cpu`. Only its suffix after
+   * the last dot is read here (it names the profile type); the service name is the caller's business.
+   */
+  readonly name?: string;
+  /** Series labels to merge into every decoded profile; they win over labels found in the payload. */
+  readonly labels?: Labels;
+  /** Start of the window (Unix ms) when the payload carries none. */
+  readonly timeMs?: number;
+  /** Cap on the decompressed size of a gzipped payload (default DEFAULT_MAX_DECOMPRESSED). */
+  readonly maxDecompressed?: number;
+}
+
+/** Options for text formats that carry no type of their own (folded, lines, perf script). */
+export interface TypedDecodeOptions extends DecodeOptions {
+  readonly type: ProfileType;
+}
