@@ -1,0 +1,159 @@
+import type { Profile } from '../model/index.js';
+import { BasicLabeler } from './agent-basic-labeler.js';
+import { readBearerToken, type AgentConfig } from './config.js';
+import { buildProfiles } from './exporter-profiles.js';
+import { Exporter } from './exporter.js';
+import type { OtlpEncoder } from './exporter-wire.js';
+import { BpfProfiler } from './loader.js';
+import { AgentMetrics, type MetricsServer } from './metrics.js';
+import { Sampler } from './sampler.js';
+import { ProcSymbolizer } from './symbolize/symbolizer.js';
+import type { ProcessLabeler, Symbolizer } from './types.js';
+
+/**
+ * `kiln agent`: sample every CPU with eBPF, and every interval turn the counts into one profile per
+ * process, symbolized and labelled, and push them to the server. stop() detaches from the kernel,
+ * sends what was collected since the last interval, and waits (bounded) for the queue to drain.
+ */
+
+export interface AgentParts {
+  readonly symbolizer?: Symbolizer;
+  readonly labeler?: ProcessLabeler;
+  readonly otlpEncoder?: OtlpEncoder;
+  /** Where log lines go (default stderr). */
+  readonly log?: (line: string) => void;
+}
+
+export interface RunningAgent {
+  readonly metrics: AgentMetrics;
+  /** Port of the /metrics server, or undefined when disabled. */
+  readonly metricsPort: number | undefined;
+  /** Resolves after the next interval has been collected and queued (tests and benchmarks wait on it). */
+  nextInterval(): Promise<void>;
+  /** Detach, send the last partial interval, flush (up to `flushMs`), close. */
+  stop(flushMs?: number): Promise<void>;
+}
+
+export async function startAgent(config: AgentConfig, parts: AgentParts = {}): Promise<RunningAgent> {
+  const log = parts.log ?? ((line: string) => process.stderr.write(`kiln agent: ${line}\n`));
+  const metrics = new AgentMetrics();
+  const symbolizer = parts.symbolizer ?? new ProcSymbolizer();
+  const labeler = parts.labeler ?? new BasicLabeler(config.nodeName);
+  const otlpEncoder = parts.otlpEncoder ?? (await defaultOtlpEncoder());
+  const exporter = new Exporter(
+    {
+      server: config.server,
+      protocol: config.protocol,
+      frequencyHz: config.frequency,
+      bearerToken: readBearerToken(config.bearerTokenFile),
+      tenant: config.tenant,
+      timeoutMs: config.timeoutMs,
+      queue: { maxItems: config.queueSize, maxBytes: config.queueBytes, initialBackoffMs: 1000, maxBackoffMs: 30_000 },
+      otlpEncoder,
+    },
+    exportEvents(metrics, log),
+  );
+
+  const bpf = BpfProfiler.start({ frequencyHz: config.frequency, stackMapSize: config.stackMapSize, countsMapSize: config.countsMapSize });
+  let metricsServer: MetricsServer | undefined;
+  try {
+    if (config.metricsPort >= 0) metricsServer = await metrics.serve(config.metricsPort, config.metricsHost);
+  } catch (e) {
+    bpf.close();
+    throw e;
+  }
+  const sampler = new Sampler(bpf);
+  log(`sampling ${bpf.cpus.length} CPUs at ${config.frequency} Hz, pushing ${config.protocol} to ${config.server} every ${config.intervalMs / 1000}s` +
+    (metricsServer ? `; metrics on :${metricsServer.port}/metrics` : ''));
+
+  let windowStart = Date.now();
+  let waiters: (() => void)[] = [];
+  let busy: Promise<void> = Promise.resolve();
+  let stopped = false;
+
+  const collectOnce = async (): Promise<void> => {
+    const { samples, counterDeltas } = await sampler.collect();
+    const window = { startMs: windowStart, endMs: Date.now() };
+    windowStart = window.endMs;
+    metrics.recordBpf(counterDeltas);
+    let recorded = 0;
+    for (const s of samples) recorded += s.count;
+    metrics.samples.inc(recorded);
+    const built = buildProfiles(samples, window, symbolizer, labeler, { frequencyHz: config.frequency, shareDictionary: true });
+    metrics.relabelDropped.inc(built.droppedSamples);
+    metrics.processes.set(built.profiles.length);
+    metrics.recordSymbolizer(symbolizer.stats());
+    exporter.submit(built.profiles, window);
+    metrics.queueLength.set(exporter.queued);
+    metrics.queueBytes.set(exporter.queuedBytes);
+  };
+  const tick = () => {
+    // Intervals never overlap: a slow collect delays the next one instead of racing it.
+    busy = busy
+      .then(collectOnce)
+      .catch((e: Error) => log(`interval failed: ${e.message}`))
+      .finally(() => {
+        for (const w of waiters.splice(0)) w();
+      });
+  };
+  const timer = setInterval(tick, config.intervalMs);
+
+  return {
+    metrics,
+    metricsPort: metricsServer?.port,
+    nextInterval: () => new Promise<void>((resolve) => waiters.push(resolve)),
+    async stop(flushMs = 5000) {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      await busy;
+      try {
+        await collectOnce();
+      } catch (e) {
+        log(`last interval failed: ${(e as Error).message}`);
+      }
+      bpf.close();
+      const delivered = await exporter.flush(flushMs);
+      if (!delivered) log(`${exporter.queued} request(s) not delivered before exit`);
+      exporter.close();
+      await metricsServer?.close();
+      waiters.forEach((w) => w());
+      waiters = [];
+    },
+  };
+}
+
+function exportEvents(metrics: AgentMetrics, log: (line: string) => void) {
+  let lastError = '';
+  return {
+    sent(req: { profiles: number }, ms: number) {
+      metrics.exportDuration.observe(ms / 1000);
+      metrics.exportedProfiles.inc(req.profiles);
+      if (lastError) log('server reachable again, sending queued profiles');
+      lastError = '';
+    },
+    failed(_req: unknown, error: string, willRetry: boolean) {
+      metrics.exportErrors.inc({ kind: willRetry ? 'retry' : 'rejected' });
+      // One line per change of error, not one per retry.
+      if (error !== lastError) log(`export ${willRetry ? 'failed, will retry' : 'rejected'}: ${error}`);
+      lastError = error;
+    },
+    dropped(req: { profiles: number }) {
+      metrics.queueDropped.inc(req.profiles);
+    },
+  };
+}
+
+/** The OTLP encoder from src/formats (loaded lazily: pyroscope-only agents never need it). */
+async function defaultOtlpEncoder(): Promise<OtlpEncoder> {
+  const specifier = '../formats/otlp.js';
+  try {
+    const mod = (await import(specifier)) as { encodeOtlp?: (p: readonly Profile[]) => Uint8Array };
+    if (typeof mod.encodeOtlp === 'function') return mod.encodeOtlp;
+  } catch {
+    // fall through: reported when first used
+  }
+  return () => {
+    throw new Error('OTLP encoding is not available in this build (src/formats/otlp.ts); use --protocol pyroscope');
+  };
+}

@@ -1,0 +1,71 @@
+import { gzipSync } from 'node:zlib';
+import { getLabel, SERVICE_NAME, type Profile } from '../model/index.js';
+import { encodePprofGzip } from '../formats/pprof.js';
+import type { IntervalWindow } from './exporter-profiles.js';
+
+/**
+ * How one interval's profiles travel: OTLP profiles over HTTP (one protobuf request for all of them,
+ * the default) or Pyroscope's `/ingest` (one gzipped pprof per process, multipart as the SDKs send it).
+ */
+
+export type Protocol = 'otlp' | 'pyroscope';
+export const PROTOCOLS: readonly Protocol[] = ['otlp', 'pyroscope'];
+
+export const OTLP_PATH = '/v1development/profiles';
+export const INGEST_PATH = '/ingest';
+
+/** A request ready to send (and to wait in the queue): everything but the server's base URL. */
+export interface WireRequest {
+  /** Path and query. */
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array | FormData;
+  readonly bytes: number;
+  readonly profiles: number;
+}
+
+export type OtlpEncoder = (profiles: readonly Profile[]) => Uint8Array;
+
+export function encodeInterval(protocol: Protocol, profiles: readonly Profile[], window: IntervalWindow, frequencyHz: number, otlp: OtlpEncoder): WireRequest[] {
+  if (profiles.length === 0) return [];
+  if (protocol === 'otlp') {
+    const body = gzipSync(otlp(profiles));
+    return [
+      {
+        path: OTLP_PATH,
+        headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' },
+        body,
+        bytes: body.byteLength,
+        profiles: profiles.length,
+      },
+    ];
+  }
+  return profiles.map((p) => ingestRequest(p, window, frequencyHz));
+}
+
+function ingestRequest(p: Profile, window: IntervalWindow, frequencyHz: number): WireRequest {
+  const pprof = encodePprofGzip(p);
+  const form = new FormData();
+  form.append('profile', new Blob([pprof as Uint8Array<ArrayBuffer>]), 'profile.pprof');
+  const query = new URLSearchParams({
+    name: pyroscopeAppName(p),
+    from: String(Math.floor(window.startMs / 1000)),
+    until: String(Math.ceil(window.endMs / 1000)),
+    sampleRate: String(frequencyHz),
+    spyName: 'kiln-ebpf',
+    format: 'pprof',
+  });
+  // Content-Type (with the multipart boundary) is set by fetch from the FormData.
+  return { path: `${INGEST_PATH}?${query.toString()}`, headers: {}, body: form, bytes: pprof.byteLength, profiles: 1 };
+}
+
+/**
+ * Pyroscope's `app{k=v,…}` series key. Its grammar has no escapes, so characters that would end a
+ * name or value are replaced rather than sent broken.
+ */
+export function pyroscopeAppName(p: Profile): string {
+  const clean = (s: string) => s.replace(/[{},=]/g, '_');
+  const app = clean(getLabel(p.labels, SERVICE_NAME) ?? 'unknown');
+  const tags = p.labels.filter((l) => l.name !== SERVICE_NAME).map((l) => `${l.name}=${clean(l.value)}`);
+  return tags.length > 0 ? `${app}{${tags.join(',')}}` : app;
+}

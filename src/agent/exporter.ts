@@ -1,0 +1,90 @@
+import type { Profile } from '../model/index.js';
+import type { IntervalWindow } from './exporter-profiles.js';
+import { RetryQueue, type QueueOptions, type SendOutcome } from './exporter-queue.js';
+import { encodeInterval, type OtlpEncoder, type Protocol, type WireRequest } from './exporter-wire.js';
+
+/**
+ * Sends each interval's profiles to the server: encode for the chosen protocol, queue, POST with the
+ * bearer token / tenant, retry with backoff while the server is down, drop oldest when full.
+ */
+
+export interface ExporterOptions {
+  /** Base URL of the Kiln (or Pyroscope / OTLP-profiles) server, e.g. http://localhost:4040. */
+  readonly server: string;
+  readonly protocol: Protocol;
+  readonly frequencyHz: number;
+  readonly bearerToken?: string;
+  /** Sent as X-Scope-OrgID when set. */
+  readonly tenant?: string;
+  readonly queue: QueueOptions;
+  /** Per-request timeout. */
+  readonly timeoutMs: number;
+  readonly otlpEncoder: OtlpEncoder;
+}
+
+export interface ExporterEvents {
+  sent?(req: WireRequest, ms: number): void;
+  failed?(req: WireRequest, error: string, willRetry: boolean): void;
+  dropped?(req: WireRequest): void;
+}
+
+export class Exporter {
+  private readonly queue: RetryQueue<WireRequest>;
+  private readonly base: URL;
+
+  constructor(
+    private readonly opts: ExporterOptions,
+    events: ExporterEvents = {},
+  ) {
+    this.base = new URL(opts.server);
+    this.queue = new RetryQueue((r) => this.send(r), opts.queue, events);
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  get queuedBytes(): number {
+    return this.queue.bytes;
+  }
+
+  submit(profiles: readonly Profile[], window: IntervalWindow): void {
+    for (const req of encodeInterval(this.opts.protocol, profiles, window, this.opts.frequencyHz, this.opts.otlpEncoder)) {
+      this.queue.push(req);
+    }
+  }
+
+  /** Waits up to `timeoutMs` for everything queued to be delivered; false if some is still waiting. */
+  flush(timeoutMs: number): Promise<boolean> {
+    return this.queue.drain(timeoutMs);
+  }
+
+  close(): void {
+    this.queue.close();
+  }
+
+  private async send(req: WireRequest): Promise<SendOutcome> {
+    const headers: Record<string, string> = { ...req.headers, 'user-agent': 'kiln-agent' };
+    if (this.opts.bearerToken) headers.authorization = `Bearer ${this.opts.bearerToken}`;
+    if (this.opts.tenant) headers['x-scope-orgid'] = this.opts.tenant;
+    let res: Response;
+    try {
+      res = await fetch(new URL(req.path, this.base), {
+        method: 'POST',
+        headers,
+        body: req.body as BodyInit,
+        signal: AbortSignal.timeout(this.opts.timeoutMs),
+      });
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string } }).cause?.code;
+      return { ok: false, retry: true, error: cause ? `${(e as Error).message} (${cause})` : (e as Error).message };
+    }
+    const text = res.ok ? '' : (await res.text().catch(() => '')).slice(0, 300);
+    await res.body?.cancel().catch(() => undefined);
+    if (res.ok) return { ok: true };
+    // 4xx means this request will never be accepted (bad token, bad payload): drop it, keep going.
+    // Overload (429, 408) and server errors are worth retrying.
+    const retry = res.status >= 500 || res.status === 429 || res.status === 408;
+    return { ok: false, retry, error: `HTTP ${res.status}${text ? `: ${text}` : ''}` };
+  }
+}

@@ -1,0 +1,90 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BpfCounters } from './loader.js';
+import type { SymbolizerStats } from './types.js';
+
+/**
+ * The agent's own health, on its own port (`--metrics-port`), for Prometheus: what the BPF program
+ * saw and lost, how well frames symbolize, and whether profiles reach the server.
+ */
+export class AgentMetrics {
+  readonly registry = new Registry();
+  readonly bpfSamples = new Counter({ name: 'kiln_agent_bpf_samples_total', help: 'Perf samples the BPF program ran for (all CPUs, idle included)', registers: [this.registry] });
+  readonly bpfDrops = new Counter({
+    name: 'kiln_agent_bpf_dropped_samples_total',
+    help: 'Samples the BPF program could not record, by reason (counts_full: raise the map size; stacks_full/stack_collision: raise --stack-map-size)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly samples = new Counter({ name: 'kiln_agent_samples_total', help: 'Stack samples read from the kernel (idle excluded)', registers: [this.registry] });
+  readonly relabelDropped = new Counter({ name: 'kiln_agent_relabel_dropped_samples_total', help: 'Samples of processes dropped by relabel rules', registers: [this.registry] });
+  readonly processes = new Gauge({ name: 'kiln_agent_profiled_processes', help: 'Processes with samples in the last interval', registers: [this.registry] });
+  readonly symbolFrames = new Gauge({ name: 'kiln_agent_symbolize_frames', help: 'Frames the symbolizer was asked for since start', registers: [this.registry] });
+  readonly symbolHitRate = new Gauge({ name: 'kiln_agent_symbolize_hit_ratio', help: 'Share of frames that got a function name since start (0..1)', registers: [this.registry] });
+  readonly symbolizerStat = new Gauge({ name: 'kiln_agent_symbolizer_stat', help: 'Symbolizer internals (cache sizes, misses), by name', labelNames: ['stat'] as const, registers: [this.registry] });
+  readonly exportDuration = new Histogram({
+    name: 'kiln_agent_export_duration_seconds',
+    help: 'Time to deliver one request to the server',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly exportedProfiles = new Counter({ name: 'kiln_agent_exported_profiles_total', help: 'Profiles delivered to the server', registers: [this.registry] });
+  readonly exportErrors = new Counter({
+    name: 'kiln_agent_export_errors_total',
+    help: 'Failed deliveries (retry: will be retried; rejected: the server refused the payload, dropped)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly queueDropped = new Counter({ name: 'kiln_agent_export_queue_dropped_profiles_total', help: 'Profiles dropped because the send queue was full (oldest first)', registers: [this.registry] });
+  readonly queueLength = new Gauge({ name: 'kiln_agent_export_queue_requests', help: 'Requests waiting to be sent', registers: [this.registry] });
+  readonly queueBytes = new Gauge({ name: 'kiln_agent_export_queue_bytes', help: 'Bytes waiting to be sent', registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'kiln_agent_' });
+  }
+
+  recordBpf(deltas: BpfCounters): void {
+    this.bpfSamples.inc(deltas.samples);
+    for (const reason of ['counts_full', 'stacks_full', 'stack_collision', 'stack_error'] as const) {
+      this.bpfDrops.inc({ reason }, deltas[reason]);
+    }
+  }
+
+  recordSymbolizer(stats: SymbolizerStats): void {
+    this.symbolFrames.set(stats.frames);
+    this.symbolHitRate.set(stats.frames > 0 ? stats.symbolized / stats.frames : 0);
+    for (const [stat, v] of Object.entries(stats)) {
+      if (stat !== 'frames' && stat !== 'symbolized' && Number.isFinite(v)) this.symbolizerStat.set({ stat }, v);
+    }
+  }
+
+  /** Serves /metrics on `port` (0 = any free port); resolves with the port bound. */
+  async serve(port: number, host = '0.0.0.0'): Promise<MetricsServer> {
+    const server = http.createServer((req, res) => {
+      if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('kiln agent: only GET /metrics here\n');
+        return;
+      }
+      this.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
+        (e: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${e.message}\n`),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) =>
+        reject(new Error(e.code === 'EADDRINUSE' ? `--metrics-port ${port} is already in use; pick another (0 = any free port)` : e.message)),
+      );
+      server.listen(port, host, resolve);
+    });
+    return {
+      port: (server.address() as AddressInfo).port,
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
+  }
+}
+
+export interface MetricsServer {
+  readonly port: number;
+  close(): Promise<void>;
+}

@@ -1,0 +1,79 @@
+import { Command, Option } from 'commander';
+import { startAgent } from '../agent/agent.js';
+import { DEFAULTS, readConfigFile, resolveConfig, type RawSettings } from '../agent/config.js';
+import { PROTOCOLS } from '../agent/exporter-wire.js';
+import { isInputError } from '../model/index.js';
+
+/**
+ * `kiln agent`: the per-node eBPF profiler. Flags override the YAML file given with --config, which
+ * overrides the defaults shown in --help.
+ */
+export function agentCommand(): Command {
+  return new Command('agent')
+    .description(
+      'Profile every process on this host with eBPF (CPU, sampled per CPU) and push one profile per process ' +
+        'per interval to a Kiln server. Needs root, or CAP_BPF + CAP_PERFMON + CAP_SYS_PTRACE, and libbpf.so.1.',
+    )
+    .addOption(new Option('--server <url>', `server to push to (default: ${DEFAULTS.server})`).env('KILN_SERVER'))
+    .addOption(
+      new Option('--protocol <name>', `wire format: otlp = OTLP profiles over HTTP, pyroscope = pprof to /ingest (default: ${DEFAULTS.protocol})`).choices(PROTOCOLS),
+    )
+    .addOption(new Option('--frequency <hz>', `samples per second per CPU (default: ${DEFAULTS.frequency})`))
+    .addOption(new Option('--interval <duration>', 'how often profiles are read and sent, e.g. 10s, 1m (default: 10s)'))
+    .addOption(new Option('--config <file>', 'YAML file with the same settings in snake_case, plus relabel_configs'))
+    .addOption(new Option('--node-name <name>', 'value of the node label; in Kubernetes, the node whose pods are watched (default: hostname)').env('NODE_NAME'))
+    .addOption(new Option('--metrics-port <port>', `port of the agent's own /metrics; 0 = any free port, -1 = off (default: ${DEFAULTS.metricsPort})`))
+    .addOption(new Option('--metrics-host <addr>', `address the /metrics server listens on (default: ${DEFAULTS.metricsHost})`))
+    .addOption(
+      new Option('--stack-map-size <n>', `entries of each BPF stack-trace map; raise it when kiln_agent_bpf_dropped_samples_total{reason="stacks_full"} grows (default: ${DEFAULTS.stackMapSize})`),
+    )
+    .addOption(new Option('--counts-map-size <n>', `entries of each BPF counts map: distinct thread+stack pairs per interval (default: ${DEFAULTS.countsMapSize})`))
+    .addOption(new Option('--bearer-token-file <file>', 'file holding a token sent as "Authorization: Bearer <token>"'))
+    .addOption(new Option('--tenant <id>', 'tenant id sent as X-Scope-OrgID (default: none)'))
+    .addOption(new Option('--queue-size <n>', `requests kept while the server is unreachable, oldest dropped first (default: ${DEFAULTS.queueSize})`))
+    .addOption(new Option('--queue-bytes <n>', `bytes kept while the server is unreachable (default: ${DEFAULTS.queueBytes})`))
+    .addOption(new Option('--timeout <duration>', 'per-request timeout (default: 10s)'))
+    .addHelpText(
+      'after',
+      '\nExample: sudo kiln agent --server http://localhost:4040\n' +
+        'Config file example:\n' +
+        '  server: http://kiln.monitoring:4040\n  interval: 10s\n  relabel_configs:\n' +
+        '    - source_labels: [comm]\n      regex: "kworker.*"\n      action: drop\n',
+    )
+    .action(async (opts: Record<string, string | undefined>) => {
+      try {
+        const file = opts.config ? readConfigFile(opts.config) : {};
+        const flags: RawSettings = {
+          server: opts.server,
+          protocol: opts.protocol,
+          frequency: opts.frequency,
+          interval: opts.interval,
+          nodeName: opts.nodeName,
+          metricsPort: opts.metricsPort,
+          metricsHost: opts.metricsHost,
+          stackMapSize: opts.stackMapSize,
+          countsMapSize: opts.countsMapSize,
+          bearerTokenFile: opts.bearerTokenFile,
+          tenant: opts.tenant,
+          queueSize: opts.queueSize,
+          queueBytes: opts.queueBytes,
+          timeout: opts.timeout,
+        };
+        const agent = await startAgent(resolveConfig(file, flags));
+        await new Promise<void>((resolve) => {
+          const stop = (sig: string) => {
+            process.stderr.write(`kiln agent: ${sig}, detaching and sending the last profiles\n`);
+            agent.stop().then(resolve, (e: Error) => {
+              process.stderr.write(`kiln agent: ${e.message}\n`);
+              resolve();
+            });
+          };
+          process.once('SIGINT', () => stop('SIGINT'));
+          process.once('SIGTERM', () => stop('SIGTERM'));
+        });
+      } catch (e) {
+        process.stderr.write(`kiln agent: ${(e as Error).message}\n`);
+        process.exitCode = isInputError(e) ? 2 : 1;
+      }
+    });
+}
