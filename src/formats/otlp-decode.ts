@@ -1,10 +1,10 @@
-import type { ExportProfilesServiceRequest } from '../gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb.js';
 import { create } from '@bufbuild/protobuf';
+import type { ExportProfilesServiceRequest } from '../gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb.js';
 import { ProfilesDictionarySchema, type Profile as OtlpProfile } from '../gen/opentelemetry/proto/profiles/v1development/profiles_pb.js';
 import type { KeyValue } from '../gen/opentelemetry/proto/common/v1/common_pb.js';
+import { InputError } from '../model/errors.js';
 import { labelsFrom, type Labels } from '../model/labels.js';
 import type { Profile } from '../model/profile.js';
-import { profileTypeId } from '../model/profile-type.js';
 import { DictionaryBuilder } from '../model/symbols.js';
 import { ensureServiceName, labelValueOf, putAttribute } from './otlp-attributes.js';
 import { binaryFor, FRAME_TYPE_ATTRIBUTE } from './otlp-frame-type.js';
@@ -14,12 +14,23 @@ import { OtlpTables } from './otlp-tables.js';
 export interface DecodeOtlpOptions {
   /** Time stamp (Unix ms) for profiles that carry no time at all; default: now. */
   readonly nowMs?: number;
+  /** Labels merged into every decoded profile; they win over attributes. */
+  readonly labels?: Labels;
+}
+
+/** What one OTLP profile decoded to: Kiln profiles (one per series), or the reason it was refused. */
+export interface OtlpProfileResult {
+  /** Path of the OTLP profile in the request, e.g. `resource_profiles[3].scope_profiles[0].profiles[0]`. */
+  readonly where: string;
+  readonly profiles: Profile[];
+  /** Why the profile was refused; its message is relative to `where` (e.g. `samples[2] refers to …`). */
+  readonly error?: InputError;
 }
 
 /** Mapping attribute holding the GNU build id (hex), as the OpenTelemetry eBPF profiler writes it. */
 const GNU_BUILD_ID_ATTRIBUTE = 'process.executable.build_id.gnu';
 
-/** One OTLP location, resolved to strings once and reused by every series that contains it. */
+/** One OTLP location resolved to strings once, reused by every series that contains it. */
 interface Frame {
   readonly binary: string;
   readonly buildId: string;
@@ -41,10 +52,10 @@ class SeriesBuilder {
     readonly durationNs: number,
   ) {}
 
-  add(otlpStack: number, value: number, resolveStack: (i: number) => readonly Frame[]): void {
+  add(otlpStack: number, value: number, frames: () => readonly Frame[]): void {
     let s = this.localStack.get(otlpStack);
     if (s === undefined) {
-      const locs = resolveStack(otlpStack).map((f) => {
+      const locs = frames().map((f) => {
         const mapping = f.binary === '' && f.buildId === '' ? -1 : this.dict.mapping(f.binary, f.buildId);
         const lines = f.lines.map((l) => ({ function: this.dict.function(l.name, l.systemName, l.file), line: l.line }));
         return this.dict.location(mapping, lines.length > 0 ? 0n : f.address, lines);
@@ -71,58 +82,131 @@ class SeriesBuilder {
 }
 
 /**
- * An OTLP ExportProfilesServiceRequest → Kiln profiles, one per series.
- *
- * Labels come from resource, scope, profile and sample attributes (otlp-attributes.ts); samples whose
- * attributes differ (another thread, another process) land in different series. The type and value
- * scaling follow otlp-profile-type.ts; frame types travel in mapping names (otlp-frame-type.ts).
- * Every table reference is bounds-checked, so a malformed request is an InputError that names the
- * bad reference, at a cost linear in the request's size.
+ * Reads one request. Frames and stacks are resolved once per request (the dictionary is shared by
+ * all its profiles); every table reference is bounds-checked, so a malformed reference is an
+ * InputError naming it, at a cost linear in the request's size.
  */
-export function decodeOtlp(req: ExportProfilesServiceRequest, opts: DecodeOtlpOptions = {}): Profile[] {
-  const tables = new OtlpTables(req.dictionary ?? create(ProfilesDictionarySchema));
-  const frames = new Map<number, Frame>();
-  const stacks = new Map<number, readonly Frame[]>();
+class OtlpRequestDecoder {
+  private readonly tables: OtlpTables;
+  private readonly frames = new Map<number, Frame>();
+  private readonly stacks = new Map<number, readonly Frame[]>();
 
-  const resolveFrame = (li: number, where: string): Frame => {
-    let f = frames.get(li);
+  constructor(
+    req: ExportProfilesServiceRequest,
+    private readonly opts: DecodeOtlpOptions,
+  ) {
+    this.tables = new OtlpTables(req.dictionary ?? create(ProfilesDictionarySchema));
+  }
+
+  private frame(li: number, where: string): Frame {
+    let f = this.frames.get(li);
     if (f) return f;
-    const loc = tables.location(li, where);
+    const t = this.tables;
+    const loc = t.location(li, where);
     const here = `location_table[${li}]`;
-    const mapping = loc ? tables.mapping(loc.mappingIndex, here) : undefined;
-    const fileName = mapping ? tables.string(mapping.filenameStrindex, `mapping_table[${loc!.mappingIndex}]`) : '';
-    const buildId = mapping ? tables.findString(mapping.attributeIndices, GNU_BUILD_ID_ATTRIBUTE, `mapping_table[${loc!.mappingIndex}]`) : '';
-    const frameType = loc ? tables.findString(loc.attributeIndices, FRAME_TYPE_ATTRIBUTE, here) : '';
+    const mappingAt = `mapping_table[${loc?.mappingIndex ?? 0}]`;
+    const mapping = loc ? t.mapping(loc.mappingIndex, here) : undefined;
+    const fileName = mapping ? t.string(mapping.filenameStrindex, mappingAt) : '';
+    const buildId = mapping ? t.findString(mapping.attributeIndices, GNU_BUILD_ID_ATTRIBUTE, mappingAt) : '';
+    const frameType = loc ? t.findString(loc.attributeIndices, FRAME_TYPE_ATTRIBUTE, here) : '';
     const lines: Frame['lines'][number][] = [];
     for (const ln of loc?.lines ?? []) {
-      const fn = tables.function(ln.functionIndex, here);
+      const fn = t.function(ln.functionIndex, here);
       if (!fn) continue;
-      const name = tables.string(fn.nameStrindex, `function_table[${ln.functionIndex}]`);
-      const systemName = tables.string(fn.systemNameStrindex, `function_table[${ln.functionIndex}]`);
-      if (name === '' && systemName === '') continue; // a nameless frame is unsymbolized: keep the address
-      lines.push({
-        name: name || systemName,
-        systemName: systemName === name ? '' : systemName,
-        file: tables.string(fn.filenameStrindex, `function_table[${ln.functionIndex}]`),
-        line: Number(ln.line),
-      });
+      const fnAt = `function_table[${ln.functionIndex}]`;
+      const name = t.string(fn.nameStrindex, fnAt);
+      const systemName = t.string(fn.systemNameStrindex, fnAt);
+      if (name === '' && systemName === '') continue; // nameless: the frame shows as binary+address
+      lines.push({ name: name || systemName, systemName: systemName === name ? '' : systemName, file: t.string(fn.filenameStrindex, fnAt), line: Number(ln.line) });
     }
     f = { binary: binaryFor(frameType, fileName), buildId, address: loc?.address ?? 0n, lines };
-    frames.set(li, f);
+    this.frames.set(li, f);
     return f;
-  };
+  }
 
-  const resolveStack = (si: number, where: string): readonly Frame[] => {
-    let s = stacks.get(si);
+  private stack(si: number, where: string): readonly Frame[] {
+    let s = this.stacks.get(si);
     if (!s) {
-      const st = tables.stack(si, where);
-      s = (st?.locationIndices ?? []).map((li) => resolveFrame(li, `stack_table[${si}]`));
-      stacks.set(si, s);
+      const st = this.tables.stack(si, where);
+      s = (st?.locationIndices ?? []).map((li) => this.frame(li, `stack_table[${si}]`));
+      this.stacks.set(si, s);
     }
     return s;
-  };
+  }
 
-  const series = new Map<string, SeriesBuilder>();
+  /** One OTLP profile → one Kiln profile per distinct label set of its samples. */
+  profile(p: OtlpProfile, scopeLabels: ReadonlyMap<string, string>): Profile[] {
+    const t = this.tables;
+    const profileLabels = new Map(scopeLabels);
+    let name: string | undefined;
+    for (const ai of p.attributeIndices) {
+      const a = t.attribute(ai, 'attribute_indices');
+      const key = t.attributeKey(a, 'attribute_indices');
+      if (key === PROFILE_NAME_ATTRIBUTE) name = labelValueOf(a?.value);
+      else putAttribute(profileLabels, key, a?.value);
+    }
+    const mapping = kilnTypeOf({
+      sampleType: t.string(p.sampleType?.typeStrindex ?? 0, 'sample_type'),
+      sampleUnit: t.string(p.sampleType?.unitStrindex ?? 0, 'sample_type'),
+      periodType: t.string(p.periodType?.typeStrindex ?? 0, 'period_type'),
+      periodUnit: t.string(p.periodType?.unitStrindex ?? 0, 'period_type'),
+      period: Number(p.period),
+      ...(name ? { name } : {}),
+    });
+    const timeMs = profileTimeMs(p, this.opts);
+    const durationNs = Number(p.durationNano);
+
+    // Samples of one profile usually repeat a handful of attribute sets: label each set once.
+    const bySampleAttributes = new Map<string, SeriesBuilder>();
+    const byLabels = new Map<string, SeriesBuilder>();
+    p.samples.forEach((s, i) => {
+      const here = `samples[${i}]`;
+      const attrKey = s.attributeIndices.join(',');
+      let target = bySampleAttributes.get(attrKey);
+      if (!target) {
+        const labels = new Map(profileLabels);
+        for (const ai of s.attributeIndices) {
+          const a = t.attribute(ai, here);
+          putAttribute(labels, t.attributeKey(a, here), a?.value);
+        }
+        for (const l of this.opts.labels ?? []) labels.set(l.name, l.value);
+        ensureServiceName(labels);
+        const sorted = labelsFrom(labels);
+        const key = sorted.map((l) => `${l.name}\0${l.value}`).join('\0');
+        target = byLabels.get(key);
+        if (!target) byLabels.set(key, (target = new SeriesBuilder(sorted, mapping, timeMs, durationNs)));
+        bySampleAttributes.set(attrKey, target);
+      }
+      // Values pair with timestamps; timestamps alone count one event each (the specification's rule).
+      let count = 0;
+      if (s.values.length > 0) for (const v of s.values) count += Number(v);
+      else count = s.timestampsUnixNano.length;
+      const value = count * mapping.scale;
+      if (value !== 0) target.add(s.stackIndex, value, () => this.stack(s.stackIndex, here));
+    });
+    return [...byLabels.values()].filter((b) => b.values.length > 0).map((b) => b.toProfile());
+  }
+}
+
+function putAll(into: Map<string, string>, attrs: readonly KeyValue[]): void {
+  for (const kv of attrs) putAttribute(into, kv.key, kv.value);
+}
+
+/** The profile's start: its own time, else its earliest sample time stamp, else now. */
+function profileTimeMs(p: OtlpProfile, opts: DecodeOtlpOptions): number {
+  if (p.timeUnixNano > 0n) return Number(p.timeUnixNano / 1_000_000n);
+  let min: bigint | undefined;
+  for (const s of p.samples) for (const ts of s.timestampsUnixNano) if (ts > 0n && (min === undefined || ts < min)) min = ts;
+  return min !== undefined ? Number(min / 1_000_000n) : (opts.nowMs ?? Date.now());
+}
+
+/**
+ * Decodes every OTLP profile of a request on its own, so a receiver can accept the good ones and
+ * report the rest (OTLP partial success). A profile with a bad reference gets `error` and no profiles.
+ */
+export function decodeOtlpEach(req: ExportProfilesServiceRequest, opts: DecodeOtlpOptions = {}): OtlpProfileResult[] {
+  const decoder = new OtlpRequestDecoder(req, opts);
+  const out: OtlpProfileResult[] = [];
   req.resourceProfiles.forEach((rp, ri) => {
     const resourceLabels = new Map<string, string>();
     putAll(resourceLabels, rp.resource?.attributes ?? []);
@@ -131,82 +215,31 @@ export function decodeOtlp(req: ExportProfilesServiceRequest, opts: DecodeOtlpOp
       putAll(scopeLabels, sp.scope?.attributes ?? []);
       sp.profiles.forEach((p, pi) => {
         const where = `resource_profiles[${ri}].scope_profiles[${si}].profiles[${pi}]`;
-        decodeProfile(p, where, scopeLabels, tables, series, opts, resolveStack);
+        try {
+          out.push({ where, profiles: decoder.profile(p, scopeLabels) });
+        } catch (e) {
+          if (!(e instanceof InputError)) throw e;
+          out.push({ where, profiles: [], error: e });
+        }
       });
     });
   });
-  return [...series.values()].filter((s) => s.values.length > 0).map((s) => s.toProfile());
+  return out;
 }
 
-function putAll(into: Map<string, string>, attrs: readonly KeyValue[]): void {
-  for (const kv of attrs) putAttribute(into, kv.key, kv.value);
-}
-
-function decodeProfile(
-  p: OtlpProfile,
-  where: string,
-  scopeLabels: ReadonlyMap<string, string>,
-  tables: OtlpTables,
-  series: Map<string, SeriesBuilder>,
-  opts: DecodeOtlpOptions,
-  resolveStack: (si: number, where: string) => readonly Frame[],
-): void {
-  const profileLabels = new Map(scopeLabels);
-  let name: string | undefined;
-  for (const ai of p.attributeIndices) {
-    const a = tables.attribute(ai, where);
-    const key = tables.attributeKey(a, where);
-    if (key === PROFILE_NAME_ATTRIBUTE) name = labelValueOf(a?.value);
-    else putAttribute(profileLabels, key, a?.value);
+/**
+ * An OTLP ExportProfilesServiceRequest → Kiln profiles, one per (OTLP profile × label set).
+ *
+ * Labels come from resource, scope, profile and sample attributes (otlp-attributes.ts), so samples of
+ * another thread or process land in another series. Types and value scaling follow
+ * otlp-profile-type.ts; frame types travel in mapping names (otlp-frame-type.ts). The first bad
+ * reference anywhere makes the whole request an InputError.
+ */
+export function decodeOtlp(req: ExportProfilesServiceRequest, opts: DecodeOtlpOptions = {}): Profile[] {
+  const out: Profile[] = [];
+  for (const r of decodeOtlpEach(req, opts)) {
+    if (r.error) throw new InputError(`${r.where}: ${r.error.message}`, r.error.status);
+    out.push(...r.profiles);
   }
-  const mapping = kilnTypeOf({
-    sampleType: tables.string(p.sampleType?.typeStrindex ?? 0, `${where}.sample_type`),
-    sampleUnit: tables.string(p.sampleType?.unitStrindex ?? 0, `${where}.sample_type`),
-    periodType: tables.string(p.periodType?.typeStrindex ?? 0, `${where}.period_type`),
-    periodUnit: tables.string(p.periodType?.unitStrindex ?? 0, `${where}.period_type`),
-    period: Number(p.period),
-    ...(name ? { name } : {}),
-  });
-  const timeMs = profileTimeMs(p, opts);
-  const durationNs = Number(p.durationNano);
-  const typeKey = `${profileTypeId(mapping.type)}\0${timeMs}\0${durationNs}\0${mapping.period}`;
-
-  // Samples of one profile usually repeat a handful of attribute sets: label them once per set.
-  const byAttributes = new Map<string, SeriesBuilder>();
-  p.samples.forEach((s, i) => {
-    const here = `${where}.samples[${i}]`;
-    const attrKey = s.attributeIndices.join(',');
-    let target = byAttributes.get(attrKey);
-    if (!target) {
-      const labels = new Map(profileLabels);
-      for (const ai of s.attributeIndices) {
-        const a = tables.attribute(ai, here);
-        putAttribute(labels, tables.attributeKey(a, here), a?.value);
-      }
-      ensureServiceName(labels);
-      const sorted = labelsFrom(labels);
-      const key = `${typeKey}\0${sorted.map((l) => `${l.name}=${l.value}`).join('\0')}`;
-      target = series.get(key);
-      if (!target) {
-        target = new SeriesBuilder(sorted, mapping, timeMs, durationNs);
-        series.set(key, target);
-      }
-      byAttributes.set(attrKey, target);
-    }
-    // Values pair with timestamps; timestamps alone count one event each (the spec's rule).
-    let count = 0;
-    if (s.values.length > 0) for (const v of s.values) count += Number(v);
-    else count = s.timestampsUnixNano.length;
-    const value = count * mapping.scale;
-    if (value === 0) return;
-    target.add(s.stackIndex, value, (si) => resolveStack(si, here));
-  });
-}
-
-/** The profile's start: its own time, else its earliest sample time stamp, else now. */
-function profileTimeMs(p: OtlpProfile, opts: DecodeOtlpOptions): number {
-  if (p.timeUnixNano > 0n) return Number(p.timeUnixNano / 1_000_000n);
-  let min: bigint | undefined;
-  for (const s of p.samples) for (const t of s.timestampsUnixNano) if (t > 0n && (min === undefined || t < min)) min = t;
-  return min !== undefined ? Number(min / 1_000_000n) : (opts.nowMs ?? Date.now());
+  return out;
 }

@@ -10,51 +10,27 @@ import type { Profile } from '../model/index.js';
 export function encodePprof(p: Profile): Uint8Array {
   const st = new StringTable();
   const dict = p.dict;
-  const usedLocations = new Map<number, number>();
-  const usedFunctions = new Map<number, number>();
-  const usedMappings = new Map<number, number>();
-  const location: PprofLocation[] = [];
-  const fn: PprofFunction[] = [];
   const mapping: PprofMapping[] = [];
+  const fn: PprofFunction[] = [];
+  const location: PprofLocation[] = [];
 
-  const mappingId = (i: number): number => {
-    if (i < 0) return 0;
-    let id = usedMappings.get(i);
-    if (id === undefined) {
-      id = mapping.length + 1;
-      const m = dict.mappings[i]!;
-      mapping.push(new PprofMapping({ id, filename: st.dedup(m.binary), buildId: st.dedup(m.buildId), hasFunctions: true }));
-      usedMappings.set(i, id);
-    }
-    return id;
-  };
-  const functionId = (i: number): number => {
-    let id = usedFunctions.get(i);
-    if (id === undefined) {
-      id = fn.length + 1;
-      const f = dict.functions[i]!;
-      fn.push(new PprofFunction({ id, name: st.dedup(f.name), systemName: st.dedup(f.systemName || f.name), filename: st.dedup(f.file) }));
-      usedFunctions.set(i, id);
-    }
-    return id;
-  };
-  const locationId = (i: number): number => {
-    let id = usedLocations.get(i);
-    if (id === undefined) {
-      id = location.length + 1;
-      const l = dict.locations[i]!;
-      location.push(
-        new PprofLocation({
-          id,
-          mappingId: mappingId(l.mapping),
-          address: l.address,
-          line: l.lines.map((ln) => ({ functionId: functionId(ln.function), line: ln.line })),
-        }),
-      );
-      usedLocations.set(i, id);
-    }
-    return id;
-  };
+  const mappingId = interner(mapping, (i, id) => {
+    const m = dict.mappings[i]!;
+    return new PprofMapping({ id, filename: st.dedup(m.binary), buildId: st.dedup(m.buildId), hasFunctions: true });
+  });
+  const functionId = interner(fn, (i, id) => {
+    const f = dict.functions[i]!;
+    return new PprofFunction({ id, name: st.dedup(f.name), systemName: st.dedup(f.systemName || f.name), filename: st.dedup(f.file) });
+  });
+  const locationId = interner(location, (i, id) => {
+    const l = dict.locations[i]!;
+    return new PprofLocation({
+      id,
+      mappingId: l.mapping < 0 ? 0 : mappingId(l.mapping),
+      address: l.address,
+      line: l.lines.map((ln) => ({ functionId: functionId(ln.function), line: ln.line })),
+    });
+  });
 
   const sample = p.stacks.map((s, i) => new Sample({ locationId: dict.stacks[s]!.map(locationId), value: [p.values[i]!] }));
   const profile = new PprofProfile({
@@ -75,4 +51,18 @@ export function encodePprof(p: Profile): Uint8Array {
 /** encodePprof, gzipped: what `/debug/pprof` endpoints and Pyroscope's export hand out. */
 export function encodePprofGzip(p: Profile): Uint8Array {
   return gzipSync(encodePprof(p));
+}
+
+/** Maps model indices to 1-based pprof ids, appending each entry to `list` the first time it is used. */
+function interner<T>(list: T[], make: (index: number, id: number) => T): (index: number) => number {
+  const ids = new Map<number, number>();
+  return (index) => {
+    let id = ids.get(index);
+    if (id === undefined) {
+      id = list.length + 1;
+      ids.set(index, id);
+      list.push(make(index, id));
+    }
+    return id;
+  };
 }
