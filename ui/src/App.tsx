@@ -1,0 +1,328 @@
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { labelNames, mergedPprof, profileTypes, selectMergeStacktraces, selectSeries, type ProfileTypeJson, type Selection } from './api/querier.js';
+import { DiffView } from './components/DiffView.js';
+import { QueryBar } from './components/QueryBar.js';
+import { RangePicker } from './components/RangePicker.js';
+import { SeriesChart } from './components/SeriesChart.js';
+import { Status } from './components/Status.js';
+import { TopTable } from './components/TopTable.js';
+import { useAsync } from './components/useAsync.js';
+import { FlameGraph } from './flame/FlameGraph.js';
+import { decodeFlameGraph } from './model/decode.js';
+import { rootTotal, type FlameTree } from './model/flame-tree.js';
+import { KIND_LEGEND, legendColor } from './model/palette.js';
+import { parseSelector } from './model/selector.js';
+import { resolveRange, stepSeconds } from './model/time-range.js';
+import { focusFunction, hideFunction, sandwich, toFolded } from './model/transforms.js';
+import { parseState, serializeState, type ViewMode, type ViewState } from './state/url-state.js';
+import { download } from './download.js';
+
+const MAX_NODES = 16384;
+const CPU = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds';
+
+/** CPU first: the agent's type if present, else any cpu sample type, else the first the server lists. */
+function defaultType(types: ProfileTypeJson[]): string {
+  return (
+    types.find((t) => t.ID === CPU)?.ID ??
+    types.find((t) => t.ID.split(':')[1] === 'cpu')?.ID ??
+    types[0]?.ID ??
+    ''
+  );
+}
+
+const VIEW_LABELS: [ViewMode, string][] = [
+  ['flame', 'Flame graph'],
+  ['table', 'Top table'],
+  ['split', 'Split'],
+  ['sandwich', 'Sandwich'],
+  ['diff', 'Diff'],
+];
+
+export function App() {
+  const [state, setState] = useState<ViewState>(() => parseState(window.location.search));
+  const historyMode = useRef<'push' | 'replace'>('replace');
+  const [refresh, setRefresh] = useState(0);
+
+  // Typing (search, filter, diff fields) replaces the history entry; every other change gets its own.
+  const update = useCallback((patch: Partial<ViewState>, mode: 'push' | 'replace' = 'push') => {
+    historyMode.current = mode;
+    setState((s) => ({ ...s, ...patch }));
+  }, []);
+
+  useEffect(() => {
+    const url = serializeState(state);
+    if (url !== window.location.search) {
+      const target = url || window.location.pathname;
+      if (historyMode.current === 'push') window.history.pushState(null, '', target);
+      else window.history.replaceState(null, '', target);
+    }
+    document.documentElement.dataset.theme = state.theme;
+  }, [state]);
+
+  useEffect(() => {
+    const onPop = () => setState(parseState(window.location.search));
+    window.addEventListener('popstate', onPop);
+    return () => window.removeEventListener('popstate', onPop);
+  }, []);
+
+  const range = useMemo(() => {
+    try {
+      return { ...resolveRange(state.from, state.until), error: '' };
+    } catch (e) {
+      return { start: 0, end: 0, error: (e as Error).message };
+    }
+    // `refresh` re-resolves "now" on demand.
+  }, [state.from, state.until, refresh]);
+  const { start, end } = range;
+  const rangeSeconds = (end - start) / 1000;
+
+  const types = useAsync(range.error ? null : `types|${start}|${end}`, (s) => profileTypes(start, end, s));
+  useEffect(() => {
+    if (types.status === 'done' && !state.type && types.data.length) update({ type: defaultType(types.data) }, 'replace');
+  }, [types, state.type, update]);
+
+  const sampleUnit = state.type.split(':')[2] ?? '';
+  const selectorOk = parseSelector(state.query).ok;
+  const sel: Selection | null =
+    state.type && selectorOk && !range.error ? { profileTypeID: state.type, labelSelector: state.query, start, end } : null;
+  const selKey = sel ? JSON.stringify(sel) : null;
+  const step = stepSeconds(start, end);
+
+  const series = useAsync(selKey && `${selKey}|${state.groupBy}|${step}`, (s) =>
+    selectSeries(sel!, state.groupBy ? [state.groupBy] : [], step, s),
+  );
+  const needFlame = state.view !== 'diff';
+  const flame = useAsync(needFlame ? selKey : null, async (s) => decodeFlameGraph(await selectMergeStacktraces(sel!, MAX_NODES, s)));
+
+  // Focus and hide reshape the merged graph in the browser; zoom and search only change what is drawn.
+  const shaped = useMemo(() => {
+    if (flame.status !== 'done') return null;
+    let t: FlameTree = flame.data;
+    for (const h of state.hide) t = hideFunction(t, h);
+    if (state.focus) t = focusFunction(t, state.focus);
+    return t;
+  }, [flame, state.hide, state.focus]);
+
+  const serverError = flame.status === 'error' && /selector|matcher|parse/i.test(flame.error) ? flame.error : '';
+  const dark = state.theme === 'dark';
+
+  const flameView = (tree: FlameTree, testId = 'flame') => (
+    <FlameGraph
+      tree={tree}
+      sampleUnit={sampleUnit}
+      rangeSeconds={rangeSeconds}
+      dark={dark}
+      search={state.search}
+      zoom={state.zoom}
+      onZoom={(zoom) => update({ zoom })}
+      onFocus={(focus) => update({ focus, zoom: [] })}
+      onHide={(name) => update({ hide: [...state.hide, name], zoom: [] })}
+      onSandwich={(fn) => update({ fn, view: 'sandwich', zoom: [] })}
+      testId={testId}
+    />
+  );
+  const tableView = (tree: FlameTree) => (
+    <TopTable
+      tree={tree}
+      sampleUnit={sampleUnit}
+      rangeSeconds={rangeSeconds}
+      sort={state.sort}
+      filter={state.filter}
+      onSort={(sort) => update({ sort })}
+      onFilter={(filter) => update({ filter }, 'replace')}
+      onPick={(search) => update({ search }, 'replace')}
+    />
+  );
+
+  const emptyMessage = (
+    <>
+      No samples for <code>{state.query}</code> in {state.type || 'this type'} over this range. Try a longer range or
+      another service.
+    </>
+  );
+
+  return (
+    <div className="app">
+      <header>
+        <h1>Kiln</h1>
+        {types.status === 'error' ? (
+          <div className="state error" role="alert" data-testid="error">
+            Could not reach the profile store: {types.error}
+          </div>
+        ) : (
+          <QueryBar
+            types={types.status === 'done' ? types.data : []}
+            type={state.type}
+            query={state.query}
+            start={start}
+            end={end}
+            serverError={serverError}
+            onType={(type) => update({ type, zoom: [], focus: '', hide: [] })}
+            onQuery={(query) => update({ query, zoom: [] })}
+          />
+        )}
+        <button
+          className="theme"
+          data-testid="theme"
+          title="Switch light/dark"
+          onClick={() => update({ theme: dark ? 'light' : 'dark' })}
+        >
+          {dark ? '☀ light' : '☾ dark'}
+        </button>
+      </header>
+      <section className="toolbar">
+        <RangePicker from={state.from} until={state.until} onChange={(from, until) => update({ from, until, zoom: [] })} />
+        <button onClick={() => setRefresh((n) => n + 1)} title="Re-read 'now'">
+          ↻ refresh
+        </button>
+        {range.error && (
+          <span className="inline-error" role="alert">
+            {range.error}
+          </span>
+        )}
+      </section>
+      {types.status === 'done' && types.data.length === 0 && (
+        <div className="state empty" data-testid="no-data">
+          No profiles in this range yet. Point an agent or SDK at this server (for example <code>kiln agent</code>, a
+          Pyroscope SDK, or an OpenTelemetry profiler) or pick a longer range.
+        </div>
+      )}
+      <section className="chart-panel">
+        <div className="chart-head">
+          <span>Total over time</span>
+          <label>
+            group by{' '}
+            <GroupBy value={state.groupBy} start={start} end={end} onChange={(groupBy) => update({ groupBy })} />
+          </label>
+          <span className="hint">drag across the chart to zoom into a range</span>
+        </div>
+        <Status state={series} what="time series" isEmpty={(s) => s.length === 0} empty={emptyMessage}>
+          {(data) => (
+            <SeriesChart
+              series={data}
+              start={start}
+              end={end}
+              step={step}
+              sampleUnit={sampleUnit}
+              groupBy={state.groupBy}
+              dark={dark}
+              onSelectRange={(a, b) => update({ from: String(a), until: String(b), zoom: [] })}
+            />
+          )}
+        </Status>
+      </section>
+      <nav className="tabs">
+        {VIEW_LABELS.map(([v, label]) => (
+          <button key={v} data-testid={`view-${v}`} className={state.view === v ? 'active' : ''} onClick={() => update({ view: v, zoom: [] })}>
+            {label}
+          </button>
+        ))}
+        <input
+          className="search"
+          data-testid="search"
+          placeholder="Search functions (substring or /regex/)"
+          value={state.search}
+          onChange={(e) => update({ search: e.target.value }, 'replace')}
+        />
+        <span className="downloads">
+          <button
+            data-testid="download-pprof"
+            disabled={!sel}
+            onClick={async () => {
+              try {
+                download(await mergedPprof(sel!), 'kiln-profile.pb', 'application/octet-stream');
+              } catch (e) {
+                window.alert(`Download failed: ${(e as Error).message}`);
+              }
+            }}
+          >
+            ⤓ pprof
+          </button>
+          <button data-testid="download-folded" disabled={!shaped} onClick={() => shaped && download(toFolded(shaped), 'kiln-profile.folded.txt', 'text/plain')}>
+            ⤓ folded
+          </button>
+        </span>
+      </nav>
+      {(state.focus || state.hide.length > 0) && state.view !== 'diff' && (
+        <div className="chips">
+          {state.focus && (
+            <span className="chip" data-testid="chip-focus">
+              focus: {state.focus} <button onClick={() => update({ focus: '', zoom: [] })}>×</button>
+            </span>
+          )}
+          {state.hide.map((h) => (
+            <span className="chip" key={h}>
+              hidden: {h} <button onClick={() => update({ hide: state.hide.filter((x) => x !== h), zoom: [] })}>×</button>
+            </span>
+          ))}
+        </div>
+      )}
+      <main>
+        {state.view === 'diff' ? (
+          <DiffView state={state} sampleUnit={sampleUnit} update={(p) => update(p, 'replace')} />
+        ) : (
+          <Status state={flame} what="flame graph" isEmpty={(t) => rootTotal(t) === 0} empty={emptyMessage}>
+            {() =>
+              shaped && (
+                <>
+                  {state.view === 'flame' && flameView(shaped)}
+                  {state.view === 'table' && tableView(shaped)}
+                  {state.view === 'split' && (
+                    <div className="split">
+                      {tableView(shaped)}
+                      {flameView(shaped)}
+                    </div>
+                  )}
+                  {state.view === 'sandwich' && <Sandwich tree={shaped} fn={state.fn} render={flameView} />}
+                </>
+              )
+            }
+          </Status>
+        )}
+      </main>
+      <footer>
+        {KIND_LEGEND.map((k) => (
+          <span key={k.kind} className="legend">
+            <span className="swatch" style={{ background: legendColor(k.kind, dark) }} /> {k.label}
+          </span>
+        ))}
+        <span className="hint">hover for values · click to zoom · right-click for focus/hide/sandwich · arrows + Enter to navigate</span>
+      </footer>
+    </div>
+  );
+}
+
+function Sandwich(props: { tree: FlameTree; fn: string; render: (t: FlameTree, testId: string) => React.ReactNode }) {
+  const parts = useMemo(() => (props.fn ? sandwich(props.tree, props.fn) : null), [props.tree, props.fn]);
+  if (!parts) return <div className="state">Right-click a frame and choose “Sandwich view” to see its callers and callees.</div>;
+  if (rootTotal(parts.callees) === 0) return <div className="state empty">“{props.fn}” does not appear in this selection.</div>;
+  return (
+    <div className="sandwich" data-testid="sandwich">
+      <h3>Callers of {props.fn}</h3>
+      <InvertedFlame tree={parts.callers} render={props.render} />
+      <h3>Callees of {props.fn}</h3>
+      {props.render(parts.callees, 'sandwich-callees')}
+    </div>
+  );
+}
+
+function InvertedFlame(props: { tree: FlameTree; render: (t: FlameTree, testId: string) => React.ReactNode }) {
+  return <div className="inverted">{props.render(props.tree, 'sandwich-callers')}</div>;
+}
+
+function GroupBy(props: { value: string; start: number; end: number; onChange: (v: string) => void }) {
+  const names = useAsync(`${props.start}|${props.end}`, (s) => labelNames([], props.start, props.end, s));
+  return (
+    <select data-testid="group-by" value={props.value} onChange={(e) => props.onChange(e.target.value)}>
+      <option value="">(none)</option>
+      {names.status === 'done' &&
+        names.data
+          .filter((n) => !n.startsWith('__'))
+          .map((n) => (
+            <option key={n} value={n}>
+              {n}
+            </option>
+          ))}
+    </select>
+  );
+}

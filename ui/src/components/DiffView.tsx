@@ -1,0 +1,113 @@
+import { useMemo } from 'react';
+import { diff, type Selection } from '../api/querier.js';
+import { decodeDiffFlameGraph } from '../model/decode.js';
+import { parseSelector } from '../model/selector.js';
+import { resolveRange } from '../model/time-range.js';
+import type { ViewState } from '../state/url-state.js';
+import { FlameGraph } from '../flame/FlameGraph.js';
+import { Status } from './Status.js';
+import { TopTable } from './TopTable.js';
+import { useAsync } from './useAsync.js';
+
+const MAX_NODES = 16384;
+
+/**
+ * Baseline vs comparison: two label sets (e.g. version="1.4" vs version="1.5") and/or two ranges. Empty
+ * fields fall back to the main selector and range, so "compare yesterday" is one edit.
+ */
+export function DiffView(props: {
+  state: ViewState;
+  sampleUnit: string;
+  update: (patch: Partial<ViewState>) => void;
+}) {
+  const { state, update } = props;
+  const side = (q: string, f: string, u: string) => ({ query: q || state.query, from: f || state.from, until: u || state.until });
+  const left = side(state.leftQuery, state.leftFrom, state.leftUntil);
+  const right = side(state.rightQuery, state.rightFrom, state.rightUntil);
+  let problem = '';
+  let sels: [Selection, Selection] | null = null;
+  try {
+    const lr = resolveRange(left.from, left.until);
+    const rr = resolveRange(right.from, right.until);
+    for (const [name, q] of [['baseline', left.query], ['comparison', right.query]] as const) {
+      const p = parseSelector(q);
+      if (!p.ok) problem = `${name} selector: ${p.error}`;
+    }
+    sels = [
+      { profileTypeID: state.type, labelSelector: left.query, ...lr },
+      { profileTypeID: state.type, labelSelector: right.query, ...rr },
+    ];
+  } catch (e) {
+    problem = (e as Error).message;
+  }
+  const key = sels && !problem && state.type ? JSON.stringify(sels) : null;
+  const result = useAsync(key, async (signal) => decodeDiffFlameGraph(await diff(sels![0], sels![1], MAX_NODES, signal)));
+  const rangeSeconds = useMemo(() => (sels ? (sels[1].end - sels[1].start) / 1000 : 0), [key]);
+
+  const field = (label: string, testId: string, value: string, placeholder: string, k: keyof ViewState) => (
+    <label>
+      {label}
+      <input data-testid={testId} value={value} placeholder={placeholder} spellCheck={false} onChange={(e) => update({ [k]: e.target.value })} />
+    </label>
+  );
+
+  return (
+    <div className="diff-view" data-testid="diff-view">
+      <div className="diff-sides">
+        <fieldset>
+          <legend>Baseline</legend>
+          {field('Selector', 'diff-left-query', state.leftQuery, state.query, 'leftQuery')}
+          {field('From', 'diff-left-from', state.leftFrom, state.from, 'leftFrom')}
+          {field('Until', 'diff-left-until', state.leftUntil, state.until, 'leftUntil')}
+        </fieldset>
+        <fieldset>
+          <legend>Comparison</legend>
+          {field('Selector', 'diff-right-query', state.rightQuery, state.query, 'rightQuery')}
+          {field('From', 'diff-right-from', state.rightFrom, state.from, 'rightFrom')}
+          {field('Until', 'diff-right-until', state.rightUntil, state.until, 'rightUntil')}
+        </fieldset>
+        <div className="diff-legend">
+          <span className="swatch slower" /> comparison slower (more) <span className="swatch faster" /> faster (less)
+        </div>
+      </div>
+      {problem ? (
+        <div className="state error" role="alert" data-testid="diff-error">
+          {problem}
+        </div>
+      ) : (
+        <Status
+          state={result}
+          what="diff"
+          isEmpty={(t) => t.count === 0 || (t.diff?.leftTicks ?? 0) + (t.diff?.rightTicks ?? 0) === 0}
+          empty="Neither side has samples: widen a range or check the selectors."
+        >
+          {(tree) => (
+            <>
+              <FlameGraph
+                tree={tree}
+                sampleUnit={props.sampleUnit}
+                rangeSeconds={rangeSeconds}
+                dark={state.theme === 'dark'}
+                search={state.search}
+                zoom={state.zoom}
+                onZoom={(zoom) => update({ zoom })}
+                testId="diff-flame"
+              />
+              <TopTable
+                tree={tree}
+                sampleUnit={props.sampleUnit}
+                rangeSeconds={rangeSeconds}
+                sort={state.sort === 'self' ? 'change' : state.sort}
+                filter={state.filter}
+                onSort={(sort) => update({ sort })}
+                onFilter={(filter) => update({ filter })}
+                onPick={(search) => update({ search })}
+                testId="diff-table"
+              />
+            </>
+          )}
+        </Status>
+      )}
+    </div>
+  );
+}

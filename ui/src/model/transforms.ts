@@ -1,0 +1,103 @@
+import { nodeName, type FlameTree } from './flame-tree.js';
+import { TreeBuilder } from './tree-builder.js';
+
+/**
+ * Reshapings a user asks for from the right-click menu, computed in the browser from the merged graph.
+ * Every one is a depth-first copy of the tree into a TreeBuilder, so each costs O(nodes).
+ */
+
+/** Walks the tree depth-first, calling visit(node, newParent) and descending into what it returns (-1 = skip). */
+function copyWalk(t: FlameTree, visit: (node: number, target: number) => number, startTarget: number): void {
+  if (t.count === 0) return;
+  const stack: [number, number][] = [];
+  for (let c = t.childEnd[0] - 1; c >= t.childStart[0]; c--) stack.push([c, startTarget]);
+  while (stack.length) {
+    const [n, target] = stack.pop()!;
+    const next = visit(n, target);
+    if (next < 0) continue;
+    for (let c = t.childEnd[n] - 1; c >= t.childStart[n]; c--) stack.push([c, next]);
+  }
+}
+
+/** Removes every frame named `name`; its callees move up to its caller, its self time to the caller. */
+export function hideFunction(t: FlameTree, name: string): FlameTree {
+  const b = new TreeBuilder(t.count ? nodeName(t, 0) : 'total');
+  if (t.count) b.addSelf(TreeBuilder.ROOT, t.self[0]);
+  copyWalk(
+    t,
+    (n, target) => {
+      if (nodeName(t, n) === name) {
+        b.addSelf(target, t.self[n]);
+        return target;
+      }
+      const c = b.child(target, nodeName(t, n));
+      b.addSelf(c, t.self[n]);
+      return c;
+    },
+    TreeBuilder.ROOT,
+  );
+  return b.build();
+}
+
+/** Every call of `name` (outermost occurrence on each stack) merged under the root: "what does it spend time on". */
+export function focusFunction(t: FlameTree, name: string): FlameTree {
+  const b = new TreeBuilder(t.count ? nodeName(t, 0) : 'total');
+  // target -1 = still above the first occurrence; copying starts once `name` is met.
+  copyWalkFrom(t, (n, target) => {
+    const isMatch = nodeName(t, n) === name;
+    if (target < 0 && !isMatch) return -2;
+    const c = b.child(target < 0 ? TreeBuilder.ROOT : target, nodeName(t, n));
+    b.addSelf(c, t.self[n]);
+    return c;
+  });
+  return b.build();
+}
+
+/** Like copyWalk, but a visit result of -2 means "keep walking with no target yet" (used by focus). */
+function copyWalkFrom(t: FlameTree, visit: (node: number, target: number) => number): void {
+  if (t.count === 0) return;
+  const stack: [number, number][] = [];
+  for (let c = t.childEnd[0] - 1; c >= t.childStart[0]; c--) stack.push([c, -1]);
+  while (stack.length) {
+    const [n, target] = stack.pop()!;
+    const next = visit(n, target);
+    const passOn = next === -2 ? -1 : next;
+    if (next === -1) continue;
+    for (let c = t.childEnd[n] - 1; c >= t.childStart[n]; c--) stack.push([c, passOn]);
+  }
+}
+
+/**
+ * Sandwich view of `name`: callers as an inverted tree (the function at the root, its callers below it,
+ * drawn bottom-up) and callees as the focused tree.
+ */
+export function sandwich(t: FlameTree, name: string): { callers: FlameTree; callees: FlameTree } {
+  const b = new TreeBuilder(name);
+  for (let n = 1; n < t.count; n++) {
+    if (nodeName(t, n) !== name || hasAncestorNamed(t, n, name)) continue;
+    let target = TreeBuilder.ROOT;
+    for (let p = t.parent[n]; p > 0; p = t.parent[p]) target = b.child(target, nodeName(t, p));
+    b.addSelf(target, t.total[n]);
+  }
+  const callees = focusFunction(t, name);
+  return { callers: b.build(), callees };
+}
+
+function hasAncestorNamed(t: FlameTree, n: number, name: string): boolean {
+  for (let p = t.parent[n]; p > 0; p = t.parent[p]) if (nodeName(t, p) === name) return true;
+  return false;
+}
+
+/** Collapsed stacks ("a;b;c value"), one line per stack with self value — Brendan Gregg's folded format. */
+export function toFolded(t: FlameTree): string {
+  const lines: string[] = [];
+  const path: string[] = [];
+  const walk = (n: number): void => {
+    if (n > 0) path.push(nodeName(t, n));
+    if (n > 0 && t.self[n] > 0) lines.push(`${path.join(';')} ${t.self[n]}`);
+    for (let c = t.childStart[n]; c < t.childEnd[n]; c++) walk(c);
+    if (n > 0) path.pop();
+  };
+  if (t.count) walk(0);
+  return lines.join('\n') + (lines.length ? '\n' : '');
+}
