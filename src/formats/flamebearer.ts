@@ -288,13 +288,21 @@ export function fromFlameGraphDiff(fg: { names: readonly string[]; levels: reado
       const parents = placed[d - 1]!;
       // A node may be empty on one side, so a parent must contain it on both axes.
       const inside = (q: { x: number; rx: number; node: DiffNode }) =>
-        q.x <= x && x <= q.x + q.node.baseTotal && q.rx <= rx && rx <= q.rx + q.node.headTotal;
+        within(x, node.baseTotal, q.x, q.node.baseTotal) && within(rx, node.headTotal, q.rx, q.node.headTotal);
       while (p < parents.length - 1 && !inside(parents[p]!)) p++;
       parents[p]?.node.children.push(node);
     }
     placed.push(row);
   }
   return placed[0]?.[0]?.node ?? { name: ROOT_NAME, baseSelf: 0, baseTotal: 0, headSelf: 0, headTotal: 0, children: [] };
+}
+
+/**
+ * Whether a child starting at x lies in a parent's [start, start + width). A child empty on this side
+ * (it exists only on the other) may sit right at the parent's end, so then the end counts too.
+ */
+function within(x: number, childWidth: number, start: number, width: number): boolean {
+  return childWidth > 0 ? x >= start && x < start + width : x >= start && x <= start + width;
 }
 
 /**
@@ -319,7 +327,10 @@ export function toTimeline(points: readonly { timeMs: number; value: number }[],
 export function timelineStepSec(fromMs: number, toMs: number): number {
   const raw = (toMs - fromMs) / 1500 / 1000;
   if (raw <= 15) return 15;
-  for (const s of NICE_STEPS_SEC) if (raw <= s * 1.25) return s;
+  // Round to the nearer nice step (the midpoint between two steps decides).
+  for (let i = 0; i < NICE_STEPS_SEC.length - 1; i++) {
+    if (raw <= (NICE_STEPS_SEC[i]! + NICE_STEPS_SEC[i + 1]!) / 2) return NICE_STEPS_SEC[i]!;
+  }
   return NICE_STEPS_SEC[NICE_STEPS_SEC.length - 1]!;
 }
 

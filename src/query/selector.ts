@@ -15,8 +15,7 @@ export function parseSelector(text: string, profileType?: string): Selector {
   if (text.length > MAX_SELECTOR_CHARS) {
     throw new InputError(`selector is ${text.length} characters long (limit ${MAX_SELECTOR_CHARS})`);
   }
-  const p = new SelectorParser(text);
-  const { typeText, matchers } = p.parse();
+  const { typeText, matchers } = text.trim() === '' && profileType ? { typeText: undefined, matchers: [] } : new SelectorParser(text).parse();
   let type = typeText;
   const rest: Matcher[] = [];
   for (const m of matchers) {
