@@ -7,7 +7,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 out="${1:-$here/profile.bpf.o}"
 case "$out" in /*) ;; *) out="${INIT_CWD:-$PWD}/$out" ;; esac
 command -v clang >/dev/null || { echo "build:bpf needs clang (Debian: apt-get install clang llvm)" >&2; exit 1; }
-strip=$(command -v llvm-strip || ls /usr/bin/llvm-strip-* 2>/dev/null | head -n1 || true)
+# Debian installs llvm-strip with a version suffix (llvm-strip-14); take any on PATH.
+strip=$(command -v llvm-strip || true)
+if [ -z "$strip" ]; then
+  for d in $(echo "$PATH" | tr ':' ' '); do
+    for f in "$d"/llvm-strip-*; do [ -x "$f" ] && strip="$f" && break 2; done
+  done
+fi
 [ -n "$strip" ] || { echo "build:bpf needs llvm-strip (Debian: apt-get install llvm)" >&2; exit 1; }
 tmp="$out.tmp.$$"
 cd "$here"

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { buildProfiles } from '../../src/agent/exporter-profiles.js';
+import type { ProcessLabeler, RawSample, Symbolizer, SymbolizerStats } from '../../src/agent/types.js';
+import { frameNames, getLabel, labelsFrom, profileTypeId, type DictionaryBuilder } from '../../src/model/index.js';
+
+/** Names frames by their address so tests can read stacks back. */
+class NamingSymbolizer implements Symbolizer {
+  observed: number[] = [];
+  observe(pid: number): void {
+    this.observed.push(pid);
+  }
+  symbolize(_pid: number, user: bigint[], kernel: bigint[], b: DictionaryBuilder): number[] {
+    return [...kernel.map((a) => b.frame(`k${a}`)), ...user.map((a) => b.frame(`u${a}`))];
+  }
+  stats(): SymbolizerStats {
+    return { frames: 0, symbolized: 0 };
+  }
+}
+
+const labeler: ProcessLabeler = {
+  labels: (pid, comm) => (comm === 'dropme' ? [] : labelsFrom({ service_name: comm, pid: String(pid) })),
+};
+
+const sample = (pid: number, tid: number, comm: string, user: number[], count: number, kernel: number[] = []): RawSample => ({
+  pid,
+  tid,
+  comm,
+  userAddrs: user.map(BigInt),
+  kernelAddrs: kernel.map(BigInt),
+  count,
+});
+
+const window = { startMs: 1_700_000_000_000, endMs: 1_700_000_010_000 };
+
+describe('buildProfiles', () => {
+  it('makes one CPU profile per process, value = samples × period in ns', () => {
+    const sym = new NamingSymbolizer();
+    const { profiles } = buildProfiles(
+      [sample(10, 10, 'app', [3, 2, 1], 19), sample(20, 21, 'db', [9], 38)],
+      window,
+      sym,
+      labeler,
+      { frequencyHz: 19, shareDictionary: true },
+    );
+    expect(profiles.map((p) => getLabel(p.labels, 'service_name')).sort()).toEqual(['app', 'db']);
+    const app = profiles.find((p) => getLabel(p.labels, 'pid') === '10')!;
+    expect(profileTypeId(app.type)).toBe('process_cpu:cpu:nanoseconds:cpu:nanoseconds');
+    expect(app.period).toBeCloseTo(1e9 / 19);
+    // 19 samples at 19 Hz = one second of CPU.
+    expect(app.values).toEqual([1e9]);
+    expect(app.timeMs).toBe(window.startMs);
+    expect(app.durationNs).toBe(10e9);
+    const names = app.dict.stacks[app.stacks[0]!]!.map((l) => frameNames(app.dict, l)[0]);
+    expect(names).toEqual(['u3', 'u2', 'u1']);
+    expect(sym.observed.sort()).toEqual([10, 20]);
+  });
+
+  it('merges threads of a process on the same stack and names the process after its main thread', () => {
+    const { profiles } = buildProfiles(
+      [sample(7, 8, 'worker-1', [1, 2], 2), sample(7, 9, 'worker-2', [1, 2], 3), sample(7, 7, 'server', [5], 1)],
+      window,
+      new NamingSymbolizer(),
+      labeler,
+      { frequencyHz: 100, shareDictionary: false },
+    );
+    expect(profiles).toHaveLength(1);
+    expect(getLabel(profiles[0]!.labels, 'service_name')).toBe('server');
+    expect([...profiles[0]!.values].sort((a, b) => a - b)).toEqual([1e7, 5e7]);
+  });
+
+  it('puts kernel frames on top of user frames (leaf first)', () => {
+    const { profiles } = buildProfiles([sample(1, 1, 'app', [2, 1], 1, [900, 901])], window, new NamingSymbolizer(), labeler, {
+      frequencyHz: 19,
+      shareDictionary: true,
+    });
+    const p = profiles[0]!;
+    expect(p.dict.stacks[p.stacks[0]!]!.map((l) => frameNames(p.dict, l)[0])).toEqual(['k900', 'k901', 'u2', 'u1']);
+  });
+
+  it('drops processes the labeler drops, and counts their samples', () => {
+    const built = buildProfiles([sample(1, 1, 'dropme', [1], 4), sample(2, 2, 'keep', [1], 1)], window, new NamingSymbolizer(), labeler, {
+      frequencyHz: 19,
+      shareDictionary: true,
+    });
+    expect(built.profiles).toHaveLength(1);
+    expect(built.droppedSamples).toBe(4);
+  });
+});

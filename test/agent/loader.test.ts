@@ -1,0 +1,52 @@
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { onlineCpus } from '../../src/agent/bpf/perf-event.js';
+import { BpfProfiler, missingCapabilities } from '../../src/agent/loader.js';
+import { Sampler } from '../../src/agent/sampler.js';
+import { requireBpf } from './require-bpf.js';
+
+const openFds = () => readdirSync('/proc/self/fd').length;
+
+describe('BPF loader and sampler (real eBPF, root)', () => {
+  it('samples a busy process with its user stack, clears each generation after reading, and detaches fully', async () => {
+    requireBpf();
+    const fdsBefore = openFds();
+    const bpf = BpfProfiler.start({ frequencyHz: 99, stackMapSize: 4096, countsMapSize: 4096 });
+    const busy = spawn(process.execPath, ['-e', 'const end = Date.now() + 60000; while (Date.now() < end) {}'], { stdio: 'ignore' });
+    try {
+      expect(bpf.cpus).toEqual(onlineCpus());
+      const sampler = new Sampler(bpf);
+      await new Promise((r) => setTimeout(r, 1500));
+      const first = await sampler.collect();
+      const mine = first.samples.filter((s) => s.pid === busy.pid);
+      expect(mine.length, `no samples of the busy child ${busy.pid}`).toBeGreaterThan(0);
+      expect(mine.reduce((n, s) => n + s.count, 0)).toBeGreaterThan(10);
+      expect(mine.some((s) => s.userAddrs.length >= 2), 'user stacks of a node process should walk (JIT frames have frame pointers)').toBe(true);
+      expect(mine[0]!.comm).toBe('node');
+      expect(first.counterDeltas.samples).toBeGreaterThan(0);
+
+      busy.kill('SIGKILL');
+      await new Promise((r) => busy.once('exit', r));
+      await sampler.collect(); // the generation written while the child died
+      const later = await sampler.collect();
+      expect(later.samples.filter((s) => s.pid === busy.pid), 'samples read once must not come back').toEqual([]);
+    } finally {
+      busy.kill('SIGKILL');
+      bpf.close();
+    }
+    expect(openFds(), 'every perf event and map fd is closed after detach').toBe(fdsBefore);
+  });
+
+  it('names the missing capabilities when not privileged', () => {
+    // CapEff with only CAP_PERFMON (bit 38): CAP_BPF is what is missing.
+    expect(missingCapabilities('Name:\tx\nCapEff:\t0000004000000000\n')).toEqual(['CAP_BPF']);
+    expect(missingCapabilities('CapEff:\t0000000000000000\n')).toEqual(['CAP_BPF', 'CAP_PERFMON']);
+    expect(missingCapabilities('CapEff:\t000001ffffffffff\n')).toEqual([]);
+  });
+
+  it('parses sysfs CPU lists', () => {
+    expect(onlineCpus('0-3,6,8-9\n')).toEqual([0, 1, 2, 3, 6, 8, 9]);
+    expect(onlineCpus('0\n')).toEqual([0]);
+  });
+});
