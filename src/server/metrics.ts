@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { FastifyInstance } from 'fastify';
 import type { Store } from '../store/store.js';
+import type { ServerContext } from './context.js';
 
 /** Protocols an ingest arrives by; the label on every ingest metric. */
 export type IngestProtocol = 'ingest' | 'push' | 'otlp_grpc' | 'otlp_http' | 'parca' | 'scrape' | (string & {});
@@ -80,4 +82,24 @@ export class ServerMetrics {
       end();
     }
   }
+}
+
+/**
+ * `/metrics` (Prometheus text), `/healthz` (the process answers) and `/ready` (routes are registered
+ * and the store answers a cheap call: what a load balancer or Kubernetes readiness probe should wait for).
+ */
+export function registerMetricsRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.get('/metrics', async (_req, reply) => {
+    const body = await ctx.metrics.registry.metrics();
+    return reply.type(ctx.metrics.registry.contentType).send(body);
+  });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/ready', async (_req, reply) => {
+    try {
+      await ctx.store.profileTypes('anonymous', { from: 0, to: 1 });
+      return { status: 'ready' };
+    } catch (e) {
+      return reply.status(503).send({ error: `store not ready: ${(e as Error).message}` });
+    }
+  });
 }

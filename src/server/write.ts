@@ -31,3 +31,17 @@ export async function writeProfiles(
   ctx.metrics.ingestRows.inc({ protocol }, result.rows);
   return result;
 }
+
+/**
+ * Decoders reject a well-formed profile that holds no samples (right for `kiln ingest`, where it is a
+ * mistake). SDKs send those for idle periods and Pyroscope answers 200, so ingest endpoints turn that
+ * one rejection into "nothing to store". Any other problem stays an error.
+ */
+export function decodeAllowingEmpty<T>(decode: () => T[]): T[] {
+  try {
+    return decode();
+  } catch (e) {
+    if (e instanceof InputError && /has no samples with a non-zero value/.test(e.message)) return [];
+    throw e;
+  }
+}

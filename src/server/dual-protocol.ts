@@ -1,0 +1,74 @@
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+
+/** What fastify's serverFactory hands us: one handler for both request flavours. */
+export type DualHandler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
+
+/** The client connection preface every HTTP/2 connection starts with (RFC 9113 §3.4). */
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+/** A TCP server that serves HTTP/1.1 and h2c on one port; close helpers fastify calls on shutdown. */
+export interface DualProtocolServer extends net.Server {
+  closeAllConnections(): void;
+  closeIdleConnections(): void;
+}
+
+/**
+ * Node's cleartext HTTP/2 server does not fall back to HTTP/1.1, and gRPC clients speak h2c with prior
+ * knowledge (no Upgrade). So we accept raw TCP, read just enough bytes to see whether the connection
+ * starts with the HTTP/2 preface, put them back, and hand the socket to the matching server.
+ */
+export function createDualProtocolServer(handler: DualHandler): DualProtocolServer {
+  const h1 = http.createServer(handler as (req: http.IncomingMessage, res: http.ServerResponse) => void);
+  const h2 = http2.createServer({}, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2.on('session', (s) => {
+    sessions.add(s);
+    s.once('close', () => sessions.delete(s));
+  });
+
+  const tcp = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    let seen = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      seen = Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, H2_PREFACE.length);
+      const isH2Prefix = seen.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      // Decide as soon as the bytes diverge from the preface, or once the whole preface is in.
+      if (isH2Prefix && seen.length < H2_PREFACE.length) return;
+      socket.off('data', onData);
+      socket.pause();
+      socket.unshift(seen);
+      (isH2Prefix ? h2 : h1).emit('connection', socket);
+      socket.resume();
+    };
+    socket.on('data', onData);
+    socket.on('error', () => socket.destroy());
+  }) as DualProtocolServer;
+
+  tcp.closeIdleConnections = () => {
+    h1.closeIdleConnections();
+    for (const s of sessions) s.close();
+  };
+  tcp.closeAllConnections = () => {
+    for (const s of sessions) s.destroy();
+    for (const sock of sockets) sock.destroy();
+  };
+  // fastify sets these timeouts on the server it gets; forward them to the HTTP/1.1 server they concern.
+  for (const key of ['keepAliveTimeout', 'requestTimeout', 'headersTimeout', 'maxRequestsPerSocket'] as const) {
+    Object.defineProperty(tcp, key, {
+      get: () => h1[key],
+      set: (v: number) => {
+        h1[key] = v;
+      },
+    });
+  }
+  tcp.on('close', () => {
+    h1.close();
+    h2.close();
+  });
+  return tcp;
+}

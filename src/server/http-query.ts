@@ -1,0 +1,62 @@
+import type { FastifyRequest } from 'fastify';
+import { InputError } from '../model/errors.js';
+import { parseProfileType } from '../model/profile-type.js';
+import type { ProfileType } from '../model/profile-type.js';
+import { parseSelector } from '../query/selector.js';
+import type { StackFilter } from '../query/stacks.js';
+import { parseDuration, parseRange } from '../query/time.js';
+import type { SeriesQuery } from '../store/store.js';
+import { tenantOf } from './tenant.js';
+
+/** Query-string parameters as fastify hands them over (repeated keys become arrays). */
+export type QueryParams = Record<string, string | string[] | undefined>;
+
+/** A single-valued query parameter; repeated → the last one wins, as in most HTTP APIs. */
+export function param(q: QueryParams, ...names: string[]): string | undefined {
+  for (const n of names) {
+    const v = q[n];
+    if (Array.isArray(v)) return v[v.length - 1];
+    if (v !== undefined) return v;
+  }
+  return undefined;
+}
+
+/** Every value of a parameter given as `k=a&k=b` or `k=a,b`. */
+export function listParam(q: QueryParams, name: string): string[] {
+  const v = q[name];
+  const all = Array.isArray(v) ? v : v === undefined ? [] : [v];
+  return all.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+}
+
+export function intParam(q: QueryParams, name: string, dflt: number, max: number): number {
+  const raw = param(q, name);
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new InputError(`${name} must be a non-negative integer, got "${raw.slice(0, 40)}"`);
+  return Math.min(n, max);
+}
+
+/**
+ * A selection from HTTP parameters: `query` (selector, `type{…}`), optional `profile_type` when the
+ * query is only `{…}`, `from`/`until` (default now-1h .. now; every unit Pyroscope accepts).
+ */
+export function selectionFrom(req: FastifyRequest, prefix = ''): { q: SeriesQuery; type: ProfileType } {
+  const params = req.query as QueryParams;
+  const text = param(params, `${prefix}query`, prefix ? `${prefix}Query` : 'query');
+  if (text === undefined || text.trim() === '') throw new InputError(`missing "${prefix}query" parameter (a selector such as process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name="app"})`);
+  const selector = parseSelector(text, param(params, 'profile_type'));
+  const range = parseRange(param(params, `${prefix}from`) ?? 'now-1h', param(params, `${prefix}until`, `${prefix}to`) ?? 'now');
+  return { q: { tenant: tenantOf(req.headers), selector, ...range }, type: parseProfileType(selector.profileType) };
+}
+
+/** `focus`, `hide`, `focus_binary`, `hide_binary` (regexes) → the query layer's filter. */
+export function filterFrom(params: QueryParams): StackFilter {
+  return { focus: param(params, 'focus'), hide: param(params, 'hide'), focusBinary: param(params, 'focus_binary'), hideBinary: param(params, 'hide_binary') };
+}
+
+export function stepMsFrom(params: QueryParams, dfltMs: number): number {
+  const raw = param(params, 'step');
+  const ms = raw === undefined || raw === '' ? dfltMs : parseDuration(raw);
+  if (!(ms > 0)) throw new InputError('step must be positive');
+  return ms;
+}

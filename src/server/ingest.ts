@@ -1,0 +1,142 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { gunzipBounded } from '../formats/compression.js';
+import { decodeProfiles } from '../formats/registry.js';
+import { InputError } from '../model/errors.js';
+import type { Profile } from '../model/profile.js';
+import type { ProfileType } from '../model/profile-type.js';
+import { parseProfileType } from '../model/profile-type.js';
+import { parseTime } from '../query/time.js';
+import type { ServerContext } from './context.js';
+import { parseIngestName } from './ingest-name.js';
+import { readMultipartProfile } from './multipart.js';
+import type { SampleTypeConfig } from './multipart.js';
+import { tenantOf } from './tenant.js';
+import { decodeAllowingEmpty, writeProfiles } from './write.js';
+
+/** Query parameters of Pyroscope's legacy `POST /ingest` (plus Kiln's `profile_type`). */
+interface IngestQuery {
+  name?: string;
+  from?: string;
+  until?: string;
+  format?: string;
+  sampleRate?: string;
+  spyName?: string;
+  units?: string;
+  aggregationType?: string;
+  profile_type?: string;
+}
+
+/** Pyroscope's default sampling rate for text formats that carry none. */
+const DEFAULT_SAMPLE_RATE_HZ = 100;
+
+/**
+ * `units` of text formats → the type the samples are stored as. CPU samples are stored as CPU time
+ * (samples × period), as Pyroscope shows them, so they land next to pprof and agent CPU profiles.
+ */
+function textFormatType(units: string | undefined, typeName: string | undefined): { type: ProfileType; scaleByPeriod: boolean } {
+  switch (units ?? 'samples') {
+    case 'samples':
+      return { type: { name: typeName ?? 'process_cpu', sampleType: 'cpu', sampleUnit: 'nanoseconds', periodType: 'cpu', periodUnit: 'nanoseconds' }, scaleByPeriod: true };
+    case 'objects':
+      return { type: { name: typeName ?? 'memory', sampleType: 'alloc_objects', sampleUnit: 'count', periodType: 'space', periodUnit: 'bytes' }, scaleByPeriod: false };
+    case 'bytes':
+      return { type: { name: typeName ?? 'memory', sampleType: 'alloc_space', sampleUnit: 'bytes', periodType: 'space', periodUnit: 'bytes' }, scaleByPeriod: false };
+    case 'lock_samples':
+      return { type: { name: 'mutex', sampleType: 'contentions', sampleUnit: 'count', periodType: 'contentions', periodUnit: 'count' }, scaleByPeriod: false };
+    case 'lock_nanoseconds':
+      return { type: { name: 'mutex', sampleType: 'delay', sampleUnit: 'nanoseconds', periodType: 'contentions', periodUnit: 'count' }, scaleByPeriod: false };
+    case 'goroutines':
+      return { type: { name: 'goroutines', sampleType: 'goroutine', sampleUnit: 'count', periodType: 'goroutine', periodUnit: 'count' }, scaleByPeriod: false };
+    default:
+      throw new InputError(`unknown units "${String(units).slice(0, 40)}": use samples, objects, bytes, lock_samples, lock_nanoseconds or goroutines`);
+  }
+}
+
+function parseSampleRate(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return DEFAULT_SAMPLE_RATE_HZ;
+  const hz = Number(raw);
+  if (!Number.isFinite(hz) || hz <= 0 || hz > 1e9) throw new InputError(`sampleRate "${raw.slice(0, 40)}" is not a positive number of Hz`);
+  return hz;
+}
+
+/**
+ * Pyroscope's legacy ingest: body = one profile in `format` (pprof raw/gzipped, folded, lines,
+ * speedscope, perf …), or multipart/form-data with a `profile` file (+ `sample_type_config`) as
+ * Pyroscope SDKs send pprof. Answers 200 `{profiles, rows}`; every problem is a 4xx before any write.
+ */
+export function registerIngest(app: FastifyInstance, ctx: ServerContext): void {
+  // The body is read as raw bytes whatever its content type (SDKs send application/octet-stream,
+  // curl sends x-www-form-urlencoded, speedscope comes as JSON); fastify enforces the size cap.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ctx.limits.maxBodyBytes }, (_req, body, done) => done(null, body));
+
+  app.post('/ingest', async (req, reply) => {
+    const received = (req.body as Buffer | undefined)?.length ?? 0;
+    ctx.metrics.ingestBytes.inc({ protocol: 'ingest' }, received);
+    try {
+      const tenant = tenantOf(req.headers);
+      const profiles = await decodeIngest(req, ctx);
+      const result = await writeProfiles(ctx, tenant, 'ingest', profiles);
+      return reply.send(result);
+    } catch (e) {
+      ctx.metrics.ingestErrors.inc({ protocol: 'ingest', reason: e instanceof InputError ? 'input' : 'internal' });
+      throw e;
+    }
+  });
+}
+
+async function decodeIngest(req: FastifyRequest, ctx: ServerContext): Promise<Profile[]> {
+  const q = req.query as IngestQuery;
+  const { name, labels } = parseIngestName(q.name);
+  const now = Date.now();
+  const fromMs = q.from ? parseTime(q.from, now) : now;
+  const untilMs = q.until ? parseTime(q.until, now) : fromMs;
+  if (untilMs < fromMs) throw new InputError(`until (${q.until}) is before from (${q.from})`);
+  const hz = parseSampleRate(q.sampleRate);
+  let body: Uint8Array = (req.body as Buffer | undefined) ?? new Uint8Array(0);
+  if (/\bgzip\b/i.test(String(req.headers['content-encoding'] ?? ''))) body = gunzipBounded(body, ctx.limits.maxDecompressedBytes);
+
+  let format = q.format;
+  let sampleTypeConfig: SampleTypeConfig | undefined;
+  const contentType = String(req.headers['content-type'] ?? '');
+  if (contentType.toLowerCase().startsWith('multipart/form-data')) {
+    const part = await readMultipartProfile(body, contentType);
+    body = part.profile;
+    sampleTypeConfig = part.sampleTypeConfig;
+    format ??= 'pprof';
+  }
+  format ??= 'folded';
+  if (body.length === 0) throw new InputError('empty request body: nothing to ingest');
+
+  const isText = format === 'folded' || format === 'lines' || format === 'perf' || format === 'collapsed';
+  const explicitType = q.profile_type ? parseProfileType(q.profile_type) : undefined;
+  const textType = isText && !explicitType ? textFormatType(q.units, undefined) : undefined;
+  const periodNs = 1e9 / hz;
+  const decoded = decodeAllowingEmpty(() =>
+    decodeProfiles(format, body, {
+      name,
+      labels,
+      timeMs: fromMs,
+      maxDecompressed: ctx.limits.maxDecompressedBytes,
+      type: explicitType ?? textType?.type,
+    }),
+  );
+  return decoded.map((p) => {
+    let out: Profile = p;
+    if (isText) {
+      // Text formats carry no window or period: take them from from/until/sampleRate.
+      out = { ...out, timeMs: fromMs, durationNs: (untilMs - fromMs) * 1e6, period: out.period || (textType ? periodNs : 0) };
+      if (textType?.scaleByPeriod) out = { ...out, values: out.values.map((v) => v * periodNs) };
+    } else if (out.durationNs === 0 && untilMs > fromMs) {
+      out = { ...out, durationNs: (untilMs - fromMs) * 1e6 };
+    }
+    return sampleTypeConfig ? applySampleTypeConfig(out, sampleTypeConfig) : out;
+  });
+}
+
+/** `display-name` in sample_type_config renames a sample type (as Pyroscope does for SDK profiles). */
+function applySampleTypeConfig(p: Profile, config: SampleTypeConfig): Profile {
+  const display = config[p.type.sampleType]?.['display-name'];
+  if (!display || !/^[A-Za-z0-9_.\-]+$/.test(display)) return p;
+  return { ...p, type: { ...p.type, sampleType: display } };
+}

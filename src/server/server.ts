@@ -1,0 +1,116 @@
+import { existsSync } from 'node:fs';
+import type http from 'node:http';
+import path from 'node:path';
+import type { ConnectRouter } from '@connectrpc/connect';
+import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
+import fastifyStatic from '@fastify/static';
+import Fastify from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { QueryEngine } from '../query/engine.js';
+import type { Store } from '../store/store.js';
+import type { ServerContext, ServerLimits } from './context.js';
+import { DEFAULT_LIMITS } from './context.js';
+import { createDualProtocolServer } from './dual-protocol.js';
+import type { DualHandler } from './dual-protocol.js';
+import { inputErrorInterceptor, registerErrorHandler } from './errors.js';
+import { registerIngest } from './ingest.js';
+import { registerKilnApi } from './kiln-api.js';
+import { ServerMetrics, registerMetricsRoutes } from './metrics.js';
+import { pushRoutes } from './push.js';
+import { querierRoutes } from './querier.js';
+import { registerRender } from './render.js';
+
+/** The port Pyroscope SDKs and agents send to by default. */
+export const DEFAULT_PORT = 4040;
+/**
+ * Pyroscope listens on every interface by default (agents on other nodes push to it), so Kiln does too.
+ * Pass host 127.0.0.1 to keep a laptop server private.
+ */
+export const DEFAULT_HOST = '0.0.0.0';
+
+export interface ServerOptions {
+  readonly store: Store;
+  readonly host?: string;
+  /** 0 picks a free port (tests). */
+  readonly port?: number;
+  /** Directory of the built web UI (index.html + assets); served at `/` when it exists. */
+  readonly uiDir?: string;
+  readonly limits?: Partial<ServerLimits>;
+  /** Log requests (pino, JSON lines on stdout). Off by default: tests and the CLI stay quiet. */
+  readonly logger?: boolean;
+}
+
+export interface RunningServer {
+  /** Base URL clients use, e.g. `http://127.0.0.1:4040` (a wildcard bind is reported as loopback). */
+  readonly url: string;
+  readonly port: number;
+  readonly context: ServerContext;
+  /** Stops accepting, lets in-flight requests finish (up to a few seconds), then closes. Does not close the store. */
+  close(): Promise<void>;
+}
+
+/** Builds the fastify app with every protocol's routes; exported so tests can `inject` without a socket. */
+export async function buildApp(ctx: ServerContext, opts: Pick<ServerOptions, 'uiDir' | 'logger'> = {}): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: ctx.limits.maxBodyBytes,
+    // One TCP port, HTTP/1.1 and h2c: fastify's types only know one or the other, hence the cast.
+    serverFactory: (handler) => createDualProtocolServer(handler as DualHandler) as unknown as http.Server,
+    forceCloseConnections: 'idle',
+  });
+  registerErrorHandler(app);
+  registerMetricsRoutes(app, ctx);
+  await app.register(async (scope) => registerIngest(scope, ctx));
+  await app.register(async (scope) => registerRender(scope, ctx));
+  await app.register(async (scope) => registerKilnApi(scope, ctx));
+  await app.register(fastifyConnectPlugin, {
+    interceptors: [inputErrorInterceptor],
+    readMaxBytes: ctx.limits.maxBodyBytes,
+    routes: (router: ConnectRouter) => {
+      pushRoutes(router, ctx);
+      querierRoutes(router, ctx);
+    },
+  });
+  if (opts.uiDir && existsSync(path.join(opts.uiDir, 'index.html'))) await registerUi(app, path.resolve(opts.uiDir));
+  return app;
+}
+
+/** Serves the built UI; unknown GET paths that want HTML get index.html so client-side routes work. */
+async function registerUi(app: FastifyInstance, root: string): Promise<void> {
+  await app.register(fastifyStatic, { root, wildcard: false, index: 'index.html' });
+  app.setNotFoundHandler((req, reply) => {
+    const wantsHtml = (req.headers.accept ?? '').includes('text/html');
+    if (req.method === 'GET' && wantsHtml && !req.url.startsWith('/api/')) return reply.sendFile('index.html');
+    return reply.status(404).send({ error: `no route for ${req.method} ${req.url.split('?')[0]}` });
+  });
+}
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const ctx: ServerContext = {
+    store: opts.store,
+    query: new QueryEngine(opts.store),
+    metrics: new ServerMetrics(opts.store),
+    limits,
+  };
+  const app = await buildApp(ctx, opts);
+  const host = opts.host ?? DEFAULT_HOST;
+  await app.listen({ host, port: opts.port ?? DEFAULT_PORT });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : (opts.port ?? DEFAULT_PORT);
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${urlHost}:${port}`,
+    port,
+    context: ctx,
+    async close() {
+      // Idle keep-alive connections close at once; busy ones get a grace period, then are cut.
+      const force = setTimeout(() => (app.server as ReturnType<typeof createDualProtocolServer>).closeAllConnections(), 3000);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(force);
+      }
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startServer } from '../../src/server/server.js';
+import type { RunningServer } from '../../src/server/server.js';
+import type { ServerLimits } from '../../src/server/context.js';
+import { openStore } from '../../src/store/index.js';
+import type { Store } from '../../src/store/store.js';
+
+export interface TestServerOptions {
+  /** Reuse a data directory (restart tests); it is then left in place on close. Default: a fresh temp dir. */
+  readonly dataDir?: string;
+  readonly limits?: Partial<ServerLimits>;
+  /** Serve a built UI from here. */
+  readonly uiDir?: string;
+}
+
+export interface TestServer {
+  /** e.g. http://127.0.0.1:39811 */
+  readonly url: string;
+  readonly port: number;
+  readonly store: Store;
+  readonly dataDir: string;
+  readonly server: RunningServer;
+  /** Stops the server, closes the store, and removes the data dir if this helper created it. */
+  close(): Promise<void>;
+}
+
+/**
+ * A real Kiln server for tests: loopback, a free port, the DuckDB store in a temp data dir. The same
+ * code path as `kiln server`, so tests see what users see.
+ */
+export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
+  const ownDir = opts.dataDir === undefined;
+  const dataDir = opts.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'kiln-test-')));
+  // Two threads keep DuckDB polite on the shared 2-core machine.
+  const store = await openStore(dataDir, { threads: 2 });
+  let server: RunningServer;
+  try {
+    server = await startServer({ store, host: '127.0.0.1', port: 0, limits: opts.limits, uiDir: opts.uiDir });
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  let closed = false;
+  return {
+    url: server.url,
+    port: server.port,
+    store,
+    dataDir,
+    server,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await server.close();
+      await store.close();
+      if (ownDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
