@@ -11,6 +11,8 @@ export class StackAccumulator {
   private readonly rows = new Map<number, number>();
   private readonly stacks: number[] = [];
   private readonly values: number[] = [];
+  /** frame name (+ binary) → location: text stacks repeat the same few hundred names thousands of times. */
+  private readonly frames = new Map<string, number>();
 
   /** `frames` root first (folded order); `binaries` optionally names each frame's binary. */
   add(frames: readonly string[], value: number, binaries?: readonly string[]): void {
@@ -18,8 +20,14 @@ export class StackAccumulator {
     const locs = new Array<number>(frames.length);
     for (let i = 0; i < frames.length; i++) {
       const bin = binaries?.[i];
+      const key = bin ? `${frames[i]}\0${bin}` : frames[i]!;
+      let loc = this.frames.get(key);
+      if (loc === undefined) {
+        loc = this.b.frame(frames[i]!, bin ? this.b.mapping(bin) : -1);
+        this.frames.set(key, loc);
+      }
       // Leaf first in the model: the last folded frame is the innermost.
-      locs[frames.length - 1 - i] = this.b.frame(frames[i]!, bin ? this.b.mapping(bin) : -1);
+      locs[frames.length - 1 - i] = loc;
     }
     const stack = this.b.stack(locs);
     const row = this.rows.get(stack);
