@@ -2,10 +2,12 @@ import { Profile as PprofProfile } from 'pprof-format';
 import { DictionaryBuilder, InputError, labelsFrom } from '../model/index.js';
 import type { Label, Labels, Line, Profile, ProfileType } from '../model/index.js';
 import { DEFAULT_MAX_DECOMPRESSED, gunzipBounded } from './compression.js';
+import { EmptyProfileError } from './empty-profile.js';
 import type { DecodeOptions } from './options.js';
 import { pprofProfileTypes } from './pprof-types.js';
 
 export { encodePprof, encodePprofGzip } from './pprof-encode.js';
+export { EmptyProfileError } from './empty-profile.js';
 
 /**
  * pprof labels that identify one request or span: as series labels each would make its own series
@@ -131,7 +133,7 @@ export function decodePprof(data: Uint8Array, opts: DecodeOptions = {}): Profile
       out.push({ type, labels: bucket.labels, timeMs, durationNs, period, dict: b.dict, stacks: bucket.stacks[t]!, values: bucket.values[t]! });
     });
   }
-  if (out.length === 0) throw new InputError('pprof profile has no samples with a non-zero value');
+  if (out.length === 0) throw new EmptyProfileError('pprof profile');
   return out;
 }
 

@@ -1,6 +1,7 @@
 import { InputError, parseProfileType, profileTypeId } from '../model/index.js';
 import type { Profile, ProfileType } from '../model/index.js';
 import type { DecodeOptions } from './options.js';
+import { EmptyProfileError } from './empty-profile.js';
 import { StackAccumulator } from './stack-text.js';
 
 /**
@@ -71,6 +72,7 @@ export function parseSpeedscope(text: string, opts: DecodeOptions & { type?: Pro
 
   const out: Profile[] = [];
   for (const { type, acc } of byType.values()) out.push(acc.profile({ ...opts, type }, 'speedscope profile'));
+  if (out.length === 0) throw new EmptyProfileError('speedscope file');
   return out;
 }
 

@@ -1,4 +1,5 @@
-import { DictionaryBuilder, InputError } from '../model/index.js';
+import { DictionaryBuilder } from '../model/index.js';
+import { EmptyProfileError } from './empty-profile.js';
 import type { Profile } from '../model/index.js';
 import type { TypedDecodeOptions } from './options.js';
 
@@ -41,7 +42,7 @@ export class StackAccumulator {
   }
 
   profile(opts: TypedDecodeOptions, what: string): Profile {
-    if (this.stacks.length === 0) throw new InputError(`${what} has no samples with a non-zero value`);
+    if (this.stacks.length === 0) throw new EmptyProfileError(what);
     return {
       type: opts.type,
       labels: opts.labels ?? [],

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Label, Profile as PprofProfile, Sample } from 'pprof-format';
 import { describe, expect, it } from 'vitest';
-import { decodePprof, encodePprof, encodePprofGzip, MAX_LABEL_SETS } from '../../src/formats/pprof.js';
+import { decodePprof, EmptyProfileError, encodePprof, encodePprofGzip, MAX_LABEL_SETS } from '../../src/formats/pprof.js';
 import { DEFAULT_MAX_DECOMPRESSED } from '../../src/formats/compression.js';
 import { frameNames, InputError, labelsFrom, profileTotal, profileTypeId } from '../../src/model/index.js';
 import type { Profile } from '../../src/model/index.js';
@@ -191,6 +191,9 @@ describe('decodePprof rejects bad input with InputError', () => {
     const raw = readRaw(pprofFiles().find((f) => f.endsWith('pyroscope-cpu.pprof'))!);
     raw.sample = [];
     expectInputError(() => decodePprof(raw.encode()), 400, /no samples/);
+    // Told apart from broken input, so ingest can accept what idle SDKs push.
+    expect(() => decodePprof(raw.encode())).toThrow(EmptyProfileError);
+    expect(() => decodePprof(Buffer.from('garbage that is not protobuf'))).not.toThrow(EmptyProfileError);
   });
   it('a sample pointing at a location that does not exist', () => {
     const raw = readRaw(pprofFiles().find((f) => f.endsWith('pyroscope-cpu.pprof'))!);

@@ -70,5 +70,6 @@ describe('speedscope', () => {
     expect(() => parseSpeedscope(JSON.stringify(unbalanced))).toThrow(/not open/);
     const negative = { $schema, shared: { frames }, profiles: [{ type: 'sampled', unit: 'none', samples: [[0]], weights: [-1] }] };
     expect(() => parseSpeedscope(JSON.stringify(negative))).toThrow(/weight -1/);
+    expect(() => parseSpeedscope(JSON.stringify({ $schema, shared: { frames }, profiles: [] }))).toThrow(/no samples/);
   });
 });
