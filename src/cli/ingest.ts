@@ -1,0 +1,65 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { InputError, SERVICE_NAME } from '../model/index.js';
+import { detectFormat } from '../formats/registry.js';
+import { action, clientFrom, withServerOptions } from './common.js';
+
+/** `k=v,k2=v2` → pairs; values may contain '=' but not ','. */
+export function parseLabelFlag(flag: string | undefined): [string, string][] {
+  if (!flag) return [];
+  return flag.split(',').filter(Boolean).map((kv) => {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new InputError(`--labels: "${kv}" is not name=value`);
+    return [kv.slice(0, i).trim(), kv.slice(i + 1).trim()];
+  });
+}
+
+/** Pyroscope's `name` parameter: `app{k=v,…}`; the app name becomes service_name on the server. */
+export function ingestName(app: string, labels: [string, string][]): string {
+  const rest = labels.filter(([k]) => k !== SERVICE_NAME);
+  return rest.length === 0 ? app : `${app}{${rest.map(([k, v]) => `${k}=${v}`).join(',')}}`;
+}
+
+export function ingestCommand(): Command {
+  return withServerOptions(new Command('ingest'))
+    .description('Send profile files to a Kiln server: pprof (raw or gzipped), folded (`a;b;c 12`), `perf script` text, speedscope JSON, OTLP.')
+    .argument('<files...>', 'profile files')
+    .option('-l, --labels <k=v,...>', 'labels for every profile, e.g. service_name=checkout,env=prod')
+    .addOption(new Option('-f, --format <format>', 'input format').choices(['auto', 'pprof', 'folded', 'lines', 'perf', 'speedscope', 'otlp']).default('auto'))
+    .option('--type <profileType>', 'profile type for formats that carry none (folded, perf, lines)', 'process_cpu:cpu:nanoseconds:cpu:nanoseconds')
+    .option('--from <time>', 'profile start time (Unix seconds or RFC3339); default: the file\'s own, else now')
+    .addHelpText('after', '\nExample:\n  kiln ingest cpu.pb.gz --labels service_name=checkout,env=prod\n  perf script | gzip > perf.txt.gz && kiln ingest perf.txt.gz --labels service_name=batch')
+    .action(action(async (files: string[], opts: { labels?: string; format: string; type: string; from?: string; url: string; tenant?: string }) => {
+      const labels = parseLabelFlag(opts.labels);
+      const client = clientFrom(opts);
+      let failed = 0;
+      for (const [i, file] of files.entries()) {
+        const size = await stat(file).then((s) => s.size, () => {
+          throw new InputError(`${file}: no such file`);
+        });
+        const data = new Uint8Array(await readFile(file));
+        const format = opts.format === 'auto' ? detectFormat(file, data) : opts.format;
+        const app = labels.find(([k]) => k === SERVICE_NAME)?.[1] ?? path.basename(file).replace(/\..*$/, '');
+        process.stderr.write(`[${i + 1}/${files.length}] ${file} (${(size / 1024).toFixed(1)} KiB, ${format}) … `);
+        const params = new URLSearchParams({ name: ingestName(app, labels), format });
+        if (format === 'folded' || format === 'lines' || format === 'perf') params.set('profile_type', opts.type);
+        if (opts.from) params.set('from', opts.from);
+        try {
+          const res = await client.request(`/ingest?${params}`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/octet-stream' },
+            body: data,
+          });
+          const body = await res.text();
+          process.stderr.write(`ok${body ? ` ${body.trim()}` : ''}\n`);
+        } catch (e) {
+          process.stderr.write('failed\n');
+          if (files.length === 1) throw e;
+          process.stderr.write(`  ${(e as Error).message}\n`);
+          failed++;
+        }
+      }
+      if (failed > 0) throw new InputError(`${failed} of ${files.length} files were not ingested`);
+    }));
+}

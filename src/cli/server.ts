@@ -1,0 +1,74 @@
+import { fileURLToPath } from 'node:url';
+import { Command, Option } from 'commander';
+import { InputError } from '../model/index.js';
+import { parseDuration } from '../query/time.js';
+import { DEFAULT_HOST, DEFAULT_PORT, startServer } from '../server/server.js';
+import { DEFAULT_DATA_DIR, openStore } from '../store/index.js';
+import { scheduleRetention } from '../store/retention.js';
+import { action } from './common.js';
+
+/** The built web UI, relative to this file in both src/ (tsx) and dist/ (compiled) layouts. */
+const BUILT_UI = fileURLToPath(new URL('../../ui/dist', import.meta.url));
+
+/** `64MiB`, `512KiB`, `1GiB` or plain bytes. */
+export function parseBytes(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|KB|MB|GB)?$/i.exec(text.trim());
+  if (!m) throw new InputError(`"${text}" is not a size like 64MiB`);
+  const units: Record<string, number> = { b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1e3, mb: 1e6, gb: 1e9 };
+  return Math.round(Number(m[1]) * units[(m[2] ?? 'b').toLowerCase()]!);
+}
+
+interface ServerFlags {
+  port: string;
+  host: string;
+  dataDir: string;
+  store?: string;
+  retention: string;
+  maxDecompressed: string;
+  maxBody: string;
+  ui: string;
+  log: boolean;
+}
+
+export function serverCommand(): Command {
+  return new Command('server')
+    .description('Run the Kiln server: ingest (Pyroscope, OTLP, pprof), store, query APIs, web UI and /metrics on one port.')
+    .option('-p, --port <port>', 'port for HTTP/1.1 and h2c (REST, Connect, gRPC, gRPC-web, UI, /metrics)', String(DEFAULT_PORT))
+    .option('--host <addr>', 'address to listen on (127.0.0.1 keeps it private to this machine)', DEFAULT_HOST)
+    .option('-d, --data-dir <dir>', 'directory of the embedded store (created if missing)', DEFAULT_DATA_DIR)
+    .addOption(new Option('--store <url>', 'store URL instead of --data-dir (clickhouse://host:8123/db in a later release)'))
+    .option('--retention <duration>', 'drop data older than this, whole days at a time (e.g. 7d, 30d; 0 keeps everything)', '30d')
+    .option('--max-decompressed <size>', 'largest decompressed payload accepted (zip-bomb cap)', '64MiB')
+    .option('--max-body <size>', 'largest request body accepted', '64MiB')
+    .option('--ui <dir>', 'directory of the built web UI', BUILT_UI)
+    .option('--log', 'log every request as JSON lines', false)
+    .addHelpText('after', '\nExample:\n  kiln server --data-dir /var/lib/kiln --retention 7d\n  then open http://localhost:4040')
+    .action(action(async (flags: ServerFlags) => {
+      const port = Number(flags.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`--port ${flags.port} is not a port number`);
+      const retentionMs = flags.retention === '0' ? 0 : parseDuration(flags.retention);
+      const store = await openStore(flags.store ?? flags.dataDir);
+      const server = await startServer({
+        store,
+        host: flags.host,
+        port,
+        uiDir: flags.ui,
+        logger: flags.log,
+        limits: { maxDecompressedBytes: parseBytes(flags.maxDecompressed), maxBodyBytes: parseBytes(flags.maxBody) },
+      });
+      const log = (msg: string) => process.stderr.write(`kiln server: ${msg}\n`);
+      const stopRetention = retentionMs > 0 ? scheduleRetention(store, retentionMs, log) : () => {};
+      log(`listening on ${flags.host}:${server.port} — UI and APIs at http://localhost:${server.port}, data in ${flags.store ?? flags.dataDir}`);
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string) => {
+          log(`${sig}: stopping (finishing in-flight requests, flushing the store)`);
+          resolve();
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
+      stopRetention();
+      await server.close();
+      await store.close();
+    }));
+}
