@@ -25,6 +25,8 @@ const SUFFIX_NAMES: Record<string, string> = {
   inuse_space: 'memory',
   goroutines: 'goroutines',
   goroutine: 'goroutines',
+  mutex: 'mutex',
+  block: 'block',
   mutex_count: 'mutex',
   mutex_duration: 'mutex',
   block_count: 'block',
