@@ -12,7 +12,7 @@ import { decodeOtlp, type DecodeOtlpOptions } from './otlp-decode.js';
 import { encodeOtlp } from './otlp-encode.js';
 import { parseOtlpJson, parseOtlpProtobuf, serializeOtlpJson, serializeOtlpProtobuf } from './otlp-wire.js';
 
-export { decodeOtlp, type DecodeOtlpOptions } from './otlp-decode.js';
+export { decodeOtlp, decodeOtlpEach, type DecodeOtlpOptions, type OtlpProfileResult } from './otlp-decode.js';
 export { encodeOtlp, KILN_SCOPE } from './otlp-encode.js';
 export { parseOtlpJson, parseOtlpProtobuf, serializeOtlpJson, serializeOtlpProtobuf } from './otlp-wire.js';
 export type {

@@ -1,0 +1,150 @@
+import { create, toBinary, toJsonString } from '@bufbuild/protobuf';
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { gunzipBounded, isGzip } from '../formats/compression.js';
+import { decodeOtlpEach, parseOtlpJson, parseOtlpProtobuf } from '../formats/otlp.js';
+import {
+  ExportProfilesServiceResponseSchema,
+  ProfilesService,
+  type ExportProfilesServiceRequest,
+  type ExportProfilesServiceResponse,
+} from '../gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb.js';
+import { InputError } from '../model/errors.js';
+import type { Profile } from '../model/profile.js';
+import { validateProfile } from '../model/validate.js';
+import type { ServerContext } from './context.js';
+import type { IngestProtocol } from './metrics.js';
+import { tenantOf } from './tenant.js';
+import { writeProfiles } from './write.js';
+
+/** OTLP/HTTP path for profiles (the signal's default URL path while profiles are in development). */
+export const OTLP_PROFILES_PATH = '/v1development/profiles';
+
+/** Rejection reasons quoted in a partial success message; the count says how many there were. */
+const MAX_QUOTED_REJECTIONS = 3;
+
+/**
+ * The OTLP export, shared by HTTP and gRPC. Each OTLP profile is decoded and validated on its own:
+ * the good ones are written (through the same validated write path as every ingest route), the bad
+ * ones are counted in `partial_success` with the first reasons — OTLP's answer for "accepted in
+ * part", which senders do not retry. When nothing in a non-empty request is acceptable the whole
+ * request is an InputError (HTTP 400 / gRPC INVALID_ARGUMENT) and nothing is written.
+ */
+export async function exportProfiles(
+  ctx: ServerContext,
+  tenant: string,
+  protocol: IngestProtocol,
+  req: ExportProfilesServiceRequest,
+): Promise<ExportProfilesServiceResponse> {
+  const accepted: Profile[] = [];
+  const rejected: string[] = [];
+  for (const r of decodeOtlpEach(req)) {
+    try {
+      if (r.error) throw r.error;
+      for (const p of r.profiles) validateProfile(p);
+      accepted.push(...r.profiles);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      rejected.push(`${r.where}: ${e.message}`);
+    }
+  }
+  if (rejected.length > 0 && accepted.length === 0) {
+    throw new InputError(`all ${rejected.length} OTLP profiles were rejected; ${quote(rejected)}`);
+  }
+  await writeProfiles(ctx, tenant, protocol, accepted);
+  if (rejected.length === 0) return create(ExportProfilesServiceResponseSchema);
+  return create(ExportProfilesServiceResponseSchema, {
+    partialSuccess: { rejectedProfiles: BigInt(rejected.length), errorMessage: `${rejected.length} OTLP profiles rejected; ${quote(rejected)}` },
+  });
+}
+
+function quote(reasons: readonly string[]): string {
+  const more = reasons.length > MAX_QUOTED_REJECTIONS ? ` (and ${reasons.length - MAX_QUOTED_REJECTIONS} more)` : '';
+  return reasons.slice(0, MAX_QUOTED_REJECTIONS).join('; ') + more;
+}
+
+type BodyEncoding = 'protobuf' | 'json';
+
+/** OTLP/HTTP's two content types (`application/protobuf` too, as the OTel Collector accepts it). */
+function bodyEncodingOf(contentType: string | undefined): BodyEncoding | undefined {
+  const mime = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (mime === 'application/x-protobuf' || mime === 'application/protobuf') return 'protobuf';
+  if (mime === 'application/json') return 'json';
+  return undefined;
+}
+
+/** The body as sent, un-gzipped (capped) when Content-Encoding says gzip. */
+function bodyOf(req: FastifyRequest, ctx: ServerContext): Uint8Array {
+  const body: Uint8Array = (req.body as Buffer | undefined) ?? new Uint8Array(0);
+  const encoding = String(req.headers['content-encoding'] ?? '').trim().toLowerCase();
+  if (encoding === '' || encoding === 'identity') return body;
+  if (encoding !== 'gzip') throw new InputError(`Content-Encoding "${encoding.slice(0, 40)}" is not supported: send gzip or nothing`, 415);
+  if (!isGzip(body)) throw new InputError('Content-Encoding is gzip but the body is not gzip data');
+  return gunzipBounded(body, ctx.limits.maxDecompressedBytes);
+}
+
+/** gRPC status codes an OTLP/HTTP error body carries (google.rpc.Status), by HTTP status. */
+const GRPC_CODE: Record<number, number> = { 400: 3, 404: 5, 413: 8, 415: 3, 422: 3, 429: 8 };
+
+/** A google.rpc.Status (code = 1, message = 2) in the request's encoding, as OTLP/HTTP errors are. */
+function statusBody(encoding: BodyEncoding, httpStatus: number, message: string): Uint8Array | string {
+  const code = GRPC_CODE[httpStatus] ?? 2;
+  if (encoding === 'json') return JSON.stringify({ code, message });
+  return new BinaryWriter().tag(1, WireType.Varint).int32(code).tag(2, WireType.LengthDelimited).string(message).finish();
+}
+
+const CONTENT_TYPE: Record<BodyEncoding, string> = { protobuf: 'application/x-protobuf', json: 'application/json' };
+
+/**
+ * `POST /v1development/profiles` — OTLP/HTTP: an ExportProfilesServiceRequest as protobuf or JSON,
+ * optionally gzipped (decompressed size capped by the server limits). 200 with an
+ * ExportProfilesServiceResponse in the same encoding (partial_success set when some profiles were
+ * refused); 4xx with a google.rpc.Status body for bad requests; 415 for other content types.
+ */
+export function registerOtlp(app: FastifyInstance, ctx: ServerContext): void {
+  // Bodies are read raw whatever their type: the handler decides (and answers 415 itself).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ctx.limits.maxBodyBytes }, (_req, body, done) => done(null, body));
+
+  app.post(OTLP_PROFILES_PATH, async (req: FastifyRequest, reply: FastifyReply) => {
+    const received = (req.body as Buffer | undefined)?.length ?? 0;
+    ctx.metrics.ingestBytes.inc({ protocol: 'otlp_http' }, received);
+    const encoding = bodyEncodingOf(req.headers['content-type']);
+    try {
+      if (!encoding) {
+        throw new InputError(`Content-Type "${String(req.headers['content-type'] ?? '').slice(0, 60)}" is not OTLP: send application/x-protobuf or application/json`, 415);
+      }
+      const tenant = tenantOf(req.headers);
+      const body = bodyOf(req, ctx);
+      const parsed = encoding === 'json' ? parseOtlpJson(new TextDecoder().decode(body)) : parseOtlpProtobuf(body);
+      const res = await exportProfiles(ctx, tenant, 'otlp_http', parsed);
+      const out = encoding === 'json' ? toJsonString(ExportProfilesServiceResponseSchema, res) : toBinary(ExportProfilesServiceResponseSchema, res);
+      return reply.status(200).type(CONTENT_TYPE[encoding]).send(encoding === 'json' ? out : Buffer.from(out as Uint8Array));
+    } catch (e) {
+      ctx.metrics.ingestErrors.inc({ protocol: 'otlp_http', reason: e instanceof InputError ? 'input' : 'internal' });
+      if (!(e instanceof InputError)) throw e;
+      const enc = encoding ?? 'json';
+      const body = statusBody(enc, e.status, e.message);
+      return reply.status(e.status).type(CONTENT_TYPE[enc]).send(typeof body === 'string' ? body : Buffer.from(body));
+    }
+  });
+}
+
+/**
+ * gRPC `opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export` (also over
+ * Connect and gRPC-web). Request size and compression are handled by the Connect plugin's limits;
+ * InputErrors become INVALID_ARGUMENT & co. through the server's interceptor.
+ */
+export function otlpConnectRoutes(router: ConnectRouter, ctx: ServerContext): void {
+  router.service(ProfilesService, {
+    async export(req: ExportProfilesServiceRequest, hc: HandlerContext) {
+      try {
+        return await exportProfiles(ctx, tenantOf(hc.requestHeader), 'otlp_grpc', req);
+      } catch (e) {
+        ctx.metrics.ingestErrors.inc({ protocol: 'otlp_grpc', reason: e instanceof InputError ? 'input' : 'internal' });
+        throw e;
+      }
+    },
+  });
+}
