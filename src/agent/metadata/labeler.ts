@@ -1,0 +1,111 @@
+import path from 'node:path';
+import { hostname } from 'node:os';
+import { LABEL_LIMITS, SERVICE_NAME, labelsFrom, type Labels } from '../../model/index.js';
+import { relabel, type RelabelRule } from '../relabel.js';
+import { LruCache } from '../symbolize/lru.js';
+import { readStartTime } from '../symbolize/proc-maps.js';
+import type { ProcessLabeler } from '../types.js';
+import type { PodContainerMeta, PodIndex } from './pod-index.js';
+import { readProcessInfo, type ProcessInfo } from './process-info.js';
+
+export interface MetadataLabelerOptions {
+  /** The `node` label; defaults to the host name (set `--node-name` in Kubernetes: pod host names differ). */
+  readonly nodeName?: string;
+  readonly procRoot?: string;
+  /** This node's pods, when running in Kubernetes. */
+  readonly pods?: PodIndex;
+  /** Compiled `relabel_configs`, applied last. */
+  readonly relabel?: readonly RelabelRule[];
+  readonly maxProcesses?: number;
+}
+
+// Pod labels that only identify a rollout revision: as labels they would split one service's series.
+const NOISY_POD_LABELS = new Set(['pod-template-hash', 'controller-revision-hash', 'pod-template-generation', 'statefulset.kubernetes.io/pod-name', 'apps.kubernetes.io/pod-index']);
+
+/**
+ * Labels a process the way an operator looks for it: `service_name` (the Kubernetes workload, else the
+ * container, the systemd unit, the executable), `comm`, `pid`, `executable`, `node`, `cgroup`,
+ * `container_id`, `systemd_unit`, and in Kubernetes `namespace`, `pod`, `container` and the pod's own
+ * labels. Pod labels and annotations also come as `__meta_kubernetes_pod_label_*` /
+ * `__meta_kubernetes_pod_annotation_*` for relabel rules; every `__`-prefixed label is removed after
+ * relabeling, as in Prometheus.
+ */
+export class MetadataLabeler implements ProcessLabeler {
+  private readonly nodeName: string;
+  private readonly procRoot: string;
+  private readonly cache: LruCache<number, { info: ProcessInfo; podsVersion: number; labels: Labels }>;
+
+  constructor(private readonly options: MetadataLabelerOptions = {}) {
+    this.nodeName = options.nodeName || hostname();
+    this.procRoot = options.procRoot ?? '/proc';
+    this.cache = new LruCache(options.maxProcesses ?? 8192);
+  }
+
+  labels(pid: number, comm: string): Labels {
+    const podsVersion = this.options.pods?.version ?? 0;
+    const cached = this.cache.get(pid);
+    const startTime = readStartTime(pid, this.procRoot);
+    // An exited process (no start time) keeps what was read while it lived.
+    const same = cached !== undefined && (startTime === undefined || startTime === cached.info.startTime);
+    if (same && cached.podsVersion === podsVersion) return cached.labels;
+    const info = same ? cached.info : readProcessInfo(pid, this.procRoot);
+    const labels = this.compute(info, comm);
+    this.cache.set(pid, { info, podsVersion, labels });
+    return labels;
+  }
+
+  /** The label set before relabeling, `__meta_*` included: what relabel rules see. */
+  discovered(info: ProcessInfo, comm: string): Map<string, string> {
+    const l = new Map<string, string>();
+    l.set('pid', String(info.pid));
+    l.set('comm', info.comm || comm);
+    l.set('node', this.nodeName);
+    l.set('executable', info.executable);
+    if (info.cgroup !== '/') l.set('cgroup', info.cgroup);
+    l.set('systemd_unit', info.systemdUnit);
+    const c = info.container;
+    if (c) {
+      l.set('container_id', c.id);
+      l.set('__meta_container_runtime', c.runtime);
+    }
+    const pod = c && this.options.pods ? (this.options.pods.byContainerId(c.id) ?? (c.podUid ? this.options.pods.byPodUid(c.podUid) : undefined)) : undefined;
+    if (pod) addPodLabels(l, pod);
+    l.set(SERVICE_NAME, serviceName(pod, info, l.get('comm')!));
+    return l;
+  }
+
+  private compute(info: ProcessInfo, comm: string): Labels {
+    const discovered = this.discovered(info, comm);
+    const relabeled = relabel(labelsFrom(discovered), this.options.relabel ?? []);
+    if (relabeled === undefined) return [];
+    return labelsFrom(relabeled.filter((x) => !x.name.startsWith('__')).map((x) => [x.name, x.value.slice(0, LABEL_LIMITS.maxValueLength)] as const));
+  }
+}
+
+function addPodLabels(l: Map<string, string>, pod: PodContainerMeta): void {
+  l.set('namespace', pod.namespace);
+  l.set('pod', pod.pod);
+  l.set('container', pod.container);
+  l.set('__meta_kubernetes_pod_uid', pod.podUid);
+  l.set('__meta_kubernetes_pod_controller_kind', pod.workload.kind);
+  l.set('__meta_kubernetes_pod_controller_name', pod.workload.name);
+  for (const [k, v] of Object.entries(pod.labels)) {
+    const name = sanitizeLabelName(k);
+    l.set(`__meta_kubernetes_pod_label_${name}`, v);
+    // Pod labels (team, app, …) become labels of their own, but never override what the agent derived.
+    if (!NOISY_POD_LABELS.has(k) && !l.has(name)) l.set(name, v);
+  }
+  for (const [k, v] of Object.entries(pod.annotations)) l.set(`__meta_kubernetes_pod_annotation_${sanitizeLabelName(k)}`, v);
+}
+
+function serviceName(pod: PodContainerMeta | undefined, info: ProcessInfo, comm: string): string {
+  if (pod) return pod.workload.name || pod.container || pod.pod;
+  if (info.systemdUnit && !info.systemdUnit.startsWith('user@')) return info.systemdUnit.replace(/\.service$/, '');
+  return path.basename(info.executable) || comm || 'unknown';
+}
+
+/** `app.kubernetes.io/name` → `app_kubernetes_io_name`: any character a label name cannot hold → `_`. */
+export function sanitizeLabelName(name: string): string {
+  const s = name.replace(/[^a-zA-Z0-9_]/g, '_');
+  return /^[0-9]/.test(s) ? `_${s}` : s;
+}

@@ -1,0 +1,128 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { labelsToRecord } from '../../../src/model/index.js';
+import { MetadataLabeler, sanitizeLabelName } from '../../../src/agent/metadata/labeler.js';
+import { PodIndex } from '../../../src/agent/metadata/pod-index.js';
+import { parsePod } from '../../../src/agent/metadata/kube-pod.js';
+import { compileRelabelConfigs } from '../../../src/agent/relabel.js';
+import { fixture } from './fake-apiserver.js';
+
+const CHECKOUT_ID = '11'.repeat(32);
+let proc: string;
+
+/** A fake /proc entry: what the kernel shows for a process (comm, exe link, cgroup, stat). */
+function fakeProcess(pid: number, comm: string, exe: string, cgroup: string, startTime = '4242'): void {
+  const d = path.join(proc, String(pid));
+  mkdirSync(d, { recursive: true });
+  writeFileSync(path.join(d, 'comm'), `${comm}\n`);
+  writeFileSync(path.join(d, 'cgroup'), cgroup);
+  // Fields after "(comm)": state is field 3, starttime field 22.
+  const rest = ['S', ...Array.from({ length: 18 }, (_, i) => String(i)), startTime, '0', '0'];
+  writeFileSync(path.join(d, 'stat'), `${pid} (${comm}) ${rest.join(' ')}\n`);
+  rmSync(path.join(d, 'exe'), { force: true });
+  symlinkSync(exe, path.join(d, 'exe'));
+}
+
+function podIndex(): PodIndex {
+  const idx = new PodIndex();
+  const list = JSON.parse(fixture('pods-list.json')) as { items: unknown[] };
+  idx.reset(list.items.map((p) => parsePod(p)!));
+  return idx;
+}
+
+beforeAll(() => {
+  proc = mkdtempSync(path.join(tmpdir(), 'kiln-proc-'));
+  fakeProcess(100, 'checkout', '/app/checkout', `0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod5e0c8a1f_2b3d_4c5e_8f9a_0b1c2d3e4f5a.slice/cri-containerd-${CHECKOUT_ID}.scope\n`);
+  fakeProcess(200, 'nginx', '/usr/sbin/nginx', '0::/system.slice/nginx.service\n');
+  fakeProcess(300, 'python3', '/usr/bin/python3.11', `0::/system.slice/docker-${'ab'.repeat(32)}.scope\n`);
+  // Started in the pod's cgroup before the API server reported its container id.
+  fakeProcess(400, 'sidecar', '/usr/local/bin/envoy', `0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod5e0c8a1f_2b3d_4c5e_8f9a_0b1c2d3e4f5a.slice/cri-containerd-${'99'.repeat(32)}.scope\n`);
+});
+afterAll(() => rmSync(proc, { recursive: true, force: true }));
+
+describe('MetadataLabeler', () => {
+  it('labels a Kubernetes container with its workload, namespace, pod, container and pod labels', () => {
+    const labeler = new MetadataLabeler({ procRoot: proc, nodeName: 'node-a', pods: podIndex() });
+    expect(labelsToRecord(labeler.labels(100, 'worker-thread'))).toEqual({
+      service_name: 'checkout',
+      namespace: 'shop-prod',
+      pod: 'checkout-7d9f8b6c5d-x2k9p',
+      container: 'checkout',
+      team: 'payments',
+      app: 'checkout',
+      app_kubernetes_io_part_of: 'shop',
+      security_istio_io_tlsMode: 'istio',
+      comm: 'checkout',
+      pid: '100',
+      executable: '/app/checkout',
+      node: 'node-a',
+      container_id: CHECKOUT_ID,
+      cgroup: `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod5e0c8a1f_2b3d_4c5e_8f9a_0b1c2d3e4f5a.slice/cri-containerd-${CHECKOUT_ID}.scope`,
+    });
+  });
+
+  it('falls back to the pod (by UID in the cgroup path) when the container id is not known yet', () => {
+    const labeler = new MetadataLabeler({ procRoot: proc, nodeName: 'node-a', pods: podIndex() });
+    const l = labelsToRecord(labeler.labels(400, 'envoy'));
+    expect(l).toMatchObject({ service_name: 'checkout', namespace: 'shop-prod', pod: 'checkout-7d9f8b6c5d-x2k9p' });
+    expect(l.container).toBeUndefined();
+  });
+
+  it('names a systemd service after its unit and a plain container process after its executable', () => {
+    const labeler = new MetadataLabeler({ procRoot: proc, nodeName: 'node-a' });
+    expect(labelsToRecord(labeler.labels(200, 'nginx'))).toMatchObject({ service_name: 'nginx', systemd_unit: 'nginx.service' });
+    expect(labelsToRecord(labeler.labels(300, 'python3'))).toMatchObject({ service_name: 'python3.11', container_id: 'ab'.repeat(32) });
+  });
+
+  it('applies relabel rules: annotations via labelmap, drop by namespace, and hides __meta labels', () => {
+    const relabel = compileRelabelConfigs(
+      parse(`
+- action: labelmap
+  regex: __meta_kubernetes_pod_annotation_(owner)
+- action: drop
+  source_labels: [namespace]
+  regex: monitoring|kube-system
+- action: labeldrop
+  regex: security_istio_io_tlsMode|app_kubernetes_io_.*
+`),
+    );
+    const labeler = new MetadataLabeler({ procRoot: proc, nodeName: 'node-a', pods: podIndex(), relabel });
+    const l = labelsToRecord(labeler.labels(100, 'checkout'));
+    expect(l.owner).toBe('alice@example.com');
+    expect(l.security_istio_io_tlsMode).toBeUndefined();
+    expect(Object.keys(l).filter((k) => k.startsWith('__'))).toEqual([]);
+    fakeProcess(500, 'node_exporter', '/bin/node_exporter', `0::/kubepods.slice/kubepods-besteffort.slice/cri-containerd-${'15'.repeat(32)}.scope\n`);
+    expect(labeler.labels(500, 'node_exporter')).toEqual([]);
+  });
+
+  it('keeps the labels of a process that exited, and re-reads a pid that was reused', () => {
+    const labeler = new MetadataLabeler({ procRoot: proc, nodeName: 'node-a' });
+    fakeProcess(600, 'first', '/usr/bin/first', '0::/\n', '1000');
+    expect(labelsToRecord(labeler.labels(600, 'first')).service_name).toBe('first');
+    rmSync(path.join(proc, '600'), { recursive: true });
+    expect(labelsToRecord(labeler.labels(600, 'first')).service_name).toBe('first');
+    fakeProcess(600, 'second', '/usr/bin/second', '0::/\n', '2000');
+    expect(labelsToRecord(labeler.labels(600, 'second')).service_name).toBe('second');
+  });
+
+  it('labels a real process from the real /proc', async () => {
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    await new Promise((r) => child.once('spawn', r));
+    try {
+      const l = labelsToRecord(new MetadataLabeler({ nodeName: 'node-x' }).labels(child.pid!, 'sleep'));
+      expect(l).toMatchObject({ comm: 'sleep', pid: String(child.pid), node: 'node-x', executable: realpathSync('/usr/bin/sleep') });
+      expect(l.service_name).toBe('sleep');
+    } finally {
+      child.kill();
+    }
+  });
+
+  it('sanitizes label names the way Prometheus service discovery does', () => {
+    expect(sanitizeLabelName('app.kubernetes.io/name')).toBe('app_kubernetes_io_name');
+    expect(sanitizeLabelName('9lives')).toBe('_9lives');
+  });
+});
