@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { constants, gunzipSync } from 'node:zlib';
 import { InputError, parseProfileType } from '../model/index.js';
 import type { Profile, ProfileType } from '../model/index.js';
@@ -78,18 +79,21 @@ const PERF_FRAME = /^\s+[0-9a-f]+ .+ \(\S*\)\s*$/m;
 const FOLDED_LINE = /^.+ \d+(\.\d+)?$/;
 
 /**
- * Guesses a file's format for `kiln ingest FILE` from its name and first bytes: JSON → speedscope,
+ * Guesses a file's format for `kiln ingest FILE` from its name and first bytes: OTLP (by name, or JSON
+ * with `resourceProfiles`) when that codec is registered, other JSON → speedscope,
  * `perf script` event + frame lines → perf, `stack COUNT` lines → folded, other text → lines,
  * anything binary → pprof (raw or gzipped).
  */
 export function detectFormat(fileName: string, data: Uint8Array): string {
   const name = fileName.toLowerCase().replace(/\.gz$/, '');
+  // OTLP captures are protobuf too; only their name tells them from pprof (when that codec is present).
+  if (decoders.has('otlp') && /otlp|otel/.test(path.basename(name))) return 'otlp';
   if (/\.(pb|pprof|prof)$/.test(name)) return 'pprof';
   if (name.endsWith('.speedscope.json')) return 'speedscope';
   const b = head(data);
   if (!looksLikeText(b)) return 'pprof';
   const t = new TextDecoder().decode(b);
-  if (/^\s*\{/.test(t)) return 'speedscope';
+  if (/^\s*\{/.test(t)) return decoders.has('otlp') && t.includes('"resourceProfiles"') ? 'otlp' : 'speedscope';
   if (PERF_EVENT.test(t) && PERF_FRAME.test(t)) return 'perf';
   if (/\.(folded|collapsed)$/.test(name)) return 'folded';
   const all = t.split('\n');

@@ -20,7 +20,8 @@ describe('format registry', () => {
     }
     expect(err).toBeInstanceOf(InputError);
     expect((err as InputError).status).toBe(415);
-    expect((err as InputError).message).toMatch(/unknown format "jfr".*folded, lines, perf, pprof, speedscope/);
+    expect((err as InputError).message).toMatch(/^unknown format "jfr": known formats are /);
+    for (const f of ['folded', 'lines', 'perf', 'pprof', 'speedscope']) expect((err as InputError).message).toContain(f);
   });
 
   it('decodes folded (gzipped too) with a default samples type, or the type asked for', () => {
@@ -51,6 +52,12 @@ describe('detectFormat', () => {
     const perf = requireTestdata('perf');
     expect(detectFormat('example-perf-stacks.txt.gz', readFileSync(path.join(perf, 'example-perf-stacks.txt.gz')))).toBe('perf');
     expect(detectFormat('x.txt', readFileSync(path.join(perf, 'flamegraph-tests', 'perf-java-stacks-01.txt')))).toBe('perf');
+  });
+  it('OTLP captures by name or JSON shape, once the otlp codec has registered itself', async () => {
+    await import('../../src/formats/otlp-format.js');
+    const otlp = requireTestdata('otlp');
+    expect(detectFormat('otel-ebpf-profile.pb.bin', readFileSync(path.join(otlp, 'otel-ebpf-profile.pb.bin')))).toBe('otlp');
+    expect(detectFormat('capture.json', readFileSync(path.join(otlp, 'otel-ebpf-profile.pb.json')))).toBe('otlp');
   });
   it('folded, lines and speedscope by content', () => {
     expect(detectFormat('stacks.txt', Buffer.from('main;work 10\nmain;idle 2\n'))).toBe('folded');
