@@ -1,4 +1,4 @@
-import type { Profile } from '../model/index.js';
+import { encodeOtlpProtobuf } from '../formats/otlp.js';
 import { BasicLabeler } from './agent-basic-labeler.js';
 import { readBearerToken, type AgentConfig } from './config.js';
 import { buildProfiles } from './exporter-profiles.js';
@@ -39,7 +39,7 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
   const metrics = new AgentMetrics();
   const symbolizer = parts.symbolizer ?? new ProcSymbolizer();
   const labeler = parts.labeler ?? new BasicLabeler(config.nodeName);
-  const otlpEncoder = parts.otlpEncoder ?? (await defaultOtlpEncoder());
+  const otlpEncoder = parts.otlpEncoder ?? encodeOtlpProtobuf;
   const exporter = new Exporter(
     {
       server: config.server,
@@ -141,19 +141,5 @@ function exportEvents(metrics: AgentMetrics, log: (line: string) => void) {
     dropped(req: { profiles: number }) {
       metrics.queueDropped.inc(req.profiles);
     },
-  };
-}
-
-/** The OTLP encoder from src/formats (loaded lazily: pyroscope-only agents never need it). */
-async function defaultOtlpEncoder(): Promise<OtlpEncoder> {
-  const specifier = '../formats/otlp.js';
-  try {
-    const mod = (await import(specifier)) as { encodeOtlp?: (p: readonly Profile[]) => Uint8Array };
-    if (typeof mod.encodeOtlp === 'function') return mod.encodeOtlp;
-  } catch {
-    // fall through: reported when first used
-  }
-  return () => {
-    throw new Error('OTLP encoding is not available in this build (src/formats/otlp.ts); use --protocol pyroscope');
   };
 }

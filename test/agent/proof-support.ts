@@ -1,0 +1,104 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { resolveConfig, type RawSettings } from '../../src/agent/config.js';
+import type { AgentConfig } from '../../src/agent/config.js';
+import { requireCommand } from './require-bpf.js';
+
+/** Shared steps of the agent's proof tests: build the workload, run it, read back what the server stored. */
+
+export const CPU = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds';
+
+/** Compiles fixtures/burn.c the way the proof requires (-O0, frame pointers) into a temp dir. */
+export function compileBurn(): string {
+  requireCommand('clang', 'clang');
+  const src = fileURLToPath(new URL('./fixtures/burn.c', import.meta.url));
+  const out = path.join(mkdtempSync(path.join(tmpdir(), 'kiln-burn-')), 'burn');
+  execFileSync('clang', ['-O0', '-fno-omit-frame-pointer', '-g', src, '-o', out]);
+  return out;
+}
+
+export interface Workload {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Exit code once it ended. */
+  readonly exited: Promise<number | null>;
+  /** CPU seconds (user + sys) it had used at the last look before it exited. */
+  cpuSeconds(): number;
+}
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+/**
+ * Starts a workload and keeps reading its CPU time from /proc (this machine is shared, so how much CPU
+ * it really got — not wall time — is what the agent's totals are compared with).
+ */
+export function run(cmd: string, args: string[]): Workload {
+  const child = spawn(cmd, args, { stdio: 'ignore' });
+  const pid = child.pid!;
+  let cpu = 0;
+  const look = () => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      cpu = (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime (fields 14, 15)
+    } catch {
+      // exited between looks
+    }
+  };
+  const timer = setInterval(look, 250);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      clearInterval(timer);
+      resolve(code);
+    }),
+  );
+  return { child, pid, exited, cpuSeconds: () => cpu };
+}
+
+/**
+ * An agent config for tests: a higher frequency than the default 19 Hz so 20 s of one busy thread give
+ * ~2000 samples (the ±5-point check then sits many standard errors wide), short intervals, no metrics port.
+ */
+export function testConfig(server: string, extra: RawSettings = {}): AgentConfig {
+  // A generous request timeout: on a loaded machine a slow write must not be retried (and counted twice).
+  return resolveConfig({}, { server, frequency: 99, interval: '2s', metricsPort: -1, timeout: '60s', ...extra });
+}
+
+/** The server's merged folded stacks (root first, `a;b;c value`) for one process. */
+export async function foldedForPid(serverUrl: string, pid: number): Promise<Map<string, number>> {
+  const q = new URLSearchParams({ query: `${CPU}{pid="${pid}"}`, from: 'now-15m', until: 'now+1m', format: 'folded' });
+  const res = await fetch(`${serverUrl}/api/v1/flamegraph?${q.toString()}`);
+  if (!res.ok) throw new Error(`flamegraph query failed: HTTP ${res.status} ${await res.text()}`);
+  const out = new Map<string, number>();
+  for (const line of (await res.text()).split('\n')) {
+    const i = line.lastIndexOf(' ');
+    if (i > 0) out.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return out;
+}
+
+/** Share (0..100) of the process's CPU spent under each function, and whether `caller` calls it directly. */
+/** Sum of a folded profile's values, in seconds (values are CPU nanoseconds). */
+export function totalSeconds(folded: Map<string, number>): number {
+  let ns = 0;
+  for (const v of folded.values()) ns += v;
+  return ns / 1e9;
+}
+
+export function shareUnder(folded: Map<string, number>, fn: string, caller: string): { percent: number; calledFromCaller: boolean } {
+  let total = 0;
+  let under = 0;
+  let calledFromCaller = false;
+  for (const [stack, v] of folded) {
+    total += v;
+    const frames = stack.split(';');
+    const at = frames.indexOf(fn);
+    if (at >= 0) {
+      under += v;
+      if (at > 0 && frames[at - 1] === caller) calledFromCaller = true;
+    }
+  }
+  return { percent: total > 0 ? (100 * under) / total : 0, calledFromCaller };
+}
