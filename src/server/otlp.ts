@@ -4,6 +4,8 @@ import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { gunzipBounded, isGzip } from '../formats/compression.js';
 import { decodeOtlpEach, parseOtlpJson, parseOtlpProtobuf } from '../formats/otlp.js';
+// Registers format=otlp for POST /ingest (and so `kiln ingest FILE --format otlp`) wherever the server runs.
+import '../formats/otlp-format.js';
 import {
   ExportProfilesServiceResponseSchema,
   ProfilesService,

@@ -15,7 +15,7 @@ import type { Profile } from '../../src/model/index.js';
 import { captureFiles, independentTotals } from '../formats/otlp-support.js';
 import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
-import { ALL_TIME, CPU, flameTotal, querier } from './helpers.js';
+import { ALL_TIME, CPU, flameTotal, ingest, querier } from './helpers.js';
 import type { JsonFlameGraph } from './helpers.js';
 
 const OFF_CPU = 'off_cpu:off_cpu:nanoseconds:off_cpu:nanoseconds';
@@ -117,6 +117,15 @@ describe('OTLP/HTTP POST /v1development/profiles', () => {
     expect(reply.partialSuccess?.rejectedProfiles).toBe(1n);
     expect(reply.partialSuccess?.errorMessage).toMatch(/resource_profiles\[1\].*stack_table\[999\]/);
     expect(await labelValues('otlp-partial', 'service_name')).toEqual(['good']);
+  });
+});
+
+describe('POST /ingest?format=otlp (what `kiln ingest capture.pb.bin --format otlp` sends)', () => {
+  it('stores the capture under the given service name, one series per process and thread', async () => {
+    const res = await ingest(srv.url, { name: 'ebpf-capture', format: 'otlp' }, bin, { 'content-type': 'application/octet-stream', 'X-Scope-OrgID': 'otlp-ingest' });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(await total('otlp-ingest', CPU, '{service_name="ebpf-capture"}')).toBe(expected.cpuNs);
+    expect(new Set(await labelValues('otlp-ingest', 'process_pid'))).toEqual(expected.pids);
   });
 });
 
