@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { toFlameGraph, toFlameGraphDiff } from '../../src/formats/flamebearer.js';
 import { buildDiffTree } from '../../src/query/diff.js';
+import type { WeightedStack } from '../../src/query/stacks.js';
 import { buildTree } from '../../src/query/tree.js';
 import { functionTable, searchMatches } from '../../ui/src/model/aggregate.js';
 import { decodeDiffFlameGraph, decodeFlameGraph } from '../../ui/src/model/decode.js';
@@ -8,13 +9,13 @@ import { findPath, nodeName, nodePath, type FlameTree } from '../../ui/src/model
 import { focusFunction, hideFunction, sandwich, toFolded } from '../../ui/src/model/transforms.js';
 
 /** Folded text → the stacks the server's query code merges, so the UI decodes exactly what the server encodes. */
-function stacks(folded: string) {
+function stacks(folded: string): WeightedStack[] {
   return folded
     .trim()
     .split('\n')
     .map((l) => {
       const sp = l.lastIndexOf(' ');
-      return { frames: l.slice(0, sp).split(';').map((name) => ({ name })), value: Number(l.slice(sp + 1)) };
+      return { frames: l.slice(0, sp).split(';').map((name) => ({ name, binary: '' })), value: Number(l.slice(sp + 1)) };
     });
 }
 
@@ -29,7 +30,7 @@ idle 20
 
 function graph(folded: string): FlameTree {
   // Through JSON, as the browser receives it (int64 as strings is handled by Number()).
-  return decodeFlameGraph(JSON.parse(JSON.stringify(toFlameGraph(buildTree(stacks(folded) as never)))));
+  return decodeFlameGraph(JSON.parse(JSON.stringify(toFlameGraph(buildTree(stacks(folded))))));
 }
 
 function find(t: FlameTree, path: string): number {
@@ -112,7 +113,7 @@ describe('decoding the querier FlameGraphDiff', () => {
   it('keeps both sides per node and lays out on their sum', () => {
     const base = stacks('main;a 60\nmain;b 40');
     const head = stacks('main;a 30\nmain;b 70\nmain;c 10');
-    const fg = toFlameGraphDiff(buildDiffTree(base as never, head as never));
+    const fg = toFlameGraphDiff(buildDiffTree(base, head));
     const t = decodeDiffFlameGraph(JSON.parse(JSON.stringify(fg)));
     const b = findPath(t, ['main', 'b']);
     expect(t.diff!.leftTotal[b]).toBe(40);

@@ -1,0 +1,312 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import type { Browser, Page } from 'playwright-core';
+import { Profile as PprofProfile } from 'pprof-format';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { functionTable, searchMatches } from '../../ui/src/model/aggregate.js';
+import { decodeDiffFlameGraph, decodeFlameGraph, type FlameGraphDiffJson, type FlameGraphJson } from '../../ui/src/model/decode.js';
+import { findPath, nodeName, type FlameTree } from '../../ui/src/model/flame-tree.js';
+import { formatValue } from '../../ui/src/model/units.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { requireTestdata } from '../support/testdata.js';
+import { ARTIFACTS, ensureUiBuilt, launchChromium } from './browser.js';
+
+/**
+ * The UI end to end: a real Kiln server holding the project's fixtures and a corpus profile, the built UI,
+ * and headless Chromium doing what a user does. Every number the page shows is checked against the API.
+ */
+const CPU = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds';
+const ROW = 18; // renderer row height
+
+// checkout 1.5 spends three times as long decoding JSON: the diff must show json.decode as the regression.
+const V14 = `main;http.serve;checkout.handle;checkout.parseCart;json.decode 40
+main;http.serve;checkout.handle;checkout.price;db.query 30
+main;http.serve;checkout.handle;checkout.render 20
+main;runtime.gcBgMarkWorker;runtime.scanobject 10
+main;syscall.write;entry_SYSCALL_64_[k];do_syscall_64_[k];tcp_sendmsg_[k] 15
+`;
+const V15 = V14.replace('json.decode 40', 'json.decode 120').replace('checkout.render 20', 'checkout.render 10');
+const CART = `main;cart.add;redis.call 25\nmain;cart.list 5\n`;
+
+const TEMP_NO_UI = true;
+let server: TestServer;
+let browser: Browser;
+let page: Page;
+let start = 0;
+let end = 0;
+/** The corpus profile keeps its own timestamp (pprof time_nanos), so it is looked at over its own range. */
+let corpusRange = { start: 0, end: 0 };
+
+async function ingest(name: string, body: Uint8Array | string, fromS: number, format: string): Promise<void> {
+  const q = new URLSearchParams({ name, from: String(fromS), until: String(fromS + 60), format, sampleRate: '100' });
+  const res = await fetch(`${server.url}/ingest?${q}`, { method: 'POST', body: body as BodyInit });
+  if (!res.ok) throw new Error(`ingest ${name}: ${res.status} ${await res.text()}`);
+}
+
+async function querier<T>(method: string, body: object): Promise<T> {
+  const res = await fetch(`${server.url}/querier.v1.QuerierService/${method}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'connect-protocol-version': '1' },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`${method}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+async function apiTree(selector: string, range = { start, end }): Promise<FlameTree> {
+  const r = await querier<{ flamegraph: FlameGraphJson }>('SelectMergeStacktraces', {
+    profileTypeID: CPU,
+    labelSelector: selector,
+    start: String(range.start),
+    end: String(range.end),
+    maxNodes: '16384',
+  });
+  return decodeFlameGraph(r.flamegraph);
+}
+
+function viewUrl(params: Record<string, string>): string {
+  const q = new URLSearchParams({ type: CPU, from: String(start), until: String(end), ...params });
+  return `${server.url}/?${q}`;
+}
+
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** Waits until the flame graph with this test id has drawn at least once. */
+async function flameDrawn(testId = 'flame'): Promise<void> {
+  await page.locator(`[data-testid="${testId}"] canvas`).waitFor({ state: 'visible' });
+  await page.waitForFunction((id) => (window.__kilnRenderers?.[id]?.perf.draws.length ?? 0) > 0, testId);
+}
+
+async function hoverRow(testId: string, depth: number, fraction: number) {
+  const box = (await page.locator(`[data-testid="${testId}"] canvas`).boundingBox())!;
+  await page.mouse.move(box.x + box.width * fraction, box.y + depth * ROW + ROW / 2);
+  const tip = page.locator(`[data-testid="${testId}-tooltip"]`);
+  await tip.waitFor({ state: 'visible' });
+  return { box, tip };
+}
+
+beforeAll(async () => {
+  const uiDir = ensureUiBuilt();
+  mkdirSync(ARTIFACTS, { recursive: true });
+  server = await startTestServer({ uiDir: TEMP_NO_UI ? undefined : uiDir });
+  const nowS = Math.floor(Date.now() / 1000);
+  // Ten one-minute pushes per version over the last ten minutes, as an agent would send them.
+  for (let i = 0; i < 10; i++) {
+    const t = nowS - 600 + i * 60;
+    await ingest('shop-checkout.cpu{version=1.4}', V14, t, 'folded');
+    await ingest('shop-checkout.cpu{version=1.5}', V15, t, 'folded');
+    await ingest('shop-cart.cpu{version=2.0}', CART, t, 'folded');
+  }
+  const corpus = readFileSync(path.join(requireTestdata('pprof'), 'pyroscope-cpu.pprof'));
+  await ingest('go-corpus', corpus, nowS - 300, 'pprof');
+  const raw = corpus[0] === 0x1f && corpus[1] === 0x8b ? gunzipSync(corpus) : corpus;
+  const corpusMs = Math.floor(Number(PprofProfile.decode(raw).timeNanos) / 1e6);
+  corpusRange = { start: corpusMs - 60_000, end: corpusMs + 120_000 };
+  start = (nowS - 900) * 1000;
+  end = (nowS + 60) * 1000;
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+  if (TEMP_NO_UI) {
+    await page.route(`${server.url}/**`, async (route) => {
+      const u = new URL(route.request().url());
+      if (u.pathname === '/' || u.pathname.startsWith('/assets/')) {
+        const f = path.join(uiDir, u.pathname === '/' ? 'index.html' : u.pathname);
+        const type = f.endsWith('.js') ? 'text/javascript' : f.endsWith('.css') ? 'text/css' : 'text/html';
+        return route.fulfill({ body: readFileSync(f), contentType: type });
+      }
+      return route.continue();
+    });
+  }
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe('Kiln UI in Chromium against a real server', () => {
+  it('opens on CPU, picks a service, and shows the chart and the flame graph', async () => {
+    await page.goto(viewUrl({}));
+    await expect.poll(() => page.locator('[data-testid="profile-type"]').inputValue()).toBe(CPU);
+    const services = await page.locator('[data-testid="service"] option').allTextContents();
+    expect(services).toEqual(expect.arrayContaining(['shop-checkout', 'shop-cart']));
+    await page.selectOption('[data-testid="service"]', 'shop-checkout');
+    await expect.poll(() => new URL(page.url()).searchParams.get('query')).toBe('{service_name="shop-checkout"}');
+    await page.locator('[data-testid="chart"] canvas').waitFor({ state: 'visible' });
+    await flameDrawn();
+    await shot('01-flame');
+  });
+
+  it('hover shows the self and total the API reports, unit-aware', async () => {
+    const tree = await apiTree('{service_name="shop-checkout"}');
+    const { tip } = await hoverRow('flame', 4, 0.02);
+    const name = (await tip.getAttribute('data-name'))!;
+    const node = [...Array(tree.count).keys()].find((i) => tree.depth[i] === 4 && nodeName(tree, i) === name)!;
+    expect(node, `no depth-4 node named ${name} in the API graph`).toBeGreaterThan(0);
+    expect(Number(await tip.getAttribute('data-total'))).toBe(tree.total[node]);
+    expect(Number(await tip.getAttribute('data-self'))).toBe(tree.self[node]);
+    const rangeSeconds = (end - start) / 1000;
+    expect(await tip.locator('[data-testid="tooltip-total"]').textContent()).toBe(formatValue(tree.total[node], 'nanoseconds', rangeSeconds));
+    expect(await tip.textContent()).toMatch(/cores/);
+    await shot('02-hover');
+  });
+
+  it('click zooms into a frame (and the zoom is in the URL)', async () => {
+    const { box, tip } = await hoverRow('flame', 4, 0.02);
+    const name = (await tip.getAttribute('data-name'))!;
+    await page.mouse.click(box.x + box.width * 0.02, box.y + 4 * ROW + ROW / 2);
+    await expect.poll(() => new URL(page.url()).searchParams.get('zoom')?.split(';').pop()).toBe(name);
+    await page.locator('[data-testid="flame-zoomed"]').waitFor();
+    await page.waitForTimeout(400); // let the zoom animation land before probing the far edge
+    const far = await hoverRow('flame', 4, 0.98);
+    expect(await far.tip.getAttribute('data-name')).toBe(name);
+    await shot('03-zoomed');
+    await page.click('[data-testid="flame-zoomed"] button');
+    await expect.poll(() => new URL(page.url()).searchParams.get('zoom')).toBeNull();
+  });
+
+  it('search highlights matches and sums their share', async () => {
+    const tree = await apiTree('{service_name="shop-checkout"}');
+    await page.fill('[data-testid="search"]', 'checkout.p');
+    const share = page.locator('[data-testid="flame-search-share"]');
+    await share.waitFor();
+    const expected = searchMatches(tree, 'checkout.p').value;
+    expect(expected).toBeGreaterThan(0);
+    expect(Number(await share.getAttribute('data-value'))).toBe(expected);
+    expect(await share.textContent()).toContain(`${((100 * expected) / tree.total[0]).toFixed(1)}%`);
+    await shot('04-search');
+  });
+
+  it('the top table sorts and filters', async () => {
+    await page.click('[data-testid="view-table"]');
+    const rows = page.locator('[data-testid="top-table"] tbody tr');
+    await rows.first().waitFor();
+    await page.click('[data-testid="sort-total"]');
+    const totals = async () => (await rows.evaluateAll((trs) => trs.map((tr) => Number(tr.getAttribute('data-total')))));
+    const desc = await totals();
+    expect(desc.length).toBeGreaterThan(5);
+    expect(desc).toEqual([...desc].sort((a, b) => b - a));
+    await page.click('[data-testid="sort-total"]');
+    const asc = await totals();
+    expect(asc).toEqual([...desc].sort((a, b) => a - b));
+    const tree = await apiTree('{service_name="shop-checkout"}');
+    const decode = functionTable(tree).find((r) => r.name === 'json.decode')!;
+    expect(Number(await page.locator('tr[data-name="json.decode"]').getAttribute('data-self'))).toBe(decode.self);
+    await page.fill('[data-testid="table-filter"]', 'checkout.');
+    const names = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-name') ?? ''));
+    expect(names.length).toBeGreaterThan(0);
+    expect(names.every((n) => n.includes('checkout.'))).toBe(true);
+    await shot('05-table');
+    await page.fill('[data-testid="table-filter"]', '');
+  });
+
+  it('diff of two label sets: red where 1.5 is slower, table sorted by change', async () => {
+    await page.goto(
+      viewUrl({
+        query: '{service_name="shop-checkout"}',
+        view: 'diff',
+        lq: '{service_name="shop-checkout", version="1.4"}',
+        rq: '{service_name="shop-checkout", version="1.5"}',
+      }),
+    );
+    await flameDrawn('diff-flame');
+    const rows = page.locator('[data-testid="diff-table"] tbody tr');
+    await rows.first().waitFor();
+    expect(await rows.first().getAttribute('data-name')).toBe('json.decode');
+    expect(Number(await rows.first().getAttribute('data-change'))).toBeGreaterThan(0.2);
+    const changes = await rows.evaluateAll((trs) => trs.map((tr) => Math.abs(Number(tr.getAttribute('data-change')))));
+    expect(changes).toEqual([...changes].sort((a, b) => b - a));
+    // The pixel under json.decode is red, under db.query (a smaller share in 1.5) green.
+    const r = await querier<{ flamegraph: FlameGraphDiffJson }>('Diff', {
+      left: { profileTypeID: CPU, labelSelector: '{service_name="shop-checkout", version="1.4"}', start: String(start), end: String(end) },
+      right: { profileTypeID: CPU, labelSelector: '{service_name="shop-checkout", version="1.5"}', start: String(start), end: String(end) },
+    });
+    const diff = decodeDiffFlameGraph(r.flamegraph);
+    const pixel = async (frames: string[]) => {
+      const n = findPath(diff, frames);
+      expect(n, frames.join(';')).toBeGreaterThan(0);
+      return page.evaluate((node) => {
+        const rd = window.__kilnRenderers!['diff-flame'];
+        const rect = rd.rectOf(node);
+        const canvas = document.querySelector('[data-testid="diff-flame"] canvas') as HTMLCanvasElement;
+        const dpr = window.devicePixelRatio || 1;
+        const d = canvas.getContext('2d')!.getImageData(Math.round((rect.x + Math.min(rect.w, 40) / 2) * dpr), Math.round((rect.y + 3) * dpr), 1, 1).data;
+        return [d[0], d[1], d[2]];
+      }, n);
+    };
+    const [r1, g1] = await pixel(['main', 'http.serve', 'checkout.handle', 'checkout.parseCart', 'json.decode']);
+    expect(r1).toBeGreaterThan(g1 + 40);
+    const [r2, g2] = await pixel(['main', 'http.serve', 'checkout.handle', 'checkout.price', 'db.query']);
+    expect(g2).toBeGreaterThan(r2 + 20);
+    await shot('06-diff');
+  });
+
+  it('a reloaded URL restores the view', async () => {
+    await page.goto(viewUrl({ query: '{service_name="shop-checkout"}', view: 'split', search: 'json', zoom: 'main;http.serve' }));
+    await flameDrawn();
+    await page.reload();
+    await flameDrawn();
+    expect(await page.locator('[data-testid="search"]').inputValue()).toBe('json');
+    expect(await page.locator('[data-testid="flame-zoomed"]').textContent()).toContain('http.serve');
+    await page.locator('[data-testid="top-table"]').waitFor();
+    expect(await page.locator('[data-testid="service"]').inputValue()).toBe('shop-checkout');
+    const { tip } = await hoverRow('flame', 1, 0.5);
+    expect(await tip.getAttribute('data-name')).toBe('main');
+    await shot('07-split-restored');
+  });
+
+  it('right-click focuses on a function and sandwich shows callers and callees', async () => {
+    await page.goto(viewUrl({ query: '{service_name="shop-checkout"}' }));
+    await flameDrawn();
+    const { box, tip } = await hoverRow('flame', 3, 0.02);
+    const name = (await tip.getAttribute('data-name'))!;
+    await page.mouse.click(box.x + box.width * 0.02, box.y + 3 * ROW + ROW / 2, { button: 'right' });
+    await page.click('[data-testid="flame-menu"] >> text=Sandwich view');
+    await expect.poll(() => new URL(page.url()).searchParams.get('fn')).toBe(name);
+    await flameDrawn('sandwich-callers');
+    await flameDrawn('sandwich-callees');
+    await shot('08-sandwich');
+    await page.click('[data-testid="view-flame"]');
+    await flameDrawn();
+    await hoverRow('flame', 3, 0.02);
+    await page.mouse.click(box.x + box.width * 0.02, box.y + 3 * ROW + ROW / 2, { button: 'right' });
+    await page.click('[data-testid="flame-menu"] >> text=Focus on this function');
+    await page.locator('[data-testid="chip-focus"]').waitFor();
+    const focused = await hoverRow('flame', 1, 0.5);
+    expect(await focused.tip.getAttribute('data-name')).toBe(name);
+  });
+
+  it('downloads folded and pprof that hold the same total as the API', async () => {
+    await page.goto(viewUrl({ query: '{service_name="shop-checkout"}' }));
+    await flameDrawn();
+    const tree = await apiTree('{service_name="shop-checkout"}');
+    const [folded] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="download-folded"]')]);
+    const text = readFileSync((await folded.path())!, 'utf8');
+    expect(text.trim().split('\n').reduce((s, l) => s + Number(l.split(' ').pop()), 0)).toBe(tree.total[0]);
+    const [pprof] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="download-pprof"]')]);
+    const prof = PprofProfile.decode(readFileSync((await pprof.path())!));
+    const sums = prof.sampleType.map((_, k) => prof.sample.reduce((s, x) => s + Number(x.value[k]), 0));
+    expect(sums).toContain(tree.total[0]);
+  });
+
+  it('shows a corpus profile, readable errors and empty states, and a dark theme', async () => {
+    await page.goto(viewUrl({ query: '{service_name="go-corpus"}', from: String(corpusRange.start), until: String(corpusRange.end) }));
+    await flameDrawn();
+    const corpus = await apiTree('{service_name="go-corpus"}', corpusRange);
+    expect(corpus.count).toBeGreaterThan(20);
+    const { tip } = await hoverRow('flame', 0, 0.5);
+    expect(Number(await tip.getAttribute('data-total'))).toBe(corpus.total[0]);
+    await page.click('[data-testid="theme"]');
+    await expect.poll(() => page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    await shot('09-corpus-dark');
+    await page.fill('[data-testid="selector"]', '{service_name=go-corpus}');
+    expect(await page.locator('[data-testid="selector-error"]').textContent()).toMatch(/expected a quoted value/);
+    await page.goto(viewUrl({ query: '{service_name="no-such-service"}' }));
+    await page.locator('[data-testid="empty"]').first().waitFor();
+    expect(await page.locator('[data-testid="empty"]').first().textContent()).toMatch(/No samples/);
+    await shot('10-empty');
+  });
+});
