@@ -34,8 +34,8 @@ afterAll(async () => {
 const { bin, json } = captureFiles();
 const expected = independentTotals(json);
 
-function post(body: BodyInit, headers: Record<string, string>): Promise<Response> {
-  return fetch(`${srv.url}${PATH}`, { method: 'POST', body, headers });
+function post(body: Uint8Array | string, headers: Record<string, string>): Promise<Response> {
+  return fetch(`${srv.url}${PATH}`, { method: 'POST', body: typeof body === 'string' ? body : Buffer.from(body), headers });
 }
 
 async function total(tenant: string, type: string, selector = '{}'): Promise<number> {
@@ -122,7 +122,7 @@ describe('OTLP/HTTP POST /v1development/profiles', () => {
 
 describe('POST /ingest?format=otlp (what `kiln ingest capture.pb.bin --format otlp` sends)', () => {
   it('stores the capture under the given service name, one series per process and thread', async () => {
-    const res = await ingest(srv.url, { name: 'ebpf-capture', format: 'otlp' }, bin, { 'content-type': 'application/octet-stream', 'X-Scope-OrgID': 'otlp-ingest' });
+    const res = await ingest(srv.url, { name: 'ebpf-capture', format: 'otlp' }, Buffer.from(bin), { 'content-type': 'application/octet-stream', 'X-Scope-OrgID': 'otlp-ingest' });
     expect(res.status, await res.clone().text()).toBe(200);
     expect(await total('otlp-ingest', CPU, '{service_name="ebpf-capture"}')).toBe(expected.cpuNs);
     expect(new Set(await labelValues('otlp-ingest', 'process_pid'))).toEqual(expected.pids);
