@@ -42,8 +42,14 @@ export function createDualProtocolServer(handler: DualHandler): DualProtocolServ
       socket.off('data', onData);
       socket.pause();
       socket.unshift(seen);
-      (isH2Prefix ? h2 : h1).emit('connection', socket);
-      socket.resume();
+      if (isH2Prefix) {
+        // The http2 session reads what is already buffered on the next tick; resuming here would
+        // flow those bytes to no listener and lose them.
+        h2.emit('connection', socket);
+      } else {
+        h1.emit('connection', socket);
+        socket.resume();
+      }
     };
     socket.on('data', onData);
     socket.on('error', () => socket.destroy());

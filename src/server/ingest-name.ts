@@ -35,7 +35,9 @@ export function parseIngestName(raw: string | undefined): IngestName {
       if (part.trim() === '') continue;
       const eq = part.indexOf('=');
       if (eq <= 0) throw new InputError(`"name" parameter: label "${part.slice(0, 80)}" is not key=value`);
-      const key = part.slice(0, eq).trim();
+      // SDKs send OpenTelemetry-style keys (`process.runtime.name`); like Pyroscope, dots become
+      // underscores. Any other character Prometheus rejects stays and is refused by validation.
+      const key = part.slice(0, eq).trim().replace(/\./g, '_');
       let value = part.slice(eq + 1).trim();
       if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
       pairs.push([key, value]);

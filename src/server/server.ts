@@ -16,6 +16,7 @@ import { inputErrorInterceptor, registerErrorHandler } from './errors.js';
 import { registerIngest } from './ingest.js';
 import { registerKilnApi } from './kiln-api.js';
 import { ServerMetrics, registerMetricsRoutes } from './metrics.js';
+import { otlpConnectRoutes, registerOtlp } from './otlp.js';
 import { pushRoutes } from './push.js';
 import { querierRoutes } from './querier.js';
 import { registerRender } from './render.js';
@@ -63,12 +64,14 @@ export async function buildApp(ctx: ServerContext, opts: Pick<ServerOptions, 'ui
   await app.register(async (scope) => registerIngest(scope, ctx));
   await app.register(async (scope) => registerRender(scope, ctx));
   await app.register(async (scope) => registerKilnApi(scope, ctx));
+  await app.register(async (scope) => registerOtlp(scope, ctx));
   await app.register(fastifyConnectPlugin, {
     interceptors: [inputErrorInterceptor],
     readMaxBytes: ctx.limits.maxBodyBytes,
     routes: (router: ConnectRouter) => {
       pushRoutes(router, ctx);
       querierRoutes(router, ctx);
+      otlpConnectRoutes(router, ctx);
     },
   });
   if (opts.uiDir && existsSync(path.join(opts.uiDir, 'index.html'))) await registerUi(app, path.resolve(opts.uiDir));

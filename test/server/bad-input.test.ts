@@ -1,0 +1,193 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PusherService } from '../../src/gen/push/v1/push_pb.js';
+import { QuerierService } from '../../src/gen/querier/v1/querier_pb.js';
+import { startTestServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
+import { requireTestdata } from '../support/testdata.js';
+import { ALL_TIME, CPU, ingest, querier } from './helpers.js';
+
+/**
+ * Issue 2 "Bad input": every case answers a 4xx JSON `{error}` naming the problem, and nothing already
+ * stored changes. A baseline profile is written first; after each bad request its flame graph must be
+ * exactly as before and no new series may appear.
+ */
+let srv: TestServer;
+const BOMB_CAP = 1024 * 1024;
+let baseline: string;
+
+async function snapshot(): Promise<string> {
+  const fg = await querier(srv.url, 'SelectMergeStacktraces', { profile_typeID: CPU, label_selector: '{}', ...ALL_TIME });
+  const series = await querier(srv.url, 'Series', { matchers: [], ...ALL_TIME });
+  return JSON.stringify([fg.body, series.body]);
+}
+
+beforeAll(async () => {
+  srv = await startTestServer({ limits: { maxDecompressedBytes: BOMB_CAP } });
+  const res = await ingest(srv.url, { name: 'keep', format: 'folded', profile_type: CPU }, 'main;work 42\n');
+  expect(res.status).toBe(200);
+  baseline = await snapshot();
+});
+afterAll(async () => {
+  await srv?.close();
+});
+
+async function expectRejected(res: Response, status: number | RegExp, message: RegExp): Promise<void> {
+  const text = await res.text();
+  if (typeof status === 'number') expect(res.status, text).toBe(status);
+  else expect(String(res.status), text).toMatch(status);
+  expect(res.headers.get('content-type') ?? '').toContain('application/json');
+  expect((JSON.parse(text) as { error: string }).error).toMatch(message);
+  expect(await snapshot(), 'stored data changed after a rejected request').toBe(baseline);
+}
+
+const pprofFile = () => readFileSync(path.join(requireTestdata('pprof'), 'pyroscope-cpu.pprof'));
+
+describe('bad input over /ingest', () => {
+  it('truncated pprof → 400', async () => {
+    const data = pprofFile();
+    await expectRejected(await ingest(srv.url, { name: 'bad', format: 'pprof' }, data.subarray(0, Math.floor(data.length / 2))), 400, /pprof|truncated/i);
+    const raw = gunzipSync(data);
+    await expectRejected(await ingest(srv.url, { name: 'bad', format: 'pprof' }, raw.subarray(0, Math.floor(raw.length / 2))), 400, /pprof/i);
+  });
+
+  it('garbage pprof → 400', async () => {
+    await expectRejected(await ingest(srv.url, { name: 'bad', format: 'pprof' }, Buffer.from('this is not a profile at all \x00\x01\x02')), 400, /pprof/i);
+  });
+
+  it('wrong gzip (magic, then garbage) → 400', async () => {
+    const bad = Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00]), Buffer.from('garbage garbage garbage')]);
+    await expectRejected(await ingest(srv.url, { name: 'bad', format: 'pprof' }, bad), 400, /gzip/i);
+  });
+
+  it('gzip bomb past the decompressed cap → 413, quickly and without storing', async () => {
+    const bomb = gzipSync(Buffer.alloc(BOMB_CAP * 8));
+    await expectRejected(await ingest(srv.url, { name: 'bad', format: 'pprof' }, bomb), 413, /exceeds/);
+    await expectRejected(await ingest(srv.url, { name: 'bad', format: 'folded' }, bomb, {}), 413, /exceeds/);
+  });
+
+  it('gzip Content-Encoding bomb → 413', async () => {
+    const bomb = gzipSync(Buffer.alloc(BOMB_CAP * 8));
+    await expectRejected(await ingest(srv.url, { name: 'bad', format: 'folded' }, bomb, { 'content-encoding': 'gzip' }), 413, /exceeds/);
+  });
+
+  it('empty body → 400', async () => {
+    await expectRejected(await ingest(srv.url, { name: 'bad', format: 'folded' }, ''), 400, /empty/);
+  });
+
+  it('negative and NaN values → 400 with the line', async () => {
+    await expectRejected(await ingest(srv.url, { name: 'bad', format: 'folded', profile_type: CPU }, 'a;b 5\na;c -3\n'), 400, /line 2|negative/);
+    await expectRejected(await ingest(srv.url, { name: 'bad', format: 'folded', profile_type: CPU }, 'a;b NaN\n'), 400, /line 1|NaN|number/i);
+  });
+
+  it('more labels than the limit → 400 naming the limit (10 000 do not fit in a URL: see push below)', async () => {
+    const labels = Array.from({ length: 200 }, (_, i) => `l${i}=v`).join(',');
+    await expectRejected(await ingest(srv.url, { name: `bad{${labels}}`, format: 'folded', profile_type: CPU }, 'a 1\n'), 400, /too many labels/);
+  });
+
+  it('label names Prometheus would reject → 400 naming the label', async () => {
+    await expectRejected(await ingest(srv.url, { name: 'bad{1abc=x}', format: 'folded', profile_type: CPU }, 'a 1\n'), 400, /invalid label name "1abc"/);
+    await expectRejected(await ingest(srv.url, { name: 'bad{a-b=x}', format: 'folded', profile_type: CPU }, 'a 1\n'), 400, /invalid label name "a-b"/);
+  });
+
+  it('unknown format → 415 listing the known ones', async () => {
+    await expectRejected(await ingest(srv.url, { name: 'bad', format: 'jfr2' }, 'x'), 415, /unknown format "jfr2".*pprof/);
+  });
+
+  it('missing name, until before from, bad profile_type, bad sampleRate → 400', async () => {
+    await expectRejected(await ingest(srv.url, { format: 'folded' }, 'a 1\n'), 400, /name/);
+    await expectRejected(await ingest(srv.url, { name: 'bad', format: 'folded', from: '2000', until: '1000' }, 'a 1\n'), 400, /before/);
+    await expectRejected(await ingest(srv.url, { name: 'bad', format: 'folded', profile_type: 'cpu' }, 'a 1\n'), 400, /profile type/);
+    await expectRejected(await ingest(srv.url, { name: 'bad', format: 'folded', sampleRate: '-5' }, 'a 1\n'), 400, /sampleRate/);
+  });
+
+  it('multipart without a profile part → 400', async () => {
+    const form = new FormData();
+    form.append('other', 'x');
+    await expectRejected(await ingest(srv.url, { name: 'bad' }, form), 400, /profile/);
+  });
+
+  it('body over the size limit → 413', async () => {
+    const small = await startTestServer({ limits: { maxBodyBytes: 1024 } });
+    try {
+      const res = await ingest(small.url, { name: 'big', format: 'folded' }, 'a;b 1\n'.repeat(1000));
+      expect(res.status).toBe(413);
+      expect(((await res.json()) as { error: string }).error).toMatch(/too large/i);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('bad X-Scope-OrgID → 400', async () => {
+    await expectRejected(await ingest(srv.url, { name: 'bad', format: 'folded' }, 'a 1\n', { 'X-Scope-OrgID': '../etc' }), 400, /tenant/);
+  });
+});
+
+describe('bad input over the query APIs', () => {
+  it('selectors that do not parse → 400 (HTTP) and InvalidArgument (Connect)', async () => {
+    const res = await fetch(`${srv.url}/api/v1/top?${new URLSearchParams({ query: `${CPU}{service_name=}` })}`);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toMatch(/selector|column/i);
+    const r = await querier<{ code: string; message: string }>(srv.url, 'SelectMergeStacktraces', { profile_typeID: CPU, label_selector: '{a=~"("}', ...ALL_TIME });
+    expect(r.status).toBe(400);
+    expect(r.body.code).toBe('invalid_argument');
+    expect(r.body.message).toMatch(/regex|\(/);
+  });
+
+  it('ranges with end < start → 400 / InvalidArgument', async () => {
+    const res = await fetch(`${srv.url}/api/v1/flamegraph?${new URLSearchParams({ query: `${CPU}{}`, from: 'now', until: 'now-1h' })}`);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toMatch(/ends before it starts/);
+    const client = createClient(QuerierService, createConnectTransport({ baseUrl: srv.url, httpVersion: '1.1', useBinaryFormat: true }));
+    const err = await client.selectMergeStacktraces({ profileTypeID: CPU, labelSelector: '{}', start: 2000n, end: 1000n }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as ConnectError).code).toBe(Code.InvalidArgument);
+  });
+
+  it('SelectSeries with step 0 → InvalidArgument', async () => {
+    const r = await querier<{ code: string; message: string }>(srv.url, 'SelectSeries', { profile_typeID: CPU, label_selector: '{}', step: 0, ...ALL_TIME });
+    expect(r.status).toBe(400);
+    expect(r.body.message).toMatch(/step/);
+  });
+
+  it('unknown routes → 404 JSON', async () => {
+    const res = await fetch(`${srv.url}/no/such/thing`);
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: string }).error).toMatch(/no route/);
+  });
+});
+
+describe('bad input over push.v1 (gRPC)', () => {
+  it('garbage raw_profile → InvalidArgument, and the good series of the same request is not written', async () => {
+    const pusher = createClient(PusherService, createGrpcTransport({ baseUrl: srv.url }));
+    const good = { labels: [{ name: 'service_name', value: 'push-good' }], samples: [{ rawProfile: pprofFile(), ID: '' }] };
+    const bad = { labels: [{ name: 'service_name', value: 'push-bad' }], samples: [{ rawProfile: new Uint8Array([1, 2, 3, 4, 5]), ID: '' }] };
+    const err = await pusher.push({ series: [good, bad] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as ConnectError).code).toBe(Code.InvalidArgument);
+    expect(await snapshot()).toBe(baseline);
+  });
+
+  it('10 000 labels → InvalidArgument naming the limit', async () => {
+    const pusher = createClient(PusherService, createGrpcTransport({ baseUrl: srv.url }));
+    const labels = Array.from({ length: 10_000 }, (_, i) => ({ name: `l${i}`, value: 'v' }));
+    const err = await pusher.push({ series: [{ labels, samples: [{ rawProfile: pprofFile(), ID: '' }] }] }).catch((e: unknown) => e);
+    expect((err as ConnectError).code).toBe(Code.InvalidArgument);
+    expect((err as ConnectError).rawMessage).toMatch(/too many labels: 10000/);
+    expect(await snapshot()).toBe(baseline);
+  });
+
+  it('invalid label name → InvalidArgument naming it', async () => {
+    const pusher = createClient(PusherService, createGrpcTransport({ baseUrl: srv.url }));
+    const err = await pusher
+      .push({ series: [{ labels: [{ name: 'bad label', value: 'x' }], samples: [{ rawProfile: pprofFile(), ID: '' }] }] })
+      .catch((e: unknown) => e);
+    expect((err as ConnectError).code).toBe(Code.InvalidArgument);
+    expect((err as ConnectError).rawMessage).toMatch(/invalid label name "bad label"/);
+    expect(await snapshot()).toBe(baseline);
+  });
+});
