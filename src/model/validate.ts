@@ -10,8 +10,10 @@ import { parseProfileType } from './profile-type.js';
  *
  * - labels: the model's rules (Prometheus label names, at most LABEL_LIMITS.maxLabels, value length);
  *   so 10 000 labels or a name like `1-bad` is a 400, never truncated.
- * - values: finite and non-negative (a profile counts time, bytes or objects). pprof allows negative
- *   values in diff profiles, but an ingested profile is a measurement, so they are refused.
+ * - values: finite, and non-negative for everything that counts (CPU time, samples, allocations): a
+ *   negative count is a broken client. Gauges (`inuse_*`: memory held right now) are the exception: a
+ *   delta profile of a gauge legitimately goes negative where memory was freed (Parca's
+ *   alloc_space_delta test profile does), so those keep their sign.
  * - stacks must index the dictionary (a codec bug or a crafted payload would otherwise poison queries).
  * - empty profiles (no samples, or all values 0) are NOT errors: Pyroscope accepts them with 200 and
  *   stores nothing; SDKs send them for idle periods. Callers drop them with `isEmptyProfile`.
@@ -26,10 +28,11 @@ export function validateProfile(p: Profile): void {
     throw new InputError(`profile has ${p.stacks.length} stacks but ${p.values.length} values`);
   }
   const nStacks = p.dict.stacks.length;
+  const signed = isGauge(p);
   for (let i = 0; i < p.values.length; i++) {
     const v = p.values[i]!;
     if (!Number.isFinite(v)) throw new InputError(`sample ${i} has value ${v}: values must be finite numbers`);
-    if (v < 0) throw new InputError(`sample ${i} has negative value ${v}: values must be >= 0`);
+    if (v < 0 && !signed) throw new InputError(`sample ${i} has negative value ${v}: values must be >= 0`);
     const s = p.stacks[i]!;
     if (!Number.isInteger(s) || s < 0 || s >= nStacks) throw new InputError(`sample ${i} refers to missing stack ${s}`);
   }
@@ -45,6 +48,11 @@ export function validateProfile(p: Profile): void {
       if (!(ln.function >= 0 && ln.function < nFunctions)) throw new InputError(`location refers to missing function ${ln.function}`);
     }
   }
+}
+
+/** Types whose value is a level rather than a count, so a delta of it may be negative. */
+function isGauge(p: Profile): boolean {
+  return p.type.sampleType.startsWith('inuse_');
 }
 
 /** No samples with a non-zero value: nothing to store. */
