@@ -1,6 +1,6 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Interceptor } from '@connectrpc/connect';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isInputError } from '../model/errors.js';
 
 /**
@@ -21,9 +21,11 @@ export function registerErrorHandler(app: FastifyInstance): void {
     req.log.error({ err }, 'request failed');
     void reply.status(500).send({ error: `internal error: ${err.message}` });
   });
-  app.setNotFoundHandler((req, reply) => {
-    void reply.status(404).send({ error: `no route for ${req.method} ${req.url.split('?')[0]}` });
-  });
+}
+
+/** The JSON 404 every unknown API path gets. */
+export function sendNotFound(req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return reply.status(404).send({ error: `no route for ${req.method} ${req.url.split('?')[0]}` });
 }
 
 const STATUS_TO_CODE: Record<number, Code> = {

@@ -12,7 +12,7 @@ import type { ServerContext, ServerLimits } from './context.js';
 import { DEFAULT_LIMITS } from './context.js';
 import { createDualProtocolServer } from './dual-protocol.js';
 import type { DualHandler } from './dual-protocol.js';
-import { inputErrorInterceptor, registerErrorHandler } from './errors.js';
+import { inputErrorInterceptor, registerErrorHandler, sendNotFound } from './errors.js';
 import { registerIngest } from './ingest.js';
 import { registerKilnApi } from './kiln-api.js';
 import { ServerMetrics, registerMetricsRoutes } from './metrics.js';
@@ -75,16 +75,18 @@ export async function buildApp(ctx: ServerContext, opts: Pick<ServerOptions, 'ui
     },
   });
   if (opts.uiDir && existsSync(path.join(opts.uiDir, 'index.html'))) await registerUi(app, path.resolve(opts.uiDir));
+  else app.setNotFoundHandler(sendNotFound);
   return app;
 }
 
 /** Serves the built UI; unknown GET paths that want HTML get index.html so client-side routes work. */
 async function registerUi(app: FastifyInstance, root: string): Promise<void> {
-  await app.register(fastifyStatic, { root, wildcard: false, index: 'index.html' });
+  // Wildcard mode looks files up per request, so a rebuilt UI (new hashed assets) is served without a restart.
+  await app.register(fastifyStatic, { root, index: 'index.html' });
   app.setNotFoundHandler((req, reply) => {
     const wantsHtml = (req.headers.accept ?? '').includes('text/html');
     if (req.method === 'GET' && wantsHtml && !req.url.startsWith('/api/')) return reply.sendFile('index.html');
-    return reply.status(404).send({ error: `no route for ${req.method} ${req.url.split('?')[0]}` });
+    return sendNotFound(req, reply);
   });
 }
 
