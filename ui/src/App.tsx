@@ -92,7 +92,13 @@ export function App() {
     selectSeries(sel!, state.groupBy ? [state.groupBy] : [], step, s),
   );
   const needFlame = state.view !== 'diff';
-  const flame = useAsync(needFlame ? selKey : null, async (s) => decodeFlameGraph(await selectMergeStacktraces(sel!, MAX_NODES, s)));
+  const flame = useAsync(needFlame ? selKey : null, async (s) => {
+    const json = await selectMergeStacktraces(sel!, MAX_NODES, s);
+    performance.mark('kiln-decode-start');
+    const tree = decodeFlameGraph(json);
+    performance.measure('kiln-decode', 'kiln-decode-start');
+    return tree;
+  });
 
   // Focus and hide reshape the merged graph in the browser; zoom and search only change what is drawn.
   const shaped = useMemo(() => {
@@ -106,8 +112,9 @@ export function App() {
   const serverError = flame.status === 'error' && /selector|matcher|parse/i.test(flame.error) ? flame.error : '';
   const dark = state.theme === 'dark';
 
-  const flameView = (tree: FlameTree, testId = 'flame') => (
+  const flameView = (tree: FlameTree, testId = 'flame', inverted = false) => (
     <FlameGraph
+      inverted={inverted}
       tree={tree}
       sampleUnit={sampleUnit}
       rangeSeconds={rangeSeconds}
@@ -292,22 +299,20 @@ export function App() {
   );
 }
 
-function Sandwich(props: { tree: FlameTree; fn: string; render: (t: FlameTree, testId: string) => React.ReactNode }) {
+type RenderFlame = (t: FlameTree, testId: string, inverted?: boolean) => React.ReactNode;
+
+function Sandwich(props: { tree: FlameTree; fn: string; render: RenderFlame }) {
   const parts = useMemo(() => (props.fn ? sandwich(props.tree, props.fn) : null), [props.tree, props.fn]);
   if (!parts) return <div className="state">Right-click a frame and choose “Sandwich view” to see its callers and callees.</div>;
   if (rootTotal(parts.callees) === 0) return <div className="state empty">“{props.fn}” does not appear in this selection.</div>;
   return (
     <div className="sandwich" data-testid="sandwich">
       <h3>Callers of {props.fn}</h3>
-      <InvertedFlame tree={parts.callers} render={props.render} />
+      {props.render(parts.callers, 'sandwich-callers', true)}
       <h3>Callees of {props.fn}</h3>
       {props.render(parts.callees, 'sandwich-callees')}
     </div>
   );
-}
-
-function InvertedFlame(props: { tree: FlameTree; render: (t: FlameTree, testId: string) => React.ReactNode }) {
-  return <div className="inverted">{props.render(props.tree, 'sandwich-callers')}</div>;
 }
 
 function GroupBy(props: { value: string; start: number; end: number; onChange: (v: string) => void }) {

@@ -43,6 +43,8 @@ export function SeriesChart(props: {
       }
       return arr;
     });
+    const filled = ys.reduce((n, arr) => n + arr.filter((v) => v !== null).length, 0);
+    const sparse = filled < 120 * Math.max(1, ys.length);
     const names = props.series.map((s, i) => {
       const l = (s.labels ?? []).filter((x) => !props.groupBy || x.name === props.groupBy);
       return l.length ? l.map((x) => `${x.name}=${x.value}`).join(', ') : i === 0 ? 'total' : `series ${i + 1}`;
@@ -67,8 +69,9 @@ export function SeriesChart(props: {
           stroke: COLORS[i % COLORS.length],
           fill: props.series.length === 1 ? `${COLORS[0]}22` : undefined,
           width: 1.5,
-          spanGaps: false,
-          points: { show: false },
+          // Profiles arrive every few seconds to minutes: join the pushes, and mark them when sparse.
+          spanGaps: true,
+          points: { show: sparse, size: 5 },
         })),
       ],
       hooks: {

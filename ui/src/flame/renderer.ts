@@ -10,7 +10,9 @@ import { diffColor, frameColor } from '../model/palette.js';
  */
 export const ROW_HEIGHT = 18;
 const FONT = '12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace';
-const MIN_VISIBLE_PX = 0.35;
+// Frames narrower than this are not drawn: their parent already covers the pixel, and skipping them is
+// what keeps a 50 000-node tree inside a frame budget.
+const MIN_VISIBLE_PX = 0.8;
 const TEXT_PAD = 4;
 const ZOOM_MS = 220;
 
@@ -29,7 +31,13 @@ export interface FramePerf {
 
 export class FlameRenderer {
   private tree: FlameTree | null = null;
-  private colors: string[] = [];
+  /** Colour per node, computed on first draw of that node (most of a big tree is never wide enough to draw). */
+  private colors: (string | undefined)[] = [];
+  /** Text jobs of the current draw, kept between draws to avoid allocating per frame. */
+  private textX = new Float64Array(0);
+  private textY = new Float64Array(0);
+  private textNode = new Int32Array(0);
+  private textChars = new Int32Array(0);
   private x0 = 0;
   private x1 = 1;
   private charWidth = 7;
@@ -43,13 +51,17 @@ export class FlameRenderer {
   setTree(tree: FlameTree, dark: boolean): void {
     this.tree = tree;
     this.opts.dark = dark;
-    this.colors = computeColors(tree, dark);
+    this.colors = new Array(tree.count);
+    this.nameColors = new Map();
   }
 
   setOptions(o: Partial<DrawOptions>): void {
     const themeChanged = o.dark !== undefined && o.dark !== this.opts.dark;
     this.opts = { ...this.opts, ...o };
-    if (themeChanged && this.tree) this.colors = computeColors(this.tree, this.opts.dark);
+    if (themeChanged && this.tree) {
+      this.colors = new Array(this.tree.count);
+      this.nameColors = new Map();
+    }
   }
 
   /** Height the canvas needs in CSS pixels. */
@@ -111,14 +123,17 @@ export class FlameRenderer {
     const width = this.cssWidth;
     const levels = levelCount(t);
     ctx.clearRect(0, 0, width, levels * ROW_HEIGHT);
-    ctx.font = FONT;
-    ctx.textBaseline = 'middle';
     const scale = width / (this.x1 - this.x0);
     const { highlight, selected, inverted, dark } = this.opts;
     const faded = dark ? '#3a3d44' : '#e3e5e8';
-    const textColor = dark ? '#f1f1f1' : '#111';
     const x0 = this.x0;
     const x1 = this.x1;
+    const minTextPx = this.charWidth * 3 + TEXT_PAD;
+    let texts = 0;
+    let lastFill = '';
+    let selRect: [number, number, number] | null = null;
+    // Pass 1: rectangles (fill style set only when it changes); text positions are queued for pass 2 so
+    // the fill style does not flip between box and text colour for every frame.
     for (let d = 0; d < levels; d++) {
       const y = (inverted ? levels - 1 - d : d) * ROW_HEIGHT;
       const lo = t.levelStart[d];
@@ -129,27 +144,84 @@ export class FlameRenderer {
         const w = t.total[i] * scale;
         if (w < MIN_VISIBLE_PX) continue;
         const px = (nx - x0) * scale;
-        const left = Math.max(px, -1);
-        const right = Math.min(px + w, width + 1);
+        const left = px > -1 ? px : -1;
+        const right = px + w < width + 1 ? px + w : width + 1;
         const bw = right - left;
-        ctx.fillStyle = highlight && !highlight[i] ? faded : this.colors[i];
+        const fill = highlight && !highlight[i] ? faded : (this.colors[i] ?? this.colorOf(i));
+        if (fill !== lastFill) {
+          ctx.fillStyle = fill;
+          lastFill = fill;
+        }
         ctx.fillRect(left, y, bw > 2 ? bw - 0.5 : bw, ROW_HEIGHT - 1);
-        if (bw > this.charWidth * 3 + TEXT_PAD) {
-          const chars = Math.floor((bw - TEXT_PAD * 2) / this.charWidth);
-          const name = nodeName(t, i);
-          const label = name.length <= chars ? name : name.slice(0, Math.max(1, chars - 1)) + '…';
-          ctx.fillStyle = highlight && !highlight[i] ? (dark ? '#8a8d94' : '#777') : textColor;
-          ctx.fillText(label, Math.max(left, 0) + TEXT_PAD, y + ROW_HEIGHT / 2);
+        if (bw > minTextPx) {
+          if (texts === this.textX.length) this.growText();
+          this.textX[texts] = left > 0 ? left : 0;
+          this.textY[texts] = y;
+          this.textNode[texts] = i;
+          this.textChars[texts] = Math.floor((bw - TEXT_PAD * 2) / this.charWidth);
+          texts++;
         }
-        if (i === selected) {
-          ctx.strokeStyle = dark ? '#fff' : '#000';
-          ctx.lineWidth = 2;
-          ctx.strokeRect(left + 1, y + 1, Math.max(bw - 2, 1), ROW_HEIGHT - 3);
-        }
+        if (i === selected) selRect = [left, y, bw];
       }
+    }
+    ctx.font = FONT;
+    ctx.textBaseline = 'middle';
+    const textColor = dark ? '#f1f1f1' : '#111';
+    const fadedText = dark ? '#8a8d94' : '#777';
+    lastFill = '';
+    for (let k = 0; k < texts; k++) {
+      const i = this.textNode[k];
+      const fill = highlight && !highlight[i] ? fadedText : textColor;
+      if (fill !== lastFill) {
+        ctx.fillStyle = fill;
+        lastFill = fill;
+      }
+      const name = nodeName(t, i);
+      const chars = this.textChars[k];
+      ctx.fillText(name.length <= chars ? name : name.slice(0, Math.max(1, chars - 1)) + '…', this.textX[k] + TEXT_PAD, this.textY[k] + ROW_HEIGHT / 2);
+    }
+    if (selRect) {
+      ctx.strokeStyle = dark ? '#fff' : '#000';
+      ctx.lineWidth = 2;
+      ctx.strokeRect(selRect[0] + 1, selRect[1] + 1, Math.max(selRect[2] - 2, 1), ROW_HEIGHT - 3);
     }
     this.perf.draws.push(performance.now() - began);
     if (this.perf.draws.length > 600) this.perf.draws.splice(0, 300);
+  }
+
+  private growText(): void {
+    const n = Math.max(256, this.textX.length * 2);
+    const grow = <A extends Float64Array | Int32Array>(a: A, make: (n: number) => A): A => {
+      const b = make(n);
+      b.set(a);
+      return b;
+    };
+    this.textX = grow(this.textX, (k) => new Float64Array(k));
+    this.textY = grow(this.textY, (k) => new Float64Array(k));
+    this.textNode = grow(this.textNode, (k) => new Int32Array(k));
+    this.textChars = grow(this.textChars, (k) => new Int32Array(k));
+  }
+
+  private nameColors = new Map<number, string>();
+
+  /** Colour of node i: by relative change for a diff, else by name (one palette lookup per distinct name). */
+  private colorOf(i: number): string {
+    const t = this.tree!;
+    const dark = this.opts.dark;
+    let c: string | undefined;
+    const d = t.diff;
+    if (d) {
+      const l = d.leftTicks > 0 ? d.leftTotal[i] / d.leftTicks : 0;
+      const r = d.rightTicks > 0 ? d.rightTotal[i] / d.rightTicks : 0;
+      c = diffColor(l, r, dark);
+    } else if (t.depth[i] === 0) {
+      c = frameColor(nodeName(t, i), 0, dark);
+    } else {
+      c = this.nameColors.get(t.nameIdx[i]);
+      if (c === undefined) this.nameColors.set(t.nameIdx[i], (c = frameColor(nodeName(t, i), 1, dark)));
+    }
+    this.colors[i] = c;
+    return c;
   }
 
   /** The node under a point in CSS pixels, or -1. */
@@ -196,29 +268,4 @@ function firstVisible(t: FlameTree, lo: number, hi: number, v: number): number {
     else b = m;
   }
   return a;
-}
-
-function computeColors(t: FlameTree, dark: boolean): string[] {
-  const out = new Array<string>(t.count);
-  const d = t.diff;
-  if (d) {
-    for (let i = 0; i < t.count; i++) {
-      const l = d.leftTicks > 0 ? d.leftTotal[i] / d.leftTicks : 0;
-      const r = d.rightTicks > 0 ? d.rightTotal[i] / d.rightTicks : 0;
-      out[i] = diffColor(l, r, dark);
-    }
-    return out;
-  }
-  // Colour depends on the name (and the root), so compute once per distinct name.
-  const byName = new Map<number, string>();
-  for (let i = 0; i < t.count; i++) {
-    if (t.depth[i] === 0) {
-      out[i] = frameColor(nodeName(t, i), 0, dark);
-      continue;
-    }
-    let c = byName.get(t.nameIdx[i]);
-    if (c === undefined) byName.set(t.nameIdx[i], (c = frameColor(nodeName(t, i), 1, dark)));
-    out[i] = c;
-  }
-  return out;
 }

@@ -37,6 +37,7 @@ export function count(v: number, unit: string): string {
 
 /** A value in the profile's sample unit; `rangeSeconds` turns CPU time into average cores. */
 export function formatValue(v: number, sampleUnit: string, rangeSeconds = 0): string {
+  if (v === 0) return '0';
   switch (unitKind(sampleUnit)) {
     case 'nanoseconds':
       return rangeSeconds > 0 ? `${seconds(v)} (${formatCores(v / 1e9 / rangeSeconds)})` : seconds(v);
