@@ -29,7 +29,6 @@ main;syscall.write;entry_SYSCALL_64_[k];do_syscall_64_[k];tcp_sendmsg_[k] 15
 const V15 = V14.replace('json.decode 40', 'json.decode 120').replace('checkout.render 20', 'checkout.render 10');
 const CART = `main;cart.add;redis.call 25\nmain;cart.list 5\n`;
 
-const TEMP_NO_UI = true;
 let server: TestServer;
 let browser: Browser;
 let page: Page;
@@ -91,7 +90,7 @@ async function hoverRow(testId: string, depth: number, fraction: number) {
 beforeAll(async () => {
   const uiDir = ensureUiBuilt();
   mkdirSync(ARTIFACTS, { recursive: true });
-  server = await startTestServer({ uiDir: TEMP_NO_UI ? undefined : uiDir });
+  server = await startTestServer({ uiDir });
   const nowS = Math.floor(Date.now() / 1000);
   // Ten one-minute pushes per version over the last ten minutes, as an agent would send them.
   for (let i = 0; i < 10; i++) {
@@ -109,17 +108,6 @@ beforeAll(async () => {
   end = (nowS + 60) * 1000;
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
-  if (TEMP_NO_UI) {
-    await page.route(`${server.url}/**`, async (route) => {
-      const u = new URL(route.request().url());
-      if (u.pathname === '/' || u.pathname.startsWith('/assets/')) {
-        const f = path.join(uiDir, u.pathname === '/' ? 'index.html' : u.pathname);
-        const type = f.endsWith('.js') ? 'text/javascript' : f.endsWith('.css') ? 'text/css' : 'text/html';
-        return route.fulfill({ body: readFileSync(f), contentType: type });
-      }
-      return route.continue();
-    });
-  }
 });
 
 afterAll(async () => {
