@@ -42,10 +42,12 @@ export function intParam(q: QueryParams, name: string, dflt: number, max: number
  */
 export function selectionFrom(req: FastifyRequest, prefix = ''): { q: SeriesQuery; type: ProfileType } {
   const params = req.query as QueryParams;
-  const text = param(params, `${prefix}query`, prefix ? `${prefix}Query` : 'query');
+  // Prefixed selections come snake_case from Kiln (`base_from`) and camelCase from Pyroscope (`leftFrom`).
+  const named = (name: string) => param(params, `${prefix}${name}`, `${prefix}${name[0]!.toUpperCase()}${name.slice(1)}`);
+  const text = named('query');
   if (text === undefined || text.trim() === '') throw new InputError(`missing "${prefix}query" parameter (a selector such as process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name="app"})`);
   const selector = parseSelector(text, param(params, 'profile_type'));
-  const range = parseRange(param(params, `${prefix}from`) ?? 'now-1h', param(params, `${prefix}until`, `${prefix}to`) ?? 'now');
+  const range = parseRange(named('from') ?? 'now-1h', named('until') ?? named('to') ?? 'now');
   return { q: { tenant: tenantOf(req.headers), selector, ...range }, type: parseProfileType(selector.profileType) };
 }
 
