@@ -128,6 +128,61 @@ describe('Kiln UI in Chromium against a real server', () => {
     await shot('01-flame');
   });
 
+  it('groups the chart by a label, and a drag over it narrows the range', async () => {
+    await page.selectOption('[data-testid="group-by"]', 'version');
+    await expect
+      .poll(async () => (await page.locator('[data-testid="chart"] .u-legend').textContent()) ?? '')
+      .toMatch(/version=1\.4[\s\S]*version=1\.5/);
+    const over = (await page.locator('[data-testid="chart"] .u-over').boundingBox())!;
+    await page.mouse.move(over.x + over.width * 0.5, over.y + over.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(over.x + over.width * 0.8, over.y + over.height / 2, { steps: 5 });
+    await page.mouse.up();
+    await expect.poll(() => new URL(page.url()).searchParams.get('from')).not.toBe(String(start));
+    const from = Number(new URL(page.url()).searchParams.get('from'));
+    const until = Number(new URL(page.url()).searchParams.get('until'));
+    expect(from).toBeGreaterThan(start);
+    expect(until).toBeLessThan(end);
+    expect(until).toBeGreaterThan(from);
+    await flameDrawn();
+    await shot('01b-grouped-chart-drag');
+    await page.goBack();
+    await expect.poll(() => new URL(page.url()).searchParams.get('from')).toBe(String(start));
+    await page.selectOption('[data-testid="group-by"]', '');
+  });
+
+  it('adds a label matcher from the autocompleting label picker', async () => {
+    await page.fill('[data-testid="label-name"]', 'version');
+    await expect.poll(() => page.locator('#kiln-label-values option').evaluateAll((o) => o.map((x) => (x as HTMLOptionElement).value))).toEqual(
+      expect.arrayContaining(['1.4', '1.5', '2.0']),
+    );
+    const names = await page.locator('#kiln-label-names option').evaluateAll((o) => o.map((x) => (x as HTMLOptionElement).value));
+    expect(names).toEqual(expect.arrayContaining(['service_name', 'version']));
+    await page.fill('[data-testid="label-value"]', '1.5');
+    await page.click('[data-testid="label-add"]');
+    await expect.poll(() => new URL(page.url()).searchParams.get('query')).toBe('{service_name="shop-checkout", version="1.5"}');
+    await page.selectOption('[data-testid="service"]', 'shop-checkout'); // replaces service, keeps version
+    await page.fill('[data-testid="selector"]', '{service_name="shop-checkout"}');
+    await page.press('[data-testid="selector"]', 'Enter');
+    await expect.poll(() => new URL(page.url()).searchParams.get('query')).toBe('{service_name="shop-checkout"}');
+    await flameDrawn();
+  });
+
+  it('keyboard: arrows move between frames, Enter zooms, Escape resets', async () => {
+    await page.locator('[data-testid="flame"] canvas').focus();
+    await page.keyboard.press('ArrowDown'); // root → its biggest child
+    const tip = page.locator('[data-testid="flame-tooltip"]');
+    await expect.poll(() => tip.getAttribute('data-name')).toBe('main');
+    await page.keyboard.press('ArrowDown');
+    await expect.poll(() => tip.getAttribute('data-name')).toBe('http.serve');
+    await page.keyboard.press('ArrowRight');
+    await expect.poll(() => tip.getAttribute('data-name')).toBe('runtime.gcBgMarkWorker');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => new URL(page.url()).searchParams.get('zoom')).toBe('main;runtime.gcBgMarkWorker');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => new URL(page.url()).searchParams.get('zoom')).toBeNull();
+  });
+
   it('hover shows the self and total the API reports, unit-aware', async () => {
     const tree = await apiTree('{service_name="shop-checkout"}');
     const { tip } = await hoverRow('flame', 4, 0.02);

@@ -28,13 +28,16 @@ export function SeriesChart(props: {
     const el = ref.current;
     if (!el) return;
     const { scale, label } = seriesScale(props.sampleUnit, props.step);
+    // Groups sorted by label, so a group keeps its colour and legend place from one query to the next.
+    const key = (x: SeriesJson) => (x.labels ?? []).map((l) => `${l.name}=${l.value}`).join(',');
+    const series = [...props.series].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
     // Align every series on one grid of step-sized buckets covering the range.
     const stepMs = props.step * 1000;
     const first = Math.floor(props.start / stepMs) * stepMs;
     const xs: number[] = [];
     for (let t = first; t <= props.end; t += stepMs) xs.push(t / 1000);
     const index = new Map(xs.map((x, i) => [Math.round(x * 1000), i]));
-    const ys = props.series.map((s) => {
+    const ys = series.map((s) => {
       const arr: (number | null)[] = new Array(xs.length).fill(null);
       for (const p of s.points ?? []) {
         const ts = Number(p.timestamp ?? 0);
@@ -45,7 +48,7 @@ export function SeriesChart(props: {
     });
     const filled = ys.reduce((n, arr) => n + arr.filter((v) => v !== null).length, 0);
     const sparse = filled < 120 * Math.max(1, ys.length);
-    const names = props.series.map((s, i) => {
+    const names = series.map((s, i) => {
       const l = (s.labels ?? []).filter((x) => !props.groupBy || x.name === props.groupBy);
       return l.length ? l.map((x) => `${x.name}=${x.value}`).join(', ') : i === 0 ? 'total' : `series ${i + 1}`;
     });
@@ -67,7 +70,7 @@ export function SeriesChart(props: {
         ...names.map((n, i) => ({
           label: n,
           stroke: COLORS[i % COLORS.length],
-          fill: props.series.length === 1 ? `${COLORS[0]}22` : undefined,
+          fill: series.length === 1 ? `${COLORS[0]}22` : undefined,
           width: 1.5,
           // Profiles arrive every few seconds to minutes: join the pushes, and mark them when sparse.
           spanGaps: true,
