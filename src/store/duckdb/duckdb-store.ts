@@ -23,9 +23,19 @@ import { SeriesRegistry } from './series-registry.js';
 import { SerialQueue, big, num, str } from './sql.js';
 import { SymbolReader } from './symbol-reader.js';
 import { SymbolWriter } from './symbol-writer.js';
-import { writeProfiles } from './write.js';
+import { RecentProfiles } from './recent-profiles.js';
+import type { WriteCall } from './write.js';
+import { checkWriteInput, writeCalls } from './write.js';
 
 export const DATABASE_FILE = 'kiln.duckdb';
+
+/** A group commit stops taking queued calls past this many sample rows (bounds transaction memory). */
+const MAX_ROWS_PER_COMMIT = 500_000;
+
+interface QueuedWrite extends WriteCall {
+  readonly resolve: (r: WriteResult) => void;
+  readonly reject: (e: unknown) => void;
+}
 
 export interface DuckDBStoreOptions {
   /** DuckDB worker threads (default: DuckDB's own, one per core). */
@@ -36,12 +46,14 @@ export interface DuckDBStoreOptions {
 
 /**
  * The embedded engine: one DuckDB file in the data directory. Writes go through one connection in
- * a queue (DuckDB serializes writers anyway; the queue keeps each call's transaction whole); each
- * read opens its own connection so queries run in parallel with writes and see only committed data.
+ * a queue (DuckDB serializes writers anyway) and concurrent calls share a commit; each read opens
+ * its own connection so queries run in parallel with writes and see only committed data.
  */
 export class DuckDBStore implements Store {
   private readonly writes = new SerialQueue();
   private readonly reader = new SymbolReader();
+  private readonly queued: QueuedWrite[] = [];
+  private draining = false;
   private closed = false;
 
   private constructor(
@@ -51,7 +63,12 @@ export class DuckDBStore implements Store {
     private readonly registry: SeriesRegistry,
     private readonly symbols: SymbolWriter,
     private readonly days: Set<number>,
+    private readonly recent: RecentProfiles,
   ) {}
+
+  private get writeContext() {
+    return { conn: this.writer, registry: this.registry, symbols: this.symbols, recent: this.recent, days: this.days };
+  }
 
   static async open(dir: string, opts: DuckDBStoreOptions = {}): Promise<DuckDBStore> {
     mkdirSync(dir, { recursive: true });
@@ -66,7 +83,8 @@ export class DuckDBStore implements Store {
       const registry = await loadSeries(conn);
       const symbols = await SymbolWriter.open(conn);
       const days = new Set(await listDays(conn));
-      return new DuckDBStore(instance, conn, dbFile, registry, symbols, days);
+      const recent = await RecentProfiles.load(conn);
+      return new DuckDBStore(instance, conn, dbFile, registry, symbols, days, recent);
     } catch (e) {
       conn.closeSync();
       instance.closeSync();
@@ -75,10 +93,44 @@ export class DuckDBStore implements Store {
   }
 
   write(tenant: string, profiles: readonly Profile[]): Promise<WriteResult> {
-    this.checkOpen();
-    return this.writes.run(() =>
-      writeProfiles({ conn: this.writer, registry: this.registry, symbols: this.symbols, days: this.days }, tenant, profiles),
-    );
+    try {
+      this.checkOpen();
+      checkWriteInput(tenant, profiles); // bad input fails alone, before it can join a group commit
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise((resolve, reject) => {
+      this.queued.push({ tenant, profiles, resolve, reject });
+      if (!this.draining) {
+        this.draining = true;
+        void this.writes.run(() => this.drain());
+      }
+    });
+  }
+
+  /**
+   * Group commit: calls that queued while the previous transaction ran are written together, one
+   * log sync for all. If that transaction fails, each call is retried alone so every caller gets
+   * its own outcome and an atomic write.
+   */
+  private async drain(): Promise<void> {
+    while (this.queued.length > 0) {
+      const batch: QueuedWrite[] = [];
+      let rows = 0;
+      while (this.queued.length > 0 && (batch.length === 0 || rows < MAX_ROWS_PER_COMMIT)) {
+        const next = this.queued.shift()!;
+        batch.push(next);
+        for (const p of next.profiles) rows += p.stacks.length;
+      }
+      try {
+        const results = await writeCalls(this.writeContext, batch);
+        batch.forEach((c, i) => c.resolve(results[i]!));
+      } catch (e) {
+        if (batch.length === 1) batch[0]!.reject(e);
+        else for (const c of batch) await writeCalls(this.writeContext, [c]).then(([r]) => c.resolve(r!), c.reject);
+      }
+    }
+    this.draining = false;
   }
 
   async profileTypes(tenant: string, range: TimeRange): Promise<ProfileType[]> {

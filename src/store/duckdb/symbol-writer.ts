@@ -1,12 +1,12 @@
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import { BIGINT, LIST, UBIGINT, listValue } from '@duckdb/node-api';
 import type { DictionaryIds, Id, SymbolDictionary } from '../../model/index.js';
-import { dictionaryIds } from '../../model/index.js';
-import { BoundedCache } from './bounded-cache.js';
+import { ContentIds } from './content-ids.js';
+import { KnownIds } from './known-ids.js';
 import { big, num, selectByIds } from './sql.js';
 
-/** How many ids each "already stored" cache remembers before it starts over. */
-export const KNOWN_IDS_CAPACITY = 1_000_000;
+/** How many ids each "already stored" set remembers (≈ 50–80 MB at most for the four of them). */
+export const KNOWN_IDS_CAPACITY = 250_000;
 
 interface NewStack {
   readonly key: number;
@@ -26,30 +26,40 @@ export interface PreparedSymbols {
 }
 
 /**
- * Inserts only the symbols the store does not have yet. Bounded caches answer "already stored?" for
- * the hot ids; a miss asks the database (one hash-join scan per table per write), so the caches can
- * forget without ever causing a duplicate row.
+ * Inserts only the symbols the store does not have yet. In-memory id sets (bounded, see KnownIds)
+ * answer "already stored?"; only when a set has outgrown its bound does a miss ask the database.
  */
 export class SymbolWriter {
-  private readonly stackKeys = new BoundedCache<Id, number>(KNOWN_IDS_CAPACITY);
-  private readonly knownLocations = new BoundedCache<Id, true>(KNOWN_IDS_CAPACITY);
-  private readonly knownFunctions = new BoundedCache<Id, true>(KNOWN_IDS_CAPACITY);
-  private readonly knownMappings = new BoundedCache<Id, true>(KNOWN_IDS_CAPACITY);
+  private readonly contentIds = new ContentIds();
 
-  private constructor(private nextStackKey: number) {}
+  private constructor(
+    private nextStackKey: number,
+    private readonly stackKeys: KnownIds<number>,
+    private readonly knownLocations: KnownIds<true>,
+    private readonly knownFunctions: KnownIds<true>,
+    private readonly knownMappings: KnownIds<true>,
+  ) {}
 
-  static async open(conn: DuckDBConnection): Promise<SymbolWriter> {
+  static async open(conn: DuckDBConnection, capacity = KNOWN_IDS_CAPACITY): Promise<SymbolWriter> {
     const r = await conn.runAndReadAll('SELECT coalesce(max(stack_key), 0) FROM stacks');
-    return new SymbolWriter(num(r.getRows()[0]![0]!) + 1);
+    return new SymbolWriter(
+      num(r.getRows()[0]![0]!) + 1,
+      await KnownIds.load(conn, 'stacks', 'stack_id, stack_key', capacity, (row) => num(row[1]!)),
+      await KnownIds.load(conn, 'locations', 'location_id', capacity, () => true as const),
+      await KnownIds.load(conn, 'functions', 'function_id', capacity, () => true as const),
+      await KnownIds.load(conn, 'mappings', 'mapping_id', capacity, () => true as const),
+    );
   }
 
   async prepare(conn: DuckDBConnection, dicts: Iterable<SymbolDictionary>): Promise<PreparedSymbols> {
     const ids = new Map<SymbolDictionary, DictionaryIds>();
-    for (const d of dicts) if (!ids.has(d)) ids.set(d, dictionaryIds(d));
+    for (const d of dicts) if (!ids.has(d)) ids.set(d, this.contentIds.of(d));
 
     // Stacks: cache, then database, then new keys.
     const unknownStacks = new Set<Id>();
-    for (const di of ids.values()) for (const s of di.stacks) if (!this.stackKeys.has(s)) unknownStacks.add(s);
+    if (!this.stackKeys.isComplete) {
+      for (const di of ids.values()) for (const s of di.stacks) if (this.stackKeys.get(s) === undefined) unknownStacks.add(s);
+    }
     const found = new Map<Id, number>();
     for (const [id, key] of await selectByIds(conn, 'stacks', 'stack_id', 'stack_id, stack_key', [...unknownStacks])) {
       found.set(big(id!), num(key!));
@@ -134,11 +144,12 @@ export class SymbolWriter {
     conn: DuckDBConnection,
     table: string,
     idColumn: string,
-    known: BoundedCache<Id, true>,
+    known: KnownIds<true>,
     candidates: Map<Id, T>,
   ): Promise<Map<Id, T>> {
     const out = new Map<Id, T>();
-    for (const [id, v] of candidates) if (!known.has(id)) out.set(id, v);
+    for (const [id, v] of candidates) if (known.get(id) === undefined) out.set(id, v);
+    if (known.isComplete) return out;
     for (const [id] of await selectByIds(conn, table, idColumn, idColumn, [...out.keys()])) {
       out.delete(big(id!));
       known.set(big(id!), true);

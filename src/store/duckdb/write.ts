@@ -3,6 +3,7 @@ import { BIGINT, LIST, UBIGINT, listValue } from '@duckdb/node-api';
 import type { Id, Profile, SymbolDictionary } from '../../model/index.js';
 import { InputError, profileTypeId, seriesId, validateLabels } from '../../model/index.js';
 import type { WriteResult } from '../store.js';
+import type { RecentProfiles } from './recent-profiles.js';
 import type { ProfileRows } from './profile-rows.js';
 import { profileContentId, profileRows } from './profile-rows.js';
 import { createDayTableSql, dayOf, dayTableName } from './schema.js';
@@ -17,11 +18,19 @@ export interface WriteContext {
   readonly conn: DuckDBConnection;
   readonly registry: SeriesRegistry;
   readonly symbols: SymbolWriter;
+  readonly recent: RecentProfiles;
   /** Days whose samples table exists (committed). */
   readonly days: Set<number>;
 }
 
+/** One caller's `Store.write`, already checked with `checkWriteInput`. */
+export interface WriteCall {
+  readonly tenant: string;
+  readonly profiles: readonly Profile[];
+}
+
 interface PendingProfile {
+  readonly call: number;
   readonly series: SeriesRecord;
   readonly profile: Profile;
   readonly rows: ProfileRows;
@@ -29,37 +38,38 @@ interface PendingProfile {
 }
 
 /**
- * One write call = one transaction: symbols, new series, samples and profile rows commit together or
- * not at all, and DuckDB's commit syncs its write-ahead log, so a resolved promise survives a crash.
- * Profiles already stored (same content id) are skipped, which makes replays harmless.
- * The caller serializes calls (one writer on this connection).
+ * Writes several callers' profiles in one transaction (group commit: one log sync for all of them).
+ * Symbols, new series, samples and profile rows commit together or not at all, and DuckDB's commit
+ * syncs its write-ahead log, so a resolved promise survives a crash. Profiles already stored (same
+ * content id) are skipped, which makes replays harmless. The caller serializes calls (one writer).
  */
-export async function writeProfiles(ctx: WriteContext, tenant: string, profiles: readonly Profile[]): Promise<WriteResult> {
-  checkInput(tenant, profiles);
-  if (profiles.length === 0) return { profiles: 0, rows: 0 };
+export async function writeCalls(ctx: WriteContext, calls: readonly WriteCall[]): Promise<WriteResult[]> {
+  const results = calls.map(() => ({ profiles: 0, rows: 0 }));
   const { conn, registry } = ctx;
-  const prepared = await ctx.symbols.prepare(conn, profiles.map((p) => p.dict));
+  const prepared = await ctx.symbols.prepare(conn, calls.flatMap((c) => c.profiles.map((p) => p.dict)));
 
   const newSeries = new Map<Id, SeriesRecord>();
   const pending: PendingProfile[] = [];
   const seen = new Set<Id>();
-  for (const p of profiles) {
-    const sid = seriesId(tenant, p.type, p.labels);
-    let series = registry.get(sid) ?? newSeries.get(sid);
-    if (!series) {
-      series = { key: registry.allocateKey(), id: sid, tenant, type: p.type, typeId: profileTypeId(p.type), labels: p.labels, firstMs: Infinity, lastMs: -Infinity };
-      newSeries.set(sid, series);
+  calls.forEach(({ tenant, profiles }, call) => {
+    for (const p of profiles) {
+      const sid = seriesId(tenant, p.type, p.labels);
+      let series = registry.get(sid) ?? newSeries.get(sid);
+      if (!series) {
+        series = { key: registry.allocateKey(), id: sid, tenant, type: p.type, typeId: profileTypeId(p.type), labels: p.labels, firstMs: Infinity, lastMs: -Infinity };
+        newSeries.set(sid, series);
+      }
+      const rows = profileRows(p, prepared.stackKeys.get(p.dict)!);
+      if (rows.stackKeys.length === 0) continue; // nothing to add to any sum
+      const id = profileContentId(sid, p, rows);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      pending.push({ call, series, profile: p, rows, id });
     }
-    const rows = profileRows(p, prepared.stackKeys.get(p.dict)!);
-    if (rows.stackKeys.length === 0) continue; // nothing to add to any sum
-    const id = profileContentId(sid, p, rows);
-    if (seen.has(id)) continue;
-    seen.add(id);
-    pending.push({ series, profile: p, rows, id });
-  }
-  const fresh = await withoutStored(conn, pending);
+  });
+  const fresh = await withoutStored(ctx, pending);
+  if (fresh.length === 0) return results; // new symbols of skipped profiles are not needed
 
-  let rowCount = 0;
   const usedSeries = new Set<SeriesRecord>(fresh.map((f) => f.series));
   await conn.run('BEGIN TRANSACTION');
   try {
@@ -98,7 +108,8 @@ export async function writeProfiles(ctx: WriteContext, tenant: string, profiles:
         a.appendDouble(scale);
         a.endRow();
       }
-      rowCount += stackKeys.length;
+      results[f.call]!.profiles++;
+      results[f.call]!.rows += stackKeys.length;
       profilesAppender.appendUBigInt(f.id);
       profilesAppender.appendInteger(f.series.key);
       profilesAppender.appendBigInt(t);
@@ -122,30 +133,42 @@ export async function writeProfiles(ctx: WriteContext, tenant: string, profiles:
     if (t < f.series.firstMs) f.series.firstMs = t;
     if (t > f.series.lastMs) f.series.lastMs = t;
     ctx.days.add(dayOf(t));
+    ctx.recent.add(f.id, t);
   }
-  return { profiles: fresh.length, rows: rowCount };
+  return results;
 }
 
-/** Drops the profiles whose content id is already stored. Zone maps on time_ms keep the scan short. */
-async function withoutStored(conn: DuckDBConnection, pending: PendingProfile[]): Promise<PendingProfile[]> {
-  if (pending.length === 0) return pending;
+/**
+ * Drops the profiles whose content id is already stored. Recent ones are decided in memory; older
+ * ones with one query, where zone maps on time_ms keep the scan short.
+ */
+async function withoutStored(ctx: WriteContext, pending: PendingProfile[]): Promise<PendingProfile[]> {
+  const ask: PendingProfile[] = [];
+  const fresh: PendingProfile[] = [];
+  for (const p of pending) {
+    const known = ctx.recent.stored(p.id, Math.floor(p.profile.timeMs));
+    if (known === undefined) ask.push(p);
+    else if (!known) fresh.push(p);
+  }
+  if (ask.length === 0) return fresh;
   let min = Infinity;
   let max = -Infinity;
-  for (const p of pending) {
+  for (const p of ask) {
     min = Math.min(min, Math.floor(p.profile.timeMs));
     max = Math.max(max, Math.floor(p.profile.timeMs));
   }
-  const r = await conn.runAndReadAll(
+  const r = await ctx.conn.runAndReadAll(
     'SELECT profile_id FROM profiles WHERE time_ms BETWEEN $2 AND $3 AND profile_id IN (SELECT unnest($1))',
-    [listValue(pending.map((p) => p.id)), BigInt(min), BigInt(max)],
+    [listValue(ask.map((p) => p.id)), BigInt(min), BigInt(max)],
     [LIST(UBIGINT), BIGINT, BIGINT],
   );
   const stored = new Set<Id>(r.getRows().map(([id]) => big(id!)));
-  return stored.size === 0 ? pending : pending.filter((p) => !stored.has(p.id));
+  for (const p of ask) if (!stored.has(p.id)) fresh.push(p);
+  return fresh;
 }
 
 /** Refuses the whole call, before anything is touched, when any profile could not be stored faithfully. */
-function checkInput(tenant: string, profiles: readonly Profile[]): void {
+export function checkWriteInput(tenant: string, profiles: readonly Profile[]): void {
   if (tenant === '') throw new InputError('tenant must not be empty');
   const checkedDicts = new Set<SymbolDictionary>();
   profiles.forEach((p, n) => {

@@ -1,0 +1,105 @@
+import type { Profile } from '../src/model/index.js';
+import { CPU_TYPE, DictionaryBuilder, labelsFrom } from '../src/model/index.js';
+
+/**
+ * Realistic agent data for the store benchmarks: one service sampled at 19 Hz on 16 busy CPUs, one
+ * profile every 10 s (3 040 raw samples each). Stacks come from a call tree (so they share prefixes,
+ * as real ones do), 10–40 frames deep, and their popularity is Zipf-skewed: a few hot paths take most
+ * samples, a long tail shows up now and then. Deterministic (seeded), so runs compare.
+ */
+export const HZ = 19;
+export const CPUS = 16;
+export const INTERVAL_MS = 10_000;
+export const RAW_SAMPLES_PER_PROFILE = HZ * CPUS * (INTERVAL_MS / 1000);
+export const PERIOD_NS = Math.round(1e9 / HZ);
+
+export interface DataShape {
+  readonly distinctStacks: number;
+  readonly zipfExponent: number;
+  /** Distinct function names the service's stacks are made of. */
+  readonly functions: number;
+  readonly seed: number;
+}
+
+export const DEFAULT_SHAPE: DataShape = { distinctStacks: 4000, zipfExponent: 1.1, functions: 5000, seed: 42 };
+
+/** Small, fast, seeded PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The service's stack universe (frame names, root first) and a sampler for its popularity. */
+export class ServiceModel {
+  readonly stacks: string[][] = [];
+  private readonly cdf: Float64Array;
+  private readonly random: () => number;
+
+  constructor(readonly shape: DataShape = DEFAULT_SHAPE) {
+    this.random = rng(shape.seed);
+    // A service has a few thousand functions; some (allocation, locking, syscalls) sit under many paths.
+    const functions = Array.from({ length: shape.functions }, (_, i) => `pkg${i % 23}.Type${i % 151}.method${i}`);
+    const fn = () => functions[Math.floor(Math.pow(this.random(), 2) * functions.length)]!;
+    // Grow paths by extending earlier ones: shared prefixes, like a real call tree.
+    const roots = [['runtime.main', 'main.main'], ['runtime.goexit', 'net/http.(*conn).serve'], ['runtime.mstart', 'runtime.schedule']];
+    while (this.stacks.length < shape.distinctStacks) {
+      const base = this.stacks.length > 0 && this.random() < 0.8 ? this.stacks[Math.floor(this.random() * this.stacks.length)]! : roots[Math.floor(this.random() * roots.length)]!;
+      const depth = 10 + Math.floor(this.random() * 31);
+      const keep = Math.min(base.length, Math.floor(depth * (0.5 + this.random() * 0.4)));
+      const s = base.slice(0, keep);
+      while (s.length < depth) s.push(fn());
+      this.stacks.push(s);
+    }
+    const weights = this.stacks.map((_, rank) => 1 / Math.pow(rank + 1, shape.zipfExponent));
+    const sum = weights.reduce((a, b) => a + b, 0);
+    this.cdf = new Float64Array(weights.length);
+    let acc = 0;
+    weights.forEach((w, i) => {
+      acc += w / sum;
+      this.cdf[i] = acc;
+    });
+  }
+
+  private pick(): number {
+    const u = this.random();
+    let lo = 0;
+    let hi = this.cdf.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.cdf[mid]! < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** One 10 s profile as the agent would push it: its own dictionary, one row per distinct stack. */
+  profile(timeMs: number, labels: Readonly<Record<string, string>> = { service_name: 'checkout', namespace: 'shop' }): Profile {
+    const counts = new Map<number, number>();
+    for (let i = 0; i < RAW_SAMPLES_PER_PROFILE; i++) {
+      const s = this.pick();
+      counts.set(s, (counts.get(s) ?? 0) + 1);
+    }
+    const b = new DictionaryBuilder();
+    const mapping = b.mapping('/app/checkout', 'b7c1d2e3f4a5');
+    const stacks: number[] = [];
+    const values: number[] = [];
+    for (const [s, n] of counts) {
+      stacks.push(b.stack(this.stacks[s]!.map((name) => b.frame(name, mapping)).reverse()));
+      values.push(n * PERIOD_NS);
+    }
+    return { type: CPU_TYPE, labels: labelsFrom(labels), timeMs, durationNs: INTERVAL_MS * 1e6, period: PERIOD_NS, dict: b.dict, stacks, values };
+  }
+}
+
+/** Profile start times for `hours` of data ending at `endMs`, oldest first. */
+export function profileTimes(hours: number, endMs: number): number[] {
+  const n = Math.round((hours * 3_600_000) / INTERVAL_MS);
+  const start = endMs - n * INTERVAL_MS;
+  return Array.from({ length: n }, (_, i) => start + i * INTERVAL_MS);
+}
