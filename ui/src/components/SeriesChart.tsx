@@ -60,7 +60,11 @@ export function SeriesChart(props: {
       cursor: { drag: { x: true, y: false, setScale: false } },
       select: { show: true, left: 0, top: 0, width: 0, height: 0 },
       legend: { show: true },
-      scales: { x: { time: true, min: props.start / 1000, max: props.end / 1000 } },
+      // y from zero: a chart of CPU that starts at 0.12 cores makes a flat line look like a cliff.
+      scales: {
+        x: { time: true, min: props.start / 1000, max: props.end / 1000 },
+        y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] },
+      },
       axes: [
         { stroke: axisColor, grid: { stroke: grid } },
         { stroke: axisColor, grid: { stroke: grid }, label, size: 60 },

@@ -20,8 +20,11 @@ export interface FlameGraphDiffJson extends FlameGraphJson {
 const NODE = 4; // offset, total, self, name
 const DIFF_NODE = 7; // left offset, left total, left self, right offset, right total, right self, name
 
-function levelsOf(fg: FlameGraphJson, step: number): number[][] {
-  const levels = (fg.levels ?? []).map((l) => (l.values ?? []).map(Number));
+type RawLevel = readonly (string | number)[];
+
+/** The raw value arrays, checked to hold whole nodes; numbers are converted where they are read. */
+function levelsOf(fg: FlameGraphJson, step: number): RawLevel[] {
+  const levels = (fg.levels ?? []).map((l) => l.values ?? []);
   for (const [d, l] of levels.entries()) {
     if (l.length % step !== 0) throw new Error(`flame graph level ${d} has ${l.length} values, not a multiple of ${step}`);
   }
@@ -41,10 +44,10 @@ export function decodeFlameGraph(fg: FlameGraphJson): FlameTree {
     levelStart[d] = i;
     let end = 0;
     for (let k = 0; k < l.length; k += NODE, i++) {
-      x[i] = end + l[k];
-      total[i] = l[k + 1];
-      self[i] = l[k + 2];
-      nameIdx[i] = l[k + 3];
+      x[i] = end + +l[k];
+      total[i] = +l[k + 1];
+      self[i] = +l[k + 2];
+      nameIdx[i] = +l[k + 3];
       end = x[i] + total[i];
     }
   }
@@ -74,13 +77,13 @@ export function decodeDiffFlameGraph(fg: FlameGraphDiffJson): FlameTree {
     let lEnd = 0;
     let rEnd = 0;
     for (let k = 0; k < l.length; k += DIFF_NODE, i++) {
-      const lx = lEnd + l[k];
-      const rx = rEnd + l[k + 3];
-      leftTotal[i] = l[k + 1];
-      leftSelf[i] = l[k + 2];
-      rightTotal[i] = l[k + 4];
-      rightSelf[i] = l[k + 5];
-      nameIdx[i] = l[k + 6];
+      const lx = lEnd + +l[k];
+      const rx = rEnd + +l[k + 3];
+      leftTotal[i] = +l[k + 1];
+      leftSelf[i] = +l[k + 2];
+      rightTotal[i] = +l[k + 4];
+      rightSelf[i] = +l[k + 5];
+      nameIdx[i] = +l[k + 6];
       lEnd = lx + leftTotal[i];
       rEnd = rx + rightTotal[i];
       x[i] = lx + rx;
