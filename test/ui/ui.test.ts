@@ -79,7 +79,13 @@ async function flameDrawn(testId = 'flame'): Promise<void> {
   await page.waitForFunction((id) => (window.__kilnRenderers?.[id]?.perf.draws.length ?? 0) > 0, testId);
 }
 
+/** Waits until a zoom transition of this graph has landed, so positions mean what the test expects. */
+async function zoomSettled(testId = 'flame'): Promise<void> {
+  await page.waitForFunction((id) => window.__kilnRenderers?.[id]?.isAnimating() === false, testId);
+}
+
 async function hoverRow(testId: string, depth: number, fraction: number) {
+  await zoomSettled(testId);
   const box = (await page.locator(`[data-testid="${testId}"] canvas`).boundingBox())!;
   await page.mouse.move(box.x + box.width * fraction, box.y + depth * ROW + ROW / 2);
   const tip = page.locator(`[data-testid="${testId}-tooltip"]`);
@@ -203,7 +209,6 @@ describe('Kiln UI in Chromium against a real server', () => {
     await page.mouse.click(box.x + box.width * 0.02, box.y + 4 * ROW + ROW / 2);
     await expect.poll(() => new URL(page.url()).searchParams.get('zoom')?.split(';').pop()).toBe(name);
     await page.locator('[data-testid="flame-zoomed"]').waitFor();
-    await page.waitForTimeout(400); // let the zoom animation land before probing the far edge
     const far = await hoverRow('flame', 4, 0.98);
     expect(await far.tip.getAttribute('data-name')).toBe(name);
     await shot('03-zoomed');

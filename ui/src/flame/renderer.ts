@@ -43,6 +43,7 @@ export class FlameRenderer {
   private charWidth = 7;
   private cssWidth = 0;
   private anim = 0;
+  private animating = false;
   private opts: DrawOptions = { dark: false, inverted: false, highlight: null, selected: -1 };
   readonly perf: FramePerf = { draws: [] };
 
@@ -77,6 +78,7 @@ export class FlameRenderer {
     const tx0 = t.x[node];
     const tx1 = t.x[node] + Math.max(t.total[node], 1e-9);
     cancelAnimationFrame(this.anim);
+    this.animating = !instant;
     if (instant) {
       this.x0 = tx0;
       this.x1 = tx1;
@@ -94,9 +96,17 @@ export class FlameRenderer {
       this.x1 = sx1 + (tx1 - sx1) * e;
       this.draw();
       if (k < 1) this.anim = requestAnimationFrame(step);
-      else onDone?.();
+      else {
+        this.animating = false;
+        onDone?.();
+      }
     };
     this.anim = requestAnimationFrame(step);
+  }
+
+  /** True while a zoom transition is running (tests and the benchmark wait for it to land). */
+  isAnimating(): boolean {
+    return this.animating;
   }
 
   /** Sizes the backing store to the element's CSS size and the screen's pixel ratio. */
@@ -255,6 +265,7 @@ export class FlameRenderer {
 
   dispose(): void {
     cancelAnimationFrame(this.anim);
+    this.animating = false;
   }
 }
 
