@@ -1,5 +1,5 @@
-import type { Profile } from '../src/model/index.js';
-import { CPU_TYPE, DictionaryBuilder, labelsFrom } from '../src/model/index.js';
+import type { Profile, SymbolDictionary } from '../src/model/index.js';
+import { CPU_TYPE, labelsFrom } from '../src/model/index.js';
 
 /**
  * Realistic agent data for the store benchmarks: one service sampled at 19 Hz on 16 busy CPUs, one
@@ -12,6 +12,9 @@ export const CPUS = 16;
 export const INTERVAL_MS = 10_000;
 export const RAW_SAMPLES_PER_PROFILE = HZ * CPUS * (INTERVAL_MS / 1000);
 export const PERIOD_NS = Math.round(1e9 / HZ);
+
+/** The benchmark data ends at 06:00 UTC, so 24 h of it spans two day tables as real data does. */
+export const BENCH_END_MS = Date.UTC(2026, 0, 20, 6);
 
 export interface DataShape {
   readonly distinctStacks: number;
@@ -78,22 +81,38 @@ export class ServiceModel {
     return lo;
   }
 
-  /** One 10 s profile as the agent would push it: its own dictionary, one row per distinct stack. */
+  /**
+   * One 10 s profile as the agent would push it: its own dictionary (only the frames it uses), one
+   * row per distinct stack, values in nanoseconds (count × period). Frame names are fresh string
+   * copies, as a decoder would hand them over, so the store pays for hashing them like it would.
+   */
   profile(timeMs: number, labels: Readonly<Record<string, string>> = { service_name: 'checkout', namespace: 'shop' }): Profile {
     const counts = new Map<number, number>();
     for (let i = 0; i < RAW_SAMPLES_PER_PROFILE; i++) {
       const s = this.pick();
       counts.set(s, (counts.get(s) ?? 0) + 1);
     }
-    const b = new DictionaryBuilder();
-    const mapping = b.mapping('/app/checkout', 'b7c1d2e3f4a5');
+    const dict: SymbolDictionary = { mappings: [{ binary: '/app/checkout', buildId: 'b7c1d2e3f4a5' }], functions: [], locations: [], stacks: [] };
+    const local = new Map<string, number>();
     const stacks: number[] = [];
     const values: number[] = [];
     for (const [s, n] of counts) {
-      stacks.push(b.stack(this.stacks[s]!.map((name) => b.frame(name, mapping)).reverse()));
+      const frames = this.stacks[s]!;
+      const locs: number[] = new Array(frames.length);
+      for (let i = 0; i < frames.length; i++) {
+        const name = frames[frames.length - 1 - i]!; // leaf first
+        let loc = local.get(name);
+        if (loc === undefined) {
+          loc = dict.functions.push({ name: (' ' + name).slice(1), systemName: '', file: '' }) - 1;
+          dict.locations.push({ mapping: 0, address: 0n, lines: [{ function: loc, line: 0 }] });
+          local.set(name, loc);
+        }
+        locs[i] = loc;
+      }
+      stacks.push(dict.stacks.push(locs) - 1);
       values.push(n * PERIOD_NS);
     }
-    return { type: CPU_TYPE, labels: labelsFrom(labels), timeMs, durationNs: INTERVAL_MS * 1e6, period: PERIOD_NS, dict: b.dict, stacks, values };
+    return { type: CPU_TYPE, labels: labelsFrom(labels), timeMs, durationNs: INTERVAL_MS * 1e6, period: PERIOD_NS, dict, stacks, values };
   }
 }
 

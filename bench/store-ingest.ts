@@ -13,7 +13,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Profile } from '../src/model/index.js';
 import { DuckDBStore } from '../src/store/index.js';
-import { RAW_SAMPLES_PER_PROFILE, ServiceModel, profileTimes } from './store-data.js';
+import { BENCH_END_MS, RAW_SAMPLES_PER_PROFILE, ServiceModel, profileTimes } from './store-data.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -28,8 +28,6 @@ const hours = Number(args.hours);
 const batch = Number(args.batch);
 const concurrency = Number(args.concurrency);
 
-/** The data ends at 06:00 UTC, so a 24 h run spans two day tables as real data does. */
-export const BENCH_END_MS = Date.UTC(2026, 0, 20, 6);
 
 rmSync(args.dir, { recursive: true, force: true });
 const store = await DuckDBStore.open(args.dir, { threads: Number(args.threads) });

@@ -153,6 +153,22 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       });
     });
 
+    describe('concurrent writes', () => {
+      it('gives each concurrent call its own result, and a bad call fails alone', async () => {
+        const calls = Array.from({ length: 12 }, (_, i) =>
+          store.write(tenant, [folded({ labels: { service_name: 'a', pod: `p${i % 3}` }, timeMs: T0 + i * 1000, samples: { [`a;f${i}`]: i + 1, 'a;shared': 1 } })]),
+        );
+        const bad = store.write(tenant, [{ ...folded({ labels: { service_name: 'a' }, timeMs: T0, samples: { 'a;b': 1 } }), values: [Number.NaN] }]);
+        await expect(bad).rejects.toBeInstanceOf(InputError);
+        const results = await Promise.all(calls);
+        expect(results).toEqual(Array.from({ length: 12 }, () => ({ profiles: 1, rows: 2 })));
+        const merged = await mergedFolded(store, tenant, selector(), hour);
+        expect(merged['a;shared']).toBe(12);
+        expect(merged['a;f11']).toBe(12);
+        expect(Object.keys(merged)).toHaveLength(13);
+      });
+    });
+
     describe('idempotent replay', () => {
       it('stores a replayed profile once, in the same call or a later one', async () => {
         const p = folded({ labels: { service_name: 'a' }, timeMs: T0, samples: { 'a;b': 3, 'a;c': 4 } });
