@@ -50,6 +50,9 @@ export function ensureUiBuilt(): string {
     execFileSync(path.join(ROOT, 'node_modules', '.bin', 'vite'), ['build', '--config', 'ui/vite.config.ts', '--logLevel', 'warn'], {
       cwd: ROOT,
       stdio: 'inherit',
+      // vitest sets NODE_ENV=test, which would make vite bundle React's development build (slow, and with
+      // StrictMode's double effects): the UI under test must be the production bundle users get.
+      env: { ...process.env, NODE_ENV: 'production' },
     });
   }
   return UI_DIST;
