@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { InputError, SERVICE_NAME } from '../model/index.js';
 import { detectFormat } from '../formats/registry.js';
+import '../formats/otlp-format.js'; // registers `otlp` so captures are recognised
 import { action, clientFrom, withServerOptions } from './common.js';
 
 /** `k=v,k2=v2` → pairs; values may contain '=' but not ','. */
@@ -27,10 +28,10 @@ export function ingestCommand(): Command {
     .argument('<files...>', 'profile files')
     .option('-l, --labels <k=v,...>', 'labels for every profile, e.g. service_name=checkout,env=prod')
     .addOption(new Option('-f, --format <format>', 'input format').choices(['auto', 'pprof', 'folded', 'lines', 'perf', 'speedscope', 'otlp']).default('auto'))
-    .option('--type <profileType>', 'profile type for formats that carry none (folded, perf, lines)', 'process_cpu:cpu:nanoseconds:cpu:nanoseconds')
+    .option('--type <profileType>', 'profile type for formats that carry none (folded, perf, lines); default: CPU samples, as Pyroscope reads them')
     .option('--from <time>', 'profile start time (Unix seconds or RFC3339); default: the file\'s own, else now')
     .addHelpText('after', '\nExample:\n  kiln ingest cpu.pb.gz --labels service_name=checkout,env=prod\n  perf script | gzip > perf.txt.gz && kiln ingest perf.txt.gz --labels service_name=batch')
-    .action(action(async (files: string[], opts: { labels?: string; format: string; type: string; from?: string; url: string; tenant?: string }) => {
+    .action(action(async (files: string[], opts: { labels?: string; format: string; type?: string; from?: string; url: string; tenant?: string }) => {
       const labels = parseLabelFlag(opts.labels);
       const client = clientFrom(opts);
       let failed = 0;
@@ -43,7 +44,7 @@ export function ingestCommand(): Command {
         const app = labels.find(([k]) => k === SERVICE_NAME)?.[1] ?? path.basename(file).replace(/\..*$/, '');
         process.stderr.write(`[${i + 1}/${files.length}] ${file} (${(size / 1024).toFixed(1)} KiB, ${format}) … `);
         const params = new URLSearchParams({ name: ingestName(app, labels), format });
-        if (format === 'folded' || format === 'lines' || format === 'perf') params.set('profile_type', opts.type);
+        if (opts.type) params.set('profile_type', opts.type);
         if (opts.from) params.set('from', opts.from);
         try {
           const res = await client.request(`/ingest?${params}`, {

@@ -2,6 +2,7 @@ import { Profile as PprofProfile } from 'pprof-format';
 import { DictionaryBuilder, InputError, labelsFrom } from '../model/index.js';
 import type { Label, Labels, Line, Profile, ProfileType } from '../model/index.js';
 import { DEFAULT_MAX_DECOMPRESSED, gunzipBounded } from './compression.js';
+import { checkProtobufFraming } from './protobuf-wire.js';
 import { EmptyProfileError } from './empty-profile.js';
 import type { DecodeOptions } from './options.js';
 import { pprofProfileTypes } from './pprof-types.js';
@@ -26,6 +27,7 @@ type Numeric = number | bigint;
 const num = (v: Numeric): number => (typeof v === 'bigint' ? Number(BigInt.asIntN(64, v)) : v);
 
 function parse(raw: Uint8Array): PprofProfile {
+  checkProtobufFraming(raw, 'pprof profile');
   try {
     return PprofProfile.decode(raw);
   } catch (e) {

@@ -1,0 +1,121 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runKiln, startKilnServer } from '../support/cli.js';
+import type { CliServer } from '../support/cli.js';
+import { requireTestdata } from '../support/testdata.js';
+
+/**
+ * The CLI as a user drives it: a real `kiln server` process, files pushed with `kiln ingest`, answers
+ * read with `kiln query`, a restart in between, and exit codes a script can branch on.
+ */
+const CPU = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds';
+const SAMPLES = 'process_cpu:samples:count:cpu:nanoseconds';
+const MS10 = 10_000_000;
+const FOLDED = `main;gc ${10 * MS10}\nmain;handle;parse ${30 * MS10}\nmain;handle;render ${60 * MS10}\n`;
+
+let dir: string;
+let dataDir: string;
+let server: CliServer;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'kiln-cli-'));
+  dataDir = path.join(dir, 'data');
+  server = await startKilnServer(['--data-dir', dataDir]);
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('kiln CLI against a real server', () => {
+  it('ingests a folded file and a pprof, and answers top, flamegraph, labels and types', async () => {
+    const folded = path.join(dir, 'app.folded');
+    await writeFile(folded, 'main;handle;parse 30\nmain;handle;render 60\nmain;gc 10\n');
+    const pprof = path.join(requireTestdata('pprof'), 'pyroscope-cpu.pprof');
+
+    const a = await runKiln(['ingest', folded, '--labels', 'service_name=shop,env=prod', '--url', server.url]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.stderr).toContain('[1/1]');
+    const b = await runKiln(['ingest', pprof, '--labels', 'service_name=gosvc', '--url', server.url]);
+    expect(b.code, b.stderr).toBe(0);
+
+    // Folded counts are samples; like Pyroscope, the server reads them as CPU at 100 Hz (10 ms each).
+    const top = await runKiln(['query', 'top', `${CPU}{service_name="shop"}`, '--json', '--url', server.url]);
+    expect(top.code, top.stderr).toBe(0);
+    const table = JSON.parse(top.stdout) as { total: number; entries: { name: string; self: number; total: number }[] };
+    expect(table.total).toBe(100 * MS10);
+    expect(table.entries[0]).toMatchObject({ name: 'render', self: 60 * MS10, total: 60 * MS10 });
+    expect(table.entries.find((e) => e.name === 'handle')).toMatchObject({ self: 0, total: 90 * MS10 });
+
+    const text = await runKiln(['query', 'top', `${CPU}{service_name="shop"}`, '--url', server.url]);
+    expect(text.stdout).toMatch(/SELF\s+SELF%\s+TOTAL\s+TOTAL%\s+FUNCTION/);
+    expect(text.stdout).toMatch(/0\.60s\s+60\.00%\s+0\.60s\s+60\.00%\s+render/);
+
+    const fg = await runKiln(['query', 'flamegraph', `${CPU}{service_name="shop"}`, '--format', 'folded', '--url', server.url]);
+    expect(fg.stdout).toBe(FOLDED);
+
+    const names = await runKiln(['labels', 'service_name', '--from', '0', '--url', server.url]);
+    expect(names.stdout.trim().split('\n')).toEqual(['gosvc', 'shop']);
+    const types = await runKiln(['types', '--from', '0', '--url', server.url]);
+    expect(types.stdout).toContain(CPU);
+    expect(types.stdout).toContain(SAMPLES);
+  });
+
+  it('keeps everything acknowledged across a server restart', async () => {
+    expect(await server.stop()).toBe(0);
+    server = await startKilnServer(['--data-dir', dataDir]);
+    const fg = await runKiln(['query', 'flamegraph', `${CPU}{service_name="shop"}`, '--url', server.url]);
+    expect(fg.code, fg.stderr).toBe(0);
+    expect(fg.stdout).toBe(FOLDED);
+  });
+
+  it('exports pprof that decodes back to the same totals', async () => {
+    const out = path.join(dir, 'shop.pb.gz');
+    const r = await runKiln(['export', `${CPU}{service_name="shop"}`, '-o', out, '--url', server.url]);
+    expect(r.code, r.stderr).toBe(0);
+    const back = await runKiln(['ingest', out, '--labels', 'service_name=shop_copy', '--url', server.url]);
+    expect(back.code, back.stderr).toBe(0);
+    // The export is stamped with its range's start (now-1h at export time), so look a little further back.
+    const top = await runKiln(['query', 'top', `${CPU}{service_name="shop_copy"}`, '--from', 'now-2h', '--json', '--url', server.url]);
+    expect((JSON.parse(top.stdout) as { total: number }).total).toBe(100 * MS10);
+  });
+
+  it('exits 2 with a message for input the user must fix', async () => {
+    const badSelector = await runKiln(['query', 'top', `${CPU}{service_name=}`, '--url', server.url]);
+    expect(badSelector.code).toBe(2);
+    expect(badSelector.stderr).toMatch(/column/);
+
+    const missing = await runKiln(['ingest', path.join(dir, 'nope.pb.gz'), '--url', server.url]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('no such file');
+
+    const garbage = path.join(dir, 'garbage.pb');
+    await writeFile(garbage, Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x01, 0x02]));
+    const bad = await runKiln(['ingest', garbage, '--format', 'pprof', '--url', server.url]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/server rejected the request \(4\d\d\)/);
+
+    const badRange = await runKiln(['query', 'top', `${CPU}{}`, '--from', 'now', '--until', 'now-1h', '--url', server.url]);
+    expect(badRange.code).toBe(2);
+
+    const unknownFlag = await runKiln(['query', 'top', '--bogus']);
+    expect(unknownFlag.code).toBe(2);
+  });
+
+  it('exits 1 when the server cannot be reached', async () => {
+    const r = await runKiln(['types', '--url', 'http://127.0.0.1:9']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('cannot reach kiln server');
+  });
+
+  it('documents every verb with --help', async () => {
+    for (const verb of [['server'], ['agent'], ['ingest'], ['query', 'top'], ['query', 'flamegraph'], ['query', 'series'], ['query', 'diff'], ['labels'], ['types'], ['export']]) {
+      const r = await runKiln([...verb, '--help']);
+      expect(r.code, verb.join(' ')).toBe(0);
+      expect(r.stdout).toContain(`Usage: kiln ${verb.join(' ')}`);
+    }
+  });
+});
