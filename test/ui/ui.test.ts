@@ -36,6 +36,8 @@ let start = 0;
 let end = 0;
 /** The corpus profile keeps its own timestamp (pprof time_nanos), so it is looked at over its own range. */
 let corpusRange = { start: 0, end: 0 };
+/** Between the batch job's fifth and sixth push: its work shifts from compress to upload here. */
+let batchHalf = 0;
 
 async function ingest(name: string, body: Uint8Array | string, fromS: number, format: string): Promise<void> {
   const q = new URLSearchParams({ name, from: String(fromS), until: String(fromS + 60), format, sampleRate: '100' });
@@ -104,7 +106,10 @@ beforeAll(async () => {
     await ingest('shop-checkout.cpu{version=1.4}', V14, t, 'folded');
     await ingest('shop-checkout.cpu{version=1.5}', V15, t, 'folded');
     await ingest('shop-cart.cpu{version=2.0}', CART, t, 'folded');
+    // A batch job whose work moves from compress to upload halfway through: a diff of two ranges.
+    await ingest('shop-batch.cpu', i < 5 ? 'main;compress 80\nmain;upload 20\n' : 'main;compress 20\nmain;upload 80\n', t, 'folded');
   }
+  batchHalf = (nowS - 600 + 5 * 60 - 30) * 1000;
   const corpus = readFileSync(path.join(requireTestdata('pprof'), 'pyroscope-cpu.pprof'));
   await ingest('go-corpus', corpus, nowS - 300, 'pprof');
   const raw = corpus[0] === 0x1f && corpus[1] === 0x8b ? gunzipSync(corpus) : corpus;
@@ -290,6 +295,35 @@ describe('Kiln UI in Chromium against a real server', () => {
     const [r2, g2] = await pixel(['main', 'http.serve', 'checkout.handle', 'checkout.price', 'db.query']);
     expect(g2).toBeGreaterThan(r2 + 20);
     await shot('06-diff');
+  });
+
+  it('diff of two ranges of one service', async () => {
+    await page.goto(
+      viewUrl({
+        query: '{service_name="shop-batch"}',
+        view: 'diff',
+        lfrom: String(start),
+        luntil: String(batchHalf),
+        rfrom: String(batchHalf),
+        runtil: String(end),
+      }),
+    );
+    await flameDrawn('diff-flame');
+    const rows = page.locator('[data-testid="diff-table"] tbody tr');
+    await rows.first().waitFor();
+    const change = async (name: string) => Number(await page.locator(`[data-testid="diff-table"] tr[data-name="${name}"]`).getAttribute('data-change'));
+    expect(await change('upload')).toBeCloseTo(0.6, 5); // 20 % → 80 % of the range
+    expect(await change('compress')).toBeCloseTo(-0.6, 5);
+    await shot('06b-diff-ranges');
+  });
+
+  it('an invalid selector in a link is pointed at inline and nothing is queried', async () => {
+    await page.goto(viewUrl({ query: '{service_name=}' }));
+    const err = page.locator('[data-testid="selector-error"]');
+    await err.waitFor();
+    expect(await err.textContent()).toMatch(/expected a quoted value at column 15/);
+    expect(await page.locator('[data-testid="idle"]').first().textContent()).toMatch(/Fix the selector/);
+    expect(await page.locator('[data-testid="error"]').count()).toBe(0);
   });
 
   it('a reloaded URL restores the view', async () => {

@@ -109,6 +109,13 @@ export function App() {
     return t;
   }, [flame, state.hide, state.focus]);
 
+  const idleReason = range.error
+    ? 'Fix the time range above to load data.'
+    : !selectorOk
+      ? 'Fix the selector above (see the message under it) to load data.'
+      : types.status === 'done' && types.data.length === 0
+        ? 'No profile types in this range.'
+        : undefined;
   const serverError = flame.status === 'error' && /selector|matcher|parse/i.test(flame.error) ? flame.error : '';
   const dark = state.theme === 'dark';
 
@@ -203,7 +210,7 @@ export function App() {
           </label>
           <span className="hint">drag across the chart to zoom into a range</span>
         </div>
-        <Status state={series} what="time series" isEmpty={(s) => s.length === 0} empty={emptyMessage}>
+        <Status state={series} what="time series" idle={idleReason} isEmpty={(s) => s.length === 0} empty={emptyMessage}>
           {(data) => (
             <SeriesChart
               series={data}
@@ -268,7 +275,7 @@ export function App() {
         {state.view === 'diff' ? (
           <DiffView state={state} sampleUnit={sampleUnit} update={(p) => update(p, 'replace')} />
         ) : (
-          <Status state={flame} what="flame graph" isEmpty={(t) => rootTotal(t) === 0} empty={emptyMessage}>
+          <Status state={flame} what="flame graph" idle={idleReason} isEmpty={(t) => rootTotal(t) === 0} empty={emptyMessage}>
             {() =>
               shaped && (
                 <>

@@ -7,10 +7,17 @@ export function Status<T>(props: {
   what: string;
   isEmpty?: (data: T) => boolean;
   empty?: ReactNode;
+  /** Why nothing is loading (an invalid selector, no profile type yet). */
+  idle?: ReactNode;
   children: (data: T) => ReactNode;
 }) {
   const { state, what } = props;
-  if (state.status === 'idle') return <div className="state">Pick a profile type to see the {what}.</div>;
+  if (state.status === 'idle')
+    return (
+      <div className="state" data-testid="idle">
+        {props.idle ?? `Pick a profile type to see the ${what}.`}
+      </div>
+    );
   if (state.status === 'loading') return <div className="state loading" data-testid="loading">Loading the {what}…</div>;
   if (state.status === 'error')
     return (
