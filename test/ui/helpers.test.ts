@@ -75,6 +75,9 @@ describe('frame kinds and colours', () => {
     expect(frameKind('LazyCompile:*handler /app/x.js:10', 3)).toBe('jit');
     expect(frameKind('foo_[j]', 3)).toBe('jit');
     expect(frameKind('net/http.(*conn).serve', 3)).toBe('user');
+    expect(frameKind('tcp_sendmsg', 5)).toBe('kernel'); // agent-symbolized kernel frame, no suffix
+    expect(frameKind('main.tcp_handler', 5)).toBe('user'); // qualified: never kernel
+    expect(frameKind('runtime.schedule', 5)).toBe('user');
   });
   it('colours by package, stably, in separate hue bands per kind', () => {
     expect(packageOf('net/http.(*conn).serve')).toBe('net/http');

@@ -100,7 +100,10 @@ describe('focus, hide, sandwich, folded', () => {
     const s = sandwich(t, 'parse');
     expect(nodeName(s.callers, 0)).toBe('parse');
     expect(s.callers.total[findPath(s.callers, ['serve', 'main'])]).toBe(40);
-    expect(s.callees.total[findPath(s.callees, ['parse', 'alloc'])]).toBe(10);
+    expect(nodeName(s.callees, 0)).toBe('parse');
+    expect(s.callees.total[0]).toBe(40);
+    expect(s.callees.self[0]).toBe(30);
+    expect(s.callees.total[findPath(s.callees, ['alloc'])]).toBe(10);
   });
   it('exports folded stacks that sum to the root', () => {
     const lines = toFolded(t).trim().split('\n');

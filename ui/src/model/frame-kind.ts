@@ -7,11 +7,17 @@
 export type FrameKind = 'kernel' | 'jit' | 'user' | 'root';
 
 const JIT_PREFIX = /^(JS:|LazyCompile:|Function:|Builtin:|BytecodeHandler:|Interpreter:|Script:|py::|\[jit\])/;
-const KERNEL_HINT = /(^\[kernel|\[kernel\.kallsyms\]|^(__x64_sys_|__arm64_sys_|entry_SYSCALL|do_syscall_64|asm_|irq_|__do_softirq|ret_from_fork|native_|x64_sys_call))/;
+const KERNEL_MARK = /^\[kernel|\[kernel\.kallsyms\]/;
+// Querier flame graphs carry names only, no binary: a bare C identifier with a prefix only the Linux kernel
+// uses is taken as kernel code. Qualified names (a.b, a::b, a/b) are never kernel symbols.
+const KERNEL_PREFIX =
+  /^(__x64_sys_|__arm64_sys_|__do_sys_|__sys_|ksys_|do_syscall_|entry_SYSCALL|syscall_exit_|exit_to_user_mode|asm_(exc|sysvec|common)_|exc_page_fault|handle_mm_fault|__handle_mm_fault|irq_|__irq_|__do_softirq|__softirqentry|net_rx_action|__netif_|tcp_|udp_|ip_|__ip_|ipv6_|sock_|__sock_|vfs_|ext4_|xfs_|btrfs_|__schedule|schedule$|schedule_|finish_task_switch|ret_from_fork|native_|_raw_spin_|__raw_spin_|x64_sys_call|cpuidle_|intel_idle|do_idle|default_idle|secondary_startup|start_kernel|copy_user_|clear_page_|__alloc_pages|get_page_from_freelist|futex_|do_futex|__futex|epoll_|ep_poll|do_epoll|hrtimer_|__hrtimer|perf_event_|bpf_prog_|__bpf_)/;
+const C_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_.]*$/;
 
 export function frameKind(name: string, depth: number): FrameKind {
   if (depth === 0) return 'root';
-  if (name.endsWith('_[k]') || KERNEL_HINT.test(name)) return 'kernel';
+  if (name.endsWith('_[k]') || KERNEL_MARK.test(name)) return 'kernel';
+  if (C_IDENTIFIER.test(name) && !name.includes('.') && KERNEL_PREFIX.test(name)) return 'kernel';
   if (name.endsWith('_[j]') || JIT_PREFIX.test(name)) return 'jit';
   return 'user';
 }

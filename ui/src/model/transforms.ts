@@ -79,8 +79,23 @@ export function sandwich(t: FlameTree, name: string): { callers: FlameTree; call
     for (let p = t.parent[n]; p > 0; p = t.parent[p]) target = b.child(target, nodeName(t, p));
     b.addSelf(target, t.total[n]);
   }
-  const callees = focusFunction(t, name);
-  return { callers: b.build(), callees };
+  return { callers: b.build(), callees: calleesOf(t, name) };
+}
+
+/** Every outermost call of `name` merged into one root named after it: what the function spends time on. */
+function calleesOf(t: FlameTree, name: string): FlameTree {
+  const b = new TreeBuilder(name);
+  copyWalkFrom(t, (n, target) => {
+    if (target < 0) {
+      if (nodeName(t, n) !== name) return -2;
+      b.addSelf(TreeBuilder.ROOT, t.self[n]);
+      return TreeBuilder.ROOT;
+    }
+    const c = b.child(target, nodeName(t, n));
+    b.addSelf(c, t.self[n]);
+    return c;
+  });
+  return b.build();
 }
 
 function hasAncestorNamed(t: FlameTree, n: number, name: string): boolean {
