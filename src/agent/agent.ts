@@ -73,6 +73,7 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
 
   const collectOnce = async (): Promise<void> => {
     const { samples, counterDeltas } = await sampler.collect();
+    const t0 = performance.now();
     const window = { startMs: windowStart, endMs: Date.now() };
     windowStart = window.endMs;
     metrics.recordBpf(counterDeltas);
@@ -86,6 +87,7 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
     exporter.submit(built.profiles, window);
     metrics.queueLength.set(exporter.queued);
     metrics.queueBytes.set(exporter.queuedBytes);
+    metrics.intervalDuration.observe((performance.now() - t0) / 1000);
   };
   const tick = () => {
     // Intervals never overlap: a slow collect delays the next one instead of racing it.

@@ -12,19 +12,20 @@ import { cpuClockAttr, onlineCpus, PERF_FLAG_FD_CLOEXEC } from './bpf/perf-event
 export const DEFAULT_OBJECT = fileURLToPath(new URL('./bpf/profile.bpf.o', import.meta.url));
 
 /** Names of the BPF program's counters, index-aligned with its `counters` array map. */
-export const BPF_COUNTERS = ['samples', 'idle', 'counts_full', 'stacks_full', 'stack_collision', 'stack_error'] as const;
+export const BPF_COUNTERS = ['samples', 'idle', 'counts_full', 'stacks_full', 'stack_error'] as const;
 export type BpfCounterName = (typeof BPF_COUNTERS)[number];
 export type BpfCounters = Record<BpfCounterName, number>;
 
-/** Layout of the BPF program's `struct sample_key` and stack values (see profile.bpf.c). */
-export const KEY_SIZE = 32;
+/** Layout of the BPF program's `struct sample_key`, stack keys (content hashes) and values (see profile.bpf.c). */
+export const KEY_SIZE = 40;
+export const STACK_KEY_SIZE = 8;
 export const STACK_DEPTH = 127;
 export const STACK_VALUE_SIZE = STACK_DEPTH * 8;
 
 export interface LoaderOptions {
   /** Sampling frequency per CPU, Hz. */
   readonly frequencyHz: number;
-  /** Entries of each stack-trace map (one per generation). */
+  /** Entries of each stacks map (one per generation): distinct stacks per interval. */
   readonly stackMapSize: number;
   /** Entries of each counts map (distinct {pid, tid, stacks, comm} per interval). */
   readonly countsMapSize: number;

@@ -13,7 +13,7 @@ export class AgentMetrics {
   readonly bpfSamples = new Counter({ name: 'kiln_agent_bpf_samples_total', help: 'Perf samples the BPF program ran for (all CPUs, idle included)', registers: [this.registry] });
   readonly bpfDrops = new Counter({
     name: 'kiln_agent_bpf_dropped_samples_total',
-    help: 'Samples the BPF program could not record, by reason (counts_full: raise the map size; stacks_full/stack_collision: raise --stack-map-size)',
+    help: 'Samples the BPF program could not record, by reason (counts_full: raise --counts-map-size; stacks_full: raise --stack-map-size)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
@@ -23,6 +23,12 @@ export class AgentMetrics {
   readonly symbolFrames = new Gauge({ name: 'kiln_agent_symbolize_frames', help: 'Frames the symbolizer was asked for since start', registers: [this.registry] });
   readonly symbolHitRate = new Gauge({ name: 'kiln_agent_symbolize_hit_ratio', help: 'Share of frames that got a function name since start (0..1)', registers: [this.registry] });
   readonly symbolizerStat = new Gauge({ name: 'kiln_agent_symbolizer_stat', help: 'Symbolizer internals (cache sizes, misses), by name', labelNames: ['stat'] as const, registers: [this.registry] });
+  readonly intervalDuration = new Histogram({
+    name: 'kiln_agent_interval_duration_seconds',
+    help: 'Time to read, symbolize, label and queue one interval (the agent\'s own CPU cost per interval)',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
   readonly exportDuration = new Histogram({
     name: 'kiln_agent_export_duration_seconds',
     help: 'Time to deliver one request to the server',
@@ -46,7 +52,7 @@ export class AgentMetrics {
 
   recordBpf(deltas: BpfCounters): void {
     this.bpfSamples.inc(deltas.samples);
-    for (const reason of ['counts_full', 'stacks_full', 'stack_collision', 'stack_error'] as const) {
+    for (const reason of ['counts_full', 'stacks_full', 'stack_error'] as const) {
       this.bpfDrops.inc({ reason }, deltas[reason]);
     }
   }

@@ -4,7 +4,7 @@ import { AgentMetrics } from '../../src/agent/metrics.js';
 describe('agent /metrics', () => {
   it('serves BPF drops, symbolization hit rate and export figures in Prometheus text', async () => {
     const m = new AgentMetrics();
-    m.recordBpf({ samples: 100, idle: 10, counts_full: 2, stacks_full: 3, stack_collision: 1, stack_error: 0 });
+    m.recordBpf({ samples: 100, idle: 10, counts_full: 2, stacks_full: 3, stack_error: 0 });
     m.recordSymbolizer({ frames: 200, symbolized: 150, cachedSymbols: 42 });
     m.exportErrors.inc({ kind: 'retry' });
     m.exportDuration.observe(0.02);

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveConfig, type RawSettings } from '../../src/agent/config.js';
 import type { AgentConfig } from '../../src/agent/config.js';
+import { BasicLabeler } from '../../src/agent/agent-basic-labeler.js';
+import type { ProcessLabeler } from '../../src/agent/types.js';
 import { requireCommand } from './require-bpf.js';
 
 /** Shared steps of the agent's proof tests: build the workload, run it, read back what the server stored. */
@@ -58,12 +60,23 @@ export function run(cmd: string, args: string[]): Workload {
 }
 
 /**
- * An agent config for tests: a higher frequency than the default 19 Hz so 20 s of one busy thread give
- * ~2000 samples (the ±5-point check then sits many standard errors wide), short intervals, no metrics port.
+ * An agent config for tests: 499 Hz rather than the default 19 so that even on a shared, loaded
+ * machine (where a workload may get a fifth of a core) 20 s give over a thousand samples, and the
+ * ±5-point split checks sit several standard errors wide. Short intervals, no metrics port.
  */
 export function testConfig(server: string, extra: RawSettings = {}): AgentConfig {
   // A generous request timeout: on a loaded machine a slow write must not be retried (and counted twice).
-  return resolveConfig({}, { server, frequency: 99, interval: '2s', metricsPort: -1, timeout: '60s', ...extra });
+  return resolveConfig({}, { server, frequency: 499, interval: '2s', metricsPort: -1, timeout: '60s', ...extra });
+}
+
+/**
+ * The agent's own labeler, keeping only the pids under test — what a `keep` relabel rule on `pid` does.
+ * This machine is shared with other suites; symbolizing every process on it at 99 Hz would make the
+ * test measure their load rather than the agent's correctness.
+ */
+export function keepOnly(pids: () => readonly number[], nodeName = 'test'): ProcessLabeler {
+  const inner = new BasicLabeler(nodeName);
+  return { labels: (pid, comm) => (pids().includes(pid) ? inner.labels(pid, comm) : []) };
 }
 
 /** The server's merged folded stacks (root first, `a;b;c value`) for one process. */
@@ -79,26 +92,31 @@ export async function foldedForPid(serverUrl: string, pid: number): Promise<Map<
   return out;
 }
 
-/** Share (0..100) of the process's CPU spent under each function, and whether `caller` calls it directly. */
-/** Sum of a folded profile's values, in seconds (values are CPU nanoseconds). */
-export function totalSeconds(folded: Map<string, number>): number {
-  let ns = 0;
-  for (const v of folded.values()) ns += v;
-  return ns / 1e9;
-}
-
-export function shareUnder(folded: Map<string, number>, fn: string, caller: string): { percent: number; calledFromCaller: boolean } {
+/**
+ * Share (0..100) of the process's CPU spent under a function (frames matching `fn`: a name, or a regex
+ * for JIT names that change with the tier, e.g. `JS:~f` then `JS:*f`), and whether `caller` calls it
+ * directly somewhere.
+ */
+export function shareUnder(folded: Map<string, number>, fn: string | RegExp, caller?: string): { percent: number; calledFromCaller: boolean } {
+  const isFn = (name: string) => (typeof fn === 'string' ? name === fn : fn.test(name));
   let total = 0;
   let under = 0;
   let calledFromCaller = false;
   for (const [stack, v] of folded) {
     total += v;
     const frames = stack.split(';');
-    const at = frames.indexOf(fn);
+    const at = frames.findIndex(isFn);
     if (at >= 0) {
       under += v;
       if (at > 0 && frames[at - 1] === caller) calledFromCaller = true;
     }
   }
   return { percent: total > 0 ? (100 * under) / total : 0, calledFromCaller };
+}
+
+/** Sum of a folded profile's values, in seconds (values are CPU nanoseconds). */
+export function totalSeconds(folded: Map<string, number>): number {
+  let ns = 0;
+  for (const v of folded.values()) ns += v;
+  return ns / 1e9;
 }

@@ -4,6 +4,11 @@
  * 19 Hz by default); each sample adds 1 to a count keyed by {process, thread, user stack, kernel stack,
  * comm}, so the kernel aggregates and user space reads one row per distinct stack per interval.
  *
+ * Stacks are identified by a 64-bit hash of their addresses and kept in a plain hash map, not in a
+ * STACK_TRACE map: a stack-trace map has one slot per hash bucket, and when two stacks share a bucket
+ * the second is refused for the rest of the interval — every sample of that stack lost, a bias the
+ * flame graph cannot show. With 64-bit content hashes, distinct stacks do not collide in practice.
+ *
  * Two generations of (counts, stacks) maps: the agent flips `config[0]` each interval, waits for
  * in-flight samples, then reads and clears the generation nobody writes any more — reading never races
  * writing and no sample is lost across the swap.
@@ -13,7 +18,6 @@
  */
 
 typedef unsigned int u32;
-typedef int s32;
 typedef unsigned long long u64;
 
 #define SEC(name) __attribute__((section(name), used))
@@ -24,14 +28,14 @@ typedef unsigned long long u64;
 enum {
   MAP_TYPE_HASH = 1,
   MAP_TYPE_ARRAY = 2,
-  MAP_TYPE_STACK_TRACE = 7,
+  MAP_TYPE_PERCPU_ARRAY = 6,
 };
+#define F_NO_PREALLOC 1          /* BPF_F_NO_PREALLOC: stack memory only for stacks seen */
 #define F_USER_STACK (1ULL << 8) /* BPF_F_USER_STACK */
-#define ANY 0                    /* BPF_ANY */
 #define NOEXIST 1                /* BPF_NOEXIST */
 #define MAX_STACK_DEPTH 127      /* PERF_MAX_STACK_DEPTH */
-#define EFAULT 14
 #define EEXIST 17
+#define E2BIG 7
 #define ENOMEM 12
 
 /* Helpers by number (the kernel's enum bpf_func_id). */
@@ -39,17 +43,21 @@ static void *(*map_lookup_elem)(void *map, const void *key) = (void *)1;
 static long (*map_update_elem)(void *map, const void *key, const void *value, u64 flags) = (void *)2;
 static u64 (*get_current_pid_tgid)(void) = (void *)14;
 static long (*get_current_comm)(void *buf, u32 size) = (void *)16;
-static long (*get_stackid)(void *ctx, void *map, u64 flags) = (void *)27;
+static long (*get_stack)(void *ctx, void *buf, u32 size, u64 flags) = (void *)67;
 
 struct sample_key {
   u32 pid; /* process (tgid) */
   u32 tid; /* thread (kernel pid) */
-  s32 user_stack_id;   /* -1: no user stack (kernel thread) */
-  s32 kernel_stack_id; /* -1: sampled in user mode */
+  u64 user_stack;   /* hash of the user stack; 0: none (kernel thread) */
+  u64 kernel_stack; /* hash of the kernel stack; 0: none (sampled in user mode) */
   char comm[16];
 };
 
-/* Sizes are defaults; the loader sets max_entries from --stack-map-size before load. */
+struct stack {
+  u64 ips[MAX_STACK_DEPTH]; /* leaf first, zero-filled after the last frame */
+};
+
+/* Sizes are defaults; the loader sets max_entries from its flags before load. */
 #define COUNTS_MAP(name)                      \
   struct {                                    \
     __uint(type, MAP_TYPE_HASH);              \
@@ -58,12 +66,13 @@ struct sample_key {
     __type(value, u64);                       \
   } name SEC(".maps")
 
-#define STACKS_MAP(name)                                \
-  struct {                                              \
-    __uint(type, MAP_TYPE_STACK_TRACE);                 \
-    __uint(max_entries, 16384);                         \
-    __uint(key_size, sizeof(u32));                      \
-    __uint(value_size, MAX_STACK_DEPTH * sizeof(u64));  \
+#define STACKS_MAP(name)                      \
+  struct {                                    \
+    __uint(type, MAP_TYPE_HASH);              \
+    __uint(max_entries, 16384);               \
+    __uint(map_flags, F_NO_PREALLOC);         \
+    __type(key, u64);                         \
+    __type(value, struct stack);              \
   } name SEC(".maps")
 
 COUNTS_MAP(counts_0);
@@ -79,16 +88,23 @@ struct {
   __type(value, u32);
 } config SEC(".maps");
 
+/* A stack is too big for the 512-byte BPF stack: each CPU walks into its own scratch slot. */
+struct {
+  __uint(type, MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, u32);
+  __type(value, struct stack);
+} scratch SEC(".maps");
+
 /* Drop and health counters, read by the agent for its /metrics. Indices are part of the contract
  * with src/agent/loader.ts (BPF_COUNTERS). */
 enum {
-  C_SAMPLES = 0,         /* samples seen (including idle and dropped) */
-  C_IDLE = 1,            /* samples of the idle task, not recorded */
-  C_COUNTS_FULL = 2,     /* counts map full: sample lost */
-  C_STACKS_FULL = 3,     /* stack map out of room (ENOMEM): stack lost, sample lost */
-  C_STACK_COLLISION = 4, /* stack map hash collision (EEXIST): sample lost */
-  C_STACK_ERROR = 5,     /* any other stack id error: sample lost */
-  C_COUNT = 6,
+  C_SAMPLES = 0,     /* samples seen (including idle and dropped) */
+  C_IDLE = 1,        /* samples of the idle task, not recorded */
+  C_COUNTS_FULL = 2, /* counts map full: sample lost */
+  C_STACKS_FULL = 3, /* stacks map full: sample lost */
+  C_STACK_ERROR = 4, /* any other error storing a stack: sample lost */
+  C_COUNT = 5,
 };
 struct {
   __uint(type, MAP_TYPE_ARRAY);
@@ -102,16 +118,28 @@ static __attribute__((always_inline)) void bump(u32 index) {
   if (c) __sync_fetch_and_add(c, 1);
 }
 
-/* A stack id from the helper: >= 0 is an id; -EFAULT means "no stack of this kind" (a user-mode
- * sample has no kernel stack, a kernel thread no user stack) and is recorded as -1; other errors
- * lose the sample and are counted by cause. Returns -2 for "drop". */
-static __attribute__((always_inline)) s32 stack_id(long id) {
-  if (id >= 0) return (s32)id;
-  if (id == -EFAULT) return -1;
-  if (id == -ENOMEM) bump(C_STACKS_FULL);
-  else if (id == -EEXIST) bump(C_STACK_COLLISION);
+/*
+ * Walks one stack into the scratch slot, stores it under its content hash, and returns the hash:
+ * 0 when there is no stack of this kind (a user-mode sample has no kernel stack, a kernel thread no
+ * user stack), 1 when it could not be stored (the sample is then dropped and counted).
+ */
+static __attribute__((always_inline)) u64 store_stack(void *ctx, void *stacks, struct stack *buf, u64 flags) {
+  long bytes = get_stack(ctx, buf->ips, sizeof(buf->ips), flags);
+  if (bytes <= 0) return 0;
+  u32 frames = (u32)bytes / 8;
+  u64 h = 0xcbf29ce484222325ULL ^ frames;
+  for (u32 i = 0; i < MAX_STACK_DEPTH; i++) {
+    if (i >= frames) break;
+    h ^= buf->ips[i];
+    h *= 0x9e3779b97f4a7c15ULL;
+    h ^= h >> 31;
+  }
+  if (h <= 1) h += 2; /* 0 and 1 are reserved */
+  long err = map_update_elem(stacks, &h, buf, NOEXIST);
+  if (err == 0 || err == -EEXIST) return h;
+  if (err == -E2BIG || err == -ENOMEM) bump(C_STACKS_FULL);
   else bump(C_STACK_ERROR);
-  return -2;
+  return 1;
 }
 
 SEC("perf_event")
@@ -126,7 +154,8 @@ int kiln_sample(void *ctx) {
 
   u32 zero = 0;
   u32 *gen = map_lookup_elem(&config, &zero);
-  if (!gen) return 0;
+  struct stack *buf = map_lookup_elem(&scratch, &zero);
+  if (!gen || !buf) return 0;
   void *counts = *gen ? (void *)&counts_1 : (void *)&counts_0;
   void *stacks = *gen ? (void *)&stacks_1 : (void *)&stacks_0;
 
@@ -134,9 +163,10 @@ int kiln_sample(void *ctx) {
   key.pid = (u32)(id >> 32);
   key.tid = tid;
   get_current_comm(key.comm, sizeof(key.comm));
-  key.user_stack_id = stack_id(get_stackid(ctx, stacks, F_USER_STACK));
-  key.kernel_stack_id = stack_id(get_stackid(ctx, stacks, 0));
-  if (key.user_stack_id == -2 || key.kernel_stack_id == -2) return 0;
+  key.user_stack = store_stack(ctx, stacks, buf, F_USER_STACK);
+  if (key.user_stack == 1) return 0;
+  key.kernel_stack = store_stack(ctx, stacks, buf, 0);
+  if (key.kernel_stack == 1) return 0;
 
   u64 *count = map_lookup_elem(counts, &key);
   if (count) {
