@@ -38,6 +38,7 @@ let end = 0;
 let corpusRange = { start: 0, end: 0 };
 /** Between the batch job's fifth and sixth push: its work shifts from compress to upload here. */
 let batchHalf = 0;
+let heapRange = { start: 0, end: 0 };
 
 async function ingest(name: string, body: Uint8Array | string, fromS: number, format: string): Promise<void> {
   const q = new URLSearchParams({ name, from: String(fromS), until: String(fromS + 60), format, sampleRate: '100' });
@@ -55,9 +56,9 @@ async function querier<T>(method: string, body: object): Promise<T> {
   return (await res.json()) as T;
 }
 
-async function apiTree(selector: string, range = { start, end }): Promise<FlameTree> {
+async function apiTree(selector: string, range = { start, end }, type = CPU): Promise<FlameTree> {
   const r = await querier<{ flamegraph: FlameGraphJson }>('SelectMergeStacktraces', {
-    profileTypeID: CPU,
+    profileTypeID: type,
     labelSelector: selector,
     start: String(range.start),
     end: String(range.end),
@@ -115,6 +116,11 @@ beforeAll(async () => {
   const raw = corpus[0] === 0x1f && corpus[1] === 0x8b ? gunzipSync(corpus) : corpus;
   const corpusMs = Math.floor(Number(PprofProfile.decode(raw).timeNanos) / 1e6);
   corpusRange = { start: corpusMs - 60_000, end: corpusMs + 120_000 };
+  const heap = readFileSync(path.join(requireTestdata('pprof'), 'pyroscope-heap'));
+  await ingest('go-heap', heap, nowS - 300, 'pprof');
+  const heapRaw = heap[0] === 0x1f && heap[1] === 0x8b ? gunzipSync(heap) : heap;
+  const heapMs = Math.floor(Number(PprofProfile.decode(heapRaw).timeNanos) / 1e6);
+  heapRange = { start: heapMs - 60_000, end: heapMs + 120_000 };
   start = (nowS - 900) * 1000;
   end = (nowS + 60) * 1000;
   browser = await launchChromium();
@@ -324,6 +330,21 @@ describe('Kiln UI in Chromium against a real server', () => {
     expect(await err.textContent()).toMatch(/expected a quoted value at column 15/);
     expect(await page.locator('[data-testid="idle"]').first().textContent()).toMatch(/Fix the selector/);
     expect(await page.locator('[data-testid="error"]').count()).toBe(0);
+  });
+
+  it('shows a heap profile in MiB, with the type picked from the server list', async () => {
+    const types = await querier<{ profileTypes?: { ID: string }[] }>('ProfileTypes', { start: String(heapRange.start), end: String(heapRange.end) });
+    const inuse = (types.profileTypes ?? []).map((t) => t.ID).find((id) => id.split(':')[1] === 'inuse_space');
+    expect(inuse, JSON.stringify(types)).toBeDefined();
+    await page.goto(viewUrl({ query: '{service_name="go-heap"}', from: String(heapRange.start), until: String(heapRange.end), type: inuse! }));
+    await flameDrawn();
+    expect(await page.locator('[data-testid="profile-type"]').inputValue()).toBe(inuse);
+    const tree = await apiTree('{service_name="go-heap"}', heapRange, inuse);
+    const { tip } = await hoverRow('flame', 0, 0.5);
+    expect(Number(await tip.getAttribute('data-total'))).toBe(tree.total[0]);
+    expect(await tip.locator('[data-testid="tooltip-total"]').textContent()).toBe(formatValue(tree.total[0], 'bytes'));
+    expect(await tip.locator('[data-testid="tooltip-total"]').textContent()).toMatch(/MiB|GiB/);
+    await shot('07b-heap');
   });
 
   it('a reloaded URL restores the view', async () => {
