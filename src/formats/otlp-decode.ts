@@ -38,34 +38,52 @@ interface Frame {
   readonly lines: readonly { name: string; systemName: string; file: string; line: number }[];
 }
 
-/** The samples of one Kiln series, with its own compact dictionary. */
+/**
+ * The Kiln dictionary shared by every profile decoded from one request, as the request's own
+ * dictionary is shared by its profiles: each OTLP location and stack is translated once, however
+ * many processes and threads refer to it (the store de-duplicates symbols per dictionary too).
+ */
+class SharedSymbols {
+  readonly builder = new DictionaryBuilder();
+  private readonly localStack = new Map<number, number>();
+  private readonly localLocation = new Map<number, number>();
+
+  stack(otlpStack: number, frames: () => readonly Frame[], locationIndices: () => readonly number[]): number {
+    let s = this.localStack.get(otlpStack);
+    if (s === undefined) {
+      const resolved = frames();
+      const ids = locationIndices();
+      s = this.builder.stack(resolved.map((f, i) => this.location(ids[i]!, f)));
+      this.localStack.set(otlpStack, s);
+    }
+    return s;
+  }
+
+  private location(otlpLocation: number, f: Frame): number {
+    let l = this.localLocation.get(otlpLocation);
+    if (l === undefined) {
+      const b = this.builder;
+      const mapping = f.binary === '' && f.buildId === '' ? -1 : b.mapping(f.binary, f.buildId);
+      const lines = f.lines.map((ln) => ({ function: b.function(ln.name, ln.systemName, ln.file), line: ln.line }));
+      l = b.location(mapping, lines.length > 0 ? 0n : f.address, lines);
+      this.localLocation.set(otlpLocation, l);
+    }
+    return l;
+  }
+}
+
+/** The samples of one Kiln series. */
 class SeriesBuilder {
-  readonly dict = new DictionaryBuilder();
   readonly stacks: number[] = [];
   readonly values: number[] = [];
-  private readonly localStack = new Map<number, number>();
 
   constructor(
+    readonly symbols: SharedSymbols,
     readonly labels: Labels,
     readonly mapping: KilnTypeMapping,
     readonly timeMs: number,
     readonly durationNs: number,
   ) {}
-
-  add(otlpStack: number, value: number, frames: () => readonly Frame[]): void {
-    let s = this.localStack.get(otlpStack);
-    if (s === undefined) {
-      const locs = frames().map((f) => {
-        const mapping = f.binary === '' && f.buildId === '' ? -1 : this.dict.mapping(f.binary, f.buildId);
-        const lines = f.lines.map((l) => ({ function: this.dict.function(l.name, l.systemName, l.file), line: l.line }));
-        return this.dict.location(mapping, lines.length > 0 ? 0n : f.address, lines);
-      });
-      s = this.dict.stack(locs);
-      this.localStack.set(otlpStack, s);
-    }
-    this.stacks.push(s);
-    this.values.push(value);
-  }
 
   toProfile(): Profile {
     return {
@@ -74,7 +92,7 @@ class SeriesBuilder {
       timeMs: this.timeMs,
       durationNs: this.durationNs,
       period: this.mapping.period,
-      dict: this.dict.dict,
+      dict: this.symbols.builder.dict,
       stacks: this.stacks,
       values: this.values,
     };
@@ -127,15 +145,18 @@ class OtlpRequestDecoder {
   private stack(si: number, where: string): readonly Frame[] {
     let s = this.stacks.get(si);
     if (!s) {
-      const st = this.tables.stack(si, where);
-      s = (st?.locationIndices ?? []).map((li) => this.frame(li, `stack_table[${si}]`));
+      s = this.locationIndices(si, where).map((li) => this.frame(li, `stack_table[${si}]`));
       this.stacks.set(si, s);
     }
     return s;
   }
 
+  private locationIndices(si: number, where: string): readonly number[] {
+    return this.tables.stack(si, where)?.locationIndices ?? [];
+  }
+
   /** One OTLP profile → one Kiln profile per distinct label set of its samples. */
-  profile(p: OtlpProfile, scopeLabels: ReadonlyMap<string, string>): Profile[] {
+  profile(p: OtlpProfile, scopeLabels: ReadonlyMap<string, string>, symbols: SharedSymbols): Profile[] {
     const t = this.tables;
     const profileLabels = new Map(scopeLabels);
     let name: string | undefined;
@@ -174,7 +195,7 @@ class OtlpRequestDecoder {
         const sorted = labelsFrom(labels);
         const key = sorted.map((l) => `${l.name}\0${l.value}`).join('\0');
         target = byLabels.get(key);
-        if (!target) byLabels.set(key, (target = new SeriesBuilder(sorted, mapping, timeMs, durationNs)));
+        if (!target) byLabels.set(key, (target = new SeriesBuilder(symbols, sorted, mapping, timeMs, durationNs)));
         bySampleAttributes.set(attrKey, target);
       }
       // Values pair with timestamps; timestamps alone count one event each (the specification's rule).
@@ -182,7 +203,9 @@ class OtlpRequestDecoder {
       if (s.values.length > 0) for (const v of s.values) count += Number(v);
       else count = s.timestampsUnixNano.length;
       const value = count * mapping.scale;
-      if (value !== 0) target.add(s.stackIndex, value, () => this.stack(s.stackIndex, here));
+      if (value === 0) return;
+      target.stacks.push(symbols.stack(s.stackIndex, () => this.stack(s.stackIndex, here), () => this.locationIndices(s.stackIndex, here)));
+      target.values.push(value);
     });
     return [...byLabels.values()].filter((b) => b.values.length > 0).map((b) => b.toProfile());
   }
@@ -206,6 +229,7 @@ function profileTimeMs(p: OtlpProfile, opts: DecodeOtlpOptions): number {
  */
 export function decodeOtlpEach(req: ExportProfilesServiceRequest, opts: DecodeOtlpOptions = {}): OtlpProfileResult[] {
   const decoder = new OtlpRequestDecoder(req, opts);
+  const symbols = new SharedSymbols();
   const out: OtlpProfileResult[] = [];
   req.resourceProfiles.forEach((rp, ri) => {
     const resourceLabels = new Map<string, string>();
@@ -216,7 +240,7 @@ export function decodeOtlpEach(req: ExportProfilesServiceRequest, opts: DecodeOt
       sp.profiles.forEach((p, pi) => {
         const where = `resource_profiles[${ri}].scope_profiles[${si}].profiles[${pi}]`;
         try {
-          out.push({ where, profiles: decoder.profile(p, scopeLabels) });
+          out.push({ where, profiles: decoder.profile(p, scopeLabels, symbols) });
         } catch (e) {
           if (!(e instanceof InputError)) throw e;
           out.push({ where, profiles: [], error: e });
@@ -228,7 +252,8 @@ export function decodeOtlpEach(req: ExportProfilesServiceRequest, opts: DecodeOt
 }
 
 /**
- * An OTLP ExportProfilesServiceRequest → Kiln profiles, one per (OTLP profile × label set).
+ * An OTLP ExportProfilesServiceRequest → Kiln profiles, one per (OTLP profile × label set); the
+ * profiles of one request share a symbol dictionary.
  *
  * Labels come from resource, scope, profile and sample attributes (otlp-attributes.ts), so samples of
  * another thread or process land in another series. Types and value scaling follow
