@@ -51,7 +51,7 @@ export function loadSymbols(bin: BinaryInfo, search: DebugSearch): SymbolTable {
   let stripped = true;
   let debugLink = '';
   withElf(bin.openPath, (elf) => {
-    symbols.push(...elf.functionSymbols());
+    for (const sym of elf.functionSymbols()) symbols.push(sym);
     stripped = !elf.hasSymtab();
     debugLink = elf.debugLink();
   });
@@ -61,7 +61,7 @@ export function loadSymbols(bin: BinaryInfo, search: DebugSearch): SymbolTable {
       try {
         withElf(debugFile, (elf) => {
           // A debug file for another build would give confidently wrong names: check the id.
-          if (!bin.buildId || elf.buildId() === bin.buildId) symbols.push(...elf.functionSymbols());
+          if (!bin.buildId || elf.buildId() === bin.buildId) for (const sym of elf.functionSymbols()) symbols.push(sym);
         });
       } catch {
         // An unreadable debug file leaves the .dynsym names, which is still better than none.

@@ -77,7 +77,7 @@ export class PerfMap {
 
   private merge(): void {
     const all = this.starts.map((start, i) => ({ start, end: this.ends[i]!, name: this.names[i]!, seq: this.seqs[i]! }));
-    all.push(...this.pending);
+    for (const e of this.pending) all.push(e);
     all.sort((x, y) => x.start - y.start || x.seq - y.seq);
     this.pending = [];
     this.starts = all.map((e) => e.start);

@@ -6,7 +6,7 @@ import { LruCache } from './lru.js';
 import { PerfMap } from './perf-map.js';
 import { ProcessSnapshot } from './process-snapshot.js';
 import { findMapping, isFileBacked, readMaps, readNamespacePid, readStartTime, type CodeMapping } from './proc-maps.js';
-import type { SymbolTable } from './symbol-table.js';
+import { SymbolTable } from './symbol-table.js';
 
 export interface ProcSymbolizerOptions {
   /** Where /proc is (tests point it elsewhere). */
@@ -16,7 +16,7 @@ export interface ProcSymbolizerOptions {
   readonly debugDirectories?: readonly string[];
   /** Bound on cached symbols summed over all cached tables (memory ≈ 40 bytes + name per symbol). */
   readonly maxCachedSymbols?: number;
-  /** Bound on cached (build id, address) → name results. */
+  /** Bound on cached (build id, address) → name results; past it the result cache starts over. */
   readonly maxCachedResults?: number;
   /** Bound on remembered processes (exited ones are kept until evicted so late samples symbolize). */
   readonly maxProcesses?: number;
@@ -27,6 +27,7 @@ export interface ProcSymbolizerOptions {
 /** Mapping name of JIT-compiled code named by a perf map. */
 export const JIT_MAPPING = '[jit]';
 const UNKNOWN_MAPPING = '[unknown]';
+const EMPTY_TABLE = new SymbolTable([]);
 
 /**
  * Turns raw stack addresses into dictionary locations using only what a Linux host offers: kallsyms for
@@ -44,7 +45,10 @@ export class ProcSymbolizer implements Symbolizer {
   private readonly processes: LruCache<number, ProcessSnapshot>;
   private readonly binaries = new LruCache<string, BinaryInfo>(8192);
   private readonly tables: LruCache<string, SymbolTable>;
-  private readonly results: LruCache<string, string | null>;
+  /** Names by build id, then ELF address; flushed whole when it reaches its bound (cheap, and rare). */
+  private readonly results = new Map<string, Map<number, string | null>>();
+  private resultCount = 0;
+  private readonly maxCachedResults: number;
   private kernel: KernelSymbols | undefined;
   private readonly counters = { frames: 0, symbolized: 0, resultCacheHits: 0, tableLoads: 0, tableLoadErrors: 0, binaryErrors: 0, mapsReads: 0, perfMapReads: 0 };
 
@@ -54,7 +58,7 @@ export class ProcSymbolizer implements Symbolizer {
     this.mapsRefreshMs = options.mapsRefreshMs ?? 1000;
     this.processes = new LruCache(options.maxProcesses ?? 4096);
     this.tables = new LruCache(options.maxCachedSymbols ?? 2_000_000, (t) => t.length);
-    this.results = new LruCache(options.maxCachedResults ?? 200_000);
+    this.maxCachedResults = options.maxCachedResults ?? 100_000;
   }
 
   observe(pid: number): void {
@@ -87,7 +91,7 @@ export class ProcSymbolizer implements Symbolizer {
       cachedBinaries: this.binaries.size,
       cachedSymbolTables: this.tables.size,
       cachedSymbols: this.tables.weight,
-      cachedResults: this.results.size,
+      cachedResults: this.resultCount,
       kernelSymbols: this.kernel?.size ?? 0,
     };
   }
@@ -133,14 +137,22 @@ export class ProcSymbolizer implements Symbolizer {
   private nativeName(bin: BinaryInfo, fileOffset: number, proc: ProcessSnapshot): string | undefined {
     const vaddr = fileOffsetToVaddr(bin, fileOffset);
     if (vaddr === undefined) return undefined;
-    const key = `${bin.symbolsKey}@${vaddr}`;
-    const cached = this.results.get(key);
+    // Keyed by number inside a per-binary map: no string built per frame on the hot path.
+    let perBinary = this.results.get(bin.symbolsKey);
+    const cached = perBinary?.get(vaddr);
     if (cached !== undefined) {
       this.counters.resultCacheHits++;
       return cached ?? undefined;
     }
     const name = this.table(bin, proc)?.lookup(vaddr);
-    this.results.set(key, name ?? null);
+    if (this.resultCount >= this.maxCachedResults) {
+      this.results.clear();
+      this.resultCount = 0;
+      perBinary = undefined;
+    }
+    if (!perBinary) this.results.set(bin.symbolsKey, (perBinary = new Map()));
+    perBinary.set(vaddr, name ?? null);
+    this.resultCount++;
     return name;
   }
 
@@ -151,9 +163,10 @@ export class ProcSymbolizer implements Symbolizer {
       t = loadSymbols(bin, { debugDirectories: this.debugDirectories, rootPrefix: proc.rootPrefix });
       this.counters.tableLoads++;
     } catch {
-      // The file may be gone (process exited and the table was evicted): cache the miss as empty.
+      // Unreadable or gone (process exited and the table was evicted): remember it as empty, or every
+      // frame in this binary would retry the load.
       this.counters.tableLoadErrors++;
-      return undefined;
+      t = EMPTY_TABLE;
     }
     this.tables.set(bin.symbolsKey, t);
     return t;
