@@ -85,7 +85,7 @@ describe('frame kinds and colours', () => {
     expect(frameColor('net/http.a', 1, false)).toBe(frameColor('net/http.a', 1, false));
     const hue = (c: string) => Number(/hsl\((\d+)/.exec(c)![1]);
     expect(hue(frameColor('tcp_sendmsg_[k]', 2, false))).toBeLessThan(50);
-    expect(hue(frameColor('main.work', 2, false))).toBeGreaterThanOrEqual(190);
+    expect(hue(frameColor('main.work', 2, false))).toBeGreaterThanOrEqual(172);
   });
   it('diff colours: red when the comparison grows, green when it shrinks', () => {
     expect(diffColor(0.1, 0.2, false)).toMatch(/^hsl\(0,/);

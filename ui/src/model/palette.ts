@@ -6,7 +6,7 @@ import { frameKind, packageOf, type FrameKind } from './frame-kind.js';
  * reloads, ranges and servers.
  */
 const BANDS: Record<FrameKind, [number, number]> = {
-  user: [190, 275],
+  user: [172, 320],
   kernel: [14, 44],
   jit: [90, 150],
   root: [0, 0],
