@@ -23,7 +23,7 @@ export function useAsync<T>(key: string | null, load: (signal: AbortSignal) => P
       },
     );
     return () => ctl.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // `load` is a new closure on every render; `key` alone says which request it is.
   }, [key]);
   return state;
 }

@@ -71,7 +71,7 @@ export function FlameGraph(props: FlameGraphProps) {
     r.zoomTo(zoomNode, true);
     performance.measure(`kiln-${testId}-render`, `kiln-${testId}-render-start`);
     setSelected(-1);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // Only a new tree re-lays out; option changes just redraw (effect below).
   }, [tree]);
 
   useEffect(() => {
