@@ -8,11 +8,14 @@ import {
   encodeOtlp,
   encodeOtlpJson,
   encodeOtlpProtobuf,
+  parseOtlpJson,
   parseOtlpProtobuf,
+  serializeOtlpJson,
 } from '../../src/formats/otlp.js';
 import '../../src/formats/otlp-format.js';
 import { decodeProfiles } from '../../src/formats/registry.js';
 import { ExportProfilesServiceRequestSchema } from '../../src/gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb.js';
+import { LinkSchema } from '../../src/gen/opentelemetry/proto/profiles/v1development/profiles_pb.js';
 import { CPU_TYPE, DictionaryBuilder, InputError, getLabel, labelsFrom, profileTypeId } from '../../src/model/index.js';
 import type { Profile } from '../../src/model/index.js';
 import { validateProfile } from '../../src/model/validate.js';
@@ -253,6 +256,26 @@ describe('OTLP decoding rules', () => {
 function labelValuesOf(ps: Profile[], name: string): string[] {
   return [...new Set(ps.map((p) => getLabel(p.labels, name) ?? ''))].sort();
 }
+
+describe('OTLP/JSON', () => {
+  it('writes and reads trace, span and profile ids as hex, as the OTLP JSON encoding requires', () => {
+    const req = encodeOtlp([agentProfile({ service_name: 'ids' })]);
+    req.dictionary!.linkTable.push(create(LinkSchema, { traceId: Uint8Array.from({ length: 16 }, (_, i) => i + 1), spanId: Uint8Array.from([0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3]) }));
+    req.resourceProfiles[0]!.scopeProfiles[0]!.profiles[0]!.profileId = new Uint8Array(16).fill(0xab);
+    const text = serializeOtlpJson(req);
+    const json = JSON.parse(text);
+    expect(json.dictionary.linkTable[1]).toEqual({ traceId: '0102030405060708090a0b0c0d0e0f10', spanId: 'deadbeef00010203' });
+    expect(json.resourceProfiles[0].scopeProfiles[0].profiles[0].profileId).toBe('ab'.repeat(16));
+    const back = parseOtlpJson(text);
+    expect(back.dictionary!.linkTable[1]!.spanId).toEqual(Uint8Array.from([0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3]));
+    expect(back.resourceProfiles[0]!.scopeProfiles[0]!.profiles[0]!.profileId).toEqual(new Uint8Array(16).fill(0xab));
+  });
+
+  it('ignores fields it does not know, as OTLP receivers must', () => {
+    const ps = decodeOtlpJson(JSON.stringify({ resourceProfiles: [], futureField: { x: 1 } }));
+    expect(ps).toEqual([]);
+  });
+});
 
 describe('bad OTLP input is an InputError that says what is wrong', () => {
   const cases: [string, () => unknown, RegExp][] = [
