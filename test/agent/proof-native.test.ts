@@ -1,13 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { compileBurn, foldedForPid, keepOnly, run, shareUnder, testConfig, totalSeconds } from './proof-support.js';
+import { compileBurn, foldedForPid, profileWorkload, shareUnder, totalSeconds } from './proof-support.js';
 import { requireBpf } from './require-bpf.js';
 
 let server: TestServer | undefined;
-let agent: RunningAgent | undefined;
 afterAll(async () => {
-  await agent?.stop(1000);
   await server?.close();
 });
 
@@ -16,13 +13,7 @@ describe('proof: a native program with a known 70/30 split (real eBPF agent, rea
     requireBpf();
     const burn = compileBurn();
     server = await startTestServer();
-    let pids: number[] = [];
-    agent = await startAgent(testConfig(server.url), { labeler: keepOnly(() => pids) });
-    const workload = run(burn, ['22']);
-    pids = [workload.pid];
-    expect(await workload.exited).toBe(0);
-    await agent.stop(10_000);
-    agent = undefined;
+    const workload = await profileWorkload(server.url, burn, ['22']);
 
     const folded = await foldedForPid(server.url, workload.pid);
     expect(folded.size, 'the server has no profile for the workload pid').toBeGreaterThan(0);

@@ -1,14 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { foldedForPid, keepOnly, run, shareUnder, testConfig, totalSeconds } from './proof-support.js';
+import { foldedForPid, profileWorkload, shareUnder, totalSeconds } from './proof-support.js';
 import { requireBpf } from './require-bpf.js';
 
 let server: TestServer | undefined;
-let agent: RunningAgent | undefined;
 afterAll(async () => {
-  await agent?.stop(1000);
   await server?.close();
 });
 
@@ -18,13 +15,7 @@ describe('proof: a Node process started with --perf-basic-prof (real eBPF agent,
   it('names the JS functions and splits their CPU 70/30', { timeout: 90_000 }, async () => {
     requireBpf();
     server = await startTestServer();
-    let pids: number[] = [];
-    agent = await startAgent(testConfig(server.url), { labeler: keepOnly(() => pids) });
-    const workload = run(process.execPath, ['--perf-basic-prof', BURN_JS, '22']);
-    pids = [workload.pid];
-    expect(await workload.exited).toBe(0);
-    await agent.stop(10_000);
-    agent = undefined;
+    const workload = await profileWorkload(server.url, process.execPath, ['--perf-basic-prof', BURN_JS, '22']);
 
     const folded = await foldedForPid(server.url, workload.pid);
     expect(folded.size, 'the server has no profile for the node pid').toBeGreaterThan(0);

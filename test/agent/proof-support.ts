@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { resolveConfig, type RawSettings } from '../../src/agent/config.js';
 import type { AgentConfig } from '../../src/agent/config.js';
 import { BasicLabeler } from '../../src/agent/agent-basic-labeler.js';
+import { startAgent } from '../../src/agent/agent.js';
 import type { ProcessLabeler } from '../../src/agent/types.js';
 import { requireCommand } from './require-bpf.js';
 
@@ -79,9 +80,32 @@ export function keepOnly(pids: () => readonly number[], nodeName = 'test'): Proc
   return { labels: (pid, comm) => (pids().includes(pid) ? inner.labels(pid, comm) : []) };
 }
 
-/** The server's merged folded stacks (root first, `a;b;c value`) for one process. */
-export async function foldedForPid(serverUrl: string, pid: number): Promise<Map<string, number>> {
-  const q = new URLSearchParams({ query: `${CPU}{pid="${pid}"}`, from: 'now-15m', until: 'now+1m', format: 'folded' });
+/**
+ * Runs a workload under the real agent (pushing to `serverUrl`, keeping only the workload's pid) until
+ * it exits, then stops the agent, which sends the last interval and waits for delivery.
+ */
+export async function profileWorkload(serverUrl: string, cmd: string, args: string[]): Promise<Workload> {
+  let pids: number[] = [];
+  const agent = await startAgent(testConfig(serverUrl), { labeler: keepOnly(() => pids) });
+  try {
+    const workload = run(cmd, args);
+    pids = [workload.pid];
+    const code = await workload.exited;
+    if (code !== 0) throw new Error(`${cmd} exited with ${code}`);
+    return workload;
+  } finally {
+    await agent.stop(30_000);
+  }
+}
+
+/** The server's merged folded stacks (root first, `a;b;c value`) for one process, over a range (Unix ms). */
+export async function foldedForPid(serverUrl: string, pid: number, range?: { from: number; until: number }): Promise<Map<string, number>> {
+  const q = new URLSearchParams({
+    query: `${CPU}{pid="${pid}"}`,
+    from: range ? String(range.from) : 'now-15m',
+    until: range ? String(range.until) : 'now+1m',
+    format: 'folded',
+  });
   const res = await fetch(`${serverUrl}/api/v1/flamegraph?${q.toString()}`);
   if (!res.ok) throw new Error(`flamegraph query failed: HTTP ${res.status} ${await res.text()}`);
   const out = new Map<string, number>();
