@@ -136,6 +136,7 @@ describe('Kiln UI in Chromium against a real server', () => {
   it('opens on CPU, picks a service, and shows the chart and the flame graph', async () => {
     await page.goto(viewUrl({}));
     await expect.poll(() => page.locator('[data-testid="profile-type"]').inputValue()).toBe(CPU);
+    expect(await page.locator('[data-testid="profile-type"] option').first().textContent()).toBe(CPU);
     const services = await page.locator('[data-testid="service"] option').allTextContents();
     expect(services).toEqual(expect.arrayContaining(['shop-checkout', 'shop-cart']));
     await page.selectOption('[data-testid="service"]', 'shop-checkout');

@@ -6,6 +6,17 @@ import { useAsync } from './useAsync.js';
 const SERVICE = 'service_name';
 
 /**
+ * CPU types first (what people open during an incident), then the rest by name; the current type stays
+ * listed even when the range holds none of it, so a shared link never shows an empty picker.
+ */
+function typeOptions(types: ProfileTypeJson[], current: string): string[] {
+  const ids = [...new Set(types.map((t) => t.ID))];
+  if (current && !ids.includes(current)) ids.push(current);
+  const rank = (id: string) => (id.startsWith('process_cpu:cpu:') ? 0 : id.split(':')[1] === 'cpu' ? 1 : 2);
+  return ids.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
  * What to look at: profile type, service, any label (names and values autocomplete from the server) and the
  * selector itself, checked as it is typed so an error is shown next to it, not as an empty graph.
  */
@@ -38,9 +49,9 @@ export function QueryBar(props: {
       <label>
         Profile type
         <select data-testid="profile-type" value={props.type} onChange={(e) => props.onType(e.target.value)}>
-          {props.types.map((t) => (
-            <option key={t.ID} value={t.ID}>
-              {t.ID}
+          {typeOptions(props.types, props.type).map((id) => (
+            <option key={id} value={id}>
+              {id}
             </option>
           ))}
         </select>
