@@ -317,3 +317,32 @@ describe('bad OTLP input is an InputError that says what is wrong', () => {
     });
   }
 });
+
+describe('corrupted captures', () => {
+  it('either decode or fail as an InputError — never crash with another error (300 seeded mutations)', () => {
+    const { bin } = captureFiles();
+    let seed = 12345;
+    const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const outcome = { decoded: 0, refused: 0 };
+    for (let i = 0; i < 300; i++) {
+      const b = bin.slice();
+      for (let k = 1 + Math.floor(rnd() * 4); k > 0; k--) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
+      try {
+        for (const p of decodeOtlpProtobuf(b)) {
+          try {
+            validateProfile(p);
+          } catch (e) {
+            if (!(e instanceof InputError)) throw e;
+          }
+        }
+        outcome.decoded++;
+      } catch (e) {
+        if (!(e instanceof InputError)) throw e;
+        outcome.refused++;
+      }
+    }
+    // Both paths must really be exercised for the test to mean anything.
+    expect(outcome.decoded).toBeGreaterThan(30);
+    expect(outcome.refused).toBeGreaterThan(30);
+  });
+});
