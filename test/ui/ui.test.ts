@@ -134,7 +134,7 @@ afterAll(async () => {
 
 describe('Kiln UI in Chromium against a real server', () => {
   it('opens on CPU, picks a service, and shows the chart and the flame graph', async () => {
-    await page.goto(viewUrl({}));
+    await page.goto(viewUrl({ type: '' })); // no type in the link: the page must choose CPU itself
     await expect.poll(() => page.locator('[data-testid="profile-type"]').inputValue()).toBe(CPU);
     expect(await page.locator('[data-testid="profile-type"] option').first().textContent()).toBe(CPU);
     const services = await page.locator('[data-testid="service"] option').allTextContents();
