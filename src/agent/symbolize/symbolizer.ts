@@ -2,6 +2,7 @@ import type { DictionaryBuilder } from '../../model/index.js';
 import type { Symbolizer, SymbolizerStats } from '../types.js';
 import { fileOffsetToVaddr, loadSymbols, readBinaryInfo, type BinaryInfo } from './binary.js';
 import { KERNEL_MAPPING, KernelSymbols } from './kallsyms.js';
+import { demangle } from './demangle.js';
 import { LruCache } from './lru.js';
 import { PerfMap } from './perf-map.js';
 import { ProcessSnapshot } from './process-snapshot.js';
@@ -29,6 +30,12 @@ export const JIT_MAPPING = '[jit]';
 const UNKNOWN_MAPPING = '[unknown]';
 const EMPTY_TABLE = new SymbolTable([]);
 
+/** A native function name: readable (demangled) and, when different, the linker's. */
+interface NativeName {
+  readonly name: string;
+  readonly systemName: string;
+}
+
 /**
  * Turns raw stack addresses into dictionary locations using only what a Linux host offers: kallsyms for
  * the kernel, /proc/PID/maps plus the ELF symbol tables of the mapped files for native code, and perf
@@ -46,7 +53,7 @@ export class ProcSymbolizer implements Symbolizer {
   private readonly binaries = new LruCache<string, BinaryInfo>(8192);
   private readonly tables: LruCache<string, SymbolTable>;
   /** Names by build id, then ELF address; flushed whole when it reaches its bound (cheap, and rare). */
-  private readonly results = new Map<string, Map<number, string | null>>();
+  private readonly results = new Map<string, Map<number, NativeName | null>>();
   private resultCount = 0;
   private readonly maxCachedResults: number;
   private kernel: KernelSymbols | undefined;
@@ -128,13 +135,15 @@ export class ProcSymbolizer implements Symbolizer {
     const bin = proc.binaryOf(m);
     const mapping = b.mapping(m.path, bin?.buildId ?? '');
     // Some runtimes JIT into file-backed memory or name their embedded builtins only in the perf map.
-    const name = (bin ? this.nativeName(bin, lookupAddress - m.start + m.offset, proc) : undefined) ?? this.jitName(proc, lookupAddress);
-    if (name === undefined) return b.location(mapping, BigInt(fileOffset), []);
+    const native = bin ? this.nativeName(bin, lookupAddress - m.start + m.offset, proc) : undefined;
+    const jit = native ? undefined : this.jitName(proc, lookupAddress);
+    if (!native && jit === undefined) return b.location(mapping, BigInt(fileOffset), []);
     this.counters.symbolized++;
-    return b.location(mapping, BigInt(fileOffset), [{ function: b.function(name), line: 0 }]);
+    const fn = native ? b.function(native.name, native.systemName) : b.function(jit!);
+    return b.location(mapping, BigInt(fileOffset), [{ function: fn, line: 0 }]);
   }
 
-  private nativeName(bin: BinaryInfo, fileOffset: number, proc: ProcessSnapshot): string | undefined {
+  private nativeName(bin: BinaryInfo, fileOffset: number, proc: ProcessSnapshot): NativeName | undefined {
     const vaddr = fileOffsetToVaddr(bin, fileOffset);
     if (vaddr === undefined) return undefined;
     // Keyed by number inside a per-binary map: no string built per frame on the hot path.
@@ -144,7 +153,12 @@ export class ProcSymbolizer implements Symbolizer {
       this.counters.resultCacheHits++;
       return cached ?? undefined;
     }
-    const name = this.table(bin, proc)?.lookup(vaddr);
+    const symbol = this.table(bin, proc)?.lookup(vaddr);
+    let name: NativeName | undefined;
+    if (symbol !== undefined) {
+      const readable = demangle(symbol);
+      name = { name: readable, systemName: readable === symbol ? '' : symbol };
+    }
     if (this.resultCount >= this.maxCachedResults) {
       this.results.clear();
       this.resultCount = 0;

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DictionaryBuilder, frameNames } from '../../../src/model/index.js';
 import { ProcSymbolizer } from '../../../src/agent/symbolize/symbolizer.js';
 import { withElf } from '../../../src/agent/symbolize/elf.js';
-import { buildProgram, fileOffsetOf, startProgram } from './native-program.js';
+import { buildProgram, compiler, fileOffsetOf, startProgram } from './native-program.js';
 
 let dir: string;
 let binary: string;
@@ -97,6 +97,17 @@ describe('native symbolization', () => {
     }
   });
 
+  it('keeps its result cache within the configured bound', async () => {
+    const p = await startProgram(binary);
+    try {
+      const sym = new ProcSymbolizer({ maxCachedResults: 2 });
+      expect(names(sym, p.pid, [p.addr.burn_a!, p.addr.burn_b! + 4n, p.addr.main! + 8n])).toEqual(['burn_a', 'burn_b', 'main']);
+      expect(sym.stats().cachedResults).toBeLessThanOrEqual(2);
+    } finally {
+      await p.stop();
+    }
+  });
+
   it('still symbolizes a process that exited after it was observed', async () => {
     const p = await startProgram(binary);
     const sym = new ProcSymbolizer();
@@ -163,6 +174,40 @@ describe('native symbolization', () => {
     try {
       const sym = new ProcSymbolizer();
       expect(names(sym, p.pid, [0x10n, p.addr.main! + 8n])).toEqual(['[unknown]+0x10', 'main']);
+    } finally {
+      await p.stop();
+    }
+  });
+});
+
+describe('C++ names', () => {
+  it('shows demangled names and keeps the linker name as the system name', async () => {
+    const src = path.join(dir, 'spin.cc');
+    const bin = path.join(dir, 'spin');
+    writeFileSync(
+      src,
+      `extern "C" int printf(const char *, ...);
+extern "C" int fflush(void *);
+extern "C" long read(int, void *, unsigned long);
+namespace shop { struct Cart { __attribute__((noinline)) int total(int n); }; }
+int shop::Cart::total(int n) { volatile int s = 0; for (int i = 0; i < n; i++) s += i; return s; }
+int main() {
+  shop::Cart c; c.total(10);
+  int (shop::Cart::*m)(int) = &shop::Cart::total;
+  printf("total %p\\nready\\n", *(void **)&m); fflush(0);
+  char b[8]; while (read(0, b, 8) > 0) {}
+}
+`,
+    );
+    execFileSync(compiler().replace('gcc', 'g++').replace('clang', 'clang++'), ['-g', '-O1', '-o', bin, src]);
+    const p = await startProgram(bin);
+    try {
+      const sym = new ProcSymbolizer();
+      const b = new DictionaryBuilder();
+      const [loc] = sym.symbolize(p.pid, [p.addr.total!], [], b);
+      const fn = b.dict.functions[b.dict.locations[loc!]!.lines[0]!.function]!;
+      expect(fn.name).toBe('shop::Cart::total(int)');
+      expect(fn.systemName).toBe('_ZN4shop4Cart5totalEi');
     } finally {
       await p.stop();
     }
