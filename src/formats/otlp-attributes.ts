@@ -61,7 +61,8 @@ export function labelValueOf(value: AnyValue | undefined): string | undefined {
 
 /** Adds one attribute to a label map being assembled (later calls win). */
 export function putAttribute(into: Map<string, string>, key: string, value: AnyValue | undefined): void {
-  if (NON_LABEL_ATTRIBUTES.has(key)) return;
+  // A keyless attribute (or the null entry of the attribute table) names nothing.
+  if (key === '' || NON_LABEL_ATTRIBUTES.has(key)) return;
   const v = labelValueOf(value);
   if (v === undefined || v === '') return;
   into.set(labelNameOf(key), v);
