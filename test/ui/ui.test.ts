@@ -411,6 +411,17 @@ describe('Kiln UI in Chromium against a real server', () => {
     await page.goto(viewUrl({ query: '{service_name="no-such-service"}' }));
     await page.locator('[data-testid="empty"]').first().waitFor();
     expect(await page.locator('[data-testid="empty"]').first().textContent()).toMatch(/No samples/);
+    expect(await page.locator('[data-testid="service"]').inputValue()).toBe('no-such-service');
     await shot('10-empty');
+    // An API failure reads as a message with the server's words, not a blank graph.
+    await page.route('**/querier.v1.QuerierService/SelectMergeStacktraces', (route) =>
+      route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ code: 'unavailable', message: 'store is restarting' }) }),
+    );
+    await page.goto(viewUrl({ query: '{service_name="shop-checkout"}' }));
+    const err = page.locator('main [data-testid="error"]');
+    await err.waitFor();
+    expect(await err.textContent()).toMatch(/Could not load the flame graph: SelectMergeStacktraces: store is restarting/);
+    await page.unroute('**/querier.v1.QuerierService/SelectMergeStacktraces');
+    await shot('11-api-error');
   });
 });

@@ -9,6 +9,11 @@ const SERVICE = 'service_name';
  * CPU types first (what people open during an incident), then the rest by name; the current type stays
  * listed even when the range holds none of it, so a shared link never shows an empty picker.
  */
+/** The service in the selector stays selectable even when the range has no data for it. */
+function withCurrent(values: string[], current: string): string[] {
+  return current && !values.includes(current) ? [...values, current] : values;
+}
+
 function typeOptions(types: ProfileTypeJson[], current: string): string[] {
   const ids = [...new Set(types.map((t) => t.ID))];
   if (current && !ids.includes(current)) ids.push(current);
@@ -65,7 +70,7 @@ export function QueryBar(props: {
         >
           <option value="">all services</option>
           {services.status === 'done' &&
-            services.data.map((s) => (
+            withCurrent(services.data, matcherValue(query, SERVICE)).map((s) => (
               <option key={s} value={s}>
                 {s}
               </option>
