@@ -1,6 +1,6 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import type { FunctionInfo, Id, Mapping } from '../../model/index.js';
-import { DictionaryBuilder } from '../../model/index.js';
+import { emptyDictionary } from '../../model/index.js';
 import type { ResolvedStacks } from '../store.js';
 import { BoundedCache } from './bounded-cache.js';
 import { big, items, num, selectByIds, str } from './sql.js';
@@ -60,22 +60,37 @@ export class SymbolReader {
       buildId: str(row[2]!),
     }));
 
-    const b = new DictionaryBuilder();
-    const out = new Map<Id, number>();
-    for (const [sid, locs] of stacks) {
-      const indices = locs.map((lid) => {
+    // Entries are unique by content id already, so the dictionary is indexed by id (cheap bigint
+    // lookups) rather than rebuilt through DictionaryBuilder's string keys.
+    const dict = emptyDictionary();
+    const fnIndex = new Map<Id, number>();
+    const mapIndex = new Map<Id, number>();
+    const locIndex = new Map<Id, number>();
+    const functionIndex = (fid: Id): number => {
+      let i = fnIndex.get(fid);
+      if (i === undefined) fnIndex.set(fid, (i = dict.functions.push(functions.get(fid)!) - 1));
+      return i;
+    };
+    const mappingIndex = (mid: Id | null): number => {
+      const m = mid === null ? undefined : mappings.get(mid);
+      if (mid === null || m === undefined) return -1;
+      let i = mapIndex.get(mid);
+      if (i === undefined) mapIndex.set(mid, (i = dict.mappings.push(m) - 1));
+      return i;
+    };
+    const locationIndex = (lid: Id): number => {
+      let i = locIndex.get(lid);
+      if (i === undefined) {
         const l = locations.get(lid)!;
-        const m = l.mapping === null ? undefined : mappings.get(l.mapping);
-        const mapping = m ? b.mapping(m.binary, m.buildId) : -1;
-        const lines = l.functions.map((fid, i) => {
-          const f = functions.get(fid)!;
-          return { function: b.function(f.name, f.systemName, f.file), line: l.lines[i] ?? 0 };
-        });
-        return b.location(mapping, l.address, lines);
-      });
-      out.set(sid, b.stack(indices));
-    }
-    return { dict: b.dict, stacks: out };
+        const lines = l.functions.map((fid, k) => ({ function: functionIndex(fid), line: l.lines[k] ?? 0 }));
+        i = dict.locations.push({ mapping: mappingIndex(l.mapping), address: l.address, lines }) - 1;
+        locIndex.set(lid, i);
+      }
+      return i;
+    };
+    const out = new Map<Id, number>();
+    for (const [sid, locs] of stacks) out.set(sid, dict.stacks.push(locs.map(locationIndex)) - 1);
+    return { dict, stacks: out };
   }
 
   /** Entries for `ids` from the cache, the misses from `table`; ids the table lacks are left out. */
