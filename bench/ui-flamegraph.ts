@@ -6,6 +6,7 @@
  *   - animated zooms: per-frame draw time and the frame rate the page actually reached.
  * Run: npx tsx bench/ui-flamegraph.ts
  */
+import type {} from '../ui/src/flame/window-hooks.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { toFlameGraph } from '../src/formats/flamebearer.js';

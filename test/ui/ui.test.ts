@@ -1,3 +1,4 @@
+import type {} from '../../ui/src/flame/window-hooks.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';

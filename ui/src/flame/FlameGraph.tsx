@@ -3,6 +3,7 @@ import { findPath, nodeName, nodePath, rootTotal, type FlameTree } from '../mode
 import { searchMatches } from '../model/aggregate.js';
 import { formatPercent, formatValue } from '../model/units.js';
 import { FlameRenderer } from './renderer.js';
+import type {} from './window-hooks.js';
 
 export interface FlameGraphProps {
   tree: FlameTree;
@@ -27,12 +28,6 @@ interface Menu {
   y: number;
 }
 
-/** Renderers by test id, so the benchmark page and end-to-end tests can read draw timings. */
-declare global {
-  interface Window {
-    __kilnRenderers?: Record<string, FlameRenderer>;
-  }
-}
 
 export function FlameGraph(props: FlameGraphProps) {
   const { tree, sampleUnit, rangeSeconds, dark, search, zoom, onZoom, inverted = false, testId } = props;
