@@ -95,3 +95,31 @@ describe('JIT frames of a real node --perf-basic-prof process', () => {
     }
   });
 });
+
+describe('JIT frames of a process in its own pid namespace (as in a container)', () => {
+  it('finds the perf map the process named with its namespace pid', async () => {
+    // Inside the namespace node is pid 1 and writes /tmp/perf-1.map; the host sees another pid.
+    const child = spawn('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', process.execPath, '--perf-basic-prof', '-e', CHILD], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: child.stdout! });
+    try {
+      const first = await new Promise<string>((resolve, reject) => {
+        lines.once('line', resolve);
+        child.once('exit', (code) => reject(new Error(`unshare exited (${code}): creating a pid namespace needs root (CAP_SYS_ADMIN)`)));
+      });
+      expect(first).toBe('ready');
+      const hostPid = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ')[0]);
+      expect(readFileSync(`/proc/${hostPid}/status`, 'utf8')).toMatch(/^NSpid:\s+\d+\s+1$/m);
+      const sym = new ProcSymbolizer();
+      sym.observe(hostPid);
+      const text = readFileSync(`/proc/${hostPid}/root/tmp/perf-1.map`, 'utf8');
+      const line = text.split('\n').find((l) => / JS:[*^~]burnJsKiln /.test(l))!;
+      const [start] = line.split(' ');
+      const b = new DictionaryBuilder();
+      const [loc] = sym.symbolize(hostPid, [BigInt(`0x${start}`) + 1n], [], b);
+      expect(frameNames(b.dict, loc!)[0]).toMatch(/^JS:[*^~]burnJsKiln /);
+    } finally {
+      child.kill();
+      rmSync('/tmp/perf-1.map', { force: true });
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -117,6 +117,23 @@ describe('native symbolization', () => {
     expect(names(sym, p.pid, [p.addr.burn_b!, p.addr.main! + 8n])).toEqual(['burn_b', 'main']);
   });
 
+  it('names the code of a binary deleted while it runs (a deploy replaced it) through map_files', async () => {
+    const doomed = path.join(dir, 'burner-doomed');
+    copyFileSync(binary, doomed);
+    const p = await startProgram(doomed);
+    try {
+      rmSync(doomed);
+      expect(readFileSync(`/proc/${p.pid}/maps`, 'utf8')).toContain(`${doomed} (deleted)`);
+      const sym = new ProcSymbolizer();
+      expect(names(sym, p.pid, [p.addr.burn_a!, p.addr.main! + 8n])).toEqual(['burn_a', 'main']);
+      const b = new DictionaryBuilder();
+      const [loc] = sym.symbolize(p.pid, [p.addr.main!], [], b);
+      expect(b.dict.mappings[b.dict.locations[loc!]!.mapping]!.binary).toBe(doomed);
+    } finally {
+      await p.stop();
+    }
+  });
+
   it('keeps binary+file offset for a frame it cannot name (stripped, no debug file)', async () => {
     const stripped = path.join(dir, 'burner-stripped');
     copyFileSync(binary, stripped);
@@ -177,6 +194,45 @@ describe('native symbolization', () => {
     } finally {
       await p.stop();
     }
+  });
+});
+
+describe('pid reuse', () => {
+  /** A fake /proc entry whose maps put `bin`'s code segment at 0x7f0000000000. */
+  function fakeProc(root: string, pid: number, bin: string, startTime: string): bigint {
+    const d = path.join(root, String(pid));
+    mkdirSync(d, { recursive: true });
+    const seg = /LOAD\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+0x[0-9a-f]+\s+R E/.exec(execFileSync('readelf', ['-lW', bin], { encoding: 'utf8' }))!;
+    const [offset, vaddr, size] = [BigInt(`0x${seg[1]}`), BigInt(`0x${seg[2]}`), BigInt(`0x${seg[3]}`)];
+    const start = 0x7f0000000000n;
+    writeFileSync(path.join(d, 'maps'), `${start.toString(16)}-${(start + size).toString(16)} r-xp ${offset.toString(16).padStart(8, '0')} 08:01 ${statSync(bin).ino}  ${bin}\n`);
+    writeFileSync(path.join(d, 'stat'), `${pid} (burner) S ${Array.from({ length: 18 }, () => '0').join(' ')} ${startTime} 0\n`);
+    rmSync(path.join(d, 'root'), { force: true });
+    symlinkSync('/', path.join(d, 'root'));
+    return start - vaddr; // load bias: runtime = ELF address + bias
+  }
+
+  it('re-reads a pid whose start time changed instead of naming new code with old symbols', () => {
+    const root = path.join(dir, 'fake-proc');
+    // Another build (its own build id, so no cached table applies), stripped: nothing to name burn_a.
+    mkdirSync(path.join(dir, 'reuse'), { recursive: true });
+    const other = buildProgram(path.join(dir, 'reuse'), 'burner-other');
+    execFileSync('strip', ['--strip-all', other]);
+    expect(readelfBuildId(other)).not.toBe(readelfBuildId(binary));
+    const nm = execFileSync('nm', [binary], { encoding: 'utf8' });
+    const burnA = BigInt(`0x${/^([0-9a-f]+) T burn_a$/m.exec(nm)![1]}`);
+    const bias = fakeProc(root, 4242, binary, '100');
+    const sym = new ProcSymbolizer({ procRoot: root, debugDirectories: [] });
+    sym.observe(4242);
+    expect(names(sym, 4242, [burnA + bias])).toEqual(['burn_a']);
+    // Same pid, same start time: the snapshot stands (no re-read).
+    sym.observe(4242);
+    expect(sym.stats().mapsReads).toBe(1);
+    // The pid now belongs to another process running a stripped binary.
+    fakeProc(root, 4242, other, '200');
+    sym.observe(4242);
+    expect(sym.stats().mapsReads).toBe(2);
+    expect(names(sym, 4242, [burnA + bias])[0]).toMatch(/^burner-other\+0x/);
   });
 });
 
