@@ -46,12 +46,13 @@ export function ingestCommand(): Command {
         const params = new URLSearchParams({ name: ingestName(app, labels), format });
         if (opts.type) params.set('profile_type', opts.type);
         if (opts.from) params.set('from', opts.from);
+        // An OTLP capture names its own services in resource attributes: without --labels it goes to the
+        // OTLP endpoint as sent, rather than being filed under the file's name.
+        const asOtlp = format === 'otlp' && labels.length === 0;
+        const target = asOtlp ? '/v1development/profiles' : `/ingest?${params}`;
+        const contentType = asOtlp && data[0] === 0x7b ? 'application/json' : asOtlp ? 'application/x-protobuf' : 'application/octet-stream';
         try {
-          const res = await client.request(`/ingest?${params}`, {
-            method: 'POST',
-            headers: { 'Content-Type': 'application/octet-stream' },
-            body: data,
-          });
+          const res = await client.request(target, { method: 'POST', headers: { 'Content-Type': contentType }, body: data });
           const body = await res.text();
           process.stderr.write(`ok${body ? ` ${body.trim()}` : ''}\n`);
         } catch (e) {

@@ -83,6 +83,16 @@ describe('kiln CLI against a real server', () => {
     expect((JSON.parse(top.stdout) as { total: number }).total).toBe(100 * MS10);
   });
 
+  it('ingests an OTLP capture under the services its resource attributes name', async () => {
+    const capture = path.join(requireTestdata('otlp'), 'otel-ebpf-profile.pb.bin');
+    const r = await runKiln(['ingest', capture, '--url', server.url]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('otlp');
+    const names = await runKiln(['labels', 'service_name', '--from', '0', '--url', server.url]);
+    expect(names.stdout.split('\n')).toContain('unknown_service:containerd');
+    expect(names.stdout).not.toContain('otel-ebpf-profile');
+  });
+
   it('exits 2 with a message for input the user must fix', async () => {
     const badSelector = await runKiln(['query', 'top', `${CPU}{service_name=}`, '--url', server.url]);
     expect(badSelector.code).toBe(2);
