@@ -216,6 +216,36 @@ describe('Kiln UI in Chromium against a real server', () => {
     await shot('02-hover');
   });
 
+  it('kernel frames look and read different from user frames', async () => {
+    const tree = await apiTree('{service_name="shop-checkout"}');
+    const k = findPath(tree, ['main', 'syscall.write', 'entry_SYSCALL_64_[k]', 'do_syscall_64_[k]', 'tcp_sendmsg_[k]']);
+    const u = findPath(tree, ['main', 'http.serve', 'checkout.handle', 'checkout.parseCart', 'json.decode']);
+    expect(k).toBeGreaterThan(0);
+    const centre = (n: number) => (tree.x[n] + tree.total[n] / 2) / tree.total[0];
+    const kernel = await hoverRow('flame', tree.depth[k], centre(k));
+    expect(await kernel.tip.getAttribute('data-name')).toBe('tcp_sendmsg_[k]');
+    expect(await kernel.tip.locator('[data-testid="tooltip-kind"]').textContent()).toMatch(/^kernel/);
+    const user = await hoverRow('flame', tree.depth[u], centre(u));
+    expect(await user.tip.locator('[data-testid="tooltip-kind"]').textContent()).toMatch(/^user code · json/);
+    // Colour: kernel frames sit in the orange band (red > blue), user frames in the blue/violet one.
+    const rgb = (n: number) =>
+      page.evaluate(
+        ([node, testId]) => {
+          const rect = window.__kilnRenderers![testId].rectOf(node);
+          const canvas = document.querySelector(`[data-testid="${testId}"] canvas`) as HTMLCanvasElement;
+          const dpr = window.devicePixelRatio || 1;
+          const d = canvas.getContext('2d')!.getImageData(Math.round((rect.x + 2) * dpr), Math.round((rect.y + 3) * dpr), 1, 1).data;
+          return [d[0], d[1], d[2]];
+        },
+        [n, 'flame'] as const,
+      );
+    await page.mouse.move(0, 0);
+    const [kr, , kb] = await rgb(k);
+    expect(kr).toBeGreaterThan(kb + 40);
+    const [ur, , ub] = await rgb(u);
+    expect(ub).toBeGreaterThan(ur);
+  });
+
   it('click zooms into a frame (and the zoom is in the URL)', async () => {
     const { box, tip } = await hoverRow('flame', 4, 0.02);
     const name = (await tip.getAttribute('data-name'))!;

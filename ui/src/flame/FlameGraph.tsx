@@ -2,6 +2,7 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { findPath, nodeName, nodePath, rootTotal, type FlameTree } from '../model/flame-tree.js';
 import { searchMatches } from '../model/aggregate.js';
 import { formatPercent, formatValue } from '../model/units.js';
+import { frameKind, packageOf, type FrameKind } from '../model/frame-kind.js';
 import { FlameRenderer } from './renderer.js';
 import type {} from './window-hooks.js';
 
@@ -194,6 +195,8 @@ export function FlameGraph(props: FlameGraphProps) {
   );
 }
 
+const KIND_WORDS: Record<FrameKind, string> = { user: 'user code', kernel: 'kernel', jit: 'JIT / interpreted', root: '' };
+
 function Tooltip(props: { tree: FlameTree; node: number; x: number; y: number; sampleUnit: string; rangeSeconds: number; testId: string }) {
   const { tree, node, sampleUnit, rangeSeconds } = props;
   const total = rootTotal(tree);
@@ -210,6 +213,11 @@ function Tooltip(props: { tree: FlameTree; node: number; x: number; y: number; s
       data-self={tree.self[node]}
     >
       <div className="tooltip-name">{nodeName(tree, node)}</div>
+      {node > 0 && (
+        <div className="tooltip-kind" data-testid="tooltip-kind">
+          {KIND_WORDS[frameKind(nodeName(tree, node), tree.depth[node])]} · {packageOf(nodeName(tree, node))}
+        </div>
+      )}
       {d ? (
         <table>
           <tbody>
