@@ -15,7 +15,7 @@ export interface ProcSymbolizerOptions {
   readonly kallsymsPath?: string;
   /** Separate debug file roots, searched by build id and debuglink. Default: /usr/lib/debug. */
   readonly debugDirectories?: readonly string[];
-  /** Bound on cached symbols summed over all cached tables (memory ≈ 40 bytes + name per symbol). */
+  /** Bound on cached symbols summed over all cached tables (≈ 100 bytes each for C++ names: 300 000 ≈ 30 MiB). */
   readonly maxCachedSymbols?: number;
   /** Bound on cached (build id, address) → name results; past it the result cache starts over. */
   readonly maxCachedResults?: number;
@@ -64,7 +64,7 @@ export class ProcSymbolizer implements Symbolizer {
     this.debugDirectories = options.debugDirectories ?? ['/usr/lib/debug'];
     this.mapsRefreshMs = options.mapsRefreshMs ?? 1000;
     this.processes = new LruCache(options.maxProcesses ?? 4096);
-    this.tables = new LruCache(options.maxCachedSymbols ?? 2_000_000, (t) => t.length);
+    this.tables = new LruCache(options.maxCachedSymbols ?? 300_000, (t) => t.length);
     this.maxCachedResults = options.maxCachedResults ?? 100_000;
   }
 
