@@ -8,7 +8,8 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 
 export default defineConfig({
   root,
-  base: './',
+  // Absolute asset paths: the server answers any HTML route with index.html, and the page must load from there too.
+  base: '/',
   plugins: [react()],
   build: { outDir: 'dist', emptyOutDir: true, chunkSizeWarningLimit: 1024 },
   server: {

@@ -40,12 +40,17 @@ function newestMtime(dir: string): number {
 }
 
 /**
- * Builds ui/dist (vite, well under a second here) when it is missing or older than ui/src, so the tests
+ * Builds ui/dist (vite, about a second here) when it is missing or older than its sources, so the tests
  * always exercise the current sources without a separate build step.
  */
 export function ensureUiBuilt(): string {
   const index = path.join(UI_DIST, 'index.html');
-  const stale = !existsSync(index) || statSync(index).mtimeMs < newestMtime(path.join(ROOT, 'ui', 'src'));
+  const sources = Math.max(
+    newestMtime(path.join(ROOT, 'ui', 'src')),
+    statSync(path.join(ROOT, 'ui', 'index.html')).mtimeMs,
+    statSync(path.join(ROOT, 'ui', 'vite.config.ts')).mtimeMs,
+  );
+  const stale = !existsSync(index) || statSync(index).mtimeMs < sources;
   if (stale) {
     execFileSync(path.join(ROOT, 'node_modules', '.bin', 'vite'), ['build', '--config', 'ui/vite.config.ts', '--logLevel', 'warn'], {
       cwd: ROOT,

@@ -393,6 +393,12 @@ describe('Kiln UI in Chromium against a real server', () => {
     await shot('07-split-restored');
   });
 
+  it('a link to a deeper path still loads the page (index.html fallback, absolute assets)', async () => {
+    await page.goto(viewUrl({ query: '{service_name="shop-checkout"}' }).replace('/?', '/explore/cpu?'));
+    await flameDrawn();
+    expect(await page.locator('[data-testid="service"]').inputValue()).toBe('shop-checkout');
+  });
+
   it('right-click focuses on a function and sandwich shows callers and callees', async () => {
     await page.goto(viewUrl({ query: '{service_name="shop-checkout"}' }));
     await flameDrawn();
