@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { PT_LOAD, STB_GLOBAL, STB_WEAK, withElf, type ElfSymbol } from './elf.js';
+import { PT_LOAD, bindRank, withElf, type ElfSymbol } from './elf.js';
 import { SymbolTable } from './symbol-table.js';
 
 /**
@@ -69,10 +69,6 @@ export function loadSymbols(bin: BinaryInfo, search: DebugSearch): SymbolTable {
     }
   }
   return new SymbolTable(symbols.map((s) => ({ name: s.name, value: s.value, size: s.size, rank: bindRank(s.bind) })));
-}
-
-function bindRank(bind: number): number {
-  return bind === STB_GLOBAL ? 2 : bind === STB_WEAK ? 1 : 0;
 }
 
 function findDebugFile(bin: BinaryInfo, debugLink: string, search: DebugSearch): string | undefined {

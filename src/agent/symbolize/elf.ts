@@ -60,6 +60,14 @@ export const STB_WEAK = 2;
 const MAX_HEADERS = 65_535;
 const MAX_TABLE_BYTES = 512 * 1024 * 1024;
 
+/** Where ELF bytes come from: a file (pread) or memory (a vdso image). */
+interface ByteSource {
+  readonly size: number;
+  /** Fills `into` from `offset`; returns bytes read (0 at the end). */
+  read(into: Buffer, at: number, length: number, offset: number): number;
+  close(): void;
+}
+
 export class ElfFile {
   readonly size: number;
   readonly type: number;
@@ -69,9 +77,9 @@ export class ElfFile {
 
   private constructor(
     readonly path: string,
-    private readonly fd: number,
+    private readonly source: ByteSource,
   ) {
-    this.size = fstatSync(fd).size;
+    this.size = source.size;
     const h = this.read(0, 64, 'header');
     if (h.readUInt32BE(0) !== 0x7f454c46) throw new ElfFormatError(path, 'no ELF magic');
     if (h[4] !== 2) throw new ElfFormatError(path, 'not 64-bit');
@@ -84,16 +92,30 @@ export class ElfFile {
   /** Opens and parses the headers; the caller must `close()` (or use `withElf`). */
   static open(path: string): ElfFile {
     const fd = openSync(path, 'r');
+    const source: ByteSource = {
+      size: 0,
+      read: (into, at, length, offset) => readSync(fd, into, at, length, offset),
+      close: () => closeSync(fd),
+    };
     try {
-      return new ElfFile(path, fd);
+      return new ElfFile(path, { ...source, size: fstatSync(fd).size });
     } catch (e) {
       closeSync(fd);
       throw e;
     }
   }
 
+  /** An ELF image already in memory, e.g. the vdso the kernel maps into every process. */
+  static fromBuffer(name: string, bytes: Buffer): ElfFile {
+    return new ElfFile(name, {
+      size: bytes.length,
+      read: (into, at, length, offset) => bytes.copy(into, at, offset, Math.min(offset + length, bytes.length)),
+      close: () => undefined,
+    });
+  }
+
   close(): void {
-    if (!this.closed) closeSync(this.fd);
+    if (!this.closed) this.source.close();
     this.closed = true;
   }
 
@@ -176,7 +198,7 @@ export class ElfFile {
     const b = Buffer.allocUnsafe(length);
     let done = 0;
     while (done < length) {
-      const n = readSync(this.fd, b, done, length - done, offset + done);
+      const n = this.source.read(b, done, length - done, offset + done);
       if (n === 0) throw new ElfFormatError(this.path, `${what} truncated`);
       done += n;
     }
@@ -236,6 +258,11 @@ export class ElfFile {
       return { name, type: s.type, addr: s.addr, offset: s.offset, size: s.type === SHT_NOBITS ? 0 : s.size, link: s.link, entsize: s.entsize };
     });
   }
+}
+
+/** Preference among symbols sharing an address: GLOBAL over WEAK over LOCAL aliases. */
+export function bindRank(bind: number): number {
+  return bind === STB_GLOBAL ? 2 : bind === STB_WEAK ? 1 : 0;
 }
 
 /** Runs `fn` on an opened ELF file and closes it whatever happens. */

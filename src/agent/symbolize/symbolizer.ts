@@ -8,6 +8,7 @@ import { PerfMap } from './perf-map.js';
 import { ProcessSnapshot } from './process-snapshot.js';
 import { findMapping, isFileBacked, readMaps, readNamespacePid, readStartTime, type CodeMapping } from './proc-maps.js';
 import { SymbolTable } from './symbol-table.js';
+import { loadOwnVdso, VDSO_MAPPING, type VdsoImage } from './vdso.js';
 
 export interface ProcSymbolizerOptions {
   /** Where /proc is (tests point it elsewhere). */
@@ -57,6 +58,8 @@ export class ProcSymbolizer implements Symbolizer {
   private resultCount = 0;
   private readonly maxCachedResults: number;
   private kernel: KernelSymbols | undefined;
+  /** The kernel's vdso image (null: could not be read). */
+  private vdso: VdsoImage | null | undefined;
   private readonly counters = { frames: 0, symbolized: 0, resultCacheHits: 0, tableLoads: 0, tableLoadErrors: 0, binaryErrors: 0, mapsReads: 0, perfMapReads: 0 };
 
   constructor(private readonly options: ProcSymbolizerOptions = {}) {
@@ -121,6 +124,7 @@ export class ProcSymbolizer implements Symbolizer {
     let m = findMapping(proc.mappings, lookupAddress);
     if (!m && this.refresh(proc)) m = findMapping(proc.mappings, lookupAddress);
     if (m && isFileBacked(m)) return this.nativeFrame(proc, m, address, lookupAddress, b);
+    if (m && m.path === VDSO_MAPPING) return this.vdsoFrame(m, address, lookupAddress, b);
     // Anonymous executable memory (or none known): JIT code, named by the process's perf map if any.
     const name = this.jitName(proc, lookupAddress);
     if (name !== undefined) {
@@ -141,6 +145,17 @@ export class ProcSymbolizer implements Symbolizer {
     this.counters.symbolized++;
     const fn = native ? b.function(native.name, native.systemName) : b.function(jit!);
     return b.location(mapping, BigInt(fileOffset), [{ function: fn, line: 0 }]);
+  }
+
+  private vdsoFrame(m: CodeMapping, address: number, lookupAddress: number, b: DictionaryBuilder): number {
+    if (this.vdso === undefined) this.vdso = loadOwnVdso() ?? null;
+    const offset = address - m.start;
+    const vaddr = this.vdso?.toVaddr(lookupAddress - m.start);
+    const name = vaddr === undefined ? undefined : this.vdso!.table.lookup(vaddr);
+    const mapping = b.mapping(VDSO_MAPPING, this.vdso?.buildId ?? '');
+    if (name === undefined) return b.location(mapping, BigInt(offset), []);
+    this.counters.symbolized++;
+    return b.location(mapping, BigInt(offset), [{ function: b.function(name), line: 0 }]);
   }
 
   private nativeName(bin: BinaryInfo, fileOffset: number, proc: ProcessSnapshot): NativeName | undefined {

@@ -75,6 +75,21 @@ describe('native symbolization', () => {
     }
   });
 
+  it('names vdso functions (clock_gettime) from the kernel’s in-memory vdso image', async () => {
+    const p = await startProgram(binary);
+    try {
+      const vdsoClock = p.addr.vdso_clock_gettime;
+      if (vdsoClock === undefined) throw new Error('this kernel/libc exposes no __vdso_clock_gettime to look up');
+      const sym = new ProcSymbolizer();
+      const b = new DictionaryBuilder();
+      const [loc] = sym.symbolize(p.pid, [vdsoClock + 3n], [], b);
+      expect(frameNames(b.dict, loc!)).toEqual(['__vdso_clock_gettime']);
+      expect(b.dict.mappings[b.dict.locations[loc!]!.mapping]!.binary).toBe('[vdso]');
+    } finally {
+      await p.stop();
+    }
+  });
+
   it('loads a binary’s symbol table once per build id, however many processes map it', async () => {
     const copy = path.join(dir, 'burner-copy');
     copyFileSync(binary, copy); // same build id, different path and inode

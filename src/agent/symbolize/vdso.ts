@@ -1,0 +1,39 @@
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { ElfFile, bindRank } from './elf.js';
+import { SymbolTable } from './symbol-table.js';
+
+export const VDSO_MAPPING = '[vdso]';
+
+/**
+ * The vdso: a small ELF image the kernel maps into every process (clock_gettime, gettimeofday …), found
+ * in no file. Every 64-bit process of one kernel gets the same image, so the agent reads its own copy
+ * from /proc/self/mem once and uses it for all.
+ */
+export interface VdsoImage {
+  readonly buildId: string;
+  readonly table: SymbolTable;
+  /** ELF address of an offset into the image. */
+  toVaddr(offset: number): number | undefined;
+}
+
+export function loadOwnVdso(): VdsoImage | undefined {
+  try {
+    const line = readFileSync('/proc/self/maps', 'latin1')
+      .split('\n')
+      .find((l) => l.endsWith(VDSO_MAPPING));
+    if (!line) return undefined;
+    const [start, end] = line.split(' ')[0]!.split('-').map((x) => parseInt(x, 16)) as [number, number];
+    const bytes = Buffer.alloc(end - start);
+    const fd = openSync('/proc/self/mem', 'r');
+    try {
+      readSync(fd, bytes, 0, bytes.length, start);
+    } finally {
+      closeSync(fd);
+    }
+    const elf = ElfFile.fromBuffer(VDSO_MAPPING, bytes);
+    const table = new SymbolTable(elf.functionSymbols().map((s) => ({ name: s.name, value: s.value, size: s.size, rank: bindRank(s.bind) })));
+    return { buildId: elf.buildId(), table, toVaddr: (offset) => elf.fileOffsetToVaddr(offset) };
+  } catch {
+    return undefined; // no vdso, or /proc/self/mem not readable: vdso frames keep their offset
+  }
+}
