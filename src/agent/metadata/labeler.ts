@@ -5,6 +5,7 @@ import { relabel, type RelabelRule } from '../relabel.js';
 import { LruCache } from '../symbolize/lru.js';
 import { readStartTime } from '../symbolize/proc-maps.js';
 import type { ProcessLabeler } from '../types.js';
+import { ContainerNameResolver, type ContainerNames } from './container-names.js';
 import type { PodContainerMeta, PodIndex } from './pod-index.js';
 import { readProcessInfo, type ProcessInfo } from './process-info.js';
 
@@ -17,6 +18,8 @@ export interface MetadataLabelerOptions {
   /** Compiled `relabel_configs`, applied last. */
   readonly relabel?: readonly RelabelRule[];
   readonly maxProcesses?: number;
+  /** Names of docker/podman containers outside Kubernetes; default reads the host's engine state. */
+  readonly containerNames?: ContainerNameResolver;
 }
 
 // Pod labels that only identify a rollout revision: as labels they would split one service's series.
@@ -24,8 +27,8 @@ const NOISY_POD_LABELS = new Set(['pod-template-hash', 'controller-revision-hash
 
 /**
  * Labels a process the way an operator looks for it: `service_name` (the Kubernetes workload, else the
- * container, the systemd unit, the executable), `comm`, `pid`, `executable`, `node`, `cgroup`,
- * `container_id`, `systemd_unit`, and in Kubernetes `namespace`, `pod`, `container` and the pod's own
+ * compose service or container name, the systemd unit, the executable), `comm`, `pid`, `executable`,
+ * `node`, `cgroup`, `container_id`, `systemd_unit`, and in Kubernetes `namespace`, `pod`, `container` and the pod's own
  * labels. Pod labels and annotations also come as `__meta_kubernetes_pod_label_*` /
  * `__meta_kubernetes_pod_annotation_*` for relabel rules; every `__`-prefixed label is removed after
  * relabeling, as in Prometheus.
@@ -33,12 +36,14 @@ const NOISY_POD_LABELS = new Set(['pod-template-hash', 'controller-revision-hash
 export class MetadataLabeler implements ProcessLabeler {
   private readonly nodeName: string;
   private readonly procRoot: string;
+  private readonly containerNames: ContainerNameResolver;
   private readonly cache: LruCache<number, { info: ProcessInfo; podsVersion: number; labels: Labels }>;
 
   constructor(private readonly options: MetadataLabelerOptions = {}) {
     this.nodeName = options.nodeName || hostname();
     this.procRoot = options.procRoot ?? '/proc';
     this.cache = new LruCache(options.maxProcesses ?? 8192);
+    this.containerNames = options.containerNames ?? new ContainerNameResolver();
   }
 
   labels(pid: number, comm: string): Labels {
@@ -70,7 +75,9 @@ export class MetadataLabeler implements ProcessLabeler {
     }
     const pod = c && this.options.pods ? (this.options.pods.byContainerId(c.id) ?? (c.podUid ? this.options.pods.byPodUid(c.podUid) : undefined)) : undefined;
     if (pod) addPodLabels(l, pod);
-    l.set(SERVICE_NAME, serviceName(pod, info, l.get('comm')!));
+    const engine = c && !pod ? this.containerNames.resolve(c) : undefined;
+    if (engine) l.set('container', engine.name);
+    l.set(SERVICE_NAME, serviceName(pod, engine, info, l.get('comm')!));
     return l;
   }
 
@@ -98,8 +105,9 @@ function addPodLabels(l: Map<string, string>, pod: PodContainerMeta): void {
   for (const [k, v] of Object.entries(pod.annotations)) l.set(`__meta_kubernetes_pod_annotation_${sanitizeLabelName(k)}`, v);
 }
 
-function serviceName(pod: PodContainerMeta | undefined, info: ProcessInfo, comm: string): string {
+function serviceName(pod: PodContainerMeta | undefined, engine: ContainerNames | undefined, info: ProcessInfo, comm: string): string {
   if (pod) return pod.workload.name || pod.container || pod.pod;
+  if (engine) return engine.composeService || engine.name;
   if (info.systemdUnit && !info.systemdUnit.startsWith('user@')) return info.systemdUnit.replace(/\.service$/, '');
   return path.basename(info.executable) || comm || 'unknown';
 }

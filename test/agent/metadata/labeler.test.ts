@@ -7,6 +7,7 @@ import { parse } from 'yaml';
 import { labelsToRecord } from '../../../src/model/index.js';
 import { MetadataLabeler, sanitizeLabelName } from '../../../src/agent/metadata/labeler.js';
 import { PodIndex } from '../../../src/agent/metadata/pod-index.js';
+import { ContainerNameResolver } from '../../../src/agent/metadata/container-names.js';
 import { parsePod } from '../../../src/agent/metadata/kube-pod.js';
 import { compileRelabelConfigs } from '../../../src/agent/relabel.js';
 import { fixture } from './fake-apiserver.js';
@@ -76,6 +77,26 @@ describe('MetadataLabeler', () => {
     const labeler = new MetadataLabeler({ procRoot: proc, nodeName: 'node-a' });
     expect(labelsToRecord(labeler.labels(200, 'nginx'))).toMatchObject({ service_name: 'nginx', systemd_unit: 'nginx.service' });
     expect(labelsToRecord(labeler.labels(300, 'python3'))).toMatchObject({ service_name: 'python3.11', container_id: 'ab'.repeat(32) });
+  });
+
+  it('names docker and podman containers outside Kubernetes from the engines’ state files', () => {
+    const host = path.join(proc, 'host');
+    const dockerId = 'ab'.repeat(32);
+    const podmanId = 'cd'.repeat(32);
+    mkdirSync(path.join(host, 'var/lib/docker/containers', dockerId), { recursive: true });
+    writeFileSync(
+      path.join(host, 'var/lib/docker/containers', dockerId, 'config.v2.json'),
+      JSON.stringify({ ID: dockerId, Name: '/shop-web-1', Config: { Image: 'shop/web:1.4', Labels: { 'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'web' } }, State: { Running: true, Pid: 300 } }),
+    );
+    mkdirSync(path.join(host, 'var/lib/containers/storage/overlay-containers'), { recursive: true });
+    writeFileSync(
+      path.join(host, 'var/lib/containers/storage/overlay-containers/containers.json'),
+      JSON.stringify([{ id: podmanId, names: ['billing'], image: 'e1f2', layer: '9a8b', metadata: '{"image-name":"quay.io/acme/billing:2","name":"billing"}', created: '2026-11-24T20:00:00Z' }]),
+    );
+    fakeProcess(310, 'billing', '/srv/billing', `0::/machine.slice/libpod-${podmanId}.scope/container\n`);
+    const labeler = new MetadataLabeler({ procRoot: proc, nodeName: 'node-a', containerNames: new ContainerNameResolver(host) });
+    expect(labelsToRecord(labeler.labels(300, 'python3'))).toMatchObject({ service_name: 'web', container: 'shop-web-1', container_id: dockerId });
+    expect(labelsToRecord(labeler.labels(310, 'billing'))).toMatchObject({ service_name: 'billing', container: 'billing', container_id: podmanId });
   });
 
   it('applies relabel rules: annotations via labelmap, drop by namespace, and hides __meta labels', () => {
