@@ -1,6 +1,9 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { labelNames, mergedPprof, profileTypes, selectMergeStacktraces, selectSeries, type ProfileTypeJson, type Selection } from './api/querier.js';
+import { useEffect, useMemo, useState } from 'react';
+import { profileTypes, selectMergeStacktraces, selectSeries, type ProfileTypeJson, type Selection } from './api/querier.js';
 import { DiffView } from './components/DiffView.js';
+import { GroupBy } from './components/GroupBy.js';
+import { Sandwich } from './components/Sandwich.js';
+import { ViewTabs } from './components/ViewTabs.js';
 import { QueryBar } from './components/QueryBar.js';
 import { RangePicker } from './components/RangePicker.js';
 import { SeriesChart } from './components/SeriesChart.js';
@@ -13,9 +16,8 @@ import { rootTotal, type FlameTree } from './model/flame-tree.js';
 import { KIND_LEGEND, legendColor } from './model/palette.js';
 import { parseSelector } from './model/selector.js';
 import { resolveRange, stepSeconds } from './model/time-range.js';
-import { focusFunction, hideFunction, sandwich, toFolded } from './model/transforms.js';
-import { parseState, serializeState, type ViewMode, type ViewState } from './state/url-state.js';
-import { download } from './download.js';
+import { focusFunction, hideFunction } from './model/transforms.js';
+import { useUrlState } from './state/useUrlState.js';
 
 const MAX_NODES = 16384;
 const CPU = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds';
@@ -30,40 +32,9 @@ function defaultType(types: ProfileTypeJson[]): string {
   );
 }
 
-const VIEW_LABELS: [ViewMode, string][] = [
-  ['flame', 'Flame graph'],
-  ['table', 'Top table'],
-  ['split', 'Split'],
-  ['sandwich', 'Sandwich'],
-  ['diff', 'Diff'],
-];
-
 export function App() {
-  const [state, setState] = useState<ViewState>(() => parseState(window.location.search));
-  const historyMode = useRef<'push' | 'replace'>('replace');
+  const [state, update] = useUrlState();
   const [refresh, setRefresh] = useState(0);
-
-  // Typing (search, filter, diff fields) replaces the history entry; every other change gets its own.
-  const update = useCallback((patch: Partial<ViewState>, mode: 'push' | 'replace' = 'push') => {
-    historyMode.current = mode;
-    setState((s) => ({ ...s, ...patch }));
-  }, []);
-
-  useEffect(() => {
-    const url = serializeState(state);
-    if (url !== window.location.search) {
-      const target = url || window.location.pathname;
-      if (historyMode.current === 'push') window.history.pushState(null, '', target);
-      else window.history.replaceState(null, '', target);
-    }
-    document.documentElement.dataset.theme = state.theme;
-  }, [state]);
-
-  useEffect(() => {
-    const onPop = () => setState(parseState(window.location.search));
-    window.addEventListener('popstate', onPop);
-    return () => window.removeEventListener('popstate', onPop);
-  }, []);
 
   const range = useMemo(() => {
     try {
@@ -225,38 +196,7 @@ export function App() {
           )}
         </Status>
       </section>
-      <nav className="tabs">
-        {VIEW_LABELS.map(([v, label]) => (
-          <button key={v} data-testid={`view-${v}`} className={state.view === v ? 'active' : ''} onClick={() => update({ view: v, zoom: [] })}>
-            {label}
-          </button>
-        ))}
-        <input
-          className="search"
-          data-testid="search"
-          placeholder="Search functions (substring or /regex/)"
-          value={state.search}
-          onChange={(e) => update({ search: e.target.value }, 'replace')}
-        />
-        <span className="downloads">
-          <button
-            data-testid="download-pprof"
-            disabled={!sel}
-            onClick={async () => {
-              try {
-                download(await mergedPprof(sel!), 'kiln-profile.pb', 'application/octet-stream');
-              } catch (e) {
-                window.alert(`Download failed: ${(e as Error).message}`);
-              }
-            }}
-          >
-            ⤓ pprof
-          </button>
-          <button data-testid="download-folded" disabled={!shaped} onClick={() => shaped && download(toFolded(shaped), 'kiln-profile.folded.txt', 'text/plain')}>
-            ⤓ folded
-          </button>
-        </span>
-      </nav>
+      <ViewTabs state={state} update={update} sel={sel} shaped={shaped} />
       {(state.focus || state.hide.length > 0) && state.view !== 'diff' && (
         <div className="chips">
           {state.focus && (
@@ -303,38 +243,5 @@ export function App() {
         <span className="hint">hover for values · click to zoom · right-click for focus/hide/sandwich · arrows + Enter to navigate</span>
       </footer>
     </div>
-  );
-}
-
-type RenderFlame = (t: FlameTree, testId: string, inverted?: boolean) => React.ReactNode;
-
-function Sandwich(props: { tree: FlameTree; fn: string; render: RenderFlame }) {
-  const parts = useMemo(() => (props.fn ? sandwich(props.tree, props.fn) : null), [props.tree, props.fn]);
-  if (!parts) return <div className="state">Right-click a frame and choose “Sandwich view” to see its callers and callees.</div>;
-  if (rootTotal(parts.callees) === 0) return <div className="state empty">“{props.fn}” does not appear in this selection.</div>;
-  return (
-    <div className="sandwich" data-testid="sandwich">
-      <h3>Callers of {props.fn}</h3>
-      {props.render(parts.callers, 'sandwich-callers', true)}
-      <h3>Callees of {props.fn}</h3>
-      {props.render(parts.callees, 'sandwich-callees')}
-    </div>
-  );
-}
-
-function GroupBy(props: { value: string; start: number; end: number; onChange: (v: string) => void }) {
-  const names = useAsync(`${props.start}|${props.end}`, (s) => labelNames([], props.start, props.end, s));
-  return (
-    <select data-testid="group-by" value={props.value} onChange={(e) => props.onChange(e.target.value)}>
-      <option value="">(none)</option>
-      {names.status === 'done' &&
-        names.data
-          .filter((n) => !n.startsWith('__'))
-          .map((n) => (
-            <option key={n} value={n}>
-              {n}
-            </option>
-          ))}
-    </select>
   );
 }
