@@ -170,6 +170,26 @@ describe('Kiln UI in Chromium against a real server', () => {
     await page.selectOption('[data-testid="group-by"]', '');
   });
 
+  it('range presets and a custom range go into the URL', async () => {
+    await page.click('[data-testid="range-6h"]');
+    await expect.poll(() => new URL(page.url()).searchParams.get('from')).toBe('now-6h');
+    expect(await page.locator('[data-testid="range-label"]').textContent()).toBe('last 6h');
+    await page.click('[data-testid="range-custom"]');
+    // datetime-local takes the browser's local time; minutes are its resolution.
+    const local = (ms: number) =>
+      page.evaluate((t) => new Date(t - new Date(t).getTimezoneOffset() * 60_000).toISOString().slice(0, 16), ms);
+    const a = Math.ceil(start / 60_000) * 60_000;
+    const b = Math.floor(end / 60_000) * 60_000;
+    await page.fill('[data-testid="custom-from"]', await local(a));
+    await page.fill('[data-testid="custom-until"]', await local(b));
+    await page.click('[data-testid="custom-apply"]');
+    await expect.poll(() => new URL(page.url()).searchParams.get('from')).toBe(String(a));
+    expect(new URL(page.url()).searchParams.get('until')).toBe(String(b));
+    await flameDrawn();
+    await page.goto(viewUrl({ query: '{service_name="shop-checkout"}' })); // back to the range the later checks use
+    await flameDrawn();
+  });
+
   it('adds a label matcher from the autocompleting label picker', async () => {
     await page.fill('[data-testid="label-name"]', 'version');
     await expect.poll(() => page.locator('#kiln-label-values option').evaluateAll((o) => o.map((x) => (x as HTMLOptionElement).value))).toEqual(

@@ -31,15 +31,16 @@ export function RangePicker(props: { from: string; until: string; onChange: (fro
           {p}
         </button>
       ))}
-      <button className={custom ? 'active' : ''} onClick={() => setCustom(!custom)}>
+      <button data-testid="range-custom" className={custom ? 'active' : ''} onClick={() => setCustom(!custom)}>
         custom
       </button>
       {custom && (
         <span className="custom-range">
-          <input type="datetime-local" value={a} onChange={(e) => setA(e.target.value)} />
+          <input data-testid="custom-from" type="datetime-local" value={a} onChange={(e) => setA(e.target.value)} />
           →
-          <input type="datetime-local" value={b} onChange={(e) => setB(e.target.value)} />
+          <input data-testid="custom-until" type="datetime-local" value={b} onChange={(e) => setB(e.target.value)} />
           <button
+            data-testid="custom-apply"
             onClick={() => {
               const s = Date.parse(a);
               const e = Date.parse(b);
