@@ -8,6 +8,9 @@ export type DualHandler = (req: http.IncomingMessage | http2.Http2ServerRequest,
 /** The client connection preface every HTTP/2 connection starts with (RFC 9113 §3.4). */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
+/** How long a new connection may take to send enough bytes to tell HTTP/1.1 from HTTP/2. */
+const PREFACE_TIMEOUT_MS = 30_000;
+
 /** A TCP server that serves HTTP/1.1 and h2c on one port; close helpers fastify calls on shutdown. */
 export interface DualProtocolServer extends net.Server {
   closeAllConnections(): void;
@@ -40,6 +43,7 @@ export function createDualProtocolServer(handler: DualHandler): DualProtocolServ
       // Decide as soon as the bytes diverge from the preface, or once the whole preface is in.
       if (isH2Prefix && seen.length < H2_PREFACE.length) return;
       socket.off('data', onData);
+      socket.setTimeout(0);
       socket.pause();
       socket.unshift(seen);
       if (isH2Prefix) {
@@ -53,6 +57,8 @@ export function createDualProtocolServer(handler: DualHandler): DualProtocolServ
     };
     socket.on('data', onData);
     socket.on('error', () => socket.destroy());
+    // A connection that never sends its first bytes would otherwise be held forever.
+    socket.setTimeout(PREFACE_TIMEOUT_MS, () => socket.destroy());
   }) as DualProtocolServer;
 
   tcp.closeIdleConnections = () => {

@@ -7,24 +7,14 @@ import type { ProfileType } from '../model/profile-type.js';
 import { parseProfileType } from '../model/profile-type.js';
 import { parseTime } from '../query/time.js';
 import type { ServerContext } from './context.js';
+import { param } from './http-query.js';
+import type { QueryParams } from './http-query.js';
 import { parseIngestName } from './ingest-name.js';
 import { readMultipartProfile } from './multipart.js';
 import type { SampleTypeConfig } from './multipart.js';
 import { tenantOf } from './tenant.js';
 import { decodeAllowingEmpty, writeProfiles } from './write.js';
 
-/** Query parameters of Pyroscope's legacy `POST /ingest` (plus Kiln's `profile_type`). */
-interface IngestQuery {
-  name?: string;
-  from?: string;
-  until?: string;
-  format?: string;
-  sampleRate?: string;
-  spyName?: string;
-  units?: string;
-  aggregationType?: string;
-  profile_type?: string;
-}
 
 /** Pyroscope's default sampling rate for text formats that carry none. */
 const DEFAULT_SAMPLE_RATE_HZ = 100;
@@ -33,14 +23,14 @@ const DEFAULT_SAMPLE_RATE_HZ = 100;
  * `units` of text formats → the type the samples are stored as. CPU samples are stored as CPU time
  * (samples × period), as Pyroscope shows them, so they land next to pprof and agent CPU profiles.
  */
-function textFormatType(units: string | undefined, typeName: string | undefined): { type: ProfileType; scaleByPeriod: boolean } {
+function textFormatType(units: string | undefined): { type: ProfileType; scaleByPeriod: boolean } {
   switch (units ?? 'samples') {
     case 'samples':
-      return { type: { name: typeName ?? 'process_cpu', sampleType: 'cpu', sampleUnit: 'nanoseconds', periodType: 'cpu', periodUnit: 'nanoseconds' }, scaleByPeriod: true };
+      return { type: { name: 'process_cpu', sampleType: 'cpu', sampleUnit: 'nanoseconds', periodType: 'cpu', periodUnit: 'nanoseconds' }, scaleByPeriod: true };
     case 'objects':
-      return { type: { name: typeName ?? 'memory', sampleType: 'alloc_objects', sampleUnit: 'count', periodType: 'space', periodUnit: 'bytes' }, scaleByPeriod: false };
+      return { type: { name: 'memory', sampleType: 'alloc_objects', sampleUnit: 'count', periodType: 'space', periodUnit: 'bytes' }, scaleByPeriod: false };
     case 'bytes':
-      return { type: { name: typeName ?? 'memory', sampleType: 'alloc_space', sampleUnit: 'bytes', periodType: 'space', periodUnit: 'bytes' }, scaleByPeriod: false };
+      return { type: { name: 'memory', sampleType: 'alloc_space', sampleUnit: 'bytes', periodType: 'space', periodUnit: 'bytes' }, scaleByPeriod: false };
     case 'lock_samples':
       return { type: { name: 'mutex', sampleType: 'contentions', sampleUnit: 'count', periodType: 'contentions', periodUnit: 'count' }, scaleByPeriod: false };
     case 'lock_nanoseconds':
@@ -86,17 +76,21 @@ export function registerIngest(app: FastifyInstance, ctx: ServerContext): void {
 }
 
 async function decodeIngest(req: FastifyRequest, ctx: ServerContext): Promise<Profile[]> {
-  const q = req.query as IngestQuery;
-  const { name, labels } = parseIngestName(q.name);
+  // Query parameters of Pyroscope's `POST /ingest` (plus Kiln's `profile_type`); spyName and
+  // aggregationType are accepted and not needed.
+  const params = req.query as QueryParams;
+  const from = param(params, 'from');
+  const until = param(params, 'until');
+  const { name, labels } = parseIngestName(param(params, 'name'));
   const now = Date.now();
-  const fromMs = q.from ? parseTime(q.from, now) : now;
-  const untilMs = q.until ? parseTime(q.until, now) : fromMs;
-  if (untilMs < fromMs) throw new InputError(`until (${q.until}) is before from (${q.from})`);
-  const hz = parseSampleRate(q.sampleRate);
+  const fromMs = from ? parseTime(from, now) : now;
+  const untilMs = until ? parseTime(until, now) : fromMs;
+  if (untilMs < fromMs) throw new InputError(`until (${until}) is before from (${from})`);
+  const hz = parseSampleRate(param(params, 'sampleRate'));
   let body: Uint8Array = (req.body as Buffer | undefined) ?? new Uint8Array(0);
   if (/\bgzip\b/i.test(String(req.headers['content-encoding'] ?? ''))) body = gunzipBounded(body, ctx.limits.maxDecompressedBytes);
 
-  let format = q.format;
+  let format = param(params, 'format');
   let sampleTypeConfig: SampleTypeConfig | undefined;
   const contentType = String(req.headers['content-type'] ?? '');
   if (contentType.toLowerCase().startsWith('multipart/form-data')) {
@@ -109,8 +103,9 @@ async function decodeIngest(req: FastifyRequest, ctx: ServerContext): Promise<Pr
   if (body.length === 0) throw new InputError('empty request body: nothing to ingest');
 
   const isText = format === 'folded' || format === 'lines' || format === 'perf' || format === 'collapsed';
-  const explicitType = q.profile_type ? parseProfileType(q.profile_type) : undefined;
-  const textType = isText && !explicitType ? textFormatType(q.units, undefined) : undefined;
+  const typeParam = param(params, 'profile_type');
+  const explicitType = typeParam ? parseProfileType(typeParam) : undefined;
+  const textType = isText && !explicitType ? textFormatType(param(params, 'units')) : undefined;
   const periodNs = 1e9 / hz;
   const decoded = decodeAllowingEmpty(() =>
     decodeProfiles(format, body, {
@@ -126,7 +121,7 @@ async function decodeIngest(req: FastifyRequest, ctx: ServerContext): Promise<Pr
     if (isText) {
       // Text formats carry no window or period: take them from from/until/sampleRate.
       out = { ...out, timeMs: fromMs, durationNs: (untilMs - fromMs) * 1e6, period: out.period || (textType ? periodNs : 0) };
-      if (textType?.scaleByPeriod) out = { ...out, values: out.values.map((v) => v * periodNs) };
+      if (textType?.scaleByPeriod) out = { ...out, values: out.values.map((v) => Math.round(v * periodNs)) };
     } else if (out.durationNs === 0 && untilMs > fromMs) {
       out = { ...out, durationNs: (untilMs - fromMs) * 1e6 };
     }

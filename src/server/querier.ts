@@ -71,7 +71,9 @@ export function querierRoutes(router: ConnectRouter, ctx: ServerContext): void {
         if (req.name === '') throw new InputError('label name is required');
         const values = new Set<string>();
         for (const q of await seriesQueriesFor(ctx.store, tenant, req.matchers, rangeFrom(req.start, req.end))) {
+          // The private type labels are not stored as labels; their values come from the type itself.
           if (req.name === PROFILE_TYPE_LABEL) values.add(q.selector.profileType);
+          else if (req.name === '__name__') values.add(q.selector.profileType.split(':')[0]!);
           else for (const v of await ctx.store.labelValues(q, req.name)) values.add(v);
         }
         return { names: [...values].sort() };
