@@ -50,11 +50,25 @@ export function loadSymbols(bin: BinaryInfo, search: DebugSearch): SymbolTable {
   const symbols: ElfSymbol[] = [];
   let stripped = true;
   let debugLink = '';
-  withElf(bin.openPath, (elf) => {
-    for (const sym of elf.functionSymbols()) symbols.push(sym);
-    stripped = !elf.hasSymtab();
-    debugLink = elf.debugLink();
-  });
+  // The path that first reached the binary may belong to a process that has exited since; the asking
+  // process's own view comes first. Either must still hold the same build, not a newer file.
+  const candidates = search.rootPrefix ? [search.rootPrefix + bin.path, bin.openPath] : [bin.openPath];
+  let lastError: unknown;
+  for (const candidate of candidates) {
+    try {
+      const read = withElf(candidate, (elf) => {
+        if (bin.buildId && elf.buildId() !== bin.buildId) return false;
+        for (const sym of elf.functionSymbols()) symbols.push(sym);
+        stripped = !elf.hasSymtab();
+        debugLink = elf.debugLink();
+        return true;
+      });
+      if (read) break;
+    } catch (e) {
+      lastError = e;
+    }
+  }
+  if (symbols.length === 0 && lastError) throw lastError;
   if (stripped) {
     const debugFile = findDebugFile(bin, debugLink, search);
     if (debugFile) {

@@ -123,6 +123,22 @@ describe('native symbolization', () => {
     }
   });
 
+  it('reloads an evicted table through a live process when the one that first opened it has exited', async () => {
+    const a = await startProgram(binary);
+    const b = await startProgram(binary);
+    try {
+      // Caches of one entry: every other table load evicts the burner's table.
+      const sym = new ProcSymbolizer({ maxCachedSymbols: 1, maxCachedResults: 1 });
+      sym.observe(a.pid);
+      sym.observe(b.pid);
+      await a.stop();
+      expect(names(sym, b.pid, [b.addr.getpid!, b.addr.burn_a! + 4n, b.addr.main! + 8n]).slice(1)).toEqual(['burn_a', 'main']);
+      expect(sym.stats().tableLoadErrors).toBe(0);
+    } finally {
+      await b.stop();
+    }
+  });
+
   it('still symbolizes a process that exited after it was observed', async () => {
     const p = await startProgram(binary);
     const sym = new ProcSymbolizer();
