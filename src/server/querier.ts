@@ -1,4 +1,5 @@
 import { fromBinary } from '@bufbuild/protobuf';
+import { Code, ConnectError } from '@connectrpc/connect';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import { encodePprof } from '../formats/pprof.js';
 import { toFlameGraph, toFlameGraphDiff } from '../formats/flamebearer.js';
@@ -6,6 +7,9 @@ import type { QuerierFlameGraph } from '../formats/flamebearer.js';
 import { InputError } from '../model/errors.js';
 import type { Labels } from '../model/labels.js';
 import { profileTypeId } from '../model/profile-type.js';
+import { DEFAULT_MAX_NODES } from '../query/engine.js';
+import type { WeightedStack } from '../query/stacks.js';
+import { buildTree, trimFlameTree } from '../query/tree.js';
 import { ProfileSchema } from '../gen/google/v1/profile_pb.js';
 import { ProfileFormat, QuerierService } from '../gen/querier/v1/querier_pb.js';
 import type { SelectMergeStacktracesRequest } from '../gen/querier/v1/querier_pb.js';
@@ -16,6 +20,11 @@ import { tenantOf } from './tenant.js';
 import { encodeTreeBytes } from './tree-bytes.js';
 
 const int64 = (n: number): bigint => BigInt(Math.round(n));
+/** Only the stacks that start (root first) with the call site, as Pyroscope's StackTraceSelector selects. */
+function withCallSite(stacks: readonly WeightedStack[], callSite: readonly string[]): WeightedStack[] {
+  return stacks.filter((s) => s.frames.length >= callSite.length && callSite.every((name, i) => s.frames[i]!.name === name));
+}
+
 /** The query layer's flame graph (numbers) as the proto message (int64 → bigint). */
 const flameGraphMessage = (fg: QuerierFlameGraph) => ({
   names: fg.names,
@@ -106,7 +115,12 @@ export function querierRoutes(router: ConnectRouter, ctx: ServerContext): void {
     selectMergeStacktraces: (req, hc) =>
       timed('SelectMergeStacktraces', async () => {
         const q = selection(tenantOf(hc.requestHeader), req, 'query');
-        const tree = await ctx.query.flamegraph(q, { maxNodes: maxNodesOf(req.maxNodes) });
+        const callSite = req.stackTraceSelector?.callSite.map((l) => l.name) ?? [];
+        const maxNodes = maxNodesOf(req.maxNodes);
+        const tree =
+          callSite.length === 0
+            ? await ctx.query.flamegraph(q, { maxNodes })
+            : trimFlameTree(buildTree(withCallSite(await ctx.query.stacks(q), callSite)), maxNodes ?? DEFAULT_MAX_NODES);
         if (req.format === ProfileFormat.TREE) return { tree: encodeTreeBytes(tree) };
         return { flamegraph: flameGraphMessage(toFlameGraph(tree)) };
       }),
@@ -121,6 +135,10 @@ export function querierRoutes(router: ConnectRouter, ctx: ServerContext): void {
     selectSeries: (req, hc) =>
       timed('SelectSeries', async () => {
         const q = seriesQuery(tenantOf(hc.requestHeader), req.profileTypeID, req.labelSelector, rangeFrom(req.start, req.end));
+        if ((req.stackTraceSelector?.callSite.length ?? 0) > 0) {
+          // Totals per bucket come from the store, which does not filter by stack; refuse rather than answer wrong.
+          throw new ConnectError('SelectSeries with a stack_trace_selector is not supported by Kiln', Code.Unimplemented);
+        }
         if (!(req.step > 0) || !Number.isFinite(req.step)) throw new InputError('step must be a positive number of seconds');
         const stepMs = Math.max(1, Math.round(req.step * 1000));
         const aggregation = req.aggregation === TimeSeriesAggregationType.AVERAGE ? 'avg' : 'sum';

@@ -96,6 +96,15 @@ describe('querier.v1 methods (Connect JSON, as Grafana calls them)', () => {
     expect(r.body.flamegraph.names.length).toBeLessThanOrEqual(4);
   });
 
+  it('SelectMergeStacktraces honours stack_trace_selector.call_site (stacks starting with that path)', async () => {
+    const r = await querier<{ flamegraph: { total: string; names: string[] } }>(srv.url, 'SelectMergeStacktraces', {
+      profile_typeID: CPU, label_selector: '{service_name="api"}', stack_trace_selector: { call_site: [{ name: 'main' }, { name: 'handle' }] }, ...time,
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.flamegraph.total).toBe('60');
+    expect(r.body.flamegraph.names).not.toContain('gc');
+  });
+
   it('SelectMergeStacktraces format=TREE returns Pyroscope tree bytes with the same total', async () => {
     const client = createClient(QuerierService, createConnectTransport({ baseUrl: srv.url, httpVersion: '1.1', useBinaryFormat: true }));
     const r = await client.selectMergeStacktraces({ profileTypeID: CPU, labelSelector: '{service_name="db"}', format: ProfileFormat.TREE, ...range });
