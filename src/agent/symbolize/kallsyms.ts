@@ -11,6 +11,8 @@ import { SymbolTable, type RawSymbol } from './symbol-table.js';
 const KERNEL_BASE = 0xffff000000000000n;
 
 export const KERNEL_MAPPING = '[kernel.kallsyms]';
+/** Kernel functions are far smaller; a gap wider than this is not code of the symbol before it. */
+const MAX_KERNEL_FUNCTION = 256 * 1024;
 
 export interface KernelFrame {
   readonly name: string;
@@ -37,7 +39,7 @@ export class KernelSymbols {
     } catch {
       // Build id is a nicety; a kernel without notes still symbolizes.
     }
-    return new KernelSymbols(new SymbolTable(parseKallsyms(text)), buildId);
+    return new KernelSymbols(new SymbolTable(parseKallsyms(text), MAX_KERNEL_FUNCTION), buildId);
   }
 
   /** Number of code symbols (0 when addresses were hidden). */

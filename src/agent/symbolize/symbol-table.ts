@@ -20,7 +20,11 @@ export class SymbolTable {
   private readonly ends: Float64Array;
   private readonly names: string[];
 
-  constructor(symbols: readonly RawSymbol[]) {
+  /**
+   * @param maxImplicitSize how far a symbol of unknown size may extend towards the next one; kallsyms
+   *   has no sizes, and without a cap the last kernel function would claim every module loaded later.
+   */
+  constructor(symbols: readonly RawSymbol[], maxImplicitSize = Number.MAX_SAFE_INTEGER) {
     const sorted = [...symbols].sort((a, b) => a.value - b.value || (b.rank ?? 0) - (a.rank ?? 0) || b.size - a.size);
     const starts: number[] = [];
     const sizes: number[] = [];
@@ -36,7 +40,7 @@ export class SymbolTable {
     this.ends = new Float64Array(starts.length);
     for (let i = 0; i < starts.length; i++) {
       const next = i + 1 < starts.length ? starts[i + 1]! : Number.MAX_SAFE_INTEGER;
-      this.ends[i] = sizes[i]! > 0 ? starts[i]! + sizes[i]! : next;
+      this.ends[i] = sizes[i]! > 0 ? starts[i]! + sizes[i]! : Math.min(next, starts[i]! + maxImplicitSize);
     }
     this.names = names;
   }

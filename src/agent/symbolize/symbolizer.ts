@@ -14,6 +14,8 @@ export interface ProcSymbolizerOptions {
   /** Where /proc is (tests point it elsewhere). */
   readonly procRoot?: string;
   readonly kallsymsPath?: string;
+  /** Minimum time between re-reads of kallsyms when a kernel address is unknown (modules load). */
+  readonly kallsymsReloadMs?: number;
   /** Separate debug file roots, searched by build id and debuglink. Default: /usr/lib/debug. */
   readonly debugDirectories?: readonly string[];
   /** Bound on cached symbols summed over all cached tables (≈ 100 bytes each for C++ names: 300 000 ≈ 30 MiB). */
@@ -30,6 +32,7 @@ export interface ProcSymbolizerOptions {
 export const JIT_MAPPING = '[jit]';
 const UNKNOWN_MAPPING = '[unknown]';
 const EMPTY_TABLE = new SymbolTable([]);
+const KALLSYMS_RELOAD_MS = 60_000;
 
 /** A native function name: readable (demangled) and, when different, the linker's. */
 interface NativeName {
@@ -58,9 +61,10 @@ export class ProcSymbolizer implements Symbolizer {
   private resultCount = 0;
   private readonly maxCachedResults: number;
   private kernel: KernelSymbols | undefined;
+  private kernelLoadedAt = 0;
   /** The kernel's vdso image (null: could not be read). */
   private vdso: VdsoImage | null | undefined;
-  private readonly counters = { frames: 0, symbolized: 0, resultCacheHits: 0, tableLoads: 0, tableLoadErrors: 0, binaryErrors: 0, mapsReads: 0, perfMapReads: 0 };
+  private readonly counters = { frames: 0, symbolized: 0, resultCacheHits: 0, tableLoads: 0, tableLoadErrors: 0, binaryErrors: 0, mapsReads: 0, perfMapReads: 0, kallsymsLoads: 0 };
 
   constructor(private readonly options: ProcSymbolizerOptions = {}) {
     this.procRoot = options.procRoot ?? '/proc';
@@ -108,13 +112,26 @@ export class ProcSymbolizer implements Symbolizer {
 
   private kernelFrame(addr: bigint, leaf: boolean, b: DictionaryBuilder): number {
     this.counters.frames++;
-    this.kernel ??= KernelSymbols.load(this.options.kallsymsPath);
+    let kernel = this.kernel ?? this.loadKernel();
     // Past the leaf, addresses are return addresses: the call is the instruction before.
-    const hit = this.kernel.lookup(leaf ? addr : addr - 1n);
-    if (!hit) return b.location(b.mapping(KERNEL_MAPPING, this.kernel.buildId), addr, []);
+    const at = leaf ? addr : addr - 1n;
+    let hit = kernel.lookup(at);
+    // A module loaded since kallsyms was read: read it again, at most once a minute.
+    if (!hit && kernel.size > 0 && Date.now() - this.kernelLoadedAt >= (this.options.kallsymsReloadMs ?? KALLSYMS_RELOAD_MS)) {
+      kernel = this.loadKernel();
+      hit = kernel.lookup(at);
+    }
+    if (!hit) return b.location(b.mapping(KERNEL_MAPPING, kernel.buildId), addr, []);
     this.counters.symbolized++;
-    const mapping = b.mapping(hit.mapping, hit.mapping === KERNEL_MAPPING ? this.kernel.buildId : '');
+    const mapping = b.mapping(hit.mapping, hit.mapping === KERNEL_MAPPING ? kernel.buildId : '');
     return b.location(mapping, addr, [{ function: b.function(hit.name), line: 0 }]);
+  }
+
+  private loadKernel(): KernelSymbols {
+    this.kernel = KernelSymbols.load(this.options.kallsymsPath);
+    this.kernelLoadedAt = Date.now();
+    this.counters.kallsymsLoads++;
+    return this.kernel;
   }
 
   private userFrame(proc: ProcessSnapshot, addr: bigint, leaf: boolean, b: DictionaryBuilder): number {

@@ -314,6 +314,18 @@ describe('kernel symbolization', () => {
     expect(b.dict.mappings[b.dict.locations[locs[0]!]!.mapping]!.binary).toBe('[kernel.kallsyms]');
   });
 
+  it('reads kallsyms again for a module loaded after the first read', () => {
+    const file = path.join(dir, 'kallsyms');
+    writeFileSync(file, 'ffffffff81000000 T _stext\nffffffff81001000 T do_work\nffffffff81002000 T _etext\n');
+    const sym = new ProcSymbolizer({ kallsymsPath: file, kallsymsReloadMs: 0 });
+    expect(names(sym, 1, [], [0xffffffff81001010n, 0xffffffffc0001010n])).toEqual(['do_work', '[kernel.kallsyms]+0xffffffffc0001010']);
+    writeFileSync(file, 'ffffffff81000000 T _stext\nffffffff81001000 T do_work\nffffffff81002000 T _etext\nffffffffc0001000 t nf_hook\t[nf_tables]\n', { flag: 'w' });
+    const b = new DictionaryBuilder();
+    const [loc] = sym.symbolize(1, [], [0xffffffffc0001010n], b);
+    expect(frameNames(b.dict, loc!)).toEqual(['nf_hook']);
+    expect(b.dict.mappings[b.dict.locations[loc!]!.mapping]!.binary).toBe('[nf_tables]');
+  });
+
   it('keeps an unknown kernel address as [kernel.kallsyms]+address', () => {
     const sym = new ProcSymbolizer({ kallsymsPath: path.join(dir, 'no-kallsyms') });
     expect(names(sym, 1, [], [0xffffffff81000123n])).toEqual(['[kernel.kallsyms]+0xffffffff81000123']);
