@@ -13,7 +13,7 @@ import { checkRange } from './time.js';
 import type { TopOptions, TopTable } from './top.js';
 import { topTable } from './top.js';
 import type { FlameNode } from './tree.js';
-import { buildTree, trimFlameTree } from './tree.js';
+import { buildTree } from './tree.js';
 
 /** Pyroscope's default for max_nodes: enough detail for a screen, small enough for a browser. */
 export const DEFAULT_MAX_NODES = 8192;
@@ -54,8 +54,7 @@ export class QueryEngine {
   }
 
   async flamegraph(q: SeriesQuery, opts: FlamegraphOptions = {}): Promise<FlameNode> {
-    const tree = buildTree(await this.stacks(q, opts));
-    return trimFlameTree(tree, maxNodesOf(opts.maxNodes));
+    return buildTree(await this.stacks(q, opts), maxNodesOf(opts.maxNodes));
   }
 
   async top(q: SeriesQuery, opts: TopOptions & StackFilter = {}): Promise<TopTable> {

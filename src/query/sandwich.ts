@@ -1,6 +1,6 @@
 import type { Frame, WeightedStack } from './stacks.js';
 import type { FlameNode } from './tree.js';
-import { buildTree, trimFlameTree } from './tree.js';
+import { buildTree } from './tree.js';
 
 /**
  * The sandwich view of one function: who calls it (callers, drawn above it) and what it calls
@@ -31,7 +31,7 @@ export function sandwich(stacks: readonly WeightedStack[], fn: string, maxNodes 
   const named = (t: FlameNode): FlameNode => ({ ...t, name: fn });
   return {
     function: fn,
-    callers: named(trimFlameTree(buildTree(callers), maxNodes)),
-    callees: named(trimFlameTree(buildTree(callees), maxNodes)),
+    callers: named(buildTree(callers, maxNodes)),
+    callees: named(buildTree(callees, maxNodes)),
   };
 }

@@ -1,4 +1,5 @@
 import type { WeightedStack } from './stacks.js';
+import { TreeBuilder } from './tree-builder.js';
 import { trimTree } from './trim.js';
 
 /**
@@ -17,43 +18,49 @@ export const ROOT_NAME = 'total';
 /** Name of the node that holds a parent's children cut by `maxNodes`. */
 export const OTHER_NAME = 'other';
 
-interface BuildNode {
-  readonly name: string;
-  self: number;
-  total: number;
-  kids: Map<string, BuildNode> | undefined;
+/**
+ * Merges stacks into one tree (equal frame paths sum). With `maxNodes` > 0 the tree is trimmed as
+ * trimFlameTree does, but before node objects exist, so a huge merge costs only what it keeps.
+ */
+export function buildTree(stacks: Iterable<WeightedStack>, maxNodes = 0): FlameNode {
+  const b = new TreeBuilder(ROOT_NAME);
+  for (const s of stacks) b.add(s);
+  return materialize(b, b.keep(maxNodes));
 }
 
-/** Merges stacks into one tree; sums equal frame paths. */
-export function buildTree(stacks: Iterable<WeightedStack>): FlameNode {
-  const root: BuildNode = { name: ROOT_NAME, self: 0, total: 0, kids: undefined };
-  for (const s of stacks) {
-    const v = s.value;
-    let node = root;
-    node.total += v;
-    const frames = s.frames;
-    for (let i = 0; i < frames.length; i++) {
-      const name = frames[i]!.name;
-      let kids = node.kids;
-      if (!kids) kids = node.kids = new Map();
-      let child = kids.get(name);
-      if (!child) {
-        child = { name, self: 0, total: 0, kids: undefined };
-        kids.set(name, child);
-      }
-      child.total += v;
-      node = child;
+function materialize(b: TreeBuilder, keep: Uint8Array | undefined): FlameNode {
+  // Children are ordered by name: rank every distinct name once instead of comparing strings per sort.
+  const byName = b.names.map((name, id) => ({ name, id })).sort(compareNodeNames);
+  const rank = new Int32Array(b.names.length);
+  byName.forEach((x, i) => (rank[x.id] = i));
+
+  const n = b.size;
+  const reachable = new Uint8Array(n);
+  reachable[0] = 1;
+  const kids = new Map<number, number[]>();
+  const otherTotal = new Map<number, number>();
+  for (let i = 1; i < n; i++) {
+    const p = b.parent[i]!;
+    if (!reachable[p]) continue;
+    if (!keep || keep[i]) {
+      reachable[i] = 1;
+      let k = kids.get(p);
+      if (!k) kids.set(p, (k = []));
+      k.push(i);
+    } else {
+      otherTotal.set(p, (otherTotal.get(p) ?? 0) + b.total[i]!);
     }
-    node.self += v;
   }
-  return finish(root);
-}
-
-function finish(b: BuildNode): FlameNode {
-  const children: FlameNode[] = [];
-  if (b.kids) for (const k of b.kids.values()) children.push(finish(k));
-  sortChildren(children);
-  return { name: b.name, self: b.self, total: b.total, children };
+  const nodes: FlameNode[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    if (reachable[i]) nodes[i] = { name: b.names[b.nameOf[i]!]!, self: b.self[i]!, total: b.total[i]!, children: [] };
+  }
+  for (const [p, k] of kids) {
+    k.sort((x, y) => rank[b.nameOf[x]!]! - rank[b.nameOf[y]!]!);
+    nodes[p]!.children = k.map((i) => nodes[i]!);
+  }
+  for (const [p, t] of otherTotal) nodes[p]!.children.push({ name: OTHER_NAME, self: t, total: t, children: [] });
+  return nodes[0]!;
 }
 
 export function compareNodeNames(a: { name: string }, b: { name: string }): number {

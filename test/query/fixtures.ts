@@ -182,6 +182,20 @@ export const SAMPLE = {
   'main;rec;rec;hash': 4,
 };
 
+/** shape() of the tree SAMPLE merges into. */
+export const SAMPLE_SHAPE = {
+  'total 77/0': [
+    {
+      'main 77/0': [
+        { 'gc 8/0': ['memcpy 8/8'] },
+        'idle 5/5',
+        { 'rec 4/0': [{ 'rec 4/0': ['hash 4/4'] }] },
+        { 'work 60/10': ['hash 30/30', 'memcpy 20/20'] },
+      ],
+    },
+  ],
+};
+
 /** A compact picture of a tree: `name total/self` and children, for exact comparisons. */
 export function shape(n: FlameNode): unknown {
   const head = `${n.name} ${n.total}/${n.self}`;
