@@ -13,30 +13,18 @@ export type IngestProtocol = 'ingest' | 'push' | 'otlp_grpc' | 'otlp_http' | 'pa
 export class ServerMetrics {
   readonly registry = new Registry();
 
-  readonly ingestProfiles = new Counter({
-    name: 'kiln_ingest_profiles_total',
-    help: 'Profiles accepted and stored, by protocol.',
-    labelNames: ['protocol'] as const,
-    registers: [this.registry],
-  });
-  readonly ingestRows = new Counter({
-    name: 'kiln_ingest_rows_total',
-    help: 'Rows (stack, value pairs) accepted and stored, by protocol.',
-    labelNames: ['protocol'] as const,
-    registers: [this.registry],
-  });
-  readonly ingestBytes = new Counter({
-    name: 'kiln_ingest_bytes_total',
-    help: 'Request body bytes received by ingest endpoints (as sent, before decompression), by protocol.',
-    labelNames: ['protocol'] as const,
-    registers: [this.registry],
-  });
-  readonly ingestErrors = new Counter({
-    name: 'kiln_ingest_errors_total',
-    help: 'Ingest requests rejected, by protocol and reason (input: the client sent bad data; internal: a Kiln bug or store failure).',
-    labelNames: ['protocol', 'reason'] as const,
-    registers: [this.registry],
-  });
+  readonly ingestProfiles = this.counter('kiln_ingest_profiles_total', 'Profiles accepted and stored, by protocol.', ['protocol']);
+  readonly ingestRows = this.counter('kiln_ingest_rows_total', 'Rows (stack, value pairs) accepted and stored, by protocol.', ['protocol']);
+  readonly ingestBytes = this.counter(
+    'kiln_ingest_bytes_total',
+    'Request body bytes received by ingest endpoints (as sent, before decompression), by protocol.',
+    ['protocol'],
+  );
+  readonly ingestErrors = this.counter(
+    'kiln_ingest_errors_total',
+    'Ingest requests rejected, by protocol and reason (input: the client sent bad data; internal: a Kiln bug or store failure).',
+    ['protocol', 'reason'],
+  );
   readonly queryDuration = new Histogram({
     name: 'kiln_query_duration_seconds',
     help: 'Query latency by endpoint.',
@@ -71,6 +59,10 @@ export class ServerMetrics {
     gauge('kiln_store_series', 'Series in the store (all tenants).', 'series');
     gauge('kiln_store_rows', 'Sample rows in the store (all tenants).', 'rows');
     gauge('kiln_store_bytes', 'Bytes the store takes on disk.', 'bytesOnDisk');
+  }
+
+  private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
   /** Times an async query and records it under `endpoint`, whether it succeeds or fails. */
