@@ -1,11 +1,11 @@
 import { encodeOtlpProtobuf } from '../formats/otlp.js';
-import { BasicLabeler } from './agent-basic-labeler.js';
 import { readBearerToken, type AgentConfig } from './config.js';
 import { buildProfiles } from './exporter-profiles.js';
 import { Exporter } from './exporter.js';
 import type { OtlpEncoder } from './exporter-wire.js';
 import { BpfProfiler } from './loader.js';
 import { AgentMetrics, type MetricsServer } from './metrics.js';
+import { startMetadata, type Metadata } from './metadata/index.js';
 import { Sampler } from './sampler.js';
 import { ProcSymbolizer } from './symbolize/symbolizer.js';
 import type { ProcessLabeler, Symbolizer } from './types.js';
@@ -38,7 +38,9 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
   const log = parts.log ?? ((line: string) => process.stderr.write(`kiln agent: ${line}\n`));
   const metrics = new AgentMetrics();
   const symbolizer = parts.symbolizer ?? new ProcSymbolizer();
-  const labeler = parts.labeler ?? new BasicLabeler(config.nodeName);
+  // Relabel rules compile here, so a bad rule stops startup (InputError) before anything is attached.
+  const metadata: Metadata | undefined = parts.labeler ? undefined : startMetadata({ nodeName: config.nodeName, relabelConfigs: config.relabelConfigs, log });
+  const labeler = parts.labeler ?? metadata!.labeler;
   const otlpEncoder = parts.otlpEncoder ?? encodeOtlpProtobuf;
   const exporter = new Exporter(
     {
@@ -54,12 +56,19 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
     exportEvents(metrics, log),
   );
 
-  const bpf = BpfProfiler.start({ frequencyHz: config.frequency, stackMapSize: config.stackMapSize, countsMapSize: config.countsMapSize });
+  let bpf: BpfProfiler;
   let metricsServer: MetricsServer | undefined;
+  try {
+    bpf = BpfProfiler.start({ frequencyHz: config.frequency, stackMapSize: config.stackMapSize, countsMapSize: config.countsMapSize });
+  } catch (e) {
+    await metadata?.stop();
+    throw e;
+  }
   try {
     if (config.metricsPort >= 0) metricsServer = await metrics.serve(config.metricsPort, config.metricsHost);
   } catch (e) {
     bpf.close();
+    await metadata?.stop();
     throw e;
   }
   const sampler = new Sampler(bpf);
@@ -118,6 +127,7 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
       const delivered = await exporter.flush(flushMs);
       if (!delivered) log(`${exporter.queued} request(s) not delivered before exit`);
       exporter.close();
+      await metadata?.stop();
       await metricsServer?.close();
       waiters.forEach((w) => w());
       waiters = [];

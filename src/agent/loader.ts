@@ -9,7 +9,13 @@ import { cpuClockAttr, onlineCpus, PERF_FLAG_FD_CLOEXEC } from './bpf/perf-event
  * the host's setup, so every failure says which capability, package or kernel feature is missing.
  */
 
-export const DEFAULT_OBJECT = fileURLToPath(new URL('./bpf/profile.bpf.o', import.meta.url));
+/**
+ * The committed object beside this module (running from src/), or — when running the compiled
+ * dist/agent/loader.js, which tsc does not copy it next to — in the checkout's src/agent/bpf/.
+ */
+export const DEFAULT_OBJECT = [new URL('./bpf/profile.bpf.o', import.meta.url), new URL('../../src/agent/bpf/profile.bpf.o', import.meta.url)]
+  .map((u) => fileURLToPath(u))
+  .find((p) => existsSync(p)) ?? fileURLToPath(new URL('./bpf/profile.bpf.o', import.meta.url));
 
 /** Names of the BPF program's counters, index-aligned with its `counters` array map. */
 export const BPF_COUNTERS = ['samples', 'idle', 'counts_full', 'stacks_full', 'stack_error'] as const;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveConfig, type RawSettings } from '../../src/agent/config.js';
 import type { AgentConfig } from '../../src/agent/config.js';
-import { BasicLabeler } from '../../src/agent/agent-basic-labeler.js';
+import { MetadataLabeler } from '../../src/agent/metadata/index.js';
 import { startAgent } from '../../src/agent/agent.js';
 import type { ProcessLabeler } from '../../src/agent/types.js';
 import { requireCommand } from './require-bpf.js';
@@ -76,7 +76,7 @@ export function testConfig(server: string, extra: RawSettings = {}): AgentConfig
  * test measure their load rather than the agent's correctness.
  */
 export function keepOnly(pids: () => readonly number[], nodeName = 'test'): ProcessLabeler {
-  const inner = new BasicLabeler(nodeName);
+  const inner = new MetadataLabeler({ nodeName });
   return { labels: (pid, comm) => (pids().includes(pid) ? inner.labels(pid, comm) : []) };
 }
 
