@@ -11,6 +11,9 @@ const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 /** How long a new connection may take to send enough bytes to tell HTTP/1.1 from HTTP/2. */
 const PREFACE_TIMEOUT_MS = 30_000;
 
+/** Idle time after which an HTTP/2 session is closed; clients (gRPC) reconnect on their next call. */
+const H2_IDLE_TIMEOUT_MS = 120_000;
+
 /** A TCP server that serves HTTP/1.1 and h2c on one port; close helpers fastify calls on shutdown. */
 export interface DualProtocolServer extends net.Server {
   closeAllConnections(): void;
@@ -30,6 +33,8 @@ export function createDualProtocolServer(handler: DualHandler): DualProtocolServ
   h2.on('session', (s) => {
     sessions.add(s);
     s.once('close', () => sessions.delete(s));
+    // Idle HTTP/2 connections are closed politely (GOAWAY), as HTTP/1.1 keep-alive ones time out.
+    s.setTimeout(H2_IDLE_TIMEOUT_MS, () => s.close());
   });
 
   const tcp = net.createServer((socket) => {
