@@ -335,3 +335,109 @@ export function timelineStepSec(fromMs: number, toMs: number): number {
 }
 
 const NICE_STEPS_SEC = [15, 20, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 604800, 2592000];
+
+/**
+ * querier.v1's PROFILE_FORMAT_TREE body (SelectMergeStacktracesResponse.tree): Pyroscope's serialised
+ * function-name tree. Pre-order, each node as uvarint(name length), name bytes (UTF-8),
+ * uvarint(self), uvarint(number of children), its children following. The first node is a nameless
+ * virtual root (our "total"). Values are int64 written as unsigned 64-bit varints, as Go does.
+ */
+export function toPyroscopeTree(root: FlameNode): Uint8Array {
+  const out = new VarintWriter();
+  const enc = new TextEncoder();
+  const todo: FlameNode[] = [root];
+  while (todo.length > 0) {
+    const n = todo.pop()!;
+    const name = n === root ? new Uint8Array(0) : enc.encode(n.name);
+    out.uvarint(name.length);
+    out.bytes(name);
+    out.uvarint(n.self);
+    out.uvarint(n.children.length);
+    for (let i = n.children.length - 1; i >= 0; i--) todo.push(n.children[i]!);
+  }
+  return out.finish();
+}
+
+/** Reads the PROFILE_FORMAT_TREE bytes back into a tree (totals recomputed from selves). */
+export function fromPyroscopeTree(bytes: Uint8Array): FlameNode {
+  const dec = new TextDecoder();
+  let at = 0;
+  const uvarint = (): number => {
+    let v = 0n;
+    let shift = 0n;
+    for (;;) {
+      if (at >= bytes.length) throw new Error('truncated tree bytes');
+      const b = bytes[at++]!;
+      v |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) break;
+      shift += 7n;
+    }
+    return Number(BigInt.asIntN(64, v));
+  };
+  const root: FlameNode = { name: ROOT_NAME, self: 0, total: 0, children: [] };
+  if (bytes.length === 0) return root;
+  const parents: FlameNode[] = [];
+  let first = true;
+  while (first || parents.length > 0) {
+    const parent = parents.pop();
+    const len = uvarint();
+    const name = dec.decode(bytes.subarray(at, at + len));
+    at += len;
+    const self = uvarint();
+    const kids = uvarint();
+    const node = first ? root : { name, self, total: 0, children: [] };
+    node.self = self;
+    if (!first) parent!.children.push(node);
+    first = false;
+    for (let i = 0; i < kids; i++) parents.push(node);
+  }
+  const totals = (n: FlameNode): number => (n.total = n.self + n.children.reduce((a, c) => a + totals(c), 0));
+  totals(root);
+  const sortAll = (n: FlameNode): void => {
+    sortChildren(n.children);
+    n.children.forEach(sortAll);
+  };
+  sortAll(root);
+  return root;
+}
+
+class VarintWriter {
+  private buf = new Uint8Array(4096);
+  private len = 0;
+
+  private room(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const b = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
+    b.set(this.buf.subarray(0, this.len));
+    this.buf = b;
+  }
+
+  uvarint(v: number): void {
+    this.room(10);
+    if (Number.isSafeInteger(v) && v >= 0) {
+      while (v >= 0x80) {
+        this.buf[this.len++] = (v % 0x80) | 0x80;
+        v = Math.floor(v / 0x80);
+      }
+      this.buf[this.len++] = v;
+      return;
+    }
+    // Negative (delta profiles) or past 2^53: two's complement over 64 bits, as Go's uint64(int64).
+    let b = BigInt.asUintN(64, BigInt(Math.trunc(v)));
+    while (b >= 0x80n) {
+      this.buf[this.len++] = Number(b & 0x7fn) | 0x80;
+      b >>= 7n;
+    }
+    this.buf[this.len++] = Number(b);
+  }
+
+  bytes(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.len);
+  }
+}

@@ -1,5 +1,6 @@
 export * from './selector.js';
 export * from './time.js';
+export * from './selection.js';
 export * from './stacks.js';
 export * from './tree.js';
 export * from './trim.js';

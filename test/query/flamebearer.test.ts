@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   flamebearerMetadata, fromFlamebearer, fromFlameGraph, fromFlameGraphDiff, timelineStepSec, toDiffFlamebearerProfile,
-  toFlamebearer, toFlamebearerProfile, toFlameGraph, toFlameGraphDiff, toTimeline,
+  toFlamebearer, toFlamebearerProfile, toFlameGraph, toFlameGraphDiff, toTimeline, toPyroscopeTree, fromPyroscopeTree,
 } from '../../src/formats/flamebearer.js';
 import { CPU_TYPE, parseProfileType } from '../../src/model/index.js';
 import { buildDiffTree } from '../../src/query/diff.js';
@@ -97,5 +97,20 @@ describe('FlameGraphDiff / render-diff', () => {
     const p = toDiffFlamebearerProfile(buildDiffTree(base, head), CPU_TYPE);
     expect(p).toMatchObject({ version: 1, metadata: { format: 'double' }, leftTicks: 5, rightTicks: 5, flamebearer: { numTicks: 10 } });
     for (const l of p.flamebearer.levels) expect(l.length % 7).toBe(0);
+  });
+});
+
+describe('PROFILE_FORMAT_TREE bytes', () => {
+  it('writes pre-order nodes as varint name length, name, self, child count under a nameless root', () => {
+    expect([...toPyroscopeTree(buildTree(folded({ a: 2 })))]).toEqual([0, 0, 1, 1, 0x61, 2, 0]);
+    // 300 needs two varint bytes: 0xac 0x02.
+    expect([...toPyroscopeTree(buildTree(folded({ a: 300 })))].slice(5, 7)).toEqual([0xac, 0x02]);
+  });
+
+  it('decodes back to the same tree, negative values (delta profiles) included', () => {
+    const tree = buildTree(folded(SAMPLE));
+    expect(fromPyroscopeTree(toPyroscopeTree(tree))).toEqual(tree);
+    const neg = buildTree(folded({ 'a;b': -5, 'a;c': 9, 'é;ü': 1 }));
+    expect(fromPyroscopeTree(toPyroscopeTree(neg))).toEqual(neg);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/model/errors.js';
 import { formatSelector, parseMatchers, parseSelector } from '../../src/query/selector.js';
+import { parseSelection } from '../../src/query/selection.js';
 
 const CPU = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds';
 
@@ -92,5 +93,33 @@ describe('parseSelector: bad input says what and where', () => {
 
   it('bounds the cost of a huge selector', () => {
     expect(errorOf(() => parseSelector(`${CPU}{a="${'x'.repeat(70_000)}"}`)).message).toMatch(/limit 65536/);
+  });
+});
+
+describe('parseSelection: SELECTOR@RANGE for command-line diffs', () => {
+  const NOW = Date.UTC(2024, 4, 1, 12);
+  const H = 3_600_000;
+  const DEFAULT = { from: NOW - H, to: NOW };
+
+  it('reads from..until, a duration, a start time, or nothing', () => {
+    expect(parseSelection(`${CPU}{v="1.4"}@now-2h..now-1h`, DEFAULT, NOW)).toEqual({
+      selector: { profileType: CPU, matchers: [{ name: 'v', op: '=', value: '1.4' }] },
+      range: { from: NOW - 2 * H, to: NOW - H },
+    });
+    expect(parseSelection(`${CPU}@6h`, DEFAULT, NOW).range).toEqual({ from: NOW - 6 * H, to: NOW });
+    expect(parseSelection(`${CPU}{a="x"}@2024-05-01T10:00:00Z`, DEFAULT, NOW).range).toEqual({ from: NOW - 2 * H, to: NOW });
+    expect(parseSelection(`${CPU}{a="x"}`, DEFAULT, NOW).range).toBe(DEFAULT);
+  });
+
+  it('keeps an @ inside a label value', () => {
+    const s = parseSelection(`${CPU}{user="a@b"}@1h`, DEFAULT, NOW);
+    expect(s.selector.matchers[0]!.value).toBe('a@b');
+    expect(s.range.from).toBe(NOW - H);
+  });
+
+  it('rejects an empty or backwards range', () => {
+    expect(() => parseSelection(`${CPU}@`, DEFAULT, NOW)).toThrow(/nothing after "@"/);
+    expect(() => parseSelection(`${CPU}@now..now-1h`, DEFAULT, NOW)).toThrow(/ends before it starts/);
+    expect(() => parseSelection(`${CPU}@soon`, DEFAULT, NOW)).toThrow(InputError);
   });
 });
