@@ -1,7 +1,8 @@
 /**
  * Symbolization throughput: addresses per second, cold (fresh symbolizer: maps snapshot, ELF symbol
  * tables loaded, every result computed) and warm (same addresses again, answered from the caches).
- * Workload: the running node process itself (node binary, libc, libstdc++ …) and the kernel.
+ * Workload: the running node process itself (node binary, libc, libstdc++ …) and the kernel; plus the
+ * cost of a /proc scan pass (startProcessScan) over this host's processes.
  * Run: npx tsx bench/agent-symbolize.ts [addresses]
  */
 import { readFileSync } from 'node:fs';
@@ -54,10 +55,19 @@ const userCold = run(sym, user, false);
 const userWarm = run(sym, user, false);
 const kernelCold = run(sym, kernel, true);
 const kernelWarm = run(sym, kernel, true);
+// /proc scans (startProcessScan): the first pass notes every running process, later ones only new pids.
+const scanner = new ProcSymbolizer();
+const s0 = process.hrtime.bigint();
+scanner.scanProcesses();
+const firstScanMs = Number(process.hrtime.bigint() - s0) / 1e6;
+const s1 = process.hrtime.bigint();
+scanner.scanProcesses();
+const nextScanMs = Number(process.hrtime.bigint() - s1) / 1e6;
 const s = sym.stats();
 const fmt = (x: number): string => `${(x / 1e6).toFixed(2)} M/s`;
 console.log(`addresses: ${N} user over ${code.length} executable mappings, ${kernel.length} kernel`);
 console.log(`observe (maps snapshot + ELF headers + symbol tables of ${s.cachedSymbolTables} binaries, ${s.cachedSymbols} symbols): ${observeMs.toFixed(1)} ms`);
 console.log(`user   cold ${fmt(userCold)}   warm ${fmt(userWarm)}`);
 console.log(`kernel cold ${fmt(kernelCold)} (includes loading ${s.kernelSymbols} kallsyms symbols)   warm ${fmt(kernelWarm)}`);
+console.log(`process scan: first pass ${firstScanMs.toFixed(1)} ms (${scanner.stats().cachedProcesses} processes with code), next pass ${nextScanMs.toFixed(2)} ms`);
 console.log(`hit rate ${(s.hitRate * 100).toFixed(1)} %, cached results ${s.cachedResults}, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);

@@ -51,8 +51,10 @@ export function loadSymbols(bin: BinaryInfo, search: DebugSearch): SymbolTable {
   let stripped = true;
   let debugLink = '';
   // The path that first reached the binary may belong to a process that has exited since; the asking
-  // process's own view comes first. Either must still hold the same build, not a newer file.
-  const candidates = search.rootPrefix ? [search.rootPrefix + bin.path, bin.openPath] : [bin.openPath];
+  // process's own view comes first. Each must still hold the same build, not a newer file.
+  // Last, the agent's own view of the path: right for a host process that has exited — only when a
+  // build id can prove it is the same file.
+  const candidates = [...new Set([...(search.rootPrefix ? [search.rootPrefix + bin.path] : []), bin.openPath, ...(bin.buildId ? [bin.path] : [])])];
   let lastError: unknown;
   for (const candidate of candidates) {
     try {

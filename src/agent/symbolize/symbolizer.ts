@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import type { DictionaryBuilder } from '../../model/index.js';
 import type { Symbolizer, SymbolizerStats } from '../types.js';
 import { fileOffsetToVaddr, loadSymbols, readBinaryInfo, type BinaryInfo } from './binary.js';
@@ -62,6 +63,8 @@ export class ProcSymbolizer implements Symbolizer {
   private readonly maxCachedResults: number;
   private kernel: KernelSymbols | undefined;
   private kernelLoadedAt = 0;
+  /** Whether scanProcesses() has made its first pass. */
+  private scanned = false;
   /** The kernel's vdso image (null: could not be read). */
   private vdso: VdsoImage | null | undefined;
   private readonly counters = { frames: 0, symbolized: 0, resultCacheHits: 0, tableLoads: 0, tableLoadErrors: 0, binaryErrors: 0, mapsReads: 0, perfMapReads: 0, kallsymsLoads: 0 };
@@ -229,11 +232,43 @@ export class ProcSymbolizer implements Symbolizer {
     return name;
   }
 
-  private snapshot(pid: number): ProcessSnapshot {
+  /**
+   * One pass over /proc snapshotting processes not seen yet, so one that starts and exits within an
+   * interval — before the agent reads its samples and calls observe() — still symbolizes. The first
+   * pass finds the long-running population and only notes it (tables load when first needed); later
+   * passes find new, possibly short-lived processes and read their symbol tables at once.
+   */
+  scanProcesses(): void {
+    let entries: string[];
+    try {
+      entries = readdirSync(this.procRoot);
+    } catch {
+      return;
+    }
+    const eager = this.scanned;
+    for (const e of entries) {
+      const pid = Number(e);
+      if (!Number.isInteger(pid) || pid <= 0 || this.processes.has(pid)) continue;
+      this.snapshot(pid, eager, true);
+    }
+    this.scanned = true;
+  }
+
+  /** Runs scanProcesses() every `intervalMs` until the returned function is called. */
+  startProcessScan(intervalMs = 1000): () => void {
+    this.scanProcesses();
+    const timer = setInterval(() => this.scanProcesses(), intervalMs);
+    timer.unref(); // never what keeps the agent alive
+    return () => clearInterval(timer);
+  }
+
+  private snapshot(pid: number, eager = true, skipIfNoCode = false): ProcessSnapshot {
     const rootPrefix = `${this.procRoot}/${pid}/root`;
     const perfMap = new PerfMap(`${rootPrefix}/tmp/perf-${readNamespacePid(pid, this.procRoot)}.map`);
     const proc = new ProcessSnapshot(pid, rootPrefix, readStartTime(pid, this.procRoot), perfMap);
-    this.loadMaps(proc);
+    this.loadMaps(proc, eager);
+    // Kernel threads (no code mappings) found by a scan are not worth a cache slot.
+    if (skipIfNoCode && proc.mappings.length === 0) return proc;
     // Read the perf map now: after exit /proc/PID/root no longer reaches the process's /tmp.
     proc.perfMapReadAt = Date.now();
     proc.perfMap.refresh();
@@ -251,7 +286,7 @@ export class ProcSymbolizer implements Symbolizer {
     return this.loadMaps(proc);
   }
 
-  private loadMaps(proc: ProcessSnapshot): boolean {
+  private loadMaps(proc: ProcessSnapshot, eager = true): boolean {
     proc.mapsReadAt = Date.now();
     const maps = readMaps(proc.pid, this.procRoot);
     if (!maps) return false;
@@ -259,14 +294,14 @@ export class ProcSymbolizer implements Symbolizer {
     proc.mappings = maps;
     for (const m of maps) {
       if (!isFileBacked(m) || proc.binaryOf(m)) continue;
-      const bin = this.binary(proc, m);
+      const bin = this.binary(proc, m, eager);
       if (bin) proc.setBinary(m, bin);
     }
     return true;
   }
 
   /** Reads a binary's headers now, while the process (and its mount namespace) still exists. */
-  private binary(proc: ProcessSnapshot, m: CodeMapping): BinaryInfo | undefined {
+  private binary(proc: ProcessSnapshot, m: CodeMapping, eager: boolean): BinaryInfo | undefined {
     const identity = `${m.fileId} ${m.path}`;
     let bin = this.binaries.get(identity);
     if (bin) return bin;
@@ -280,7 +315,7 @@ export class ProcSymbolizer implements Symbolizer {
     }
     this.binaries.set(identity, bin);
     // Load the table now too: once the process exits, /proc/PID/root no longer reaches the file.
-    this.table(bin, proc);
+    if (eager) this.table(bin, proc);
     return bin;
   }
 }

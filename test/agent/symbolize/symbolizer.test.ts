@@ -165,6 +165,20 @@ describe('native symbolization', () => {
     }
   });
 
+  it('scans /proc for new processes so one that lived and exited between two reads still symbolizes', async () => {
+    const sym = new ProcSymbolizer();
+    // The first pass notes the processes already running without loading their symbol tables.
+    sym.scanProcesses();
+    expect(sym.stats().tableLoads).toBe(0);
+    expect(sym.stats().cachedProcesses).toBeGreaterThan(0);
+    const p = await startProgram(binary);
+    sym.scanProcesses(); // what startProcessScan() does every second
+    await p.stop();
+    expect(() => readFileSync(`/proc/${p.pid}/maps`)).toThrow();
+    // Never observe()d: the scan's snapshot is all there is.
+    expect(names(sym, p.pid, [p.addr.burn_b!, p.addr.main! + 8n])).toEqual(['burn_b', 'main']);
+  });
+
   it('keeps binary+file offset for a frame it cannot name (stripped, no debug file)', async () => {
     const stripped = path.join(dir, 'burner-stripped');
     copyFileSync(binary, stripped);
