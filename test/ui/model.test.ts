@@ -6,7 +6,7 @@ import { buildTree } from '../../src/query/tree.js';
 import { functionTable, searchMatches } from '../../ui/src/model/aggregate.js';
 import { decodeDiffFlameGraph, decodeFlameGraph } from '../../ui/src/model/decode.js';
 import { findPath, nodeName, nodePath, type FlameTree } from '../../ui/src/model/flame-tree.js';
-import { focusFunction, hideFunction, sandwich, toFolded } from '../../ui/src/model/transforms.js';
+import { focusFrames, focusFunction, frameFilter, hideFrames, hideFunction, sandwich, toFolded } from '../../ui/src/model/transforms.js';
 
 /** Folded text → the stacks the server's query code merges, so the UI decodes exactly what the server encodes. */
 function stacks(folded: string): WeightedStack[] {
@@ -90,6 +90,17 @@ describe('focus, hide, sandwich, folded', () => {
     expect(h.total[0]).toBe(100);
     expect(h.total[find(h, 'main;parse')]).toBe(40);
     expect(find(h, 'main;serve')).toBe(-1);
+  });
+  it('hides and focuses on a whole package', () => {
+    const go = graph('main;net/http.serve;app/db.query;net/http.write 10\nmain;app/db.scan 5\nmain;app/api.get 7');
+    const hidden = hideFrames(go, frameFilter('pkg:net/http'));
+    expect(hidden.total[0]).toBe(22);
+    expect(hidden.total[find(hidden, 'main;app/db.query')]).toBe(10);
+    const focused = focusFrames(go, frameFilter('pkg:app/db'));
+    expect(focused.total[0]).toBe(15);
+    expect(focused.total[find(focused, 'app/db.query;net/http.write')]).toBe(10);
+    expect(frameFilter('main')('main')).toBe(true);
+    expect(frameFilter('main')('pkg:main')).toBe(false);
   });
   it('focuses on a function: its calls merged under the root', () => {
     const f = focusFunction(t, 'serve');

@@ -438,6 +438,19 @@ describe('Kiln UI in Chromium against a real server', () => {
     await page.locator('[data-testid="chip-focus"]').waitFor();
     const focused = await hoverRow('flame', 1, 0.5);
     expect(await focused.tip.getAttribute('data-name')).toBe(name);
+    // Hide a whole package: every checkout.* frame goes, their callees (db.query, json.decode) move up to http.serve.
+    await page.goto(viewUrl({ query: '{service_name="shop-checkout"}' }));
+    await flameDrawn();
+    await hoverRow('flame', 3, 0.02);
+    await page.mouse.click(box.x + box.width * 0.02, box.y + 3 * ROW + ROW / 2, { button: 'right' });
+    await page.click('[data-testid="flame-menu"] >> text=Hide package checkout');
+    await expect.poll(() => new URL(page.url()).searchParams.getAll('hide')).toEqual(['pkg:checkout']);
+    expect(await page.locator('.chips').textContent()).toContain('hidden: package checkout');
+    await page.waitForFunction(() => (window.__kilnRenderers?.flame?.perf.draws.length ?? 0) > 0);
+    const moved = await hoverRow('flame', 3, 0.02);
+    // Reshaped graphs order children by name: db.query now comes first under http.serve.
+    expect(await moved.tip.getAttribute('data-name')).toBe('db.query');
+    await shot('08b-hide-package');
   });
 
   it('downloads folded and pprof that hold the same total as the API', async () => {

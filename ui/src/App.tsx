@@ -16,11 +16,16 @@ import { rootTotal, type FlameTree } from './model/flame-tree.js';
 import { KIND_LEGEND, legendColor } from './model/palette.js';
 import { parseSelector } from './model/selector.js';
 import { resolveRange, stepSeconds } from './model/time-range.js';
-import { focusFunction, hideFunction } from './model/transforms.js';
+import { focusFrames, frameFilter, hideFrames } from './model/transforms.js';
+import { packageOf } from './model/frame-kind.js';
 import { useUrlState } from './state/useUrlState.js';
 
 const MAX_NODES = 16384;
 const CPU = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds';
+
+function describeFilter(entry: string): string {
+  return entry.startsWith('pkg:') ? `package ${entry.slice(4)}` : entry;
+}
 
 /** CPU first: the agent's type if present, else any cpu sample type, else the first the server lists. */
 function defaultType(types: ProfileTypeJson[]): string {
@@ -75,8 +80,8 @@ export function App() {
   const shaped = useMemo(() => {
     if (flame.status !== 'done') return null;
     let t: FlameTree = flame.data;
-    for (const h of state.hide) t = hideFunction(t, h);
-    if (state.focus) t = focusFunction(t, state.focus);
+    for (const h of state.hide) t = hideFrames(t, frameFilter(h));
+    if (state.focus) t = focusFrames(t, frameFilter(state.focus));
     return t;
   }, [flame, state.hide, state.focus]);
 
@@ -102,6 +107,8 @@ export function App() {
       onZoom={(zoom) => update({ zoom })}
       onFocus={(focus) => update({ focus, zoom: [] })}
       onHide={(name) => update({ hide: [...state.hide, name], zoom: [] })}
+      onFocusPackage={(name) => update({ focus: `pkg:${packageOf(name)}`, zoom: [] })}
+      onHidePackage={(name) => update({ hide: [...state.hide, `pkg:${packageOf(name)}`], zoom: [] })}
       onSandwich={(fn) => update({ fn, view: 'sandwich', zoom: [] })}
       testId={testId}
     />
@@ -201,12 +208,12 @@ export function App() {
         <div className="chips">
           {state.focus && (
             <span className="chip" data-testid="chip-focus">
-              focus: {state.focus} <button onClick={() => update({ focus: '', zoom: [] })}>×</button>
+              focus: {describeFilter(state.focus)} <button onClick={() => update({ focus: '', zoom: [] })}>×</button>
             </span>
           )}
           {state.hide.map((h) => (
             <span className="chip" key={h}>
-              hidden: {h} <button onClick={() => update({ hide: state.hide.filter((x) => x !== h), zoom: [] })}>×</button>
+              hidden: {describeFilter(h)} <button onClick={() => update({ hide: state.hide.filter((x) => x !== h), zoom: [] })}>×</button>
             </span>
           ))}
         </div>

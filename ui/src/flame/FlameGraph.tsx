@@ -19,6 +19,9 @@ export interface FlameGraphProps {
   inverted?: boolean;
   onFocus?: (name: string) => void;
   onHide?: (name: string) => void;
+  /** Focus on / hide every frame of the package or binary of the named frame. */
+  onFocusPackage?: (name: string) => void;
+  onHidePackage?: (name: string) => void;
   onSandwich?: (name: string) => void;
   testId: string;
 }
@@ -186,6 +189,16 @@ export function FlameGraph(props: FlameGraphProps) {
             <button role="menuitem" onClick={() => (zoomInto(menu.node), setMenu(null))}>Zoom here</button>
             {props.onFocus && <button role="menuitem" onClick={() => (props.onFocus!(menuName), setMenu(null))}>Focus on this function</button>}
             {props.onHide && <button role="menuitem" onClick={() => (props.onHide!(menuName), setMenu(null))}>Hide this function</button>}
+            {props.onFocusPackage && (
+              <button role="menuitem" onClick={() => (props.onFocusPackage!(menuName), setMenu(null))}>
+                Focus on package {packageOf(menuName)}
+              </button>
+            )}
+            {props.onHidePackage && (
+              <button role="menuitem" onClick={() => (props.onHidePackage!(menuName), setMenu(null))}>
+                Hide package {packageOf(menuName)}
+              </button>
+            )}
             {props.onSandwich && <button role="menuitem" onClick={() => (props.onSandwich!(menuName), setMenu(null))}>Sandwich view</button>}
             <button role="menuitem" onClick={() => (void navigator.clipboard?.writeText(menuName), setMenu(null))}>Copy name</button>
           </div>

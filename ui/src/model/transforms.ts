@@ -1,4 +1,5 @@
 import { nodeName, type FlameTree } from './flame-tree.js';
+import { packageOf } from './frame-kind.js';
 import { TreeBuilder } from './tree-builder.js';
 
 /**
@@ -19,14 +20,31 @@ function copyWalk(t: FlameTree, visit: (node: number, target: number) => number,
   }
 }
 
+/**
+ * What a focus/hide entry of the URL selects: `pkg:<package>` every frame of a package or binary (as
+ * packageOf reads it from the name), anything else one function by exact name.
+ */
+export function frameFilter(entry: string): (name: string) => boolean {
+  if (entry.startsWith('pkg:')) {
+    const pkg = entry.slice(4);
+    return (n) => packageOf(n) === pkg;
+  }
+  return (n) => n === entry;
+}
+
 /** Removes every frame named `name`; its callees move up to its caller, its self time to the caller. */
 export function hideFunction(t: FlameTree, name: string): FlameTree {
+  return hideFrames(t, (n) => n === name);
+}
+
+/** Removes every frame that `hide` selects (see hideFunction). */
+export function hideFrames(t: FlameTree, hide: (name: string) => boolean): FlameTree {
   const b = new TreeBuilder(t.count ? nodeName(t, 0) : 'total');
   if (t.count) b.addSelf(TreeBuilder.ROOT, t.self[0]);
   copyWalk(
     t,
     (n, target) => {
-      if (nodeName(t, n) === name) {
+      if (hide(nodeName(t, n))) {
         b.addSelf(target, t.self[n]);
         return target;
       }
@@ -41,10 +59,15 @@ export function hideFunction(t: FlameTree, name: string): FlameTree {
 
 /** Every call of `name` (outermost occurrence on each stack) merged under the root: "what does it spend time on". */
 export function focusFunction(t: FlameTree, name: string): FlameTree {
+  return focusFrames(t, (n) => n === name);
+}
+
+/** focusFunction for every frame `focus` selects: stacks re-rooted at their first selected frame. */
+export function focusFrames(t: FlameTree, focus: (name: string) => boolean): FlameTree {
   const b = new TreeBuilder(t.count ? nodeName(t, 0) : 'total');
   // target -1 = still above the first occurrence; copying starts once `name` is met.
   copyWalkFrom(t, (n, target) => {
-    const isMatch = nodeName(t, n) === name;
+    const isMatch = focus(nodeName(t, n));
     if (target < 0 && !isMatch) return -2;
     const c = b.child(target < 0 ? TreeBuilder.ROOT : target, nodeName(t, n));
     b.addSelf(c, t.self[n]);
