@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { gunzipBounded } from '../formats/compression.js';
 import { decodeProfiles } from '../formats/registry.js';
-import { InputError } from '../model/errors.js';
+import { InputError, isInputError } from '../model/errors.js';
 import type { Profile } from '../model/profile.js';
 import type { ProfileType } from '../model/profile-type.js';
 import { parseProfileType } from '../model/profile-type.js';
@@ -60,18 +60,19 @@ export function registerIngest(app: FastifyInstance, ctx: ServerContext): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ctx.limits.maxBodyBytes }, (_req, body, done) => done(null, body));
 
+  // Counted here rather than in the handler so that requests fastify refuses itself (body over the
+  // size limit) count too.
+  app.addHook('onError', async (_req, _reply, err) => {
+    const status = isInputError(err) ? err.status : (err as { statusCode?: number }).statusCode;
+    const reason = status !== undefined && status >= 400 && status < 500 ? 'input' : 'internal';
+    ctx.metrics.ingestErrors.inc({ protocol: 'ingest', reason });
+  });
+
   app.post('/ingest', async (req, reply) => {
-    const received = (req.body as Buffer | undefined)?.length ?? 0;
-    ctx.metrics.ingestBytes.inc({ protocol: 'ingest' }, received);
-    try {
-      const tenant = tenantOf(req.headers);
-      const profiles = await decodeIngest(req, ctx);
-      const result = await writeProfiles(ctx, tenant, 'ingest', profiles);
-      return reply.send(result);
-    } catch (e) {
-      ctx.metrics.ingestErrors.inc({ protocol: 'ingest', reason: e instanceof InputError ? 'input' : 'internal' });
-      throw e;
-    }
+    ctx.metrics.ingestBytes.inc({ protocol: 'ingest' }, (req.body as Buffer | undefined)?.length ?? 0);
+    const tenant = tenantOf(req.headers);
+    const profiles = await decodeIngest(req, ctx);
+    return reply.send(await writeProfiles(ctx, tenant, 'ingest', profiles));
   });
 }
 

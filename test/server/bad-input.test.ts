@@ -117,6 +117,8 @@ describe('bad input over /ingest', () => {
       const res = await ingest(small.url, { name: 'big', format: 'folded' }, 'a;b 1\n'.repeat(1000));
       expect(res.status).toBe(413);
       expect(((await res.json()) as { error: string }).error).toMatch(/too large/i);
+      const metrics = await (await fetch(`${small.url}/metrics`)).text();
+      expect(metrics).toMatch(/^kiln_ingest_errors_total\{protocol="ingest",reason="input"\} 1$/m);
     } finally {
       await small.close();
     }
