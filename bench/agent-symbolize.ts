@@ -36,8 +36,7 @@ const kernel: bigint[] = [];
 for (let i = 0; i < N && ktext.length > 0; i++) kernel.push(ktext[Math.floor(rand() * ktext.length)]! + 4n);
 
 /** Symbolizes in stacks of 16 frames, as samples come; returns addresses per second. */
-function run(sym: ProcSymbolizer, addrs: bigint[], kernelSide: boolean): number {
-  const b = new DictionaryBuilder();
+function run(sym: ProcSymbolizer, addrs: bigint[], kernelSide: boolean, b = new DictionaryBuilder()): number {
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < addrs.length; i += 16) {
     const stack = addrs.slice(i, i + 16);
@@ -51,9 +50,17 @@ const sym = new ProcSymbolizer();
 const t0 = process.hrtime.bigint();
 sym.observe(pid);
 const observeMs = Number(process.hrtime.bigint() - t0) / 1e6;
+const named = (): [number, number] => [sym.stats().symbolized, sym.stats().frames];
 const userCold = run(sym, user, false);
+const [userNamed, userFrames] = named();
 const userWarm = run(sym, user, false);
+// The same frames again into one dictionary, as stacks of one interval share frames.
+const shared = new DictionaryBuilder();
+run(sym, user, false, shared);
+const userSameBatch = run(sym, user, false, shared);
+const beforeKernel = named();
 const kernelCold = run(sym, kernel, true);
+const kernelNamed = named()[0] - beforeKernel[0];
 const kernelWarm = run(sym, kernel, true);
 // /proc scans (startProcessScan): the first pass notes every running process, later ones only new pids.
 const scanner = new ProcSymbolizer();
@@ -67,7 +74,7 @@ const s = sym.stats();
 const fmt = (x: number): string => `${(x / 1e6).toFixed(2)} M/s`;
 console.log(`addresses: ${N} user over ${code.length} executable mappings, ${kernel.length} kernel`);
 console.log(`observe (maps snapshot + ELF headers + symbol tables of ${s.cachedSymbolTables} binaries, ${s.cachedSymbols} symbols): ${observeMs.toFixed(1)} ms`);
-console.log(`user   cold ${fmt(userCold)}   warm ${fmt(userWarm)}`);
+console.log(`user   cold ${fmt(userCold)}   warm ${fmt(userWarm)}   repeated within one dictionary ${fmt(userSameBatch)}`);
 console.log(`kernel cold ${fmt(kernelCold)} (includes loading ${s.kernelSymbols} kallsyms symbols)   warm ${fmt(kernelWarm)}`);
 console.log(`process scan: first pass ${firstScanMs.toFixed(1)} ms (${scanner.stats().cachedProcesses} processes with code), next pass ${nextScanMs.toFixed(2)} ms`);
-console.log(`hit rate ${(s.hitRate * 100).toFixed(1)} %, cached results ${s.cachedResults}, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
+console.log(`named: user ${((userNamed / userFrames) * 100).toFixed(1)} %, kernel ${((kernelNamed / kernel.length) * 100).toFixed(1)} %; cached results ${s.cachedResults}, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);

@@ -63,11 +63,13 @@ export class ProcSymbolizer implements Symbolizer {
   private readonly maxCachedResults: number;
   private kernel: KernelSymbols | undefined;
   private kernelLoadedAt = 0;
+  /** Location of each frame already resolved into a dictionary; dropped with the dictionary. */
+  private readonly memo = new WeakMap<DictionaryBuilder, { kernel: Map<bigint, number>; user: Map<number, Map<number, number>> }>();
   /** Whether scanProcesses() has made its first pass. */
   private scanned = false;
   /** The kernel's vdso image (null: could not be read). */
   private vdso: VdsoImage | null | undefined;
-  private readonly counters = { frames: 0, symbolized: 0, resultCacheHits: 0, tableLoads: 0, tableLoadErrors: 0, binaryErrors: 0, mapsReads: 0, perfMapReads: 0, kallsymsLoads: 0 };
+  private readonly counters = { frames: 0, symbolized: 0, resultCacheHits: 0, tableLoads: 0, tableLoadErrors: 0, binaryErrors: 0, mapsReads: 0, perfMapReads: 0, kallsymsLoads: 0, memoHits: 0 };
 
   constructor(private readonly options: ProcSymbolizerOptions = {}) {
     this.procRoot = options.procRoot ?? '/proc';
@@ -90,13 +92,42 @@ export class ProcSymbolizer implements Symbolizer {
   }
 
   symbolize(pid: number, user: bigint[], kernel: bigint[], b: DictionaryBuilder): number[] {
+    // Stacks of one batch share most frames (main, the runtime's loop, syscall entry): each distinct
+    // frame is resolved once per dictionary and then reused.
+    let memo = this.memo.get(b);
+    if (!memo) this.memo.set(b, (memo = { kernel: new Map(), user: new Map() }));
     const out: number[] = [];
-    for (let i = 0; i < kernel.length; i++) out.push(this.kernelFrame(kernel[i]!, i === 0, b));
+    for (let i = 0; i < kernel.length; i++) {
+      const addr = kernel[i]!;
+      const key = i === 0 ? -addr : addr; // a leaf is looked up at its own address, a caller one before
+      let loc = memo.kernel.get(key);
+      if (loc === undefined) memo.kernel.set(key, (loc = this.kernelFrame(addr, i === 0, b)));
+      else this.countReuse(b, loc);
+      out.push(loc);
+    }
     if (user.length > 0) {
-      const proc = this.processes.get(pid) ?? this.snapshot(pid);
-      for (let i = 0; i < user.length; i++) out.push(this.userFrame(proc, user[i]!, i === 0, b));
+      let perPid = memo.user.get(pid);
+      if (!perPid) memo.user.set(pid, (perPid = new Map()));
+      let proc: ProcessSnapshot | undefined;
+      for (let i = 0; i < user.length; i++) {
+        const addr = Number(user[i]!);
+        const key = i === 0 ? -addr - 1 : addr;
+        let loc = perPid.get(key);
+        if (loc === undefined) {
+          proc ??= this.processes.get(pid) ?? this.snapshot(pid);
+          perPid.set(key, (loc = this.userFrame(proc, user[i]!, i === 0, b)));
+        } else this.countReuse(b, loc);
+        out.push(loc);
+      }
     }
     return out;
+  }
+
+  /** A frame answered from the per-dictionary memo still counts in the hit rate. */
+  private countReuse(b: DictionaryBuilder, loc: number): void {
+    this.counters.frames++;
+    this.counters.memoHits++;
+    if (b.dict.locations[loc]!.lines.length > 0) this.counters.symbolized++;
   }
 
   stats(): SymbolizerStats {

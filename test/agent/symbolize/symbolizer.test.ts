@@ -112,6 +112,24 @@ describe('native symbolization', () => {
     }
   });
 
+  it('resolves a frame once per dictionary: stacks of one batch reuse its location', async () => {
+    const p = await startProgram(binary);
+    try {
+      const sym = new ProcSymbolizer();
+      const b = new DictionaryBuilder();
+      const first = sym.symbolize(p.pid, [p.addr.burn_a!, p.addr.main! + 8n, 0x10n], [], b);
+      const second = sym.symbolize(p.pid, [p.addr.burn_b!, p.addr.main! + 8n, 0x10n], [], b);
+      expect(second.slice(1)).toEqual(first.slice(1));
+      expect(sym.stats()).toMatchObject({ frames: 6, symbolized: 4, memoHits: 2 });
+      // A leaf at the same address as a caller frame is looked up differently, so it is not reused.
+      const leaf = sym.symbolize(p.pid, [p.addr.main! + 8n], [], b);
+      expect(sym.stats().memoHits).toBe(2);
+      expect(frameNames(b.dict, leaf[0]!)).toEqual(['main']);
+    } finally {
+      await p.stop();
+    }
+  });
+
   it('keeps its result cache within the configured bound', async () => {
     const p = await startProgram(binary);
     try {
