@@ -1,6 +1,7 @@
 /**
  * Symbolization throughput: addresses per second, cold (fresh symbolizer: maps snapshot, ELF symbol
- * tables loaded, every result computed) and warm (same addresses again, answered from the caches).
+ * tables loaded, every result computed), warm (same addresses again into a new dictionary, answered from
+ * the caches) and repeated within one dictionary (frames shared by the stacks of one interval).
  * Workload: the running node process itself (node binary, libc, libstdc++ …) and the kernel; plus the
  * cost of a /proc scan pass (startProcessScan) over this host's processes.
  * Run: npx tsx bench/agent-symbolize.ts [addresses]
