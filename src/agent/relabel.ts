@@ -62,8 +62,7 @@ function compileRule(raw: unknown, i: number): RelabelRule {
   const regexText = str('regex', '(.*)');
   let regex: RegExp;
   try {
-    // Prometheus anchors the regex at both ends; Go's (?P<name>…) groups are spelled (?<name>…) in JS.
-    regex = new RegExp(`^(?:${regexText.replace(/\(\?P</g, '(?<')})$`);
+    regex = compileGoRegex(regexText);
   } catch (e) {
     throw new InputError(`${where}: invalid regex ${JSON.stringify(regexText)}: ${(e as Error).message}`);
   }
@@ -74,6 +73,23 @@ function compileRule(raw: unknown, i: number): RelabelRule {
   if (act === 'hashmod' && modulus === 0) throw new InputError(`${where}: action hashmod needs modulus`);
   if (targetLabel && !targetLabel.includes('$') && !isValidLabelName(targetLabel)) throw new InputError(`${where}: target_label "${targetLabel}" is not a valid label name`);
   return { action: act, sourceLabels: sourceLabels as string[], separator: str('separator', ';'), regex, targetLabel, replacement: str('replacement', '$1'), modulus };
+}
+
+/**
+ * An RE2 pattern as Prometheus uses it, in JS: anchored at both ends, `(?P<name>…)` groups spelled
+ * `(?<name>…)`, and leading flags such as `(?i)` turned into RegExp flags (JS has no inline flags).
+ */
+function compileGoRegex(text: string): RegExp {
+  const lead = /^\(\?([a-zA-Z]+)\)/.exec(text);
+  let flags = '';
+  if (lead) {
+    for (const f of lead[1]!) {
+      if (f === 'i' || f === 's' || f === 'm') flags += flags.includes(f) ? '' : f;
+      else throw new SyntaxError(`flag ${f} is not supported (i, s and m are)`);
+    }
+  }
+  const body = (lead ? text.slice(lead[0].length) : text).replace(/\(\?P</g, '(?<');
+  return new RegExp(`^(?:${body})$`, flags);
 }
 
 /** Applies rules in order; undefined when a keep/drop rule dropped the target. */

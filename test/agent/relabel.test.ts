@@ -77,6 +77,12 @@ describe('relabel_configs', () => {
     expect(run(`[{source_labels: [namespace], regex: '(?P<team>[a-z]+)-(?P<env>[a-z]+)', target_label: '\${env}_team', replacement: '$team'}]`, proc)!.prod_team).toBe('shop');
   });
 
+  it('accepts RE2 leading flags such as (?i) that JavaScript spells as RegExp flags', () => {
+    expect(run(`[{action: keep, source_labels: [comm], regex: '(?i)NODE'}]`, proc)).toBeDefined();
+    expect(run(`[{action: keep, source_labels: [comm], regex: 'NODE'}]`, proc)).toBeUndefined();
+    expect(() => compileRelabelConfigs(parse(`[{action: keep, source_labels: [comm], regex: '(?U)a+'}]`))).toThrow(/flag U is not supported/);
+  });
+
   it('rejects bad rules with a message naming the rule and the problem', () => {
     expect(() => compileRelabelConfigs(parse(`[{action: explode}]`))).toThrow(/relabel_configs\[0\]: unknown action "explode"/);
     expect(() => compileRelabelConfigs(parse(`[{action: keep, source_labels: [a]}, {regex: '(unclosed'}]`))).toThrow(/relabel_configs\[1\]: invalid regex/);
