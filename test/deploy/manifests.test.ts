@@ -174,6 +174,9 @@ describe('agent DaemonSet', () => {
     expect(pod.hostPID).toBe(true);
     // A toleration with operator Exists and no key tolerates every taint.
     expect(pod.tolerations).toContainEqual({ operator: 'Exists' });
+    // Pod Security admission refuses hostPID below the privileged level.
+    const ns = m.get('Namespace', agent.metadata.namespace!);
+    expect(ns.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('privileged');
   });
 
   it('has the capabilities the loader checks for, and the ones for reading other processes', () => {
