@@ -2,7 +2,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import { encodePprof } from '../formats/pprof.js';
-import { toFlameGraph, toFlameGraphDiff } from '../formats/flamebearer.js';
+import { toFlameGraph, toFlameGraphDiff, toPyroscopeTree } from '../formats/flamebearer.js';
 import type { QuerierFlameGraph } from '../formats/flamebearer.js';
 import { InputError } from '../model/errors.js';
 import type { Labels } from '../model/labels.js';
@@ -17,7 +17,6 @@ import { TimeSeriesAggregationType } from '../gen/types/v1/types_pb.js';
 import type { ServerContext } from './context.js';
 import { PROFILE_TYPE_LABEL, rangeFrom, seriesQueriesFor, seriesQuery } from './selection.js';
 import { tenantOf } from './tenant.js';
-import { encodeTreeBytes } from './tree-bytes.js';
 
 const int64 = (n: number): bigint => BigInt(Math.round(n));
 /** Only the stacks that start (root first) with the call site, as Pyroscope's StackTraceSelector selects. */
@@ -121,7 +120,7 @@ export function querierRoutes(router: ConnectRouter, ctx: ServerContext): void {
           callSite.length === 0
             ? await ctx.query.flamegraph(q, { maxNodes })
             : trimFlameTree(buildTree(withCallSite(await ctx.query.stacks(q), callSite)), maxNodes ?? DEFAULT_MAX_NODES);
-        if (req.format === ProfileFormat.TREE) return { tree: encodeTreeBytes(tree) };
+        if (req.format === ProfileFormat.TREE) return { tree: toPyroscopeTree(tree) };
         return { flamegraph: flameGraphMessage(toFlameGraph(tree)) };
       }),
 
