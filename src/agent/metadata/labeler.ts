@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { hostname } from 'node:os';
-import { LABEL_LIMITS, SERVICE_NAME, labelsFrom, type Labels } from '../../model/index.js';
+import { LABEL_LIMITS, SERVICE_NAME, isValidLabelName, labelsFrom, type Labels } from '../../model/index.js';
 import { relabel, type RelabelRule } from '../relabel.js';
 import { LruCache } from '../symbolize/lru.js';
 import { readStartTime } from '../symbolize/proc-maps.js';
@@ -85,8 +85,20 @@ export class MetadataLabeler implements ProcessLabeler {
     const discovered = this.discovered(info, comm);
     const relabeled = relabel(labelsFrom(discovered), this.options.relabel ?? []);
     if (relabeled === undefined) return [];
-    return labelsFrom(relabeled.filter((x) => !x.name.startsWith('__')).map((x) => [x.name, x.value.slice(0, LABEL_LIMITS.maxValueLength)] as const));
+    const kept = relabeled.filter((x) => !x.name.startsWith('__') && isValidLabelName(x.name));
+    return labelsFrom(withinLabelLimit(kept).map((x) => [x.name, x.value.slice(0, LABEL_LIMITS.maxValueLength)] as const));
   }
+}
+
+// What the agent itself derives: kept first when a pod has so many labels the set would pass the limit.
+const CORE_LABELS = new Set([SERVICE_NAME, 'pid', 'comm', 'node', 'executable', 'cgroup', 'container_id', 'systemd_unit', 'namespace', 'pod', 'container']);
+
+/** At most LABEL_LIMITS.maxLabels (the server rejects more): core labels first, then by name. */
+function withinLabelLimit(labels: Labels): Labels {
+  if (labels.length <= LABEL_LIMITS.maxLabels) return labels;
+  const core = labels.filter((x) => CORE_LABELS.has(x.name));
+  const rest = labels.filter((x) => !CORE_LABELS.has(x.name));
+  return [...core, ...rest.slice(0, Math.max(0, LABEL_LIMITS.maxLabels - core.length))];
 }
 
 function addPodLabels(l: Map<string, string>, pod: PodContainerMeta): void {

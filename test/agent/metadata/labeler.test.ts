@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { labelsToRecord } from '../../../src/model/index.js';
+import { labelsToRecord, validateLabels } from '../../../src/model/index.js';
 import { MetadataLabeler, sanitizeLabelName } from '../../../src/agent/metadata/labeler.js';
 import { PodIndex } from '../../../src/agent/metadata/pod-index.js';
 import { ContainerNameResolver } from '../../../src/agent/metadata/container-names.js';
@@ -140,6 +140,18 @@ describe('MetadataLabeler', () => {
     } finally {
       child.kill();
     }
+  });
+
+  it('keeps a label set the server accepts even for a pod with very many or very long labels', () => {
+    const idx = new PodIndex();
+    const pod = JSON.parse(fixture('pods-list.json')).items[0];
+    for (let i = 0; i < 100; i++) pod.metadata.labels[`example.com/feature-${String(i).padStart(3, '0')}`] = 'on';
+    pod.metadata.labels[`${'x'.repeat(200)}.example.com/long`] = 'too long a name';
+    idx.reset([parsePod(pod)!]);
+    const labels = new MetadataLabeler({ procRoot: proc, nodeName: 'node-a', pods: idx }).labels(100, 'checkout');
+    expect(() => validateLabels(labels)).not.toThrow();
+    expect(labels.length).toBe(64);
+    expect(labelsToRecord(labels)).toMatchObject({ service_name: 'checkout', namespace: 'shop-prod', pod: 'checkout-7d9f8b6c5d-x2k9p', container: 'checkout', pid: '100' });
   });
 
   it('sanitizes label names the way Prometheus service discovery does', () => {
