@@ -9,6 +9,7 @@
 import { toFlameGraph } from '../src/formats/flamebearer.js';
 import { DictionaryBuilder } from '../src/model/index.js';
 import { weightedStacks } from '../src/query/stacks.js';
+import { buildDiffTree } from '../src/query/diff.js';
 import { topTable } from '../src/query/top.js';
 import { buildTree, countNodes, trimFlameTree } from '../src/query/tree.js';
 import type { ResolvedStacks, StackValue } from '../src/store/store.js';
@@ -68,7 +69,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 const { rows, resolved } = generate();
 // build+trim is the query path (trimmed while merging); build and trim time the full tree and the
 // generic trimFlameTree on it, for comparison.
-const phases: Record<string, number[]> = { frames: [], 'build+trim': [], encode: [], top: [], all: [], build: [], trim: [] };
+const phases: Record<string, number[]> = { frames: [], 'build+trim': [], encode: [], top: [], all: [], diff: [], build: [], trim: [] };
 let nodes = 0;
 let kept = 0;
 for (let r = 0; r < RUNS; r++) {
@@ -78,6 +79,9 @@ for (let r = 0; r < RUNS; r++) {
   const [tree, tBuild] = time(() => buildTree(stacks));
   const [, tTrim] = time(() => trimFlameTree(tree, MAX_NODES));
   const [, tTop] = time(() => topTable(stacks, { limit: 100 }));
+  // A diff against the same stacks with every other value doubled: two sides, one shape.
+  const head = stacks.map((s, i) => (i % 2 ? { frames: s.frames, value: s.value * 2 } : s));
+  const [, tDiff] = time(() => buildDiffTree(stacks, head, { maxNodes: MAX_NODES }));
   nodes = countNodes(tree);
   kept = countNodes(trimmed);
   phases.frames!.push(tFrames);
@@ -85,6 +89,7 @@ for (let r = 0; r < RUNS; r++) {
   phases.encode!.push(tEncode);
   phases.top!.push(tTop);
   phases.all!.push(tFrames + tBuildTrim + tEncode);
+  phases.diff!.push(tDiff);
   phases.build!.push(tBuild);
   phases.trim!.push(tTrim);
 }

@@ -1,7 +1,7 @@
 import type { WeightedStack } from './stacks.js';
 import { topTable } from './top.js';
-import { OTHER_NAME, ROOT_NAME, sortChildren } from './tree.js';
-import { trimTree } from './trim.js';
+import { nameRanks, OTHER_NAME, ROOT_NAME } from './tree.js';
+import { materialize, TreeBuilder } from './tree-builder.js';
 
 /**
  * Comparing two selections (base = before / left, head = after / right): one tree holding both
@@ -67,68 +67,23 @@ export function normalizeBase(base: readonly WeightedStack[], head: readonly Wei
   return base.map((s) => ({ frames: s.frames, value: Math.round(s.value * k) }));
 }
 
-interface BuildDiff {
-  readonly name: string;
-  baseSelf: number;
-  baseTotal: number;
-  headSelf: number;
-  headTotal: number;
-  kids: Map<string, BuildDiff> | undefined;
-}
-
+/** Both sides merged into one shape (columns base, head), trimmed by the larger side while merging. */
 export function buildDiffTree(base: readonly WeightedStack[], head: readonly WeightedStack[], opts: DiffOptions = {}): DiffNode {
-  const b = opts.normalize ? normalizeBase(base, head) : base;
-  const root: BuildDiff = { name: ROOT_NAME, baseSelf: 0, baseTotal: 0, headSelf: 0, headTotal: 0, kids: undefined };
-  const add = (stacks: readonly WeightedStack[], side: 'base' | 'head') => {
-    for (const s of stacks) {
-      let node = root;
-      bump(node, side, s.value, false);
-      for (const f of s.frames) {
-        if (!node.kids) node.kids = new Map();
-        let child = node.kids.get(f.name);
-        if (!child) {
-          child = { name: f.name, baseSelf: 0, baseTotal: 0, headSelf: 0, headTotal: 0, kids: undefined };
-          node.kids.set(f.name, child);
-        }
-        bump(child, side, s.value, false);
-        node = child;
-      }
-      bump(node, side, s.value, true);
-    }
-  };
-  add(b, 'base');
-  add(head, 'head');
-  const tree = finish(root);
-  return trimTree(tree, opts.maxNodes ?? 0, {
-    weight: (n) => Math.max(n.baseTotal, n.headTotal),
-    children: (n) => n.children,
-    rebuild: (n, children) => ({ ...n, children }),
-    other: (cut) => {
-      const o: DiffNode = { name: OTHER_NAME, baseSelf: 0, baseTotal: 0, headSelf: 0, headTotal: 0, children: [] };
-      for (const c of cut) {
-        o.baseTotal += c.baseTotal;
-        o.headTotal += c.headTotal;
-      }
-      o.baseSelf = o.baseTotal;
-      o.headSelf = o.headTotal;
-      return o;
-    },
+  const b = new TreeBuilder(ROOT_NAME, 2);
+  for (const s of opts.normalize ? normalizeBase(base, head) : base) b.add(s, 0);
+  for (const s of head) b.add(s, 1);
+  return materialize<DiffNode>(b, b.keep(opts.maxNodes ?? 0), nameRanks(b), {
+    node: (i) => ({
+      name: b.names[b.nameOf[i]!]!,
+      baseSelf: b.self[2 * i]!,
+      baseTotal: b.total[2 * i]!,
+      headSelf: b.self[2 * i + 1]!,
+      headTotal: b.total[2 * i + 1]!,
+      children: [],
+    }),
+    attach: (p, children) => (p.children = children),
+    other: ([bt, ht]) => ({ name: OTHER_NAME, baseSelf: bt!, baseTotal: bt!, headSelf: ht!, headTotal: ht!, children: [] }),
   });
-}
-
-function bump(n: BuildDiff, side: 'base' | 'head', v: number, self: boolean): void {
-  if (side === 'base') {
-    if (self) n.baseSelf += v;
-    else n.baseTotal += v;
-  } else if (self) n.headSelf += v;
-  else n.headTotal += v;
-}
-
-function finish(b: BuildDiff): DiffNode {
-  const children: DiffNode[] = [];
-  if (b.kids) for (const k of b.kids.values()) children.push(finish(k));
-  sortChildren(children);
-  return { name: b.name, baseSelf: b.baseSelf, baseTotal: b.baseTotal, headSelf: b.headSelf, headTotal: b.headTotal, children };
 }
 
 export function diffTable(base: readonly WeightedStack[], head: readonly WeightedStack[], opts: DiffTableOptions = {}): DiffTable {

@@ -7,6 +7,9 @@ import type { WeightedStack } from './stacks.js';
  * root; a node is always created after its parent, so index order lists parents before children
  * (trimming relies on it). Children are found through one open-addressing hash table on
  * (parent, name) for the whole tree: a JS Map keyed by numbers past 2^31 was the slowest part.
+ *
+ * `columns` values per node: 1 for a flame graph, 2 for a diff (base, head) sharing one shape.
+ * Values of node i, column c live at [i * columns + c].
  */
 export class TreeBuilder {
   readonly names: string[] = [];
@@ -14,12 +17,14 @@ export class TreeBuilder {
   size = 1;
   nameOf = new Int32Array(1024);
   parent = new Int32Array(1024);
-  self = new Float64Array(1024);
-  total = new Float64Array(1024);
+  self: Float64Array;
+  total: Float64Array;
   /** Slots hold node index + 1 (0 = empty); linear probing; kept at most half full. */
   private slots = new Int32Array(2048);
 
-  constructor(rootName: string) {
+  constructor(rootName: string, readonly columns = 1) {
+    this.self = new Float64Array(1024 * columns);
+    this.total = new Float64Array(1024 * columns);
     this.nameOf[0] = this.nameId(rootName);
   }
 
@@ -33,16 +38,17 @@ export class TreeBuilder {
     return id;
   }
 
-  add(stack: WeightedStack): void {
+  add(stack: WeightedStack, column = 0): void {
     const v = stack.value;
+    const cols = this.columns;
     let node = 0;
-    this.total[0] += v;
+    this.total[column] += v;
     const frames = stack.frames;
     for (let i = 0; i < frames.length; i++) {
       node = this.child(node, this.nameId(frames[i]!.name));
-      this.total[node] += v;
+      this.total[node * cols + column] += v;
     }
-    this.self[node] += v;
+    this.self[node * cols + column] += v;
   }
 
   private child(parent: number, name: number): number {
@@ -77,41 +83,94 @@ export class TreeBuilder {
 
   private grow(): void {
     const n = this.nameOf.length * 2;
-    const widenI = (a: Int32Array) => {
-      const b = new Int32Array(n);
+    const widen = <A extends Int32Array | Float64Array>(a: A, make: (n: number) => A, size: number): A => {
+      const b = make(size);
       b.set(a);
       return b;
     };
-    const widenF = (a: Float64Array) => {
-      const b = new Float64Array(n);
-      b.set(a);
-      return b;
-    };
-    this.nameOf = widenI(this.nameOf);
-    this.parent = widenI(this.parent);
-    this.self = widenF(this.self);
-    this.total = widenF(this.total);
+    this.nameOf = widen(this.nameOf, (k) => new Int32Array(k), n);
+    this.parent = widen(this.parent, (k) => new Int32Array(k), n);
+    this.self = widen(this.self, (k) => new Float64Array(k), n * this.columns);
+    this.total = widen(this.total, (k) => new Float64Array(k), n * this.columns);
+  }
+
+  /** A node's weight for trimming: its largest total over the columns. */
+  weight(i: number): number {
+    let w = this.total[i * this.columns]!;
+    for (let c = 1; c < this.columns; c++) w = Math.max(w, this.total[i * this.columns + c]!);
+    return w;
   }
 
   /**
-   * Which nodes survive a `maxNodes` cut: the heaviest by total, ties taken in index order (parents
+   * Which nodes survive a `maxNodes` cut: the heaviest by weight, ties taken in index order (parents
    * first), so the kept set is connected to the root. Returns undefined when everything fits.
    */
   keep(maxNodes: number): Uint8Array | undefined {
     if (!(maxNodes > 0) || this.size <= maxNodes) return undefined;
-    const totals = this.total.slice(0, this.size);
-    const sorted = totals.slice().sort();
+    const weights = new Float64Array(this.size);
+    for (let i = 0; i < this.size; i++) weights[i] = this.weight(i);
+    const sorted = weights.slice().sort();
     const threshold = sorted[this.size - maxNodes]!;
     let budget = maxNodes;
-    for (let i = 0; i < this.size; i++) if (totals[i]! > threshold) budget--;
+    for (let i = 0; i < this.size; i++) if (weights[i]! > threshold) budget--;
     const keep = new Uint8Array(this.size);
     for (let i = 0; i < this.size; i++) {
-      const t = totals[i]!;
-      if (t > threshold || (t === threshold && budget-- > 0)) keep[i] = 1;
+      const w = weights[i]!;
+      if (w > threshold || (w === threshold && budget-- > 0)) keep[i] = 1;
     }
     keep[0] = 1;
     return keep;
   }
+}
+
+export interface MaterializeOps<N extends object> {
+  /** The node object for builder node i (children are attached afterwards). */
+  node(i: number): N;
+  /** Sets a node's children, already in display order. */
+  attach(parent: N, children: N[]): void;
+  /** The `other` node standing for cut children, given their summed totals per column. */
+  other(totals: Float64Array): N;
+}
+
+/**
+ * Turns the kept part of a builder into node objects: children sorted by `rank` of their names, each
+ * parent's cut children summed into one `other` node appended last.
+ */
+export function materialize<N extends object>(b: TreeBuilder, keep: Uint8Array | undefined, rank: Int32Array, ops: MaterializeOps<N>): N {
+  const n = b.size;
+  const cols = b.columns;
+  // Typed arrays throughout: with no trimming this runs over millions of nodes.
+  const reachable = new Uint8Array(n);
+  reachable[0] = 1;
+  const firstKid = new Int32Array(n).fill(-1);
+  const nextKid = new Int32Array(n);
+  const hasCut = new Uint8Array(n);
+  const cutSums = keep ? new Float64Array(n * cols) : undefined;
+  for (let i = 1; i < n; i++) {
+    const p = b.parent[i]!;
+    if (!reachable[p]) continue;
+    if (!keep || keep[i]) {
+      reachable[i] = 1;
+      nextKid[i] = firstKid[p]!;
+      firstKid[p] = i;
+    } else {
+      hasCut[p] = 1;
+      for (let c = 0; c < cols; c++) cutSums![p * cols + c] += b.total[i * cols + c]!;
+    }
+  }
+  const nodes: N[] = new Array(n);
+  for (let i = 0; i < n; i++) if (reachable[i]) nodes[i] = ops.node(i);
+  const kids: number[] = [];
+  for (let p = 0; p < n; p++) {
+    if (!reachable[p] || (firstKid[p] === -1 && !hasCut[p])) continue;
+    kids.length = 0;
+    for (let k = firstKid[p]!; k !== -1; k = nextKid[k]!) kids.push(k);
+    kids.sort((x, y) => rank[b.nameOf[x]!]! - rank[b.nameOf[y]!]!);
+    const children = kids.map((i) => nodes[i]!);
+    if (hasCut[p]) children.push(ops.other(cutSums!.subarray(p * cols, p * cols + cols)));
+    ops.attach(nodes[p]!, children);
+  }
+  return nodes[0]!;
 }
 
 function slotOf(parent: number, name: number, mask: number): number {

@@ -1,5 +1,5 @@
 import type { WeightedStack } from './stacks.js';
-import { TreeBuilder } from './tree-builder.js';
+import { materialize, TreeBuilder } from './tree-builder.js';
 import { trimTree } from './trim.js';
 
 /**
@@ -25,42 +25,20 @@ export const OTHER_NAME = 'other';
 export function buildTree(stacks: Iterable<WeightedStack>, maxNodes = 0): FlameNode {
   const b = new TreeBuilder(ROOT_NAME);
   for (const s of stacks) b.add(s);
-  return materialize(b, b.keep(maxNodes));
+  return materialize<FlameNode>(b, b.keep(maxNodes), nameRanks(b), {
+    node: (i) => ({ name: b.names[b.nameOf[i]!]!, self: b.self[i]!, total: b.total[i]!, children: [] }),
+    attach: (p, children) => (p.children = children),
+    other: ([t]) => ({ name: OTHER_NAME, self: t!, total: t!, children: [] }),
+  });
 }
 
-function materialize(b: TreeBuilder, keep: Uint8Array | undefined): FlameNode {
-  // Children are ordered by name: rank every distinct name once instead of comparing strings per sort.
+/** Display order of every name the builder has seen (by name, `other` last), as ranks. */
+export function nameRanks(b: TreeBuilder): Int32Array {
+  // Rank every distinct name once instead of comparing strings in every children sort.
   const byName = b.names.map((name, id) => ({ name, id })).sort(compareNodeNames);
   const rank = new Int32Array(b.names.length);
   byName.forEach((x, i) => (rank[x.id] = i));
-
-  const n = b.size;
-  const reachable = new Uint8Array(n);
-  reachable[0] = 1;
-  const kids = new Map<number, number[]>();
-  const otherTotal = new Map<number, number>();
-  for (let i = 1; i < n; i++) {
-    const p = b.parent[i]!;
-    if (!reachable[p]) continue;
-    if (!keep || keep[i]) {
-      reachable[i] = 1;
-      let k = kids.get(p);
-      if (!k) kids.set(p, (k = []));
-      k.push(i);
-    } else {
-      otherTotal.set(p, (otherTotal.get(p) ?? 0) + b.total[i]!);
-    }
-  }
-  const nodes: FlameNode[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    if (reachable[i]) nodes[i] = { name: b.names[b.nameOf[i]!]!, self: b.self[i]!, total: b.total[i]!, children: [] };
-  }
-  for (const [p, k] of kids) {
-    k.sort((x, y) => rank[b.nameOf[x]!]! - rank[b.nameOf[y]!]!);
-    nodes[p]!.children = k.map((i) => nodes[i]!);
-  }
-  for (const [p, t] of otherTotal) nodes[p]!.children.push({ name: OTHER_NAME, self: t, total: t, children: [] });
-  return nodes[0]!;
+  return rank;
 }
 
 export function compareNodeNames(a: { name: string }, b: { name: string }): number {
