@@ -1,3 +1,4 @@
+import { EmptyProfileError } from '../formats/empty-profile.js';
 import { InputError } from '../model/errors.js';
 import type { Profile } from '../model/profile.js';
 import { isEmptyProfile, validateProfile } from '../model/validate.js';
@@ -41,7 +42,7 @@ export function decodeAllowingEmpty<T>(decode: () => T[]): T[] {
   try {
     return decode();
   } catch (e) {
-    if (e instanceof InputError && /has no samples with a non-zero value/.test(e.message)) return [];
+    if (e instanceof EmptyProfileError) return [];
     throw e;
   }
 }
