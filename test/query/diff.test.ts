@@ -66,3 +66,27 @@ describe('diff table', () => {
     expect(n.entries.find((e) => e.name === 'main')!.totalChange).toBe(0);
   });
 });
+
+describe('diff tree trimming keeps both sides exact', () => {
+  it('for every limit, on both columns, every node is self + children', () => {
+    const base: Record<string, number> = {};
+    const head: Record<string, number> = {};
+    for (let i = 0; i < 300; i++) {
+      const k = Array.from({ length: 1 + (i % 7) }, (_, d) => `f${(i * 7 + d * 13) % 11}`).join(';');
+      base[k] = (base[k] ?? 0) + (i % 5);
+      head[k] = (head[k] ?? 0) + (i % 3) * 2;
+    }
+    const full = buildDiffTree(folded(base), folded(head));
+    for (const max of [1, 3, 10, 40, 0]) {
+      const t = buildDiffTree(folded(base), folded(head), { maxNodes: max });
+      expect([t.baseTotal, t.headTotal]).toEqual([full.baseTotal, full.headTotal]);
+      const check = (n: DiffNode): number => {
+        expect(n.baseSelf + n.children.reduce((a, c) => a + c.baseTotal, 0)).toBe(n.baseTotal);
+        expect(n.headSelf + n.children.reduce((a, c) => a + c.headTotal, 0)).toBe(n.headTotal);
+        return 1 + n.children.reduce((a, c) => a + (c.name === 'other' ? 0 : check(c)), 0);
+      };
+      const kept = check(t);
+      if (max > 0) expect(kept).toBeLessThanOrEqual(max);
+    }
+  });
+});

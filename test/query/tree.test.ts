@@ -63,6 +63,10 @@ describe('trimFlameTree', () => {
     expectConsistent(t);
   });
 
+  it('trims the same way while merging', () => {
+    expect(shape(buildTree(folded(SAMPLE), 4))).toEqual(shape(trimFlameTree(buildTree(folded(SAMPLE)), 4)));
+  });
+
   it('does nothing when the tree already fits or the limit is 0', () => {
     const full = buildTree(folded(SAMPLE));
     expect(trimFlameTree(full, 11)).toEqual(full);
@@ -89,8 +93,10 @@ describe('trimFlameTree', () => {
       stacks[frames.join(';')] = (stacks[frames.join(';')] ?? 0) + 1 + Math.floor(rnd() * 100);
     }
     const full = buildTree(folded(stacks));
-    for (const max of [1, 2, 5, 50, 300]) {
-      const t = trimFlameTree(full, max);
+    // Both ways of trimming: after building (trimFlameTree) and while merging (buildTree's maxNodes).
+    const trims = [(max: number) => trimFlameTree(full, max), (max: number) => buildTree(folded(stacks), max)];
+    for (const [max, trim] of [1, 2, 5, 50, 300].flatMap((m) => trims.map((f) => [m, f] as const))) {
+      const t = trim(max);
       expect(t.total).toBe(full.total);
       expectConsistent(t);
       // Kept nodes ≤ max; each kept parent may add one `other`.
