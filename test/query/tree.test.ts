@@ -4,6 +4,7 @@ import { filterStacks, UNRESOLVED_STACK, weightedStacks } from '../../src/query/
 import type { FlameNode } from '../../src/query/tree.js';
 import { buildTree, countNodes, trimFlameTree, walk } from '../../src/query/tree.js';
 import { InputError } from '../../src/model/errors.js';
+import { nthSmallest } from '../../src/query/tree-builder.js';
 import { folded, SAMPLE, SAMPLE_SHAPE, shape } from './fixtures.js';
 
 /** Every node's total is its self plus its children's totals. */
@@ -136,5 +137,19 @@ describe('filters', () => {
     expect(tree({ focus: 'nope' })).toBe('total 0/0');
     expect(() => tree({ hide: '(' })).toThrow(InputError);
     expect(() => tree({ focusBinary: '[' })).toThrow(/invalid focus binary regex/);
+  });
+});
+
+describe('nthSmallest', () => {
+  it('agrees with sorting, duplicates and extremes included', () => {
+    let seed = 3;
+    const rnd = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    for (const n of [1, 2, 3, 10, 101, 1000]) {
+      for (const dup of [2, 1000]) {
+        const a = Float64Array.from({ length: n }, () => Math.floor(rnd() * dup));
+        const sorted = a.slice().sort();
+        for (const k of [0, Math.floor(n / 3), n - 1]) expect(nthSmallest(a.slice(), k)).toBe(sorted[k]);
+      }
+    }
   });
 });
