@@ -8,7 +8,9 @@ import { DATABASE_FILE } from '../../src/store/duckdb/duckdb-store.js';
 import { commonDivisor } from '../../src/store/duckdb/profile-rows.js';
 import { dayOfTableName, dayTableName } from '../../src/store/duckdb/schema.js';
 import { openStore } from '../../src/store/index.js';
-import { DAY, HOUR, folded, freshTenant } from './fixtures.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { DAY, HOUR, T0, folded, freshTenant, mergedFolded, selector } from './fixtures.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -72,5 +74,56 @@ describe('DuckDB layout', () => {
     expect(commonDivisor(Float64Array.from([4, 6, 9]))).toBe(1);
     expect(commonDivisor(Float64Array.from([1.5, 3]))).toBe(1);
     expect(commonDivisor(Float64Array.from([]))).toBe(1);
+  });
+});
+
+describe('DuckDB durability and bounded memory', () => {
+  it('keeps an acknowledged write when the process is killed without closing the store', async () => {
+    const dir = tempDir();
+    const tenant = freshTenant();
+    const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./crash-writer.ts', import.meta.url)), dir, tenant], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(child.stdout).toContain('acknowledged {"profiles":1,"rows":1}');
+    expect(child.signal).toBe('SIGKILL');
+    const store = await openStore(dir, { threads: 1 });
+    expect(await mergedFolded(store, tenant, selector(), { from: T0, to: T0 + HOUR })).toEqual({ 'main;work': 42 });
+    await store.close();
+  });
+
+  it('never stores a symbol or profile twice once its in-memory id sets overflow', async () => {
+    const dir = tempDir();
+    const opts = { threads: 1, knownIdsCapacity: 3 };
+    const tenant = freshTenant();
+    const ps = Array.from({ length: 10 }, (_, i) =>
+      folded({ labels: { service_name: 'a' }, timeMs: T0 + i * 10_000, samples: { [`m;f${i}`]: 1, 'm;shared': 2 } }),
+    );
+    let store = await openStore(dir, opts);
+    for (const p of ps.slice(0, 6)) await store.write(tenant, [p]);
+    await store.close();
+    store = await openStore(dir, opts); // more ids stored than the sets may hold: they start incomplete
+    expect(await store.write(tenant, ps)).toEqual({ profiles: 4, rows: 8 });
+    for (const p of ps) expect(await store.write(tenant, [p])).toEqual({ profiles: 0, rows: 0 });
+    const merged = await mergedFolded(store, tenant, selector(), { from: T0, to: T0 + HOUR });
+    expect(merged['m;shared']).toBe(20);
+    expect(Object.keys(merged)).toHaveLength(11);
+    await store.close();
+
+    const inst = await DuckDBInstance.create(path.join(dir, DATABASE_FILE));
+    const c = await inst.connect();
+    for (const [table, column] of [
+      ['stacks', 'stack_id'],
+      ['locations', 'location_id'],
+      ['functions', 'function_id'],
+      ['mappings', 'mapping_id'],
+      ['profiles', 'profile_id'],
+      ['series', 'series_id'],
+    ]) {
+      const [[total, distinct]] = (await c.runAndReadAll(`SELECT count(*), count(DISTINCT ${column}) FROM ${table}`)).getRows() as [[bigint, bigint]];
+      expect(`${table}: ${total}`).toBe(`${table}: ${distinct}`);
+    }
+    c.closeSync();
+    inst.closeSync();
   });
 });

@@ -42,6 +42,11 @@ export interface DuckDBStoreOptions {
   readonly threads?: number;
   /** DuckDB memory limit, e.g. '1GB' (default: DuckDB's own, 80 % of RAM). */
   readonly memoryLimit?: string;
+  /**
+   * Bound of each in-memory "already stored" id set (symbols and recent profiles). Past it the store
+   * falls back to asking the database; tests set it tiny to exercise that path.
+   */
+  readonly knownIdsCapacity?: number;
 }
 
 /**
@@ -81,9 +86,9 @@ export class DuckDBStore implements Store {
     try {
       await createSchema(conn);
       const registry = await loadSeries(conn);
-      const symbols = await SymbolWriter.open(conn);
+      const symbols = await SymbolWriter.open(conn, opts.knownIdsCapacity);
       const days = new Set(await listDays(conn));
-      const recent = await RecentProfiles.load(conn);
+      const recent = await RecentProfiles.load(conn, opts.knownIdsCapacity);
       return new DuckDBStore(instance, conn, dbFile, registry, symbols, days, recent);
     } catch (e) {
       conn.closeSync();

@@ -55,16 +55,26 @@ export class SymbolWriter {
     const ids = new Map<SymbolDictionary, DictionaryIds>();
     for (const d of dicts) if (!ids.has(d)) ids.set(d, this.contentIds.of(d));
 
-    // Stacks: cache, then database, then new keys.
+    // Stacks: cache, then database, then new keys. Keys are collected into `resolved` before the
+    // cache is touched: remembering the database's answers may evict entries this call still needs.
+    const resolved = new Map<Id, number>();
     const unknownStacks = new Set<Id>();
+    for (const di of ids.values()) {
+      for (const s of di.stacks) {
+        if (resolved.has(s)) continue;
+        const k = this.stackKeys.get(s);
+        if (k !== undefined) resolved.set(s, k);
+        else unknownStacks.add(s);
+      }
+    }
+    const found: [Id, number][] = [];
     if (!this.stackKeys.isComplete) {
-      for (const di of ids.values()) for (const s of di.stacks) if (this.stackKeys.get(s) === undefined) unknownStacks.add(s);
+      for (const [id, key] of await selectByIds(conn, 'stacks', 'stack_id', 'stack_id, stack_key', [...unknownStacks])) {
+        found.push([big(id!), num(key!)]);
+        resolved.set(big(id!), num(key!));
+      }
     }
-    const found = new Map<Id, number>();
-    for (const [id, key] of await selectByIds(conn, 'stacks', 'stack_id', 'stack_id, stack_key', [...unknownStacks])) {
-      found.set(big(id!), num(key!));
-      this.stackKeys.set(big(id!), num(key!)); // committed earlier: safe to cache now
-    }
+    for (const [id, key] of found) this.stackKeys.set(id, key); // committed earlier: safe to remember
     const newStacks = new Map<Id, NewStack>();
     const newLocationSources = new Map<Id, { dict: SymbolDictionary; index: number }>();
     const stackKeys = new Map<SymbolDictionary, Int32Array>();
@@ -72,7 +82,7 @@ export class SymbolWriter {
       const keys = new Int32Array(di.stacks.length);
       for (let i = 0; i < di.stacks.length; i++) {
         const sid = di.stacks[i]!;
-        let key = this.stackKeys.get(sid) ?? found.get(sid) ?? newStacks.get(sid)?.key;
+        let key = resolved.get(sid) ?? newStacks.get(sid)?.key;
         if (key === undefined) {
           key = this.nextStackKey++;
           const locs = dict.stacks[i]!;
