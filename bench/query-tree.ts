@@ -4,7 +4,8 @@
  * Stacks are generated like a real service's: a shared trunk (runtime, main loop), branching handlers,
  * leaves from a large function vocabulary, 10–50 frames deep, heavy-tailed values.
  *
- *   npx tsx bench/query-tree.ts [stacks=100000] [maxNodes=8192] [runs=5]
+ *   npx tsx bench/query-tree.ts [stacks=100000] [maxNodes=8192] [runs=5] [only=PHASE]
+ * `only=diff` times the diff alone, without the garbage the other phases leave behind.
  */
 import { toFlameGraph } from '../src/formats/flamebearer.js';
 import { DictionaryBuilder } from '../src/model/index.js';
@@ -17,6 +18,7 @@ import type { ResolvedStacks, StackValue } from '../src/store/store.js';
 const N = Number(process.argv[2] ?? 100_000);
 const MAX_NODES = Number(process.argv[3] ?? 8192);
 const RUNS = Number(process.argv[4] ?? 5);
+const ONLY = process.argv[5];
 
 // mulberry32: a full-period 32-bit generator (a plain LCG in doubles loses bits and cycles early).
 let seed = 42;
@@ -64,9 +66,18 @@ function time<T>(f: () => T): [T, number] {
   return [r, performance.now() - t0];
 }
 
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const { rows, resolved } = generate();
+if (ONLY === 'diff') {
+  const stacks = weightedStacks(rows, resolved);
+  const head = stacks.map((s, i) => (i % 2 ? { frames: s.frames, value: s.value * 2 } : s));
+  const runs: number[] = [];
+  for (let r = 0; r < RUNS; r++) runs.push(time(() => buildDiffTree(stacks, head, { maxNodes: MAX_NODES }))[1]);
+  console.log(`${N} stacks, diff alone, ${RUNS} runs, median ms: ${median(runs).toFixed(1)}  (runs: ${runs.map((x) => x.toFixed(0)).join(' ')})`);
+  process.exit(0);
+}
 // build+trim is the query path (trimmed while merging); build and trim time the full tree and the
 // generic trimFlameTree on it, for comparison.
 const phases: Record<string, number[]> = { frames: [], 'build+trim': [], encode: [], top: [], all: [], diff: [], build: [], trim: [] };
