@@ -211,12 +211,20 @@ export class DuckDBStore implements Store {
     this.instance.closeSync();
   }
 
+  /**
+   * Runs a read on a connection of its own. A read that picked its day tables just before retention
+   * dropped one fails with a catalog error; it is retried once, by then against the current days.
+   */
   private async withReader<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
-    const c = await this.instance.connect();
-    try {
-      return await fn(c);
-    } finally {
-      c.closeSync();
+    for (let attempt = 0; ; attempt++) {
+      const c = await this.instance.connect();
+      try {
+        return await fn(c);
+      } catch (e) {
+        if (attempt > 0 || !/Catalog Error/.test(String(e))) throw e;
+      } finally {
+        c.closeSync();
+      }
     }
   }
 
