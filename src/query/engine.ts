@@ -47,6 +47,8 @@ export class QueryEngine {
   /** The merged stacks of a selection, root-first, after the filters. */
   async stacks(q: SeriesQuery, filter?: StackFilter): Promise<WeightedStack[]> {
     checkRange(q);
+    // Compile the filters before touching the store: a bad pattern is an error even on an empty range.
+    filterStacks([], filter);
     const rows = await this.store.mergeStacks(q);
     if (rows.length === 0) return [];
     const resolved = await this.store.resolveStacks(q.tenant, rows.map((r) => r.stackId));
@@ -54,7 +56,8 @@ export class QueryEngine {
   }
 
   async flamegraph(q: SeriesQuery, opts: FlamegraphOptions = {}): Promise<FlameNode> {
-    return buildTree(await this.stacks(q, opts), maxNodesOf(opts.maxNodes));
+    const maxNodes = maxNodesOf(opts.maxNodes);
+    return buildTree(await this.stacks(q, opts), maxNodes);
   }
 
   async top(q: SeriesQuery, opts: TopOptions & StackFilter = {}): Promise<TopTable> {
@@ -67,16 +70,18 @@ export class QueryEngine {
         `cannot diff different profile types: base is ${base.selector.profileType}, head is ${head.selector.profileType}`,
       );
     }
+    const maxNodes = maxNodesOf(opts.maxNodes);
     const [b, h] = await Promise.all([this.stacks(base, opts), this.stacks(head, opts)]);
     return {
-      tree: buildDiffTree(b, h, { normalize: opts.normalize, maxNodes: maxNodesOf(opts.maxNodes) }),
+      tree: buildDiffTree(b, h, { normalize: opts.normalize, maxNodes }),
       table: diffTable(b, h, { ...opts.table, normalize: opts.normalize }),
     };
   }
 
   async sandwich(q: SeriesQuery, fn: string, opts: FlamegraphOptions = {}): Promise<Sandwich> {
     if (fn === '') throw new InputError('sandwich needs a function name');
-    return sandwich(await this.stacks(q, opts), fn, maxNodesOf(opts.maxNodes));
+    const maxNodes = maxNodesOf(opts.maxNodes);
+    return sandwich(await this.stacks(q, opts), fn, maxNodes);
   }
 
   /**

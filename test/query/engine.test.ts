@@ -61,6 +61,11 @@ function engineSuite(name: string, open: () => Promise<Store>): void {
       expect((await engine.flamegraph(q(`${CPU}{pod!="a"}`))).total).toBe(3);
     });
 
+    it('rejects a bad filter regex even when nothing matches the selection', async () => {
+      await expect(engine.flamegraph(q(`${CPU}{service_name="nobody"}`), { focus: '(' })).rejects.toThrow(/invalid focus regex/);
+      await expect(engine.top(q(`${CPU}{service_name="nobody"}`), { filter: '[' })).rejects.toThrow(InputError);
+    });
+
     it('rejects a range that ends before it starts', async () => {
       await expect(engine.flamegraph(q(CPU, T, T - 1))).rejects.toThrow(InputError);
       await expect(engine.top(q(CPU, T, T - 1))).rejects.toThrow(/ends before it starts/);
