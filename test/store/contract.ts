@@ -195,6 +195,8 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
           [{ ...good, stacks: [7] }, /refers to stack 7/],
           [{ ...good, values: [1, 2] }, /1 stacks but 2 values/],
           [{ ...good, timeMs: Number.POSITIVE_INFINITY }, /time/],
+          [{ ...good, timeMs: -1 }, /time/],
+          [{ ...good, durationNs: 1e20 }, /duration/],
           [{ ...good, labels: [{ name: 'bad-name', value: 'x' }] }, /invalid label name/],
           [{ ...good, dict: { ...good.dict, stacks: [[99]] } }, /location 99/],
         ];

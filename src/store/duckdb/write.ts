@@ -176,7 +176,9 @@ export function checkWriteInput(tenant: string, profiles: readonly Profile[]): v
     if (!Number.isFinite(p.timeMs) || p.timeMs < 0 || p.timeMs > MAX_TIME_MS) {
       throw new InputError(`${where}: time ${p.timeMs} ms is outside 1970..9999`);
     }
-    if (!Number.isFinite(p.durationNs) || p.durationNs < 0) throw new InputError(`${where}: duration ${p.durationNs} ns is not a non-negative number`);
+    if (!(p.durationNs >= 0 && p.durationNs <= Number.MAX_SAFE_INTEGER)) {
+      throw new InputError(`${where}: duration ${p.durationNs} ns is not a number between 0 and ${Number.MAX_SAFE_INTEGER}`);
+    }
     if (p.stacks.length !== p.values.length) {
       throw new InputError(`${where}: ${p.stacks.length} stacks but ${p.values.length} values`);
     }
