@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { PT_LOAD, bindRank, withElf, type ElfSymbol } from './elf.js';
+import { goFunctionSymbols } from './go-pclntab.js';
 import { SymbolTable } from './symbol-table.js';
 
 /**
@@ -62,6 +63,8 @@ export function loadSymbols(bin: BinaryInfo, search: DebugSearch): SymbolTable {
         if (bin.buildId && elf.buildId() !== bin.buildId) return false;
         for (const sym of elf.functionSymbols()) symbols.push(sym);
         stripped = !elf.hasSymtab();
+        // A stripped Go binary still carries the runtime's own function table.
+        if (stripped) for (const sym of goFunctionSymbols(elf)) symbols.push(sym);
         debugLink = elf.debugLink();
         return true;
       });

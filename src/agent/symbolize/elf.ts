@@ -145,6 +145,12 @@ export class ElfFile {
     return b.toString('utf8', 0, end < 0 ? b.length : end);
   }
 
+  /** The bytes of a section (empty for NOBITS), or undefined when the file has no such section. */
+  sectionData(name: string): Buffer | undefined {
+    const s = this.section(name);
+    return s ? this.read(s.offset, s.size, name) : undefined;
+  }
+
   hasSymtab(): boolean {
     const s = this.section('.symtab');
     return s !== undefined && s.type === SHT_SYMTAB && s.size > 0;
