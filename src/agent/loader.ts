@@ -46,6 +46,7 @@ export interface GenerationMaps {
 }
 
 const EPERM = 1;
+const EAGAIN = 11;
 const ENOENT = 2;
 const EACCES = 13;
 const EINVAL = 22;
@@ -71,7 +72,7 @@ export function missingCapabilities(status = readFileSync('/proc/self/status', '
 }
 
 function errnoText(n: number): string {
-  const names: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 7: 'E2BIG', 12: 'ENOMEM', 13: 'EACCES', 19: 'ENODEV', 22: 'EINVAL', 24: 'EMFILE', 95: 'EOPNOTSUPP' };
+  const names: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 7: 'E2BIG', 11: 'EAGAIN', 12: 'ENOMEM', 13: 'EACCES', 19: 'ENODEV', 22: 'EINVAL', 24: 'EMFILE', 95: 'EOPNOTSUPP' };
   return names[n] ?? `errno ${n}`;
 }
 
@@ -108,18 +109,8 @@ export class BpfProfiler {
       throw new Error(`kiln agent needs root or ${missing.join(' + ')} (also CAP_SYS_PTRACE to read other processes' memory maps); run it with sudo or grant the capabilities`);
     }
     const bpf = libbpf();
-    const obj = bpf.objectOpenFile(path);
-    if (obj === null) throw new Error(`libbpf could not open ${path}: ${errnoText(bpf.errno())}`);
     const cpus = opts.cpus ?? onlineCpus();
-    try {
-      for (const name of ['counts_0', 'counts_1']) setMapSize(bpf, obj, name, opts.countsMapSize);
-      for (const name of ['stacks_0', 'stacks_1']) setMapSize(bpf, obj, name, opts.stackMapSize);
-      const rc = bpf.objectLoad(obj);
-      if (rc < 0) throw loadError(-rc);
-    } catch (e) {
-      bpf.objectClose(obj);
-      throw e;
-    }
+    const obj = loadObject(bpf, path, opts);
     const profiler = new BpfProfiler(bpf, obj, cpus);
     try {
       profiler.attach(opts.frequencyHz);
@@ -193,6 +184,32 @@ export class BpfProfiler {
     this.bpf.objectClose(this.obj);
   }
 }
+
+/**
+ * Opens, sizes and loads the object. The verifier gives up with EAGAIN when a signal arrives while it
+ * works (and libbpf's own retries can all be hit on a busy host); a loaded-or-failed object cannot be
+ * loaded again, so each retry starts from a fresh open.
+ */
+function loadObject(bpf: Libbpf, path: string, opts: LoaderOptions): Ptr {
+  for (let attempt = 1; ; attempt++) {
+    const obj = bpf.objectOpenFile(path);
+    if (obj === null) throw new Error(`libbpf could not open ${path}: ${errnoText(bpf.errno())}`);
+    let rc: number;
+    try {
+      for (const name of ['counts_0', 'counts_1']) setMapSize(bpf, obj, name, opts.countsMapSize);
+      for (const name of ['stacks_0', 'stacks_1']) setMapSize(bpf, obj, name, opts.stackMapSize);
+      rc = bpf.objectLoad(obj);
+    } catch (e) {
+      bpf.objectClose(obj);
+      throw e;
+    }
+    if (rc >= 0) return obj;
+    bpf.objectClose(obj);
+    if (-rc !== EAGAIN || attempt >= LOAD_ATTEMPTS) throw loadError(-rc);
+  }
+}
+
+const LOAD_ATTEMPTS = 5;
 
 /** Map sizes can only change between open and load. */
 function setMapSize(bpf: Libbpf, obj: Ptr, name: string, n: number): void {
