@@ -69,33 +69,23 @@ function parsePclntab(tab: Buffer, textSectionAddr: number): ElfSymbol[] {
       names.push(cstring(funcnames + tab.readInt32LE(fn + 4)));
     }
     add(entries, names);
-  } else if (magic === GO_1_16) {
-    // nfunc, nfiles, funcnameOffset, cuOffset, filetabOffset, pctabOffset, pclnOffset
-    const funcnames = field(2);
-    const functab = field(6);
+  } else if (magic === GO_1_16 || magic === GO_1_2) {
+    // 1.16: nfunc, nfiles, funcnameOffset, cuOffset, filetabOffset, pctabOffset, pclnOffset; the functab
+    // holds (pc, offset of _func from the functab) word pairs, names are offsets into funcnametab.
+    // 1.2: nfunc, then the functab itself; _func and name offsets count from the table start.
+    const go116 = magic === GO_1_16;
+    const functab = go116 ? field(6) : 8 + ptr;
+    const funcBase = go116 ? functab : 0;
+    const nameBase = go116 ? field(2) : 0;
     const entries: number[] = [];
     const names: string[] = [];
     for (let i = 0; i <= nfunc; i++) {
       const at = functab + i * 2 * ptr;
       entries.push(word(at));
       if (i === nfunc) break;
-      const fn = functab + word(at + ptr);
+      const fn = funcBase + word(at + ptr);
       if (fn + ptr + 4 > tab.length) throw new RangeError('_func outside the table');
-      names.push(cstring(funcnames + tab.readInt32LE(fn + ptr)));
-    }
-    add(entries, names);
-  } else if (magic === GO_1_2) {
-    // nfunc, then the functab itself: (pc, funcoff) pairs; names are offsets from the table start.
-    const functab = 8 + ptr;
-    const entries: number[] = [];
-    const names: string[] = [];
-    for (let i = 0; i <= nfunc; i++) {
-      const at = functab + i * 2 * ptr;
-      entries.push(word(at));
-      if (i === nfunc) break;
-      const fn = word(at + ptr);
-      if (fn + ptr + 4 > tab.length) throw new RangeError('_func outside the table');
-      names.push(cstring(tab.readInt32LE(fn + ptr)));
+      names.push(cstring(nameBase + tab.readInt32LE(fn + ptr)));
     }
     add(entries, names);
   }
