@@ -2,7 +2,9 @@ import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { InputError, formatLabels } from '../model/index.js';
 import type { Labels } from '../model/index.js';
-import { parseSelector } from '../query/selector.js';
+import { formatSelector, parseSelector } from '../query/selector.js';
+import { parseSelection } from '../query/selection.js';
+import { parseRange } from '../query/time.js';
 import type { DiffTable } from '../query/diff.js';
 import type { TopTable } from '../query/top.js';
 import { action, clientFrom, out, withServerOptions } from './common.js';
@@ -29,15 +31,6 @@ function withFilterOptions(cmd: Command): Command {
 
 function filterParams(f: FilterFlags): Record<string, string | undefined> {
   return { focus: f.focus, hide: f.hide, focus_binary: f.focusBinary, hide_binary: f.hideBinary };
-}
-
-/** `SELECTOR@FROM..UNTIL` or `SELECTOR@FROM` (until now) or `SELECTOR` (the --from/--until range). */
-export function splitSelectorRange(text: string, dflt: RangeFlags): { query: string; from: string; until: string } {
-  const at = text.lastIndexOf('@');
-  if (at < 0 || at < text.lastIndexOf('}')) return { query: checkedSelector(text), from: dflt.from, until: dflt.until };
-  const [from, until] = text.slice(at + 1).split('..');
-  if (!from) throw new InputError(`"${text}": expected SELECTOR@FROM..UNTIL, e.g. 'cpu{service_name="a"}@now-2h..now-1h'`);
-  return { query: checkedSelector(text.slice(0, at)), from, until: until || 'now' };
 }
 
 function topCommand(): Command {
@@ -122,11 +115,12 @@ function diffCommand(): Command {
     .option('-n, --limit <n>', 'rows to show', '20')
     .option('--json', 'print JSON', false)
     .action(action(async (o: ServerFlags & RangeFlags & FilterFlags & { base: string; head: string; normalize: boolean; sort: string; limit: string; json: boolean }) => {
-      const base = splitSelectorRange(o.base, o);
-      const head = splitSelectorRange(o.head, o);
+      const dflt = parseRange(o.from, o.until);
+      const base = parseSelection(o.base, dflt);
+      const head = parseSelection(o.head, dflt);
       const res = await clientFrom(o).getJson<{ unit: string; table: DiffTable }>('/api/v1/diff', {
-        base_query: base.query, base_from: base.from, base_until: base.until,
-        head_query: head.query, head_from: head.from, head_until: head.until,
+        base_query: formatSelector(base.selector), base_from: base.range.from, base_until: base.range.to,
+        head_query: formatSelector(head.selector), head_from: head.range.from, head_until: head.range.to,
         normalize: o.normalize ? 'true' : undefined, sort: o.sort, limit: o.limit, ...filterParams(o),
       });
       if (o.json) return out(JSON.stringify(res, null, 2));

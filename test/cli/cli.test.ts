@@ -93,6 +93,28 @@ describe('kiln CLI against a real server', () => {
     expect(names.stdout).not.toContain('otel-ebpf-profile');
   });
 
+  it('diffs two label sets and sorts functions by change', async () => {
+    const v1 = path.join(dir, 'v1.folded');
+    const v2 = path.join(dir, 'v2.folded');
+    await writeFile(v1, 'main;parse 50\nmain;render 50\n');
+    await writeFile(v2, 'main;parse 20\nmain;render 90\n');
+    for (const [file, version] of [[v1, '1.4'], [v2, '1.5']] as const) {
+      const r = await runKiln(['ingest', file, '--labels', `service_name=web,version=${version}`, '--url', server.url]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const r = await runKiln([
+      'query', 'diff', '--base', `${CPU}{service_name="web",version="1.4"}@1h`, '--head', `${CPU}{service_name="web",version="1.5"}@1h`,
+      '--json', '--url', server.url,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const { table } = JSON.parse(r.stdout) as { table: { baseTotal: number; headTotal: number; entries: { name: string; selfChange: number }[] } };
+    expect(table.baseTotal).toBe(100 * MS10);
+    expect(table.headTotal).toBe(110 * MS10);
+    expect(table.entries.slice(0, 2).map((e) => [e.name, e.selfChange])).toEqual([['render', 40 * MS10], ['parse', -30 * MS10]]);
+    const text = await runKiln(['query', 'diff', '--base', `${CPU}{version="1.4"}@1h`, '--head', `${CPU}{version="1.5"}@1h`, '--url', server.url]);
+    expect(text.stdout).toMatch(/\+0\.40s\s+0\.50s\s+0\.90s\s+render/);
+  });
+
   it('exits 2 with a message for input the user must fix', async () => {
     const badSelector = await runKiln(['query', 'top', `${CPU}{service_name=}`, '--url', server.url]);
     expect(badSelector.code).toBe(2);
