@@ -51,7 +51,13 @@ export function startMetadata(options: MetadataOptions): Metadata {
         lastError = e.message;
       },
     });
-    void pods.start().then(() => options.log?.(`kubernetes: watching pods on node ${options.nodeName} (${pods!.index.size} now)`));
+    void pods.start().then(() => {
+      const n = pods!.index.size;
+      options.log?.(`kubernetes: watching pods on node ${options.nodeName} (${n} now)`);
+      // The agent's own pod is on this node, so none at all means the node name is wrong — typically the
+      // pod's host name used because NODE_NAME (downward API: spec.nodeName) was not set.
+      if (n === 0) options.log?.(`kubernetes: no pods found on node "${options.nodeName}": set --node-name or NODE_NAME from spec.nodeName`);
+    });
   }
   return {
     labeler: new MetadataLabeler({ nodeName: options.nodeName, pods: pods?.index, relabel, procRoot: options.procRoot }),

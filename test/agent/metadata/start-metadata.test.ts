@@ -43,6 +43,21 @@ describe('startMetadata', () => {
     }
   });
 
+  it('says so when no pod is on the node it watches (a wrong node name)', async () => {
+    const tls = selfSignedCert(dir);
+    const empty = JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '5' }, items: [] });
+    const api = await startFakeApiServer({ ...tls, token: 't', lists: [empty], watches: [{ events: '', hold: true }] });
+    const logs: string[] = [];
+    const meta = startMetadata({ nodeName: 'kiln-agent-7xk2p', kubernetes: { server: api.url, token: () => 't', ca: tls.cert }, log: (l) => logs.push(l) });
+    try {
+      for (let i = 0; i < 200 && logs.length < 2; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(logs.join('\n')).toMatch(/no pods found on node "kiln-agent-7xk2p": set --node-name or NODE_NAME/);
+    } finally {
+      await meta.stop();
+      await api.close();
+    }
+  });
+
   it('stops at startup on a bad relabel rule, and runs without Kubernetes when told', () => {
     expect(() => startMetadata({ nodeName: 'n', kubernetes: 'off', relabelConfigs: [{ action: 'keep', regex: '(' }] })).toThrow(InputError);
     const meta = startMetadata({ nodeName: 'n', kubernetes: 'off' });
