@@ -204,6 +204,9 @@ function checkDictionary(d: SymbolDictionary, where: string): void {
   for (const s of d.stacks) for (const l of s) if (!(l >= 0 && l < d.locations.length)) bad(`location ${l}`);
   for (const loc of d.locations) {
     if (loc.mapping >= d.mappings.length) bad(`mapping ${loc.mapping}`);
-    for (const ln of loc.lines) if (!(ln.function >= 0 && ln.function < d.functions.length)) bad(`function ${ln.function}`);
+    for (const ln of loc.lines) {
+      if (!(ln.function >= 0 && ln.function < d.functions.length)) bad(`function ${ln.function}`);
+      if (!Number.isFinite(ln.line)) throw new InputError(`${where}: line number ${ln.line} is not a number`);
+    }
   }
 }
