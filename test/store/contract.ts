@@ -199,7 +199,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
           [{ ...good, durationNs: 1e20 }, /duration/],
           [{ ...good, labels: [{ name: 'bad-name', value: 'x' }] }, /invalid label name/],
           [{ ...good, dict: { ...good.dict, stacks: [[99]] } }, /location 99/],
-          [{ ...good, dict: { ...good.dict, locations: [{ mapping: -1, address: 0n, lines: [{ function: 0, line: Number.NaN }] }] } }, /line number/],
+          [{ ...good, dict: { ...good.dict, locations: good.dict.locations.map((l) => ({ ...l, lines: [{ function: 0, line: Number.NaN }] })) } }, /line number/],
         ];
         for (const [bad, message] of cases) {
           const err = await store.write(tenant, [good, bad]).catch((e: unknown) => e);
