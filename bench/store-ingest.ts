@@ -1,6 +1,7 @@
 /**
- * Ingest benchmark for the embedded store: writes `--hours` of one service (19 Hz × 16 CPUs, a profile
- * every 10 s) the way the server would, one write call per `--batch` profiles, and reports rows/s and
+ * Ingest benchmark for the embedded store: writes `--hours` of `--services` services (each 19 Hz × 16
+ * CPUs, a profile every 10 s; the first is `checkout`, the one bench/store-query.ts reads) the way the
+ * server would, one write call per `--batch` profiles, and reports rows/s and
  * profiles/s (time inside Store.write only; generating profiles is not counted), bytes on disk per raw
  * sample after a checkpoint, and RSS. DuckDB gets one thread: the target is "on one core".
  *
@@ -13,7 +14,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Profile } from '../src/model/index.js';
 import { DuckDBStore } from '../src/store/index.js';
-import { BENCH_END_MS, RAW_SAMPLES_PER_PROFILE, ServiceModel, profileTimes } from './store-data.js';
+import { BENCH_END_MS, DEFAULT_SHAPE, RAW_SAMPLES_PER_PROFILE, ServiceModel, profileTimes } from './store-data.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -22,17 +23,21 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '1' },
     dir: { type: 'string', default: '.bench/store-24h' },
     threads: { type: 'string', default: '1' },
+    services: { type: 'string', default: '1' },
   },
 });
 const hours = Number(args.hours);
 const batch = Number(args.batch);
 const concurrency = Number(args.concurrency);
 
-
 rmSync(args.dir, { recursive: true, force: true });
 const store = await DuckDBStore.open(args.dir, { threads: Number(args.threads) });
-const model = new ServiceModel();
-const times = profileTimes(hours, BENCH_END_MS);
+const services = Array.from({ length: Number(args.services) }, (_, i) => ({
+  model: new ServiceModel({ ...DEFAULT_SHAPE, seed: DEFAULT_SHAPE.seed + i }),
+  labels: { service_name: i === 0 ? 'checkout' : `service-${i}`, namespace: 'shop' },
+}));
+// Every service pushes once per interval, interleaved in time as they would arrive at a server.
+const times = profileTimes(hours, BENCH_END_MS).flatMap((t) => services.map((svc) => ({ t, svc })));
 
 let writeMs = 0;
 let rows = 0;
@@ -48,7 +53,7 @@ const CHUNK = 8 * batch * concurrency;
 for (let c = 0; c < times.length; c += CHUNK) {
   const calls: Profile[][] = [];
   for (let j = c; j < Math.min(times.length, c + CHUNK); j += batch) {
-    calls.push(times.slice(j, Math.min(j + batch, c + CHUNK)).map((t) => model.profile(t)));
+    calls.push(times.slice(j, Math.min(j + batch, c + CHUNK)).map(({ t, svc }) => svc.model.profile(t, svc.labels)));
   }
   for (let i = 0; i < calls.length; i += concurrency) {
     const t0 = performance.now();
@@ -75,6 +80,7 @@ await store.close();
 const rawSamples = profiles * RAW_SAMPLES_PER_PROFILE;
 const out = {
   hours,
+  services: services.length,
   batch,
   concurrency,
   profiles,
