@@ -106,7 +106,7 @@ export class BpfProfiler {
     if (!existsSync(path)) throw new Error(`BPF object ${path} is missing — run \`npm run build:bpf\` in the checkout`);
     const missing = missingCapabilities();
     if (missing.length > 0) {
-      throw new Error(`kiln agent needs root or ${missing.join(' + ')} (also CAP_SYS_PTRACE to read other processes' memory maps); run it with sudo or grant the capabilities`);
+      throw new Error(`profiling needs root or ${missing.join(' + ')} (also CAP_SYS_PTRACE to read other processes' memory maps); run it with sudo or grant the capabilities`);
     }
     const bpf = libbpf();
     const cpus = opts.cpus ?? onlineCpus();
@@ -222,14 +222,14 @@ function setMapSize(bpf: Libbpf, obj: Ptr, name: string, n: number): void {
 function loadError(err: number): Error {
   if (err === EPERM || err === EACCES) {
     return new Error(
-      `the kernel refused to load the BPF program (${errnoText(err)}): run as root or with CAP_BPF + CAP_PERFMON ` +
-        '(kernels before 5.8 need CAP_SYS_ADMIN); check kernel.unprivileged_bpf_disabled and any LSM policy',
+      `the kernel refused to load the BPF program (${errnoText(err)}): run as root or with CAP_BPF + CAP_PERFMON; ` +
+        'check kernel.unprivileged_bpf_disabled, the locked-memory limit (ulimit -l) and any LSM policy',
     );
   }
   if (err === EINVAL || err === EOPNOTSUPP) {
     return new Error(
-      `the kernel rejected the BPF program (${errnoText(err)}): Kiln needs Linux ≥ 5.8 with BPF and BTF ` +
-        '(CONFIG_BPF_SYSCALL, CONFIG_DEBUG_INFO_BTF); libbpf printed the verifier log above',
+      `the kernel rejected the BPF program (${errnoText(err)}): Kiln needs Linux ≥ 6.1 (perf-event programs using ` +
+        'non-preallocated hash maps) with BPF enabled (CONFIG_BPF_SYSCALL); libbpf printed the verifier log above',
     );
   }
   return new Error(`loading the BPF program failed: ${errnoText(err)} (libbpf printed details above)`);

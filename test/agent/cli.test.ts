@@ -33,6 +33,17 @@ describe('kiln agent (CLI)', () => {
     expect(r.stderr).toContain('--frequency "lots"');
   });
 
+  it('run without privileges, exits 1 naming the missing capabilities', () => {
+    // As root, drop to nobody with no capabilities; otherwise this already is the unprivileged case.
+    if (process.getuid?.() === 0) requireCommand('setpriv', 'util-linux');
+    const r =
+      process.getuid?.() === 0
+        ? spawnSyncAgent(['--server', 'http://127.0.0.1:9', '--metrics-port', '-1'], ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all'])
+        : spawnSyncAgent(['--server', 'http://127.0.0.1:9', '--metrics-port', '-1']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/needs root or CAP_BPF \+ CAP_PERFMON/);
+  });
+
   it('on SIGTERM detaches from the kernel, sends the last interval and exits 0', { timeout: 60_000 }, async () => {
     requireBpf();
     requireCommand('bpftool', 'bpftool');
@@ -70,9 +81,10 @@ describe('kiln agent (CLI)', () => {
   });
 });
 
-function spawnSyncAgent(args: string[]): { status: number | null; stderr: string } {
+function spawnSyncAgent(args: string[], wrapper: string[] = []): { status: number | null; stderr: string } {
+  const argv = [...wrapper, process.execPath, '--import', 'tsx', RUNNER, ...args];
   try {
-    execFileSync(process.execPath, ['--import', 'tsx', RUNNER, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
     return { status: 0, stderr: '' };
   } catch (e) {
     const err = e as { status: number | null; stderr: Buffer };
