@@ -68,7 +68,9 @@ describe('kiln agent (CLI)', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
       expect(kilnProgramsLoaded()).toBe(before + 1);
-      await new Promise((r) => setTimeout(r, 1500));
+      // Something to sample even on an idle machine (idle CPUs give no profiles).
+      const busy = spawn(process.execPath, ['-e', 'const end = Date.now() + 1500; while (Date.now() < end) {}'], { stdio: 'ignore' });
+      await new Promise((r) => busy.once('exit', r));
       child.kill('SIGTERM');
       expect(await exited, stderr).toBe(0);
       expect(stderr).toContain('SIGTERM, detaching');
