@@ -13,7 +13,7 @@ export class AgentMetrics {
   readonly bpfSamples = new Counter({ name: 'kiln_agent_bpf_samples_total', help: 'Perf samples the BPF program ran for (all CPUs, idle included)', registers: [this.registry] });
   readonly bpfDrops = new Counter({
     name: 'kiln_agent_bpf_dropped_samples_total',
-    help: 'Samples the BPF program could not record, by reason (counts_full: raise --counts-map-size; stacks_full: raise --stack-map-size)',
+    help: 'Samples the BPF program could not record, by reason (counts_full: raise --counts-map-size; stacks_full: raise --stack-map-size; stack_error: kernel allocation failures and other errors)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });

@@ -36,7 +36,6 @@ enum {
 #define MAX_STACK_DEPTH 127      /* PERF_MAX_STACK_DEPTH */
 #define EEXIST 17
 #define E2BIG 7
-#define ENOMEM 12
 
 /* Helpers by number (the kernel's enum bpf_func_id). */
 static void *(*map_lookup_elem)(void *map, const void *key) = (void *)1;
@@ -102,8 +101,9 @@ enum {
   C_SAMPLES = 0,     /* samples seen (including idle and dropped) */
   C_IDLE = 1,        /* samples of the idle task, not recorded */
   C_COUNTS_FULL = 2, /* counts map full: sample lost */
-  C_STACKS_FULL = 3, /* stacks map full: sample lost */
-  C_STACK_ERROR = 4, /* any other error storing a stack: sample lost */
+  C_STACKS_FULL = 3, /* stacks map full (E2BIG): sample lost */
+  C_STACK_ERROR = 4, /* any other error storing a stack, e.g. ENOMEM when the kernel's allocator for
+                      * non-preallocated maps is momentarily empty: sample lost */
   C_COUNT = 5,
 };
 struct {
@@ -137,7 +137,7 @@ static __attribute__((always_inline)) u64 store_stack(void *ctx, void *stacks, s
   if (h <= 1) h += 2; /* 0 and 1 are reserved */
   long err = map_update_elem(stacks, &h, buf, NOEXIST);
   if (err == 0 || err == -EEXIST) return h;
-  if (err == -E2BIG || err == -ENOMEM) bump(C_STACKS_FULL);
+  if (err == -E2BIG) bump(C_STACKS_FULL);
   else bump(C_STACK_ERROR);
   return 1;
 }
