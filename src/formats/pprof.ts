@@ -1,11 +1,13 @@
-import { Profile as PprofProfile } from 'pprof-format';
-import { DictionaryBuilder, InputError, labelsFrom } from '../model/index.js';
-import type { Label, Labels, Line, Profile, ProfileType } from '../model/index.js';
+import { InputError, labelsFrom } from '../model/index.js';
+import type { Label, Labels, Profile, ProfileType } from '../model/index.js';
 import { DEFAULT_MAX_DECOMPRESSED, gunzipBounded } from './compression.js';
 import { checkProtobufFraming } from './protobuf-wire.js';
 import { EmptyProfileError } from './empty-profile.js';
 import type { DecodeOptions } from './options.js';
 import { pprofProfileTypes } from './pprof-types.js';
+import { PprofSymbols } from './pprof-symbols.js';
+import { readPprof } from './pprof-wire.js';
+import type { PprofMessage } from './pprof-wire.js';
 
 export { encodePprof, encodePprofGzip } from './pprof-encode.js';
 export { EmptyProfileError } from './empty-profile.js';
@@ -22,17 +24,9 @@ export const MAX_LABEL_SETS = 1000;
 /** time_nanos before 2001 means "unset" or microseconds from old agents (Pyroscope treats them the same). */
 const MIN_PLAUSIBLE_NS = 1e18;
 
-type Numeric = number | bigint;
-/** pprof values are int64; the decoder hands large or negative ones over as unsigned bigints. */
-const num = (v: Numeric): number => (typeof v === 'bigint' ? Number(BigInt.asIntN(64, v)) : v);
-
-function parse(raw: Uint8Array): PprofProfile {
+function parse(raw: Uint8Array): PprofMessage {
   checkProtobufFraming(raw, 'pprof profile');
-  try {
-    return PprofProfile.decode(raw);
-  } catch (e) {
-    throw new InputError(`not a valid pprof profile: ${(e as Error).message}`);
-  }
+  return readPprof(raw);
 }
 
 /**
@@ -44,16 +38,16 @@ export function decodePprof(data: Uint8Array, opts: DecodeOptions = {}): Profile
   if (data.length === 0) throw new InputError('empty pprof payload');
   const raw = gunzipBounded(data, opts.maxDecompressed ?? DEFAULT_MAX_DECOMPRESSED);
   const pp = parse(raw);
-  const strings = pp.stringTable.strings;
-  const str = (i: Numeric): string => {
-    const s = strings[num(i)];
+  const strings = pp.strings;
+  const str = (i: number): string => {
+    const s = strings[i];
     if (s === undefined) throw new InputError(`not a valid pprof profile: string index ${i} out of range (${strings.length} strings)`);
     return s;
   };
-  if (pp.sampleType.length === 0) throw new InputError('not a valid pprof profile: no sample types');
+  if (pp.sampleTypes.length === 0) throw new InputError('not a valid pprof profile: no sample types');
 
   const types = pprofProfileTypes(
-    pp.sampleType.map((t) => ({
+    pp.sampleTypes.map((t) => ({
       sampleType: str(t.type),
       sampleUnit: str(t.unit),
       periodType: pp.periodType ? str(pp.periodType.type) : '',
@@ -62,8 +56,7 @@ export function decodePprof(data: Uint8Array, opts: DecodeOptions = {}): Profile
     opts.name,
   );
 
-  const b = new DictionaryBuilder();
-  const locations = symbolTables(pp, str, b);
+  const symbols = new PprofSymbols(pp, str);
 
   // One bucket per label set; within it, parallel (stack, value) arrays per sample type.
   interface Bucket {
@@ -75,18 +68,17 @@ export function decodePprof(data: Uint8Array, opts: DecodeOptions = {}): Profile
   }
   const buckets = new Map<string, Bucket>();
   const base = opts.labels ?? [];
-  const nTypes = pp.sampleType.length;
-  const stackCache = new Map<string, number>();
+  const nTypes = pp.sampleTypes.length;
 
-  for (const s of pp.sample) {
-    if (s.value.length !== nTypes) {
-      throw new InputError(`not a valid pprof profile: a sample has ${s.value.length} values for ${nTypes} sample types`);
+  for (const s of pp.samples) {
+    if (s.values.length !== nTypes) {
+      throw new InputError(`not a valid pprof profile: a sample has ${s.values.length} values for ${nTypes} sample types`);
     }
     let any = false;
-    for (const v of s.value) if (num(v) !== 0) any = true;
+    for (const v of s.values) if (v !== 0) any = true;
     if (!any) continue;
 
-    const [key, labels] = sampleLabels(s.label, str, base);
+    const [key, labels] = sampleLabels(s.labels, str, base);
     let bucket = buckets.get(key);
     if (!bucket) {
       if (buckets.size >= MAX_LABEL_SETS) {
@@ -96,20 +88,10 @@ export function decodePprof(data: Uint8Array, opts: DecodeOptions = {}): Profile
       buckets.set(key, bucket);
     }
 
-    const idKey = s.locationId.join(',');
-    let stack = stackCache.get(idKey);
-    if (stack === undefined) {
-      const locs = s.locationId.map((id) => {
-        const l = locations.get(num(id));
-        if (l === undefined) throw new InputError(`not a valid pprof profile: sample refers to unknown location ${id}`);
-        return l;
-      });
-      stack = b.stack(locs);
-      stackCache.set(idKey, stack);
-    }
+    const stack = symbols.stack(s.locationIds);
 
     for (let t = 0; t < nTypes; t++) {
-      const v = num(s.value[t]!);
+      const v = s.values[t]!;
       if (v === 0) continue;
       if (!Number.isFinite(v)) throw new InputError('not a valid pprof profile: non-finite sample value');
       const row = bucket.rows[t]!.get(stack);
@@ -123,16 +105,16 @@ export function decodePprof(data: Uint8Array, opts: DecodeOptions = {}): Profile
     }
   }
 
-  const timeNs = num(pp.timeNanos);
+  const timeNs = pp.timeNanos;
   const timeMs = timeNs >= MIN_PLAUSIBLE_NS ? Math.floor(timeNs / 1e6) : (opts.timeMs ?? Date.now());
-  const durationNs = Math.max(0, num(pp.durationNanos));
-  const period = Math.max(0, num(pp.period));
+  const durationNs = Math.max(0, pp.durationNanos);
+  const period = Math.max(0, pp.period);
 
   const out: Profile[] = [];
   for (const bucket of buckets.values()) {
     types.forEach((type: ProfileType, t) => {
       if (bucket.values[t]!.length === 0) return;
-      out.push({ type, labels: bucket.labels, timeMs, durationNs, period, dict: b.dict, stacks: bucket.stacks[t]!, values: bucket.values[t]! });
+      out.push({ type, labels: bucket.labels, timeMs, durationNs, period, dict: symbols.dict, stacks: bucket.stacks[t]!, values: bucket.values[t]! });
     });
   }
   if (out.length === 0) throw new EmptyProfileError('pprof profile');
@@ -140,17 +122,13 @@ export function decodePprof(data: Uint8Array, opts: DecodeOptions = {}): Profile
 }
 
 /** Series labels of one sample: its string labels (sanitized names) under the request's labels. */
-function sampleLabels(
-  labels: readonly { key: Numeric; str: Numeric }[],
-  str: (i: Numeric) => string,
-  base: Labels,
-): [string, Labels] {
+function sampleLabels(labels: readonly number[], str: (i: number) => string, base: Labels): [string, Labels] {
+  if (labels.length === 0) return ['', base];
   let pairs: [string, string][] | undefined;
-  for (const l of labels) {
-    if (num(l.str) === 0) continue; // numeric label (or empty string): not series identity
-    const name = labelName(str(l.key));
+  for (let i = 0; i < labels.length; i += 2) {
+    const name = labelName(str(labels[i]!));
     if (DROPPED_LABELS.has(name)) continue;
-    (pairs ??= []).push([name, str(l.str)]);
+    (pairs ??= []).push([name, str(labels[i + 1]!)]);
   }
   if (!pairs) return ['', base];
   pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
@@ -162,34 +140,4 @@ function sampleLabels(
 function labelName(key: string): string {
   const s = key.replace(/[^A-Za-z0-9_]/g, '_');
   return /^[0-9]/.test(s) ? `_${s}` : s || '_';
-}
-
-/** Adds mappings, functions and locations to the builder; returns pprof location id → model index. */
-function symbolTables(pp: PprofProfile, str: (i: Numeric) => string, b: DictionaryBuilder): Map<number, number> {
-  const mappings = new Map<number, number>();
-  for (const m of pp.mapping) mappings.set(num(m.id), b.mapping(str(m.filename), str(m.buildId)));
-  const functions = new Map<number, number>();
-  // Some .NET agents write every function with id 0, one function per location, in location order
-  // (Pyroscope repairs them the same way): give function i the id of location i.
-  const brokenIds = pp.function.length > 0 && pp.function.length === pp.location.length && pp.function.every((f) => num(f.id) === 0);
-  if (brokenIds) pp.function.forEach((f, i) => (f.id = pp.location[i]!.id));
-  for (const f of pp.function) {
-    const name = str(f.name);
-    const system = str(f.systemName);
-    functions.set(num(f.id), b.function(name, system === name ? '' : system, str(f.filename)));
-  }
-  const locations = new Map<number, number>();
-  for (const loc of pp.location) {
-    const mid = num(loc.mappingId);
-    const mapping = mid === 0 ? -1 : mappings.get(mid);
-    if (mapping === undefined) throw new InputError(`not a valid pprof profile: location ${loc.id} refers to unknown mapping ${mid}`);
-    const lines: Line[] = loc.line.map((ln) => {
-      const f = functions.get(num(ln.functionId));
-      if (f === undefined) throw new InputError(`not a valid pprof profile: location ${loc.id} refers to unknown function ${ln.functionId}`);
-      return { function: f, line: num(ln.line) };
-    });
-    const address = BigInt.asUintN(64, BigInt(loc.address));
-    locations.set(num(loc.id), b.location(mapping, address, lines));
-  }
-  return locations;
 }
