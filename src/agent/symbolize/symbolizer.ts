@@ -82,7 +82,12 @@ export class ProcSymbolizer implements Symbolizer {
 
   observe(pid: number): void {
     const known = this.processes.get(pid);
-    if (known && known.startTime === readStartTime(pid, this.procRoot)) return;
+    if (known) {
+      const start = readStartTime(pid, this.procRoot);
+      // Gone (start unreadable): keep the snapshot taken while it lived, so its last interval still
+      // symbolizes. Same start time: the same process. Only a different start time is a reused pid.
+      if (start === undefined || known.startTime === start) return;
+    }
     this.snapshot(pid); // new pid, or a reused one: the old mappings would name the wrong code
   }
 
