@@ -163,6 +163,8 @@ describe('native symbolization', () => {
     sym.observe(p.pid);
     await p.stop();
     expect(() => readFileSync(`/proc/${p.pid}/maps`)).toThrow();
+    // The agent observes every pid of an interval's samples, the exited ones of its last interval too.
+    sym.observe(p.pid);
     expect(names(sym, p.pid, [p.addr.burn_b!, p.addr.main! + 8n])).toEqual(['burn_b', 'main']);
   });
 
