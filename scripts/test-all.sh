@@ -3,8 +3,9 @@
 # builds Kiln, then runs every test. Needs root: the agent tests load real eBPF programs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# clang + libbpf-dev: the agent tests compile C workloads and check the committed BPF object;
+# clang + llvm: the agent tests compile C workloads and rebuild the BPF object to compare it;
+# bpftool + util-linux (setpriv): they check programs detach and that capabilities are named;
 # chromium: the UI tests drive a real browser.
-KILN_APT_PACKAGES="clang llvm libbpf-dev gcc chromium" bash scripts/setup.sh
+KILN_APT_PACKAGES="clang llvm libbpf-dev bpftool gcc util-linux chromium" bash scripts/setup.sh
 printf '\n==> running tests\n'
 npx vitest run "$@"
