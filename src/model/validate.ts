@@ -3,6 +3,7 @@ import { validateLabels } from './labels.js';
 import type { Profile } from './profile.js';
 import { profileTypeId } from './profile-type.js';
 import { parseProfileType } from './profile-type.js';
+import type { SymbolDictionary } from './symbols.js';
 
 /**
  * Checks one decoded profile before anything is stored, at a cost linear in its size.
@@ -17,8 +18,12 @@ import { parseProfileType } from './profile-type.js';
  * - stacks must index the dictionary (a codec bug or a crafted payload would otherwise poison queries).
  * - empty profiles (no samples, or all values 0) are NOT errors: Pyroscope accepts them with 200 and
  *   stores nothing; SDKs send them for idle periods. Callers drop them with `isEmptyProfile`.
+ *
+ * The profiles of one request usually share one dictionary (every sample type and label set of a
+ * pprof, every profile of an OTLP request): pass the same `checkedDictionaries` set for the whole
+ * request and each dictionary is walked once, not once per profile.
  */
-export function validateProfile(p: Profile): void {
+export function validateProfile(p: Profile, checkedDictionaries?: Set<SymbolDictionary>): void {
   parseProfileType(profileTypeId(p.type));
   validateLabels(p.labels);
   if (!Number.isFinite(p.timeMs) || p.timeMs < 0) throw new InputError(`profile time ${p.timeMs} is not a valid Unix time`);
@@ -36,13 +41,20 @@ export function validateProfile(p: Profile): void {
     const s = p.stacks[i]!;
     if (!Number.isInteger(s) || s < 0 || s >= nStacks) throw new InputError(`sample ${i} refers to missing stack ${s}`);
   }
-  const nLocations = p.dict.locations.length;
-  for (const stack of p.dict.stacks) {
+  if (checkedDictionaries?.has(p.dict)) return;
+  validateDictionary(p.dict);
+  checkedDictionaries?.add(p.dict);
+}
+
+/** Every index inside the dictionary points at an entry (a codec bug or crafted payload otherwise). */
+function validateDictionary(dict: SymbolDictionary): void {
+  const nLocations = dict.locations.length;
+  for (const stack of dict.stacks) {
     for (const l of stack) if (!(l >= 0 && l < nLocations)) throw new InputError(`stack refers to missing location ${l}`);
   }
-  const nFunctions = p.dict.functions.length;
-  const nMappings = p.dict.mappings.length;
-  for (const loc of p.dict.locations) {
+  const nFunctions = dict.functions.length;
+  const nMappings = dict.mappings.length;
+  for (const loc of dict.locations) {
     if (loc.mapping < -1 || loc.mapping >= nMappings) throw new InputError(`location refers to missing mapping ${loc.mapping}`);
     for (const ln of loc.lines) {
       if (!(ln.function >= 0 && ln.function < nFunctions)) throw new InputError(`location refers to missing function ${ln.function}`);

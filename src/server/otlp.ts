@@ -14,6 +14,7 @@ import {
 } from '../gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb.js';
 import { InputError } from '../model/errors.js';
 import type { Profile } from '../model/profile.js';
+import type { SymbolDictionary } from '../model/symbols.js';
 import { validateProfile } from '../model/validate.js';
 import type { ServerContext } from './context.js';
 import type { IngestProtocol } from './metrics.js';
@@ -41,10 +42,12 @@ export async function exportProfiles(
 ): Promise<ExportProfilesServiceResponse> {
   const accepted: Profile[] = [];
   const rejected: string[] = [];
+  // The profiles of a request share its dictionary: check that once, not once per profile.
+  const checked = new Set<SymbolDictionary>();
   for (const r of decodeOtlpEach(req)) {
     try {
       if (r.error) throw r.error;
-      for (const p of r.profiles) validateProfile(p);
+      for (const p of r.profiles) validateProfile(p, checked);
       accepted.push(...r.profiles);
     } catch (e) {
       if (!(e instanceof InputError)) throw e;

@@ -1,6 +1,7 @@
 import { EmptyProfileError } from '../formats/empty-profile.js';
 import { InputError } from '../model/errors.js';
 import type { Profile } from '../model/profile.js';
+import type { SymbolDictionary } from '../model/symbols.js';
 import { isEmptyProfile, validateProfile } from '../model/validate.js';
 import type { WriteResult } from '../store/store.js';
 import type { ServerContext } from './context.js';
@@ -18,8 +19,9 @@ export async function writeProfiles(
   profiles: readonly Profile[],
 ): Promise<WriteResult> {
   let rows = 0;
+  const checked = new Set<SymbolDictionary>();
   for (const p of profiles) {
-    validateProfile(p);
+    validateProfile(p, checked);
     rows += p.values.length;
     if (rows > ctx.limits.maxRowsPerRequest) {
       throw new InputError(`request has more than ${ctx.limits.maxRowsPerRequest} samples`, 413);
