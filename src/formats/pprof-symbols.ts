@@ -4,10 +4,12 @@ import type { PprofMessage } from './pprof-wire.js';
 
 /**
  * A pprof message's mappings, functions, locations and stacks as one SymbolDictionary, de-duplicated
- * by content exactly as DictionaryBuilder would (same entries, same order), but keyed by numbers:
- * string-table indices made canonical once per profile instead of a joined string key per function,
- * location and stack. An agent-sized profile names thousands of frames, and building those keys was
- * most of its decode time.
+ * by content exactly as DictionaryBuilder would (same entries, same order), without building a
+ * joined string key per function, location and stack: functions are found by name (one Map lookup
+ * on a string the store hashes next anyway), one-line locations by their function (a typed array),
+ * stacks by a numeric hash, each confirmed by comparing content; only the rare entries that share a
+ * name or function with a different one fall back to text keys. An agent-sized profile names
+ * thousands of frames, and building those keys was most of its decode time.
  */
 export class PprofSymbols {
   readonly dict: SymbolDictionary = emptyDictionary();
@@ -17,25 +19,16 @@ export class PprofSymbols {
   private readonly stackByText = new Map<string, number>();
 
   constructor(pp: PprofMessage, str: (i: number) => string) {
-    const canon = canonicalStrings(pp.strings);
-    const nStrings = pp.strings.length + 1; // + 1: the "no system name" slot
-    // '' stands for "no system name"; a table without '' (malformed, but decodable) gets a slot past its end.
-    const emptyAt = pp.strings.indexOf('');
-    const emptySlot = emptyAt >= 0 ? canon[emptyAt]! : pp.strings.length;
-    const canonOf = (i: number): number => {
-      str(i); // range check with the codec's message
-      return canon[i]!;
-    };
+    const { mappings, functions, locations } = this.dict;
 
     const mappingsById = new IdIndex(pp.mappings.map((m) => m.id));
-    const mappingIdx = new Map<number, number>();
+    const mappingIdx = new Map<string, number>();
     for (const m of pp.mappings) {
-      const key = canonOf(m.filename) * nStrings + canonOf(m.buildId);
+      const binary = str(m.filename);
+      const buildId = str(m.buildId);
+      const key = `${binary}\0${buildId}`;
       let i = mappingIdx.get(key);
-      if (i === undefined) {
-        i = this.dict.mappings.push({ binary: str(m.filename), buildId: str(m.buildId) }) - 1;
-        mappingIdx.set(key, i);
-      }
+      if (i === undefined) mappingIdx.set(key, (i = mappings.push({ binary, buildId }) - 1));
       mappingsById.set(m.id, i);
     }
 
@@ -46,27 +39,29 @@ export class PprofSymbols {
     const brokenIds = fns.ids.length > 0 && fns.ids.length === locs.ids.length && fns.ids.every((id) => id === 0);
     const functionIds = brokenIds ? locs.ids : fns.ids;
     const functionsById = new IdIndex(functionIds);
-    // Three string indices fit one exact number key for up to ≈ 200 000 strings; past that, text keys.
-    const numericKeys = nStrings ** 3 < Number.MAX_SAFE_INTEGER;
-    const functionIdx = new Map<number | string, number>();
+    const functionByName = new Map<string, number>();
+    const functionByText = new Map<string, number>();
     for (let k = 0; k < functionIds.length; k++) {
-      const name = canonOf(fns.names[k]!);
-      const system = canonOf(fns.systemNames[k]!) === name ? emptySlot : canon[fns.systemNames[k]!]!;
-      const file = canonOf(fns.filenames[k]!);
-      const key = numericKeys ? (name * nStrings + system) * nStrings + file : `${name},${system},${file}`;
-      let i = functionIdx.get(key);
+      const name = str(fns.names[k]!);
+      const system = str(fns.systemNames[k]!);
+      const systemName = system === name ? '' : system;
+      const file = str(fns.filenames[k]!);
+      let i = functionByName.get(name);
       if (i === undefined) {
-        const systemName = system === emptySlot ? '' : str(fns.systemNames[k]!);
-        i = this.dict.functions.push({ name: str(fns.names[k]!), systemName, file: str(fns.filenames[k]!) }) - 1;
-        functionIdx.set(key, i);
+        functionByName.set(name, (i = functions.push({ name, systemName, file }) - 1));
+      } else if (functions[i]!.systemName !== systemName || functions[i]!.file !== file) {
+        const text = `${name}\0${systemName}\0${file}`;
+        i = functionByText.get(text);
+        if (i === undefined) functionByText.set(text, (i = functions.push({ name, systemName, file }) - 1));
       }
       functionsById.set(functionIds[k]!, i);
     }
 
     this.locationsById = new IdIndex(locs.ids);
-    const nFunctions = this.dict.functions.length;
-    const nMappingSlots = this.dict.mappings.length + 1;
-    const locationIdx = new Map<number | string, number>();
+    // First one-line location of each function; others (another line or mapping, several lines,
+    // unsymbolized) by DictionaryBuilder's text key.
+    const oneLineByFunction = new Int32Array(functions.length).fill(-1);
+    const locationByText = new Map<string, number>();
     for (let k = 0; k < locs.ids.length; k++) {
       const id = locs.ids[k]!;
       const mid = locs.mappingIds[k]!;
@@ -80,19 +75,23 @@ export class PprofSymbols {
         if (f === undefined) throw new InputError(`not a valid pprof profile: location ${id} refers to unknown function ${fid}`);
         lines[j] = { function: f, line: locs.lineNumbers[from + j]! };
       }
-      // Symbolized frames are keyed by mapping and lines only (DictionaryBuilder's rule): the same
-      // function+line at two addresses is one location.
       const address = locs.addresses[k]!;
-      let key: number | string;
-      const one = lines.length === 1 ? lines[0]! : undefined;
-      const numeric = one ? (one.line * nMappingSlots + mapping + 1) * nFunctions + one.function : -1;
-      if (one && one.line >= 0 && Number.isSafeInteger(numeric)) key = numeric;
-      else if (lines.length > 0) key = `${mapping}|${lines.map((l) => `${l.function}:${l.line}`).join(',')}`;
-      else key = `${mapping}@${address}`;
-      let i = locationIdx.get(key);
+      let i: number | undefined;
+      if (lines.length === 1) {
+        // Symbolized frames are keyed by mapping and lines only (DictionaryBuilder's rule): the same
+        // function+line at two addresses is one location.
+        const f = lines[0]!.function;
+        const first = oneLineByFunction[f]!;
+        if (first < 0) {
+          oneLineByFunction[f] = i = locations.push({ mapping, address, lines }) - 1;
+        } else if (locations[first]!.mapping === mapping && locations[first]!.lines[0]!.line === lines[0]!.line) {
+          i = first;
+        }
+      }
       if (i === undefined) {
-        i = this.dict.locations.push({ mapping, address, lines }) - 1;
-        locationIdx.set(key, i);
+        const text = lines.length > 0 ? `${mapping}|${lines.map((l) => `${l.function}:${l.line}`).join(',')}` : `${mapping}@${address}`;
+        i = locationByText.get(text);
+        if (i === undefined) locationByText.set(text, (i = locations.push({ mapping, address, lines }) - 1));
       }
       this.locationsById.set(id, i);
     }
@@ -130,21 +129,6 @@ function sameStack(a: readonly number[], b: readonly number[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-/** For each string-table index, the first index holding the same text. */
-function canonicalStrings(strings: readonly string[]): Int32Array {
-  const canon = new Int32Array(strings.length);
-  const first = new Map<string, number>();
-  for (let i = 0; i < strings.length; i++) {
-    const s = strings[i]!;
-    const c = first.get(s);
-    if (c === undefined) {
-      first.set(s, i);
-      canon[i] = i;
-    } else canon[i] = c;
-  }
-  return canon;
 }
 
 /**
