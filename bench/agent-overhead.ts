@@ -5,12 +5,13 @@
  *
  *   sudo npx tsx bench/agent-overhead.ts [seconds=60] [hz=19]
  *
- * The agent runs as users run it: compiled JavaScript (tsc into .bench/agent-dist), in its own process,
- * pushing to a sink HTTP server in this process (the server's own cost is not the agent's).
+ * The agent runs as users run it: `node bin/kiln.js agent` on the tsc output in dist/ (no tsx loader), in
+ * its own process, pushing to a sink HTTP server in this process (the server's own cost is not the agent's).
+ * KILN_AGENT_NODE_FLAGS="--max-semi-space-size=1" runs the agent node with other V8 flags to compare.
  * Prints a Markdown section for docs/BENCHMARKS.md.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -44,17 +45,19 @@ function bpfProgStats(): { name: string; runTimeNs: number; runCnt: number }[] {
   return json.filter((p) => p.type === 'perf_event').map((p) => ({ name: p.name ?? '?', runTimeNs: p.run_time_ns ?? 0, runCnt: p.run_cnt ?? 0 }));
 }
 
-// The agent, compiled as `npm run build` would (tsc does not copy the BPF object: copy it beside the loader).
-const dist = path.join(ROOT, '.bench/agent-dist');
-rmSync(dist, { recursive: true, force: true });
+// The agent as users run it: compiled by tsc into dist/ (the compile step of `npm run build`), started
+// through bin/kiln.js. tsc exits non-zero for type errors anywhere in the tree but still emits.
 try {
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.json', '--outDir', dist], { cwd: ROOT, stdio: 'ignore' });
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
 } catch {
-  // tsc exits non-zero for type errors anywhere in the tree but still emits; checked below.
+  console.error('tsc reported errors (output still emitted); measuring what was built');
 }
-copyFileSync(path.join(ROOT, 'src/agent/bpf/profile.bpf.o'), path.join(dist, 'agent/bpf/profile.bpf.o'));
-const runner = path.join(dist, 'agent-run.js');
-writeFileSync(runner, "import { agentCommand } from './cli/agent.js';\nawait agentCommand().parseAsync(process.argv);\n");
+// tsc does not copy the committed BPF object into dist/: the compiled loader must find it in src/.
+const bpfObject = execFileSync(process.execPath, ['--input-type=module', '-e', "const m = await import('./dist/agent/loader.js'); process.stdout.write(m.DEFAULT_OBJECT)"], { cwd: ROOT }).toString();
+if (!existsSync(bpfObject)) throw new Error(`the compiled agent would load a missing BPF object: ${bpfObject}`);
+// KILN_AGENT_ENTRY=dist/cli/main.js measures the full CLI entry instead (it loads every verb's modules).
+const entry = process.env.KILN_AGENT_ENTRY ?? 'bin/kiln.js';
+const kilnBin = path.join(ROOT, entry);
 
 // The busy workload: a native program and a JIT one, both burning CPU the whole run.
 const burn = path.join(tmp, 'burn');
@@ -85,8 +88,8 @@ const nodeFlags = (process.env.KILN_AGENT_NODE_FLAGS ?? '').split(' ').filter(Bo
 const profilers: { name: string; cmd: string; child: ChildProcess }[] = [
   {
     name: 'kiln agent',
-    cmd: `${nodeFlags.length ? `node ${nodeFlags.join(' ')} ` : ''}kiln agent --frequency ${hz} --interval 10s`,
-    child: spawn(process.execPath, [...nodeFlags, runner, '--server', sinkUrl, '--frequency', String(hz), '--metrics-port', '-1'], {
+    cmd: `node ${nodeFlags.length ? `${nodeFlags.join(' ')} ` : ''}${entry} agent --frequency ${hz}`,
+    child: spawn(process.execPath, [...nodeFlags, kilnBin, 'agent', '--server', sinkUrl, '--frequency', String(hz), '--metrics-port', '-1'], {
       cwd: ROOT,
       stdio: ['ignore', 'ignore', 'inherit'],
     }),
@@ -146,7 +149,7 @@ try {
     '|---|---|---|',
     ...[...byName].filter(([, p]) => p.runs > 0).map(([name, p]) => `| ${name} | ${p.runs} | ${(p.nsPerRun / 1000).toFixed(2)} µs |`),
     '',
-    `Agent requests delivered to the sink: ${requests} (${(bytes / 1024).toFixed(0)} KiB).`,
+    `Agent requests delivered to the sink: ${requests} (${(bytes / 1024).toFixed(0)} KiB). BPF object loaded by the compiled agent: ${path.relative(ROOT, bpfObject)}.`,
   ];
   console.log(out.join('\n'));
 } finally {

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { PT_LOAD, bindRank, withElf, type ElfSymbol } from './elf.js';
+import { PT_LOAD, bindRank, withElf } from './elf.js';
 import { goFunctionSymbols } from './go-pclntab.js';
-import { SymbolTable } from './symbol-table.js';
+import { SymbolTable, SymbolTableBuilder } from './symbol-table.js';
 
 /**
  * What the symbolizer keeps about one mapped binary: enough to turn a file offset into an ELF virtual
@@ -48,7 +48,7 @@ export interface DebugSearch {
  * separate debug file, found by build id or `.gnu_debuglink` the way gdb looks, supplies the rest.
  */
 export function loadSymbols(bin: BinaryInfo, search: DebugSearch): SymbolTable {
-  const symbols: ElfSymbol[] = [];
+  const symbols = new SymbolTableBuilder();
   let stripped = true;
   let debugLink = '';
   // The path that first reached the binary may belong to a process that has exited since; the asking
@@ -61,10 +61,10 @@ export function loadSymbols(bin: BinaryInfo, search: DebugSearch): SymbolTable {
     try {
       const read = withElf(candidate, (elf) => {
         if (bin.buildId && elf.buildId() !== bin.buildId) return false;
-        for (const sym of elf.functionSymbols()) symbols.push(sym);
+        elf.functionSymbolsInto(symbols);
         stripped = !elf.hasSymtab();
         // A stripped Go binary still carries the runtime's own function table.
-        if (stripped) for (const sym of goFunctionSymbols(elf)) symbols.push(sym);
+        if (stripped) for (const sym of goFunctionSymbols(elf)) symbols.add(sym.name, sym.value, sym.size, bindRank(sym.bind));
         debugLink = elf.debugLink();
         return true;
       });
@@ -80,14 +80,14 @@ export function loadSymbols(bin: BinaryInfo, search: DebugSearch): SymbolTable {
       try {
         withElf(debugFile, (elf) => {
           // A debug file for another build would give confidently wrong names: check the id.
-          if (!bin.buildId || elf.buildId() === bin.buildId) for (const sym of elf.functionSymbols()) symbols.push(sym);
+          if (!bin.buildId || elf.buildId() === bin.buildId) elf.functionSymbolsInto(symbols);
         });
       } catch {
         // An unreadable debug file leaves the .dynsym names, which is still better than none.
       }
     }
   }
-  return new SymbolTable(symbols.map((s) => ({ name: s.name, value: s.value, size: s.size, rank: bindRank(s.bind) })));
+  return new SymbolTable(symbols);
 }
 
 function findDebugFile(bin: BinaryInfo, debugLink: string, search: DebugSearch): string | undefined {

@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import type { SymbolTableBuilder } from './symbol-table.js';
 
 /**
  * A small ELF64 little-endian reader: just what symbolization needs (program headers to turn file
@@ -168,22 +169,43 @@ export class ElfFile {
     return out;
   }
 
+  /**
+   * The same symbols as functionSymbols(), added to a table builder as byte ranges of the string
+   * tables: loading a large binary's table makes no string or object per symbol.
+   */
+  functionSymbolsInto(b: SymbolTableBuilder): void {
+    for (const s of this.sections) {
+      if (s.type !== SHT_SYMTAB && s.type !== SHT_DYNSYM) continue;
+      const strtab = this.sections[s.link];
+      if (!strtab || strtab.type === SHT_NOBITS || s.entsize !== 24) continue;
+      const strs = this.read(strtab.offset, strtab.size, 'string table');
+      const src = b.source(strs);
+      this.eachFunction(s, strs, (value, size, bind, nameOff, end) => b.addBytes(value, size, bindRank(bind), src, nameOff, end));
+    }
+  }
+
   private readSymbols(table: SectionHeader, strtab: SectionHeader, out: ElfSymbol[]): void {
-    const syms = this.read(table.offset, table.size, table.name);
     const strs = this.read(strtab.offset, strtab.size, 'string table');
+    this.eachFunction(table, strs, (value, size, bind, nameOff, end) => out.push({ name: strs.toString('utf8', nameOff, end), value, size, bind }));
+  }
+
+  /** Calls `fn` for each defined code symbol of a symbol table, with its name as a range of `strs`. */
+  private eachFunction(table: SectionHeader, strs: Buffer, fn: (value: number, size: number, bind: number, nameOff: number, nameEnd: number) => void): void {
+    const syms = this.read(table.offset, table.size, table.name);
     for (let o = 0; o + 24 <= syms.length; o += 24) {
       const info = syms[o + 4]!;
       const type = info & 0xf;
       if (type !== STT_FUNC && type !== STT_GNU_IFUNC) continue;
       if (syms.readUInt16LE(o + 6) === 0) continue; // SHN_UNDEF: imported, defined elsewhere
-      const value = Number(syms.readBigUInt64LE(o + 8));
+      // Two 32-bit halves instead of a BigInt per symbol: user-space addresses fit a double.
+      const value = syms.readUInt32LE(o + 8) + syms.readUInt32LE(o + 12) * 2 ** 32;
       if (value === 0) continue;
       const nameOff = syms.readUInt32LE(o);
       if (nameOff >= strs.length) continue;
       let end = strs.indexOf(0, nameOff);
       if (end < 0) end = strs.length;
       if (end === nameOff) continue;
-      out.push({ name: strs.toString('utf8', nameOff, end), value, size: Number(syms.readBigUInt64LE(o + 16)), bind: info >> 4 });
+      fn(value, syms.readUInt32LE(o + 16) + syms.readUInt32LE(o + 20) * 2 ** 32, info >> 4, nameOff, end);
     }
   }
 

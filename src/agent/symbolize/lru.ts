@@ -62,6 +62,11 @@ export class LruCache<K, V> {
     return true;
   }
 
+  /** Entries, least recently used first, without touching their recency. */
+  *[Symbol.iterator](): IterableIterator<[K, V]> {
+    for (const [k, e] of this.entries) yield [k, e.value];
+  }
+
   clear(): void {
     this.entries.clear();
     this.totalWeight = 0;

@@ -12,6 +12,8 @@ export class ProcessSnapshot {
   private readonly byMapping = new Map<string, BinaryInfo>();
   mapsReadAt = 0;
   perfMapReadAt = 0;
+  /** When the agent last saw it in samples (or a scan found it), for evicting exited processes. */
+  seenAt = Date.now();
 
   constructor(
     readonly pid: number,

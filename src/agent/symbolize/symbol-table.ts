@@ -2,8 +2,10 @@ import { lastAtOrBelow } from './sorted-search.js';
 
 /**
  * An address → function-name table: starts sorted, binary searched. Built from ELF symbols, kallsyms
- * or kallsyms. Kept as typed arrays plus one name array so a table of 100k symbols is a few MB and
- * a lookup is ~17 comparisons.
+ * or a vdso image. An agent keeps dozens of these for as long as it runs, so a table holds no object
+ * per symbol: addresses in two Float64Arrays and every name as UTF-8 in one byte blob, decoded only
+ * when a lookup hits it (callers cache the few names profiles actually show). node's 78 000 C++ symbols
+ * then cost ≈ 1.2 MiB of addresses plus their name bytes, outside the JS heap.
  */
 
 export interface RawSymbol {
@@ -18,41 +20,42 @@ export interface RawSymbol {
 export class SymbolTable {
   private readonly starts: Float64Array;
   private readonly ends: Float64Array;
-  private readonly names: string[];
+  /** Name i is nameBytes[nameOffsets[i], nameOffsets[i + 1]). */
+  private readonly nameOffsets: Uint32Array;
+  private readonly nameBytes: Buffer;
 
   /**
+   * @param symbols the symbols, or a builder holding them as columns (no object per symbol)
    * @param maxImplicitSize how far a symbol of unknown size may extend towards the next one; kallsyms
    *   has no sizes, and without a cap the last kernel function would claim every module loaded later.
    */
-  constructor(symbols: readonly RawSymbol[], maxImplicitSize = Number.MAX_SAFE_INTEGER) {
-    const sorted = [...symbols].sort((a, b) => a.value - b.value || (b.rank ?? 0) - (a.rank ?? 0) || b.size - a.size);
-    const starts: number[] = [];
-    const sizes: number[] = [];
-    const names: string[] = [];
-    for (const s of sorted) {
-      // One entry per address: the first after sorting is the preferred alias.
-      if (starts.length > 0 && starts[starts.length - 1] === s.value) continue;
-      starts.push(s.value);
-      sizes.push(s.size);
-      names.push(s.name);
+  constructor(symbols: readonly RawSymbol[] | SymbolTableBuilder, maxImplicitSize = Number.MAX_SAFE_INTEGER) {
+    let b: SymbolTableBuilder;
+    if (symbols instanceof SymbolTableBuilder) b = symbols;
+    else {
+      b = new SymbolTableBuilder();
+      for (const s of symbols) b.add(s.name, s.value, s.size, s.rank ?? 0);
     }
-    this.starts = Float64Array.from(starts);
-    this.ends = new Float64Array(starts.length);
-    for (let i = 0; i < starts.length; i++) {
-      const next = i + 1 < starts.length ? starts[i + 1]! : Number.MAX_SAFE_INTEGER;
-      this.ends[i] = sizes[i]! > 0 ? starts[i]! + sizes[i]! : Math.min(next, starts[i]! + maxImplicitSize);
-    }
-    this.names = names;
+    const built = b.columns(maxImplicitSize);
+    this.starts = built.starts;
+    this.ends = built.ends;
+    this.nameOffsets = built.nameOffsets;
+    this.nameBytes = built.nameBytes;
   }
 
   get length(): number {
-    return this.names.length;
+    return this.starts.length;
+  }
+
+  /** Bytes held (addresses and names), for cache accounting. */
+  get byteSize(): number {
+    return this.starts.byteLength + this.ends.byteLength + this.nameOffsets.byteLength + this.nameBytes.length;
   }
 
   /** The function containing `address`, or undefined when it falls in no symbol. */
   lookup(address: number): string | undefined {
     const i = this.indexOf(address);
-    return i < 0 ? undefined : this.names[i];
+    return i < 0 ? undefined : this.nameBytes.toString('utf8', this.nameOffsets[i], this.nameOffsets[i + 1]);
   }
 
   /** Start address of the function containing `address` (for tests and offsets), or undefined. */
@@ -67,4 +70,117 @@ export class SymbolTable {
     if (found < 0 || address >= this.ends[found]!) return -1;
     return found;
   }
+}
+
+interface SymbolTableColumns {
+  readonly starts: Float64Array;
+  readonly ends: Float64Array;
+  readonly nameOffsets: Uint32Array;
+  readonly nameBytes: Buffer;
+}
+
+/** Where a name comes from: a byte range of a source buffer (an ELF string table, kallsyms text). */
+const FROM_STRING = 0xffffffff;
+
+/**
+ * Collects symbols as columns: a name is a byte range of a buffer the caller already holds (an ELF
+ * string table, the kallsyms text), so loading a table makes no string and no object per symbol —
+ * only the names of symbols kept are copied, once, into the table's blob.
+ */
+export class SymbolTableBuilder {
+  private n = 0;
+  private values = new Float64Array(1024);
+  private sizes = new Float64Array(1024);
+  private ranks = new Uint8Array(1024);
+  private sourceOf = new Uint32Array(1024);
+  private nameStart = new Uint32Array(1024);
+  private nameEnd = new Uint32Array(1024);
+  private readonly sources: Buffer[] = [];
+  private readonly strings: string[] = [];
+
+  get length(): number {
+    return this.n;
+  }
+
+  /** Registers a buffer names will be read from; returns its handle for addBytes(). */
+  source(bytes: Buffer): number {
+    this.sources.push(bytes);
+    return this.sources.length - 1;
+  }
+
+  /** A symbol named by bytes [start, end) of source `src`. */
+  addBytes(value: number, size: number, rank: number, src: number, start: number, end: number): void {
+    const i = this.grow();
+    this.values[i] = value;
+    this.sizes[i] = size;
+    this.ranks[i] = rank;
+    this.sourceOf[i] = src;
+    this.nameStart[i] = start;
+    this.nameEnd[i] = end;
+  }
+
+  add(name: string, value: number, size: number, rank: number): void {
+    const i = this.grow();
+    this.values[i] = value;
+    this.sizes[i] = size;
+    this.ranks[i] = rank;
+    this.sourceOf[i] = FROM_STRING;
+    this.nameStart[i] = this.strings.length;
+    this.strings.push(name);
+  }
+
+  /** Sorted, one entry per address (the preferred alias: higher rank, then larger size), names packed. */
+  columns(maxImplicitSize: number): SymbolTableColumns {
+    const { values, sizes, ranks } = this;
+    const order = new Uint32Array(this.n);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    order.sort((a, b) => values[a]! - values[b]! || ranks[b]! - ranks[a]! || sizes[b]! - sizes[a]!);
+    let kept = 0;
+    for (let k = 0; k < order.length; k++) {
+      if (kept > 0 && values[order[kept - 1]!] === values[order[k]!]) continue;
+      order[kept++] = order[k]!;
+    }
+    const strings = this.strings.map((s) => Buffer.from(s, 'utf8'));
+    const nameLength = (i: number): number => (this.sourceOf[i] === FROM_STRING ? strings[this.nameStart[i]!]!.length : this.nameEnd[i]! - this.nameStart[i]!);
+    let total = 0;
+    for (let k = 0; k < kept; k++) total += nameLength(order[k]!);
+    const nameBytes = Buffer.allocUnsafeSlow(total); // its own memory: not a slice pinning a shared pool
+    const nameOffsets = new Uint32Array(kept + 1);
+    const starts = new Float64Array(kept);
+    const ends = new Float64Array(kept);
+    let at = 0;
+    for (let k = 0; k < kept; k++) {
+      const i = order[k]!;
+      starts[k] = values[i]!;
+      nameOffsets[k] = at;
+      const src = this.sourceOf[i]!;
+      if (src === FROM_STRING) at += strings[this.nameStart[i]!]!.copy(nameBytes, at);
+      else at += this.sources[src]!.copy(nameBytes, at, this.nameStart[i], this.nameEnd[i]);
+    }
+    nameOffsets[kept] = at;
+    for (let k = 0; k < kept; k++) {
+      const size = sizes[order[k]!]!;
+      const next = k + 1 < kept ? starts[k + 1]! : Number.MAX_SAFE_INTEGER;
+      ends[k] = size > 0 ? starts[k]! + size : Math.min(next, starts[k]! + maxImplicitSize);
+    }
+    return { starts, ends, nameOffsets, nameBytes };
+  }
+
+  private grow(): number {
+    if (this.n === this.values.length) {
+      const cap = this.n * 2;
+      this.values = resized(this.values, new Float64Array(cap));
+      this.sizes = resized(this.sizes, new Float64Array(cap));
+      this.ranks = resized(this.ranks, new Uint8Array(cap));
+      this.sourceOf = resized(this.sourceOf, new Uint32Array(cap));
+      this.nameStart = resized(this.nameStart, new Uint32Array(cap));
+      this.nameEnd = resized(this.nameEnd, new Uint32Array(cap));
+    }
+    return this.n++;
+  }
+}
+
+function resized<T extends Float64Array | Uint8Array | Uint32Array>(from: T, to: T): T {
+  to.set(from as never);
+  return to;
 }

@@ -27,6 +27,8 @@ export interface ProcSymbolizerOptions {
   readonly maxProcesses?: number;
   /** Minimum time between re-reads of a process's maps when an address falls outside them. */
   readonly mapsRefreshMs?: number;
+  /** An exited process unseen this long is forgotten; a symbol table unused this long is dropped. */
+  readonly idleEvictMs?: number;
 }
 
 /** Mapping name of JIT-compiled code named by a perf map. */
@@ -34,6 +36,9 @@ export const JIT_MAPPING = '[jit]';
 const UNKNOWN_MAPPING = '[unknown]';
 const EMPTY_TABLE = new SymbolTable([]);
 const KALLSYMS_RELOAD_MS = 60_000;
+const IDLE_EVICT_MS = 10 * 60_000;
+/** How often the idle sweep runs (it is driven by observe(), so an idle agent does no work). */
+const SWEEP_EVERY_MS = 60_000;
 
 /** A native function name: readable (demangled) and, when different, the linker's. */
 interface NativeName {
@@ -57,6 +62,10 @@ export class ProcSymbolizer implements Symbolizer {
   private readonly processes: LruCache<number, ProcessSnapshot>;
   private readonly binaries = new LruCache<string, BinaryInfo>(8192);
   private readonly tables: LruCache<string, SymbolTable>;
+  /** When each cached table was last looked into, for the idle sweep. */
+  private readonly tableUsedAt = new Map<string, number>();
+  private readonly idleEvictMs: number;
+  private sweptAt = Date.now();
   /** Names by build id, then ELF address; flushed whole when it reaches its bound (cheap, and rare). */
   private readonly results = new Map<string, Map<number, NativeName | null>>();
   private resultCount = 0;
@@ -69,7 +78,7 @@ export class ProcSymbolizer implements Symbolizer {
   private scanned = false;
   /** The kernel's vdso image (null: could not be read). */
   private vdso: VdsoImage | null | undefined;
-  private readonly counters = { frames: 0, symbolized: 0, resultCacheHits: 0, tableLoads: 0, tableLoadErrors: 0, binaryErrors: 0, mapsReads: 0, perfMapReads: 0, kallsymsLoads: 0, memoHits: 0 };
+  private readonly counters = { frames: 0, symbolized: 0, resultCacheHits: 0, tableLoads: 0, tableLoadErrors: 0, binaryErrors: 0, mapsReads: 0, perfMapReads: 0, kallsymsLoads: 0, memoHits: 0, idleEvictions: 0 };
 
   constructor(private readonly options: ProcSymbolizerOptions = {}) {
     this.procRoot = options.procRoot ?? '/proc';
@@ -77,18 +86,51 @@ export class ProcSymbolizer implements Symbolizer {
     this.mapsRefreshMs = options.mapsRefreshMs ?? 1000;
     this.processes = new LruCache(options.maxProcesses ?? 4096);
     this.tables = new LruCache(options.maxCachedSymbols ?? 300_000, (t) => t.length);
-    this.maxCachedResults = options.maxCachedResults ?? 100_000;
+    this.maxCachedResults = options.maxCachedResults ?? 50_000;
+    this.idleEvictMs = options.idleEvictMs ?? IDLE_EVICT_MS;
   }
 
   observe(pid: number): void {
+    const now = Date.now();
+    if (now - this.sweptAt >= Math.min(SWEEP_EVERY_MS, this.idleEvictMs)) this.sweepIdle(now);
     const known = this.processes.get(pid);
     if (known) {
+      known.seenAt = now;
       const start = readStartTime(pid, this.procRoot);
       // Gone (start unreadable): keep the snapshot taken while it lived, so its last interval still
       // symbolizes. Same start time: the same process. Only a different start time is a reused pid.
       if (start === undefined || known.startTime === start) return;
     }
-    this.snapshot(pid); // new pid, or a reused one: the old mappings would name the wrong code
+    // New pid, or a reused one (the old mappings would name the wrong code). Symbol tables load when
+    // a sample first lands in a binary, which the agent asks for right after observing the pid: a
+    // process maps dozens of libraries and most never appear in its stacks.
+    this.snapshot(pid).seenAt = now;
+  }
+
+  /**
+   * Forgets exited processes not seen for idleEvictMs (their last samples are long symbolized) and
+   * drops symbol tables nobody looked into for as long: on a host where build and test processes come
+   * and go, their binaries' tables would otherwise stay until the symbol bound pushes them out. The
+   * (build id, address) results of a dropped table stay cached, so a hot binary rarely reloads.
+   */
+  private sweepIdle(now: number): void {
+    this.sweptAt = now;
+    const stale: number[] = [];
+    for (const [pid, proc] of this.processes) {
+      if (now - proc.seenAt < this.idleEvictMs) continue;
+      // Long idle but alive (a daemon waiting for work): kept, or the next sample would re-read its maps.
+      if (proc.startTime !== undefined && readStartTime(pid, this.procRoot) === proc.startTime) continue;
+      stale.push(pid);
+    }
+    for (const pid of stale) this.processes.delete(pid);
+    let dropped = stale.length;
+    for (const [key, usedAt] of this.tableUsedAt) {
+      if (now - usedAt < this.idleEvictMs) continue;
+      this.tables.delete(key);
+      this.tableUsedAt.delete(key);
+      dropped++;
+    }
+    this.counters.idleEvictions += dropped;
   }
 
   /** Drops what is remembered about a process (the agent may call it when a pid is gone for good). */
@@ -242,6 +284,7 @@ export class ProcSymbolizer implements Symbolizer {
   }
 
   private table(bin: BinaryInfo, proc: ProcessSnapshot): SymbolTable | undefined {
+    this.tableUsedAt.set(bin.symbolsKey, Date.now());
     let t = this.tables.get(bin.symbolsKey);
     if (t) return t;
     try {
@@ -298,7 +341,8 @@ export class ProcSymbolizer implements Symbolizer {
     return () => clearInterval(timer);
   }
 
-  private snapshot(pid: number, eager = true, skipIfNoCode = false): ProcessSnapshot {
+  /** `eager`: load the symbol tables of every mapped binary now (for processes that may exit unseen). */
+  private snapshot(pid: number, eager = false, skipIfNoCode = false): ProcessSnapshot {
     const rootPrefix = `${this.procRoot}/${pid}/root`;
     const perfMap = new PerfMap(`${rootPrefix}/tmp/perf-${readNamespacePid(pid, this.procRoot)}.map`);
     const proc = new ProcessSnapshot(pid, rootPrefix, readStartTime(pid, this.procRoot), perfMap);
@@ -322,7 +366,7 @@ export class ProcSymbolizer implements Symbolizer {
     return this.loadMaps(proc);
   }
 
-  private loadMaps(proc: ProcessSnapshot, eager = true): boolean {
+  private loadMaps(proc: ProcessSnapshot, eager = false): boolean {
     proc.mapsReadAt = Date.now();
     const maps = readMaps(proc.pid, this.procRoot);
     if (!maps) return false;

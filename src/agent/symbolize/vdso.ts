@@ -1,6 +1,6 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
-import { ElfFile, bindRank } from './elf.js';
-import { SymbolTable } from './symbol-table.js';
+import { ElfFile } from './elf.js';
+import { SymbolTable, SymbolTableBuilder } from './symbol-table.js';
 
 export const VDSO_MAPPING = '[vdso]';
 
@@ -31,7 +31,9 @@ export function loadOwnVdso(): VdsoImage | undefined {
       closeSync(fd);
     }
     const elf = ElfFile.fromBuffer(VDSO_MAPPING, bytes);
-    const table = new SymbolTable(elf.functionSymbols().map((s) => ({ name: s.name, value: s.value, size: s.size, rank: bindRank(s.bind) })));
+    const symbols = new SymbolTableBuilder();
+    elf.functionSymbolsInto(symbols);
+    const table = new SymbolTable(symbols);
     return { buildId: elf.buildId(), table, toVaddr: (offset) => elf.fileOffsetToVaddr(offset) };
   } catch {
     return undefined; // no vdso, or /proc/self/mem not readable: vdso frames keep their offset

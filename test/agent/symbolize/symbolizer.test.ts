@@ -299,6 +299,37 @@ describe('pid reuse', () => {
     expect(sym.stats().mapsReads).toBe(2);
     expect(names(sym, 4242, [burnA + bias])[0]).toMatch(/^burner-other\+0x/);
   });
+
+  it('loads a binary’s symbol table only once a sample lands in it, not when the process is first seen', () => {
+    const root = path.join(dir, 'fake-proc-lazy');
+    const nm = execFileSync('nm', [binary], { encoding: 'utf8' });
+    const burnA = BigInt(`0x${/^([0-9a-f]+) T burn_a$/m.exec(nm)![1]}`);
+    const bias = fakeProc(root, 4300, binary, '100');
+    const sym = new ProcSymbolizer({ procRoot: root, debugDirectories: [] });
+    sym.observe(4300);
+    expect(sym.stats()).toMatchObject({ tableLoads: 0, cachedSymbolTables: 0 });
+    expect(names(sym, 4300, [burnA + bias])).toEqual(['burn_a']);
+    expect(sym.stats()).toMatchObject({ tableLoads: 1, cachedSymbolTables: 1 });
+  });
+
+  it('forgets exited processes and unused symbol tables after the idle period, keeping live ones', () => {
+    const root = path.join(dir, 'fake-proc-idle');
+    const nm = execFileSync('nm', [binary], { encoding: 'utf8' });
+    const burnA = BigInt(`0x${/^([0-9a-f]+) T burn_a$/m.exec(nm)![1]}`);
+    const bias = fakeProc(root, 4400, binary, '100');
+    fakeProc(root, 4401, binary, '100');
+    // Idle period 0: every observe() sweeps.
+    const sym = new ProcSymbolizer({ procRoot: root, debugDirectories: [], idleEvictMs: 0 });
+    sym.observe(4400);
+    sym.observe(4401);
+    expect(names(sym, 4400, [burnA + bias])).toEqual(['burn_a']);
+    expect(sym.stats()).toMatchObject({ cachedProcesses: 2, cachedSymbolTables: 1 });
+    rmSync(path.join(root, '4400'), { recursive: true }); // 4400 exits
+    sym.observe(4401);
+    expect(sym.stats()).toMatchObject({ cachedProcesses: 1, cachedSymbolTables: 0 });
+    // The live process still symbolizes (its table loads again when needed).
+    expect(names(sym, 4401, [burnA + 1n + bias])).toEqual(['burn_a']);
+  });
 });
 
 describe('C++ names', () => {

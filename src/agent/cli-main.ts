@@ -1,0 +1,17 @@
+import { Command } from 'commander';
+import { agentCommand } from '../cli/agent.js';
+
+/**
+ * Entry point of `kiln agent` alone (bin/kiln.js dispatches here). The full CLI imports every verb —
+ * the server's fastify, DuckDB binding and query engine — which costs the agent ≈ 35 MiB of RSS it
+ * never uses; a node agent runs all the time on every host, so it loads only its own command.
+ * Help text and exit codes match the full CLI's (`kiln agent --help`, usage errors exit 2).
+ */
+const program = new Command('kiln').addCommand(agentCommand());
+for (const cmd of [program, ...program.commands]) {
+  cmd.showHelpAfterError('(run with --help for usage)').exitOverride((err) => {
+    const clean = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
+    process.exit(clean ? 0 : 2);
+  });
+}
+await program.parseAsync(process.argv);
