@@ -48,7 +48,7 @@ stage('gunzip', (i) => gunzipSync(payloads[i]!));
 stage('pprof-format decode (raw)', (i) => PprofProfile.decode(raw[i]!));
 stage('readPprof (raw wire → arrays)', (i) => readPprof(raw[i]!));
 const decoded = stage('decodePprof (gzipped → Profile)', (i) => decodePprof(payloads[i]!, { labels: [{ name: 'pod', value: `p${i % 4}` }, { name: 'service_name', value: 'checkout' }] }), true);
-stage('validateProfile', (i) => decoded[i]!.forEach(validateProfile));
+stage('validateProfile', (i) => decoded[i]!.forEach((p) => validateProfile(p)));
 const rows = decoded.reduce((a, ps) => a + ps.reduce((b, p) => b + p.values.length, 0), 0);
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'kiln-bench-stages-'));
