@@ -31,13 +31,16 @@ interface ProcSample {
   readonly cpuS: number;
   readonly rssKiB: number;
   readonly hwmKiB: number;
+  /** Resident anonymous memory (heap, buffers) and file pages (the node binary and libraries, shared). */
+  readonly anonKiB: number;
+  readonly fileKiB: number;
 }
 
 function sampleProc(pid: number): ProcSample {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
-  return { cpuS: (Number(stat[11]) + Number(stat[12])) / CLK_TCK, rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM') };
+  return { cpuS: (Number(stat[11]) + Number(stat[12])) / CLK_TCK, rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM'), anonKiB: kib('RssAnon'), fileKiB: kib('RssFile') };
 }
 
 function bpfProgStats(): { name: string; runTimeNs: number; runCnt: number }[] {
@@ -82,18 +85,25 @@ const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
 const statsBefore = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim();
 execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1']);
 
-// Node flags for the agent process (e.g. KILN_AGENT_NODE_FLAGS=--max-semi-space-size=1) to compare settings.
+// Node flags for the agent process (e.g. KILN_AGENT_NODE_FLAGS=--max-semi-space-size=1) to compare settings;
+// KILN_AGENT_COMPARE_FLAGS runs a second agent with those flags in the same run (same host load).
 const nodeFlags = (process.env.KILN_AGENT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+const compareFlags = process.env.KILN_AGENT_COMPARE_FLAGS?.split(' ').filter(Boolean);
+
+function agent(name: string, flags: string[], metricsPort: string) {
+  return {
+    name,
+    cmd: `node ${flags.length ? `${flags.join(' ')} ` : ''}${entry} agent --frequency ${hz}`,
+    child: spawn(process.execPath, [...flags, kilnBin, 'agent', '--server', sinkUrl, '--frequency', String(hz), '--metrics-port', metricsPort, '--metrics-host', '127.0.0.1'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'] as const,
+    }),
+  };
+}
 
 const profilers: { name: string; cmd: string; child: ChildProcess }[] = [
-  {
-    name: 'kiln agent',
-    cmd: `node ${nodeFlags.length ? `${nodeFlags.join(' ')} ` : ''}${entry} agent --frequency ${hz}`,
-    child: spawn(process.execPath, [...nodeFlags, kilnBin, 'agent', '--server', sinkUrl, '--frequency', String(hz), '--metrics-port', '-1'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    }),
-  },
+  agent('kiln agent', nodeFlags, '0'),
+  ...(compareFlags ? [agent(`kiln agent, ${compareFlags.join(' ')}`, compareFlags, '-1')] : []),
   {
     name: 'perf record',
     cmd: `perf record -F ${hz} -a -g`,
@@ -105,6 +115,20 @@ const profilers: { name: string; cmd: string; child: ChildProcess }[] = [
     child: spawn('bpftrace', ['-e', `profile:hz:${hz} { @[kstack, ustack, comm] = count(); }`], { stdio: 'ignore' }),
   },
 ];
+
+// The agent's own /metrics (any free port) says where its memory is: V8 heap, external buffers, caches.
+let metricsPort = 0;
+profilers[0]!.child.stderr!.on('data', (c: Buffer) => {
+  process.stderr.write(c);
+  metricsPort ||= Number(/metrics on :(\d+)/.exec(c.toString())?.[1] ?? 0);
+});
+for (const p of profilers.slice(1)) p.child.stderr?.resume();
+async function agentGauges(): Promise<Map<string, number>> {
+  const text = metricsPort ? await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text() : '';
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^([a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$/gm)) out.set(m[1]!, Number(m[2]));
+  return out;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 try {
@@ -138,6 +162,15 @@ try {
     if (!cur || p.runs > cur.runs) byName.set(p.name, p);
   }
 
+  const g = await agentGauges();
+  const mib = (name: string) => `${((g.get(name) ?? 0) / 1048576).toFixed(1)} MiB`;
+  const stat = (name: string) => g.get(`kiln_agent_symbolizer_stat{stat="${name}"}`) ?? 0;
+  const a = after[0]!;
+  const memory =
+    `Agent memory at the end: RSS ${(a.rssKiB / 1024).toFixed(1)} MiB = anonymous ${(a.anonKiB / 1024).toFixed(1)} MiB + file-backed ${(a.fileKiB / 1024).toFixed(1)} MiB ` +
+    `(node binary and libraries, shared with other node processes); V8 heap ${mib('kiln_agent_nodejs_heap_size_used_bytes')} used of ${mib('kiln_agent_nodejs_heap_size_total_bytes')}, ` +
+    `external ${mib('kiln_agent_nodejs_external_memory_bytes')}; symbolizer: ${stat('cachedSymbolTables')} tables / ${stat('cachedSymbols')} symbols, ` +
+    `${stat('kernelSymbols')} kernel symbols, ${stat('cachedProcesses')} processes, ${stat('cachedResults')} cached names, ${stat('tableLoads')} table loads since start.`;
   const out = [
     `Run: ${new Date().toISOString()}, ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' / ')} at the end, ${hz} Hz, ${seconds} s window after ${WARMUP_S} s warm-up.`,
     '',
@@ -150,6 +183,8 @@ try {
     ...[...byName].filter(([, p]) => p.runs > 0).map(([name, p]) => `| ${name} | ${p.runs} | ${(p.nsPerRun / 1000).toFixed(2)} µs |`),
     '',
     `Agent requests delivered to the sink: ${requests} (${(bytes / 1024).toFixed(0)} KiB). BPF object loaded by the compiled agent: ${path.relative(ROOT, bpfObject)}.`,
+    '',
+    memory,
   ];
   console.log(out.join('\n'));
 } finally {

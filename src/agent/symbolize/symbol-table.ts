@@ -132,13 +132,19 @@ export class SymbolTableBuilder {
   /** Sorted, one entry per address (the preferred alias: higher rank, then larger size), names packed. */
   columns(maxImplicitSize: number): SymbolTableColumns {
     const { values, sizes, ranks } = this;
-    const order = new Uint32Array(this.n);
-    for (let i = 0; i < order.length; i++) order[i] = i;
-    order.sort((a, b) => values[a]! - values[b]! || ranks[b]! - ranks[a]! || sizes[b]! - sizes[a]!);
+    const order = sortedByValue(values, this.n);
+    // Runs of one address: keep the preferred alias (higher rank, then larger size).
     let kept = 0;
     for (let k = 0; k < order.length; k++) {
-      if (kept > 0 && values[order[kept - 1]!] === values[order[k]!]) continue;
-      order[kept++] = order[k]!;
+      const i = order[k]!;
+      if (kept > 0) {
+        const j = order[kept - 1]!;
+        if (values[j] === values[i]) {
+          if (ranks[i]! > ranks[j]! || (ranks[i] === ranks[j] && sizes[i]! > sizes[j]!)) order[kept - 1] = i;
+          continue;
+        }
+      }
+      order[kept++] = i;
     }
     const strings = this.strings.map((s) => Buffer.from(s, 'utf8'));
     const nameLength = (i: number): number => (this.sourceOf[i] === FROM_STRING ? strings[this.nameStart[i]!]!.length : this.nameEnd[i]! - this.nameStart[i]!);
@@ -178,6 +184,35 @@ export class SymbolTableBuilder {
     }
     return this.n++;
   }
+}
+
+/**
+ * Indices 0..n-1 ordered by value (ties by index). Sorting with a comparator costs a JS call per
+ * comparison — 30–45 ms for node's 150 000 symbols; packing (value − min, index) into one 64-bit
+ * integer lets the engine's numeric sort do it in a third of that. Falls back to the comparator when
+ * a table spans more than the packing leaves room for.
+ */
+function sortedByValue(values: Float64Array, n: number): Uint32Array {
+  const order = new Uint32Array(n);
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const indexBits = Math.max(1, Math.ceil(Math.log2(n + 1)));
+  if (n > 0 && max - min < 2 ** (64 - indexBits)) {
+    const packed = new BigUint64Array(n);
+    const shift = BigInt(indexBits);
+    for (let i = 0; i < n; i++) packed[i] = (BigInt(values[i]! - min) << shift) | BigInt(i);
+    packed.sort();
+    const mask = (1n << shift) - 1n;
+    for (let k = 0; k < n; k++) order[k] = Number(packed[k]! & mask);
+    return order;
+  }
+  for (let i = 0; i < n; i++) order[i] = i;
+  return order.sort((a, b) => values[a]! - values[b]! || a - b);
 }
 
 function resized<T extends Float64Array | Uint8Array | Uint32Array>(from: T, to: T): T {

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { DictionaryBuilder } from '../../model/index.js';
 import type { Symbolizer, SymbolizerStats } from '../types.js';
 import { fileOffsetToVaddr, loadSymbols, readBinaryInfo, type BinaryInfo } from './binary.js';
@@ -15,8 +15,13 @@ export interface ProcSymbolizerOptions {
   /** Where /proc is (tests point it elsewhere). */
   readonly procRoot?: string;
   readonly kallsymsPath?: string;
-  /** Minimum time between re-reads of kallsyms when a kernel address is unknown (modules load). */
+  /** Minimum time between checks for new kernel symbols when a kernel address is unknown (modules load). */
   readonly kallsymsReloadMs?: number;
+  /**
+   * A small file that changes when kernel symbols do (default /proc/modules with the default kallsyms;
+   * with another kallsymsPath, that file itself): kallsyms is re-read only when it changed.
+   */
+  readonly modulesPath?: string;
   /** Separate debug file roots, searched by build id and debuglink. Default: /usr/lib/debug. */
   readonly debugDirectories?: readonly string[];
   /** Bound on cached symbols summed over all cached tables (≈ 100 bytes each for C++ names: 300 000 ≈ 30 MiB). */
@@ -36,6 +41,8 @@ export const JIT_MAPPING = '[jit]';
 const UNKNOWN_MAPPING = '[unknown]';
 const EMPTY_TABLE = new SymbolTable([]);
 const KALLSYMS_RELOAD_MS = 60_000;
+/** Re-read kallsyms this often on misses even if no module changed (BPF programs come and go too). */
+const KALLSYMS_FULL_RELOAD_MS = 10 * 60_000;
 const IDLE_EVICT_MS = 10 * 60_000;
 /** How often the idle sweep runs (it is driven by observe(), so an idle agent does no work). */
 const SWEEP_EVERY_MS = 60_000;
@@ -72,6 +79,9 @@ export class ProcSymbolizer implements Symbolizer {
   private readonly maxCachedResults: number;
   private kernel: KernelSymbols | undefined;
   private kernelLoadedAt = 0;
+  private kernelCheckedAt = 0;
+  /** Content of the modules file when kallsyms was last read. */
+  private modulesSeen = '';
   /** Location of each frame already resolved into a dictionary; dropped with the dictionary. */
   private readonly memo = new WeakMap<DictionaryBuilder, { kernel: Map<bigint, number>; user: Map<number, Map<number, number>> }>();
   /** Whether scanProcesses() has made its first pass. */
@@ -198,7 +208,7 @@ export class ProcSymbolizer implements Symbolizer {
     const at = leaf ? addr : addr - 1n;
     let hit = kernel.lookup(at);
     // A module loaded since kallsyms was read: read it again, at most once a minute.
-    if (!hit && kernel.size > 0 && Date.now() - this.kernelLoadedAt >= (this.options.kallsymsReloadMs ?? KALLSYMS_RELOAD_MS)) {
+    if (!hit && kernel.size > 0 && this.kernelSymbolsChanged()) {
       kernel = this.loadKernel();
       hit = kernel.lookup(at);
     }
@@ -208,7 +218,30 @@ export class ProcSymbolizer implements Symbolizer {
     return b.location(mapping, addr, [{ function: b.function(hit.name), line: 0 }]);
   }
 
+  /**
+   * Whether to re-read kallsyms for an unknown address. Reading /proc/kallsyms costs the kernel ≈ 100 ms
+   * of CPU (it formats 200 000 lines), and some addresses are never in it (trampolines, gaps), so a
+   * miss re-reads it only when the module list changed — checked at most once per kallsymsReloadMs —
+   * or every 10 minutes regardless.
+   */
+  private kernelSymbolsChanged(): boolean {
+    const now = Date.now();
+    if (now - this.kernelCheckedAt < (this.options.kallsymsReloadMs ?? KALLSYMS_RELOAD_MS)) return false;
+    this.kernelCheckedAt = now;
+    return now - this.kernelLoadedAt >= KALLSYMS_FULL_RELOAD_MS || this.readModules() !== this.modulesSeen;
+  }
+
+  private readModules(): string {
+    const path = this.options.modulesPath ?? (this.options.kallsymsPath ? this.options.kallsymsPath : '/proc/modules');
+    try {
+      return readFileSync(path, 'latin1');
+    } catch {
+      return '';
+    }
+  }
+
   private loadKernel(): KernelSymbols {
+    this.modulesSeen = this.readModules();
     this.kernel = KernelSymbols.load(this.options.kallsymsPath);
     this.kernelLoadedAt = Date.now();
     this.counters.kallsymsLoads++;

@@ -391,6 +391,21 @@ describe('kernel symbolization', () => {
     expect(b.dict.mappings[b.dict.locations[loc!]!.mapping]!.binary).toBe('[nf_tables]');
   });
 
+  it('re-reads kallsyms for an unknown address only when the module list changed', () => {
+    const file = path.join(dir, 'kallsyms-modules');
+    const modules = path.join(dir, 'modules');
+    writeFileSync(file, 'ffffffff81000000 T _stext\nffffffff81001000 T do_work\nffffffff81002000 T _etext\n');
+    writeFileSync(modules, 'ext4 1 0 - Live 0x0\n');
+    const sym = new ProcSymbolizer({ kallsymsPath: file, modulesPath: modules, kallsymsReloadMs: 0 });
+    expect(names(sym, 1, [], [0xffffffffc0001010n])).toEqual(['[kernel.kallsyms]+0xffffffffc0001010']);
+    expect(names(sym, 1, [], [0xffffffffc0001010n])).toEqual(['[kernel.kallsyms]+0xffffffffc0001010']);
+    expect(sym.stats().kallsymsLoads).toBe(1);
+    writeFileSync(file, 'ffffffff81000000 T _stext\nffffffff81001000 T do_work\nffffffff81002000 T _etext\nffffffffc0001000 t nf_hook\t[nf_tables]\n');
+    writeFileSync(modules, 'ext4 1 0 - Live 0x0\nnf_tables 1 0 - Live 0x0\n');
+    expect(names(sym, 1, [], [0xffffffffc0001010n])).toEqual(['nf_hook']);
+    expect(sym.stats().kallsymsLoads).toBe(2);
+  });
+
   it('keeps an unknown kernel address as [kernel.kallsyms]+address', () => {
     const sym = new ProcSymbolizer({ kallsymsPath: path.join(dir, 'no-kallsyms') });
     expect(names(sym, 1, [], [0xffffffff81000123n])).toEqual(['[kernel.kallsyms]+0xffffffff81000123']);
