@@ -17,6 +17,8 @@ for _ in $(seq 1 100); do
 done
 
 if [ "$(id -u)" -eq 0 ]; then
+  # No V8 flags for the agent: a smaller young generation (--max-semi-space-size=1) did not lower its
+  # RSS (its heap is ~15 MiB; see docs/BENCHMARKS.md, Agent), and --max-old-space-size would only turn heap growth into a crash.
   node bin/kiln.js agent --server "http://127.0.0.1:$port" &
   agent=$!
 else
