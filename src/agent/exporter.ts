@@ -1,5 +1,6 @@
 import type { Profile } from '../model/index.js';
 import type { IntervalWindow } from './exporter-profiles.js';
+import { postBytes } from './exporter-post.js';
 import { RetryQueue, type QueueOptions, type SendOutcome } from './exporter-queue.js';
 import { encodeInterval, type OtlpEncoder, type Protocol, type WireRequest } from './exporter-wire.js';
 
@@ -67,24 +68,28 @@ export class Exporter {
     const headers: Record<string, string> = { ...req.headers, 'user-agent': 'kiln-agent' };
     if (this.opts.bearerToken) headers.authorization = `Bearer ${this.opts.bearerToken}`;
     if (this.opts.tenant) headers['x-scope-orgid'] = this.opts.tenant;
-    let res: Response;
+    let status: number;
+    let text: string;
     try {
-      res = await fetch(new URL(req.path, this.base), {
-        method: 'POST',
-        headers,
-        body: req.body as BodyInit,
-        signal: AbortSignal.timeout(this.opts.timeoutMs),
-      });
+      const url = new URL(req.path, this.base);
+      // Tested as bytes first: even naming the global FormData makes node load fetch's implementation.
+      if (req.body instanceof Uint8Array) {
+        ({ status, text } = await postBytes(url, headers, req.body, this.opts.timeoutMs));
+      } else {
+        const res = await fetch(url, { method: 'POST', headers, body: req.body, signal: AbortSignal.timeout(this.opts.timeoutMs) });
+        status = res.status;
+        text = res.ok ? '' : (await res.text().catch(() => '')).slice(0, 300);
+        await res.body?.cancel().catch(() => undefined);
+      }
     } catch (e) {
-      const cause = (e as { cause?: { code?: string } }).cause?.code;
-      return { ok: false, retry: true, error: cause ? `${(e as Error).message} (${cause})` : (e as Error).message };
+      const err = e as Error & { code?: string; cause?: { code?: string } };
+      const code = err.cause?.code ?? err.code;
+      return { ok: false, retry: true, error: code && !err.message.includes(code) ? `${err.message} (${code})` : err.message };
     }
-    const text = res.ok ? '' : (await res.text().catch(() => '')).slice(0, 300);
-    await res.body?.cancel().catch(() => undefined);
-    if (res.ok) return { ok: true };
+    if (status >= 200 && status < 300) return { ok: true };
     // 4xx means this request will never be accepted (bad token, bad payload): drop it, keep going.
     // Overload (429, 408) and server errors are worth retrying.
-    const retry = res.status >= 500 || res.status === 429 || res.status === 408;
-    return { ok: false, retry, error: `HTTP ${res.status}${text ? `: ${text}` : ''}` };
+    const retry = status >= 500 || status === 429 || status === 408;
+    return { ok: false, retry, error: `HTTP ${status}${text ? `: ${text}` : ''}` };
   }
 }
