@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { frameKind, packageOf } from '../../ui/src/model/frame-kind.js';
 import { diffColor, frameColor } from '../../ui/src/model/palette.js';
 import { formatSelector, parseSelector, withMatcher } from '../../ui/src/model/selector.js';
-import { resolveRange, resolveTime } from '../../ui/src/model/time-range.js';
+import { resolveRange, resolveTime, stepSeconds } from '../../ui/src/model/time-range.js';
 import { formatPercent, formatValue } from '../../ui/src/model/units.js';
 import { DEFAULT_STATE, parseState, serializeState } from '../../ui/src/state/url-state.js';
 import { encodeSelectMergeProfile } from '../../ui/src/api/querier.js';
@@ -97,5 +97,17 @@ describe('pprof download request', () => {
   it('encodes SelectMergeProfileRequest fields 1-4 as protobuf', () => {
     const b = encodeSelectMergeProfile({ profileTypeID: 'a', labelSelector: '{}', start: 300, end: 1 });
     expect([...b]).toEqual([0x0a, 1, 0x61, 0x12, 2, 0x7b, 0x7d, 0x18, 0xac, 0x02, 0x20, 1]);
+  });
+});
+
+describe('chart step', () => {
+  it('is a whole multiple of the agent’s 10 s push interval for every preset, so a steady load draws flat', () => {
+    const H = 3_600_000;
+    for (const ms of [15 * 60_000, H, 6 * H, 24 * H, 7 * 24 * H]) {
+      const step = stepSeconds(0, ms);
+      expect(step % 10, `range ${ms} ms → step ${step} s`).toBe(0);
+      expect(ms / 1000 / step).toBeLessThanOrEqual(240);
+    }
+    expect(stepSeconds(0, H)).toBe(20);
   });
 });

@@ -24,9 +24,13 @@ export function resolveRange(from: string, until: string, now = Date.now()): { s
   return { start, end };
 }
 
-/** Chart resolution: about 240 points over the range, never finer than 10 s (the agent's push interval). */
+/**
+ * Chart resolution: about 240 points over the range, in whole multiples of 10 s — the agent's push
+ * interval. A step that is not a multiple (1 h / 240 = 15 s) would catch one push in some buckets and
+ * two in others, drawing a steady load as a saw-tooth.
+ */
 export function stepSeconds(start: number, end: number): number {
-  return Math.max(10, Math.round((end - start) / 1000 / 240));
+  return Math.max(10, Math.ceil((end - start) / 1000 / 240 / 10) * 10);
 }
 
 export function describeRange(from: string, until: string): string {
