@@ -88,7 +88,7 @@ function seriesCommand(): Command {
   return withRangeOptions(withServerOptions(new Command('series')))
     .description('Totals over time, bucketed by --step and grouped by labels.')
     .argument('<selector>', 'series to sum')
-    .option('--step <duration>', 'bucket width, e.g. 15s, 1m (default: about 1500 points over the range, at least 15s)')
+    .option('--step <duration>', 'bucket width, e.g. 10s, 1m (default: about 1500 points over the range, a multiple of 10s)')
     .option('--by <labels>', 'group by these labels, comma-separated (e.g. pod)')
     .addOption(new Option('--aggregation <agg>', 'per bucket').choices(['sum', 'avg']).default('sum'))
     .option('--json', 'print JSON', false)

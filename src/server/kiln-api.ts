@@ -74,7 +74,8 @@ export function registerKilnApi(app: FastifyInstance, ctx: ServerContext): void 
     timed('series', async () => {
       const params = req.query as QueryParams;
       const { q, type } = selectionFrom(req);
-      const stepMs = stepMsFrom(params, Math.max(15_000, Math.ceil((q.to - q.from) / 1500 / 1000) * 1000));
+      // Default: about 1500 points, in whole 10 s (the agent's push interval) so buckets hold equal pushes.
+      const stepMs = stepMsFrom(params, Math.max(10_000, Math.ceil((q.to - q.from) / 1500 / 10_000) * 10_000));
       const aggregation = param(params, 'aggregation') ?? 'sum';
       if (aggregation !== 'sum' && aggregation !== 'avg') throw new InputError(`aggregation must be sum or avg, got "${aggregation.slice(0, 40)}"`);
       const series = await ctx.query.series(q, stepMs, listParam(params, 'group_by'), aggregation, intParam(params, 'limit', 0, 10_000));

@@ -83,6 +83,13 @@ describe("Kiln's JSON API", () => {
     expect(byVersion['2']).toEqual([{ timeMs: T + 900_000, value: 45 }]);
   });
 
+  it('/api/v1/series picks a default step in whole 10 s (the agent push interval)', async () => {
+    const stepOf = async (hours: number) =>
+      (await get<{ stepMs: number }>('/api/v1/series', { query: `${CPU}{service_name="web"}`, from: sec(T), until: sec(T + hours * 3_600_000) })).stepMs;
+    expect(await stepOf(1)).toBe(10_000);
+    expect(await stepOf(24)).toBe(60_000);
+  });
+
   it('/api/v1/sandwich shows callers and callees of a function', async () => {
     const s = await get<{ callers: { names: string[]; levels: { values: number[] }[]; total: number }; callees: { names: string[]; levels: { values: number[] }[]; total: number } }>(
       '/api/v1/sandwich',
