@@ -123,7 +123,7 @@ export function resolveConfig(file: RawSettings, flags: RawSettings): AgentConfi
     bearerTokenFile: str(raw.bearerTokenFile, 'bearer-token-file'),
     tenant: str(raw.tenant, 'tenant'),
     queueSize: int(raw.queueSize, 'queue-size', 1, 1_000_000) ?? d.queueSize,
-    queueBytes: int(raw.queueBytes, 'queue-bytes', 1024, 1 << 31) ?? d.queueBytes,
+    queueBytes: int(raw.queueBytes, 'queue-bytes', 1024, 2 ** 31) ?? d.queueBytes,
     timeoutMs: duration(raw.timeout, 'timeout', 100, 600_000) ?? d.timeoutMs,
     relabelConfigs: relabelList(raw.relabelConfigs),
   };

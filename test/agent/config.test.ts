@@ -30,6 +30,16 @@ describe('agent config', () => {
     expect(c.relabelConfigs).toEqual([{ source_labels: ['comm'], regex: 'kworker.*', action: 'drop' }]);
   });
 
+  it('accepts every size and count setting within its range', () => {
+    const c = resolveConfig({}, { queueBytes: '268435456', queueSize: '1000', countsMapSize: '65536', metricsPort: '-1', timeout: '30s' });
+    expect(c.queueBytes).toBe(268_435_456);
+    expect(c.queueSize).toBe(1000);
+    expect(c.countsMapSize).toBe(65_536);
+    expect(c.metricsPort).toBe(-1);
+    expect(c.timeoutMs).toBe(30_000);
+    expect(() => resolveConfig({}, { queueBytes: String(2 ** 31 + 1) })).toThrow(/--queue-bytes/);
+  });
+
   it('parses durations the way users write them', () => {
     expect(parseDuration('10s')).toBe(10_000);
     expect(parseDuration('500ms')).toBe(500);
