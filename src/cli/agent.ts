@@ -19,7 +19,7 @@ export function agentCommand(): Command {
       new Option('--protocol <name>', `wire format: otlp = OTLP profiles over HTTP, pyroscope = pprof to /ingest (default: ${DEFAULTS.protocol})`).choices(PROTOCOLS),
     )
     .addOption(new Option('--frequency <hz>', `samples per second per CPU (default: ${DEFAULTS.frequency})`))
-    .addOption(new Option('--interval <duration>', 'how often profiles are read and sent, e.g. 10s, 1m (default: 10s)'))
+    .addOption(new Option('--interval <duration>', `how often profiles are read and sent, e.g. 10s, 1m (default: ${DEFAULTS.intervalMs / 1000}s)`))
     .addOption(new Option('--config <file>', 'YAML file with the same settings in snake_case, plus relabel_configs'))
     .addOption(new Option('--node-name <name>', 'value of the node label; in Kubernetes, the node whose pods are watched (default: hostname)').env('NODE_NAME'))
     .addOption(new Option('--metrics-port <port>', `port of the agent's own /metrics; 0 = any free port, -1 = off (default: ${DEFAULTS.metricsPort})`))
@@ -32,7 +32,7 @@ export function agentCommand(): Command {
     .addOption(new Option('--tenant <id>', 'tenant id sent as X-Scope-OrgID (default: none)'))
     .addOption(new Option('--queue-size <n>', `requests kept while the server is unreachable, oldest dropped first (default: ${DEFAULTS.queueSize})`))
     .addOption(new Option('--queue-bytes <n>', `bytes kept while the server is unreachable (default: ${DEFAULTS.queueBytes})`))
-    .addOption(new Option('--timeout <duration>', 'per-request timeout (default: 10s)'))
+    .addOption(new Option('--timeout <duration>', `per-request timeout (default: ${DEFAULTS.timeoutMs / 1000}s)`))
     .addHelpText(
       'after',
       '\nExample: sudo kiln agent --server http://localhost:4040\n' +
