@@ -1,13 +1,11 @@
 import { InputError, labelsFrom } from '../model/index.js';
 import type { Label, Labels, Profile, ProfileType } from '../model/index.js';
 import { DEFAULT_MAX_DECOMPRESSED, gunzipBounded } from './compression.js';
-import { checkProtobufFraming } from './protobuf-wire.js';
 import { EmptyProfileError } from './empty-profile.js';
 import type { DecodeOptions } from './options.js';
 import { pprofProfileTypes } from './pprof-types.js';
 import { PprofSymbols } from './pprof-symbols.js';
 import { readPprof } from './pprof-wire.js';
-import type { PprofMessage } from './pprof-wire.js';
 
 export { encodePprof, encodePprofGzip } from './pprof-encode.js';
 export { EmptyProfileError } from './empty-profile.js';
@@ -24,11 +22,6 @@ export const MAX_LABEL_SETS = 1000;
 /** time_nanos before 2001 means "unset" or microseconds from old agents (Pyroscope treats them the same). */
 const MIN_PLAUSIBLE_NS = 1e18;
 
-function parse(raw: Uint8Array): PprofMessage {
-  checkProtobufFraming(raw, 'pprof profile');
-  return readPprof(raw);
-}
-
 /**
  * Decodes a pprof profile (raw or gzipped) into one Profile per (sample type × pprof label set).
  * Every decoded profile shares one symbol dictionary. Zero-value samples are dropped; numeric labels
@@ -37,7 +30,8 @@ function parse(raw: Uint8Array): PprofMessage {
 export function decodePprof(data: Uint8Array, opts: DecodeOptions = {}): Profile[] {
   if (data.length === 0) throw new InputError('empty pprof payload');
   const raw = gunzipBounded(data, opts.maxDecompressed ?? DEFAULT_MAX_DECOMPRESSED);
-  const pp = parse(raw);
+  // readPprof checks every length against its enclosing message: a truncated body is an InputError.
+  const pp = readPprof(raw);
   const strings = pp.strings;
   const str = (i: number): string => {
     const s = strings[i];

@@ -62,6 +62,21 @@ describe('readPprof reads what pprof-format reads', () => {
     expect(() => readPprof(bad)).toThrow(InputError);
     expect(() => readPprof(bad)).toThrow(/runs past the end/);
   });
+
+  it('rejects a top-level length past the end, unknown wire types and unterminated varints', () => {
+    const truncated = new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0x01, 0x02]);
+    expect(() => readPprof(truncated)).toThrow(/runs past the end/);
+    expect(() => decodePprof(truncated)).toThrow(/not a valid pprof profile/);
+    expect(() => readPprof(new Uint8Array([0x0f, 0x00]))).toThrow(/wire type 7/);
+    // Field 7 (drop_frames) is a varint the reader skips; its value never ends.
+    expect(() => readPprof(new Uint8Array([0x38, 0xff]))).toThrow(/varint/);
+  });
+
+  it('accepts a well-formed message with nothing but a sample type', () => {
+    const st = new StringTable();
+    const p = new PprofProfile({ sampleType: [new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') })], stringTable: st });
+    expect(readPprof(p.encode()).sampleTypes).toHaveLength(1);
+  });
 });
 
 describe('decodePprof builds the dictionary DictionaryBuilder would', () => {
