@@ -143,11 +143,6 @@ export class ProcSymbolizer implements Symbolizer {
     this.counters.idleEvictions += dropped;
   }
 
-  /** Drops what is remembered about a process (the agent may call it when a pid is gone for good). */
-  forget(pid: number): void {
-    this.processes.delete(pid);
-  }
-
   symbolize(pid: number, user: bigint[], kernel: bigint[], b: DictionaryBuilder): number[] {
     // Stacks of one batch share most frames (main, the runtime's loop, syscall entry): each distinct
     // frame is resolved once per dictionary and then reused.
