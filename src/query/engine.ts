@@ -97,6 +97,8 @@ export class QueryEngine {
   ): Promise<SeriesPoints[]> {
     checkRange(q);
     if (!(stepMs > 0)) throw new InputError(`step must be positive, got ${stepMs} ms`);
+    // Engines bucket with 64-bit integers: a step no integer holds would fail there, not as a user error.
+    if (!(stepMs <= Number.MAX_SAFE_INTEGER)) throw new InputError(`step ${stepMs} ms is too large`);
     const buckets = Math.ceil((q.to - q.from) / stepMs);
     if (buckets > MAX_SERIES_POINTS) {
       throw new InputError(`step ${stepMs} ms over this range gives ${buckets} points (limit ${MAX_SERIES_POINTS}): use a larger step`);

@@ -51,7 +51,7 @@ export function checkRange(r: TimeRange): void {
  */
 export function parseDuration(text: string): number {
   const s = text.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
+  if (/^\d+(\.\d+)?$/.test(s)) return checkDurationMs(Number(s) * 1000, text);
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)/gy;
   let total = 0;
   let matched = 0;
@@ -63,7 +63,13 @@ export function parseDuration(text: string): number {
   if (s === '' || matched !== s.length) {
     throw new InputError(`cannot read duration "${text.slice(0, 64)}": use e.g. 15s, 1m, 1h, 1d, 7d, 1h30m`);
   }
-  return Math.round(total);
+  return checkDurationMs(total, text);
+}
+
+/** Rounds to whole ms; past 2^53 ms (≈ 285 000 years) no time can be added to it exactly, so it is refused. */
+function checkDurationMs(ms: number, text: string): number {
+  if (!(ms <= Number.MAX_SAFE_INTEGER)) throw new InputError(`duration "${text.slice(0, 64)}" is too long`);
+  return Math.round(ms);
 }
 
 /** The short spelling of a duration (`90000` → `1m30s`), for messages and URLs. */

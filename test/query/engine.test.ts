@@ -111,6 +111,9 @@ function engineSuite(name: string, open: () => Promise<Store>): void {
       expect(one).toHaveLength(1);
       await expect(engine.series(q(CPU), 0)).rejects.toThrow(/step must be positive/);
       await expect(engine.series(q(CPU, 0, T), 1000)).rejects.toThrow(/limit 11000/);
+      // A step past what a 64-bit millisecond count holds is a user error, not an engine failure.
+      await expect(engine.series(q(CPU), Infinity)).rejects.toThrow(InputError);
+      await expect(engine.series(q(CPU), 1e300)).rejects.toThrow(/step/);
     });
 
     it('merges into a Profile that pprof export encodes and decodes with the same numbers', async () => {

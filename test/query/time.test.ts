@@ -63,6 +63,12 @@ describe('parseDuration', () => {
     it(`rejects ${JSON.stringify(bad)}`, () => expect(() => parseDuration(bad)).toThrow(InputError));
   }
 
+  it('rejects a duration too long to count in milliseconds', () => {
+    expect(() => parseDuration('9'.repeat(400))).toThrow(/too long/);
+    expect(() => parseDuration(`${'9'.repeat(400)}y`)).toThrow(InputError);
+    expect(() => parseDuration('300000000y')).toThrow(InputError);
+  });
+
   it('formats back', () => {
     expect(formatDuration(HOUR + 30 * MIN)).toBe('1h30m');
     expect(formatDuration(15 * SEC)).toBe('15s');
