@@ -375,6 +375,33 @@ describe('Kiln UI in Chromium against a real server', () => {
     await shot('06b-diff-ranges');
   });
 
+  it('a diff over a relative range asks the server once, not on every render', async () => {
+    let diffs = 0;
+    const count = (r: { url(): string }) => {
+      if (r.url().endsWith('/Diff')) diffs++;
+    };
+    page.on('request', count);
+    try {
+      await page.goto(
+        viewUrl({
+          query: '{service_name="shop-checkout"}',
+          view: 'diff',
+          from: 'now-1h',
+          until: 'now',
+          lq: '{service_name="shop-checkout", version="1.4"}',
+          rq: '{service_name="shop-checkout", version="1.5"}',
+        }),
+      );
+      await flameDrawn('diff-flame');
+      await page.locator('[data-testid="diff-table"] tbody tr').first().waitFor();
+      // Long enough for a render loop (a new "now" per render) to have sent many more.
+      await page.waitForTimeout(1000);
+      expect(diffs).toBe(1);
+    } finally {
+      page.off('request', count);
+    }
+  });
+
   it('an invalid selector in a link is pointed at inline and nothing is queried', async () => {
     await page.goto(viewUrl({ query: '{service_name=}' }));
     const err = page.locator('[data-testid="selector-error"]');

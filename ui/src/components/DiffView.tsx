@@ -24,25 +24,30 @@ export function DiffView(props: {
   const side = (q: string, f: string, u: string) => ({ query: q || state.query, from: f || state.from, until: u || state.until });
   const left = side(state.leftQuery, state.leftFrom, state.leftUntil);
   const right = side(state.rightQuery, state.rightFrom, state.rightUntil);
-  let problem = '';
-  let sels: [Selection, Selection] | null = null;
-  try {
-    const lr = resolveRange(left.from, left.until);
-    const rr = resolveRange(right.from, right.until);
-    for (const [name, q] of [['baseline', left.query], ['comparison', right.query]] as const) {
-      const p = parseSelector(q);
-      if (!p.ok) problem = `${name} selector: ${p.error}`;
+  // Resolved once per typed range, not per render: "now" read on every render gave a new key each time,
+  // so every answer (and every keystroke) started the Diff request again.
+  const ranges = useMemo(() => {
+    try {
+      return { lr: resolveRange(left.from, left.until), rr: resolveRange(right.from, right.until), error: '' };
+    } catch (e) {
+      return { lr: null, rr: null, error: (e as Error).message };
     }
-    sels = [
-      { profileTypeID: state.type, labelSelector: left.query, ...lr },
-      { profileTypeID: state.type, labelSelector: right.query, ...rr },
-    ];
-  } catch (e) {
-    problem = (e as Error).message;
+  }, [left.from, left.until, right.from, right.until]);
+  let problem = ranges.error;
+  for (const [name, q] of [['baseline', left.query], ['comparison', right.query]] as const) {
+    const p = parseSelector(q);
+    if (!problem && !p.ok) problem = `${name} selector: ${p.error}`;
   }
+  const sels: [Selection, Selection] | null =
+    ranges.lr && ranges.rr
+      ? [
+          { profileTypeID: state.type, labelSelector: left.query, ...ranges.lr },
+          { profileTypeID: state.type, labelSelector: right.query, ...ranges.rr },
+        ]
+      : null;
   const key = sels && !problem && state.type ? JSON.stringify(sels) : null;
   const result = useAsync(key, async (signal) => decodeDiffFlameGraph(await diff(sels![0], sels![1], MAX_NODES, signal)));
-  const rangeSeconds = useMemo(() => (sels ? (sels[1].end - sels[1].start) / 1000 : 0), [key]);
+  const rangeSeconds = ranges.rr ? (ranges.rr.end - ranges.rr.start) / 1000 : 0;
 
   const field = (label: string, testId: string, value: string, placeholder: string, k: keyof ViewState) => (
     <label>
