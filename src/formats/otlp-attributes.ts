@@ -1,5 +1,5 @@
 import type { AnyValue } from '../gen/opentelemetry/proto/common/v1/common_pb.js';
-import { SERVICE_NAME } from '../model/labels.js';
+import { SERVICE_NAME, sanitizeLabelName } from '../model/labels.js';
 
 /**
  * How OTLP attributes become Kiln labels (and back).
@@ -36,12 +36,8 @@ export const NON_LABEL_ATTRIBUTES: ReadonlySet<string> = new Set([
   'process.command',
 ]);
 
-const INVALID = /[^a-zA-Z0-9_]/g;
-
-export function labelNameOf(key: string): string {
-  const name = key.replace(INVALID, '_');
-  return /^[0-9]/.test(name) ? `_${name}` : name;
-}
+/** The label name of an attribute key (the translation described above). */
+export const labelNameOf = sanitizeLabelName;
 
 /** The label value spelling of an attribute value, or undefined when it has none. */
 export function labelValueOf(value: AnyValue | undefined): string | undefined {

@@ -1,4 +1,4 @@
-import { InputError, labelsFrom } from '../model/index.js';
+import { InputError, labelsFrom, sanitizeLabelName } from '../model/index.js';
 import type { Label, Labels, Profile, ProfileType } from '../model/index.js';
 import { DEFAULT_MAX_DECOMPRESSED, gunzipBounded } from './compression.js';
 import { EmptyProfileError } from './empty-profile.js';
@@ -132,6 +132,5 @@ function sampleLabels(labels: readonly number[], str: (i: number) => string, bas
 
 /** pprof label keys are free text (`thread name`); series label names must be Prometheus names. */
 function labelName(key: string): string {
-  const s = key.replace(/[^A-Za-z0-9_]/g, '_');
-  return /^[0-9]/.test(s) ? `_${s}` : s || '_';
+  return sanitizeLabelName(key) || '_';
 }

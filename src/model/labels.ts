@@ -23,6 +23,15 @@ export function isValidLabelName(name: string): boolean {
   return NAME.test(name) && name.length <= LABEL_LIMITS.maxNameLength;
 }
 
+/**
+ * Any text as a label name: every character a name cannot hold becomes `_`, and a leading digit gets a
+ * `_` prefix (Prometheus' translation of OTLP attribute and service-discovery names). '' stays ''.
+ */
+export function sanitizeLabelName(name: string): string {
+  const s = name.replace(/[^a-zA-Z0-9_]/g, '_');
+  return /^[0-9]/.test(s) ? `_${s}` : s;
+}
+
 /** Builds a sorted label set; later duplicates win. Empty values are dropped (Prometheus semantics). */
 export function labelsFrom(record: Readonly<Record<string, string>> | Iterable<readonly [string, string]>): Labels {
   const map = new Map<string, string>(Symbol.iterator in record ? (record as Iterable<[string, string]>) : Object.entries(record));
