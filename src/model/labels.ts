@@ -52,11 +52,6 @@ export function getLabel(labels: Labels, name: string): string | undefined {
   return undefined;
 }
 
-/** A copy with `name` set to `value` (or removed when value is ''). */
-export function withLabel(labels: Labels, name: string, value: string): Labels {
-  return labelsFrom([...labels.map((l) => [l.name, l.value] as const), [name, value] as const]);
-}
-
 /** Throws an InputError naming the first problem: bad name, too many labels, too long a value. */
 export function validateLabels(labels: Labels): void {
   if (labels.length > LABEL_LIMITS.maxLabels) {

@@ -41,8 +41,3 @@ export function parseProfileType(id: string): ProfileType {
 export function profileTypeId(t: ProfileType): string {
   return `${t.name}:${t.sampleType}:${t.sampleUnit}:${t.periodType}:${t.periodUnit}`;
 }
-
-/** Parca's 6-part id (all Kiln profiles are deltas: values over the profile's own duration). */
-export function parcaProfileTypeId(t: ProfileType): string {
-  return `${profileTypeId(t)}:delta`;
-}
