@@ -201,11 +201,13 @@ function checkDictionary(d: SymbolDictionary, where: string): void {
   const bad = (what: string): never => {
     throw new InputError(`${where}: dictionary ${what} is out of range`);
   };
-  for (const s of d.stacks) for (const l of s) if (!(l >= 0 && l < d.locations.length)) bad(`location ${l}`);
+  // Number.isInteger as well as the bounds: a fractional index passes `< length` yet names no entry.
+  const isIndex = (i: number, length: number) => Number.isInteger(i) && i >= 0 && i < length;
+  for (const s of d.stacks) for (const l of s) if (!isIndex(l, d.locations.length)) bad(`location ${l}`);
   for (const loc of d.locations) {
-    if (loc.mapping >= d.mappings.length) bad(`mapping ${loc.mapping}`);
+    if (loc.mapping !== -1 && !isIndex(loc.mapping, d.mappings.length)) bad(`mapping ${loc.mapping}`);
     for (const ln of loc.lines) {
-      if (!(ln.function >= 0 && ln.function < d.functions.length)) bad(`function ${ln.function}`);
+      if (!isIndex(ln.function, d.functions.length)) bad(`function ${ln.function}`);
       if (!Number.isFinite(ln.line)) throw new InputError(`${where}: line number ${ln.line} is not a number`);
     }
   }
