@@ -22,6 +22,8 @@ import { SERVICE_NAME, sanitizeLabelName } from '../model/labels.js';
 
 /** Attribute key of the primary label. */
 export const SERVICE_NAME_KEY = 'service.name';
+/** Mapping attribute holding the GNU build id (hex), as the OpenTelemetry eBPF profiler writes it. */
+export const GNU_BUILD_ID_ATTRIBUTE = 'process.executable.build_id.gnu';
 const EXECUTABLE_NAME_KEY = 'process.executable.name';
 const UNKNOWN_SERVICE = 'unknown_service';
 

@@ -6,7 +6,7 @@ import { InputError } from '../model/errors.js';
 import { labelsFrom, type Labels } from '../model/labels.js';
 import type { Profile } from '../model/profile.js';
 import { DictionaryBuilder } from '../model/symbols.js';
-import { ensureServiceName, labelValueOf, putAttribute } from './otlp-attributes.js';
+import { ensureServiceName, GNU_BUILD_ID_ATTRIBUTE, labelValueOf, putAttribute } from './otlp-attributes.js';
 import { binaryFor, FRAME_TYPE_ATTRIBUTE } from './otlp-frame-type.js';
 import { kilnTypeOf, PROFILE_NAME_ATTRIBUTE, type KilnTypeMapping } from './otlp-profile-type.js';
 import { OtlpTables } from './otlp-tables.js';
@@ -26,9 +26,6 @@ export interface OtlpProfileResult {
   /** Why the profile was refused; its message is relative to `where` (e.g. `samples[2] refers to …`). */
   readonly error?: InputError;
 }
-
-/** Mapping attribute holding the GNU build id (hex), as the OpenTelemetry eBPF profiler writes it. */
-const GNU_BUILD_ID_ATTRIBUTE = 'process.executable.build_id.gnu';
 
 /** One OTLP location resolved to strings once, reused by every series that contains it. */
 interface Frame {

@@ -22,13 +22,12 @@ import {
 import { AnyValueSchema, KeyValueSchema } from '../gen/opentelemetry/proto/common/v1/common_pb.js';
 import type { Profile } from '../model/profile.js';
 import type { SymbolDictionary } from '../model/symbols.js';
-import { attributeKeyOf } from './otlp-attributes.js';
+import { attributeKeyOf, GNU_BUILD_ID_ATTRIBUTE } from './otlp-attributes.js';
 import { FRAME_TYPE_ATTRIBUTE, frameTypeOf, NATIVE } from './otlp-frame-type.js';
 import { otlpTypesOf, PROFILE_NAME_ATTRIBUTE } from './otlp-profile-type.js';
 
 /** Instrumentation scope Kiln writes its profiles under. */
 export const KILN_SCOPE = 'kiln';
-const GNU_BUILD_ID_ATTRIBUTE = 'process.executable.build_id.gnu';
 
 /** What one Kiln dictionary's entries became in the OTLP dictionary (-1 = not yet added). */
 class SourceIndex {
