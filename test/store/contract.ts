@@ -200,6 +200,8 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
           [{ ...good, labels: [{ name: 'bad-name', value: 'x' }] }, /invalid label name/],
           [{ ...good, dict: { ...good.dict, stacks: [[99]] } }, /location 99/],
           [{ ...good, dict: { ...good.dict, locations: good.dict.locations.map((l) => ({ ...l, lines: [{ function: 0, line: Number.NaN }] })) } }, /line number/],
+          [{ ...good, dict: { ...good.dict, locations: good.dict.locations.map((l) => ({ ...l, lines: [{ function: 0, line: 2.5 }] })) } }, /line number 2.5/],
+          [{ ...good, dict: { ...good.dict, locations: good.dict.locations.map((l) => ({ ...l, lines: [{ function: 0, line: 1e300 }] })) } }, /line number/],
           // Indexes must be whole: a fractional one passes a bounds check yet points at no entry.
           [{ ...good, dict: { ...good.dict, stacks: [[0.5]] } }, /location 0.5/],
           [{ ...good, dict: { ...good.dict, locations: good.dict.locations.map((l) => ({ ...l, lines: [{ function: 0.5, line: 1 }] })) } }, /function 0.5/],

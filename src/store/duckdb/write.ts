@@ -208,7 +208,10 @@ function checkDictionary(d: SymbolDictionary, where: string): void {
     if (loc.mapping !== -1 && !isIndex(loc.mapping, d.mappings.length)) bad(`mapping ${loc.mapping}`);
     for (const ln of loc.lines) {
       if (!isIndex(ln.function, d.functions.length)) bad(`function ${ln.function}`);
-      if (!Number.isFinite(ln.line)) throw new InputError(`${where}: line number ${ln.line} is not a number`);
+      // Ids hash the line as an integer and the column is BIGINT: anything else cannot be stored.
+      if (!(Number.isInteger(ln.line) && Math.abs(ln.line) < 2 ** 63)) {
+        throw new InputError(`${where}: line number ${ln.line} is not a 64-bit integer`);
+      }
     }
   }
 }
