@@ -402,6 +402,25 @@ describe('Kiln UI in Chromium against a real server', () => {
     }
   });
 
+  it('label names are asked for once per range and fill both the autocomplete and group-by', async () => {
+    let asks = 0;
+    const count = (r: { url(): string }) => {
+      if (r.url().endsWith('/LabelNames')) asks++;
+    };
+    page.on('request', count);
+    try {
+      await page.goto(viewUrl({ query: '{service_name="shop-checkout"}' }));
+      await flameDrawn();
+      const options = (sel: string) => page.locator(sel).evaluateAll((o) => o.map((x) => (x as HTMLOptionElement).value));
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="group-by"] option[value="version"]').length > 0);
+      expect(await options('[data-testid="group-by"] option')).toContain('version');
+      expect(await options('#kiln-label-names option')).toContain('version');
+      expect(asks).toBe(1);
+    } finally {
+      page.off('request', count);
+    }
+  });
+
   it('an invalid selector in a link is pointed at inline and nothing is queried', async () => {
     await page.goto(viewUrl({ query: '{service_name=}' }));
     const err = page.locator('[data-testid="selector-error"]');

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'react';
-import { profileTypes, selectMergeStacktraces, selectSeries, type ProfileTypeJson, type Selection } from './api/querier.js';
+import { labelNames, profileTypes, selectMergeStacktraces, selectSeries, type ProfileTypeJson, type Selection } from './api/querier.js';
 import { DiffView } from './components/DiffView.js';
 import { GroupBy } from './components/GroupBy.js';
 import { Sandwich } from './components/Sandwich.js';
@@ -56,6 +56,10 @@ export function App() {
   useEffect(() => {
     if (types.status === 'done' && !state.type && types.data.length) update({ type: defaultType(types.data) }, 'replace');
   }, [types, state.type, update]);
+
+  // One LabelNames request per range, shared by the selector's autocomplete and the chart's group-by.
+  const names = useAsync(range.error ? null : `names|${start}|${end}`, (s) => labelNames([], start, end, s));
+  const labelNamesInRange = names.status === 'done' ? names.data : [];
 
   const sampleUnit = state.type.split(':')[2] ?? '';
   const selectorOk = parseSelector(state.query).ok;
@@ -144,6 +148,7 @@ export function App() {
         ) : (
           <QueryBar
             types={types.status === 'done' ? types.data : []}
+            labelNames={labelNamesInRange}
             type={state.type}
             query={state.query}
             start={start}
@@ -184,7 +189,7 @@ export function App() {
           <span>Total over time</span>
           <label>
             group by{' '}
-            <GroupBy value={state.groupBy} start={start} end={end} onChange={(groupBy) => update({ groupBy })} />
+            <GroupBy value={state.groupBy} names={labelNamesInRange} onChange={(groupBy) => update({ groupBy })} />
           </label>
           <span className="hint">drag across the chart to zoom into a range</span>
         </div>

@@ -1,19 +1,19 @@
 import { useEffect, useState } from 'react';
-import { labelNames, labelValues, type ProfileTypeJson } from '../api/querier.js';
+import { labelValues, type ProfileTypeJson } from '../api/querier.js';
 import { matcherValue, parseSelector, withMatcher } from '../model/selector.js';
 import { useAsync } from './useAsync.js';
 
 const SERVICE = 'service_name';
 
-/**
- * CPU types first (what people open during an incident), then the rest by name; the current type stays
- * listed even when the range holds none of it, so a shared link never shows an empty picker.
- */
 /** The service in the selector stays selectable even when the range has no data for it. */
 function withCurrent(values: string[], current: string): string[] {
   return current && !values.includes(current) ? [...values, current] : values;
 }
 
+/**
+ * CPU types first (what people open during an incident), then the rest by name; the current type stays
+ * listed even when the range holds none of it, so a shared link never shows an empty picker.
+ */
 function typeOptions(types: ProfileTypeJson[], current: string): string[] {
   const ids = [...new Set(types.map((t) => t.ID))];
   if (current && !ids.includes(current)) ids.push(current);
@@ -27,6 +27,8 @@ function typeOptions(types: ProfileTypeJson[], current: string): string[] {
  */
 export function QueryBar(props: {
   types: ProfileTypeJson[];
+  /** Label names in the range, for autocomplete (loaded once by the page, shared with group-by). */
+  labelNames: string[];
   type: string;
   query: string;
   start: number;
@@ -37,7 +39,6 @@ export function QueryBar(props: {
 }) {
   const { start, end, query } = props;
   const services = useAsync(`${start}|${end}`, (s) => labelValues(SERVICE, [], start, end, s));
-  const names = useAsync(`${start}|${end}`, (s) => labelNames([], start, end, s));
   const [draft, setDraft] = useState(query);
   useEffect(() => setDraft(query), [query]);
   const parsed = parseSelector(draft);
@@ -111,7 +112,9 @@ export function QueryBar(props: {
           onChange={(e) => setLabelName(e.target.value)}
         />
         <datalist id="kiln-label-names">
-          {names.status === 'done' && names.data.map((n) => <option key={n} value={n} />)}
+          {props.labelNames.map((n) => (
+            <option key={n} value={n} />
+          ))}
         </datalist>
         <input
           data-testid="label-value"
