@@ -38,6 +38,9 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
   const log = parts.log ?? ((line: string) => process.stderr.write(`kiln agent: ${line}\n`));
   const metrics = new AgentMetrics();
   const symbolizer = parts.symbolizer ?? new ProcSymbolizer();
+  // Read before the pod watch starts: an unreadable token file must stop startup with nothing running
+  // (a started watch would keep the process alive after the error).
+  const bearerToken = readBearerToken(config.bearerTokenFile);
   // Relabel rules compile here, so a bad rule stops startup (InputError) before anything is attached.
   const metadata: Metadata | undefined = parts.labeler ? undefined : startMetadata({ nodeName: config.nodeName, relabelConfigs: config.relabelConfigs, log });
   const labeler = parts.labeler ?? metadata!.labeler;
@@ -47,7 +50,7 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
       server: config.server,
       protocol: config.protocol,
       frequencyHz: config.frequency,
-      bearerToken: readBearerToken(config.bearerTokenFile),
+      bearerToken,
       tenant: config.tenant,
       timeoutMs: config.timeoutMs,
       queue: { maxItems: config.queueSize, maxBytes: config.queueBytes, initialBackoffMs: 1000, maxBackoffMs: 30_000 },
