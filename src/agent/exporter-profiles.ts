@@ -17,7 +17,8 @@ export interface BuildOptions {
   readonly frequencyHz: number;
   /**
    * One dictionary for every profile of the interval (what OTLP sends: one ProfilesDictionary per
-   * request), or one per profile (what per-profile pprof uploads need so none carries others' symbols).
+   * request), or one per profile. The agent shares it for both protocols: the pprof encoder writes only
+   * the entries a profile's own stacks use, so per-profile uploads carry no other process's symbols.
    */
   readonly shareDictionary: boolean;
 }

@@ -42,6 +42,25 @@ describe('agent wire encodings', () => {
     expect(p.dict.stacks[p.stacks[0]!]!.map((l) => frameNames(p.dict, l)[0])).toEqual(['burn_a', 'main']);
   });
 
+  it('puts only its own process\'s symbols in each pprof when the interval shares one dictionary', async () => {
+    const b = new DictionaryBuilder();
+    const own = (name: string): Profile => ({
+      type: CPU_TYPE,
+      labels: labelsFrom({ service_name: name }),
+      timeMs: window.startMs,
+      durationNs: 10e9,
+      period: 1e9 / 19,
+      dict: b.dict,
+      stacks: [b.stack([b.frame(`${name}_work`), b.frame('main')])],
+      values: [1e9],
+    });
+    const reqs = encodeInterval('pyroscope', [own('alpha'), own('beta')], window, 19, () => new Uint8Array());
+    const names = await Promise.all(
+      reqs.map(async (r) => decodePprof(new Uint8Array(await ((r.body as FormData).get('profile') as Blob).arrayBuffer()))[0]!.dict.functions.map((f) => f.name).sort()),
+    );
+    expect(names).toEqual([['alpha_work', 'main'], ['beta_work', 'main']]);
+  });
+
   it('never sends nothing-requests', () => {
     expect(encodeInterval('otlp', [], window, 19, () => new Uint8Array())).toEqual([]);
   });
