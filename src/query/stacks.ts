@@ -99,9 +99,9 @@ export function filterStacks(stacks: readonly WeightedStack[], filter: StackFilt
   const focus = f.focus ? userRegex(f.focus, 'focus') : undefined;
   const focusBin = f.focusBinary ? userRegex(f.focusBinary, 'focus binary') : undefined;
   // Names repeat across stacks: test each distinct name/binary once.
-  const memo = <K>(re: RegExp | undefined) => {
-    const cache = new Map<K & string, boolean>();
-    return (s: K & string): boolean => {
+  const memo = (re: RegExp | undefined) => {
+    const cache = new Map<string, boolean>();
+    return (s: string): boolean => {
       if (!re) return false;
       let v = cache.get(s);
       if (v === undefined) {
@@ -111,10 +111,10 @@ export function filterStacks(stacks: readonly WeightedStack[], filter: StackFilt
       return v;
     };
   };
-  const hidden = memo<string>(hide);
-  const hiddenBin = memo<string>(hideBin);
-  const focused = memo<string>(focus);
-  const focusedBin = memo<string>(focusBin);
+  const hidden = memo(hide);
+  const hiddenBin = memo(hideBin);
+  const focused = memo(focus);
+  const focusedBin = memo(focusBin);
 
   const out: WeightedStack[] = [];
   for (const s of stacks) {
