@@ -64,6 +64,9 @@ export function validateLabels(labels: Labels): void {
     if (l.value.length > LABEL_LIMITS.maxValueLength) {
       throw new InputError(`label ${l.name} value is ${l.value.length} chars (limit ${LABEL_LIMITS.maxValueLength})`);
     }
+    // Series ids hash labels joined by NUL (ids.ts): a NUL inside a value could make one label set
+    // hash like another ({a="1\0b\02"} like {a="1", b="2"}) and mix two series' data.
+    if (l.value.includes('\0')) throw new InputError(`label ${l.name} value contains a NUL character`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isValidLabelName, sanitizeLabelName } from '../../src/model/index.js';
+import { InputError, isValidLabelName, labelsFrom, sanitizeLabelName, validateLabels } from '../../src/model/index.js';
 
 describe('sanitizeLabelName', () => {
   it('turns attribute keys and annotation names into valid label names', () => {
@@ -12,5 +12,13 @@ describe('sanitizeLabelName', () => {
 
   it('leaves an empty name empty (callers decide what an empty key means)', () => {
     expect(sanitizeLabelName('')).toBe('');
+  });
+});
+
+describe('validateLabels', () => {
+  it('rejects a NUL in a value, which would let one label set pass for another in series ids', () => {
+    expect(() => validateLabels(labelsFrom({ a: '1\0b\x002' }))).toThrow(InputError);
+    expect(() => validateLabels(labelsFrom({ a: '1\0b\x002' }))).toThrow(/label a value contains a NUL/);
+    expect(() => validateLabels(labelsFrom({ a: '1', b: '2' }))).not.toThrow();
   });
 });
