@@ -7,7 +7,15 @@ import { TreeBuilder } from './tree-builder.js';
  * Every one is a depth-first copy of the tree into a TreeBuilder, so each costs O(nodes).
  */
 
-/** Walks the tree depth-first, calling visit(node, newParent) and descending into what it returns (-1 = skip). */
+/** visit's answer: skip this node's subtree. */
+const SKIP = -1;
+/** visit's answer: nothing copied yet (above the first focused frame); walk on into the subtree. */
+const NOT_YET = -2;
+
+/**
+ * Walks the tree depth-first, calling visit(node, newParent) and descending with what it returns as the
+ * new parent; SKIP drops the subtree, NOT_YET walks on with newParent -1 (as `startTarget` -1 does).
+ */
 function copyWalk(t: FlameTree, visit: (node: number, target: number) => number, startTarget: number): void {
   if (t.count === 0) return;
   const stack: [number, number][] = [];
@@ -15,8 +23,9 @@ function copyWalk(t: FlameTree, visit: (node: number, target: number) => number,
   while (stack.length) {
     const [n, target] = stack.pop()!;
     const next = visit(n, target);
-    if (next < 0) continue;
-    for (let c = t.childEnd[n] - 1; c >= t.childStart[n]; c--) stack.push([c, next]);
+    if (next === SKIP) continue;
+    const passOn = next === NOT_YET ? -1 : next;
+    for (let c = t.childEnd[n] - 1; c >= t.childStart[n]; c--) stack.push([c, passOn]);
   }
 }
 
@@ -65,29 +74,19 @@ export function focusFunction(t: FlameTree, name: string): FlameTree {
 /** focusFunction for every frame `focus` selects: stacks re-rooted at their first selected frame. */
 export function focusFrames(t: FlameTree, focus: (name: string) => boolean): FlameTree {
   const b = new TreeBuilder(t.count ? nodeName(t, 0) : 'total');
-  // target -1 = still above the first occurrence; copying starts once `name` is met.
-  copyWalkFrom(t, (n, target) => {
-    const isMatch = focus(nodeName(t, n));
-    if (target < 0 && !isMatch) return -2;
-    const c = b.child(target < 0 ? TreeBuilder.ROOT : target, nodeName(t, n));
-    b.addSelf(c, t.self[n]);
-    return c;
-  });
+  // target -1 = still above the first occurrence; copying starts once a focused frame is met.
+  copyWalk(
+    t,
+    (n, target) => {
+      const isMatch = focus(nodeName(t, n));
+      if (target < 0 && !isMatch) return NOT_YET;
+      const c = b.child(target < 0 ? TreeBuilder.ROOT : target, nodeName(t, n));
+      b.addSelf(c, t.self[n]);
+      return c;
+    },
+    -1,
+  );
   return b.build();
-}
-
-/** Like copyWalk, but a visit result of -2 means "keep walking with no target yet" (used by focus). */
-function copyWalkFrom(t: FlameTree, visit: (node: number, target: number) => number): void {
-  if (t.count === 0) return;
-  const stack: [number, number][] = [];
-  for (let c = t.childEnd[0] - 1; c >= t.childStart[0]; c--) stack.push([c, -1]);
-  while (stack.length) {
-    const [n, target] = stack.pop()!;
-    const next = visit(n, target);
-    const passOn = next === -2 ? -1 : next;
-    if (next === -1) continue;
-    for (let c = t.childEnd[n] - 1; c >= t.childStart[n]; c--) stack.push([c, passOn]);
-  }
 }
 
 /**
@@ -108,16 +107,20 @@ export function sandwich(t: FlameTree, name: string): { callers: FlameTree; call
 /** Every outermost call of `name` merged into one root named after it: what the function spends time on. */
 function calleesOf(t: FlameTree, name: string): FlameTree {
   const b = new TreeBuilder(name);
-  copyWalkFrom(t, (n, target) => {
-    if (target < 0) {
-      if (nodeName(t, n) !== name) return -2;
-      b.addSelf(TreeBuilder.ROOT, t.self[n]);
-      return TreeBuilder.ROOT;
-    }
-    const c = b.child(target, nodeName(t, n));
-    b.addSelf(c, t.self[n]);
-    return c;
-  });
+  copyWalk(
+    t,
+    (n, target) => {
+      if (target < 0) {
+        if (nodeName(t, n) !== name) return NOT_YET;
+        b.addSelf(TreeBuilder.ROOT, t.self[n]);
+        return TreeBuilder.ROOT;
+      }
+      const c = b.child(target, nodeName(t, n));
+      b.addSelf(c, t.self[n]);
+      return c;
+    },
+    -1,
+  );
   return b.build();
 }
 
