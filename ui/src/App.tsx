@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'react';
-import { labelNames, profileTypes, selectMergeStacktraces, selectSeries, type ProfileTypeJson, type Selection } from './api/querier.js';
+import { MAX_NODES, labelNames, profileTypes, selectMergeStacktraces, selectSeries, type ProfileTypeJson, type Selection } from './api/querier.js';
 import { DiffView } from './components/DiffView.js';
 import { GroupBy } from './components/GroupBy.js';
 import { Sandwich } from './components/Sandwich.js';
@@ -20,7 +20,6 @@ import { focusFrames, frameFilter, hideFrames } from './model/transforms.js';
 import { packageOf } from './model/frame-kind.js';
 import { useUrlState } from './state/useUrlState.js';
 
-const MAX_NODES = 16384;
 const CPU = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds';
 
 function describeFilter(entry: string): string {

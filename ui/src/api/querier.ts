@@ -42,6 +42,9 @@ export interface Selection {
 
 const SERVICE = 'querier.v1.QuerierService';
 
+/** maxNodes of every graph request (flame and diff alike): the most nodes the server sends for one graph. */
+export const MAX_NODES = 16384;
+
 async function errorFrom(method: string, res: Response): Promise<ApiError> {
   const text = await res.text().catch(() => '');
   let message = text || res.statusText || `HTTP ${res.status}`;

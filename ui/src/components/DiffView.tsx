@@ -1,5 +1,5 @@
 import { useMemo } from 'react';
-import { diff, type Selection } from '../api/querier.js';
+import { MAX_NODES, diff, type Selection } from '../api/querier.js';
 import { decodeDiffFlameGraph } from '../model/decode.js';
 import { parseSelector } from '../model/selector.js';
 import { resolveRange } from '../model/time-range.js';
@@ -8,8 +8,6 @@ import { FlameGraph } from '../flame/FlameGraph.js';
 import { Status } from './Status.js';
 import { TopTable } from './TopTable.js';
 import { useAsync } from './useAsync.js';
-
-const MAX_NODES = 16384;
 
 /**
  * Baseline vs comparison: two label sets (e.g. version="1.4" vs version="1.5") and/or two ranges. Empty
