@@ -19,3 +19,8 @@ export interface DecodeOptions {
 export interface TypedDecodeOptions extends DecodeOptions {
   readonly type: ProfileType;
 }
+
+/** Options of a decoder whose payload may or may not name its type: a given `type` wins or fills in. */
+export interface DecodeWithType extends DecodeOptions {
+  readonly type?: ProfileType;
+}

@@ -5,7 +5,7 @@ import type { Profile, ProfileType } from '../model/index.js';
 import { DEFAULT_MAX_DECOMPRESSED, gunzipBounded, isGzip } from './compression.js';
 import { parseFolded } from './folded.js';
 import { parseLines } from './lines.js';
-import type { DecodeOptions } from './options.js';
+import type { DecodeWithType, TypedDecodeOptions } from './options.js';
 import { parsePerfScript } from './perf-script.js';
 import { decodePprof } from './pprof.js';
 import { parseSpeedscope } from './speedscope.js';
@@ -15,7 +15,7 @@ import { parseSpeedscope } from './speedscope.js';
  * Extension point: a codec living in its own file registers itself with `registerFormat('otlp', …)`
  * (imported once for its side effect by whoever wires the server/CLI), and nothing here changes.
  */
-export type DecodeWithType = DecodeOptions & { readonly type?: ProfileType };
+export type { DecodeWithType } from './options.js';
 export type Decoder = (data: Uint8Array, opts: DecodeWithType) => Profile[];
 
 /** Text formats carry sample counts and no type of their own; this is what they are unless told. */
@@ -45,7 +45,7 @@ function text(data: Uint8Array, opts: DecodeWithType): string {
   return new TextDecoder().decode(gunzipBounded(data, opts.maxDecompressed ?? DEFAULT_MAX_DECOMPRESSED));
 }
 
-function typed(opts: DecodeWithType): DecodeWithType & { type: ProfileType } {
+function typed(opts: DecodeWithType): TypedDecodeOptions {
   return { ...opts, type: opts.type ?? DEFAULT_TEXT_TYPE };
 }
 

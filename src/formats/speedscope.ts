@@ -1,6 +1,6 @@
 import { InputError, parseProfileType, profileTypeId } from '../model/index.js';
 import type { Profile, ProfileType } from '../model/index.js';
-import type { DecodeOptions } from './options.js';
+import type { DecodeWithType } from './options.js';
 import { EmptyProfileError } from './empty-profile.js';
 import { StackAccumulator } from './stack-text.js';
 
@@ -33,7 +33,7 @@ function typeForUnit(unit: string): ProfileType {
   return parseProfileType('process_cpu:samples:count:cpu:nanoseconds');
 }
 
-export function parseSpeedscope(text: string, opts: DecodeOptions & { type?: ProfileType } = {}): Profile[] {
+export function parseSpeedscope(text: string, opts: DecodeWithType = {}): Profile[] {
   let file: { $schema?: unknown; shared?: { frames?: unknown }; profiles?: unknown };
   try {
     file = JSON.parse(text) as typeof file;
