@@ -52,6 +52,12 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await mergedFolded(store, tenant, selector(), hour)).toEqual({ 'a;b': 1.5, 'a;c': 0.25 });
       });
 
+      it('merges over the widest range a date can name, at the cost of the days stored', async () => {
+        await store.write(tenant, [folded({ labels: { service_name: 'a' }, timeMs: T0, samples: { 'a;b': 2 } })]);
+        // ±8.64e15 ms are the ends of JavaScript dates: 200 million calendar days, of which one holds data.
+        expect(await mergedFolded(store, tenant, selector(), { from: -8.64e15, to: 8.64e15 })).toEqual({ 'a;b': 2 });
+      });
+
       it('merges only profiles inside [from, to)', async () => {
         await store.write(tenant, [
           folded({ labels: { service_name: 'a' }, timeMs: T0 - MINUTE, samples: { before: 1 } }),

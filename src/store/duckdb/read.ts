@@ -7,13 +7,18 @@ import { dayOf, dayTableName } from './schema.js';
 import type { SeriesRecord } from './series-registry.js';
 import { big, intList, num } from './sql.js';
 
-/** Samples tables a range touches, among the days that exist. */
+/**
+ * Samples tables a range touches, among the days that exist. Walks the stored days, not the calendar:
+ * a range can span millions of days (`now-100y`) while retention keeps a few dozen.
+ */
 export function dayTablesIn(days: ReadonlySet<number>, range: TimeRange): string[] {
   if (range.to <= range.from) return [];
-  const out: string[] = [];
+  const first = dayOf(range.from);
   const last = dayOf(range.to - 1);
-  for (let d = dayOf(range.from); d <= last; d++) if (days.has(d)) out.push(dayTableName(d));
-  return out;
+  return [...days]
+    .filter((d) => d >= first && d <= last)
+    .sort((a, b) => a - b)
+    .map(dayTableName);
 }
 
 /**
