@@ -36,6 +36,21 @@ export function intParam(q: QueryParams, name: string, dflt: number, max: number
   return Math.min(n, max);
 }
 
+/** Flame graph nodes of the HTTP APIs (Kiln's and the legacy render) when max_nodes is not given. */
+const HTTP_DEFAULT_MAX_NODES = 1024;
+
+/**
+ * max_nodes from the first of `names` given with a positive value; unset or 0 → the HTTP default,
+ * never more than `cap`. (0 must not pass through: to the query engine it means "no limit".)
+ */
+export function maxNodesParam(q: QueryParams, cap: number, ...names: string[]): number {
+  for (const name of names) {
+    const n = intParam(q, name, 0, cap);
+    if (n > 0) return n;
+  }
+  return Math.min(HTTP_DEFAULT_MAX_NODES, cap);
+}
+
 /**
  * A selection from HTTP parameters: `query` (selector, `type{…}`), optional `profile_type` when the
  * query is only `{…}`, `from`/`until` (default now-1h .. now; every unit Pyroscope accepts).

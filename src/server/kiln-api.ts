@@ -6,17 +6,15 @@ import { profileTypeId } from '../model/profile-type.js';
 import type { WeightedStack } from '../query/stacks.js';
 import { parseTopSort } from '../query/top.js';
 import type { ServerContext } from './context.js';
-import { filterFrom, intParam, listParam, param, selectionFrom, stepMsFrom } from './http-query.js';
+import { filterFrom, intParam, listParam, maxNodesParam, param, selectionFrom, stepMsFrom } from './http-query.js';
 import type { QueryParams } from './http-query.js';
-
-const DEFAULT_MAX_NODES = 1024;
 
 /**
  * Kiln's own JSON API for what querier.v1 lacks (top tables, folded/pprof export, filters, diff
  * tables, sandwich); the CLI and the UI use it. Documented in docs/API.md.
  */
 export function registerKilnApi(app: FastifyInstance, ctx: ServerContext): void {
-  const maxNodesOf = (params: QueryParams) => intParam(params, 'max_nodes', DEFAULT_MAX_NODES, ctx.limits.maxNodes);
+  const maxNodesOf = (params: QueryParams) => maxNodesParam(params, ctx.limits.maxNodes, 'max_nodes');
   const timed = <T>(endpoint: string, run: () => Promise<T>) => ctx.metrics.timeQuery(`api.${endpoint}`, run);
 
   app.get('/api/v1/top', async (req) =>

@@ -2,12 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { timelineStepSec, toDiffFlamebearerProfile, toFlamebearerProfile, toTimeline } from '../formats/flamebearer.js';
 import { parseRange } from '../query/time.js';
 import type { ServerContext } from './context.js';
-import { filterFrom, intParam, param, selectionFrom } from './http-query.js';
+import { filterFrom, maxNodesParam, param, selectionFrom } from './http-query.js';
 import type { QueryParams } from './http-query.js';
 import { seriesQueriesFor } from './selection.js';
 import { tenantOf } from './tenant.js';
-
-const DEFAULT_MAX_NODES = 1024;
 
 /**
  * Pyroscope's legacy render API, still used by older Grafana plugins, the Pyroscope OG UI and scripts:
@@ -16,7 +14,7 @@ const DEFAULT_MAX_NODES = 1024;
  * Also mounted without the `/pyroscope` prefix, where Pyroscope OG served them.
  */
 export function registerRender(app: FastifyInstance, ctx: ServerContext): void {
-  const maxNodesOf = (params: QueryParams) => intParam(params, 'max-nodes', intParam(params, 'maxNodes', DEFAULT_MAX_NODES, ctx.limits.maxNodes), ctx.limits.maxNodes);
+  const maxNodesOf = (params: QueryParams) => maxNodesParam(params, ctx.limits.maxNodes, 'max-nodes', 'maxNodes');
 
   for (const prefix of ['/pyroscope', '']) {
     app.get(`${prefix}/render`, async (req) =>

@@ -53,6 +53,30 @@ describe("Kiln's JSON API", () => {
     expect(await res.text()).toBe('main;db 20\nmain;gc 10\nmain;json 40\n');
   });
 
+  it('max_nodes=0 gets the default, never past the server cap (to the engine 0 means no limit)', async () => {
+    const capped = await startTestServer({ limits: { maxNodes: 3 } });
+    try {
+      await ingest(capped.url, { name: 'web', format: 'folded', profile_type: CPU, from: window.from }, 'main;serve;json 40\nmain;serve;db 20\nmain;gc 10\n');
+      const nodes = (levels: { values: number[] }[]) => levels.reduce((n, l) => n + l.values.length / 4, 0);
+      const flame = async (path: string, extra: Record<string, string>) =>
+        (await (await fetch(`${capped.url}${path}?${new URLSearchParams({ query: `${CPU}{service_name="web"}`, ...window, ...extra })}`)).json()) as {
+          flamegraph?: { levels: { values: number[] }[]; total: number };
+          flamebearer?: { names: string[]; numTicks: number };
+        };
+      // The whole tree has 6 nodes (total main serve json db gc); the cap keeps 3 and folds the rest.
+      const zero = await flame('/api/v1/flamegraph', { max_nodes: '0' });
+      const atCap = await flame('/api/v1/flamegraph', { max_nodes: '3' });
+      expect(zero.flamegraph!.total).toBe(70);
+      expect(nodes(zero.flamegraph!.levels)).toBe(nodes(atCap.flamegraph!.levels));
+      expect(nodes(zero.flamegraph!.levels)).toBeLessThan(6);
+      const render = await flame('/pyroscope/render', { 'max-nodes': '0' });
+      expect(render.flamebearer!.numTicks).toBe(70);
+      expect(render.flamebearer!.names.filter((n) => n !== 'other').length).toBeLessThan(6);
+    } finally {
+      await capped.close();
+    }
+  });
+
   it('/api/v1/flamegraph format=pprof downloads a gzipped pprof of the merge', async () => {
     const res = await fetch(`${srv.url}/api/v1/flamegraph?${new URLSearchParams({ query: base, ...window, format: 'pprof' })}`);
     expect(res.status).toBe(200);
