@@ -103,8 +103,8 @@ class SeriesBuilder {
  */
 class OtlpRequestDecoder {
   private readonly tables: OtlpTables;
+  /** Resolved locations; a location shared by many stacks is read once. */
   private readonly frames = new Map<number, Frame>();
-  private readonly stacks = new Map<number, readonly Frame[]>();
 
   constructor(
     req: ExportProfilesServiceRequest,
@@ -139,13 +139,9 @@ class OtlpRequestDecoder {
     return f;
   }
 
+  /** The frames of a stack; called once per stack index (SharedSymbols keeps what it became). */
   private stack(si: number, where: string): readonly Frame[] {
-    let s = this.stacks.get(si);
-    if (!s) {
-      s = this.locationIndices(si, where).map((li) => this.frame(li, `stack_table[${si}]`));
-      this.stacks.set(si, s);
-    }
-    return s;
+    return this.locationIndices(si, where).map((li) => this.frame(li, `stack_table[${si}]`));
   }
 
   private locationIndices(si: number, where: string): readonly number[] {
