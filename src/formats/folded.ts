@@ -3,13 +3,13 @@ import type { Profile } from '../model/index.js';
 import type { TypedDecodeOptions } from './options.js';
 import { StackAccumulator, textLines } from './stack-text.js';
 
+/** Plain decimal counts only: `NaN`, `-3`, `0x10` or `1e400` are rejected, not guessed at. */
+const COUNT = /^\d+(\.\d+)?$/;
+
 /**
  * Brendan Gregg's folded stacks: one `root;caller;leaf COUNT` per line (what stackcollapse-*.pl and
  * Pyroscope's `format=folded` carry). Blank lines are skipped; repeated stacks are summed.
  */
-/** Plain decimal counts only: `NaN`, `-3`, `0x10` or `1e400` are rejected, not guessed at. */
-const COUNT = /^\d+(\.\d+)?$/;
-
 export function parseFolded(text: string, opts: TypedDecodeOptions): Profile {
   const acc = new StackAccumulator();
   for (const [n, line] of textLines(text)) {
