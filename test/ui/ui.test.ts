@@ -397,6 +397,10 @@ describe('Kiln UI in Chromium against a real server', () => {
       // Long enough for a render loop (a new "now" per render) to have sent many more.
       await page.waitForTimeout(1000);
       expect(diffs).toBe(1);
+      // The refresh button re-reads "now" for the diff's ranges too.
+      await Promise.all([page.waitForRequest((r) => r.url().endsWith('/Diff')), page.click('button[title="Re-read \'now\'"]')]);
+      await page.locator('[data-testid="diff-table"] tbody tr').first().waitFor();
+      expect(diffs).toBe(2);
     } finally {
       page.off('request', count);
     }

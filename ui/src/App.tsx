@@ -224,7 +224,7 @@ export function App() {
       )}
       <main>
         {state.view === 'diff' ? (
-          <DiffView state={state} sampleUnit={sampleUnit} update={(p) => update(p, 'replace')} />
+          <DiffView state={state} sampleUnit={sampleUnit} refresh={refresh} update={(p) => update(p, 'replace')} />
         ) : (
           <Status state={flame} what="flame graph" idle={idleReason} isEmpty={(t) => rootTotal(t) === 0} empty={emptyMessage}>
             {() =>

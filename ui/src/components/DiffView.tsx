@@ -16,6 +16,8 @@ import { useAsync } from './useAsync.js';
 export function DiffView(props: {
   state: ViewState;
   sampleUnit: string;
+  /** Bumped by the page's refresh button: relative ranges ("now-1h") are resolved again. */
+  refresh: number;
   update: (patch: Partial<ViewState>) => void;
 }) {
   const { state, update } = props;
@@ -30,7 +32,7 @@ export function DiffView(props: {
     } catch (e) {
       return { lr: null, rr: null, error: (e as Error).message };
     }
-  }, [left.from, left.until, right.from, right.until]);
+  }, [left.from, left.until, right.from, right.until, props.refresh]);
   let problem = ranges.error;
   for (const [name, q] of [['baseline', left.query], ['comparison', right.query]] as const) {
     const p = parseSelector(q);
