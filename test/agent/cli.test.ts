@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -9,9 +10,28 @@ import { requireBpf, requireCommand } from './require-bpf.js';
 const RUNNER = fileURLToPath(new URL('./fixtures/run-agent.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-function kilnProgramsLoaded(): number {
-  const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json']).toString()) as { name?: string }[];
-  return progs.filter((p) => p.name === 'kiln_sample').length;
+function kilnProgramIds(): number[] {
+  const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json']).toString()) as { id: number; name?: string }[];
+  return progs.filter((p) => p.name === 'kiln_sample').map((p) => p.id);
+}
+
+/**
+ * Ids of the BPF programs a process holds (its program and link fds name them in fdinfo). Counting every
+ * kiln_sample on the host instead would race with other agents started meanwhile (other test runs).
+ */
+function programIdsHeldBy(pid: number): number[] {
+  const ids = new Set<number>();
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    let info = '';
+    try {
+      info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue; // closed meanwhile
+    }
+    const m = /^prog_id:\s*(\d+)$/m.exec(info);
+    if (m) ids.add(Number(m[1]));
+  }
+  return [...ids];
 }
 
 describe('kiln agent (CLI)', () => {
@@ -49,7 +69,6 @@ describe('kiln agent (CLI)', () => {
   it('on SIGTERM detaches from the kernel, sends the last interval and exits 0', { timeout: 60_000 }, async () => {
     requireBpf();
     requireCommand('bpftool', 'bpftool');
-    const before = kilnProgramsLoaded();
     let posts = 0;
     const sink = http.createServer((req, res) => {
       req.resume();
@@ -69,14 +88,15 @@ describe('kiln agent (CLI)', () => {
         if (child.exitCode !== null) throw new Error(`agent exited early: ${stderr}`);
         await new Promise((r) => setTimeout(r, 100));
       }
-      expect(kilnProgramsLoaded()).toBe(before + 1);
+      const ours = programIdsHeldBy(child.pid!).filter((id) => kilnProgramIds().includes(id));
+      expect(ours, 'the agent holds one kiln_sample program').toHaveLength(1);
       // Something to sample even on an idle machine (idle CPUs give no profiles).
       const busy = spawn(process.execPath, ['-e', 'const end = Date.now() + 1500; while (Date.now() < end) {}'], { stdio: 'ignore' });
       await new Promise((r) => busy.once('exit', r));
       child.kill('SIGTERM');
       expect(await exited, stderr).toBe(0);
       expect(stderr).toContain('SIGTERM, detaching');
-      expect(kilnProgramsLoaded(), 'the BPF program is gone after exit').toBe(before);
+      expect(kilnProgramIds(), 'the BPF program is gone after exit').not.toContain(ours[0]);
       // The interval is an hour: whatever reached the sink was the partial interval sent on the way out.
       expect(posts).toBeGreaterThan(0);
     } finally {
