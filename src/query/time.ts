@@ -36,8 +36,15 @@ export function parseRange(from: string, until: string, nowMs: number = Date.now
   return range;
 }
 
+/** The furthest a JavaScript date reaches either side of 1970 (±100 000 000 days), in ms. */
+const MAX_DATE_MS = 8.64e15;
+
 export function checkRange(r: TimeRange): void {
   if (!Number.isFinite(r.from) || !Number.isFinite(r.to)) throw new InputError('time range has a non-finite end');
+  // Also what keeps both ends inside the engines' 64-bit integer time columns.
+  for (const t of [r.from, r.to]) {
+    if (Math.abs(t) > MAX_DATE_MS) throw new InputError(`time ${t} ms is outside the dates a range can name (±${MAX_DATE_MS} ms)`);
+  }
   if (r.to < r.from) {
     throw new InputError(
       `time range ends before it starts: until ${new Date(r.to).toISOString()} < from ${new Date(r.from).toISOString()}`,

@@ -84,4 +84,11 @@ describe('parseRange', () => {
   it('rejects an end before the start, naming both', () => {
     expect(() => parseRange('now', 'now-1h', NOW)).toThrow(/ends before it starts: until 2024-05-01T11:00:00.000Z < from 2024-05-01T12:00:00.000Z/);
   });
+
+  it('rejects an end no date can name, with a message rather than a crash', () => {
+    expect(() => parseRange('now', 'now+999999999y', NOW)).toThrow(/outside the dates/);
+    // Beyond the date range and before the start: the message must not try to print that date.
+    expect(() => parseRange('now', 'now-999999999y', NOW)).toThrow(InputError);
+    expect(() => parseRange('now-300000y', 'now', NOW)).toThrow(InputError);
+  });
 });
