@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { LruCache } from '../symbolize/lru.js';
+import { LruCache } from '../lru.js';
 import type { ContainerRef } from './cgroup.js';
 
 /** What a local container engine knows about a container outside Kubernetes. */

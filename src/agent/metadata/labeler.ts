@@ -2,7 +2,7 @@ import path from 'node:path';
 import { hostname } from 'node:os';
 import { LABEL_LIMITS, SERVICE_NAME, isValidLabelName, labelsFrom, type Labels } from '../../model/index.js';
 import { relabel, type RelabelRule } from '../relabel.js';
-import { LruCache } from '../symbolize/lru.js';
+import { LruCache } from '../lru.js';
 import { readStartTime } from '../symbolize/proc-maps.js';
 import type { ProcessLabeler } from '../types.js';
 import { ContainerNameResolver, type ContainerNames } from './container-names.js';

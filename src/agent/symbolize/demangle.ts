@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as glue from 'gecko-profiler-demangle/index_bg.js';
-import { LruCache } from './lru.js';
+import { LruCache } from '../lru.js';
 
 /**
  * C++ (Itanium) and Rust symbol demangling through the Firefox profiler's demangler (Rust's

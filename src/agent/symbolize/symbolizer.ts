@@ -4,7 +4,7 @@ import type { Symbolizer, SymbolizerStats } from '../types.js';
 import { fileOffsetToVaddr, loadSymbols, readBinaryInfo, type BinaryInfo } from './binary.js';
 import { KERNEL_MAPPING, KernelSymbols } from './kallsyms.js';
 import { demangle } from './demangle.js';
-import { LruCache } from './lru.js';
+import { LruCache } from '../lru.js';
 import { PerfMap } from './perf-map.js';
 import { ProcessSnapshot } from './process-snapshot.js';
 import { findMapping, isFileBacked, readMaps, readNamespacePid, readStartTime, type CodeMapping } from './proc-maps.js';

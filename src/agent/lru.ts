@@ -1,5 +1,5 @@
 /**
- * A bounded least-recently-used cache. Entries carry a weight (default 1) so a cache of symbol tables
+ * A bounded least-recently-used cache (symbol tables, names, processes, labels). Entries carry a weight (default 1) so a cache of symbol tables
  * can be bounded by total symbols rather than by table count: one huge binary must not pin memory that
  * fifty small ones would share.
  */
