@@ -36,6 +36,14 @@ export function intParam(q: QueryParams, name: string, dflt: number, max: number
   return Math.min(n, max);
 }
 
+/** `true`/`1` or `false`/`0`/absent; anything else is refused rather than read as false. */
+export function boolParam(q: QueryParams, name: string): boolean {
+  const raw = param(q, name);
+  if (raw === undefined || raw === '' || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  throw new InputError(`${name} must be true or false, got "${raw.slice(0, 40)}"`);
+}
+
 /** Flame graph nodes of the HTTP APIs (Kiln's and the legacy render) when max_nodes is not given. */
 const HTTP_DEFAULT_MAX_NODES = 1024;
 

@@ -6,7 +6,7 @@ import { profileTypeId } from '../model/profile-type.js';
 import type { WeightedStack } from '../query/stacks.js';
 import { parseTopSort } from '../query/top.js';
 import type { ServerContext } from './context.js';
-import { filterFrom, intParam, listParam, maxNodesParam, param, selectionFrom, stepMsFrom } from './http-query.js';
+import { boolParam, filterFrom, intParam, listParam, maxNodesParam, param, selectionFrom, stepMsFrom } from './http-query.js';
 import type { QueryParams } from './http-query.js';
 
 /**
@@ -56,8 +56,10 @@ export function registerKilnApi(app: FastifyInstance, ctx: ServerContext): void 
       const params = req.query as QueryParams;
       const base = selectionFrom(req, 'base_');
       const head = selectionFrom(req, 'head_');
-      const normalize = param(params, 'normalize') === 'true' || param(params, 'normalize') === '1';
-      const sort = param(params, 'sort') === 'total' ? 'total' : 'self';
+      const normalize = boolParam(params, 'normalize');
+      const sortText = param(params, 'sort') ?? 'self';
+      if (sortText !== 'self' && sortText !== 'total') throw new InputError(`unknown sort "${sortText.slice(0, 40)}": use self or total`);
+      const sort = sortText;
       const { tree, table } = await ctx.query.diff(base.q, head.q, {
         ...filterFrom(params),
         normalize,

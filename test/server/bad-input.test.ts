@@ -156,6 +156,15 @@ describe('bad input over the query APIs', () => {
     expect(r.body.message).toMatch(/step/);
   });
 
+  it('/api/v1/diff with an unknown sort or a non-boolean normalize → 400 naming the parameter', async () => {
+    const diff = { base_query: `${CPU}{}`, head_query: `${CPU}{}` };
+    for (const [bad, name] of [[{ sort: 'name' }, /sort/], [{ normalize: 'yes' }, /normalize/]] as const) {
+      const res = await fetch(`${srv.url}/api/v1/diff?${new URLSearchParams({ ...diff, ...bad })}`);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toMatch(name);
+    }
+  });
+
   it('unknown routes → 404 JSON', async () => {
     const res = await fetch(`${srv.url}/no/such/thing`);
     expect(res.status).toBe(404);
