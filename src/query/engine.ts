@@ -2,7 +2,8 @@ import { InputError } from '../model/errors.js';
 import { labelsFrom } from '../model/labels.js';
 import type { Profile } from '../model/profile.js';
 import { parseProfileType } from '../model/profile-type.js';
-import type { SeriesPoints, SeriesQuery, Store } from '../store/store.js';
+import { emptyDictionary } from '../model/symbols.js';
+import type { ResolvedStacks, SeriesPoints, SeriesQuery, StackValue, Store } from '../store/store.js';
 import type { DiffNode, DiffOptions, DiffTable, DiffTableOptions } from './diff.js';
 import { buildDiffTree, diffTable } from './diff.js';
 import type { Sandwich } from './sandwich.js';
@@ -49,10 +50,15 @@ export class QueryEngine {
     checkRange(q);
     // Compile the filters before touching the store: a bad pattern is an error even on an empty range.
     filterStacks([], filter);
-    const rows = await this.store.mergeStacks(q);
-    if (rows.length === 0) return [];
-    const resolved = await this.store.resolveStacks(q.tenant, rows.map((r) => r.stackId));
+    const { rows, resolved } = await this.merge(q);
     return filterStacks(weightedStacks(rows, resolved), filter);
+  }
+
+  /** The store's sum by stack over the selection, and the symbols of exactly those stacks. */
+  private async merge(q: SeriesQuery): Promise<{ rows: StackValue[]; resolved: ResolvedStacks }> {
+    const rows = await this.store.mergeStacks(q);
+    if (rows.length === 0) return { rows, resolved: { dict: emptyDictionary(), stacks: new Map() } };
+    return { rows, resolved: await this.store.resolveStacks(q.tenant, rows.map((r) => r.stackId)) };
   }
 
   async flamegraph(q: SeriesQuery, opts: FlamegraphOptions = {}): Promise<FlameNode> {
@@ -116,12 +122,11 @@ export class QueryEngine {
    */
   async mergeProfile(q: SeriesQuery): Promise<Profile> {
     checkRange(q);
-    const rows = await this.store.mergeStacks(q);
-    const resolved = rows.length > 0 ? await this.store.resolveStacks(q.tenant, rows.map((r) => r.stackId)) : undefined;
+    const { rows, resolved } = await this.merge(q);
     const stacks: number[] = [];
     const values: number[] = [];
     for (const r of rows) {
-      const i = resolved?.stacks.get(r.stackId);
+      const i = resolved.stacks.get(r.stackId);
       if (i === undefined || r.value === 0) continue;
       stacks.push(i);
       values.push(r.value);
@@ -132,7 +137,7 @@ export class QueryEngine {
       timeMs: q.from,
       durationNs: (q.to - q.from) * 1e6,
       period: 0,
-      dict: resolved?.dict ?? { mappings: [], functions: [], locations: [], stacks: [] },
+      dict: resolved.dict,
       stacks,
       values,
     };
