@@ -16,9 +16,12 @@ export class BoundedCache<K, V> {
     return this.map.has(key);
   }
 
-  set(key: K, value: V): void {
-    if (this.map.size >= this.capacity && !this.map.has(key)) this.map = new Map();
+  /** Returns true when it forgot everything to make room for this key. */
+  set(key: K, value: V): boolean {
+    const forget = this.map.size >= this.capacity && !this.map.has(key);
+    if (forget) this.map = new Map();
     this.map.set(key, value);
+    return forget;
   }
 
   get size(): number {

@@ -1,5 +1,6 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import type { Id } from '../../model/index.js';
+import { BoundedCache } from './bounded-cache.js';
 import { big, num } from './sql.js';
 
 /**
@@ -10,10 +11,12 @@ import { big, num } from './sql.js';
  * row is written either way.
  */
 export class KnownIds<V> {
-  private ids = new Map<Id, V>();
+  private readonly ids: BoundedCache<Id, V>;
   private complete = true;
 
-  constructor(readonly capacity: number) {}
+  constructor(readonly capacity: number) {
+    this.ids = new BoundedCache(capacity);
+  }
 
   /** Loads `column` (and the value column) of every row of `table` if they fit; else starts incomplete. */
   static async load<V>(
@@ -30,7 +33,7 @@ export class KnownIds<V> {
       return k;
     }
     const r = await conn.runAndReadAll(`SELECT ${columns} FROM ${table}`);
-    for (const row of r.getRows()) k.ids.set(big(row[0]!), value(row));
+    for (const row of r.getRows()) k.set(big(row[0]!), value(row));
     return k;
   }
 
@@ -45,10 +48,6 @@ export class KnownIds<V> {
 
   /** Only for ids that are committed to the table. */
   set(id: Id, value: V): void {
-    if (this.ids.size >= this.capacity && !this.ids.has(id)) {
-      this.ids = new Map();
-      this.complete = false;
-    }
-    this.ids.set(id, value);
+    if (this.ids.set(id, value)) this.complete = false;
   }
 }
