@@ -109,7 +109,8 @@ export class QueryEngine {
     if (buckets > MAX_SERIES_POINTS) {
       throw new InputError(`step ${stepMs} ms over this range gives ${buckets} points (limit ${MAX_SERIES_POINTS}): use a larger step`);
     }
-    const series = await this.store.seriesPoints({ ...q, stepMs, groupBy, aggregation });
+    // A name given twice groups once; else an engine could hand back a label set naming it twice.
+    const series = await this.store.seriesPoints({ ...q, stepMs, groupBy: [...new Set(groupBy)], aggregation });
     const weighted = series.map((s) => ({ s, sum: s.points.reduce((a, p) => a + p.value, 0) }));
     weighted.sort((a, b) => b.sum - a.sum);
     const out = weighted.map((w) => w.s);

@@ -107,6 +107,8 @@ function engineSuite(name: string, open: () => Promise<Store>): void {
       const app = all[0]!;
       expect(app.points.reduce((a, p) => a + p.value, 0)).toBe(177);
       expect(app.points.map((p) => p.value).sort((a, b) => a - b)).toEqual([77, 100]);
+      // A label named twice groups once (URLs repeat parameters easily): labels stay a valid label set.
+      expect(await engine.series(q(CPU), MIN, ['service_name', 'service_name'], 'sum')).toEqual(all);
       const one = await engine.series(q(CPU), MIN, ['service_name'], 'sum', 1);
       expect(one).toHaveLength(1);
       await expect(engine.series(q(CPU), 0)).rejects.toThrow(/step must be positive/);
