@@ -70,7 +70,7 @@ export class FlameRenderer {
     return this.tree ? Math.max(1, levelCount(this.tree)) * ROW_HEIGHT : ROW_HEIGHT;
   }
 
-  /** Shows node `n` across the full width; animated unless `instant`. Calls onFrame after each frame. */
+  /** Shows node `n` across the full width; animated unless `instant`. Calls onDone once the view has landed. */
   zoomTo(n: number, instant = false, onDone?: () => void): void {
     const t = this.tree;
     if (!t || t.count === 0) return;
