@@ -47,6 +47,8 @@ export function serverCommand(): Command {
       const port = Number(flags.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`--port ${flags.port} is not a port number`);
       const retentionMs = flags.retention === '0' ? 0 : parseDuration(flags.retention);
+      // Every flag is checked before the store opens, so a typo does not create a data directory.
+      const limits = { maxDecompressedBytes: parseBytes(flags.maxDecompressed), maxBodyBytes: parseBytes(flags.maxBody) };
       const store = await openStore(flags.store ?? flags.dataDir);
       const server = await startServer({
         store,
@@ -54,7 +56,7 @@ export function serverCommand(): Command {
         port,
         uiDir: flags.ui,
         logger: flags.log,
-        limits: { maxDecompressedBytes: parseBytes(flags.maxDecompressed), maxBodyBytes: parseBytes(flags.maxBody) },
+        limits,
       });
       const log = (msg: string) => process.stderr.write(`kiln server: ${msg}\n`);
       const stopRetention = retentionMs > 0 ? scheduleRetention(store, retentionMs, log) : () => {};

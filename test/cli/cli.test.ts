@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -135,6 +135,14 @@ describe('kiln CLI against a real server', () => {
 
     const unknownFlag = await runKiln(['query', 'top', '--bogus']);
     expect(unknownFlag.code).toBe(2);
+  });
+
+  it('kiln server refuses a bad size flag with exit 2, before creating the data directory', async () => {
+    const target = path.join(dir, 'never-created');
+    const res = await runKiln(['server', '--port', '0', '--data-dir', target, '--max-body', 'lots']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/"lots" is not a size/);
+    await expect(stat(target)).rejects.toThrow(/ENOENT/);
   });
 
   it('exits 1 when the server cannot be reached', async () => {
