@@ -10,8 +10,9 @@ node bin/kiln.js server --port "$port" --data-dir "${KILN_DATA_DIR:-./data}" &
 server=$!
 trap 'kill $server ${agent:-} 2>/dev/null; wait' INT TERM EXIT
 
+ready=
 for _ in $(seq 1 100); do
-  node -e "fetch('http://127.0.0.1:$port/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))" && break
+  node -e "fetch('http://127.0.0.1:$port/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))" && { ready=1; break; }
   kill -0 $server 2>/dev/null || { echo "kiln server exited during start-up (see above)"; exit 1; }
   sleep 0.2
 done
@@ -26,5 +27,10 @@ else
   echo "run 'sudo npx kiln agent --server http://127.0.0.1:$port' to profile this host."
 fi
 echo
-echo "Kiln is up: open http://localhost:$port  (Ctrl-C stops it)"
+# After the wait a large store may still be opening: say so rather than claim the server is up.
+if [ -n "$ready" ]; then
+  echo "Kiln is up: open http://localhost:$port  (Ctrl-C stops it)"
+else
+  echo "kiln server is still starting (not answering /ready after 20 s): open http://localhost:$port once it does  (Ctrl-C stops it)"
+fi
 wait $server
