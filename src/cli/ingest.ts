@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { InputError, SERVICE_NAME } from '../model/index.js';
@@ -36,13 +36,12 @@ export function ingestCommand(): Command {
       const client = clientFrom(opts);
       let failed = 0;
       for (const [i, file] of files.entries()) {
-        const size = await stat(file).then((s) => s.size, () => {
-          throw new InputError(`${file}: no such file`);
+        const data = await readFile(file).then((b) => new Uint8Array(b), (e: NodeJS.ErrnoException) => {
+          throw new InputError(e.code === 'ENOENT' ? `${file}: no such file` : `${file}: cannot read (${e.code ?? e.message})`);
         });
-        const data = new Uint8Array(await readFile(file));
         const format = opts.format === 'auto' ? detectFormat(file, data) : opts.format;
         const app = labels.find(([k]) => k === SERVICE_NAME)?.[1] ?? path.basename(file).replace(/\..*$/, '');
-        process.stderr.write(`[${i + 1}/${files.length}] ${file} (${(size / 1024).toFixed(1)} KiB, ${format}) … `);
+        process.stderr.write(`[${i + 1}/${files.length}] ${file} (${(data.length / 1024).toFixed(1)} KiB, ${format}) … `);
         const params = new URLSearchParams({ name: ingestName(app, labels), format });
         if (opts.type) params.set('profile_type', opts.type);
         if (opts.from) params.set('from', opts.from);
