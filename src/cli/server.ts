@@ -18,6 +18,16 @@ export function parseBytes(text: string): number {
   return Math.round(Number(m[1]) * units[(m[2] ?? 'b').toLowerCase()]!);
 }
 
+/**
+ * `--retention`: a duration with a unit, or 0 to keep everything. A bare number would read as seconds
+ * (`--retention 30` = 30 s), and retention deletes at start-up: refuse it rather than drop every older day.
+ */
+function parseRetention(text: string): number {
+  if (text.trim() === '0') return 0;
+  if (/^\s*\d+(\.\d+)?\s*$/.test(text)) throw new InputError(`--retention ${text} has no unit: write e.g. ${text.trim()}d for days, 12h for hours, or 0 to keep everything`);
+  return parseDuration(text);
+}
+
 interface ServerFlags {
   port: string;
   host: string;
@@ -46,7 +56,7 @@ export function serverCommand(): Command {
     .action(action(async (flags: ServerFlags) => {
       const port = Number(flags.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`--port ${flags.port} is not a port number`);
-      const retentionMs = flags.retention === '0' ? 0 : parseDuration(flags.retention);
+      const retentionMs = parseRetention(flags.retention);
       // Every flag is checked before the store opens, so a typo does not create a data directory.
       const limits = { maxDecompressedBytes: parseBytes(flags.maxDecompressed), maxBodyBytes: parseBytes(flags.maxBody) };
       const store = await openStore(flags.store ?? flags.dataDir);

@@ -137,11 +137,16 @@ describe('kiln CLI against a real server', () => {
     expect(unknownFlag.code).toBe(2);
   });
 
-  it('kiln server refuses a bad size flag with exit 2, before creating the data directory', async () => {
+  it('kiln server refuses a bad size or a unitless retention with exit 2, before creating the data directory', async () => {
     const target = path.join(dir, 'never-created');
     const res = await runKiln(['server', '--port', '0', '--data-dir', target, '--max-body', 'lots']);
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/"lots" is not a size/);
+    await expect(stat(target)).rejects.toThrow(/ENOENT/);
+    // A bare number would be seconds, and retention deletes at start-up: it needs a unit.
+    const bareRetention = await runKiln(['server', '--port', '0', '--data-dir', target, '--retention', '30']);
+    expect(bareRetention.code).toBe(2);
+    expect(bareRetention.stderr).toMatch(/--retention 30 has no unit/);
     await expect(stat(target)).rejects.toThrow(/ENOENT/);
   });
 
