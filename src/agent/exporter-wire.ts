@@ -1,6 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { getLabel, SERVICE_NAME, type Profile } from '../model/index.js';
 import { encodePprofGzip } from '../formats/pprof.js';
+import { OTLP_HTTP_PATH, OTLP_PROTOBUF_TYPE } from '../formats/otlp.js';
 import type { IntervalWindow } from './exporter-profiles.js';
 
 /**
@@ -11,7 +12,6 @@ import type { IntervalWindow } from './exporter-profiles.js';
 export type Protocol = 'otlp' | 'pyroscope';
 export const PROTOCOLS: readonly Protocol[] = ['otlp', 'pyroscope'];
 
-export const OTLP_PATH = '/v1development/profiles';
 export const INGEST_PATH = '/ingest';
 
 /** A request ready to send (and to wait in the queue): everything but the server's base URL. */
@@ -32,8 +32,8 @@ export function encodeInterval(protocol: Protocol, profiles: readonly Profile[],
     const body = gzipSync(otlp(profiles));
     return [
       {
-        path: OTLP_PATH,
-        headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' },
+        path: OTLP_HTTP_PATH,
+        headers: { 'content-type': OTLP_PROTOBUF_TYPE, 'content-encoding': 'gzip' },
         body,
         bytes: body.byteLength,
         profiles: profiles.length,

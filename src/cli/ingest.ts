@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { InputError, SERVICE_NAME } from '../model/index.js';
 import { detectFormat } from '../formats/registry.js';
+import { OTLP_HTTP_PATH, OTLP_JSON_TYPE, OTLP_PROTOBUF_TYPE } from '../formats/otlp.js';
 import '../formats/otlp-format.js'; // registers `otlp` so captures are recognised
 import { action, clientFrom, withServerOptions } from './common.js';
 
@@ -48,8 +49,8 @@ export function ingestCommand(): Command {
         // An OTLP capture names its own services in resource attributes: without --labels it goes to the
         // OTLP endpoint as sent, rather than being filed under the file's name.
         const asOtlp = format === 'otlp' && labels.length === 0;
-        const target = asOtlp ? '/v1development/profiles' : `/ingest?${params}`;
-        const contentType = asOtlp && data[0] === 0x7b ? 'application/json' : asOtlp ? 'application/x-protobuf' : 'application/octet-stream';
+        const target = asOtlp ? OTLP_HTTP_PATH : `/ingest?${params}`;
+        const contentType = asOtlp && data[0] === 0x7b ? OTLP_JSON_TYPE : asOtlp ? OTLP_PROTOBUF_TYPE : 'application/octet-stream';
         try {
           const res = await client.request(target, { method: 'POST', headers: { 'Content-Type': contentType }, body: data });
           const body = await res.text();

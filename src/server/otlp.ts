@@ -3,7 +3,7 @@ import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { gunzipBounded, isGzip } from '../formats/compression.js';
-import { decodeOtlpEach, parseOtlpJson, parseOtlpProtobuf } from '../formats/otlp.js';
+import { OTLP_HTTP_PATH, OTLP_JSON_TYPE, OTLP_PROTOBUF_TYPE, decodeOtlpEach, parseOtlpJson, parseOtlpProtobuf } from '../formats/otlp.js';
 // Registers format=otlp for POST /ingest (and so `kiln ingest FILE --format otlp`) wherever the server runs.
 import '../formats/otlp-format.js';
 import {
@@ -22,7 +22,6 @@ import { tenantOf } from './tenant.js';
 import { writeProfiles } from './write.js';
 
 /** OTLP/HTTP path for profiles (the signal's default URL path while profiles are in development). */
-export const OTLP_PROFILES_PATH = '/v1development/profiles';
 
 /** Rejection reasons quoted in a partial success message; the count says how many there were. */
 const MAX_QUOTED_REJECTIONS = 3;
@@ -74,8 +73,8 @@ type BodyEncoding = 'protobuf' | 'json';
 /** OTLP/HTTP's two content types (`application/protobuf` too, as the OTel Collector accepts it). */
 function bodyEncodingOf(contentType: string | undefined): BodyEncoding | undefined {
   const mime = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-  if (mime === 'application/x-protobuf' || mime === 'application/protobuf') return 'protobuf';
-  if (mime === 'application/json') return 'json';
+  if (mime === OTLP_PROTOBUF_TYPE || mime === 'application/protobuf') return 'protobuf';
+  if (mime === OTLP_JSON_TYPE) return 'json';
   return undefined;
 }
 
@@ -99,7 +98,7 @@ function statusBody(encoding: BodyEncoding, httpStatus: number, message: string)
   return new BinaryWriter().tag(1, WireType.Varint).int32(code).tag(2, WireType.LengthDelimited).string(message).finish();
 }
 
-const CONTENT_TYPE: Record<BodyEncoding, string> = { protobuf: 'application/x-protobuf', json: 'application/json' };
+const CONTENT_TYPE: Record<BodyEncoding, string> = { protobuf: OTLP_PROTOBUF_TYPE, json: OTLP_JSON_TYPE };
 
 /**
  * `POST /v1development/profiles` — OTLP/HTTP: an ExportProfilesServiceRequest as protobuf or JSON,
@@ -112,7 +111,7 @@ export function registerOtlp(app: FastifyInstance, ctx: ServerContext): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ctx.limits.maxBodyBytes }, (_req, body, done) => done(null, body));
 
-  app.post(OTLP_PROFILES_PATH, async (req: FastifyRequest, reply: FastifyReply) => {
+  app.post(OTLP_HTTP_PATH, async (req: FastifyRequest, reply: FastifyReply) => {
     const received = (req.body as Buffer | undefined)?.length ?? 0;
     ctx.metrics.ingestBytes.inc({ protocol: 'otlp_http' }, received);
     const encoding = bodyEncodingOf(req.headers['content-type']);

@@ -9,7 +9,7 @@ import type { Labels } from '../model/labels.js';
 import { profileTypeId } from '../model/profile-type.js';
 import { DEFAULT_MAX_NODES } from '../query/engine.js';
 import type { WeightedStack } from '../query/stacks.js';
-import { buildTree, trimFlameTree } from '../query/tree.js';
+import { buildTree } from '../query/tree.js';
 import { ProfileSchema } from '../gen/google/v1/profile_pb.js';
 import { ProfileFormat, QuerierService } from '../gen/querier/v1/querier_pb.js';
 import type { SelectMergeStacktracesRequest } from '../gen/querier/v1/querier_pb.js';
@@ -119,7 +119,7 @@ export function querierRoutes(router: ConnectRouter, ctx: ServerContext): void {
         const tree =
           callSite.length === 0
             ? await ctx.query.flamegraph(q, { maxNodes })
-            : trimFlameTree(buildTree(withCallSite(await ctx.query.stacks(q), callSite)), maxNodes ?? DEFAULT_MAX_NODES);
+            : buildTree(withCallSite(await ctx.query.stacks(q), callSite), maxNodes ?? DEFAULT_MAX_NODES);
         if (req.format === ProfileFormat.TREE) return { tree: toPyroscopeTree(tree) };
         return { flamegraph: flameGraphMessage(toFlameGraph(tree)) };
       }),
