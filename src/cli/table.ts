@@ -1,7 +1,10 @@
-/** Plain aligned text tables for terminals: numbers right-aligned, text left-aligned. */
+/** A cell that reads as a quantity: `12`, `-0.40s`, `+1.5 MiB`, `60.00%`. */
+const QUANTITY = /^[-+]?\d[\d.,]*\s?[A-Za-z%]*$/;
+
+/** Plain aligned text tables for terminals: quantities right-aligned (so digits line up), text left-aligned. */
 export function formatTable(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
   const cells = [header, ...rows].map((r) => r.map(String));
-  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number'));
+  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => QUANTITY.test(String(r[i]))));
   const width = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   return cells
     .map((r) => r.map((c, i) => (numeric[i] ? c.padStart(width[i]!) : c.padEnd(width[i]!))).join('  ').trimEnd())
