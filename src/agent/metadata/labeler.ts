@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { hostname } from 'node:os';
-import { LABEL_LIMITS, SERVICE_NAME, isValidLabelName, labelsFrom, type Labels } from '../../model/index.js';
+import { LABEL_LIMITS, SERVICE_NAME, isValidLabelName, labelsFrom, sanitizeLabelName, type Labels } from '../../model/index.js';
 import { relabel, type RelabelRule } from '../relabel.js';
 import { LruCache } from '../lru.js';
 import { readStartTime } from '../symbolize/proc-maps.js';
@@ -124,8 +124,3 @@ function serviceName(pod: PodContainerMeta | undefined, engine: ContainerNames |
   return path.basename(info.executable) || comm || 'unknown';
 }
 
-/** `app.kubernetes.io/name` → `app_kubernetes_io_name`: any character a label name cannot hold → `_`. */
-export function sanitizeLabelName(name: string): string {
-  const s = name.replace(/[^a-zA-Z0-9_]/g, '_');
-  return /^[0-9]/.test(s) ? `_${s}` : s;
-}
