@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { agentCommand } from '../cli/agent.js';
+import { useExitCodes } from '../cli/exit-codes.js';
 
 /**
  * Entry point of `kiln agent` alone (bin/kiln.js dispatches here). The full CLI imports every verb —
@@ -8,10 +9,5 @@ import { agentCommand } from '../cli/agent.js';
  * Help text and exit codes match the full CLI's (`kiln agent --help`, usage errors exit 2).
  */
 const program = new Command('kiln').addCommand(agentCommand());
-for (const cmd of [program, ...program.commands]) {
-  cmd.showHelpAfterError('(run with --help for usage)').exitOverride((err) => {
-    const clean = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
-    process.exit(clean ? 0 : 2);
-  });
-}
+useExitCodes(program);
 await program.parseAsync(process.argv);

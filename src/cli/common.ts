@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
 import { isInputError } from '../model/index.js';
 import { KilnClient } from './client.js';
+import { EXIT } from './exit-codes.js';
 
-/** Exit codes scripts can trust. */
-export const EXIT = { ok: 0, failure: 1, badInput: 2 } as const;
+export { EXIT };
 
 export const DEFAULT_URL = process.env.KILN_URL ?? 'http://localhost:4040';
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { EXIT } from './common.js';
+import { useExitCodes } from './exit-codes.js';
 import { ingestCommand } from './ingest.js';
 import { labelsCommand, typesCommand } from './labels.js';
 import { exportCommand, queryCommand } from './query.js';
@@ -21,14 +21,6 @@ program.addCommand(labelsCommand());
 program.addCommand(typesCommand());
 program.addCommand(exportCommand());
 
-/** Usage errors (unknown flag, missing argument) exit 2 on every verb; --help and --version exit 0. */
-function exitCodes(cmd: Command): void {
-  cmd.showHelpAfterError('(run with --help for usage)').exitOverride((err) => {
-    const clean = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
-    process.exit(clean ? EXIT.ok : EXIT.badInput);
-  });
-  for (const sub of cmd.commands) exitCodes(sub);
-}
-exitCodes(program);
+useExitCodes(program);
 
 await program.parseAsync(process.argv);
