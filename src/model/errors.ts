@@ -17,3 +17,22 @@ export class InputError extends Error {
 export function isInputError(e: unknown): e is InputError {
   return e instanceof InputError;
 }
+
+/**
+ * A dependency Kiln needs is down or too slow (the store, most often). Not the caller's fault and not
+ * a bug: the server answers 503 with `Retry-After`, so agents and SDKs retry, and nothing is acknowledged.
+ */
+export class Unavailable extends Error {
+  constructor(
+    message: string,
+    /** Seconds a client should wait before retrying. */
+    readonly retryAfterSeconds = 5,
+  ) {
+    super(message);
+    this.name = 'Unavailable';
+  }
+}
+
+export function isUnavailable(e: unknown): e is Unavailable {
+  return e instanceof Unavailable;
+}

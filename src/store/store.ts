@@ -12,9 +12,35 @@ export interface TimeRange {
   readonly to: number;
 }
 
+/**
+ * Every read carries its tenant, its selector and, optionally, a signal: when it aborts (a deadline,
+ * a client gone) the engine stops the query inside the database and the call rejects with the reason.
+ *
+ * Matcher dialect (the same for every engine): Prometheus label matchers. `=~`/`!~` are RE2, fully
+ * anchored (`^(?:re)$`), evaluated in linear time; a missing label matches as the empty string.
+ * `selector.profileType` '' selects every profile type.
+ */
 export interface SeriesQuery extends TimeRange {
   readonly tenant: string;
   readonly selector: Selector;
+  readonly signal?: AbortSignal;
+}
+
+/** A merge may keep only the heaviest stacks: top `limit` by value, the rest summed into one row. */
+export interface MergeQuery extends SeriesQuery {
+  /** Stacks to keep (0 or undefined = all). When stacks are cut, one more row, `OTHER_STACK_ID`, holds their sum. */
+  readonly limit?: number;
+}
+
+/** A merge per group of series, grouped by the values of some labels, in one pass. */
+export interface GroupedMergeQuery extends MergeQuery {
+  readonly groupBy: readonly string[];
+}
+
+export interface GroupedStacks {
+  /** Values of the group-by labels (only those the group's series have). */
+  readonly labels: Labels;
+  readonly stacks: StackValue[];
 }
 
 export interface SeriesInfo {
@@ -27,6 +53,9 @@ export interface StackValue {
   readonly stackId: Id;
   readonly value: number;
 }
+
+/** The remainder row of a limited merge: the summed value of every stack that was cut. Never resolved. */
+export const OTHER_STACK_ID: Id = 0n;
 
 /** Symbols for a set of stacks: `stacks.get(id)` indexes `dict.stacks`. */
 export interface ResolvedStacks {
@@ -64,21 +93,26 @@ export interface Store {
   /** Stores profiles atomically: when the promise resolves the write is durable (survives restart). */
   write(tenant: string, profiles: readonly Profile[]): Promise<WriteResult>;
 
-  profileTypes(tenant: string, range: TimeRange): Promise<ProfileType[]>;
+  /** Profile types of the series that match (an access scope applies through the matchers), sorted by id. */
+  profileTypes(q: SeriesQuery): Promise<ProfileType[]>;
   /** Label names of series that match (selector may have no matchers), sorted. */
   labelNames(q: SeriesQuery): Promise<string[]>;
   labelValues(q: SeriesQuery, name: string): Promise<string[]>;
   series(q: SeriesQuery): Promise<SeriesInfo[]>;
 
-  /** sum(value) group by stack over the matching series and range, in the engine. */
-  mergeStacks(q: SeriesQuery): Promise<StackValue[]>;
+  /** sum(value) group by stack over the matching series and range, in the engine; heaviest first when limited. */
+  mergeStacks(q: MergeQuery): Promise<StackValue[]>;
+  /** The same merge per label group (e.g. per service_name), each group limited on its own. */
+  mergeStacksGrouped(q: GroupedMergeQuery): Promise<GroupedStacks[]>;
   /** Symbols for exactly these stacks (cached by id: content ids never change meaning). */
-  resolveStacks(tenant: string, stackIds: readonly Id[]): Promise<ResolvedStacks>;
+  resolveStacks(tenant: string, stackIds: readonly Id[], signal?: AbortSignal): Promise<ResolvedStacks>;
   /** Time series of totals, bucketed and grouped in the engine. */
   seriesPoints(q: SeriesPointsQuery): Promise<SeriesPoints[]>;
 
   /** Drops whole day partitions older than `olderThanMs`; returns how many days were dropped. */
   dropBefore(olderThanMs: number): Promise<number>;
   stats(): Promise<StoreStats>;
+  /** Throws Unavailable naming the store when it cannot serve (for /ready). */
+  health(): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,0 +1,136 @@
+import type { FunctionInfo, Id, Labels, Mapping, ProfileType } from '../model/index.js';
+import type { StackValue, StoreStats, TimeRange } from './store.js';
+
+/**
+ * What a storage engine implements: its SQL, its connection, its physical layout — nothing else.
+ *
+ * Everything engine-neutral lives once above this, in `EngineStore` (src/store/engine-store.ts):
+ * input validation, content ids, replay detection, group commit, which symbols are new, selector
+ * matching (Prometheus semantics, RE2), label listing, grouping, symbol caching. An engine sees only
+ * content ids (64-bit hashes, the same on every server), so N servers writing one database agree.
+ *
+ * Reads take series ids the layer above already selected, and a signal the engine must honour inside
+ * the database (cancel the running query) so a deadline frees the database too, not only the caller.
+ */
+export interface Engine {
+  /** Short name for messages and metrics: "duckdb", "clickhouse". */
+  readonly name: string;
+
+  // ---- writes ----
+
+  /**
+   * Stores one batch atomically where the engine can (DuckDB: one transaction) and durably: when the
+   * promise resolves the batch survives a restart. Must be idempotent: a batch may repeat symbols and
+   * series that are already stored, and a retried batch must not count its samples twice.
+   * Engines without transactions (ClickHouse) insert symbols and series before samples and the
+   * `profiles` rows last, so a profile id is only ever visible once its samples are.
+   */
+  commit(batch: CommitBatch): Promise<void>;
+  /** Which of these profile ids are stored (times bound the search: every id's profile lies in [fromMs, toMs]). */
+  storedProfiles(ids: readonly Id[], fromMs: number, toMs: number): Promise<Set<Id>>;
+  /** Profile ids stored with time ≥ sinceMs and the newest time (for replay detection after a restart). */
+  recentProfiles(windowMs: number): Promise<{ ids: { id: Id; timeMs: number }[]; floorMs: number }>;
+  /** Which of these symbol ids are stored (only asked once the in-memory sets above are incomplete). */
+  storedSymbols(kind: SymbolKind, ids: readonly Id[]): Promise<Set<Id>>;
+
+  // ---- reads ----
+
+  /** Every series of `tenant` with data in the range; `profileType` '' = every type. Matching is done above. */
+  series(tenant: string, range: TimeRange, profileType: string, signal?: AbortSignal): Promise<SeriesRecord[]>;
+  /**
+   * sum(value) by stack over the series and range, once per group (a group is a list of series ids),
+   * in the engine. With `limit` > 0 each group keeps its `limit` heaviest stacks (value descending)
+   * plus one row `{ stackId: OTHER_STACK_ID, value: sum of the rest }` when anything was cut.
+   * Wide ranges may be answered from the engine's coarser rollups: the sums are the same.
+   */
+  mergeStacks(groups: readonly (readonly Id[])[], range: TimeRange, limit: number, signal?: AbortSignal): Promise<StackValue[][]>;
+  /**
+   * Per group, the total of each bucket `[from + k*step, from + (k+1)*step)` that has data, ascending:
+   * `sum` = total of the bucket's profiles, `avg` = that total divided by the number of profiles.
+   */
+  seriesPoints(
+    groups: readonly (readonly Id[])[],
+    range: TimeRange,
+    stepMs: number,
+    aggregation: 'sum' | 'avg',
+    signal?: AbortSignal,
+  ): Promise<{ timeMs: number; value: number }[][]>;
+  /** Symbol rows by id (ids the engine lacks are left out). The layer above caches them. */
+  fetchSymbols(kind: 'stacks', ids: readonly Id[], signal?: AbortSignal): Promise<StoredStack[]>;
+  fetchSymbols(kind: 'locations', ids: readonly Id[], signal?: AbortSignal): Promise<StoredLocation[]>;
+  fetchSymbols(kind: 'functions', ids: readonly Id[], signal?: AbortSignal): Promise<StoredFunction[]>;
+  fetchSymbols(kind: 'mappings', ids: readonly Id[], signal?: AbortSignal): Promise<StoredMapping[]>;
+
+  // ---- upkeep ----
+
+  /** Drops whole days that end at or before `olderThanMs`; returns how many days went. */
+  dropBefore(olderThanMs: number): Promise<number>;
+  stats(): Promise<StoreStats>;
+  /** Resolves when the engine can serve; rejects with `Unavailable` naming the store otherwise. */
+  health(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type SymbolKind = 'stacks' | 'locations' | 'functions' | 'mappings';
+
+/** One series as an engine hands it up: identity, labels and the time bounds of its data. */
+export interface SeriesRecord {
+  readonly id: Id;
+  readonly tenant: string;
+  readonly type: ProfileType;
+  /** `profileTypeId(type)`, the 5-part id. */
+  readonly typeId: string;
+  readonly labels: Labels;
+  firstMs: number;
+  lastMs: number;
+}
+
+export interface StoredMapping extends Mapping {
+  readonly id: Id;
+}
+export interface StoredFunction extends FunctionInfo {
+  readonly id: Id;
+}
+export interface StoredLocation {
+  readonly id: Id;
+  /** null: no mapping known. */
+  readonly mappingId: Id | null;
+  /** Instruction address; 0 for symbolized frames (their identity is their lines). */
+  readonly address: bigint;
+  /** The frames at this address, innermost first (inlining), and their line numbers. */
+  readonly functionIds: readonly Id[];
+  readonly lines: readonly number[];
+}
+export interface StoredStack {
+  readonly id: Id;
+  /** Leaf first. */
+  readonly locationIds: readonly Id[];
+}
+
+/** One stored profile, reduced to what the samples hold. */
+export interface ProfileRow {
+  /** Content id: series, time, duration and samples hash to it, so a replay has the same id. */
+  readonly id: Id;
+  readonly tenant: string;
+  readonly seriesId: Id;
+  /** Unix ms, integer. */
+  readonly timeMs: number;
+  readonly durationNs: number;
+  /** Sum of the values. */
+  readonly total: number;
+  /** Each value is `scaled[i] * scale`; scale is the values' gcd (e.g. the sampling period), else 1. */
+  readonly scale: number;
+  /** Distinct stacks, sorted by id; one row each, no zeros. */
+  readonly stackIds: BigUint64Array;
+  readonly scaled: Float64Array;
+}
+
+/** What one commit adds. Symbol and series lists may name entries the engine already has. */
+export interface CommitBatch {
+  readonly series: readonly SeriesRecord[];
+  readonly mappings: readonly StoredMapping[];
+  readonly functions: readonly StoredFunction[];
+  readonly locations: readonly StoredLocation[];
+  readonly stacks: readonly StoredStack[];
+  readonly profiles: readonly ProfileRow[];
+}
