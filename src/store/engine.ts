@@ -9,7 +9,7 @@ import type { StackValue, StoreStats, TimeRange } from './store.js';
  * matching (Prometheus semantics, RE2), label listing, grouping, symbol caching. An engine sees only
  * content ids (64-bit hashes, the same on every server), so N servers writing one database agree.
  *
- * Reads take series ids the layer above already selected, and a signal the engine must honour inside
+ * Reads take the tenant and the series ids the layer above already selected (all of that tenant), and a signal the engine must honour inside
  * the database (cancel the running query) so a deadline frees the database too, not only the caller.
  */
 export interface Engine {
@@ -43,12 +43,13 @@ export interface Engine {
    * plus one row `{ stackId: OTHER_STACK_ID, value: sum of the rest }` when anything was cut.
    * Wide ranges may be answered from the engine's coarser rollups: the sums are the same.
    */
-  mergeStacks(groups: readonly (readonly Id[])[], range: TimeRange, limit: number, signal?: AbortSignal): Promise<StackValue[][]>;
+  mergeStacks(tenant: string, groups: readonly (readonly Id[])[], range: TimeRange, limit: number, signal?: AbortSignal): Promise<StackValue[][]>;
   /**
    * Per group, the total of each bucket `[from + k*step, from + (k+1)*step)` that has data, ascending:
    * `sum` = total of the bucket's profiles, `avg` = that total divided by the number of profiles.
    */
   seriesPoints(
+    tenant: string,
     groups: readonly (readonly Id[])[],
     range: TimeRange,
     stepMs: number,
@@ -113,6 +114,8 @@ export interface ProfileRow {
   readonly id: Id;
   readonly tenant: string;
   readonly seriesId: Id;
+  /** The series' profile type id (engines may order samples by it). */
+  readonly typeId: string;
   /** Unix ms, integer. */
   readonly timeMs: number;
   readonly durationNs: number;
