@@ -2,7 +2,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '../store/store.js';
 import type { ServerContext } from './context.js';
-import { DEFAULT_TENANT } from './tenant.js';
 
 /** Protocols an ingest arrives by; the label on every ingest metric. */
 export type IngestProtocol = 'ingest' | 'push' | 'otlp_grpc' | 'otlp_http' | 'parca' | 'scrape' | (string & {});
@@ -89,7 +88,7 @@ export function registerMetricsRoutes(app: FastifyInstance, ctx: ServerContext):
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/ready', async (_req, reply) => {
     try {
-      await ctx.store.profileTypes(DEFAULT_TENANT, { from: 0, to: 1 });
+      await ctx.store.health();
       return { status: 'ready' };
     } catch (e) {
       return reply.status(503).send({ error: `store not ready: ${(e as Error).message}` });

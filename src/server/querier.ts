@@ -50,7 +50,7 @@ export function querierRoutes(router: ConnectRouter, ctx: ServerContext): void {
   router.service(QuerierService, {
     profileTypes: (req, hc: HandlerContext) =>
       timed('ProfileTypes', async () => {
-        const types = await ctx.store.profileTypes(tenantOf(hc.requestHeader), rangeFrom(req.start, req.end));
+        const types = await ctx.store.profileTypes({ tenant: tenantOf(hc.requestHeader), selector: { profileType: '', matchers: [] }, ...rangeFrom(req.start, req.end) });
         return {
           profileTypes: types.map((t) => ({
             ID: profileTypeId(t),
@@ -163,7 +163,7 @@ export function querierRoutes(router: ConnectRouter, ctx: ServerContext): void {
 
     getProfileStats: (_req, hc) =>
       timed('GetProfileStats', async () => {
-        const types = await ctx.store.profileTypes(tenantOf(hc.requestHeader), { from: 0, to: Date.now() + 86_400_000 });
+        const types = await ctx.store.profileTypes({ tenant: tenantOf(hc.requestHeader), selector: { profileType: '', matchers: [] }, from: 0, to: Date.now() + 86_400_000 });
         return { dataIngested: types.length > 0, oldestProfileTime: 0n, newestProfileTime: 0n };
       }),
   });

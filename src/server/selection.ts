@@ -42,7 +42,7 @@ export async function seriesQueriesFor(store: Store, tenant: string, matchers: r
     let typeIds: string[];
     if (typeId !== undefined) typeIds = [typeId];
     else {
-      allTypes ??= await store.profileTypes(tenant, range);
+      allTypes ??= await store.profileTypes({ tenant, selector: { profileType: '', matchers: [] }, ...range });
       typeIds = allTypes.filter((t) => typeName === undefined || t.name === typeName).map(profileTypeId);
     }
     for (const profileType of typeIds) out.push({ tenant, selector: { profileType, matchers: rest }, ...range });

@@ -93,9 +93,9 @@ export class MemoryStore implements Store {
     );
   }
 
-  async profileTypes(tenant: string, range: TimeRange): Promise<ProfileType[]> {
+  async profileTypes(q: SeriesQuery): Promise<ProfileType[]> {
     const m = new Map<string, ProfileType>();
-    for (const r of this.rows) if (r.tenant === tenant && r.timeMs >= range.from && r.timeMs < range.to) m.set(profileTypeId(r.type), r.type);
+    for (const r of this.rows) if (r.tenant === q.tenant && r.timeMs >= q.from && r.timeMs < q.to) m.set(profileTypeId(r.type), r.type);
     return [...m.values()];
   }
 

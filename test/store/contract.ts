@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Labels, Profile } from '../../src/model/index.js';
 import { CPU_TYPE, DictionaryBuilder, InputError, frameNames, profileTypeId, seriesId } from '../../src/model/index.js';
 import type { Store } from '../../src/store/store.js';
-import { ALLOC_TYPE, DAY, HOUR, MINUTE, T0, folded, freshTenant, labelsOf, mergedFolded, selector } from './fixtures.js';
+import { ALLOC_TYPE, anyType, DAY, HOUR, MINUTE, T0, folded, freshTenant, labelsOf, mergedFolded, selector } from './fixtures.js';
 
 /**
  * The Store contract, engine-agnostic: every engine runs this suite. `open` must open the *same*
@@ -141,8 +141,8 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       });
 
       it('lists the profile types with data in the range', async () => {
-        expect((await store.profileTypes(tenant, hour)).map(profileTypeId)).toEqual([profileTypeId(ALLOC_TYPE), profileTypeId(CPU_TYPE)].sort());
-        expect(await store.profileTypes(tenant, { from: T0 + HOUR, to: T0 + 2 * HOUR })).toEqual([]);
+        expect((await store.profileTypes({ tenant, selector: anyType(), ...hour })).map(profileTypeId)).toEqual([profileTypeId(ALLOC_TYPE), profileTypeId(CPU_TYPE)].sort());
+        expect(await store.profileTypes({ tenant, selector: anyType(), from: T0 + HOUR, to: T0 + 2 * HOUR })).toEqual([]);
       });
     });
 
@@ -155,7 +155,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await mergedFolded(store, other, selector(), hour)).toEqual({ 'a;b': 100 });
         expect(await store.labelValues({ tenant, selector: selector(), ...hour }, 'service_name')).toEqual(['mine']);
         expect((await store.series({ tenant: freshTenant(), selector: selector(), ...hour })).length).toBe(0);
-        expect(await store.profileTypes(freshTenant(), hour)).toEqual([]);
+        expect(await store.profileTypes({ tenant: freshTenant(), selector: anyType(), ...hour })).toEqual([]);
       });
     });
 
@@ -342,7 +342,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         store = await open();
         expect(await mergedFolded(store, tenant, selector(), hour)).toEqual({ 'a;b': 3 });
         expect(await store.labelNames({ tenant, selector: selector(), ...hour })).toEqual(['env', 'service_name']);
-        expect((await store.profileTypes(tenant, hour)).length).toBe(2);
+        expect((await store.profileTypes({ tenant, selector: anyType(), ...hour })).length).toBe(2);
         // Replays are still recognised after the restart, and new stacks still get fresh keys.
         expect(await store.write(tenant, [folded({ labels: { service_name: 'a', env: 'prod' }, timeMs: T0, samples: { 'a;b': 3 } })])).toEqual({
           profiles: 0,

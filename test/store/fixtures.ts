@@ -58,6 +58,11 @@ export function selector(matchers: Selector['matchers'] = [], type: ProfileType 
   return { profileType: profileTypeId(type), matchers };
 }
 
+/** Every profile type, no matchers: what a listing of a whole tenant asks. */
+export function anyType(matchers: Selector['matchers'] = []): Selector {
+  return { profileType: '', matchers };
+}
+
 /** mergeStacks + resolveStacks, as `root;…;leaf` → value: what a flame graph would show. */
 export async function mergedFolded(store: Store, tenant: string, sel: Selector, range: TimeRange): Promise<Record<string, number>> {
   const merged = await store.mergeStacks({ tenant, selector: sel, ...range });

@@ -4,7 +4,11 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { Id, Labels, Profile, ProfileType } from '../../model/index.js';
 import { parseProfileType } from '../../model/index.js';
+import { OTHER_STACK_ID } from '../store.js';
 import type {
+  GroupedMergeQuery,
+  GroupedStacks,
+  MergeQuery,
   ResolvedStacks,
   SeriesInfo,
   SeriesPoints,
@@ -13,13 +17,13 @@ import type {
   StackValue,
   Store,
   StoreStats,
-  TimeRange,
   WriteResult,
 } from '../store.js';
 import { mergeStacks, seriesPoints } from './read.js';
 import { bytesOnDisk, countRows, dropDaysBefore } from './retention.js';
 import { createSchema, listDays } from './schema.js';
 import { SeriesRegistry } from './series-registry.js';
+import type { SeriesRecord } from './series-registry.js';
 import { SerialQueue, big, num, str } from './sql.js';
 import { SymbolReader } from './symbol-reader.js';
 import { SymbolWriter } from './symbol-writer.js';
@@ -138,10 +142,10 @@ export class DuckDBStore implements Store {
     this.draining = false;
   }
 
-  async profileTypes(tenant: string, range: TimeRange): Promise<ProfileType[]> {
+  async profileTypes(q: SeriesQuery): Promise<ProfileType[]> {
     this.checkOpen();
     const byId = new Map<string, ProfileType>();
-    for (const s of this.registry.inRange(tenant, range)) byId.set(s.typeId, s.type);
+    for (const s of this.registry.select(q.tenant, q.selector, q)) byId.set(s.typeId, s.type);
     return [...byId.keys()].sort().map((k) => byId.get(k)!);
   }
 
@@ -167,9 +171,33 @@ export class DuckDBStore implements Store {
       .sort((a, b) => compareLabels(a.labels, b.labels));
   }
 
-  mergeStacks(q: SeriesQuery): Promise<StackValue[]> {
+  async mergeStacks(q: MergeQuery): Promise<StackValue[]> {
     this.checkOpen();
-    return this.withReader((c) => mergeStacks(c, this.days, this.registry.select(q.tenant, q.selector, q), q));
+    const rows = await this.withReader((c) => mergeStacks(c, this.days, this.registry.select(q.tenant, q.selector, q), q));
+    return limitStacks(rows, q.limit ?? 0);
+  }
+
+  async mergeStacksGrouped(q: GroupedMergeQuery): Promise<GroupedStacks[]> {
+    this.checkOpen();
+    const groups = new Map<string, { labels: Labels; series: SeriesRecord[] }>();
+    for (const s of this.registry.select(q.tenant, q.selector, q)) {
+      const labels = s.labels.filter((l) => q.groupBy.includes(l.name));
+      const k = JSON.stringify(labels);
+      const g = groups.get(k) ?? { labels, series: [] };
+      g.series.push(s);
+      groups.set(k, g);
+    }
+    const out: GroupedStacks[] = [];
+    for (const g of groups.values()) {
+      const rows = await this.withReader((c) => mergeStacks(c, this.days, g.series, q));
+      out.push({ labels: g.labels, stacks: limitStacks(rows, q.limit ?? 0) });
+    }
+    return out;
+  }
+
+  async health(): Promise<void> {
+    this.checkOpen();
+    await this.withReader((c) => c.run('SELECT 1'));
   }
 
   resolveStacks(_tenant: string, stackIds: readonly Id[]): Promise<ResolvedStacks> {
@@ -231,6 +259,13 @@ export class DuckDBStore implements Store {
   private checkOpen(): void {
     if (this.closed) throw new Error('store is closed');
   }
+}
+
+function limitStacks(rows: StackValue[], limit: number): StackValue[] {
+  if (limit <= 0 || rows.length <= limit) return rows;
+  rows.sort((a, b) => b.value - a.value);
+  const rest = rows.slice(limit).reduce((a, r) => a + r.value, 0);
+  return [...rows.slice(0, limit), { stackId: OTHER_STACK_ID, value: rest }];
 }
 
 async function loadSeries(conn: DuckDBConnection): Promise<SeriesRegistry> {
