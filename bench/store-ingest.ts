@@ -13,7 +13,7 @@ import { rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Profile } from '../src/model/index.js';
-import { DuckDBStore } from '../src/store/index.js';
+import { DuckDBEngine, EngineStore } from '../src/store/index.js';
 import { BENCH_END_MS, DEFAULT_SHAPE, RAW_SAMPLES_PER_PROFILE, ServiceModel, profileTimes } from './store-data.js';
 
 const { values: args } = parseArgs({
@@ -31,7 +31,8 @@ const batch = Number(args.batch);
 const concurrency = Number(args.concurrency);
 
 rmSync(args.dir, { recursive: true, force: true });
-const store = await DuckDBStore.open(args.dir, { threads: Number(args.threads) });
+const engine = await DuckDBEngine.open(args.dir, { threads: Number(args.threads) });
+const store = await EngineStore.open(engine);
 const services = Array.from({ length: Number(args.services) }, (_, i) => ({
   model: new ServiceModel({ ...DEFAULT_SHAPE, seed: DEFAULT_SHAPE.seed + i }),
   labels: { service_name: i === 0 ? 'checkout' : `service-${i}`, namespace: 'shop' },
@@ -71,7 +72,7 @@ for (let c = 0; c < times.length; c += CHUNK) {
 }
 const wallMs = performance.now() - wallStart;
 const t0 = performance.now();
-await store.checkpoint();
+await engine.checkpoint();
 const checkpointMs = performance.now() - t0;
 const stats = await store.stats();
 peakRss = Math.max(peakRss, process.memoryUsage().rss);

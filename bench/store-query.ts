@@ -10,7 +10,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CPU_TYPE, profileTypeId } from '../src/model/index.js';
 import type { SeriesQuery, Store } from '../src/store/index.js';
-import { DuckDBStore } from '../src/store/index.js';
+import { DuckDBEngine, EngineStore } from '../src/store/index.js';
 import { BENCH_END_MS } from './store-data.js';
 
 const { values: args } = parseArgs({
@@ -22,7 +22,8 @@ const { values: args } = parseArgs({
 });
 const runs = Number(args.runs);
 
-const store = await DuckDBStore.open(args.dir, { threads: Number(args.threads) });
+const engine = await DuckDBEngine.open(args.dir, { threads: Number(args.threads) });
+const store = await EngineStore.open(engine);
 const stats = await store.stats();
 if (stats.rows === 0) throw new Error(`no data in ${args.dir}: run bench/store-ingest.ts --hours 24 first`);
 

@@ -26,8 +26,10 @@ import type { SymbolDictionary } from './symbols.js';
 export function validateProfile(p: Profile, checkedDictionaries?: Set<SymbolDictionary>): void {
   parseProfileType(profileTypeId(p.type));
   validateLabels(p.labels);
-  if (!Number.isFinite(p.timeMs) || p.timeMs < 0) throw new InputError(`profile time ${p.timeMs} is not a valid Unix time`);
-  if (!Number.isFinite(p.durationNs) || p.durationNs < 0) throw new InputError(`profile duration ${p.durationNs} is not valid`);
+  if (!(p.timeMs >= 0 && p.timeMs <= MAX_TIME_MS)) throw new InputError(`profile time ${p.timeMs} ms is outside 1970..9999`);
+  if (!(p.durationNs >= 0 && p.durationNs <= Number.MAX_SAFE_INTEGER)) {
+    throw new InputError(`profile duration ${p.durationNs} ns is not a number between 0 and ${Number.MAX_SAFE_INTEGER}`);
+  }
   if (!Number.isFinite(p.period) || p.period < 0) throw new InputError(`profile period ${p.period} is not valid`);
   if (p.stacks.length !== p.values.length) {
     throw new InputError(`profile has ${p.stacks.length} stacks but ${p.values.length} values`);
@@ -46,21 +48,30 @@ export function validateProfile(p: Profile, checkedDictionaries?: Set<SymbolDict
   checkedDictionaries?.add(p.dict);
 }
 
-/** Every index inside the dictionary points at an entry (a codec bug or crafted payload otherwise). */
+/**
+ * Every index inside the dictionary points at an entry (a codec bug or crafted payload otherwise).
+ * Integers as well as bounds: a fractional index passes `< length` yet names no entry.
+ */
 function validateDictionary(dict: SymbolDictionary): void {
+  const isIndex = (i: number, length: number) => Number.isInteger(i) && i >= 0 && i < length;
   const nLocations = dict.locations.length;
   for (const stack of dict.stacks) {
-    for (const l of stack) if (!(l >= 0 && l < nLocations)) throw new InputError(`stack refers to missing location ${l}`);
+    for (const l of stack) if (!isIndex(l, nLocations)) throw new InputError(`stack refers to missing location ${l}`);
   }
   const nFunctions = dict.functions.length;
   const nMappings = dict.mappings.length;
   for (const loc of dict.locations) {
-    if (loc.mapping < -1 || loc.mapping >= nMappings) throw new InputError(`location refers to missing mapping ${loc.mapping}`);
+    if (loc.mapping !== -1 && !isIndex(loc.mapping, nMappings)) throw new InputError(`location refers to missing mapping ${loc.mapping}`);
     for (const ln of loc.lines) {
-      if (!(ln.function >= 0 && ln.function < nFunctions)) throw new InputError(`location refers to missing function ${ln.function}`);
+      if (!isIndex(ln.function, nFunctions)) throw new InputError(`location refers to missing function ${ln.function}`);
+      // Ids hash the line as a 64-bit integer and stores keep it in one: anything else cannot be stored.
+      if (!(Number.isInteger(ln.line) && Math.abs(ln.line) < 2 ** 63)) throw new InputError(`line number ${ln.line} is not a 64-bit integer`);
     }
   }
 }
+
+/** Latest time a profile may have (end of year 9999): stores name days with four-digit years. */
+export const MAX_TIME_MS = 253_402_300_799_999;
 
 /** Types whose value is a level rather than a count, so a delta of it may be negative. */
 function isGauge(p: Profile): boolean {

@@ -15,6 +15,11 @@ import type { StackValue, StoreStats, TimeRange } from './store.js';
 export interface Engine {
   /** Short name for messages and metrics: "duckdb", "clickhouse". */
   readonly name: string;
+  /**
+   * True when other servers may write the same database (ClickHouse behind N replicas): then what
+   * this process remembers is never the whole truth, and every miss is asked of the engine.
+   */
+  readonly sharedWriters: boolean;
 
   // ---- writes ----
 
@@ -28,10 +33,18 @@ export interface Engine {
   commit(batch: CommitBatch): Promise<void>;
   /** Which of these profile ids are stored (times bound the search: every id's profile lies in [fromMs, toMs]). */
   storedProfiles(ids: readonly Id[], fromMs: number, toMs: number): Promise<Set<Id>>;
-  /** Profile ids stored with time ≥ sinceMs and the newest time (for replay detection after a restart). */
+  /**
+   * Ids and times of the profiles stored within `windowMs` of the newest one, and that floor
+   * (`-Infinity` when nothing is stored): replay detection after a restart starts from them.
+   */
   recentProfiles(windowMs: number): Promise<{ ids: { id: Id; timeMs: number }[]; floorMs: number }>;
   /** Which of these symbol ids are stored (only asked once the in-memory sets above are incomplete). */
   storedSymbols(kind: SymbolKind, ids: readonly Id[]): Promise<Set<Id>>;
+  /**
+   * Every stored id of a kind when there are at most `max` of them, else undefined. Lets a single
+   * writer start with complete in-memory sets and ask the database nothing for known symbols.
+   */
+  listSymbolIds?(kind: SymbolKind, max: number): Promise<Id[] | undefined>;
 
   // ---- reads ----
 

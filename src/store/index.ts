@@ -1,20 +1,25 @@
 import { InputError } from '../model/index.js';
-import { DuckDBStore } from './duckdb/duckdb-store.js';
-import type { DuckDBStoreOptions } from './duckdb/duckdb-store.js';
+import { DuckDBEngine } from './duckdb/duckdb-engine.js';
+import type { DuckDBEngineOptions } from './duckdb/duckdb-engine.js';
+import { EngineStore } from './engine-store.js';
 import type { Store } from './store.js';
 
 export * from './store.js';
-export { DuckDBStore } from './duckdb/duckdb-store.js';
+export { EngineStore } from './engine-store.js';
+export { DuckDBEngine } from './duckdb/duckdb-engine.js';
 
-export type StoreOptions = DuckDBStoreOptions;
+export interface StoreOptions extends DuckDBEngineOptions {
+  /** ClickHouse only: create replicated tables and Distributed tables over this cluster. */
+  readonly clickhouseCluster?: string;
+}
 
 /** Where data lives when nothing says otherwise (relative to the working directory). */
 export const DEFAULT_DATA_DIR = './data';
 
 /**
- * Opens the store a `--store`/`--data-dir` value names:
+ * Opens the store a `--store`/`--data-dir` value names, always as an EngineStore over one engine:
  * - a directory path (default `./data`): the embedded DuckDB engine, file `kiln.duckdb` inside it;
- * - `clickhouse://host:8123/db`: the ClickHouse engine (a later issue).
+ * - `clickhouse://user:pass@host:8123/db`: the ClickHouse engine.
  */
 export async function openStore(url: string = DEFAULT_DATA_DIR, opts: StoreOptions = {}): Promise<Store> {
   if (/^clickhouse:\/\//i.test(url)) {
@@ -24,5 +29,10 @@ export async function openStore(url: string = DEFAULT_DATA_DIR, opts: StoreOptio
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
     throw new InputError(`unknown store "${url}": give a data directory or clickhouse://host:port/database`);
   }
-  return DuckDBStore.open(url === '' ? DEFAULT_DATA_DIR : url, opts);
+  return openDuckDB(url === '' ? DEFAULT_DATA_DIR : url, opts);
+}
+
+/** The embedded store in `dir`. */
+export async function openDuckDB(dir: string, opts: DuckDBEngineOptions = {}): Promise<EngineStore> {
+  return EngineStore.open(await DuckDBEngine.open(dir, opts), opts);
 }

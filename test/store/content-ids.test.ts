@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DictionaryBuilder, dictionaryIds } from '../../src/model/index.js';
-import { ContentIds } from '../../src/store/duckdb/content-ids.js';
+import { ContentIds } from '../../src/store/content-ids.js';
 
 describe('ContentIds (the write path\'s memoized dictionaryIds)', () => {
   it('gives exactly the model\'s ids, also for a second dictionary with the same content in another order', () => {

@@ -197,8 +197,8 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       it('rejects the whole call with an InputError and stores nothing of it', async () => {
         const good = folded({ labels: { service_name: 'a' }, timeMs: T0, samples: { 'a;b': 1 } });
         const cases: [Profile, RegExp][] = [
-          [{ ...good, values: [Number.NaN] }, /not a finite number/],
-          [{ ...good, stacks: [7] }, /refers to stack 7/],
+          [{ ...good, values: [Number.NaN] }, /finite/],
+          [{ ...good, stacks: [7] }, /stack 7/],
           [{ ...good, values: [1, 2] }, /1 stacks but 2 values/],
           [{ ...good, timeMs: Number.POSITIVE_INFINITY }, /time/],
           [{ ...good, timeMs: -1 }, /time/],

@@ -1,10 +1,8 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { BIGINT } from '@duckdb/node-api';
-import type { Labels } from '../../model/index.js';
-import { formatLabels } from '../../model/index.js';
-import type { SeriesPoints, SeriesPointsQuery, StackValue, TimeRange } from '../store.js';
+import type { StackValue, TimeRange } from '../store.js';
+import { OTHER_STACK_ID } from '../store.js';
 import { dayOf, dayTableName } from './schema.js';
-import type { SeriesRecord } from './series-registry.js';
 import { big, intList, num } from './sql.js';
 
 /**
@@ -22,29 +20,52 @@ export function dayTablesIn(days: ReadonlySet<number>, range: TimeRange): string
 }
 
 /**
- * sum(value) by stack over the series and range, entirely in DuckDB: each day table is filtered
- * (zone maps on time_ms) and pre-aggregated, then the partial sums are merged and only the surviving
- * stacks are joined to their content ids.
+ * `series_key → group` as SQL: a filter on the key when there is one group (zone maps and a plain IN
+ * list), a join on an inline VALUES table when there are several.
+ */
+function groupSql(groups: readonly (readonly number[])[]): { join: string; where: string; grp: string } {
+  if (groups.length === 1) return { join: '', where: `series_key IN (${intList(groups[0]!)})`, grp: '0' };
+  const pairs = groups.flatMap((keys, g) => keys.map((k) => `(${intList([k])}, ${g})`));
+  return { join: `JOIN (VALUES ${pairs.join(', ')}) g(series_key, grp) USING (series_key)`, where: 'true', grp: 'g.grp' };
+}
+
+/**
+ * sum(value) by stack per group over the range, entirely in DuckDB: each day table is filtered
+ * (zone maps on time_ms) and pre-aggregated, the partial sums merged, and — when limited — each
+ * group's `limit` heaviest stacks kept plus one remainder row. Only surviving stacks are joined to
+ * their content ids.
  */
 export async function mergeStacks(
   conn: DuckDBConnection,
   days: ReadonlySet<number>,
-  series: readonly SeriesRecord[],
+  groups: readonly (readonly number[])[],
   range: TimeRange,
-): Promise<StackValue[]> {
+  limit: number,
+): Promise<StackValue[][]> {
+  const out: StackValue[][] = groups.map(() => []);
   const tables = dayTablesIn(days, range);
-  if (series.length === 0 || tables.length === 0) return [];
-  const keys = intList(series.map((s) => s.key));
+  if (groups.every((g) => g.length === 0) || tables.length === 0) return out;
+  const { join, where, grp } = groupSql(groups);
   const parts = tables.map(
-    (t) =>
-      `SELECT stack_key, sum(value * scale) AS v FROM ${t}
-       WHERE time_ms >= $1 AND time_ms < $2 AND series_key IN (${keys}) GROUP BY stack_key`,
+    (t) => `SELECT ${grp} AS grp, stack_key, sum(value * scale) AS v FROM ${t} ${join}
+       WHERE time_ms >= $1 AND time_ms < $2 AND ${where} GROUP BY ALL`,
   );
-  const sql = `SELECT st.stack_id, m.v FROM (
-      SELECT stack_key, sum(v) AS v FROM (${parts.join(' UNION ALL ')}) GROUP BY stack_key
-    ) m JOIN stacks st ON st.stack_key = m.stack_key`;
+  const merged = `SELECT grp, stack_key, sum(v) AS v FROM (${parts.join(' UNION ALL ')}) GROUP BY grp, stack_key`;
+  const sql =
+    limit > 0
+      ? `WITH r AS (SELECT grp, stack_key, v, row_number() OVER (PARTITION BY grp ORDER BY v DESC, stack_key) AS rn FROM (${merged}))
+         SELECT r.grp, st.stack_id, r.v FROM r JOIN stacks st ON st.stack_key = r.stack_key WHERE r.rn <= ${intList([limit])}
+         UNION ALL SELECT grp, NULL, sum(v) FROM r WHERE rn > ${intList([limit])} GROUP BY grp
+         ORDER BY 1, 3 DESC`
+      : `SELECT m.grp, st.stack_id, m.v FROM (${merged}) m JOIN stacks st ON st.stack_key = m.stack_key`;
   const r = await conn.runAndReadAll(sql, [BigInt(Math.floor(range.from)), BigInt(Math.ceil(range.to))], [BIGINT, BIGINT]);
-  return r.getRows().map(([id, v]) => ({ stackId: big(id!), value: num(v!) }));
+  for (const [g, id, v] of r.getRows()) out[num(g!)]!.push({ stackId: id === null ? OTHER_STACK_ID : big(id), value: num(v!) });
+  // The remainder row goes last, after the kept stacks.
+  for (const rows of out) {
+    const i = rows.findIndex((x) => x.stackId === OTHER_STACK_ID);
+    if (i >= 0 && i !== rows.length - 1) rows.push(rows.splice(i, 1)[0]!);
+  }
+  return out;
 }
 
 /**
@@ -53,40 +74,23 @@ export async function mergeStacks(
  */
 export async function seriesPoints(
   conn: DuckDBConnection,
-  series: readonly SeriesRecord[],
-  q: SeriesPointsQuery,
-): Promise<SeriesPoints[]> {
-  if (series.length === 0 || q.to <= q.from) return [];
-  const groups: Labels[] = [];
-  const groupIndex = new Map<string, number>();
-  const pairs: string[] = [];
-  for (const s of series) {
-    const labels = q.groupBy.flatMap((name) => s.labels.filter((l) => l.name === name));
-    labels.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const k = formatLabels(labels);
-    let g = groupIndex.get(k);
-    if (g === undefined) {
-      g = groups.push(labels) - 1;
-      groupIndex.set(k, g);
-    }
-    pairs.push(`(${intList([s.key])}, ${g})`);
-  }
-  const step = Math.max(1, Math.floor(q.stepMs));
-  const sql = `SELECT g.grp, (p.time_ms - $1) // $3 AS bucket, sum(p.total) AS total, count(*) AS profiles
-    FROM profiles p JOIN (VALUES ${pairs.join(', ')}) g(series_key, grp) ON g.series_key = p.series_key
-    WHERE p.time_ms >= $1 AND p.time_ms < $2
+  groups: readonly (readonly number[])[],
+  range: TimeRange,
+  stepMs: number,
+  aggregation: 'sum' | 'avg',
+): Promise<{ timeMs: number; value: number }[][]> {
+  const out: { timeMs: number; value: number }[][] = groups.map(() => []);
+  if (groups.every((g) => g.length === 0) || range.to <= range.from) return out;
+  const { join, where, grp } = groupSql(groups);
+  const step = Math.max(1, Math.floor(stepMs));
+  const sql = `SELECT ${grp} AS grp, (time_ms - $1) // $3 AS bucket, sum(total) AS total, count(*) AS profiles
+    FROM profiles ${join}
+    WHERE time_ms >= $1 AND time_ms < $2 AND ${where}
     GROUP BY ALL ORDER BY 1, 2`;
-  const r = await conn.runAndReadAll(sql, [BigInt(Math.floor(q.from)), BigInt(Math.ceil(q.to)), BigInt(step)], [BIGINT, BIGINT, BIGINT]);
-  const out = new Map<number, SeriesPoints>();
-  for (const [grp, bucket, total, profiles] of r.getRows()) {
-    const g = num(grp!);
-    let sp = out.get(g);
-    if (!sp) {
-      sp = { labels: groups[g]!, points: [] };
-      out.set(g, sp);
-    }
-    const value = q.aggregation === 'avg' ? num(total!) / num(profiles!) : num(total!);
-    sp.points.push({ timeMs: Math.floor(q.from) + num(bucket!) * step, value });
+  const r = await conn.runAndReadAll(sql, [BigInt(Math.floor(range.from)), BigInt(Math.ceil(range.to)), BigInt(step)], [BIGINT, BIGINT, BIGINT]);
+  for (const [g, bucket, total, profiles] of r.getRows()) {
+    const value = aggregation === 'avg' ? num(total!) / num(profiles!) : num(total!);
+    out[num(g!)]!.push({ timeMs: Math.floor(range.from) + num(bucket!) * step, value });
   }
-  return [...out.values()];
+  return out;
 }

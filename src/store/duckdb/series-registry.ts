@@ -1,31 +1,23 @@
-import type { Id, Labels, ProfileType, Selector } from '../../model/index.js';
-import { matches } from '../../model/index.js';
+import type { Id } from '../../model/index.js';
+import type { SeriesRecord } from '../engine.js';
 import type { TimeRange } from '../store.js';
 
-/** One series as the engine keeps it in memory: series are few, samples are many. */
-export interface SeriesRecord {
+/** A series as this engine keeps it: the engine-neutral record plus its surrogate key. */
+export interface KeyedSeries extends SeriesRecord {
   readonly key: number;
-  readonly id: Id;
-  readonly tenant: string;
-  readonly type: ProfileType;
-  readonly typeId: string;
-  readonly labels: Labels;
-  /** Time bounds of the stored profiles, so label queries honour the range without scanning samples. */
-  firstMs: number;
-  lastMs: number;
 }
 
 /**
- * Every series of the store, loaded at open and kept current after each commit. Selector matching
- * runs here with the model's `matches()`, so the engine and the rest of Kiln agree on regex and
- * missing-label semantics exactly; SQL then filters samples by the matched series keys.
+ * Every series of the store, loaded at open and kept current after each commit (DuckDB has one
+ * writer: this process). Series are few and samples many, so `Engine.series` answers from memory
+ * and samples carry the small integer key.
  */
 export class SeriesRegistry {
-  private readonly byKey = new Map<number, SeriesRecord>();
-  private readonly byId = new Map<Id, SeriesRecord>();
+  private readonly byKey = new Map<number, KeyedSeries>();
+  private readonly byId = new Map<Id, KeyedSeries>();
   private nextKey = 1;
 
-  add(rec: SeriesRecord): void {
+  add(rec: KeyedSeries): void {
     this.byKey.set(rec.key, rec);
     this.byId.set(rec.id, rec);
     if (rec.key >= this.nextKey) this.nextKey = rec.key + 1;
@@ -43,11 +35,11 @@ export class SeriesRegistry {
     return this.nextKey++;
   }
 
-  get(id: Id): SeriesRecord | undefined {
+  get(id: Id): KeyedSeries | undefined {
     return this.byId.get(id);
   }
 
-  all(): IterableIterator<SeriesRecord> {
+  all(): IterableIterator<KeyedSeries> {
     return this.byKey.values();
   }
 
@@ -56,8 +48,8 @@ export class SeriesRegistry {
   }
 
   /** Series of `tenant` with data in [from, to); `profileType` '' means every type. */
-  inRange(tenant: string, range: TimeRange, profileType = ''): SeriesRecord[] {
-    const out: SeriesRecord[] = [];
+  inRange(tenant: string, range: TimeRange, profileType = ''): KeyedSeries[] {
+    const out: KeyedSeries[] = [];
     for (const s of this.byKey.values()) {
       if (s.tenant !== tenant || s.lastMs < range.from || s.firstMs >= range.to) continue;
       if (profileType !== '' && s.typeId !== profileType) continue;
@@ -65,8 +57,5 @@ export class SeriesRegistry {
     }
     return out;
   }
-
-  select(tenant: string, selector: Selector, range: TimeRange): SeriesRecord[] {
-    return this.inRange(tenant, range, selector.profileType).filter((s) => matches(s.labels, selector.matchers));
-  }
 }
+

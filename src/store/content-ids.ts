@@ -1,6 +1,6 @@
 import xxhash from 'xxhash-wasm';
-import type { DictionaryIds, Id, SymbolDictionary } from '../../model/index.js';
-import { functionId, locationId, mappingId } from '../../model/index.js';
+import type { DictionaryIds, Id, SymbolDictionary } from '../model/index.js';
+import { functionId, locationId, mappingId } from '../model/index.js';
 
 const { h64Raw } = await xxhash();
 const CAPACITY = 500_000;

@@ -1,0 +1,241 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { BIGINT, DuckDBInstance, LIST, UBIGINT, listValue } from '@duckdb/node-api';
+import type { Id, Labels } from '../../model/index.js';
+import { Unavailable, parseProfileType } from '../../model/index.js';
+import type { CommitBatch, Engine, SeriesRecord, StoredFunction, StoredLocation, StoredMapping, StoredStack, SymbolKind } from '../engine.js';
+import type { StackValue, StoreStats, TimeRange } from '../store.js';
+import { mergeStacks, seriesPoints } from './read.js';
+import { bytesOnDisk, countRows, dropDaysBefore } from './retention.js';
+import { createSchema, listDays } from './schema.js';
+import type { KeyedSeries } from './series-registry.js';
+import { SeriesRegistry } from './series-registry.js';
+import { SerialQueue, big, num, selectByIds, str } from './sql.js';
+import { SYMBOL_TABLES, StackKeys, fetchSymbolRows } from './symbols.js';
+import { commitBatch } from './write.js';
+
+export const DATABASE_FILE = 'kiln.duckdb';
+
+/** Ids kept in memory for stack keys before misses go to the table (≈ 25 MB). */
+const STACK_KEYS_CAPACITY = 250_000;
+
+export interface DuckDBEngineOptions {
+  /** DuckDB worker threads (default: DuckDB's own, one per core). */
+  readonly threads?: number;
+  /** DuckDB memory limit, e.g. '1GB' (default: DuckDB's own, 80 % of RAM). */
+  readonly memoryLimit?: string;
+  /** Bound of the in-memory stack-key map; tests set it tiny to exercise the table path. */
+  readonly knownIdsCapacity?: number;
+}
+
+/**
+ * The embedded engine: one DuckDB file in the data directory, this process its only writer. Writes go
+ * through one connection in a queue (DuckDB serializes writers anyway); each read opens its own
+ * connection, so queries run in parallel with writes and see only committed data, and an aborted
+ * read interrupts just its own connection.
+ */
+export class DuckDBEngine implements Engine {
+  readonly name = 'duckdb';
+  readonly sharedWriters = false;
+  private readonly writes = new SerialQueue();
+  private closed = false;
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly writer: DuckDBConnection,
+    private readonly dbFile: string,
+    private readonly registry: SeriesRegistry,
+    private readonly stackKeys: StackKeys,
+    private readonly days: Set<number>,
+  ) {}
+
+  static async open(dir: string, opts: DuckDBEngineOptions = {}): Promise<DuckDBEngine> {
+    mkdirSync(dir, { recursive: true });
+    const dbFile = path.join(dir, DATABASE_FILE);
+    const config: Record<string, string> = {};
+    if (opts.threads !== undefined) config['threads'] = String(opts.threads);
+    if (opts.memoryLimit !== undefined) config['memory_limit'] = opts.memoryLimit;
+    const instance = await DuckDBInstance.create(dbFile, config);
+    const conn = await instance.connect();
+    try {
+      await createSchema(conn);
+      const registry = await loadSeries(conn);
+      const stackKeys = await StackKeys.load(conn, opts.knownIdsCapacity ?? STACK_KEYS_CAPACITY);
+      const days = new Set(await listDays(conn));
+      return new DuckDBEngine(instance, conn, dbFile, registry, stackKeys, days);
+    } catch (e) {
+      conn.closeSync();
+      instance.closeSync();
+      throw e;
+    }
+  }
+
+  commit(batch: CommitBatch): Promise<void> {
+    this.checkOpen();
+    return this.writes.run(() => commitBatch({ conn: this.writer, registry: this.registry, stackKeys: this.stackKeys, days: this.days }, batch));
+  }
+
+  async storedProfiles(ids: readonly Id[], fromMs: number, toMs: number): Promise<Set<Id>> {
+    if (ids.length === 0) return new Set();
+    // Zone maps on time_ms keep the scan to the blocks of that window.
+    const r = await this.withReader(undefined, (c) =>
+      c.runAndReadAll(
+        'SELECT profile_id FROM profiles WHERE time_ms BETWEEN $2 AND $3 AND profile_id IN (SELECT unnest($1))',
+        [listValue(ids as Id[]), BigInt(Math.floor(fromMs)), BigInt(Math.ceil(toMs))],
+        [LIST(UBIGINT), BIGINT, BIGINT],
+      ),
+    );
+    return new Set(r.getRows().map(([id]) => big(id!)));
+  }
+
+  async recentProfiles(windowMs: number): Promise<{ ids: { id: Id; timeMs: number }[]; floorMs: number }> {
+    return this.withReader(undefined, async (c) => {
+      const max = (await c.runAndReadAll('SELECT max(time_ms) FROM profiles')).getRows()[0]![0]!;
+      if (max === null) return { ids: [], floorMs: -Infinity };
+      const floorMs = num(max) - windowMs;
+      const rows = await c.runAndReadAll('SELECT profile_id, time_ms FROM profiles WHERE time_ms >= $1', [BigInt(floorMs)], [BIGINT]);
+      return { ids: rows.getRows().map(([id, t]) => ({ id: big(id!), timeMs: num(t!) })), floorMs };
+    });
+  }
+
+  async storedSymbols(kind: SymbolKind, ids: readonly Id[]): Promise<Set<Id>> {
+    const { table, id } = SYMBOL_TABLES[kind];
+    const rows = await this.withReader(undefined, (c) => selectByIds(c, table, id, id, ids));
+    return new Set(rows.map(([x]) => big(x!)));
+  }
+
+  async listSymbolIds(kind: SymbolKind, max: number): Promise<Id[] | undefined> {
+    const { table, id } = SYMBOL_TABLES[kind];
+    return this.withReader(undefined, async (c) => {
+      const n = num((await c.runAndReadAll(`SELECT count(*) FROM ${table}`)).getRows()[0]![0]!);
+      if (n > max) return undefined;
+      return (await c.runAndReadAll(`SELECT ${id} FROM ${table}`)).getRows().map(([x]) => big(x!));
+    });
+  }
+
+  async series(tenant: string, range: TimeRange, profileType: string): Promise<SeriesRecord[]> {
+    this.checkOpen();
+    return this.registry.inRange(tenant, range, profileType);
+  }
+
+  mergeStacks(_tenant: string, groups: readonly (readonly Id[])[], range: TimeRange, limit: number, signal?: AbortSignal): Promise<StackValue[][]> {
+    const keys = groups.map((g) => this.keysOf(g));
+    return this.withReader(signal, (c) => mergeStacks(c, this.days, keys, range, limit));
+  }
+
+  seriesPoints(
+    _tenant: string,
+    groups: readonly (readonly Id[])[],
+    range: TimeRange,
+    stepMs: number,
+    aggregation: 'sum' | 'avg',
+    signal?: AbortSignal,
+  ): Promise<{ timeMs: number; value: number }[][]> {
+    const keys = groups.map((g) => this.keysOf(g));
+    return this.withReader(signal, (c) => seriesPoints(c, keys, range, stepMs, aggregation));
+  }
+
+  fetchSymbols(kind: 'stacks', ids: readonly Id[], signal?: AbortSignal): Promise<StoredStack[]>;
+  fetchSymbols(kind: 'locations', ids: readonly Id[], signal?: AbortSignal): Promise<StoredLocation[]>;
+  fetchSymbols(kind: 'functions', ids: readonly Id[], signal?: AbortSignal): Promise<StoredFunction[]>;
+  fetchSymbols(kind: 'mappings', ids: readonly Id[], signal?: AbortSignal): Promise<StoredMapping[]>;
+  fetchSymbols(kind: SymbolKind, ids: readonly Id[], signal?: AbortSignal): Promise<StoredStack[] | StoredLocation[] | StoredFunction[] | StoredMapping[]> {
+    return this.withReader(signal, (c) => fetchSymbolRows(c, kind, ids));
+  }
+
+  dropBefore(olderThanMs: number): Promise<number> {
+    this.checkOpen();
+    return this.writes.run(() => dropDaysBefore(this.writer, this.days, this.registry, olderThanMs));
+  }
+
+  async stats(): Promise<StoreStats> {
+    const rows = await this.withReader(undefined, (c) => countRows(c, this.days));
+    return { series: this.registry.size, rows, bytesOnDisk: bytesOnDisk(this.dbFile) };
+  }
+
+  async health(): Promise<void> {
+    try {
+      await this.withReader(undefined, (c) => c.run('SELECT 1'));
+    } catch (e) {
+      throw new Unavailable(`DuckDB store at ${this.dbFile} cannot answer: ${(e as Error).message}`);
+    }
+  }
+
+  /** Folds the write-ahead log into the database file (benchmarks measure bytes after this). */
+  checkpoint(): Promise<void> {
+    this.checkOpen();
+    return this.writes.run(async () => {
+      await this.writer.run('CHECKPOINT');
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.writes.run(async () => undefined);
+    this.writer.closeSync();
+    this.instance.closeSync();
+  }
+
+  private keysOf(ids: readonly Id[]): number[] {
+    const out: number[] = [];
+    for (const id of ids) {
+      const s = this.registry.get(id);
+      if (s) out.push(s.key);
+    }
+    return out;
+  }
+
+  /**
+   * Runs a read on a connection of its own; an abort interrupts that connection's query. A read that
+   * picked its day tables just before retention dropped one fails with a catalog error; it is retried
+   * once, by then against the current days.
+   */
+  private async withReader<T>(signal: AbortSignal | undefined, fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    this.checkOpen();
+    signal?.throwIfAborted();
+    for (let attempt = 0; ; attempt++) {
+      const c = await this.instance.connect();
+      const interrupt = () => c.interrupt();
+      signal?.addEventListener('abort', interrupt, { once: true });
+      try {
+        return await fn(c);
+      } catch (e) {
+        if (signal?.aborted) throw signal.reason;
+        if (attempt > 0 || !/Catalog Error/.test(String(e))) throw e;
+      } finally {
+        signal?.removeEventListener('abort', interrupt);
+        c.closeSync();
+      }
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error('store is closed');
+  }
+}
+
+async function loadSeries(conn: DuckDBConnection): Promise<SeriesRegistry> {
+  const registry = new SeriesRegistry();
+  const r = await conn.runAndReadAll(
+    `SELECT s.series_key, s.series_id, s.tenant, s.profile_type, s.labels, b.first_ms, b.last_ms
+     FROM series s LEFT JOIN (
+       SELECT series_key, min(time_ms) AS first_ms, max(time_ms) AS last_ms FROM profiles GROUP BY series_key
+     ) b USING (series_key)`,
+  );
+  for (const [key, id, tenant, typeId, labels, first, last] of r.getRows()) {
+    const rec: KeyedSeries = {
+      key: num(key!),
+      id: big(id!),
+      tenant: str(tenant!),
+      type: parseProfileType(str(typeId!)),
+      typeId: str(typeId!),
+      labels: JSON.parse(str(labels!)) as Labels,
+      firstMs: first === null ? Infinity : num(first!),
+      lastMs: last === null ? -Infinity : num(last!),
+    };
+    registry.add(rec);
+  }
+  return registry;
+}
