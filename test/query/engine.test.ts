@@ -9,7 +9,7 @@ import { QueryEngine } from '../../src/query/engine.js';
 import { parseSelector } from '../../src/query/selector.js';
 import { openStore } from '../../src/store/index.js';
 import type { SeriesQuery, Store } from '../../src/store/store.js';
-import { MemoryStore, profileOf, SAMPLE, SAMPLE_SHAPE, shape } from './fixtures.js';
+import { memoryStore, profileOf, SAMPLE, SAMPLE_SHAPE, shape } from './fixtures.js';
 
 const T = Date.UTC(2024, 4, 1, 12, 0, 0);
 const MIN = 60_000;
@@ -129,7 +129,7 @@ function engineSuite(name: string, open: () => Promise<Store>): void {
   });
 }
 
-engineSuite('the in-memory store', async () => new MemoryStore());
+engineSuite('the in-memory store', memoryStore);
 
 const dir = mkdtempSync(path.join(tmpdir(), 'kiln-query-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,8 +1,8 @@
-import { DictionaryBuilder, dictionaryIds, matches, profileTypeId, seriesId, labelsFrom } from '../../src/model/index.js';
-import type { Id, Labels, Profile, ProfileType } from '../../src/model/index.js';
-import type {
-  ResolvedStacks, SeriesInfo, SeriesPoints, SeriesPointsQuery, SeriesQuery, StackValue, Store, StoreStats, TimeRange, WriteResult,
-} from '../../src/store/store.js';
+import { DictionaryBuilder, labelsFrom } from '../../src/model/index.js';
+import type { Profile, ProfileType } from '../../src/model/index.js';
+import type { Store } from '../../src/store/store.js';
+import { EngineStore } from '../../src/store/engine-store.js';
+import { MemoryEngine } from '../store/memory-engine.js';
 import type { WeightedStack } from '../../src/query/stacks.js';
 import { CPU_TYPE } from '../../src/model/index.js';
 import type { FlameNode } from '../../src/query/tree.js';
@@ -49,127 +49,9 @@ export function profileOf(
   };
 }
 
-interface Row {
-  tenant: string;
-  series: Id;
-  type: ProfileType;
-  labels: Labels;
-  timeMs: number;
-  stackId: Id;
-  value: number;
-}
-
-/**
- * A Store kept in memory with the same contract as the real engines (tenants apart, [from, to),
- * sum by stack, symbols by stack id) so the query layer can be tested on its own.
- */
-export class MemoryStore implements Store {
-  private readonly rows: Row[] = [];
-  private readonly symbols = new Map<Id, { profile: Profile; stack: number }>();
-
-  async write(tenant: string, profiles: readonly Profile[]): Promise<WriteResult> {
-    let rows = 0;
-    for (const p of profiles) {
-      const ids = dictionaryIds(p.dict);
-      const series = seriesId(tenant, p.type, p.labels);
-      for (let i = 0; i < p.stacks.length; i++) {
-        const stackId = ids.stacks[p.stacks[i]!]!;
-        this.symbols.set(stackId, { profile: p, stack: p.stacks[i]! });
-        this.rows.push({ tenant, series, type: p.type, labels: p.labels, timeMs: p.timeMs, stackId, value: p.values[i]! });
-        rows++;
-      }
-    }
-    return { profiles: profiles.length, rows };
-  }
-
-  private select(q: SeriesQuery): Row[] {
-    return this.rows.filter(
-      (r) =>
-        r.tenant === q.tenant &&
-        profileTypeId(r.type) === q.selector.profileType &&
-        r.timeMs >= q.from &&
-        r.timeMs < q.to &&
-        matches(r.labels, q.selector.matchers),
-    );
-  }
-
-  async profileTypes(q: SeriesQuery): Promise<ProfileType[]> {
-    const m = new Map<string, ProfileType>();
-    for (const r of this.rows) if (r.tenant === q.tenant && r.timeMs >= q.from && r.timeMs < q.to) m.set(profileTypeId(r.type), r.type);
-    return [...m.values()];
-  }
-
-  async labelNames(q: SeriesQuery): Promise<string[]> {
-    return [...new Set(this.select(q).flatMap((r) => r.labels.map((l) => l.name)))].sort();
-  }
-
-  async labelValues(q: SeriesQuery, name: string): Promise<string[]> {
-    return [...new Set(this.select(q).flatMap((r) => r.labels.filter((l) => l.name === name).map((l) => l.value)))].sort();
-  }
-
-  async series(q: SeriesQuery): Promise<SeriesInfo[]> {
-    const m = new Map<Id, SeriesInfo>();
-    for (const r of this.select(q)) m.set(r.series, { id: r.series, profileType: r.type, labels: r.labels });
-    return [...m.values()];
-  }
-
-  async mergeStacks(q: SeriesQuery): Promise<StackValue[]> {
-    const m = new Map<Id, number>();
-    for (const r of this.select(q)) m.set(r.stackId, (m.get(r.stackId) ?? 0) + r.value);
-    return [...m].map(([stackId, value]) => ({ stackId, value }));
-  }
-
-  async resolveStacks(_tenant: string, stackIds: readonly Id[]): Promise<ResolvedStacks> {
-    const b = new DictionaryBuilder();
-    const stacks = new Map<Id, number>();
-    for (const id of stackIds) {
-      const s = this.symbols.get(id);
-      if (!s) continue;
-      const d = s.profile.dict;
-      const locs = d.stacks[s.stack]!.map((li) => {
-        const l = d.locations[li]!;
-        const mapping = l.mapping >= 0 ? b.mapping(d.mappings[l.mapping]!.binary, d.mappings[l.mapping]!.buildId) : -1;
-        const lines = l.lines.map((ln) => {
-          const f = d.functions[ln.function]!;
-          return { function: b.function(f.name, f.systemName, f.file), line: ln.line };
-        });
-        return b.location(mapping, l.address, lines);
-      });
-      stacks.set(id, b.stack(locs));
-    }
-    return { dict: b.dict, stacks };
-  }
-
-  async seriesPoints(q: SeriesPointsQuery): Promise<SeriesPoints[]> {
-    const groups = new Map<string, { labels: Labels; buckets: Map<number, { sum: number; profiles: Set<string> }> }>();
-    for (const r of this.select(q)) {
-      const labels = labelsFrom(r.labels.filter((l) => q.groupBy.includes(l.name)).map((l) => [l.name, l.value] as const));
-      const key = JSON.stringify(labels);
-      let g = groups.get(key);
-      if (!g) groups.set(key, (g = { labels, buckets: new Map() }));
-      const t = q.from + Math.floor((r.timeMs - q.from) / q.stepMs) * q.stepMs;
-      let b = g.buckets.get(t);
-      if (!b) g.buckets.set(t, (b = { sum: 0, profiles: new Set() }));
-      b.sum += r.value;
-      b.profiles.add(`${r.series}@${r.timeMs}`);
-    }
-    return [...groups.values()].map((g) => ({
-      labels: g.labels,
-      points: [...g.buckets]
-        .sort((a, b) => a[0] - b[0])
-        .map(([timeMs, b]) => ({ timeMs, value: q.aggregation === 'avg' ? b.sum / b.profiles.size : b.sum })),
-    }));
-  }
-
-  async dropBefore(): Promise<number> {
-    return 0;
-  }
-
-  async stats(): Promise<StoreStats> {
-    return { series: new Set(this.rows.map((r) => r.series)).size, rows: this.rows.length, bytesOnDisk: 0 };
-  }
-
-  async close(): Promise<void> {}
+/** A Store over the in-memory test engine, which passes the Store contract (test/store/memory.test.ts). */
+export function memoryStore(): Promise<Store> {
+  return EngineStore.open(new MemoryEngine());
 }
 
 /** The hand-made profile most query tests use; total 77. */

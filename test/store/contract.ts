@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Labels, Profile } from '../../src/model/index.js';
 import { CPU_TYPE, DictionaryBuilder, InputError, frameNames, profileTypeId, seriesId } from '../../src/model/index.js';
 import type { Store } from '../../src/store/store.js';
+import { OTHER_STACK_ID } from '../../src/store/store.js';
 import { ALLOC_TYPE, anyType, DAY, HOUR, MINUTE, T0, folded, freshTenant, labelsOf, mergedFolded, selector } from './fixtures.js';
 
 /**
@@ -222,6 +223,61 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         await expect(store.write('', [good])).rejects.toThrow(/tenant/);
         expect(await store.series({ tenant, selector: selector(), ...hour })).toEqual([]);
         expect(await store.mergeStacks({ tenant, selector: selector(), ...hour })).toEqual([]);
+      });
+    });
+
+    describe('limited and grouped merges', () => {
+      beforeEach(async () => {
+        await store.write(tenant, [
+          folded({ labels: { service_name: 'a', pod: 'p1' }, timeMs: T0, samples: { 'm;w;hot': 50, 'm;w;warm': 20, 'm;cold1': 3, 'm;cold2': 2 } }),
+          folded({ labels: { service_name: 'a', pod: 'p2' }, timeMs: T0 + 1000, samples: { 'm;w;hot': 10, 'm;cold3': 1 } }),
+          folded({ labels: { service_name: 'b' }, timeMs: T0, samples: { 'x;y': 7, 'x;z': 5, 'x;q': 1 } }),
+        ]);
+      });
+
+      it('keeps the heaviest stacks, heaviest first, and sums the rest into one OTHER_STACK_ID row', async () => {
+        const rows = await store.mergeStacks({ tenant, selector: selector([{ name: 'service_name', op: '=', value: 'a' }]), ...hour, limit: 2 });
+        expect(rows.map((r) => r.value)).toEqual([60, 20, 6]);
+        expect(rows[2]!.stackId).toBe(OTHER_STACK_ID);
+        expect(rows.slice(0, 2).every((r) => r.stackId !== OTHER_STACK_ID)).toBe(true);
+        // The total is the unlimited total; symbols resolve for the kept stacks and skip the remainder.
+        const all = await store.mergeStacks({ tenant, selector: selector([{ name: 'service_name', op: '=', value: 'a' }]), ...hour });
+        expect(all.reduce((a, r) => a + r.value, 0)).toBe(86);
+        const resolved = await store.resolveStacks(tenant, rows.map((r) => r.stackId));
+        expect(resolved.stacks.size).toBe(2);
+      });
+
+      it('adds no remainder row when nothing was cut', async () => {
+        const rows = await store.mergeStacks({ tenant, selector: selector([{ name: 'service_name', op: '=', value: 'b' }]), ...hour, limit: 3 });
+        expect(rows.map((r) => r.value).sort((x, y) => y - x)).toEqual([7, 5, 1]);
+        expect(rows.some((r) => r.stackId === OTHER_STACK_ID)).toBe(false);
+      });
+
+      it('merges per label group in one call, each group limited on its own', async () => {
+        const groups = await store.mergeStacksGrouped({ tenant, selector: selector(), ...hour, groupBy: ['service_name'], limit: 1 });
+        const byService = Object.fromEntries(groups.map((g) => [g.labels.map((l) => l.value).join(), g.stacks.map((r) => r.value)]));
+        expect(byService).toEqual({ a: [60, 26], b: [7, 6] });
+        const byPod = await store.mergeStacksGrouped({ tenant, selector: selector([{ name: 'service_name', op: '=', value: 'a' }]), ...hour, groupBy: ['pod'] });
+        expect(Object.fromEntries(byPod.map((g) => [g.labels.map((l) => l.value).join(), g.stacks.reduce((x, r) => x + r.value, 0)]))).toEqual({ p1: 75, p2: 11 });
+      });
+
+      it('filters profile types, label names and values by the selector (an access scope applies to them)', async () => {
+        const scoped = anyType([{ name: 'service_name', op: '=', value: 'b' }]);
+        expect((await store.profileTypes({ tenant, selector: scoped, ...hour })).map(profileTypeId)).toEqual([profileTypeId(CPU_TYPE)]);
+        expect(await store.profileTypes({ tenant, selector: anyType([{ name: 'service_name', op: '=', value: 'nobody' }]), ...hour })).toEqual([]);
+        expect(await store.labelNames({ tenant, selector: scoped, ...hour })).toEqual(['service_name']);
+        expect(await store.labelValues({ tenant, selector: anyType([{ name: 'pod', op: '=~', value: 'p.*' }]), ...hour }, 'service_name')).toEqual(['a']);
+      });
+
+      it('stops a read whose signal aborted, with the reason', async () => {
+        const ac = new AbortController();
+        ac.abort(new Error('deadline of 1 ms passed'));
+        await expect(store.mergeStacks({ tenant, selector: selector(), ...hour, signal: ac.signal })).rejects.toThrow(/deadline/);
+        await expect(store.labelNames({ tenant, selector: selector(), ...hour, signal: ac.signal })).rejects.toThrow(/deadline/);
+      });
+
+      it('reports itself healthy', async () => {
+        await expect(store.health()).resolves.toBeUndefined();
       });
     });
 
