@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 # clang + llvm: the agent tests compile C workloads and rebuild the BPF object to compare it;
 # bpftool + util-linux (setpriv): they check programs detach and that capabilities are named;
 # chromium: the UI tests drive a real browser.
-KILN_APT_PACKAGES="clang llvm libbpf-dev bpftool gcc util-linux chromium" bash scripts/setup.sh
+KILN_APT_PACKAGES="clang llvm libbpf-dev bpftool gcc util-linux chromium clickhouse-server zookeeper" bash scripts/setup.sh
 printf '\n==> running tests\n'
 npx vitest run "$@"
