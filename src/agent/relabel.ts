@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { InputError, isValidLabelName, labelsFrom, type Labels } from '../model/index.js';
+import { compileRegex, InputError, isValidLabelName, labelsFrom, type CompiledRegex, type Labels, type RegexMatch } from '../model/index.js';
 
 /**
- * Prometheus `relabel_configs`: the same YAML keys, defaults and semantics (anchored regex, `$1` /
- * `${name}` replacements, empty result deletes the label), so rules copied from a Prometheus or Grafana
- * Alloy config behave the same on Kiln's agent.
+ * Prometheus `relabel_configs`: the same YAML keys, defaults and semantics (anchored RE2 regex with `.`
+ * matching newlines, as Prometheus compiles `^(?s:re)$`; `$1` / `${name}` replacements; an empty result
+ * deletes the label), so rules copied from a Prometheus or Grafana Alloy config behave the same on Kiln's
+ * agent. Regexes are compiled by the model's `compileRegex`, Kiln's one dialect for user regexes.
  */
 
 export const RELABEL_ACTIONS = ['replace', 'keep', 'drop', 'labelmap', 'labeldrop', 'labelkeep', 'hashmod', 'lowercase', 'uppercase', 'keepequal', 'dropequal'] as const;
@@ -26,7 +27,7 @@ export interface RelabelRule {
   readonly action: RelabelAction;
   readonly sourceLabels: readonly string[];
   readonly separator: string;
-  readonly regex: RegExp;
+  readonly regex: CompiledRegex;
   readonly targetLabel: string;
   readonly replacement: string;
   readonly modulus: number;
@@ -60,11 +61,12 @@ function compileRule(raw: unknown, i: number): RelabelRule {
     return v;
   };
   const regexText = str('regex', '(.*)');
-  let regex: RegExp;
+  let regex: CompiledRegex;
   try {
-    regex = compileGoRegex(regexText);
+    regex = compileRegex(regexText, { anchored: true });
   } catch (e) {
-    throw new InputError(`${where}: invalid regex ${JSON.stringify(regexText)}: ${(e as Error).message}`);
+    if (e instanceof InputError) throw new InputError(`${where}: ${e.message}`);
+    throw e;
   }
   const targetLabel = str('target_label', '');
   if (NEEDS_TARGET.has(act) && !targetLabel) throw new InputError(`${where}: action ${act} needs target_label`);
@@ -73,23 +75,6 @@ function compileRule(raw: unknown, i: number): RelabelRule {
   if (act === 'hashmod' && modulus === 0) throw new InputError(`${where}: action hashmod needs modulus`);
   if (targetLabel && !targetLabel.includes('$') && !isValidLabelName(targetLabel)) throw new InputError(`${where}: target_label "${targetLabel}" is not a valid label name`);
   return { action: act, sourceLabels: sourceLabels as string[], separator: str('separator', ';'), regex, targetLabel, replacement: str('replacement', '$1'), modulus };
-}
-
-/**
- * An RE2 pattern as Prometheus uses it, in JS: anchored at both ends, `(?P<name>…)` groups spelled
- * `(?<name>…)`, and leading flags such as `(?i)` turned into RegExp flags (JS has no inline flags).
- */
-function compileGoRegex(text: string): RegExp {
-  const lead = /^\(\?([a-zA-Z]+)\)/.exec(text);
-  let flags = '';
-  if (lead) {
-    for (const f of lead[1]!) {
-      if (f === 'i' || f === 's' || f === 'm') flags += flags.includes(f) ? '' : f;
-      else throw new SyntaxError(`flag ${f} is not supported (i, s and m are)`);
-    }
-  }
-  const body = (lead ? text.slice(lead[0].length) : text).replace(/\(\?P</g, '(?<');
-  return new RegExp(`^(?:${body})$`, flags);
 }
 
 /** Applies rules in order; undefined when a keep/drop rule dropped the target. */
@@ -112,7 +97,7 @@ function applyRule(lb: Map<string, string>, r: RelabelRule): boolean {
     case 'dropequal':
       return value !== (lb.get(r.targetLabel) ?? '');
     case 'replace': {
-      const m = r.regex.exec(value);
+      const m = r.regex.match(value);
       if (!m) return true;
       const target = expand(r.targetLabel, m);
       if (!isValidLabelName(target)) return true;
@@ -135,7 +120,7 @@ function applyRule(lb: Map<string, string>, r: RelabelRule): boolean {
     }
     case 'labelmap':
       for (const [name, v] of [...lb]) {
-        const m = r.regex.exec(name);
+        const m = r.regex.match(name);
         if (m) {
           const to = expand(r.replacement, m);
           if (isValidLabelName(to)) lb.set(to, v);
@@ -160,7 +145,7 @@ function setOrDelete(lb: Map<string, string>, name: string, value: string): void
  * Go's Regexp.Expand: `$1`, `${1}`, `$name`, `${name}` take the longest run of word characters as the
  * name (so `$1x` is the group named "1x", empty); `$$` is a dollar; a `$` that starts no name is kept.
  */
-export function expand(template: string, m: RegExpExecArray): string {
+export function expand(template: string, m: RegexMatch): string {
   if (!template.includes('$')) return template;
   let out = '';
   let i = 0;
@@ -197,7 +182,7 @@ export function expand(template: string, m: RegExpExecArray): string {
       i = d + 1;
       continue;
     }
-    out += (/^\d+$/.test(name) ? m[Number(name)] : m.groups?.[name]) ?? '';
+    out += m.group(/^\d+$/.test(name) ? Number(name) : name) ?? '';
     i = next;
   }
   return out;

@@ -1,6 +1,6 @@
 import { InputError } from '../model/errors.js';
 import type { Matcher, Selector } from '../model/matcher.js';
-import { matcherRegex } from '../model/matcher.js';
+import { compileRegex } from '../model/matcher.js';
 import { parseProfileType, profileTypeId } from '../model/profile-type.js';
 
 /**
@@ -145,7 +145,7 @@ class SelectorParser {
     const value = this.quoted();
     if (op === '=~' || op === '!~') {
       try {
-        matcherRegex(value);
+        compileRegex(value, { anchored: true });
       } catch (e) {
         throw new InputError(`invalid regex for label "${name}" (at column ${opAt + 1}): ${(e as Error).message}`);
       }

@@ -1,4 +1,5 @@
 import { InputError } from '../model/errors.js';
+import { compileRegex, type CompiledRegex } from '../model/matcher.js';
 import { frameNames } from '../model/symbols.js';
 import type { ResolvedStacks, StackValue } from '../store/store.js';
 
@@ -59,7 +60,8 @@ export function weightedStacks(rows: readonly StackValue[], resolved: ResolvedSt
 
 /**
  * Stack filters, applied before a tree or table is built (so totals reflect what is shown).
- * All patterns are unanchored JavaScript regular expressions, as pprof's -focus/-hide are.
+ * All patterns are unanchored (any part of the name matches), as pprof's -focus/-hide are, and RE2 in
+ * linear time like every user regex in Kiln (see `compileRegex` in src/model/matcher.ts).
  */
 export interface StackFilter {
   /**
@@ -81,13 +83,14 @@ export function isEmptyFilter(f: StackFilter | undefined): boolean {
   return !f || (!f.focus && !f.hide && !f.focusBinary && !f.hideBinary);
 }
 
-/** Compiles a user's pattern; a bad one is an InputError naming the option. */
-export function userRegex(pattern: string, what: string): RegExp {
+/** Compiles a user's pattern (unanchored RE2); a bad one is an InputError naming the option. */
+export function userRegex(pattern: string, what: string): CompiledRegex {
   if (pattern.length > 4096) throw new InputError(`${what} pattern is ${pattern.length} characters (limit 4096)`);
   try {
-    return new RegExp(pattern);
+    return compileRegex(pattern, { anchored: false });
   } catch (e) {
-    throw new InputError(`invalid ${what} regex "${pattern.slice(0, 200)}": ${(e as Error).message}`);
+    if (e instanceof InputError) throw new InputError(`invalid ${what} ${e.message}`);
+    throw e;
   }
 }
 
@@ -99,7 +102,7 @@ export function filterStacks(stacks: readonly WeightedStack[], filter: StackFilt
   const focus = f.focus ? userRegex(f.focus, 'focus') : undefined;
   const focusBin = f.focusBinary ? userRegex(f.focusBinary, 'focus binary') : undefined;
   // Names repeat across stacks: test each distinct name/binary once.
-  const memo = (re: RegExp | undefined) => {
+  const memo = (re: CompiledRegex | undefined) => {
     const cache = new Map<string, boolean>();
     return (s: string): boolean => {
       if (!re) return false;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { labelsFrom, labelsToRecord } from '../../src/model/index.js';
+import { InputError, labelsFrom, labelsToRecord } from '../../src/model/index.js';
 import { compileRelabelConfigs, relabel } from '../../src/agent/relabel.js';
 
 /** Runs the rules of a Prometheus-style YAML snippet over a label record. */
@@ -77,15 +77,27 @@ describe('relabel_configs', () => {
     expect(run(`[{source_labels: [namespace], regex: '(?P<team>[a-z]+)-(?P<env>[a-z]+)', target_label: '\${env}_team', replacement: '$team'}]`, proc)!.prod_team).toBe('shop');
   });
 
-  it('accepts RE2 leading flags such as (?i) that JavaScript spells as RegExp flags', () => {
+  it('speaks RE2 as Prometheus does: inline flags anywhere, (?U), and . matching newlines', () => {
     expect(run(`[{action: keep, source_labels: [comm], regex: '(?i)NODE'}]`, proc)).toBeDefined();
     expect(run(`[{action: keep, source_labels: [comm], regex: 'NODE'}]`, proc)).toBeUndefined();
-    expect(() => compileRelabelConfigs(parse(`[{action: keep, source_labels: [comm], regex: '(?U)a+'}]`))).toThrow(/flag U is not supported/);
+    expect(run(`[{action: keep, source_labels: [comm], regex: 'x|(?i:NO)de'}]`, proc)).toBeDefined();
+    // Ungreedy: the first group takes as little as the anchored match allows.
+    expect(run(`[{source_labels: [x], regex: '(?U)(a+)(a*)', target_label: y, replacement: '$1|$2'}]`, { x: 'aaa' })!.y).toBe('a|aa');
+    expect(run(`[{source_labels: [x], regex: 'first.(.*)', target_label: y}]`, { x: 'first\nsecond' })!.y).toBe('second');
+  });
+
+  it('evaluates a catastrophic-backtracking regex in linear time', () => {
+    const started = performance.now();
+    expect(run(`[{action: keep, source_labels: [x], regex: '(a+)+$'}]`, { x: `${'a'.repeat(30)}!` })).toBeUndefined();
+    expect(run(`[{action: drop, source_labels: [x], regex: '(a|aa)+'}]`, { x: `${'a'.repeat(40)}!` })).toBeDefined();
+    expect(performance.now() - started).toBeLessThan(2000);
   });
 
   it('rejects bad rules with a message naming the rule and the problem', () => {
     expect(() => compileRelabelConfigs(parse(`[{action: explode}]`))).toThrow(/relabel_configs\[0\]: unknown action "explode"/);
-    expect(() => compileRelabelConfigs(parse(`[{action: keep, source_labels: [a]}, {regex: '(unclosed'}]`))).toThrow(/relabel_configs\[1\]: invalid regex/);
+    expect(() => compileRelabelConfigs(parse(`[{action: keep, source_labels: [a]}, {regex: '(unclosed'}]`))).toThrow(/relabel_configs\[1\]: regex "\(unclosed" is not valid RE2: missing closing \)/);
+    expect(() => compileRelabelConfigs(parse(`[{action: keep, source_labels: [a], regex: '(a)\\1'}]`))).toThrow(/relabel_configs\[0\]: regex .* \(RE2 has no backreferences\)/);
+    expect(() => compileRelabelConfigs(parse(`[{action: keep, source_labels: [a], regex: 'a(?=b)'}]`))).toThrow(InputError);
     expect(() => compileRelabelConfigs(parse(`[{action: hashmod, source_labels: [a], target_label: s}]`))).toThrow(/needs modulus/);
     expect(() => compileRelabelConfigs(parse(`[{action: replace, source_labels: [a]}]`))).toThrow(/needs target_label/);
     expect(() => compileRelabelConfigs(parse(`[{sources: [a]}]`))).toThrow(/unknown key "sources"/);

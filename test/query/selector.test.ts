@@ -75,6 +75,8 @@ describe('parseSelector: bad input says what and where', () => {
     [`${CPU}{a="\\q"}`, /invalid escape "\\q".*column 48/],
     [`${CPU}{a="1"} extra`, /unexpected "e" after "}" \(at column 52\)/],
     [`${CPU}{a=~"(unclosed"}`, /invalid regex for label "a" \(at column 46\)/],
+    [`${CPU}{a="1", b!~"x(?=y)"}`, /invalid regex for label "b" \(at column 53\): regex "x\(\?=y\)" is not valid RE2: lookahead/],
+    [`${CPU}{a=~\`(a)\\1\`}`, /invalid regex for label "a".*RE2 has no backreferences/],
     [`{a="1"}`, /selector has no profile type/],
     [`process_cpu{a="1"}`, /is not name:sample_type:sample_unit:period_type:period_unit.*column 1/],
     [`${CPU} x`, /unexpected "x" after the profile type/],

@@ -138,6 +138,21 @@ describe('filters', () => {
     expect(() => tree({ hide: '(' })).toThrow(InputError);
     expect(() => tree({ focusBinary: '[' })).toThrow(/invalid focus binary regex/);
   });
+
+  it('patterns are RE2 like every user regex (pprof -focus is Go regexp too), matched anywhere in the name', () => {
+    expect(tree({ focus: '(?i)HASH' })).toEqual(tree({ focus: 'hash' }));
+    expect(tree({ focus: 'as' })).toEqual(tree({ focus: '^hash$' }));
+    expect(() => tree({ hide: 'work(?=s)' })).toThrow(/invalid hide regex "work\(\?=s\)" is not valid RE2: lookahead/);
+    expect(() => tree({ focus: '(w)\\1' })).toThrow(InputError);
+  });
+
+  it('a catastrophic-backtracking pattern costs linear time', () => {
+    const name = `${'a'.repeat(30)}b`;
+    const started = performance.now();
+    const shown = shape(buildTree(filterStacks(folded({ [`main;${name}`]: 5 }), { hide: '(a+)+$' })));
+    expect(shown).toEqual({ 'total 5/0': [{ 'main 5/0': [`${name} 5/5`] }] });
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
 });
 
 describe('nthSmallest', () => {
