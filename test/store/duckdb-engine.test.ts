@@ -7,7 +7,7 @@ import { InputError } from '../../src/model/index.js';
 import { DATABASE_FILE } from '../../src/store/duckdb/duckdb-engine.js';
 import { commonDivisor } from '../../src/store/profile-rows.js';
 import { dayOfTableName, dayTableName } from '../../src/store/duckdb/schema.js';
-import { openStore } from '../../src/store/index.js';
+import { DuckDBEngine, EngineStore, openStore } from '../../src/store/index.js';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { DAY, HOUR, T0, folded, freshTenant, mergedFolded, selector } from './fixtures.js';
@@ -41,7 +41,52 @@ describe('openStore', () => {
     const dir = path.join(tempDir(), 'nested', 'data');
     const store = await openStore(dir, { threads: 1 });
     await store.close();
-    expect(await tableNames(dir)).toEqual(['functions', 'locations', 'mappings', 'profiles', 'series', 'stacks']);
+    expect(await tableNames(dir)).toEqual(['functions', 'locations', 'mappings', 'profiles', 'rolled_hours', 'rollup_hour', 'series', 'stacks']);
+  });
+});
+
+describe('hourly rollups', () => {
+  it('answer whole hours with the same sums as raw samples, also after late data and retention', async () => {
+    const dir = tempDir();
+    const engine = await DuckDBEngine.open(dir, { threads: 1, rollup: false });
+    const store = await EngineStore.open(engine);
+    const tenant = freshTenant();
+    const base = Date.UTC(2025, 5, 1);
+    const profiles = [];
+    for (let h = 0; h < 30; h++) {
+      for (const m of [0, 20, 40]) {
+        const samples: Record<string, number> = { 'main;work;hot': 10 + h, 'main;idle': 1 };
+        samples[`main;h${h % 5}`] = m + 1;
+        profiles.push(folded({ labels: { service_name: h % 2 ? 'a' : 'b' }, timeMs: base + h * HOUR + m * 60_000, samples }));
+      }
+    }
+    await store.write(tenant, profiles);
+    // Ragged edges on both sides, crossing a day boundary.
+    const range = { from: base + 90 * 60_000, to: base + 29 * HOUR + 30 * 60_000 };
+    const raw = await mergedFolded(store, tenant, selector(), range);
+    const rolled = await engine.rollUp(base + 40 * HOUR);
+    expect(rolled).toBe(24); // one pass rolls at most a day of hours…
+    expect(await engine.rollUp(base + 40 * HOUR)).toBe(6); // …the next the rest
+    expect(await mergedFolded(store, tenant, selector(), range)).toEqual(raw);
+    const grouped = await store.mergeStacksGrouped({ tenant, selector: selector(), ...range, groupBy: ['service_name'], limit: 2 });
+    expect(grouped.map((g) => g.stacks.reduce((a, r) => a + r.value, 0)).reduce((a, b) => a + b)).toBe(Object.values(raw).reduce((a, b) => a + b));
+
+    // A late profile into a rolled hour counts at once (the hour goes back to raw samples)…
+    await store.write(tenant, [folded({ labels: { service_name: 'a' }, timeMs: base + 5 * HOUR + 1, samples: { 'main;late': 1000 } })]);
+    const withLate = await mergedFolded(store, tenant, selector(), range);
+    expect(withLate['main;late']).toBe(1000);
+    // …and again once the hour is rolled anew, also after a restart.
+    expect(await engine.rollUp(base + 40 * HOUR)).toBe(1);
+    await store.close();
+    const engine2 = await DuckDBEngine.open(dir, { threads: 1, rollup: false });
+    const store2 = await EngineStore.open(engine2);
+    expect(await mergedFolded(store2, tenant, selector(), range)).toEqual(withLate);
+    // Retention drops the rollups of dropped days with the samples.
+    await store2.dropBefore(base + DAY);
+    const afterDrop = await mergedFolded(store2, tenant, selector(), { from: base, to: base + 40 * HOUR });
+    expect(Object.keys(afterDrop).sort()).toEqual(['main;h0', 'main;h1', 'main;h2', 'main;h3', 'main;h4', 'main;idle', 'main;work;hot']);
+    expect(afterDrop['main;idle']).toBe(6 * 3);
+    await store2.close();
   });
 });
 

@@ -8,6 +8,7 @@ import type { CommitBatch, Engine, SeriesRecord, StoredFunction, StoredLocation,
 import type { StackValue, StoreStats, TimeRange } from '../store.js';
 import { mergeStacks, seriesPoints } from './read.js';
 import { bytesOnDisk, countRows, dropDaysBefore } from './retention.js';
+import { HourlyRollup } from './rollup.js';
 import { createSchema, listDays } from './schema.js';
 import type { KeyedSeries } from './series-registry.js';
 import { SeriesRegistry } from './series-registry.js';
@@ -20,6 +21,9 @@ export const DATABASE_FILE = 'kiln.duckdb';
 /** Ids kept in memory for stack keys before misses go to the table (≈ 25 MB). */
 const STACK_KEYS_CAPACITY = 250_000;
 
+/** How often the roller looks for finished hours to roll up. */
+const ROLLUP_EVERY_MS = 60_000;
+
 export interface DuckDBEngineOptions {
   /** DuckDB worker threads (default: DuckDB's own, one per core). */
   readonly threads?: number;
@@ -27,6 +31,8 @@ export interface DuckDBEngineOptions {
   readonly memoryLimit?: string;
   /** Bound of the in-memory stack-key map; tests set it tiny to exercise the table path. */
   readonly knownIdsCapacity?: number;
+  /** Roll finished hours up in the background (default true; tests turn it off to roll by hand). */
+  readonly rollup?: boolean;
 }
 
 /**
@@ -40,6 +46,7 @@ export class DuckDBEngine implements Engine {
   readonly sharedWriters = false;
   private readonly writes = new SerialQueue();
   private closed = false;
+  private rollTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -48,6 +55,7 @@ export class DuckDBEngine implements Engine {
     private readonly registry: SeriesRegistry,
     private readonly stackKeys: StackKeys,
     private readonly days: Set<number>,
+    private readonly rollup: HourlyRollup,
   ) {}
 
   static async open(dir: string, opts: DuckDBEngineOptions = {}): Promise<DuckDBEngine> {
@@ -63,7 +71,10 @@ export class DuckDBEngine implements Engine {
       const registry = await loadSeries(conn);
       const stackKeys = await StackKeys.load(conn, opts.knownIdsCapacity ?? STACK_KEYS_CAPACITY);
       const days = new Set(await listDays(conn));
-      return new DuckDBEngine(instance, conn, dbFile, registry, stackKeys, days);
+      const rollup = await HourlyRollup.load(conn);
+      const engine = new DuckDBEngine(instance, conn, dbFile, registry, stackKeys, days, rollup);
+      if (opts.rollup !== false) engine.startRoller();
+      return engine;
     } catch (e) {
       conn.closeSync();
       instance.closeSync();
@@ -73,7 +84,36 @@ export class DuckDBEngine implements Engine {
 
   commit(batch: CommitBatch): Promise<void> {
     this.checkOpen();
-    return this.writes.run(() => commitBatch({ conn: this.writer, registry: this.registry, stackKeys: this.stackKeys, days: this.days }, batch));
+    return this.writes.run(async () => {
+      await this.rollup.unroll(this.writer, batch.profiles.map((p) => p.timeMs));
+      await commitBatch({ conn: this.writer, registry: this.registry, stackKeys: this.stackKeys, days: this.days }, batch);
+    });
+  }
+
+  /**
+   * Rolls up finished hours now (the background roller does the same every minute); returns how many
+   * hours it rolled. `nowMs` decides which hours are finished.
+   */
+  rollUp(nowMs = Date.now()): Promise<number> {
+    this.checkOpen();
+    return this.writes.run(() => this.rollup.rollPending(this.writer, this.days, nowMs));
+  }
+
+  private startRoller(): void {
+    const tick = () => {
+      if (this.closed) return;
+      this.rollUp().then(
+        (n) => {
+          // Catch up on a backlog (a restart after days of data) a pass at a time, then idle.
+          if (n > 0 && !this.closed) this.rollTimer = setTimeout(tick, 1000).unref();
+          else if (!this.closed) this.rollTimer = setTimeout(tick, ROLLUP_EVERY_MS).unref();
+        },
+        () => {
+          if (!this.closed) this.rollTimer = setTimeout(tick, ROLLUP_EVERY_MS).unref();
+        },
+      );
+    };
+    this.rollTimer = setTimeout(tick, 1000).unref();
   }
 
   async storedProfiles(ids: readonly Id[], fromMs: number, toMs: number): Promise<Set<Id>> {
@@ -121,7 +161,8 @@ export class DuckDBEngine implements Engine {
 
   mergeStacks(_tenant: string, groups: readonly (readonly Id[])[], range: TimeRange, limit: number, signal?: AbortSignal): Promise<StackValue[][]> {
     const keys = groups.map((g) => this.keysOf(g));
-    return this.withReader(signal, (c) => mergeStacks(c, this.days, keys, range, limit));
+    const plan = this.rollup.plan(range);
+    return this.withReader(signal, (c) => mergeStacks(c, this.days, keys, plan, limit));
   }
 
   seriesPoints(
@@ -146,7 +187,7 @@ export class DuckDBEngine implements Engine {
 
   dropBefore(olderThanMs: number): Promise<number> {
     this.checkOpen();
-    return this.writes.run(() => dropDaysBefore(this.writer, this.days, this.registry, olderThanMs));
+    return this.writes.run(() => dropDaysBefore(this.writer, this.days, this.registry, this.rollup, olderThanMs));
   }
 
   async stats(): Promise<StoreStats> {
@@ -173,6 +214,7 @@ export class DuckDBEngine implements Engine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.rollTimer);
     await this.writes.run(async () => undefined);
     this.writer.closeSync();
     this.instance.closeSync();

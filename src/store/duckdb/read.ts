@@ -30,26 +30,32 @@ function groupSql(groups: readonly (readonly number[])[]): { join: string; where
 }
 
 /**
- * sum(value) by stack per group over the range, entirely in DuckDB: each day table is filtered
- * (zone maps on time_ms) and pre-aggregated, the partial sums merged, and — when limited — each
- * group's `limit` heaviest stacks kept plus one remainder row. Only surviving stacks are joined to
- * their content ids.
+ * sum(value) by stack per group over the range, entirely in DuckDB. Whole rolled hours come from the
+ * hourly rollup (rollup.ts); the rest — the ragged edges and hours not rolled yet — from the day
+ * tables, each filtered (zone maps on time_ms) and pre-aggregated. The partial sums are merged and,
+ * when limited, each group keeps its `limit` heaviest stacks plus one remainder row. Only surviving
+ * stacks are joined to their content ids.
  */
 export async function mergeStacks(
   conn: DuckDBConnection,
   days: ReadonlySet<number>,
   groups: readonly (readonly number[])[],
-  range: TimeRange,
+  plan: { readonly raw: readonly (readonly [number, number])[]; readonly hours: readonly (readonly [number, number])[] },
   limit: number,
 ): Promise<StackValue[][]> {
   const out: StackValue[][] = groups.map(() => []);
-  const tables = dayTablesIn(days, range);
-  if (groups.every((g) => g.length === 0) || tables.length === 0) return out;
+  if (groups.every((g) => g.length === 0)) return out;
   const { join, where, grp } = groupSql(groups);
-  const parts = tables.map(
-    (t) => `SELECT ${grp} AS grp, stack_key, sum(value * scale) AS v FROM ${t} ${join}
-       WHERE time_ms >= $1 AND time_ms < $2 AND ${where} GROUP BY ALL`,
-  );
+  const parts: string[] = [];
+  for (const [table, intervals] of rawTables(days, plan.raw)) {
+    const when = intervals.map(([a, b]) => `(time_ms >= ${intList([Math.floor(a)])} AND time_ms < ${intList([Math.ceil(b)])})`).join(' OR ');
+    parts.push(`SELECT ${grp} AS grp, stack_key, sum(value * scale) AS v FROM ${table} ${join} WHERE (${when}) AND ${where} GROUP BY ALL`);
+  }
+  if (plan.hours.length > 0) {
+    const when = plan.hours.map(([a, b]) => `hour BETWEEN ${intList([a])} AND ${intList([b])}`).join(' OR ');
+    parts.push(`SELECT ${grp} AS grp, stack_key, sum(value) AS v FROM rollup_hour ${join} WHERE (${when}) AND ${where} GROUP BY ALL`);
+  }
+  if (parts.length === 0) return out;
   const merged = `SELECT grp, stack_key, sum(v) AS v FROM (${parts.join(' UNION ALL ')}) GROUP BY grp, stack_key`;
   const sql =
     limit > 0
@@ -58,12 +64,25 @@ export async function mergeStacks(
          UNION ALL SELECT grp, NULL, sum(v) FROM r WHERE rn > ${intList([limit])} GROUP BY grp
          ORDER BY 1, 3 DESC`
       : `SELECT m.grp, st.stack_id, m.v FROM (${merged}) m JOIN stacks st ON st.stack_key = m.stack_key`;
-  const r = await conn.runAndReadAll(sql, [BigInt(Math.floor(range.from)), BigInt(Math.ceil(range.to))], [BIGINT, BIGINT]);
+  const r = await conn.runAndReadAll(sql);
   for (const [g, id, v] of r.getRows()) out[num(g!)]!.push({ stackId: id === null ? OTHER_STACK_ID : big(id), value: num(v!) });
   // The remainder row goes last, after the kept stacks.
   for (const rows of out) {
     const i = rows.findIndex((x) => x.stackId === OTHER_STACK_ID);
     if (i >= 0 && i !== rows.length - 1) rows.push(rows.splice(i, 1)[0]!);
+  }
+  return out;
+}
+
+/** Day tables the raw intervals touch, each with the intervals (clipped to nothing) it must answer. */
+function rawTables(days: ReadonlySet<number>, intervals: readonly (readonly [number, number])[]): Map<string, (readonly [number, number])[]> {
+  const out = new Map<string, (readonly [number, number])[]>();
+  for (const iv of intervals) {
+    for (const table of dayTablesIn(days, { from: iv[0], to: iv[1] })) {
+      const list = out.get(table) ?? [];
+      list.push(iv);
+      out.set(table, list);
+    }
   }
   return out;
 }

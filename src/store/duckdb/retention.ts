@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { BIGINT } from '@duckdb/node-api';
 import { DAY_MS, dayOf, dayTableName } from './schema.js';
+import type { HourlyRollup } from './rollup.js';
 import type { SeriesRegistry } from './series-registry.js';
 import { intList, num } from './sql.js';
 
@@ -14,6 +15,7 @@ export async function dropDaysBefore(
   conn: DuckDBConnection,
   days: Set<number>,
   registry: SeriesRegistry,
+  rollup: HourlyRollup,
   olderThanMs: number,
 ): Promise<number> {
   const firstKept = dayOf(olderThanMs);
@@ -24,6 +26,7 @@ export async function dropDaysBefore(
   try {
     for (const d of doomed) await conn.run(`DROP TABLE IF EXISTS ${dayTableName(d)}`);
     await conn.run('DELETE FROM profiles WHERE time_ms < $1', [BigInt(boundaryMs)], [BIGINT]);
+    await rollup.dropBefore(conn, firstKept);
     if (emptied.length > 0) await conn.run(`DELETE FROM series WHERE series_key IN (${intList(emptied.map((s) => s.key))})`);
     await conn.run('COMMIT');
   } catch (e) {
@@ -31,6 +34,7 @@ export async function dropDaysBefore(
     throw e;
   }
   for (const d of doomed) days.delete(d);
+  rollup.forgetBefore(firstKept);
   for (const s of emptied) registry.remove(s.key);
   for (const s of registry.all()) if (s.firstMs < boundaryMs) s.firstMs = boundaryMs;
   if (doomed.length > 0) await conn.run('CHECKPOINT');
