@@ -82,13 +82,18 @@ export class ServiceModel {
   }
 
   /**
-   * One 10 s profile as the agent would push it: its own dictionary (only the frames it uses), one
+   * One profile of `intervalMs` (default 10 s) as the agent would push it: its own dictionary (only the frames it uses), one
    * row per distinct stack, values in nanoseconds (count × period). Frame names are fresh string
    * copies, as a decoder would hand them over, so the store pays for hashing them like it would.
    */
-  profile(timeMs: number, labels: Readonly<Record<string, string>> = { service_name: 'checkout', namespace: 'shop' }): Profile {
+  profile(
+    timeMs: number,
+    labels: Readonly<Record<string, string>> = { service_name: 'checkout', namespace: 'shop' },
+    intervalMs = INTERVAL_MS,
+  ): Profile {
     const counts = new Map<number, number>();
-    for (let i = 0; i < RAW_SAMPLES_PER_PROFILE; i++) {
+    const samples = Math.round(HZ * CPUS * (intervalMs / 1000));
+    for (let i = 0; i < samples; i++) {
       const s = this.pick();
       counts.set(s, (counts.get(s) ?? 0) + 1);
     }
@@ -112,7 +117,7 @@ export class ServiceModel {
       stacks.push(dict.stacks.push(locs) - 1);
       values.push(n * PERIOD_NS);
     }
-    return { type: CPU_TYPE, labels: labelsFrom(labels), timeMs, durationNs: INTERVAL_MS * 1e6, period: PERIOD_NS, dict, stacks, values };
+    return { type: CPU_TYPE, labels: labelsFrom(labels), timeMs, durationNs: intervalMs * 1e6, period: PERIOD_NS, dict, stacks, values };
   }
 }
 

@@ -3,6 +3,8 @@ import { Command, Option } from 'commander';
 import { InputError } from '../model/index.js';
 import { parseDuration } from '../query/time.js';
 import { DEFAULT_HOST, DEFAULT_PORT, startServer } from '../server/server.js';
+import type { ServerConfig } from '../config/server-config.js';
+import { loadServerConfig, watchServerConfig } from '../config/server-config.js';
 import { DEFAULT_DATA_DIR, openStore } from '../store/index.js';
 import { scheduleRetention } from '../store/retention.js';
 import { action } from './common.js';
@@ -31,9 +33,11 @@ function parseRetention(text: string): number {
 interface ServerFlags {
   port: string;
   host: string;
-  dataDir: string;
+  dataDir?: string;
   store?: string;
-  retention: string;
+  clickhouseCluster?: string;
+  config?: string;
+  retention?: string;
   maxDecompressed: string;
   maxBody: string;
   ui: string;
@@ -45,21 +49,31 @@ export function serverCommand(): Command {
     .description('Run the Kiln server: ingest (Pyroscope, OTLP, pprof), store, query APIs, web UI and /metrics on one port.')
     .option('-p, --port <port>', 'port for HTTP/1.1 and h2c (REST, Connect, gRPC, gRPC-web, UI, /metrics)', String(DEFAULT_PORT))
     .option('--host <addr>', 'address to listen on (127.0.0.1 keeps it private to this machine)', DEFAULT_HOST)
-    .option('-d, --data-dir <dir>', 'directory of the embedded store (created if missing)', DEFAULT_DATA_DIR)
-    .addOption(new Option('--store <url>', 'store URL instead of --data-dir (clickhouse://host:8123/db in a later release)'))
-    .option('--retention <duration>', 'drop data older than this, whole days at a time (e.g. 7d, 30d; 0 keeps everything)', '30d')
+    .option('-c, --config <file>', 'server config file (YAML; flags override it; reloaded on SIGHUP and when it changes)')
+    .option('-d, --data-dir <dir>', `directory of the embedded store, created if missing (default ${DEFAULT_DATA_DIR})`)
+    .addOption(new Option('--store <url>', 'store URL instead of --data-dir: clickhouse://user:pass@host:8123/db (N servers may share one)'))
+    .addOption(new Option('--clickhouse-cluster <name>', 'ClickHouse: replicated tables on every server of this cluster (remote_servers), read through Distributed tables'))
+    .option('--retention <duration>', 'drop data older than this, whole days at a time (e.g. 7d, 30d; 0 keeps everything) (default 30d)')
     .option('--max-decompressed <size>', 'largest decompressed payload accepted (zip-bomb cap)', '64MiB')
     .option('--max-body <size>', 'largest request body accepted', '64MiB')
     .option('--ui <dir>', 'directory of the built web UI', BUILT_UI)
     .option('--log', 'log every request as JSON lines', false)
-    .addHelpText('after', '\nExample:\n  kiln server --data-dir /var/lib/kiln --retention 7d\n  then open http://localhost:4040')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  kiln server --data-dir /var/lib/kiln --retention 7d\n  kiln server --store clickhouse://default:@ch:8123/kiln --retention 90d   # run as many as you like\n  kiln server --config kiln.yaml\n  then open http://localhost:4040',
+    )
     .action(action(async (flags: ServerFlags) => {
       const port = Number(flags.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`--port ${flags.port} is not a port number`);
-      const retentionMs = parseRetention(flags.retention);
+      const config: ServerConfig = flags.config ? loadServerConfig(flags.config) : { unknownSections: [] };
+      const log = (msg: string) => process.stderr.write(`kiln server: ${msg}\n`);
+      if (config.unknownSections.length > 0) log(`${flags.config}: ignoring unknown section(s) ${config.unknownSections.join(', ')}`);
+      const where = storeLocation(flags, config);
+      const retentionMs = parseRetention(flags.retention ?? config.store?.retention ?? '30d');
+      const cluster = flags.clickhouseCluster ?? config.store?.clickhouseCluster;
       // Every flag is checked before the store opens, so a typo does not create a data directory.
       const limits = { maxDecompressedBytes: parseBytes(flags.maxDecompressed), maxBodyBytes: parseBytes(flags.maxBody) };
-      const store = await openStore(flags.store ?? flags.dataDir);
+      const store = await openStore(where, { clickhouseCluster: cluster, retentionMs });
       const server = await startServer({
         store,
         host: flags.host,
@@ -68,9 +82,19 @@ export function serverCommand(): Command {
         logger: flags.log,
         limits,
       });
-      const log = (msg: string) => process.stderr.write(`kiln server: ${msg}\n`);
       const stopRetention = retentionMs > 0 ? scheduleRetention(store, retentionMs, log) : () => {};
-      log(`listening on ${flags.host}:${server.port} — UI and APIs at http://localhost:${server.port}, data in ${flags.store ?? flags.dataDir}`);
+      const stopWatching = flags.config
+        ? watchServerConfig(
+            flags.config,
+            (next) => {
+              // The store is opened once: a new store section takes a restart; later sections reload here.
+              if (JSON.stringify(next.store) !== JSON.stringify(config.store)) log(`${flags.config}: the store section changed; restart to apply it`);
+              else log(`${flags.config}: reloaded`);
+            },
+            log,
+          )
+        : () => {};
+      log(`listening on ${flags.host}:${server.port} — UI and APIs at http://localhost:${server.port}, data in ${redactUrl(where)}`);
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => {
           log(`${sig}: stopping (finishing in-flight requests, flushing the store)`);
@@ -80,7 +104,19 @@ export function serverCommand(): Command {
         process.once('SIGTERM', () => stop('SIGTERM'));
       });
       stopRetention();
+      stopWatching();
       await server.close();
       await store.close();
     }));
+}
+
+/** Flags first, then the config file, then the default data directory. */
+function storeLocation(flags: ServerFlags, config: ServerConfig): string {
+  if (flags.store !== undefined && flags.dataDir !== undefined) throw new InputError('give --store or --data-dir, not both');
+  return flags.store ?? flags.dataDir ?? config.store?.url ?? config.store?.dataDir ?? DEFAULT_DATA_DIR;
+}
+
+/** A store URL for logs: the password never goes to a log. */
+export function redactUrl(where: string): string {
+  return where.replace(/^(clickhouse:\/\/[^:@/]*):[^@/]*@/i, '$1:***@');
 }

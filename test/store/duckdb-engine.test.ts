@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InputError } from '../../src/model/index.js';
+import { InputError, Unavailable } from '../../src/model/index.js';
 import { DATABASE_FILE } from '../../src/store/duckdb/duckdb-engine.js';
 import { commonDivisor } from '../../src/store/profile-rows.js';
 import { dayOfTableName, dayTableName } from '../../src/store/duckdb/schema.js';
@@ -32,8 +32,11 @@ async function tableNames(dir: string): Promise<string[]> {
 }
 
 describe('openStore', () => {
-  it('says the ClickHouse engine is not built yet, and rejects unknown schemes', async () => {
-    await expect(openStore('clickhouse://localhost:8123/kiln')).rejects.toThrow(/ClickHouse store is not built yet/);
+  it('opens ClickHouse for clickhouse:// (an unreachable one is Unavailable, named), and rejects unknown schemes', async () => {
+    const down = await openStore('clickhouse://127.0.0.1:1/kiln').catch((e: unknown) => e);
+    expect(down).toBeInstanceOf(Unavailable);
+    expect((down as Error).message).toMatch(/ClickHouse.*127\.0\.0\.1:1/);
+    await expect(openStore('./data', { clickhouseCluster: 'c' })).rejects.toBeInstanceOf(InputError);
     await expect(openStore('s3://bucket/x')).rejects.toBeInstanceOf(InputError);
   });
 
