@@ -6,6 +6,7 @@ import { labelsCommand, typesCommand } from './labels.js';
 import { exportCommand, queryCommand } from './query.js';
 
 import { serverCommand } from './server.js';
+import { migrateCommand } from './migrate.js';
 import { agentCommand } from './agent.js';
 
 const program = new Command('kiln')
@@ -20,6 +21,7 @@ program.addCommand(queryCommand());
 program.addCommand(labelsCommand());
 program.addCommand(typesCommand());
 program.addCommand(exportCommand());
+program.addCommand(migrateCommand());
 
 useExitCodes(program);
 

@@ -32,8 +32,14 @@ export interface ClickHouseServer {
   stop(): Promise<void>;
   /** SIGKILL: a crash, as a user would see one. */
   kill(): Promise<void>;
+  /** SIGSTOP: the server keeps its port but answers nothing (a hung or overloaded server). */
+  pause(): void;
+  /** SIGCONT after pause. */
+  resume(): void;
   /** Stops the server and removes its directory. */
   destroy(): Promise<void>;
+  /** Runs SQL over HTTP as the default user (what a user would check with clickhouse-client); rows of JSONEachRow. */
+  query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
 }
 
 export interface ZooKeeperServer {
@@ -170,6 +176,17 @@ async function httpOk(port: number): Promise<boolean> {
   }
 }
 
+async function httpQuery<T>(port: number, sql: string): Promise<T[]> {
+  const body = /^\s*(select|with|show)\b/i.test(sql) ? `${sql} FORMAT JSONEachRow` : sql;
+  const res = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body, signal: AbortSignal.timeout(30_000) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`clickhouse-server on ${port}: ${text.trim()}`);
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as T);
+}
+
 async function tail(file: string, lines = 15): Promise<string> {
   try {
     return (await readFile(file, 'utf8')).trim().split('\n').slice(-lines).join('\n');
@@ -242,7 +259,11 @@ export async function startClickHouse(opts: ClickHouseOptions = {}): Promise<Cli
     start,
     stop: () => terminate(child, 'SIGTERM'),
     kill: () => terminate(child, 'SIGKILL'),
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
+    query: (sql) => httpQuery(ports.http, sql),
     async destroy() {
+      child?.kill('SIGCONT');
       await terminate(child, 'SIGTERM');
       await rm(dir, { recursive: true, force: true });
     },

@@ -349,16 +349,16 @@ export async function migrate(
   if (!f.ttl && opts.retentionMs) {
     report.notes.push(`ClickHouse ${f.version.text} has no TTL: retention drops day partitions instead`);
   }
-  if (missing.length === 0 && !opts.force) {
+  if (missing.length > 0 || opts.force) {
+    // Distributed DDL answers only once every host has run it; a cluster's first run takes a few seconds.
+    const settings: ClickHouseSettings = layout.cluster ? { distributed_ddl_task_timeout: '120' } : {};
+    for (const o of objects) {
+      const wasPresent = objectPresent(o.name, layout, existing);
+      for (const sql of o.statements) await conn.command(sql, settings);
+      (wasPresent ? report.present : report.created).push(o.name);
+    }
+  } else {
     report.present.push(...objects.map((o) => o.name));
-    return report;
-  }
-  // Distributed DDL answers only once every host has run it; a cluster's first run takes a few seconds.
-  const settings: ClickHouseSettings = layout.cluster ? { distributed_ddl_task_timeout: '120' } : {};
-  for (const o of objects) {
-    const wasPresent = objectPresent(o.name, layout, existing);
-    for (const sql of o.statements) await conn.command(sql, settings);
-    (wasPresent ? report.present : report.created).push(o.name);
   }
   if (f.ttl && opts.retentionMs) report.ttl.push(...(await applyTtl(conn, layout, f, opts.retentionMs)));
   return report;
