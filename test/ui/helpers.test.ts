@@ -1,29 +1,41 @@
 import { describe, expect, it } from 'vitest';
 import { frameKind, packageOf } from '../../ui/src/model/frame-kind.js';
 import { diffColor, frameColor } from '../../ui/src/model/palette.js';
-import { formatSelector, parseSelector, withMatcher } from '../../ui/src/model/selector.js';
-import { resolveRange, resolveTime, stepSeconds } from '../../ui/src/model/time-range.js';
+import { parseMatchers } from '../../src/query/selector.js';
+import { parseTime } from '../../src/query/time.js';
+import { checkLabelSelector, matcherValue, withMatcher } from '../../ui/src/model/label-selector.js';
+import { describeRange, resolveRange, stepSeconds } from '../../ui/src/model/time-range.js';
 import { formatPercent, formatValue } from '../../ui/src/model/units.js';
 import { DEFAULT_STATE, parseState, serializeState } from '../../ui/src/state/url-state.js';
 import { encodeSelectMergeProfile } from '../../ui/src/api/querier.js';
 
-describe('selector input', () => {
-  it('accepts the four matcher operators and a trailing comma', () => {
-    const p = parseSelector('{service_name="checkout", namespace=~"shop-.*", pod!="x", env!~"dev|test",}');
-    expect(p.ok && p.matchers.map((m) => m.op)).toEqual(['=', '=~', '!=', '!~']);
+describe('selector input, read by the server parser', () => {
+  it('accepts exactly what the server accepts', () => {
+    for (const text of ['{service_name="checkout", namespace=~"shop-.*", pod!="x", env!~"dev|test",}', '{}', '', "{a='x', b=`y`}", '{a=~"(?i)web"}']) {
+      const p = checkLabelSelector(text);
+      expect(p.ok, text).toBe(true);
+      expect(p.ok && p.matchers).toEqual(parseMatchers(text));
+    }
+    for (const text of ['{service_name=checkout}', '{a="1"', '{a=~"("}', '{a=~"(?=x)"}', 'process_cpu:cpu:nanoseconds:cpu:nanoseconds{}']) {
+      const p = checkLabelSelector(text);
+      expect(p.ok, text).toBe(false);
+      expect(() => parseMatchers(text)).toThrow(!p.ok ? p.error : 'unreachable');
+    }
   });
   it('says what is wrong and where', () => {
-    const p = parseSelector('{service_name=checkout}');
-    expect(p.ok).toBe(false);
-    expect(!p.ok && p.error).toMatch(/expected a quoted value at column 15/);
-    expect(!parseSelector('{a="1"').ok && 'x').toBe('x');
-    const bad = parseSelector('{a=~"("}');
-    expect(!bad.ok && bad.error).toMatch(/invalid regular expression/);
+    const p = checkLabelSelector('{service_name=checkout}');
+    expect(!p.ok && p.error).toMatch(/expected a quoted label value, got "c" \(at column 15\)/);
+    const bad = checkLabelSelector('{a=~"("}');
+    expect(!bad.ok && bad.error).toMatch(/invalid regex for label "a"/);
   });
-  it('sets and replaces one label, quoting values', () => {
+  it('sets and replaces one label, in a spelling the server reads back', () => {
     expect(withMatcher('{}', 'service_name', 'a"b')).toBe('{service_name="a\\"b"}');
-    expect(withMatcher('{service_name="a", version="1"}', 'service_name', 'b')).toBe('{version="1", service_name="b"}');
-    expect(formatSelector([])).toBe('{}');
+    expect(parseMatchers(withMatcher('{}', 'service_name', 'a"b'))).toEqual([{ name: 'service_name', op: '=', value: 'a"b' }]);
+    expect(withMatcher('{service_name="a", version="1"}', 'service_name', 'b')).toBe('{version="1",service_name="b"}');
+    expect(withMatcher('{service_name="a"}', 'service_name', '')).toBe('{}');
+    expect(matcherValue('{version="1",service_name=~"b.*"}', 'version')).toBe('1');
+    expect(matcherValue('{version="1",service_name=~"b.*"}', 'service_name')).toBe('');
+    expect(matcherValue('{broken', 'version')).toBe('');
   });
 });
 
@@ -59,12 +71,22 @@ describe('units', () => {
   });
 });
 
-describe('time ranges', () => {
-  it('resolves relative and absolute times', () => {
-    expect(resolveTime('now-1h', 10_000_000)).toBe(10_000_000 - 3_600_000);
-    expect(resolveTime('1700000000000', 0)).toBe(1_700_000_000_000);
-    expect(() => resolveTime('yesterday', 0)).toThrow(/not a time/);
-    expect(() => resolveRange('now', 'now-1h')).toThrow(/ends/);
+describe('time ranges, read by the server parser', () => {
+  it('resolves what the server resolves: relative, Unix ms or s, RFC 3339', () => {
+    const now = 1_700_000_000_000;
+    for (const [from, until] of [['now-1h', 'now'], ['1699990000000', '1700000000000'], ['1699990000', 'now'], ['2023-11-14T20:00:00Z', 'now-5m']]) {
+      expect(resolveRange(from!, until!, now)).toEqual({ start: parseTime(from!, now), end: parseTime(until!, now) });
+    }
+    expect(resolveRange('now-1h', 'now', now)).toEqual({ start: now - 3_600_000, end: now });
+  });
+  it('refuses what the server refuses, and an empty or backwards range', () => {
+    expect(() => resolveRange('yesterday', 'now')).toThrow(/cannot read time "yesterday"/);
+    expect(() => resolveRange('now', 'now-1h')).toThrow(/ends \(now-1h\) before it starts \(now\)/);
+    expect(() => resolveRange('now', 'now')).toThrow(/ends/);
+  });
+  it('describes a relative range in words and an absolute one in UTC', () => {
+    expect(describeRange('now-6h', 'now')).toBe('last 6h');
+    expect(describeRange('1700000000000', '1700003600000')).toBe('2023-11-14 22:13:20 → 2023-11-14 23:13:20 UTC');
   });
 });
 

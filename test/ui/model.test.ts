@@ -1,12 +1,20 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { Profile as PprofProfile } from 'pprof-format';
 import { describe, expect, it } from 'vitest';
 import { toFlameGraph, toFlameGraphDiff } from '../../src/formats/flamebearer.js';
+import { compileRegex } from '../../src/model/matcher.js';
 import { buildDiffTree } from '../../src/query/diff.js';
 import type { WeightedStack } from '../../src/query/stacks.js';
 import { buildTree } from '../../src/query/tree.js';
-import { functionTable, searchMatches } from '../../ui/src/model/aggregate.js';
 import { decodeDiffFlameGraph, decodeFlameGraph } from '../../ui/src/model/decode.js';
+import { describeEntry, entryPattern, stackFilter } from '../../ui/src/model/frame-filter.js';
+import { packageOf, packagePattern } from '../../ui/src/model/frame-kind.js';
 import { findPath, nodeName, nodePath, type FlameTree } from '../../ui/src/model/flame-tree.js';
-import { focusFrames, focusFunction, frameFilter, hideFrames, hideFunction, sandwich, toFolded } from '../../ui/src/model/transforms.js';
+import { nameTest } from '../../ui/src/model/name-query.js';
+import { searchMatches } from '../../ui/src/model/search.js';
+import { pprofFiles, requireTestdata } from '../support/testdata.js';
 
 /** Folded text → the stacks the server's query code merges, so the UI decodes exactly what the server encodes. */
 function stacks(folded: string): WeightedStack[] {
@@ -60,68 +68,106 @@ describe('decoding the querier FlameGraph', () => {
       expect(i).toBeLessThan(t.childEnd[p]);
     }
   });
+  it('names the root after a sandwich\'s function, leaving frames named "total" alone', () => {
+    const s = decodeFlameGraph(JSON.parse(JSON.stringify(toFlameGraph(buildTree(stacks('total;a 3\nb 2'))))), 'parse');
+    expect(nodeName(s, 0)).toBe('parse');
+    expect(nodeName(s, findPath(s, ['total']))).toBe('total');
+  });
   it('rejects a level whose length is not whole nodes', () => {
     expect(() => decodeFlameGraph({ names: ['total'], levels: [{ values: ['0', '1', '1'] }] })).toThrow(/multiple of 4/);
   });
 });
 
-describe('function table and search', () => {
+describe('search', () => {
   const t = graph(SAMPLE);
-  it('sums self per function and counts a recursive function once in total', () => {
-    const rows = new Map(functionTable(t).map((r) => [r.name, r]));
-    expect(rows.get('parse')).toMatchObject({ self: 30, total: 40 });
-    expect(rows.get('main')).toMatchObject({ self: 0, total: 80 });
-    expect(rows.get('recurse')).toMatchObject({ self: 0, total: 5 });
-    expect(rows.get('leaf')).toMatchObject({ self: 5, total: 5 });
-  });
-  it('highlights every match and sums nested matches once', () => {
-    const m = searchMatches(t, 'rse'); // parse (40) and recurse (5, nested twice)
+  const search = (q: string) => searchMatches(t, nameTest(q)!);
+  it('highlights every substring match, any case, and sums nested matches once', () => {
+    const m = search('RSE'); // parse (40) and recurse (5, nested twice)
     expect(m.value).toBe(45);
     expect([...m.matched].filter(Boolean).length).toBe(3);
-    expect(searchMatches(t, '/^pa/').value).toBe(40);
-    expect(searchMatches(t, '/[unclosed/').value).toBe(0);
+    expect(nameTest('')).toBeNull();
+  });
+  it('reads /regex/ as RE2, unanchored, as the server reads focus, hide and filter', () => {
+    expect(search('/^pa/').value).toBe(40);
+    expect(search('/(?i)^PA/').value).toBe(40); // RE2's inline flag: a JavaScript RegExp would refuse it
+    expect(search('/[unclosed/').value).toBe(0); // still being typed: nothing, no error
+    expect(search('/(?=lookahead)/').value).toBe(0); // not RE2: nothing, as the server would refuse it
+  });
+  it('answers a pattern that makes a backtracking engine hang at once', () => {
+    const name = `${'a'.repeat(5000)}!`;
+    const began = performance.now();
+    expect(nameTest('/(a+)+$/')!(name)).toBe(false); // a JavaScript RegExp takes longer than the universe here
+    expect(nameTest('/(a+)+!/')!(name)).toBe(true);
+    expect(performance.now() - began).toBeLessThan(500);
+  });
+  it('never matches the `other` remainder of a trimmed graph', () => {
+    const trimmed = decodeFlameGraph(JSON.parse(JSON.stringify(toFlameGraph(buildTree(stacks('main;a 50\nmain;b 1\nmain;c 1\nmain;d 1'), 3)))));
+    const other = findPath(trimmed, ['main', 'other']);
+    expect(other, 'the fixture must be trimmed').toBeGreaterThan(0);
+    expect(searchMatches(trimmed, nameTest('other')!).value).toBe(0);
+    expect(searchMatches(trimmed, nameTest('/./')!).matched[other]).toBe(0);
   });
 });
 
-describe('focus, hide, sandwich, folded', () => {
-  const t = graph(SAMPLE);
-  it('hides a function by moving its callees and self to its caller', () => {
-    const h = hideFunction(t, 'serve');
-    expect(h.total[0]).toBe(100);
-    expect(h.total[find(h, 'main;parse')]).toBe(40);
-    expect(find(h, 'main;serve')).toBe(-1);
+describe('focus and hide as the server stack filters', () => {
+  const re = (pattern: string) => compileRegex(pattern, { anchored: false });
+  it('selects a function by its exact name, whatever characters it holds', () => {
+    const name = 'net/http.(*conn).serve';
+    expect(re(entryPattern(name)).test(name)).toBe(true);
+    expect(re(entryPattern(name)).test(`${name}2`)).toBe(false);
+    expect(re(entryPattern(name)).test('net/http.(*conn)Xserve')).toBe(false);
+    expect(re(entryPattern('a+b')).test('aab')).toBe(false);
   });
-  it('hides and focuses on a whole package', () => {
-    const go = graph('main;net/http.serve;app/db.query;net/http.write 10\nmain;app/db.scan 5\nmain;app/api.get 7');
-    const hidden = hideFrames(go, frameFilter('pkg:net/http'));
-    expect(hidden.total[0]).toBe(22);
-    expect(hidden.total[find(hidden, 'main;app/db.query')]).toBe(10);
-    const focused = focusFrames(go, frameFilter('pkg:app/db'));
-    expect(focused.total[0]).toBe(15);
-    expect(focused.total[find(focused, 'app/db.query;net/http.write')]).toBe(10);
-    expect(frameFilter('main')('main')).toBe(true);
-    expect(frameFilter('main')('pkg:main')).toBe(false);
+  it('joins every hidden entry into one regex and leaves unset filters out', () => {
+    const f = stackFilter('', ['runtime.gc', 'pkg:checkout']);
+    expect(f.focus).toBeUndefined();
+    const hide = re(f.hide!);
+    expect(['runtime.gc', 'checkout.handle', 'checkout.parseCart'].every((n) => hide.test(n))).toBe(true);
+    expect(['runtime.gcBg', 'main', 'http.serve', 'checkoutx.a'].some((n) => hide.test(n))).toBe(false);
+    expect(stackFilter('', [])).toEqual({ focus: undefined, hide: undefined });
+    expect(describeEntry('pkg:net/http')).toBe('package net/http');
   });
-  it('focuses on a function: its calls merged under the root', () => {
-    const f = focusFunction(t, 'serve');
-    expect(f.total[0]).toBe(60);
-    expect(f.total[find(f, 'serve;write')]).toBe(20);
+  it('focuses on nothing, rather than everything, for a package no name can have', () => {
+    expect(re(stackFilter('pkg:', []).focus!).test('main')).toBe(false);
   });
-  it('sandwich: callers inverted, callees focused', () => {
-    const s = sandwich(t, 'parse');
-    expect(nodeName(s.callers, 0)).toBe('parse');
-    expect(s.callers.total[findPath(s.callers, ['serve', 'main'])]).toBe(40);
-    expect(nodeName(s.callees, 0)).toBe('parse');
-    expect(s.callees.total[0]).toBe(40);
-    expect(s.callees.self[0]).toBe(30);
-    expect(s.callees.total[findPath(s.callees, ['alloc'])]).toBe(10);
-  });
-  it('exports folded stacks that sum to the root', () => {
-    const lines = toFolded(t).trim().split('\n');
-    expect(lines).toContain('main;serve;parse;alloc 10');
-    expect(lines.reduce((s, l) => s + Number(l.split(' ').pop()), 0)).toBe(100);
+  it('selects a package exactly as packageOf colours it, for every function name in the corpus', () => {
+    const names = corpusNames();
+    expect(names.length).toBeGreaterThan(3000);
+    names.push('::operator new(unsigned long)', '::a::b', 'std::vector<int>::push_back', 'java/lang/Thread:::run');
+    const byPackage = new Map<string, string[]>();
+    for (const n of names) if (n !== '') byPackage.set(packageOf(n), [...(byPackage.get(packageOf(n)) ?? []), n]);
+    const missed: string[] = [];
+    const wrong: string[] = [];
+    for (const [p, own] of byPackage) {
+      const r = re(packagePattern(p));
+      // Every name is selected by its own package…
+      for (const n of own) if (!r.test(n)) missed.push(`${p} !~ ${n}`);
+      // …and by no other. Every branch of a package's regex spells the package out, so only names that
+      // contain it can match: testing those is testing every name, in a fraction of the time.
+      for (const n of names) if (n.includes(p) && packageOf(n) !== p && r.test(n)) wrong.push(`${p} ~ ${n}`);
+    }
+    expect(missed).toEqual([]);
+    expect(wrong).toEqual([]);
   });
 });
+
+/** Function names from every pprof of the corpus and every stackcollapse-perf result (kernel, JIT, binaries). */
+function corpusNames(): string[] {
+  const names = new Set<string>();
+  for (const f of pprofFiles()) {
+    let bytes = readFileSync(f);
+    if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
+    const p = PprofProfile.decode(bytes);
+    for (const fn of p.function) names.add(String(p.stringTable.strings[Number(fn.name)]));
+  }
+  const results = path.join(requireTestdata('perf'), 'flamegraph-tests', 'results');
+  for (const f of readdirSync(results)) {
+    for (const line of readFileSync(path.join(results, f), 'utf8').split('\n')) {
+      for (const frame of line.slice(0, line.lastIndexOf(' ')).split(';')) names.add(frame);
+    }
+  }
+  return [...names];
+}
 
 describe('decoding the querier FlameGraphDiff', () => {
   it('keeps both sides per node and lays out on their sum', () => {

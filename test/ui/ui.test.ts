@@ -5,10 +5,14 @@ import { gunzipSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { Profile as PprofProfile } from 'pprof-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { functionTable, searchMatches } from '../../ui/src/model/aggregate.js';
+import type { DiffTable } from '../../src/query/diff.js';
+import type { TopTable } from '../../src/query/top.js';
 import { decodeDiffFlameGraph, decodeFlameGraph, type FlameGraphDiffJson, type FlameGraphJson } from '../../ui/src/model/decode.js';
 import { findPath, nodeName, type FlameTree } from '../../ui/src/model/flame-tree.js';
+import { nameTest } from '../../ui/src/model/name-query.js';
+import { searchMatches } from '../../ui/src/model/search.js';
 import { formatValue } from '../../ui/src/model/units.js';
+import { runKiln } from '../support/cli.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { requireTestdata } from '../support/testdata.js';
 import { ARTIFACTS, ensureUiBuilt, launchChromium } from './browser.js';
@@ -29,6 +33,17 @@ main;syscall.write;entry_SYSCALL_64_[k];do_syscall_64_[k];tcp_sendmsg_[k] 15
 `;
 const V15 = V14.replace('json.decode 40', 'json.decode 120').replace('checkout.render 20', 'checkout.render 10');
 const CART = `main;cart.add;redis.call 25\nmain;cart.list 5\n`;
+/**
+ * A service with more functions than a drawn graph keeps (16 384 nodes): 20 000 one-sample leaves under
+ * `worker`, so the graph folds thousands of them into an `other` heavier than the hottest real function.
+ */
+const LEAVES = 20_000;
+const WIDE = [
+  'main;hot.loop 3000',
+  'main;hot.loop;json.decode 500',
+  'main;worker;json.decode 200',
+  ...Array.from({ length: LEAVES }, (_, i) => `main;worker;leaf${String(i).padStart(5, '0')} 1`),
+].join('\n');
 
 let server: TestServer;
 let browser: Browser;
@@ -57,15 +72,56 @@ async function querier<T>(method: string, body: object): Promise<T> {
   return (await res.json()) as T;
 }
 
-async function apiTree(selector: string, range = { start, end }, type = CPU): Promise<FlameTree> {
-  const r = await querier<{ flamegraph: FlameGraphJson }>('SelectMergeStacktraces', {
-    profileTypeID: type,
-    labelSelector: selector,
-    start: String(range.start),
-    end: String(range.end),
-    maxNodes: '16384',
+/** GET of Kiln's JSON API over a selection (the page's range unless given), as the page asks it. */
+async function kilnApi<T>(route: string, selector: string, params: Record<string, string> = {}, range = { start, end }, type = CPU): Promise<T> {
+  const q = new URLSearchParams({
+    query: selector,
+    profile_type: type,
+    from: new Date(range.start).toISOString(),
+    until: new Date(range.end).toISOString(),
+    ...params,
   });
+  const res = await fetch(`${server.url}/api/v1/${route}?${q}`);
+  if (!res.ok) throw new Error(`${route}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/** The merged graph the page draws: the server's, 16 384 nodes at most. */
+async function apiTree(selector: string, range = { start, end }, type = CPU, filter: Record<string, string> = {}): Promise<FlameTree> {
+  const r = await kilnApi<{ flamegraph: FlameGraphJson }>('flamegraph', selector, { max_nodes: '16384', ...filter }, range, type);
   return decodeFlameGraph(r.flamegraph);
+}
+
+/** Every node as "path total self", sorted: two trees with equal lines are the same graph. */
+function treeLines(t: FlameTree): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < t.count; i++) {
+    const path: string[] = [];
+    for (let n = i; n >= 0; n = t.parent[n]) path.push(nodeName(t, n));
+    out.push(`${path.reverse().join(';')} ${t.total[i]} ${t.self[i]}`);
+  }
+  return out.sort();
+}
+
+/** treeLines of the graph a flame view on the page is drawing. */
+async function drawnLines(testId: string): Promise<string[]> {
+  return page.evaluate((id) => {
+    const t = window.__kilnRenderers![id].currentTree()!;
+    const out: string[] = [];
+    for (let i = 0; i < t.count; i++) {
+      const path: string[] = [];
+      for (let n = i; n >= 0; n = t.parent[n]) path.push(t.names[t.nameIdx[n]] ?? '?');
+      out.push(`${path.reverse().join(';')} ${t.total[i]} ${t.self[i]}`);
+    }
+    return out.sort();
+  }, testId);
+}
+
+/** The rows of a top table on the page, in the order shown. */
+async function shownRows(testId = 'top-table'): Promise<{ name: string; self: number; total: number }[]> {
+  return page.locator(`[data-testid="${testId}"] tbody tr`).evaluateAll((trs) =>
+    trs.map((tr) => ({ name: tr.getAttribute('data-name') ?? '', self: Number(tr.getAttribute('data-self')), total: Number(tr.getAttribute('data-total')) })),
+  );
 }
 
 function viewUrl(params: Record<string, string>): string {
@@ -112,6 +168,7 @@ beforeAll(async () => {
     await ingest('shop-batch.cpu', i < 5 ? 'main;compress 80\nmain;upload 20\n' : 'main;compress 20\nmain;upload 80\n', t, 'folded');
   }
   batchHalf = (nowS - 600 + 5 * 60 - 30) * 1000;
+  await ingest('shop-wide.cpu', WIDE, nowS - 300, 'folded');
   const corpus = readFileSync(path.join(requireTestdata('pprof'), 'pyroscope-cpu.pprof'));
   await ingest('go-corpus', corpus, nowS - 300, 'pprof');
   const raw = corpus[0] === 0x1f && corpus[1] === 0x8b ? gunzipSync(corpus) : corpus;
@@ -199,7 +256,7 @@ describe('Kiln UI in Chromium against a real server', () => {
     expect(names).toEqual(expect.arrayContaining(['service_name', 'version']));
     await page.fill('[data-testid="label-value"]', '1.5');
     await page.click('[data-testid="label-add"]');
-    await expect.poll(() => new URL(page.url()).searchParams.get('query')).toBe('{service_name="shop-checkout", version="1.5"}');
+    await expect.poll(() => new URL(page.url()).searchParams.get('query')).toBe('{service_name="shop-checkout",version="1.5"}');
     await page.selectOption('[data-testid="service"]', 'shop-checkout'); // replaces service, keeps version
     await page.fill('[data-testid="selector"]', '{service_name="shop-checkout"}');
     await page.press('[data-testid="selector"]', 'Enter');
@@ -284,7 +341,7 @@ describe('Kiln UI in Chromium against a real server', () => {
     await page.fill('[data-testid="search"]', 'checkout.p');
     const share = page.locator('[data-testid="flame-search-share"]');
     await share.waitFor();
-    const expected = searchMatches(tree, 'checkout.p').value;
+    const expected = searchMatches(tree, nameTest('checkout.p')!).value;
     expect(expected).toBeGreaterThan(0);
     expect(Number(await share.getAttribute('data-value'))).toBe(expected);
     expect(await share.textContent()).toContain(`${((100 * expected) / tree.total[0]).toFixed(1)}%`);
@@ -295,24 +352,83 @@ describe('Kiln UI in Chromium against a real server', () => {
     await page.click('[data-testid="view-table"]');
     const rows = page.locator('[data-testid="top-table"] tbody tr');
     await rows.first().waitFor();
+    // Each order is the server's (`kiln query top --sort total`); the reversed order is that list backwards.
+    const bySelf = await kilnApi<TopTable>('top', '{service_name="shop-checkout"}', { limit: '0' });
+    expect(await shownRows()).toEqual(bySelf.entries);
+    const byTotal = await kilnApi<TopTable>('top', '{service_name="shop-checkout"}', { limit: '0', sort: 'total' });
+    expect(byTotal.entries.length).toBeGreaterThan(5);
     await page.click('[data-testid="sort-total"]');
-    const totals = async () => (await rows.evaluateAll((trs) => trs.map((tr) => Number(tr.getAttribute('data-total')))));
-    const desc = await totals();
-    expect(desc.length).toBeGreaterThan(5);
-    expect(desc).toEqual([...desc].sort((a, b) => b - a));
+    await expect.poll(() => shownRows()).toEqual(byTotal.entries);
+    const totals = byTotal.entries.map((e) => e.total);
+    expect(totals).toEqual([...totals].sort((a, b) => b - a));
     await page.click('[data-testid="sort-total"]');
-    const asc = await totals();
-    expect(asc).toEqual([...desc].sort((a, b) => a - b));
-    const tree = await apiTree('{service_name="shop-checkout"}');
-    const decode = functionTable(tree).find((r) => r.name === 'json.decode')!;
-    expect(Number(await page.locator('tr[data-name="json.decode"]').getAttribute('data-self'))).toBe(decode.self);
+    await expect.poll(() => shownRows()).toEqual(byTotal.entries.slice().reverse());
+    expect(await page.locator('[data-testid="top-table"]').getAttribute('aria-busy')).toBe('false');
     await page.fill('[data-testid="table-filter"]', 'checkout.');
     const names = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-name') ?? ''));
     expect(names.length).toBeGreaterThan(0);
     expect(names.every((n) => n.includes('checkout.'))).toBe(true);
+    // A /regex/ filter is RE2, as the server's: (?i) works, and the rows are the server's filtered ones.
+    await page.fill('[data-testid="table-filter"]', '/(?i)^CHECKOUT\\.P/');
+    await expect.poll(async () => (await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-name')))).sort()).toEqual(['checkout.parseCart', 'checkout.price']);
+    const filtered = await kilnApi<TopTable>('top', '{service_name="shop-checkout"}', { limit: '0', sort: 'total', filter: '(?i)^CHECKOUT\\.P' });
+    expect(await shownRows()).toEqual(filtered.entries.slice().reverse());
     await shot('05-table');
     await page.fill('[data-testid="table-filter"]', '');
   });
+
+  it('the table, focus, hide and sandwich are the server\'s answers over every stack, not the trimmed graph', async () => {
+    const sel = '{service_name="shop-wide"}';
+    // The fixture does what production data does: the 16 384-node graph the page draws has `other`
+    // nodes, one of them heavier than any function's self — a table built from it would list `other` first.
+    const trimmed = await apiTree(sel);
+    const others = [...Array(trimmed.count).keys()].filter((i) => nodeName(trimmed, i) === 'other');
+    expect(others.length).toBeGreaterThan(0);
+    const top = await kilnApi<TopTable>('top', sel, { limit: '500' });
+    expect(top.entries[0]!.name).toBe('hot.loop');
+    expect(Math.max(...others.map((i) => trimmed.self[i]))).toBeGreaterThan(top.entries[0]!.self);
+
+    await page.goto(viewUrl({ query: sel, view: 'table' }));
+    await page.locator('[data-testid="top-table"] tbody tr').first().waitFor();
+    const rows = await shownRows();
+    expect(rows.map((r) => r.name)).not.toContain('other');
+    expect(rows).toEqual(top.entries); // the first 500 of every function, in the server's order
+    expect(await page.locator('[data-testid="top-table"] .note').textContent()).toContain(`of ${LEAVES + 4} functions`);
+    // …and `kiln query top` prints the same rows.
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const cli = await runKiln(['query', 'top', `${CPU}${sel}`, '--json', '-n', '500', '--from', iso(start), '--until', iso(end), '--url', server.url]);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect((JSON.parse(cli.stdout) as TopTable).entries).toEqual(top.entries);
+
+    // Focus: the graph and the table are the server's, filtered over every stack.
+    await page.goto(viewUrl({ query: sel, view: 'split', focus: 'worker' }));
+    await flameDrawn();
+    await page.locator('[data-testid="top-table"] tbody tr').first().waitFor();
+    expect(await drawnLines('flame')).toEqual(treeLines(await apiTree(sel, { start, end }, CPU, { focus: '^worker$' })));
+    expect(await shownRows()).toEqual((await kilnApi<TopTable>('top', sel, { limit: '500', focus: '^worker$' })).entries);
+
+    // Hide a function and a package at once: one server filter for both.
+    await page.goto(`${viewUrl({ query: sel, view: 'split', hide: 'worker' })}&hide=${encodeURIComponent('pkg:hot')}`);
+    await flameDrawn();
+    await page.locator('[data-testid="top-table"] tbody tr').first().waitFor();
+    const hide = { hide: '^worker$|^hot\\.' };
+    expect(await drawnLines('flame')).toEqual(treeLines(await apiTree(sel, { start, end }, CPU, hide)));
+    const hiddenTop = await kilnApi<TopTable>('top', sel, { limit: '500', ...hide });
+    expect(hiddenTop.entries.map((e) => e.name)).not.toContain('hot.loop');
+    expect(await shownRows()).toEqual(hiddenTop.entries);
+    expect(Number(await page.locator('[data-testid="top-table"] table').getAttribute('data-total'))).toBe(hiddenTop.total);
+
+    // Sandwich: both halves are the server's, rooted at the function.
+    await page.goto(viewUrl({ query: sel, view: 'sandwich', fn: 'json.decode' }));
+    await flameDrawn('sandwich-callers');
+    await flameDrawn('sandwich-callees');
+    const sw = await kilnApi<{ callers: FlameGraphJson; callees: FlameGraphJson }>('sandwich', sel, { function: 'json.decode', max_nodes: '16384' });
+    const callers = decodeFlameGraph(sw.callers, 'json.decode');
+    expect(callers.total[0]).toBe(700 * 1e7); // 500 + 200 samples at 100 Hz
+    expect(await drawnLines('sandwich-callers')).toEqual(treeLines(callers));
+    expect(await drawnLines('sandwich-callees')).toEqual(treeLines(decodeFlameGraph(sw.callees, 'json.decode')));
+    // 20 000 stacks through the server, a CLI process and six page loads: about 40 s on this 2-core machine.
+  }, 120_000);
 
   it('diff of two label sets: red where 1.5 is slower, table sorted by change', async () => {
     await page.goto(
@@ -331,11 +447,27 @@ describe('Kiln UI in Chromium against a real server', () => {
     const changes = await rows.evaluateAll((trs) => trs.map((tr) => Math.abs(Number(tr.getAttribute('data-change')))));
     expect(changes).toEqual([...changes].sort((a, b) => b - a));
     // The pixel under json.decode is red, under db.query (a smaller share in 1.5) green.
-    const r = await querier<{ flamegraph: FlameGraphDiffJson }>('Diff', {
-      left: { profileTypeID: CPU, labelSelector: '{service_name="shop-checkout", version="1.4"}', start: String(start), end: String(end) },
-      right: { profileTypeID: CPU, labelSelector: '{service_name="shop-checkout", version="1.5"}', start: String(start), end: String(end) },
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const q = new URLSearchParams({
+      profile_type: CPU,
+      base_query: '{service_name="shop-checkout", version="1.4"}',
+      head_query: '{service_name="shop-checkout", version="1.5"}',
+      base_from: iso(start),
+      base_until: iso(end),
+      head_from: iso(start),
+      head_until: iso(end),
+      max_nodes: '16384',
+      limit: '0',
     });
+    const r = (await (await fetch(`${server.url}/api/v1/diff?${q}`)).json()) as { flamegraph: FlameGraphDiffJson; table: DiffTable };
     const diff = decodeDiffFlameGraph(r.flamegraph);
+    // Every function of both sides is listed, with the server's values as shares of each side.
+    const listed = await rows.evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-name'), Number(tr.getAttribute('data-change'))] as const));
+    expect(listed.map(([n]) => n).sort()).toEqual(r.table.entries.map((e) => e.name).sort());
+    for (const [name, change] of listed) {
+      const e = r.table.entries.find((x) => x.name === name)!;
+      expect(change).toBeCloseTo(e.headSelf / r.table.headTotal - e.baseSelf / r.table.baseTotal, 12);
+    }
     const pixel = async (frames: string[]) => {
       const n = findPath(diff, frames);
       expect(n, frames.join(';')).toBeGreaterThan(0);
@@ -378,7 +510,7 @@ describe('Kiln UI in Chromium against a real server', () => {
   it('a diff over a relative range asks the server once, not on every render', async () => {
     let diffs = 0;
     const count = (r: { url(): string }) => {
-      if (r.url().endsWith('/Diff')) diffs++;
+      if (new URL(r.url()).pathname === '/api/v1/diff') diffs++;
     };
     page.on('request', count);
     try {
@@ -398,7 +530,7 @@ describe('Kiln UI in Chromium against a real server', () => {
       await page.waitForTimeout(1000);
       expect(diffs).toBe(1);
       // The refresh button re-reads "now" for the diff's ranges too.
-      await Promise.all([page.waitForRequest((r) => r.url().endsWith('/Diff')), page.click('button[title="Re-read \'now\'"]')]);
+      await Promise.all([page.waitForRequest((r) => new URL(r.url()).pathname === '/api/v1/diff'), page.click('button[title="Re-read \'now\'"]')]);
       await page.locator('[data-testid="diff-table"] tbody tr').first().waitFor();
       expect(diffs).toBe(2);
     } finally {
@@ -429,7 +561,8 @@ describe('Kiln UI in Chromium against a real server', () => {
     await page.goto(viewUrl({ query: '{service_name=}' }));
     const err = page.locator('[data-testid="selector-error"]');
     await err.waitFor();
-    expect(await err.textContent()).toMatch(/expected a quoted value at column 15/);
+    // The server's own parser, in the page: its words and column.
+    expect(await err.textContent()).toMatch(/expected a quoted label value, got "}" \(at column 15\)/);
     expect(await page.locator('[data-testid="idle"]').first().textContent()).toMatch(/Fix the selector/);
     expect(await page.locator('[data-testid="error"]').count()).toBe(0);
   });
@@ -496,9 +629,12 @@ describe('Kiln UI in Chromium against a real server', () => {
     await page.click('[data-testid="flame-menu"] >> text=Hide package checkout');
     await expect.poll(() => new URL(page.url()).searchParams.getAll('hide')).toEqual(['pkg:checkout']);
     expect(await page.locator('.chips').textContent()).toContain('hidden: package checkout');
-    await page.waitForFunction(() => (window.__kilnRenderers?.flame?.perf.draws.length ?? 0) > 0);
-    const moved = await hoverRow('flame', 3, 0.02);
-    // Reshaped graphs order children by name: db.query now comes first under http.serve.
+    // The server hid them: the page draws its graph for `hide` = every checkout.* function.
+    const hidden = await apiTree('{service_name="shop-checkout"}', { start, end }, CPU, { hide: '^checkout\\.' });
+    await expect.poll(() => drawnLines('flame')).toEqual(treeLines(hidden));
+    const dbQuery = findPath(hidden, ['main', 'http.serve', 'db.query']);
+    expect(dbQuery).toBeGreaterThan(0);
+    const moved = await hoverRow('flame', 3, (hidden.x[dbQuery] + hidden.total[dbQuery] / 2) / hidden.total[0]);
     expect(await moved.tip.getAttribute('data-name')).toBe('db.query');
     await shot('08b-hide-package');
   });
@@ -527,21 +663,21 @@ describe('Kiln UI in Chromium against a real server', () => {
     await expect.poll(() => page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
     await shot('09-corpus-dark');
     await page.fill('[data-testid="selector"]', '{service_name=go-corpus}');
-    expect(await page.locator('[data-testid="selector-error"]').textContent()).toMatch(/expected a quoted value/);
+    expect(await page.locator('[data-testid="selector-error"]').textContent()).toMatch(/expected a quoted label value/);
     await page.goto(viewUrl({ query: '{service_name="no-such-service"}' }));
     await page.locator('[data-testid="empty"]').first().waitFor();
     expect(await page.locator('[data-testid="empty"]').first().textContent()).toMatch(/No samples/);
     expect(await page.locator('[data-testid="service"]').inputValue()).toBe('no-such-service');
     await shot('10-empty');
     // An API failure reads as a message with the server's words, not a blank graph.
-    await page.route('**/querier.v1.QuerierService/SelectMergeStacktraces', (route) =>
-      route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ code: 'unavailable', message: 'store is restarting' }) }),
+    await page.route('**/api/v1/flamegraph?*', (route) =>
+      route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'store is restarting' }) }),
     );
     await page.goto(viewUrl({ query: '{service_name="shop-checkout"}' }));
     const err = page.locator('main [data-testid="error"]');
     await err.waitFor();
-    expect(await err.textContent()).toMatch(/Could not load the flame graph: SelectMergeStacktraces: store is restarting/);
-    await page.unroute('**/querier.v1.QuerierService/SelectMergeStacktraces');
+    expect(await err.textContent()).toMatch(/Could not load the flame graph: store is restarting/);
+    await page.unroute('**/api/v1/flamegraph?*');
     await shot('11-api-error');
   });
 });

@@ -1,30 +1,21 @@
 import { useEffect, useMemo, useState } from 'react';
-import { MAX_NODES, labelNames, profileTypes, selectMergeStacktraces, selectSeries, type ProfileTypeJson, type Selection } from './api/querier.js';
+import { labelNames, profileTypes, selectSeries, type ProfileTypeJson, type Selection } from './api/querier.js';
 import { DiffView } from './components/DiffView.js';
 import { GroupBy } from './components/GroupBy.js';
-import { Sandwich } from './components/Sandwich.js';
+import { MergeView } from './components/MergeView.js';
 import { ViewTabs } from './components/ViewTabs.js';
 import { QueryBar } from './components/QueryBar.js';
 import { RangePicker } from './components/RangePicker.js';
 import { SeriesChart } from './components/SeriesChart.js';
 import { Status } from './components/Status.js';
-import { TopTable } from './components/TopTable.js';
 import { useAsync } from './components/useAsync.js';
-import { FlameGraph } from './flame/FlameGraph.js';
-import { decodeFlameGraph } from './model/decode.js';
-import { rootTotal, type FlameTree } from './model/flame-tree.js';
+import { describeEntry, stackFilter } from './model/frame-filter.js';
+import { checkLabelSelector } from './model/label-selector.js';
 import { KIND_LEGEND, legendColor } from './model/palette.js';
-import { parseSelector } from './model/selector.js';
 import { resolveRange, stepSeconds } from './model/time-range.js';
-import { focusFrames, frameFilter, hideFrames } from './model/transforms.js';
-import { packageOf } from './model/frame-kind.js';
 import { useUrlState } from './state/useUrlState.js';
 
 const CPU = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds';
-
-function describeFilter(entry: string): string {
-  return entry.startsWith('pkg:') ? `package ${entry.slice(4)}` : entry;
-}
 
 /** CPU first: the agent's type if present, else any cpu sample type, else the first the server lists. */
 function defaultType(types: ProfileTypeJson[]): string {
@@ -61,7 +52,7 @@ export function App() {
   const labelNamesInRange = names.status === 'done' ? names.data : [];
 
   const sampleUnit = state.type.split(':')[2] ?? '';
-  const selectorOk = parseSelector(state.query).ok;
+  const selectorOk = checkLabelSelector(state.query).ok;
   const sel: Selection | null =
     state.type && selectorOk && !range.error ? { profileTypeID: state.type, labelSelector: state.query, start, end } : null;
   const selKey = sel ? JSON.stringify(sel) : null;
@@ -70,23 +61,8 @@ export function App() {
   const series = useAsync(selKey && `${selKey}|${state.groupBy}|${step}`, (s) =>
     selectSeries(sel!, state.groupBy ? [state.groupBy] : [], step, s),
   );
-  const needFlame = state.view !== 'diff';
-  const flame = useAsync(needFlame ? selKey : null, async (s) => {
-    const json = await selectMergeStacktraces(sel!, MAX_NODES, s);
-    performance.mark('kiln-decode-start');
-    const tree = decodeFlameGraph(json);
-    performance.measure('kiln-decode', 'kiln-decode-start');
-    return tree;
-  });
-
-  // Focus and hide reshape the merged graph in the browser; zoom and search only change what is drawn.
-  const shaped = useMemo(() => {
-    if (flame.status !== 'done') return null;
-    let t: FlameTree = flame.data;
-    for (const h of state.hide) t = hideFrames(t, frameFilter(h));
-    if (state.focus) t = focusFrames(t, frameFilter(state.focus));
-    return t;
-  }, [flame, state.hide, state.focus]);
+  // Focus and hide go to the server as stack filters: every view of the merge is computed with them there.
+  const filter = useMemo(() => stackFilter(state.focus, state.hide), [state.focus, state.hide]);
 
   const idleReason = range.error
     ? 'Fix the time range above to load data.'
@@ -95,39 +71,9 @@ export function App() {
       : types.status === 'done' && types.data.length === 0
         ? 'No profile types in this range.'
         : undefined;
-  const serverError = flame.status === 'error' && /selector|matcher|parse/i.test(flame.error) ? flame.error : '';
+  // The series request is made for every view: when the server refuses the selector, its words go under the field.
+  const serverError = series.status === 'error' && /selector|matcher|regex/i.test(series.error) ? series.error : '';
   const dark = state.theme === 'dark';
-
-  const flameView = (tree: FlameTree, testId = 'flame', inverted = false) => (
-    <FlameGraph
-      inverted={inverted}
-      tree={tree}
-      sampleUnit={sampleUnit}
-      rangeSeconds={rangeSeconds}
-      dark={dark}
-      search={state.search}
-      zoom={state.zoom}
-      onZoom={(zoom) => update({ zoom })}
-      onFocus={(focus) => update({ focus, zoom: [] })}
-      onHide={(name) => update({ hide: [...state.hide, name], zoom: [] })}
-      onFocusPackage={(name) => update({ focus: `pkg:${packageOf(name)}`, zoom: [] })}
-      onHidePackage={(name) => update({ hide: [...state.hide, `pkg:${packageOf(name)}`], zoom: [] })}
-      onSandwich={(fn) => update({ fn, view: 'sandwich', zoom: [] })}
-      testId={testId}
-    />
-  );
-  const tableView = (tree: FlameTree) => (
-    <TopTable
-      tree={tree}
-      sampleUnit={sampleUnit}
-      rangeSeconds={rangeSeconds}
-      sort={state.sort}
-      filter={state.filter}
-      onSort={(sort) => update({ sort })}
-      onFilter={(filter) => update({ filter }, 'replace')}
-      onPick={(search) => update({ search }, 'replace')}
-    />
-  );
 
   const emptyMessage = (
     <>
@@ -207,17 +153,17 @@ export function App() {
           )}
         </Status>
       </section>
-      <ViewTabs state={state} update={update} sel={sel} shaped={shaped} />
+      <ViewTabs state={state} update={update} sel={sel} filter={filter} />
       {(state.focus || state.hide.length > 0) && state.view !== 'diff' && (
         <div className="chips">
           {state.focus && (
             <span className="chip" data-testid="chip-focus">
-              focus: {describeFilter(state.focus)} <button onClick={() => update({ focus: '', zoom: [] })}>×</button>
+              focus: {describeEntry(state.focus)} <button onClick={() => update({ focus: '', zoom: [] })}>×</button>
             </span>
           )}
           {state.hide.map((h) => (
             <span className="chip" key={h}>
-              hidden: {describeFilter(h)} <button onClick={() => update({ hide: state.hide.filter((x) => x !== h), zoom: [] })}>×</button>
+              hidden: {describeEntry(h)} <button onClick={() => update({ hide: state.hide.filter((x) => x !== h), zoom: [] })}>×</button>
             </span>
           ))}
         </div>
@@ -226,23 +172,16 @@ export function App() {
         {state.view === 'diff' ? (
           <DiffView state={state} sampleUnit={sampleUnit} refresh={refresh} update={(p) => update(p, 'replace')} />
         ) : (
-          <Status state={flame} what="flame graph" idle={idleReason} isEmpty={(t) => rootTotal(t) === 0} empty={emptyMessage}>
-            {() =>
-              shaped && (
-                <>
-                  {state.view === 'flame' && flameView(shaped)}
-                  {state.view === 'table' && tableView(shaped)}
-                  {state.view === 'split' && (
-                    <div className="split">
-                      {tableView(shaped)}
-                      {flameView(shaped)}
-                    </div>
-                  )}
-                  {state.view === 'sandwich' && <Sandwich tree={shaped} fn={state.fn} render={flameView} />}
-                </>
-              )
-            }
-          </Status>
+          <MergeView
+            state={state}
+            update={update}
+            sel={sel}
+            filter={filter}
+            sampleUnit={sampleUnit}
+            rangeSeconds={rangeSeconds}
+            idle={idleReason}
+            empty={emptyMessage}
+          />
         )}
       </main>
       <footer>

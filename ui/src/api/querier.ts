@@ -1,8 +1,7 @@
-import type { FlameGraphDiffJson, FlameGraphJson } from '../model/decode.js';
-
 /**
- * Client for `querier.v1.QuerierService` over Connect: JSON for everything but the pprof download, which
- * asks for protobuf so the response body *is* the pprof file. Field names follow the proto's JSON mapping
+ * Client for `querier.v1.QuerierService` over Connect — profile types, labels, series and the pprof
+ * download (graphs, tables and diffs come from Kiln's own API, kiln.ts): JSON for everything but the pprof
+ * download, which asks for protobuf so the response body *is* the pprof file. Field names follow the proto's JSON mapping
  * (profile_typeID → profileTypeID); int64 go out as strings, as proto3 JSON writes them.
  */
 export class ApiError extends Error {
@@ -41,9 +40,6 @@ export interface Selection {
 }
 
 const SERVICE = 'querier.v1.QuerierService';
-
-/** maxNodes of every graph request (flame and diff alike): the most nodes the server sends for one graph. */
-export const MAX_NODES = 16384;
 
 async function errorFrom(method: string, res: Response): Promise<ApiError> {
   const text = await res.text().catch(() => '');
@@ -116,21 +112,6 @@ export async function selectSeries(
 
 function selJson(sel: Selection) {
   return { profileTypeID: sel.profileTypeID, labelSelector: sel.labelSelector, ...range(sel.start, sel.end) };
-}
-
-export async function selectMergeStacktraces(sel: Selection, maxNodes: number, signal?: AbortSignal): Promise<FlameGraphJson> {
-  const r = await call<{ flamegraph?: FlameGraphJson }>(
-    'SelectMergeStacktraces',
-    { ...selJson(sel), maxNodes: String(maxNodes), format: 'PROFILE_FORMAT_FLAMEGRAPH' },
-    signal,
-  );
-  return r.flamegraph ?? { names: [], levels: [] };
-}
-
-export async function diff(left: Selection, right: Selection, maxNodes: number, signal?: AbortSignal): Promise<FlameGraphDiffJson> {
-  const one = (s: Selection) => ({ ...selJson(s), maxNodes: String(maxNodes) });
-  const r = await call<{ flamegraph?: FlameGraphDiffJson }>('Diff', { left: one(left), right: one(right) }, signal);
-  return r.flamegraph ?? { names: [], levels: [] };
 }
 
 /** SelectMergeProfile over Connect protobuf: the response body is an uncompressed pprof Profile. */

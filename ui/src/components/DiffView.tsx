@@ -1,17 +1,20 @@
 import { useMemo } from 'react';
-import { MAX_NODES, diff, type Selection } from '../api/querier.js';
+import { MAX_NODES, fetchDiff } from '../api/kiln.js';
+import type { Selection } from '../api/querier.js';
+import { FlameGraph } from '../flame/FlameGraph.js';
 import { decodeDiffFlameGraph } from '../model/decode.js';
-import { parseSelector } from '../model/selector.js';
+import { checkLabelSelector } from '../model/label-selector.js';
+import { nameTest } from '../model/name-query.js';
 import { resolveRange } from '../model/time-range.js';
 import type { ViewState } from '../state/url-state.js';
-import { FlameGraph } from '../flame/FlameGraph.js';
+import { DiffTable } from './DiffTable.js';
 import { Status } from './Status.js';
-import { TopTable } from './TopTable.js';
 import { useAsync } from './useAsync.js';
 
 /**
  * Baseline vs comparison: two label sets (e.g. version="1.4" vs version="1.5") and/or two ranges. Empty
- * fields fall back to the main selector and range, so "compare yesterday" is one edit.
+ * fields fall back to the main selector and range, so "compare yesterday" is one edit. The graph and the
+ * table come from one /api/v1/diff answer.
  */
 export function DiffView(props: {
   state: ViewState;
@@ -25,7 +28,7 @@ export function DiffView(props: {
   const left = side(state.leftQuery, state.leftFrom, state.leftUntil);
   const right = side(state.rightQuery, state.rightFrom, state.rightUntil);
   // Resolved once per typed range, not per render: "now" read on every render gave a new key each time,
-  // so every answer (and every keystroke) started the Diff request again.
+  // so every answer (and every keystroke) started the diff request again.
   const ranges = useMemo(() => {
     try {
       return { lr: resolveRange(left.from, left.until), rr: resolveRange(right.from, right.until), error: '' };
@@ -35,7 +38,7 @@ export function DiffView(props: {
   }, [left.from, left.until, right.from, right.until, props.refresh]);
   let problem = ranges.error;
   for (const [name, q] of [['baseline', left.query], ['comparison', right.query]] as const) {
-    const p = parseSelector(q);
+    const p = checkLabelSelector(q);
     if (!problem && !p.ok) problem = `${name} selector: ${p.error}`;
   }
   const sels: [Selection, Selection] | null =
@@ -46,7 +49,11 @@ export function DiffView(props: {
         ]
       : null;
   const key = sels && !problem && state.type ? JSON.stringify(sels) : null;
-  const result = useAsync(key, async (signal) => decodeDiffFlameGraph(await diff(sels![0], sels![1], MAX_NODES, signal)));
+  const result = useAsync(key, async (signal) => {
+    const { flamegraph, table } = await fetchDiff(sels![0], sels![1], MAX_NODES, signal);
+    return { tree: decodeDiffFlameGraph(flamegraph), table };
+  });
+  const searchTest = useMemo(() => nameTest(state.search), [state.search]);
   const rangeSeconds = ranges.rr ? (ranges.rr.end - ranges.rr.start) / 1000 : 0;
 
   const field = (label: string, testId: string, value: string, placeholder: string, k: keyof ViewState) => (
@@ -83,31 +90,29 @@ export function DiffView(props: {
         <Status
           state={result}
           what="diff"
-          isEmpty={(t) => t.count === 0 || (t.diff?.leftTicks ?? 0) + (t.diff?.rightTicks ?? 0) === 0}
+          isEmpty={(d) => d.tree.count === 0 || d.table.baseTotal + d.table.headTotal === 0}
           empty="Neither side has samples: widen a range or check the selectors."
         >
-          {(tree) => (
+          {(d) => (
             <>
               <FlameGraph
-                tree={tree}
+                tree={d.tree}
                 sampleUnit={props.sampleUnit}
                 rangeSeconds={rangeSeconds}
                 dark={state.theme === 'dark'}
                 search={state.search}
+                searchTest={searchTest}
                 zoom={state.zoom}
                 onZoom={(zoom) => update({ zoom })}
                 testId="diff-flame"
               />
-              <TopTable
-                tree={tree}
-                sampleUnit={props.sampleUnit}
-                rangeSeconds={rangeSeconds}
+              <DiffTable
+                state={{ status: 'done', data: d.table }}
                 sort={state.sort === 'self' ? 'change' : state.sort}
                 filter={state.filter}
                 onSort={(sort) => update({ sort })}
                 onFilter={(filter) => update({ filter })}
                 onPick={(search) => update({ search })}
-                testId="diff-table"
               />
             </>
           )}

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { labelValues, type ProfileTypeJson } from '../api/querier.js';
-import { matcherValue, parseSelector, withMatcher } from '../model/selector.js';
+import { checkLabelSelector, matcherValue, withMatcher } from '../model/label-selector.js';
 import { useAsync } from './useAsync.js';
 
 const SERVICE = 'service_name';
@@ -41,7 +41,7 @@ export function QueryBar(props: {
   const services = useAsync(`${start}|${end}`, (s) => labelValues(SERVICE, [], start, end, s));
   const [draft, setDraft] = useState(query);
   useEffect(() => setDraft(query), [query]);
-  const parsed = parseSelector(draft);
+  const parsed = checkLabelSelector(draft);
   const [labelName, setLabelName] = useState('');
   const [labelValue, setLabelValue] = useState('');
   const values = useAsync(labelName ? `${labelName}|${start}|${end}` : null, (s) => labelValues(labelName, [], start, end, s));

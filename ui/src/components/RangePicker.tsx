@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
-import { PRESETS, describeRange, resolveTime } from '../model/time-range.js';
+import { parseTime } from '../../../src/query/time.js';
+import { PRESETS, describeRange } from '../model/time-range.js';
 
 function toLocalInput(ms: number): string {
   const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
@@ -13,8 +14,8 @@ export function RangePicker(props: { from: string; until: string; onChange: (fro
   const [b, setB] = useState('');
   useEffect(() => {
     try {
-      setA(toLocalInput(resolveTime(props.from, Date.now())));
-      setB(toLocalInput(resolveTime(props.until, Date.now())));
+      setA(toLocalInput(parseTime(props.from)));
+      setB(toLocalInput(parseTime(props.until)));
     } catch {
       // An unparsable time in a hand-edited URL: leave the custom inputs empty.
     }

@@ -1,24 +1,37 @@
-import { useMemo } from 'react';
-import { functionTable, matcherFor, type FunctionRow } from '../model/aggregate.js';
-import { rootTotal, type FlameTree } from '../model/flame-tree.js';
+import { useMemo, useRef, type ReactNode } from 'react';
+import type { TopEntry, TopSort, TopTable as TopTableData } from '../../../src/query/top.js';
+import { nameTest } from '../model/name-query.js';
 import { formatPercent, formatValue } from '../model/units.js';
+import { FilterBox, MAX_ROWS, RowCapNote, SortHeader, parseSort } from './table-parts.js';
+import { Status } from './Status.js';
+import type { Async } from './useAsync.js';
 
-const MAX_ROWS = 500;
+const COLUMNS: { key: TopSort; label: string }[] = [
+  { key: 'name', label: 'Function' },
+  { key: 'self', label: 'Self' },
+  { key: 'total', label: 'Total' },
+];
 
-type Column = { key: string; label: string; value: (r: FunctionRow) => number | string };
-
-function shareChange(left: number, leftTicks: number, right: number, rightTicks: number): number {
-  const l = leftTicks > 0 ? left / leftTicks : 0;
-  const r = rightTicks > 0 ? right / rightTicks : 0;
-  return r - l;
+/** The server's sort key for a URL `sort` (unknown keys, such as the diff table's, sort by self). */
+export function topSortOf(sort: string): { key: TopSort; reversed: boolean } {
+  const { key, reversed } = parseSort(sort);
+  const known = COLUMNS.find((c) => c.key === key);
+  return known ? { key: known.key, reversed } : { key: 'self', reversed: false };
 }
 
 /**
- * Self and total per function, sortable and filterable. For a diff graph the columns are the baseline and
- * comparison shares and their change, sorted by the largest change first.
+ * Self and total per function, as the server's /api/v1/top computes them over every merged stack (the
+ * same rows `kiln query top` prints). The server orders the rows (self and total heaviest first, names
+ * A→Z); the reversed order is the same list backwards. Every row is fetched, so the filter (substring or
+ * /regex/) and the reversed order are applied here without asking again.
  */
 export function TopTable(props: {
-  tree: FlameTree;
+  /** The server's answer; the filter box stays in place while it loads. */
+  state: Async<TopTableData>;
+  /** The selection and filters the answer is for: while a new order of the same rows loads, the old one stays. */
+  scope: string;
+  idle?: ReactNode;
+  empty: ReactNode;
   sampleUnit: string;
   rangeSeconds: number;
   sort: string;
@@ -26,108 +39,67 @@ export function TopTable(props: {
   onSort: (sort: string) => void;
   onFilter: (filter: string) => void;
   onPick?: (name: string) => void;
-  testId?: string;
 }) {
-  const { tree, sampleUnit, rangeSeconds } = props;
-  const rows = useMemo(() => functionTable(tree), [tree]);
-  const d = tree.diff;
-  const total = rootTotal(tree);
-  const columns: Column[] = d
-    ? [
-        { key: 'name', label: 'Function', value: (r) => r.name },
-        { key: 'leftSelf', label: 'Baseline self', value: (r) => (r.leftSelf ?? 0) / (d.leftTicks || 1) },
-        { key: 'rightSelf', label: 'Comparison self', value: (r) => (r.rightSelf ?? 0) / (d.rightTicks || 1) },
-        { key: 'change', label: 'Self change', value: (r) => Math.abs(shareChange(r.leftSelf ?? 0, d.leftTicks, r.rightSelf ?? 0, d.rightTicks)) },
-        { key: 'totalChange', label: 'Total change', value: (r) => Math.abs(shareChange(r.leftTotal ?? 0, d.leftTicks, r.rightTotal ?? 0, d.rightTicks)) },
-      ]
-    : [
-        { key: 'name', label: 'Function', value: (r) => r.name },
-        { key: 'self', label: 'Self', value: (r) => r.self },
-        { key: 'total', label: 'Total', value: (r) => r.total },
-      ];
-  const ascending = props.sort.startsWith('-');
-  const sortKey = props.sort.replace(/^-/, '');
-  const col = columns.find((c) => c.key === sortKey) ?? columns[d ? 3 : 1];
-  const sorted = useMemo(() => {
-    const test = props.filter ? matcherFor(props.filter) : null;
-    const out = test ? rows.filter((r) => test(r.name)) : rows.slice();
-    out.sort((a, b) => {
-      const va = col.value(a);
-      const vb = col.value(b);
-      const c = typeof va === 'string' ? String(va).localeCompare(String(vb)) : (vb as number) - (va as number);
-      // Names read A→Z by default, numbers largest first; a "-" prefix flips either.
-      return ascending ? -c : c;
-    });
-    return out;
-  }, [rows, col, ascending, props.filter]);
+  // A click on a column asks the server for its order; the rows shown until it answers are the same
+  // functions in the previous order (marked busy), not a "Loading" flash.
+  const last = useRef<{ scope: string; table: TopTableData } | null>(null);
+  if (props.state.status === 'done') last.current = { scope: props.scope, table: props.state.data };
+  const resorting = props.state.status === 'loading' && last.current?.scope === props.scope;
+  const state: Async<TopTableData> = resorting && last.current ? { status: 'done', data: last.current.table } : props.state;
+  return (
+    <div className="table-view" data-testid="top-table" aria-busy={resorting}>
+      <FilterBox value={props.filter} onChange={props.onFilter} />
+      <Status state={state} what="top table" idle={props.idle} isEmpty={(t) => t.total === 0} empty={props.empty}>
+        {(table) => <TopRows {...props} table={table} />}
+      </Status>
+    </div>
+  );
+}
 
-  const header = (c: Column) => {
-    const active = c.key === col.key;
-    return (
-      <th
-        key={c.key}
-        data-testid={`sort-${c.key}`}
-        className={`sortable ${active ? 'active' : ''}`}
-        aria-sort={active ? (ascending ? 'ascending' : 'descending') : 'none'}
-        onClick={() => props.onSort(active && !ascending ? `-${c.key}` : c.key)}
-      >
-        {c.label}
-        {active ? (ascending ? ' ▲' : ' ▼') : ''}
-      </th>
-    );
-  };
+function TopRows(props: {
+  table: TopTableData;
+  sampleUnit: string;
+  rangeSeconds: number;
+  sort: string;
+  filter: string;
+  onSort: (sort: string) => void;
+  onPick?: (name: string) => void;
+}) {
+  const { table, sampleUnit, rangeSeconds } = props;
+  const { key, reversed } = topSortOf(props.sort);
+  const rows = useMemo((): readonly TopEntry[] => {
+    const test = nameTest(props.filter);
+    const out = test ? table.entries.filter((r) => test(r.name)) : table.entries;
+    return reversed ? [...out].reverse() : out;
+  }, [table, props.filter, reversed]);
 
   const fmt = (v: number) => formatValue(v, sampleUnit, rangeSeconds);
-  const pct = (v: number, of: number) => formatPercent(v, of);
-  const signed = (v: number) => `${v > 0 ? '+' : ''}${(v * 100).toFixed(2)} pp`;
-
+  if (rows.length === 0) return <div className="state empty">No function matches “{props.filter}”.</div>;
   return (
-    <div className="table-view" data-testid={props.testId ?? 'top-table'}>
-      <input
-        className="table-filter"
-        data-testid="table-filter"
-        placeholder="Filter functions (substring or /regex/)"
-        value={props.filter}
-        onChange={(e) => props.onFilter(e.target.value)}
-      />
-      {sorted.length === 0 ? (
-        <div className="state empty">{rows.length ? `No function matches “${props.filter}”.` : 'No functions in this selection.'}</div>
-      ) : (
-        <table className="top">
-          <thead>
-            <tr>{columns.map(header)}</tr>
-          </thead>
-          <tbody>
-            {sorted.slice(0, MAX_ROWS).map((r) => {
-              if (d) {
-                const sc = shareChange(r.leftSelf ?? 0, d.leftTicks, r.rightSelf ?? 0, d.rightTicks);
-                const tc = shareChange(r.leftTotal ?? 0, d.leftTicks, r.rightTotal ?? 0, d.rightTicks);
-                return (
-                  <tr key={r.name} onClick={() => props.onPick?.(r.name)} data-name={r.name} data-change={sc}>
-                    <td className="fn">{r.name}</td>
-                    <td className="num">{pct(r.leftSelf ?? 0, d.leftTicks)}</td>
-                    <td className="num">{pct(r.rightSelf ?? 0, d.rightTicks)}</td>
-                    <td className={`num ${sc > 0 ? 'worse' : sc < 0 ? 'better' : ''}`}>{signed(sc)}</td>
-                    <td className={`num ${tc > 0 ? 'worse' : tc < 0 ? 'better' : ''}`}>{signed(tc)}</td>
-                  </tr>
-                );
-              }
-              return (
-                <tr key={r.name} onClick={() => props.onPick?.(r.name)} data-name={r.name} data-self={r.self} data-total={r.total}>
-                  <td className="fn">{r.name}</td>
-                  <td className="num">
-                    {fmt(r.self)} <span className="pct">{pct(r.self, total)}</span>
-                  </td>
-                  <td className="num">
-                    {fmt(r.total)} <span className="pct">{pct(r.total, total)}</span>
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      )}
-      {sorted.length > MAX_ROWS && <div className="note">Showing the first {MAX_ROWS} of {sorted.length} functions; filter to narrow.</div>}
-    </div>
+    <>
+      <table className="top" data-total={table.total}>
+        <thead>
+          <tr>
+            {COLUMNS.map((c) => (
+              <SortHeader key={c.key} id={c.key} label={c.label} active={c.key === key} reversed={reversed} onSort={props.onSort} />
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.slice(0, MAX_ROWS).map((r) => (
+            <tr key={r.name} onClick={() => props.onPick?.(r.name)} data-name={r.name} data-self={r.self} data-total={r.total}>
+              <td className="fn">{r.name}</td>
+              <td className="num">
+                {fmt(r.self)} <span className="pct">{formatPercent(r.self, table.total)}</span>
+              </td>
+              <td className="num">
+                {fmt(r.total)} <span className="pct">{formatPercent(r.total, table.total)}</span>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <RowCapNote shown={MAX_ROWS} of={rows.length} />
+    </>
   );
 }

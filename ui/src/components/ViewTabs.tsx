@@ -1,7 +1,7 @@
+import { fetchFolded } from '../api/kiln.js';
 import { mergedPprof, type Selection } from '../api/querier.js';
 import { download } from '../download.js';
-import type { FlameTree } from '../model/flame-tree.js';
-import { toFolded } from '../model/transforms.js';
+import type { StackFilterParams } from '../model/frame-filter.js';
 import type { ViewMode, ViewState } from '../state/url-state.js';
 import type { UpdateState } from '../state/useUrlState.js';
 
@@ -15,10 +15,18 @@ const VIEW_LABELS: [ViewMode, string][] = [
 
 /**
  * View switcher, function search and downloads: pprof is the server's merge of the selection
- * (SelectMergeProfile), folded is the view as shown (after focus/hide), built in the browser.
+ * (SelectMergeProfile); folded is the selection after the page's focus/hide, every stack of it (the
+ * server's folded export, not the drawn graph, which may have folded small frames into `other`).
  */
-export function ViewTabs(props: { state: ViewState; update: UpdateState; sel: Selection | null; shaped: FlameTree | null }) {
-  const { state, update, sel, shaped } = props;
+export function ViewTabs(props: { state: ViewState; update: UpdateState; sel: Selection | null; filter: StackFilterParams }) {
+  const { state, update, sel, filter } = props;
+  const save = async (what: string, get: () => Promise<Uint8Array | string>, filename: string, type: string) => {
+    try {
+      download(await get(), filename, type);
+    } catch (e) {
+      window.alert(`${what} download failed: ${(e as Error).message}`);
+    }
+  };
   return (
     <nav className="tabs">
       {VIEW_LABELS.map(([v, label]) => (
@@ -37,20 +45,14 @@ export function ViewTabs(props: { state: ViewState; update: UpdateState; sel: Se
         <button
           data-testid="download-pprof"
           disabled={!sel}
-          onClick={async () => {
-            try {
-              download(await mergedPprof(sel!), 'kiln-profile.pb', 'application/octet-stream');
-            } catch (e) {
-              window.alert(`Download failed: ${(e as Error).message}`);
-            }
-          }}
+          onClick={() => void save('pprof', () => mergedPprof(sel!), 'kiln-profile.pb', 'application/octet-stream')}
         >
           ⤓ pprof
         </button>
         <button
           data-testid="download-folded"
-          disabled={!shaped}
-          onClick={() => shaped && download(toFolded(shaped), 'kiln-profile.folded.txt', 'text/plain')}
+          disabled={!sel}
+          onClick={() => void save('folded', () => fetchFolded(sel!, filter), 'kiln-profile.folded.txt', 'text/plain')}
         >
           ⤓ folded
         </button>

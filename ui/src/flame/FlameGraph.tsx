@@ -1,6 +1,7 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { findPath, nodeName, nodePath, rootTotal, type FlameTree } from '../model/flame-tree.js';
-import { searchMatches } from '../model/aggregate.js';
+import type { NameTest } from '../model/name-query.js';
+import { searchMatches } from '../model/search.js';
 import { formatPercent, formatValue } from '../model/units.js';
 import { frameKind, packageOf, type FrameKind } from '../model/frame-kind.js';
 import { FlameRenderer } from './renderer.js';
@@ -12,7 +13,9 @@ export interface FlameGraphProps {
   /** Seconds covered by the data, to show CPU time as cores. */
   rangeSeconds: number;
   dark: boolean;
+  /** The search as typed (shown with its share) and the names it matches; null when nothing is searched. */
   search: string;
+  searchTest: NameTest | null;
   zoom: readonly string[];
   onZoom: (path: string[]) => void;
   /** Draw root at the bottom (callers half of the sandwich view). */
@@ -34,14 +37,14 @@ interface Menu {
 
 
 export function FlameGraph(props: FlameGraphProps) {
-  const { tree, sampleUnit, rangeSeconds, dark, search, zoom, onZoom, inverted = false, testId } = props;
+  const { tree, sampleUnit, rangeSeconds, dark, search, searchTest, zoom, onZoom, inverted = false, testId } = props;
   const wrapRef = useRef<HTMLDivElement>(null);
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const rendererRef = useRef<FlameRenderer | null>(null);
   const [hover, setHover] = useState<{ node: number; x: number; y: number } | null>(null);
   const [selected, setSelected] = useState(-1);
   const [menu, setMenu] = useState<Menu | null>(null);
-  const matches = useMemo(() => searchMatches(tree, search), [tree, search]);
+  const matches = useMemo(() => (searchTest ? searchMatches(tree, searchTest) : null), [tree, searchTest]);
   const zoomNode = useMemo(() => Math.max(0, findPath(tree, zoom)), [tree, zoom]);
   const total = rootTotal(tree);
 
@@ -65,7 +68,7 @@ export function FlameGraph(props: FlameGraphProps) {
     // Marks let the benchmark page time layout + first draw of a new tree in a real browser.
     performance.mark(`kiln-${testId}-render-start`);
     r.setTree(tree, dark);
-    r.setOptions({ inverted, highlight: search ? matches.matched : null, selected: -1 });
+    r.setOptions({ inverted, highlight: matches?.matched ?? null, selected: -1 });
     r.resize(wrap.clientWidth);
     r.zoomTo(zoomNode, true);
     performance.measure(`kiln-${testId}-render`, `kiln-${testId}-render-start`);
@@ -76,9 +79,9 @@ export function FlameGraph(props: FlameGraphProps) {
   useEffect(() => {
     const r = rendererRef.current;
     if (!r) return;
-    r.setOptions({ dark, inverted, highlight: search ? matches.matched : null, selected });
+    r.setOptions({ dark, inverted, highlight: matches?.matched ?? null, selected });
     r.draw();
-  }, [dark, inverted, matches, search, selected]);
+  }, [dark, inverted, matches, selected]);
 
   useEffect(() => {
     rendererRef.current?.zoomTo(zoomNode);
@@ -144,9 +147,9 @@ export function FlameGraph(props: FlameGraphProps) {
             </button>
           </span>
         )}
-        {search && (
+        {matches && (
           <span data-testid={`${testId}-search-share`} data-value={matches.value}>
-            “{search}” matches {formatPercent(matches.value, total)} ({formatValue(matches.value, sampleUnit, rangeSeconds)})
+            “{search}” matches {formatPercent(matches.value, total)} ({formatValue(matches.value, sampleUnit, rangeSeconds)}) of the graph shown
           </span>
         )}
       </div>

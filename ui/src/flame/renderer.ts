@@ -56,6 +56,11 @@ export class FlameRenderer {
     this.nameColors = new Map();
   }
 
+  /** The tree being drawn (end-to-end tests compare it with the server's answer). */
+  currentTree(): FlameTree | null {
+    return this.tree;
+  }
+
   setOptions(o: Partial<DrawOptions>): void {
     const themeChanged = o.dark !== undefined && o.dark !== this.opts.dark;
     this.opts = { ...this.opts, ...o };

@@ -31,7 +31,11 @@ function levelsOf(fg: FlameGraphJson, step: number): RawLevel[] {
   return levels;
 }
 
-export function decodeFlameGraph(fg: FlameGraphJson): FlameTree {
+/**
+ * `rootName` names the root instead of the wire's "total": a sandwich half is rooted at its function.
+ * (The root's name index is 0, which any frame named "total" shares, so the root gets a name of its own.)
+ */
+export function decodeFlameGraph(fg: FlameGraphJson, rootName?: string): FlameTree {
   const levels = levelsOf(fg, NODE);
   const count = levels.reduce((n, l) => n + l.length / NODE, 0);
   const levelStart = new Int32Array(levels.length + 1);
@@ -52,7 +56,12 @@ export function decodeFlameGraph(fg: FlameGraphJson): FlameTree {
     }
   }
   levelStart[levels.length] = i;
-  return { names: fg.names ?? [], count, levelStart, x, total, self, nameIdx, ...linkLevels(levelStart, x, total) };
+  let names = fg.names ?? [];
+  if (rootName !== undefined && count > 0) {
+    names = [...names, rootName];
+    nameIdx[0] = names.length - 1;
+  }
+  return { names, count, levelStart, x, total, self, nameIdx, ...linkLevels(levelStart, x, total) };
 }
 
 /**

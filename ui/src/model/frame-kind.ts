@@ -35,3 +35,56 @@ export function packageOf(name: string): string {
   if (dot > 0) return (slash >= 0 ? n.slice(0, slash + 1) : '') + tail.slice(0, dot);
   return slash >= 0 ? n.slice(0, slash) : n;
 }
+
+/** `text` as a regex matching itself literally, in the syntax JavaScript and RE2 share. */
+export function escapeRegex(text: string): string {
+  return text.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&');
+}
+
+// The JIT prefix and V8 mark packageOf strips, and the kernel/JIT suffix, as regex source.
+const PREFIX_SOURCE = `(?:${JIT_PREFIX.source.slice(2, -1)})?[*~]?`;
+const SUFFIX_SOURCE = '(?:_\\[[kj]\\])?$';
+// Text without `!` or a backtick (they make the binary branch win) and without `::` (the C++/Rust
+// branch); `also` lists further excluded characters. Single colons stay allowed (`a:b`).
+const plainText = (also = '') => `[^!\`:${also}]*(?::[^!\`:${also}]+)*:?`;
+
+/**
+ * The branches of a regex matching exactly the names whose packageOf is `pkg`, each following one rule of
+ * packageOf; the caller anchors them after PREFIX_SOURCE. A package the rules cannot produce gets no branch.
+ * Left out, as rare in real symbol names: a name ending in ` [x]` or ` (x)` inside the `::` and dotted
+ * rules (packageOf reads those as a binary), and colons inside a package name. Checked against every
+ * function name of the test corpus (test/ui/model.test.ts).
+ */
+function packageBranches(pkg: string): string[] {
+  // packageOf splits at the first `!` or backtick after the first character: past it, a package has none.
+  if (pkg === '' || /[!`]/.test(pkg.slice(1))) return [];
+  const p = escapeRegex(pkg);
+  const out = [`${p}[!\`]`]; // `binary!function` (Windows/WinDbg) and `binary\`function` (DTrace)
+  const plain = !/[!`]/.test(pkg);
+  if (plain && !pkg.includes(']')) out.push(`[^!\`]*\\s\\[${p}\\]${SUFFIX_SOURCE}`); // `function [binary]` (perf)
+  if (plain && !pkg.includes(')')) out.push(`[^!\`]*\\s\\(${p}\\)${SUFFIX_SOURCE}`); // `function (binary)`
+  const colons = pkg.split('::').length - 1;
+  // packageOf splits at the first `::`, so a package ending in `:` never comes from this rule (Java's
+  // `java/lang/Thread:::run` is package java/lang/Thread).
+  const splitsHere = !pkg.endsWith(':');
+  if (colons === 1 && splitsHere) out.push(`${p}::[^!\`]*$`); // a::b::c… → a::b
+  if (colons === 1 && pkg.startsWith('::')) out.push(`${p}${SUFFIX_SOURCE}`); // ::name (global namespace) is its own package
+  if (colons === 0 && splitsHere) out.push(`${p}::${plainText()}$`); // a::b → a
+  if (colons > 0) return out;
+  const slash = pkg.lastIndexOf('/');
+  const last = pkg.slice(slash + 1);
+  if (last !== '' && !last.includes('.')) out.push(`${p}\\.${plainText('/')}$`); // dir/pkg.func → dir/pkg
+  out.push(`${p}/(?:\\.${plainText('/')}|${plainText('/.')})$`); // dir/name without a dot → dir
+  if (slash < 0 && pkg.indexOf('.') <= 0) out.push(`${p}${SUFFIX_SOURCE}`); // a bare name is its own package
+  return out;
+}
+
+/**
+ * A regex (JavaScript and RE2 alike) matching the function names whose packageOf is `pkg`, so "hide
+ * package X" can be asked of the server, which sees every stack, not only the frames the page drew.
+ * Empty when no name can have that package.
+ */
+export function packagePattern(pkg: string): string {
+  const branches = packageBranches(pkg);
+  return branches.length ? `^${PREFIX_SOURCE}(?:${branches.join('|')})` : '';
+}

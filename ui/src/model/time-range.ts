@@ -1,25 +1,16 @@
+import { parseTime } from '../../../src/query/time.js';
+
 /**
- * Time ranges as the user typed them: `now`, `now-1h` (units s m h d w) or Unix milliseconds.
+ * Time ranges as the user typed them (`now`, `now-1h`, Unix seconds or ms, RFC 3339), read by the server's
+ * own parser (src/query/time.ts), so a range in a link means the same on the page, in the API and in the CLI.
  * Relative ranges stay relative in the URL, so a shared link shows "the last hour" when opened.
  */
 export const PRESETS = ['15m', '1h', '6h', '24h', '7d'] as const;
 
-const UNIT_MS: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };
-
-export function resolveTime(spec: string, now: number): number {
-  const s = spec.trim();
-  if (s === 'now') return now;
-  const rel = /^now-(\d+(?:\.\d+)?)([smhdw])$/.exec(s);
-  if (rel) return now - Number(rel[1]) * UNIT_MS[rel[2]];
-  if (/^\d{9,}$/.test(s)) return Number(s);
-  const parsed = Date.parse(s);
-  if (!Number.isNaN(parsed)) return parsed;
-  throw new Error(`"${spec}" is not a time (use now, now-1h, or milliseconds since the epoch)`);
-}
-
 export function resolveRange(from: string, until: string, now = Date.now()): { start: number; end: number } {
-  const start = resolveTime(from, now);
-  const end = resolveTime(until, now);
+  const start = parseTime(from, now);
+  const end = parseTime(until, now);
+  // The server accepts an empty range; the page has nothing to draw over one, so it asks for a fix instead.
   if (!(end > start)) throw new Error(`the range ends (${until}) before it starts (${from})`);
   return { start, end };
 }
@@ -33,12 +24,13 @@ export function stepSeconds(start: number, end: number): number {
   return Math.max(10, Math.ceil((end - start) / 1000 / 240 / 10) * 10);
 }
 
+/** "last 6h" for `now-6h … now`, else both ends in UTC. */
 export function describeRange(from: string, until: string): string {
-  const rel = /^now-(\d+[smhdw])$/.exec(from);
-  if (rel && until === 'now') return `last ${rel[1]}`;
+  const relative = /^now-(\d+[smhdw])$/.exec(from);
+  if (relative && until === 'now') return `last ${relative[1]}`;
   const fmt = (s: string) => {
     try {
-      return new Date(resolveTime(s, Date.now())).toISOString().replace('T', ' ').slice(0, 19);
+      return new Date(parseTime(s)).toISOString().replace('T', ' ').slice(0, 19);
     } catch {
       return s;
     }
