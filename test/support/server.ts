@@ -13,6 +13,8 @@ export interface TestServerOptions {
   readonly limits?: Partial<ServerLimits>;
   /** Serve a built UI from here. */
   readonly uiDir?: string;
+  /** A store URL (`clickhouse://…`) instead of a DuckDB data dir: N test servers may share one. */
+  readonly storeUrl?: string;
 }
 
 export interface TestServer {
@@ -20,6 +22,7 @@ export interface TestServer {
   readonly url: string;
   readonly port: number;
   readonly store: Store;
+  /** The DuckDB data dir ('' on a store URL). */
   readonly dataDir: string;
   readonly server: RunningServer;
   /** Stops the server, closes the store, and removes the data dir if this helper created it. */
@@ -31,10 +34,10 @@ export interface TestServer {
  * code path as `kiln server`, so tests see what users see.
  */
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
-  const ownDir = opts.dataDir === undefined;
-  const dataDir = opts.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'kiln-test-')));
+  const ownDir = opts.dataDir === undefined && opts.storeUrl === undefined;
+  const dataDir = opts.dataDir ?? (opts.storeUrl === undefined ? await mkdtemp(path.join(os.tmpdir(), 'kiln-test-')) : '');
   // Two threads keep DuckDB polite on the shared 2-core machine.
-  const store = await openStore(dataDir, { threads: 2 });
+  const store = await openStore(opts.storeUrl ?? dataDir, { threads: 2 });
   let server: RunningServer;
   try {
     server = await startServer({ store, host: '127.0.0.1', port: 0, limits: opts.limits, uiDir: opts.uiDir });
