@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # clang + llvm: the agent tests compile C workloads and rebuild the BPF object to compare it;
 # bpftool + util-linux (setpriv): they check programs detach and that capabilities are named;
-# chromium: the UI tests drive a real browser.
-KILN_APT_PACKAGES="clang llvm libbpf-dev bpftool gcc util-linux chromium clickhouse-server zookeeper" bash scripts/setup.sh
+# chromium: the UI tests drive a real browser; clickhouse-server + zookeeper: the ClickHouse engine and cluster tests;
+# prometheus-alertmanager: its stripped Go binary (amtool) is what the Go symbolization test reads.
+KILN_APT_PACKAGES="clang llvm libbpf-dev bpftool gcc util-linux chromium clickhouse-server zookeeper prometheus-alertmanager" bash scripts/setup.sh
 printf '\n==> running tests\n'
 npx vitest run "$@"
