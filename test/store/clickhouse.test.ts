@@ -386,6 +386,14 @@ describe('ClickHouse cluster', () => {
         await until('replica 1 caught up', 30_000, async () => ((await countOf(r1, 'kiln.samples_local')) === 5 ? true : undefined));
         await until('server on replica 1 healthy', 10_000, async () => (await a.health(), true));
         expect(await mergedFolded(a, tenant, selector([{ name: 'service_name', op: '=', value: 'a' }]), range)).toEqual({ 'a;b': 3, 'a;c': 4, 'a;d': 5 });
+
+        // Retention on replicated tables: the day goes from both replicas.
+        const old = Date.UTC(2020, 0, 1, 12);
+        await a.write(tenant, [folded({ labels: { service_name: 'old' }, timeMs: old, samples: { 'old;x': 1 } })]);
+        await until('replica 2 has the old day', 20_000, async () => ((await countOf(r2, 'kiln.samples_local')) === 6 ? true : undefined));
+        expect(await b.dropBefore(Date.UTC(2021, 0, 1))).toBe(1);
+        for (const r of [r1, r2]) await until('old day dropped', 20_000, async () => ((await countOf(r, 'kiln.samples_local')) === 5 ? true : undefined));
+        expect(await mergedFolded(a, tenant, selector(), { from: old - DAY, to: old + DAY })).toEqual({});
       } finally {
         await a.close();
         await b.close();

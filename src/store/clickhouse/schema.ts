@@ -20,6 +20,10 @@ import { atLeast } from './connection.js';
  *   stack hash repeats instead of looking random, and the GROUP BY stack_id meets sorted input.
  * - Values are `scaled × scale` with `scale` the profile's gcd (CPU: counts × 52 631 578 ns): both
  *   Float64, so integers stay exact up to 2^53 and fractional values (e.g. 0.25 s) survive.
+ * - Measured (18.16, one series, 600 of 4 000 stacks per 10 s profile, counts 1–20, 5.2 M rows/day):
+ *   5.7 B per raw row with the default LZ4 (time_ms 2.8 B, scaled 2.5 B, stack_id 0.23 B); the same
+ *   rows ordered by (series, time, stack) take 8.3 B, the stack hash alone 5.6 B. With ZSTD (server
+ *   `<compression>` on 18.16; column codecs Delta+ZSTD here on ≥ 20.1) they take 3.1 B.
  *
  * Rollups, filled by materialized views as rows arrive (the same INSERT, no background job):
  * - samples_1h / samples_1d: SummingMergeTree of value per (tenant, series, hour|day, stack). A merge
@@ -44,9 +48,10 @@ import { atLeast } from './connection.js';
  * series_id (a series lives on one shard, so per-shard GROUP BY partial sums merge cleanly and the
  * materialized views see whole series); symbols by their own id.
  *
- * SQL here is accepted by ClickHouse 18.16 (Debian's package, used by the tests) and current
- * releases; newer features (LowCardinality, codecs, TTL, non-replicated insert deduplication) are
- * switched on by `version()`.
+ * The SQL is the subset that ClickHouse 18.16 (Debian's package, which the tests run) shares with
+ * current releases; newer features (LowCardinality, codecs, TTL, non-replicated insert
+ * deduplication) are switched on by `version()` — those branches are not exercised by the tests
+ * here, which only have 18.16.
  */
 
 export const HOUR_MS = 3_600_000;
@@ -64,7 +69,7 @@ export interface Features {
   readonly version: ServerVersion;
   /** LowCardinality(String) without the experimental flag. */
   readonly lowCardinality: boolean;
-  /** Column codecs (Delta, DoubleDelta, Gorilla, ZSTD). */
+  /** Column codecs (Delta, ZSTD). */
   readonly codecs: boolean;
   /** Table TTL (expired parts dropped by the server itself). */
   readonly ttl: boolean;
@@ -110,10 +115,6 @@ export class Layout {
     return this.cluster ? ` ON CLUSTER ${this.cluster}` : '';
   }
 
-  /** `IN` for a subquery over a Distributed table: GLOBAL in a cluster, so shards do not fan out again. */
-  get inSubquery(): string {
-    return this.cluster ? 'GLOBAL IN' : 'IN';
-  }
 }
 
 type Family = 'MergeTree' | 'ReplacingMergeTree' | 'SummingMergeTree' | 'AggregatingMergeTree';
@@ -189,8 +190,8 @@ function tableSpecs(f: Features): TableSpec[] {
     {
       name: 'samples',
       columns:
-        `tenant ${str}, series_id UInt64, time_ms Int64${codec('DoubleDelta, LZ4')}, stack_id UInt64, ` +
-        `scaled Float64${codec('Gorilla, LZ4')}, scale Float64`,
+        `tenant ${str}, series_id UInt64, time_ms Int64${codec('Delta, ZSTD(1)')}, stack_id UInt64${codec('ZSTD(1)')}, ` +
+        `scaled Float64${codec('ZSTD(1)')}, scale Float64`,
       family: 'MergeTree',
       partitionBy: `intDiv(time_ms, ${DAY_MS})`,
       orderBy: `(tenant, series_id, intDiv(time_ms, ${HOUR_MS}), stack_id, time_ms)`,
@@ -200,7 +201,7 @@ function tableSpecs(f: Features): TableSpec[] {
     {
       name: 'profiles',
       columns:
-        `tenant ${str}, profile_type ${str}, series_id UInt64, time_ms Int64${codec('DoubleDelta, LZ4')}, ` +
+        `tenant ${str}, profile_type ${str}, series_id UInt64, time_ms Int64${codec('Delta, ZSTD(1)')}, ` +
         'profile_id UInt64, duration_ns Int64, total Float64, rows UInt32',
       family: 'MergeTree',
       partitionBy: `intDiv(time_ms, ${DAY_MS})`,
