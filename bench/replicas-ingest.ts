@@ -1,0 +1,144 @@
+/**
+ * Ingest through N Kiln servers, side by side in one run: DuckDB (one server: the anchor), ClickHouse
+ * with one server, ClickHouse with two servers sharing it. Each server is a child process (as
+ * `kiln server` would be), the load generator round-robins gzipped pprof pushes (`POST /ingest`)
+ * over them at `--concurrency`, and the figures are wall-clock rows/s, each process's CPU, the
+ * ClickHouse server's CPU (from /proc), bytes on disk per raw sample and server RSS.
+ *
+ *   npx tsx bench/replicas-ingest.ts --profiles 960 --concurrency 16
+ *
+ * On a 2-core machine the servers, ClickHouse and the load generator share both cores, so two
+ * replicas cannot double the ingest here; the CPU per row says what each replica costs.
+ */
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { encodePprofGzip } from '../src/formats/pprof.js';
+import { startClickHouse } from '../test/support/clickhouse.js';
+import { INTERVAL_MS, RAW_SAMPLES_PER_PROFILE, ServiceModel, profileTimes } from './store-data.js';
+
+if (process.argv[2] === '--serve') {
+  const { openStore } = await import('../src/store/index.js');
+  const { startServer } = await import('../src/server/server.js');
+  const store = await openStore(process.argv[3]!, { threads: 1 });
+  const server = await startServer({ store, host: '127.0.0.1', port: 0 });
+  process.send!({ url: server.url });
+  process.on('message', async (m) => {
+    if (m === 'stats') {
+      const u = process.cpuUsage();
+      const s = await store.stats();
+      process.send!({ cpuMs: (u.user + u.system) / 1000, rss: process.memoryUsage().rss, bytesOnDisk: s.bytesOnDisk, rows: s.rows });
+      return;
+    }
+    await server.close();
+    await store.close();
+    process.exit(0);
+  });
+} else {
+  const { values: args } = parseArgs({
+    options: { profiles: { type: 'string', default: '960' }, concurrency: { type: 'string', default: '16' } },
+  });
+  const n = Number(args.profiles);
+  const concurrency = Number(args.concurrency);
+  const model = new ServiceModel();
+  const pods = 8;
+  const times = profileTimes((Math.ceil(n / pods) * INTERVAL_MS) / 3_600_000, Date.UTC(2026, 0, 20, 6));
+  const profiles = times.flatMap((t) => Array.from({ length: pods }, (_, pod) => model.profile(t, { service_name: 'checkout', pod: `checkout-${pod}` }))).slice(0, n);
+  const rows = profiles.reduce((a, p) => a + p.values.length, 0);
+  const payloads = profiles.map((p) => encodePprofGzip(p));
+
+  interface Stats {
+    cpuMs: number;
+    rss: number;
+    bytesOnDisk: number;
+    rows: number;
+  }
+  const statsOf = (child: ChildProcess) =>
+    new Promise<Stats>((resolve) => {
+      child.once('message', (m) => resolve(m as Stats));
+      child.send('stats');
+    });
+  const serve = async (store: string) => {
+    const child = fork(new URL(import.meta.url).pathname, ['--serve', store], { execArgv: ['--import', 'tsx'] });
+    const { url } = await new Promise<{ url: string }>((resolve) => child.once('message', (m) => resolve(m as { url: string })));
+    return { child, url };
+  };
+  const stop = async (child: ChildProcess) => {
+    child.send('stop');
+    await new Promise((r) => child.once('exit', r));
+  };
+
+  async function run(label: string, stores: string[], clickhouseDir?: string) {
+    const servers = await Promise.all(stores.map(serve));
+    const before = await Promise.all(servers.map((s) => statsOf(s.child)));
+    const chCpu0 = clickhouseDir ? processCpuMs(clickhouseDir) : 0;
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async (_, w) => {
+        while (next < payloads.length) {
+          const i = next++;
+          const { url } = servers[(i + w) % servers.length]!;
+          const res = await fetch(`${url}/ingest?name=checkout.cpu{run=${label.replace(/\W/g, '_')}}&format=pprof`, { method: 'POST', body: payloads[i] });
+          if (!res.ok) throw new Error(`${label}: ${res.status} ${await res.text()}`);
+          await res.arrayBuffer();
+        }
+      }),
+    );
+    const wallS = (performance.now() - t0) / 1000;
+    const after = await Promise.all(servers.map((s) => statsOf(s.child)));
+    const chCpuS = clickhouseDir ? (processCpuMs(clickhouseDir) - chCpu0) / 1000 : 0;
+    const kilnCpuS = after.reduce((a, s, i) => a + (s.cpuMs - before[i]!.cpuMs) / 1000, 0);
+    const result = {
+      label,
+      servers: servers.length,
+      profiles: payloads.length,
+      rows,
+      wallSeconds: +wallS.toFixed(2),
+      rowsPerSecond: Math.round(rows / wallS),
+      kilnCpuSeconds: +kilnCpuS.toFixed(2),
+      rowsPerKilnCpuSecond: Math.round(rows / kilnCpuS),
+      clickhouseCpuSeconds: +chCpuS.toFixed(2),
+      maxServerRssMiB: Math.round(Math.max(...after.map((s) => s.rss)) / 2 ** 20),
+      bytesOnDisk: after[0]!.bytesOnDisk,
+      bytesPerRawSample: +(after[0]!.bytesOnDisk / (after[0]!.rows > 0 ? (after[0]!.rows / rows) * payloads.length * RAW_SAMPLES_PER_PROFILE : 1)).toFixed(3),
+      loadAverage: os.loadavg()[0]!.toFixed(1),
+    };
+    await Promise.all(servers.map((s) => stop(s.child)));
+    console.log(JSON.stringify(result));
+    return result;
+  }
+
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'kiln-bench-replicas-'));
+  await run('duckdb, 1 server', [dir]);
+  await rm(dir, { recursive: true, force: true });
+  for (const replicas of [1, 2]) {
+    // A fresh ClickHouse per run, so bytes on disk count this run's rows only.
+    const ch = await startClickHouse();
+    try {
+      await run(`clickhouse, ${replicas} server(s)`, Array.from({ length: replicas }, () => ch.url), ch.dir);
+    } finally {
+      await ch.destroy();
+    }
+  }
+}
+
+/** CPU time (user + system, ms) of the process whose command line names `dir` (the ClickHouse server). */
+function processCpuMs(dir: string): number {
+  const tick = 100; // USER_HZ on Linux
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.includes(dir) || !cmd.includes('clickhouse')) continue;
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / tick;
+    } catch {
+      // the process went away between listing and reading
+    }
+  }
+  return 0;
+}
