@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { InputError } from '../model/index.js';
@@ -5,6 +6,7 @@ import { parseDuration } from '../query/time.js';
 import { DEFAULT_HOST, DEFAULT_PORT, startServer } from '../server/server.js';
 import type { ServerConfig } from '../config/server-config.js';
 import { loadServerConfig, watchServerConfig } from '../config/server-config.js';
+import { startInsight } from '../insight/bridge.js';
 import { DEFAULT_DATA_DIR, openStore } from '../store/index.js';
 import { scheduleRetention } from '../store/retention.js';
 import { action } from './common.js';
@@ -83,6 +85,15 @@ export function serverCommand(): Command {
         limits,
       });
       const stopRetention = retentionMs > 0 ? scheduleRetention(store, retentionMs, log) : () => {};
+      // Function metrics, recording rules, alerts and remote write (src/insight), computed in the background.
+      const insight = startInsight({
+        store,
+        metrics: server.context.metrics,
+        config,
+        // Links in alerts must open from elsewhere: a wildcard bind is named by this machine's host name.
+        externalUrl: `http://${flags.host === '0.0.0.0' || flags.host === '::' ? os.hostname() : flags.host.includes(':') ? `[${flags.host}]` : flags.host}:${server.port}`,
+        log: (msg) => log(`metrics: ${msg}`),
+      });
       const stopWatching = flags.config
         ? watchServerConfig(
             flags.config,
@@ -90,6 +101,7 @@ export function serverCommand(): Command {
               // The store is opened once: a new store section takes a restart; later sections reload here.
               if (JSON.stringify(next.store) !== JSON.stringify(config.store)) log(`${flags.config}: the store section changed; restart to apply it`);
               else log(`${flags.config}: reloaded`);
+              insight.apply(next);
             },
             log,
           )
@@ -105,6 +117,7 @@ export function serverCommand(): Command {
       });
       stopRetention();
       stopWatching();
+      await insight.stop();
       await server.close();
       await store.close();
     }));

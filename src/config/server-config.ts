@@ -1,6 +1,8 @@
 import { readFileSync, watchFile, unwatchFile } from 'node:fs';
 import { parse } from 'yaml';
 import { InputError } from '../model/index.js';
+import type { AlertingConfig, MetricsConfig, RecordingRule, RemoteWriteConfig } from '../insight/config.js';
+import { alertingSection, metricsSection, remoteWriteSection, rulesSection } from '../insight/config.js';
 
 /**
  * The server's one YAML config file (`kiln server --config kiln.yaml`). Every section is optional,
@@ -13,6 +15,12 @@ import { InputError } from '../model/index.js';
  */
 export interface ServerConfig {
   readonly store?: StoreConfig;
+  /** The Prometheus bridge (src/insight, docs/METRICS.md): function metrics, recording rules, alerts, remote write. */
+  readonly metrics?: MetricsConfig;
+  readonly rules?: readonly RecordingRule[];
+  /** Alert rules (inline `groups:` and `rule_files:`, read when the config is) and where alerts go. */
+  readonly alerting?: AlertingConfig;
+  readonly remoteWrite?: RemoteWriteConfig;
   /** Top-level sections this version does not know: kept so later features can read them, and listed in a warning. */
   readonly unknownSections: readonly string[];
 }
@@ -26,9 +34,9 @@ export interface StoreConfig {
   readonly clickhouseCluster?: string;
 }
 
-const KNOWN_SECTIONS = new Set(['store']);
+const KNOWN_SECTIONS = new Set(['store', 'metrics', 'rules', 'alerting', 'remote_write']);
 /** Sections later features of Kiln define (DESIGN.md, Configuration): not "unknown", just not read here. */
-const FUTURE_SECTIONS = new Set(['limits', 'auth', 'metrics', 'rules', 'alerting', 'teams', 'cost', 'reports', 'scrape_configs', 'remote_write']);
+const FUTURE_SECTIONS = new Set(['limits', 'auth', 'teams', 'cost', 'reports', 'scrape_configs']);
 
 /** Reads and checks the file; an InputError names the file and the bad key. */
 export function loadServerConfig(file: string): ServerConfig {
@@ -51,7 +59,15 @@ export function parseServerConfig(text: string, file = 'config'): ServerConfig {
   if (doc === null || doc === undefined) return { unknownSections: [] };
   const root = objectAt(doc, file, '');
   const unknownSections = Object.keys(root).filter((k) => !KNOWN_SECTIONS.has(k) && !FUTURE_SECTIONS.has(k));
-  return { store: root['store'] === undefined ? undefined : storeSection(root['store'], file), unknownSections };
+  const section = <T>(key: string, read: (v: unknown, file: string) => T): T | undefined => (root[key] === undefined ? undefined : read(root[key], file));
+  return {
+    store: section('store', storeSection),
+    metrics: section('metrics', metricsSection),
+    rules: section('rules', rulesSection),
+    alerting: section('alerting', alertingSection),
+    remoteWrite: section('remote_write', remoteWriteSection),
+    unknownSections,
+  };
 }
 
 function storeSection(v: unknown, file: string): StoreConfig {

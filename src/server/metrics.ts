@@ -61,6 +61,22 @@ export class ServerMetrics {
     gauge('kiln_store_bytes', 'Bytes the store takes on disk.', 'bytesOnDisk');
   }
 
+  /** Text added after the registry's (src/insight's function metrics, rendered once per evaluation, not per scrape). */
+  private readonly appended = new Set<() => string>();
+
+  /** Adds a source of exposition text to /metrics; returns a function that removes it. */
+  appendText(source: () => string): () => void {
+    this.appended.add(source);
+    return () => this.appended.delete(source);
+  }
+
+  /** The full /metrics body: Kiln's own metrics, then every appended source. */
+  async exposition(): Promise<string> {
+    let body = await this.registry.metrics();
+    for (const source of this.appended) body += source();
+    return body;
+  }
+
   private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
@@ -82,7 +98,7 @@ export class ServerMetrics {
  */
 export function registerMetricsRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/metrics', async (_req, reply) => {
-    const body = await ctx.metrics.registry.metrics();
+    const body = await ctx.metrics.exposition();
     return reply.type(ctx.metrics.registry.contentType).send(body);
   });
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -1,0 +1,68 @@
+import { labelsFrom, labelsToRecord } from '../model/labels.js';
+import type { Matcher } from '../model/matcher.js';
+import type { WeightedStack } from '../query/stacks.js';
+import type { Store, TimeRange } from '../store/store.js';
+import type { RecordingRule } from './config.js';
+import type { MetricFamily } from './exposition.js';
+import { anchoredSearch } from './flame-link.js';
+import { mergeWindow } from './window-merge.js';
+
+/**
+ * Recording rules: a selector, an optional function pattern and group_by labels become one gauge,
+ *   kiln:json_marshal:cpu_cores{service_name="checkout"} 0.41
+ * the rate over the window (in the type's base unit, cores for CPU) of the samples where a function
+ * matching the pattern is the leaf (kind self) or anywhere on the stack (kind total, each stack once),
+ * or of the whole selection when there is no pattern. A group with data but no matching function
+ * reads 0, so a threshold alert on the gauge resolves rather than going silent.
+ */
+export async function computeRecordingRule(store: Store, rule: RecordingRule, limit: number, range: TimeRange, signal?: AbortSignal): Promise<MetricFamily> {
+  const perSecond = (1000 / (range.to - range.from)) * rule.unit.scale;
+  // Without a pattern only totals are needed: one stack per group plus the remainder row carries them.
+  const groups = await mergeWindow(store, {
+    tenant: rule.tenant,
+    selector: rule.selector,
+    groupBy: rule.groupBy,
+    limit: rule.functionRegex ? limit : 1,
+    range,
+    signal,
+  });
+  const test = memoTest(rule);
+  const samples = groups.map((g) => {
+    const value = test ? matchingValue(g.stacks, test, rule.kind) : g.total;
+    const groupLabels = labelsToRecord(g.group.labels);
+    const matchers: Matcher[] = [...rule.selector.matchers];
+    for (const name of rule.groupBy) matchers.push({ name, op: '=', value: groupLabels[name] ?? '' });
+    return {
+      labels: labelsFrom({ ...groupLabels, ...labelsToRecord(rule.labels) }),
+      value: value * perSecond,
+      origin: { profileType: rule.selector.profileType, matchers, search: rule.functionPattern ? anchoredSearch(rule.functionPattern) : undefined },
+    };
+  });
+  const what = rule.functionPattern ? `${rule.kind} of functions matching ${rule.functionPattern} in ${rule.selectorText}` : rule.selectorText;
+  return { name: rule.record, help: `Kiln recording rule: ${what}, in ${rule.unit.means}.`, type: 'gauge', samples };
+}
+
+/** The rule's pattern tested once per distinct function name (names repeat across stacks). */
+function memoTest(rule: RecordingRule): ((name: string) => boolean) | undefined {
+  const re = rule.functionRegex;
+  if (!re) return undefined;
+  const seen = new Map<string, boolean>();
+  return (name) => {
+    let v = seen.get(name);
+    if (v === undefined) {
+      v = re.test(name);
+      seen.set(name, v);
+    }
+    return v;
+  };
+}
+
+function matchingValue(stacks: readonly WeightedStack[], test: (name: string) => boolean, kind: 'self' | 'total'): number {
+  let v = 0;
+  for (const s of stacks) {
+    const f = s.frames;
+    if (f.length === 0) continue;
+    if (kind === 'self' ? test(f[f.length - 1]!.name) : f.some((fr) => test(fr.name))) v += s.value;
+  }
+  return v;
+}
