@@ -317,7 +317,9 @@ describe('ClickHouse cluster', () => {
           const [points] = await store.seriesPoints({ tenant, selector: selector(), ...range, stepMs: HOUR, groupBy: [], aggregation: 'sum' });
           expect(points!.points).toEqual([{ timeMs: T0, value: (300 + 24) * PERIOD }]);
         }
-        expect((await b.stats()).rows).toBe(48);
+        const stats = await b.stats();
+        expect(stats.rows).toBe(48);
+        expect(stats.bytesOnDisk).toBeGreaterThan(0);
 
         // Retention drops the day on every shard.
         const old = Date.UTC(2020, 0, 1, 12);

@@ -2,7 +2,7 @@ import type { Id } from '../../model/index.js';
 import type { StoredFunction, StoredLocation, StoredMapping, StoredStack, SymbolKind } from '../engine.js';
 import type { Reader } from './read.js';
 import { DAY_MS } from './schema.js';
-import { chunks, idList, int } from './sql.js';
+import { chunks, idList, timeWithin } from './sql.js';
 
 /**
  * Lookups by content id: symbols for the stacks that survived a merge, and which ids are already
@@ -104,7 +104,7 @@ export async function storedProfiles(r: Reader, ids: readonly Id[], fromMs: numb
     ids,
     (list) =>
       `SELECT DISTINCT toString(profile_id) AS id FROM ${r.layout.table('profiles')}
-       WHERE time_ms >= ${int(Math.floor(fromMs))} AND time_ms <= ${int(Math.ceil(toMs))} AND profile_id IN (${list})`,
+       WHERE ${timeWithin(Math.floor(fromMs), Math.ceil(toMs) + 1)} AND profile_id IN (${list})`,
     (row) => BigInt(row.id),
   );
   return new Set(rows);
@@ -118,12 +118,12 @@ export async function recentProfiles(r: Reader, windowMs: number): Promise<{ ids
   const [days] = await r.conn.query<{ n: string; day: string }>(`SELECT count() AS n, max(day) AS day FROM ${r.layout.table('profiles_1d')}`);
   if (!days || Number(days.n) === 0) return { ids: [], floorMs: -Infinity };
   const [newest] = await r.conn.query<{ t: string }>(
-    `SELECT max(time_ms) AS t FROM ${r.layout.table('profiles')} WHERE time_ms >= ${int(Number(days.day) * DAY_MS)}`,
+    `SELECT max(time_ms) AS t FROM ${r.layout.table('profiles')} WHERE ${timeWithin(Number(days.day) * DAY_MS, (Number(days.day) + 1) * DAY_MS)}`,
   );
-  const newestMs = Number(newest?.t ?? 0);
-  const floorMs = (newestMs > 0 ? newestMs : Number(days.day) * DAY_MS) - windowMs;
+  const newestMs = Number(newest?.t ?? 0) || Number(days.day) * DAY_MS;
+  const floorMs = newestMs - windowMs;
   const rows = await r.conn.query<{ id: string; t: string }>(
-    `SELECT toString(profile_id) AS id, time_ms AS t FROM ${r.layout.table('profiles')} WHERE time_ms >= ${int(floorMs)}`,
+    `SELECT toString(profile_id) AS id, time_ms AS t FROM ${r.layout.table('profiles')} WHERE ${timeWithin(floorMs, newestMs + 1)}`,
   );
   return { ids: rows.map((row) => ({ id: BigInt(row.id), timeMs: Number(row.t) })), floorMs };
 }

@@ -7,8 +7,8 @@ import type { Connection } from './connection.js';
 import type { Segment } from './ranges.js';
 import { levelsAlignedTo, splitRange } from './ranges.js';
 import type { Layout } from './schema.js';
-import { HOUR_MS, LEVELS } from './schema.js';
-import { idArray, idList, int, quote } from './sql.js';
+import { LEVELS } from './schema.js';
+import { idArray, idList, int, quote, timeWithin } from './sql.js';
 
 /**
  * The engine's reads. Each is one statement: every part of the range (rollup days, rollup hours, raw
@@ -33,7 +33,7 @@ export async function listSeries(r: Reader, tenant: string, range: TimeRange, pr
         WHERE tenant = ${quote(tenant)}${typeCond} AND ${col} >= ${int(s.from)} AND ${col} < ${int(s.to)} GROUP BY series_id`;
     }
     return `SELECT series_id, min(time_ms) AS f, max(time_ms) AS l FROM ${r.layout.table('profiles')}
-      WHERE tenant = ${quote(tenant)}${typeCond} AND time_ms >= ${int(s.from)} AND time_ms < ${int(s.to)} GROUP BY series_id`;
+      WHERE tenant = ${quote(tenant)}${typeCond} AND ${timeWithin(s.from, s.to)} GROUP BY series_id`;
   });
   const sql = `SELECT toString(series_id) AS id, ptype, names, vals, first, last
     FROM (SELECT series_id, min(f) AS first, max(l) AS last FROM (${parts.join(' UNION ALL ')}) GROUP BY series_id)
@@ -79,11 +79,8 @@ function sampleBranch(r: Reader, tenant: string, s: Segment, ids: Id[], g: strin
     return `SELECT ${g} AS g, stack_id, sum(value) AS v FROM ${r.layout.table(`samples_${s.level.suffix}`)}
       WHERE ${where} AND ${col} >= ${int(s.from)} AND ${col} < ${int(s.to)} GROUP BY g, stack_id`;
   }
-  // The hour bounds repeat the time bounds in the sort key's own terms, so the primary index prunes by hour.
-  const hour = `intDiv(time_ms, ${HOUR_MS})`;
   return `SELECT ${g} AS g, stack_id, sum(scaled * scale) AS v FROM ${r.layout.table('samples')}
-    WHERE ${where} AND ${hour} >= ${int(Math.floor(s.from / HOUR_MS))} AND ${hour} <= ${int(Math.floor((s.to - 1) / HOUR_MS))}
-      AND time_ms >= ${int(s.from)} AND time_ms < ${int(s.to)} GROUP BY g, stack_id`;
+    WHERE ${where} AND ${timeWithin(s.from, s.to)} GROUP BY g, stack_id`;
 }
 
 /**
@@ -162,7 +159,7 @@ export async function seriesPoints(
         FROM ${r.layout.table(`profiles_${s.level.suffix}`)} WHERE ${where} AND ${col} >= ${int(s.from)} AND ${col} < ${int(s.to)} GROUP BY g, k`;
     }
     return `SELECT ${g} AS g, intDiv(time_ms - ${int(from)}, ${step}) AS k, sum(total) AS t, count() AS c
-      FROM ${r.layout.table('profiles')} WHERE ${where} AND time_ms >= ${int(s.from)} AND time_ms < ${int(s.to)} GROUP BY g, k`;
+      FROM ${r.layout.table('profiles')} WHERE ${where} AND ${timeWithin(s.from, s.to)} GROUP BY g, k`;
   });
   const rows = await r.conn.query<{ g: number; k: string; total: number; n: string }>(
     `SELECT g, k, sum(t) AS total, sum(c) AS n FROM (${parts.join(' UNION ALL ')}) GROUP BY g, k ORDER BY g, k`,

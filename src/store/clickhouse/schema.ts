@@ -35,7 +35,10 @@ import { atLeast } from './connection.js';
  * are the same as from raw rows, because every raw row lands in exactly one rollup row per level.
  *
  * profiles: one row per stored profile (profile id, series, time, duration, total): replay detection
- * by content id, and the raw edges of time series and series listings.
+ * by content id, and the raw edges of time series and series listings. ORDER BY (hour, tenant,
+ * series_id, time_ms): every question to it names a time range (a replay check names the seconds
+ * its batch spans, a listing edge an hour or two), and the hour prefix keeps each to those hours
+ * instead of whole days of every series.
  *
  * Symbols (mappings, functions, locations, stacks) and series are ReplacingMergeTree by content id:
  * a repeated insert (two servers learning the same stack) collapses at merge time, and reads take
@@ -205,7 +208,7 @@ function tableSpecs(f: Features): TableSpec[] {
         'profile_id UInt64, duration_ns Int64, total Float64, rows UInt32',
       family: 'MergeTree',
       partitionBy: `intDiv(time_ms, ${DAY_MS})`,
-      orderBy: '(tenant, series_id, time_ms)',
+      orderBy: `(intDiv(time_ms, ${HOUR_MS}), tenant, series_id, time_ms)`,
       shardBy: 'series_id',
       ttlTime: 'toDateTime(intDiv(time_ms, 1000))',
     },

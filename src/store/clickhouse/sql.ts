@@ -27,3 +27,14 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
+
+const HOUR = 3_600_000;
+
+/**
+ * `time_ms` in [fromMs, toMs), written twice: once in the sort key's own terms (`intDiv(time_ms, 3600000)`,
+ * the hour prefix of samples' and profiles' ORDER BY) so the primary index prunes by hour, and once exactly.
+ */
+export function timeWithin(fromMs: number, toMs: number): string {
+  const hour = `intDiv(time_ms, ${HOUR})`;
+  return `${hour} >= ${int(Math.floor(fromMs / HOUR))} AND ${hour} <= ${int(Math.floor((toMs - 1) / HOUR))} AND time_ms >= ${int(fromMs)} AND time_ms < ${int(toMs)}`;
+}
