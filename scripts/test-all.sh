@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 # bpftool + util-linux (setpriv): they check programs detach and that capabilities are named;
 # chromium: the UI tests drive a real browser; clickhouse-server + zookeeper: the ClickHouse engine and cluster tests;
 # prometheus-alertmanager: its stripped Go binary (amtool) is what the Go symbolization test reads.
-KILN_APT_PACKAGES="clang llvm libbpf-dev bpftool gcc util-linux chromium clickhouse-server zookeeper prometheus-alertmanager" bash scripts/setup.sh
+KILN_APT_PACKAGES="clang llvm libbpf-dev bpftool gcc util-linux chromium clickhouse-server zookeeper prometheus prometheus-alertmanager" bash scripts/setup.sh
 printf '\n==> running tests\n'
 npx vitest run "$@"

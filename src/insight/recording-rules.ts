@@ -31,7 +31,10 @@ export async function computeRecordingRule(store: Store, rule: RecordingRule, li
     const value = test ? matchingValue(g.stacks, test, rule.kind) : g.total;
     const groupLabels = labelsToRecord(g.group.labels);
     const matchers: Matcher[] = [...rule.selector.matchers];
-    for (const name of rule.groupBy) matchers.push({ name, op: '=', value: groupLabels[name] ?? '' });
+    for (const name of rule.groupBy) {
+      const value = groupLabels[name] ?? '';
+      if (!matchers.some((m) => m.name === name && m.op === '=' && m.value === value)) matchers.push({ name, op: '=', value });
+    }
     return {
       labels: labelsFrom({ ...groupLabels, ...labelsToRecord(rule.labels) }),
       value: value * perSecond,
