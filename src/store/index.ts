@@ -26,7 +26,7 @@ export const DEFAULT_DATA_DIR = './data';
  * - `clickhouse://user:pass@host:8123/db`: the ClickHouse engine.
  */
 export async function openStore(url: string = DEFAULT_DATA_DIR, opts: StoreOptions = {}): Promise<Store> {
-  if (/^clickhouse:\/\//i.test(url)) {
+  if (/^clickhouses?:\/\//i.test(url)) {
     return EngineStore.open(await ClickHouseEngine.open(url, { cluster: opts.clickhouseCluster, retentionMs: opts.retentionMs }), opts);
   }
   if (opts.clickhouseCluster !== undefined) throw new InputError('--clickhouse-cluster needs a clickhouse:// store URL');
