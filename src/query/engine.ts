@@ -1,15 +1,22 @@
 import { InputError } from '../model/errors.js';
 import { labelsFrom } from '../model/labels.js';
+import type { Labels } from '../model/labels.js';
 import type { Profile } from '../model/profile.js';
+import type { ProfileType } from '../model/profile-type.js';
 import { parseProfileType } from '../model/profile-type.js';
 import { emptyDictionary } from '../model/symbols.js';
-import type { ResolvedStacks, SeriesPoints, SeriesQuery, StackValue, Store } from '../store/store.js';
+import { OTHER_STACK_ID } from '../store/store.js';
+import type { MergeQuery, ResolvedStacks, SeriesPoints, SeriesQuery, StackValue, Store } from '../store/store.js';
+import { withCallSite } from './call-site.js';
 import type { DiffNode, DiffOptions, DiffTable, DiffTableOptions } from './diff.js';
 import { buildDiffTree, diffTable } from './diff.js';
+import type { LabelQuery } from './labels.js';
+import { listLabelNames, listLabelValues, listProfileTypes, listSeriesLabels } from './labels.js';
 import type { Sandwich } from './sandwich.js';
 import { sandwich } from './sandwich.js';
 import type { StackFilter, WeightedStack } from './stacks.js';
-import { filterStacks, weightedStacks } from './stacks.js';
+import { filterStacks, isEmptyFilter, weightedStacks } from './stacks.js';
+import { profileOfResolved, profileOfStacks } from './merged-profile.js';
 import { checkRange } from './time.js';
 import type { TopOptions, TopTable } from './top.js';
 import { topTable } from './top.js';
@@ -22,12 +29,41 @@ export const DEFAULT_MAX_NODES = 8192;
 /** Series buckets one query may ask for (Prometheus caps a range query at 11 000 points). */
 export const MAX_SERIES_POINTS = 11_000;
 
-export interface FlamegraphOptions extends StackFilter {
+/**
+ * Stacks a flame graph of `maxNodes` nodes asks the store for (0 = every stack): the store sums the
+ * rest into one remainder row, which becomes the root's `other`, and symbols are fetched and frames
+ * built only for the stacks kept.
+ *
+ * The limit is a bound on cost, not a sampling scheme, because a cut moves weight: a cut stack's value
+ * leaves every node on its path for the root's `other`, and the cut stacks are the long tail of stacks
+ * seen once or twice, which adds up. Measured by building the tree with and without the cut from
+ * bench/store-data.ts's service model (1 h at 19 Hz × 16 CPUs, 1.1 M samples), max_nodes 1024:
+ *   92 000 distinct stacks (Zipf 1.1):  K 20 000 → 9 % of the total in `other`, nodes off by ≤ 3.5 %;
+ *                                       K 100 000 → nothing cut.
+ *   174 000 distinct stacks (Zipf 0.8): K 20 000 → 39 %, nodes off by ≤ 15 %; K 100 000 → 9.5 %, ≤ 3.5 %;
+ *                                       K 131 072 (max_nodes 16 384) → 3.9 %, ≤ 1.5 %.
+ *   900 000 distinct stacks (6 h, Zipf 0.8): K 100 000 → 38 %.
+ * So K is large enough that merges of an ordinary service's hour are not cut at all, and bounds what a
+ * huge merge costs: frames and trimmed tree for 100 000 stacks take ~1 s here (docs/BENCHMARKS.md,
+ * bench/query-tree.ts), 900 000 would take most of the read deadline and gigabytes of heap. Past K the
+ * picture is approximate and says so: the root's `other` holds exactly what was cut, totals stay exact.
+ */
+export function flameStackLimit(maxNodes: number): number {
+  return maxNodes === 0 ? 0 : Math.max(maxNodes * 8, 100_000);
+}
+
+/** Filters of a merge: focus/hide (stacks.ts) and Pyroscope's call-site selection. */
+export interface MergeFilter extends StackFilter {
+  /** `stack_trace_selector.call_site`: keep only stacks starting (root first) with these functions. */
+  readonly callSite?: readonly string[];
+}
+
+export interface FlamegraphOptions extends MergeFilter {
   /** Nodes to keep (the rest folds into `other`); undefined = DEFAULT_MAX_NODES, 0 = no limit. */
   readonly maxNodes?: number;
 }
 
-export interface DiffQueryOptions extends DiffOptions, StackFilter {
+export interface DiffQueryOptions extends DiffOptions, MergeFilter {
   /** Options of the diff table (normalize is taken from the diff options). */
   readonly table?: Omit<DiffTableOptions, 'normalize'>;
 }
@@ -37,39 +73,79 @@ export interface DiffResult {
   readonly table: DiffTable;
 }
 
+/** Merged stacks after the filters, and the value of stacks a limited merge did not fetch. */
+interface MergedStacks {
+  readonly stacks: WeightedStack[];
+  /** Sum of the stacks the store cut (0 when the merge was not limited). */
+  readonly remainder: number;
+}
+
 /**
- * Everything between a parsed selector and a result, for the server, CLI and UI alike. The store
- * aggregates (sum by stack over the range) and resolves symbols for the stacks that come back; the
- * tree, tables, filters and trimming are computed here, the same way for every storage engine.
+ * Everything between a parsed selector and a result, for the server, CLI and UI alike: the only road
+ * from a handler to the store's reads. The store aggregates (sum by stack over the range, top K plus a
+ * remainder when asked) and resolves symbols for the stacks that come back; trees, tables, filters,
+ * trimming and listings are computed here, the same way for every storage engine. Every read passes
+ * the query's signal on, so a deadline or a client gone stops the work.
  */
 export class QueryEngine {
-  constructor(readonly store: Store) {}
+  constructor(private readonly store: Store) {}
 
-  /** The merged stacks of a selection, root-first, after the filters. */
-  async stacks(q: SeriesQuery, filter?: StackFilter): Promise<WeightedStack[]> {
+  /** The merged stacks of a selection, root-first, after the filters. Never limited: every stack. */
+  async stacks(q: SeriesQuery, filter?: MergeFilter): Promise<WeightedStack[]> {
+    return (await this.mergedStacks(q, filter, 0)).stacks;
+  }
+
+  /** The merged stacks after the filters, and the value of the stacks a limited merge cut. */
+  private async mergedStacks(q: SeriesQuery, filter: MergeFilter | undefined, limit: number): Promise<MergedStacks> {
     checkRange(q);
     // Compile the filters before touching the store: a bad pattern is an error even on an empty range.
     filterStacks([], filter);
-    const { rows, resolved } = await this.merge(q);
-    return filterStacks(weightedStacks(rows, resolved), filter);
+    const { rows, resolved, remainder } = await this.merge(q, limit);
+    let stacks = weightedStacks(rows, resolved);
+    if (filter?.callSite && filter.callSite.length > 0) stacks = withCallSite(stacks, filter.callSite);
+    return { stacks: filterStacks(stacks, filter), remainder };
   }
 
-  /** The store's sum by stack over the selection, and the symbols of exactly those stacks. */
-  private async merge(q: SeriesQuery): Promise<{ rows: StackValue[]; resolved: ResolvedStacks }> {
-    const rows = await this.store.mergeStacks(q);
-    if (rows.length === 0) return { rows, resolved: { dict: emptyDictionary(), stacks: new Map() } };
-    return { rows, resolved: await this.store.resolveStacks(q.tenant, rows.map((r) => r.stackId)) };
+  /**
+   * The store's sum by stack (top `limit` plus a remainder row when limit > 0) and the symbols of
+   * exactly the stacks kept. OTHER_STACK_ID is a sum, not a stack: it is never resolved.
+   */
+  private async merge(q: SeriesQuery, limit: number): Promise<{ rows: StackValue[]; resolved: ResolvedStacks; remainder: number }> {
+    const merge: MergeQuery = limit > 0 ? { ...q, limit } : q;
+    const all = await this.store.mergeStacks(merge);
+    q.signal?.throwIfAborted();
+    let remainder = 0;
+    const rows = all.filter((r) => {
+      if (r.stackId !== OTHER_STACK_ID) return true;
+      remainder += r.value;
+      return false;
+    });
+    const resolved: ResolvedStacks =
+      rows.length === 0 ? { dict: emptyDictionary(), stacks: new Map() } : await this.store.resolveStacks(q.tenant, rows.map((r) => r.stackId), q.signal);
+    q.signal?.throwIfAborted();
+    return { rows, resolved, remainder };
   }
 
   async flamegraph(q: SeriesQuery, opts: FlamegraphOptions = {}): Promise<FlameNode> {
     const maxNodes = maxNodesOf(opts.maxNodes);
-    return buildTree(await this.stacks(q, opts), maxNodes);
+    // Focus and call site keep some stacks and drop others: a light stack the store cut could be one
+    // to keep, and its value cannot be told apart in the remainder. Such merges fetch every stack.
+    const selective = !!(opts.focus || opts.focusBinary || (opts.callSite && opts.callSite.length > 0));
+    const { stacks, remainder } = await this.mergedStacks(q, opts, selective ? 0 : flameStackLimit(maxNodes));
+    return buildTree(stacks, maxNodes, remainder);
   }
 
-  async top(q: SeriesQuery, opts: TopOptions & StackFilter = {}): Promise<TopTable> {
+  /**
+   * Self and total per function over every stack. Never limited: a function's self and total sum over
+   * all the stacks it is in, and the functions spread thinnest over light stacks (an allocator, a lock
+   * taken everywhere) are exactly what a cut would undercount — the table would disagree with itself
+   * over time and with `kiln query top`.
+   */
+  async top(q: SeriesQuery, opts: TopOptions & MergeFilter = {}): Promise<TopTable> {
     return topTable(await this.stacks(q, opts), opts);
   }
 
+  /** Both sides in full: the diff table is a top table per side, exact for the same reason. */
   async diff(base: SeriesQuery, head: SeriesQuery, opts: DiffQueryOptions = {}): Promise<DiffResult> {
     if (base.selector.profileType !== head.selector.profileType) {
       throw new InputError(
@@ -84,6 +160,7 @@ export class QueryEngine {
     };
   }
 
+  /** In full: the function may live only in light stacks, which a limited merge would cut. */
   async sandwich(q: SeriesQuery, fn: string, opts: FlamegraphOptions = {}): Promise<Sandwich> {
     if (fn === '') throw new InputError('sandwich needs a function name');
     const maxNodes = maxNodesOf(opts.maxNodes);
@@ -118,30 +195,45 @@ export class QueryEngine {
   }
 
   /**
-   * The merge of a selection as one Profile, for pprof export (encoded by formats/pprof.ts).
-   * Labels are the selector's equality matchers: what every merged series has in common for sure.
+   * The merge of a selection as one Profile, for pprof export (encoded by formats/pprof.ts). Never
+   * limited: pprof has no `other`. With filters or a call site it is built from the filtered stacks'
+   * frames (which carry their locations); without, from the same merge's symbols directly, which is
+   * the same content for a fraction of the time (see profileOfResolved). Labels are the selector's
+   * equality matchers: what every merged series has for sure.
    */
-  async mergeProfile(q: SeriesQuery): Promise<Profile> {
-    checkRange(q);
-    const { rows, resolved } = await this.merge(q);
-    const stacks: number[] = [];
-    const values: number[] = [];
-    for (const r of rows) {
-      const i = resolved.stacks.get(r.stackId);
-      if (i === undefined || r.value === 0) continue;
-      stacks.push(i);
-      values.push(r.value);
-    }
-    return {
+  async mergeProfile(q: SeriesQuery, filter: MergeFilter = {}): Promise<Profile> {
+    const header = {
       type: parseProfileType(q.selector.profileType),
       labels: labelsFrom(q.selector.matchers.filter((m) => m.op === '=').map((m) => [m.name, m.value] as const)),
       timeMs: q.from,
       durationNs: (q.to - q.from) * 1e6,
-      period: 0,
-      dict: resolved.dict,
-      stacks,
-      values,
     };
+    if (isEmptyFilter(filter) && !(filter.callSite && filter.callSite.length > 0)) {
+      checkRange(q);
+      const { rows, resolved } = await this.merge(q, 0);
+      const direct = profileOfResolved(rows, resolved, header);
+      if (direct) return direct;
+      return profileOfStacks(weightedStacks(rows, resolved), header);
+    }
+    return profileOfStacks(await this.stacks(q, filter), header);
+  }
+
+  /** Profile types with series that the listing's selectors select (see labels.ts). */
+  profileTypes(q: LabelQuery): Promise<ProfileType[]> {
+    return listProfileTypes(this.store, q);
+  }
+
+  labelNames(q: LabelQuery): Promise<string[]> {
+    return listLabelNames(this.store, q);
+  }
+
+  labelValues(q: LabelQuery, name: string): Promise<string[]> {
+    return listLabelValues(this.store, q, name);
+  }
+
+  /** Distinct label sets of the selected series, with their type's private labels; `only` keeps those names. */
+  seriesLabels(q: LabelQuery, only: readonly string[] = []): Promise<Labels[]> {
+    return listSeriesLabels(this.store, q, only);
   }
 }
 

@@ -2,52 +2,69 @@ import { InputError } from '../model/errors.js';
 import type { Matcher, Selector } from '../model/matcher.js';
 import { compileRegex } from '../model/matcher.js';
 import { parseProfileType, profileTypeId } from '../model/profile-type.js';
+import type { SplitMatchers } from './type-matchers.js';
+import { NAME_LABEL, PROFILE_TYPE_LABEL, pinnedTypeId, splitTypeMatchers, typeMatches } from './type-matchers.js';
 
 /**
  * The selector language: a profile type followed by Prometheus label matchers,
  *   process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name="checkout", pod=~"web-.*", env!="dev"}
  * Also accepted: `{...}` alone when the type is given separately (Pyroscope's querier.v1 sends
- * profile_typeID and label_selector apart), the bare type, and `{__name__="<type>", ...}`.
+ * profile_typeID and label_selector apart), the bare type, and the type as a private label:
+ * `{__name__="<type>", ...}` or `{__profile_type__="<type>", ...}` (see type-matchers.ts).
  * Values are quoted as in PromQL: "double" and 'single' with Go escapes, `backtick` raw.
  * Errors name the 1-based column of the problem so a user can find it in what they typed.
  */
 export function parseSelector(text: string, profileType?: string): Selector {
+  checkLength(text);
+  const { typeText, matchers } = text.trim() === '' && profileType ? { typeText: undefined, matchers: [] } : new SelectorParser(text, false).parse();
+  for (const m of matchers) {
+    // A merge reads one type: a pattern over types would need the store to say which it means.
+    if ((m.name === NAME_LABEL || m.name === PROFILE_TYPE_LABEL) && m.op !== '=') {
+      throw new InputError(`selector: ${m.name} (the profile type) only takes "=", got "${m.op}"`);
+    }
+  }
+  const split = splitTypeMatchers(typeText, matchers);
+  let type = pinnedTypeId(split.type);
+  if (profileType !== undefined && profileType !== '') {
+    const given = profileTypeId(parseProfileType(profileType));
+    if (type !== undefined && type !== given) throw new InputError(`selector names profile type "${type}" but "${profileType}" was asked for`);
+    type = given;
+  }
+  if (type === undefined) {
+    const name = split.type.find((m) => m.name === NAME_LABEL && m.op === '=');
+    throw new InputError(
+      name
+        ? `selector names the type "${name.value}" but not which one: write its full id, e.g. ${name.value}:cpu:nanoseconds:cpu:nanoseconds{…}`
+        : 'selector has no profile type: write it before the braces, e.g. process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name="app"}',
+    );
+  }
+  if (!typeMatches(parseProfileType(type), split.type)) {
+    throw new InputError(`selector: profile type "${type}" does not match ${formatMatchers(split.type)}`);
+  }
+  return { profileType: type, matchers: split.labels };
+}
+
+/**
+ * A selector that may leave the type open, name it only (`process_cpu{…}`, `{__name__="memory"}`) or
+ * match it with a pattern: what label, series and type listings take. '' selects every series.
+ */
+export function parseSeriesSelector(text: string): SplitMatchers {
+  checkLength(text);
+  if (text.trim() === '') return { type: [], labels: [] };
+  const { typeText, matchers } = new SelectorParser(text, true).parse();
+  return splitTypeMatchers(typeText, matchers);
+}
+
+function checkLength(text: string): void {
   if (text.length > MAX_SELECTOR_CHARS) {
     throw new InputError(`selector is ${text.length} characters long (limit ${MAX_SELECTOR_CHARS})`);
   }
-  const { typeText, matchers } = text.trim() === '' && profileType ? { typeText: undefined, matchers: [] } : new SelectorParser(text).parse();
-  let type = typeText;
-  const rest: Matcher[] = [];
-  for (const m of matchers) {
-    if (m.name !== '__name__') {
-      rest.push(m);
-      continue;
-    }
-    if (m.op !== '=') throw new InputError(`selector: __name__ (the profile type) only takes "=", got "${m.op}"`);
-    if (type !== undefined && type !== m.value) {
-      throw new InputError(`selector: profile type given twice ("${type}" and __name__="${m.value}")`);
-    }
-    type = m.value;
-  }
-  if (profileType !== undefined && profileType !== '') {
-    const given = profileTypeId(parseProfileType(profileType));
-    if (type !== undefined && profileTypeId(parseProfileType(type)) !== given) {
-      throw new InputError(`selector names profile type "${type}" but "${profileType}" was asked for`);
-    }
-    type = profileType;
-  }
-  if (type === undefined || type === '') {
-    throw new InputError(
-      'selector has no profile type: write it before the braces, e.g. process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name="app"}',
-    );
-  }
-  return { profileType: profileTypeId(parseProfileType(type)), matchers: rest };
 }
 
 /** Only the `{...}` part (or an empty string): what querier.v1's label_selector carries. */
 export function parseMatchers(text: string): Matcher[] {
   if (text.trim() === '') return [];
-  const { typeText, matchers } = new SelectorParser(text).parse();
+  const { typeText, matchers } = new SelectorParser(text, false).parse();
   if (typeText !== undefined) throw new InputError(`label selector "${text.slice(0, 200)}" must be {...} without a profile type`);
   return matchers;
 }
@@ -71,7 +88,11 @@ const TYPE_CHAR = /[A-Za-z0-9_.:\-]/;
 
 class SelectorParser {
   private pos = 0;
-  constructor(private readonly src: string) {}
+  /** typeName: the text before the braces may be a type name alone (`process_cpu`), as listings allow. */
+  constructor(
+    private readonly src: string,
+    private readonly typeName: boolean,
+  ) {}
 
   parse(): { typeText: string | undefined; matchers: Matcher[] } {
     this.skipSpace();
@@ -85,7 +106,7 @@ class SelectorParser {
       }
       typeText = this.src.slice(start, this.pos);
       try {
-        parseProfileType(typeText);
+        if (!this.typeName || typeText.includes(':')) parseProfileType(typeText);
       } catch (e) {
         throw new InputError(`${(e as Error).message} (at column ${start + 1})`);
       }

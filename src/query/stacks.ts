@@ -1,13 +1,36 @@
 import { InputError } from '../model/errors.js';
 import { compileRegex, type CompiledRegex } from '../model/matcher.js';
 import { frameNames } from '../model/symbols.js';
+import type { SymbolDictionary } from '../model/symbols.js';
 import type { ResolvedStacks, StackValue } from '../store/store.js';
 
-/** One frame as the query layer sees it: the function name shown, and the binary it lives in. */
+/**
+ * One frame as the query layer sees it: the function shown (what trees and tables group by) and where
+ * its code lives, so pprof export and line-level tables read the same merge as the flame graph.
+ */
 export interface Frame {
+  /** The function, or `binary+0xaddr` when the location has no symbol. */
   readonly name: string;
   /** Path of the mapping (binary) the frame belongs to, '' when unknown. */
   readonly binary: string;
+  /** GNU build id of that binary (hex), '' when unknown. */
+  readonly buildId: string;
+  /** Instruction address, 0 when unknown (symbolized frames often drop it: see DictionaryBuilder.location). */
+  readonly address: bigint;
+  /** Mangled / system name when it differs from `name`, else ''. */
+  readonly systemName: string;
+  /** Source file and line, '' / 0 when unknown. */
+  readonly file: string;
+  readonly line: number;
+  /** false for a location without symbols: `name` is then `binary+0xaddr` and there is no function to export. */
+  readonly symbolized: boolean;
+  /**
+   * The location (index into this merge's symbols) the frame comes from; the frames inlined at one
+   * address share it. -1 for frames that stand for no location (an unresolved stack, test data).
+   */
+  readonly location: number;
+  /** true when this frame was inlined into the frame before it (same location); recursion is false. */
+  readonly inlined: boolean;
 }
 
 /** A stack with its merged value; frames root (outermost caller) first, leaf last. */
@@ -19,10 +42,17 @@ export interface WeightedStack {
 /** The name given to a stack the store could not resolve: its value still counts, so totals hold. */
 export const UNRESOLVED_STACK = '[unresolved stack]';
 
+/** A frame that stands for no location in the store (an unresolved stack): a function name only. */
+export function namedFrame(name: string, binary = ''): Frame {
+  return { name, binary, buildId: '', address: 0n, systemName: '', file: '', line: 0, symbolized: true, location: -1, inlined: false };
+}
+
 /**
  * Turns the store's (stack id, value) rows and their symbols into root-first frame lists.
  * Inlined functions expand into one frame each (caller above callee); unsymbolized locations show as
- * `binary+0xaddr`. Frames are built once per location and shared between stacks.
+ * `binary+0xaddr`. Frames are built once per location and shared between stacks, so carrying the
+ * location costs memory per distinct location, not per stack. The caller leaves out OTHER_STACK_ID
+ * (the remainder of a limited merge), which has no frames.
  */
 export function weightedStacks(rows: readonly StackValue[], resolved: ResolvedStacks): WeightedStack[] {
   const { dict } = resolved;
@@ -30,15 +60,12 @@ export function weightedStacks(rows: readonly StackValue[], resolved: ResolvedSt
   const framesOf = (loc: number): Frame[] => {
     let f = perLocation.get(loc);
     if (!f) {
-      const l = dict.locations[loc]!;
-      const binary = l.mapping >= 0 ? dict.mappings[l.mapping]!.binary : '';
-      // frameNames is innermost first (pprof order); root-first wants the caller first.
-      f = frameNames(dict, loc).reverse().map((name) => ({ name, binary }));
+      f = locationFrames(dict, loc);
       perLocation.set(loc, f);
     }
     return f;
   };
-  const unresolved: Frame[] = [{ name: UNRESOLVED_STACK, binary: '' }];
+  const unresolved: Frame[] = [namedFrame(UNRESOLVED_STACK)];
   const out: WeightedStack[] = [];
   for (const row of rows) {
     if (row.value === 0) continue;
@@ -54,6 +81,37 @@ export function weightedStacks(rows: readonly StackValue[], resolved: ResolvedSt
       for (let j = 0; j < f.length; j++) frames.push(f[j]!);
     }
     out.push({ frames, value: row.value });
+  }
+  return out;
+}
+
+/** The frames of one location, root-first: the caller into which the others were inlined comes first. */
+function locationFrames(dict: SymbolDictionary, loc: number): Frame[] {
+  const l = dict.locations[loc]!;
+  const m = l.mapping >= 0 ? dict.mappings[l.mapping]! : undefined;
+  const binary = m?.binary ?? '';
+  const buildId = m?.buildId ?? '';
+  if (l.lines.length === 0) {
+    const [name] = frameNames(dict, loc);
+    return [{ name: name!, binary, buildId, address: l.address, systemName: '', file: '', line: 0, symbolized: false, location: loc, inlined: false }];
+  }
+  const out: Frame[] = [];
+  // pprof order is innermost first; root-first wants the caller first.
+  for (let i = l.lines.length - 1; i >= 0; i--) {
+    const ln = l.lines[i]!;
+    const fn = dict.functions[ln.function]!;
+    out.push({
+      name: fn.name,
+      binary,
+      buildId,
+      address: l.address,
+      systemName: fn.systemName,
+      file: fn.file,
+      line: ln.line,
+      symbolized: true,
+      location: loc,
+      inlined: out.length > 0,
+    });
   }
   return out;
 }

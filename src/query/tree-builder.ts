@@ -19,13 +19,25 @@ export class TreeBuilder {
   parent = new Int32Array(1024);
   self: Float64Array;
   total: Float64Array;
+  /** Value per column of stacks known only by their sum (a limited merge's remainder): the root's `other`. */
+  readonly remainder: Float64Array;
   /** Slots hold node index + 1 (0 = empty); linear probing; kept at most half full. */
   private slots = new Int32Array(2048);
 
   constructor(rootName: string, readonly columns = 1) {
     this.self = new Float64Array(1024 * columns);
     this.total = new Float64Array(1024 * columns);
+    this.remainder = new Float64Array(columns);
     this.nameOf[0] = this.nameId(rootName);
+  }
+
+  /**
+   * Adds value whose stacks are unknown (the store summed the stacks a limited merge cut): it counts
+   * in the root's total and shows as the root's `other` child, where trimming puts what it cuts.
+   */
+  addRemainder(value: number, column = 0): void {
+    this.total[column] += value;
+    this.remainder[column] += value;
   }
 
   nameId(name: string): number {
@@ -144,7 +156,13 @@ export function materialize<N extends object>(b: TreeBuilder, keep: Uint8Array |
   const firstKid = new Int32Array(n).fill(-1);
   const nextKid = new Int32Array(n);
   const hasCut = new Uint8Array(n);
-  const cutSums = keep ? new Float64Array(n * cols) : undefined;
+  const hasRemainder = b.remainder.some((v) => v !== 0);
+  const cutSums = keep || hasRemainder ? new Float64Array(n * cols) : undefined;
+  if (hasRemainder) {
+    // The remainder and what trimming cuts under the root are one `other` node, never two.
+    hasCut[0] = 1;
+    cutSums!.set(b.remainder, 0);
+  }
   for (let i = 1; i < n; i++) {
     const p = b.parent[i]!;
     if (!reachable[p]) continue;

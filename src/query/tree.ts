@@ -21,10 +21,12 @@ export const OTHER_NAME = 'other';
 /**
  * Merges stacks into one tree (equal frame paths sum). With `maxNodes` > 0 the tree is trimmed as
  * trimFlameTree does, but before node objects exist, so a huge merge costs only what it keeps.
+ * `remainder` is value whose stacks were never fetched (a limited merge): it joins the root's `other`.
  */
-export function buildTree(stacks: Iterable<WeightedStack>, maxNodes = 0): FlameNode {
+export function buildTree(stacks: Iterable<WeightedStack>, maxNodes = 0, remainder = 0): FlameNode {
   const b = new TreeBuilder(ROOT_NAME);
   for (const s of stacks) b.add(s);
+  if (remainder !== 0) b.addRemainder(remainder);
   return materialize<FlameNode>(b, b.keep(maxNodes), nameRanks(b), {
     node: (i) => ({ name: b.names[b.nameOf[i]!]!, self: b.self[i]!, total: b.total[i]!, children: [] }),
     attach: (p, children) => (p.children = children),

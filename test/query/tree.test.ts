@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DictionaryBuilder } from '../../src/model/index.js';
-import { filterStacks, UNRESOLVED_STACK, weightedStacks } from '../../src/query/stacks.js';
+import { filterStacks } from '../../src/query/stacks.js';
 import type { FlameNode } from '../../src/query/tree.js';
 import { buildTree, countNodes, trimFlameTree, walk } from '../../src/query/tree.js';
 import { InputError } from '../../src/model/errors.js';
@@ -22,35 +21,6 @@ describe('buildTree', () => {
 
   it('an empty selection is a lone root of 0', () => {
     expect(shape(buildTree([]))).toBe('total 0/0');
-  });
-});
-
-describe('weightedStacks: symbols to frames', () => {
-  it('expands inlined lines (caller first), names unsymbolized frames binary+0xaddr, keeps unresolved values', () => {
-    const b = new DictionaryBuilder();
-    const lib = b.mapping('/usr/lib/libfoo.so', 'abc');
-    const main = b.frame('main');
-    // One address holding `inner` inlined into `outer`: pprof lists innermost first.
-    const inl = b.location(-1, 0x10n, [
-      { function: b.function('inner'), line: 3 },
-      { function: b.function('outer'), line: 9 },
-    ]);
-    const raw = b.location(lib, 0x1234n, []);
-    const s = b.stack([raw, inl, main]); // leaf first
-    const resolved = { dict: b.dict, stacks: new Map([[11n, s]]) };
-    const out = weightedStacks([{ stackId: 11n, value: 7 }, { stackId: 99n, value: 3 }, { stackId: 11n, value: 0 }], resolved);
-    expect(out).toEqual([
-      {
-        frames: [
-          { name: 'main', binary: '' },
-          { name: 'outer', binary: '' },
-          { name: 'inner', binary: '' },
-          { name: 'libfoo.so+0x1234', binary: '/usr/lib/libfoo.so' },
-        ],
-        value: 7,
-      },
-      { frames: [{ name: UNRESOLVED_STACK, binary: '' }], value: 3 },
-    ]);
   });
 });
 
