@@ -1,5 +1,6 @@
 import type { Store } from '../store/store.js';
 import type { QueryEngine } from '../query/engine.js';
+import { READ_DEADLINE_MS } from './deadline.js';
 import type { ServerMetrics } from './metrics.js';
 
 /**
@@ -25,6 +26,8 @@ export interface ServerLimits {
   readonly maxRowsPerRequest: number;
   /** Nodes a flame graph / tree answer may carry at most, whatever max_nodes asks for. */
   readonly maxNodes: number;
+  /** Milliseconds a read may run before it is answered 504 / DeadlineExceeded (deadline.ts). */
+  readonly readDeadlineMs: number;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
@@ -32,4 +35,5 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxDecompressedBytes: 64 * 1024 * 1024,
   maxRowsPerRequest: 10_000_000,
   maxNodes: 65_536,
+  readDeadlineMs: READ_DEADLINE_MS,
 };

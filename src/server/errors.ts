@@ -1,16 +1,35 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Interceptor } from '@connectrpc/connect';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isInputError } from '../model/errors.js';
+import { isInputError, isUnavailable } from '../model/errors.js';
+import { ClientClosedRequest, DeadlineExceeded } from './deadline.js';
 
 /**
- * Every error answer is JSON `{ "error": "…" }`: 4xx with the reason when the client sent something
- * wrong (InputError, or a request fastify itself refused), 500 only for bugs — which are logged.
+ * The one place errors become statuses, for HTTP and for Connect/gRPC alike. Every error answer is JSON
+ * `{ "error": "…" }`:
+ * - 4xx with the reason when the client sent something wrong (InputError, or a request fastify refused);
+ * - 503 + `Retry-After` when a dependency (the store) is down or slow (Unavailable): agents and SDKs retry;
+ * - 504 when a read ran past its deadline (DeadlineExceeded, deadline.ts);
+ * - 499 when the client left before its answer (nobody reads it; not logged);
+ * - 500 only for bugs — which are logged.
  */
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | Error, req, reply) => {
     if (isInputError(err)) {
       void reply.status(err.status).send({ error: err.message });
+      return;
+    }
+    if (isUnavailable(err)) {
+      req.log.warn({ err }, 'dependency unavailable');
+      void reply.status(503).header('retry-after', String(err.retryAfterSeconds)).send({ error: err.message });
+      return;
+    }
+    if (err instanceof DeadlineExceeded) {
+      void reply.status(504).send({ error: err.message });
+      return;
+    }
+    if (err instanceof ClientClosedRequest) {
+      void reply.status(499).send({ error: err.message });
       return;
     }
     const status = (err as FastifyError).statusCode;
@@ -37,14 +56,18 @@ const STATUS_TO_CODE: Record<number, Code> = {
   429: Code.ResourceExhausted,
 };
 
-/** Maps an InputError thrown by a Connect handler to the Connect/gRPC code that says the same. */
+/** Maps a typed error thrown by a Connect handler to the Connect/gRPC code that says the same. */
 export function toConnectError(e: unknown): unknown {
   if (isInputError(e)) return new ConnectError(e.message, STATUS_TO_CODE[e.status] ?? Code.InvalidArgument);
+  // gRPC has no Retry-After; Connect sends metadata as headers (or trailers), where a client can read it.
+  if (isUnavailable(e)) return new ConnectError(e.message, Code.Unavailable, { 'retry-after': String(e.retryAfterSeconds) });
+  if (e instanceof DeadlineExceeded) return new ConnectError(e.message, Code.DeadlineExceeded);
+  if (e instanceof ClientClosedRequest) return new ConnectError(e.message, Code.Canceled);
   return e;
 }
 
-/** Server-side interceptor: user errors become InvalidArgument & co., not Internal. */
-export const inputErrorInterceptor: Interceptor = (next) => async (req) => {
+/** Server-side interceptor: typed errors become InvalidArgument, Unavailable & co., not Internal. */
+export const errorInterceptor: Interceptor = (next) => async (req) => {
   try {
     return await next(req);
   } catch (e) {

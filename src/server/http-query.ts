@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { InputError } from '../model/errors.js';
 import { parseProfileType } from '../model/profile-type.js';
 import type { ProfileType } from '../model/profile-type.js';
@@ -6,6 +6,8 @@ import { parseSelector } from '../query/selector.js';
 import type { StackFilter } from '../query/stacks.js';
 import { parseDuration, parseRange } from '../query/time.js';
 import type { SeriesQuery } from '../store/store.js';
+import type { ServerContext } from './context.js';
+import { withHttpDeadline } from './deadline.js';
 import { tenantOf } from './tenant.js';
 
 /** Query-string parameters as fastify hands them over (repeated keys become arrays). */
@@ -61,9 +63,10 @@ export function maxNodesParam(q: QueryParams, cap: number, ...names: string[]): 
 
 /**
  * A selection from HTTP parameters: `query` (selector, `type{…}`), optional `profile_type` when the
- * query is only `{…}`, `from`/`until` (default now-1h .. now; every unit Pyroscope accepts).
+ * query is only `{…}`, `from`/`until` (default now-1h .. now; every unit Pyroscope accepts). `signal`
+ * is the request's deadline (deadline.ts), carried to the store with the query.
  */
-export function selectionFrom(req: FastifyRequest, prefix = ''): { q: SeriesQuery; type: ProfileType } {
+export function selectionFrom(req: FastifyRequest, signal: AbortSignal, prefix = ''): { q: SeriesQuery; type: ProfileType } {
   const params = req.query as QueryParams;
   // Prefixed selections come snake_case from Kiln (`base_from`) and camelCase from Pyroscope (`leftFrom`).
   const named = (name: string) => param(params, `${prefix}${name}`, `${prefix}${name[0]!.toUpperCase()}${name.slice(1)}`);
@@ -71,7 +74,7 @@ export function selectionFrom(req: FastifyRequest, prefix = ''): { q: SeriesQuer
   if (text === undefined || text.trim() === '') throw new InputError(`missing "${prefix}query" parameter (a selector such as process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name="app"})`);
   const selector = parseSelector(text, param(params, 'profile_type'));
   const range = parseRange(named('from') ?? 'now-1h', named('until') ?? named('to') ?? 'now');
-  return { q: { tenant: tenantOf(req.headers), selector, ...range }, type: parseProfileType(selector.profileType) };
+  return { q: { tenant: tenantOf(req.headers), selector, ...range, signal }, type: parseProfileType(selector.profileType) };
 }
 
 /** `focus`, `hide`, `focus_binary`, `hide_binary` (regexes) → the query layer's filter. */
@@ -84,4 +87,12 @@ export function stepMsFrom(params: QueryParams, dfltMs: number): number {
   const ms = raw === undefined || raw === '' ? dfltMs : parseDuration(raw);
   if (!(ms > 0)) throw new InputError('step must be positive');
   return ms;
+}
+
+/**
+ * Runs one read route: timed under `endpoint` in the query metrics, with the request's deadline and
+ * client-gone signal (deadline.ts) handed to `run`, which passes it to the query layer.
+ */
+export function httpRead<T>(ctx: ServerContext, endpoint: string, reply: FastifyReply, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  return ctx.metrics.timeQuery(endpoint, () => withHttpDeadline(reply, ctx.limits.readDeadlineMs, run));
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { toFlameGraph, toFlameGraphDiff } from '../formats/flamebearer.js';
 import { encodePprofGzip } from '../formats/pprof.js';
 import { InputError } from '../model/errors.js';
@@ -6,7 +6,7 @@ import { profileTypeId } from '../model/profile-type.js';
 import type { WeightedStack } from '../query/stacks.js';
 import { parseTopSort } from '../query/top.js';
 import type { ServerContext } from './context.js';
-import { boolParam, filterFrom, intParam, listParam, maxNodesParam, param, selectionFrom, stepMsFrom } from './http-query.js';
+import { boolParam, filterFrom, httpRead, intParam, listParam, maxNodesParam, param, selectionFrom, stepMsFrom } from './http-query.js';
 import type { QueryParams } from './http-query.js';
 
 /**
@@ -15,12 +15,12 @@ import type { QueryParams } from './http-query.js';
  */
 export function registerKilnApi(app: FastifyInstance, ctx: ServerContext): void {
   const maxNodesOf = (params: QueryParams) => maxNodesParam(params, ctx.limits.maxNodes, 'max_nodes');
-  const timed = <T>(endpoint: string, run: () => Promise<T>) => ctx.metrics.timeQuery(`api.${endpoint}`, run);
+  const read = <T>(endpoint: string, reply: FastifyReply, run: (signal: AbortSignal) => Promise<T>) => httpRead(ctx, `api.${endpoint}`, reply, run);
 
-  app.get('/api/v1/top', async (req) =>
-    timed('top', async () => {
+  app.get('/api/v1/top', async (req, reply) =>
+    read('top', reply, async (signal) => {
       const params = req.query as QueryParams;
-      const { q, type } = selectionFrom(req);
+      const { q, type } = selectionFrom(req, signal);
       const sortText = param(params, 'sort');
       const table = await ctx.query.top(q, {
         ...filterFrom(params),
@@ -33,12 +33,12 @@ export function registerKilnApi(app: FastifyInstance, ctx: ServerContext): void 
   );
 
   app.get('/api/v1/flamegraph', async (req, reply) =>
-    timed('flamegraph', async () => {
+    read('flamegraph', reply, async (signal) => {
       const params = req.query as QueryParams;
-      const { q, type } = selectionFrom(req);
+      const { q, type } = selectionFrom(req, signal);
       const format = param(params, 'format') ?? 'json';
       if (format === 'pprof') {
-        const profile = await ctx.query.mergeProfile(q);
+        const profile = await ctx.query.mergeProfile(q, filterFrom(params));
         return reply
           .type('application/octet-stream')
           .header('content-disposition', 'attachment; filename="profile.pb.gz"')
@@ -51,11 +51,11 @@ export function registerKilnApi(app: FastifyInstance, ctx: ServerContext): void 
     }),
   );
 
-  app.get('/api/v1/diff', async (req) =>
-    timed('diff', async () => {
+  app.get('/api/v1/diff', async (req, reply) =>
+    read('diff', reply, async (signal) => {
       const params = req.query as QueryParams;
-      const base = selectionFrom(req, 'base_');
-      const head = selectionFrom(req, 'head_');
+      const base = selectionFrom(req, signal, 'base_');
+      const head = selectionFrom(req, signal, 'head_');
       const normalize = boolParam(params, 'normalize');
       const sortText = param(params, 'sort') ?? 'self';
       if (sortText !== 'self' && sortText !== 'total') throw new InputError(`unknown sort "${sortText.slice(0, 40)}": use self or total`);
@@ -70,10 +70,10 @@ export function registerKilnApi(app: FastifyInstance, ctx: ServerContext): void 
     }),
   );
 
-  app.get('/api/v1/series', async (req) =>
-    timed('series', async () => {
+  app.get('/api/v1/series', async (req, reply) =>
+    read('series', reply, async (signal) => {
       const params = req.query as QueryParams;
-      const { q, type } = selectionFrom(req);
+      const { q, type } = selectionFrom(req, signal);
       // Default: about 1500 points, in whole 10 s (the agent's push interval) so buckets hold equal pushes.
       const stepMs = stepMsFrom(params, Math.max(10_000, Math.ceil((q.to - q.from) / 1500 / 10_000) * 10_000));
       const aggregation = param(params, 'aggregation') ?? 'sum';
@@ -83,12 +83,12 @@ export function registerKilnApi(app: FastifyInstance, ctx: ServerContext): void 
     }),
   );
 
-  app.get('/api/v1/sandwich', async (req) =>
-    timed('sandwich', async () => {
+  app.get('/api/v1/sandwich', async (req, reply) =>
+    read('sandwich', reply, async (signal) => {
       const params = req.query as QueryParams;
       const fn = param(params, 'function');
       if (!fn) throw new InputError('missing "function" parameter (the function to centre the sandwich on)');
-      const { q, type } = selectionFrom(req);
+      const { q, type } = selectionFrom(req, signal);
       const s = await ctx.query.sandwich(q, fn, { ...filterFrom(params), maxNodes: maxNodesOf(params) });
       return { profileType: profileTypeId(type), unit: type.sampleUnit, function: s.function, callers: toFlameGraph(s.callers), callees: toFlameGraph(s.callees) };
     }),

@@ -1,10 +1,10 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { timelineStepSec, toDiffFlamebearerProfile, toFlamebearerProfile, toTimeline } from '../formats/flamebearer.js';
+import type { LabelQuery } from '../query/labels.js';
 import { parseRange } from '../query/time.js';
 import type { ServerContext } from './context.js';
-import { filterFrom, maxNodesParam, param, selectionFrom } from './http-query.js';
+import { filterFrom, httpRead, maxNodesParam, param, selectionFrom } from './http-query.js';
 import type { QueryParams } from './http-query.js';
-import { seriesQueriesFor } from './selection.js';
 import { tenantOf } from './tenant.js';
 
 /**
@@ -17,10 +17,10 @@ export function registerRender(app: FastifyInstance, ctx: ServerContext): void {
   const maxNodesOf = (params: QueryParams) => maxNodesParam(params, ctx.limits.maxNodes, 'max-nodes', 'maxNodes');
 
   for (const prefix of ['/pyroscope', '']) {
-    app.get(`${prefix}/render`, async (req) =>
-      ctx.metrics.timeQuery('render', async () => {
+    app.get(`${prefix}/render`, async (req, reply) =>
+      httpRead(ctx, 'render', reply, async (signal) => {
         const params = req.query as QueryParams;
-        const { q, type } = selectionFrom(req);
+        const { q, type } = selectionFrom(req, signal);
         const stepSec = timelineStepSec(q.from, q.to);
         const [tree, points] = await Promise.all([
           ctx.query.flamegraph(q, { ...filterFrom(params), maxNodes: maxNodesOf(params) }),
@@ -31,46 +31,34 @@ export function registerRender(app: FastifyInstance, ctx: ServerContext): void {
       }),
     );
 
-    app.get(`${prefix}/render-diff`, async (req) =>
-      ctx.metrics.timeQuery('render-diff', async () => {
+    app.get(`${prefix}/render-diff`, async (req, reply) =>
+      httpRead(ctx, 'render-diff', reply, async (signal) => {
         const params = req.query as QueryParams;
-        const left = selectionFrom(req, 'left');
-        const right = selectionFrom(req, 'right');
+        const left = selectionFrom(req, signal, 'left');
+        const right = selectionFrom(req, signal, 'right');
         const { tree } = await ctx.query.diff(left.q, right.q, { maxNodes: maxNodesOf(params) });
         return toDiffFlamebearerProfile(tree, right.type);
       }),
     );
 
-    app.get(`${prefix}/labels`, async (req) => {
-      const params = req.query as QueryParams;
-      const { from, to } = selectionRange(params);
-      const names = new Set<string>();
-      for (const q of await seriesQueriesFor(ctx.store, tenantOf(req.headers), listQuery(params), { from, to })) {
-        for (const n of await ctx.store.labelNames(q)) names.add(n);
-      }
-      return [...names].sort();
-    });
+    app.get(`${prefix}/labels`, async (req, reply) =>
+      httpRead(ctx, 'labels', reply, (signal) => ctx.query.labelNames(labelQuery(req, signal))),
+    );
 
-    app.get(`${prefix}/label-values`, async (req) => {
-      const params = req.query as QueryParams;
-      const label = param(params, 'label', 'name');
-      if (!label) return [];
-      const { from, to } = selectionRange(params);
-      const values = new Set<string>();
-      for (const q of await seriesQueriesFor(ctx.store, tenantOf(req.headers), listQuery(params), { from, to })) {
-        for (const v of await ctx.store.labelValues(q, label)) values.add(v);
-      }
-      return [...values].sort();
-    });
+    app.get(`${prefix}/label-values`, async (req, reply) =>
+      httpRead(ctx, 'label-values', reply, async (signal) => {
+        const label = param(req.query as QueryParams, 'label', 'name');
+        return label ? ctx.query.labelValues(labelQuery(req, signal), label) : [];
+      }),
+    );
   }
 }
 
-function listQuery(params: QueryParams): string[] {
+/** `query` (a selector; the type may be left out or named only), `from`, `until` of the label routes. */
+function labelQuery(req: FastifyRequest, signal: AbortSignal): LabelQuery {
+  const params = req.query as QueryParams;
   const q = param(params, 'query');
-  return q ? [q] : [];
-}
-
-function selectionRange(params: QueryParams): { from: number; to: number } {
   // Label listings default to all time: they are cheap, and legacy clients often send no range.
-  return parseRange(param(params, 'from') ?? '0', param(params, 'until') ?? 'now');
+  const range = parseRange(param(params, 'from') ?? '0', param(params, 'until') ?? 'now');
+  return { tenant: tenantOf(req.headers), selectors: q ? [q] : [], ...range, signal };
 }

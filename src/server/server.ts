@@ -12,7 +12,7 @@ import type { ServerContext, ServerLimits } from './context.js';
 import { DEFAULT_LIMITS } from './context.js';
 import { createDualProtocolServer } from './dual-protocol.js';
 import type { DualHandler } from './dual-protocol.js';
-import { inputErrorInterceptor, registerErrorHandler, sendNotFound } from './errors.js';
+import { errorInterceptor, registerErrorHandler, sendNotFound } from './errors.js';
 import { registerIngest } from './ingest.js';
 import { registerKilnApi } from './kiln-api.js';
 import { ServerMetrics, registerMetricsRoutes } from './metrics.js';
@@ -66,7 +66,7 @@ export async function buildApp(ctx: ServerContext, opts: Pick<ServerOptions, 'ui
   await app.register(async (scope) => registerKilnApi(scope, ctx));
   await app.register(async (scope) => registerOtlp(scope, ctx));
   await app.register(fastifyConnectPlugin, {
-    interceptors: [inputErrorInterceptor],
+    interceptors: [errorInterceptor],
     readMaxBytes: ctx.limits.maxBodyBytes,
     routes: (router: ConnectRouter) => {
       pushRoutes(router, ctx);
