@@ -17,16 +17,48 @@ export const DEFAULT_OBJECT = [new URL('./bpf/profile.bpf.o', import.meta.url), 
   .map((u) => fileURLToPath(u))
   .find((p) => existsSync(p)) ?? fileURLToPath(new URL('./bpf/profile.bpf.o', import.meta.url));
 
-/** Names of the BPF program's counters, index-aligned with its `counters` array map. */
-export const BPF_COUNTERS = ['samples', 'idle', 'counts_full', 'stacks_full', 'stack_error'] as const;
+/** Names of the BPF program's counters, index-aligned with its `counters` array map (kiln.h, C_*). */
+export const BPF_COUNTERS = [
+  'samples',
+  'idle',
+  'counts_full',
+  'stacks_full',
+  'stack_error',
+  'user_walks',
+  'unwind_complete',
+  'unwind_truncated',
+  'unwind_read_error',
+  'unwind_bad_pc',
+  'unwind_unsupported',
+  'unwind_no_tables',
+  'fp_frames',
+  'python_frames',
+  'python_error',
+  'off_cpu_events',
+  'off_cpu_kept',
+  'adaptive_skipped',
+] as const;
 export type BpfCounterName = (typeof BPF_COUNTERS)[number];
 export type BpfCounters = Record<BpfCounterName, number>;
 
-/** Layout of the BPF program's `struct sample_key`, stack keys (content hashes) and values (see profile.bpf.c). */
+/** Layout of the BPF program's `struct sample_key`, stack keys (content hashes) and values (kiln.h). */
 export const KEY_SIZE = 40;
 export const STACK_KEY_SIZE = 8;
 export const STACK_DEPTH = 127;
-export const STACK_VALUE_SIZE = STACK_DEPTH * 8;
+/** 127 frames, then the frame count. */
+export const STACK_VALUE_SIZE = (STACK_DEPTH + 1) * 8;
+
+/** Indices of the `settings` array map (kiln.h, SET_*). */
+const SETTING = { flags: 0, offCpuMinNs: 1, offCpuPeriodNs: 2, adaptiveDefault: 3 } as const;
+const SETF_UNWIND = 1n;
+const SETF_ADAPTIVE = 2n;
+
+export interface OffCpuOptions {
+  /** Blocks shorter than this are not recorded. */
+  readonly minNs: number;
+  /** Blocks shorter than this are kept with probability length/period, weighted one period. */
+  readonly periodNs: number;
+}
 
 export interface LoaderOptions {
   /** Sampling frequency per CPU, Hz. */
@@ -38,6 +70,14 @@ export interface LoaderOptions {
   readonly objectPath?: string;
   /** CPUs to sample; default every online CPU. */
   readonly cpus?: readonly number[];
+  /** Rows of the shared unwind table (8 bytes each, kernel memory); default 2^21. */
+  readonly unwindRows?: number;
+  /** Walk native stacks with the tables the agent loads (default true); false: frame pointers only. */
+  readonly unwind?: boolean;
+  /** Off-CPU profiling (sched_switch); undefined: its programs are not even loaded. */
+  readonly offCpu?: OffCpuOptions;
+  /** Adaptive sampling: the BPF program keeps each process's samples with the probability in `rates`. */
+  readonly adaptive?: boolean;
 }
 
 export interface GenerationMaps {
@@ -91,7 +131,7 @@ export class BpfProfiler {
     this.bpf = bpf;
     this.obj = obj;
     this.cpus = cpus;
-    const fd = (name: string) => bpf.mapFd(this.map(name));
+    const fd = (name: string) => this.mapFd(name);
     this.configFd = fd('config');
     this.countersFd = fd('counters');
     this.generations = [
@@ -113,12 +153,62 @@ export class BpfProfiler {
     const obj = loadObject(bpf, path, opts);
     const profiler = new BpfProfiler(bpf, obj, cpus);
     try {
+      profiler.writeSettings(opts);
+      profiler.attachTracepoint('kiln_exec');
+      profiler.attachTracepoint('kiln_exit');
+      if (opts.offCpu) {
+        profiler.attachTracepoint('kiln_switch_out');
+        profiler.attachKprobe('kiln_switch_in', finishTaskSwitchSymbol());
+      }
       profiler.attach(opts.frequencyHz);
     } catch (e) {
       profiler.close();
       throw e;
     }
     return profiler;
+  }
+
+  /** File descriptor of one of the object's maps (the unwind tables, process lists, rates). */
+  mapFd(name: string): number {
+    return this.bpf.mapFd(this.map(name));
+  }
+
+  private writeSettings(opts: LoaderOptions): void {
+    const flags = (opts.unwind === false ? 0n : SETF_UNWIND) | (opts.adaptive ? SETF_ADAPTIVE : 0n);
+    this.setSetting(SETTING.flags, flags);
+    if (opts.offCpu) {
+      this.setSetting(SETTING.offCpuMinNs, BigInt(Math.round(opts.offCpu.minNs)));
+      this.setSetting(SETTING.offCpuPeriodNs, BigInt(Math.max(1, Math.round(opts.offCpu.periodNs))));
+    }
+    // Until the agent sets a process's own rate, adaptive sampling keeps every sample.
+    this.setSetting(SETTING.adaptiveDefault, 1n << 32n);
+  }
+
+  private setSetting(index: number, value: bigint): void {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(index);
+    const v = Buffer.alloc(8);
+    v.writeBigUInt64LE(value);
+    const rc = this.bpf.mapUpdateElem(this.mapFd('settings'), key, v, 0);
+    if (rc < 0) throw new Error(`writing BPF setting ${index} failed: ${errnoText(-rc)}`);
+  }
+
+  private program(name: string): Ptr {
+    const prog = this.bpf.findProgram(this.obj, name);
+    if (prog === null) throw new Error(`BPF object has no program "${name}": rebuild it with \`npm run build:bpf\``);
+    return prog;
+  }
+
+  private attachTracepoint(name: string): void {
+    const link = this.bpf.attach(this.program(name));
+    if (link === null) throw new Error(`attaching BPF program ${name} failed: ${errnoText(this.bpf.errno())} (needs a kernel with BTF, /sys/kernel/btf/vmlinux)`);
+    this.links.push(link);
+  }
+
+  private attachKprobe(name: string, func: string): void {
+    const link = this.bpf.attachKprobe(this.program(name), func);
+    if (link === null) throw new Error(`attaching BPF program ${name} to kprobe ${func} failed: ${errnoText(this.bpf.errno())} (needs CONFIG_KPROBES)`);
+    this.links.push(link);
   }
 
   private map(name: string): Ptr {
@@ -128,8 +218,7 @@ export class BpfProfiler {
   }
 
   private attach(frequencyHz: number): void {
-    const prog = this.bpf.findProgram(this.obj, 'kiln_sample');
-    if (prog === null) throw new Error('BPF object has no program "kiln_sample": rebuild it with `npm run build:bpf`');
+    const prog = this.program('kiln_sample');
     const attr = cpuClockAttr(frequencyHz);
     for (const cpu of this.cpus) {
       const pfd = this.bpf.perfEventOpen(attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
@@ -198,6 +287,13 @@ function loadObject(bpf: Libbpf, path: string, opts: LoaderOptions): Ptr {
     try {
       for (const name of ['counts_0', 'counts_1']) setMapSize(bpf, obj, name, opts.countsMapSize);
       for (const name of ['stacks_0', 'stacks_1']) setMapSize(bpf, obj, name, opts.stackMapSize);
+      setMapSize(bpf, obj, 'unwind_rows', opts.unwindRows ?? DEFAULT_UNWIND_ROWS);
+      // Off-CPU programs are loaded only when asked for: off by default, and then they cost nothing.
+      for (const name of ['kiln_switch_out', 'kiln_switch_in']) {
+        const prog = bpf.findProgram(obj, name);
+        if (prog === null) throw new Error(`BPF object has no program "${name}": rebuild it with \`npm run build:bpf\``);
+        bpf.setAutoload(prog, opts.offCpu !== undefined);
+      }
       rc = bpf.objectLoad(obj);
     } catch (e) {
       bpf.objectClose(obj);
@@ -210,6 +306,20 @@ function loadObject(bpf: Libbpf, path: string, opts: LoaderOptions): Ptr {
 }
 
 const LOAD_ATTEMPTS = 5;
+
+/** 2^21 rows × 8 bytes = 16 MiB of kernel memory for the unwind tables of every binary in use. */
+export const DEFAULT_UNWIND_ROWS = 1 << 21;
+
+/**
+ * finish_task_switch runs in the context of the task switched in, right after the switch: the off-CPU
+ * program attaches there. Compilers rename it (finish_task_switch.isra.0 on Debian's 6.x kernels), so
+ * the name is looked up in kallsyms.
+ */
+export function finishTaskSwitchSymbol(kallsyms = readFileSync('/proc/kallsyms', 'latin1')): string {
+  const m = /^[0-9a-f]+ [tT] (finish_task_switch(?:\.[a-z]+\.\d+)*)$/m.exec(kallsyms);
+  if (!m) throw new Error('--off-cpu: the kernel has no finish_task_switch symbol in /proc/kallsyms to attach to');
+  return m[1]!;
+}
 
 /** Map sizes can only change between open and load. */
 function setMapSize(bpf: Libbpf, obj: Ptr, name: string, n: number): void {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BpfCounters, BpfProfiler } from './loader.js';
 import { BPF_COUNTERS, KEY_SIZE, STACK_DEPTH, STACK_KEY_SIZE, STACK_VALUE_SIZE } from './loader.js';
-import type { RawSample } from './types.js';
+import type { RawSample, SampleKind } from './types.js';
 
 /**
  * Each interval: flip the BPF program to the other generation, let in-flight samples finish, then read
@@ -57,7 +57,7 @@ export class Sampler {
 
     const samples: RawSample[] = rows.map((r) => ({
       pid: r.pid,
-      tid: r.tid,
+      kind: r.kind,
       comm: r.comm,
       userAddrs: r.userStack !== 0n ? (stacks.get(r.userStack) ?? []) : [],
       kernelAddrs: r.kernelStack !== 0n ? (stacks.get(r.kernelStack) ?? []) : [],
@@ -87,20 +87,17 @@ export class Sampler {
   }
 }
 
-/** Addresses of one stored stack, leaf first (the kernel zero-fills after the last frame). */
-function decodeStack(buf: Buffer, off: number): bigint[] {
-  const addrs: bigint[] = [];
-  for (let i = 0; i < STACK_DEPTH; i++) {
-    const a = buf.readBigUInt64LE(off + i * 8);
-    if (a === 0n) break;
-    addrs.push(a);
-  }
+/** Frames of one stored stack, leaf first: `len` of them (the last word), the tail is stale. */
+export function decodeStack(buf: Buffer, off: number): bigint[] {
+  const len = Math.min(STACK_DEPTH, Number(buf.readBigUInt64LE(off + STACK_DEPTH * 8)));
+  const addrs: bigint[] = new Array<bigint>(len);
+  for (let i = 0; i < len; i++) addrs[i] = buf.readBigUInt64LE(off + i * 8);
   return addrs;
 }
 
 interface CountRow {
   readonly pid: number;
-  readonly tid: number;
+  readonly kind: SampleKind;
   /** Content hash of the user stack; 0n = none. */
   readonly userStack: bigint;
   readonly kernelStack: bigint;
@@ -114,7 +111,7 @@ export function decodeRow(buf: Buffer, off: number, count: bigint): CountRow {
   const nul = comm.indexOf(0);
   return {
     pid: buf.readUInt32LE(off),
-    tid: buf.readUInt32LE(off + 4),
+    kind: buf.readUInt32LE(off + 4) === 1 ? 'off_cpu' : 'cpu',
     userStack: buf.readBigUInt64LE(off + 8),
     kernelStack: buf.readBigUInt64LE(off + 16),
     comm: comm.subarray(0, nul < 0 ? 16 : nul).toString('utf8'),

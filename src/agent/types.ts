@@ -6,19 +6,24 @@ import type { DictionaryBuilder, Labels } from '../model/index.js';
  * sides be built and tested in parallel, each with a trivial stand-in for the other.
  */
 
-/** One aggregated count from the kernel map: how often this thread was seen on this pair of stacks. */
+/** cpu: on-CPU samples; off_cpu: time blocked (sched_switch), with --off-cpu. */
+export type SampleKind = 'cpu' | 'off_cpu';
+
+/** One aggregated count from the kernel map: how much this process was seen on this pair of stacks. */
 export interface RawSample {
   /** Process id (the kernel's tgid). */
   readonly pid: number;
-  /** Thread id (the kernel's pid). */
-  readonly tid: number;
-  /** Thread name at sampling time (task comm, ≤ 15 chars). */
+  readonly kind: SampleKind;
+  /** The process's name (its main thread's comm, ≤ 15 chars) — never the name of the thread sampled. */
   readonly comm: string;
-  /** User-space return addresses, leaf first; [] when the sample had no user stack. */
+  /**
+   * User-space frames, leaf first; [] when the sample had no user stack. Return addresses, except
+   * CPython frames, which have bit 63 set (code object and instruction, see python/frames.ts).
+   */
   readonly userAddrs: bigint[];
   /** Kernel addresses, leaf first; [] for samples taken in user mode. */
   readonly kernelAddrs: bigint[];
-  /** Number of samples with exactly this key in the interval. */
+  /** cpu: number of samples with exactly this key in the interval; off_cpu: nanoseconds blocked. */
   readonly count: number;
 }
 

@@ -21,9 +21,9 @@ const labeler: ProcessLabeler = {
   labels: (pid, comm) => (comm === 'dropme' ? [] : labelsFrom({ service_name: comm, pid: String(pid) })),
 };
 
-const sample = (pid: number, tid: number, comm: string, user: number[], count: number, kernel: number[] = []): RawSample => ({
+const sample = (pid: number, comm: string, user: number[], count: number, kernel: number[] = [], kind: RawSample['kind'] = 'cpu'): RawSample => ({
   pid,
-  tid,
+  kind,
   comm,
   userAddrs: user.map(BigInt),
   kernelAddrs: kernel.map(BigInt),
@@ -36,7 +36,7 @@ describe('buildProfiles', () => {
   it('makes one CPU profile per process, value = samples × period in ns', () => {
     const sym = new NamingSymbolizer();
     const { profiles } = buildProfiles(
-      [sample(10, 10, 'app', [3, 2, 1], 19), sample(20, 21, 'db', [9], 38)],
+      [sample(10, 'app', [3, 2, 1], 19), sample(20, 'db', [9], 38)],
       window,
       sym,
       labeler,
@@ -55,9 +55,9 @@ describe('buildProfiles', () => {
     expect(sym.observed.sort()).toEqual([10, 20]);
   });
 
-  it('merges threads of a process on the same stack and names the process after its main thread', () => {
+  it('merges rows of a process on the same stack into one', () => {
     const { profiles } = buildProfiles(
-      [sample(7, 8, 'worker-1', [1, 2], 2), sample(7, 9, 'worker-2', [1, 2], 3), sample(7, 7, 'server', [5], 1)],
+      [sample(7, 'server', [1, 2], 2), sample(7, 'server', [1, 2], 3), sample(7, 'server', [5], 1)],
       window,
       new NamingSymbolizer(),
       labeler,
@@ -68,8 +68,34 @@ describe('buildProfiles', () => {
     expect([...profiles[0]!.values].sort((a, b) => a - b)).toEqual([1e7, 5e7]);
   });
 
+  it('makes a separate off-CPU profile of nanoseconds blocked, with the same labels', () => {
+    const { profiles } = buildProfiles(
+      [sample(7, 'server', [1, 2], 10), sample(7, 'server', [3], 700_000_000, [], 'off_cpu'), sample(7, 'server', [3], 50_000_000, [], 'off_cpu')],
+      window,
+      new NamingSymbolizer(),
+      labeler,
+      { frequencyHz: 100, shareDictionary: true, offCpuPeriodNs: 10_000_000 },
+    );
+    expect(profiles.map((p) => profileTypeId(p.type)).sort()).toEqual(['off_cpu:off_cpu:nanoseconds:off_cpu:nanoseconds', 'process_cpu:cpu:nanoseconds:cpu:nanoseconds']);
+    const off = profiles.find((p) => p.type.name === 'off_cpu')!;
+    expect(off.values).toEqual([750_000_000]);
+    expect(off.period).toBe(10_000_000);
+    expect(off.labels).toEqual(profiles.find((p) => p.type.name === 'process_cpu')!.labels);
+  });
+
+  it('divides adaptive-sampled counts by the share kept, so values stay in CPU time', () => {
+    const { profiles } = buildProfiles([sample(7, 'server', [1], 25)], window, new NamingSymbolizer(), labeler, {
+      frequencyHz: 100,
+      shareDictionary: true,
+      keptShare: () => 0.25,
+    });
+    // 25 samples kept of ~100 at 100 Hz: one second of CPU.
+    expect(profiles[0]!.values).toEqual([1e9]);
+    expect(profiles[0]!.period).toBeCloseTo(4e7);
+  });
+
   it('puts kernel frames on top of user frames (leaf first)', () => {
-    const { profiles } = buildProfiles([sample(1, 1, 'app', [2, 1], 1, [900, 901])], window, new NamingSymbolizer(), labeler, {
+    const { profiles } = buildProfiles([sample(1, 'app', [2, 1], 1, [900, 901])], window, new NamingSymbolizer(), labeler, {
       frequencyHz: 19,
       shareDictionary: true,
     });
@@ -78,7 +104,7 @@ describe('buildProfiles', () => {
   });
 
   it('drops processes the labeler drops, and counts their samples', () => {
-    const built = buildProfiles([sample(1, 1, 'dropme', [1], 4), sample(2, 2, 'keep', [1], 1)], window, new NamingSymbolizer(), labeler, {
+    const built = buildProfiles([sample(1, 'dropme', [1], 4), sample(2, 'keep', [1], 1)], window, new NamingSymbolizer(), labeler, {
       frequencyHz: 19,
       shareDictionary: true,
     });

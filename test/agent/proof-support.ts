@@ -16,10 +16,15 @@ export const CPU = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds';
 
 /** Compiles fixtures/burn.c the way the proof requires (-O0, frame pointers) into a temp dir. */
 export function compileBurn(): string {
+  return compileFixture('burn.c', 'burn', ['-O0', '-fno-omit-frame-pointer', '-g']);
+}
+
+/** Compiles a C fixture into a temp dir as `name`, with `flags`; returns the binary's path. */
+export function compileFixture(source: string, name: string, flags: string[]): string {
   requireCommand('clang', 'clang');
-  const src = fileURLToPath(new URL('./fixtures/burn.c', import.meta.url));
-  const out = path.join(mkdtempSync(path.join(tmpdir(), 'kiln-burn-')), 'burn');
-  execFileSync('clang', ['-O0', '-fno-omit-frame-pointer', '-g', src, '-o', out]);
+  const src = fileURLToPath(new URL(`./fixtures/${source}`, import.meta.url));
+  const out = path.join(mkdtempSync(path.join(tmpdir(), `kiln-${name}-`)), name);
+  execFileSync('clang', [...flags, src, '-o', out, '-lpthread']);
   return out;
 }
 
@@ -99,9 +104,14 @@ export async function profileWorkload(serverUrl: string, cmd: string, args: stri
 }
 
 /** The server's merged folded stacks (root first, `a;b;c value`) for one process, over a range (Unix ms). */
-export async function foldedForPid(serverUrl: string, pid: number, range?: { from: number; until: number }): Promise<Map<string, number>> {
+export async function foldedForPid(serverUrl: string, pid: number, range?: { from: number; until: number }, type = CPU): Promise<Map<string, number>> {
+  return folded(serverUrl, `${type}{pid="${pid}"}`, range);
+}
+
+/** The server's merged folded stacks for a selector (profile type and label matchers). */
+export async function folded(serverUrl: string, query: string, range?: { from: number; until: number }): Promise<Map<string, number>> {
   const q = new URLSearchParams({
-    query: `${CPU}{pid="${pid}"}`,
+    query,
     from: range ? String(range.from) : 'now-15m',
     until: range ? String(range.until) : 'now+1m',
     format: 'folded',

@@ -18,12 +18,19 @@ export interface Libbpf {
   mapFd(map: Ptr): number;
   mapSetMaxEntries(map: Ptr, n: number): number;
   attachPerfEvent(prog: Ptr, perfFd: number): Ptr | null;
+  /** Attaches by the program's section (tp_btf/…): null on failure (cause in errno). */
+  attach(prog: Ptr): Ptr | null;
+  attachKprobe(prog: Ptr, func: string): Ptr | null;
+  /** Whether `bpf_object__load` loads this program (set before load; unloaded programs cost nothing). */
+  setAutoload(prog: Ptr, load: boolean): number;
   linkDestroy(link: Ptr): number;
   /** Returns 0 or a negative errno; -ENOENT means "read everything" (success, see DESIGN.md). */
   mapLookupAndDeleteBatch(fd: number, inBatch: Buffer | null, outBatch: Buffer, keys: Buffer, values: Buffer, count: Buffer): number;
   mapLookupBatch(fd: number, inBatch: Buffer | null, outBatch: Buffer, keys: Buffer, values: Buffer, count: Buffer): number;
   mapLookupElem(fd: number, key: Buffer, value: Buffer): number;
   mapUpdateElem(fd: number, key: Buffer, value: Buffer, flags: number): number;
+  /** Writes `count` key/value pairs in one syscall; 0 or a negative errno. */
+  mapUpdateBatch(fd: number, keys: Buffer, values: Buffer, count: Buffer): number;
   mapDeleteElem(fd: number, key: Buffer): number;
   mapGetNextKey(fd: number, key: Buffer | null, next: Buffer): number;
   /** perf_event_open(2) through syscall(2): fd or -1 (cause in errno). */
@@ -65,6 +72,10 @@ export function libbpf(): Libbpf {
   const setMax = lib.func('int bpf_map__set_max_entries(void *map, uint32_t n)');
   const attach = lib.func('void *bpf_program__attach_perf_event(void *prog, int pfd)');
   const destroy = lib.func('int bpf_link__destroy(void *link)');
+  const attachAny = lib.func('void *bpf_program__attach(void *prog)');
+  const attachKprobe = lib.func('void *bpf_program__attach_kprobe(void *prog, bool retprobe, const char *func)');
+  const setAutoload = lib.func('int bpf_program__set_autoload(void *prog, bool autoload)');
+  const updateBatch = lib.func('int bpf_map_update_batch(int fd, void *keys, void *values, void *count, void *opts)');
   const lookupDeleteBatch = lib.func(
     'int bpf_map_lookup_and_delete_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, void *count, void *opts)',
   );
@@ -89,6 +100,10 @@ export function libbpf(): Libbpf {
     mapSetMaxEntries: (m, n) => setMax(m, n) as number,
     attachPerfEvent: (p, fd) => ptr(attach(p, fd)),
     linkDestroy: (l) => destroy(l) as number,
+    attach: (p) => ptr(attachAny(p)),
+    attachKprobe: (p, f) => ptr(attachKprobe(p, false, f)),
+    setAutoload: (p, on) => setAutoload(p, on) as number,
+    mapUpdateBatch: (fd, k, v, c) => updateBatch(fd, k, v, c, null) as number,
     mapLookupAndDeleteBatch: (fd, i, o, k, v, c) => lookupDeleteBatch(fd, i, o, k, v, c, null) as number,
     mapLookupBatch: (fd, i, o, k, v, c) => lookupBatch(fd, i, o, k, v, c, null) as number,
     mapLookupElem: (fd, k, v) => lookup(fd, k, v) as number,

@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Types, kernel structures, maps and counters shared by Kiln's BPF programs (profile.bpf.c) and its
+ * user-stack walker (unwind.h). Self-contained on purpose — no kernel or libbpf headers — so the
+ * committed object rebuilds byte-for-byte from these files alone (build.sh).
+ *
+ * Every layout here is a contract with the TypeScript side; each struct names the file that mirrors it.
+ */
+#ifndef KILN_H
+#define KILN_H
+
+typedef signed char s8;
+typedef unsigned char u8;
+typedef short s16;
+typedef unsigned short u16;
+typedef int s32;
+typedef unsigned int u32;
+typedef long long s64;
+typedef unsigned long long u64;
+
+#define SEC(name) __attribute__((section(name), used))
+#define __uint(name, val) int(*name)[val]
+#define __type(name, val) typeof(val) *name
+#define INLINE static __attribute__((always_inline))
+
+/* Values from the kernel's UAPI (include/uapi/linux/bpf.h). */
+enum {
+  MAP_TYPE_HASH = 1,
+  MAP_TYPE_ARRAY = 2,
+  MAP_TYPE_PERCPU_ARRAY = 6,
+  MAP_TYPE_LRU_HASH = 9,
+  MAP_TYPE_LPM_TRIE = 11,
+};
+#define F_NO_PREALLOC 1          /* BPF_F_NO_PREALLOC */
+#define NOEXIST 1                /* BPF_NOEXIST */
+#define MAX_STACK_DEPTH 127      /* PERF_MAX_STACK_DEPTH */
+#define EEXIST 17
+#define E2BIG 7
+
+/* Helpers by number (the kernel's enum bpf_func_id). */
+static void *(*map_lookup_elem)(void *map, const void *key) = (void *)1;
+static long (*map_update_elem)(void *map, const void *key, const void *value, u64 flags) = (void *)2;
+static long (*map_delete_elem)(void *map, const void *key) = (void *)3;
+static u64 (*ktime_get_ns)(void) = (void *)5;
+static u32 (*get_prandom_u32)(void) = (void *)7;
+static u64 (*get_current_pid_tgid)(void) = (void *)14;
+static u64 (*get_current_task)(void) = (void *)35;
+static long (*get_stack)(void *ctx, void *buf, u32 size, u64 flags) = (void *)67;
+static long (*probe_read_user)(void *dst, u32 size, const void *src) = (void *)112;
+static long (*probe_read_kernel)(void *dst, u32 size, const void *src) = (void *)113;
+static void *(*get_current_task_btf)(void) = (void *)158;
+static u64 (*task_pt_regs)(void *task) = (void *)175;
+static long (*bpf_loop)(u32 nr, void *callback, void *ctx, u64 flags) = (void *)181;
+
+/*
+ * The few kernel fields the agent reads, relocated by libbpf against the running kernel's BTF
+ * (CO-RE): only names and types matter here, not offsets or the fields left out.
+ */
+struct thread_struct {
+  unsigned long fsbase; /* x86_64: the thread pointer, which glibc and musl also return as pthread_self() */
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+  unsigned int flags;
+  struct task_struct *group_leader;
+  char comm[16];
+  void *mm;
+  struct thread_struct thread;
+} __attribute__((preserve_access_index));
+
+#define PF_KTHREAD 0x00200000
+
+/* The user registers the walker starts from (x86_64 struct pt_regs, UAPI layout). */
+#define REG_BP 4
+#define REG_IP 16
+#define REG_SP 19
+
+/* ---- samples (mirrored by src/agent/sampler.ts) ---- */
+
+enum { KIND_CPU = 0, KIND_OFF_CPU = 1 };
+
+struct sample_key {
+  u32 pid;  /* process (tgid) */
+  u32 kind; /* KIND_CPU: value counts samples; KIND_OFF_CPU: value is nanoseconds blocked */
+  u64 user_stack;   /* hash of the user stack; 0: none (kernel thread) */
+  u64 kernel_stack; /* hash of the kernel stack; 0: none (sampled in user mode) */
+  char comm[16];    /* the process's name: its group leader's comm, never a thread's */
+};
+
+/* Frames leaf first; `len` of them are valid (the walker does not zero the tail). A CPython frame has
+ * bit 63 set: bits 47–62 the instruction index, bits 0–46 the code object's address (python.ts). */
+struct stack {
+  u64 ips[MAX_STACK_DEPTH];
+  u64 len;
+};
+#define PY_FRAME_TAG (1ULL << 63)
+#define PY_ADDR_MASK ((1ULL << 47) - 1)
+
+/* Sizes are defaults; the loader sets max_entries from its flags before load. */
+#define COUNTS_MAP(name)                      \
+  struct {                                    \
+    __uint(type, MAP_TYPE_HASH);              \
+    __uint(max_entries, 16384);               \
+    __type(key, struct sample_key);           \
+    __type(value, u64);                       \
+  } name SEC(".maps")
+
+#define STACKS_MAP(name)                      \
+  struct {                                    \
+    __uint(type, MAP_TYPE_HASH);              \
+    __uint(max_entries, 16384);               \
+    __uint(map_flags, F_NO_PREALLOC);         \
+    __type(key, u64);                         \
+    __type(value, struct stack);              \
+  } name SEC(".maps")
+
+COUNTS_MAP(counts_0);
+COUNTS_MAP(counts_1);
+STACKS_MAP(stacks_0);
+STACKS_MAP(stacks_1);
+
+/* config[0]: the generation being written (0 or 1). */
+struct {
+  __uint(type, MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, u32);
+  __type(value, u32);
+} config SEC(".maps");
+
+/* Settings written once by the loader (indices: SETTING_* in src/agent/loader.ts). */
+enum {
+  SET_FLAGS = 0,           /* SETF_* */
+  SET_OFF_CPU_MIN_NS = 1,  /* blocks shorter than this are not recorded */
+  SET_OFF_CPU_PERIOD_NS = 2, /* blocks shorter than this are kept with probability len/period, weighted period */
+  SET_ADAPTIVE_DEFAULT = 3, /* keep probability (× 2^32) of a process without its own rate */
+  SET_COUNT = 8,
+};
+enum { SETF_UNWIND = 1, SETF_ADAPTIVE = 2 };
+struct {
+  __uint(type, MAP_TYPE_ARRAY);
+  __uint(max_entries, SET_COUNT);
+  __type(key, u32);
+  __type(value, u64);
+} settings SEC(".maps");
+
+INLINE u64 setting(u32 index) {
+  u64 *v = map_lookup_elem(&settings, &index);
+  return v ? *v : 0;
+}
+
+/* Each CPU walks into its own scratch slot: a stack is too big for the 512-byte BPF stack. */
+struct {
+  __uint(type, MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, u32);
+  __type(value, struct stack);
+} scratch SEC(".maps");
+
+/* ---- process discovery (mirrored by src/agent/unwind/process-tables.ts) ---- */
+
+/* Processes whose unwind tables the agent has loaded: pid → PROC_* flags. */
+enum { PROC_TABLES = 1, PROC_PYTHON = 2 };
+struct {
+  __uint(type, MAP_TYPE_HASH);
+  __uint(max_entries, 32768);
+  __type(key, u32);
+  __type(value, u32);
+} known_pids SEC(".maps");
+
+/* What the agent should look at: pid → EV_* bits. Drained by the agent every few hundred ms. */
+enum { EV_NEW = 1, EV_EXEC = 2, EV_EXIT = 4, EV_MISS = 8 };
+struct {
+  __uint(type, MAP_TYPE_HASH);
+  __uint(max_entries, 8192);
+  __type(key, u32);
+  __type(value, u32);
+} pid_events SEC(".maps");
+
+INLINE void report(u32 pid, u32 ev) {
+  u32 *cur = map_lookup_elem(&pid_events, &pid);
+  if (cur) {
+    if (!(*cur & ev)) *cur |= ev; /* racy but harmless: the agent only needs to look once */
+    return;
+  }
+  map_update_elem(&pid_events, &pid, &ev, NOEXIST);
+}
+
+/* Drop, health and unwinding counters, read by the agent for its /metrics. Indices are part of the
+ * contract with src/agent/loader.ts (BPF_COUNTERS). */
+enum {
+  C_SAMPLES = 0,     /* samples seen (including idle and dropped) */
+  C_IDLE = 1,        /* samples of the idle task, not recorded */
+  C_COUNTS_FULL = 2, /* counts map full: sample lost */
+  C_STACKS_FULL = 3, /* stacks map full (E2BIG): sample lost */
+  C_STACK_ERROR = 4, /* any other error storing a stack, e.g. ENOMEM when the kernel's allocator for
+                      * non-preallocated maps is momentarily empty: sample lost */
+  /* User stacks walked, and how each walk ended (exactly one of the U_* below per walk). */
+  C_U_WALKS = 5,
+  C_U_COMPLETE = 6,     /* reached the outermost frame (undefined return address, or a zero frame pointer) */
+  C_U_TRUNCATED = 7,    /* deeper than MAX_STACK_DEPTH frames */
+  C_U_READ_ERROR = 8,   /* user memory unreadable (a saved register or return address) */
+  C_U_BAD_PC = 9,       /* a return address that cannot be code (garbage frame pointer) */
+  C_U_UNSUPPORTED = 10, /* a CFA rule the tables cannot express (DWARF expression, other register) */
+  C_U_NO_TABLES = 11,   /* the process's tables were not loaded yet: frame pointers only */
+  C_U_FP_FALLBACK = 12, /* frames walked by frame pointer (JIT code, code without unwind info) — not a failure */
+  C_U_PY_FRAMES = 13,   /* CPython frames emitted */
+  C_U_PY_ERROR = 14,    /* a CPython thread state or frame could not be read */
+  C_OFF_CPU_EVENTS = 15, /* blocks long enough to be considered */
+  C_OFF_CPU_KEPT = 16,   /* of those, recorded (after duration-weighted sampling) */
+  C_ADAPTIVE_SKIPPED = 17, /* CPU samples skipped by adaptive sampling */
+  C_COUNT = 18,
+};
+struct {
+  __uint(type, MAP_TYPE_ARRAY);
+  __uint(max_entries, C_COUNT);
+  __type(key, u32);
+  __type(value, u64);
+} counters SEC(".maps");
+
+INLINE void add(u32 index, u64 n) {
+  u64 *c = map_lookup_elem(&counters, &index);
+  if (c) __sync_fetch_and_add(c, n);
+}
+INLINE void bump(u32 index) { add(index, 1); }
+
+#endif

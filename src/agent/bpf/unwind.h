@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The user-stack walker: native frames from unwind tables the agent derives from each binary's
+ * .eh_frame (where there are none — JIT code, hand-written assembly — by frame pointer), and CPython
+ * frames read from the interpreter's own frame chain, merged where the interpreter's eval loop sits.
+ *
+ * Tables (written by the agent, src/agent/unwind/):
+ *  - unwind_rows: one array for all binaries; a binary's rows are a contiguous, pc-sorted slice of it,
+ *    shared by every process that maps the binary (keyed by build id on the agent's side).
+ *  - proc_maps: an LPM trie from {pid, address} to the mapping holding it: its load bias and its
+ *    binary's slice of unwind_rows. A range is stored as a handful of prefixes, so a lookup is one
+ *    helper call, not a search.
+ *
+ * Each walk takes at most MAX_STACK_DEPTH steps of bpf_loop (one frame each); a step does one LPM
+ * lookup (skipped while the pc stays in the previous mapping), a binary search of ≤ 22 probes in the
+ * rows, and two user-memory reads.
+ */
+#ifndef KILN_UNWIND_H
+#define KILN_UNWIND_H
+#include "kiln.h"
+
+/* One row: from `pc` (ELF virtual address, up to the next row's) the caller's frame is found as
+ * CFA = (rsp or rbp) + cfa_off; the return address is at CFA − 8 (x86_64 always), the caller's rbp at
+ * CFA + 8·rbp_off8 (0: rbp was not saved, it still holds the caller's value). Mirrored by
+ * src/agent/unwind/rows.ts. Designed for arm64 too: there the fp/lr pair gets the same treatment, with
+ * the return address offset taking the spare bits of `type`. */
+struct unwind_row {
+  u32 pc;
+  s16 cfa_off;
+  u8 type;
+  s8 rbp_off8;
+};
+enum {
+  ROW_NONE = 0,        /* no unwind info here (a gap between functions): walk by frame pointer */
+  ROW_CFA_RSP = 1,
+  ROW_CFA_RBP = 2,
+  ROW_CFA_PLT = 3,     /* PLT stubs: CFA = rsp + cfa_off, + 8 once past the stub's push (pc & 15 ≥ 11) */
+  ROW_END = 4,         /* the return address is undefined: the outermost frame (_start, clone) */
+  ROW_UNSUPPORTED = 5, /* a rule the rows cannot express (DWARF expression, CFA in another register) */
+};
+
+struct {
+  __uint(type, MAP_TYPE_ARRAY);
+  __uint(max_entries, 1 << 21);
+  __type(key, u32);
+  __type(value, struct unwind_row);
+} unwind_rows SEC(".maps");
+
+struct proc_map_key {
+  u32 prefixlen; /* 32 (the pid) + bits of the address prefix */
+  u32 pid;       /* big-endian, like the address: the trie compares bytes from the first */
+  u64 addr;      /* big-endian */
+};
+struct proc_map {
+  u64 start;  /* the mapping this prefix belongs to (the walker keeps it to skip lookups) */
+  u64 end;
+  u64 bias;   /* ELF virtual address = runtime address − bias */
+  u32 first;  /* the binary's slice of unwind_rows; count 0: no table, walk by frame pointer */
+  u32 count;
+};
+struct {
+  __uint(type, MAP_TYPE_LPM_TRIE);
+  __uint(max_entries, 262144);
+  __uint(map_flags, F_NO_PREALLOC);
+  __type(key, struct proc_map_key);
+  __type(value, struct proc_map);
+} proc_maps SEC(".maps");
+
+/* ---- CPython (mirrored by src/agent/python/offsets.ts) ---- */
+
+enum { PY_FRAME_OBJECTS = 0, PY_INTERP_311 = 1, PY_INTERP_312 = 2, PY_INTERP_313 = 3 };
+#define PY_NONE 0xffff
+struct py_offsets {
+  u16 interp_head;      /* _PyRuntimeState.interpreters.head */
+  u16 interp_threads;   /* PyInterpreterState.threads.head */
+  u16 tstate_next;
+  u16 tstate_thread_id; /* pthread_self() of the thread: its fs base on x86_64 */
+  u16 tstate_frame;     /* cframe (3.11, 3.12), current_frame (3.13), frame (≤ 3.10) */
+  u16 cframe_frame;     /* _PyCFrame.current_frame; PY_NONE when tstate_frame is the frame itself */
+  u16 frame_code;       /* f_code, or f_executable (3.13) */
+  u16 frame_previous;   /* previous, or f_back (≤ 3.10) */
+  u16 frame_instr;      /* prev_instr (3.11, 3.12), instr_ptr (3.13), int f_lasti (≤ 3.10) */
+  u16 frame_owner;      /* PY_NONE before 3.11 */
+  u16 frame_is_entry;   /* 3.11: first frame of an eval-loop activation; PY_NONE otherwise */
+  u16 code_adaptive;    /* offset of the first code unit in a code object (3.11+) */
+  u8 kind;              /* PY_* */
+  u8 owner_cstack;      /* owner value of the C-stack shim frames that delimit activations (3.12+) */
+  u16 pad;
+};
+struct py_proc {
+  u64 runtime;    /* address of _PyRuntime in the process */
+  u64 eval_start; /* _PyEval_EvalFrameDefault, where native frames give way to Python ones */
+  u64 eval_end;
+  struct py_offsets off;
+};
+struct {
+  __uint(type, MAP_TYPE_HASH);
+  __uint(max_entries, 4096);
+  __type(key, u32);
+  __type(value, struct py_proc);
+} py_procs SEC(".maps");
+
+/* ---- the walk ---- */
+
+struct walk {
+  u64 pc, sp, bp;
+  u64 map_start, map_end, map_bias; /* the mapping of the last lookup (end 0: none) */
+  u32 map_first, map_count;
+  u64 py_frame;     /* next CPython frame to emit (0: none left) */
+  u64 py_eval_start, py_eval_end;
+  u32 py_emitting;  /* emitting the Python frames of one eval activation */
+  u32 pid;
+  u32 n;            /* frames written */
+  u32 status;       /* a C_U_* counter once the walk ended, 0 while it goes on */
+  u32 leaf;         /* the next native frame is the leaf (its pc is exact, not a return address) */
+  u32 tables;       /* the process's tables are loaded */
+  u32 fp_frames;
+  u32 py_frames;
+  struct py_offsets off;
+};
+
+#define MIN_USER_PC 0x1000ULL
+#define MAX_USER_PC (1ULL << 47)
+
+INLINE u32 be32(u32 x) { return __builtin_bswap32(x); }
+INLINE u64 be64(u64 x) { return __builtin_bswap64(x); }
+
+INLINE int read_u64(u64 *dst, u64 addr) { return probe_read_user(dst, 8, (void *)addr); }
+
+/* The row in force at `vaddr` within a binary's slice [first, first + count): the last with pc ≤ vaddr. */
+INLINE struct unwind_row *find_row(u32 first, u32 count, u64 vaddr) {
+  if (count == 0 || vaddr > 0xffffffffULL) return 0;
+  u32 lo = first, hi = first + count;
+  struct unwind_row *r = map_lookup_elem(&unwind_rows, &lo);
+  if (!r || r->pc > (u32)vaddr) return 0;
+  for (int i = 0; i < 22; i++) {
+    if (hi - lo <= 1) break;
+    u32 mid = lo + (hi - lo) / 2;
+    r = map_lookup_elem(&unwind_rows, &mid);
+    if (!r) return 0;
+    if (r->pc <= (u32)vaddr) lo = mid;
+    else hi = mid;
+  }
+  return map_lookup_elem(&unwind_rows, &lo);
+}
+
+/* One frame-pointer step: [bp] holds the caller's bp, [bp + 8] the return address. */
+INLINE int fp_step(struct walk *w) {
+  if (w->bp == 0) {
+    w->status = C_U_COMPLETE;
+    return 1;
+  }
+  if (w->bp < w->sp && !w->leaf) {
+    w->status = C_U_BAD_PC; /* frames only grow toward higher addresses */
+    return 1;
+  }
+  u64 frame[2];
+  if (probe_read_user(frame, sizeof(frame), (void *)w->bp) < 0) {
+    w->status = C_U_READ_ERROR;
+    return 1;
+  }
+  w->sp = w->bp + 16;
+  w->bp = frame[0];
+  w->pc = frame[1];
+  w->fp_frames++;
+  return 0;
+}
+
+/* One native step: from (pc, sp, bp) of a frame to its caller's. Returns 1 when the walk ends. */
+INLINE int native_step(struct walk *w) {
+  u64 at = w->leaf ? w->pc : w->pc - 1; /* a return address points after the call */
+  w->leaf = 0;
+  if (!w->tables) return fp_step(w);
+  if (at < w->map_start || at >= w->map_end) {
+    struct proc_map_key key = {.prefixlen = 96, .pid = be32(w->pid), .addr = be64(at)};
+    struct proc_map *m = map_lookup_elem(&proc_maps, &key);
+    if (!m) {
+      w->map_start = w->map_end = 0;
+      return fp_step(w); /* anonymous memory: JIT code keeps frame pointers */
+    }
+    w->map_start = m->start;
+    w->map_end = m->end;
+    w->map_bias = m->bias;
+    w->map_first = m->first;
+    w->map_count = m->count;
+  }
+  struct unwind_row *r = find_row(w->map_first, w->map_count, at - w->map_bias);
+  if (!r || r->type == ROW_NONE) return fp_step(w);
+  u64 cfa;
+  switch (r->type) {
+  case ROW_CFA_RSP:
+    cfa = w->sp + r->cfa_off;
+    break;
+  case ROW_CFA_RBP:
+    cfa = w->bp + r->cfa_off;
+    break;
+  case ROW_CFA_PLT:
+    cfa = w->sp + r->cfa_off + ((at & 15) >= 11 ? 8 : 0);
+    break;
+  case ROW_END:
+    w->status = C_U_COMPLETE;
+    return 1;
+  default:
+    w->status = C_U_UNSUPPORTED;
+    return 1;
+  }
+  u64 ra;
+  if (read_u64(&ra, cfa - 8) < 0) {
+    w->status = C_U_READ_ERROR;
+    return 1;
+  }
+  if (r->rbp_off8 != 0 && read_u64(&w->bp, cfa + (s64)r->rbp_off8 * 8) < 0) {
+    w->status = C_U_READ_ERROR;
+    return 1;
+  }
+  w->sp = cfa;
+  w->pc = ra;
+  return 0;
+}
+
+INLINE int py_read(void *dst, u64 base, u16 off) {
+  if (off == PY_NONE) return -1;
+  return probe_read_user(dst, 8, (void *)(base + off));
+}
+
+INLINE u8 py_byte(u64 base, u16 off) {
+  u64 v = 0;
+  py_read(&v, base, off);
+  return (u8)v;
+}
+
+/*
+ * Emits the next CPython frame of the current eval-loop activation and moves to the one before it.
+ * Returns 1 when the activation has no more frames: 3.11 marks its first frame `is_entry`; 3.12+ put a
+ * C-stack shim frame below it (skipped); before 3.11 an activation runs exactly one frame. Frames that
+ * have not started yet (no instruction executed) are skipped. Unreadable memory ends the Python walk.
+ */
+INLINE int py_emit(struct walk *w, struct stack *buf) {
+  u64 f = w->py_frame;
+  u64 code = 0, prev = 0, instr = 0;
+  if (py_read(&code, f, w->off.frame_code) < 0 || py_read(&prev, f, w->off.frame_previous) < 0 ||
+      py_read(&instr, f, w->off.frame_instr) < 0) {
+    bump(C_U_PY_ERROR);
+    w->py_frame = 0;
+    return 1;
+  }
+  int last = 1;
+  if (w->off.kind == PY_FRAME_OBJECTS) {
+    instr = (u32)instr; /* int f_lasti */
+  } else {
+    if (w->off.kind >= PY_INTERP_312 && py_byte(f, w->off.frame_owner) == w->off.owner_cstack) {
+      w->py_frame = prev; /* a shim on top: this activation has not pushed its frame yet */
+      return 1;
+    }
+    last = w->off.kind == PY_INTERP_311 ? py_byte(f, w->off.frame_is_entry) != 0 : 0;
+    u64 base = code + w->off.code_adaptive;
+    instr = instr >= base ? (instr - base) / 2 : 0xffff;
+  }
+  if (code != 0 && instr != 0xffff && w->n < MAX_STACK_DEPTH) {
+    if (instr > 0xfffe) instr = 0xfffe;
+    buf->ips[w->n & 127] = PY_FRAME_TAG | (instr << 47) | (code & PY_ADDR_MASK);
+    w->n++;
+    w->py_frames++;
+  }
+  w->py_frame = prev;
+  if (w->off.kind >= PY_INTERP_312 && prev != 0 && py_byte(prev, w->off.frame_owner) == w->off.owner_cstack) {
+    u64 below = 0;
+    py_read(&below, prev, w->off.frame_previous);
+    w->py_frame = below;
+    return 1;
+  }
+  return last || prev == 0;
+}
+
+/*
+ * One step of the walk: writes one frame (native or Python) and moves to the next. A global function,
+ * so the verifier checks it once with every field of `w` unknown rather than once per path that
+ * reaches it (as a static bpf_loop callback it went past the 1M-instruction limit).
+ */
+__attribute__((noinline)) int walk_step(struct walk *w) {
+  u32 zero = 0;
+  struct stack *buf = map_lookup_elem(&scratch, &zero);
+  if (!buf || !w) return 1;
+  if (w->n >= MAX_STACK_DEPTH) {
+    w->status = C_U_TRUNCATED;
+    return 1;
+  }
+  if (w->py_emitting) {
+    if (py_emit(w, buf)) w->py_emitting = 0;
+    return 0;
+  }
+  if (w->pc < MIN_USER_PC || w->pc >= MAX_USER_PC) {
+    w->status = w->pc == 0 ? C_U_COMPLETE : C_U_BAD_PC;
+    return 1;
+  }
+  /* The eval loop's own frame gives way to the Python frames it is running. */
+  if (w->py_frame != 0 && w->pc >= w->py_eval_start && w->pc < w->py_eval_end) {
+    w->py_emitting = !py_emit(w, buf);
+  } else {
+    buf->ips[w->n & 127] = w->pc;
+    w->n++;
+  }
+  return native_step(w);
+}
+
+/* Python frames left when the native walk ended early are kept, outermost last. */
+__attribute__((noinline)) int py_rest_step(struct walk *w) {
+  u32 zero = 0;
+  struct stack *buf = map_lookup_elem(&scratch, &zero);
+  if (!buf || !w || w->py_frame == 0 || w->n >= MAX_STACK_DEPTH) return 1;
+  py_emit(w, buf);
+  return 0;
+}
+
+static long walk_cb(u32 i, struct walk *w) { return walk_step(w) ? 1 : 0; }
+static long py_rest_cb(u32 i, struct walk *w) { return py_rest_step(w) ? 1 : 0; }
+
+/* Finds the running thread's CPython frame: the thread state whose thread id is this thread's fs base. */
+INLINE u64 py_current_frame(struct py_proc *py, struct task_struct *task) {
+  u64 fsbase = 0, interp = 0, ts = 0;
+  probe_read_kernel(&fsbase, 8, &task->thread.fsbase);
+  if (read_u64(&interp, py->runtime + py->off.interp_head) < 0 || interp == 0) return 0;
+  if (read_u64(&ts, interp + py->off.interp_threads) < 0) return 0;
+  for (int i = 0; i < 32 && ts != 0; i++) {
+    u64 id = 0;
+    if (read_u64(&id, ts + py->off.tstate_thread_id) < 0) return 0;
+    if (id == fsbase) {
+      u64 frame = 0;
+      if (read_u64(&frame, ts + py->off.tstate_frame) < 0) return 0;
+      if (py->off.cframe_frame != PY_NONE && frame != 0 && read_u64(&frame, frame + py->off.cframe_frame) < 0) return 0;
+      return frame;
+    }
+    if (read_u64(&ts, ts + py->off.tstate_next) < 0) return 0;
+  }
+  return 0;
+}
+
+/*
+ * Walks the current thread's user stack into `buf` and returns the frame count (0: no user stack).
+ * Counts how the walk ended in `counters`.
+ */
+INLINE u32 walk_user(struct task_struct *task, u32 pid, struct stack *buf) {
+  void *mm = 0;
+  probe_read_kernel(&mm, sizeof(mm), &task->mm);
+  if (!mm) return 0; /* kernel thread */
+  u64 regs = task_pt_regs(task);
+  if (!regs) return 0;
+  struct walk w = {};
+  if (probe_read_kernel(&w.pc, 8, (void *)(regs + REG_IP * 8)) < 0 || probe_read_kernel(&w.sp, 8, (void *)(regs + REG_SP * 8)) < 0 ||
+      probe_read_kernel(&w.bp, 8, (void *)(regs + REG_BP * 8)) < 0)
+    return 0;
+  w.pid = pid;
+  w.leaf = 1;
+  u32 *known = map_lookup_elem(&known_pids, &pid);
+  if (!known) report(pid, EV_NEW);
+  w.tables = known && (*known & PROC_TABLES) && (setting(SET_FLAGS) & SETF_UNWIND);
+  if (known && (*known & PROC_PYTHON)) {
+    struct py_proc *py = map_lookup_elem(&py_procs, &pid);
+    if (py) {
+      w.off = py->off;
+      w.py_eval_start = py->eval_start;
+      w.py_eval_end = py->eval_end;
+      w.py_frame = py_current_frame(py, task);
+    }
+  }
+  bump(C_U_WALKS);
+  bpf_loop(MAX_STACK_DEPTH, walk_cb, &w, 0);
+  if (w.py_frame != 0) bpf_loop(MAX_STACK_DEPTH, py_rest_cb, &w, 0);
+  if (w.status == 0) w.status = C_U_TRUNCATED;
+  if (!w.tables && w.status != C_U_COMPLETE) w.status = C_U_NO_TABLES;
+  bump(w.status);
+  if (w.fp_frames) add(C_U_FP_FALLBACK, w.fp_frames);
+  if (w.py_frames) add(C_U_PY_FRAMES, w.py_frames);
+  buf->len = w.n;
+  return w.n;
+}
+
+#endif
