@@ -12,6 +12,7 @@ import type { FlameOrigin } from './flame-link.js';
 import { flameGraphUrl } from './flame-link.js';
 import { computeFunctionMetrics } from './function-metrics.js';
 import { computeRecordingRule } from './recording-rules.js';
+import { StackSummaries } from './stack-summaries.js';
 import type { WriteSeries } from './remote-write.js';
 import { familiesToSeries, remoteWrite, staleNaN } from './remote-write.js';
 
@@ -75,6 +76,8 @@ export class InsightEvaluator {
   private readonly lastErrors = new Map<string, string>();
   private readonly counters = { evaluations: 0, failures: 0, cutTotal: 0, notifications: 0, notificationFailures: 0, remoteWrites: 0, remoteWriteFailures: 0 };
   private last: EvaluationReport | undefined;
+  /** Stacks seen in earlier windows, shared by the function metrics and every rule. */
+  private readonly summaries = new StackSummaries();
   private readonly now: () => number;
 
   constructor(private readonly deps: EvaluatorDeps) {
@@ -156,7 +159,7 @@ export class InsightEvaluator {
     const storeStart = performance.now();
     if (s.metrics.enabled) {
       try {
-        const fm = await computeFunctionMetrics(this.deps.store, s.metrics, s.metrics.tenants ?? [DEFAULT_TENANT], range, signal);
+        const fm = await computeFunctionMetrics(this.deps.store, this.summaries, s.metrics, s.metrics.tenants ?? [DEFAULT_TENANT], range, signal);
         families.push(...fm.families);
         cut = fm.cut;
         this.ok('function metrics');
@@ -166,7 +169,7 @@ export class InsightEvaluator {
     }
     for (const rule of s.rules) {
       try {
-        families.push(await computeRecordingRule(this.deps.store, rule, s.metrics.maxStacks, range, signal));
+        families.push(await computeRecordingRule(this.deps.store, this.summaries, rule, s.metrics.maxStacks, range, signal));
         this.ok(`recording rule ${rule.record}`);
       } catch (e) {
         errors.push(this.failed(`recording rule ${rule.record}`, e));

@@ -1,12 +1,12 @@
 import type { Labels } from '../model/labels.js';
 import { SERVICE_NAME, labelsFrom, labelsToRecord } from '../model/labels.js';
 import type { Matcher } from '../model/matcher.js';
-import { topTable } from '../query/top.js';
-import type { TopEntry } from '../query/top.js';
 import type { Store, TimeRange } from '../store/store.js';
 import type { MetricsConfig, TypeMetric } from './config.js';
 import type { MetricFamily, MetricSample } from './exposition.js';
 import { FUNCTION_PREFIX, SERVICE_PREFIX } from './metric-names.js';
+import type { StackSummaries } from './stack-summaries.js';
+import type { Window, WindowGroup } from './window-merge.js';
 import { mergeWindow } from './window-merge.js';
 
 /**
@@ -30,16 +30,23 @@ interface Candidate {
   readonly sample: MetricSample;
 }
 
-export async function computeFunctionMetrics(store: Store, cfg: MetricsConfig, tenants: readonly string[], range: TimeRange, signal?: AbortSignal): Promise<FunctionMetrics> {
+export async function computeFunctionMetrics(
+  store: Store,
+  summaries: StackSummaries,
+  cfg: MetricsConfig,
+  tenants: readonly string[],
+  range: TimeRange,
+  signal?: AbortSignal,
+): Promise<FunctionMetrics> {
   const perSecond = 1000 / (range.to - range.from);
   const groupBy = [SERVICE_NAME, ...cfg.labels];
   const candidates: Candidate[] = [];
   for (const tenant of tenants) {
     for (let ti = 0; ti < cfg.profileTypes.length; ti++) {
       const t = cfg.profileTypes[ti]!;
-      const groups = await mergeWindow(store, { tenant, selector: { profileType: t.id, matchers: [] }, groupBy, limit: cfg.maxStacks, range, signal });
+      const window = await mergeWindow(store, summaries, { tenant, selector: { profileType: t.id, matchers: [] }, groupBy, limit: cfg.maxStacks, range, signal });
       const factor = perSecond * t.unit.scale;
-      for (const g of groups) {
+      for (const g of window.groups) {
         if (g.total === 0) continue;
         const base = labelsToRecord(g.group.labels);
         if (cfg.tenants !== undefined) base['tenant'] = tenant;
@@ -48,17 +55,15 @@ export async function computeFunctionMetrics(store: Store, cfg: MetricsConfig, t
         for (const name of groupBy) if (!(name in base)) matchers.push({ name, op: '=', value: '' });
         const origin = { profileType: t.id, matchers };
         candidates.push({ type: ti, service: true, sample: { labels: labelsFrom(base), value: g.total * factor, origin } });
-        const entries = topTable(g.stacks, { sort: 'self' }).entries;
-        const add = (top: readonly TopEntry[], kind: 'self' | 'total') => {
-          for (const e of top) {
-            const v = e[kind];
-            if (v <= 0) continue;
+        const entries = functionTable(window, g, summaries);
+        const add = (kind: 'self' | 'total') => {
+          for (const e of topN(entries, kind, cfg.topN)) {
             const labels: Labels = labelsFrom({ ...base, function: e.name, kind });
-            candidates.push({ type: ti, service: false, sample: { labels, value: v * factor, origin: { ...origin, search: e.name } } });
+            candidates.push({ type: ti, service: false, sample: { labels, value: e[kind] * factor, origin: { ...origin, search: e.name } } });
           }
         };
-        add(entries.slice(0, cfg.topN), 'self');
-        add(topN(entries, cfg.topN), 'total');
+        add('self');
+        add('total');
       }
     }
   }
@@ -79,9 +84,37 @@ export async function computeFunctionMetrics(store: Store, cfg: MetricsConfig, t
   return { families, candidates: candidates.length, cut: candidates.length - kept.length };
 }
 
-/** The heaviest `n` by total (the table comes sorted by self). */
-function topN(entries: readonly TopEntry[], n: number): TopEntry[] {
-  return entries.slice().sort((a, b) => b.total - a.total || b.self - a.self || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).slice(0, n);
+interface FunctionEntry {
+  readonly name: string;
+  readonly self: number;
+  readonly total: number;
+}
+
+/**
+ * Self and total per function of one group, as the top table (src/query/top.ts) defines them — self:
+ * the function is the leaf; total: it is on the stack, once per stack however often it recurses —
+ * summed from the cached stack summaries rather than from frame strings.
+ */
+function functionTable(window: Window, g: WindowGroup, summaries: StackSummaries): FunctionEntry[] {
+  const self = new Map<number, number>();
+  const total = new Map<number, number>();
+  for (const row of g.stacks) {
+    const s = window.summaries.get(row.stackId)!;
+    self.set(s.leaf, (self.get(s.leaf) ?? 0) + row.value);
+    for (const f of s.functions) total.set(f, (total.get(f) ?? 0) + row.value);
+  }
+  const out: FunctionEntry[] = [];
+  for (const [f, t] of total) out.push({ name: summaries.name(f), self: self.get(f) ?? 0, total: t });
+  return out;
+}
+
+/** The heaviest `n` by `kind` with a value (ties: the other kind, then the name, as the top table sorts). */
+function topN(entries: readonly FunctionEntry[], kind: 'self' | 'total', n: number): FunctionEntry[] {
+  const other = kind === 'self' ? 'total' : 'self';
+  return entries
+    .filter((e) => e[kind] > 0)
+    .sort((a, b) => b[kind] - a[kind] || b[other] - a[other] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .slice(0, n);
 }
 
 /**

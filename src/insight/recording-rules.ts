@@ -1,10 +1,11 @@
 import { labelsFrom, labelsToRecord } from '../model/labels.js';
 import type { Matcher } from '../model/matcher.js';
-import type { WeightedStack } from '../query/stacks.js';
 import type { Store, TimeRange } from '../store/store.js';
 import type { RecordingRule } from './config.js';
 import type { MetricFamily } from './exposition.js';
 import { anchoredSearch } from './flame-link.js';
+import type { StackSummaries } from './stack-summaries.js';
+import type { Window, WindowGroup } from './window-merge.js';
 import { mergeWindow } from './window-merge.js';
 
 /**
@@ -15,10 +16,17 @@ import { mergeWindow } from './window-merge.js';
  * or of the whole selection when there is no pattern. A group with data but no matching function
  * reads 0, so a threshold alert on the gauge resolves rather than going silent.
  */
-export async function computeRecordingRule(store: Store, rule: RecordingRule, limit: number, range: TimeRange, signal?: AbortSignal): Promise<MetricFamily> {
+export async function computeRecordingRule(
+  store: Store,
+  summaries: StackSummaries,
+  rule: RecordingRule,
+  limit: number,
+  range: TimeRange,
+  signal?: AbortSignal,
+): Promise<MetricFamily> {
   const perSecond = (1000 / (range.to - range.from)) * rule.unit.scale;
   // Without a pattern only totals are needed: one stack per group plus the remainder row carries them.
-  const groups = await mergeWindow(store, {
+  const window = await mergeWindow(store, summaries, {
     tenant: rule.tenant,
     selector: rule.selector,
     groupBy: rule.groupBy,
@@ -26,9 +34,9 @@ export async function computeRecordingRule(store: Store, rule: RecordingRule, li
     range,
     signal,
   });
-  const test = memoTest(rule);
-  const samples = groups.map((g) => {
-    const value = test ? matchingValue(g.stacks, test, rule.kind) : g.total;
+  const test = memoTest(rule, summaries);
+  const samples = window.groups.map((g) => {
+    const value = test ? matchingValue(window, g, test, rule.kind) : g.total;
     const groupLabels = labelsToRecord(g.group.labels);
     const matchers: Matcher[] = [...rule.selector.matchers];
     for (const name of rule.groupBy) {
@@ -45,27 +53,27 @@ export async function computeRecordingRule(store: Store, rule: RecordingRule, li
   return { name: rule.record, help: `Kiln recording rule: ${what}, in ${rule.unit.means}.`, type: 'gauge', samples };
 }
 
-/** The rule's pattern tested once per distinct function name (names repeat across stacks). */
-function memoTest(rule: RecordingRule): ((name: string) => boolean) | undefined {
+/** The rule's pattern tested once per distinct function (names repeat across stacks and windows). */
+function memoTest(rule: RecordingRule, summaries: StackSummaries): ((fn: number) => boolean) | undefined {
   const re = rule.functionRegex;
   if (!re) return undefined;
-  const seen = new Map<string, boolean>();
-  return (name) => {
-    let v = seen.get(name);
+  const seen = new Map<number, boolean>();
+  return (fn) => {
+    let v = seen.get(fn);
     if (v === undefined) {
-      v = re.test(name);
-      seen.set(name, v);
+      v = re.test(summaries.name(fn));
+      seen.set(fn, v);
     }
     return v;
   };
 }
 
-function matchingValue(stacks: readonly WeightedStack[], test: (name: string) => boolean, kind: 'self' | 'total'): number {
+/** self: stacks whose leaf matches; total: stacks with any matching function, each stack once. */
+function matchingValue(window: Window, g: WindowGroup, test: (fn: number) => boolean, kind: 'self' | 'total'): number {
   let v = 0;
-  for (const s of stacks) {
-    const f = s.frames;
-    if (f.length === 0) continue;
-    if (kind === 'self' ? test(f[f.length - 1]!.name) : f.some((fr) => test(fr.name))) v += s.value;
+  for (const row of g.stacks) {
+    const s = window.summaries.get(row.stackId)!;
+    if (kind === 'self' ? test(s.leaf) : s.functions.some(test)) v += row.value;
   }
   return v;
 }

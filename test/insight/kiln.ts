@@ -106,7 +106,7 @@ export function cpuProfile(file: string): CorpusCpuProfile {
 }
 
 export async function ingestPprof(url: string, service: string, body: Uint8Array): Promise<void> {
-  const res = await ingest(url, { name: service, format: 'pprof' }, body);
+  const res = await ingest(url, { name: service, format: 'pprof' }, Buffer.from(body));
   if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
 }
 
