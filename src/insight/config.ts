@@ -215,15 +215,7 @@ export function remoteWriteSection(v: unknown, file: string): RemoteWriteConfig 
   return { url, headers: s.stringMap('headers'), timeoutMs: s.duration('timeout', 10_000, 100) };
 }
 
+/** A base URL; trailing slashes dropped so paths can be appended. */
 function httpUrl(s: Section, key: string): string | undefined {
-  const v = s.string(key);
-  if (v === undefined) return undefined;
-  let u: URL;
-  try {
-    u = new URL(v);
-  } catch {
-    throw new InputError(`${s.where(key)}: "${v}" is not a URL`);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InputError(`${s.where(key)}: "${v}" must be an http:// or https:// URL`);
-  return v.replace(/\/+$/, '');
+  return s.httpUrl(key)?.replace(/\/+$/, '');
 }

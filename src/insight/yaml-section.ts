@@ -52,6 +52,20 @@ export class Section {
     return v;
   }
 
+  /** An http:// or https:// URL (Alertmanager, remote write, links), as written. */
+  httpUrl(key: string): string | undefined {
+    const v = this.string(key);
+    if (v === undefined) return undefined;
+    let u: URL;
+    try {
+      u = new URL(v);
+    } catch {
+      throw new InputError(`${this.where(key)}: "${v}" is not a URL`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InputError(`${this.where(key)}: "${v}" must be an http:// or https:// URL`);
+    return v;
+  }
+
   boolean(key: string, dflt: boolean): boolean {
     const v = this.o[key];
     if (v === undefined || v === null) return dflt;
