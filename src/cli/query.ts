@@ -6,7 +6,10 @@ import { formatSelector, parseSelector } from '../query/selector.js';
 import { parseSelection } from '../query/selection.js';
 import { parseRange } from '../query/time.js';
 import type { DiffTable } from '../query/diff.js';
-import type { TopTable } from '../query/top.js';
+import type { TopEntry } from '../query/top.js';
+import { formatMoney, perWeek } from '../insight/cost.js';
+import type { CostedTopTable } from '../insight/cost-top.js';
+import { isCosted } from '../insight/cost-top.js';
 import { action, clientFrom, out, withServerOptions } from './common.js';
 import { withRangeOptions } from './range.js';
 import { formatTable, formatValue, percent } from './table.js';
@@ -42,14 +45,17 @@ function topCommand(): Command {
     .option('--filter <regex>', 'only functions whose name matches')
     .option('--json', 'print JSON', false)
     .action(action(async (selector: string, o: ServerFlags & RangeFlags & FilterFlags & { sort: string; limit: string; filter?: string; json: boolean }) => {
-      const res = await clientFrom(o).getJson<TopTable & { unit: string }>('/api/v1/top', {
+      const res = await clientFrom(o).getJson<CostedTopTable & { unit: string }>('/api/v1/top', {
         query: checkedSelector(selector), from: o.from, until: o.until, sort: o.sort, limit: o.limit, filter: o.filter, ...filterParams(o),
       });
       if (o.json) return out(JSON.stringify(res, null, 2));
       if (res.entries.length === 0) return out('no samples match this selector and range (see `kiln labels` and `kiln types`)');
+      // A server with `cost:` prices each row: shown per week (self: the money burnt in the function itself).
+      const cost = res.cost;
+      const weekly = (e: TopEntry) => (cost && isCosted(e) ? [formatMoney(perWeek(e.selfCost, cost.rangeMs), cost.currency), formatMoney(perWeek(e.totalCost, cost.rangeMs), cost.currency)] : []);
       await out(formatTable(
-        ['SELF', 'SELF%', 'TOTAL', 'TOTAL%', 'FUNCTION'],
-        res.entries.map((e) => [formatValue(e.self, res.unit), percent(e.self, res.total), formatValue(e.total, res.unit), percent(e.total, res.total), e.name]),
+        ['SELF', 'SELF%', 'TOTAL', 'TOTAL%', ...(cost ? ['SELF COST/WEEK', 'TOTAL COST/WEEK'] : []), 'FUNCTION'],
+        res.entries.map((e) => [formatValue(e.self, res.unit), percent(e.self, res.total), formatValue(e.total, res.unit), percent(e.total, res.total), ...weekly(e), e.name]),
       ));
     }));
 }

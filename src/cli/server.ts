@@ -7,6 +7,7 @@ import { DEFAULT_HOST, DEFAULT_PORT, startServer } from '../server/server.js';
 import type { ServerConfig } from '../config/server-config.js';
 import { loadServerConfig, watchServerConfig } from '../config/server-config.js';
 import { startInsight } from '../insight/bridge.js';
+import { ReportScheduler } from '../insight/report-schedule.js';
 import { DEFAULT_DATA_DIR, openStore } from '../store/index.js';
 import { scheduleRetention } from '../store/retention.js';
 import { action } from './common.js';
@@ -76,6 +77,8 @@ export function serverCommand(): Command {
       // Every flag is checked before the store opens, so a typo does not create a data directory.
       const limits = { maxDecompressedBytes: parseBytes(flags.maxDecompressed), maxBodyBytes: parseBytes(flags.maxBody) };
       const store = await openStore(where, { clickhouseCluster: cluster, retentionMs });
+      // Teams, prices and report schedules are read from the live config, so a reload applies at once.
+      let live = config;
       const server = await startServer({
         store,
         host: flags.host,
@@ -83,17 +86,27 @@ export function serverCommand(): Command {
         uiDir: flags.ui,
         logger: flags.log,
         limits,
+        config: () => live,
       });
       const stopRetention = retentionMs > 0 ? scheduleRetention(store, retentionMs, log) : () => {};
+      // Links in alerts and reports must open from elsewhere: a wildcard bind is named by this machine's host name.
+      const externalUrl = `http://${flags.host === '0.0.0.0' || flags.host === '::' ? os.hostname() : flags.host.includes(':') ? `[${flags.host}]` : flags.host}:${server.port}`;
       // Function metrics, recording rules, alerts and remote write (src/insight), computed in the background.
       const insight = startInsight({
         store,
         metrics: server.context.metrics,
         config,
-        // Links in alerts must open from elsewhere: a wildcard bind is named by this machine's host name.
-        externalUrl: `http://${flags.host === '0.0.0.0' || flags.host === '::' ? os.hostname() : flags.host.includes(':') ? `[${flags.host}]` : flags.host}:${server.port}`,
+        externalUrl,
         log: (msg) => log(`metrics: ${msg}`),
       });
+      // Scheduled team reports (src/insight/report-schedule.ts); their links use alerting.external_url when set.
+      const reports = new ReportScheduler({
+        query: server.context.query,
+        settings: () => ({ reports: live.reports ?? [], cost: live.cost }),
+        uiUrl: config.alerting?.externalUrl ?? externalUrl,
+        log: (msg) => log(`reports: ${msg}`),
+      });
+      reports.start();
       const stopWatching = flags.config
         ? watchServerConfig(
             flags.config,
@@ -102,6 +115,7 @@ export function serverCommand(): Command {
               if (JSON.stringify(next.store) !== JSON.stringify(config.store)) log(`${flags.config}: the store section changed; restart to apply it`);
               else log(`${flags.config}: reloaded`);
               insight.apply(next);
+              live = next;
             },
             log,
           )
@@ -118,6 +132,7 @@ export function serverCommand(): Command {
       stopRetention();
       stopWatching();
       await insight.stop();
+      await reports.stop();
       await server.close();
       await store.close();
     }));

@@ -3,6 +3,14 @@ import { parse } from 'yaml';
 import { InputError } from '../model/index.js';
 import type { AlertingConfig, MetricsConfig, RecordingRule, RemoteWriteConfig } from '../insight/config.js';
 import { alertingSection, metricsSection, remoteWriteSection, rulesSection } from '../insight/config.js';
+import type { CostConfig } from '../insight/cost.js';
+import { costSection } from '../insight/cost.js';
+import type { ReportSchedule } from '../insight/report-config.js';
+import { reportsSection } from '../insight/report-config.js';
+import type { Teams } from '../insight/teams.js';
+import { teamsSection } from '../insight/teams.js';
+import type { SummariesConfig } from '../insight/summary-config.js';
+import { summariesSection } from '../insight/summary-config.js';
 
 /**
  * The server's one YAML config file (`kiln server --config kiln.yaml`). Every section is optional,
@@ -21,6 +29,12 @@ export interface ServerConfig {
   /** Alert rules (inline `groups:` and `rule_files:`, read when the config is) and where alerts go. */
   readonly alerting?: AlertingConfig;
   readonly remoteWrite?: RemoteWriteConfig;
+  /** Ownership, prices and scheduled reports (src/insight, docs/TEAMS-AND-COST.md). */
+  readonly teams?: Teams;
+  readonly cost?: CostConfig;
+  readonly reports?: readonly ReportSchedule[];
+  /** Summaries for LLMs: redaction rules and key, token budget (src/insight/summary-config.ts, docs/SUMMARIES.md). */
+  readonly summaries?: SummariesConfig;
   /** Top-level sections this version does not know: kept so later features can read them, and listed in a warning. */
   readonly unknownSections: readonly string[];
 }
@@ -34,9 +48,9 @@ export interface StoreConfig {
   readonly clickhouseCluster?: string;
 }
 
-const KNOWN_SECTIONS = new Set(['store', 'metrics', 'rules', 'alerting', 'remote_write']);
+const KNOWN_SECTIONS = new Set(['store', 'metrics', 'rules', 'alerting', 'remote_write', 'teams', 'cost', 'reports', 'summaries']);
 /** Sections later features of Kiln define (DESIGN.md, Configuration): not "unknown", just not read here. */
-const FUTURE_SECTIONS = new Set(['limits', 'auth', 'teams', 'cost', 'reports', 'scrape_configs']);
+const FUTURE_SECTIONS = new Set(['limits', 'auth', 'scrape_configs']);
 
 /** Reads and checks the file; an InputError names the file and the bad key. */
 export function loadServerConfig(file: string): ServerConfig {
@@ -66,6 +80,10 @@ export function parseServerConfig(text: string, file = 'config'): ServerConfig {
     rules: section('rules', rulesSection),
     alerting: section('alerting', alertingSection),
     remoteWrite: section('remote_write', remoteWriteSection),
+    teams: section('teams', teamsSection),
+    cost: section('cost', costSection),
+    reports: section('reports', reportsSection),
+    summaries: section('summaries', summariesSection),
     unknownSections,
   };
 }

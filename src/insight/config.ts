@@ -216,6 +216,7 @@ export function remoteWriteSection(v: unknown, file: string): RemoteWriteConfig 
 }
 
 /** A base URL; trailing slashes dropped so paths can be appended. */
-function httpUrl(s: Section, key: string): string | undefined {
+/** An http(s) URL setting; an InputError names the file and key. */
+export function httpUrl(s: Section, key: string): string | undefined {
   return s.httpUrl(key)?.replace(/\/+$/, '');
 }

@@ -10,6 +10,8 @@ import type { MergeQuery, ResolvedStacks, SeriesPoints, SeriesQuery, StackValue,
 import { withCallSite } from './call-site.js';
 import type { DiffNode, DiffOptions, DiffTable, DiffTableOptions } from './diff.js';
 import { buildDiffTree, diffTable } from './diff.js';
+import type { StackGroup } from './grouped.js';
+import { groupedStacks } from './grouped.js';
 import type { LabelQuery } from './labels.js';
 import { listLabelNames, listLabelValues, listProfileTypes, listSeriesLabels } from './labels.js';
 import type { Sandwich } from './sandwich.js';
@@ -143,6 +145,14 @@ export class QueryEngine {
    */
   async top(q: SeriesQuery, opts: TopOptions & MergeFilter = {}): Promise<TopTable> {
     return topTable(await this.stacks(q, opts), opts);
+  }
+
+  /**
+   * A merge per label group (e.g. per service_name) in one engine pass, each group's heaviest `limit`
+   * stacks (0 = all) with frames and the value cut (see grouped.ts): for overviews of many services.
+   */
+  groupedStacks(q: SeriesQuery, groupBy: readonly string[], limit: number, filter?: StackFilter): Promise<StackGroup[]> {
+    return groupedStacks(this.store, q, groupBy, limit, filter);
   }
 
   /** Both sides in full: the diff table is a top table per side, exact for the same reason. */

@@ -1,3 +1,4 @@
+import type { ServerConfig } from '../config/server-config.js';
 import type { Store } from '../store/store.js';
 import type { QueryEngine } from '../query/engine.js';
 import { READ_DEADLINE_MS } from './deadline.js';
@@ -14,6 +15,8 @@ export interface ServerContext {
   readonly query: QueryEngine;
   readonly metrics: ServerMetrics;
   readonly limits: ServerLimits;
+  /** The config file as last (re)loaded, for sections handlers read per request (teams, cost …); absent without one. */
+  readonly config?: () => ServerConfig;
 }
 
 /** Caps that bound the cost of one request; past them the request is a 4xx, never a partial write. */

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { toFlameGraph, toFlameGraphDiff } from '../formats/flamebearer.js';
 import { encodePprofGzip } from '../formats/pprof.js';
+import { topWithCost } from '../insight/cost-top.js';
 import { InputError } from '../model/errors.js';
 import { profileTypeId } from '../model/profile-type.js';
 import type { WeightedStack } from '../query/stacks.js';
@@ -22,12 +23,13 @@ export function registerKilnApi(app: FastifyInstance, ctx: ServerContext): void 
       const params = req.query as QueryParams;
       const { q, type } = selectionFrom(req, signal);
       const sortText = param(params, 'sort');
-      const table = await ctx.query.top(q, {
+      // With `cost:` configured, each row also carries what it cost over the range (insight/cost-top.ts).
+      const table = await topWithCost(ctx.query, q, {
         ...filterFrom(params),
         sort: sortText ? parseTopSort(sortText) : 'self',
         limit: intParam(params, 'limit', 100, 100_000),
         filter: param(params, 'filter'),
-      });
+      }, ctx.config?.().cost);
       return { profileType: profileTypeId(type), unit: type.sampleUnit, ...table };
     }),
   );

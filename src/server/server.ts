@@ -6,6 +6,9 @@ import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
 import fastifyStatic from '@fastify/static';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
+import type { ServerConfig } from '../config/server-config.js';
+import { NO_TEAMS } from '../insight/teams.js';
+import { withTeams } from '../insight/teams-store.js';
 import { QueryEngine } from '../query/engine.js';
 import type { Store } from '../store/store.js';
 import type { ServerContext, ServerLimits } from './context.js';
@@ -15,6 +18,11 @@ import type { DualHandler } from './dual-protocol.js';
 import { errorInterceptor, registerErrorHandler, sendNotFound } from './errors.js';
 import { registerIngest } from './ingest.js';
 import { registerKilnApi } from './kiln-api.js';
+import { registerCompareApi } from './compare-api.js';
+import { registerSummaryApi } from './summary-api.js';
+import { registerAnomaliesApi } from './anomalies-api.js';
+import { registerOverviewApi } from './overview-api.js';
+import { registerReportApi } from './report-api.js';
 import { ServerMetrics, registerMetricsRoutes } from './metrics.js';
 import { otlpConnectRoutes, registerOtlp } from './otlp.js';
 import { pushRoutes } from './push.js';
@@ -39,6 +47,8 @@ export interface ServerOptions {
   readonly limits?: Partial<ServerLimits>;
   /** Log requests (pino, JSON lines on stdout). Off by default: tests and the CLI stay quiet. */
   readonly logger?: boolean;
+  /** The live config (`kiln server --config`, reloads included): teams and prices are read from it per request. */
+  readonly config?: () => ServerConfig;
 }
 
 export interface RunningServer {
@@ -64,6 +74,11 @@ export async function buildApp(ctx: ServerContext, opts: Pick<ServerOptions, 'ui
   await app.register(async (scope) => registerIngest(scope, ctx));
   await app.register(async (scope) => registerRender(scope, ctx));
   await app.register(async (scope) => registerKilnApi(scope, ctx));
+  await app.register(async (scope) => registerCompareApi(scope, ctx));
+  await app.register(async (scope) => registerSummaryApi(scope, ctx));
+  await app.register(async (scope) => registerOverviewApi(scope, ctx));
+  await app.register(async (scope) => registerAnomaliesApi(scope, ctx));
+  await app.register(async (scope) => registerReportApi(scope, ctx));
   await app.register(async (scope) => registerOtlp(scope, ctx));
   await app.register(fastifyConnectPlugin, {
     interceptors: [errorInterceptor],
@@ -94,7 +109,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   const ctx: ServerContext = {
     store: opts.store,
-    query: new QueryEngine(opts.store),
+    // `{team="…"}` means the configured team's matchers on every read (src/insight/teams.ts).
+    query: new QueryEngine(withTeams(opts.store, () => opts.config?.().teams ?? NO_TEAMS)),
+    config: opts.config,
     metrics: new ServerMetrics(opts.store),
     limits,
   };
