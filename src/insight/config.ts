@@ -216,7 +216,6 @@ export function remoteWriteSection(v: unknown, file: string): RemoteWriteConfig 
 }
 
 /** A base URL; trailing slashes dropped so paths can be appended. */
-/** An http(s) URL setting; an InputError names the file and key. */
-export function httpUrl(s: Section, key: string): string | undefined {
+function httpUrl(s: Section, key: string): string | undefined {
   return s.httpUrl(key)?.replace(/\/+$/, '');
 }

@@ -4,7 +4,6 @@ import { CPU_TYPE, parseProfileType, profileTypeId } from '../model/profile-type
 import { DEFAULT_TENANT } from '../server/tenant.js';
 import type { CronSchedule } from './cron.js';
 import { parseCron } from './cron.js';
-import { httpUrl } from './config.js';
 import { Section as YamlSection } from './yaml-section.js';
 
 /**
@@ -52,7 +51,7 @@ export function reportsSection(v: unknown, file: string): ReportSchedule[] {
         throw new InputError(`${s.where('cron')}: ${(e as Error).message}`);
       }
       const output = s.string('output');
-      const webhook = httpUrl(s, 'webhook');
+      const webhook = s.httpUrl('webhook');
       if (output === undefined && webhook === undefined) throw new InputError(`${s.where('output')} is missing: give an output directory, a webhook URL, or both`);
       const format = s.string('format') ?? 'html';
       if (format !== 'html' && format !== 'markdown') throw new InputError(`${s.where('format')} must be html or markdown, got "${format}"`);
