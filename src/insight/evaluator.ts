@@ -107,9 +107,11 @@ export class InsightEvaluator {
     }
     const removed = [...old.values()];
     const intervalChanged = next.metrics.intervalMs !== this.settings.metrics.intervalMs;
+    // Resolutions of removed rules go where their alerts went, even when alerting itself was removed.
+    const previousAlerting = this.settings.alerting;
     this.settings = next;
     this.slots = slots;
-    if (removed.length > 0) void this.resolveRemoved(removed);
+    if (removed.length > 0) void this.resolveRemoved(removed, next.alerting?.alertmanagerUrl ? next.alerting : previousAlerting);
     if (intervalChanged && !this.stopped) this.schedule(0);
   }
 
@@ -152,7 +154,9 @@ export class InsightEvaluator {
     const s = this.settings;
     const atMs = this.now();
     const range = { from: atMs - s.metrics.delayMs - s.metrics.windowMs, to: atMs - s.metrics.delayMs };
-    const signal = this.abort.signal;
+    // A store that hangs must not stall the loop for good: an evaluation gets a few intervals at most,
+    // then its reads are aborted (inside the engine) and the next evaluation starts afresh.
+    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(Math.max(30_000, 4 * s.metrics.intervalMs))]);
     const errors: string[] = [];
     const families: MetricFamily[] = [];
     let cut = 0;
@@ -240,10 +244,9 @@ export class InsightEvaluator {
   }
 
   /** Rules dropped by a reload: their firing alerts are resolved now rather than left to time out. */
-  private async resolveRemoved(removed: readonly RuleSlot[]): Promise<void> {
-    const alerting = this.settings.alerting;
+  private async resolveRemoved(removed: readonly RuleSlot[], alerting: AlertingConfig | undefined): Promise<void> {
     const url = alerting?.alertmanagerUrl;
-    if (!url) return;
+    if (!alerting || !url) return;
     const atMs = this.now();
     const timing = { resendDelayMs: alerting.resendDelayMs, intervalMs: this.settings.metrics.intervalMs, externalUrl: alerting.externalUrl ?? this.deps.externalUrl, linkFor: () => '' };
     const payloads = removed.flatMap((s) => s.state.evaluate(atMs, new Map(), timing));

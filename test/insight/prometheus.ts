@@ -31,10 +31,10 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-async function startService(bin: string, args: (dir: string, port: number) => string[], setup: (dir: string) => Promise<void>, name: string): Promise<Service> {
+async function startService(bin: string, args: (dir: string, port: number) => string[], setup: (dir: string) => Promise<void>, name: string, fixedPort?: number): Promise<Service> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `kiln-${name}-`));
   await setup(dir);
-  const [port] = await freePorts(1);
+  const port = fixedPort ?? (await freePorts(1))[0];
   const child: ChildProcess = spawn(bin, args(dir, port!), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
@@ -99,7 +99,8 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Service>
   );
 }
 
-export async function startAlertmanager(): Promise<Service> {
+/** `port`: listen there (a port reserved earlier, so a client can be pointed at it before it starts). */
+export async function startAlertmanager(port?: number): Promise<Service> {
   requireBinary(ALERTMANAGER, 'prometheus-alertmanager');
   return startService(
     ALERTMANAGER,
@@ -114,6 +115,7 @@ export async function startAlertmanager(): Promise<Service> {
       await writeFile(path.join(dir, 'alertmanager.yml'), "route: { receiver: 'none', group_wait: 1s, group_interval: 1s, repeat_interval: 1h }\nreceivers: [ { name: 'none' } ]\n");
     },
     'alertmanager',
+    port,
   );
 }
 
