@@ -39,7 +39,7 @@ export function metricUnit(t: ProfileType): MetricUnit {
       `profile type ${profileTypeId(t)} holds snapshots (${t.sampleType}), not amounts over time: it has no rate per second to export`,
     );
   }
-  const base = metricWord(sample);
+  const base = metricPrefix(t) + metricWord(sample);
   const unit = t.sampleUnit.toLowerCase();
   const toSeconds = TIME_UNITS[unit];
   if (toSeconds !== undefined) {
@@ -56,6 +56,18 @@ export function metricUnit(t: ProfileType): MetricUnit {
     return { suffix: `${base}_per_second`, scale: 1, means: `${t.sampleType} per second` };
   }
   throw new InputError(`profile type ${profileTypeId(t)}: unit "${t.sampleUnit}" has no Prometheus base unit Kiln knows (time units, bytes, count)`);
+}
+
+/**
+ * Block and mutex profiles share their sample types (`delay`, `contentions`): their type name goes in
+ * front (`mutex_delay_seconds_per_second`) so both can be exported. CPU and memory types read well
+ * without it (`cpu_cores`, `alloc_bytes_per_second`), as does a sample type that already starts with
+ * its type's name (`wall:wall`, `exception:exception`).
+ */
+function metricPrefix(t: ProfileType): string {
+  const name = metricWord(t.name.toLowerCase());
+  if (name === 'process_cpu' || name === 'memory' || metricWord(t.sampleType.toLowerCase()).startsWith(name)) return '';
+  return `${name}_`;
 }
 
 /** A sample type as a metric name part: lower case, anything but [a-z0-9_] becomes `_`. */

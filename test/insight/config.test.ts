@@ -83,7 +83,8 @@ describe('metric names', () => {
     expect(name('process_cpu:cpu:nanoseconds:cpu:nanoseconds')).toMatchObject({ suffix: 'cpu_cores', scale: 1e-9 });
     expect(name('memory:alloc_space:bytes:space:bytes')).toMatchObject({ suffix: 'alloc_bytes_per_second', scale: 1 });
     expect(name('memory:alloc_objects:count:space:bytes')).toMatchObject({ suffix: 'alloc_objects_per_second', scale: 1 });
-    expect(name('mutex:delay:nanoseconds:contentions:count')).toMatchObject({ suffix: 'delay_seconds_per_second', scale: 1e-9 });
+    expect(name('mutex:delay:nanoseconds:contentions:count')).toMatchObject({ suffix: 'mutex_delay_seconds_per_second', scale: 1e-9 });
+    expect(name('block:contentions:count:contentions:count')).toMatchObject({ suffix: 'block_contentions_per_second', scale: 1 });
     expect(name('wall:wall:microseconds:wall:microseconds')).toMatchObject({ suffix: 'wall_seconds_per_second', scale: 1e-6 });
     expect(name('process_cpu:samples:count:cpu:nanoseconds')).toMatchObject({ suffix: 'samples_per_second' });
     expect(() => name('goroutines:goroutine:count:goroutine:count')).toThrow(/snapshots/);
