@@ -124,7 +124,7 @@ export async function serviceOverview(query: QueryEngine, req: OverviewRequest, 
       ...(resource === 'cpu' ? { cores: coresOf(a.value, len) } : {}),
       ...(priced ? { cost: a.cost, costPerWeek: perWeek(a.cost, len) } : {}),
       spark: sparks.get(service) ?? new Array<number>(buckets).fill(0),
-      top: topTable(a.stacks, { sort: 'self', limit: 3 }).entries.map((e) => ({ name: e.name, self: e.self })),
+      top: topTable(a.stacks, { sort: 'self', limit: 3 }).entries.filter((e) => e.self > 0).map((e) => ({ name: e.name, self: e.self })),
     };
   });
   rows.sort((a, b) => b.value - a.value || (a.service < b.service ? -1 : 1));
