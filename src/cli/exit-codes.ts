@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 
-/** Exit codes scripts can trust: 2 when the user must change something, 1 for everything else. */
-export const EXIT = { ok: 0, failure: 1, badInput: 2 } as const;
+/**
+ * Exit codes scripts can trust: 2 when the user must change something, 1 for everything else, and 3
+ * when `kiln compare` ran fine and a regression gate broke (CI tells a regression from a broken job).
+ */
+export const EXIT = { ok: 0, failure: 1, badInput: 2, gateBroken: 3 } as const;
 
 /**
  * Usage errors (unknown flag, missing argument) exit 2 on a command and every subcommand under it;
