@@ -19,6 +19,9 @@ import { sandwich } from './sandwich.js';
 import type { StackFilter, WeightedStack } from './stacks.js';
 import { filterStacks, isEmptyFilter, weightedStacks } from './stacks.js';
 import { profileOfResolved, profileOfStacks } from './merged-profile.js';
+import { truncateStacks } from './pprof-trim.js';
+import { profileTimeBounds } from './time-bounds.js';
+import type { TimeBounds } from './time-bounds.js';
 import { checkRange } from './time.js';
 import type { TopOptions, TopTable } from './top.js';
 import { topTable } from './top.js';
@@ -211,13 +214,15 @@ export class QueryEngine {
    * the same content for a fraction of the time (see profileOfResolved). Labels are the selector's
    * equality matchers: what every merged series has for sure.
    */
-  async mergeProfile(q: SeriesQuery, filter: MergeFilter = {}): Promise<Profile> {
+  async mergeProfile(q: SeriesQuery, filter: MergeFilter = {}, maxNodes = 0): Promise<Profile> {
     const header = {
       type: parseProfileType(q.selector.profileType),
       labels: labelsFrom(q.selector.matchers.filter((m) => m.op === '=').map((m) => [m.name, m.value] as const)),
       timeMs: q.from,
       durationNs: (q.to - q.from) * 1e6,
     };
+    // max_nodes > 0 (Pyroscope's SelectMergeProfile): cut stacks where they leave the heaviest nodes.
+    if (maxNodes > 0) return profileOfStacks(truncateStacks(await this.stacks(q, filter), maxNodes), header);
     if (isEmptyFilter(filter) && !(filter.callSite && filter.callSite.length > 0)) {
       checkRange(q);
       const { rows, resolved } = await this.merge(q, 0);
@@ -226,6 +231,11 @@ export class QueryEngine {
       return profileOfStacks(weightedStacks(rows, resolved), header);
     }
     return profileOfStacks(await this.stacks(q, filter), header);
+  }
+
+  /** A tenant's first and last profile times (time-bounds.ts); undefined when it has none. */
+  timeBounds(tenant: string, signal?: AbortSignal): Promise<TimeBounds | undefined> {
+    return profileTimeBounds(this.store, tenant, Date.now(), signal);
   }
 
   /** Profile types with series that the listing's selectors select (see labels.ts). */

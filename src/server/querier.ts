@@ -14,7 +14,7 @@ import type { SelectMergeStacktracesRequest } from '../gen/querier/v1/querier_pb
 import { TimeSeriesAggregationType } from '../gen/types/v1/types_pb.js';
 import type { ServerContext } from './context.js';
 import { withConnectDeadline } from './deadline.js';
-import { rangeFrom, seriesQuery } from './selection.js';
+import { rangeFrom, refuseUnservedSelectors, seriesQuery } from './selection.js';
 import { tenantOf } from './tenant.js';
 
 const int64 = (n: number): bigint => BigInt(Math.round(n));
@@ -38,8 +38,12 @@ export function querierRoutes(router: ConnectRouter, ctx: ServerContext): void {
   // Unset or 0 → the engine's default; never more than the server's cap.
   const maxNodesOf = (requested: bigint | undefined): number | undefined =>
     requested === undefined || requested <= 0n ? undefined : Math.min(Number(requested), ctx.limits.maxNodes);
+  // A pprof is cut only when asked (Pyroscope: unset or 0 = whole profile), and never past the server's cap.
+  const pprofMaxNodes = (requested: bigint | undefined): number =>
+    requested === undefined || requested <= 0n ? 0 : Math.min(Number(requested), ctx.limits.maxNodes);
   const selection = (tenant: string, r: SelectMergeStacktracesRequest | undefined, side: string, signal: AbortSignal) => {
     if (!r) throw new InputError(`diff request has no ${side} selection`);
+    refuseUnservedSelectors(r);
     return seriesQuery(tenant, r.profileTypeID, r.labelSelector, rangeFrom(r.start, r.end), signal);
   };
   const listing = (hc: HandlerContext, req: { matchers: string[]; start: bigint; end: bigint }, signal: AbortSignal): LabelQuery => ({
@@ -85,6 +89,11 @@ export function querierRoutes(router: ConnectRouter, ctx: ServerContext): void {
     selectMergeStacktraces: (req, hc) =>
       timed('SelectMergeStacktraces', hc, async (signal) => {
         const q = selection(tenantOf(hc.requestHeader), req, 'query', signal);
+        if (req.format === ProfileFormat.PPROF) {
+          const profile = await ctx.query.mergeProfile(q, { callSite: callSiteOf(req) }, pprofMaxNodes(req.maxNodes));
+          return { pprof: { profile: fromBinary(ProfileSchema, encodePprof(profile)) } };
+        }
+        if (req.format === ProfileFormat.DOT) throw new InputError('format PROFILE_FORMAT_DOT is not served yet: ask for FLAMEGRAPH, TREE or PPROF');
         const tree = await ctx.query.flamegraph(q, { maxNodes: maxNodesOf(req.maxNodes), callSite: callSiteOf(req) });
         if (req.format === ProfileFormat.TREE) return { tree: toPyroscopeTree(tree) };
         return { flamegraph: flameGraphMessage(toFlameGraph(tree)) };
@@ -92,8 +101,9 @@ export function querierRoutes(router: ConnectRouter, ctx: ServerContext): void {
 
     selectMergeProfile: (req, hc) =>
       timed('SelectMergeProfile', hc, async (signal) => {
+        refuseUnservedSelectors(req);
         const q = seriesQuery(tenantOf(hc.requestHeader), req.profileTypeID, req.labelSelector, rangeFrom(req.start, req.end), signal);
-        const profile = await ctx.query.mergeProfile(q, { callSite: callSiteOf(req) });
+        const profile = await ctx.query.mergeProfile(q, { callSite: callSiteOf(req) }, pprofMaxNodes(req.maxNodes));
         return fromBinary(ProfileSchema, encodePprof(profile));
       }),
 
@@ -129,9 +139,9 @@ export function querierRoutes(router: ConnectRouter, ctx: ServerContext): void {
 
     getProfileStats: (_req, hc) =>
       timed('GetProfileStats', hc, async (signal) => {
-        const all = { start: 0n, end: BigInt(Date.now() + 86_400_000) };
-        const types = await ctx.query.profileTypes(listing(hc, { matchers: [], ...all }, signal));
-        return { dataIngested: types.length > 0, oldestProfileTime: 0n, newestProfileTime: 0n };
+        const bounds = await ctx.query.timeBounds(tenantOf(hc.requestHeader), signal);
+        if (!bounds) return { dataIngested: false, oldestProfileTime: 0n, newestProfileTime: 0n };
+        return { dataIngested: true, oldestProfileTime: int64(bounds.oldestMs), newestProfileTime: int64(bounds.newestMs) };
       }),
   });
 }

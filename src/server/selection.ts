@@ -21,3 +21,26 @@ export function seriesQuery(tenant: string, profileTypeID: string, labelSelector
   const selector = parseSelector(labelSelector.trim() === '' ? '{}' : labelSelector, profileTypeID);
   return { tenant, selector, ...range, signal };
 }
+
+/** The selectors of SelectMergeStacktraces / SelectMergeProfile that Kiln cannot answer. */
+export interface UnservedSelectors {
+  readonly profileIdSelector: readonly string[];
+  readonly traceIdSelector?: readonly string[];
+  readonly spanSelector?: readonly string[];
+  readonly stackTraceSelector?: { readonly goPgo?: unknown };
+}
+
+/**
+ * Kiln keeps no profile ids, trace ids or span ids per sample, and builds no Go PGO profiles, so a
+ * request that narrows by one of them is refused (InvalidArgument) — answering with the whole
+ * selection would be an answer to a different question.
+ */
+export function refuseUnservedSelectors(r: UnservedSelectors): void {
+  const refuse = (field: string, why: string) => {
+    throw new InputError(`${field} is not supported by Kiln: ${why}; leave it empty to merge the whole selection`);
+  };
+  if (r.profileIdSelector.length > 0) refuse('profile_id_selector', 'profiles are stored without their ids');
+  if ((r.spanSelector?.length ?? 0) > 0) refuse('span_selector', 'samples are stored without span ids');
+  if ((r.traceIdSelector?.length ?? 0) > 0) refuse('trace_id_selector', 'samples are stored without trace ids');
+  if (r.stackTraceSelector?.goPgo !== undefined) refuse('stack_trace_selector.go_pgo', 'Go PGO profiles are not built');
+}

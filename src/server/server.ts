@@ -28,6 +28,8 @@ import { otlpConnectRoutes, registerOtlp } from './otlp.js';
 import { pushRoutes } from './push.js';
 import { querierRoutes } from './querier.js';
 import { registerRender } from './render.js';
+import { capabilitiesRoutes } from './capabilities.js';
+import { settingsRoutes } from './settings.js';
 
 /** The port Pyroscope SDKs and agents send to by default. */
 export const DEFAULT_PORT = 4040;
@@ -86,6 +88,8 @@ export async function buildApp(ctx: ServerContext, opts: Pick<ServerOptions, 'ui
     routes: (router: ConnectRouter) => {
       pushRoutes(router, ctx);
       querierRoutes(router, ctx);
+      settingsRoutes(router);
+      capabilitiesRoutes(router);
       otlpConnectRoutes(router, ctx);
     },
   });
