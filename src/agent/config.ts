@@ -59,6 +59,7 @@ const YAML_KEYS: Record<string, keyof RawSettings> = {
   stack_map_size: 'stackMapSize',
   counts_map_size: 'countsMapSize',
   bearer_token_file: 'bearerTokenFile',
+  token_file: 'bearerTokenFile',
   tenant: 'tenant',
   queue_size: 'queueSize',
   queue_bytes: 'queueBytes',

@@ -29,6 +29,7 @@ export function agentCommand(): Command {
     )
     .addOption(new Option('--counts-map-size <n>', `entries of each BPF counts map: distinct thread+stack pairs per interval (default: ${DEFAULTS.countsMapSize})`))
     .addOption(new Option('--bearer-token-file <file>', 'file holding a token sent as "Authorization: Bearer <token>"'))
+    .addOption(new Option('--token-file <file>', 'the same as --bearer-token-file (the name the CLI uses); a write token of kiln token create'))
     .addOption(new Option('--tenant <id>', 'tenant id sent as X-Scope-OrgID (default: none)'))
     .addOption(new Option('--queue-size <n>', `requests kept while the server is unreachable, oldest dropped first (default: ${DEFAULTS.queueSize})`))
     .addOption(new Option('--queue-bytes <n>', `bytes kept while the server is unreachable (default: ${DEFAULTS.queueBytes})`))
@@ -53,7 +54,7 @@ export function agentCommand(): Command {
           metricsHost: opts.metricsHost,
           stackMapSize: opts.stackMapSize,
           countsMapSize: opts.countsMapSize,
-          bearerTokenFile: opts.bearerTokenFile,
+          bearerTokenFile: opts.bearerTokenFile ?? opts.tokenFile,
           tenant: opts.tenant,
           queueSize: opts.queueSize,
           queueBytes: opts.queueBytes,

@@ -8,6 +8,8 @@ import { InputError } from '../model/index.js';
 export interface ClientOptions {
   readonly url: string;
   readonly tenant?: string;
+  /** Bearer token for a server with `auth:` (from --token-file). */
+  readonly token?: string;
 }
 
 export class KilnClient {
@@ -17,7 +19,10 @@ export class KilnClient {
   }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
-    return this.opts.tenant ? { 'X-Scope-OrgID': this.opts.tenant, ...extra } : extra;
+    const h: Record<string, string> = { ...extra };
+    if (this.opts.tenant) h['X-Scope-OrgID'] = this.opts.tenant;
+    if (this.opts.token) h['Authorization'] = `Bearer ${this.opts.token}`;
+    return h;
   }
 
   async request(path: string, init: RequestInit = {}): Promise<Response> {

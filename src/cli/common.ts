@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { isInputError } from '../model/index.js';
+import { InputError, isInputError } from '../model/index.js';
 import { KilnClient } from './client.js';
 import { EXIT } from './exit-codes.js';
 
@@ -7,15 +8,32 @@ export { EXIT };
 
 export const DEFAULT_URL = process.env.KILN_URL ?? 'http://localhost:4040';
 
-/** --url and --tenant, shared by every verb that talks to a server. */
+/** --url, --tenant and --token-file, shared by every verb that talks to a server. */
 export function withServerOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--url <url>', 'Kiln server to talk to (env KILN_URL)').default(DEFAULT_URL))
-    .addOption(new Option('--tenant <id>', 'tenant (sent as X-Scope-OrgID); default: anonymous'));
+    .addOption(new Option('--tenant <id>', 'tenant (sent as X-Scope-OrgID); default: anonymous, or the token\'s first tenant'))
+    .addOption(new Option('--token-file <file>', 'file holding the token for a server with auth (sent as "Authorization: Bearer <token>")'));
 }
 
-export function clientFrom(opts: { url: string; tenant?: string }): KilnClient {
-  return new KilnClient({ url: opts.url, tenant: opts.tenant });
+export function clientFrom(opts: { url: string; tenant?: string; tokenFile?: string }): KilnClient {
+  return new KilnClient({ url: opts.url, tenant: opts.tenant, token: readTokenFile(opts.tokenFile) });
+}
+
+/**
+ * The token in a --token-file, trimmed. A file rather than a flag: a flag's value is visible to every
+ * user of the machine in the process list and stays in shell history.
+ */
+export function readTokenFile(file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  let token: string;
+  try {
+    token = readFileSync(file, 'utf8').trim();
+  } catch (e) {
+    throw new InputError(`cannot read --token-file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (token === '') throw new InputError(`--token-file ${file} is empty`);
+  return token;
 }
 
 /**

@@ -8,6 +8,7 @@ import { exportCommand, queryCommand } from './query.js';
 import { serverCommand } from './server.js';
 import { migrateCommand } from './migrate.js';
 import { agentCommand } from './agent.js';
+import { tokenCommand } from './token.js';
 
 const program = new Command('kiln')
   .description('Kiln — continuous profiling: eBPF agent, profile store, flame graphs.\n' +
@@ -22,6 +23,7 @@ program.addCommand(labelsCommand());
 program.addCommand(typesCommand());
 program.addCommand(exportCommand());
 program.addCommand(migrateCommand());
+program.addCommand(tokenCommand());
 
 useExitCodes(program);
 

@@ -11,6 +11,7 @@ import { ReportScheduler } from '../insight/report-schedule.js';
 import { DEFAULT_DATA_DIR, openStore } from '../store/index.js';
 import { scheduleRetention } from '../store/retention.js';
 import { action } from './common.js';
+import { openServerWarning } from '../server/auth.js';
 
 /** The built web UI, relative to this file in both src/ (tsx) and dist/ (compiled) layouts. */
 const BUILT_UI = fileURLToPath(new URL('../../ui/dist', import.meta.url));
@@ -45,6 +46,8 @@ interface ServerFlags {
   maxBody: string;
   ui: string;
   log: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 export function serverCommand(): Command {
@@ -61,6 +64,8 @@ export function serverCommand(): Command {
     .option('--max-body <size>', 'largest request body accepted', '64MiB')
     .option('--ui <dir>', 'directory of the built web UI', BUILT_UI)
     .option('--log', 'log every request as JSON lines', false)
+    .option('--tls-cert <file>', 'serve HTTPS (HTTP/1.1 and h2) with this PEM certificate chain; needs --tls-key')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .addHelpText(
       'after',
       '\nExamples:\n  kiln server --data-dir /var/lib/kiln --retention 7d\n  kiln server --store clickhouse://default:@ch:8123/kiln --retention 90d   # run as many as you like\n  kiln server --config kiln.yaml\n  then open http://localhost:4040',
@@ -69,6 +74,8 @@ export function serverCommand(): Command {
       const port = Number(flags.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`--port ${flags.port} is not a port number`);
       const config: ServerConfig = flags.config ? loadServerConfig(flags.config) : { unknownSections: [] };
+      if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new InputError('give both --tls-cert and --tls-key, or neither');
+      const tls = flags.tlsCert !== undefined && flags.tlsKey !== undefined ? { certFile: flags.tlsCert, keyFile: flags.tlsKey } : undefined;
       const log = (msg: string) => process.stderr.write(`kiln server: ${msg}\n`);
       if (config.unknownSections.length > 0) log(`${flags.config}: ignoring unknown section(s) ${config.unknownSections.join(', ')}`);
       const where = storeLocation(flags, config);
@@ -87,10 +94,18 @@ export function serverCommand(): Command {
         logger: flags.log,
         limits,
         config: () => live,
+        tls,
       });
+      const scheme = tls ? 'https' : 'http';
+      // An open server on a reachable address is Pyroscope's default, and a risk worth saying out loud.
+      const warnIfOpen = (cfg: ServerConfig) => {
+        const warning = openServerWarning(flags.host, cfg.auth !== undefined);
+        if (warning) log(warning);
+      };
+      warnIfOpen(config);
       const stopRetention = retentionMs > 0 ? scheduleRetention(store, retentionMs, log) : () => {};
       // Links in alerts and reports must open from elsewhere: a wildcard bind is named by this machine's host name.
-      const externalUrl = `http://${flags.host === '0.0.0.0' || flags.host === '::' ? os.hostname() : flags.host.includes(':') ? `[${flags.host}]` : flags.host}:${server.port}`;
+      const externalUrl = `${scheme}://${flags.host === '0.0.0.0' || flags.host === '::' ? os.hostname() : flags.host.includes(':') ? `[${flags.host}]` : flags.host}:${server.port}`;
       // Function metrics, recording rules, alerts and remote write (src/insight), computed in the background.
       const insight = startInsight({
         store,
@@ -116,11 +131,12 @@ export function serverCommand(): Command {
               else log(`${flags.config}: reloaded`);
               insight.apply(next);
               live = next;
+              warnIfOpen(next);
             },
             log,
           )
         : () => {};
-      log(`listening on ${flags.host}:${server.port} — UI and APIs at http://localhost:${server.port}, data in ${redactUrl(where)}`);
+      log(`listening on ${flags.host}:${server.port} — UI and APIs at ${scheme}://localhost:${server.port}, data in ${redactUrl(where)}`);
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => {
           log(`${sig}: stopping (finishing in-flight requests, flushing the store)`);

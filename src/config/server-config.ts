@@ -9,6 +9,8 @@ import type { ReportSchedule } from '../insight/report-config.js';
 import { reportsSection } from '../insight/report-config.js';
 import type { Teams } from '../insight/teams.js';
 import { teamsSection } from '../insight/teams.js';
+import type { AuthConfig } from '../server/auth-config.js';
+import { authSection } from '../server/auth-config.js';
 import type { SummariesConfig } from '../insight/summary-config.js';
 import { summariesSection } from '../insight/summary-config.js';
 
@@ -35,6 +37,8 @@ export interface ServerConfig {
   readonly reports?: readonly ReportSchedule[];
   /** Summaries for LLMs: redaction rules and key, token budget (src/insight/summary-config.ts, docs/SUMMARIES.md). */
   readonly summaries?: SummariesConfig;
+  /** Tokens, their tenants, roles and scopes (src/server/auth-config.ts, docs/SECURITY.md); absent = an open server. */
+  readonly auth?: AuthConfig;
   /** Top-level sections this version does not know: kept so later features can read them, and listed in a warning. */
   readonly unknownSections: readonly string[];
 }
@@ -48,9 +52,9 @@ export interface StoreConfig {
   readonly clickhouseCluster?: string;
 }
 
-const KNOWN_SECTIONS = new Set(['store', 'metrics', 'rules', 'alerting', 'remote_write', 'teams', 'cost', 'reports', 'summaries']);
+const KNOWN_SECTIONS = new Set(['store', 'metrics', 'rules', 'alerting', 'remote_write', 'teams', 'cost', 'reports', 'summaries', 'auth']);
 /** Sections later features of Kiln define (DESIGN.md, Configuration): not "unknown", just not read here. */
-const FUTURE_SECTIONS = new Set(['limits', 'auth', 'scrape_configs']);
+const FUTURE_SECTIONS = new Set(['limits', 'scrape_configs']);
 
 /** Reads and checks the file; an InputError names the file and the bad key. */
 export function loadServerConfig(file: string): ServerConfig {
@@ -84,6 +88,7 @@ export function parseServerConfig(text: string, file = 'config'): ServerConfig {
     cost: section('cost', costSection),
     reports: section('reports', reportsSection),
     summaries: section('summaries', summariesSection),
+    auth: section('auth', authSection),
     unknownSections,
   };
 }

@@ -36,3 +36,29 @@ export class Unavailable extends Error {
 export function isUnavailable(e: unknown): e is Unavailable {
   return e instanceof Unavailable;
 }
+
+/**
+ * The request carries no credential, or one the server does not know: HTTP 401 (with
+ * `WWW-Authenticate`), Connect Unauthenticated. `reason` is the label of the failure counter in
+ * /metrics; the message never repeats the credential.
+ */
+export class Unauthenticated extends Error {
+  constructor(
+    message: string,
+    readonly reason: 'missing' | 'malformed' | 'unknown_token',
+  ) {
+    super(message);
+    this.name = 'Unauthenticated';
+  }
+}
+
+/** A known principal asked for something its token does not grant: HTTP 403, Connect PermissionDenied. */
+export class PermissionDenied extends Error {
+  constructor(
+    message: string,
+    readonly reason: 'tenant' | 'role',
+  ) {
+    super(message);
+    this.name = 'PermissionDenied';
+  }
+}

@@ -1,13 +1,16 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Interceptor } from '@connectrpc/connect';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isInputError, isUnavailable } from '../model/errors.js';
+import { PermissionDenied, Unauthenticated, isInputError, isUnavailable } from '../model/errors.js';
 import { ClientClosedRequest, DeadlineExceeded } from './deadline.js';
 
 /**
  * The one place errors become statuses, for HTTP and for Connect/gRPC alike. Every error answer is JSON
  * `{ "error": "…" }`:
  * - 4xx with the reason when the client sent something wrong (InputError, or a request fastify refused);
+ * - 401 + `WWW-Authenticate` without a known credential (Unauthenticated), 403 for what the credential
+ *   does not grant (PermissionDenied); neither is logged (a scanner would flood the log) — they are
+ *   counted per reason in /metrics instead (auth-context.ts);
  * - 503 + `Retry-After` when a dependency (the store) is down or slow (Unavailable): agents and SDKs retry;
  * - 504 when a read ran past its deadline (DeadlineExceeded, deadline.ts);
  * - 499 when the client left before its answer (nobody reads it; not logged);
@@ -17,6 +20,15 @@ export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | Error, req, reply) => {
     if (isInputError(err)) {
       void reply.status(err.status).send({ error: err.message });
+      return;
+    }
+    if (err instanceof Unauthenticated) {
+      // Bearer first (agents, the CLI), Basic for Grafana and the SDKs; no realm dialog in browsers is wanted, the UI asks itself.
+      void reply.status(401).header('www-authenticate', 'Bearer realm="kiln"').send({ error: err.message });
+      return;
+    }
+    if (err instanceof PermissionDenied) {
+      void reply.status(403).send({ error: err.message });
       return;
     }
     if (isUnavailable(err)) {
@@ -59,6 +71,8 @@ const STATUS_TO_CODE: Record<number, Code> = {
 /** Maps a typed error thrown by a Connect handler to the Connect/gRPC code that says the same. */
 export function toConnectError(e: unknown): unknown {
   if (isInputError(e)) return new ConnectError(e.message, STATUS_TO_CODE[e.status] ?? Code.InvalidArgument);
+  if (e instanceof Unauthenticated) return new ConnectError(e.message, Code.Unauthenticated);
+  if (e instanceof PermissionDenied) return new ConnectError(e.message, Code.PermissionDenied);
   // gRPC has no Retry-After; Connect sends metadata as headers (or trailers), where a client can read it.
   if (isUnavailable(e)) return new ConnectError(e.message, Code.Unavailable, { 'retry-after': String(e.retryAfterSeconds) });
   if (e instanceof DeadlineExceeded) return new ConnectError(e.message, Code.DeadlineExceeded);

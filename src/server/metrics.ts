@@ -25,6 +25,12 @@ export class ServerMetrics {
     'Ingest requests rejected, by protocol and reason (input: the client sent bad data; internal: a Kiln bug or store failure).',
     ['protocol', 'reason'],
   );
+  readonly authFailures = this.counter(
+    'kiln_auth_failures_total',
+    'Requests refused by authentication (missing, malformed, unknown_token: 401) or access (tenant, role: 403), by reason.',
+    ['reason'],
+  );
+  readonly authRequests = this.counter('kiln_auth_requests_total', 'Authenticated requests, by token name.', ['token']);
   readonly queryDuration = new Histogram({
     name: 'kiln_query_duration_seconds',
     help: 'Query latency by endpoint.',

@@ -10,12 +10,16 @@ import type { ServerConfig } from '../config/server-config.js';
 import { NO_TEAMS } from '../insight/teams.js';
 import { withTeams } from '../insight/teams-store.js';
 import { QueryEngine } from '../query/engine.js';
+import { withScope } from '../query/scoped-store.js';
 import type { Store } from '../store/store.js';
 import type { ServerContext, ServerLimits } from './context.js';
 import { DEFAULT_LIMITS } from './context.js';
 import { createDualProtocolServer } from './dual-protocol.js';
 import type { DualHandler } from './dual-protocol.js';
 import { errorInterceptor, registerErrorHandler, sendNotFound } from './errors.js';
+import { authInterceptor, currentAccess, registerAuth } from './auth-context.js';
+import type { TlsFiles } from './tls.js';
+import { createTlsServer } from './tls.js';
 import { registerIngest } from './ingest.js';
 import { registerKilnApi } from './kiln-api.js';
 import { registerCompareApi } from './compare-api.js';
@@ -51,6 +55,8 @@ export interface ServerOptions {
   readonly logger?: boolean;
   /** The live config (`kiln server --config`, reloads included): teams and prices are read from it per request. */
   readonly config?: () => ServerConfig;
+  /** Serve HTTPS (HTTP/1.1 and h2 by ALPN) on the port instead of cleartext HTTP/1.1 and h2c. */
+  readonly tls?: TlsFiles;
 }
 
 export interface RunningServer {
@@ -63,15 +69,19 @@ export interface RunningServer {
 }
 
 /** Builds the fastify app with every protocol's routes; exported so tests can `inject` without a socket. */
-export async function buildApp(ctx: ServerContext, opts: Pick<ServerOptions, 'uiDir' | 'logger'> = {}): Promise<FastifyInstance> {
+export async function buildApp(ctx: ServerContext, opts: Pick<ServerOptions, 'uiDir' | 'logger' | 'tls'> = {}): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: ctx.limits.maxBodyBytes,
     // One TCP port, HTTP/1.1 and h2c: fastify's types only know one or the other, hence the cast.
-    serverFactory: (handler) => createDualProtocolServer(handler as DualHandler) as unknown as http.Server,
+    serverFactory: (handler) =>
+      (opts.tls ? createTlsServer(opts.tls, handler as DualHandler) : createDualProtocolServer(handler as DualHandler)) as unknown as http.Server,
     forceCloseConnections: 'idle',
   });
   registerErrorHandler(app);
+  // Before every route: the credential is checked, and the request runs under its tenant and scope.
+  const auth = () => ctx.config?.().auth;
+  registerAuth(app, auth, ctx.metrics);
   registerMetricsRoutes(app, ctx);
   await app.register(async (scope) => registerIngest(scope, ctx));
   await app.register(async (scope) => registerRender(scope, ctx));
@@ -83,7 +93,7 @@ export async function buildApp(ctx: ServerContext, opts: Pick<ServerOptions, 'ui
   await app.register(async (scope) => registerReportApi(scope, ctx));
   await app.register(async (scope) => registerOtlp(scope, ctx));
   await app.register(fastifyConnectPlugin, {
-    interceptors: [errorInterceptor],
+    interceptors: [errorInterceptor, authInterceptor(auth, ctx.metrics)],
     readMaxBytes: ctx.limits.maxBodyBytes,
     routes: (router: ConnectRouter) => {
       pushRoutes(router, ctx);
@@ -114,7 +124,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const ctx: ServerContext = {
     store: opts.store,
     // `{team="…"}` means the configured team's matchers on every read (src/insight/teams.ts).
-    query: new QueryEngine(withTeams(opts.store, () => opts.config?.().teams ?? NO_TEAMS)),
+    // The scope is added outside the teams, so a scope written as {team="…"} is expanded like any selector.
+    query: new QueryEngine(withScope(withTeams(opts.store, () => opts.config?.().teams ?? NO_TEAMS), () => currentAccess()?.scope ?? [])),
     config: opts.config,
     metrics: new ServerMetrics(opts.store),
     limits,
@@ -126,7 +137,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const port = typeof address === 'object' && address ? address.port : (opts.port ?? DEFAULT_PORT);
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   return {
-    url: `http://${urlHost}:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://${urlHost}:${port}`,
     port,
     context: ctx,
     async close() {

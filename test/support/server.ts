@@ -4,6 +4,8 @@ import path from 'node:path';
 import { startServer } from '../../src/server/server.js';
 import type { RunningServer } from '../../src/server/server.js';
 import type { ServerLimits } from '../../src/server/context.js';
+import type { ServerConfig } from '../../src/config/server-config.js';
+import type { TlsFiles } from '../../src/server/tls.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/store.js';
 
@@ -15,6 +17,10 @@ export interface TestServerOptions {
   readonly uiDir?: string;
   /** A store URL (`clickhouse://…`) instead of a DuckDB data dir: N test servers may share one. */
   readonly storeUrl?: string;
+  /** The live config (`auth:` and the rest), read per request as `kiln server --config` does; change it to "reload". */
+  readonly config?: () => ServerConfig;
+  /** Serve HTTPS with these PEM files. */
+  readonly tls?: TlsFiles;
 }
 
 export interface TestServer {
@@ -40,7 +46,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const store = await openStore(opts.storeUrl ?? dataDir, { threads: 2 });
   let server: RunningServer;
   try {
-    server = await startServer({ store, host: '127.0.0.1', port: 0, limits: opts.limits, uiDir: opts.uiDir });
+    server = await startServer({ store, host: '127.0.0.1', port: 0, limits: opts.limits, uiDir: opts.uiDir, config: opts.config, tls: opts.tls });
   } catch (e) {
     await store.close();
     throw e;

@@ -1,0 +1,114 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Interceptor } from '@connectrpc/connect';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { PermissionDenied, Unauthenticated } from '../model/errors.js';
+import type { AuthConfig } from './auth-config.js';
+import type { Access, Need } from './auth.js';
+import { authenticate } from './auth.js';
+import type { ServerMetrics } from './metrics.js';
+
+/**
+ * The request's access (principal, tenant, scope), built once at the edge and visible to everything
+ * the request runs: tenantOf (tenant.ts) answers with its tenant and the query layer ANDs its scope
+ * into every read (src/query/scoped-store.ts). An AsyncLocalStorage rather than a parameter because
+ * then no handler can forget to pass it on: a read that is not under an access runs unscoped only
+ * when the server has no `auth:`.
+ */
+const storage = new AsyncLocalStorage<Access>();
+
+export function currentAccess(): Access | undefined {
+  return storage.getStore();
+}
+
+/** Paths anyone may fetch: probes, and the UI's static files (the UI then asks for a token itself). */
+const OPEN = new Set(['/healthz', '/ready']);
+/** Prefixes of the HTTP APIs; every other GET is the UI or a 404, neither of which holds data. */
+const API_PREFIXES = ['/api/', '/pyroscope/', '/render', '/labels', '/label-values', '/ingest', '/metrics', '/v1development/'];
+/** `/package.Service/Method`: Connect, gRPC and gRPC-web calls. */
+const RPC_PATH = /^\/[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)+\/[A-Za-z0-9_]+$/;
+/** Ingest, the only thing a write token may do. */
+const WRITE_PATHS = new Set([
+  '/ingest',
+  '/pyroscope/ingest',
+  '/v1development/profiles',
+  '/push.v1.PusherService/Push',
+  '/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export',
+  '/parca.profilestore.v1alpha1.ProfileStoreService/WriteRaw',
+]);
+/** Who am I: any valid token may ask (the UI's "signed in as"). */
+export const WHOAMI_PATH = '/api/v1/whoami';
+
+/** What a request to `path` needs, or undefined when it is open. */
+export function needOf(method: string, path: string): Need | 'any' | undefined {
+  if (OPEN.has(path)) return undefined;
+  if (WRITE_PATHS.has(path)) return 'write';
+  if (path === WHOAMI_PATH) return 'any';
+  // Function metrics name every tenant's functions: server-wide, so for operators only.
+  if (path === '/metrics') return 'admin';
+  if (RPC_PATH.test(path) || API_PREFIXES.some((p) => (p.endsWith('/') ? path.startsWith(p) : path === p || path.startsWith(`${p}/`)))) return 'read';
+  return method === 'GET' || method === 'HEAD' ? undefined : 'read';
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+function check(auth: AuthConfig, headers: FastifyRequest['headers'] | Headers, need: Need | 'any', metrics: ServerMetrics): Access {
+  try {
+    if (need !== 'any') return authenticate(auth, headers, need);
+    // Any role: ask for the weakest thing that role can do.
+    try {
+      return authenticate(auth, headers, 'read');
+    } catch (e) {
+      if (e instanceof PermissionDenied && e.reason === 'role') return authenticate(auth, headers, 'write');
+      throw e;
+    }
+  } catch (e) {
+    if (e instanceof Unauthenticated || e instanceof PermissionDenied) metrics.authFailures.inc({ reason: e.reason });
+    throw e;
+  }
+}
+
+const accessOfRequest = new WeakMap<object, Access>();
+
+/**
+ * The fastify hooks: onRequest checks the credential before the body is read (an unauthenticated
+ * upload costs its sender nothing of ours), preHandler runs the rest of the request under its access.
+ * `auth` is read per request, so a reloaded config applies to the next request.
+ */
+export function registerAuth(app: FastifyInstance, auth: () => AuthConfig | undefined, metrics: ServerMetrics): void {
+  app.addHook('onRequest', async (req) => {
+    const current = auth();
+    if (!current) return;
+    const need = needOf(req.method, pathOf(req.url));
+    if (need === undefined) return;
+    const access = check(current, req.headers, need, metrics);
+    metrics.authRequests.inc({ token: access.principal });
+    accessOfRequest.set(req.raw, access);
+  });
+  app.addHook('preHandler', (req, _reply, done) => {
+    const access = accessOfRequest.get(req.raw);
+    if (access) storage.run(access, done);
+    else done();
+  });
+  app.get(WHOAMI_PATH, async (req) => {
+    const access = accessOfRequest.get(req.raw);
+    if (!access) return { auth: auth() !== undefined };
+    const { principal, role, tenant, tenants, scopeText } = access;
+    return { auth: true, principal, role, tenant, tenants, scope: scopeText ?? '' };
+  });
+}
+
+/**
+ * Connect calls are fastify routes, so the hooks above have already run; this interceptor makes sure
+ * the handler runs under the access even if a transport detaches it from the hook's async context.
+ */
+export function authInterceptor(auth: () => AuthConfig | undefined, metrics: ServerMetrics): Interceptor {
+  return (next) => async (req) => {
+    const current = auth();
+    if (!current || currentAccess()) return next(req);
+    const need = needOf('POST', new URL(req.url).pathname) ?? 'read';
+    return storage.run(check(current, req.header, need, metrics), () => next(req));
+  };
+}
