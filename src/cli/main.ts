@@ -8,7 +8,7 @@ import { exportCommand, queryCommand } from './query.js';
 import { serverCommand } from './server.js';
 import { migrateCommand } from './migrate.js';
 import { agentCommand } from './agent.js';
-import { tokenCommand } from './token.js';
+import { reportCommand } from './report.js';
 
 const program = new Command('kiln')
   .description('Kiln — continuous profiling: eBPF agent, profile store, flame graphs.\n' +
@@ -23,7 +23,7 @@ program.addCommand(labelsCommand());
 program.addCommand(typesCommand());
 program.addCommand(exportCommand());
 program.addCommand(migrateCommand());
-program.addCommand(tokenCommand());
+program.addCommand(reportCommand());
 
 useExitCodes(program);
 

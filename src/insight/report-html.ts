@@ -85,7 +85,7 @@ a { color: #1f5fbf; text-decoration: none; } a:hover { text-decoration: underlin
 .kpi .label { color: #5b6473; font-size: 12px; } .kpi .value { font-size: 20px; font-weight: 600; }
 table { border-collapse: collapse; width: 100%; } th, td { padding: 5px 8px; border-bottom: 1px solid #e8ebf0; text-align: left; vertical-align: top; }
 th { font-size: 12px; color: #5b6473; font-weight: 600; } td.num, th:not(:first-child) { text-align: right; }
-td:last-child { text-align: left; } #functions td:last-child, #hotspots td:last-child { text-align: right; }
+td:last-child, #services th:last-child { text-align: left; } #functions td:last-child, #hotspots td:last-child { text-align: right; }
 .up { color: #b3261e; } .down { color: #1e7b34; }
 .flame-box { overflow-x: auto; border: 1px solid #dde2ea; border-radius: 6px; padding: 4px; }
 .flame text { fill: #1d2430; pointer-events: none; } .flame g:hover rect { stroke: #1d2430; stroke-width: 1; }

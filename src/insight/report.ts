@@ -98,7 +98,8 @@ export async function buildTeamReport(query: QueryEngine, req: ReportRequest, co
       ...(isCosted(e) ? { selfCostPerWeek: perWeek(e.selfCost, len), selfCostPerMonth: perMonth(e.selfCost, len), totalCostPerWeek: perWeek(e.totalCost, len) } : {}),
     };
   };
-  const functions = now.entries.slice(0, req.top).map(line);
+  // Functions that burn CPU themselves: a caller's own cost is nil, its callees' is in their rows and in the services table.
+  const functions = now.entries.filter((e) => e.self > 0).slice(0, req.top).map(line);
   const hotspots = functions.filter((f) => now.total > 0 && f.self / now.total >= HOTSPOT_MIN_SHARE && f.self >= HOTSPOT_GROWTH * f.previousSelf && f.self > 0);
   const biggest = overview.services[0];
   let flame: TeamReport['flame'];

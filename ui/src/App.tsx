@@ -3,6 +3,7 @@ import { labelNames, profileTypes, selectSeries, type ProfileTypeJson, type Sele
 import { DiffView } from './components/DiffView.js';
 import { GroupBy } from './components/GroupBy.js';
 import { MergeView } from './components/MergeView.js';
+import { OverviewPage } from './components/OverviewPage.js';
 import { ViewTabs } from './components/ViewTabs.js';
 import { QueryBar } from './components/QueryBar.js';
 import { RangePicker } from './components/RangePicker.js';
@@ -48,13 +49,13 @@ export function App() {
   }, [types, state.type, update]);
 
   // One LabelNames request per range, shared by the selector's autocomplete and the chart's group-by.
-  const names = useAsync(range.error ? null : `names|${start}|${end}`, (s) => labelNames([], start, end, s));
+  const names = useAsync(range.error || state.page === 'services' ? null : `names|${start}|${end}`, (s) => labelNames([], start, end, s));
   const labelNamesInRange = names.status === 'done' ? names.data : [];
 
   const sampleUnit = state.type.split(':')[2] ?? '';
   const selectorOk = checkLabelSelector(state.query).ok;
   const sel: Selection | null =
-    state.type && selectorOk && !range.error ? { profileTypeID: state.type, labelSelector: state.query, start, end } : null;
+    state.page === 'explore' && state.type && selectorOk && !range.error ? { profileTypeID: state.type, labelSelector: state.query, start, end } : null;
   const selKey = sel ? JSON.stringify(sel) : null;
   const step = stepSeconds(start, end);
 
@@ -63,6 +64,13 @@ export function App() {
   );
   // Focus and hide go to the server as stack filters: every view of the merge is computed with them there.
   const filter = useMemo(() => stackFilter(state.focus, state.hide), [state.focus, state.hide]);
+
+  // The landing page: every service at a glance; a click opens the explore view below on one of them.
+  if (state.page === 'services') {
+    return (
+      <OverviewPage state={state} update={update} types={types} start={start} end={end} rangeError={range.error} refresh={refresh} onRefresh={() => setRefresh((n) => n + 1)} />
+    );
+  }
 
   const idleReason = range.error
     ? 'Fix the time range above to load data.'
@@ -86,6 +94,9 @@ export function App() {
     <div className="app">
       <header>
         <h1>Kiln</h1>
+        <button data-testid="to-services" title="Every service at a glance" onClick={() => update({ page: 'services' })}>
+          ← Services
+        </button>
         {types.status === 'error' ? (
           <div className="state error" role="alert" data-testid="error">
             Could not reach the profile store: {types.error}

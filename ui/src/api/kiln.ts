@@ -1,8 +1,10 @@
 import type { DiffTable } from '../../../src/query/diff.js';
-import type { TopSort, TopTable } from '../../../src/query/top.js';
+import type { CostedTopTable } from '../../../src/insight/cost-top.js';
+import type { TopSort } from '../../../src/query/top.js';
 import type { FlameGraphDiffJson, FlameGraphJson } from '../model/decode.js';
 import type { StackFilterParams } from '../model/frame-filter.js';
 import { ApiError, type Selection } from './querier.js';
+import { authFetch } from './auth.js';
 
 /**
  * Client for Kiln's own JSON API (docs/API.md, "Kiln's own JSON API"): the top table, flame graph,
@@ -33,7 +35,7 @@ export function apiUrl(path: string, params: Params): string {
 async function get(path: string, params: Params, signal?: AbortSignal): Promise<Response> {
   let res: Response;
   try {
-    res = await fetch(apiUrl(path, params), { signal });
+    res = await authFetch(apiUrl(path, params), { signal });
   } catch (e) {
     if ((e as Error).name === 'AbortError') throw e;
     throw new ApiError(`${path}: cannot reach the Kiln server (${(e as Error).message})`, 'unavailable');
@@ -52,7 +54,8 @@ async function get(path: string, params: Params, signal?: AbortSignal): Promise<
   return res;
 }
 
-async function getJson<T>(path: string, params: Params, signal?: AbortSignal): Promise<T> {
+/** GET of a Kiln JSON route; a failure is an ApiError with the server's own message. */
+export async function getJson<T>(path: string, params: Params, signal?: AbortSignal): Promise<T> {
   return (await (await get(path, params, signal)).json()) as T;
 }
 
@@ -72,11 +75,14 @@ export interface TopRequest {
   readonly sort: TopSort;
 }
 
-/** Every function of the selection (no row limit: the page sorts, filters and pages through them). */
-export async function fetchTop(sel: Selection, req: TopRequest, signal?: AbortSignal): Promise<TopTable> {
+/**
+ * Every function of the selection (no row limit: the page sorts, filters and pages through them), with
+ * each one's cost when the server has prices for this type (`cost:` in its config).
+ */
+export async function fetchTop(sel: Selection, req: TopRequest, signal?: AbortSignal): Promise<CostedTopTable> {
   const params = { ...selectionParams(sel), profile_type: sel.profileTypeID, ...req.filter, sort: req.sort, limit: '0' };
-  const { total, entries } = await getJson<TopTable>('/api/v1/top', params, signal);
-  return { total, entries };
+  const { total, entries, cost } = await getJson<CostedTopTable>('/api/v1/top', params, signal);
+  return cost ? { total, entries, cost } : { total, entries };
 }
 
 export interface SandwichJson {

@@ -1,5 +1,8 @@
 import { useMemo, useRef, type ReactNode } from 'react';
-import type { TopEntry, TopSort, TopTable as TopTableData } from '../../../src/query/top.js';
+import type { CostedTopTable as TopTableData } from '../../../src/insight/cost-top.js';
+import { isCosted } from '../../../src/insight/cost-top.js';
+import { formatMoney, perWeek } from '../../../src/insight/cost.js';
+import type { TopEntry, TopSort } from '../../../src/query/top.js';
 import { nameTest } from '../model/name-query.js';
 import { formatPercent, formatValue } from '../model/units.js';
 import { FilterBox, MAX_ROWS, RowCapNote, SortHeader, parseSort } from './table-parts.js';
@@ -74,6 +77,8 @@ function TopRows(props: {
   }, [table, props.filter, reversed]);
 
   const fmt = (v: number) => formatValue(v, sampleUnit, rangeSeconds);
+  // Prices from the server's config turn each row into money per week, at this range's rate.
+  const cost = table.cost;
   if (rows.length === 0) return <div className="state empty">No function matches “{props.filter}”.</div>;
   return (
     <>
@@ -83,6 +88,8 @@ function TopRows(props: {
             {COLUMNS.map((c) => (
               <SortHeader key={c.key} id={c.key} label={c.label} active={c.key === key} reversed={reversed} onSort={props.onSort} />
             ))}
+            {cost && <th title="At the server's prices (cost: in its config), at this range's rate">Self cost / week</th>}
+            {cost && <th>Total cost / week</th>}
           </tr>
         </thead>
         <tbody>
@@ -95,6 +102,8 @@ function TopRows(props: {
               <td className="num">
                 {fmt(r.total)} <span className="pct">{formatPercent(r.total, table.total)}</span>
               </td>
+              {cost && isCosted(r) && <td className="num" data-testid="self-cost">{formatMoney(perWeek(r.selfCost, cost.rangeMs), cost.currency)}</td>}
+              {cost && isCosted(r) && <td className="num">{formatMoney(perWeek(r.totalCost, cost.rangeMs), cost.currency)}</td>}
             </tr>
           ))}
         </tbody>

@@ -4,8 +4,13 @@
  */
 export type ViewMode = 'flame' | 'table' | 'split' | 'sandwich' | 'diff';
 export type Theme = 'light' | 'dark';
+/** services: the overview of every service (the landing page); explore: one selection's graphs and tables. */
+export type Page = 'services' | 'explore';
 
 export interface ViewState {
+  page: Page;
+  /** Services page: the team whose services are listed ('' = every service). */
+  team: string;
   type: string;
   query: string;
   from: string;
@@ -33,6 +38,8 @@ export interface ViewState {
 }
 
 export const DEFAULT_STATE: ViewState = {
+  page: 'explore',
+  team: '',
   type: '',
   query: '{}',
   from: 'now-1h',
@@ -58,7 +65,8 @@ export const DEFAULT_STATE: ViewState = {
 const VIEWS: readonly ViewMode[] = ['flame', 'table', 'split', 'sandwich', 'diff'];
 
 // Short parameter names keep shared links readable.
-const KEYS: Record<Exclude<keyof ViewState, 'zoom' | 'hide' | 'view' | 'theme'>, string> = {
+const KEYS: Record<Exclude<keyof ViewState, 'zoom' | 'hide' | 'view' | 'theme' | 'page'>, string> = {
+  team: 'team',
   type: 'type',
   query: 'query',
   from: 'from',
@@ -84,6 +92,9 @@ export function parseState(search: string): ViewState {
     const v = p.get(key);
     if (v !== null) s[field] = v;
   }
+  // A bare address opens the services overview; links with parameters (alerts, reports, older links)
+  // open what they name, as they always did.
+  if (p.get('page') === 'services' || (p.get('page') === null && [...p.keys()].length === 0)) s.page = 'services';
   const view = p.get('view');
   if (view && (VIEWS as readonly string[]).includes(view)) s.view = view as ViewMode;
   if (p.get('theme') === 'dark') s.theme = 'dark';
@@ -98,6 +109,7 @@ export function serializeState(s: ViewState): string {
   for (const [field, key] of Object.entries(KEYS) as [keyof typeof KEYS, string][]) {
     if (s[field] !== DEFAULT_STATE[field]) p.set(key, s[field]);
   }
+  if (s.page === 'services') p.set('page', 'services');
   if (s.view !== DEFAULT_STATE.view) p.set('view', s.view);
   if (s.theme !== DEFAULT_STATE.theme) p.set('theme', s.theme);
   if (s.zoom.length) p.set('zoom', s.zoom.join(';'));
