@@ -1,3 +1,4 @@
+import { Function as PprofFunction, Line, Location, Profile as PprofProfile, Sample, StringTable, ValueType } from 'pprof-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseServerConfig } from '../../src/config/server-config.js';
 import type { CostedTopTable } from '../../src/insight/cost-top.js';
@@ -94,6 +95,35 @@ describe('cost per function on a real server', () => {
     expect(row('json.decode')).toContain(formatMoney(expected.get('json.decode')!.selfCost * 168, 'USD'));
     expect(row('crypto.sign')).toContain(formatMoney(expected.get('crypto.sign')!.selfCost * 168, 'USD'));
     expect(formatMoney(expected.get('crypto.sign')!.selfCost * 168, 'USD')).toBe('$2.80');
+  });
+
+  it('prices an in-use memory profile per GiB-hour, at the price of its node pool', async () => {
+    // One Go-style heap snapshot (inuse_space, built with pprof-format): 1 GiB held by cache.fill under main.
+    const st = new StringTable();
+    const bytes = new ValueType({ type: st.dedup('inuse_space'), unit: st.dedup('bytes') });
+    const heap = new PprofProfile({
+      sampleType: [bytes],
+      periodType: new ValueType({ type: st.dedup('space'), unit: st.dedup('bytes') }),
+      period: 1,
+      function: [new PprofFunction({ id: 1, name: st.dedup('main') }), new PprofFunction({ id: 2, name: st.dedup('cache.fill') })],
+      location: [new Location({ id: 1, line: [new Line({ functionId: 1 })] }), new Location({ id: 2, line: [new Line({ functionId: 2 })] })],
+      sample: [new Sample({ locationId: [2, 1], value: [1024 ** 3] })],
+      timeNanos: BigInt(hour.from + 600_000) * 1_000_000n,
+      stringTable: st,
+    }).encode();
+    const res = await fetch(`${server.url}/ingest?name=${encodeURIComponent('cache{node_pool=spot}')}&format=pprof`, { method: 'POST', body: heap });
+    expect(res.status, await res.text()).toBe(200);
+    server.setConfig(`${CONFIG}\n`.replace('core_hour: 0.04\n', 'core_hour: 0.04\n  gib_hour: 0.72\n').replace("core_hour: 0.01 }", "core_hour: 0.01, gib_hour: 0.36 }"));
+    try {
+      const table = await costedTop('memory:inuse_space:bytes:space:bytes{service_name="cache"}');
+      const fill = table.entries.find((e) => e.name === 'cache.fill')!;
+      expect(fill.self).toBe(1024 ** 3);
+      // A 1 GiB snapshot stands for 1 GiB held for one 10 s interval: 1/360 GiB-hour at the spot price 0.36.
+      expect('selfCost' in fill && fill.selfCost).toBeCloseTo(0.36 / 360, 12);
+      expect(table.cost!.total).toBeCloseTo(0.001, 12);
+    } finally {
+      server.setConfig(CONFIG);
+    }
   });
 
   it('shows no cost when the config has no cost section, or for a type without a price', async () => {
