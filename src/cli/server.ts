@@ -118,7 +118,7 @@ export function serverCommand(): Command {
       const reports = new ReportScheduler({
         query: server.context.query,
         settings: () => ({ reports: live.reports ?? [], cost: live.cost }),
-        uiUrl: config.alerting?.externalUrl ?? externalUrl,
+        uiUrl: () => live.alerting?.externalUrl ?? externalUrl,
         log: (msg) => log(`reports: ${msg}`),
       });
       reports.start();

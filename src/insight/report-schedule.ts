@@ -11,8 +11,8 @@ export interface ReportSchedulerOptions {
   readonly query: QueryEngine;
   /** The current schedules and prices (read at every tick, so a reloaded config applies at once). */
   readonly settings: () => { readonly reports: readonly ReportSchedule[]; readonly cost: CostConfig | undefined };
-  /** Base of the links into the UI (the server's external URL). */
-  readonly uiUrl: string;
+  /** Base of the links into the UI (the server's external URL), read per run: a reload may change it. */
+  readonly uiUrl: () => string;
   readonly log: (message: string) => void;
 }
 
@@ -77,14 +77,15 @@ export class ReportScheduler {
       { tenant: s.tenant, team: s.team, profileType: s.profileType, range: { from: atMs - s.rangeMs, to: atMs }, top: s.top },
       this.opts.settings().cost,
     );
-    const markdown = reportMarkdown(report, this.opts.uiUrl);
+    const uiUrl = this.opts.uiUrl();
+    const markdown = reportMarkdown(report, uiUrl);
     let file: string | undefined;
     if (s.output) {
       await mkdir(s.output, { recursive: true });
       const stamp = new Date(atMs).toISOString().slice(0, 16).replace(/:/g, '');
       file = path.join(s.output, `kiln-report-${s.team.replace(/[^A-Za-z0-9._-]/g, '_')}-${stamp}.${s.format === 'html' ? 'html' : 'md'}`);
       // Write beside, then rename: a reader (a web server, a sync job) never sees half a report.
-      await writeFile(`${file}.tmp`, s.format === 'html' ? reportHtml(report, this.opts.uiUrl) : markdown);
+      await writeFile(`${file}.tmp`, s.format === 'html' ? reportHtml(report, uiUrl) : markdown);
       await rename(`${file}.tmp`, file);
     }
     let webhookStatus: number | undefined;

@@ -159,7 +159,7 @@ describe('scheduled reports', () => {
     const scheduler = new ReportScheduler({
       query: server.server.context.query,
       settings: () => ({ reports: config.reports ?? [], cost: config.cost }),
-      uiUrl: 'http://kiln.example:4040',
+      uiUrl: () => 'http://kiln.example:4040',
       log: (m) => logs.push(m),
     });
     expect(scheduler.tick(hour.to - 60_000)).toHaveLength(0); // the minute before: nothing is due
