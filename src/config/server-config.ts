@@ -13,6 +13,8 @@ import type { AuthConfig } from '../server/auth-config.js';
 import { authSection } from '../server/auth-config.js';
 import type { SummariesConfig } from '../insight/summary-config.js';
 import { summariesSection } from '../insight/summary-config.js';
+import type { LimitsConfig } from '../server/limits.js';
+import { limitsSection } from './limits-config.js';
 
 /**
  * The server's one YAML config file (`kiln server --config kiln.yaml`). Every section is optional,
@@ -39,6 +41,8 @@ export interface ServerConfig {
   readonly summaries?: SummariesConfig;
   /** Tokens, their tenants, roles and scopes (src/server/auth-config.ts, docs/SECURITY.md); absent = an open server. */
   readonly auth?: AuthConfig;
+  /** Decode, series, rate and concurrency limits, with per-tenant overrides (src/server/limits.ts). */
+  readonly limits?: LimitsConfig;
   /** Top-level sections this version does not know: kept so later features can read them, and listed in a warning. */
   readonly unknownSections: readonly string[];
 }
@@ -52,9 +56,9 @@ export interface StoreConfig {
   readonly clickhouseCluster?: string;
 }
 
-const KNOWN_SECTIONS = new Set(['store', 'metrics', 'rules', 'alerting', 'remote_write', 'teams', 'cost', 'reports', 'summaries', 'auth']);
+const KNOWN_SECTIONS = new Set(['store', 'metrics', 'rules', 'alerting', 'remote_write', 'teams', 'cost', 'reports', 'summaries', 'limits', 'auth']);
 /** Sections later features of Kiln define (DESIGN.md, Configuration): not "unknown", just not read here. */
-const FUTURE_SECTIONS = new Set(['limits', 'scrape_configs']);
+const FUTURE_SECTIONS = new Set(['scrape_configs']);
 
 /** Reads and checks the file; an InputError names the file and the bad key. */
 export function loadServerConfig(file: string): ServerConfig {
@@ -88,6 +92,7 @@ export function parseServerConfig(text: string, file = 'config'): ServerConfig {
     cost: section('cost', costSection),
     reports: section('reports', reportsSection),
     summaries: section('summaries', summariesSection),
+    limits: section('limits', limitsSection),
     auth: section('auth', authSection),
     unknownSections,
   };

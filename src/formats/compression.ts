@@ -1,4 +1,4 @@
-import { gunzipSync } from 'node:zlib';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import { InputError } from '../model/index.js';
 
 /** Default cap on a decompressed payload: big enough for any real profile, small enough to stop a zip bomb. */
@@ -26,4 +26,40 @@ export function gunzipBounded(data: Uint8Array, maxBytes: number = DEFAULT_MAX_D
     const why = code === 'Z_BUF_ERROR' ? 'truncated gzip stream' : `invalid gzip data (${(e as Error).message})`;
     throw new InputError(why, 400);
   }
+}
+
+/**
+ * gunzipBounded for servers: inflates on libuv's thread pool (not the event loop) chunk by chunk, hands
+ * each chunk to `inspect` (which may throw to stop early: decode-time limits) and stops past `maxBytes`.
+ * Data without the gzip magic is inspected and returned as is.
+ */
+export async function gunzipStreaming(data: Uint8Array, maxBytes: number, inspect?: (chunk: Uint8Array) => void): Promise<Uint8Array> {
+  if (!isGzip(data)) {
+    inspect?.(data);
+    return data;
+  }
+  // Large output chunks: fewer hops between the thread pool and the event loop.
+  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const done = new Promise<void>((resolve, reject) => {
+    gunzip.on('data', (chunk: Buffer) => {
+      try {
+        total += chunk.length;
+        if (total > maxBytes) throw new InputError(`decompressed size exceeds ${maxBytes} bytes`, 413);
+        inspect?.(chunk);
+        chunks.push(chunk);
+      } catch (e) {
+        gunzip.destroy();
+        reject(e);
+      }
+    });
+    gunzip.on('end', resolve);
+    gunzip.on('error', (e: NodeJS.ErrnoException) => {
+      reject(new InputError(e.code === 'Z_BUF_ERROR' ? 'truncated gzip stream' : `invalid gzip data (${e.message})`, 400));
+    });
+  });
+  gunzip.end(data);
+  await done;
+  return Buffer.concat(chunks, total);
 }

@@ -1,4 +1,5 @@
 import type { Labels, ProfileType } from '../model/index.js';
+import type { DecodeBudget } from './decode-limits.js';
 
 /** What every decoder accepts besides the payload. */
 export interface DecodeOptions {
@@ -13,6 +14,8 @@ export interface DecodeOptions {
   readonly timeMs?: number;
   /** Cap on the decompressed size of a gzipped payload (default DEFAULT_MAX_DECOMPRESSED). */
   readonly maxDecompressed?: number;
+  /** Decode-time limits of the request this payload belongs to (servers); none for the CLI. */
+  readonly budget?: DecodeBudget;
 }
 
 /** Options for text formats that carry no type of their own (folded, lines, perf script). */

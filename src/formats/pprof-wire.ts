@@ -1,4 +1,5 @@
 import { InputError } from '../model/errors.js';
+import type { DecodeBudget } from './decode-limits.js';
 
 /**
  * A pprof `Profile` message read straight off the protobuf wire into plain arrays, for ingest.
@@ -332,8 +333,10 @@ function readLocation(r: WireReader, out: PprofLocations): void {
   out.lineStart.push(out.lineNumbers.length);
 }
 
-export function readPprof(buf: Uint8Array): PprofMessage {
+/** `budget`: the request's decode-time limits, checked per sample as it is read (decode-limits.ts). */
+export function readPprof(buf: Uint8Array, budget?: DecodeBudget): PprofMessage {
   const r = new WireReader(buf);
+  budget?.beginProfile();
   const strings: string[] = [];
   const sampleTypes: PprofValueType[] = [];
   let periodType: PprofValueType | undefined;
@@ -350,9 +353,12 @@ export function readPprof(buf: Uint8Array): PprofMessage {
       case T1_BYTES:
         sampleTypes.push(readValueType(r));
         break;
-      case T2_BYTES:
-        samples.push(readSample(r));
+      case T2_BYTES: {
+        const sample = readSample(r);
+        budget?.sample(sample.locationIds, samples.length);
+        samples.push(sample);
         break;
+      }
       case T3_BYTES:
         mappings.push(readMapping(r));
         break;

@@ -31,7 +31,7 @@ export function decodePprof(data: Uint8Array, opts: DecodeOptions = {}): Profile
   if (data.length === 0) throw new InputError('empty pprof payload');
   const raw = gunzipBounded(data, opts.maxDecompressed ?? DEFAULT_MAX_DECOMPRESSED);
   // readPprof checks every length against its enclosing message: a truncated body is an InputError.
-  const pp = readPprof(raw);
+  const pp = readPprof(raw, opts.budget);
   const strings = pp.strings;
   const str = (i: number): string => {
     const s = strings[i];

@@ -3,6 +3,8 @@ import type { Store } from '../store/store.js';
 import type { QueryEngine } from '../query/engine.js';
 import { READ_DEADLINE_MS } from './deadline.js';
 import type { ServerMetrics } from './metrics.js';
+import type { TenantLimits } from './limits.js';
+import { DEFAULT_TENANT_LIMITS } from './limits.js';
 
 /**
  * What every route handler needs, built once per server and handed to each protocol's register
@@ -19,12 +21,15 @@ export interface ServerContext {
   readonly config?: () => ServerConfig;
 }
 
-/** Caps that bound the cost of one request; past them the request is a 4xx, never a partial write. */
-export interface ServerLimits {
+/**
+ * Caps that bound the cost of one request; past them the request is a 4xx, never a partial write.
+ * The per-tenant ones (limits.ts) are the defaults the config's `limits:` section overrides.
+ */
+export interface ServerLimits extends TenantLimits {
   /** Bytes of request body as received (compressed or not). */
   readonly maxBodyBytes: number;
-  /** Bytes after decompression (gzip bodies, gzipped pprof): the zip-bomb cap. */
-  readonly maxDecompressedBytes: number;
+  /** Ingest requests being decoded or written at once, all tenants together; past it 503 (backpressure.ts). */
+  readonly maxPendingWrites: number;
   /** Rows (stack, value pairs) in one request across all its profiles. */
   readonly maxRowsPerRequest: number;
   /** Nodes a flame graph / tree answer may carry at most, whatever max_nodes asks for. */
@@ -34,8 +39,9 @@ export interface ServerLimits {
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
+  ...DEFAULT_TENANT_LIMITS,
   maxBodyBytes: 64 * 1024 * 1024,
-  maxDecompressedBytes: 64 * 1024 * 1024,
+  maxPendingWrites: 64,
   maxRowsPerRequest: 10_000_000,
   maxNodes: 65_536,
   readDeadlineMs: READ_DEADLINE_MS,

@@ -1,18 +1,14 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
+import type { ConnectionLimits } from './connections.js';
+import { DEFAULT_CONNECTION_LIMITS } from './connections.js';
 
 /** What fastify's serverFactory hands us: one handler for both request flavours. */
 export type DualHandler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
 /** The client connection preface every HTTP/2 connection starts with (RFC 9113 §3.4). */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
-
-/** How long a new connection may take to send enough bytes to tell HTTP/1.1 from HTTP/2. */
-const PREFACE_TIMEOUT_MS = 30_000;
-
-/** Idle time after which an HTTP/2 session is closed; clients (gRPC) reconnect on their next call. */
-const H2_IDLE_TIMEOUT_MS = 120_000;
 
 /** A TCP server that serves HTTP/1.1 and h2c on one port; close helpers fastify calls on shutdown. */
 export interface DualProtocolServer extends net.Server {
@@ -25,21 +21,47 @@ export interface DualProtocolServer extends net.Server {
  * knowledge (no Upgrade). So we accept raw TCP, read just enough bytes to see whether the connection
  * starts with the HTTP/2 preface, put them back, and hand the socket to the matching server.
  */
-export function createDualProtocolServer(handler: DualHandler): DualProtocolServer {
-  const h1 = http.createServer(handler as (req: http.IncomingMessage, res: http.ServerResponse) => void);
+export function createDualProtocolServer(handler: DualHandler, limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS): DualProtocolServer {
+  const h1 = http.createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.idleTimeoutMs,
+      // How often Node looks for connections past those timeouts: often enough for their precision.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, limits.headersTimeoutMs / 4)),
+    },
+    handler as (req: http.IncomingMessage, res: http.ServerResponse) => void,
+  );
   const h2 = http2.createServer({}, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
   const sockets = new Set<net.Socket>();
+  /** Connections that have not completed a request yet, oldest first: the ones evicted at the cap. */
+  const fresh = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on('session', (s) => {
     sessions.add(s);
+    if (s.socket) fresh.delete(s.socket as net.Socket);
     s.once('close', () => sessions.delete(s));
     // Idle HTTP/2 connections are closed politely (GOAWAY), as HTTP/1.1 keep-alive ones time out.
-    s.setTimeout(H2_IDLE_TIMEOUT_MS, () => s.close());
+    s.setTimeout(limits.idleTimeoutMs, () => s.close());
   });
+  h1.on('request', (req: http.IncomingMessage) => fresh.delete(req.socket));
 
   const tcp = net.createServer((socket) => {
+    if (sockets.size >= limits.maxConnections) {
+      const oldest = fresh.values().next();
+      if (oldest.done) {
+        socket.destroy();
+        return;
+      }
+      oldest.value.destroy();
+      fresh.delete(oldest.value);
+    }
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    fresh.add(socket);
+    socket.once('close', () => {
+      sockets.delete(socket);
+      fresh.delete(socket);
+    });
     let seen = Buffer.alloc(0);
     const onData = (chunk: Buffer): void => {
       seen = Buffer.concat([seen, chunk]);
@@ -63,7 +85,7 @@ export function createDualProtocolServer(handler: DualHandler): DualProtocolServ
     socket.on('data', onData);
     socket.on('error', () => socket.destroy());
     // A connection that never sends its first bytes would otherwise be held forever.
-    socket.setTimeout(PREFACE_TIMEOUT_MS, () => socket.destroy());
+    socket.setTimeout(limits.headersTimeoutMs, () => socket.destroy());
   }) as DualProtocolServer;
 
   tcp.closeIdleConnections = () => {
@@ -83,6 +105,9 @@ export function createDualProtocolServer(handler: DualHandler): DualProtocolServ
       },
     });
   }
+  // Node's HTTP server starts the clock that enforces headersTimeout/requestTimeout when it listens;
+  // this one never listens itself (the TCP server does), so it is told when that happens.
+  tcp.on('listening', () => h1.emit('listening'));
   tcp.on('close', () => {
     h1.close();
     h2.close();

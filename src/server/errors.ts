@@ -2,6 +2,7 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import type { Interceptor } from '@connectrpc/connect';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PermissionDenied, Unauthenticated, isInputError, isUnavailable } from '../model/errors.js';
+import { TooManyRequests } from './backpressure.js';
 import { ClientClosedRequest, DeadlineExceeded } from './deadline.js';
 
 /**
@@ -19,6 +20,8 @@ import { ClientClosedRequest, DeadlineExceeded } from './deadline.js';
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | Error, req, reply) => {
     if (isInputError(err)) {
+      // A 429 (backpressure.ts) says when to come back, as 503s do.
+      if (err instanceof TooManyRequests) void reply.header('retry-after', String(err.retryAfterSeconds));
       void reply.status(err.status).send({ error: err.message });
       return;
     }
@@ -70,6 +73,7 @@ const STATUS_TO_CODE: Record<number, Code> = {
 
 /** Maps a typed error thrown by a Connect handler to the Connect/gRPC code that says the same. */
 export function toConnectError(e: unknown): unknown {
+  if (e instanceof TooManyRequests) return new ConnectError(e.message, Code.ResourceExhausted, { 'retry-after': String(e.retryAfterSeconds) });
   if (isInputError(e)) return new ConnectError(e.message, STATUS_TO_CODE[e.status] ?? Code.InvalidArgument);
   if (e instanceof Unauthenticated) return new ConnectError(e.message, Code.Unauthenticated);
   if (e instanceof PermissionDenied) return new ConnectError(e.message, Code.PermissionDenied);

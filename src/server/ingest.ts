@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { gunzipBounded } from '../formats/compression.js';
+import { gunzipStreaming } from '../formats/compression.js';
+import { nameFromDisplayName } from '../formats/pprof-types.js';
 import { decodeProfiles } from '../formats/registry.js';
 import { InputError, isInputError } from '../model/errors.js';
 import type { Profile } from '../model/profile.js';
@@ -12,6 +13,8 @@ import type { QueryParams } from './http-query.js';
 import { parseIngestName } from './ingest-name.js';
 import { readMultipartProfile } from './multipart.js';
 import type { SampleTypeConfig } from './multipart.js';
+import { withIngestSlot } from './backpressure.js';
+import { decodeBudget, inflatePprof, limitsFor } from './limits.js';
 import { tenantOf } from './tenant.js';
 import { decodeAllowingEmpty, writeProfiles } from './write.js';
 
@@ -71,12 +74,14 @@ export function registerIngest(app: FastifyInstance, ctx: ServerContext): void {
   app.post('/ingest', async (req, reply) => {
     ctx.metrics.ingestBytes.inc({ protocol: 'ingest' }, (req.body as Buffer | undefined)?.length ?? 0);
     const tenant = tenantOf(req.headers);
-    const profiles = await decodeIngest(req, ctx);
-    return reply.send(await writeProfiles(ctx, tenant, 'ingest', profiles));
+    const bytes = (req.body as Buffer | undefined)?.length ?? 0;
+    const result = await withIngestSlot(ctx, tenant, bytes, async () => writeProfiles(ctx, tenant, 'ingest', await decodeIngest(req, ctx, tenant)));
+    return reply.send(result);
   });
 }
 
-async function decodeIngest(req: FastifyRequest, ctx: ServerContext): Promise<Profile[]> {
+async function decodeIngest(req: FastifyRequest, ctx: ServerContext, tenant: string): Promise<Profile[]> {
+  const limits = limitsFor(ctx, tenant);
   // Query parameters of Pyroscope's `POST /ingest` (plus Kiln's `profile_type`); spyName and
   // aggregationType are accepted and not needed.
   const params = req.query as QueryParams;
@@ -89,7 +94,8 @@ async function decodeIngest(req: FastifyRequest, ctx: ServerContext): Promise<Pr
   if (untilMs < fromMs) throw new InputError(`until (${until}) is before from (${from})`);
   const hz = parseSampleRate(param(params, 'sampleRate'));
   let body: Uint8Array = (req.body as Buffer | undefined) ?? new Uint8Array(0);
-  if (/\bgzip\b/i.test(String(req.headers['content-encoding'] ?? ''))) body = gunzipBounded(body, ctx.limits.maxDecompressedBytes);
+  // Inflated on the thread pool, not the event loop: other requests go on meanwhile.
+  if (/\bgzip\b/i.test(String(req.headers['content-encoding'] ?? ''))) body = await gunzipStreaming(body, limits.maxDecompressedBytes);
 
   let format = param(params, 'format');
   let sampleTypeConfig: SampleTypeConfig | undefined;
@@ -108,12 +114,15 @@ async function decodeIngest(req: FastifyRequest, ctx: ServerContext): Promise<Pr
   const explicitType = typeParam ? parseProfileType(typeParam) : undefined;
   const textType = isText && !explicitType ? textFormatType(param(params, 'units')) : undefined;
   const periodNs = 1e9 / hz;
+  // A gzipped pprof is inflated off the event loop with its samples counted as they come (limits.ts).
+  if (format === 'pprof') body = await inflatePprof(body, limits);
   const decoded = decodeAllowingEmpty(() =>
     decodeProfiles(format, body, {
       name,
       labels,
       timeMs: fromMs,
-      maxDecompressed: ctx.limits.maxDecompressedBytes,
+      maxDecompressed: limits.maxDecompressedBytes,
+      budget: decodeBudget(limits),
       type: explicitType ?? textType?.type,
     }),
   );
@@ -130,9 +139,11 @@ async function decodeIngest(req: FastifyRequest, ctx: ServerContext): Promise<Pr
   });
 }
 
-/** `display-name` in sample_type_config renames a sample type (as Pyroscope does for SDK profiles). */
+/**
+ * `display-name` in sample_type_config chooses the profile type name and leaves the sample type as it
+ * is, as Pyroscope reads it (formats/pprof-types.ts): a Go SDK block profile is `block:delay:…`.
+ */
 function applySampleTypeConfig(p: Profile, config: SampleTypeConfig): Profile {
-  const display = config[p.type.sampleType]?.['display-name'];
-  if (!display || !/^[A-Za-z0-9_.\-]+$/.test(display)) return p;
-  return { ...p, type: { ...p.type, sampleType: display } };
+  const name = nameFromDisplayName(p.type.sampleType, config);
+  return name ? { ...p, type: { ...p.type, name } } : p;
 }

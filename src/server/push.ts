@@ -6,6 +6,9 @@ import type { Profile } from '../model/profile.js';
 import { PusherService } from '../gen/push/v1/push_pb.js';
 import type { PushRequest } from '../gen/push/v1/push_pb.js';
 import type { ServerContext } from './context.js';
+import { withIngestSlot } from './backpressure.js';
+import type { TenantLimits } from './limits.js';
+import { decodeBudget, inflatePprof, limitsFor } from './limits.js';
 import { tenantOf } from './tenant.js';
 import { decodeAllowingEmpty, writeProfiles } from './write.js';
 
@@ -25,7 +28,7 @@ export function pushRoutes(router: ConnectRouter, ctx: ServerContext): void {
       for (const s of req.series) for (const sample of s.samples) bytes += sample.rawProfile.length;
       ctx.metrics.ingestBytes.inc({ protocol: 'push' }, bytes);
       try {
-        await writeProfiles(ctx, tenant, 'push', decodePush(req, ctx));
+        await withIngestSlot(ctx, tenant, bytes, async () => writeProfiles(ctx, tenant, 'push', await decodePush(req, limitsFor(ctx, tenant))));
       } catch (e) {
         ctx.metrics.ingestErrors.inc({ protocol: 'push', reason: e instanceof InputError ? 'input' : 'internal' });
         throw e;
@@ -35,8 +38,10 @@ export function pushRoutes(router: ConnectRouter, ctx: ServerContext): void {
   });
 }
 
-function decodePush(req: PushRequest, ctx: ServerContext): Profile[] {
+async function decodePush(req: PushRequest, limits: TenantLimits): Promise<Profile[]> {
   const out: Profile[] = [];
+  // One budget for the whole request: distinct stacks and frames add up across its series.
+  const budget = decodeBudget(limits);
   for (const [i, series] of req.series.entries()) {
     let typeName: string | undefined;
     const pairs: [string, string][] = [];
@@ -48,7 +53,8 @@ function decodePush(req: PushRequest, ctx: ServerContext): Profile[] {
     const labels = labelsFrom(pairs);
     for (const sample of series.samples) {
       if (sample.rawProfile.length === 0) throw new InputError(`series ${i}: empty raw_profile`);
-      const profiles = decodeAllowingEmpty(() => decodePprof(sample.rawProfile, { labels, maxDecompressed: ctx.limits.maxDecompressedBytes }));
+      const raw = await inflatePprof(sample.rawProfile, limits);
+      const profiles = decodeAllowingEmpty(() => decodePprof(raw, { labels, budget }));
       // __name__ names the whole profile; apply it only when the profile measures one kind of thing.
       const names = new Set(profiles.map((p) => p.type.name));
       for (const p of profiles) {

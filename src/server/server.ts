@@ -14,6 +14,8 @@ import { withScope } from '../query/scoped-store.js';
 import type { Store } from '../store/store.js';
 import type { ServerContext, ServerLimits } from './context.js';
 import { DEFAULT_LIMITS } from './context.js';
+import type { ConnectionLimits } from './connections.js';
+import { DEFAULT_CONNECTION_LIMITS } from './connections.js';
 import { createDualProtocolServer } from './dual-protocol.js';
 import type { DualHandler } from './dual-protocol.js';
 import { errorInterceptor, registerErrorHandler, sendNotFound } from './errors.js';
@@ -51,6 +53,8 @@ export interface ServerOptions {
   /** Directory of the built web UI (index.html + assets); served at `/` when it exists. */
   readonly uiDir?: string;
   readonly limits?: Partial<ServerLimits>;
+  /** Header, body and idle timeouts and the cap on open connections (connections.ts). */
+  readonly connections?: Partial<ConnectionLimits>;
   /** Log requests (pino, JSON lines on stdout). Off by default: tests and the CLI stay quiet. */
   readonly logger?: boolean;
   /** The live config (`kiln server --config`, reloads included): teams and prices are read from it per request. */
@@ -69,13 +73,14 @@ export interface RunningServer {
 }
 
 /** Builds the fastify app with every protocol's routes; exported so tests can `inject` without a socket. */
-export async function buildApp(ctx: ServerContext, opts: Pick<ServerOptions, 'uiDir' | 'logger' | 'tls'> = {}): Promise<FastifyInstance> {
+export async function buildApp(ctx: ServerContext, opts: Pick<ServerOptions, 'uiDir' | 'logger' | 'tls' | 'connections'> = {}): Promise<FastifyInstance> {
+  const connections: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...opts.connections };
   const app: FastifyInstance = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: ctx.limits.maxBodyBytes,
     // One TCP port, HTTP/1.1 and h2c: fastify's types only know one or the other, hence the cast.
     serverFactory: (handler) =>
-      (opts.tls ? createTlsServer(opts.tls, handler as DualHandler) : createDualProtocolServer(handler as DualHandler)) as unknown as http.Server,
+      (opts.tls ? createTlsServer(opts.tls, handler as DualHandler) : createDualProtocolServer(handler as DualHandler, connections)) as unknown as http.Server,
     forceCloseConnections: 'idle',
   });
   registerErrorHandler(app);

@@ -1,16 +1,17 @@
 import { EmptyProfileError } from '../formats/empty-profile.js';
-import { InputError } from '../model/errors.js';
+import { limitExceeded } from '../formats/decode-limits.js';
 import type { Profile } from '../model/profile.js';
-import type { SymbolDictionary } from '../model/symbols.js';
-import { isEmptyProfile, validateProfile } from '../model/validate.js';
+import { isEmptyProfile } from '../model/validate.js';
 import type { WriteResult } from '../store/store.js';
 import type { ServerContext } from './context.js';
+import { checkSeriesLimits, limitsFor } from './limits.js';
 import type { IngestProtocol } from './metrics.js';
 
 /**
- * The one way a protocol handler stores profiles: validate every profile of the request first (so a
- * rejected request never touches the store), drop empty ones (accepted as a no-op, as Pyroscope does),
- * write the rest in one call, count them.
+ * The one way a protocol handler stores profiles: check the request's row and series limits first (so
+ * a rejected request never touches the store), drop empty ones (accepted as a no-op, as Pyroscope does),
+ * write the rest in one call, count them. The store validates every profile itself (model/validate.ts)
+ * before it writes any, so that check is not repeated here.
  */
 export async function writeProfiles(
   ctx: ServerContext,
@@ -19,14 +20,11 @@ export async function writeProfiles(
   profiles: readonly Profile[],
 ): Promise<WriteResult> {
   let rows = 0;
-  const checked = new Set<SymbolDictionary>();
   for (const p of profiles) {
-    validateProfile(p, checked);
     rows += p.values.length;
-    if (rows > ctx.limits.maxRowsPerRequest) {
-      throw new InputError(`request has more than ${ctx.limits.maxRowsPerRequest} samples`, 413);
-    }
+    if (rows > ctx.limits.maxRowsPerRequest) throw limitExceeded('max_rows_per_request', `the request has more than ${ctx.limits.maxRowsPerRequest} samples`);
   }
+  checkSeriesLimits(profiles, limitsFor(ctx, tenant));
   const kept = profiles.filter((p) => !isEmptyProfile(p));
   if (kept.length === 0) return { profiles: 0, rows: 0 };
   const result = await ctx.store.write(tenant, kept);

@@ -1,0 +1,103 @@
+import { DecodeBudget, PprofPrescan, limitExceeded } from '../formats/decode-limits.js';
+import { gunzipStreaming } from '../formats/compression.js';
+import { LABEL_LIMITS } from '../model/labels.js';
+import type { Profile } from '../model/profile.js';
+import type { ServerContext } from './context.js';
+
+/**
+ * Limits that may differ per tenant (`limits:` in the server config, `tenants:` overrides). Each is
+ * checked where its cost would start: decode-time ones while the payload is read (decode-limits.ts),
+ * series ones before the write, rate and queue ones before the decode (backpressure.ts).
+ */
+export interface TenantLimits {
+  /** Bytes after decompression (gzip bodies, gzipped pprof): the zip-bomb cap. */
+  readonly maxDecompressedBytes: number;
+  readonly maxSamplesPerProfile: number;
+  readonly maxStacksPerRequest: number;
+  readonly maxFramesPerRequest: number;
+  readonly maxStackDepth: number;
+  readonly maxLabelsPerSeries: number;
+  readonly maxLabelNameLength: number;
+  readonly maxLabelValueLength: number;
+  /** Ingest body bytes per second, averaged over a burst of `ingestBurstSeconds`; 0: unlimited. */
+  readonly ingestBytesPerSecond: number;
+  readonly ingestBurstSeconds: number;
+  /** Ingest requests of one tenant being decoded or written at once; past it 429. */
+  readonly maxPendingWritesPerTenant: number;
+  /** Reads of one tenant running at once; past it 429. */
+  readonly maxConcurrentQueries: number;
+}
+
+/**
+ * Sized for an agent batching a few hundred processes per push (a few thousand distinct stacks each)
+ * and for the largest SDK heap profiles seen (~200 000 samples), with room to spare; the worst request
+ * they accept is measured in docs/BENCHMARKS.md.
+ */
+export const DEFAULT_TENANT_LIMITS: TenantLimits = {
+  maxDecompressedBytes: 64 * 1024 * 1024,
+  maxSamplesPerProfile: 500_000,
+  maxStacksPerRequest: 100_000,
+  maxFramesPerRequest: 16_000_000,
+  maxStackDepth: 4096,
+  maxLabelsPerSeries: LABEL_LIMITS.maxLabels,
+  // The model's own ceilings (LABEL_LIMITS): a tenant may be held lower, never higher.
+  maxLabelNameLength: LABEL_LIMITS.maxNameLength,
+  maxLabelValueLength: LABEL_LIMITS.maxValueLength,
+  ingestBytesPerSecond: 0,
+  ingestBurstSeconds: 10,
+  maxPendingWritesPerTenant: 16,
+  maxConcurrentQueries: 16,
+};
+
+/** The config's `limits:` section as read: defaults for everyone, then per-tenant overrides. */
+export interface LimitsConfig {
+  readonly defaults: Partial<TenantLimits>;
+  readonly tenants: Readonly<Record<string, Partial<TenantLimits>>>;
+}
+
+const resolved = new WeakMap<LimitsConfig, Map<string, TenantLimits>>();
+
+/** A tenant's limits under the live config (a reload applies to the next request). */
+export function limitsFor(ctx: ServerContext, tenant: string): TenantLimits {
+  const cfg = ctx.config?.().limits;
+  if (!cfg) return ctx.limits;
+  let perTenant = resolved.get(cfg);
+  if (!perTenant) resolved.set(cfg, (perTenant = new Map()));
+  let out = perTenant.get(tenant);
+  if (!out) {
+    out = { ...ctx.limits, ...cfg.defaults, ...cfg.tenants[tenant] };
+    perTenant.set(tenant, out);
+  }
+  return out;
+}
+
+/** A fresh per-request budget for the decode-time limits. */
+export function decodeBudget(limits: TenantLimits): DecodeBudget {
+  return new DecodeBudget(limits);
+}
+
+/**
+ * Inflates a (possibly gzipped) pprof off the event loop, counting its samples and distinct stacks as
+ * they come (PprofPrescan), so a bomb is refused after inflating only up to the limit it breaks.
+ */
+export function inflatePprof(data: Uint8Array, limits: TenantLimits): Promise<Uint8Array> {
+  const counter = new PprofPrescan(limits.maxSamplesPerProfile, limits.maxStacksPerRequest);
+  return gunzipStreaming(data, limits.maxDecompressedBytes, (chunk) => counter.push(chunk));
+}
+
+/** Label-count and label-size limits of every profile's series → 400 (a shape the sender must change, not a size to retry smaller). */
+export function checkSeriesLimits(profiles: readonly Profile[], limits: TenantLimits): void {
+  for (const p of profiles) {
+    if (p.labels.length > limits.maxLabelsPerSeries) {
+      throw limitExceeded('max_labels_per_series', `too many labels: ${p.labels.length} in one series, more than ${limits.maxLabelsPerSeries}`, 400);
+    }
+    for (const l of p.labels) {
+      if (l.name.length > limits.maxLabelNameLength) {
+        throw limitExceeded('max_label_name_length', `label name "${l.name.slice(0, 40)}…" is ${l.name.length} characters, more than ${limits.maxLabelNameLength}`, 400);
+      }
+      if (l.value.length > limits.maxLabelValueLength) {
+        throw limitExceeded('max_label_value_length', `the value of label ${l.name.slice(0, 40)} is ${l.value.length} characters, more than ${limits.maxLabelValueLength}`, 400);
+      }
+    }
+  }
+}
