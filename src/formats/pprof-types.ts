@@ -71,20 +71,6 @@ function inferName(sampleType: string, periodType: string, allTypes: readonly st
   return part(st) || 'unknown';
 }
 
-/** Period type/unit Pyroscope would show when the writer left them blank (Ruby, older .NET agents). */
-function defaultPeriod(name: string, sampleType: string, sampleUnit: string): [string, string] {
-  switch (name) {
-    case 'process_cpu':
-      return ['cpu', 'nanoseconds'];
-    case 'memory':
-      return ['space', 'bytes'];
-    case 'wall':
-      return ['wall', 'nanoseconds'];
-    default:
-      return [sampleType, sampleUnit];
-  }
-}
-
 export interface PprofTypeInput {
   readonly sampleType: string;
   readonly sampleUnit: string;
@@ -103,11 +89,35 @@ export function pprofProfileTypes(types: readonly PprofTypeInput[], name?: strin
     const sampleType = part(t.sampleType) || 'samples';
     const sampleUnit = part(t.sampleUnit) || 'count';
     const typeName = fromSuffix ?? inferred[i]!;
-    const [dType, dUnit] = defaultPeriod(typeName, sampleType, sampleUnit);
-    const periodType = part(t.periodType) || dType;
-    const periodUnit = part(t.periodUnit) || dUnit;
+    // A period the writer left blank stays blank, as in Pyroscope's ids (Ruby and older .NET agents
+    // write `process_cpu:cpu:nanoseconds::nanoseconds`): inventing one would file the profile under an
+    // id that Grafana panels built on Pyroscope's ids never ask for.
+    const periodType = part(t.periodType);
+    const periodUnit = part(t.periodUnit);
     const out = { name: typeName, sampleType, sampleUnit, periodType, periodUnit };
-    for (const v of Object.values(out)) if (!TYPE_PART.test(v)) return { ...out, name: 'unknown' };
+    if (![typeName, sampleType, sampleUnit].every((v) => TYPE_PART.test(v))) return { ...out, name: 'unknown' };
     return out;
   });
+}
+
+/** Pyroscope SDKs' per-sample-type settings, sent as the `sample_type_config` part beside a multipart pprof. */
+export type SampleTypeConfig = Record<string, { units?: string; aggregation?: string; 'display-name'?: string; cumulative?: boolean; sampled?: boolean }>;
+
+/**
+ * The profile type name a `display-name` of `sample_type_config` chooses, as Pyroscope reads it: the
+ * display name only picks the name (a Go SDK block profile says `block_count`/`block_duration` for
+ * `contentions`/`delay`, its mutex profile `mutex_count`/`mutex_duration`, goroutines `goroutines`)
+ * and never renames the sample type, so the ids are `block:delay:nanoseconds:contentions:count`,
+ * `mutex:contentions:count:contentions:count`, `goroutines:goroutine:count:goroutine:count`.
+ * Undefined when the config says nothing that names a type (the decoder's name then stands).
+ */
+export function nameFromDisplayName(sampleType: string, config: SampleTypeConfig): string | undefined {
+  const display = config[sampleType]?.['display-name'];
+  if (!display) return undefined;
+  if (display.includes('cpu')) return 'process_cpu';
+  if (display.includes('alloc_') || display.includes('inuse_') || display === 'space' || display === 'objects') return 'memory';
+  if (display.includes('mutex_')) return 'mutex';
+  if (display.includes('block_')) return 'block';
+  if (display.includes('goroutines')) return 'goroutines';
+  return undefined;
 }

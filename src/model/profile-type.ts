@@ -27,7 +27,8 @@ const PART = /^[A-Za-z0-9_.\-]+$/;
 export function parseProfileType(id: string): ProfileType {
   const parts = id.split(':');
   if (parts.length === 6 && parts[5] === 'delta') parts.pop();
-  if (parts.length !== 5 || !parts.every((p) => PART.test(p))) {
+  // The period may be blank (a pprof without period type, kept as Pyroscope keeps it: `…:cpu:nanoseconds::nanoseconds`).
+  if (parts.length !== 5 || !parts.every((p, i) => PART.test(p) || (i >= 3 && p === ''))) {
     throw new InputError(
       `profile type "${id}" is not name:sample_type:sample_unit:period_type:period_unit ` +
         `(e.g. process_cpu:cpu:nanoseconds:cpu:nanoseconds)`,

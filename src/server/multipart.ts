@@ -21,6 +21,11 @@ export async function readMultipartProfile(body: Uint8Array, contentType: string
   }
   const profile = form.get('profile');
   if (profile === null) throw new InputError('multipart body has no "profile" part');
+  // Old SDKs send cumulative profiles with the previous one beside them; stored as they are, they would
+  // count everything since the process started again every time. Pyroscope refuses them (422) with this message.
+  if (form.get('prev_profile') !== null) {
+    throw new InputError('unsupported client version. Please update github.com/grafana/pyroscope-go to the latest version', 422);
+  }
   const bytes = typeof profile === 'string' ? new TextEncoder().encode(profile) : new Uint8Array(await profile.arrayBuffer());
   const configPart = form.get('sample_type_config');
   if (configPart === null) return { profile: bytes };

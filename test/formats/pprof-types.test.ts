@@ -58,9 +58,10 @@ describe('pprof sample types get the ids Pyroscope users know', () => {
       'mutex:lock_count:count:cpu:nanoseconds',
     ]);
   });
-  it('blank period types get the conventional ones', () => {
-    expect(ids('samples/count', '/milliseconds')).toEqual(['process_cpu:samples:count:cpu:milliseconds']);
-    expect(ids('cpu/nanoseconds', '/')).toEqual(['process_cpu:cpu:nanoseconds:cpu:nanoseconds']);
+  it('blank period types stay blank, as in Pyroscope\'s ids (Ruby, older .NET agents)', () => {
+    expect(ids('samples/count', '/milliseconds')).toEqual(['process_cpu:samples:count::milliseconds']);
+    expect(ids('cpu/nanoseconds', '/nanoseconds')).toEqual(['process_cpu:cpu:nanoseconds::nanoseconds']);
+    expect(ids('cpu/nanoseconds', '/')).toEqual(['process_cpu:cpu:nanoseconds::']);
   });
   it('name suffixes', () => {
     expect(nameFromSuffix('checkout.cpu')).toBe('process_cpu');

@@ -1,0 +1,96 @@
+import { Function as PprofFunction, Line, Location, Profile as PprofProfile, Sample, StringTable, ValueType } from 'pprof-format';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
+import { ALL_TIME, ingest, querier } from './helpers.js';
+
+let srv: TestServer;
+beforeAll(async () => {
+  srv = await startTestServer();
+});
+afterAll(async () => {
+  await srv?.close();
+});
+
+/** A pprof as Go's runtime writes it: the given sample types and period type, one stack main→work with `values`. */
+function goPprof(sampleTypes: [string, string][], period: [string, string], values: number[]): Uint8Array {
+  const st = new StringTable();
+  const fns = ['main', 'work'].map((name, i) => new PprofFunction({ id: i + 1, name: st.dedup(name) }));
+  const locs = fns.map((f) => new Location({ id: f.id, line: [new Line({ functionId: f.id })] }));
+  return new PprofProfile({
+    sampleType: sampleTypes.map(([t, u]) => new ValueType({ type: st.dedup(t), unit: st.dedup(u) })),
+    periodType: new ValueType({ type: st.dedup(period[0]), unit: st.dedup(period[1]) }),
+    period: 1,
+    timeNanos: BigInt(Date.now() - 10_000) * 1_000_000n,
+    function: fns,
+    location: locs,
+    // Leaf first, as pprof orders a stack.
+    sample: [new Sample({ locationId: [2, 1], value: values })],
+    stringTable: st,
+  }).encode();
+}
+
+/** The multipart upload of the Pyroscope Go SDK: `profile` (+ `prev_profile`) and `sample_type_config` files. */
+async function upload(app: string, profile: Uint8Array, config?: object, prev?: Uint8Array): Promise<Response> {
+  const form = new FormData();
+  form.append('profile', new Blob([profile]), 'profile.pprof');
+  if (prev) form.append('prev_profile', new Blob([prev]), 'profile.pprof');
+  if (config) form.append('sample_type_config', new Blob([JSON.stringify(config)]), 'sample_type_config.json');
+  const now = Math.floor(Date.now() / 1000);
+  return ingest(srv.url, { name: `${app}{env=test}`, spyName: 'gospy', sampleRate: '100', from: String(now - 10), until: String(now) }, form);
+}
+
+async function typesOf(app: string): Promise<string[]> {
+  const r = await querier<{ profileTypes?: { ID: string }[] }>(srv.url, 'ProfileTypes', ALL_TIME);
+  expect(r.status).toBe(200);
+  // ProfileTypes lists every service's; read the app's own through Series.
+  const series = await querier<{ labelsSet?: { labels: { name: string; value: string }[] }[] }>(srv.url, 'Series', {
+    matchers: [`{service_name="${app}"}`], labelNames: ['__profile_type__'], ...ALL_TIME,
+  });
+  const ids = (series.body.labelsSet ?? []).map((s) => s.labels.find((l) => l.name === '__profile_type__')?.value ?? '');
+  for (const id of ids) expect(r.body.profileTypes?.map((t) => t.ID)).toContain(id);
+  return ids.sort();
+}
+
+const CONTENTIONS: [string, string][] = [['contentions', 'count'], ['delay', 'nanoseconds']];
+
+describe('Pyroscope SDK profiles get the profile type ids Pyroscope gives them', () => {
+  it('a Go block profile is block:… with its sample types kept (display-name only picks the name)', async () => {
+    const config = { contentions: { units: 'lock_samples', 'display-name': 'block_count' }, delay: { units: 'lock_nanoseconds', 'display-name': 'block_duration' } };
+    const res = await upload('go-block', goPprof(CONTENTIONS, ['contentions', 'count'], [3, 4500]), config);
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(await typesOf('go-block')).toEqual(['block:contentions:count:contentions:count', 'block:delay:nanoseconds:contentions:count']);
+    const fg = await querier<{ flamegraph: { total: string } }>(srv.url, 'SelectMergeStacktraces', {
+      profile_typeID: 'block:delay:nanoseconds:contentions:count', label_selector: '{service_name="go-block"}', ...ALL_TIME,
+    });
+    expect(fg.body.flamegraph.total).toBe('4500');
+  });
+
+  it('a Go mutex profile is mutex:… and goroutines are goroutines:goroutine:count:goroutine:count', async () => {
+    const mutex = { contentions: { units: 'lock_samples', 'display-name': 'mutex_count' }, delay: { units: 'lock_nanoseconds', 'display-name': 'mutex_duration' } };
+    expect((await upload('go-mutex', goPprof(CONTENTIONS, ['contentions', 'count'], [2, 900]), mutex)).status).toBe(200);
+    expect(await typesOf('go-mutex')).toEqual(['mutex:contentions:count:contentions:count', 'mutex:delay:nanoseconds:contentions:count']);
+    const goroutines = { goroutine: { units: 'goroutines', aggregation: 'average', 'display-name': 'goroutines' } };
+    expect((await upload('go-goroutines', goPprof([['goroutine', 'count']], ['goroutine', 'count'], [12]), goroutines)).status).toBe(200);
+    expect(await typesOf('go-goroutines')).toEqual(['goroutines:goroutine:count:goroutine:count']);
+  });
+
+  it('a blank period type stays blank: process_cpu:cpu:nanoseconds::nanoseconds, and can be queried by that id', async () => {
+    expect((await upload('blank-period', goPprof([['cpu', 'nanoseconds']], ['', 'nanoseconds'], [7_000_000]))).status).toBe(200);
+    expect(await typesOf('blank-period')).toEqual(['process_cpu:cpu:nanoseconds::nanoseconds']);
+    const fg = await querier<{ flamegraph: { total: string } }>(srv.url, 'SelectMergeStacktraces', {
+      profile_typeID: 'process_cpu:cpu:nanoseconds::nanoseconds', label_selector: '{service_name="blank-period"}', ...ALL_TIME,
+    });
+    expect(fg.body.flamegraph.total).toBe('7000000');
+  });
+
+  it('refuses a cumulative upload with a prev_profile part (422, Pyroscope\'s message) and stores nothing', async () => {
+    const p = goPprof([['cpu', 'nanoseconds']], ['cpu', 'nanoseconds'], [5]);
+    const res = await upload('old-sdk', p, undefined, p);
+    expect(res.status).toBe(422);
+    expect(((await res.json()) as { error: string }).error).toBe(
+      'unsupported client version. Please update github.com/grafana/pyroscope-go to the latest version',
+    );
+    expect(await typesOf('old-sdk')).toEqual([]);
+  });
+});
