@@ -1,7 +1,8 @@
 /**
  * Where one agent-sized profile's ingest time goes, stage by stage, in one process (no HTTP): the
  * same gzipped pprof payloads bench/server-ingest.ts sends, timed through gunzip, protobuf decode,
- * Kiln's pprof conversion, validation and the DuckDB write (concurrent callers, as the server has).
+ * Kiln's pprof conversion, validation, the write path's own steps (content ids, sample rows, profile
+ * id) and the DuckDB write (concurrent callers, as the server has).
  *
  *   npx tsx bench/ingest-stages.ts [profiles=200] [writers=8]
  */
@@ -13,8 +14,11 @@ import { Profile as PprofProfile } from 'pprof-format';
 import { decodePprof, encodePprofGzip } from '../src/formats/pprof.js';
 import { readPprof } from '../src/formats/pprof-wire.js';
 import type { Profile } from '../src/model/index.js';
+import { seriesId } from '../src/model/index.js';
 import { validateProfile } from '../src/model/validate.js';
+import { ContentIds } from '../src/store/content-ids.js';
 import { openStore } from '../src/store/index.js';
+import { profileContentId, profileSamples } from '../src/store/profile-rows.js';
 import { INTERVAL_MS, ServiceModel, profileTimes } from './store-data.js';
 
 const n = Number(process.argv[2] ?? 200);
@@ -39,7 +43,7 @@ function stage<T>(label: string, fn: (i: number) => T, keep = false): T[] {
   }
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  console.log(`${label.padEnd(34)} ${(ms / n).toFixed(2).padStart(6)} ms/profile wall, ${((cpu.user + cpu.system) / 1000 / n).toFixed(2).padStart(6)} ms CPU`);
+  console.log(`${label.padEnd(34)} ${(ms / n).toFixed(3).padStart(7)} ms/profile wall, ${((cpu.user + cpu.system) / 1000 / n).toFixed(3).padStart(7)} ms CPU`);
   return out;
 }
 
@@ -49,29 +53,43 @@ stage('pprof-format decode (raw)', (i) => PprofProfile.decode(raw[i]!));
 stage('readPprof (raw wire → arrays)', (i) => readPprof(raw[i]!));
 const decoded = stage('decodePprof (gzipped → Profile)', (i) => decodePprof(payloads[i]!, { labels: [{ name: 'pod', value: `p${i % 4}` }, { name: 'service_name', value: 'checkout' }] }), true);
 stage('validateProfile', (i) => decoded[i]!.forEach((p) => validateProfile(p)));
+// The write path's steps before the engine, as WritePath runs them (one ContentIds across pushes).
+const contentIds = new ContentIds();
+const ids = stage('ContentIds.forWrite (memoized ids)', (i) => contentIds.forWrite(decoded[i]![0]!.dict), true);
+const samples = stage('profileSamples (rows by stack id)', (i) => profileSamples(decoded[i]![0]!, ids[i]!.stackWords), true);
+stage('seriesId + profileContentId', (i) => {
+  const p = decoded[i]![0]!;
+  return profileContentId(seriesId('anonymous', p.type, p.labels), p, samples[i]!);
+});
+ids.length = 0;
+samples.length = 0;
 const rows = decoded.reduce((a, ps) => a + ps.reduce((b, p) => b + p.values.length, 0), 0);
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'kiln-bench-stages-'));
 const store = await openStore(dir, { threads: 1 });
 try {
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: writers }, async () => {
-      while (next < decoded.length) {
-        const ps: Profile[] = decoded[next++]!;
-        await store.write('anonymous', ps);
-      }
-    }),
-  );
-  const s = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  console.log(
-    `${`store.write (${writers} writers)`.padEnd(34)} ${((s * 1000) / n).toFixed(2).padStart(6)} ms/profile wall, ` +
-      `${((cpu.user + cpu.system) / 1000 / n).toFixed(2).padStart(6)} ms CPU (all threads); ${Math.round(rows / s).toLocaleString('en')} rows/s`,
-  );
+  for (const pass of ['first pass (new symbols)', 'second pass (known symbols)']) {
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: writers }, async () => {
+        while (next < decoded.length) {
+          const ps: Profile[] = decoded[next++]!;
+          // New series on the second pass, so its rows are stored, not skipped as replays.
+          await store.write(pass.startsWith('first') ? 'anonymous' : 'second', ps);
+        }
+      }),
+    );
+    const s = (performance.now() - t0) / 1000;
+    const cpuS = (process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1e6;
+    console.log(
+      `${`store.write, ${writers} writers, ${pass}`.padEnd(34)} ${((s * 1000) / n).toFixed(3).padStart(7)} ms/profile wall, ` +
+        `${((cpuS * 1000) / n).toFixed(3).padStart(7)} ms CPU (all threads); ${Math.round(rows / cpuS).toLocaleString('en')} rows per CPU-second`,
+    );
+  }
 } finally {
   await store.close();
   await rm(dir, { recursive: true, force: true });
 }
+console.log(`machine load avg: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);

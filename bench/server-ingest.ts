@@ -55,7 +55,9 @@ if (process.argv[2] === '--serve') {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kiln-bench-server-'));
   // BENCH_CPU_PROF=dir writes a V8 CPU profile of the server process there (where does the time go?).
   const profArgs = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
-  const child = fork(new URL(import.meta.url).pathname, ['--serve', dir], { execArgv: ['--import', 'tsx', ...profArgs] });
+  // BENCH_SERVER_FLAGS='--trace-gc …': more node flags for the server process only.
+  const extraArgs = (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter((a) => a !== '');
+  const child = fork(new URL(import.meta.url).pathname, ['--serve', dir], { execArgv: ['--import', 'tsx', ...profArgs, ...extraArgs] });
   const { url } = await new Promise<{ url: string }>((resolve) => child.once('message', (m) => resolve(m as { url: string })));
 
   const serverCpuMs = () =>

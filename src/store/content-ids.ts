@@ -3,37 +3,106 @@ import type { DictionaryIds, Id, SymbolDictionary } from '../model/index.js';
 import { functionId, locationId, mappingId } from '../model/index.js';
 
 const { h64Raw } = await xxhash();
-const CAPACITY = 500_000;
 
-/**
- * `dictionaryIds` from the model, made cheap for the write path. Every push carries a fresh dictionary
- * naming mostly the same functions and frames as the last one, and hashing them all again was the
- * largest cost of a write: function, mapping and location ids are memoized by content across calls
- * (no closures or joined string keys on the per-frame path), and stack ids are hashed from one reused
- * buffer. Results are identical to the model's (a test checks).
- */
-interface FunctionEntry {
-  readonly id: Id;
-  /** One-line locations of this function by `line * MAPPING_SLOTS + mapping slot`. */
-  readonly locations: Map<number, Id>;
-}
+/** Memoized functions, mappings and locations before everything is dropped and relearned. */
+const CAPACITY = 500_000;
+/** Memoized stacks, and the location slots they hold in total (≈ 4 B each), before the stack memo is dropped. */
+const STACK_CAPACITY = 200_000;
+const STACK_SLOTS_CAPACITY = 4_000_000;
 
 /** Mapping slots per line in a one-line location key (slot 0 = no mapping). */
 const MAPPING_SLOTS = 4096;
 
+/** `DictionaryIds` plus what the write path needs per stack without touching a bigint. */
+export interface WriteIds extends DictionaryIds {
+  /** Stack i's id as little-endian u32 words: low half at `2i`, high half at `2i + 1`. */
+  readonly stackWords: Uint32Array;
+  /** 1 where stack i is known to be stored (`markStored` said so), else 0: then ask the known-id sets. */
+  readonly stackStored: Uint8Array;
+}
+
+/** A location's id and its slot: a small integer per distinct location, what stacks are memoized by. */
+interface LocationEntry {
+  readonly id: Id;
+  readonly slot: number;
+}
+
+interface MappingEntry {
+  readonly id: Id;
+  /** 1-based; 0 means "no mapping" in a one-line location key. */
+  readonly slot: number;
+}
+
+interface FunctionEntry {
+  readonly id: Id;
+  readonly systemName: string;
+  readonly file: string;
+  /**
+   * One-line locations of this function by `line * MAPPING_SLOTS + mapping slot`. Nearly every
+   * function has one such location, so the first lives in fields of this entry (one object fewer
+   * to reach per frame: the loop is bound by memory latency) and only others get a Map.
+   */
+  firstKey: number;
+  firstId: Id;
+  firstSlot: number;
+  more: Map<number, LocationEntry> | undefined;
+}
+
+interface StackEntry {
+  readonly slots: Int32Array;
+  readonly id: Id;
+  readonly lo: number;
+  readonly hi: number;
+  /** Known to be stored: the write path need not ask its known-id set (a bigint Map) again. */
+  stored: boolean;
+}
+
+/**
+ * `dictionaryIds` from the model, made cheap for the write path. Every push carries a fresh dictionary
+ * naming mostly the same functions, frames and stacks as the last one, and hashing them all again was
+ * the largest cost of a write. So, across calls:
+ * - functions are memoized by name (a decoder that interns its strings makes that lookup a pointer
+ *   compare), with system name and file compared, not joined into a key per frame per push;
+ * - a function's first one-line location (the usual frame) sits in fields of its entry, no Map;
+ * - every distinct location gets a small integer slot, and stacks are memoized by their slots (a
+ *   32-bit hash of them, confirmed by comparing them), so a known stack costs a pass over small
+ *   integers instead of writing its location ids as u64s and hashing them in WebAssembly.
+ * Measured on agent-sized pushes (≈ 4 000 functions and locations, ≈ 800 stacks 10–40 frames deep,
+ * `npx tsx bench/ingest-stages.ts 400 8`): see docs/BENCHMARKS.md. Results are identical to the
+ * model's (test/store/content-ids.test.ts).
+ */
 export class ContentIds {
-  private mappings = new Map<string, { readonly id: Id; readonly slot: number }>();
-  // Keyed by the decoder's own name string when the function has no system name or file (the usual
-  // case): that string's hash is computed once, and no joined key is built per frame per push.
+  private mappings = new Map<string, MappingEntry>();
   private functions = new Map<string, FunctionEntry>();
-  private otherLocations = new Map<string, Id>();
+  /** Functions sharing a name with another function but not its system name or file (rare). */
+  private functionsByText = new Map<string, FunctionEntry>();
+  private otherLocations = new Map<string, LocationEntry>();
   private entries = 0;
+  private nextSlot = 0;
+  private stacksMemo = new Map<number, StackEntry>();
+  /** Memoized stacks not yet marked stored, by id (for `markStored`). */
+  private unstoredStacks = new Map<Id, StackEntry>();
+  private stackSlots = 0;
   private readonly noMapping = mappingId('', '');
   private stackBuf = new BigUint64Array(256);
+  private slotBuf = new Int32Array(256);
 
   of(dict: SymbolDictionary): DictionaryIds {
+    const { mappings, functions, locations, stacks } = this.forWrite(dict);
+    return { mappings, functions, locations, stacks };
+  }
+
+  forWrite(dict: SymbolDictionary): WriteIds {
     if (this.entries > CAPACITY) this.forget();
-    const mappingEntries = dict.mappings.map((m) => {
+    if (this.stacksMemo.size > STACK_CAPACITY || this.stackSlots > STACK_SLOTS_CAPACITY || this.unstoredStacks.size > STACK_CAPACITY) {
+      this.forgetStacks();
+    }
+
+    const nm = dict.mappings.length;
+    const mappingEntries = new Array<MappingEntry>(nm);
+    const mappings = new Array<Id>(nm);
+    for (let i = 0; i < nm; i++) {
+      const m = dict.mappings[i]!;
       const key = `${m.binary}\0${m.buildId}`;
       let e = this.mappings.get(key);
       if (e === undefined) {
@@ -41,52 +110,144 @@ export class ContentIds {
         this.mappings.set(key, e);
         this.entries++;
       }
-      return e;
-    });
-    const fnEntries = dict.functions.map((f) => {
-      const key = f.systemName === '' && f.file === '' ? f.name : `${f.name}\0${f.systemName}\0${f.file}`;
-      let e = this.functions.get(key);
-      if (e === undefined) {
-        e = { id: functionId(f.name, f.systemName, f.file), locations: new Map() };
-        this.functions.set(key, e);
-        this.entries++;
-      }
-      return e;
-    });
-    const mappings = mappingEntries.map((e) => e.id);
-    const functions = fnEntries.map((e) => e.id);
-    const locations = dict.locations.map((l) => {
+      mappingEntries[i] = e;
+      mappings[i] = e.id;
+    }
+
+    const nf = dict.functions.length;
+    const fnEntries = new Array<FunctionEntry>(nf);
+    const functions = new Array<Id>(nf);
+    for (let i = 0; i < nf; i++) {
+      const e = this.functionEntry(dict.functions[i]!);
+      fnEntries[i] = e;
+      functions[i] = e.id;
+    }
+
+    const nl = dict.locations.length;
+    const locations = new Array<Id>(nl);
+    const slots = nl <= this.slotBuf.length ? this.slotBuf : (this.slotBuf = new Int32Array(nl * 2));
+    for (let i = 0; i < nl; i++) {
+      const l = dict.locations[i]!;
       const m = l.mapping >= 0 ? mappingEntries[l.mapping]! : undefined;
+      let e: LocationEntry | undefined;
       // Symbolized frames are identified by their lines, not their address, as in the model.
       if (l.lines.length === 1) {
         const ln = l.lines[0]!;
         const slot = m ? m.slot : 0;
-        if (slot < MAPPING_SLOTS && Number.isSafeInteger(ln.line * MAPPING_SLOTS) && ln.line >= 0) {
+        if (slot < MAPPING_SLOTS && ln.line >= 0 && Number.isSafeInteger(ln.line * MAPPING_SLOTS)) {
           const fe = fnEntries[ln.function]!;
-          const k = ln.line * MAPPING_SLOTS + slot;
-          let id = fe.locations.get(k);
-          if (id === undefined) {
-            id = locationId(m ? m.id : this.noMapping, 0n, [{ functionId: fe.id, line: ln.line }]);
-            fe.locations.set(k, id);
-            this.entries++;
+          const key = ln.line * MAPPING_SLOTS + slot;
+          if (fe.firstKey === key) {
+            locations[i] = fe.firstId;
+            slots[i] = fe.firstSlot;
+            continue;
           }
-          return id;
+          e = this.oneLineLocation(fe, ln.line, key, m ? m.id : this.noMapping);
         }
       }
-      const mid = m ? m.id : this.noMapping;
-      let key = `${mid}`;
-      if (l.lines.length === 0) key += `@${l.address}`;
-      else for (const ln of l.lines) key += `|${functions[ln.function]!}:${ln.line}`;
-      let id = this.otherLocations.get(key);
-      if (id === undefined) {
-        id = locationId(mid, l.lines.length > 0 ? 0n : l.address, l.lines.map((x) => ({ functionId: functions[x.function]!, line: x.line })));
-        this.otherLocations.set(key, id);
-        this.entries++;
+      e ??= this.otherLocation(l, m ? m.id : this.noMapping, functions);
+      locations[i] = e.id;
+      slots[i] = e.slot;
+    }
+
+    const ns = dict.stacks.length;
+    const stacks = new Array<Id>(ns);
+    const stackWords = new Uint32Array(ns * 2);
+    const stackStored = new Uint8Array(ns);
+    for (let i = 0; i < ns; i++) {
+      const e = this.stackEntry(dict.stacks[i]!, slots, locations);
+      stacks[i] = e.id;
+      stackWords[2 * i] = e.lo;
+      stackWords[2 * i + 1] = e.hi;
+      if (e.stored) stackStored[i] = 1;
+    }
+    return { mappings, functions, locations, stacks, stackWords, stackStored };
+  }
+
+  /**
+   * The write path learned that this stack is stored (committed, or found in the engine): later
+   * dictionaries naming it say so in `stackStored`. Stored stacks are never deleted, so this stays true.
+   */
+  markStored(id: Id): void {
+    const e = this.unstoredStacks.get(id);
+    if (e === undefined) return;
+    e.stored = true;
+    this.unstoredStacks.delete(id);
+  }
+
+  private functionEntry(f: { readonly name: string; readonly systemName: string; readonly file: string }): FunctionEntry {
+    let e = this.functions.get(f.name);
+    if (e !== undefined && e.systemName === f.systemName && e.file === f.file) return e;
+    if (e === undefined) {
+      e = newFunctionEntry(f.name, f.systemName, f.file);
+      this.functions.set(f.name, e);
+      this.entries++;
+      return e;
+    }
+    const text = `${f.name}\0${f.systemName}\0${f.file}`;
+    e = this.functionsByText.get(text);
+    if (e === undefined) {
+      e = newFunctionEntry(f.name, f.systemName, f.file);
+      this.functionsByText.set(text, e);
+      this.entries++;
+    }
+    return e;
+  }
+
+  /** A one-line location other than the function's first (which forWrite reads inline). */
+  private oneLineLocation(fe: FunctionEntry, line: number, key: number, mapping: Id): LocationEntry {
+    let e = fe.more?.get(key);
+    if (e !== undefined) return e;
+    e = { id: locationId(mapping, 0n, [{ functionId: fe.id, line }]), slot: this.nextSlot++ };
+    if (fe.firstKey < 0) {
+      fe.firstKey = key;
+      fe.firstId = e.id;
+      fe.firstSlot = e.slot;
+    } else (fe.more ??= new Map()).set(key, e);
+    this.entries++;
+    return e;
+  }
+
+  private otherLocation(l: SymbolDictionary['locations'][number], mapping: Id, functions: readonly Id[]): LocationEntry {
+    let key = `${mapping}`;
+    if (l.lines.length === 0) key += `@${l.address}`;
+    else for (const ln of l.lines) key += `|${functions[ln.function]!}:${ln.line}`;
+    let e = this.otherLocations.get(key);
+    if (e === undefined) {
+      const id = locationId(mapping, l.lines.length > 0 ? 0n : l.address, l.lines.map((x) => ({ functionId: functions[x.function]!, line: x.line })));
+      e = { id, slot: this.nextSlot++ };
+      this.otherLocations.set(key, e);
+      this.entries++;
+    }
+    return e;
+  }
+
+  /** A stack's entry, from the memo when its location slots match one seen before. */
+  private stackEntry(stack: readonly number[], slots: Int32Array, locations: readonly Id[]): StackEntry {
+    const n = stack.length;
+    let h = n | 0;
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ slots[stack[i]!]!, 0x5bd1e995) ^ (h >>> 15);
+    const key = h & 0x3fffffff; // a small integer key: Map lookups stay on the fast path
+    const seen = this.stacksMemo.get(key);
+    if (seen !== undefined && seen.slots.length === n) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (seen.slots[i] !== slots[stack[i]!]) {
+          same = false;
+          break;
+        }
       }
-      return id;
-    });
-    const stacks = dict.stacks.map((s) => this.stackId(s, locations));
-    return { mappings, functions, locations, stacks };
+      if (same) return seen;
+    }
+    // New (or a hash collision, which simply replaces the older entry): the model's hash.
+    const own = new Int32Array(n);
+    for (let i = 0; i < n; i++) own[i] = slots[stack[i]!]!;
+    const id = this.stackId(stack, locations);
+    const e: StackEntry = { slots: own, id, lo: Number(id & 0xffffffffn), hi: Number(id >> 32n), stored: false };
+    this.stacksMemo.set(key, e);
+    this.unstoredStacks.set(id, e);
+    this.stackSlots += n - (seen ? seen.slots.length : 0);
+    return e;
   }
 
   /** The model's `stackId` (xxhash64 of [3, location ids…] as little-endian u64s) without allocating. */
@@ -102,7 +263,21 @@ export class ContentIds {
   private forget(): void {
     this.mappings = new Map();
     this.functions = new Map();
+    this.functionsByText = new Map();
     this.otherLocations = new Map();
     this.entries = 0;
+    // Slots name locations: once those are forgotten, stacks memoized by slot must go too.
+    this.nextSlot = 0;
+    this.forgetStacks();
   }
+
+  private forgetStacks(): void {
+    this.stacksMemo = new Map();
+    this.unstoredStacks = new Map();
+    this.stackSlots = 0;
+  }
+}
+
+function newFunctionEntry(name: string, systemName: string, file: string): FunctionEntry {
+  return { id: functionId(name, systemName, file), systemName, file, firstKey: -1, firstId: 0n, firstSlot: -1, more: undefined };
 }

@@ -2,7 +2,6 @@ import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import { BIGINT, LIST, UBIGINT, listValue } from '@duckdb/node-api';
 import type { Id } from '../../model/index.js';
 import type { CommitBatch, StoredFunction, StoredLocation, StoredMapping, StoredStack, SymbolKind } from '../engine.js';
-import { KnownIds } from '../known-ids.js';
 import { big, items, num, selectByIds, str } from './sql.js';
 
 /** Table and id column of each symbol kind. */
@@ -16,10 +15,16 @@ export const SYMBOL_TABLES: Record<SymbolKind, { table: string; id: string }> = 
 /**
  * Stack id → this engine's stack key (the small integer samples carry). Kept in memory up to a bound
  * (complete while it fits: a miss then proves the stack is new); past it, misses ask the table.
+ *
+ * Looked up once per sample row, so without bigints: rows carry their stack ids in BigUint64Arrays,
+ * read here as pairs of 32-bit words into an open-addressing table. A Map keyed by bigint cost a
+ * bigint allocation and a hash per row, twice (assign, then append).
  */
 export class StackKeys {
   private constructor(
-    private readonly keys: KnownIds<number>,
+    private table: IdKeyTable,
+    private complete: boolean,
+    private readonly capacity: number,
     private nextKey: number,
   ) {}
 
@@ -27,46 +32,142 @@ export class StackKeys {
     const r = await conn.runAndReadAll('SELECT count(*), coalesce(max(stack_key), 0) FROM stacks');
     const [count, maxKey] = r.getRows()[0]!;
     const fits = num(count!) <= capacity;
-    const keys = new KnownIds<number>(capacity, fits);
-    if (fits) for (const [id, key] of (await conn.runAndReadAll('SELECT stack_id, stack_key FROM stacks')).getRows()) keys.set(big(id!), num(key!));
-    return new StackKeys(keys, num(maxKey!) + 1);
+    const table = new IdKeyTable();
+    if (fits) for (const [id, key] of (await conn.runAndReadAll('SELECT stack_id, stack_key FROM stacks')).getRows()) table.setId(big(id!), num(key!));
+    return new StackKeys(table, fits, capacity, num(maxKey!) + 1);
   }
 
   /**
-   * Keys for every stack the batch names: new stacks (`fresh`) get new keys, known ones come from memory or, once memory is incomplete, from the table.
+   * Keys for every stack the batch names: `rowKeys[p][i]` for row i of profile p; new stacks
+   * (`fresh`, id → key) get new keys; known ones come from memory or, once memory is incomplete,
+   * from the table.
    */
-  async assign(conn: DuckDBConnection, batch: CommitBatch): Promise<{ keyOf: Map<Id, number>; fresh: Set<Id> }> {
-    const keyOf = new Map<Id, number>();
-    const unknown = new Set<Id>();
-    const see = (id: Id) => {
-      if (keyOf.has(id)) return;
-      const k = this.keys.get(id);
-      if (k !== undefined) keyOf.set(id, k);
-      else unknown.add(id);
-    };
-    for (const p of batch.profiles) for (const id of p.stackIds) see(id);
-    for (const s of batch.stacks) see(s.id);
-    if (unknown.size > 0 && !this.keys.isComplete) {
-      for (const [id, key] of await selectByIds(conn, 'stacks', 'stack_id', 'stack_id, stack_key', [...unknown])) {
-        keyOf.set(big(id!), num(key!));
+  async assign(conn: DuckDBConnection, batch: CommitBatch): Promise<AssignedKeys> {
+    const table = this.table;
+    const rowKeys: Int32Array[] = [];
+    // Rows whose stack memory does not know: profile, row (rare once a service's stacks are stored).
+    const missing: number[] = [];
+    const unknown = new Map<Id, number>();
+    batch.profiles.forEach((p, n) => {
+      const words = new Uint32Array(p.stackIds.buffer, p.stackIds.byteOffset, p.stackIds.length * 2);
+      const keys = new Int32Array(p.stackIds.length);
+      for (let i = 0; i < keys.length; i++) {
+        const k = table.get(words[2 * i]!, words[2 * i + 1]!);
+        keys[i] = k;
+        if (k < 0) {
+          missing.push(n, i);
+          unknown.set(p.stackIds[i]!, -1);
+        }
+      }
+      rowKeys.push(keys);
+    });
+    for (const s of batch.stacks) if (table.getId(s.id) < 0) unknown.set(s.id, -1);
+
+    const learned = new Map<Id, number>();
+    if (unknown.size > 0 && !this.complete) {
+      for (const [id, key] of await selectByIds(conn, 'stacks', 'stack_id', 'stack_id, stack_key', [...unknown.keys()])) {
+        learned.set(big(id!), num(key!));
         unknown.delete(big(id!));
       }
     }
-    for (const id of unknown) keyOf.set(id, this.nextKey++);
-    return { keyOf, fresh: unknown };
+    const fresh = new Map<Id, number>();
+    for (const id of unknown.keys()) {
+      fresh.set(id, this.nextKey);
+      learned.set(id, this.nextKey++);
+    }
+    for (let j = 0; j < missing.length; j += 2) {
+      const p = missing[j]!;
+      const i = missing[j + 1]!;
+      rowKeys[p]![i] = learned.get(batch.profiles[p]!.stackIds[i]!)!;
+    }
+    return { rowKeys, fresh, learned };
   }
 
   /** After COMMIT only: the keys of this batch are stored. */
-  remember(keyOf: Map<Id, number>): void {
-    for (const [id, key] of keyOf) this.keys.set(id, key);
+  remember(assigned: AssignedKeys): void {
+    for (const [id, key] of assigned.learned) {
+      if (this.table.size >= this.capacity) {
+        // Forget everything (a miss then costs one lookup in the table), as KnownIds does.
+        this.table = new IdKeyTable();
+        this.complete = false;
+      }
+      this.table.setId(id, key);
+    }
   }
+}
+
+export interface AssignedKeys {
+  /** Per profile of the batch, the stack key of each row. */
+  readonly rowKeys: readonly Int32Array[];
+  /** Stacks new to the table, with the keys they get. */
+  readonly fresh: ReadonlyMap<Id, number>;
+  /** Every key this batch looked up in the table or handed out (memory learns them after COMMIT). */
+  readonly learned: ReadonlyMap<Id, number>;
+}
+
+/** u64 id (as two u32 words) → non-negative integer key; open addressing, linear probing, grows ×2. */
+class IdKeyTable {
+  private lo = new Uint32Array(1024);
+  private hi = new Uint32Array(1024);
+  private keys = new Int32Array(1024).fill(-1);
+  size = 0;
+
+  /** The key, or -1. */
+  get(lo: number, hi: number): number {
+    const mask = this.keys.length - 1;
+    for (let at = slotOf(lo, hi) & mask; ; at = (at + 1) & mask) {
+      const k = this.keys[at]!;
+      if (k < 0) return -1;
+      if (this.lo[at] === lo && this.hi[at] === hi) return k;
+    }
+  }
+
+  getId(id: Id): number {
+    return this.get(Number(id & 0xffffffffn), Number(id >> 32n));
+  }
+
+  setId(id: Id, key: number): void {
+    this.set(Number(id & 0xffffffffn), Number(id >> 32n), key);
+  }
+
+  private set(lo: number, hi: number, key: number): void {
+    if ((this.size + 1) * 2 > this.keys.length) this.grow();
+    const mask = this.keys.length - 1;
+    for (let at = slotOf(lo, hi) & mask; ; at = (at + 1) & mask) {
+      if (this.keys[at]! < 0) {
+        this.lo[at] = lo;
+        this.hi[at] = hi;
+        this.keys[at] = key;
+        this.size++;
+        return;
+      }
+      if (this.lo[at] === lo && this.hi[at] === hi) {
+        this.keys[at] = key;
+        return;
+      }
+    }
+  }
+
+  private grow(): void {
+    const { lo, hi, keys } = this;
+    this.lo = new Uint32Array(keys.length * 2);
+    this.hi = new Uint32Array(keys.length * 2);
+    this.keys = new Int32Array(keys.length * 2).fill(-1);
+    this.size = 0;
+    for (let i = 0; i < keys.length; i++) if (keys[i]! >= 0) this.set(lo[i]!, hi[i]!, keys[i]!);
+  }
+}
+
+/** Ids are xxhash64 values, already uniform: mixing the two words is enough. */
+function slotOf(lo: number, hi: number): number {
+  return (lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0;
 }
 
 /**
  * Appends the batch's symbols (the write path sends only those not stored yet: this engine's file has
  * one writer). Stacks go with their keys.
  */
-export async function appendSymbols(conn: DuckDBConnection, batch: CommitBatch, stackKeys: { keyOf: Map<Id, number>; fresh: Set<Id> }): Promise<void> {
+export async function appendSymbols(conn: DuckDBConnection, batch: CommitBatch, stackKeys: AssignedKeys): Promise<void> {
   await appendAll(conn, 'mappings', batch.mappings, (a, m) => {
     a.appendUBigInt(m.id);
     a.appendVarchar(m.binary);
@@ -87,7 +188,7 @@ export async function appendSymbols(conn: DuckDBConnection, batch: CommitBatch, 
     a.appendList(listValue(l.lines.map((n) => BigInt(n))), LIST(BIGINT));
   });
   await appendAll(conn, 'stacks', batch.stacks.filter((s) => stackKeys.fresh.has(s.id)), (a, s) => {
-    a.appendInteger(stackKeys.keyOf.get(s.id)!);
+    a.appendInteger(stackKeys.fresh.get(s.id)!);
     a.appendUBigInt(s.id);
     a.appendList(listValue(s.locationIds as Id[]), LIST(UBIGINT));
   });

@@ -1,6 +1,7 @@
-import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection, DuckDBType } from '@duckdb/node-api';
+import { BIGINT, DOUBLE, DuckDBDataChunk, DuckDBVector, INTEGER, UBIGINT } from '@duckdb/node-api';
 import type { Id } from '../../model/index.js';
-import type { CommitBatch } from '../engine.js';
+import type { CommitBatch, ProfileRow } from '../engine.js';
 import { createDayTableSql, dayOf, dayTableName } from './schema.js';
 import type { KeyedSeries, SeriesRegistry } from './series-registry.js';
 import type { StackKeys } from './symbols.js';
@@ -23,7 +24,6 @@ export interface WriteContext {
 export async function commitBatch(ctx: WriteContext, batch: CommitBatch): Promise<void> {
   const { conn, registry } = ctx;
   const stackKeys = await ctx.stackKeys.assign(conn, batch);
-  const { keyOf } = stackKeys;
 
   const newSeries: KeyedSeries[] = [];
   const seriesKey = new Map<Id, KeyedSeries>();
@@ -54,48 +54,105 @@ export async function commitBatch(ctx: WriteContext, batch: CommitBatch): Promis
       }
       a.closeSync();
     }
-    const samples = new Map<number, DuckDBAppender>();
-    const profilesAppender = await conn.createAppender('profiles');
-    for (const p of batch.profiles) {
+    const samples = new Map<number, ColumnChunks>();
+    const profiles = new ColumnChunks(await conn.createAppender('profiles'), PROFILE_COLUMNS);
+    for (let n = 0; n < batch.profiles.length; n++) {
+      const p = batch.profiles[n]!;
       const series = seriesOf(p.seriesId);
       const day = dayOf(p.timeMs);
-      let a = samples.get(day);
-      if (!a) {
+      let chunks = samples.get(day);
+      if (!chunks) {
         if (!ctx.days.has(day)) await conn.run(createDayTableSql(day));
-        a = await conn.createAppender(dayTableName(day));
-        samples.set(day, a);
+        chunks = new ColumnChunks(await conn.createAppender(dayTableName(day)), SAMPLE_COLUMNS);
+        samples.set(day, chunks);
       }
       const t = BigInt(p.timeMs);
-      for (let i = 0; i < p.stackIds.length; i++) {
-        a.appendInteger(series.key);
-        a.appendBigInt(t);
-        a.appendInteger(keyOf.get(p.stackIds[i]!)!);
-        a.appendDouble(p.scaled[i]!);
-        a.appendDouble(p.scale);
-        a.endRow();
-      }
-      profilesAppender.appendUBigInt(p.id);
-      profilesAppender.appendInteger(series.key);
-      profilesAppender.appendBigInt(t);
-      profilesAppender.appendBigInt(BigInt(p.durationNs));
-      profilesAppender.appendDouble(p.total);
-      profilesAppender.appendInteger(p.stackIds.length);
-      profilesAppender.endRow();
+      chunks.addSamples(series.key, t, stackKeys.rowKeys[n]!, p);
+      profiles.addProfile(p, series.key, t);
     }
-    for (const a of samples.values()) a.closeSync();
-    profilesAppender.closeSync();
+    for (const c of samples.values()) c.close();
+    profiles.close();
     await conn.run('COMMIT');
   } catch (e) {
     await conn.run('ROLLBACK').catch(() => undefined);
     throw e;
   }
 
-  ctx.stackKeys.remember(keyOf);
+  ctx.stackKeys.remember(stackKeys);
   for (const s of newSeries) registry.add(s);
   for (const p of batch.profiles) {
     const s = seriesOf(p.seriesId);
     if (p.timeMs < s.firstMs) s.firstMs = p.timeMs;
     if (p.timeMs > s.lastMs) s.lastMs = p.timeMs;
     ctx.days.add(dayOf(p.timeMs));
+  }
+}
+
+/** Column types of a samples day table and of `profiles`, in table order (see schema.ts). */
+const SAMPLE_COLUMNS: readonly DuckDBType[] = [INTEGER, BIGINT, INTEGER, DOUBLE, DOUBLE];
+const PROFILE_COLUMNS: readonly DuckDBType[] = [UBIGINT, INTEGER, BIGINT, BIGINT, DOUBLE, INTEGER];
+
+/**
+ * Rows appended as whole column chunks (DuckDB's vector size, 2 048 rows): values are written into
+ * the chunk's vectors in JavaScript and each vector crosses into DuckDB with one copy, one
+ * `appendDataChunk` per 2 048 rows. Value-by-value appends were six N-API calls per sample row
+ * (five values and `endRow`), ≈ 6 % of the server's ingest CPU.
+ */
+class ColumnChunks {
+  private readonly rows = DuckDBVector.standardSize();
+  private readonly chunk: DuckDBDataChunk;
+  private readonly vectors: DuckDBVector[];
+  private n = 0;
+
+  constructor(
+    private readonly appender: DuckDBAppender,
+    types: readonly DuckDBType[],
+  ) {
+    this.chunk = DuckDBDataChunk.create(types, this.rows);
+    this.vectors = types.map((_, i) => this.chunk.getColumnVector(i));
+  }
+
+  /** One samples row per stack of the profile: (series_key, time_ms, stack_key, value, scale). */
+  addSamples(seriesKey: number, timeMs: bigint, stackKeys: Int32Array, p: ProfileRow): void {
+    const [series, time, stack, value, scale] = this.vectors as [DuckDBVector, DuckDBVector, DuckDBVector, DuckDBVector, DuckDBVector];
+    for (let i = 0; i < stackKeys.length; i++) {
+      if (this.n === this.rows) this.flush();
+      const r = this.n++;
+      series.setItem(r, seriesKey);
+      time.setItem(r, timeMs);
+      stack.setItem(r, stackKeys[i]!);
+      value.setItem(r, p.scaled[i]!);
+      scale.setItem(r, p.scale);
+    }
+  }
+
+  /** The profile's row: (profile_id, series_key, time_ms, duration_ns, total, row_count). */
+  addProfile(p: ProfileRow, seriesKey: number, timeMs: bigint): void {
+    if (this.n === this.rows) this.flush();
+    const r = this.n++;
+    const v = this.vectors;
+    v[0]!.setItem(r, p.id);
+    v[1]!.setItem(r, seriesKey);
+    v[2]!.setItem(r, timeMs);
+    v[3]!.setItem(r, BigInt(p.durationNs));
+    v[4]!.setItem(r, p.total);
+    v[5]!.setItem(r, p.stackIds.length);
+  }
+
+  /** Appends what is buffered and closes the appender (rows reach the table, inside the transaction). */
+  close(): void {
+    this.flush();
+    this.appender.closeSync();
+  }
+
+  private flush(): void {
+    if (this.n === 0) return;
+    for (const v of this.vectors) v.flush();
+    // The last chunk is usually partial. Its size is set after the vectors are copied in (setting it
+    // drops the chunk's cached vector views; the vectors held here stay valid), and this chunk is
+    // not filled again after a partial flush: flush only runs partial from close().
+    if (this.n < this.rows) this.chunk.rowCount = this.n;
+    this.appender.appendDataChunk(this.chunk);
+    this.n = 0;
   }
 }
