@@ -24,6 +24,7 @@ function header(functions: number): number[] {
   const strings = ['', 'cpu', 'nanoseconds'];
   const out: number[] = [];
   out.push(...field(1, [0x08, 1, 0x10, 2])); // sample_type cpu/nanoseconds
+  out.push(...field(11, [0x08, 1, 0x10, 2])); // period_type cpu/nanoseconds
   for (const s of strings) out.push(...field(6, [...Buffer.from(s)]));
   for (let i = 1; i <= functions; i++) out.push(...field(6, [...Buffer.from(`f${i}`)]));
   for (let i = 1; i <= functions; i++) {
