@@ -78,7 +78,7 @@ const accessOfRequest = new WeakMap<object, Access>();
  * `auth` is read per request, so a reloaded config applies to the next request.
  */
 export function registerAuth(app: FastifyInstance, auth: () => AuthConfig | undefined, metrics: ServerMetrics): void {
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     const current = auth();
     if (!current) return;
     const need = needOf(req.method, pathOf(req.url));
@@ -86,6 +86,8 @@ export function registerAuth(app: FastifyInstance, auth: () => AuthConfig | unde
     const access = check(current, req.headers, need, metrics);
     metrics.authRequests.inc({ token: access.principal });
     accessOfRequest.set(req.raw, access);
+    // Request logs (--log) name the token and tenant, never the token's value.
+    req.log = reply.log = req.log.child({ token: access.principal, tenant: access.tenant });
   });
   app.addHook('preHandler', (req, _reply, done) => {
     const access = accessOfRequest.get(req.raw);

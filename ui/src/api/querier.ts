@@ -1,3 +1,4 @@
+import { authFetch } from './auth.js';
 /**
  * Client for `querier.v1.QuerierService` over Connect — profile types, labels, series and the pprof
  * download (graphs, tables and diffs come from Kiln's own API, kiln.ts): JSON for everything but the pprof
@@ -58,7 +59,7 @@ async function errorFrom(method: string, res: Response): Promise<ApiError> {
 async function call<T>(method: string, body: object, signal?: AbortSignal): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(`/${SERVICE}/${method}`, {
+    res = await authFetch(`/${SERVICE}/${method}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'connect-protocol-version': '1' },
       body: JSON.stringify(body),
@@ -116,7 +117,7 @@ function selJson(sel: Selection) {
 
 /** SelectMergeProfile over Connect protobuf: the response body is an uncompressed pprof Profile. */
 export async function mergedPprof(sel: Selection): Promise<Uint8Array> {
-  const res = await fetch(`/${SERVICE}/SelectMergeProfile`, {
+  const res = await authFetch(`/${SERVICE}/SelectMergeProfile`, {
     method: 'POST',
     headers: { 'content-type': 'application/proto', 'connect-protocol-version': '1' },
     body: encodeSelectMergeProfile(sel) as BodyInit,
