@@ -186,7 +186,8 @@ function magnitude(f: FunctionChange): number {
 function byChange(a: FunctionChange, b: FunctionChange): number {
   const sa = a.total.significant || a.self.significant ? 1 : 0;
   const sb = b.total.significant || b.self.significant ? 1 : 0;
-  return sb - sa || magnitude(b) - magnitude(a) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  // Ties (a caller and its only callee) go to the function whose own share moved: that is where the time went.
+  return sb - sa || magnitude(b) - magnitude(a) || Math.abs(b.self.delta) - Math.abs(a.self.delta) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }
 
 function offender(name: string, s: ShareChange | Omit<ShareChange, 'significant'>): GateOffender {
@@ -196,7 +197,8 @@ function offender(name: string, s: ShareChange | Omit<ShareChange, 'significant'
 /** any>…: each function's total share, significant after the correction. */
 function anyGate(gate: Gate, all: readonly FunctionChange[]): GateResult {
   const broke = all.filter((f) => f.total.significant && exceeds(gate, f.total.base, f.total.head));
-  broke.sort((a, b) => b.total.delta - a.total.delta || (a.name < b.name ? -1 : 1));
+  // A caller and its only callee rise together; the one whose own (self) share rose is named first.
+  broke.sort((a, b) => b.total.delta - a.total.delta || b.self.delta - a.self.delta || (a.name < b.name ? -1 : 1));
   const offenders = broke.map((f) => offender(f.name, f.total));
   if (offenders.length === 0) {
     return { gate: gate.text, broken: false, message: `${gate.text}: no function's total share rose past the threshold beyond sampling noise`, offenders };

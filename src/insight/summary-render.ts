@@ -85,7 +85,9 @@ function total(s: Summary): string {
 
 function text(s: Summary): string {
   const range = s.from && s.until ? `, ${s.from} to ${s.until}` : '';
-  const lines = [`Profile summary: ${s.profileType} of ${s.selection}${range}`, total(s)];
+  // A selector names its type already; files do not.
+  const what = s.selection.startsWith(s.profileType) ? s.selection : `${s.selection} (${s.profileType})`;
+  const lines = [`Profile summary of ${what}${range}`, total(s)];
   if (s.hotPaths.length > 0) {
     lines.push('', 'Hot paths (share of all samples, caller → callee):');
     for (const p of s.hotPaths) lines.push(`  ${pct(p.share).padStart(6)}  ${p.frames.join(' → ')}`);
@@ -98,7 +100,8 @@ function text(s: Summary): string {
     lines.push('', 'Heavy callers (time spent in their callees):');
     for (const f of s.callers) lines.push(`  ${pct(f.total).padStart(6)} total, ${pct(f.self).padStart(6)} self  ${f.name}${where(f)}`);
   }
-  if (s.binaries.length > 0) lines.push('', `Self time by binary: ${s.binaries.map((b) => `${b.name} ${pct(b.share)}`).join(', ')}`);
+  // Folded and text formats carry no binaries: a lone "(unknown binary) 100%" says nothing.
+  if (s.binaries.length > 0 && !(s.binaries.length === 1 && s.binaries[0]!.name === '(unknown binary)')) lines.push('', `Self time by binary: ${s.binaries.map((b) => `${b.name} ${pct(b.share)}`).join(', ')}`);
   if (s.packages.length > 0) lines.push(`Self time by package: ${s.packages.map((b) => `${b.name} ${pct(b.share)}`).join(', ')}`);
   if (s.changes) {
     const c = s.changes;

@@ -9,7 +9,8 @@ import type { Async } from './useAsync.js';
 /**
  * Every function of a diff, from /api/v1/diff's table (both whole merges, nothing trimmed), shown as
  * shares of each side so selections of different size compare: baseline share, comparison share, and
- * their change in percentage points. Sorted by the largest change first.
+ * their change in percentage points. Sorted by the largest change first. When the significance test has
+ * run (the diff view's "compare to…"), rows whose change is beyond sampling noise carry a mark.
  */
 interface ShareRow {
   readonly name: string;
@@ -50,6 +51,8 @@ export function DiffTable(props: {
   onSort: (sort: string) => void;
   onFilter: (filter: string) => void;
   onPick?: (name: string) => void;
+  /** Functions whose share changed significantly (/api/v1/compare); undefined when not tested. */
+  significant?: ReadonlySet<string>;
 }) {
   return (
     <div className="table-view" data-testid="diff-table">
@@ -61,7 +64,14 @@ export function DiffTable(props: {
   );
 }
 
-function DiffRows(props: { table: DiffTableData; sort: string; filter: string; onSort: (sort: string) => void; onPick?: (name: string) => void }) {
+function DiffRows(props: {
+  table: DiffTableData;
+  sort: string;
+  filter: string;
+  onSort: (sort: string) => void;
+  onPick?: (name: string) => void;
+  significant?: ReadonlySet<string>;
+}) {
   const { table } = props;
   const { key, reversed } = parseSort(props.sort);
   const col = COLUMNS.find((c) => c.key === key) ?? COLUMNS[3];
@@ -93,8 +103,21 @@ function DiffRows(props: { table: DiffTableData; sort: string; filter: string; o
         </thead>
         <tbody>
           {rows.slice(0, MAX_ROWS).map((r) => (
-            <tr key={r.name} onClick={() => props.onPick?.(r.name)} data-name={r.name} data-change={r.change}>
-              <td className="fn">{r.name}</td>
+            <tr
+              key={r.name}
+              onClick={() => props.onPick?.(r.name)}
+              data-name={r.name}
+              data-change={r.change}
+              data-significant={props.significant ? String(props.significant.has(r.name)) : undefined}
+            >
+              <td className="fn">
+                {props.significant?.has(r.name) && (
+                  <span className="significant" title="changed beyond sampling noise">
+                    ●{' '}
+                  </span>
+                )}
+                {r.name}
+              </td>
               <td className="num">{formatPercent(r.leftSelf, 1)}</td>
               <td className="num">{formatPercent(r.rightSelf, 1)}</td>
               <td className={`num ${trend(r.change)}`}>{signed(r.change)}</td>

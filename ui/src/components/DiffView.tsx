@@ -1,4 +1,5 @@
 import { useMemo } from 'react';
+import { fetchCompare } from '../api/compare.js';
 import { MAX_NODES, fetchDiff } from '../api/kiln.js';
 import type { Selection } from '../api/querier.js';
 import { FlameGraph } from '../flame/FlameGraph.js';
@@ -7,6 +8,7 @@ import { checkLabelSelector } from '../model/label-selector.js';
 import { nameTest } from '../model/name-query.js';
 import { resolveRange } from '../model/time-range.js';
 import type { ViewState } from '../state/url-state.js';
+import { ComparePanel, CompareTo, baselineRange, significantNames, type ComparePreset } from './ComparePanel.js';
 import { DiffTable } from './DiffTable.js';
 import { Status } from './Status.js';
 import { useAsync } from './useAsync.js';
@@ -14,7 +16,9 @@ import { useAsync } from './useAsync.js';
 /**
  * Baseline vs comparison: two label sets (e.g. version="1.4" vs version="1.5") and/or two ranges. Empty
  * fields fall back to the main selector and range, so "compare yesterday" is one edit. The graph and the
- * table come from one /api/v1/diff answer.
+ * table come from one /api/v1/diff answer. "Compare to…" picks an earlier baseline in one click and asks
+ * /api/v1/compare which changes are beyond sampling noise (the regression gate's test): they are listed
+ * above the table and marked in it.
  */
 export function DiffView(props: {
   state: ViewState;
@@ -53,6 +57,22 @@ export function DiffView(props: {
     const { flamegraph, table } = await fetchDiff(sels![0], sels![1], MAX_NODES, signal);
     return { tree: decodeDiffFlameGraph(flamegraph), table };
   });
+  // Same sides, same key: the significance test runs exactly when the diff does, if it is on.
+  const compare = useAsync(key && state.compare === '1' ? `compare|${key}` : null, (signal) => fetchCompare(sels![0], sels![1], signal));
+  const significant = useMemo(() => (compare.status === 'done' ? significantNames(compare.data) : undefined), [compare]);
+  const compareTo = (preset: ComparePreset) => {
+    if (!ranges.rr) return;
+    const b = baselineRange(preset, ranges.rr.start, ranges.rr.end);
+    // Both sides pinned to absolute times: a baseline "a day before now-1h" must not drift from its comparison.
+    update({
+      leftQuery: '',
+      leftFrom: String(b.start),
+      leftUntil: String(b.end),
+      rightFrom: String(ranges.rr.start),
+      rightUntil: String(ranges.rr.end),
+      compare: '1',
+    });
+  };
   const searchTest = useMemo(() => nameTest(state.search), [state.search]);
   const rangeSeconds = ranges.rr ? (ranges.rr.end - ranges.rr.start) / 1000 : 0;
 
@@ -78,6 +98,13 @@ export function DiffView(props: {
           {field('From', 'diff-right-from', state.rightFrom, state.from, 'rightFrom')}
           {field('Until', 'diff-right-until', state.rightUntil, state.until, 'rightUntil')}
         </fieldset>
+        <div className="diff-compare" style={{ display: 'flex', gap: 8, alignItems: 'center' }}>
+          <CompareTo onPick={compareTo} />
+          <label style={{ flexDirection: 'row', alignItems: 'center', gap: 4 }} title="Which changes are beyond sampling noise (the test kiln compare gates on)">
+            <input type="checkbox" data-testid="compare-toggle" checked={state.compare === '1'} onChange={(e) => update({ compare: e.target.checked ? '1' : '' })} />
+            test significance
+          </label>
+        </div>
         <div className="diff-legend">
           <span className="swatch slower" /> comparison slower (more) <span className="swatch faster" /> faster (less)
         </div>
@@ -106,8 +133,10 @@ export function DiffView(props: {
                 onZoom={(zoom) => update({ zoom })}
                 testId="diff-flame"
               />
+              {state.compare === '1' && <ComparePanel state={compare} onPick={(search) => update({ search })} />}
               <DiffTable
                 state={{ status: 'done', data: d.table }}
+                significant={significant}
                 sort={state.sort === 'self' ? 'change' : state.sort}
                 filter={state.filter}
                 onSort={(sort) => update({ sort })}

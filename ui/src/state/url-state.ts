@@ -35,6 +35,8 @@ export interface ViewState {
   rightQuery: string;
   rightFrom: string;
   rightUntil: string;
+  /** Diff: '1' shows which changes are beyond sampling noise (/api/v1/compare); '' hides it. */
+  compare: string;
 }
 
 export const DEFAULT_STATE: ViewState = {
@@ -60,6 +62,7 @@ export const DEFAULT_STATE: ViewState = {
   rightQuery: '',
   rightFrom: '',
   rightUntil: '',
+  compare: '',
 };
 
 const VIEWS: readonly ViewMode[] = ['flame', 'table', 'split', 'sandwich', 'diff'];
@@ -83,6 +86,7 @@ const KEYS: Record<Exclude<keyof ViewState, 'zoom' | 'hide' | 'view' | 'theme' |
   rightQuery: 'rq',
   rightFrom: 'rfrom',
   rightUntil: 'runtil',
+  compare: 'compare',
 };
 
 export function parseState(search: string): ViewState {
