@@ -9,6 +9,8 @@ import { serverCommand } from './server.js';
 import { migrateCommand } from './migrate.js';
 import { agentCommand } from './agent.js';
 import { reportCommand } from './report.js';
+import { compareCommand } from './compare.js';
+import { summarizeCommand } from './summarize.js';
 
 const program = new Command('kiln')
   .description('Kiln — continuous profiling: eBPF agent, profile store, flame graphs.\n' +
@@ -24,6 +26,8 @@ program.addCommand(typesCommand());
 program.addCommand(exportCommand());
 program.addCommand(migrateCommand());
 program.addCommand(reportCommand());
+program.addCommand(compareCommand());
+program.addCommand(summarizeCommand());
 
 useExitCodes(program);
 
