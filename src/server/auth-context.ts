@@ -20,14 +20,10 @@ export function currentAccess(): Access | undefined {
   return storage.getStore();
 }
 
-/** Paths anyone may fetch: probes, and the UI's static files (the UI then asks for a token itself). */
-const OPEN = new Set(['/healthz', '/ready']);
-/** Prefixes of the HTTP APIs; every other GET is the UI or a 404, neither of which holds data. */
-const API_PREFIXES = ['/api/', '/pyroscope/', '/render', '/labels', '/label-values', '/ingest', '/metrics', '/v1development/'];
-/** `/package.Service/Method`: Connect, gRPC and gRPC-web calls. */
-const RPC_PATH = /^\/[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)+\/[A-Za-z0-9_]+$/;
+/** Routes anyone may fetch: probes, and the UI's static files (the UI then asks for a token itself). */
+const OPEN = new Set(['/healthz', '/ready', '/', '/*']);
 /** Ingest, the only thing a write token may do. */
-const WRITE_PATHS = new Set([
+const WRITE_ROUTES = new Set([
   '/ingest',
   '/pyroscope/ingest',
   '/v1development/profiles',
@@ -38,20 +34,19 @@ const WRITE_PATHS = new Set([
 /** Who am I: any valid token may ask (the UI's "signed in as"). */
 export const WHOAMI_PATH = '/api/v1/whoami';
 
-/** What a request to `path` needs, or undefined when it is open. */
-export function needOf(method: string, path: string): Need | 'any' | undefined {
-  if (OPEN.has(path)) return undefined;
-  if (WRITE_PATHS.has(path)) return 'write';
-  if (path === WHOAMI_PATH) return 'any';
+/**
+ * What a request needs, from the route fastify matched — not from the URL as sent, which may spell the
+ * same route differently (`/%61pi/v1/top` routes to `/api/v1/top`). Deny by default: every route is a
+ * read unless it is open, ingest, whoami or /metrics. No route at all (undefined: a 404, or the UI's
+ * index.html for a client-side path) holds no data.
+ */
+export function needOf(route: string | undefined): Need | 'any' | undefined {
+  if (route === undefined || OPEN.has(route)) return undefined;
+  if (WRITE_ROUTES.has(route)) return 'write';
+  if (route === WHOAMI_PATH) return 'any';
   // Function metrics name every tenant's functions: server-wide, so for operators only.
-  if (path === '/metrics') return 'admin';
-  if (RPC_PATH.test(path) || API_PREFIXES.some((p) => (p.endsWith('/') ? path.startsWith(p) : path === p || path.startsWith(`${p}/`)))) return 'read';
-  return method === 'GET' || method === 'HEAD' ? undefined : 'read';
-}
-
-function pathOf(url: string): string {
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
+  if (route === '/metrics') return 'admin';
+  return 'read';
 }
 
 function check(auth: AuthConfig, headers: FastifyRequest['headers'] | Headers, need: Need | 'any', metrics: ServerMetrics): Access {
@@ -81,7 +76,7 @@ export function registerAuth(app: FastifyInstance, auth: () => AuthConfig | unde
   app.addHook('onRequest', async (req, reply) => {
     const current = auth();
     if (!current) return;
-    const need = needOf(req.method, pathOf(req.url));
+    const need = needOf(req.routeOptions.url);
     if (need === undefined) return;
     const access = check(current, req.headers, need, metrics);
     metrics.authRequests.inc({ token: access.principal });
@@ -110,7 +105,8 @@ export function authInterceptor(auth: () => AuthConfig | undefined, metrics: Ser
   return (next) => async (req) => {
     const current = auth();
     if (!current || currentAccess()) return next(req);
-    const need = needOf('POST', new URL(req.url).pathname) ?? 'read';
+    // The method called, by its descriptor: however the URL spelled it.
+    const need = needOf(`/${req.service.typeName}/${req.method.name}`) ?? 'read';
     return storage.run(check(current, req.header, need, metrics), () => next(req));
   };
 }

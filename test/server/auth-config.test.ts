@@ -29,19 +29,15 @@ describe('auth: in kiln.yaml', () => {
 });
 
 describe('what needs a credential', () => {
-  it('probes and the UI are open; APIs need read, ingest needs write, /metrics admin', () => {
-    expect(needOf('GET', '/healthz')).toBeUndefined();
-    expect(needOf('GET', '/')).toBeUndefined();
-    expect(needOf('GET', '/assets/index-abc.js')).toBeUndefined();
-    expect(needOf('GET', '/api/v1/top')).toBe('read');
-    expect(needOf('GET', '/pyroscope/render')).toBe('read');
-    expect(needOf('GET', '/render')).toBe('read');
-    expect(needOf('POST', '/querier.v1.QuerierService/LabelNames')).toBe('read');
-    expect(needOf('POST', '/settings.v1.SettingsService/Get')).toBe('read');
-    expect(needOf('POST', '/ingest')).toBe('write');
-    expect(needOf('POST', '/push.v1.PusherService/Push')).toBe('write');
-    expect(needOf('GET', '/metrics')).toBe('admin');
-    expect(needOf('POST', '/anything-else')).toBe('read');
+  it('probes, the UI and unknown paths are open; routes need read unless ingest (write) or /metrics (admin)', () => {
+    for (const open of ['/healthz', '/ready', '/', '/*', undefined]) expect(needOf(open), String(open)).toBeUndefined();
+    for (const read of ['/api/v1/top', '/pyroscope/render', '/render', '/querier.v1.QuerierService/LabelNames', '/settings.v1.SettingsService/Get', '/any/new/route']) {
+      expect(needOf(read), read).toBe('read');
+    }
+    expect(needOf('/ingest')).toBe('write');
+    expect(needOf('/push.v1.PusherService/Push')).toBe('write');
+    expect(needOf('/metrics')).toBe('admin');
+    expect(needOf('/api/v1/whoami')).toBe('any');
   });
 });
 

@@ -179,6 +179,16 @@ describe('operations', () => {
     expect((await fetch(`${srv.url}/api/v1/whoami`)).status).toBe(401);
   });
 
+  it('a route spelled differently in the URL (percent-encoded, trailing slash) still needs a credential', async () => {
+    for (const p of ['/%61pi/v1/top', '/api/v1/%74op', '/api/v1/top/', '/pyroscope/render/', '/%70yroscope/render']) {
+      const res = await fetch(`${srv.url}${p}?${new URLSearchParams({ query: Q, ...win })}`);
+      expect(res.status, p).toBeOneOf([401, 404]);
+      expect(await res.text(), p).not.toMatch(/shopCart|bank/i);
+    }
+    const rpc = await connect('%4CabelNames', { matchers: [], ...range })({});
+    expect(rpc.status).toBeOneOf([401, 404]);
+  });
+
   it('a malformed Authorization header is 401, not 500', async () => {
     expect((await get('/api/v1/top', { query: Q })({ authorization: 'Token abc' })).status).toBe(401);
     expect((await get('/api/v1/top', { query: Q })({ authorization: 'Basic !!!' })).status).toBe(401);
