@@ -20,6 +20,8 @@ import type { StackFilter, WeightedStack } from './stacks.js';
 import { filterStacks, isEmptyFilter, weightedStacks } from './stacks.js';
 import { profileOfResolved, profileOfStacks } from './merged-profile.js';
 import { truncateStacks } from './pprof-trim.js';
+import { callgraph } from './callgraph.js';
+import type { Callgraph } from './callgraph.js';
 import { profileTimeBounds } from './time-bounds.js';
 import type { TimeBounds } from './time-bounds.js';
 import { checkRange } from './time.js';
@@ -148,6 +150,11 @@ export class QueryEngine {
    */
   async top(q: SeriesQuery, opts: TopOptions & MergeFilter = {}): Promise<TopTable> {
     return topTable(await this.stacks(q, opts), opts);
+  }
+
+  /** The call graph of a selection (callgraph.ts): every stack, so nodes and edges are exact. */
+  async callgraph(q: SeriesQuery, filter?: MergeFilter): Promise<Callgraph> {
+    return callgraph(await this.stacks(q, filter));
   }
 
   /**

@@ -36,6 +36,8 @@ import { querierRoutes } from './querier.js';
 import { registerRender } from './render.js';
 import { capabilitiesRoutes } from './capabilities.js';
 import { settingsRoutes } from './settings.js';
+import { parcaProfileStoreRoutes } from './parca-profilestore.js';
+import { parcaQueryRoutes } from './parca-query.js';
 
 /** The port Pyroscope SDKs and agents send to by default. */
 export const DEFAULT_PORT = 4040;
@@ -105,6 +107,8 @@ export async function buildApp(ctx: ServerContext, opts: Pick<ServerOptions, 'ui
       querierRoutes(router, ctx);
       settingsRoutes(router);
       capabilitiesRoutes(router);
+      parcaQueryRoutes(router, ctx);
+      parcaProfileStoreRoutes(router, ctx);
       otlpConnectRoutes(router, ctx);
     },
   });
