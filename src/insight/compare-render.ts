@@ -61,12 +61,13 @@ function cells(f: FunctionChange): string[] {
     pct(f.self.base),
     pct(f.self.head),
     signedPp(f.self) + mark(f.self),
+    relative(f.self),
     formatP(Math.min(f.total.pValue, f.self.pValue)),
     f.name,
   ];
 }
 
-const COLUMNS = ['TOTAL BASE', 'TOTAL HEAD', 'TOTAL Δ', 'TOTAL REL', 'SELF BASE', 'SELF HEAD', 'SELF Δ', 'P', 'FUNCTION'];
+const COLUMNS = ['TOTAL BASE', 'TOTAL HEAD', 'TOTAL Δ', 'TOTAL REL', 'SELF BASE', 'SELF HEAD', 'SELF Δ', 'SELF REL', 'P', 'FUNCTION'];
 
 function text(r: CompareReport): string {
   const lines = [header(r), ''];

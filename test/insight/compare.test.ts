@@ -184,6 +184,8 @@ describe('renderCompare', () => {
 
   it('text and markdown name the function and both shares; json round-trips', () => {
     expect(renderCompare(report, 'text')).toMatch(/FAIL any>\+20% broken: a<&> total 30\.00% → 46\.15%/);
+    // Self and total, absolute (pp) and relative, for the function that changed.
+    expect(renderCompare(report, 'text')).toMatch(/30\.00% +46\.15% +\+16\.15pp\* +\+53\.8% +30\.00% +46\.15% +\+16\.15pp\* +\+53\.8% +[^ ]+ +a<&>\n/);
     const md = renderCompare(report, 'markdown');
     expect(md).toContain('### Kiln compare: ❌ regression');
     expect(md).toMatch(/\| 30\.00% \| 46\.15% \| \+16\.15pp\* \| \+53\.8% \|.*\| `a<&>` \|/);
