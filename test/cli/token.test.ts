@@ -5,6 +5,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerConfig } from '../../src/config/server-config.js';
 import { parseServerConfig } from '../../src/config/server-config.js';
+import { parseConfigYaml, resolveConfig } from '../../src/agent/config.js';
+import { agentCommand } from '../../src/cli/agent.js';
 import { runKiln } from '../support/cli.js';
 import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
@@ -82,4 +84,12 @@ describe('--token-file on the CLI', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--token-file .*ENOENT/);
   }, 180_000);
+});
+
+describe('--token-file on the agent', () => {
+  it('is a flag and a config key, both meaning the bearer token file the exporter sends', () => {
+    expect(agentCommand().helpInformation()).toContain('--token-file <file>');
+    expect(resolveConfig(parseConfigYaml('token_file: /etc/kiln/agent.token\n'), {}).bearerTokenFile).toBe('/etc/kiln/agent.token');
+    expect(resolveConfig({}, { bearerTokenFile: '/etc/kiln/agent.token' }).bearerTokenFile).toBe('/etc/kiln/agent.token');
+  });
 });
