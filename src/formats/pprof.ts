@@ -101,7 +101,7 @@ export function decodePprof(data: Uint8Array, opts: DecodeOptions = {}): Profile
 
   const timeNs = pp.timeNanos;
   const timeMs = timeNs >= MIN_PLAUSIBLE_NS ? Math.floor(timeNs / 1e6) : (opts.timeMs ?? Date.now());
-  const durationNs = Math.max(0, pp.durationNanos);
+  const durationNs = plausibleDuration(pp.durationNanos, timeNs);
   const period = Math.max(0, pp.period);
 
   const out: Profile[] = [];
@@ -113,6 +113,20 @@ export function decodePprof(data: Uint8Array, opts: DecodeOptions = {}): Profile
   }
   if (out.length === 0) throw new EmptyProfileError('pprof profile');
   return out;
+}
+
+/** Longest window a profile plausibly covers; past it the field holds something else. */
+const MAX_DURATION_NS = 7 * 86_400e9;
+
+/**
+ * Some converters write an absolute timestamp (the end of the window) into duration_nanos. Pyroscope
+ * stores such profiles, so Kiln does too, with the duration corrected: the end minus the start when that
+ * is plausible, else unknown (0).
+ */
+function plausibleDuration(durationNs: number, timeNs: number): number {
+  if (durationNs >= 0 && durationNs <= MAX_DURATION_NS) return durationNs;
+  const end = durationNs - timeNs;
+  return timeNs >= MIN_PLAUSIBLE_NS && end > 0 && end <= MAX_DURATION_NS ? end : 0;
 }
 
 /** Series labels of one sample: its string labels (sanitized names) under the request's labels. */

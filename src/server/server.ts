@@ -17,6 +17,7 @@ import { DEFAULT_LIMITS } from './context.js';
 import type { ConnectionLimits } from './connections.js';
 import { DEFAULT_CONNECTION_LIMITS } from './connections.js';
 import { createDualProtocolServer } from './dual-protocol.js';
+import { registerRequestLimits } from './limits-hooks.js';
 import type { DualHandler } from './dual-protocol.js';
 import { errorInterceptor, registerErrorHandler, sendNotFound } from './errors.js';
 import { authInterceptor, currentAccess, registerAuth } from './auth-context.js';
@@ -89,6 +90,7 @@ export async function buildApp(ctx: ServerContext, opts: Pick<ServerOptions, 'ui
   // Before every route: the credential is checked, and the request runs under its tenant and scope.
   const auth = () => ctx.config?.().auth;
   registerAuth(app, auth, ctx.metrics);
+  registerRequestLimits(app, ctx);
   registerMetricsRoutes(app, ctx);
   await app.register(async (scope) => registerIngest(scope, ctx));
   await app.register(async (scope) => registerRender(scope, ctx));

@@ -65,3 +65,14 @@ export function deepStack(depth: number): Buffer {
   for (let i = 0; i < depth; i++) ids.push(...varint(1));
   return gzipSync(Buffer.from([...header(1), ...field(2, [...field(1, ids), 0x10, 1])]));
 }
+
+/** One one-frame sample whose value is the 10-byte varint of 2^63 (what int64 reads as negative). */
+export function valueOf2Pow63(): Buffer {
+  const value = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01];
+  return Buffer.from([...header(1), ...field(2, [0x08, 1, 0x10, ...value])]);
+}
+
+/** One sample, time_nanos `timeNs` and duration_nanos `durationNs` as written (some converters put the end time there). */
+export function withWindow(timeNs: number, durationNs: number): Buffer {
+  return Buffer.from([...header(1), ...field(2, [0x08, 1, 0x10, 7]), 0x48, ...varint(timeNs), 0x50, ...varint(durationNs)]);
+}

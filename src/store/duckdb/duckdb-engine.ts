@@ -33,6 +33,8 @@ export interface DuckDBEngineOptions {
   readonly knownIdsCapacity?: number;
   /** Roll finished hours up in the background (default true; tests turn it off to roll by hand). */
   readonly rollup?: boolean;
+  /** WAL size that triggers an automatic checkpoint, e.g. '256KB' (default DuckDB's 16MB); tests make checkpoints happen. */
+  readonly checkpointThreshold?: string;
 }
 
 /**
@@ -48,14 +50,19 @@ export class DuckDBEngine implements Engine {
   private closed = false;
   private rollTimer: NodeJS.Timeout | undefined;
 
+  /** Set while the database is being reopened after DuckDB invalidated it (reopen()). */
+  private reopening: Promise<void> | undefined;
+  private opts: DuckDBEngineOptions = {};
+
+  // Not readonly: reopen() replaces them with a fresh instance's after DuckDB invalidated the old one.
   private constructor(
-    private readonly instance: DuckDBInstance,
-    private readonly writer: DuckDBConnection,
+    private instance: DuckDBInstance,
+    private writer: DuckDBConnection,
     private readonly dbFile: string,
-    private readonly registry: SeriesRegistry,
-    private readonly stackKeys: StackKeys,
-    private readonly days: Set<number>,
-    private readonly rollup: HourlyRollup,
+    private registry: SeriesRegistry,
+    private stackKeys: StackKeys,
+    private days: Set<number>,
+    private rollup: HourlyRollup,
   ) {}
 
   static async open(dir: string, opts: DuckDBEngineOptions = {}): Promise<DuckDBEngine> {
@@ -64,6 +71,7 @@ export class DuckDBEngine implements Engine {
     const config: Record<string, string> = {};
     if (opts.threads !== undefined) config['threads'] = String(opts.threads);
     if (opts.memoryLimit !== undefined) config['memory_limit'] = opts.memoryLimit;
+    if (opts.checkpointThreshold !== undefined) config['checkpoint_threshold'] = opts.checkpointThreshold;
     const instance = await DuckDBInstance.create(dbFile, config);
     const conn = await instance.connect();
     try {
@@ -73,6 +81,7 @@ export class DuckDBEngine implements Engine {
       const days = new Set(await listDays(conn));
       const rollup = await HourlyRollup.load(conn);
       const engine = new DuckDBEngine(instance, conn, dbFile, registry, stackKeys, days, rollup);
+      engine.opts = opts;
       if (opts.rollup !== false) engine.startRoller();
       return engine;
     } catch (e) {
@@ -85,9 +94,59 @@ export class DuckDBEngine implements Engine {
   commit(batch: CommitBatch): Promise<void> {
     this.checkOpen();
     return this.writes.run(async () => {
-      await this.rollup.unroll(this.writer, batch.profiles.map((p) => p.timeMs));
-      await commitBatch({ conn: this.writer, registry: this.registry, stackKeys: this.stackKeys, days: this.days }, batch);
+      try {
+        await this.rollup.unroll(this.writer, batch.profiles.map((p) => p.timeMs));
+        await commitBatch({ conn: this.writer, registry: this.registry, stackKeys: this.stackKeys, days: this.days }, batch);
+      } catch (e) {
+        throw this.storageFailure(e);
+      }
     });
+  }
+
+  /**
+   * A full disk or a failed checkpoint is DuckDB's "invalidated" state: every later call fails until the
+   * database is opened again. Such errors become Unavailable (503 + Retry-After, with DuckDB's message),
+   * and the engine reopens itself in the background, retrying until the disk has room again.
+   */
+  private storageFailure(e: unknown): unknown {
+    const message = (e as Error).message ?? String(e);
+    if (!/invalidated|No space left on device|Could not write file|disk is full/i.test(message)) return e;
+    if (/invalidated/i.test(message)) this.scheduleReopen();
+    const why = /No space left|disk is full/i.test(message) ? 'the disk is full' : 'the database must be reopened';
+    return new Unavailable(`DuckDB store at ${this.dbFile} cannot write: ${why} (${message.split('\n')[0]!.slice(0, 300)})`, 10);
+  }
+
+  private scheduleReopen(): void {
+    if (this.reopening || this.closed) return;
+    this.reopening = (async () => {
+      for (let wait = 500; !this.closed; wait = Math.min(wait * 2, 10_000)) {
+        try {
+          await this.reopen();
+          return;
+        } catch {
+          await new Promise((r) => setTimeout(r, wait).unref());
+        }
+      }
+    })().finally(() => {
+      this.reopening = undefined;
+    });
+  }
+
+  /** Closes the invalidated instance and opens the file again (replaying its WAL): what a restart would do. */
+  private async reopen(): Promise<void> {
+    try {
+      this.writer.closeSync();
+      this.instance.closeSync();
+    } catch {
+      // already unusable; the new instance is what matters
+    }
+    const fresh = await DuckDBEngine.open(path.dirname(this.dbFile), { ...this.opts, rollup: false });
+    this.instance = fresh.instance;
+    this.writer = fresh.writer;
+    this.registry = fresh.registry;
+    this.stackKeys = fresh.stackKeys;
+    this.days = fresh.days;
+    this.rollup = fresh.rollup;
   }
 
   /**
@@ -196,9 +255,11 @@ export class DuckDBEngine implements Engine {
   }
 
   async health(): Promise<void> {
+    if (this.reopening) throw new Unavailable(`DuckDB store at ${this.dbFile} is being reopened after a storage failure`);
     try {
       await this.withReader(undefined, (c) => c.run('SELECT 1'));
     } catch (e) {
+      this.storageFailure(e);
       throw new Unavailable(`DuckDB store at ${this.dbFile} cannot answer: ${(e as Error).message}`);
     }
   }
@@ -207,7 +268,11 @@ export class DuckDBEngine implements Engine {
   checkpoint(): Promise<void> {
     this.checkOpen();
     return this.writes.run(async () => {
-      await this.writer.run('CHECKPOINT');
+      try {
+        await this.writer.run('CHECKPOINT');
+      } catch (e) {
+        throw this.storageFailure(e);
+      }
     });
   }
 
@@ -245,7 +310,7 @@ export class DuckDBEngine implements Engine {
         return await fn(c);
       } catch (e) {
         if (signal?.aborted) throw signal.reason;
-        if (attempt > 0 || !/Catalog Error/.test(String(e))) throw e;
+        if (attempt > 0 || !/Catalog Error/.test(String(e))) throw this.storageFailure(e);
       } finally {
         signal?.removeEventListener('abort', interrupt);
         c.closeSync();

@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
+import { ALL_TIME, CPU, ingest, querier } from './helpers.js';
+import { distinctStacks, valueOf2Pow63, withWindow } from './limits-payloads.js';
+
+/** Odd-but-harmless input accepted as Pyroscope does; input that would be stored wrong refused (issue 8). */
+let srv: TestServer;
+beforeAll(async () => {
+  srv = await startTestServer({ limits: { maxBodyBytes: 1024 * 1024, maxConcurrentQueries: 1 } });
+});
+afterAll(async () => srv?.close());
+
+async function total(service: string, tenant = 'anonymous'): Promise<number> {
+  const r = await querier<{ flamegraph?: { total: string } }>(srv.url, 'SelectMergeStacktraces', { profile_typeID: CPU, label_selector: `{service_name="${service}"}`, ...ALL_TIME }, { 'x-scope-orgid': tenant });
+  return Number(r.body.flamegraph?.total ?? 0);
+}
+
+describe('odd input', () => {
+  it('a Connect body over max_body → 413 naming it, not 429 (which SDKs retry)', async () => {
+    const res = await fetch(`${srv.url}/push.v1.PusherService/Push`, { method: 'POST', body: Buffer.alloc(2 * 1024 * 1024), headers: { 'content-type': 'application/proto' } });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: string }).error).toMatch(/2097152 bytes.*max_body/);
+  });
+
+  it('duration_nanos holding an absolute end time is stored, not refused', async () => {
+    const start = 1_700_000_000_000_000_000;
+    const res = await ingest(srv.url, { name: 'odd-duration', format: 'pprof' }, withWindow(start, start + 10_000_000_000));
+    expect(res.status).toBe(200);
+    expect(await total('odd-duration')).toBe(7);
+  });
+
+  it('a sample value of 2^63 → 400, nothing stored', async () => {
+    const res = await ingest(srv.url, { name: 'huge-value', format: 'pprof' }, valueOf2Pow63());
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toMatch(/negative value/);
+    expect(await total('huge-value')).toBe(0);
+  });
+});
+
+describe('query concurrency per tenant', () => {
+  it('past max_concurrent_queries a tenant gets 429 + Retry-After; another tenant is not held back', async () => {
+    // A flame graph over a few thousand stacks: long enough for concurrent calls to overlap.
+    expect((await ingest(srv.url, { name: 'storm', format: 'pprof' }, distinctStacks(15), { 'x-scope-orgid': 'storm' })).status).toBe(200);
+    const call = async (tenant: string) => {
+      const res = await fetch(`${srv.url}/querier.v1.QuerierService/SelectMergeStacktraces`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-scope-orgid': tenant },
+        body: JSON.stringify({ profile_typeID: CPU, label_selector: '{service_name="storm"}', ...ALL_TIME }),
+      });
+      await res.arrayBuffer();
+      if (res.status === 429) expect(res.headers.get('retry-after')).toBe('1');
+      return res.status;
+    };
+    const statuses = await Promise.all(Array.from({ length: 20 }, () => call('storm')));
+    expect(statuses).toContain(200);
+    expect(statuses).toContain(429);
+    expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+    expect(await call('calm')).toBe(200);
+    const res = await fetch(`${srv.url}/api/v1/labels`, { headers: { 'x-scope-orgid': 'storm' } });
+    expect(res.status).not.toBe(429); // the storm is over: its slots were given back
+  });
+});
