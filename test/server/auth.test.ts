@@ -37,6 +37,8 @@ const connect =
     fetch(`${srv.url}/${service}/${method}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 
 const sel = { profileTypeID: CPU, labelSelector: '{}', ...range };
+/** Parca's QueryService takes google.protobuf.Timestamp, RFC 3339 in JSON. */
+const parcaRange = { start: new Date(Number(range.start)).toISOString(), end: new Date(Number(range.end)).toISOString() };
 /** Reads, and whether the admin's answer names the bank (false: the answer holds no names, e.g. time bounds). */
 const READS: [string, Call, boolean][] = [
   ['querier ProfileTypes', connect('ProfileTypes', range), false],
@@ -49,6 +51,8 @@ const READS: [string, Call, boolean][] = [
   ['querier SelectSeries', connect('SelectSeries', { ...sel, step: 60, groupBy: ['service_name'] }), true],
   ['querier Diff', connect('Diff', { left: sel, right: sel }), true],
   ['querier GetProfileStats', connect('GetProfileStats', {}), false],
+  ['parca Labels', connect('Labels', parcaRange, 'parca.query.v1alpha1.QueryService'), true],
+  ['parca Values namespace', connect('Values', { labelName: 'namespace', ...parcaRange }, 'parca.query.v1alpha1.QueryService'), true],
   ['/pyroscope/render', get('/pyroscope/render', { query: Q, ...win }), true],
   ['/render', get('/render', { query: Q, ...win }), true],
   ['/pyroscope/labels', get('/pyroscope/labels', { query: Q, ...win }), true],
@@ -75,6 +79,7 @@ const folded = (name: string, body: string): Call => (headers) =>
 const WRITES: [string, Call][] = [
   ['/ingest', folded('shop-extra{namespace=shop-b}', 'main;extraFn 1\n')],
   ['push.v1 Push', connect('Push', { series: [] }, 'push.v1.PusherService')],
+  ['parca WriteRaw', connect('WriteRaw', { series: [] }, 'parca.profilestore.v1alpha1.ProfileStoreService')],
   ['OTLP/HTTP', (headers) => fetch(`${srv.url}/v1development/profiles`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}' })],
 ];
 
