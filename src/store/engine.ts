@@ -31,8 +31,12 @@ export interface Engine {
    * `profiles` rows last, so a profile id is only ever visible once its samples are.
    */
   commit(batch: CommitBatch): Promise<void>;
-  /** Which of these profile ids are stored (times bound the search: every id's profile lies in [fromMs, toMs]). */
-  storedProfiles(ids: readonly Id[], fromMs: number, toMs: number): Promise<Set<Id>>;
+  /**
+   * Which of these profile ids are stored. Times bound the search (every id's profile lies in
+   * [fromMs, toMs]); `where` names the tenants and series they belong to, so an engine whose profiles
+   * are keyed by them (ClickHouse) reads a few granules instead of every tenant's profiles of those hours.
+   */
+  storedProfiles(ids: readonly Id[], fromMs: number, toMs: number, where?: ProfileLookupHint): Promise<Set<Id>>;
   /**
    * Ids and times of the profiles stored within `windowMs` of the newest one, and that floor
    * (`-Infinity` when nothing is stored): replay detection after a restart starts from them.
@@ -86,6 +90,12 @@ export interface Engine {
 }
 
 export type SymbolKind = 'stacks' | 'locations' | 'functions' | 'mappings';
+
+/** The tenants and series the profiles of a `storedProfiles` question belong to. */
+export interface ProfileLookupHint {
+  readonly tenants: readonly string[];
+  readonly seriesIds: readonly Id[];
+}
 
 /** One series as an engine hands it up: identity, labels and the time bounds of its data. */
 export interface SeriesRecord {

@@ -86,7 +86,9 @@ export class WritePath {
 
   static async open(engine: Engine, opts: WritePathOptions = {}): Promise<WritePath> {
     const capacity = opts.knownIdsCapacity ?? KNOWN_IDS_CAPACITY;
-    const { ids, floorMs } = await engine.recentProfiles(RECENT_WINDOW_MS);
+    // With other writers, a miss in memory is asked of the engine anyway: loading every tenant's recent
+    // profile ids at each start would only save repeat questions.
+    const { ids, floorMs } = engine.sharedWriters ? { ids: [], floorMs: Infinity } : await engine.recentProfiles(RECENT_WINDOW_MS);
     const recent = new RecentProfiles(floorMs, Math.max(capacity, 1));
     for (const { id, timeMs } of ids) recent.add(id, timeMs);
     const load = async (kind: SymbolKind): Promise<KnownIds> => {
@@ -272,7 +274,8 @@ export class WritePath {
       min = Math.min(min, p.row.timeMs);
       max = Math.max(max, p.row.timeMs);
     }
-    const stored = await this.engine.storedProfiles(ask.map((p) => p.row.id), min, max);
+    const where = { tenants: [...new Set(ask.map((p) => p.row.tenant))], seriesIds: [...new Set(ask.map((p) => p.row.seriesId))] };
+    const stored = await this.engine.storedProfiles(ask.map((p) => p.row.id), min, max, where);
     for (const p of ask) if (!stored.has(p.row.id)) fresh.push(p);
     return fresh;
   }

@@ -378,7 +378,7 @@ describe('ClickHouse cluster', () => {
         ]);
         expect((await a.stats()).rows).toBe(4);
 
-        await until('replica 2 has every row', 20_000, async () => ((await countOf(r2, 'kiln.samples_local')) === 4 ? true : undefined));
+        await until('replica 2 has every row', 45_000, async () => ((await countOf(r2, 'kiln.samples_local')) === 4 ? true : undefined));
         await r1.kill();
         expect(await mergedFolded(b, tenant, selector([{ name: 'service_name', op: '=', value: 'a' }]), range)).toEqual({ 'a;b': 3, 'a;c': 4 });
         expect(await b.write(tenant, [folded({ labels: { service_name: 'a' }, timeMs: T0 + 1000, samples: { 'a;d': 5 } })])).toEqual({ profiles: 1, rows: 1 });
@@ -400,6 +400,6 @@ describe('ClickHouse cluster', () => {
         await a.close();
         await b.close();
       }
-    });
+    }, 120_000);
   });
 });

@@ -4,6 +4,7 @@ import { Unavailable } from '../../model/index.js';
 import type {
   CommitBatch,
   Engine,
+  ProfileLookupHint,
   SeriesRecord,
   StoredFunction,
   StoredLocation,
@@ -95,8 +96,8 @@ export class ClickHouseEngine implements Engine {
     return commit(this.writer, batch);
   }
 
-  storedProfiles(ids: readonly Id[], fromMs: number, toMs: number): Promise<Set<Id>> {
-    return storedProfiles(this.reader, ids, fromMs, toMs);
+  storedProfiles(ids: readonly Id[], fromMs: number, toMs: number, where?: ProfileLookupHint): Promise<Set<Id>> {
+    return storedProfiles(this.reader, ids, fromMs, toMs, where);
   }
 
   recentProfiles(windowMs: number): Promise<{ ids: { id: Id; timeMs: number }[]; floorMs: number }> {

@@ -1,8 +1,8 @@
 import type { Id } from '../../model/index.js';
-import type { StoredFunction, StoredLocation, StoredMapping, StoredStack, SymbolKind } from '../engine.js';
+import type { ProfileLookupHint, StoredFunction, StoredLocation, StoredMapping, StoredStack, SymbolKind } from '../engine.js';
 import type { Reader } from './read.js';
 import { DAY_MS } from './schema.js';
-import { chunks, idList, timeWithin } from './sql.js';
+import { chunks, idList, quote, timeWithin } from './sql.js';
 
 /**
  * Lookups by content id: symbols for the stacks that survived a merge, and which ids are already
@@ -97,14 +97,20 @@ export async function storedSymbols(r: Reader, kind: SymbolKind, ids: readonly I
   return new Set(rows);
 }
 
-/** Which of these profile ids are stored, every one with a time in [fromMs, toMs] (so only those days are read). */
-export async function storedProfiles(r: Reader, ids: readonly Id[], fromMs: number, toMs: number): Promise<Set<Id>> {
+/**
+ * Which of these profile ids are stored, every one with a time in [fromMs, toMs] (so only those hours
+ * are read) and, when `where` says so, of these tenants and series (the profiles key's next columns).
+ */
+export async function storedProfiles(r: Reader, ids: readonly Id[], fromMs: number, toMs: number, where?: ProfileLookupHint): Promise<Set<Id>> {
+  const narrow = where && where.tenants.length > 0 && where.seriesIds.length > 0 && where.seriesIds.length <= IDS_PER_QUERY
+    ? ` AND tenant IN (${where.tenants.map(quote).join(', ')}) AND series_id IN (${idList(where.seriesIds)})`
+    : '';
   const rows = await byIdChunks<{ id: string }, Id>(
     r,
     ids,
     (list) =>
       `SELECT DISTINCT toString(profile_id) AS id FROM ${r.layout.table('profiles')}
-       WHERE ${timeWithin(Math.floor(fromMs), Math.ceil(toMs) + 1)} AND profile_id IN (${list})`,
+       WHERE ${timeWithin(Math.floor(fromMs), Math.ceil(toMs) + 1)}${narrow} AND profile_id IN (${list})`,
     (row) => BigInt(row.id),
   );
   return new Set(rows);
