@@ -15,6 +15,8 @@ import type { SummariesConfig } from '../insight/summary-config.js';
 import { summariesSection } from '../insight/summary-config.js';
 import type { LimitsConfig } from '../server/limits.js';
 import { limitsSection } from './limits-config.js';
+import type { ScrapeConfig } from '../scrape/config.js';
+import { scrapeConfigsSection } from '../scrape/config.js';
 
 /**
  * The server's one YAML config file (`kiln server --config kiln.yaml`). Every section is optional,
@@ -43,6 +45,8 @@ export interface ServerConfig {
   readonly auth?: AuthConfig;
   /** Decode, series, rate and concurrency limits, with per-tenant overrides (src/server/limits.ts). */
   readonly limits?: LimitsConfig;
+  /** Pull mode: Prometheus-style jobs of /debug/pprof targets (src/scrape/config.ts), followed on reload. */
+  readonly scrapeConfigs?: readonly ScrapeConfig[];
   /** Top-level sections this version does not know: kept so later features can read them, and listed in a warning. */
   readonly unknownSections: readonly string[];
 }
@@ -56,9 +60,9 @@ export interface StoreConfig {
   readonly clickhouseCluster?: string;
 }
 
-const KNOWN_SECTIONS = new Set(['store', 'metrics', 'rules', 'alerting', 'remote_write', 'teams', 'cost', 'reports', 'summaries', 'limits', 'auth']);
+const KNOWN_SECTIONS = new Set(['store', 'metrics', 'rules', 'alerting', 'remote_write', 'teams', 'cost', 'reports', 'summaries', 'limits', 'auth', 'scrape_configs']);
 /** Sections later features of Kiln define (DESIGN.md, Configuration): not "unknown", just not read here. */
-const FUTURE_SECTIONS = new Set(['scrape_configs']);
+const FUTURE_SECTIONS = new Set<string>([]);
 
 /** Reads and checks the file; an InputError names the file and the bad key. */
 export function loadServerConfig(file: string): ServerConfig {
@@ -93,6 +97,7 @@ export function parseServerConfig(text: string, file = 'config'): ServerConfig {
     reports: section('reports', reportsSection),
     summaries: section('summaries', summariesSection),
     limits: section('limits', limitsSection),
+    scrapeConfigs: section('scrape_configs', scrapeConfigsSection),
     auth: section('auth', authSection),
     unknownSections,
   };

@@ -39,6 +39,7 @@ import { capabilitiesRoutes } from './capabilities.js';
 import { settingsRoutes } from './settings.js';
 import { parcaProfileStoreRoutes } from './parca-profilestore.js';
 import { parcaQueryRoutes } from './parca-query.js';
+import { registerScrape } from './scrape.js';
 
 /** The port Pyroscope SDKs and agents send to by default. */
 export const DEFAULT_PORT = 4040;
@@ -101,6 +102,7 @@ export async function buildApp(ctx: ServerContext, opts: Pick<ServerOptions, 'ui
   await app.register(async (scope) => registerAnomaliesApi(scope, ctx));
   await app.register(async (scope) => registerReportApi(scope, ctx));
   await app.register(async (scope) => registerOtlp(scope, ctx));
+  registerScrape(app, ctx);
   await app.register(fastifyConnectPlugin, {
     interceptors: [errorInterceptor, authInterceptor(auth, ctx.metrics)],
     readMaxBytes: ctx.limits.maxBodyBytes,
