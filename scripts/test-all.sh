@@ -3,10 +3,11 @@
 # builds Kiln, then runs every test. Needs root: the agent tests load real eBPF programs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# clang + llvm: the agent tests compile C workloads and rebuild the BPF object to compare it;
+# clang + llvm: the agent tests compile C workloads and rebuild the BPF object to compare it; binutils:
+# readelf -wF is the reference the unwind-table test checks Kiln's .eh_frame rows against;
 # bpftool + util-linux (setpriv): they check programs detach and that capabilities are named;
 # chromium: the UI tests drive a real browser; clickhouse-server + zookeeper: the ClickHouse engine and cluster tests;
 # prometheus-alertmanager: its stripped Go binary (amtool) is what the Go symbolization test reads.
-KILN_APT_PACKAGES="clang llvm libbpf-dev bpftool gcc util-linux chromium clickhouse-server zookeeper prometheus prometheus-alertmanager" bash scripts/setup.sh
+KILN_APT_PACKAGES="clang llvm binutils libbpf-dev bpftool gcc util-linux chromium clickhouse-server zookeeper prometheus prometheus-alertmanager" bash scripts/setup.sh
 printf '\n==> running tests\n'
 npx vitest run "$@"

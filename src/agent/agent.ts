@@ -8,6 +8,7 @@ import { AgentMetrics, type MetricsServer } from './metrics.js';
 import { startMetadata, type Metadata } from './metadata/index.js';
 import { Sampler } from './sampler.js';
 import { ProcSymbolizer } from './symbolize/symbolizer.js';
+import { startUnwinding, type Unwinding } from './unwind/index.js';
 import type { ProcessLabeler, Symbolizer } from './types.js';
 
 /**
@@ -59,10 +60,19 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
     exportEvents(metrics, log),
   );
 
+  // Off-CPU time is sampled like CPU time: by default one walk per CPU-sampling period of time blocked.
+  const offCpuPeriodNs = (config.offCpuPeriodMs ?? 1000 / config.frequency) * 1e6;
   let bpf: BpfProfiler;
   let metricsServer: MetricsServer | undefined;
   try {
-    bpf = BpfProfiler.start({ frequencyHz: config.frequency, stackMapSize: config.stackMapSize, countsMapSize: config.countsMapSize });
+    bpf = BpfProfiler.start({
+      frequencyHz: config.frequency,
+      stackMapSize: config.stackMapSize,
+      countsMapSize: config.countsMapSize,
+      unwindRows: config.unwindTableSize,
+      unwind: config.unwindTables,
+      offCpu: config.offCpu ? { minNs: config.offCpuMinMs * 1e6, periodNs: offCpuPeriodNs } : undefined,
+    });
   } catch (e) {
     await metadata?.stop();
     throw e;
@@ -75,7 +85,11 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
     throw e;
   }
   const sampler = new Sampler(bpf);
-  log(`sampling ${bpf.cpus.length} CPUs at ${config.frequency} Hz, pushing ${config.protocol} to ${config.server} every ${config.intervalMs / 1000}s` +
+  // Native stacks without frame pointers: each running process's binaries get .eh_frame tables in BPF.
+  // A process is labelled as soon as it is first seen, while /proc still answers for it, and one that
+  // relabel rules drop gets no tables.
+  const unwinding: Unwinding | undefined = config.unwindTables ? startUnwinding(bpf, { wanted: (pid) => labeler.labels(pid, '').length > 0 }) : undefined;
+  log(`sampling ${bpf.cpus.length} CPUs at ${config.frequency} Hz${config.offCpu ? ' and off-CPU time' : ''}, pushing ${config.protocol} to ${config.server} every ${config.intervalMs / 1000}s` +
     (metricsServer ? `; metrics on :${metricsServer.port}/metrics` : ''));
 
   let windowStart = Date.now();
@@ -90,12 +104,14 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
     windowStart = window.endMs;
     metrics.recordBpf(counterDeltas);
     let recorded = 0;
-    for (const s of samples) recorded += s.count;
+    for (const s of samples) if (s.kind === 'cpu') recorded += s.count;
     metrics.samples.inc(recorded);
-    const built = buildProfiles(samples, window, symbolizer, labeler, { frequencyHz: config.frequency, shareDictionary: true });
+    const built = buildProfiles(samples, window, symbolizer, labeler, { frequencyHz: config.frequency, shareDictionary: true, offCpuPeriodNs });
     metrics.relabelDropped.inc(built.droppedSamples);
+    if (unwinding) for (const pid of built.keptPids) unwinding.tables.keep(pid);
     metrics.processes.set(built.profiles.length);
     metrics.recordSymbolizer(symbolizer.stats());
+    if (unwinding) metrics.recordUnwindTables(unwinding.stats());
     exporter.submit(built.profiles, window);
     metrics.queueLength.set(exporter.queued);
     metrics.queueBytes.set(exporter.queuedBytes);
@@ -126,6 +142,7 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
       } catch (e) {
         log(`last interval failed: ${(e as Error).message}`);
       }
+      unwinding?.stop();
       bpf.close();
       const delivered = await exporter.flush(flushMs);
       if (!delivered) log(`${exporter.queued} request(s) not delivered before exit`);

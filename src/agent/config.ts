@@ -27,6 +27,16 @@ export interface AgentConfig {
   readonly timeoutMs: number;
   /** Prometheus relabel_configs as written in the file; validated by the relabeler. */
   readonly relabelConfigs: readonly Record<string, unknown>[];
+  /** Off-CPU profiling (time blocked, from sched_switch): off by default, as in Parca and the OTel profiler. */
+  readonly offCpu: boolean;
+  /** Blocks shorter than this are not recorded (0: every block counts, by sampling). */
+  readonly offCpuMinMs: number;
+  /** Off-CPU sampling period: shorter blocks are kept with probability length/period; default 1/frequency. */
+  readonly offCpuPeriodMs: number | undefined;
+  /** Native unwinding from .eh_frame tables (default on); off: frame pointers only. */
+  readonly unwindTables: boolean;
+  /** Rows of the BPF unwind table shared by every binary (8 bytes each). */
+  readonly unwindTableSize: number;
 }
 
 export const DEFAULTS: AgentConfig = {
@@ -43,10 +53,15 @@ export const DEFAULTS: AgentConfig = {
   queueBytes: 64 * 1024 * 1024,
   timeoutMs: 10_000,
   relabelConfigs: [],
+  offCpu: false,
+  offCpuMinMs: 0,
+  offCpuPeriodMs: undefined,
+  unwindTables: true,
+  unwindTableSize: 1 << 21,
 };
 
 /** Raw values as they come from flags or YAML (strings or numbers), keyed by camelCase name. */
-export type RawSettings = Partial<Record<keyof AgentConfig | 'interval' | 'timeout' | 'config', unknown>>;
+export type RawSettings = Partial<Record<keyof AgentConfig | 'interval' | 'timeout' | 'config' | 'offCpuMin' | 'offCpuPeriod', unknown>>;
 
 const YAML_KEYS: Record<string, keyof RawSettings> = {
   server: 'server',
@@ -65,6 +80,11 @@ const YAML_KEYS: Record<string, keyof RawSettings> = {
   queue_bytes: 'queueBytes',
   timeout: 'timeout',
   relabel_configs: 'relabelConfigs',
+  off_cpu: 'offCpu',
+  off_cpu_min: 'offCpuMin',
+  off_cpu_period: 'offCpuPeriod',
+  unwind_tables: 'unwindTables',
+  unwind_table_size: 'unwindTableSize',
 };
 
 export function readConfigFile(path: string): RawSettings {
@@ -127,7 +147,22 @@ export function resolveConfig(file: RawSettings, flags: RawSettings): AgentConfi
     queueBytes: int(raw.queueBytes, 'queue-bytes', 1024, 2 ** 31) ?? d.queueBytes,
     timeoutMs: duration(raw.timeout, 'timeout', 100, 600_000) ?? d.timeoutMs,
     relabelConfigs: relabelList(raw.relabelConfigs),
+    offCpu: bool(raw.offCpu, 'off-cpu') ?? d.offCpu,
+    offCpuMinMs: duration(raw.offCpuMin, 'off-cpu-min', 0, 60_000) ?? d.offCpuMinMs,
+    offCpuPeriodMs: duration(raw.offCpuPeriod, 'off-cpu-period', 1, 1000) ?? d.offCpuPeriodMs,
+    unwindTables: bool(raw.unwindTables, 'unwind-tables') ?? d.unwindTables,
+    unwindTableSize: int(raw.unwindTableSize, 'unwind-table-size', 1024, 1 << 26) ?? d.unwindTableSize,
   };
+}
+
+/** true/false, also as the strings flags and YAML give ("true", "false", "1", "0", "yes", "no"). */
+function bool(v: unknown, name: string): boolean | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'boolean') return v;
+  const t = String(v).trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(t)) return true;
+  if (['false', '0', 'no', 'off'].includes(t)) return false;
+  throw new InputError(`--${name} "${String(v)}": expected true or false`);
 }
 
 function str(v: unknown, name: string): string | undefined {

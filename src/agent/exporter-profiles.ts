@@ -42,6 +42,8 @@ export interface BuildOptions {
 
 export interface BuiltProfiles {
   readonly profiles: Profile[];
+  /** Processes that got a profile (their labels were not dropped). */
+  readonly keptPids: number[];
   /** Samples of processes the labeler dropped (relabel rules), not exported. */
   readonly droppedSamples: number;
 }
@@ -63,6 +65,7 @@ export function buildProfiles(
 
   const shared = opts.shareDictionary ? new DictionaryBuilder() : undefined;
   const profiles: Profile[] = [];
+  const keptPids: number[] = [];
   let droppedSamples = 0;
   for (const [pid, list] of byPid) {
     // Every row of a process carries the process's own name (its main thread's comm, read in BPF).
@@ -72,6 +75,7 @@ export function buildProfiles(
       continue;
     }
     symbolizer.observe(pid);
+    keptPids.push(pid);
     const b = shared ?? new DictionaryBuilder();
     const kept = opts.keptShare?.(pid) ?? 1;
     const byKind: Record<SampleKind, Map<number, number>> = { cpu: new Map(), off_cpu: new Map() };
@@ -83,7 +87,7 @@ export function buildProfiles(
     if (byKind.cpu.size > 0) profiles.push(profileOf(CPU_TYPE, labels, window, periodNs / kept, periodNs / kept, b, byKind.cpu));
     if (byKind.off_cpu.size > 0) profiles.push(profileOf(OFF_CPU_TYPE, labels, window, opts.offCpuPeriodNs ?? 0, 1, b, byKind.off_cpu));
   }
-  return { profiles, droppedSamples };
+  return { profiles, keptPids, droppedSamples };
 }
 
 /** `scale`: nanoseconds per counted unit (a CPU sample's period; 1 for off-CPU, counted in ns already). */

@@ -37,6 +37,7 @@ export const BPF_COUNTERS = [
   'off_cpu_events',
   'off_cpu_kept',
   'adaptive_skipped',
+  'off_cpu_not_syscall',
 ] as const;
 export type BpfCounterName = (typeof BPF_COUNTERS)[number];
 export type BpfCounters = Record<BpfCounterName, number>;
@@ -124,6 +125,8 @@ export class BpfProfiler {
   private readonly countersFd: number;
   readonly generations: readonly [GenerationMaps, GenerationMaps];
   readonly cpus: readonly number[];
+  /** Rows of the unwind table array (as sized at load). */
+  unwindRows = DEFAULT_UNWIND_ROWS;
   private gen = 0;
   private closed = false;
 
@@ -152,13 +155,14 @@ export class BpfProfiler {
     const cpus = opts.cpus ?? onlineCpus();
     const obj = loadObject(bpf, path, opts);
     const profiler = new BpfProfiler(bpf, obj, cpus);
+    profiler.unwindRows = opts.unwindRows ?? DEFAULT_UNWIND_ROWS;
     try {
       profiler.writeSettings(opts);
       profiler.attachTracepoint('kiln_exec');
       profiler.attachTracepoint('kiln_exit');
       if (opts.offCpu) {
-        profiler.attachTracepoint('kiln_switch_out');
-        profiler.attachKprobe('kiln_switch_in', finishTaskSwitchSymbol());
+        profiler.attachTracepoint('kiln_switch');
+        profiler.attachTracepoint('kiln_sys_exit');
       }
       profiler.attach(opts.frequencyHz);
     } catch (e) {
@@ -202,12 +206,6 @@ export class BpfProfiler {
   private attachTracepoint(name: string): void {
     const link = this.bpf.attach(this.program(name));
     if (link === null) throw new Error(`attaching BPF program ${name} failed: ${errnoText(this.bpf.errno())} (needs a kernel with BTF, /sys/kernel/btf/vmlinux)`);
-    this.links.push(link);
-  }
-
-  private attachKprobe(name: string, func: string): void {
-    const link = this.bpf.attachKprobe(this.program(name), func);
-    if (link === null) throw new Error(`attaching BPF program ${name} to kprobe ${func} failed: ${errnoText(this.bpf.errno())} (needs CONFIG_KPROBES)`);
     this.links.push(link);
   }
 
@@ -289,7 +287,7 @@ function loadObject(bpf: Libbpf, path: string, opts: LoaderOptions): Ptr {
       for (const name of ['stacks_0', 'stacks_1']) setMapSize(bpf, obj, name, opts.stackMapSize);
       setMapSize(bpf, obj, 'unwind_rows', opts.unwindRows ?? DEFAULT_UNWIND_ROWS);
       // Off-CPU programs are loaded only when asked for: off by default, and then they cost nothing.
-      for (const name of ['kiln_switch_out', 'kiln_switch_in']) {
+      for (const name of ['kiln_switch', 'kiln_sys_exit']) {
         const prog = bpf.findProgram(obj, name);
         if (prog === null) throw new Error(`BPF object has no program "${name}": rebuild it with \`npm run build:bpf\``);
         bpf.setAutoload(prog, opts.offCpu !== undefined);
@@ -309,17 +307,6 @@ const LOAD_ATTEMPTS = 5;
 
 /** 2^21 rows × 8 bytes = 16 MiB of kernel memory for the unwind tables of every binary in use. */
 export const DEFAULT_UNWIND_ROWS = 1 << 21;
-
-/**
- * finish_task_switch runs in the context of the task switched in, right after the switch: the off-CPU
- * program attaches there. Compilers rename it (finish_task_switch.isra.0 on Debian's 6.x kernels), so
- * the name is looked up in kallsyms.
- */
-export function finishTaskSwitchSymbol(kallsyms = readFileSync('/proc/kallsyms', 'latin1')): string {
-  const m = /^[0-9a-f]+ [tT] (finish_task_switch(?:\.[a-z]+\.\d+)*)$/m.exec(kallsyms);
-  if (!m) throw new Error('--off-cpu: the kernel has no finish_task_switch symbol in /proc/kallsyms to attach to');
-  return m[1]!;
-}
 
 /** Map sizes can only change between open and load. */
 function setMapSize(bpf: Libbpf, obj: Ptr, name: string, n: number): void {

@@ -12,6 +12,8 @@ export class LruCache<K, V> {
   constructor(
     private readonly maxWeight: number,
     private readonly weigh: (value: V) => number = () => 1,
+    /** Called for each entry pushed out by the bound (not for delete() or clear()). */
+    private readonly onEvict?: (key: K, value: V) => void,
   ) {
     if (!(maxWeight > 0)) throw new RangeError(`LRU capacity must be positive, got ${maxWeight}`);
   }
@@ -51,6 +53,7 @@ export class LruCache<K, V> {
       this.entries.delete(k);
       this.totalWeight -= e.weight;
       this.evictions++;
+      this.onEvict?.(k, e.value);
     }
   }
 
@@ -65,6 +68,10 @@ export class LruCache<K, V> {
   /** Entries, least recently used first, without touching their recency. */
   *[Symbol.iterator](): IterableIterator<[K, V]> {
     for (const [k, e] of this.entries) yield [k, e.value];
+  }
+
+  keys(): K[] {
+    return [...this.entries.keys()];
   }
 
   clear(): void {

@@ -17,6 +17,32 @@ export class AgentMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly unwindWalks = new Counter({
+    name: 'kiln_agent_unwind_stacks_total',
+    help: 'User stacks walked in BPF, by how the walk ended (complete: reached the outermost frame; the rest are failures: truncated past 127 frames, read_error, bad_pc, unsupported DWARF rule, no_tables: process not loaded yet, frame pointers only)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly unwindFrames = new Counter({
+    name: 'kiln_agent_unwind_frames_total',
+    help: 'Frames walked in BPF by frame pointer (JIT code, code without unwind info) and CPython frames read',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly pythonErrors = new Counter({ name: 'kiln_agent_python_read_errors_total', help: 'CPython thread states or frames the BPF program could not read', registers: [this.registry] });
+  readonly offCpuBlocks = new Counter({
+    name: 'kiln_agent_off_cpu_blocks_total',
+    help: 'Blocks in syscalls at least --off-cpu-min long (seen), those recorded after duration-weighted sampling (kept), and blocks outside any syscall, not attributed (not_syscall)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly adaptiveSkipped = new Counter({ name: 'kiln_agent_adaptive_skipped_samples_total', help: 'CPU samples skipped by --adaptive (their processes were stable)', registers: [this.registry] });
+  readonly unwindTables = new Gauge({
+    name: 'kiln_agent_unwind_tables',
+    help: 'Unwind tables in BPF: binaries, rows used and capacity, tables left out because the table was full, processes loaded, proc_maps entries, loads and their total time (ms)',
+    labelNames: ['stat'] as const,
+    registers: [this.registry],
+  });
   readonly samples = new Counter({ name: 'kiln_agent_samples_total', help: 'Stack samples read from the kernel (idle excluded)', registers: [this.registry] });
   readonly relabelDropped = new Counter({ name: 'kiln_agent_relabel_dropped_samples_total', help: 'Samples of processes dropped by relabel rules', registers: [this.registry] });
   readonly processes = new Gauge({ name: 'kiln_agent_profiled_processes', help: 'Processes with samples in the last interval', registers: [this.registry] });
@@ -56,6 +82,15 @@ export class AgentMetrics {
     for (const reason of ['counts_full', 'stacks_full', 'stack_error'] as const) {
       this.bpfDrops.inc({ reason }, deltas[reason]);
     }
+    const results = { complete: 'unwind_complete', truncated: 'unwind_truncated', read_error: 'unwind_read_error', bad_pc: 'unwind_bad_pc', unsupported: 'unwind_unsupported', no_tables: 'unwind_no_tables' } as const;
+    for (const [result, name] of Object.entries(results)) this.unwindWalks.inc({ result }, deltas[name]);
+    this.unwindFrames.inc({ kind: 'frame_pointer' }, deltas.fp_frames);
+    this.unwindFrames.inc({ kind: 'python' }, deltas.python_frames);
+    this.pythonErrors.inc(deltas.python_error);
+    this.offCpuBlocks.inc({ outcome: 'seen' }, deltas.off_cpu_events);
+    this.offCpuBlocks.inc({ outcome: 'kept' }, deltas.off_cpu_kept);
+    this.offCpuBlocks.inc({ outcome: 'not_syscall' }, deltas.off_cpu_not_syscall);
+    this.adaptiveSkipped.inc(deltas.adaptive_skipped);
   }
 
   recordSymbolizer(stats: SymbolizerStats): void {
@@ -64,6 +99,10 @@ export class AgentMetrics {
     for (const [stat, v] of Object.entries(stats)) {
       if (stat !== 'frames' && stat !== 'symbolized' && Number.isFinite(v)) this.symbolizerStat.set({ stat }, v);
     }
+  }
+
+  recordUnwindTables(stats: object): void {
+    for (const [stat, v] of Object.entries(stats)) if (typeof v === 'number' && Number.isFinite(v)) this.unwindTables.set({ stat }, v);
   }
 
   /** Serves /metrics on `port` (0 = any free port); resolves with the port bound. */

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { drainMap } from './bpf/drain.js';
 import type { BpfCounters, BpfProfiler } from './loader.js';
 import { BPF_COUNTERS, KEY_SIZE, STACK_DEPTH, STACK_KEY_SIZE, STACK_VALUE_SIZE } from './loader.js';
 import type { RawSample, SampleKind } from './types.js';
@@ -15,7 +16,6 @@ const FLIP_GRACE_MS = 5;
 const BATCH = 4096;
 /** Stacks are 1 KiB each: smaller batches keep the read buffer at 1 MiB. */
 const STACK_BATCH = 1024;
-const ENOENT = 2;
 
 export interface Collected {
   readonly samples: RawSample[];
@@ -45,13 +45,13 @@ export class Sampler {
 
     const maps = this.bpf.generations[old];
     const rows: CountRow[] = [];
-    this.drain(maps.counts, KEY_SIZE, 8, this.countKeys, this.countValues, BATCH, (keys, values, i) =>
+    drainMap(this.bpf.lib, maps.counts, { key: KEY_SIZE, value: 8, batch: BATCH }, this.countKeys, this.countValues, (keys, values, i) =>
       rows.push(decodeRow(keys, i * KEY_SIZE, values.readBigUInt64LE(i * 8))),
     );
     // Every stored stack is read and deleted, referenced or not (stacks of dropped samples too), so
     // nothing piles up across intervals.
     const stacks = new Map<bigint, bigint[]>();
-    this.drain(maps.stacks, STACK_KEY_SIZE, STACK_VALUE_SIZE, this.stackKeys, this.stackValues, STACK_BATCH, (keys, values, i) =>
+    drainMap(this.bpf.lib, maps.stacks, { key: STACK_KEY_SIZE, value: STACK_VALUE_SIZE, batch: STACK_BATCH }, this.stackKeys, this.stackValues, (keys, values, i) =>
       stacks.set(keys.readBigUInt64LE(i * STACK_KEY_SIZE), decodeStack(values, i * STACK_VALUE_SIZE)),
     );
 
@@ -64,26 +64,6 @@ export class Sampler {
       count: r.count,
     }));
     return { samples, counterDeltas };
-  }
-
-  /** Reads and deletes every entry of a hash map with batch syscalls. */
-  private drain(fd: number, keySize: number, valueSize: number, keys: Buffer, values: Buffer, batch: number, row: (keys: Buffer, values: Buffer, i: number) => void): void {
-    const lib = this.bpf.lib;
-    let inBatch: Buffer | null = null;
-    let outBatch: Buffer = Buffer.alloc(Math.max(keySize, 8));
-    const count = Buffer.alloc(4);
-    for (;;) {
-      count.writeUInt32LE(batch);
-      const rc = lib.mapLookupAndDeleteBatch(fd, inBatch, outBatch, keys, values, count);
-      // ENOENT means "nothing after this batch": success, and the rows it returned still count.
-      if (rc < 0 && rc !== -ENOENT) throw new Error(`reading BPF map failed: errno ${-rc}`);
-      const n = count.readUInt32LE();
-      for (let i = 0; i < n; i++) row(keys, values, i);
-      if (rc === -ENOENT || n === 0) return;
-      const next: Buffer = inBatch ?? Buffer.alloc(outBatch.length);
-      inBatch = outBatch;
-      outBatch = next;
-    }
   }
 }
 

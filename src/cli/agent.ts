@@ -34,6 +34,12 @@ export function agentCommand(): Command {
     .addOption(new Option('--queue-size <n>', `requests kept while the server is unreachable, oldest dropped first (default: ${DEFAULTS.queueSize})`))
     .addOption(new Option('--queue-bytes <n>', `bytes kept while the server is unreachable (default: ${DEFAULTS.queueBytes})`))
     .addOption(new Option('--timeout <duration>', `per-request timeout (default: ${DEFAULTS.timeoutMs / 1000}s)`))
+    .addOption(new Option('--off-cpu', 'also profile time blocked (sched_switch), as off_cpu:off_cpu:nanoseconds:off_cpu:nanoseconds (default: off)'))
+    .addOption(new Option('--off-cpu-min <time>', `blocks shorter than this are not recorded, e.g. 1ms (default: ${DEFAULTS.offCpuMinMs}ms: all, by sampling)`))
+    .addOption(new Option('--off-cpu-period <time>', 'off-CPU sampling period: shorter blocks are kept with probability length/period, weighted one period (default: 1/frequency)'))
+    .addOption(new Option('--no-unwind-tables', 'walk native stacks by frame pointers only, without the .eh_frame unwind tables (default: tables on)'))
+    .addOption(new Option('--unwind-table-size <n>', `rows of the BPF unwind table shared by every binary, 8 bytes each (default: ${DEFAULTS.unwindTableSize})`))
+
     .addHelpText(
       'after',
       '\nExample: sudo kiln agent --server http://localhost:4040\n' +
@@ -41,9 +47,9 @@ export function agentCommand(): Command {
         '  server: http://kiln.monitoring:4040\n  interval: 10s\n  relabel_configs:\n' +
         '    - source_labels: [comm]\n      regex: "kworker.*"\n      action: drop\n',
     )
-    .action(async (opts: Record<string, string | undefined>) => {
+    .action(async (opts: Record<string, string | boolean | undefined>) => {
       try {
-        const file = opts.config ? readConfigFile(opts.config) : {};
+        const file = typeof opts.config === 'string' ? readConfigFile(opts.config) : {};
         const flags: RawSettings = {
           server: opts.server,
           protocol: opts.protocol,
@@ -59,6 +65,12 @@ export function agentCommand(): Command {
           queueSize: opts.queueSize,
           queueBytes: opts.queueBytes,
           timeout: opts.timeout,
+          offCpu: opts.offCpu,
+          offCpuMin: opts.offCpuMin,
+          offCpuPeriod: opts.offCpuPeriod,
+          // commander's --no-unwind-tables gives unwindTables: true by default; only a false is a choice.
+          unwindTables: opts.unwindTables === false ? false : undefined,
+          unwindTableSize: opts.unwindTableSize,
         };
         const agent = await startAgent(resolveConfig(file, flags));
         await new Promise<void>((resolve) => {

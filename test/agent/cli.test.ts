@@ -38,7 +38,8 @@ describe('kiln agent (CLI)', () => {
   it('documents every flag in --help, with its default', () => {
     const help = agentCommand().helpInformation();
     for (const flag of ['--server', '--protocol', '--frequency', '--interval', '--config', '--node-name', '--metrics-port', '--metrics-host',
-      '--stack-map-size', '--counts-map-size', '--bearer-token-file', '--tenant', '--queue-size', '--queue-bytes', '--timeout']) {
+      '--stack-map-size', '--counts-map-size', '--bearer-token-file', '--tenant', '--queue-size', '--queue-bytes', '--timeout',
+      '--off-cpu', '--off-cpu-min', '--off-cpu-period', '--no-unwind-tables', '--unwind-table-size']) {
       expect(help, flag).toContain(flag);
     }
     expect(help).toContain('(default: 19)');

@@ -40,6 +40,16 @@ describe('agent config', () => {
     expect(() => resolveConfig({}, { queueBytes: String(2 ** 31 + 1) })).toThrow(/--queue-bytes/);
   });
 
+  it('leaves off-CPU off and unwind tables on by default, and reads both from flags and YAML', () => {
+    const d = resolveConfig({}, {});
+    expect(d.offCpu).toBe(false);
+    expect(d.unwindTables).toBe(true);
+    const c = resolveConfig(parseConfigYaml('off_cpu: true\noff_cpu_min: 1ms\nunwind_tables: false\n'), { offCpuPeriod: '20ms' });
+    expect(c).toMatchObject({ offCpu: true, offCpuMinMs: 1, offCpuPeriodMs: 20, unwindTables: false });
+    expect(() => resolveConfig({}, { offCpu: 'sometimes' })).toThrow(/--off-cpu "sometimes"/);
+    expect(() => resolveConfig({}, { offCpuPeriod: '5s' })).toThrow(/--off-cpu-period/);
+  });
+
   it('parses durations the way users write them', () => {
     expect(parseDuration('10s')).toBe(10_000);
     expect(parseDuration('500ms')).toBe(500);

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { BPF_COUNTERS, type BpfCounters } from '../../src/agent/loader.js';
 import { AgentMetrics } from '../../src/agent/metrics.js';
+
+const counters = (some: Partial<BpfCounters>): BpfCounters => ({ ...(Object.fromEntries(BPF_COUNTERS.map((n) => [n, 0])) as BpfCounters), ...some });
 
 describe('agent /metrics', () => {
   it('serves BPF drops, symbolization hit rate and export figures in Prometheus text', async () => {
     const m = new AgentMetrics();
-    m.recordBpf({ samples: 100, idle: 10, counts_full: 2, stacks_full: 3, stack_error: 0 });
+    m.recordBpf(counters({ samples: 100, idle: 10, counts_full: 2, stacks_full: 3, user_walks: 90, unwind_complete: 80, unwind_read_error: 4, unwind_bad_pc: 6, fp_frames: 12, python_frames: 30, off_cpu_events: 5, off_cpu_kept: 2 }));
     m.recordSymbolizer({ frames: 200, symbolized: 150, cachedSymbols: 42 });
     m.exportErrors.inc({ kind: 'retry' });
     m.exportDuration.observe(0.02);
@@ -18,6 +21,14 @@ describe('agent /metrics', () => {
       expect(text).toContain('kiln_agent_bpf_dropped_samples_total{reason="counts_full"} 2');
       expect(text).toContain('kiln_agent_bpf_dropped_samples_total{reason="stacks_full"} 3');
       expect(text).toContain('kiln_agent_symbolize_hit_ratio 0.75');
+      // How each user-stack walk ended, by reason.
+      expect(text).toContain('kiln_agent_unwind_stacks_total{result="complete"} 80');
+      expect(text).toContain('kiln_agent_unwind_stacks_total{result="read_error"} 4');
+      expect(text).toContain('kiln_agent_unwind_stacks_total{result="bad_pc"} 6');
+      expect(text).toContain('kiln_agent_unwind_stacks_total{result="truncated"} 0');
+      expect(text).toContain('kiln_agent_unwind_frames_total{kind="frame_pointer"} 12');
+      expect(text).toContain('kiln_agent_unwind_frames_total{kind="python"} 30');
+      expect(text).toContain('kiln_agent_off_cpu_blocks_total{outcome="kept"} 2');
       expect(text).toContain('kiln_agent_symbolizer_stat{stat="cachedSymbols"} 42');
       expect(text).toContain('kiln_agent_export_errors_total{kind="retry"} 1');
       expect(text).toContain('kiln_agent_export_duration_seconds_count 1');

@@ -31,6 +31,8 @@ export function compileFixture(source: string, name: string, flags: string[]): s
 export interface Workload {
   readonly child: ChildProcess;
   readonly pid: number;
+  /** Wall time from start to exit, seconds (once exited). */
+  wallSeconds(): number;
   /** Exit code once it ended. */
   readonly exited: Promise<number | null>;
   /** CPU seconds (user + sys) it had used at the last look before it exited. */
@@ -44,6 +46,8 @@ const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) |
  * it really got — not wall time — is what the agent's totals are compared with).
  */
 export function run(cmd: string, args: string[]): Workload {
+  const started = performance.now();
+  let ended: number | undefined;
   const child = spawn(cmd, args, { stdio: 'ignore' });
   const pid = child.pid!;
   let cpu = 0;
@@ -58,11 +62,12 @@ export function run(cmd: string, args: string[]): Workload {
   const timer = setInterval(look, 250);
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => {
+      ended = performance.now();
       clearInterval(timer);
       resolve(code);
     }),
   );
-  return { child, pid, exited, cpuSeconds: () => cpu };
+  return { child, pid, exited, cpuSeconds: () => cpu, wallSeconds: () => ((ended ?? performance.now()) - started) / 1000 };
 }
 
 /**
@@ -89,9 +94,9 @@ export function keepOnly(pids: () => readonly number[], nodeName = 'test'): Proc
  * Runs a workload under the real agent (pushing to `serverUrl`, keeping only the workload's pid) until
  * it exits, then stops the agent, which sends the last interval and waits for delivery.
  */
-export async function profileWorkload(serverUrl: string, cmd: string, args: string[]): Promise<Workload> {
+export async function profileWorkload(serverUrl: string, cmd: string, args: string[], extra: RawSettings = {}): Promise<Workload> {
   let pids: number[] = [];
-  const agent = await startAgent(testConfig(serverUrl), { labeler: keepOnly(() => pids) });
+  const agent = await startAgent(testConfig(serverUrl, extra), { labeler: keepOnly(() => pids) });
   try {
     const workload = run(cmd, args);
     pids = [workload.pid];

@@ -61,6 +61,7 @@ struct thread_struct {
 } __attribute__((preserve_access_index));
 
 struct task_struct {
+  int pid;
   unsigned int flags;
   struct task_struct *group_leader;
   char comm[16];
@@ -72,6 +73,7 @@ struct task_struct {
 
 /* The user registers the walker starts from (x86_64 struct pt_regs, UAPI layout). */
 #define REG_BP 4
+#define REG_ORIG_AX 15 /* the syscall number while in a syscall */
 #define REG_IP 16
 #define REG_SP 19
 
@@ -94,6 +96,8 @@ struct stack {
   u64 len;
 };
 #define PY_FRAME_TAG (1ULL << 63)
+/* An off-CPU sample's only kernel frame: bit 63 | syscall number, below the kernel half (syscalls.ts). */
+#define SYSCALL_FRAME (1ULL << 63)
 #define PY_ADDR_MASK ((1ULL << 47) - 1)
 
 /* Sizes are defaults; the loader sets max_entries from its flags before load. */
@@ -157,32 +161,35 @@ struct {
 } scratch SEC(".maps");
 
 /* ---- process discovery (mirrored by src/agent/unwind/process-tables.ts) ---- */
+/* A process the walker has not seen loaded (no `procs` entry) is reported here. */
 
-/* Processes whose unwind tables the agent has loaded: pid → PROC_* flags. */
+/* Flags of a process the agent has loaded (struct proc_info in unwind.h). */
 enum { PROC_TABLES = 1, PROC_PYTHON = 2 };
-struct {
-  __uint(type, MAP_TYPE_HASH);
-  __uint(max_entries, 32768);
-  __type(key, u32);
-  __type(value, u32);
-} known_pids SEC(".maps");
 
-/* What the agent should look at: pid → EV_* bits. Drained by the agent every few hundred ms. */
-enum { EV_NEW = 1, EV_EXEC = 2, EV_EXIT = 4, EV_MISS = 8 };
+/* What the agent should look at: pid → EV_* bits, and how many samples asked (the agent loads the
+ * busiest processes first). Drained by the agent every 100 ms. */
+enum { EV_NEW = 1, EV_EXEC = 2, EV_EXIT = 4 };
+struct pid_event {
+  u32 events;
+  u32 pad;
+  u64 hits;
+};
 struct {
   __uint(type, MAP_TYPE_HASH);
   __uint(max_entries, 8192);
   __type(key, u32);
-  __type(value, u32);
+  __type(value, struct pid_event);
 } pid_events SEC(".maps");
 
 INLINE void report(u32 pid, u32 ev) {
-  u32 *cur = map_lookup_elem(&pid_events, &pid);
+  struct pid_event *cur = map_lookup_elem(&pid_events, &pid);
   if (cur) {
-    if (!(*cur & ev)) *cur |= ev; /* racy but harmless: the agent only needs to look once */
+    if (!(cur->events & ev)) cur->events |= ev; /* racy but harmless: the agent only needs to look once */
+    __sync_fetch_and_add(&cur->hits, 1);
     return;
   }
-  map_update_elem(&pid_events, &pid, &ev, NOEXIST);
+  struct pid_event fresh = {.events = ev, .hits = 1};
+  map_update_elem(&pid_events, &pid, &fresh, NOEXIST);
 }
 
 /* Drop, health and unwinding counters, read by the agent for its /metrics. Indices are part of the
@@ -201,14 +208,15 @@ enum {
   C_U_READ_ERROR = 8,   /* user memory unreadable (a saved register or return address) */
   C_U_BAD_PC = 9,       /* a return address that cannot be code (garbage frame pointer) */
   C_U_UNSUPPORTED = 10, /* a CFA rule the tables cannot express (DWARF expression, other register) */
-  C_U_NO_TABLES = 11,   /* the process's tables were not loaded yet: frame pointers only */
+  C_U_NO_TABLES = 11,   /* the process was not loaded yet: frame pointers only */
   C_U_FP_FALLBACK = 12, /* frames walked by frame pointer (JIT code, code without unwind info) — not a failure */
   C_U_PY_FRAMES = 13,   /* CPython frames emitted */
   C_U_PY_ERROR = 14,    /* a CPython thread state or frame could not be read */
   C_OFF_CPU_EVENTS = 15, /* blocks long enough to be considered */
   C_OFF_CPU_KEPT = 16,   /* of those, recorded (after duration-weighted sampling) */
   C_ADAPTIVE_SKIPPED = 17, /* CPU samples skipped by adaptive sampling */
-  C_COUNT = 18,
+  C_OFF_CPU_NOT_SYSCALL = 18, /* blocks outside a syscall (e.g. a page fault): not attributed */
+  C_COUNT = 19,
 };
 struct {
   __uint(type, MAP_TYPE_ARRAY);

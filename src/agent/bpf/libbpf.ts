@@ -20,7 +20,6 @@ export interface Libbpf {
   attachPerfEvent(prog: Ptr, perfFd: number): Ptr | null;
   /** Attaches by the program's section (tp_btf/…): null on failure (cause in errno). */
   attach(prog: Ptr): Ptr | null;
-  attachKprobe(prog: Ptr, func: string): Ptr | null;
   /** Whether `bpf_object__load` loads this program (set before load; unloaded programs cost nothing). */
   setAutoload(prog: Ptr, load: boolean): number;
   linkDestroy(link: Ptr): number;
@@ -73,7 +72,6 @@ export function libbpf(): Libbpf {
   const attach = lib.func('void *bpf_program__attach_perf_event(void *prog, int pfd)');
   const destroy = lib.func('int bpf_link__destroy(void *link)');
   const attachAny = lib.func('void *bpf_program__attach(void *prog)');
-  const attachKprobe = lib.func('void *bpf_program__attach_kprobe(void *prog, bool retprobe, const char *func)');
   const setAutoload = lib.func('int bpf_program__set_autoload(void *prog, bool autoload)');
   const updateBatch = lib.func('int bpf_map_update_batch(int fd, void *keys, void *values, void *count, void *opts)');
   const lookupDeleteBatch = lib.func(
@@ -101,7 +99,6 @@ export function libbpf(): Libbpf {
     attachPerfEvent: (p, fd) => ptr(attach(p, fd)),
     linkDestroy: (l) => destroy(l) as number,
     attach: (p) => ptr(attachAny(p)),
-    attachKprobe: (p, f) => ptr(attachKprobe(p, false, f)),
     setAutoload: (p, on) => setAutoload(p, on) as number,
     mapUpdateBatch: (fd, k, v, c) => updateBatch(fd, k, v, c, null) as number,
     mapLookupAndDeleteBatch: (fd, i, o, k, v, c) => lookupDeleteBatch(fd, i, o, k, v, c, null) as number,

@@ -7,11 +7,15 @@
  * process name}, so the kernel aggregates and user space reads one row per distinct stack per interval.
  * Threads of a process on the same stack share a row: cost follows distinct stacks, not threads.
  *
- * kiln_switch_out / kiln_switch_in — off-CPU (loaded only with --off-cpu): sched_switch notes when a
- * thread blocks; when it runs again (finish_task_switch, in its own context, so its stacks are the
- * ones it blocked on) the time blocked is added to its stacks. Blocks shorter than a minimum are
- * ignored; blocks shorter than the sampling period are kept with probability length/period and
- * weighted one period, so totals stay unbiased while walks stay bounded by (time blocked)/period.
+ * kiln_switch / kiln_sys_exit — off-CPU (loaded only with --off-cpu): sched_switch notes when a
+ * thread blocks in a syscall and, when it is switched back in, how long it was blocked. Blocks shorter
+ * than a minimum are ignored; blocks shorter than the sampling period are kept with probability
+ * length/period and weighted one period, so totals stay unbiased while walks stay bounded by
+ * (time blocked)/period. The walk itself happens when the thread leaves that syscall (sys_exit, in its
+ * own context: its user stack is exactly the one it blocked on), because kernels without kprobes or
+ * fentry (this project's CI kernel has neither) offer no other hook in the woken thread's context. The
+ * kernel side of an off-CPU stack is therefore one frame naming the syscall, not the kernel's own
+ * stack; blocks outside syscalls (page faults) are counted but not attributed.
  *
  * kiln_exec / kiln_exit — tell the agent when a process it loaded unwind tables for changes image or
  * ends, so tables follow processes without the agent polling /proc for every idle one.
@@ -39,13 +43,19 @@ struct {
   __type(value, u64);
 } rates SEC(".maps");
 
-/* Off-CPU: when each blocked thread went to sleep. LRU: threads that exit asleep age out. */
+/* Off-CPU: per blocked thread, since when, in which syscall, and the time kept for it so far. LRU:
+ * threads that exit while blocked age out. */
+struct off_cpu_block {
+  u64 since;  /* 0 while the thread runs */
+  u64 weight; /* nanoseconds to record when it leaves the syscall */
+  u64 nr;     /* the syscall */
+};
 struct {
   __uint(type, MAP_TYPE_LRU_HASH);
   __uint(max_entries, 65536);
   __type(key, u32);
-  __type(value, u64);
-} off_cpu_start SEC(".maps");
+  __type(value, struct off_cpu_block);
+} off_cpu SEC(".maps");
 
 /*
  * Stores the `len` frames in the scratch slot under their content hash and returns the hash: 0 when
@@ -70,8 +80,9 @@ INLINE u64 store_stack(void *stacks, struct stack *buf) {
   return 1;
 }
 
-/* Adds `value` to the current thread's {process, stacks} count of this kind. */
-INLINE void record(void *ctx, u32 pid, u32 kind, u64 value) {
+/* Adds `value` to the current thread's {process, stacks} count of this kind. `syscall`: the kernel
+ * stack is that syscall's marker frame instead of the stack at this point (off-CPU). */
+INLINE void record(void *ctx, u32 pid, u32 kind, u64 value, u64 syscall) {
   u32 zero = 0;
   u32 *gen = map_lookup_elem(&config, &zero);
   struct stack *buf = map_lookup_elem(&scratch, &zero);
@@ -90,8 +101,13 @@ INLINE void record(void *ctx, u32 pid, u32 kind, u64 value) {
   walk_user(task, pid, buf);
   key.user_stack = store_stack(stacks, buf);
   if (key.user_stack == 1) return;
-  long bytes = get_stack(ctx, buf->ips, sizeof(buf->ips), 0);
-  buf->len = bytes > 0 ? (u64)bytes / 8 : 0;
+  if (kind == KIND_OFF_CPU) {
+    buf->ips[0] = SYSCALL_FRAME | (syscall & 0xffff);
+    buf->len = 1;
+  } else {
+    long bytes = get_stack(ctx, buf->ips, sizeof(buf->ips), 0);
+    buf->len = bytes > 0 ? (u64)bytes / 8 : 0;
+  }
   key.kernel_stack = store_stack(stacks, buf);
   if (key.kernel_stack == 1) return;
 
@@ -123,45 +139,69 @@ int kiln_sample(void *ctx) {
       return 0;
     }
   }
-  record(ctx, pid, KIND_CPU, 1);
+  record(ctx, pid, KIND_CPU, 1, 0);
   return 0;
 }
 
-/* sched_switch(preempt, prev, next, prev_state): prev is the current task, about to stop running. */
+/* sched_switch(preempt, prev, next, prev_state) runs as prev, about to stop running. */
 SEC("tp_btf/sched_switch")
-int kiln_switch_out(u64 *ctx) {
-  /* Preempted (or yielding) threads are runnable, not blocked: waiting for a CPU is not off-CPU time. */
-  if ((u8)ctx[0] || (u32)ctx[3] == 0) return 0;
-  u32 tid = (u32)get_current_pid_tgid();
-  if (tid == 0) return 0;
-  struct task_struct *prev = (struct task_struct *)ctx[1];
-  unsigned int flags = 0;
-  probe_read_kernel(&flags, sizeof(flags), &prev->flags);
-  if (flags & PF_KTHREAD) return 0;
+int kiln_switch(u64 *ctx) {
   u64 now = ktime_get_ns();
-  map_update_elem(&off_cpu_start, &tid, &now, 0);
+  /* prev blocks — unless preempted or yielding: runnable threads waiting for a CPU are not off-CPU. */
+  u32 tid = (u32)get_current_pid_tgid();
+  if (tid != 0 && !(u8)ctx[0] && (u32)ctx[3] != 0) {
+    struct task_struct *prev = (struct task_struct *)ctx[1];
+    unsigned int flags = 0;
+    probe_read_kernel(&flags, sizeof(flags), &prev->flags);
+    u64 regs = flags & PF_KTHREAD ? 0 : task_pt_regs(prev);
+    u64 nr = (u64)-1;
+    if (regs) probe_read_kernel(&nr, sizeof(nr), (void *)(regs + REG_ORIG_AX * 8));
+    if ((s64)nr < 0) {
+      if (regs) bump(C_OFF_CPU_NOT_SYSCALL);
+    } else {
+      struct off_cpu_block *b = map_lookup_elem(&off_cpu, &tid);
+      if (b) {
+        b->since = now;
+        b->nr = nr;
+      } else {
+        struct off_cpu_block fresh = {.since = now, .nr = nr};
+        map_update_elem(&off_cpu, &tid, &fresh, 0);
+      }
+    }
+  }
+  /* next runs again: how long was it blocked, and is this block kept? */
+  int next_tid = 0;
+  probe_read_kernel(&next_tid, sizeof(next_tid), &((struct task_struct *)ctx[2])->pid);
+  u32 key = (u32)next_tid;
+  struct off_cpu_block *b = map_lookup_elem(&off_cpu, &key);
+  if (!b || b->since == 0) return 0;
+  u64 blocked = now - b->since;
+  b->since = 0;
+  if (blocked >= setting(SET_OFF_CPU_MIN_NS)) {
+    bump(C_OFF_CPU_EVENTS);
+    u64 period = setting(SET_OFF_CPU_PERIOD_NS);
+    if (blocked >= period) {
+      b->weight += blocked;
+      bump(C_OFF_CPU_KEPT);
+    } else if ((u64)get_prandom_u32() % period < blocked) {
+      b->weight += period;
+      bump(C_OFF_CPU_KEPT);
+    }
+  }
+  if (b->weight == 0) map_delete_elem(&off_cpu, &key);
   return 0;
 }
 
-/* finish_task_switch(prev) runs in the context of the task switched in: it has just stopped blocking. */
-SEC("kprobe")
-int kiln_switch_in(void *ctx) {
+/* sys_exit(regs, ret), in the context of the thread leaving the syscall it blocked in. */
+SEC("tp_btf/sys_exit")
+int kiln_sys_exit(u64 *ctx) {
   u64 id = get_current_pid_tgid();
   u32 tid = (u32)id;
-  u64 *since = map_lookup_elem(&off_cpu_start, &tid);
-  if (!since) return 0;
-  u64 blocked = ktime_get_ns() - *since;
-  map_delete_elem(&off_cpu_start, &tid);
-  if (blocked < setting(SET_OFF_CPU_MIN_NS)) return 0;
-  bump(C_OFF_CPU_EVENTS);
-  u64 period = setting(SET_OFF_CPU_PERIOD_NS);
-  u64 weight = blocked;
-  if (blocked < period) {
-    if ((u64)get_prandom_u32() % period >= blocked) return 0;
-    weight = period;
-  }
-  bump(C_OFF_CPU_KEPT);
-  record(ctx, (u32)(id >> 32), KIND_OFF_CPU, weight);
+  struct off_cpu_block *b = map_lookup_elem(&off_cpu, &tid);
+  if (!b || b->since != 0) return 0;
+  u64 weight = b->weight, nr = b->nr;
+  map_delete_elem(&off_cpu, &tid);
+  if (weight) record(ctx, (u32)(id >> 32), KIND_OFF_CPU, weight, nr);
   return 0;
 }
 
@@ -169,8 +209,8 @@ int kiln_switch_in(void *ctx) {
 SEC("tp_btf/sched_process_exec")
 int kiln_exec(u64 *ctx) {
   u32 pid = (u32)(get_current_pid_tgid() >> 32);
-  if (map_lookup_elem(&known_pids, &pid)) {
-    map_delete_elem(&known_pids, &pid);
+  if (map_lookup_elem(&procs, &pid)) {
+    map_delete_elem(&procs, &pid);
     report(pid, EV_EXEC);
   }
   return 0;
@@ -181,7 +221,7 @@ SEC("tp_btf/sched_process_exit")
 int kiln_exit(u64 *ctx) {
   u64 id = get_current_pid_tgid();
   u32 pid = (u32)(id >> 32);
-  if ((u32)id == pid && map_lookup_elem(&known_pids, &pid)) report(pid, EV_EXIT);
+  if ((u32)id == pid && map_lookup_elem(&procs, &pid)) report(pid, EV_EXIT);
   return 0;
 }
 

@@ -7,13 +7,13 @@
  * Tables (written by the agent, src/agent/unwind/):
  *  - unwind_rows: one array for all binaries; a binary's rows are a contiguous, pc-sorted slice of it,
  *    shared by every process that maps the binary (keyed by build id on the agent's side).
- *  - proc_maps: an LPM trie from {pid, address} to the mapping holding it: its load bias and its
- *    binary's slice of unwind_rows. A range is stored as a handful of prefixes, so a lookup is one
- *    helper call, not a search.
+ *  - procs: per process, its executable mappings sorted by address, each with its load bias and its
+ *    binary's slice of unwind_rows — one map write when the agent loads a process (an LPM trie of
+ *    address prefixes, tried first, took ≈ 60 writes per process: 3 ms of agent CPU each).
  *
- * Each walk takes at most MAX_STACK_DEPTH steps of bpf_loop (one frame each); a step does one LPM
- * lookup (skipped while the pc stays in the previous mapping), a binary search of ≤ 22 probes in the
- * rows, and two user-memory reads.
+ * Each walk takes at most MAX_STACK_DEPTH steps of bpf_loop (one frame each); a step searches the
+ * process's mappings (skipped while the pc stays in the previous one), does a binary search of ≤ 22
+ * probes in the rows, and two user-memory reads.
  */
 #ifndef KILN_UNWIND_H
 #define KILN_UNWIND_H
@@ -37,6 +37,7 @@ enum {
   ROW_CFA_PLT = 3,     /* PLT stubs: CFA = rsp + cfa_off, + 8 once past the stub's push (pc & 15 ≥ 11) */
   ROW_END = 4,         /* the return address is undefined: the outermost frame (_start, clone) */
   ROW_UNSUPPORTED = 5, /* a rule the rows cannot express (DWARF expression, CFA in another register) */
+  ROW_CFA_RSP_X8 = 6,  /* CFA = rsp + 8·cfa_off: frames past 32 KiB (libc has a few) */
 };
 
 struct {
@@ -46,25 +47,42 @@ struct {
   __type(value, struct unwind_row);
 } unwind_rows SEC(".maps");
 
-struct proc_map_key {
-  u32 prefixlen; /* 32 (the pid) + bits of the address prefix */
-  u32 pid;       /* big-endian, like the address: the trie compares bytes from the first */
-  u64 addr;      /* big-endian */
-};
-struct proc_map {
-  u64 start;  /* the mapping this prefix belongs to (the walker keeps it to skip lookups) */
+#define MAX_MAPPINGS 128
+struct mapping {
+  u64 start;
   u64 end;
-  u64 bias;   /* ELF virtual address = runtime address − bias */
-  u32 first;  /* the binary's slice of unwind_rows; count 0: no table, walk by frame pointer */
-  u32 count;
+  u64 bias;  /* ELF virtual address = runtime address − bias */
+  u32 first; /* the binary's slice of unwind_rows; count 0: no table, walk by frame pointer; */
+  u32 count; /* first NEED_TABLE: not loaded yet — the walker asks for it (table_requests) */
+};
+#define NEED_TABLE 0xffffffffU
+/* Processes whose tables the agent has loaded (mirrored by src/agent/unwind/process-tables.ts). */
+struct proc_info {
+  u32 flags; /* PROC_* */
+  u32 count; /* mappings used, sorted by start */
+  struct mapping maps[MAX_MAPPINGS];
 };
 struct {
-  __uint(type, MAP_TYPE_LPM_TRIE);
-  __uint(max_entries, 262144);
+  __uint(type, MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
   __uint(map_flags, F_NO_PREALLOC);
-  __type(key, struct proc_map_key);
-  __type(value, struct proc_map);
-} proc_maps SEC(".maps");
+  __type(key, u32);
+  __type(value, struct proc_info);
+} procs SEC(".maps");
+
+/* Binaries a walk stepped into before their table was loaded: {pid, mapping start}. The agent loads
+ * tables only for binaries that show up in stacks — a process maps dozens it never runs. */
+struct table_request {
+  u32 pid;
+  u32 pad;
+  u64 start;
+};
+struct {
+  __uint(type, MAP_TYPE_HASH);
+  __uint(max_entries, 4096);
+  __type(key, struct table_request);
+  __type(value, u32);
+} table_requests SEC(".maps");
 
 /* ---- CPython (mirrored by src/agent/python/offsets.ts) ---- */
 
@@ -122,8 +140,6 @@ struct walk {
 #define MIN_USER_PC 0x1000ULL
 #define MAX_USER_PC (1ULL << 47)
 
-INLINE u32 be32(u32 x) { return __builtin_bswap32(x); }
-INLINE u64 be64(u64 x) { return __builtin_bswap64(x); }
 
 INLINE int read_u64(u64 *dst, u64 addr) { return probe_read_user(dst, 8, (void *)addr); }
 
@@ -142,6 +158,23 @@ INLINE struct unwind_row *find_row(u32 first, u32 count, u64 vaddr) {
     else hi = mid;
   }
   return map_lookup_elem(&unwind_rows, &lo);
+}
+
+/* The process's mapping holding `at`: the last one starting at or below it, if it ends above it. */
+INLINE struct mapping *find_mapping(u32 pid, u64 at) {
+  struct proc_info *pi = map_lookup_elem(&procs, &pid);
+  if (!pi) return 0;
+  u32 lo = 0, hi = pi->count;
+  if (hi > MAX_MAPPINGS) hi = MAX_MAPPINGS;
+  if (hi == 0 || pi->maps[0].start > at) return 0;
+  for (int i = 0; i < 8; i++) {
+    if (hi - lo <= 1) break;
+    u32 mid = (lo + (hi - lo) / 2) & (MAX_MAPPINGS - 1);
+    if (pi->maps[mid].start <= at) lo = mid;
+    else hi = mid;
+  }
+  struct mapping *m = &pi->maps[lo & (MAX_MAPPINGS - 1)];
+  return at < m->end ? m : 0;
 }
 
 /* One frame-pointer step: [bp] holds the caller's bp, [bp + 8] the return address. */
@@ -172,8 +205,7 @@ INLINE int native_step(struct walk *w) {
   w->leaf = 0;
   if (!w->tables) return fp_step(w);
   if (at < w->map_start || at >= w->map_end) {
-    struct proc_map_key key = {.prefixlen = 96, .pid = be32(w->pid), .addr = be64(at)};
-    struct proc_map *m = map_lookup_elem(&proc_maps, &key);
+    struct mapping *m = find_mapping(w->pid, at);
     if (!m) {
       w->map_start = w->map_end = 0;
       return fp_step(w); /* anonymous memory: JIT code keeps frame pointers */
@@ -183,6 +215,12 @@ INLINE int native_step(struct walk *w) {
     w->map_bias = m->bias;
     w->map_first = m->first;
     w->map_count = m->count;
+    if (m->first == NEED_TABLE) {
+      struct table_request req = {.pid = w->pid, .start = m->start};
+      u32 one = 1;
+      map_update_elem(&table_requests, &req, &one, NOEXIST);
+      w->map_count = 0;
+    }
   }
   struct unwind_row *r = find_row(w->map_first, w->map_count, at - w->map_bias);
   if (!r || r->type == ROW_NONE) return fp_step(w);
@@ -196,6 +234,9 @@ INLINE int native_step(struct walk *w) {
     break;
   case ROW_CFA_PLT:
     cfa = w->sp + r->cfa_off + ((at & 15) >= 11 ? 8 : 0);
+    break;
+  case ROW_CFA_RSP_X8:
+    cfa = w->sp + (s64)r->cfa_off * 8;
     break;
   case ROW_END:
     w->status = C_U_COMPLETE;
@@ -351,10 +392,11 @@ INLINE u32 walk_user(struct task_struct *task, u32 pid, struct stack *buf) {
     return 0;
   w.pid = pid;
   w.leaf = 1;
-  u32 *known = map_lookup_elem(&known_pids, &pid);
-  if (!known) report(pid, EV_NEW);
-  w.tables = known && (*known & PROC_TABLES) && (setting(SET_FLAGS) & SETF_UNWIND);
-  if (known && (*known & PROC_PYTHON)) {
+  struct proc_info *pi = map_lookup_elem(&procs, &pid);
+  u32 flags = pi ? pi->flags : 0;
+  if (!pi) report(pid, EV_NEW);
+  w.tables = (flags & PROC_TABLES) && (setting(SET_FLAGS) & SETF_UNWIND);
+  if (flags & PROC_PYTHON) {
     struct py_proc *py = map_lookup_elem(&py_procs, &pid);
     if (py) {
       w.off = py->off;

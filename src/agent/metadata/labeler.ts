@@ -52,8 +52,11 @@ export class MetadataLabeler implements ProcessLabeler {
     const startTime = readStartTime(pid, this.procRoot);
     // An exited process (no start time) keeps what was read while it lived.
     const same = cached !== undefined && (startTime === undefined || startTime === cached.info.startTime);
-    if (same && cached.podsVersion === podsVersion) return cached.labels;
-    const info = same ? cached.info : readProcessInfo(pid, this.procRoot);
+    // A process may rename itself after start (node's process.title, nginx and postgres workers): a
+    // different name from the kernel means its /proc facts are read again.
+    const renamed = same && comm !== '' && startTime !== undefined && comm !== cached.info.comm;
+    if (same && !renamed && cached.podsVersion === podsVersion) return cached.labels;
+    const info = same && !renamed ? cached.info : readProcessInfo(pid, this.procRoot);
     const labels = this.compute(info, comm);
     this.cache.set(pid, { info, podsVersion, labels });
     return labels;

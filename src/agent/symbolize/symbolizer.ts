@@ -9,6 +9,7 @@ import { PerfMap } from './perf-map.js';
 import { ProcessSnapshot } from './process-snapshot.js';
 import { findMapping, isFileBacked, readMaps, readNamespacePid, readStartTime, type CodeMapping } from './proc-maps.js';
 import { SymbolTable } from './symbol-table.js';
+import { isSyscallFrame, syscallFrameName } from './syscalls.js';
 import { loadOwnVdso, VDSO_MAPPING, type VdsoImage } from './vdso.js';
 
 export interface ProcSymbolizerOptions {
@@ -198,6 +199,10 @@ export class ProcSymbolizer implements Symbolizer {
 
   private kernelFrame(addr: bigint, leaf: boolean, b: DictionaryBuilder): number {
     this.counters.frames++;
+    if (isSyscallFrame(addr)) {
+      this.counters.symbolized++;
+      return b.location(b.mapping(KERNEL_MAPPING), addr, [{ function: b.function(syscallFrameName(addr)), line: 0 }]);
+    }
     let kernel = this.kernel ?? this.loadKernel();
     // Past the leaf, addresses are return addresses: the call is the instruction before.
     const at = leaf ? addr : addr - 1n;

@@ -16,7 +16,8 @@ export interface VdsoImage {
   toVaddr(offset: number): number | undefined;
 }
 
-export function loadOwnVdso(): VdsoImage | undefined {
+/** The bytes of this process's vdso (the same image as every 64-bit process's on this kernel). */
+export function readOwnVdsoImage(): Buffer | undefined {
   try {
     const line = readFileSync('/proc/self/maps', 'latin1')
       .split('\n')
@@ -30,6 +31,16 @@ export function loadOwnVdso(): VdsoImage | undefined {
     } finally {
       closeSync(fd);
     }
+    return bytes;
+  } catch {
+    return undefined;
+  }
+}
+
+export function loadOwnVdso(): VdsoImage | undefined {
+  try {
+    const bytes = readOwnVdsoImage();
+    if (!bytes) return undefined;
     const elf = ElfFile.fromBuffer(VDSO_MAPPING, bytes);
     const symbols = new SymbolTableBuilder();
     elf.functionSymbolsInto(symbols);

@@ -46,6 +46,17 @@ beforeAll(() => {
 afterAll(() => rmSync(proc, { recursive: true, force: true }));
 
 describe('MetadataLabeler', () => {
+  it('reads a process again when it renamed itself since it was first labelled (node\'s process.title)', () => {
+    fakeProcess(500, 'node', '/usr/bin/node', '0::/user.slice/session-1.scope\n', '7777');
+    const rules = compileRelabelConfigs([{ source_labels: ['comm'], regex: 'kiln-renamed', action: 'keep' }]);
+    const labeler = new MetadataLabeler({ procRoot: proc, nodeName: 'node-a', relabel: rules });
+    // First seen (the agent asks with no name) before the rename: dropped by the keep rule.
+    expect(labeler.labels(500, '')).toEqual([]);
+    fakeProcess(500, 'kiln-renamed', '/usr/bin/node', '0::/user.slice/session-1.scope\n', '7777');
+    // The kernel now names it kiln-renamed: the same process (same start time), labelled anew.
+    expect(labelsToRecord(labeler.labels(500, 'kiln-renamed')).comm).toBe('kiln-renamed');
+  });
+
   it('labels a Kubernetes container with its workload, namespace, pod, container and pod labels', () => {
     const labeler = new MetadataLabeler({ procRoot: proc, nodeName: 'node-a', pods: podIndex() });
     expect(labelsToRecord(labeler.labels(100, 'worker-thread'))).toEqual({

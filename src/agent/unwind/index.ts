@@ -1,0 +1,40 @@
+import type { BpfProfiler } from '../loader.js';
+import { ProcessTables, type ProcessExtension, type ProcessTablesStats } from './process-tables.js';
+import { TableStore } from './table-store.js';
+
+export { ProcessTables, PROC_PYTHON, PROC_TABLES, type MappedBinary, type ProcessExtension } from './process-tables.js';
+
+export interface Unwinding {
+  readonly tables: ProcessTables;
+  stats(): ProcessTablesStats;
+  stop(): void;
+}
+
+export interface UnwindingOptions {
+  readonly extensions?: readonly ProcessExtension[];
+  /** Whether a newly seen process gets tables (the agent: not dropped by relabel rules). */
+  readonly wanted?: (pid: number) => boolean;
+  /** How often the BPF program's process events are handled. */
+  readonly pollMs?: number;
+}
+
+/** Feeds the BPF walker: unwind tables for every process it samples, loaded as they appear. */
+export function startUnwinding(bpf: BpfProfiler, options: UnwindingOptions = {}): Unwinding {
+  const store = new TableStore(bpf.lib, bpf.mapFd('unwind_rows'), bpf.unwindRows);
+  const tables = new ProcessTables(
+    bpf.lib,
+    { procs: bpf.mapFd('procs'), pidEvents: bpf.mapFd('pid_events'), tableRequests: bpf.mapFd('table_requests') },
+    store,
+    { extensions: options.extensions, wanted: options.wanted },
+  );
+  tables.preloadOwnLibc();
+  const stopPolling = tables.start(options.pollMs ?? 100);
+  return {
+    tables,
+    stats: () => tables.stats(),
+    stop: () => {
+      stopPolling();
+      tables.clear();
+    },
+  };
+}

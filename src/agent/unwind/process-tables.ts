@@ -1,0 +1,328 @@
+import { drainMap } from '../bpf/drain.js';
+import type { Libbpf } from '../bpf/libbpf.js';
+import { readlinkSync } from 'node:fs';
+import { readBinaryInfo, type BinaryInfo } from '../symbolize/binary.js';
+import { ElfFile, withElf } from '../symbolize/elf.js';
+import { LruCache } from '../lru.js';
+import { isFileBacked, readMaps, readStartTime, type CodeMapping } from '../symbolize/proc-maps.js';
+import { readOwnVdsoImage, VDSO_MAPPING } from '../symbolize/vdso.js';
+import { NEED_TABLE, PROC_INFO_BYTES, procInfoValue, type ProcMapping } from './proc-info.js';
+import { unwindTableOf } from './rows.js';
+import { TableStore, type TableStoreStats } from './table-store.js';
+
+/**
+ * Follows the processes the BPF program samples and gives each its unwind tables: the program reports
+ * a pid the first time it sees it (and on exec and exit, bpf/kiln.h `pid_events`); the agent reads
+ * that process's executable mappings and writes them, one entry, into `procs`. Tables are loaded
+ * lazily, per binary: a mapping starts as "table wanted", and the
+ * walker asks for it (`table_requests`) the first time a frame lands in it; the agent then loads that
+ * binary's rows once (TableStore, by build id) and points the process's mappings at them. Only the main
+ * executable, and binaries another process already loaded, get theirs at once.
+ *
+ * Why lazy: on this project's shared test host, loading every mapped binary of every sampled process
+ * meant 62 binaries, 2.3 M rows (18 MiB of kernel memory) and ≈ 5 s of parsing; the stacks touch a few
+ * of them (a Chromium renderer maps ≈ 100 libraries, runs in ≈ 5).
+ *
+ * Only processes that run are loaded: an idle process costs nothing, and a process costs its mappings,
+ * not its samples. Until its tables are in, a process walks by frame pointer (counted as `no_tables`);
+ * events are handled every 100 ms, within a time budget so a burst of new processes cannot stall the
+ * agent.
+ */
+
+/** Process flags in `procs` (bpf/kiln.h PROC_*). */
+export const PROC_TABLES = 1;
+export const PROC_PYTHON = 2;
+/** Events in `pid_events` (bpf/kiln.h EV_*). */
+const EV_EXEC = 2;
+const EV_EXIT = 4;
+/** Entries per batch read of the event maps (both hold at most a few thousand). */
+const DRAIN_BATCH = 1024;
+/** glibc's and musl's C library, by file name. */
+const LIBC = /\/(libc\.so\.6|libc\.musl-[^/]*\.so\.1|ld-musl-[^/]*\.so\.1)$/;
+/** Work per poll before the rest waits for the next one. */
+const POLL_BUDGET_MS = 50;
+
+/** What a mapped binary brings besides its rows: a chance for the CPython reader to recognise it. */
+export interface MappedBinary {
+  readonly mapping: CodeMapping;
+  readonly binary: BinaryInfo;
+  /** ELF virtual address = runtime address − bias. */
+  readonly bias: number;
+}
+
+/** Recognises an interpreter among a process's binaries; returns the PROC_* flag it set up, or 0. */
+export interface ProcessExtension {
+  attach(pid: number, binaries: readonly MappedBinary[]): number;
+  detach(pid: number): void;
+}
+
+export interface ProcessTablesOptions {
+  readonly procRoot?: string;
+  readonly extensions?: readonly ProcessExtension[];
+  /**
+   * Whether a newly seen process is worth its tables. The agent answers with its labeler, so a process
+   * that relabel rules drop costs one map write and nothing else (and it is labelled while /proc still
+   * answers for it).
+   */
+  readonly wanted?: (pid: number) => boolean;
+  /** Bound on processes with loaded tables; past it the least recently loaded are unloaded. */
+  readonly maxProcesses?: number;
+}
+
+type Target = { readonly key: string; readonly bias: number; readonly binary?: BinaryInfo; readonly build: () => ReturnType<typeof unwindTableOf> };
+
+interface LoadedMapping {
+  readonly mapping: CodeMapping;
+  readonly target: Target;
+  /** wanted: not loaded yet (the walker asks); done: pointed at its table, or at none. */
+  state: 'wanted' | 'done';
+}
+
+interface Loaded {
+  readonly startTime: string | undefined;
+  flags: number;
+  readonly mappings: LoadedMapping[];
+  /** Table keys this process holds a reference to. */
+  readonly tables: Set<string>;
+}
+
+export interface ProcessTablesStats extends TableStoreStats {
+  readonly processes: number;
+  readonly loads: number;
+  /** Tables pointed to on a walker's request. */
+  readonly tableLoads: number;
+  readonly loadMs: number;
+  readonly pollErrors: number;
+}
+
+export class ProcessTables {
+  private readonly procRoot: string;
+  private readonly loaded: LruCache<number, Loaded>;
+  private readonly binaries = new LruCache<string, BinaryInfo | null>(4096);
+  private vdso: { key: string; bytes: Buffer } | null | undefined;
+  private loads = 0;
+  private loadMs = 0;
+  private readonly value = Buffer.alloc(PROC_INFO_BYTES);
+  private readonly pidKey = Buffer.alloc(4);
+  private readonly drainBuffers = { keys: Buffer.alloc(DRAIN_BATCH * 16), values: Buffer.alloc(DRAIN_BATCH * 16) };
+  private tableLoads = 0;
+  private pollErrors = 0;
+  private readonly pending = new Map<number, { events: number; hits: number }>();
+  private readonly requests: [number, number][] = [];
+
+  constructor(
+    private readonly lib: Libbpf,
+    private readonly fds: { readonly procs: number; readonly pidEvents: number; readonly tableRequests: number },
+    readonly store: TableStore,
+    private readonly options: ProcessTablesOptions = {},
+  ) {
+    this.procRoot = options.procRoot ?? '/proc';
+    this.loaded = new LruCache(options.maxProcesses ?? 8192, undefined, (pid, l) => this.unload(pid, l));
+  }
+
+  /**
+   * Handles what the BPF program reported since the last call — table requests first (they complete
+   * stacks of processes already running), then new, exec'd and exited processes — within a time budget.
+   */
+  poll(budgetMs = POLL_BUDGET_MS): void {
+    const t0 = performance.now();
+    const r = this.drainBuffers;
+    drainMap(this.lib, this.fds.tableRequests, { key: 16, value: 4, batch: DRAIN_BATCH }, r.keys, r.values, (k, _v, i) => {
+      this.requests.push([k.readUInt32LE(i * 16), Number(k.readBigUInt64LE(i * 16 + 8))]);
+    });
+    drainMap(this.lib, this.fds.pidEvents, { key: 4, value: 16, batch: DRAIN_BATCH }, r.keys, r.values, (k, v, i) => {
+      const pid = k.readUInt32LE(i * 4);
+      const p = this.pending.get(pid);
+      const hits = Number(v.readBigUInt64LE(i * 16 + 8));
+      this.pending.set(pid, { events: (p?.events ?? 0) | v.readUInt32LE(i * 16), hits: (p?.hits ?? 0) + hits });
+    });
+    while (this.requests.length > 0 && performance.now() - t0 < budgetMs) {
+      const [pid, start] = this.requests.shift()!;
+      this.loadTable(pid, start);
+    }
+    // Busiest first: when many processes appear at once (the agent starting on a busy host), the ones
+    // burning CPU get whole stacks soonest.
+    const order = [...this.pending].sort((a, b) => b[1].hits - a[1].hits);
+    for (const [pid, { events: ev }] of order) {
+      if (performance.now() - t0 >= budgetMs) break;
+      this.pending.delete(pid);
+      if (ev & EV_EXIT) {
+        // The main thread left; the process is gone unless other threads still run (then keep it).
+        const l = this.loaded.get(pid);
+        if (l && readStartTime(pid, this.procRoot) !== l.startTime) this.drop(pid);
+        continue;
+      }
+      if (ev & EV_EXEC) this.drop(pid);
+      if (!this.loaded.has(pid)) this.load(pid);
+    }
+  }
+
+  /**
+   * Loads, once and for good, the table of the agent's own C library: the host's, which nearly every
+   * process on the host runs. Done at start, so a process's first stacks do not wait for it (cold, its
+   * 28 k rows took 0.3–0.5 s to compile on the shared test host).
+   */
+  preloadOwnLibc(): void {
+    const m = readMaps(process.pid, this.procRoot)?.find((x) => LIBC.test(x.path));
+    const target = m ? this.tableOf(process.pid, m) : undefined;
+    if (target) this.store.acquire(target.key, target.build);
+  }
+
+  /**
+   * The agent kept a profile of this process: if it was first judged not worth tables (its labels were
+   * dropped, e.g. before it renamed itself), load them now.
+   */
+  keep(pid: number): void {
+    const l = this.loaded.get(pid);
+    if (l && l.flags === 0 && l.mappings.length === 0) {
+      this.loaded.delete(pid);
+      this.pending.set(pid, { events: 1, hits: 0 });
+    }
+  }
+
+  /** Starts polling every `ms`; returns the function that stops it. */
+  start(ms = 100): () => void {
+    const timer = setInterval(() => {
+      try {
+        this.poll();
+      } catch {
+        this.pollErrors++; // a failed map read: the events wait for the next poll
+      }
+    }, ms);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  stats(): ProcessTablesStats {
+    return { ...this.store.stats(), processes: this.loaded.size, loads: this.loads, tableLoads: this.tableLoads, loadMs: this.loadMs, pollErrors: this.pollErrors };
+  }
+
+  /** Unloads every process (the agent is stopping; the maps go with the BPF object anyway). */
+  clear(): void {
+    for (const pid of this.loaded.keys()) this.drop(pid);
+  }
+
+  private drop(pid: number): void {
+    const l = this.loaded.get(pid);
+    if (!l) return;
+    this.loaded.delete(pid);
+    this.unload(pid, l);
+  }
+
+  private load(pid: number): void {
+    const t0 = performance.now();
+    const startTime = readStartTime(pid, this.procRoot);
+    if (startTime === undefined) return; // gone already: nothing to walk
+    if (this.options.wanted && !this.options.wanted(pid)) {
+      // Dropped: an entry without mappings stops the walker reporting it; it walks by frame pointer.
+      const none: Loaded = { startTime, flags: 0, mappings: [], tables: new Set() };
+      this.loaded.set(pid, none);
+      this.write(pid, none);
+      return;
+    }
+    const maps = readMaps(pid, this.procRoot);
+    if (!maps) return;
+    this.loads++;
+    let exe = '';
+    try {
+      exe = readlinkSync(`${this.procRoot}/${pid}/exe`).replace(/ \(deleted\)$/, '');
+    } catch {
+      // a kernel thread, or gone
+    }
+    const loaded: Loaded = { startTime, flags: PROC_TABLES, mappings: [], tables: new Set() };
+    const mapped: MappedBinary[] = [];
+    for (const m of maps) {
+      const target = this.tableOf(pid, m);
+      if (!target) continue;
+      if (target.binary) mapped.push({ mapping: m, binary: target.binary, bias: target.bias });
+      const lm: LoadedMapping = { mapping: m, target, state: 'wanted' };
+      // The executable and libc (where every thread starts) are on nearly every stack, and a table
+      // another process loaded costs nothing: those are pointed at at once. Lazily, the libc of a new
+      // process's first blocks was found missing: 0.49 s of 8 s of a test's off-CPU time lost its callers.
+      if (m.path === exe || LIBC.test(m.path) || this.store.has(target.key)) this.pointAtTable(loaded, lm);
+      loaded.mappings.push(lm);
+    }
+    for (const ext of this.options.extensions ?? []) loaded.flags |= ext.attach(pid, mapped);
+    this.loaded.set(pid, loaded);
+    this.write(pid, loaded);
+    this.loadMs += performance.now() - t0;
+  }
+
+  /** A walker stepped into a binary without its table: load it, point every mapping of it at it. */
+  private loadTable(pid: number, start: number): void {
+    const loaded = this.loaded.get(pid);
+    const asked = loaded?.mappings.find((lm) => lm.mapping.start === start);
+    if (!loaded || !asked || asked.state === 'done') return;
+    const t0 = performance.now();
+    this.tableLoads++;
+    for (const lm of loaded.mappings) if (lm.state === 'wanted' && lm.target.key === asked.target.key) this.pointAtTable(loaded, lm);
+    this.write(pid, loaded);
+    this.loadMs += performance.now() - t0;
+  }
+
+  private pointAtTable(loaded: Loaded, lm: LoadedMapping): void {
+    if (!loaded.tables.has(lm.target.key)) {
+      this.store.acquire(lm.target.key, lm.target.build);
+      loaded.tables.add(lm.target.key);
+    }
+    lm.state = 'done';
+  }
+
+  /** The process's entry in `procs`: one write. */
+  private write(pid: number, loaded: Loaded): void {
+    const mappings: ProcMapping[] = loaded.mappings.map((lm) => {
+      const slice = lm.state === 'done' ? this.store.slice(lm.target.key) : undefined;
+      return { start: lm.mapping.start, end: lm.mapping.end, bias: lm.target.bias, first: lm.state === 'wanted' ? NEED_TABLE : (slice?.first ?? 0), count: slice?.count ?? 0 };
+    });
+    this.pidKey.writeUInt32LE(pid);
+    this.lib.mapUpdateElem(this.fds.procs, this.pidKey, procInfoValue(loaded.flags, mappings, this.value), 0);
+  }
+
+  private unload(pid: number, l: Loaded): void {
+    this.pidKey.writeUInt32LE(pid);
+    this.lib.mapDeleteElem(this.fds.procs, this.pidKey);
+    for (const t of l.tables) this.store.release(t);
+    for (const ext of this.options.extensions ?? []) ext.detach(pid);
+  }
+
+  /** The table key, bias and builder of one executable mapping; undefined for anonymous memory (JIT code). */
+  private tableOf(pid: number, m: CodeMapping): Target | undefined {
+    if (m.path === VDSO_MAPPING) {
+      const vdso = this.ownVdso();
+      if (!vdso) return undefined;
+      // The vdso image is linked at 0 and mapped whole: ELF address = offset into the mapping.
+      return { key: vdso.key, bias: m.start, build: () => unwindTableOf(ElfFile.fromBuffer(VDSO_MAPPING, vdso.bytes)) };
+    }
+    if (!isFileBacked(m)) return undefined;
+    const identity = `${m.fileId} ${m.path}`;
+    let bin = this.binaries.get(identity);
+    if (bin === undefined) {
+      const openPath = m.deleted ? `${this.procRoot}/${pid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}` : `${this.procRoot}/${pid}/root${m.path}`;
+      try {
+        bin = readBinaryInfo(openPath, m.path, m.fileId);
+      } catch {
+        bin = null;
+      }
+      this.binaries.set(identity, bin);
+    }
+    if (!bin) return undefined;
+    const len = m.end - m.start;
+    const load = bin.loads.find((p) => m.offset < p.offset + p.filesz && m.offset + len > p.offset);
+    if (!load) return undefined;
+    const b = bin;
+    return {
+      key: b.symbolsKey,
+      bias: m.start - m.offset + load.offset - load.vaddr,
+      binary: b,
+      build: () => withElf(b.openPath, (elf) => unwindTableOf(elf)),
+    };
+  }
+
+  private ownVdso(): { key: string; bytes: Buffer } | null {
+    if (this.vdso === undefined) {
+      const bytes = readOwnVdsoImage();
+      this.vdso = bytes ? { key: `vdso:${ElfFile.fromBuffer(VDSO_MAPPING, bytes).buildId()}`, bytes } : null;
+    }
+    return this.vdso;
+  }
+}

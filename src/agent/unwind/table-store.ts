@@ -1,0 +1,137 @@
+import type { Libbpf } from '../bpf/libbpf.js';
+import { ROW_BYTES, type UnwindTable } from './rows.js';
+
+/**
+ * The BPF `unwind_rows` array, shared by every binary: each binary's rows are one contiguous slice,
+ * loaded once per build id however many processes map it, and freed when the last one is gone.
+ * Slices are placed first-fit in a free list; a table that does not fit is left out (its frames walk
+ * by frame pointer) and counted, never evicting one in use.
+ */
+
+export interface Slice {
+  readonly first: number;
+  readonly count: number;
+}
+
+interface Entry {
+  readonly first: number;
+  count: number;
+  refs: number;
+}
+
+const UPLOAD_CHUNK = 65_536;
+
+export interface TableStoreStats {
+  readonly binaries: number;
+  readonly rowsUsed: number;
+  readonly rowsCapacity: number;
+  /** Tables left out because the array was full. */
+  readonly full: number;
+}
+
+export class TableStore {
+  private readonly entries = new Map<string, Entry>();
+  /** Free ranges [first, count], sorted by first. */
+  private free: [number, number][];
+  private used = 0;
+  private fullCount = 0;
+
+  constructor(
+    private readonly lib: Libbpf,
+    private readonly fd: number,
+    readonly capacity: number,
+  ) {
+    this.free = [[0, capacity]];
+  }
+
+  /**
+   * The slice of the binary keyed `key` (a build id), built with `build` on first use; undefined when
+   * it has no table or the array is full. Every acquire needs one release.
+   */
+  acquire(key: string, build: () => UnwindTable | undefined): Slice | undefined {
+    const known = this.entries.get(key);
+    if (known) {
+      known.refs++;
+      return known.count > 0 ? known : undefined;
+    }
+    let table: UnwindTable | undefined;
+    try {
+      table = build();
+    } catch {
+      table = undefined; // unreadable: remembered as empty, not retried for every process
+    }
+    const count = table?.count ?? 0;
+    const first = count > 0 ? this.allocate(count) : -1;
+    if (count > 0 && first < 0) this.fullCount++;
+    const entry: Entry = { first: Math.max(first, 0), count: first >= 0 ? count : 0, refs: 1 };
+    if (entry.count > 0 && !this.upload(entry.first, table!)) {
+      this.release0(entry);
+      entry.count = 0;
+    }
+    this.entries.set(key, entry);
+    return entry.count > 0 ? entry : undefined;
+  }
+
+  /** Whether the binary's table is already loaded (or known to be absent): acquiring it costs nothing. */
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  /** The slice of a binary already acquired; undefined when it has no table. */
+  slice(key: string): Slice | undefined {
+    const e = this.entries.get(key);
+    return e && e.count > 0 ? e : undefined;
+  }
+
+  release(key: string): void {
+    const e = this.entries.get(key);
+    if (!e || --e.refs > 0) return;
+    this.entries.delete(key);
+    this.release0(e);
+  }
+
+  stats(): TableStoreStats {
+    return { binaries: this.entries.size, rowsUsed: this.used, rowsCapacity: this.capacity, full: this.fullCount };
+  }
+
+  private release0(e: Slice): void {
+    if (e.count === 0) return;
+    this.used -= e.count;
+    this.free.push([e.first, e.count]);
+    this.free.sort((a, b) => a[0] - b[0]);
+    // Coalesce neighbours so large tables find room again.
+    const merged: [number, number][] = [];
+    for (const r of this.free) {
+      const last = merged[merged.length - 1];
+      if (last && last[0] + last[1] === r[0]) last[1] += r[1];
+      else merged.push([r[0], r[1]]);
+    }
+    this.free = merged;
+  }
+
+  private allocate(count: number): number {
+    const i = this.free.findIndex((r) => r[1] >= count);
+    if (i < 0) return -1;
+    const r = this.free[i]!;
+    const first = r[0];
+    r[0] += count;
+    r[1] -= count;
+    if (r[1] === 0) this.free.splice(i, 1);
+    this.used += count;
+    return first;
+  }
+
+  /** Writes the rows into [first, first + count) in batches of 64 k (one syscall each). */
+  private upload(first: number, table: UnwindTable): boolean {
+    const countBuf = Buffer.alloc(4);
+    for (let done = 0; done < table.count; done += UPLOAD_CHUNK) {
+      const n = Math.min(UPLOAD_CHUNK, table.count - done);
+      const keys = Buffer.alloc(n * 4);
+      for (let i = 0; i < n; i++) keys.writeUInt32LE(first + done + i, i * 4);
+      countBuf.writeUInt32LE(n);
+      const values = table.rows.subarray(done * ROW_BYTES, (done + n) * ROW_BYTES);
+      if (this.lib.mapUpdateBatch(this.fd, keys, values, countBuf) < 0) return false;
+    }
+    return true;
+  }
+}

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import type { Libbpf } from '../../../src/agent/bpf/libbpf.js';
+import { ROW_BYTES, type UnwindTable } from '../../../src/agent/unwind/rows.js';
+import { TableStore } from '../../../src/agent/unwind/table-store.js';
+
+/** A stand-in for the BPF array: records every row written, by index. */
+function recordingArray(): { lib: Libbpf; rows: Map<number, number> } {
+  const rows = new Map<number, number>();
+  const lib = {
+    mapUpdateBatch(_fd: number, keys: Buffer, values: Buffer, count: Buffer) {
+      for (let i = 0; i < count.readUInt32LE(); i++) rows.set(keys.readUInt32LE(i * 4), values.readUInt32LE(i * ROW_BYTES));
+      return 0;
+    },
+  } as unknown as Libbpf;
+  return { lib, rows };
+}
+
+/** A table of `n` rows whose pcs are base, base+1, … */
+function table(n: number, base: number): UnwindTable {
+  const rows = Buffer.alloc(n * ROW_BYTES);
+  for (let i = 0; i < n; i++) rows.writeUInt32LE(base + i, i * ROW_BYTES);
+  return { rows, count: n, unsupported: 0 };
+}
+
+describe('TableStore', () => {
+  it('loads a binary once however many processes map it, and frees it with the last', () => {
+    const { lib, rows } = recordingArray();
+    const store = new TableStore(lib, 3, 100);
+    let builds = 0;
+    const build = () => (builds++, table(10, 1000));
+    const a = store.acquire('build-id-a', build);
+    const again = store.acquire('build-id-a', build);
+    expect(builds).toBe(1);
+    expect(again).toEqual(a);
+    expect(rows.get(a!.first)).toBe(1000);
+    expect(rows.get(a!.first + 9)).toBe(1009);
+    expect(store.stats()).toMatchObject({ binaries: 1, rowsUsed: 10 });
+    store.release('build-id-a');
+    expect(store.stats().rowsUsed).toBe(10);
+    store.release('build-id-a');
+    expect(store.stats()).toMatchObject({ binaries: 0, rowsUsed: 0 });
+  });
+
+  it('reuses freed space, and leaves out (and counts) a table that does not fit', () => {
+    const { lib } = recordingArray();
+    const store = new TableStore(lib, 3, 100);
+    const a = store.acquire('a', () => table(60, 0))!;
+    const b = store.acquire('b', () => table(40, 0))!;
+    expect(b.first).toBe(a.first + 60);
+    expect(store.acquire('c', () => table(1, 0)), 'the array is full').toBeUndefined();
+    expect(store.stats().full).toBe(1);
+    store.release('a');
+    const d = store.acquire('d', () => table(50, 0))!;
+    expect(d.first, 'first fit in the space a left').toBe(a.first);
+    store.release('b');
+    store.release('d');
+    expect(store.acquire('e', () => table(100, 0)), 'freed neighbours coalesce into one range').toMatchObject({ first: 0, count: 100 });
+  });
+
+  it('remembers a binary without a table (or unreadable) without retrying it', () => {
+    const { lib } = recordingArray();
+    const store = new TableStore(lib, 3, 100);
+    let tries = 0;
+    expect(store.acquire('stripped', () => (tries++, undefined))).toBeUndefined();
+    expect(store.acquire('stripped', () => (tries++, undefined))).toBeUndefined();
+    expect(store.acquire('broken', () => {
+      tries++;
+      throw new Error('not an ELF file');
+    })).toBeUndefined();
+    expect(store.has('broken')).toBe(true);
+    expect(tries).toBe(2);
+  });
+});
