@@ -1,6 +1,7 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
+import { toDot } from '../formats/dot.js';
 import { encodePprof } from '../formats/pprof.js';
 import { toFlameGraph, toFlameGraphDiff, toPyroscopeTree } from '../formats/flamebearer.js';
 import type { QuerierFlameGraph } from '../formats/flamebearer.js';
@@ -18,6 +19,9 @@ import { rangeFrom, refuseUnservedSelectors, seriesQuery } from './selection.js'
 import { tenantOf } from './tenant.js';
 
 const int64 = (n: number): bigint => BigInt(Math.round(n));
+/** Functions a DOT graph draws unless max_nodes says otherwise (pprof's own -nodecount default is 80). */
+const DOT_NODES = 100;
+const dotTitle = (id: string) => `Type: ${id}`;
 
 /** The query layer's flame graph (numbers) as the proto message (int64 → bigint). */
 const flameGraphMessage = (fg: QuerierFlameGraph) => ({
@@ -93,7 +97,10 @@ export function querierRoutes(router: ConnectRouter, ctx: ServerContext): void {
           const profile = await ctx.query.mergeProfile(q, { callSite: callSiteOf(req) }, pprofMaxNodes(req.maxNodes));
           return { pprof: { profile: fromBinary(ProfileSchema, encodePprof(profile)) } };
         }
-        if (req.format === ProfileFormat.DOT) throw new InputError('format PROFILE_FORMAT_DOT is not served yet: ask for FLAMEGRAPH, TREE or PPROF');
+        if (req.format === ProfileFormat.DOT) {
+          const graph = await ctx.query.callgraph(q, { callSite: callSiteOf(req) });
+          return { dot: toDot(graph, { title: dotTitle(req.profileTypeID), maxNodes: maxNodesOf(req.maxNodes) ?? DOT_NODES }) };
+        }
         const tree = await ctx.query.flamegraph(q, { maxNodes: maxNodesOf(req.maxNodes), callSite: callSiteOf(req) });
         if (req.format === ProfileFormat.TREE) return { tree: toPyroscopeTree(tree) };
         return { flamegraph: flameGraphMessage(toFlameGraph(tree)) };

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { toDot } from '../formats/dot.js';
 import { timelineStepSec, toDiffFlamebearerProfile, toFlamebearerProfile, toTimeline } from '../formats/flamebearer.js';
 import type { LabelQuery } from '../query/labels.js';
 import { parseRange } from '../query/time.js';
@@ -21,6 +22,12 @@ export function registerRender(app: FastifyInstance, ctx: ServerContext): void {
       httpRead(ctx, 'render', reply, async (signal) => {
         const params = req.query as QueryParams;
         const { q, type } = selectionFrom(req, signal);
+        if (param(params, 'format') === 'dot') {
+          // Pyroscope's `format=dot`: the call graph as Graphviz text (Profiles Drilldown's LLM panel reads it).
+          const graph = await ctx.query.callgraph(q, filterFrom(params));
+          void reply.type('text/vnd.graphviz; charset=utf-8');
+          return toDot(graph, { title: `Type: ${q.selector.profileType}`, maxNodes: maxNodesOf(params) ?? 100 });
+        }
         const stepSec = timelineStepSec(q.from, q.to);
         const [tree, points] = await Promise.all([
           ctx.query.flamegraph(q, { ...filterFrom(params), maxNodes: maxNodesOf(params) }),

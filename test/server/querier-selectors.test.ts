@@ -96,3 +96,40 @@ describe('querier.v1 selectors are honoured or refused, never ignored', () => {
     expect(stacksOf(p!).get('main;handle;parse')).toBe(50);
   });
 });
+
+describe('DOT output (Profiles Drilldown\'s LLM panel)', () => {
+  /** Node id → label, and "caller -> callee" → edge label, read back from the DOT text. */
+  function readDot(dot: string): { nodes: Map<string, string>; edges: Map<string, string> } {
+    const nodes = new Map<string, string>();
+    const names = new Map<string, string>();
+    for (const m of dot.matchAll(/^(N\d+) \[label="([^"\\]*)\\n/gm)) {
+      names.set(m[1]!, m[2]!);
+      nodes.set(m[2]!, dot.split('\n').find((l) => l.startsWith(`${m[1]} [`))!);
+    }
+    const edges = new Map<string, string>();
+    for (const m of dot.matchAll(/^(N\d+) -> (N\d+) \[label=" (\d+)"/gm)) edges.set(`${names.get(m[1]!)} -> ${names.get(m[2]!)}`, m[3]!);
+    return { nodes, edges };
+  }
+
+  it('SelectMergeStacktraces PROFILE_FORMAT_DOT answers a call graph with flat/cumulative per function and call values', async () => {
+    const r = await client.selectMergeStacktraces({ profileTypeID: CPU, labelSelector: '{service_name="api"}', ...range, format: ProfileFormat.DOT });
+    expect(r.dot.startsWith('digraph')).toBe(true);
+    const { nodes, edges } = readDot(r.dot);
+    expect([...nodes.keys()].sort()).toEqual(['gc', 'handle', 'idle', 'main', 'mark', 'parse', 'render', 'sweep']);
+    expect(nodes.get('parse')).toContain('50 (50.00%)\\nof 50 (50.00%)');
+    expect(nodes.get('main')).toContain('0 (0.00%)\\nof 100 (100.00%)');
+    expect(Object.fromEntries(edges)).toMatchObject({ 'main -> handle': '80', 'main -> gc': '16', 'handle -> parse': '50', 'gc -> sweep': '6' });
+    // max_nodes bounds what is drawn: the heaviest functions stay.
+    const small = await client.selectMergeStacktraces({ profileTypeID: CPU, labelSelector: '{service_name="api"}', ...range, format: ProfileFormat.DOT, maxNodes: 3n });
+    expect([...readDot(small.dot).nodes.keys()].sort()).toEqual(['handle', 'main', 'parse']);
+  });
+
+  it('/pyroscope/render?format=dot answers the same graph as Graphviz text', async () => {
+    const q = new URLSearchParams({ query: `${CPU}{service_name="api"}`, from: String(T - 60_000), until: String(T + 600_000), format: 'dot' });
+    const res = await fetch(`${srv.url}/pyroscope/render?${q}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/graphviz/);
+    const { edges } = readDot(await res.text());
+    expect(edges.get('handle -> render')).toBe('30');
+  });
+});
