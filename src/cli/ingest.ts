@@ -23,6 +23,27 @@ export function ingestName(app: string, labels: [string, string][]): string {
   return rest.length === 0 ? app : `${app}{${rest.map(([k, v]) => `${k}=${v}`).join(',')}}`;
 }
 
+/**
+ * Says which time range the server stored and how to look at it: a file keeps its own timestamp, which
+ * the default views (the last hour) do not show when it is old.
+ */
+export function whereStored(body: string, app: string, restamped: boolean, nowMs = Date.now()): string {
+  let range: { fromMs?: number; untilMs?: number; types?: string[] };
+  try {
+    range = JSON.parse(body) as { fromMs?: number; untilMs?: number; types?: string[] };
+  } catch {
+    return '';
+  }
+  if (range.fromMs === undefined || range.untilMs === undefined) return '';
+  const from = new Date(range.fromMs).toISOString();
+  const until = new Date(Math.max(range.untilMs, range.fromMs + 1000)).toISOString();
+  const old = nowMs - range.fromMs > 3600_000;
+  return (
+    `  stored ${from} … ${until}${old ? ` (${Math.round((nowMs - range.fromMs) / 3600_000)} h ago: outside the default last-hour view` : ''}${old && !restamped ? '; --now stores it as of now' : ''}${old ? ')' : ''}\n` +
+    `  see it: kiln query top '${range.types?.[0] ?? ''}{service_name="${app}"}' --from ${from} --until ${until}\n`
+  );
+}
+
 export function ingestCommand(): Command {
   return withServerOptions(new Command('ingest'))
     .description('Send profile files to a Kiln server: pprof (raw or gzipped), folded (`a;b;c 12`), `perf script` text, speedscope JSON, OTLP.')
@@ -31,8 +52,9 @@ export function ingestCommand(): Command {
     .addOption(new Option('-f, --format <format>', 'input format').choices(['auto', 'pprof', 'folded', 'lines', 'perf', 'speedscope', 'otlp']).default('auto'))
     .option('--type <profileType>', 'profile type for formats that carry none (folded, perf, lines); default: CPU samples, as Pyroscope reads them')
     .option('--from <time>', 'profile start time (Unix seconds or RFC3339); default: the file\'s own, else now')
+    .option('--now', 'store the profiles as taken now (or at --from), whatever time the file carries')
     .addHelpText('after', '\nExample:\n  kiln ingest cpu.pb.gz --labels service_name=checkout,env=prod\n  perf script | gzip > perf.txt.gz && kiln ingest perf.txt.gz --labels service_name=batch')
-    .action(action(async (files: string[], opts: { labels?: string; format: string; type?: string; from?: string; url: string; tenant?: string }) => {
+    .action(action(async (files: string[], opts: { labels?: string; format: string; type?: string; from?: string; now?: boolean; url: string; tenant?: string }) => {
       const labels = parseLabelFlag(opts.labels);
       const client = clientFrom(opts);
       let failed = 0;
@@ -46,6 +68,7 @@ export function ingestCommand(): Command {
         const params = new URLSearchParams({ name: ingestName(app, labels), format });
         if (opts.type) params.set('profile_type', opts.type);
         if (opts.from) params.set('from', opts.from);
+        if (opts.now) params.set('restamp', '1');
         // An OTLP capture names its own services in resource attributes: without --labels it goes to the
         // OTLP endpoint as sent, rather than being filed under the file's name.
         const asOtlp = format === 'otlp' && labels.length === 0;
@@ -55,6 +78,7 @@ export function ingestCommand(): Command {
           const res = await client.request(target, { method: 'POST', headers: { 'Content-Type': contentType }, body: data });
           const body = await res.text();
           process.stderr.write(`ok${body ? ` ${body.trim()}` : ''}\n`);
+          process.stderr.write(whereStored(body, app, opts.now === true));
         } catch (e) {
           process.stderr.write('failed\n');
           if (files.length === 1) throw e;

@@ -5,7 +5,7 @@ import { decodeProfiles } from '../formats/registry.js';
 import { InputError, isInputError } from '../model/errors.js';
 import type { Profile } from '../model/profile.js';
 import type { ProfileType } from '../model/profile-type.js';
-import { parseProfileType } from '../model/profile-type.js';
+import { parseProfileType, profileTypeId } from '../model/profile-type.js';
 import { parseTime } from '../query/time.js';
 import type { ServerContext } from './context.js';
 import { param } from './http-query.js';
@@ -75,7 +75,10 @@ export function registerIngest(app: FastifyInstance, ctx: ServerContext): void {
     ctx.metrics.ingestBytes.inc({ protocol: 'ingest' }, (req.body as Buffer | undefined)?.length ?? 0);
     const tenant = tenantOf(req.headers);
     const bytes = (req.body as Buffer | undefined)?.length ?? 0;
-    const result = await withIngestSlot(ctx, tenant, bytes, async () => writeProfiles(ctx, tenant, 'ingest', await decodeIngest(req, ctx, tenant)));
+    const result = await withIngestSlot(ctx, tenant, bytes, async () => {
+      const profiles = await decodeIngest(req, ctx, tenant);
+      return { ...(await writeProfiles(ctx, tenant, 'ingest', profiles)), ...timeRange(profiles) };
+    });
     return reply.send(result);
   });
 }
@@ -126,8 +129,11 @@ async function decodeIngest(req: FastifyRequest, ctx: ServerContext, tenant: str
       type: explicitType ?? textType?.type,
     }),
   );
+  // restamp=1 (`kiln ingest --now`, Pyroscope's profilecli --override-timestamp): the file's own time is
+  // replaced by from (default now), so an old capture lands where the default views look.
+  const restamp = param(params, 'restamp') === '1' || param(params, 'restamp') === 'true';
   return decoded.map((p) => {
-    let out: Profile = p;
+    let out: Profile = restamp ? { ...p, timeMs: fromMs } : p;
     if (isText) {
       // Text formats carry no window or period: take them from from/until/sampleRate.
       out = { ...out, timeMs: fromMs, durationNs: (untilMs - fromMs) * 1e6, period: out.period || (textType ? periodNs : 0) };
@@ -137,6 +143,23 @@ async function decodeIngest(req: FastifyRequest, ctx: ServerContext, tenant: str
     }
     return sampleTypeConfig ? applySampleTypeConfig(out, sampleTypeConfig) : out;
   });
+}
+
+/**
+ * The window the stored profiles cover (Unix ms), so a client can say where to look: a file dated by its
+ * own timestamp may be days old, outside every default view.
+ */
+function timeRange(profiles: readonly Profile[]): { fromMs?: number; untilMs?: number; types?: string[] } {
+  if (profiles.length === 0) return {};
+  let from = Infinity;
+  let until = -Infinity;
+  const types = new Set<string>();
+  for (const p of profiles) {
+    from = Math.min(from, p.timeMs);
+    until = Math.max(until, p.timeMs + Math.round(p.durationNs / 1e6));
+    types.add(profileTypeId(p.type));
+  }
+  return { fromMs: from, untilMs: until, types: [...types] };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { whereStored } from '../../src/cli/ingest.js';
 import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { ALL_TIME, CPU, ingest, querier } from './helpers.js';
@@ -59,5 +60,27 @@ describe('query concurrency per tenant', () => {
     expect(await call('calm')).toBe(200);
     const res = await fetch(`${srv.url}/api/v1/labels`, { headers: { 'x-scope-orgid': 'storm' } });
     expect(res.status).not.toBe(429); // the storm is over: its slots were given back
+  });
+});
+
+describe('old data', () => {
+  const old = 1_700_000_000_000_000_000; // November 2023
+
+  it('/ingest answers the time range it stored; restamp=1 (kiln ingest --now) stores an old file as of now', async () => {
+    const asIs = await ingest(srv.url, { name: 'old-file', format: 'pprof' }, withWindow(old, 10_000_000_000));
+    expect(await asIs.json()).toMatchObject({ profiles: 1, fromMs: 1_700_000_000_000, untilMs: 1_700_000_010_000, types: [CPU] });
+    const before = Date.now();
+    const restamped = await ingest(srv.url, { name: 'old-file-now', format: 'pprof', restamp: '1' }, withWindow(old, 10_000_000_000));
+    const body = (await restamped.json()) as { fromMs: number; untilMs: number };
+    expect(body.fromMs).toBeGreaterThanOrEqual(before - 1000);
+    expect(body.untilMs - body.fromMs).toBe(10_000);
+    const r = await querier<{ flamegraph?: { total: string } }>(srv.url, 'SelectMergeStacktraces', { profile_typeID: CPU, label_selector: '{service_name="old-file-now"}', start: String(before - 60_000), end: String(Date.now() + 60_000) });
+    expect(Number(r.body.flamegraph?.total)).toBe(7);
+  });
+
+  it('the CLI says where an old file went, that the default view will not show it, and how to query it', () => {
+    const text = whereStored(JSON.stringify({ profiles: 1, rows: 1, fromMs: 1_700_000_000_000, untilMs: 1_700_000_010_000, types: [CPU] }), 'checkout', false, 1_700_000_000_000 + 48 * 3600_000);
+    expect(text).toContain('stored 2023-11-14T22:13:20.000Z … 2023-11-14T22:13:30.000Z (48 h ago: outside the default last-hour view; --now stores it as of now)');
+    expect(text).toContain(`kiln query top '${CPU}{service_name="checkout"}' --from 2023-11-14T22:13:20.000Z --until 2023-11-14T22:13:30.000Z`);
   });
 });
