@@ -4,10 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # clang + llvm: the agent tests compile C workloads and rebuild the BPF object to compare it; binutils:
-# readelf -wF is the reference the unwind-table test checks Kiln's .eh_frame rows against;
+# readelf -wF is the reference the unwind-table test checks Kiln's .eh_frame rows against; python3: Debian's
+# interpreter (no frame pointers) is the CPython frames proof's workload;
 # bpftool + util-linux (setpriv): they check programs detach and that capabilities are named;
 # chromium: the UI tests drive a real browser; clickhouse-server + zookeeper: the ClickHouse engine and cluster tests;
 # prometheus-alertmanager: its stripped Go binary (amtool) is what the Go symbolization test reads.
-KILN_APT_PACKAGES="clang llvm binutils libbpf-dev bpftool gcc util-linux chromium clickhouse-server zookeeper prometheus prometheus-alertmanager" bash scripts/setup.sh
+KILN_APT_PACKAGES="clang llvm binutils python3 libbpf-dev bpftool gcc util-linux chromium clickhouse-server zookeeper prometheus prometheus-alertmanager" bash scripts/setup.sh
 printf '\n==> running tests\n'
 npx vitest run "$@"

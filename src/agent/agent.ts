@@ -9,6 +9,8 @@ import { startMetadata, type Metadata } from './metadata/index.js';
 import { Sampler } from './sampler.js';
 import { ProcSymbolizer } from './symbolize/symbolizer.js';
 import { startUnwinding, type Unwinding } from './unwind/index.js';
+import { PythonCodeReader } from './python/code.js';
+import { PythonProcesses } from './python/process.js';
 import type { ProcessLabeler, Symbolizer } from './types.js';
 
 /**
@@ -38,7 +40,9 @@ export interface RunningAgent {
 export async function startAgent(config: AgentConfig, parts: AgentParts = {}): Promise<RunningAgent> {
   const log = parts.log ?? ((line: string) => process.stderr.write(`kiln agent: ${line}\n`));
   const metrics = new AgentMetrics();
-  const symbolizer = parts.symbolizer ?? new ProcSymbolizer();
+  // CPython frames are named from code objects once the BPF side knows the interpreters (below).
+  let pythonCode: PythonCodeReader | undefined;
+  const symbolizer = parts.symbolizer ?? new ProcSymbolizer({ python: { frame: (pid, code, instr) => pythonCode?.frame(pid, code, instr) } });
   // Read before the pod watch starts: an unreadable token file must stop startup with nothing running
   // (a started watch would keep the process alive after the error).
   const bearerToken = readBearerToken(config.bearerTokenFile);
@@ -88,7 +92,12 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
   // Native stacks without frame pointers: each running process's binaries get .eh_frame tables in BPF.
   // A process is labelled as soon as it is first seen, while /proc still answers for it, and one that
   // relabel rules drop gets no tables.
-  const unwinding: Unwinding | undefined = config.unwindTables ? startUnwinding(bpf, { wanted: (pid) => labeler.labels(pid, '').length > 0 }) : undefined;
+  // CPython processes are recognised as they load, and their frames read in BPF from the thread state.
+  const python = new PythonProcesses(bpf.lib, bpf.mapFd('py_procs'));
+  pythonCode = new PythonCodeReader(python);
+  const unwinding: Unwinding | undefined = config.unwindTables
+    ? startUnwinding(bpf, { wanted: (pid) => labeler.labels(pid, '').length > 0, extensions: [python] })
+    : undefined;
   log(`sampling ${bpf.cpus.length} CPUs at ${config.frequency} Hz${config.offCpu ? ' and off-CPU time' : ''}, pushing ${config.protocol} to ${config.server} every ${config.intervalMs / 1000}s` +
     (metricsServer ? `; metrics on :${metricsServer.port}/metrics` : ''));
 

@@ -109,6 +109,8 @@ struct py_proc {
   u64 runtime;    /* address of _PyRuntime in the process */
   u64 eval_start; /* _PyEval_EvalFrameDefault, where native frames give way to Python ones */
   u64 eval_end;
+  u64 interp_start; /* the interpreter's own code (python3.x or libpython): its frames between two */
+  u64 interp_end;   /* Python frames are call machinery (_PyEval_Vector …) and are not shown */
   struct py_offsets off;
 };
 struct {
@@ -126,7 +128,9 @@ struct walk {
   u32 map_first, map_count;
   u64 py_frame;     /* next CPython frame to emit (0: none left) */
   u64 py_eval_start, py_eval_end;
+  u64 py_interp_start, py_interp_end;
   u32 py_emitting;  /* emitting the Python frames of one eval activation */
+  u32 py_last;      /* the last frame written was a Python one */
   u32 pid;
   u32 n;            /* frames written */
   u32 status;       /* a C_U_* counter once the walk ended, 0 while it goes on */
@@ -302,6 +306,7 @@ INLINE int py_emit(struct walk *w, struct stack *buf) {
     buf->ips[w->n & 127] = PY_FRAME_TAG | (instr << 47) | (code & PY_ADDR_MASK);
     w->n++;
     w->py_frames++;
+    w->py_last = 1;
   }
   w->py_frame = prev;
   if (w->off.kind >= PY_INTERP_312 && prev != 0 && py_byte(prev, w->off.frame_owner) == w->off.owner_cstack) {
@@ -337,9 +342,10 @@ __attribute__((noinline)) int walk_step(struct walk *w) {
   /* The eval loop's own frame gives way to the Python frames it is running. */
   if (w->py_frame != 0 && w->pc >= w->py_eval_start && w->pc < w->py_eval_end) {
     w->py_emitting = !py_emit(w, buf);
-  } else {
+  } else if (!(w->py_last && w->py_frame != 0 && w->pc >= w->py_interp_start && w->pc < w->py_interp_end)) {
     buf->ips[w->n & 127] = w->pc;
     w->n++;
+    w->py_last = 0;
   }
   return native_step(w);
 }
@@ -402,6 +408,8 @@ INLINE u32 walk_user(struct task_struct *task, u32 pid, struct stack *buf) {
       w.off = py->off;
       w.py_eval_start = py->eval_start;
       w.py_eval_end = py->eval_end;
+      w.py_interp_start = py->interp_start;
+      w.py_interp_end = py->interp_end;
       w.py_frame = py_current_frame(py, task);
     }
   }

@@ -209,6 +209,41 @@ export class ElfFile {
     }
   }
 
+  /**
+   * Defined symbols of any type (data too) with one of `names`, from `.dynsym` then `.symtab`: what an
+   * interpreter reader needs (CPython's _PyRuntime is an object, its eval loop a function).
+   */
+  namedSymbols(names: ReadonlySet<string>): Map<string, { value: number; size: number }> {
+    const out = new Map<string, { value: number; size: number }>();
+    const order = [...this.sections].sort((a, b) => (a.type === SHT_DYNSYM ? 0 : 1) - (b.type === SHT_DYNSYM ? 0 : 1));
+    for (const s of order) {
+      if (s.type !== SHT_SYMTAB && s.type !== SHT_DYNSYM) continue;
+      const strtab = this.sections[s.link];
+      if (!strtab || strtab.type === SHT_NOBITS || s.entsize !== 24) continue;
+      const strs = this.read(strtab.offset, strtab.size, 'string table');
+      const syms = this.read(s.offset, s.size, s.name);
+      for (let o = 0; o + 24 <= syms.length && out.size < names.size; o += 24) {
+        if (syms.readUInt16LE(o + 6) === 0) continue; // undefined here
+        const nameOff = syms.readUInt32LE(o);
+        if (nameOff >= strs.length) continue;
+        let end = strs.indexOf(0, nameOff);
+        if (end < 0) end = strs.length;
+        const name = strs.toString('latin1', nameOff, end);
+        if (!names.has(name) || out.has(name)) continue;
+        out.set(name, { value: syms.readUInt32LE(o + 8) + syms.readUInt32LE(o + 12) * 2 ** 32, size: syms.readUInt32LE(o + 16) + syms.readUInt32LE(o + 20) * 2 ** 32 });
+      }
+    }
+    return out;
+  }
+
+  /** Bytes at a virtual address (through the PT_LOAD segment holding it), undefined when not in the file. */
+  readAtVaddr(vaddr: number, length: number): Buffer | undefined {
+    for (const p of this.programHeaders) {
+      if (p.type === PT_LOAD && vaddr >= p.vaddr && vaddr + length <= p.vaddr + p.filesz) return this.read(vaddr - p.vaddr + p.offset, length, 'data');
+    }
+    return undefined;
+  }
+
   /** Virtual address of a file offset, via the PT_LOAD segment holding it; undefined when none does. */
   fileOffsetToVaddr(fileOffset: number): number | undefined {
     for (const p of this.programHeaders) {

@@ -10,6 +10,7 @@ import { ProcessSnapshot } from './process-snapshot.js';
 import { findMapping, isFileBacked, readMaps, readNamespacePid, readStartTime, type CodeMapping } from './proc-maps.js';
 import { SymbolTable } from './symbol-table.js';
 import { isSyscallFrame, syscallFrameName } from './syscalls.js';
+import { isPythonFrame, pythonFrameParts } from '../python/code.js';
 import { loadOwnVdso, VDSO_MAPPING, type VdsoImage } from './vdso.js';
 
 export interface ProcSymbolizerOptions {
@@ -35,10 +36,14 @@ export interface ProcSymbolizerOptions {
   readonly mapsRefreshMs?: number;
   /** An exited process unseen this long is forgotten; a symbol table unused this long is dropped. */
   readonly idleEvictMs?: number;
+  /** Names CPython frames (python/code.ts); without it they keep their code object's address. */
+  readonly python?: { frame(pid: number, code: number, instr: number): { name: string; file: string; line: number } | undefined };
 }
 
 /** Mapping name of JIT-compiled code named by a perf map. */
 export const JIT_MAPPING = '[jit]';
+/** Mapping name of CPython frames (read from the interpreter's frame chain in BPF). */
+export const PYTHON_MAPPING = '[python]';
 const UNKNOWN_MAPPING = '[unknown]';
 const EMPTY_TABLE = new SymbolTable([]);
 const KALLSYMS_RELOAD_MS = 60_000;
@@ -84,7 +89,7 @@ export class ProcSymbolizer implements Symbolizer {
   /** Content of the modules file when kallsyms was last read. */
   private modulesSeen = '';
   /** Location of each frame already resolved into a dictionary; dropped with the dictionary. */
-  private readonly memo = new WeakMap<DictionaryBuilder, { kernel: Map<bigint, number>; user: Map<number, Map<number, number>> }>();
+  private readonly memo = new WeakMap<DictionaryBuilder, { kernel: Map<bigint, number>; user: Map<number, Map<number, number>>; python: Map<number, Map<bigint, number>> }>();
   /** Whether scanProcesses() has made its first pass. */
   private scanned = false;
   /** The kernel's vdso image (null: could not be read). */
@@ -148,7 +153,7 @@ export class ProcSymbolizer implements Symbolizer {
     // Stacks of one batch share most frames (main, the runtime's loop, syscall entry): each distinct
     // frame is resolved once per dictionary and then reused.
     let memo = this.memo.get(b);
-    if (!memo) this.memo.set(b, (memo = { kernel: new Map(), user: new Map() }));
+    if (!memo) this.memo.set(b, (memo = { kernel: new Map(), user: new Map(), python: new Map() }));
     const out: number[] = [];
     for (let i = 0; i < kernel.length; i++) {
       const addr = kernel[i]!;
@@ -163,6 +168,15 @@ export class ProcSymbolizer implements Symbolizer {
       if (!perPid) memo.user.set(pid, (perPid = new Map()));
       let proc: ProcessSnapshot | undefined;
       for (let i = 0; i < user.length; i++) {
+        if (isPythonFrame(user[i]!)) {
+          let perPy = memo.python.get(pid);
+          if (!perPy) memo.python.set(pid, (perPy = new Map()));
+          let loc = perPy.get(user[i]!);
+          if (loc === undefined) perPy.set(user[i]!, (loc = this.pythonFrame(pid, user[i]!, b)));
+          else this.countReuse(b, loc);
+          out.push(loc);
+          continue;
+        }
         const addr = Number(user[i]!);
         const key = i === 0 ? -addr - 1 : addr;
         let loc = perPid.get(key);
@@ -246,6 +260,16 @@ export class ProcSymbolizer implements Symbolizer {
     this.kernelLoadedAt = Date.now();
     this.counters.kallsymsLoads++;
     return this.kernel;
+  }
+
+  /** A CPython frame (code object + instruction, read in BPF): qualified name, file and line. */
+  private pythonFrame(pid: number, raw: bigint, b: DictionaryBuilder): number {
+    this.counters.frames++;
+    const { code, instr } = pythonFrameParts(raw);
+    const f = this.options.python?.frame(pid, code, instr);
+    if (!f) return b.location(b.mapping(PYTHON_MAPPING), BigInt(code), []);
+    this.counters.symbolized++;
+    return b.location(b.mapping(PYTHON_MAPPING), BigInt(code), [{ function: b.function(f.name, '', f.file), line: f.line }]);
   }
 
   private userFrame(proc: ProcessSnapshot, addr: bigint, leaf: boolean, b: DictionaryBuilder): number {
