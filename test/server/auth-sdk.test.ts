@@ -29,7 +29,8 @@ describe('a Pyroscope SDK with basic auth', () => {
       wall: { samplingDurationMs: 60_000 },
     });
     Pyroscope.start();
-    const end = Date.now() + 800;
+    // Long enough that the SDK samples something even on a loaded machine (an empty profile stores nothing).
+    const end = Date.now() + 3000;
     let x = 0;
     while (Date.now() < end) {
       for (let i = 0; i < 10_000; i++) x += Math.sqrt(i);
