@@ -38,8 +38,13 @@ describe('a Pyroscope SDK with basic auth', () => {
     }
     await Pyroscope.stop();
     expect(x).toBeGreaterThan(0);
-    const acme = await querier<{ names?: string[] }>(srv.url, 'LabelValues', { name: 'service_name', ...ALL_TIME }, bearer(TOKENS.admin));
-    expect(acme.body.names).toContain('sdk-with-auth');
+    // stop() flushes; give the upload a few seconds to land on a loaded machine before judging.
+    let acme = await querier<{ names?: string[] }>(srv.url, 'LabelValues', { name: 'service_name', ...ALL_TIME }, bearer(TOKENS.admin));
+    for (let i = 0; i < 50 && !(acme.body.names ?? []).includes('sdk-with-auth'); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      acme = await querier<{ names?: string[] }>(srv.url, 'LabelValues', { name: 'service_name', ...ALL_TIME }, bearer(TOKENS.admin));
+    }
+    expect(acme.body.names ?? []).toContain('sdk-with-auth');
     const other = await querier<{ names?: string[] }>(srv.url, 'LabelValues', { name: 'service_name', ...ALL_TIME }, bearer(TOKENS.other));
     expect(other.status).toBe(200);
     expect(other.body.names ?? []).not.toContain('sdk-with-auth');
