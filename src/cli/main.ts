@@ -11,6 +11,7 @@ import { agentCommand } from './agent.js';
 import { reportCommand } from './report.js';
 import { compareCommand } from './compare.js';
 import { summarizeCommand } from './summarize.js';
+import { tokenCommand } from './token.js';
 
 const program = new Command('kiln')
   .description('Kiln — continuous profiling: eBPF agent, profile store, flame graphs.\n' +
@@ -28,6 +29,7 @@ program.addCommand(migrateCommand());
 program.addCommand(reportCommand());
 program.addCommand(compareCommand());
 program.addCommand(summarizeCommand());
+program.addCommand(tokenCommand());
 
 useExitCodes(program);
 
