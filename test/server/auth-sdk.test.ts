@@ -29,12 +29,13 @@ describe('a Pyroscope SDK with basic auth', () => {
       wall: { samplingDurationMs: 60_000 },
     });
     Pyroscope.start();
-    // Long enough that the SDK samples something even on a loaded machine (an empty profile stores nothing).
-    const end = Date.now() + 3000;
+    // Busy stretches with short breaths, as in pyroscope-nodejs.test.ts: the sampler needs the event
+    // loop now and then, and a mostly idle loop gave profiles with nothing to store.
     let x = 0;
-    while (Date.now() < end) {
-      for (let i = 0; i < 10_000; i++) x += Math.sqrt(i);
-      await new Promise((r) => setTimeout(r, 5));
+    for (let round = 0; round < 10; round++) {
+      const end = Date.now() + 150;
+      while (Date.now() < end) for (let i = 0; i < 10_000; i++) x += Math.sqrt(i);
+      await new Promise((r) => setTimeout(r, 10));
     }
     await Pyroscope.stop();
     expect(x).toBeGreaterThan(0);
