@@ -1,7 +1,12 @@
 /**
- * Agent overhead, side by side with `perf record` and `bpftrace` on the same busy workload, in one run:
- * each profiler's own CPU (user+sys from /proc/PID/stat) and RSS over a steady-state window, plus the
- * kernel-side run time per sample of each BPF program (kernel.bpf_stats_enabled).
+ * Agent overhead, side by side with `perf record` and `bpftrace` on the same node-like load, in one run:
+ * each profiler's own CPU (user+sys from /proc/PID/stat) and RSS over a steady-state window, the
+ * kernel-side run time per sample of each BPF program (kernel.bpf_stats_enabled), and where the agent's
+ * own CPU went (its kiln_agent_interval_cpu_seconds_total{stage}).
+ *
+ * The load (issue 11): 50 processes — 20 busy (4 each: C with frame pointers, C -O2 without, Node,
+ * Debian's python3, Go) and 30 idle (sleep, python3, node) — and 5 short-lived processes started per
+ * second (sh and python3 one-liners). Needs clang, python3, node, Go (Debian: golang-go), perf, bpftrace.
  *
  *   sudo npx tsx bench/agent-overhead.ts [seconds=60] [hz=19]
  *
@@ -11,7 +16,7 @@
  * Prints a Markdown section for docs/BENCHMARKS.md.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -26,6 +31,36 @@ const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) |
 const tmp = mkdtempSync(path.join(tmpdir(), 'kiln-bench-agent-'));
 
 if (process.getuid?.() !== 0) throw new Error('run as root: the agent, perf -a and bpftrace all need it');
+
+/** A busy Go program: main → burn → step, the Go runtime's frame pointers all the way. */
+const GO_BURN = `package main
+
+import (
+	"os"
+	"strconv"
+	"time"
+)
+
+var sink uint64
+
+//go:noinline
+func step(n uint64) uint64 { return n*6364136223846793005 + 1 }
+
+//go:noinline
+func burn() {
+	for i := 0; i < 100000; i++ {
+		sink = step(sink)
+	}
+}
+
+func main() {
+	s, _ := strconv.Atoi(os.Args[1])
+	end := time.Now().Add(time.Duration(s) * time.Second)
+	for time.Now().Before(end) {
+		burn()
+	}
+}
+`;
 
 interface ProcSample {
   readonly cpuS: number;
@@ -43,9 +78,23 @@ function sampleProc(pid: number): ProcSample {
   return { cpuS: (Number(stat[11]) + Number(stat[12])) / CLK_TCK, rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM'), anonKiB: kib('RssAnon'), fileKiB: kib('RssFile') };
 }
 
-function bpfProgStats(): { name: string; runTimeNs: number; runCnt: number }[] {
-  const json = JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json']).toString()) as { name?: string; type: string; run_time_ns?: number; run_cnt?: number }[];
-  return json.filter((p) => p.type === 'perf_event').map((p) => ({ name: p.name ?? '?', runTimeNs: p.run_time_ns ?? 0, runCnt: p.run_cnt ?? 0 }));
+function bpfProgStats(): { id: number; name: string; runTimeNs: number; runCnt: number }[] {
+  const json = JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json']).toString()) as { id: number; name?: string; type: string; run_time_ns?: number; run_cnt?: number }[];
+  return json.filter((p) => p.type === 'perf_event').map((p) => ({ id: p.id, name: p.name ?? '?', runTimeNs: p.run_time_ns ?? 0, runCnt: p.run_cnt ?? 0 }));
+}
+
+/** Ids of the BPF programs a process holds (other test runs on this host load kiln_sample too). */
+function programIdsOf(pid: number): Set<number> {
+  const ids = new Set<number>();
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    try {
+      const m = /^prog_id:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      if (m) ids.add(Number(m[1]));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return ids;
 }
 
 // The agent as users run it: compiled by tsc into dist/ (the compile step of `npm run build`), started
@@ -62,14 +111,40 @@ if (!existsSync(bpfObject)) throw new Error(`the compiled agent would load a mis
 const entry = process.env.KILN_AGENT_ENTRY ?? 'bin/kiln.js';
 const kilnBin = path.join(ROOT, entry);
 
-// The busy workload: a native program and a JIT one, both burning CPU the whole run.
+// The node-like load: 20 busy processes across five kinds of code, 30 idle ones, 5 short-lived per second.
+const fixture = (f: string) => path.join(ROOT, 'test/agent/fixtures', f);
 const burn = path.join(tmp, 'burn');
-execFileSync('clang', ['-O0', '-fno-omit-frame-pointer', path.join(ROOT, 'test/agent/fixtures/burn.c'), '-o', burn]);
+execFileSync('clang', ['-O0', '-fno-omit-frame-pointer', fixture('burn.c'), '-o', burn]);
+const chain = path.join(tmp, 'chain');
+execFileSync('clang', ['-O2', '-fomit-frame-pointer', fixture('chain.c'), '-o', chain]);
+const goBurn = path.join(tmp, 'goburn');
+writeFileSync(path.join(tmp, 'goburn.go'), GO_BURN);
+execFileSync('go', ['build', '-o', goBurn, path.join(tmp, 'goburn.go')], { env: { ...process.env, GOCACHE: path.join(tmp, 'gocache'), HOME: tmp } });
 const total = seconds + WARMUP_S + 10;
-const workload: ChildProcess[] = [
-  spawn(burn, [String(total)], { stdio: 'ignore' }),
-  spawn(process.execPath, ['--perf-basic-prof', path.join(ROOT, 'test/agent/fixtures/burn.js'), String(total)], { stdio: 'ignore' }),
-];
+const quiet = { stdio: 'ignore' } as const;
+const workload: ChildProcess[] = [];
+for (let i = 0; i < 4; i++) {
+  workload.push(
+    spawn(burn, [String(total)], quiet),
+    spawn(chain, [String(total)], quiet),
+    spawn(process.execPath, [fixture('burn.js'), String(total)], quiet),
+    spawn('/usr/bin/python3', [fixture('fg.py'), String(total)], quiet),
+    spawn(goBurn, [String(total)], quiet),
+  );
+}
+for (let i = 0; i < 10; i++) {
+  workload.push(
+    spawn('sleep', [String(total)], quiet),
+    spawn('/usr/bin/python3', ['-c', `import time; time.sleep(${total})`], quiet),
+    spawn(process.execPath, ['-e', `setTimeout(() => {}, ${total * 1000})`], quiet),
+  );
+}
+let started = 0;
+const churn = setInterval(() => {
+  started++;
+  if (started % 2) spawn('sh', ['-c', 'i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done'], quiet);
+  else spawn('/usr/bin/python3', ['-c', 'sum(i * i for i in range(100000))'], quiet);
+}, 200);
 
 // A sink for the agent's requests.
 let requests = 0;
@@ -90,11 +165,13 @@ execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1']);
 const nodeFlags = (process.env.KILN_AGENT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const compareFlags = process.env.KILN_AGENT_COMPARE_FLAGS?.split(' ').filter(Boolean);
 
+// KILN_AGENT_ARGS="--off-cpu" passes agent flags (the measured defaults otherwise: unwind tables on, off-CPU off).
+const agentArgs = (process.env.KILN_AGENT_ARGS ?? '').split(' ').filter(Boolean);
 function agent(name: string, flags: string[], metricsPort: string) {
   return {
     name,
-    cmd: `node ${flags.length ? `${flags.join(' ')} ` : ''}${entry} agent --frequency ${hz}`,
-    child: spawn(process.execPath, [...flags, kilnBin, 'agent', '--server', sinkUrl, '--frequency', String(hz), '--metrics-port', metricsPort, '--metrics-host', '127.0.0.1'], {
+    cmd: `node ${flags.length ? `${flags.join(' ')} ` : ''}${entry} agent --frequency ${hz}${agentArgs.length ? ` ${agentArgs.join(' ')}` : ''}`,
+    child: spawn(process.execPath, [...flags, kilnBin, 'agent', '--server', sinkUrl, '--frequency', String(hz), '--metrics-port', metricsPort, '--metrics-host', '127.0.0.1', ...agentArgs], {
       cwd: ROOT,
       stdio: ['ignore', 'ignore', 'pipe'] as const,
     }),
@@ -133,6 +210,8 @@ async function agentGauges(): Promise<Map<string, number>> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 try {
   await sleep(WARMUP_S * 1000);
+  const load0 = loadavg()[0]!;
+  const g0 = await agentGauges();
   const bpf0 = bpfProgStats();
   const t0 = performance.now();
   const before = profilers.map((p) => sampleProc(p.child.pid!));
@@ -149,20 +228,29 @@ try {
     const cpuPct = ((after[i]!.cpuS - before[i]!.cpuS) / wallS) * 100;
     return `| ${p.name} | \`${p.cmd}\` | ${cpuPct.toFixed(2)} % | ${(after[i]!.rssKiB / 1024).toFixed(1)} MiB | ${(peakRss[i]! / 1024).toFixed(1)} MiB |`;
   });
-  const perProg = bpf1.map((b) => {
-    const a = bpf0.find((x) => x.name === b.name);
-    const runs = b.runCnt - (a?.runCnt ?? 0);
-    const ns = b.runTimeNs - (a?.runTimeNs ?? 0);
-    return { name: b.name, runs, nsPerRun: runs > 0 ? ns / runs : 0 };
-  });
-  // bpftrace names its program after the probe; the agent's is kiln_sample.
+  // Each profiler's own sampling program, by the ids its process holds.
   const byName = new Map<string, { runs: number; nsPerRun: number }>();
-  for (const p of perProg) {
-    const cur = byName.get(p.name);
-    if (!cur || p.runs > cur.runs) byName.set(p.name, p);
+  for (const p of profilers) {
+    const ids = programIdsOf(p.child.pid!);
+    for (const b of bpf1.filter((x) => ids.has(x.id))) {
+      const a = bpf0.find((x) => x.id === b.id);
+      const runs = b.runCnt - (a?.runCnt ?? 0);
+      const ns = b.runTimeNs - (a?.runTimeNs ?? 0);
+      byName.set(`${p.name}: ${b.name}`, { runs, nsPerRun: runs > 0 ? ns / runs : 0 });
+    }
   }
 
   const g = await agentGauges();
+  // Where the agent's CPU went in the window, by stage (the rest: sending, timers, metrics, GC).
+  const stageDelta = (st: string) => (g.get(`kiln_agent_interval_cpu_seconds_total{stage="${st}"}`) ?? 0) - (g0.get(`kiln_agent_interval_cpu_seconds_total{stage="${st}"}`) ?? 0);
+  const agentCpu = after[0]!.cpuS - before[0]!.cpuS;
+  const stages = ['read', 'symbolize_label', 'encode', 'unwind_tables'].map((st) => [st, stageDelta(st)] as const);
+  const rest = agentCpu - stages.reduce((n, [, v]) => n + v, 0);
+  const pctCore = (cpuS: number) => `${((cpuS / wallS) * 100).toFixed(3)} %`;
+  const walk = (r: string) => (g.get(`kiln_agent_unwind_stacks_total{result="${r}"}`) ?? 0) - (g0.get(`kiln_agent_unwind_stacks_total{result="${r}"}`) ?? 0);
+  const results = ['complete', 'truncated', 'read_error', 'bad_pc', 'unsupported', 'no_tables'];
+  const walks = results.reduce((n, r) => n + walk(r), 0);
+  const tableStat = (st: string) => g.get(`kiln_agent_unwind_tables{stat="${st}"}`) ?? 0;
   const mib = (name: string) => `${((g.get(name) ?? 0) / 1048576).toFixed(1)} MiB`;
   const stat = (name: string) => g.get(`kiln_agent_symbolizer_stat{stat="${name}"}`) ?? 0;
   const a = after[0]!;
@@ -172,7 +260,7 @@ try {
     `external ${mib('kiln_agent_nodejs_external_memory_bytes')}; symbolizer: ${stat('cachedSymbolTables')} tables / ${stat('cachedSymbols')} symbols, ` +
     `${stat('kernelSymbols')} kernel symbols, ${stat('cachedProcesses')} processes, ${stat('cachedResults')} cached names, ${stat('tableLoads')} table loads since start.`;
   const out = [
-    `Run: ${new Date().toISOString()}, ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' / ')} at the end, ${hz} Hz, ${seconds} s window after ${WARMUP_S} s warm-up.`,
+    `Run: ${new Date().toISOString()}, ${cpus().length} CPUs, 1-min load average ${load0.toFixed(1)} at the window's start and ${loadavg()[0]!.toFixed(1)} at its end, ${hz} Hz, ${seconds} s window after ${WARMUP_S} s warm-up; ${started} short-lived processes started.`,
     '',
     '| profiler | command | CPU (user+sys, % of one core) | RSS at end | peak RSS in window |',
     '|---|---|---|---|---|',
@@ -184,10 +272,15 @@ try {
     '',
     `Agent requests delivered to the sink: ${requests} (${(bytes / 1024).toFixed(0)} KiB). BPF object loaded by the compiled agent: ${path.relative(ROOT, bpfObject)}.`,
     '',
+    `Agent CPU by stage in the window (% of one core): ${stages.map(([st, v]) => `${st} ${pctCore(v)}`).join(', ')}, rest (sending, timers, metrics, GC) ${pctCore(Math.max(0, rest))}.`,
+    `User-stack walks in the window: ${walks}, ${results.map((r) => `${r} ${walks ? ((100 * walk(r)) / walks).toFixed(1) : '0'} %`).join(', ')}. ` +
+      `Unwind tables at the end: ${tableStat('binaries')} binaries, ${tableStat('rowsUsed')} rows (${((tableStat('rowsUsed') * 8) / 1048576).toFixed(1)} MiB of kernel memory), ${tableStat('processes')} processes loaded (${tableStat('loads')} loads, ${tableStat('tableLoads')} table requests since start).`,
+    '',
     memory,
   ];
   console.log(out.join('\n'));
 } finally {
+  clearInterval(churn);
   for (const p of profilers) p.child.kill('SIGINT');
   for (const w of workload) w.kill('SIGKILL');
   await sleep(2000);

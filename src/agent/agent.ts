@@ -1,6 +1,8 @@
 import { encodeOtlpProtobuf } from '../formats/otlp.js';
 import { readBearerToken, type AgentConfig } from './config.js';
-import { buildProfiles } from './exporter-profiles.js';
+import { AdaptiveController } from './adaptive.js';
+import { ProcessRates } from './bpf/rates.js';
+import { buildProfiles, leafCounts } from './exporter-profiles.js';
 import { Exporter } from './exporter.js';
 import type { OtlpEncoder } from './exporter-wire.js';
 import { BpfProfiler } from './loader.js';
@@ -33,6 +35,8 @@ export interface RunningAgent {
   readonly metricsPort: number | undefined;
   /** Resolves after the next interval has been collected and queued (tests and benchmarks wait on it). */
   nextInterval(): Promise<void>;
+  /** With --adaptive: each process's effective sampling rate (Hz) in the last interval. */
+  effectiveRate(pid: number): number;
   /** Detach, send the last partial interval, flush (up to `flushMs`), close. */
   stop(flushMs?: number): Promise<void>;
 }
@@ -76,6 +80,7 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
       unwindRows: config.unwindTableSize,
       unwind: config.unwindTables,
       offCpu: config.offCpu ? { minNs: config.offCpuMinMs * 1e6, periodNs: offCpuPeriodNs } : undefined,
+      adaptive: config.adaptive,
     });
   } catch (e) {
     await metadata?.stop();
@@ -89,6 +94,10 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
     throw e;
   }
   const sampler = new Sampler(bpf);
+  const adaptive = config.adaptive
+    ? new AdaptiveController({ budgetPerSecond: config.adaptiveBudget ?? (config.frequency * bpf.cpus.length) / 2 })
+    : undefined;
+  const rates = adaptive ? new ProcessRates(bpf.lib, bpf.mapFd('rates')) : undefined;
   // Native stacks without frame pointers: each running process's binaries get .eh_frame tables in BPF.
   // A process is labelled as soon as it is first seen, while /proc still answers for it, and one that
   // relabel rules drop gets no tables.
@@ -96,7 +105,11 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
   const python = new PythonProcesses(bpf.lib, bpf.mapFd('py_procs'));
   pythonCode = new PythonCodeReader(python);
   const unwinding: Unwinding | undefined = config.unwindTables
-    ? startUnwinding(bpf, { wanted: (pid) => labeler.labels(pid, '').length > 0, extensions: [python] })
+    ? startUnwinding(bpf, {
+        wanted: (pid) => labeler.labels(pid, '').length > 0,
+        extensions: [python],
+        onPoll: (cpuSeconds) => metrics.stageCpu.inc({ stage: 'unwind_tables' }, cpuSeconds),
+      })
     : undefined;
   log(`sampling ${bpf.cpus.length} CPUs at ${config.frequency} Hz${config.offCpu ? ' and off-CPU time' : ''}, pushing ${config.protocol} to ${config.server} every ${config.intervalMs / 1000}s` +
     (metricsServer ? `; metrics on :${metricsServer.port}/metrics` : ''));
@@ -107,7 +120,15 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
   let stopped = false;
 
   const collectOnce = async (): Promise<void> => {
+    let cpu = process.cpuUsage();
+    // CPU (user + sys) of each stage, for kiln_agent_interval_cpu_seconds_total{stage}: where the agent's time goes.
+    const stage = (name: string) => {
+      const d = process.cpuUsage(cpu);
+      metrics.stageCpu.inc({ stage: name }, (d.user + d.system) / 1e6);
+      cpu = process.cpuUsage();
+    };
     const { samples, counterDeltas } = await sampler.collect();
+    stage('read');
     const t0 = performance.now();
     const window = { startMs: windowStart, endMs: Date.now() };
     windowStart = window.endMs;
@@ -115,13 +136,30 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
     let recorded = 0;
     for (const s of samples) if (s.kind === 'cpu') recorded += s.count;
     metrics.samples.inc(recorded);
-    const built = buildProfiles(samples, window, symbolizer, labeler, { frequencyHz: config.frequency, shareDictionary: true, offCpuPeriodNs });
+    const built = buildProfiles(samples, window, symbolizer, labeler, {
+      frequencyHz: config.frequency,
+      shareDictionary: true,
+      offCpuPeriodNs,
+      keptShare: adaptive ? (pid) => adaptive.keepOf(pid) : undefined,
+    });
+    stage('symbolize_label');
+    if (adaptive && rates) {
+      // Leaf counts are the samples the kernel kept (values ÷ the effective period).
+      const observed = [...built.cpuProfiles].map(([pid, p]) => {
+        const leaves = leafCounts(p);
+        let kept = 0;
+        for (const v of leaves.values()) kept += v;
+        return { pid, kept, leaves };
+      });
+      rates.apply(adaptive.update(observed, (window.endMs - window.startMs) / 1000));
+    }
     metrics.relabelDropped.inc(built.droppedSamples);
     if (unwinding) for (const pid of built.keptPids) unwinding.tables.keep(pid);
     metrics.processes.set(built.profiles.length);
     metrics.recordSymbolizer(symbolizer.stats());
     if (unwinding) metrics.recordUnwindTables(unwinding.stats());
     exporter.submit(built.profiles, window);
+    stage('encode');
     metrics.queueLength.set(exporter.queued);
     metrics.queueBytes.set(exporter.queuedBytes);
     metrics.intervalDuration.observe((performance.now() - t0) / 1000);
@@ -141,6 +179,7 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
     metrics,
     metricsPort: metricsServer?.port,
     nextInterval: () => new Promise<void>((resolve) => waiters.push(resolve)),
+    effectiveRate: (pid) => config.frequency * (adaptive?.keepOf(pid) ?? 1),
     async stop(flushMs = 5000) {
       if (stopped) return;
       stopped = true;

@@ -37,6 +37,10 @@ export interface AgentConfig {
   readonly unwindTables: boolean;
   /** Rows of the BPF unwind table shared by every binary (8 bytes each). */
   readonly unwindTableSize: number;
+  /** Adaptive sampling: a per-node sample budget moved toward processes whose profiles change. */
+  readonly adaptive: boolean;
+  /** The budget, samples per second for the whole node (default: frequency × CPUs / 2). */
+  readonly adaptiveBudget: number | undefined;
 }
 
 export const DEFAULTS: AgentConfig = {
@@ -58,6 +62,8 @@ export const DEFAULTS: AgentConfig = {
   offCpuPeriodMs: undefined,
   unwindTables: true,
   unwindTableSize: 1 << 21,
+  adaptive: false,
+  adaptiveBudget: undefined,
 };
 
 /** Raw values as they come from flags or YAML (strings or numbers), keyed by camelCase name. */
@@ -85,6 +91,8 @@ const YAML_KEYS: Record<string, keyof RawSettings> = {
   off_cpu_period: 'offCpuPeriod',
   unwind_tables: 'unwindTables',
   unwind_table_size: 'unwindTableSize',
+  adaptive: 'adaptive',
+  adaptive_budget: 'adaptiveBudget',
 };
 
 export function readConfigFile(path: string): RawSettings {
@@ -152,6 +160,8 @@ export function resolveConfig(file: RawSettings, flags: RawSettings): AgentConfi
     offCpuPeriodMs: duration(raw.offCpuPeriod, 'off-cpu-period', 1, 1000) ?? d.offCpuPeriodMs,
     unwindTables: bool(raw.unwindTables, 'unwind-tables') ?? d.unwindTables,
     unwindTableSize: int(raw.unwindTableSize, 'unwind-table-size', 1024, 1 << 26) ?? d.unwindTableSize,
+    adaptive: bool(raw.adaptive, 'adaptive') ?? d.adaptive,
+    adaptiveBudget: int(raw.adaptiveBudget, 'adaptive-budget', 1, 1_000_000) ?? d.adaptiveBudget,
   };
 }
 

@@ -44,6 +44,8 @@ export interface BuiltProfiles {
   readonly profiles: Profile[];
   /** Processes that got a profile (their labels were not dropped). */
   readonly keptPids: number[];
+  /** Each process's CPU profile, for adaptive sampling's change score. */
+  readonly cpuProfiles: Map<number, Profile>;
   /** Samples of processes the labeler dropped (relabel rules), not exported. */
   readonly droppedSamples: number;
 }
@@ -66,10 +68,12 @@ export function buildProfiles(
   const shared = opts.shareDictionary ? new DictionaryBuilder() : undefined;
   const profiles: Profile[] = [];
   const keptPids: number[] = [];
+  const cpuProfiles = new Map<number, Profile>();
   let droppedSamples = 0;
   for (const [pid, list] of byPid) {
-    // Every row of a process carries the process's own name (its main thread's comm, read in BPF).
-    const labels = labeler.labels(pid, list[0]!.comm);
+    // Every row carries the process's own name (its main thread's comm, read in BPF); a process that
+    // renamed itself during the interval is named as most of its samples name it.
+    const labels = labeler.labels(pid, mainComm(list));
     if (labels.length === 0) {
       for (const s of list) if (s.kind === 'cpu') droppedSamples += s.count;
       continue;
@@ -84,10 +88,21 @@ export function buildProfiles(
       const counts = byKind[s.kind];
       counts.set(stack, (counts.get(stack) ?? 0) + s.count);
     }
-    if (byKind.cpu.size > 0) profiles.push(profileOf(CPU_TYPE, labels, window, periodNs / kept, periodNs / kept, b, byKind.cpu));
+    if (byKind.cpu.size > 0) {
+      const p = profileOf(CPU_TYPE, labels, window, periodNs / kept, periodNs / kept, b, byKind.cpu);
+      profiles.push(p);
+      cpuProfiles.set(pid, p);
+    }
     if (byKind.off_cpu.size > 0) profiles.push(profileOf(OFF_CPU_TYPE, labels, window, opts.offCpuPeriodNs ?? 0, 1, b, byKind.off_cpu));
   }
-  return { profiles, keptPids, droppedSamples };
+  return { profiles, keptPids, cpuProfiles, droppedSamples };
+}
+
+function mainComm(list: readonly RawSample[]): string {
+  if (list.every((s) => s.comm === list[0]!.comm)) return list[0]!.comm;
+  const by = new Map<string, number>();
+  for (const s of list) by.set(s.comm, (by.get(s.comm) ?? 0) + (s.kind === 'cpu' ? s.count : 1));
+  return [...by].sort((a, b) => b[1] - a[1])[0]![0];
 }
 
 /** `scale`: nanoseconds per counted unit (a CPU sample's period; 1 for off-CPU, counted in ns already). */
@@ -108,4 +123,17 @@ function profileOf(type: ProfileType, labels: Labels, window: IntervalWindow, pe
     stacks,
     values,
   };
+}
+
+/** Self samples by leaf function (the frame a sample was taken in), for adaptive sampling's change score. */
+export function leafCounts(p: Profile): Map<string, number> {
+  const out = new Map<string, number>();
+  p.stacks.forEach((stack, i) => {
+    const leaf = p.dict.stacks[stack]?.[0];
+    const loc = leaf === undefined ? undefined : p.dict.locations[leaf];
+    const fn = loc?.lines[0] ? p.dict.functions[loc.lines[0].function]?.name : undefined;
+    const key = fn ?? `@${loc?.address ?? '?'}`;
+    out.set(key, (out.get(key) ?? 0) + p.values[i]! / (p.period || 1));
+  });
+  return out;
 }

@@ -43,6 +43,12 @@ export class AgentMetrics {
     labelNames: ['stat'] as const,
     registers: [this.registry],
   });
+  readonly stageCpu = new Counter({
+    name: 'kiln_agent_interval_cpu_seconds_total',
+    help: 'CPU (user + sys) the agent spent per stage: read (BPF maps), symbolize_label, encode, unwind_tables (loading processes and tables)',
+    labelNames: ['stage'] as const,
+    registers: [this.registry],
+  });
   readonly samples = new Counter({ name: 'kiln_agent_samples_total', help: 'Stack samples read from the kernel (idle excluded)', registers: [this.registry] });
   readonly relabelDropped = new Counter({ name: 'kiln_agent_relabel_dropped_samples_total', help: 'Samples of processes dropped by relabel rules', registers: [this.registry] });
   readonly processes = new Gauge({ name: 'kiln_agent_profiled_processes', help: 'Processes with samples in the last interval', registers: [this.registry] });

@@ -38,6 +38,8 @@ export function agentCommand(): Command {
     .addOption(new Option('--off-cpu-min <time>', `blocks shorter than this are not recorded, e.g. 1ms (default: ${DEFAULTS.offCpuMinMs}ms: all, by sampling)`))
     .addOption(new Option('--off-cpu-period <time>', 'off-CPU sampling period: shorter blocks are kept with probability length/period, weighted one period (default: 1/frequency)'))
     .addOption(new Option('--no-unwind-tables', 'walk native stacks by frame pointers only, without the .eh_frame unwind tables (default: tables on)'))
+    .addOption(new Option('--adaptive', 'keep a per-node sample budget and move it toward processes whose profiles change (default: off)'))
+    .addOption(new Option('--adaptive-budget <n>', 'the node\'s samples per second with --adaptive (default: frequency × CPUs / 2)'))
     .addOption(new Option('--unwind-table-size <n>', `rows of the BPF unwind table shared by every binary, 8 bytes each (default: ${DEFAULTS.unwindTableSize})`))
 
     .addHelpText(
@@ -71,6 +73,8 @@ export function agentCommand(): Command {
           // commander's --no-unwind-tables gives unwindTables: true by default; only a false is a choice.
           unwindTables: opts.unwindTables === false ? false : undefined,
           unwindTableSize: opts.unwindTableSize,
+          adaptive: opts.adaptive,
+          adaptiveBudget: opts.adaptiveBudget,
         };
         const agent = await startAgent(resolveConfig(file, flags));
         await new Promise<void>((resolve) => {

@@ -39,7 +39,7 @@ describe('kiln agent (CLI)', () => {
     const help = agentCommand().helpInformation();
     for (const flag of ['--server', '--protocol', '--frequency', '--interval', '--config', '--node-name', '--metrics-port', '--metrics-host',
       '--stack-map-size', '--counts-map-size', '--bearer-token-file', '--tenant', '--queue-size', '--queue-bytes', '--timeout',
-      '--off-cpu', '--off-cpu-min', '--off-cpu-period', '--no-unwind-tables', '--unwind-table-size']) {
+      '--off-cpu', '--off-cpu-min', '--off-cpu-period', '--no-unwind-tables', '--unwind-table-size', '--adaptive', '--adaptive-budget']) {
       expect(help, flag).toContain(flag);
     }
     expect(help).toContain('(default: 19)');

@@ -54,9 +54,10 @@ export class MetadataLabeler implements ProcessLabeler {
     const same = cached !== undefined && (startTime === undefined || startTime === cached.info.startTime);
     // A process may rename itself after start (node's process.title, nginx and postgres workers): a
     // different name from the kernel means its /proc facts are read again.
-    const renamed = same && comm !== '' && startTime !== undefined && comm !== cached.info.comm;
+    const renamed = same && comm !== '' && comm !== cached.info.comm;
     if (same && !renamed && cached.podsVersion === podsVersion) return cached.labels;
-    const info = same && !renamed ? cached.info : readProcessInfo(pid, this.procRoot);
+    // Renamed and still running: read it again; renamed and gone: what was read, under its new name.
+    const info = !same ? readProcessInfo(pid, this.procRoot) : !renamed ? cached.info : startTime !== undefined ? readProcessInfo(pid, this.procRoot) : { ...cached.info, comm };
     const labels = this.compute(info, comm);
     this.cache.set(pid, { info, podsVersion, labels });
     return labels;

@@ -16,6 +16,8 @@ export interface UnwindingOptions {
   readonly wanted?: (pid: number) => boolean;
   /** How often the BPF program's process events are handled. */
   readonly pollMs?: number;
+  /** CPU seconds each poll that did work took. */
+  readonly onPoll?: (cpuSeconds: number) => void;
 }
 
 /** Feeds the BPF walker: unwind tables for every process it samples, loaded as they appear. */
@@ -25,7 +27,7 @@ export function startUnwinding(bpf: BpfProfiler, options: UnwindingOptions = {})
     bpf.lib,
     { procs: bpf.mapFd('procs'), pidEvents: bpf.mapFd('pid_events'), tableRequests: bpf.mapFd('table_requests') },
     store,
-    { extensions: options.extensions, wanted: options.wanted },
+    { extensions: options.extensions, wanted: options.wanted, onPoll: options.onPoll },
   );
   tables.preloadOwnLibc();
   const stopPolling = tables.start(options.pollMs ?? 100);

@@ -65,6 +65,8 @@ export interface ProcessTablesOptions {
    * answers for it).
    */
   readonly wanted?: (pid: number) => boolean;
+  /** CPU seconds of each poll (for the agent's per-stage accounting). */
+  readonly onPoll?: (cpuSeconds: number) => void;
   /** Bound on processes with loaded tables; past it the least recently loaded are unloaded. */
   readonly maxProcesses?: number;
 }
@@ -183,11 +185,14 @@ export class ProcessTables {
   /** Starts polling every `ms`; returns the function that stops it. */
   start(ms = 100): () => void {
     const timer = setInterval(() => {
+      const cpu = process.cpuUsage();
       try {
         this.poll();
       } catch {
         this.pollErrors++; // a failed map read: the events wait for the next poll
       }
+      const d = process.cpuUsage(cpu);
+      this.options.onPoll?.((d.user + d.system) / 1e6);
     }, ms);
     timer.unref();
     return () => clearInterval(timer);

@@ -55,6 +55,11 @@ describe('MetadataLabeler', () => {
     fakeProcess(500, 'kiln-renamed', '/usr/bin/node', '0::/user.slice/session-1.scope\n', '7777');
     // The kernel now names it kiln-renamed: the same process (same start time), labelled anew.
     expect(labelsToRecord(labeler.labels(500, 'kiln-renamed')).comm).toBe('kiln-renamed');
+    // Renamed again, then gone before its samples are read: named as the kernel last named it.
+    fakeProcess(501, 'node', '/usr/bin/node', '0::/user.slice/session-1.scope\n', '8888');
+    expect(labeler.labels(501, '')).toEqual([]);
+    rmSync(path.join(proc, '501'), { recursive: true, force: true });
+    expect(labelsToRecord(labeler.labels(501, 'kiln-renamed'))).toMatchObject({ comm: 'kiln-renamed', executable: '/usr/bin/node' });
   });
 
   it('labels a Kubernetes container with its workload, namespace, pod, container and pod labels', () => {

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { AdaptiveController } from '../../src/agent/adaptive.js';
+
+const leaves = (o: Record<string, number>) => new Map(Object.entries(o));
+
+describe('adaptive sampling controller', () => {
+  it('keeps every sample while the node is under its budget', () => {
+    const c = new AdaptiveController({ budgetPerSecond: 100 });
+    const changes = c.update([{ pid: 1, kept: 190, leaves: leaves({ a: 190 }) }], 10);
+    expect(changes).toEqual([]);
+    expect(c.keepOf(1)).toBe(1);
+  });
+
+  it('moves the budget from a stable process to one whose profile changes, keeping the total near the budget', () => {
+    const c = new AdaptiveController({ budgetPerSecond: 20, minKeep: 1 / 16 });
+    // Both burn a whole CPU at 19 Hz: 190 samples per 10 s interval each, 38/s together, budget 20/s.
+    let phase = 0;
+    for (let i = 0; i < 8; i++) {
+      phase ^= 1;
+      const kStable = c.keepOf(1);
+      const kMoving = c.keepOf(2);
+      c.update(
+        [
+          { pid: 1, kept: 190 * kStable, leaves: leaves({ steady: 190 * kStable }) },
+          // Its hot function alternates every interval: its profile keeps changing.
+          { pid: 2, kept: 190 * kMoving, leaves: leaves(phase ? { left: 190 * kMoving } : { right: 190 * kMoving }) },
+        ],
+        10,
+      );
+    }
+    expect(c.scoreOf(1)).toBeLessThan(0.05);
+    expect(c.scoreOf(2)).toBeGreaterThan(0.3);
+    expect(c.keepOf(2)).toBeGreaterThan(c.keepOf(1) * 3);
+    const keptPerSecond = 19 * (c.keepOf(1) + c.keepOf(2));
+    expect(keptPerSecond).toBeLessThanOrEqual(20 * 1.05);
+    expect(keptPerSecond).toBeGreaterThan(20 * 0.8);
+  });
+
+  it('never keeps less than minKeep, and forgets processes gone for a while', () => {
+    const c = new AdaptiveController({ budgetPerSecond: 1, minKeep: 0.1, forgetAfter: 2 });
+    for (let i = 0; i < 4; i++) c.update([{ pid: 7, kept: 190 * c.keepOf(7), leaves: leaves({ x: 1 }) }, { pid: 8, kept: 190 * c.keepOf(8), leaves: leaves({ y: 1 }) }], 10);
+    expect(c.keepOf(7)).toBeGreaterThanOrEqual(0.1);
+    c.update([{ pid: 8, kept: 19, leaves: leaves({ y: 1 }) }], 10);
+    const changes = c.update([{ pid: 8, kept: 19, leaves: leaves({ y: 1 }) }], 10);
+    expect(changes).toContainEqual({ pid: 7, keep: undefined });
+    expect(c.keepOf(7)).toBe(1);
+  });
+});
