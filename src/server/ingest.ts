@@ -77,7 +77,9 @@ export function registerIngest(app: FastifyInstance, ctx: ServerContext): void {
     const bytes = (req.body as Buffer | undefined)?.length ?? 0;
     const result = await withIngestSlot(ctx, tenant, bytes, async () => {
       const profiles = await decodeIngest(req, ctx, tenant);
-      return { ...(await writeProfiles(ctx, tenant, 'ingest', profiles)), ...timeRange(profiles) };
+      const range = timeRange(profiles);
+      // No await here: the decoded profiles must not stay alive until the commit (see writeProfiles).
+      return writeProfiles(ctx, tenant, 'ingest', profiles).then((written) => ({ ...written, ...range }));
     });
     return reply.send(result);
   });

@@ -33,33 +33,41 @@ const MAX_QUOTED_REJECTIONS = 3;
  * part", which senders do not retry. When nothing in a non-empty request is acceptable the whole
  * request is an InputError (HTTP 400 / gRPC INVALID_ARGUMENT) and nothing is written.
  */
-export async function exportProfiles(
+export function exportProfiles(
   ctx: ServerContext,
   tenant: string,
   protocol: IngestProtocol,
   req: ExportProfilesServiceRequest,
 ): Promise<ExportProfilesServiceResponse> {
-  const accepted: Profile[] = [];
   const rejected: string[] = [];
-  // The profiles of a request share its dictionary: check that once, not once per profile.
-  const checked = new Set<SymbolDictionary>();
-  for (const r of decodeOtlpEach(req)) {
-    try {
-      if (r.error) throw r.error;
-      for (const p of r.profiles) validateProfile(p, checked);
-      accepted.push(...r.profiles);
-    } catch (e) {
-      if (!(e instanceof InputError)) throw e;
-      rejected.push(`${r.where}: ${e.message}`);
+  let written: Promise<unknown>;
+  try {
+    const accepted: Profile[] = [];
+    // The profiles of a request share its dictionary: check that once, not once per profile.
+    const checked = new Set<SymbolDictionary>();
+    for (const r of decodeOtlpEach(req)) {
+      try {
+        if (r.error) throw r.error;
+        for (const p of r.profiles) validateProfile(p, checked);
+        accepted.push(...r.profiles);
+      } catch (e) {
+        if (!(e instanceof InputError)) throw e;
+        rejected.push(`${r.where}: ${e.message}`);
+      }
     }
+    if (rejected.length > 0 && accepted.length === 0) {
+      throw new InputError(`all ${rejected.length} OTLP profiles were rejected; ${quote(rejected)}`);
+    }
+    // Not awaited here: the decoded profiles must not stay alive until the commit (see writeProfiles).
+    written = writeProfiles(ctx, tenant, protocol, accepted);
+  } catch (e) {
+    return Promise.reject(e);
   }
-  if (rejected.length > 0 && accepted.length === 0) {
-    throw new InputError(`all ${rejected.length} OTLP profiles were rejected; ${quote(rejected)}`);
-  }
-  await writeProfiles(ctx, tenant, protocol, accepted);
-  if (rejected.length === 0) return create(ExportProfilesServiceResponseSchema);
-  return create(ExportProfilesServiceResponseSchema, {
-    partialSuccess: { rejectedProfiles: BigInt(rejected.length), errorMessage: `${rejected.length} OTLP profiles rejected; ${quote(rejected)}` },
+  return written.then(() => {
+    if (rejected.length === 0) return create(ExportProfilesServiceResponseSchema);
+    return create(ExportProfilesServiceResponseSchema, {
+      partialSuccess: { rejectedProfiles: BigInt(rejected.length), errorMessage: `${rejected.length} OTLP profiles rejected; ${quote(rejected)}` },
+    });
   });
 }
 

@@ -13,21 +13,36 @@ import type { IngestProtocol } from './metrics.js';
  * write the rest in one call, count them. The store validates every profile itself (model/validate.ts)
  * before it writes any, so that check is not repeated here.
  */
-export async function writeProfiles(
+export function writeProfiles(
   ctx: ServerContext,
   tenant: string,
   protocol: IngestProtocol,
   profiles: readonly Profile[],
 ): Promise<WriteResult> {
-  let rows = 0;
-  for (const p of profiles) {
-    rows += p.values.length;
-    if (rows > ctx.limits.maxRowsPerRequest) throw limitExceeded('max_rows_per_request', `the request has more than ${ctx.limits.maxRowsPerRequest} samples`);
+  // Not an async function on purpose: V8 keeps an async function's locals alive across its awaits,
+  // so `profiles` (a request's decoded dictionary: thousands of strings and small objects) would
+  // live until the group commit, be promoted to the old generation and be collected there. Returning
+  // the store's promise lets it die as soon as the store has reduced it to rows (store/write-path.ts).
+  // Measured (bench/server-ingest.ts 200 8, load 11-12): bytes promoted by scavenges 281 → 145 MB.
+  let stored: Promise<WriteResult>;
+  try {
+    let rows = 0;
+    for (const p of profiles) {
+      rows += p.values.length;
+      if (rows > ctx.limits.maxRowsPerRequest) throw limitExceeded('max_rows_per_request', `the request has more than ${ctx.limits.maxRowsPerRequest} samples`);
+    }
+    checkSeriesLimits(profiles, limitsFor(ctx, tenant));
+    const kept = profiles.filter((p) => !isEmptyProfile(p));
+    if (kept.length === 0) return Promise.resolve({ profiles: 0, rows: 0 });
+    stored = ctx.store.write(tenant, kept);
+  } catch (e) {
+    return Promise.reject(e);
   }
-  checkSeriesLimits(profiles, limitsFor(ctx, tenant));
-  const kept = profiles.filter((p) => !isEmptyProfile(p));
-  if (kept.length === 0) return { profiles: 0, rows: 0 };
-  const result = await ctx.store.write(tenant, kept);
+  return counted(ctx, protocol, stored);
+}
+
+async function counted(ctx: ServerContext, protocol: IngestProtocol, stored: Promise<WriteResult>): Promise<WriteResult> {
+  const result = await stored;
   ctx.metrics.ingestProfiles.inc({ protocol }, result.profiles);
   ctx.metrics.ingestRows.inc({ protocol }, result.rows);
   return result;

@@ -29,7 +29,7 @@ function profile(stacks: number[], values: number[]): Profile {
 describe('profileSamples', () => {
   it('sums duplicates, drops zeros and sorts by id exactly as a Map keyed by id would', () => {
     let seed = 7;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
     for (let round = 0; round < 50; round++) {
       // Ids chosen to collide in their high word often (and sometimes to be equal across indices).
       const n = 1 + Math.floor(rnd() * 60);
