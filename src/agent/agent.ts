@@ -1,4 +1,5 @@
 import { encodeOtlpProtobuf } from '../formats/otlp.js';
+import { startCpuProfile } from './cpu-profile.js';
 import { readBearerToken, type AgentConfig } from './config.js';
 import { AdaptiveController } from './adaptive.js';
 import { ProcessRates } from './bpf/rates.js';
@@ -93,6 +94,9 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
     await metadata?.stop();
     throw e;
   }
+  // KILN_AGENT_CPU_PROFILE=file: a V8 CPU profile of the running agent, written at stop (node's
+  // --cpu-prof cannot be used: its SIGPROF interrupts the BPF verifier until the load gives up).
+  const stopProfile = process.env.KILN_AGENT_CPU_PROFILE ? await startCpuProfile(process.env.KILN_AGENT_CPU_PROFILE) : undefined;
   const sampler = new Sampler(bpf);
   const adaptive = config.adaptive
     ? new AdaptiveController({ budgetPerSecond: config.adaptiveBudget ?? (config.frequency * bpf.cpus.length) / 2 })
@@ -191,6 +195,7 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
         log(`last interval failed: ${(e as Error).message}`);
       }
       unwinding?.stop();
+      await stopProfile?.();
       bpf.close();
       const delivered = await exporter.flush(flushMs);
       if (!delivered) log(`${exporter.queued} request(s) not delivered before exit`);

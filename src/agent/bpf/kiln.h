@@ -32,6 +32,7 @@ enum {
   MAP_TYPE_LPM_TRIE = 11,
 };
 #define F_NO_PREALLOC 1          /* BPF_F_NO_PREALLOC */
+#define F_MMAPABLE (1 << 10)     /* BPF_F_MMAPABLE */
 #define NOEXIST 1                /* BPF_NOEXIST */
 #define MAX_STACK_DEPTH 127      /* PERF_MAX_STACK_DEPTH */
 #define EEXIST 17

@@ -32,6 +32,8 @@ export interface Libbpf {
   mapUpdateBatch(fd: number, keys: Buffer, values: Buffer, count: Buffer): number;
   mapDeleteElem(fd: number, key: Buffer): number;
   mapGetNextKey(fd: number, key: Buffer | null, next: Buffer): number;
+  /** Maps `length` bytes of an mmap-able BPF array read-write; undefined when it cannot. */
+  mmapMap(fd: number, length: number): { readonly bytes: Buffer; unmap(): void } | undefined;
   /** perf_event_open(2) through syscall(2): fd or -1 (cause in errno). */
   perfEventOpen(attr: Buffer, pid: number, cpu: number, groupFd: number, flags: number): number;
   close(fd: number): number;
@@ -86,6 +88,8 @@ export function libbpf(): Libbpf {
   const nextKey = lib.func('int bpf_map_get_next_key(int fd, void *key, void *next_key)');
   const syscall = libc.func('long syscall(long number, ...)');
   const closeFd = libc.func('int close(int fd)');
+  const mmap = libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)');
+  const munmap = libc.func('int munmap(void *addr, size_t length)');
 
   const ptr = (p: unknown): Ptr | null => (typeof p === 'bigint' && p !== 0n ? p : null);
   cached = {
@@ -110,6 +114,13 @@ export function libbpf(): Libbpf {
     perfEventOpen: (attr, pid, cpu, group, flags) =>
       Number(syscall(sysno, 'void *', attr, 'int', pid, 'int', cpu, 'int', group, 'unsigned long', flags)),
     close: (fd) => closeFd(fd) as number,
+    mmapMap: (fd, length) => {
+      const PROT_READ_WRITE = 3;
+      const MAP_SHARED = 1;
+      const addr: unknown = mmap(null, length, PROT_READ_WRITE, MAP_SHARED, fd, 0);
+      if (typeof addr !== 'bigint' || addr === 0n || addr === 0xffffffffffffffffn) return undefined;
+      return { bytes: Buffer.from(koffi.view(addr, length)), unmap: () => void munmap(addr, length) };
+    },
     errno: () => koffi.errno(),
   };
   return cached;

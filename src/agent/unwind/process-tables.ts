@@ -33,12 +33,15 @@ import { TableStore, type TableStoreStats } from './table-store.js';
 export const PROC_TABLES = 1;
 export const PROC_PYTHON = 2;
 /** Events in `pid_events` (bpf/kiln.h EV_*). */
+const EV_NEW = 1;
 const EV_EXEC = 2;
 const EV_EXIT = 4;
 /** Entries per batch read of the event maps (both hold at most a few thousand). */
 const DRAIN_BATCH = 1024;
 /** glibc's and musl's C library, by file name. */
 const LIBC = /\/(libc\.so\.6|libc\.musl-[^/]*\.so\.1|ld-musl-[^/]*\.so\.1)$/;
+/** How long a newly seen process must live before it is loaded. */
+const MIN_AGE_MS = 200;
 /** Work per poll before the rest waits for the next one. */
 const POLL_BUDGET_MS = 50;
 
@@ -109,7 +112,7 @@ export class ProcessTables {
   private readonly drainBuffers = { keys: Buffer.alloc(DRAIN_BATCH * 16), values: Buffer.alloc(DRAIN_BATCH * 16) };
   private tableLoads = 0;
   private pollErrors = 0;
-  private readonly pending = new Map<number, { events: number; hits: number }>();
+  private readonly pending = new Map<number, { events: number; hits: number; since: number }>();
   private readonly requests: [number, number][] = [];
 
   constructor(
@@ -136,7 +139,7 @@ export class ProcessTables {
       const pid = k.readUInt32LE(i * 4);
       const p = this.pending.get(pid);
       const hits = Number(v.readBigUInt64LE(i * 16 + 8));
-      this.pending.set(pid, { events: (p?.events ?? 0) | v.readUInt32LE(i * 16), hits: (p?.hits ?? 0) + hits });
+      this.pending.set(pid, { events: (p?.events ?? 0) | v.readUInt32LE(i * 16), hits: (p?.hits ?? 0) + hits, since: p?.since ?? t0 });
     });
     while (this.requests.length > 0 && performance.now() - t0 < budgetMs) {
       const [pid, start] = this.requests.shift()!;
@@ -145,8 +148,14 @@ export class ProcessTables {
     // Busiest first: when many processes appear at once (the agent starting on a busy host), the ones
     // burning CPU get whole stacks soonest.
     const order = [...this.pending].sort((a, b) => b[1].hits - a[1].hits);
-    for (const [pid, { events: ev }] of order) {
+    for (const [pid, { events: ev, since }] of order) {
       if (performance.now() - t0 >= budgetMs) break;
+      // A new process is loaded once it has lived MIN_AGE_MS since first seen: the shell one-liners and
+      // short scripts of a busy host are gone by then and cost one failed stat instead of a load.
+      if (ev === EV_NEW && t0 - since < MIN_AGE_MS) {
+        if (readStartTime(pid, this.procRoot) === undefined) this.pending.delete(pid);
+        continue;
+      }
       this.pending.delete(pid);
       if (ev & EV_EXIT) {
         // The main thread left; the process is gone unless other threads still run (then keep it).
@@ -178,7 +187,7 @@ export class ProcessTables {
     const l = this.loaded.get(pid);
     if (l && l.flags === 0 && l.mappings.length === 0) {
       this.loaded.delete(pid);
-      this.pending.set(pid, { events: 1, hits: 0 });
+      this.pending.set(pid, { events: EV_EXEC, hits: 0, since: 0 });
     }
   }
 

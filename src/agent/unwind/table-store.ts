@@ -40,6 +40,8 @@ export class TableStore {
     private readonly lib: Libbpf,
     private readonly fd: number,
     readonly capacity: number,
+    /** The array mapped into this process (rows are then written with a copy, not a syscall). */
+    private readonly mapped?: Buffer,
   ) {
     this.free = [[0, capacity]];
   }
@@ -121,8 +123,12 @@ export class TableStore {
     return first;
   }
 
-  /** Writes the rows into [first, first + count) in batches of 64 k (one syscall each). */
+  /** Writes the rows into [first, first + count): a copy into the mapped array, else batches of 64 k. */
   private upload(first: number, table: UnwindTable): boolean {
+    if (this.mapped) {
+      table.rows.copy(this.mapped, first * ROW_BYTES, 0, table.count * ROW_BYTES);
+      return true;
+    }
     const countBuf = Buffer.alloc(4);
     for (let done = 0; done < table.count; done += UPLOAD_CHUNK) {
       const n = Math.min(UPLOAD_CHUNK, table.count - done);

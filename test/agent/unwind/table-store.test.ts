@@ -57,6 +57,20 @@ describe('TableStore', () => {
     expect(store.acquire('e', () => table(100, 0)), 'freed neighbours coalesce into one range').toMatchObject({ first: 0, count: 100 });
   });
 
+  it('writes rows straight into the mapped array when it has one (no syscall per batch)', () => {
+    const lib = {
+      mapUpdateBatch() {
+        throw new Error('a mapped array must not be written with bpf_map_update_batch');
+      },
+    } as unknown as Libbpf;
+    const mapped = Buffer.alloc(100 * ROW_BYTES);
+    const store = new TableStore(lib, 3, 100, mapped);
+    store.acquire('x', () => table(5, 70));
+    const s = store.acquire('y', () => table(3, 500))!;
+    expect(mapped.readUInt32LE(s.first * ROW_BYTES)).toBe(500);
+    expect(mapped.readUInt32LE((s.first + 2) * ROW_BYTES)).toBe(502);
+  });
+
   it('remembers a binary without a table (or unreadable) without retrying it', () => {
     const { lib } = recordingArray();
     const store = new TableStore(lib, 3, 100);
