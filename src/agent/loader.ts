@@ -303,7 +303,8 @@ function loadObject(bpf: Libbpf, path: string, opts: LoaderOptions): Ptr {
   }
 }
 
-const LOAD_ATTEMPTS = 5;
+/** The walker's verification takes 1–6 s of kernel time on the loaded test host: more room for a signal. */
+const LOAD_ATTEMPTS = 10;
 
 /** 2^21 rows × 8 bytes = 16 MiB of kernel memory for the unwind tables of every binary in use. */
 export const DEFAULT_UNWIND_ROWS = 1 << 21;
