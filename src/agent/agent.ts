@@ -96,7 +96,12 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
   }
   // KILN_AGENT_CPU_PROFILE=file: a V8 CPU profile of the running agent, written at stop (node's
   // --cpu-prof cannot be used: its SIGPROF interrupts the BPF verifier until the load gives up).
-  const stopProfile = process.env.KILN_AGENT_CPU_PROFILE ? await startCpuProfile(process.env.KILN_AGENT_CPU_PROFILE) : undefined;
+  // KILN_AGENT_CPU_PROFILE_DELAY=seconds starts it later (a steady-state profile, without the warm-up).
+  let stopProfile: (() => Promise<void>) | undefined;
+  const profileTo = process.env.KILN_AGENT_CPU_PROFILE;
+  const profileTimer = profileTo
+    ? setTimeout(() => void startCpuProfile(profileTo).then((stop) => (stopProfile = stop)), Number(process.env.KILN_AGENT_CPU_PROFILE_DELAY ?? 0) * 1000)
+    : undefined;
   const sampler = new Sampler(bpf);
   const adaptive = config.adaptive
     ? new AdaptiveController({ budgetPerSecond: config.adaptiveBudget ?? (config.frequency * bpf.cpus.length) / 2 })
@@ -195,6 +200,7 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
         log(`last interval failed: ${(e as Error).message}`);
       }
       unwinding?.stop();
+      clearTimeout(profileTimer);
       await stopProfile?.();
       bpf.close();
       const delivered = await exporter.flush(flushMs);

@@ -3,9 +3,12 @@ import { ROW_BYTES, type UnwindTable } from './rows.js';
 
 /**
  * The BPF `unwind_rows` array, shared by every binary: each binary's rows are one contiguous slice,
- * loaded once per build id however many processes map it, and freed when the last one is gone.
- * Slices are placed first-fit in a free list; a table that does not fit is left out (its frames walk
- * by frame pointer) and counted, never evicting one in use.
+ * loaded once per build id however many processes map it. When the last process using a table is
+ * gone the table stays loaded, unreferenced, until its space is needed or it has been idle for
+ * IDLE_MS: on a host where short-lived processes come and go (shells, scripts), freeing at once meant
+ * compiling the same tables again and again — 5 s of a 30 s steady-state profile of the overhead bench.
+ * Slices are placed first-fit in a free list; a table that does not fit even after evicting idle ones
+ * is left out (its frames walk by frame pointer) and counted, never evicting one in use.
  */
 
 export interface Slice {
@@ -17,7 +20,11 @@ interface Entry {
   readonly first: number;
   count: number;
   refs: number;
+  /** When refs last fell to 0. */
+  idleSince: number;
 }
+
+const IDLE_MS = 10 * 60_000;
 
 const UPLOAD_CHUNK = 65_536;
 
@@ -27,6 +34,8 @@ export interface TableStoreStats {
   readonly rowsCapacity: number;
   /** Tables left out because the array was full. */
   readonly full: number;
+  /** Loaded tables no process uses right now (kept for the next one). */
+  readonly idle: number;
 }
 
 export class TableStore {
@@ -56,6 +65,7 @@ export class TableStore {
       known.refs++;
       return known.count > 0 ? known : undefined;
     }
+    this.dropIdle(Date.now() - IDLE_MS, 0);
     let table: UnwindTable | undefined;
     try {
       table = build();
@@ -63,9 +73,13 @@ export class TableStore {
       table = undefined; // unreadable: remembered as empty, not retried for every process
     }
     const count = table?.count ?? 0;
-    const first = count > 0 ? this.allocate(count) : -1;
+    let first = count > 0 ? this.allocate(count) : -1;
+    if (count > 0 && first < 0) {
+      this.dropIdle(Infinity, count); // make room from tables nobody uses
+      first = this.allocate(count);
+    }
     if (count > 0 && first < 0) this.fullCount++;
-    const entry: Entry = { first: Math.max(first, 0), count: first >= 0 ? count : 0, refs: 1 };
+    const entry: Entry = { first: Math.max(first, 0), count: first >= 0 ? count : 0, refs: 1, idleSince: 0 };
     if (entry.count > 0 && !this.upload(entry.first, table!)) {
       this.release0(entry);
       entry.count = 0;
@@ -85,15 +99,30 @@ export class TableStore {
     return e && e.count > 0 ? e : undefined;
   }
 
+  /** One user fewer; a table nobody uses stays loaded (idle) until its space is needed. */
   release(key: string): void {
     const e = this.entries.get(key);
     if (!e || --e.refs > 0) return;
-    this.entries.delete(key);
-    this.release0(e);
+    e.idleSince = Date.now();
+  }
+
+  /**
+   * Frees idle tables released before `before`, least recently released first; with `need` > 0, only
+   * until a free range of `need` rows exists.
+   */
+  private dropIdle(before: number, need: number): void {
+    const idle = [...this.entries].filter(([, e]) => e.refs <= 0 && e.idleSince < before).sort((a, b) => a[1].idleSince - b[1].idleSince);
+    for (const [key, e] of idle) {
+      if (need > 0 && this.free.some((r) => r[1] >= need)) return;
+      this.entries.delete(key);
+      this.release0(e);
+    }
   }
 
   stats(): TableStoreStats {
-    return { binaries: this.entries.size, rowsUsed: this.used, rowsCapacity: this.capacity, full: this.fullCount };
+    let idle = 0;
+    for (const e of this.entries.values()) if (e.refs <= 0) idle++;
+    return { binaries: this.entries.size, rowsUsed: this.used, rowsCapacity: this.capacity, full: this.fullCount, idle };
   }
 
   private release0(e: Slice): void {

@@ -23,7 +23,7 @@ function table(n: number, base: number): UnwindTable {
 }
 
 describe('TableStore', () => {
-  it('loads a binary once however many processes map it, and frees it with the last', () => {
+  it('loads a binary once however many processes map it, and keeps it (idle) after the last one', () => {
     const { lib, rows } = recordingArray();
     const store = new TableStore(lib, 3, 100);
     let builds = 0;
@@ -38,23 +38,27 @@ describe('TableStore', () => {
     store.release('build-id-a');
     expect(store.stats().rowsUsed).toBe(10);
     store.release('build-id-a');
-    expect(store.stats()).toMatchObject({ binaries: 0, rowsUsed: 0 });
+    // Unused now, but still loaded: the next short-lived process of that binary does not compile it again.
+    expect(store.stats()).toMatchObject({ binaries: 1, rowsUsed: 10, idle: 1 });
+    expect(store.acquire('build-id-a', build)).toEqual(a);
+    expect(builds).toBe(1);
   });
 
-  it('reuses freed space, and leaves out (and counts) a table that does not fit', () => {
+  it('makes room from idle tables, and leaves out (and counts) a table that does not fit beside those in use', () => {
     const { lib } = recordingArray();
     const store = new TableStore(lib, 3, 100);
     const a = store.acquire('a', () => table(60, 0))!;
     const b = store.acquire('b', () => table(40, 0))!;
     expect(b.first).toBe(a.first + 60);
-    expect(store.acquire('c', () => table(1, 0)), 'the array is full').toBeUndefined();
+    expect(store.acquire('c', () => table(1, 0)), 'the array is full of tables in use').toBeUndefined();
     expect(store.stats().full).toBe(1);
     store.release('a');
     const d = store.acquire('d', () => table(50, 0))!;
-    expect(d.first, 'first fit in the space a left').toBe(a.first);
+    expect(d.first, 'first fit in the space the idle table a gave up').toBe(a.first);
+    expect(store.has('a'), 'evicted to make room').toBe(false);
     store.release('b');
     store.release('d');
-    expect(store.acquire('e', () => table(100, 0)), 'freed neighbours coalesce into one range').toMatchObject({ first: 0, count: 100 });
+    expect(store.acquire('e', () => table(100, 0)), 'idle neighbours freed and coalesced into one range').toMatchObject({ first: 0, count: 100 });
   });
 
   it('writes rows straight into the mapped array when it has one (no syscall per batch)', () => {
