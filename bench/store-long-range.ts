@@ -7,18 +7,24 @@
  * of `--runs` runs after one warm-up; note the machine's load beside them.
  *
  *   npx tsx bench/store-long-range.ts --days 30 --interval-s 60 --dir .bench/store-30d
- *   npx tsx bench/store-long-range.ts --dir .bench/store-30d --reuse      # query an existing directory again
+ *   npx tsx bench/store-long-range.ts --dir .bench/store-30d --reuse      # measure an existing directory again
+ *
+ * `--reuse` first forgets the directory's rollups, so every run measures the raw anchor and the
+ * rolled-up queries side by side again.
  *
  * The interval is a bench shortcut: a 10 s interval for 30 days is ~200 M sample rows, over an hour
  * of ingest on a 2-core machine. A 60 s interval keeps the same samples per hour (so the same rolled
  * hour sizes) with fewer, larger raw profiles; the raw anchor is then faster than it would be at 10 s.
  */
 import { existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CPU_TYPE, profileTypeId } from '../src/model/index.js';
 import type { MergeQuery } from '../src/store/index.js';
 import { DuckDBEngine, EngineStore } from '../src/store/index.js';
+import { DATABASE_FILE } from '../src/store/duckdb/duckdb-engine.js';
 import { BENCH_END_MS, DEFAULT_SHAPE, ServiceModel } from './store-data.js';
 
 const { values: args } = parseArgs({
@@ -37,7 +43,14 @@ const intervalMs = Number(args['interval-s']) * 1000;
 const runs = Number(args.runs);
 const HOUR = 3_600_000;
 
-if (!args.reuse || !existsSync(args.dir)) {
+if (args.reuse && existsSync(args.dir)) {
+  const db = await DuckDBInstance.create(path.join(args.dir, DATABASE_FILE));
+  const c = await db.connect();
+  await c.run('DELETE FROM rollup_hour');
+  await c.run('DELETE FROM rolled_hours');
+  c.closeSync();
+  db.closeSync();
+} else {
   rmSync(args.dir, { recursive: true, force: true });
   const engine = await DuckDBEngine.open(args.dir, { threads: Number(args.threads), rollup: false });
   const store = await EngineStore.open(engine);
