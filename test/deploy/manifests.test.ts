@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigYaml, resolveConfig, type AgentConfig, type RawSettings } from '../../src/agent/config.js';
 import { missingCapabilities } from '../../src/agent/loader.js';
-import { compileRelabelConfigs } from '../../src/agent/relabel.js';
+import { compileRelabelConfigs } from '../../src/model/relabel.js';
 import { agentCommand } from '../../src/cli/agent.js';
 import { DEFAULT_PORT } from '../../src/server/server.js';
 import { startTestServer, type TestServer } from '../support/server.js';

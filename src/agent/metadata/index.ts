@@ -1,4 +1,4 @@
-import { compileRelabelConfigs } from '../relabel.js';
+import { compileRelabelConfigs } from '../../model/relabel.js';
 import type { ProcessLabeler } from '../types.js';
 import { inClusterConfig, type KubeConfig } from './kube-config.js';
 import { MetadataLabeler } from './labeler.js';

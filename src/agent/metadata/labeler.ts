@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { hostname } from 'node:os';
 import { LABEL_LIMITS, SERVICE_NAME, isValidLabelName, labelsFrom, sanitizeLabelName, type Labels } from '../../model/index.js';
-import { relabel, type RelabelRule } from '../relabel.js';
+import { relabel, type RelabelRule } from '../../model/relabel.js';
 import { LruCache } from '../lru.js';
 import { readStartTime } from '../symbolize/proc-maps.js';
 import type { ProcessLabeler } from '../types.js';

@@ -9,7 +9,7 @@ import { MetadataLabeler } from '../../../src/agent/metadata/labeler.js';
 import { PodIndex } from '../../../src/agent/metadata/pod-index.js';
 import { ContainerNameResolver } from '../../../src/agent/metadata/container-names.js';
 import { parsePod } from '../../../src/agent/metadata/kube-pod.js';
-import { compileRelabelConfigs } from '../../../src/agent/relabel.js';
+import { compileRelabelConfigs } from '../../../src/model/relabel.js';
 import { fixture } from './fake-apiserver.js';
 
 const CHECKOUT_ID = '11'.repeat(32);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { InputError, labelsFrom, labelsToRecord } from '../../src/model/index.js';
-import { compileRelabelConfigs, relabel } from '../../src/agent/relabel.js';
+import { compileRelabelConfigs, relabel } from '../../src/model/relabel.js';
 
 /** Runs the rules of a Prometheus-style YAML snippet over a label record. */
 function run(yaml: string, labels: Record<string, string>): Record<string, string> | undefined {

@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
-import { compileRegex, InputError, isValidLabelName, labelsFrom, type CompiledRegex, type Labels, type RegexMatch } from '../model/index.js';
+import { InputError } from './errors.js';
+import { isValidLabelName, labelsFrom, type Labels } from './labels.js';
+import { compileRegex, type CompiledRegex, type RegexMatch } from './matcher.js';
 
 /**
  * Prometheus `relabel_configs`: the same YAML keys, defaults and semantics (anchored RE2 regex with `.`
  * matching newlines, as Prometheus compiles `^(?s:re)$`; `$1` / `${name}` replacements; an empty result
  * deletes the label), so rules copied from a Prometheus or Grafana Alloy config behave the same on Kiln's
- * agent. Regexes are compiled by the model's `compileRegex`, Kiln's one dialect for user regexes.
+ * agent (process labels) and in the server's scrape jobs (target labels). Regexes are compiled by the
+ * model's `compileRegex`, Kiln's one dialect for user regexes.
  */
 
 export const RELABEL_ACTIONS = ['replace', 'keep', 'drop', 'labelmap', 'labeldrop', 'labelkeep', 'hashmod', 'lowercase', 'uppercase', 'keepequal', 'dropequal'] as const;
