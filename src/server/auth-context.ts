@@ -31,21 +31,32 @@ const WRITE_ROUTES = new Set([
   '/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export',
   '/parca.profilestore.v1alpha1.ProfileStoreService/WriteRaw',
 ]);
+/**
+ * For operators only. /metrics names every tenant's functions (server-wide). Settings writes change
+ * what every user of the tenant sees (Profiles Drilldown's tenant-wide settings), so a read token —
+ * the one a Grafana data source holds, maybe scoped to one team — may read them but not change them.
+ */
+const ADMIN_ROUTES = new Set([
+  '/metrics',
+  '/settings.v1.SettingsService/Set',
+  '/settings.v1.SettingsService/Delete',
+  '/settings.v1.RecordingRulesService/UpsertRecordingRule',
+  '/settings.v1.RecordingRulesService/DeleteRecordingRule',
+]);
 /** Who am I: any valid token may ask (the UI's "signed in as"). */
 export const WHOAMI_PATH = '/api/v1/whoami';
 
 /**
  * What a request needs, from the route fastify matched — not from the URL as sent, which may spell the
  * same route differently (`/%61pi/v1/top` routes to `/api/v1/top`). Deny by default: every route is a
- * read unless it is open, ingest, whoami or /metrics. No route at all (undefined: a 404, or the UI's
+ * read unless it is open, ingest, whoami or admin-only. No route at all (undefined: a 404, or the UI's
  * index.html for a client-side path) holds no data.
  */
 export function needOf(route: string | undefined): Need | 'any' | undefined {
   if (route === undefined || OPEN.has(route)) return undefined;
   if (WRITE_ROUTES.has(route)) return 'write';
   if (route === WHOAMI_PATH) return 'any';
-  // Function metrics name every tenant's functions: server-wide, so for operators only.
-  if (route === '/metrics') return 'admin';
+  if (ADMIN_ROUTES.has(route)) return 'admin';
   return 'read';
 }
 

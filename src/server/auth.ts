@@ -17,7 +17,7 @@ export interface Access {
   readonly scopeText?: string;
 }
 
-/** What a route needs: a read (queries, listings, exports), a write (ingest), or admin (/metrics). */
+/** What a route needs: a read (queries, listings, exports), a write (ingest), or admin (/metrics, settings writes). */
 export type Need = 'read' | 'write' | 'admin';
 
 const ALLOWED: Record<Need, readonly Role[]> = { read: ['read', 'admin'], write: ['write', 'admin'], admin: ['admin'] };
@@ -78,7 +78,7 @@ export function authenticate(auth: AuthConfig, headers: HeaderBag, need: Need): 
     throw new PermissionDenied(`token "${entry.name}" is not granted tenant "${tenant.slice(0, 150)}" (it may use: ${entry.tenants.join(', ')})`, 'tenant');
   }
   if (!ALLOWED[need].includes(entry.role)) {
-    const what = need === 'write' ? 'ingest' : need === 'admin' ? 'read server metrics' : 'read profiles';
+    const what = need === 'write' ? 'ingest' : need === 'admin' ? 'read server metrics or change settings (admin only)' : 'read profiles';
     throw new PermissionDenied(`token "${entry.name}" has role ${entry.role} and may not ${what}`, 'role');
   }
   return { principal: entry.name, role: entry.role, tenant, tenants: entry.tenants, scope: entry.scope, scopeText: entry.scopeText };
