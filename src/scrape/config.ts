@@ -1,32 +1,14 @@
 import { InputError } from '../model/errors.js';
+import { compileRelabelConfigs } from '../model/relabel.js';
 import { parseDuration } from '../query/time.js';
+import { resolveTargets, type JobDiscovery, type PprofEndpoint, type ScrapeTarget, type StaticTargets } from './targets.js';
 
-/** One profile a target serves: where, and whether its values count since the process started. */
-export interface PprofEndpoint {
-  /** Profile name (`process_cpu`, `memory`, `goroutine`, …): the type name the samples are stored under. */
-  readonly name: string;
-  readonly path: string;
-  /** process_cpu: ask for `?seconds=N` (a profile of the last N seconds). */
-  readonly seconds: boolean;
-  /**
-   * The endpoint returns totals since the process started (Go's allocs, block, mutex): Kiln stores the
-   * difference from the previous scrape, so merging over time does not count the same allocations again.
-   */
-  readonly cumulative: boolean;
-}
+export type { PprofEndpoint, ScrapeTarget, StaticTargets } from './targets.js';
 
-export interface StaticTargets {
-  readonly targets: readonly string[];
-  readonly labels: Readonly<Record<string, string>>;
-}
-
-export interface ScrapeConfig {
-  readonly jobName: string;
-  readonly intervalMs: number;
-  readonly timeoutMs: number;
-  readonly scheme: 'http' | 'https';
-  readonly staticConfigs: readonly StaticTargets[];
-  readonly endpoints: readonly PprofEndpoint[];
+/** A job of `scrape_configs:`, read and checked, with its targets resolved through its relabel rules. */
+export interface ScrapeConfig extends JobDiscovery {
+  readonly targets: readonly ScrapeTarget[];
+  readonly droppedTargets: readonly Readonly<Record<string, string>>[];
 }
 
 /**
@@ -41,7 +23,7 @@ const DEFAULT_ENDPOINTS: Record<string, PprofEndpoint & { enabled: boolean }> = 
   mutex: { name: 'mutex', path: '/debug/pprof/mutex', seconds: false, cumulative: true, enabled: false },
 };
 
-const JOB_KEYS = new Set(['job_name', 'scrape_interval', 'scrape_timeout', 'scheme', 'static_configs', 'profiling_config']);
+const JOB_KEYS = new Set(['job_name', 'scrape_interval', 'scrape_timeout', 'scheme', 'static_configs', 'profiling_config', 'relabel_configs']);
 
 /**
  * `scrape_configs:` of the server config, Prometheus' shape with Parca's `profiling_config`:
@@ -55,8 +37,8 @@ const JOB_KEYS = new Set(['job_name', 'scrape_interval', 'scrape_timeout', 'sche
  *         pprof_config:
  *           goroutine: { enabled: true }
  *           fgprof: { enabled: true, path: /debug/fgprof, delta: true }   # a custom endpoint
- *
- * `relabel_configs` is not read yet and is refused, so a config relying on it is not half-applied.
+ *       relabel_configs:              # Prometheus' rules over the discovered labels (src/scrape/targets.ts)
+ *         - { source_labels: [__address__], regex: '(.*):\\d+', target_label: host }
  */
 export function scrapeConfigsSection(v: unknown, file: string): ScrapeConfig[] {
   if (!Array.isArray(v)) throw new InputError(`${file}: scrape_configs must be a list of jobs`);
@@ -78,7 +60,13 @@ export function scrapeConfigsSection(v: unknown, file: string): ScrapeConfig[] {
     const statics = o['static_configs'] ?? [];
     if (!Array.isArray(statics)) throw new InputError(`${file}: ${where}.static_configs must be a list`);
     const staticConfigs = statics.map((s, j) => staticTargets(s, file, `${where}.static_configs[${j}]`));
-    return { jobName, intervalMs, timeoutMs, scheme, staticConfigs, endpoints: endpoints(o['profiling_config'], file, `${where}.profiling_config`) };
+    const discovery: JobDiscovery = {
+      jobName, intervalMs, timeoutMs, scheme, staticConfigs,
+      endpoints: endpoints(o['profiling_config'], file, `${where}.profiling_config`),
+      relabelRules: prefixed(`${file}: ${where}.`, () => compileRelabelConfigs(o['relabel_configs'])),
+    };
+    const { active, dropped } = prefixed(`${file}: ${where}: `, () => resolveTargets(discovery));
+    return { ...discovery, targets: active, droppedTargets: dropped };
   });
 }
 
@@ -117,6 +105,16 @@ function endpoints(v: unknown, file: string, where: string): PprofEndpoint[] {
     }
   }
   return [...chosen.values()].filter((e) => e.enabled).map(({ enabled: _, ...e }) => e);
+}
+
+/** Runs a check whose InputError does not know the file and job, and puts them before its message. */
+function prefixed<T>(prefix: string, run: () => T): T {
+  try {
+    return run();
+  } catch (e) {
+    if (e instanceof InputError) throw new InputError(`${prefix}${e.message}`);
+    throw e;
+  }
 }
 
 function mapping(v: unknown, file: string, where: string): Record<string, unknown> {

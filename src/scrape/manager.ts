@@ -2,25 +2,25 @@ import { EmptyProfileError, decodePprof } from '../formats/pprof.js';
 import { gunzipBounded } from '../formats/compression.js';
 import { labelsFrom } from '../model/labels.js';
 import type { Profile } from '../model/profile.js';
-import type { PprofEndpoint, ScrapeConfig } from './config.js';
+import type { ScrapeConfig } from './config.js';
+import type { ScrapeTarget } from './targets.js';
 import { CumulativeDelta } from './delta.js';
 
 /** Largest pprof body one scrape reads (a huge heap profile is a target problem, not a reason to OOM). */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 /** What `/targets` shows per target and profile: Prometheus' target health, per endpoint. */
-export interface TargetHealth {
-  readonly job: string;
+export interface TargetHealth extends Pick<ScrapeTarget, 'job' | 'url' | 'labels' | 'discoveredLabels'> {
   readonly instance: string;
   readonly profile: string;
-  readonly url: string;
-  readonly labels: Readonly<Record<string, string>>;
   health: 'unknown' | 'up' | 'down';
   lastScrape: string;
   lastScrapeDurationMs: number;
   lastError: string;
   samplesStored: number;
 }
+
+export type DroppedTarget = Pick<ScrapeTarget, 'job' | 'discoveredLabels'>;
 
 export type WriteScraped = (profiles: Profile[]) => Promise<void>;
 
@@ -40,31 +40,30 @@ interface Loop {
  */
 export class ScrapeManager {
   private loops = new Map<string, Loop>();
-  private configText = '';
+  private applied: readonly ScrapeConfig[] | undefined;
+  private dropped: DroppedTarget[] = [];
 
   constructor(private readonly write: WriteScraped) {}
 
   /** Applies a (re)loaded config: new loops start, removed ones stop, unchanged ones keep running. */
   apply(configs: readonly ScrapeConfig[]): void {
-    const text = JSON.stringify(configs);
-    if (text === this.configText) return;
-    this.configText = text;
-    const wanted = new Map<string, { cfg: ScrapeConfig; target: string; labels: Record<string, string>; ep: PprofEndpoint }>();
-    for (const cfg of configs) {
-      for (const sc of cfg.staticConfigs) {
-        for (const target of sc.targets) {
-          for (const ep of cfg.endpoints) {
-            wanted.set(JSON.stringify([cfg, target, sc.labels, ep]), { cfg, target, labels: { ...sc.labels }, ep });
-          }
-        }
-      }
-    }
+    // The live config is polled: the same object means nothing was reloaded.
+    if (configs === this.applied) return;
+    this.applied = configs;
+    this.dropped = configs.flatMap((cfg) => cfg.droppedTargets.map((discoveredLabels) => ({ job: cfg.jobName, discoveredLabels })));
+    // A loop is its target as plain data: a reload that changes a target's URL, labels or timing restarts it.
+    const wanted = new Map(configs.flatMap((cfg) => cfg.targets.map((t) => [JSON.stringify(t), t] as const)));
     for (const [key, loop] of this.loops) if (!wanted.has(key)) this.stopLoop(loop, key);
-    for (const [key, w] of wanted) if (!this.loops.has(key)) this.startLoop(key, w.cfg, w.target, w.labels, w.ep);
+    for (const [key, t] of wanted) if (!this.loops.has(key)) this.startLoop(key, t);
   }
 
   targets(): TargetHealth[] {
     return [...this.loops.values()].map((l) => ({ ...l.health }));
+  }
+
+  /** Targets a keep/drop rule removed, so a user can see why one is not scraped. */
+  droppedTargets(): DroppedTarget[] {
+    return this.dropped;
   }
 
   stop(): void {
@@ -78,21 +77,20 @@ export class ScrapeManager {
     this.loops.delete(key);
   }
 
-  private startLoop(key: string, cfg: ScrapeConfig, target: string, labels: Record<string, string>, ep: PprofEndpoint): void {
-    // A CPU profile covers the interval less a second, so it is back before the next scrape starts.
-    const seconds = Math.max(1, Math.min(Math.floor(cfg.intervalMs / 1000) - 1, Math.floor(cfg.timeoutMs / 1000) - 1));
-    const url = `${cfg.scheme}://${target}${ep.path}${ep.seconds ? `?seconds=${seconds}` : ''}`;
+  private startLoop(key: string, t: ScrapeTarget): void {
+    const { url, endpoint: ep, intervalMs, timeoutMs } = t;
     const health: TargetHealth = {
-      job: cfg.jobName, instance: target, profile: ep.name, url, labels, health: 'unknown', lastScrape: '', lastScrapeDurationMs: 0, lastError: '', samplesStored: 0,
+      job: t.job, instance: t.labels['instance'] ?? '', profile: ep.name, url, labels: t.labels, discoveredLabels: t.discoveredLabels,
+      health: 'unknown', lastScrape: '', lastScrapeDurationMs: 0, lastError: '', samplesStored: 0,
     };
     const loop: Loop = { key, health, timer: undefined, stopped: false, inFlight: undefined };
     const delta = ep.cumulative ? new CumulativeDelta() : undefined;
-    const seriesLabels = labelsFrom(Object.entries({ service_name: cfg.jobName, ...labels, job: cfg.jobName, instance: target }));
+    const seriesLabels = labelsFrom(t.labels);
     const run = async () => {
       const started = Date.now();
       const ac = new AbortController();
       loop.inFlight = ac;
-      const timeout = setTimeout(() => ac.abort(new Error(`scrape timed out after ${cfg.timeoutMs} ms`)), cfg.timeoutMs);
+      const timeout = setTimeout(() => ac.abort(new Error(`scrape timed out after ${timeoutMs} ms`)), timeoutMs);
       try {
         const res = await fetch(url, { signal: ac.signal, headers: { accept: 'application/octet-stream' } });
         if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
@@ -117,7 +115,7 @@ export class ScrapeManager {
       } catch (e) {
         if (loop.stopped) return;
         health.health = 'down';
-        health.lastError = (e as Error).message;
+        health.lastError = errorText(e);
       } finally {
         clearTimeout(timeout);
         loop.inFlight = undefined;
@@ -130,11 +128,18 @@ export class ScrapeManager {
       if (loop.stopped) return;
       loop.timer = setTimeout(() => {
         const began = Date.now();
-        void run().finally(() => schedule(Math.max(0, cfg.intervalMs - (Date.now() - began))));
+        void run().finally(() => schedule(Math.max(0, intervalMs - (Date.now() - began))));
       }, delayMs);
       loop.timer.unref();
     };
     this.loops.set(key, loop);
-    schedule(Math.floor(Math.random() * Math.min(cfg.intervalMs, 1000)));
+    schedule(Math.floor(Math.random() * Math.min(intervalMs, 1000)));
   }
+}
+
+/** fetch() says only "fetch failed"; the reason a user can act on (ECONNREFUSED, a DNS miss) is its cause. */
+function errorText(e: unknown): string {
+  const err = e as Error;
+  const cause = err.cause instanceof Error ? err.cause.message : '';
+  return cause && !err.message.includes(cause) ? `${err.message}: ${cause}` : err.message;
 }

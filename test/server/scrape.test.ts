@@ -12,6 +12,7 @@ import { freePorts } from '../support/clickhouse.js';
 import { startPrometheus } from '../insight/prometheus.js';
 import type { Service } from '../insight/prometheus.js';
 import { ALL_TIME, querier } from './helpers.js';
+import { fetchTargets, untilScraped, type ActiveTarget } from './scrape-support.js';
 
 // A real Go program serving net/http/pprof: Debian's prometheus binary exposes /debug/pprof/*.
 let prom: Service;
@@ -21,19 +22,8 @@ let dir: string;
 let config: ServerConfig;
 let deadPort = 0;
 
-interface Target { job: string; instance: string; profile: string; health: string; lastError: string; lastScrape: string; samplesStored: number }
-const targets = async (): Promise<Target[]> => ((await (await fetch(`${kiln.url}/targets`)).json()) as { activeTargets: Target[] }).activeTargets;
-
-// Generous: on a loaded machine a CPU profile of the Go target and the scrape after it take a while.
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 90_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(await targets())}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const targets = async (): Promise<ActiveTarget[]> => (await fetchTargets(kiln.url)).activeTargets;
+const until = <T>(what: string, probe: () => Promise<T | undefined>, ms?: number): Promise<T> => untilScraped(kiln.url, what, probe, ms);
 
 beforeAll(async () => {
   prom = await startPrometheus({});
@@ -105,7 +95,7 @@ describe('pull mode: scrape_configs of /debug/pprof endpoints', () => {
   });
 
   it('refuses a config it would only half apply', () => {
-    expect(() => parseServerConfig('scrape_configs:\n  - job_name: a\n    relabel_configs: []\n    static_configs: [{ targets: ["h:1"] }]\n')).toThrow(/relabel_configs is not supported/);
+    expect(() => parseServerConfig('scrape_configs:\n  - job_name: a\n    relabel_config: []\n    static_configs: [{ targets: ["h:1"] }]\n')).toThrow(/relabel_config is not supported/);
     expect(() => parseServerConfig('scrape_configs:\n  - job_name: a\n    static_configs: [{ targets: ["http://h:1/x"] }]\n')).toThrow(/host:port/);
     expect(() => parseServerConfig('scrape_configs:\n  - { job_name: a }\n  - { job_name: a }\n')).toThrow(/used twice/);
   });
