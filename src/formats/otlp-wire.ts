@@ -4,6 +4,7 @@ import {
   type ExportProfilesServiceRequest,
 } from '../gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb.js';
 import { InputError } from '../model/errors.js';
+import { assertOtlpLayout } from './otlp-layout.js';
 
 /**
  * OTLP profiles on the wire: binary protobuf and OTLP/JSON.
@@ -15,6 +16,8 @@ import { InputError } from '../model/errors.js';
  */
 
 export function parseOtlpProtobuf(bytes: Uint8Array): ExportProfilesServiceRequest {
+  // An older layout may parse without error and mean something else: refuse it by name first.
+  assertOtlpLayout(bytes);
   try {
     return fromBinary(ExportProfilesServiceRequestSchema, bytes);
   } catch (e) {

@@ -9,6 +9,7 @@ import {
   SelectSeriesResponseSchema,
 } from '../../src/gen/querier/v1/querier_pb.js';
 import { LabelNamesResponseSchema, LabelValuesResponseSchema } from '../../src/gen/types/v1/types_pb.js';
+import { protoMessage as message } from '../support/proto-writer.js';
 import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { createHash } from 'node:crypto';
@@ -45,37 +46,6 @@ const CONFIG_YAML = `${AUTH_YAML}    - name: grafana
       tenants: [${TENANT}]
       role: read
 `;
-
-// ---- a minimal protobuf writer (proto3 wire format) ----
-
-type Field = [number, 'varint', number | bigint] | [number, 'string', string] | [number, 'bytes', Uint8Array] | [number, 'double', number];
-
-function varint(n: bigint): number[] {
-  const out: number[] = [];
-  let v = BigInt.asUintN(64, n);
-  while (v >= 0x80n) {
-    out.push(Number(v & 0x7fn) | 0x80);
-    v >>= 7n;
-  }
-  out.push(Number(v));
-  return out;
-}
-
-function message(fields: readonly Field[]): Uint8Array {
-  const out: number[] = [];
-  for (const [no, kind, value] of fields) {
-    if (kind === 'varint') out.push(...varint(BigInt(no << 3)), ...varint(BigInt(value)));
-    else if (kind === 'double') {
-      const b = Buffer.alloc(8);
-      b.writeDoubleLE(value);
-      out.push(...varint(BigInt((no << 3) | 1)), ...b);
-    } else {
-      const bytes = kind === 'string' ? Buffer.from(value, 'utf8') : value;
-      out.push(...varint(BigInt((no << 3) | 2)), ...varint(BigInt(bytes.length)), ...bytes);
-    }
-  }
-  return Uint8Array.from(out);
-}
 
 // ---- the two clients ----
 
