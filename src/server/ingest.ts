@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { gunzipStreaming } from '../formats/compression.js';
 import { nameFromDisplayName } from '../formats/pprof-types.js';
-import { decodeProfiles } from '../formats/registry.js';
 import { InputError, isInputError } from '../model/errors.js';
 import type { Profile } from '../model/profile.js';
 import type { ProfileType } from '../model/profile-type.js';
@@ -14,10 +13,19 @@ import { parseIngestName } from './ingest-name.js';
 import { readMultipartProfile } from './multipart.js';
 import type { SampleTypeConfig } from './multipart.js';
 import { withIngestSlot } from './backpressure.js';
-import { decodeBudget, inflatePprof, limitsFor } from './limits.js';
+import { decodeOffLoop } from './decode-pool.js';
+import { limitsFor } from './limits.js';
 import { tenantOf } from './tenant.js';
-import { decodeAllowingEmpty, writeProfiles } from './write.js';
+import { writeProfiles } from './write.js';
 
+
+/**
+ * The Pyroscope Java agent's default upload (`format=jfr`, a Java Flight Recorder file). Kiln has no
+ * JFR decoder; refusing by name, before the body is read, tells the operator what to change instead of
+ * a generic "unknown format".
+ */
+const JFR_REFUSED =
+  'format=jfr (Java Flight Recorder, the Pyroscope Java agent\'s default) is not supported by Kiln: set PYROSCOPE_FORMAT=collapsed on the Java agent (one event type per agent, sent as folded stacks), or send pprof (e.g. async-profiler -o pprof, OpenTelemetry Java profiling via OTLP)';
 
 /** Pyroscope's default sampling rate for text formats that carry none. */
 const DEFAULT_SAMPLE_RATE_HZ = 100;
@@ -103,6 +111,7 @@ async function decodeIngest(req: FastifyRequest, ctx: ServerContext, tenant: str
   if (/\bgzip\b/i.test(String(req.headers['content-encoding'] ?? ''))) body = await gunzipStreaming(body, limits.maxDecompressedBytes);
 
   let format = param(params, 'format');
+  if (format === 'jfr') throw new InputError(JFR_REFUSED, 415);
   let sampleTypeConfig: SampleTypeConfig | undefined;
   const contentType = String(req.headers['content-type'] ?? '');
   if (contentType.toLowerCase().startsWith('multipart/form-data')) {
@@ -119,18 +128,8 @@ async function decodeIngest(req: FastifyRequest, ctx: ServerContext, tenant: str
   const explicitType = typeParam ? parseProfileType(typeParam) : undefined;
   const textType = isText && !explicitType ? textFormatType(param(params, 'units')) : undefined;
   const periodNs = 1e9 / hz;
-  // A gzipped pprof is inflated off the event loop with its samples counted as they come (limits.ts).
-  if (format === 'pprof') body = await inflatePprof(body, limits);
-  const decoded = decodeAllowingEmpty(() =>
-    decodeProfiles(format, body, {
-      name,
-      labels,
-      timeMs: fromMs,
-      maxDecompressed: limits.maxDecompressedBytes,
-      budget: decodeBudget(limits),
-      type: explicitType ?? textType?.type,
-    }),
-  );
+  // Inflated (a gzipped pprof) and decoded on a worker thread, with the decode-time limits checked as it reads.
+  const { profiles: decoded } = await decodeOffLoop(ctx, { kind: 'format', format, body, limits, name, labels, timeMs: fromMs, type: explicitType ?? textType?.type });
   // restamp=1 (`kiln ingest --now`, Pyroscope's profilecli --override-timestamp): the file's own time is
   // replaced by from (default now), so an old capture lands where the default views look.
   const restamp = param(params, 'restamp') === '1' || param(params, 'restamp') === 'true';

@@ -2,8 +2,8 @@ import { create, toBinary, toJsonString } from '@bufbuild/protobuf';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { gunzipBounded, isGzip } from '../formats/compression.js';
-import { OTLP_HTTP_PATH, OTLP_JSON_TYPE, OTLP_PROTOBUF_TYPE, decodeOtlpEach, parseOtlpJson, parseOtlpProtobuf } from '../formats/otlp.js';
+import { isGzip } from '../formats/compression.js';
+import { OTLP_HTTP_PATH, OTLP_JSON_TYPE, OTLP_PROTOBUF_TYPE } from '../formats/otlp.js';
 // Registers format=otlp for POST /ingest (and so `kiln ingest FILE --format otlp`) wherever the server runs.
 import '../formats/otlp-format.js';
 import {
@@ -13,10 +13,12 @@ import {
   type ExportProfilesServiceResponse,
 } from '../gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb.js';
 import { InputError } from '../model/errors.js';
-import type { Profile } from '../model/profile.js';
-import type { SymbolDictionary } from '../model/symbols.js';
-import { validateProfile } from '../model/validate.js';
+import { withIngestSlot } from './backpressure.js';
 import type { ServerContext } from './context.js';
+import { decodeOffLoop } from './decode-pool.js';
+import type { Decoded } from './decode-tasks.js';
+import { decodeOtlpRequest } from './decode-tasks.js';
+import { limitsFor } from './limits.js';
 import type { IngestProtocol } from './metrics.js';
 import { tenantOf } from './tenant.js';
 import { writeProfiles } from './write.js';
@@ -27,43 +29,20 @@ import { writeProfiles } from './write.js';
 const MAX_QUOTED_REJECTIONS = 3;
 
 /**
- * The OTLP export, shared by HTTP and gRPC. Each OTLP profile is decoded and validated on its own:
- * the good ones are written (through the same validated write path as every ingest route), the bad
- * ones are counted in `partial_success` with the first reasons — OTLP's answer for "accepted in
- * part", which senders do not retry. When nothing in a non-empty request is acceptable the whole
- * request is an InputError (HTTP 400 / gRPC INVALID_ARGUMENT) and nothing is written.
+ * The OTLP export, shared by HTTP and gRPC, once the request is decoded (decode-tasks.ts: each OTLP
+ * profile decoded and validated on its own). The good ones are written (through the same validated
+ * write path as every ingest route), the bad ones are counted in `partial_success` with the first
+ * reasons — OTLP's answer for "accepted in part", which senders do not retry. When nothing in a
+ * non-empty request is acceptable the whole request is an InputError (HTTP 400 / gRPC
+ * INVALID_ARGUMENT) and nothing is written.
  */
-export function exportProfiles(
-  ctx: ServerContext,
-  tenant: string,
-  protocol: IngestProtocol,
-  req: ExportProfilesServiceRequest,
-): Promise<ExportProfilesServiceResponse> {
-  const rejected: string[] = [];
-  let written: Promise<unknown>;
-  try {
-    const accepted: Profile[] = [];
-    // The profiles of a request share its dictionary: check that once, not once per profile.
-    const checked = new Set<SymbolDictionary>();
-    for (const r of decodeOtlpEach(req)) {
-      try {
-        if (r.error) throw r.error;
-        for (const p of r.profiles) validateProfile(p, checked);
-        accepted.push(...r.profiles);
-      } catch (e) {
-        if (!(e instanceof InputError)) throw e;
-        rejected.push(`${r.where}: ${e.message}`);
-      }
-    }
-    if (rejected.length > 0 && accepted.length === 0) {
-      throw new InputError(`all ${rejected.length} OTLP profiles were rejected; ${quote(rejected)}`);
-    }
-    // Not awaited here: the decoded profiles must not stay alive until the commit (see writeProfiles).
-    written = writeProfiles(ctx, tenant, protocol, accepted);
-  } catch (e) {
-    return Promise.reject(e);
+export function exportProfiles(ctx: ServerContext, tenant: string, protocol: IngestProtocol, decoded: Decoded): Promise<ExportProfilesServiceResponse> {
+  const { profiles: accepted, rejected } = decoded;
+  if (rejected.length > 0 && accepted.length === 0) {
+    return Promise.reject(new InputError(`all ${rejected.length} OTLP profiles were rejected; ${quote(rejected)}`));
   }
-  return written.then(() => {
+  // Not awaited here: the decoded profiles must not stay alive until the commit (see writeProfiles).
+  return writeProfiles(ctx, tenant, protocol, accepted).then(() => {
     if (rejected.length === 0) return create(ExportProfilesServiceResponseSchema);
     return create(ExportProfilesServiceResponseSchema, {
       partialSuccess: { rejectedProfiles: BigInt(rejected.length), errorMessage: `${rejected.length} OTLP profiles rejected; ${quote(rejected)}` },
@@ -86,14 +65,13 @@ function bodyEncodingOf(contentType: string | undefined): BodyEncoding | undefin
   return undefined;
 }
 
-/** The body as sent, un-gzipped (capped) when Content-Encoding says gzip. */
-function bodyOf(req: FastifyRequest, ctx: ServerContext): Uint8Array {
-  const body: Uint8Array = (req.body as Buffer | undefined) ?? new Uint8Array(0);
+/** Whether the body is gzipped as Content-Encoding says (it is inflated, capped, with the decoding). */
+function isGzipped(req: FastifyRequest, body: Uint8Array): boolean {
   const encoding = String(req.headers['content-encoding'] ?? '').trim().toLowerCase();
-  if (encoding === '' || encoding === 'identity') return body;
+  if (encoding === '' || encoding === 'identity') return false;
   if (encoding !== 'gzip') throw new InputError(`Content-Encoding "${encoding.slice(0, 40)}" is not supported: send gzip or nothing`, 415);
   if (!isGzip(body)) throw new InputError('Content-Encoding is gzip but the body is not gzip data');
-  return gunzipBounded(body, ctx.limits.maxDecompressedBytes);
+  return true;
 }
 
 /** gRPC status codes an OTLP/HTTP error body carries (google.rpc.Status), by HTTP status. */
@@ -128,9 +106,11 @@ export function registerOtlp(app: FastifyInstance, ctx: ServerContext): void {
         throw new InputError(`Content-Type "${String(req.headers['content-type'] ?? '').slice(0, 60)}" is not OTLP: send application/x-protobuf or application/json`, 415);
       }
       const tenant = tenantOf(req.headers);
-      const body = bodyOf(req, ctx);
-      const parsed = encoding === 'json' ? parseOtlpJson(new TextDecoder().decode(body)) : parseOtlpProtobuf(body);
-      const res = await exportProfiles(ctx, tenant, 'otlp_http', parsed);
+      const body: Uint8Array = (req.body as Buffer | undefined) ?? new Uint8Array(0);
+      const gzipped = isGzipped(req, body);
+      const res = await withIngestSlot(ctx, tenant, received, async () =>
+        exportProfiles(ctx, tenant, 'otlp_http', await decodeOffLoop(ctx, { kind: 'otlp', encoding, body, gzipped, limits: limitsFor(ctx, tenant) })),
+      );
       const out = encoding === 'json' ? toJsonString(ExportProfilesServiceResponseSchema, res) : toBinary(ExportProfilesServiceResponseSchema, res);
       return reply.status(200).type(CONTENT_TYPE[encoding]).send(encoding === 'json' ? out : Buffer.from(out as Uint8Array));
     } catch (e) {
@@ -152,7 +132,9 @@ export function otlpConnectRoutes(router: ConnectRouter, ctx: ServerContext): vo
   router.service(ProfilesService, {
     async export(req: ExportProfilesServiceRequest, hc: HandlerContext) {
       try {
-        return await exportProfiles(ctx, tenantOf(hc.requestHeader), 'otlp_grpc', req);
+        // Connect has parsed the message on the event loop already; what is left is decoded here.
+        const tenant = tenantOf(hc.requestHeader);
+        return await withIngestSlot(ctx, tenant, 0, () => exportProfiles(ctx, tenant, 'otlp_grpc', decodeOtlpRequest(req)));
       } catch (e) {
         ctx.metrics.ingestErrors.inc({ protocol: 'otlp_grpc', reason: e instanceof InputError ? 'input' : 'internal' });
         throw e;

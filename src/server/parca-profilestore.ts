@@ -1,19 +1,11 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
-import { decodePprof } from '../formats/pprof.js';
-import { InputError } from '../model/errors.js';
-import { labelsFrom } from '../model/labels.js';
-import type { Profile } from '../model/profile.js';
 import { AgentsService, ProfileStoreService } from '../gen/parca/profilestore/v1alpha1/profilestore_pb.js';
 import type { WriteRawRequest } from '../gen/parca/profilestore/v1alpha1/profilestore_pb.js';
 import type { ServerContext } from './context.js';
-import { withIngestSlot } from './backpressure.js';
-import type { TenantLimits } from './limits.js';
-import { decodeBudget, inflatePprof, limitsFor } from './limits.js';
+import { pprofSeries } from './decode-tasks.js';
 import { tenantOf } from './tenant.js';
-import { decodeAllowingEmpty, writeProfiles } from './write.js';
-
-const TYPE_NAME = /^[A-Za-z0-9_.\-]+$/;
+import { writePprofSeries } from './write.js';
 
 /**
  * `parca.profilestore.v1alpha1.ProfileStoreService` — how Parca agents (pprof mode) and Parca's own
@@ -27,15 +19,7 @@ export function parcaProfileStoreRoutes(router: ConnectRouter, ctx: ServerContex
   router.service(ProfileStoreService, {
     async writeRaw(req: WriteRawRequest, hc: HandlerContext) {
       const tenant = tenantOf(hc.requestHeader);
-      let bytes = 0;
-      for (const s of req.series) for (const sample of s.samples) bytes += sample.rawProfile.length;
-      ctx.metrics.ingestBytes.inc({ protocol: 'parca' }, bytes);
-      try {
-        await withIngestSlot(ctx, tenant, bytes, async () => writeProfiles(ctx, tenant, 'parca', await decodeWriteRaw(req, limitsFor(ctx, tenant))));
-      } catch (e) {
-        ctx.metrics.ingestErrors.inc({ protocol: 'parca', reason: e instanceof InputError ? 'input' : 'internal' });
-        throw e;
-      }
+      await writePprofSeries(ctx, tenant, 'parca', req.series.map((series) => pprofSeries(series.labels?.labels ?? [], series.samples)));
       return {};
     },
     // A bidi stream handler is an async generator; this one refuses before reading anything.
@@ -48,28 +32,4 @@ export function parcaProfileStoreRoutes(router: ConnectRouter, ctx: ServerContex
   });
   // Parca's UI lists agents that push Arrow; a pprof pusher is not tracked, so the list is empty.
   router.service(AgentsService, { agents: () => ({ agents: [] }) });
-}
-
-async function decodeWriteRaw(req: WriteRawRequest, limits: TenantLimits): Promise<Profile[]> {
-  const out: Profile[] = [];
-  const budget = decodeBudget(limits);
-  for (const [i, series] of req.series.entries()) {
-    let typeName: string | undefined;
-    const pairs: [string, string][] = [];
-    for (const l of series.labels?.labels ?? []) {
-      if (l.name === '__name__') typeName = l.value;
-      // Other __-labels are Parca-internal (e.g. __period_type__), not series identity.
-      else if (!l.name.startsWith('__')) pairs.push([l.name, l.value]);
-    }
-    const labels = labelsFrom(pairs);
-    for (const sample of series.samples) {
-      if (sample.rawProfile.length === 0) throw new InputError(`series ${i}: empty raw_profile`);
-      const raw = await inflatePprof(sample.rawProfile, limits);
-      const profiles = decodeAllowingEmpty(() => decodePprof(raw, { labels, budget }));
-      // __name__ (parca_agent_cpu, memory, …) names the profile when it measures one kind of thing.
-      const single = new Set(profiles.map((p) => p.type.name)).size === 1;
-      for (const p of profiles) out.push(typeName && single && TYPE_NAME.test(typeName) ? { ...p, type: { ...p.type, name: typeName } } : p);
-    }
-  }
-  return out;
 }

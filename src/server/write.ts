@@ -1,9 +1,12 @@
-import { EmptyProfileError } from '../formats/empty-profile.js';
 import { limitExceeded } from '../formats/decode-limits.js';
+import { InputError } from '../model/errors.js';
 import type { Profile } from '../model/profile.js';
 import { isEmptyProfile } from '../model/validate.js';
 import type { WriteResult } from '../store/store.js';
+import { withIngestSlot } from './backpressure.js';
 import type { ServerContext } from './context.js';
+import { decodeOffLoop } from './decode-pool.js';
+import type { PprofSeries } from './decode-tasks.js';
 import { checkSeriesLimits, limitsFor } from './limits.js';
 import type { IngestProtocol } from './metrics.js';
 
@@ -50,15 +53,21 @@ async function counted(ctx: ServerContext, protocol: IngestProtocol, stored: Pro
 }
 
 /**
- * Decoders reject a well-formed profile that holds no samples (right for `kiln ingest`, where it is a
- * mistake). SDKs send those for idle periods and Pyroscope answers 200, so ingest endpoints turn that
- * one rejection into "nothing to store". Any other problem stays an error.
+ * push.v1 and Parca's WriteRaw: pprof profiles by series. The request holds an ingest slot
+ * (backpressure.ts) while a worker decodes all of it and until it is written; nothing is written
+ * unless every series decoded, so a client retries the request as a unit.
  */
-export function decodeAllowingEmpty<T>(decode: () => T[]): T[] {
+export async function writePprofSeries(ctx: ServerContext, tenant: string, protocol: IngestProtocol, series: PprofSeries[]): Promise<WriteResult> {
+  let bytes = 0;
+  for (const s of series) for (const raw of s.rawProfiles) bytes += raw.length;
+  ctx.metrics.ingestBytes.inc({ protocol }, bytes);
   try {
-    return decode();
+    return await withIngestSlot(ctx, tenant, bytes, async () => {
+      const { profiles } = await decodeOffLoop(ctx, { kind: 'pprof-series', series, limits: limitsFor(ctx, tenant) });
+      return writeProfiles(ctx, tenant, protocol, profiles);
+    });
   } catch (e) {
-    if (e instanceof EmptyProfileError) return [];
+    ctx.metrics.ingestErrors.inc({ protocol, reason: e instanceof InputError ? 'input' : 'internal' });
     throw e;
   }
 }

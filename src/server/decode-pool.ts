@@ -1,0 +1,103 @@
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { Unavailable } from '../model/errors.js';
+import type { ServerContext } from './context.js';
+import type { DecodeTask, Decoded } from './decode-tasks.js';
+import { runDecodeTask } from './decode-tasks.js';
+import type { DecodeReply } from './decode-transfer.js';
+import { unpackReply } from './decode-transfer.js';
+
+/**
+ * Where ingest payloads are decoded: a pool of worker threads, so a large pprof or OTLP body (seconds
+ * of decoding at the limits) never holds the event loop that answers /healthz, queries and other
+ * tenants. Every protocol goes through `decodeOffLoop`, the one dispatch point.
+ */
+export interface DecodePool {
+  /** Worker threads; 0 means decoding on the event loop (the pool switched off). */
+  readonly threads: number;
+  /** Tasks waiting for a thread right now. */
+  readonly queued: number;
+  decode(task: DecodeTask): Promise<Decoded>;
+  close(): Promise<void>;
+}
+
+export interface DecodePoolOptions {
+  /** Worker threads; 0 decodes on the event loop. Default: cores − 1, at least 1. */
+  readonly threads?: number;
+  /** Tasks that may wait for a thread; past it a request is refused 503 (server full). */
+  readonly maxQueue: number;
+}
+
+/** One core stays with the event loop (HTTP, the store's commits); the rest decode. */
+export function defaultDecodeThreads(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
+export function createDecodePool(opts: DecodePoolOptions): DecodePool {
+  const threads = opts.threads ?? defaultDecodeThreads();
+  if (!Number.isInteger(threads) || threads < 0) throw new RangeError(`decode worker threads must be a whole number ≥ 0, got ${threads}`);
+  return threads === 0 ? new EventLoopDecoder() : new WorkerDecodePool(threads, opts.maxQueue);
+}
+
+class EventLoopDecoder implements DecodePool {
+  readonly threads = 0;
+  readonly queued = 0;
+  decode(task: DecodeTask): Promise<Decoded> {
+    return runDecodeTask(task);
+  }
+  async close(): Promise<void> {}
+}
+
+class WorkerDecodePool implements DecodePool {
+  private readonly pool: Piscina<DecodeTask, DecodeReply>;
+
+  constructor(
+    readonly threads: number,
+    private readonly maxQueue: number,
+  ) {
+    this.pool = new Piscina({ ...workerEntry(), minThreads: threads, maxThreads: threads, maxQueue, idleTimeout: 60_000 });
+  }
+
+  get queued(): number {
+    return this.pool.queueSize;
+  }
+
+  async decode(task: DecodeTask): Promise<Decoded> {
+    // Checked here rather than left to Piscina, whose refusal is a plain Error (a 500).
+    if (this.pool.queueSize >= this.maxQueue) {
+      throw new Unavailable(`server full: ${this.pool.queueSize} ingest payloads wait for a decode thread (the queue holds ${this.maxQueue}); retry later`, 1);
+    }
+    return unpackReply(await this.pool.run(task));
+  }
+
+  close(): Promise<void> {
+    return this.pool.destroy();
+  }
+}
+
+/**
+ * The worker's file next to this one: `.js` in the build (dist/server); from the TypeScript sources
+ * (tsx, the tests) a small `.mjs` entry that registers tsx's loader in the worker thread first.
+ */
+function workerEntry(): { filename: string } {
+  const fromSource = import.meta.url.endsWith('.ts');
+  return { filename: fileURLToPath(new URL(fromSource ? './decode-worker-source.mjs' : './decode-worker.js', import.meta.url)) };
+}
+
+const pools = new WeakMap<ServerContext, DecodePool>();
+
+/** Makes `pool` the one that decodes this server's ingest payloads (startServer does it). */
+export function attachDecodePool(ctx: ServerContext, pool: DecodePool): void {
+  pools.set(ctx, pool);
+}
+
+/** Decodes on the server's pool; a context without one (apps built for `inject` in tests) decodes inline. */
+export function decodeOffLoop(ctx: ServerContext, task: DecodeTask): Promise<Decoded> {
+  const pool = pools.get(ctx);
+  return pool ? pool.decode(task) : runDecodeTask(task);
+}
+
+export function decodePoolOf(ctx: ServerContext): DecodePool | undefined {
+  return pools.get(ctx);
+}

@@ -1,0 +1,167 @@
+import { EmptyProfileError } from '../formats/empty-profile.js';
+import { gunzipBounded } from '../formats/compression.js';
+import type { ExportProfilesServiceRequest } from '../gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb.js';
+import { decodeOtlpEach, parseOtlpJson, parseOtlpProtobuf } from '../formats/otlp.js';
+// Registers format=otlp, so POST /ingest?format=otlp decodes wherever this module runs (a worker too).
+import '../formats/otlp-format.js';
+import { decodePprof } from '../formats/pprof.js';
+import { decodeProfiles } from '../formats/registry.js';
+import { InputError } from '../model/errors.js';
+import type { Labels } from '../model/labels.js';
+import { labelsFrom } from '../model/labels.js';
+import type { Profile } from '../model/profile.js';
+import type { ProfileType } from '../model/profile-type.js';
+import type { SymbolDictionary } from '../model/symbols.js';
+import { validateProfile } from '../model/validate.js';
+import type { TenantLimits } from './limits.js';
+import { decodeBudget, inflatePprof } from './limits.js';
+
+/**
+ * The decoding every ingest protocol needs, as plain data in and out so it can run on a worker thread
+ * (decode-pool.ts) or, with no pool, on the event loop: the same function either way. Tasks carry the
+ * raw bytes and the tenant's limits; the decode-time limits are checked here, while reading.
+ */
+export type DecodeTask = FormatTask | PprofSeriesTask | OtlpTask;
+
+/** One body in a named format (`POST /ingest`): pprof (maybe gzipped), folded, lines, perf, speedscope, otlp. */
+export interface FormatTask {
+  readonly kind: 'format';
+  readonly format: string;
+  readonly body: Uint8Array;
+  readonly limits: TenantLimits;
+  readonly name?: string;
+  readonly labels?: Labels;
+  readonly timeMs?: number;
+  readonly type?: ProfileType;
+}
+
+/** pprof profiles grouped by series, as push.v1 and Parca's WriteRaw carry them; one budget for the request. */
+export interface PprofSeriesTask {
+  readonly kind: 'pprof-series';
+  readonly series: readonly PprofSeries[];
+  readonly limits: TenantLimits;
+}
+
+export interface PprofSeries {
+  readonly labels: Labels;
+  /** `__name__` as sent: names the profile type when a pprof measures one kind of thing. */
+  readonly typeName?: string;
+  readonly rawProfiles: readonly Uint8Array[];
+}
+
+/** An OTLP/HTTP body (protobuf or JSON, maybe gzipped): each OTLP profile decoded and validated on its own. */
+export interface OtlpTask {
+  readonly kind: 'otlp';
+  readonly encoding: 'protobuf' | 'json';
+  readonly body: Uint8Array;
+  readonly gzipped: boolean;
+  readonly limits: TenantLimits;
+}
+
+/** What a task decoded to: profiles, and for OTLP the profiles refused (partial success). */
+export interface Decoded {
+  readonly profiles: Profile[];
+  /** `where: why` of each refused OTLP profile. */
+  readonly rejected: string[];
+}
+
+const TYPE_NAME = /^[A-Za-z0-9_.\-]+$/;
+const NAME_LABEL = '__name__';
+
+/**
+ * A series of push.v1 or Parca's WriteRaw as the task takes it: `__name__` names the profile type,
+ * other labels starting with __ are the pusher's own (`__delta__`, `__period_type__` …), not series identity.
+ */
+export function pprofSeries(labels: readonly { name: string; value: string }[], samples: readonly { rawProfile: Uint8Array }[]): PprofSeries {
+  let typeName: string | undefined;
+  const pairs: [string, string][] = [];
+  for (const l of labels) {
+    if (l.name === NAME_LABEL) typeName = l.value;
+    else if (!l.name.startsWith('__')) pairs.push([l.name, l.value]);
+  }
+  return { labels: labelsFrom(pairs), typeName, rawProfiles: samples.map((s) => s.rawProfile) };
+}
+
+export async function runDecodeTask(task: DecodeTask): Promise<Decoded> {
+  switch (task.kind) {
+    case 'format':
+      return { profiles: await decodeFormat(task), rejected: [] };
+    case 'pprof-series':
+      return { profiles: await decodePprofSeries(task), rejected: [] };
+    case 'otlp':
+      return decodeOtlpRequest(task.encoding === 'json' ? parseOtlpJson(new TextDecoder().decode(otlpBody(task))) : parseOtlpProtobuf(otlpBody(task)));
+  }
+}
+
+/**
+ * Decoders reject a well-formed profile that holds no samples (right for `kiln ingest`, where it is a
+ * mistake). SDKs send those for idle periods and Pyroscope answers 200, so ingest endpoints turn that
+ * one rejection into "nothing to store". Any other problem stays an error.
+ */
+export function decodeAllowingEmpty<T>(decode: () => T[]): T[] {
+  try {
+    return decode();
+  } catch (e) {
+    if (e instanceof EmptyProfileError) return [];
+    throw e;
+  }
+}
+
+async function decodeFormat(t: FormatTask): Promise<Profile[]> {
+  const body = t.format === 'pprof' ? await inflatePprof(t.body, t.limits) : t.body;
+  return decodeAllowingEmpty(() =>
+    decodeProfiles(t.format, body, {
+      name: t.name,
+      labels: t.labels,
+      timeMs: t.timeMs,
+      type: t.type,
+      maxDecompressed: t.limits.maxDecompressedBytes,
+      budget: decodeBudget(t.limits),
+    }),
+  );
+}
+
+/** The whole request is decoded before anything is written: a bad sample in series 3 fails series 1 and 2 too. */
+async function decodePprofSeries(t: PprofSeriesTask): Promise<Profile[]> {
+  const out: Profile[] = [];
+  // One budget for the whole request: distinct stacks and frames add up across its series.
+  const budget = decodeBudget(t.limits);
+  for (const [i, series] of t.series.entries()) {
+    for (const rawProfile of series.rawProfiles) {
+      if (rawProfile.length === 0) throw new InputError(`series ${i}: empty raw_profile`);
+      const raw = await inflatePprof(rawProfile, t.limits);
+      const profiles = decodeAllowingEmpty(() => decodePprof(raw, { labels: series.labels, budget }));
+      // __name__ names the whole profile; apply it only when the profile measures one kind of thing.
+      const name = series.typeName;
+      const single = new Set(profiles.map((p) => p.type.name)).size === 1;
+      for (const p of profiles) out.push(name && single && TYPE_NAME.test(name) ? { ...p, type: { ...p.type, name } } : p);
+    }
+  }
+  return out;
+}
+
+function otlpBody(t: OtlpTask): Uint8Array {
+  return t.gzipped ? gunzipBounded(t.body, t.limits.maxDecompressedBytes) : t.body;
+}
+
+/**
+ * Each OTLP profile decoded and validated on its own: OTLP's partial success accepts the good ones and
+ * reports the rest. Used for gRPC too, where Connect has already parsed the request.
+ */
+export function decodeOtlpRequest(req: ExportProfilesServiceRequest): Decoded {
+  const profiles: Profile[] = [];
+  const rejected: string[] = [];
+  // The profiles of a request share its dictionary: check that once, not once per profile.
+  const checked = new Set<SymbolDictionary>();
+  for (const r of decodeOtlpEach(req)) {
+    try {
+      if (r.error) throw r.error;
+      for (const p of r.profiles) validateProfile(p, checked);
+      profiles.push(...r.profiles);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      rejected.push(`${r.where}: ${e.message}`);
+    }
+  }
+  return { profiles, rejected };
+}
