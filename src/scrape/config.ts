@@ -46,9 +46,7 @@ export function scrapeConfigsSection(v: unknown, file: string): ScrapeConfig[] {
   return v.map((job, i) => {
     const where = `scrape_configs[${i}]`;
     const o = mapping(job, file, where);
-    for (const k of Object.keys(o)) {
-      if (!JOB_KEYS.has(k)) throw new InputError(`${file}: ${where}.${k} is not supported (known: ${[...JOB_KEYS].join(', ')})`);
-    }
+    refuseUnknown(o, JOB_KEYS, file, where);
     const jobName = o['job_name'];
     if (typeof jobName !== 'string' || jobName === '') throw new InputError(`${file}: ${where}.job_name is required`);
     if (names.has(jobName)) throw new InputError(`${file}: ${where}.job_name "${jobName}" is used twice`);
@@ -84,13 +82,24 @@ function staticTargets(v: unknown, file: string, where: string): StaticTargets {
   return { targets: targets as string[], labels };
 }
 
+const PROFILING_KEYS = new Set(['pprof_config', 'path_prefix']);
+const ENDPOINT_KEYS = new Set(['enabled', 'path', 'delta']);
+
 function endpoints(v: unknown, file: string, where: string): PprofEndpoint[] {
   const chosen = new Map(Object.entries(DEFAULT_ENDPOINTS).map(([k, e]) => [k, { ...e }]));
+  let prefix = '';
   if (v !== undefined) {
-    const pprof = mapping(mapping(v, file, where)['pprof_config'] ?? {}, file, `${where}.pprof_config`);
+    const profiling = mapping(v, file, where);
+    refuseUnknown(profiling, PROFILING_KEYS, file, where);
+    // Parca's path_prefix: an app that serves pprof under a sub-path (behind a router) moves every profile.
+    const rawPrefix = profiling['path_prefix'] ?? '';
+    if (typeof rawPrefix !== 'string' || (rawPrefix !== '' && !rawPrefix.startsWith('/'))) throw new InputError(`${file}: ${where}.path_prefix must be an absolute path`);
+    prefix = rawPrefix.replace(/\/+$/, '');
+    const pprof = mapping(profiling['pprof_config'] ?? {}, file, `${where}.pprof_config`);
     for (const [key, raw] of Object.entries(pprof)) {
       const at = `${where}.pprof_config.${key}`;
       const o = mapping(raw, file, at);
+      refuseUnknown(o, ENDPOINT_KEYS, file, at);
       const base = chosen.get(key);
       const path = o['path'] ?? base?.path;
       if (typeof path !== 'string' || !path.startsWith('/')) throw new InputError(`${file}: ${at}.path must be an absolute path`);
@@ -104,7 +113,12 @@ function endpoints(v: unknown, file: string, where: string): PprofEndpoint[] {
       });
     }
   }
-  return [...chosen.values()].filter((e) => e.enabled).map(({ enabled: _, ...e }) => e);
+  return [...chosen.values()].filter((e) => e.enabled).map(({ enabled: _, ...e }) => ({ ...e, path: prefix + e.path }));
+}
+
+/** A key Kiln does not read is refused, so a config relying on it is not half applied. */
+function refuseUnknown(o: Record<string, unknown>, known: ReadonlySet<string>, file: string, where: string): void {
+  for (const k of Object.keys(o)) if (!known.has(k)) throw new InputError(`${file}: ${where}.${k} is not supported (known: ${[...known].join(', ')})`);
 }
 
 /** Runs a check whose InputError does not know the file and job, and puts them before its message. */

@@ -87,4 +87,18 @@ ${rules}`);
     expect(bad("      - { target_label: __profile_path__, replacement: 'x' }\n")).toThrow(/__profile_path__ "x" is not an absolute path/);
     expect(bad("      - { target_label: __scrape_interval__, replacement: soon }\n")).toThrow(/__scrape_interval__ "soon" is not a positive duration/);
   });
+
+  it("profiling_config: Parca's path_prefix moves every profile; keys Kiln does not read are refused", () => {
+    const cfg = job(`  - job_name: routed
+    static_configs: [ { targets: ["h:1"] } ]
+    profiling_config:
+      path_prefix: /internal/
+      pprof_config: { memory: { path: /debug/pprof/heap } }
+`);
+    expect(cfg.targets.map((t) => t.url).sort()).toEqual(['http://h:1/internal/debug/pprof/heap', 'http://h:1/internal/debug/pprof/profile?seconds=14']);
+    const bad = (profiling: string) => () => job(`  - job_name: j\n    static_configs: [ { targets: ["h:1"] } ]\n    profiling_config: ${profiling}\n`);
+    expect(bad('{ pprof_confg: {} }')).toThrow(/profiling_config\.pprof_confg is not supported/);
+    expect(bad('{ pprof_config: { memory: { seconds: 5 } } }')).toThrow(/pprof_config\.memory\.seconds is not supported \(known: enabled, path, delta\)/);
+    expect(bad('{ path_prefix: internal }')).toThrow(/path_prefix must be an absolute path/);
+  });
 });
