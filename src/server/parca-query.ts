@@ -2,6 +2,8 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { Duration, Timestamp } from '@bufbuild/protobuf/wkt';
+import { diffTreeArrow, flameTreeArrow } from '../formats/parca-arrow.js';
+import type { FlamegraphArrow } from '../formats/parca-arrow.js';
 import { encodePprof } from '../formats/pprof.js';
 import { InputError } from '../model/errors.js';
 import type { ProfileType } from '../model/profile-type.js';
@@ -32,8 +34,7 @@ const meta = (name: string) => ({ function: { name }, line: {}, location: {} });
  * source read, over gRPC, gRPC-web and Connect on Kiln's one port. Parca's query strings are Kiln
  * selectors (`process_cpu:cpu:nanoseconds:cpu:nanoseconds:delta{job="api"}`); times are protobuf
  * Timestamps. Requests Kiln cannot answer as asked are refused, never answered as another question:
- * Arrow reports (the `apache-arrow` package is not a dependency), source, metadata and flame charts
- * are Unimplemented; filters, inverted stacks, sandwich and a group_by other than function names are
+ * TABLE_ARROW, source, metadata and flame charts are Unimplemented; filters, inverted stacks, sandwich and a group_by other than function names are
  * InvalidArgument.
  */
 export function parcaQueryRoutes(router: ConnectRouter, ctx: ServerContext): void {
@@ -138,19 +139,30 @@ async function answerQuery(ctx: ServerContext, hc: HandlerContext, req: QueryReq
   refuseUnserved(req);
   const report = req.reportType;
   const unimplemented: Partial<Record<QueryRequest_ReportType, string>> = {
-    [QueryRequest_ReportType.FLAMEGRAPH_ARROW]: 'FLAMEGRAPH_ARROW needs Apache Arrow, which Kiln does not ship: ask for FLAMEGRAPH_TABLE',
-    [QueryRequest_ReportType.TABLE_ARROW]: 'TABLE_ARROW needs Apache Arrow, which Kiln does not ship: ask for TOP',
+    [QueryRequest_ReportType.TABLE_ARROW]: 'TABLE_ARROW is not served by Kiln: ask for TOP',
     [QueryRequest_ReportType.SOURCE]: 'SOURCE reports are not served by Kiln (no source files are stored)',
     [QueryRequest_ReportType.PROFILE_METADATA]: 'PROFILE_METADATA reports are not served by Kiln',
     [QueryRequest_ReportType.FLAMECHART]: 'FLAMECHART reports are not served by Kiln (profiles are merged, not kept as timelines)',
   };
   const refusal = unimplemented[report];
   if (refusal) throw new ConnectError(refusal, Code.Unimplemented);
+  const trimThreshold = req.nodeTrimThreshold ?? 0;
+  if (!(trimThreshold >= 0 && trimThreshold < 1)) throw new InputError(`node_trim_threshold ${trimThreshold} is outside [0, 1)`);
+  const arrowAnswer = (a: FlamegraphArrow, unit: string, total: number): Answer => ({
+    report: { case: 'flamegraphArrow' as const, value: { record: a.record, unit, height: a.height, trimmed: int64(a.trimmed) } },
+    total: int64(total),
+    filtered: 0n,
+  });
 
   if (req.mode === QueryRequest_Mode.DIFF) {
     if (req.options.case !== 'diff') throw new InputError('mode DIFF needs diff options');
     const base = side(hc, req.options.value.a, 'a', signal);
     const head = side(hc, req.options.value.b, 'b', signal);
+    if (report === QueryRequest_ReportType.FLAMEGRAPH_ARROW) {
+      // Parca compares shares unless asked for absolute values; Kiln scales the base to the head's total.
+      const { tree } = await ctx.query.diff(base, head, { normalize: !(req.options.value.absolute ?? false), maxNodes: ctx.limits.maxNodes });
+      return arrowAnswer(diffTreeArrow(tree, { trimThreshold }), typeOf(head).sampleUnit, tree.headTotal);
+    }
     if (report === QueryRequest_ReportType.FLAMEGRAPH_TABLE || report === QueryRequest_ReportType.FLAMEGRAPH_UNSPECIFIED) {
       const { tree } = await ctx.query.diff(base, head, {});
       const node = (n: DiffNode): NodeInit => ({
@@ -168,7 +180,7 @@ async function answerQuery(ctx: ServerContext, hc: HandlerContext, req: QueryReq
       const list = h.entries.map((e) => ({ meta: meta(e.name), cumulative: int64(e.total), flat: int64(e.self), diff: int64(e.total - (before.get(e.name) ?? 0)) }));
       return { report: { case: 'top' as const, value: { list, reported: list.length, unit: typeOf(head).sampleUnit } }, total: int64(h.total), filtered: 0n };
     }
-    throw new InputError('a DIFF is served as FLAMEGRAPH_TABLE or TOP');
+    throw new InputError('a DIFF is served as FLAMEGRAPH_ARROW, FLAMEGRAPH_TABLE or TOP');
   }
 
   let q: SeriesQuery;
@@ -198,6 +210,10 @@ async function answerQuery(ctx: ServerContext, hc: HandlerContext, req: QueryReq
       const nodes = g.nodes.map((n) => ({ id: ids.get(n.name)!, meta: meta(n.name), cumulative: int64(n.cumulative), flat: int64(n.flat) }));
       const edges = g.edges.map((e, i) => ({ id: `e${i + 1}`, source: ids.get(e.caller)!, target: ids.get(e.callee)!, cumulative: int64(e.cumulative), isCollapsed: false }));
       return { report: { case: 'callgraph' as const, value: { nodes, edges } }, total: int64(g.total), filtered: 0n };
+    }
+    case QueryRequest_ReportType.FLAMEGRAPH_ARROW: {
+      const tree = await ctx.query.flamegraph(q, { maxNodes: ctx.limits.maxNodes });
+      return arrowAnswer(flameTreeArrow(tree, { trimThreshold }), unit, tree.total);
     }
     case QueryRequest_ReportType.FLAMEGRAPH_TABLE:
     case QueryRequest_ReportType.FLAMEGRAPH_UNSPECIFIED: {
