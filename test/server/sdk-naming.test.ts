@@ -94,3 +94,34 @@ describe('Pyroscope SDK profiles get the profile type ids Pyroscope gives them',
     expect(await typesOf('old-sdk')).toEqual([]);
   });
 });
+
+describe('Java agent uploads in JFR', () => {
+  it('format=jfr gets 415 naming JFR and what to send instead, whether the body is raw or multipart', async () => {
+    const jfrMagic = Uint8Array.from([0x46, 0x4c, 0x52, 0x00, 0x00, 0x02, 0x00, 0x01]); // "FLR\0", JFR 2.1
+    const now = Math.floor(Date.now() / 1000);
+    const params = { name: 'java-app.itimer{env=test}', format: 'jfr', spyName: 'javaspy', sampleRate: '100', from: String(now - 10), until: String(now) };
+    const raw = await ingest(srv.url, params, jfrMagic, { 'content-type': 'application/octet-stream' });
+    expect(raw.status).toBe(415);
+    expect(((await raw.json()) as { error: string }).error).toMatch(/format=jfr \(Java Flight Recorder.*not supported.*PYROSCOPE_FORMAT=collapsed/);
+    // The agent's multipart form: a `jfr` part and a `labels` part.
+    const form = new FormData();
+    form.append('jfr', new Blob([jfrMagic]), 'jfr');
+    const multipart = await ingest(srv.url, params, form);
+    expect(multipart.status).toBe(415);
+    expect(await typesOf('java-app')).toEqual([]);
+  });
+
+  it('the Java agent in collapsed format (PYROSCOPE_FORMAT=collapsed) is stored as CPU time', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const res = await ingest(srv.url, {
+      name: 'java-collapsed.itimer{env=test}', spyName: 'javaspy', units: 'samples', aggregationType: 'sum', sampleRate: '100', from: String(now - 10), until: String(now),
+    }, 'java/lang/Thread.run;com/example/App.work 3\n');
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(await typesOf('java-collapsed')).toEqual(['process_cpu:cpu:nanoseconds:cpu:nanoseconds']);
+    const fg = await querier<{ flamegraph: { total: string } }>(srv.url, 'SelectMergeStacktraces', {
+      profile_typeID: 'process_cpu:cpu:nanoseconds:cpu:nanoseconds', label_selector: '{service_name="java-collapsed"}', ...ALL_TIME,
+    });
+    // 3 samples at 100 Hz = 30 ms of CPU.
+    expect(fg.body.flamegraph.total).toBe('30000000');
+  });
+});
