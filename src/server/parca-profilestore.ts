@@ -10,12 +10,14 @@ import { writePprofSeries } from './write.js';
 /**
  * `parca.profilestore.v1alpha1.ProfileStoreService` — how Parca agents (pprof mode) and Parca's own
  * scraper push. WriteRaw carries pprof profiles per label set; like push.v1, the whole request is
- * decoded and checked before anything is written. Write and WriteArrow carry Apache Arrow records,
- * which Kiln does not decode (the `apache-arrow` package is not a dependency): they answer
- * Unimplemented, so an agent configured for them fails loudly rather than losing data.
+ * decoded and checked before anything is written. Write and WriteArrow carry parca-agent's Arrow
+ * records, whose columns (both its v1 and v2 schemas) are run-end encoded and list views — Arrow
+ * types the `apache-arrow` JavaScript package cannot read. They answer Unimplemented, so an agent
+ * configured for them fails loudly rather than losing data.
  */
 export function parcaProfileStoreRoutes(router: ConnectRouter, ctx: ServerContext): void {
-  const arrow = 'Kiln does not read Arrow profile records: run the agent in pprof mode (WriteRaw)';
+  const arrow =
+    'Kiln does not read parca-agent Arrow records (run-end encoded and list-view columns): push pprof with WriteRaw, or profile with kiln agent or an OTLP profiler';
   router.service(ProfileStoreService, {
     async writeRaw(req: WriteRawRequest, hc: HandlerContext) {
       const tenant = tenantOf(hc.requestHeader);
