@@ -20,6 +20,7 @@ import type { MergeQuery } from '../src/store/index.js';
 import { EngineStore } from '../src/store/index.js';
 import { ClickHouseEngine } from '../src/store/clickhouse/clickhouse-engine.js';
 import { startClickHouse } from '../test/support/clickhouse.js';
+import { latency, longRanges } from './latency.js';
 import { BENCH_END_MS, DEFAULT_SHAPE, ServiceModel } from './store-data.js';
 
 const { values: args } = parseArgs({
@@ -63,19 +64,7 @@ try {
   const [{ rows }] = await ch.query<{ rows: string }>('SELECT count() AS rows FROM kiln.samples');
   const [{ id: seriesId }] = await ch.query<{ id: string }>('SELECT toString(any(series_id)) AS id FROM kiln.samples');
 
-  async function measure(fn: () => Promise<unknown>): Promise<{ p50: number; p95: number }> {
-    await fn();
-    const ms: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const t = performance.now();
-      await fn();
-      ms.push(performance.now() - t);
-    }
-    ms.sort((a, b) => a - b);
-    const at = (p: number) => +ms[Math.min(ms.length - 1, Math.floor(p * ms.length))]!.toFixed(1);
-    return { p50: at(0.5), p95: at(0.95) };
-  }
-  /** The engine's answer: rollups for whole days and hours, raw rows at the edges. */
+    /** The engine's answer: rollups for whole days and hours, raw rows at the edges. */
   async function viaEngine(query: MergeQuery): Promise<void> {
     const merged = await store.mergeStacks(query);
     await store.resolveStacks(query.tenant, merged.map((m) => m.stackId));
@@ -90,12 +79,12 @@ try {
     await store.resolveStacks(query.tenant, top.map((r) => BigInt(r.stack)));
   }
 
-  const ranges = [1, 24, 24 * 7, 24 * 30].filter((h) => h <= days * 24);
+  const ranges = longRanges(days);
   const raw: Record<string, unknown> = {};
   const rolled: Record<string, unknown> = {};
   for (const h of ranges) {
-    raw[`${h}h`] = await measure(() => rawOnly(q(h)));
-    rolled[`${h}h`] = await measure(() => viaEngine(q(h)));
+    raw[`${h}h`] = await latency(() => rawOnly(q(h)), runs);
+    rolled[`${h}h`] = await latency(() => viaEngine(q(h)), runs);
   }
   await store.close();
   console.log(

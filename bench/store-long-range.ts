@@ -25,6 +25,7 @@ import { CPU_TYPE, profileTypeId } from '../src/model/index.js';
 import type { MergeQuery } from '../src/store/index.js';
 import { DuckDBEngine, EngineStore } from '../src/store/index.js';
 import { DATABASE_FILE } from '../src/store/duckdb/duckdb-engine.js';
+import { latency, longRanges } from './latency.js';
 import { BENCH_END_MS, DEFAULT_SHAPE, ServiceModel } from './store-data.js';
 
 const { values: args } = parseArgs({
@@ -78,34 +79,22 @@ const limit = Number(args.limit);
 const end = BENCH_END_MS - 43 * 60_000;
 const q = (hours: number): MergeQuery => ({ tenant: 'anonymous', selector, from: end - hours * HOUR, to: end, limit });
 
-async function measure(fn: () => Promise<unknown>): Promise<{ p50: number; p95: number }> {
-  await fn();
-  const ms: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await fn();
-    ms.push(performance.now() - t0);
-  }
-  ms.sort((a, b) => a - b);
-  const at = (p: number) => +ms[Math.min(ms.length - 1, Math.floor(p * ms.length))]!.toFixed(1);
-  return { p50: at(0.5), p95: at(0.95) };
-}
 
 async function flame(query: MergeQuery): Promise<void> {
   const merged = await store.mergeStacks(query);
   await store.resolveStacks(query.tenant, merged.map((m) => m.stackId));
 }
 
-const ranges = [1, 24, 24 * 7, 24 * 30].filter((h) => h <= days * 24);
+const ranges = longRanges(days);
 const raw: Record<string, unknown> = {};
-for (const h of ranges) raw[`${h}h`] = await measure(() => flame(q(h)));
+for (const h of ranges) raw[`${h}h`] = await latency(() => flame(q(h)), runs);
 const t0 = performance.now();
 let rolledHours = 0;
 for (let n = 1; n > 0; ) rolledHours += n = await engine.rollUp(BENCH_END_MS + 24 * HOUR);
 const rollupSeconds = +((performance.now() - t0) / 1000).toFixed(1);
 await engine.checkpoint();
 const rolled: Record<string, unknown> = {};
-for (const h of ranges) rolled[`${h}h`] = await measure(() => flame(q(h)));
+for (const h of ranges) rolled[`${h}h`] = await latency(() => flame(q(h)), runs);
 const after = await store.stats();
 await store.close();
 console.log(
