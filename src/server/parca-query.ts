@@ -4,6 +4,7 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { Duration, Timestamp } from '@bufbuild/protobuf/wkt';
 import { diffTreeArrow, flameTreeArrow } from '../formats/parca-arrow.js';
 import type { FlamegraphArrow } from '../formats/parca-arrow.js';
+import { encodeTableArrow } from '../formats/parca-table-arrow.js';
 import { encodePprof } from '../formats/pprof.js';
 import { InputError } from '../model/errors.js';
 import type { ProfileType } from '../model/profile-type.js';
@@ -34,7 +35,7 @@ const meta = (name: string) => ({ function: { name }, line: {}, location: {} });
  * source read, over gRPC, gRPC-web and Connect on Kiln's one port. Parca's query strings are Kiln
  * selectors (`process_cpu:cpu:nanoseconds:cpu:nanoseconds:delta{job="api"}`); times are protobuf
  * Timestamps. Requests Kiln cannot answer as asked are refused, never answered as another question:
- * TABLE_ARROW, source, metadata and flame charts are Unimplemented; filters, inverted stacks, sandwich and a group_by other than function names are
+ * source, metadata and flame charts are Unimplemented; filters, inverted stacks, sandwich and a group_by other than function names are
  * InvalidArgument.
  */
 export function parcaQueryRoutes(router: ConnectRouter, ctx: ServerContext): void {
@@ -139,7 +140,6 @@ async function answerQuery(ctx: ServerContext, hc: HandlerContext, req: QueryReq
   refuseUnserved(req);
   const report = req.reportType;
   const unimplemented: Partial<Record<QueryRequest_ReportType, string>> = {
-    [QueryRequest_ReportType.TABLE_ARROW]: 'TABLE_ARROW is not served by Kiln: ask for TOP',
     [QueryRequest_ReportType.SOURCE]: 'SOURCE reports are not served by Kiln (no source files are stored)',
     [QueryRequest_ReportType.PROFILE_METADATA]: 'PROFILE_METADATA reports are not served by Kiln',
     [QueryRequest_ReportType.FLAMECHART]: 'FLAMECHART reports are not served by Kiln (profiles are merged, not kept as timelines)',
@@ -153,15 +153,26 @@ async function answerQuery(ctx: ServerContext, hc: HandlerContext, req: QueryReq
     total: int64(total),
     filtered: 0n,
   });
+  const tableArrowAnswer = (record: Uint8Array, unit: string, total: number): Answer => ({
+    report: { case: 'tableArrow' as const, value: { record, unit } },
+    total: int64(total),
+    filtered: 0n,
+  });
 
   if (req.mode === QueryRequest_Mode.DIFF) {
     if (req.options.case !== 'diff') throw new InputError('mode DIFF needs diff options');
     const base = side(hc, req.options.value.a, 'a', signal);
     const head = side(hc, req.options.value.b, 'b', signal);
+    // Parca compares shares unless asked for absolute values; Kiln scales the base to the head's total.
+    const normalize = !(req.options.value.absolute ?? false);
     if (report === QueryRequest_ReportType.FLAMEGRAPH_ARROW) {
-      // Parca compares shares unless asked for absolute values; Kiln scales the base to the head's total.
-      const { tree } = await ctx.query.diff(base, head, { normalize: !(req.options.value.absolute ?? false), maxNodes: ctx.limits.maxNodes });
+      const { tree } = await ctx.query.diff(base, head, { normalize, maxNodes: ctx.limits.maxNodes });
       return arrowAnswer(diffTreeArrow(tree, { trimThreshold }), typeOf(head).sampleUnit, tree.headTotal);
+    }
+    if (report === QueryRequest_ReportType.TABLE_ARROW) {
+      const [{ table }, graph] = await Promise.all([ctx.query.diff(base, head, { normalize }), ctx.query.callgraph(head)]);
+      const changes = new Map(table.entries.map((e) => [e.name, { flat: e.selfChange, cumulative: e.totalChange }]));
+      return tableArrowAnswer(encodeTableArrow(graph, changes), typeOf(head).sampleUnit, graph.total);
     }
     if (report === QueryRequest_ReportType.FLAMEGRAPH_TABLE || report === QueryRequest_ReportType.FLAMEGRAPH_UNSPECIFIED) {
       const { tree } = await ctx.query.diff(base, head, {});
@@ -180,7 +191,7 @@ async function answerQuery(ctx: ServerContext, hc: HandlerContext, req: QueryReq
       const list = h.entries.map((e) => ({ meta: meta(e.name), cumulative: int64(e.total), flat: int64(e.self), diff: int64(e.total - (before.get(e.name) ?? 0)) }));
       return { report: { case: 'top' as const, value: { list, reported: list.length, unit: typeOf(head).sampleUnit } }, total: int64(h.total), filtered: 0n };
     }
-    throw new InputError('a DIFF is served as FLAMEGRAPH_ARROW, FLAMEGRAPH_TABLE or TOP');
+    throw new InputError('a DIFF is served as FLAMEGRAPH_ARROW, TABLE_ARROW, FLAMEGRAPH_TABLE or TOP');
   }
 
   let q: SeriesQuery;
@@ -214,6 +225,10 @@ async function answerQuery(ctx: ServerContext, hc: HandlerContext, req: QueryReq
     case QueryRequest_ReportType.FLAMEGRAPH_ARROW: {
       const tree = await ctx.query.flamegraph(q, { maxNodes: ctx.limits.maxNodes });
       return arrowAnswer(flameTreeArrow(tree, { trimThreshold }), unit, tree.total);
+    }
+    case QueryRequest_ReportType.TABLE_ARROW: {
+      const graph = await ctx.query.callgraph(q);
+      return tableArrowAnswer(encodeTableArrow(graph), unit, graph.total);
     }
     case QueryRequest_ReportType.FLAMEGRAPH_TABLE:
     case QueryRequest_ReportType.FLAMEGRAPH_UNSPECIFIED: {

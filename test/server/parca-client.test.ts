@@ -10,6 +10,7 @@ import { tableFromIPC } from 'apache-arrow';
 import type { Table } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLAMEGRAPH_ARROW_COLUMNS } from '../../src/formats/parca-arrow.js';
+import { TABLE_ARROW_COLUMNS } from '../../src/formats/parca-table-arrow.js';
 import { ProfileStoreService } from '../../src/gen/parca/profilestore/v1alpha1/profilestore_pb.js';
 import { decodePprof, expectedFor } from '../support/pprof-expected.js';
 import { startTestServer } from '../support/server.js';
@@ -83,6 +84,26 @@ const nameAt = (t: Table, row: number): string | null => {
   return v instanceof Uint8Array ? utf8.decode(v) : null;
 };
 
+function tableArrowOf(r: QueryResponse): Table {
+  if (r.report.oneofKind !== 'tableArrow') throw new Error(`expected tableArrow, got ${r.report.oneofKind}`);
+  return tableFromIPC(r.report.tableArrow.record);
+}
+
+/** A TABLE_ARROW column by function name (zeros left out), checking the caller/callee rows agree. */
+function tableByName(t: Table, column: string): Map<string, number> {
+  expect(t.schema.fields.map((f) => f.name)).toEqual([...TABLE_ARROW_COLUMNS]);
+  expect(String(t.schema.fields.find((f) => f.name === 'function_name')?.type)).toBe('Dictionary<Uint32, Utf8>');
+  const rows = (name: string, row: number) => [...((t.getChild(name)?.get(row) as Iterable<bigint> | null) ?? [])].map(Number);
+  const out = new Map<string, number>();
+  for (let row = 0; row < t.numRows; row++) {
+    for (const callee of rows('callees', row)) expect(rows('callers', callee)).toContain(row);
+    for (const caller of rows('callers', row)) expect(rows('callees', caller)).toContain(row);
+    const v = num(t.getChild(column)?.get(row));
+    if (v !== 0) out.set(String(t.getChild('function_name')?.get(row)), v);
+  }
+  return out;
+}
+
 /** Sum of `flat` per function name over every row. */
 function flatByName(t: Table): Map<string, number> {
   const out = new Map<string, number>();
@@ -122,6 +143,12 @@ function checkShape(t: Table): void {
 }
 
 describe('@parca/client QueryServiceClient over gRPC-web (the Parca UI path, /api)', () => {
+  it('is served at the root too, where Grafana\'s Parca data source calls', async () => {
+    const root = new QueryServiceClient(new GrpcWebFetchTransport({ baseUrl: srv.url, format: 'binary' }));
+    const { response } = await root.profileTypes({});
+    expect(response.types.map((x) => x.name)).toContain('parca_agent_cpu');
+  });
+
   it('ProfileTypes, Labels and Values list what the agent wrote', async () => {
     const { response: types } = await parca.profileTypes({});
     const ids = types.types.map((x) => `${x.name}:${x.sampleType}:${x.sampleUnit}:${x.periodType}:${x.periodUnit}`);
@@ -175,6 +202,11 @@ describe('@parca/client QueryServiceClient over gRPC-web (the Parca UI path, /ap
     expect(pprof.report.oneofKind).toBe('pprof');
     expect(Number(pprof.total)).toBe(want.total);
 
+    const table2 = tableArrowOf(await ask(QueryRequest_ReportType.TABLE_ARROW));
+    expect(Object.fromEntries(tableByName(table2, 'flat'))).toEqual(Object.fromEntries(want.self));
+    expect(Object.fromEntries(tableByName(table2, 'cumulative'))).toEqual(Object.fromEntries(want.cumulative));
+    expect([...table2.getChild('cumulative_diff')!].every((v) => v === null)).toBe(true);
+
     const cg = await ask(QueryRequest_ReportType.CALLGRAPH);
     if (cg.report.oneofKind !== 'callgraph') throw new Error(`CALLGRAPH answered ${cg.report.oneofKind}`);
     expect(cg.report.callgraph.nodes.reduce((a, n) => a + Number(n.flat), 0)).toBe(want.total);
@@ -218,6 +250,19 @@ describe('@parca/client QueryServiceClient over gRPC-web (the Parca UI path, /ap
     checkShape(d.table);
     expect(num(d.table.getChild('cumulative')?.get(0))).toBe(totalOf(last));
     expect(num(d.table.getChild('diff')?.get(0))).toBe(totalOf(last) - totalOf(first));
+
+    // The table of the same diff: each function's change of own samples, from the two files.
+    const tdiff = await parca.query({
+      mode: QueryRequest_Mode.DIFF, options: { oneofKind: 'diff', diff: { a: sel(first), b: sel(last), absolute: true } }, reportType: QueryRequest_ReportType.TABLE_ARROW, filter: [],
+    });
+    const [before, after] = [expectedFor(decodePprof(first), 0), expectedFor(decodePprof(last), 0)];
+    const change = new Map<string, number>();
+    for (const name of new Set([...before.self.keys(), ...after.self.keys()])) {
+      const d = (after.self.get(name) ?? 0) - (before.self.get(name) ?? 0);
+      if (d !== 0) change.set(name, d);
+    }
+    expect(change.size).toBeGreaterThan(0);
+    expect(Object.fromEntries(tableByName(tableArrowOf(tdiff.response), 'flat_diff'))).toEqual(Object.fromEntries(change));
 
     // A selection against itself changes nothing anywhere.
     const merge = { query: `${FIB_TYPE}:delta{job="parca-fib.pb.gz"}`, ...EVER };

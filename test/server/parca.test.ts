@@ -130,7 +130,7 @@ describe('parca.query.v1alpha1.QueryService over gRPC-web, gRPC and Connect', ()
     expect(Number(single.total)).toBe(pprofSum(FILE(), 'samples'));
   });
 
-  it('refuses what it cannot answer: TABLE_ARROW Unimplemented, filters InvalidArgument, Arrow writes Unimplemented', async () => {
+  it('refuses what it cannot answer: SOURCE Unimplemented, filters InvalidArgument, Arrow writes Unimplemented', async () => {
     const c = createClient(QueryService, transports()[0]![1]);
     const merge = { query: `${TYPE}:delta{job="fib"}`, start: ts(at - 60_000), end: ts(at + 60_000) };
     const code = async (p: Promise<unknown>) => {
@@ -141,7 +141,7 @@ describe('parca.query.v1alpha1.QueryService over gRPC-web, gRPC and Connect', ()
         return ConnectError.from(e).code;
       }
     };
-    expect(await code(c.query({ mode: QueryRequest_Mode.MERGE, options: { case: 'merge', value: merge }, reportType: QueryRequest_ReportType.TABLE_ARROW }))).toBe(Code.Unimplemented);
+    expect(await code(c.query({ mode: QueryRequest_Mode.MERGE, options: { case: 'merge', value: merge }, reportType: QueryRequest_ReportType.SOURCE }))).toBe(Code.Unimplemented);
     expect(await code(c.query({
       mode: QueryRequest_Mode.MERGE, options: { case: 'merge', value: merge }, reportType: QueryRequest_ReportType.TOP,
       filter: [{ filter: { case: 'stackFilter', value: { filter: { case: 'criteria', value: { functionName: { condition: { case: 'contains', value: 'fib' } } } } } } }],
