@@ -4,7 +4,9 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PusherService } from '../../src/gen/push/v1/push_pb.js';
+import { create } from '@bufbuild/protobuf';
+import { WireType } from '@bufbuild/protobuf/wire';
+import { PushRequestSchema, PusherService } from '../../src/gen/push/v1/push_pb.js';
 import { QuerierService } from '../../src/gen/querier/v1/querier_pb.js';
 import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
@@ -200,5 +202,38 @@ describe('bad input over push.v1 (gRPC)', () => {
     expect((err as ConnectError).code).toBe(Code.InvalidArgument);
     expect((err as ConnectError).rawMessage).toMatch(/invalid label name "bad label"/);
     expect(await snapshot()).toBe(baseline);
+  });
+
+  /**
+   * Bodies that are not a PushRequest at all, sent by the real Connect and gRPC clients: the message
+   * carries hand-made unknown-field bytes, which the client writes verbatim after their tag.
+   */
+  const malformed: [string, WireType, Uint8Array, RegExp][] = [
+    // 10 000 nested groups in an unknown field: past the parser's recursion limit.
+    ['deeply nested', WireType.StartGroup, Uint8Array.from([...Array<number>(9_999).fill((9 << 3) | 3), ...Array<number>(10_000).fill((9 << 3) | 4)]), /recursion depth/],
+    // A length of 1 000 000 bytes followed by 3.
+    ['truncated', WireType.LengthDelimited, Uint8Array.from([0xc0, 0x84, 0x3d, 1, 2, 3]), /premature EOF|range|length/i],
+  ];
+  for (const [name, wireType, data, why] of malformed) {
+    for (const protocol of ['Connect', 'gRPC'] as const) {
+      it(`a ${name} protobuf body over ${protocol} → InvalidArgument naming it (was Internal, 500)`, async () => {
+        const transport = protocol === 'gRPC' ? createGrpcTransport({ baseUrl: srv.url }) : createConnectTransport({ baseUrl: srv.url, httpVersion: '1.1', useBinaryFormat: true });
+        const pusher = createClient(PusherService, transport);
+        const req = create(PushRequestSchema, { series: [] });
+        req.$unknown = [{ no: 9, wireType, data }];
+        const err = await pusher.push(req).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ConnectError);
+        expect((err as ConnectError).code, (err as ConnectError).message).toBe(Code.InvalidArgument);
+        expect((err as ConnectError).rawMessage).toMatch(/not a valid push\.v1\.PushRequest message/);
+        expect((err as ConnectError).rawMessage).toMatch(why);
+        expect(await snapshot()).toBe(baseline);
+      });
+    }
+  }
+
+  it('a malformed Connect body answers HTTP 400, not 500', async () => {
+    const res = await fetch(`${srv.url}/push.v1.PusherService/Push`, { method: 'POST', headers: { 'content-type': 'application/proto' }, body: Buffer.from([0x0f, 0x01]) });
+    expect(res.status).toBe(400);
+    expect((await res.json()) as object).toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/not a valid push\.v1\.PushRequest message: .*wire type 7/) as unknown });
   });
 });
