@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Function as PprofFunction, Line, Location, Profile as PprofProfile, Sample, StringTable, ValueType } from 'pprof-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer } from '../support/server.js';
@@ -123,5 +125,36 @@ describe('Java agent uploads in JFR', () => {
     });
     // 3 samples at 100 Hz = 30 ms of CPU.
     expect(fg.body.flamegraph.total).toBe('30000000');
+  });
+});
+
+describe('.NET, Ruby and Python uploads (the corpus files Pyroscope\'s own tests use)', () => {
+  const corpus = (file: string) => readFileSync(path.resolve(process.cwd(), '../shared/testdata/pprof', file));
+
+  async function uploadFile(app: string, spyName: string, body: Uint8Array): Promise<void> {
+    const now = Math.floor(Date.now() / 1000);
+    const res = await ingest(srv.url, { name: `${app}.cpu{env=test}`, format: 'pprof', spyName, from: String(now - 10), until: String(now), restamp: '1' }, body);
+    expect(res.status, await res.clone().text()).toBe(200);
+  }
+
+  it('.NET: one id per sample type with the file\'s own period, blank for the older agent', async () => {
+    await uploadFile('dotnet-app', 'dotnetspy', corpus('pyroscope-dotnet.labels.pprof'));
+    expect(await typesOf('dotnet-app')).toEqual([
+      'memory:alloc_samples:count:cpu:nanoseconds', 'memory:alloc_size:bytes:cpu:nanoseconds', 'process_cpu:cpu:nanoseconds:cpu:nanoseconds',
+    ]);
+    await uploadFile('dotnet-old', 'dotnetspy', corpus('pyroscope-dotnet-pprof-3.pb.gz'));
+    expect(await typesOf('dotnet-old')).toEqual(['process_cpu:cpu:nanoseconds::nanoseconds']);
+  });
+
+  it('Ruby pprof keeps its samples:count type and blank period: process_cpu:samples:count::milliseconds', async () => {
+    await uploadFile('ruby-app', 'rbspy', corpus('pyroscope-profile_ruby'));
+    expect(await typesOf('ruby-app')).toEqual(['process_cpu:samples:count::milliseconds']);
+  });
+
+  it('Python (pyroscope-rs folded, name=app.cpu, sampleRate=100) is process_cpu:cpu:nanoseconds:cpu:nanoseconds', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const res = await ingest(srv.url, { name: 'py-app.cpu{env=test}', spyName: 'pyspy', sampleRate: '100', from: String(now - 10), until: String(now) }, 'main.py:<module>;app.py:work 5\n');
+    expect(res.status).toBe(200);
+    expect(await typesOf('py-app')).toEqual(['process_cpu:cpu:nanoseconds:cpu:nanoseconds']);
   });
 });
