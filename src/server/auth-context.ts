@@ -78,6 +78,12 @@ function check(auth: AuthConfig, headers: FastifyRequest['headers'] | Headers, n
 
 const accessOfRequest = new WeakMap<object, Access>();
 
+/** A Connect unary call (`POST /<package>.<Service>/<Method>` in JSON or protobuf), which expects Connect's error body. */
+function isConnectUnary(req: FastifyRequest): boolean {
+  const type = String(req.headers['content-type'] ?? '').toLowerCase();
+  return req.method === 'POST' && /^application\/(json|proto)\b/.test(type) && /^\/[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)+\/[A-Za-z0-9_]+$/.test(req.routeOptions.url ?? '');
+}
+
 /**
  * The fastify hooks: onRequest checks the credential before the body is read (an unauthenticated
  * upload costs its sender nothing of ours), preHandler runs the rest of the request under its access.
@@ -89,7 +95,17 @@ export function registerAuth(app: FastifyInstance, auth: () => AuthConfig | unde
     if (!current) return;
     const need = needOf(req.routeOptions.url);
     if (need === undefined) return;
-    const access = check(current, req.headers, need, metrics);
+    let access: Access;
+    try {
+      access = check(current, req.headers, need, metrics);
+    } catch (e) {
+      if (!isConnectUnary(req) || !(e instanceof Unauthenticated || e instanceof PermissionDenied)) throw e;
+      // A Connect client (Grafana's connect-go) reads only a Connect error body; from `{error}` it would
+      // show "Forbidden" and lose the reason. `error` stays for readers of Kiln's usual body.
+      const code = e instanceof Unauthenticated ? 'unauthenticated' : 'permission_denied';
+      if (e instanceof Unauthenticated) void reply.header('www-authenticate', 'Bearer realm="kiln"');
+      return reply.status(e instanceof Unauthenticated ? 401 : 403).type('application/json').send({ code, message: e.message, error: e.message });
+    }
     metrics.authRequests.inc({ token: access.principal });
     accessOfRequest.set(req.raw, access);
     // Request logs (--log) name the token and tenant, never the token's value.

@@ -211,6 +211,13 @@ describe("Grafana's Pyroscope data source (connect-go, protobuf)", () => {
       method: 'POST', headers: { ...grafanaHeaders(GRAFANA_TOKEN), 'x-scope-orgid': 'other' }, body: message([]),
     });
     expect(other.status).toBe(403);
+    // connect-go reads a Connect error body: the reason reaches the Grafana panel, not just "Forbidden".
+    expect(await other.json()).toMatchObject({ code: 'permission_denied', message: expect.stringMatching(/not granted tenant "other"/) });
+    const noToken = await fetch(`${srv.url}/querier.v1.QuerierService/ProfileTypes`, {
+      method: 'POST', headers: { 'content-type': 'application/proto', 'connect-protocol-version': '1' }, body: message([]),
+    });
+    expect(noToken.status).toBe(401);
+    expect(await noToken.json()).toMatchObject({ code: 'unauthenticated', message: expect.stringMatching(/requires a token/) });
   });
 });
 
@@ -247,7 +254,7 @@ describe('Profiles Drilldown (through the data source proxy)', () => {
     const before = await drilldownJson<{ settings?: { name: string; value: string }[] }>('/settings.v1.SettingsService/Get', {}, GRAFANA_TOKEN);
     const set = await drilldownJson<{ code: string; message: string }>('/settings.v1.SettingsService/Set', { setting: { name: 'pluginSettings', value: '{}' } }, GRAFANA_TOKEN);
     expect(set.status).toBe(403);
-    expect(JSON.stringify(set.body)).toMatch(/token \\"grafana\\" has role read and may not .*change settings/);
+    expect(set.body).toMatchObject({ code: 'permission_denied', message: expect.stringMatching(/token "grafana" has role read and may not .*change settings/) });
     const del = await drilldownJson<{ code: string }>('/settings.v1.SettingsService/Delete', { name: 'pluginSettings' }, GRAFANA_TOKEN);
     expect(del.status).toBe(403);
     // A write (ingest-only) token may not either: agents have no business changing what users see.
