@@ -118,8 +118,13 @@ function flatByName(t: Table): Map<string, number> {
 function checkShape(t: Table): void {
   const col = (name: string, row: number) => t.getChild(name)?.get(row) as unknown;
   expect(t.schema.fields.map((f) => f.name)).toEqual([...FLAMEGRAPH_ARROW_COLUMNS]);
-  expect(String(t.schema.fields.find((f) => f.name === 'function_name')?.type)).toBe('Dictionary<Int32, Binary>');
-  expect(String(t.schema.fields.find((f) => f.name === 'children')?.type)).toBe('List<Uint32>');
+  // Grafana's Parca data source reads these with fixed Go type assertions: any other type panics it.
+  const typeOf = (name: string) => String(t.schema.fields.find((f) => f.name === name)?.type);
+  expect(typeOf('function_name')).toBe('Dictionary<Int32, Binary>');
+  expect(typeOf('mapping_file')).toBe('Dictionary<Int32, Binary>');
+  expect(typeOf('children')).toBe('List<Uint32>');
+  expect(typeOf('location_address')).toBe('Uint64');
+  expect(typeOf('cumulative')).toMatch(/^Uint(8|16|32|64)$/);
   expect(num(col('parent', 0))).toBe(-1);
   expect(num(col('depth', 0))).toBe(0);
   for (let row = 1; row < t.numRows; row++) {
