@@ -38,8 +38,8 @@ export interface FlameTreeView<N> {
 
 export interface FlamegraphArrowOptions {
   /**
-   * Parca's node_trim_threshold: a child is kept only when its cumulative exceeds this fraction of
-   * its parent's (0 keeps every node with a value). Must be in [0, 1).
+   * Parca's node_trim_threshold as a fraction (the request's percentage / 100): a child is kept only
+   * when its cumulative exceeds this share of its parent's (0 keeps every node with a value).
    */
   readonly trimThreshold?: number;
 }

@@ -146,8 +146,10 @@ async function answerQuery(ctx: ServerContext, hc: HandlerContext, req: QueryReq
   };
   const refusal = unimplemented[report];
   if (refusal) throw new ConnectError(refusal, Code.Unimplemented);
-  const trimThreshold = req.nodeTrimThreshold ?? 0;
-  if (!(trimThreshold >= 0 && trimThreshold < 1)) throw new InputError(`node_trim_threshold ${trimThreshold} is outside [0, 1)`);
+  // A percentage of the parent's value (the Parca UI sends 100 / its width in pixels), as Parca reads it.
+  const trimPercent = req.nodeTrimThreshold ?? 0;
+  if (!(trimPercent >= 0 && trimPercent <= 100)) throw new InputError(`node_trim_threshold ${trimPercent} is not a percentage in [0, 100]`);
+  const trimThreshold = trimPercent / 100;
   const arrowAnswer = (a: FlamegraphArrow, unit: string, total: number): Answer => ({
     report: { case: 'flamegraphArrow' as const, value: { record: a.record, unit, height: a.height, trimmed: int64(a.trimmed) } },
     total: int64(total),

@@ -217,19 +217,30 @@ describe('@parca/client QueryServiceClient over gRPC-web (the Parca UI path, /ap
     expect(cg.report.callgraph.nodes.reduce((a, n) => a + Number(n.flat), 0)).toBe(want.total);
   });
 
-  it('FLAMEGRAPH_ARROW honours node_trim_threshold and reports what it left out', async () => {
+  it('FLAMEGRAPH_ARROW honours node_trim_threshold (a percentage, as Parca reads it) and reports what it left out', async () => {
     const want = expectedFor(decodePprof(FIB()), 0);
     const merge = { query: `${FIB_TYPE}:delta{job="parca-fib.pb.gz"}`, ...EVER };
-    const { response } = await parca.query({
-      mode: QueryRequest_Mode.MERGE, options: { oneofKind: 'merge', merge }, reportType: QueryRequest_ReportType.FLAMEGRAPH_ARROW, filter: [], nodeTrimThreshold: 0.3,
-    });
-    const a = arrowOf(response);
-    checkShape(a.table);
-    expect(a.trimmed).toBeGreaterThan(0n);
-    // Every sample is either some kept row's own or under exactly one trimmed subtree.
-    const kept = [...flatByName(a.table).values()].reduce((x, y) => x + y, 0);
-    expect(kept + Number(a.trimmed)).toBe(want.total);
-    expect(Number(response.total)).toBe(want.total);
+    const rowsAt = async (nodeTrimThreshold: number) => {
+      const { response } = await parca.query({
+        mode: QueryRequest_Mode.MERGE, options: { oneofKind: 'merge', merge }, reportType: QueryRequest_ReportType.FLAMEGRAPH_ARROW, filter: [], nodeTrimThreshold,
+      });
+      const a = arrowOf(response);
+      checkShape(a.table);
+      // Every sample is either some kept row's own or under exactly one trimmed subtree.
+      const kept = [...flatByName(a.table).values()].reduce((x, y) => x + y, 0);
+      expect(kept + Number(a.trimmed)).toBe(want.total);
+      expect(Number(response.total)).toBe(want.total);
+      return { rows: a.table.numRows, trimmed: a.trimmed };
+    };
+    const untrimmed = await rowsAt(0);
+    // What the Parca UI sends in a 1200-pixel-wide window: 100 / width percent.
+    const ui = await rowsAt(100 / 1200);
+    const coarse = await rowsAt(30);
+    expect(untrimmed.trimmed).toBe(0n);
+    expect(coarse.trimmed).toBeGreaterThan(0n);
+    expect(coarse.rows).toBeLessThan(ui.rows);
+    expect(ui.rows).toBeLessThanOrEqual(untrimmed.rows);
+    expect(ui.rows).toBeGreaterThan(untrimmed.rows / 2);
   });
 
   it('Query SINGLE reads one profile of a job; DIFF compares two, as an Arrow flame graph', async () => {
@@ -278,9 +289,9 @@ describe('@parca/client QueryServiceClient over gRPC-web (the Parca UI path, /ap
     expect([...z.getChild('diff')!].every((v) => Number(v) === 0)).toBe(true);
   });
 
-  it('refuses a node_trim_threshold outside [0, 1) with InvalidArgument naming it', async () => {
+  it('refuses a node_trim_threshold that is not a percentage with InvalidArgument naming it', async () => {
     const merge = { query: `${FIB_TYPE}:delta{job="parca-fib.pb.gz"}`, ...EVER };
-    await expect(parca.query({ mode: QueryRequest_Mode.MERGE, options: { oneofKind: 'merge', merge }, reportType: QueryRequest_ReportType.FLAMEGRAPH_ARROW, filter: [], nodeTrimThreshold: 1.5 }))
+    await expect(parca.query({ mode: QueryRequest_Mode.MERGE, options: { oneofKind: 'merge', merge }, reportType: QueryRequest_ReportType.FLAMEGRAPH_ARROW, filter: [], nodeTrimThreshold: 150 }))
       .rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('node_trim_threshold') });
   });
 });
