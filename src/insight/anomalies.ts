@@ -58,13 +58,13 @@ export interface AnomalyReport {
 
 export const ANOMALY_DEFAULTS = { windowMs: 3_600_000, days: 7, threshold: 3.5, minChange: 0.01 } as const;
 
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
 /** Stacks kept per service and window: the functions that can move a share by a point live there. */
 const STACKS_PER_SERVICE = 2_000;
 /** Functions per service and window that are candidates (the heaviest by self). */
 const CANDIDATES = 20;
 /** Fewer baseline days than this and a service has no baseline yet (a new service is not an anomaly). */
-const MIN_DAYS = 3;
+export const MIN_BASELINE_DAYS = 3;
 /**
  * Floor of the scale (0.5 percentage point): a share steady to the decimal over a week has a MAD of ~0,
  * and dividing by it would flag a move of 0.01 pp as 100 σ.
@@ -82,15 +82,13 @@ export async function findAnomalies(query: QueryEngine, o: AnomalyOptions): Prom
   let services = 0;
   for (const [service, cur] of now) {
     const days = past.map((p) => p.get(service)).filter((d): d is NonNullable<typeof d> => d !== undefined && d.total > 0);
-    if (cur.total <= 0 || days.length < MIN_DAYS) continue;
+    if (cur.total <= 0 || days.length < MIN_BASELINE_DAYS) continue;
     services++;
     const candidates = new Set([...cur.top, ...days.flatMap((d) => d.top)]);
     for (const fn of candidates) {
       const share = cur.shares.get(fn) ?? 0;
       const baseline = days.map((d) => d.shares.get(fn) ?? 0);
-      const median = medianOf(baseline);
-      const mad = medianOf(baseline.map((b) => Math.abs(b - median)));
-      const score = (share - median) / Math.max(1.4826 * mad, MIN_SCALE);
+      const { median, mad, score } = robustScore(share, baseline);
       if (Math.abs(score) < o.threshold || Math.abs(share - median) < o.minChange) continue;
       anomalies.push({ service, function: fn, share, median, mad, score, direction: score > 0 ? 'up' : 'down', baseline });
     }
@@ -110,6 +108,17 @@ async function sharesOf(query: QueryEngine, q: SeriesQuery): Promise<Shares> {
     out.set(service, { total: g.total, shares, top: table.entries.slice(0, CANDIDATES).filter((e) => e.self > 0).map((e) => e.name) });
   }
   return out;
+}
+
+/**
+ * The modified z-score of a share against its baseline shares (one per day): median, MAD, and
+ * (share − median) / (1.4826 × MAD), the scale floored at MIN_SCALE. Shared by /api/v1/anomalies and
+ * the metrics bridge's anomaly metric, so both say the same number for the same window.
+ */
+export function robustScore(share: number, baseline: readonly number[]): { median: number; mad: number; score: number } {
+  const median = medianOf(baseline);
+  const mad = medianOf(baseline.map((b) => Math.abs(b - median)));
+  return { median, mad, score: (share - median) / Math.max(1.4826 * mad, MIN_SCALE) };
 }
 
 export function medianOf(values: readonly number[]): number {

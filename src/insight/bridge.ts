@@ -9,6 +9,7 @@ import { registrySamples } from './own-metrics.js';
 export function insightSettings(cfg: ServerConfig): InsightSettings {
   return {
     metrics: cfg.metrics ?? DEFAULT_INSIGHT.metrics,
+    cost: cfg.cost,
     rules: cfg.rules ?? [],
     alerting: cfg.alerting,
     remoteWrite: cfg.remoteWrite,

@@ -47,6 +47,8 @@ export interface MetricsConfig {
   readonly maxStacks: number;
   /** Tenants to export; when given, every series carries a `tenant` label. */
   readonly tenants: readonly string[] | undefined;
+  /** Days of baseline for the anomaly score metric (the same window on each past day); 0: no anomaly metric. */
+  readonly anomalyDays: number;
 }
 
 export interface TypeMetric {
@@ -96,6 +98,7 @@ export const DEFAULT_METRICS: MetricsConfig = {
   maxSeries: 10_000,
   maxStacks: 2_000,
   tenants: undefined,
+  anomalyDays: 7,
 };
 
 function typeMetric(type: ProfileType): TypeMetric {
@@ -104,11 +107,11 @@ function typeMetric(type: ProfileType): TypeMetric {
 
 export function metricsSection(v: unknown, file: string): MetricsConfig {
   const s = Section.of(v, file, 'metrics');
-  s.allowOnly(['enabled', 'top_n', 'window', 'interval', 'delay', 'labels', 'profile_types', 'max_series', 'max_stacks', 'tenants']);
+  s.allowOnly(['enabled', 'top_n', 'window', 'interval', 'delay', 'labels', 'profile_types', 'max_series', 'max_stacks', 'tenants', 'anomaly_days']);
   const labels = s.stringList('labels') ?? [];
   for (const l of labels) {
     if (!isValidLabelName(l)) throw new InputError(`${s.where('labels')}: "${l}" is not a label name`);
-    if (l === SERVICE_NAME || l === 'function' || l === 'kind' || l === 'tenant') {
+    if (l === SERVICE_NAME || l === 'function' || l === 'kind' || l === 'tenant' || l === 'currency') {
       throw new InputError(`${s.where('labels')}: "${l}" is already a label of every function metric`);
     }
   }
@@ -137,6 +140,7 @@ export function metricsSection(v: unknown, file: string): MetricsConfig {
     maxSeries: s.int('max_series', DEFAULT_METRICS.maxSeries, 1, 10_000_000),
     maxStacks: s.int('max_stacks', DEFAULT_METRICS.maxStacks, 1, 1_000_000),
     tenants: s.stringList('tenants'),
+    anomalyDays: s.int('anomaly_days', DEFAULT_METRICS.anomalyDays, 0, 90),
   };
 }
 

@@ -10,15 +10,18 @@ import type { MetricFamily, MetricSample } from './exposition.js';
 import { renderExposition } from './exposition.js';
 import type { FlameOrigin } from './flame-link.js';
 import { flameGraphUrl } from './flame-link.js';
+import { AnomalyBaselines } from './bridge-anomaly.js';
+import type { CostConfig } from './cost.js';
 import { computeFunctionMetrics } from './function-metrics.js';
 import { computeRecordingRule } from './recording-rules.js';
 import { StackSummaries } from './stack-summaries.js';
 import type { WriteSeries } from './remote-write.js';
 import { familiesToSeries, remoteWrite, staleNaN } from './remote-write.js';
 
-/** The four sections of kiln.yaml this module runs (see config.ts). */
+/** The sections of kiln.yaml this module runs (see config.ts), and the prices the cost series use. */
 export interface InsightSettings {
   readonly metrics: MetricsConfig;
+  readonly cost?: CostConfig;
   readonly rules: readonly RecordingRule[];
   readonly alerting: AlertingConfig | undefined;
   readonly remoteWrite: RemoteWriteConfig | undefined;
@@ -78,6 +81,8 @@ export class InsightEvaluator {
   private last: EvaluationReport | undefined;
   /** Stacks seen in earlier windows, shared by the function metrics and every rule. */
   private readonly summaries = new StackSummaries();
+  /** The anomaly metric's baselines (past days' windows), re-read every few minutes rather than every evaluation. */
+  private readonly baselines = new AnomalyBaselines();
   private readonly now: () => number;
 
   constructor(private readonly deps: EvaluatorDeps) {
@@ -111,6 +116,7 @@ export class InsightEvaluator {
     const previousAlerting = this.settings.alerting;
     this.settings = next;
     this.slots = slots;
+    this.baselines.clear();
     if (removed.length > 0) void this.resolveRemoved(removed, next.alerting?.alertmanagerUrl ? next.alerting : previousAlerting);
     if (intervalChanged && !this.stopped) this.schedule(0);
   }
@@ -163,7 +169,10 @@ export class InsightEvaluator {
     const storeStart = performance.now();
     if (s.metrics.enabled) {
       try {
-        const fm = await computeFunctionMetrics(this.deps.store, this.summaries, s.metrics, s.metrics.tenants ?? [DEFAULT_TENANT], range, signal);
+        const fm = await computeFunctionMetrics(this.deps.store, this.summaries, s.metrics, s.metrics.tenants ?? [DEFAULT_TENANT], range, signal, {
+          cost: s.cost,
+          baselines: this.baselines,
+        });
         families.push(...fm.families);
         cut = fm.cut;
         this.ok('function metrics');

@@ -2,11 +2,15 @@ import type { Labels } from '../model/labels.js';
 import { SERVICE_NAME, labelsFrom, labelsToRecord } from '../model/labels.js';
 import type { Matcher } from '../model/matcher.js';
 import type { Store, TimeRange } from '../store/store.js';
-import type { MetricsConfig, TypeMetric } from './config.js';
+import type { AnomalyBaselines } from './bridge-anomaly.js';
+import type { MetricsConfig } from './config.js';
+import type { CostConfig } from './cost.js';
+import { HOUR_MS, priceLabels, rateOf, resourceOf } from './cost.js';
 import type { MetricFamily, MetricSample } from './exposition.js';
-import { FUNCTION_PREFIX, SERVICE_PREFIX } from './metric-names.js';
+import type { GroupFunction } from './metric-groups.js';
+import { foldWindow, groupKey } from './metric-groups.js';
+import { FUNCTION_PREFIX, SERVICE_PREFIX, metricStem } from './metric-names.js';
 import type { StackSummaries } from './stack-summaries.js';
-import type { Window, WindowGroup } from './window-merge.js';
 import { mergeWindow } from './window-merge.js';
 
 /**
@@ -14,7 +18,12 @@ import { mergeWindow } from './window-merge.js';
  * self and by total over the window, as rates in the type's base unit —
  *   kiln_function_cpu_cores{service_name="checkout",function="encoding/json.Marshal",kind="self"} 0.73
  *   kiln_service_cpu_cores{service_name="checkout"} 2.4
- * Computed from one grouped merge per tenant and profile type (window-merge.ts), then capped.
+ * With `cost:` configured, what the same figures cost per hour (CPU types):
+ *   kiln_function_cpu_cost_per_hour{service_name="checkout",function="…",kind="self",currency="USD"} 0.0226
+ * With `metrics.anomaly_days`, each exported function's anomaly score against its usual share:
+ *   kiln_function_cpu_share_anomaly_score{service_name="checkout",function="…"} 4.1
+ * All computed from one grouped merge per tenant and profile type and window (window-merge.ts) — the
+ * anomaly baseline adds one per past day, re-read every few minutes (bridge-anomaly.ts) — then capped.
  */
 export interface FunctionMetrics {
   readonly families: MetricFamily[];
@@ -24,10 +33,21 @@ export interface FunctionMetrics {
   readonly cut: number;
 }
 
+type FamilyKind = 'service' | 'function' | 'serviceCost' | 'functionCost' | 'anomaly';
+
 interface Candidate {
   readonly type: number;
-  readonly service: boolean;
+  readonly family: FamilyKind;
+  /** What the cap ranks by: the rate (type units) the series stands for. */
+  readonly weight: number;
   readonly sample: MetricSample;
+}
+
+/** What the bridge adds when configured: prices (`cost:`) and the anomaly baselines. */
+export interface MetricExtras {
+  readonly cost?: CostConfig;
+  /** With `metrics.anomaly_days` > 0: the baselines, kept between evaluations. */
+  readonly baselines?: AnomalyBaselines;
 }
 
 export async function computeFunctionMetrics(
@@ -37,79 +57,84 @@ export async function computeFunctionMetrics(
   tenants: readonly string[],
   range: TimeRange,
   signal?: AbortSignal,
+  extras: MetricExtras = {},
 ): Promise<FunctionMetrics> {
+  const hours = (range.to - range.from) / HOUR_MS;
   const perSecond = 1000 / (range.to - range.from);
   const groupBy = [SERVICE_NAME, ...cfg.labels];
+  const { cost, baselines } = extras;
   const candidates: Candidate[] = [];
   for (const tenant of tenants) {
     for (let ti = 0; ti < cfg.profileTypes.length; ti++) {
       const t = cfg.profileTypes[ti]!;
-      const window = await mergeWindow(store, summaries, { tenant, selector: { profileType: t.id, matchers: [] }, groupBy, limit: cfg.maxStacks, range, signal });
+      const resource = cost ? resourceOf(t.type) : undefined;
+      // Only CPU is priced per unit of a rate; snapshot types (memory in use) are refused by metricsSection.
+      const rate = cost && resource === 'cpu' ? (labels: Labels) => rateOf(cost, resource, labels) : undefined;
+      const priceBy = rate ? priceLabels(cost).filter((n) => !groupBy.includes(n)) : [];
+      const window = await mergeWindow(store, summaries, { tenant, selector: { profileType: t.id, matchers: [] }, groupBy: [...groupBy, ...priceBy], limit: cfg.maxStacks, range, signal });
+      const groups = foldWindow(window, groupBy, summaries, rate);
+      const scores =
+        baselines && cfg.anomalyDays > 0
+          ? await baselines.scores(store, summaries, { tenant, profileType: t.id, groupBy, limit: cfg.maxStacks, range, days: cfg.anomalyDays, topN: cfg.topN, signal }, groups)
+          : undefined;
       const factor = perSecond * t.unit.scale;
-      for (const g of window.groups) {
-        if (g.total === 0) continue;
-        const base = labelsToRecord(g.group.labels);
+      for (const g of groups) {
+        const base = labelsToRecord(g.labels);
         if (cfg.tenants !== undefined) base['tenant'] = tenant;
-        const matchers: Matcher[] = g.group.labels.map((l) => ({ name: l.name, op: '=', value: l.value }));
+        const matchers: Matcher[] = g.labels.map((l) => ({ name: l.name, op: '=', value: l.value }));
         // Series without a group label (no service_name) are still counted, under an explicit '' match.
         for (const name of groupBy) if (!(name in base)) matchers.push({ name, op: '=', value: '' });
         const origin = { profileType: t.id, matchers };
-        candidates.push({ type: ti, service: true, sample: { labels: labelsFrom(base), value: g.total * factor, origin } });
-        const entries = functionTable(window, g, summaries);
-        const add = (kind: 'self' | 'total') => {
+        const serviceRate = g.total * factor;
+        const money: Record<string, string> = cost ? { currency: cost.currency } : {};
+        candidates.push({ type: ti, family: 'service', weight: serviceRate, sample: { labels: labelsFrom(base), value: serviceRate, origin } });
+        if (rate) candidates.push({ type: ti, family: 'serviceCost', weight: serviceRate, sample: { labels: labelsFrom({ ...base, ...money }), value: g.cost / hours, origin } });
+        const entries = [...g.functions.values()];
+        for (const kind of ['self', 'total'] as const) {
           for (const e of topN(entries, kind, cfg.topN)) {
-            const labels: Labels = labelsFrom({ ...base, function: e.name, kind });
-            candidates.push({ type: ti, service: false, sample: { labels, value: e[kind] * factor, origin: { ...origin, search: e.name } } });
+            const value = e[kind] * factor;
+            const fnOrigin = { ...origin, search: e.name };
+            candidates.push({ type: ti, family: 'function', weight: value, sample: { labels: labelsFrom({ ...base, function: e.name, kind }), value, origin: fnOrigin } });
+            if (rate) {
+              const spent = kind === 'self' ? e.selfCost : e.totalCost;
+              candidates.push({ type: ti, family: 'functionCost', weight: value, sample: { labels: labelsFrom({ ...base, function: e.name, kind, ...money }), value: spent / hours, origin: fnOrigin } });
+            }
           }
-        };
-        add('self');
-        add('total');
+        }
+        for (const a of scores?.get(groupKey(g.labels)) ?? []) {
+          candidates.push({ type: ti, family: 'anomaly', weight: a.selfValue * factor, sample: { labels: labelsFrom({ ...base, function: a.function }), value: a.score, origin: { ...origin, search: a.function } } });
+        }
       }
     }
   }
   const kept = capSeries(candidates, cfg.maxSeries);
   const families: MetricFamily[] = [];
   cfg.profileTypes.forEach((t, ti) => {
-    families.push(family(`${SERVICE_PREFIX}${t.unit.suffix}`, `Rate of ${t.id} per service over the last window, in ${t.unit.means}.`, kept, ti, true));
-    families.push(
-      family(
-        `${FUNCTION_PREFIX}${t.unit.suffix}`,
-        `Top functions of ${t.id} per service over the last window, in ${t.unit.means}; kind=self: the function itself, kind=total: with its callees.`,
-        kept,
-        ti,
-        false,
-      ),
+    const f = (kind: FamilyKind, name: string, help: string) => families.push(family(name, help, kept, ti, kind));
+    f('service', `${SERVICE_PREFIX}${t.unit.suffix}`, `Rate of ${t.id} per service over the last window, in ${t.unit.means}.`);
+    f(
+      'function',
+      `${FUNCTION_PREFIX}${t.unit.suffix}`,
+      `Top functions of ${t.id} per service over the last window, in ${t.unit.means}; kind=self: the function itself, kind=total: with its callees.`,
     );
+    const stem = metricStem(t.unit);
+    if (cost && resourceOf(t.type) === 'cpu') {
+      f('serviceCost', `${SERVICE_PREFIX}${stem}_cost_per_hour`, `What ${t.id} of each service costs per hour at the configured prices, over the last window, in the label currency.`);
+      f('functionCost', `${FUNCTION_PREFIX}${stem}_cost_per_hour`, `What each exported function's ${t.id} costs per hour at the configured prices, over the last window, in the label currency; kind as for ${FUNCTION_PREFIX}${t.unit.suffix}.`);
+    }
+    if (baselines && cfg.anomalyDays > 0) {
+      f(
+        'anomaly',
+        `${FUNCTION_PREFIX}${stem}_share_anomaly_score`,
+        `Modified z-score of each function's self share of its service (${t.id}) in the last window against the same window on each of the past ${cfg.anomalyDays} days (median and MAD); |score| >= 3.5 is unusual.`,
+      );
+    }
   });
   return { families, candidates: candidates.length, cut: candidates.length - kept.length };
 }
 
-interface FunctionEntry {
-  readonly name: string;
-  readonly self: number;
-  readonly total: number;
-}
-
-/**
- * Self and total per function of one group, as the top table (src/query/top.ts) defines them — self:
- * the function is the leaf; total: it is on the stack, once per stack however often it recurses —
- * summed from the cached stack summaries rather than from frame strings.
- */
-function functionTable(window: Window, g: WindowGroup, summaries: StackSummaries): FunctionEntry[] {
-  const self = new Map<number, number>();
-  const total = new Map<number, number>();
-  for (const row of g.stacks) {
-    const s = window.summaries.get(row.stackId)!;
-    self.set(s.leaf, (self.get(s.leaf) ?? 0) + row.value);
-    for (const f of s.functions) total.set(f, (total.get(f) ?? 0) + row.value);
-  }
-  const out: FunctionEntry[] = [];
-  for (const [f, t] of total) out.push({ name: summaries.name(f), self: self.get(f) ?? 0, total: t });
-  return out;
-}
-
 /** The heaviest `n` by `kind` with a value (ties: the other kind, then the name, as the top table sorts). */
-function topN(entries: readonly FunctionEntry[], kind: 'self' | 'total', n: number): FunctionEntry[] {
+function topN(entries: readonly GroupFunction[], kind: 'self' | 'total', n: number): GroupFunction[] {
   const other = kind === 'self' ? 'total' : 'self';
   return entries
     .filter((e) => e[kind] > 0)
@@ -118,17 +143,19 @@ function topN(entries: readonly FunctionEntry[], kind: 'self' | 'total', n: numb
 }
 
 /**
- * Keeps at most `max` series: service totals first (one per group, the figure a dashboard starts from),
- * then function series, heaviest first in each — so what is cut is what matters least.
+ * Keeps at most `max` series: service series first (the figure a dashboard starts from), then function
+ * series by the rate they stand for (a cost or anomaly series weighs what its function's rate weighs),
+ * heaviest first — so what is cut is what matters least, and a function's cost and score go together.
  */
 function capSeries(all: readonly Candidate[], max: number): Candidate[] {
   if (all.length <= max) return all.slice();
+  const isService = (c: Candidate) => c.family === 'service' || c.family === 'serviceCost';
   return all
     .slice()
-    .sort((a, b) => (a.service === b.service ? b.sample.value - a.sample.value : a.service ? -1 : 1))
+    .sort((a, b) => (isService(a) === isService(b) ? b.weight - a.weight : isService(a) ? -1 : 1))
     .slice(0, max);
 }
 
-function family(name: string, help: string, kept: readonly Candidate[], type: number, service: boolean): MetricFamily {
-  return { name, help, type: 'gauge', samples: kept.filter((c) => c.type === type && c.service === service).map((c) => c.sample) };
+function family(name: string, help: string, kept: readonly Candidate[], type: number, kind: FamilyKind): MetricFamily {
+  return { name, help, type: 'gauge', samples: kept.filter((c) => c.type === type && c.family === kind).map((c) => c.sample) };
 }

@@ -76,5 +76,13 @@ function metricWord(sampleType: string): string {
   return w === '' ? 'value' : w;
 }
 
+/**
+ * The unit's name without its rate part — `cpu` for `cpu_cores`, `alloc_bytes` for
+ * `alloc_bytes_per_second` — for metrics derived from the rate in another unit (cost per hour, a score).
+ */
+export function metricStem(unit: MetricUnit): string {
+  return unit.suffix.replace(/_cores$|_per_second$/, '');
+}
+
 export const FUNCTION_PREFIX = 'kiln_function_';
 export const SERVICE_PREFIX = 'kiln_service_';
