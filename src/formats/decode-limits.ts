@@ -1,4 +1,5 @@
 import { InputError } from '../model/errors.js';
+import type { Labels } from '../model/labels.js';
 
 /**
  * Caps a decoder checks while it reads, before anything large is built, so a hostile or broken payload
@@ -14,11 +15,35 @@ export interface DecodeLimits {
   readonly maxFramesPerRequest: number;
   /** Frames in one stack. */
   readonly maxStackDepth: number;
+  readonly maxLabelsPerSeries: number;
+  readonly maxLabelNameLength: number;
+  readonly maxLabelValueLength: number;
 }
 
+/**
+ * A configured limit broke: the whole request is refused (never accepted in part, as OTLP's partial
+ * success would do for a profile that is merely malformed).
+ */
+export class LimitExceeded extends InputError {}
+
 /** The 413 every decode-time limit answers: says what was exceeded and which config key raises it. */
-export function limitExceeded(key: string, what: string, status: 400 | 413 = 413): InputError {
-  return new InputError(`${what}: over the limit ${key} (raise it in the limits: section of the server config)`, status);
+export function limitExceeded(key: string, what: string, status: 400 | 413 = 413): LimitExceeded {
+  return new LimitExceeded(`${what}: over the limit ${key} (raise it in the limits: section of the server config)`, status);
+}
+
+/** Label count and sizes of one series → 400 (a shape the sender must change, not a size to retry smaller). */
+export function checkSeriesLabels(labels: Labels, limits: DecodeLimits): void {
+  if (labels.length > limits.maxLabelsPerSeries) {
+    throw limitExceeded('max_labels_per_series', `too many labels: ${labels.length} in one series, more than ${limits.maxLabelsPerSeries}`, 400);
+  }
+  for (const l of labels) {
+    if (l.name.length > limits.maxLabelNameLength) {
+      throw limitExceeded('max_label_name_length', `label name "${l.name.slice(0, 40)}…" is ${l.name.length} characters, more than ${limits.maxLabelNameLength}`, 400);
+    }
+    if (l.value.length > limits.maxLabelValueLength) {
+      throw limitExceeded('max_label_value_length', `the value of label ${l.name.slice(0, 40)} is ${l.value.length} characters, more than ${limits.maxLabelValueLength}`, 400);
+    }
+  }
 }
 
 /**
@@ -41,12 +66,8 @@ export class DecodeBudget {
 
   /** Call once per sample as soon as its location ids are read. */
   sample(locationIds: readonly number[], sampleIndex: number): void {
-    const l = this.limits;
-    if (sampleIndex >= l.maxSamplesPerProfile) throw limitExceeded('max_samples_per_profile', `a profile has more than ${l.maxSamplesPerProfile} samples`);
     const depth = locationIds.length;
-    if (depth > l.maxStackDepth) throw limitExceeded('max_stack_depth', `a stack is ${depth} frames deep, more than ${l.maxStackDepth}`);
-    this.frames += depth;
-    if (this.frames > l.maxFramesPerRequest) throw limitExceeded('max_frames_per_request', `the request's stacks hold more than ${l.maxFramesPerRequest} frames in all`);
+    this.countSample(sampleIndex, depth);
     // Two independent 32-bit FNV-style hashes make the chance that two stacks collide negligible.
     let h1 = 0x811c9dc5;
     let h2 = depth;
@@ -57,9 +78,31 @@ export class DecodeBudget {
     }
     const before = this.seen.size;
     this.seen.add((h1 >>> 0) * 0x200000 + (h2 & 0x1fffff));
-    if (this.seen.size !== before && this.stacksBefore + this.seen.size > l.maxStacksPerRequest) {
-      throw limitExceeded('max_stacks_per_request', `the request has more than ${l.maxStacksPerRequest} distinct stacks`);
-    }
+    if (this.seen.size !== before) this.checkStacks();
+  }
+
+  /** The `sampleIndex`th sample of the profile, `depth` frames deep: samples, depth and frames checked. */
+  countSample(sampleIndex: number, depth: number): void {
+    const l = this.limits;
+    if (sampleIndex >= l.maxSamplesPerProfile) throw limitExceeded('max_samples_per_profile', `a profile has more than ${l.maxSamplesPerProfile} samples`);
+    this.stackDepth(depth);
+    this.frames += depth;
+    if (this.frames > l.maxFramesPerRequest) throw limitExceeded('max_frames_per_request', `the request's stacks hold more than ${l.maxFramesPerRequest} frames in all`);
+  }
+
+  stackDepth(depth: number): void {
+    if (depth > this.limits.maxStackDepth) throw limitExceeded('max_stack_depth', `a stack is ${depth} frames deep, more than ${this.limits.maxStackDepth}`);
+  }
+
+  /** Stacks that come as a table of distinct ones (OTLP's stack_table): `count` more of them. */
+  tableStacks(count: number): void {
+    this.stacksBefore += count;
+    this.checkStacks();
+  }
+
+  private checkStacks(): void {
+    const max = this.limits.maxStacksPerRequest;
+    if (this.stacksBefore + this.seen.size > max) throw limitExceeded('max_stacks_per_request', `the request has more than ${max} distinct stacks`);
   }
 }
 

@@ -7,7 +7,9 @@ import { labelsFrom, type Labels } from '../model/labels.js';
 import type { Profile } from '../model/profile.js';
 import { DictionaryBuilder } from '../model/symbols.js';
 import { ensureServiceName, GNU_BUILD_ID_ATTRIBUTE, labelValueOf, putAttribute } from './otlp-attributes.js';
+import { checkSeriesLabels, LimitExceeded, type DecodeLimits } from './decode-limits.js';
 import { binaryFor, FRAME_TYPE_ATTRIBUTE } from './otlp-frame-type.js';
+import { checkOtlpRequestLimits } from './otlp-limits.js';
 import { kilnTypeOf, PROFILE_NAME_ATTRIBUTE, type KilnTypeMapping } from './otlp-profile-type.js';
 import { OtlpTables } from './otlp-tables.js';
 
@@ -16,6 +18,8 @@ export interface DecodeOtlpOptions {
   readonly nowMs?: number;
   /** Labels merged into every decoded profile; they win over attributes. */
   readonly labels?: Labels;
+  /** Decode-time limits, checked for the whole request (413 naming the limit) before anything is translated. */
+  readonly limits?: DecodeLimits;
 }
 
 /** What one OTLP profile decoded to: Kiln profiles (one per series), or the reason it was refused. */
@@ -186,6 +190,7 @@ class OtlpRequestDecoder {
         for (const l of this.opts.labels ?? []) labels.set(l.name, l.value);
         ensureServiceName(labels);
         const sorted = labelsFrom(labels);
+        if (this.opts.limits) checkSeriesLabels(sorted, this.opts.limits);
         const key = sorted.map((l) => `${l.name}\0${l.value}`).join('\0');
         target = byLabels.get(key);
         if (!target) byLabels.set(key, (target = new SeriesBuilder(symbols, sorted, mapping, timeMs, durationNs)));
@@ -221,6 +226,7 @@ function profileTimeMs(p: OtlpProfile, opts: DecodeOtlpOptions): number {
  * report the rest (OTLP partial success). A profile with a bad reference gets `error` and no profiles.
  */
 export function decodeOtlpEach(req: ExportProfilesServiceRequest, opts: DecodeOtlpOptions = {}): OtlpProfileResult[] {
+  if (opts.limits) checkOtlpRequestLimits(req, opts.limits);
   const decoder = new OtlpRequestDecoder(req, opts);
   const symbols = new SharedSymbols();
   const out: OtlpProfileResult[] = [];
@@ -235,7 +241,7 @@ export function decodeOtlpEach(req: ExportProfilesServiceRequest, opts: DecodeOt
         try {
           out.push({ where, profiles: decoder.profile(p, scopeLabels, symbols) });
         } catch (e) {
-          if (!(e instanceof InputError)) throw e;
+          if (!(e instanceof InputError) || e instanceof LimitExceeded) throw e;
           out.push({ where, profiles: [], error: e });
         }
       });

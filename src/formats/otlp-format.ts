@@ -1,4 +1,5 @@
 import { DEFAULT_MAX_DECOMPRESSED, gunzipBounded } from './compression.js';
+import type { DecodeLimits } from './decode-limits.js';
 import { decodeOtlp } from './otlp-decode.js';
 import { parseOtlpJson, parseOtlpProtobuf } from './otlp-wire.js';
 import { registerFormat } from './registry.js';
@@ -21,12 +22,12 @@ function maybeJson(data: Uint8Array): boolean {
   return false;
 }
 
-function parseEither(raw: Uint8Array): ReturnType<typeof parseOtlpProtobuf> {
+function parseEither(raw: Uint8Array, limits: DecodeLimits | undefined): ReturnType<typeof parseOtlpProtobuf> {
   try {
     return parseOtlpJson(new TextDecoder().decode(raw));
   } catch (jsonError) {
     try {
-      return parseOtlpProtobuf(raw);
+      return parseOtlpProtobuf(raw, limits);
     } catch {
       throw jsonError;
     }
@@ -35,6 +36,7 @@ function parseEither(raw: Uint8Array): ReturnType<typeof parseOtlpProtobuf> {
 
 registerFormat('otlp', (data, opts) => {
   const raw = gunzipBounded(data, opts.maxDecompressed ?? DEFAULT_MAX_DECOMPRESSED);
-  const req = maybeJson(raw) ? parseEither(raw) : parseOtlpProtobuf(raw);
-  return decodeOtlp(req, { ...(opts.timeMs !== undefined ? { nowMs: opts.timeMs } : {}), ...(opts.labels ? { labels: opts.labels } : {}) });
+  const limits = opts.budget?.limits;
+  const req = maybeJson(raw) ? parseEither(raw, limits) : parseOtlpProtobuf(raw, limits);
+  return decodeOtlp(req, { ...(opts.timeMs !== undefined ? { nowMs: opts.timeMs } : {}), ...(opts.labels ? { labels: opts.labels } : {}), ...(limits ? { limits } : {}) });
 });

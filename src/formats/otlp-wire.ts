@@ -4,7 +4,9 @@ import {
   type ExportProfilesServiceRequest,
 } from '../gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb.js';
 import { InputError } from '../model/errors.js';
+import type { DecodeLimits } from './decode-limits.js';
 import { assertOtlpLayout } from './otlp-layout.js';
+import { checkOtlpWireLimits } from './otlp-limits.js';
 
 /**
  * OTLP profiles on the wire: binary protobuf and OTLP/JSON.
@@ -15,8 +17,11 @@ import { assertOtlpLayout } from './otlp-layout.js';
  * the specification asks of receivers.
  */
 
-export function parseOtlpProtobuf(bytes: Uint8Array): ExportProfilesServiceRequest {
-  // An older layout may parse without error and mean something else: refuse it by name first.
+/** With `limits`, a request breaking one is refused from its bytes, before parsing builds its objects. */
+export function parseOtlpProtobuf(bytes: Uint8Array, limits?: DecodeLimits): ExportProfilesServiceRequest {
+  // The limits first: they stop reading at the sample that breaks one, where the layout check reads every sample.
+  if (limits) checkOtlpWireLimits(bytes, limits);
+  // An older layout may parse without error and mean something else: refuse it by name before parsing.
   assertOtlpLayout(bytes);
   try {
     return fromBinary(ExportProfilesServiceRequestSchema, bytes);

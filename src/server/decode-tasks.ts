@@ -1,3 +1,4 @@
+import type { DecodeLimits } from '../formats/decode-limits.js';
 import { EmptyProfileError } from '../formats/empty-profile.js';
 import { gunzipBounded } from '../formats/compression.js';
 import type { ExportProfilesServiceRequest } from '../gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb.js';
@@ -89,7 +90,7 @@ export async function runDecodeTask(task: DecodeTask): Promise<Decoded> {
     case 'pprof-series':
       return { profiles: await decodePprofSeries(task), rejected: [] };
     case 'otlp':
-      return decodeOtlpRequest(task.encoding === 'json' ? parseOtlpJson(new TextDecoder().decode(otlpBody(task))) : parseOtlpProtobuf(otlpBody(task)));
+      return decodeOtlpRequest(task.encoding === 'json' ? parseOtlpJson(new TextDecoder().decode(otlpBody(task))) : parseOtlpProtobuf(otlpBody(task), task.limits), task.limits);
   }
 }
 
@@ -148,12 +149,12 @@ function otlpBody(t: OtlpTask): Uint8Array {
  * Each OTLP profile decoded and validated on its own: OTLP's partial success accepts the good ones and
  * reports the rest. Used for gRPC too, where Connect has already parsed the request.
  */
-export function decodeOtlpRequest(req: ExportProfilesServiceRequest): Decoded {
+export function decodeOtlpRequest(req: ExportProfilesServiceRequest, limits: DecodeLimits): Decoded {
   const profiles: Profile[] = [];
   const rejected: string[] = [];
   // The profiles of a request share its dictionary: check that once, not once per profile.
   const checked = new Set<SymbolDictionary>();
-  for (const r of decodeOtlpEach(req)) {
+  for (const r of decodeOtlpEach(req, { limits })) {
     try {
       if (r.error) throw r.error;
       for (const p of r.profiles) validateProfile(p, checked);

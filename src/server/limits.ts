@@ -1,4 +1,4 @@
-import { DecodeBudget, PprofPrescan, limitExceeded } from '../formats/decode-limits.js';
+import { DecodeBudget, PprofPrescan, checkSeriesLabels } from '../formats/decode-limits.js';
 import { gunzipStreaming } from '../formats/compression.js';
 import { LABEL_LIMITS } from '../model/labels.js';
 import type { Profile } from '../model/profile.js';
@@ -85,19 +85,7 @@ export function inflatePprof(data: Uint8Array, limits: TenantLimits): Promise<Ui
   return gunzipStreaming(data, limits.maxDecompressedBytes, (chunk) => counter.push(chunk));
 }
 
-/** Label-count and label-size limits of every profile's series → 400 (a shape the sender must change, not a size to retry smaller). */
+/** Label-count and label-size limits of every profile's series → 400. */
 export function checkSeriesLimits(profiles: readonly Profile[], limits: TenantLimits): void {
-  for (const p of profiles) {
-    if (p.labels.length > limits.maxLabelsPerSeries) {
-      throw limitExceeded('max_labels_per_series', `too many labels: ${p.labels.length} in one series, more than ${limits.maxLabelsPerSeries}`, 400);
-    }
-    for (const l of p.labels) {
-      if (l.name.length > limits.maxLabelNameLength) {
-        throw limitExceeded('max_label_name_length', `label name "${l.name.slice(0, 40)}…" is ${l.name.length} characters, more than ${limits.maxLabelNameLength}`, 400);
-      }
-      if (l.value.length > limits.maxLabelValueLength) {
-        throw limitExceeded('max_label_value_length', `the value of label ${l.name.slice(0, 40)} is ${l.value.length} characters, more than ${limits.maxLabelValueLength}`, 400);
-      }
-    }
-  }
+  for (const p of profiles) checkSeriesLabels(p.labels, limits);
 }

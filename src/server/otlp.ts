@@ -135,7 +135,7 @@ export function otlpConnectRoutes(router: ConnectRouter, ctx: ServerContext): vo
       try {
         // Connect has parsed the message on the event loop already; what is left is decoded here.
         const tenant = tenantOf(hc.requestHeader);
-        return await withIngestSlot(ctx, tenant, 0, () => exportProfiles(ctx, tenant, 'otlp_grpc', decodeOtlpRequest(req)));
+        return await withIngestSlot(ctx, tenant, 0, () => exportProfiles(ctx, tenant, 'otlp_grpc', decodeOtlpRequest(req, limitsFor(ctx, tenant))));
       } catch (e) {
         ctx.metrics.ingestErrors.inc({ protocol: 'otlp_grpc', reason: e instanceof InputError ? 'input' : 'internal' });
         throw e;

@@ -1,0 +1,109 @@
+import { gzipSync } from 'node:zlib';
+import { create, fromBinary } from '@bufbuild/protobuf';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import { createGrpcTransport } from '@connectrpc/connect-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseOtlpProtobuf, serializeOtlpJson, serializeOtlpProtobuf } from '../../src/formats/otlp.js';
+import { ExportProfilesServiceRequestSchema, ProfilesService } from '../../src/gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb.js';
+import { ResourceSchema } from '../../src/gen/opentelemetry/proto/resource/v1/resource_pb.js';
+import { startTestServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
+import { ALL_TIME, CPU, querier } from './helpers.js';
+import { otlpRequest } from './limits-otlp-payloads.js';
+
+/**
+ * Issue 8: OTLP gets the decode-time limits pprof has (samples per profile, distinct stacks, frames per
+ * request, stack depth, label sizes), each a 413/400 naming its config key, refused before the request
+ * is translated (a binary body before it is even parsed), and nothing stored.
+ */
+let srv: TestServer;
+
+beforeAll(async () => {
+  srv = await startTestServer();
+});
+afterAll(async () => srv?.close());
+
+async function storedTotal(): Promise<number> {
+  const r = await querier<{ flamegraph?: { total: string } }>(srv.url, 'SelectMergeStacktraces', { profile_typeID: CPU, label_selector: '{}', ...ALL_TIME });
+  return Number(r.body.flamegraph?.total ?? 0);
+}
+
+function post(body: Uint8Array | string, headers: Record<string, string> = {}): Promise<Response> {
+  const type = typeof body === 'string' ? 'application/json' : 'application/x-protobuf';
+  return fetch(`${srv.url}/v1development/profiles`, { method: 'POST', body, headers: { 'content-type': type, ...headers } });
+}
+
+async function refused(res: Response, status: number, message: RegExp): Promise<void> {
+  const text = await res.text();
+  expect(res.status, text).toBe(status);
+  expect((JSON.parse(text) as { message: string }).message).toMatch(message);
+}
+
+describe('OTLP decode-time limits', () => {
+  let accepted = 0;
+
+  it('a request within the limits is stored (the payload builder writes valid OTLP)', async () => {
+    const res = await post(otlpRequest({ samples: 3, depth: 4096 }));
+    expect(res.status, await res.clone().text()).toBe(200);
+    accepted = await storedTotal();
+    expect(accepted).toBe(3);
+  });
+
+  it('600 000 samples in one profile (gzipped OTLP/HTTP protobuf) → 413 naming max_samples_per_profile, in under a second', async () => {
+    const body = gzipSync(otlpRequest({ samples: 600_000 }));
+    const t = performance.now();
+    const res = await post(body, { 'content-encoding': 'gzip', accept: 'application/json' });
+    const ms = performance.now() - t;
+    expect(res.headers.get('content-type')).toContain('protobuf');
+    expect(res.status).toBe(413);
+    expect(Buffer.from(await res.arrayBuffer()).toString('latin1')).toMatch(/more than 500000 samples.*max_samples_per_profile/);
+    expect(ms).toBeLessThan(1000);
+    expect(await storedTotal()).toBe(accepted);
+  });
+
+  it('the same as OTLP/JSON → 413 naming max_samples_per_profile', async () => {
+    const json = serializeOtlpJson(parseOtlpProtobuf(otlpRequest({ samples: 500_001 })));
+    await refused(await post(json), 413, /more than 500000 samples.*max_samples_per_profile/);
+    expect(await storedTotal()).toBe(accepted);
+  });
+
+  it('the same over gRPC (the real Connect gRPC client) → ResourceExhausted naming max_samples_per_profile', async () => {
+    const client = createClient(ProfilesService, createGrpcTransport({ baseUrl: srv.url }));
+    const req = fromBinary(ExportProfilesServiceRequestSchema, otlpRequest({ samples: 500_001 }));
+    const err = await client.export(req).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as ConnectError).code).toBe(Code.ResourceExhausted);
+    expect((err as ConnectError).rawMessage).toMatch(/more than 500000 samples.*max_samples_per_profile/);
+    expect(await storedTotal()).toBe(accepted);
+  });
+
+  it('a 5 000-frame stack → 413 naming max_stack_depth', async () => {
+    await refused(await post(serializeOtlpJson(parseOtlpProtobuf(otlpRequest({ samples: 1, depth: 5000 })))), 413, /5000 frames deep.*max_stack_depth/);
+    const res = await post(otlpRequest({ samples: 1, depth: 5000 }));
+    expect(res.status).toBe(413);
+    expect(Buffer.from(await res.arrayBuffer()).toString('latin1')).toMatch(/5000 frames deep.*max_stack_depth/);
+  });
+
+  it('100 001 stacks in the stack table → 413 naming max_stacks_per_request', async () => {
+    const res = await post(otlpRequest({ samples: 1, extraStacks: 100_000 }), { 'content-type': 'application/x-protobuf' });
+    expect(res.status).toBe(413);
+    expect(Buffer.from(await res.arrayBuffer()).toString('latin1')).toMatch(/more than 100000 distinct stacks.*max_stacks_per_request/);
+    expect(await storedTotal()).toBe(accepted);
+  });
+
+  it('4 000 samples of a 4 096-frame stack (16.4 million frames) → 413 naming max_frames_per_request', async () => {
+    const res = await post(otlpRequest({ samples: 2000, profiles: 2, depth: 4096 }));
+    expect(res.status).toBe(413);
+    expect(Buffer.from(await res.arrayBuffer()).toString('latin1')).toMatch(/more than 16000000 frames.*max_frames_per_request/);
+    expect(await storedTotal()).toBe(accepted);
+  });
+
+  it('a resource attribute value of 1 500 characters → 400 naming max_label_value_length', async () => {
+    const req = parseOtlpProtobuf(otlpRequest({ samples: 1 }));
+    req.resourceProfiles[0]!.resource = create(ResourceSchema, { attributes: [{ key: 'pod', value: { value: { case: 'stringValue', value: 'x'.repeat(1500) } } }] });
+    await refused(await post(serializeOtlpJson(req)), 400, /1500 characters.*max_label_value_length/);
+    const res = await post(serializeOtlpProtobuf(req));
+    expect(res.status).toBe(400);
+    expect(await storedTotal()).toBe(accepted);
+  });
+});
