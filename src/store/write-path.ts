@@ -16,6 +16,9 @@ export const KNOWN_IDS_CAPACITY = 250_000;
 /** A group commit stops taking queued calls past this many sample rows (bounds commit memory). */
 const MAX_ROWS_PER_COMMIT = 500_000;
 
+/** Profile ids of failed commits remembered as "maybe stored" (a few MB); past it the oldest are forgotten. */
+const MAX_IN_DOUBT = 100_000;
+
 export interface WritePathOptions {
   /** Bound of each in-memory "already stored" id set; tests set it tiny to exercise the database path. */
   readonly knownIdsCapacity?: number;
@@ -77,6 +80,14 @@ export class WritePath {
   private readonly contentIds = new ContentIds();
   private readonly queued: QueuedWrite[] = [];
   private draining: Promise<void> | undefined;
+  /**
+   * Profiles of commits that failed. A failure does not prove nothing was stored: DuckDB writes the
+   * commit to its WAL and then runs the checkpoint, which can fail for space — the caller gets 503,
+   * yet the rows come back when the file is reopened. Memory would call the client's retry new and
+   * store it twice; these ids are asked of the engine instead (a Set keeps insertion order: the
+   * oldest go first when it is full).
+   */
+  private readonly inDoubt = new Set<Id>();
 
   private constructor(
     private readonly engine: Engine,
@@ -199,12 +210,22 @@ export class WritePath {
           const results = await this.commit(batch);
           batch.forEach((c, i) => c.resolve(results[i]!));
         } catch (e) {
+          this.doubt(batch);
           if (batch.length === 1) batch[0]!.reject(e);
           else for (const c of batch) await this.commit([c]).then(([r]) => c.resolve(r!), c.reject);
         }
       }
     } finally {
       this.draining = undefined;
+    }
+  }
+
+  private doubt(calls: readonly QueuedWrite[]): void {
+    for (const c of calls) {
+      for (const p of c.profiles) {
+        this.inDoubt.add(p.id);
+        if (this.inDoubt.size > MAX_IN_DOUBT) this.inDoubt.delete(this.inDoubt.values().next().value!);
+      }
     }
   }
 
@@ -262,6 +283,10 @@ export class WritePath {
     const ask: Pending[] = [];
     const fresh: Pending[] = [];
     for (const p of pending) {
+      if (this.inDoubt.has(p.row.id)) {
+        ask.push(p);
+        continue;
+      }
       const known = this.recent.stored(p.row.id, p.row.timeMs);
       if (known === true) continue;
       if (known === false && !this.engine.sharedWriters) fresh.push(p);
@@ -276,7 +301,12 @@ export class WritePath {
     }
     const where = { tenants: [...new Set(ask.map((p) => p.row.tenant))], seriesIds: [...new Set(ask.map((p) => p.row.seriesId))] };
     const stored = await this.engine.storedProfiles(ask.map((p) => p.row.id), min, max, where);
-    for (const p of ask) if (!stored.has(p.row.id)) fresh.push(p);
+    for (const p of ask) {
+      // Answered: stored ones are skipped, the others committed now (and doubted again if that fails).
+      this.inDoubt.delete(p.row.id);
+      if (stored.has(p.row.id)) this.recent.add(p.row.id, p.row.timeMs);
+      else fresh.push(p);
+    }
     return fresh;
   }
 
