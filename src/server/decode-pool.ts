@@ -18,6 +18,8 @@ export interface DecodePool {
   readonly threads: number;
   /** Tasks waiting for a thread right now. */
   readonly queued: number;
+  /** Tasks handed over and not yet answered (waiting or decoding): what /metrics and the tests watch. */
+  readonly inFlight: number;
   decode(task: DecodeTask): Promise<Decoded>;
   close(): Promise<void>;
 }
@@ -43,14 +45,21 @@ export function createDecodePool(opts: DecodePoolOptions): DecodePool {
 class EventLoopDecoder implements DecodePool {
   readonly threads = 0;
   readonly queued = 0;
-  decode(task: DecodeTask): Promise<Decoded> {
-    return runDecodeTask(task);
+  inFlight = 0;
+  async decode(task: DecodeTask): Promise<Decoded> {
+    this.inFlight++;
+    try {
+      return await runDecodeTask(task);
+    } finally {
+      this.inFlight--;
+    }
   }
   async close(): Promise<void> {}
 }
 
 class WorkerDecodePool implements DecodePool {
   private readonly pool: Piscina<DecodeTask, DecodeReply>;
+  inFlight = 0;
 
   constructor(
     readonly threads: number,
@@ -68,7 +77,14 @@ class WorkerDecodePool implements DecodePool {
     if (this.pool.queueSize >= this.maxQueue) {
       throw new Unavailable(`server full: ${this.pool.queueSize} ingest payloads wait for a decode thread (the queue holds ${this.maxQueue}); retry later`, 1);
     }
-    return unpackReply(await this.pool.run(task));
+    this.inFlight++;
+    let reply: DecodeReply;
+    try {
+      reply = await this.pool.run(task);
+    } finally {
+      this.inFlight--;
+    }
+    return unpackReply(reply);
   }
 
   close(): Promise<void> {

@@ -2,15 +2,17 @@ import { InputError } from '../model/errors.js';
 import type { Labels } from '../model/labels.js';
 import type { Profile } from '../model/profile.js';
 import type { ProfileType } from '../model/profile-type.js';
-import type { FunctionInfo, Location, Mapping, Stack, SymbolDictionary } from '../model/symbols.js';
+import type { FunctionInfo, Line, Location, Mapping, Stack, SymbolDictionary } from '../model/symbols.js';
 import type { DecodeTask, Decoded } from './decode-tasks.js';
 import { runDecodeTask } from './decode-tasks.js';
 
 /**
- * What a decode worker sends back, shaped for the copy between threads: per-sample data and stacks
- * are typed arrays (one memcpy each), not an array object per stack or a number per element to
- * serialize; symbols (a few thousand per request) go as they are. Errors a sender caused travel as
- * their status and message, since a thrown InputError would arrive as a plain Error (a 500).
+ * What a decode worker sends back, shaped for the copy between threads: everything is typed arrays
+ * (one memcpy each) plus one table of distinct strings. Copying the decoded object graph as it is
+ * (thousands of small objects per request) cost more on the main thread than decoding it there: in a
+ * CPU profile of bench/server-ingest.ts, V8's deserializer took ~4 s of the main thread for 400 agent
+ * pushes. Errors a sender caused travel as their status and message, since a thrown InputError would
+ * arrive as a plain Error (a 500).
  */
 export type DecodeReply = { readonly ok: true; readonly decoded: PackedDecoded } | { readonly ok: false; readonly status: InputError['status']; readonly message: string };
 
@@ -20,10 +22,19 @@ interface PackedDecoded {
   readonly rejected: string[];
 }
 
+/** A SymbolDictionary as columns; every string is an index into `strings`. */
 interface PackedDictionary {
-  readonly mappings: Mapping[];
-  readonly functions: FunctionInfo[];
-  readonly locations: Location[];
+  readonly strings: string[];
+  /** (binary, buildId) per mapping. */
+  readonly mappings: Int32Array;
+  /** (name, systemName, file) per function. */
+  readonly functions: Int32Array;
+  readonly locationMapping: Int32Array;
+  readonly locationAddress: BigUint64Array;
+  /** Location i's lines are `lineFunction/lineNumber[lineStarts[i] .. lineStarts[i + 1])`. */
+  readonly lineStarts: Int32Array;
+  readonly lineFunction: Int32Array;
+  readonly lineNumber: Float64Array;
   /** Stack i is `stackLocations[stackStarts[i] .. stackStarts[i + 1])`. */
   readonly stackStarts: Int32Array;
   readonly stackLocations: Int32Array;
@@ -63,8 +74,8 @@ export function unpackReply(reply: DecodeReply): Decoded {
       durationNs: p.durationNs,
       period: p.period,
       dict: dicts[p.dict]!,
-      stacks: Array.from(p.stacks),
-      values: Array.from(p.values),
+      stacks: plainArray(p.stacks),
+      values: plainArray(p.values),
     }),
   );
   return { profiles, rejected: reply.decoded.rejected };
@@ -93,21 +104,93 @@ function pack(decoded: Decoded): PackedDecoded {
   return { dicts, profiles, rejected: decoded.rejected };
 }
 
-function packDictionary(d: SymbolDictionary): PackedDictionary {
-  const stackStarts = new Int32Array(d.stacks.length + 1);
+/** Offsets of variable-length runs (lines of a location, frames of a stack) and the runs end to end. */
+function offsets(runs: readonly { readonly length: number }[]): { starts: Int32Array; total: number } {
+  const starts = new Int32Array(runs.length + 1);
   let total = 0;
-  d.stacks.forEach((s, i) => {
-    stackStarts[i] = total;
-    total += s.length;
+  runs.forEach((r, i) => {
+    starts[i] = total;
+    total += r.length;
   });
-  stackStarts[d.stacks.length] = total;
-  const stackLocations = new Int32Array(total);
-  d.stacks.forEach((s, i) => stackLocations.set(s, stackStarts[i]));
-  return { mappings: d.mappings, functions: d.functions, locations: d.locations, stackStarts, stackLocations };
+  starts[runs.length] = total;
+  return { starts, total };
+}
+
+function packDictionary(d: SymbolDictionary): PackedDictionary {
+  const strings: string[] = [];
+  const index = new Map<string, number>();
+  const str = (s: string): number => {
+    let i = index.get(s);
+    if (i === undefined) index.set(s, (i = strings.push(s) - 1));
+    return i;
+  };
+  const mappings = new Int32Array(d.mappings.length * 2);
+  d.mappings.forEach((m, i) => {
+    mappings[2 * i] = str(m.binary);
+    mappings[2 * i + 1] = str(m.buildId);
+  });
+  const functions = new Int32Array(d.functions.length * 3);
+  d.functions.forEach((f, i) => {
+    functions[3 * i] = str(f.name);
+    functions[3 * i + 1] = str(f.systemName);
+    functions[3 * i + 2] = str(f.file);
+  });
+  const n = d.locations.length;
+  const locationMapping = new Int32Array(n);
+  const locationAddress = new BigUint64Array(n);
+  const lines = offsets(d.locations.map((l) => l.lines));
+  const lineFunction = new Int32Array(lines.total);
+  const lineNumber = new Float64Array(lines.total);
+  d.locations.forEach((l, i) => {
+    locationMapping[i] = l.mapping;
+    locationAddress[i] = BigInt.asUintN(64, l.address);
+    let at = lines.starts[i]!;
+    for (const line of l.lines) {
+      lineFunction[at] = line.function;
+      lineNumber[at++] = line.line;
+    }
+  });
+  const stacks = offsets(d.stacks);
+  const stackLocations = new Int32Array(stacks.total);
+  d.stacks.forEach((s, i) => stackLocations.set(s, stacks.starts[i]));
+  return { strings, mappings, functions, locationMapping, locationAddress, lineStarts: lines.starts, lineFunction, lineNumber, stackStarts: stacks.starts, stackLocations };
 }
 
 function unpackDictionary(d: PackedDictionary): SymbolDictionary {
-  const stacks: Stack[] = new Array(d.stackStarts.length - 1);
-  for (let i = 0; i < stacks.length; i++) stacks[i] = Array.from(d.stackLocations.subarray(d.stackStarts[i], d.stackStarts[i + 1]));
-  return { mappings: d.mappings, functions: d.functions, locations: d.locations, stacks };
+  const s = d.strings;
+  const mappings: Mapping[] = new Array(d.mappings.length / 2);
+  for (let i = 0; i < mappings.length; i++) mappings[i] = { binary: s[d.mappings[2 * i]!]!, buildId: s[d.mappings[2 * i + 1]!]! };
+  const functions: FunctionInfo[] = new Array(d.functions.length / 3);
+  for (let i = 0; i < functions.length; i++) functions[i] = { name: s[d.functions[3 * i]!]!, systemName: s[d.functions[3 * i + 1]!]!, file: s[d.functions[3 * i + 2]!]! };
+  const locations: Location[] = new Array(d.locationMapping.length);
+  for (let i = 0; i < locations.length; i++) {
+    const from = d.lineStarts[i]!;
+    const lines: Line[] = [];
+    for (let j = from; j < d.lineStarts[i + 1]!; j++) lines.push({ function: d.lineFunction[j]!, line: smallInteger(d.lineNumber[j]!) });
+    locations[i] = { mapping: d.locationMapping[i]!, address: d.locationAddress[i]!, lines };
+  }
+  return { mappings, functions, locations, stacks: runs(d.stackStarts, d.stackLocations) };
+}
+
+/** Run i of `values` as a plain array (what the model's stacks are). */
+function runs(starts: Int32Array, values: Int32Array): Stack[] {
+  const out: Stack[] = new Array(starts.length - 1);
+  for (let i = 0; i < out.length; i++) out[i] = plainArray(values, starts[i]!, starts[i + 1]!);
+  return out;
+}
+
+function plainArray(values: ArrayLike<number>, from = 0, to = values.length): number[] {
+  // Filled by push, not preallocated: a packed array, as the decoders' own are.
+  const out: number[] = [];
+  for (let k = from; k < to; k++) out.push(smallInteger(values[k]!));
+  return out;
+}
+
+/**
+ * A number read from a Float64Array is a double even when it is a small integer; stored as such, the
+ * objects and arrays built from it get other shapes than the decoders' own (small-integer fields), and
+ * the write path's hot loops see both kinds. Small integers are turned back into small integers.
+ */
+function smallInteger(x: number): number {
+  return x === (x | 0) ? x | 0 : x;
 }
