@@ -22,6 +22,10 @@ import { profileOfResolved, profileOfStacks } from './merged-profile.js';
 import { truncateStacks } from './pprof-trim.js';
 import { callgraph } from './callgraph.js';
 import type { Callgraph } from './callgraph.js';
+import type { HeatmapSeries } from './heatmap.js';
+import type { HeatmapQueryOptions, SeriesWithExemplars } from './profile-reads.js';
+import { profileHeatmap, queryFootprint, withExemplars } from './profile-reads.js';
+import type { QueryFootprint } from '../store/store.js';
 import { profileTimeBounds } from './time-bounds.js';
 import type { TimeBounds } from './time-bounds.js';
 import { checkRange } from './time.js';
@@ -212,6 +216,22 @@ export class QueryEngine {
     weighted.sort((a, b) => b.sum - a.sum);
     const out = weighted.map((w) => w.s);
     return limit > 0 ? out.slice(0, limit) : out;
+  }
+
+  /** `series` with each point's heaviest profile as exemplar (profile-reads.ts); the same arguments. */
+  async seriesWithExemplars(...args: Parameters<QueryEngine['series']>): Promise<SeriesWithExemplars[]> {
+    const [q, stepMs, groupBy = []] = args;
+    return withExemplars(this.store, q, await this.series(...args), stepMs, [...new Set(groupBy)]);
+  }
+
+  /** Stored profiles counted per time slot and value bucket (heatmap.ts). */
+  heatmap(q: SeriesQuery, opts: HeatmapQueryOptions): Promise<HeatmapSeries[]> {
+    return profileHeatmap(this.store, q, opts);
+  }
+
+  /** Series, profiles, sample rows and estimated bytes the listing's selectors would read. */
+  footprint(q: LabelQuery): Promise<QueryFootprint> {
+    return queryFootprint(this.store, q);
   }
 
   /**

@@ -26,6 +26,8 @@ export function withScope(store: Store, scope: () => readonly Matcher[]): Store 
     // Stack ids come from a scoped merge; resolving them reveals nothing the merge did not select.
     resolveStacks: (tenant, ids, signal) => store.resolveStacks(tenant, ids, signal),
     seriesPoints: (q) => store.seriesPoints(scoped(q)),
+    listProfiles: (q) => store.listProfiles(scoped(q)),
+    footprint: (q) => store.footprint(scoped(q)),
     dropBefore: (ms) => store.dropBefore(ms),
     stats: () => store.stats(),
     health: () => store.health(),

@@ -12,9 +12,10 @@ import type { LabelQuery } from '../query/labels.js';
 import { ProfileSchema } from '../gen/google/v1/profile_pb.js';
 import { ProfileFormat, QuerierService } from '../gen/querier/v1/querier_pb.js';
 import type { SelectMergeStacktracesRequest } from '../gen/querier/v1/querier_pb.js';
-import { TimeSeriesAggregationType } from '../gen/types/v1/types_pb.js';
+import { ExemplarType, TimeSeriesAggregationType } from '../gen/types/v1/types_pb.js';
 import type { ServerContext } from './context.js';
 import { withConnectDeadline } from './deadline.js';
+import { exemplarMessage, profileReadHandlers } from './querier-profiles.js';
 import { rangeFrom, refuseUnservedSelectors, seriesQuery } from './selection.js';
 import { tenantOf } from './tenant.js';
 
@@ -61,6 +62,7 @@ export function querierRoutes(router: ConnectRouter, ctx: ServerContext): void {
     ctx.metrics.timeQuery(`querier.${endpoint}`, () => withConnectDeadline(hc, ctx.limits.readDeadlineMs, run));
 
   router.service(QuerierService, {
+    ...profileReadHandlers(ctx, timed),
     profileTypes: (req, hc: HandlerContext) =>
       timed('ProfileTypes', hc, async (signal) => {
         const types = await ctx.query.profileTypes(listing(hc, { matchers: [], start: req.start, end: req.end }, signal));
@@ -125,11 +127,22 @@ export function querierRoutes(router: ConnectRouter, ctx: ServerContext): void {
         const stepMs = Math.max(1, Math.round(req.step * 1000));
         const aggregation = req.aggregation === TimeSeriesAggregationType.AVERAGE ? 'avg' : 'sum';
         const limit = req.limit !== undefined && req.limit > 0n ? Number(req.limit) : 0;
-        const series = await ctx.query.series(q, stepMs, req.groupBy, aggregation, limit);
+        if (req.exemplarType === ExemplarType.SPAN) {
+          throw new InputError('exemplar_type EXEMPLAR_TYPE_SPAN is not supported by SelectSeries in Kiln: use EXEMPLAR_TYPE_INDIVIDUAL or NONE');
+        }
+        const series =
+          req.exemplarType === ExemplarType.INDIVIDUAL
+            ? await ctx.query.seriesWithExemplars(q, stepMs, req.groupBy, aggregation, limit)
+            : await ctx.query.series(q, stepMs, req.groupBy, aggregation, limit);
         return {
           series: series.map((s) => ({
             labels: pairs(s.labels),
-            points: s.points.map((p) => ({ value: p.value, timestamp: int64(p.timeMs) })),
+            points: s.points.map((p) => ({
+              value: p.value,
+              timestamp: int64(p.timeMs),
+              annotations: [],
+              exemplars: 'exemplar' in p && p.exemplar ? [exemplarMessage(p.exemplar)] : [],
+            })),
           })),
         };
       }),

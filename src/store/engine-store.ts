@@ -1,10 +1,14 @@
 import type { Id, Labels, Profile, ProfileType } from '../model/index.js';
+import { InputError } from '../model/index.js';
 import { formatLabels, matches } from '../model/index.js';
 import type { Engine, SeriesRecord } from './engine.js';
 import type {
   GroupedMergeQuery,
   GroupedStacks,
+  ListedProfile,
   MergeQuery,
+  ProfileListQuery,
+  QueryFootprint,
   ResolvedStacks,
   SeriesInfo,
   SeriesPoints,
@@ -103,6 +107,26 @@ export class EngineStore implements Store {
     if (groups.length === 0 || q.to <= q.from) return [];
     const points = await this.engine.seriesPoints(q.tenant, groups.map((g) => g.ids), q, q.stepMs, q.aggregation, q.signal);
     return groups.map((g, i) => ({ labels: g.labels, points: points[i] ?? [] })).filter((g) => g.points.length > 0);
+  }
+
+  async listProfiles(q: ProfileListQuery): Promise<ListedProfile[]> {
+    const series = await this.select(q);
+    if (series.length === 0 || q.to <= q.from) return [];
+    const limit = Math.max(0, Math.floor(q.limit));
+    const rows = await this.engine.listProfiles(q.tenant, series.map((s) => s.id), q, limit + 1, q.signal);
+    if (rows.length > limit) {
+      throw new InputError(`the selection holds more than ${limit} profiles in this range (the limit for listing profiles): narrow the selector or the range`, 422);
+    }
+    const labelsOf = new Map(series.map((s) => [s.id, s.labels]));
+    return rows.map((r) => ({ id: r.id, labels: labelsOf.get(r.seriesId) ?? [], timeMs: r.timeMs, total: r.total }));
+  }
+
+  async footprint(q: SeriesQuery): Promise<QueryFootprint> {
+    const series = await this.select(q);
+    if (series.length === 0 || q.to <= q.from) return { series: 0, profiles: 0, samples: 0, sampleBytes: 0 };
+    const [counts, stats] = await Promise.all([this.engine.countProfiles(q.tenant, series.map((s) => s.id), q, q.signal), this.engine.stats()]);
+    const perRow = stats.rows > 0 ? stats.bytesOnDisk / stats.rows : 0;
+    return { series: series.length, profiles: counts.profiles, samples: counts.rows, sampleBytes: Math.round(counts.rows * perRow) };
   }
 
   async dropBefore(olderThanMs: number): Promise<number> {

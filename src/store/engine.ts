@@ -73,6 +73,14 @@ export interface Engine {
     aggregation: 'sum' | 'avg',
     signal?: AbortSignal,
   ): Promise<{ timeMs: number; value: number }[][]>;
+  /**
+   * The stored profiles of these series in the range, by time then id, at most `limit` of them (the
+   * caller asks for one more than it accepts, to tell a cut from an exact fit). One row per profile,
+   * from the per-profile table: no sample is read.
+   */
+  listProfiles(tenant: string, seriesIds: readonly Id[], range: TimeRange, limit: number, signal?: AbortSignal): Promise<ListedProfileRow[]>;
+  /** How many profiles, and sample rows in them, these series hold in the range; counted in the engine. */
+  countProfiles(tenant: string, seriesIds: readonly Id[], range: TimeRange, signal?: AbortSignal): Promise<ProfileCounts>;
   /** Symbol rows by id (ids the engine lacks are left out). The layer above caches them. */
   fetchSymbols(kind: 'stacks', ids: readonly Id[], signal?: AbortSignal): Promise<StoredStack[]>;
   fetchSymbols(kind: 'locations', ids: readonly Id[], signal?: AbortSignal): Promise<StoredLocation[]>;
@@ -87,6 +95,21 @@ export interface Engine {
   /** Resolves when the engine can serve; rejects with `Unavailable` naming the store otherwise. */
   health(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** One stored profile as a listing names it (heatmap cells, exemplars). */
+export interface ListedProfileRow {
+  readonly id: Id;
+  readonly seriesId: Id;
+  readonly timeMs: number;
+  /** Sum of the profile's values. */
+  readonly total: number;
+}
+
+export interface ProfileCounts {
+  readonly profiles: number;
+  /** Sample rows: one per (profile, distinct stack). */
+  readonly rows: number;
 }
 
 export type SymbolKind = 'stacks' | 'locations' | 'functions' | 'mappings';

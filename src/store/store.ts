@@ -78,6 +78,30 @@ export interface SeriesPoints {
   readonly points: { readonly timeMs: number; readonly value: number }[];
 }
 
+/** Profiles of a selection, each named by its content id (heatmaps, exemplars). */
+export interface ProfileListQuery extends SeriesQuery {
+  /** Most profiles to return; a selection holding more is refused (InputError 422 naming the limit). */
+  readonly limit: number;
+}
+
+export interface ListedProfile {
+  readonly id: Id;
+  /** The labels of the profile's series. */
+  readonly labels: Labels;
+  readonly timeMs: number;
+  readonly total: number;
+}
+
+/** What a query over a selection would read: counted from the store, nothing merged. */
+export interface QueryFootprint {
+  readonly series: number;
+  readonly profiles: number;
+  /** Sample rows (one per profile and distinct stack). */
+  readonly samples: number;
+  /** Estimated bytes of those rows on disk: rows × the store's average bytes per row. */
+  readonly sampleBytes: number;
+}
+
 export interface WriteResult {
   readonly profiles: number;
   readonly rows: number;
@@ -108,6 +132,11 @@ export interface Store {
   resolveStacks(tenant: string, stackIds: readonly Id[], signal?: AbortSignal): Promise<ResolvedStacks>;
   /** Time series of totals, bucketed and grouped in the engine. */
   seriesPoints(q: SeriesPointsQuery): Promise<SeriesPoints[]>;
+
+  /** The selection's profiles by time, at most `q.limit` (more is an InputError naming the limit). */
+  listProfiles(q: ProfileListQuery): Promise<ListedProfile[]>;
+  /** Series, profiles and sample rows the selection holds in the range, and their estimated size. */
+  footprint(q: SeriesQuery): Promise<QueryFootprint>;
 
   /** Drops whole day partitions older than `olderThanMs`; returns how many days were dropped. */
   dropBefore(olderThanMs: number): Promise<number>;

@@ -409,6 +409,45 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       });
     });
 
+    describe('profile listings', () => {
+      const write3 = () =>
+        store.write(tenant, [
+          folded({ labels: { service_name: 'a', pod: 'p1' }, timeMs: T0 + 20_000, samples: { 'a;b': 3, 'a;c': 4 } }),
+          folded({ labels: { service_name: 'a', pod: 'p2' }, timeMs: T0, samples: { 'a;b': 10 } }),
+          folded({ labels: { service_name: 'b' }, timeMs: T0 + 10_000, samples: { 'x;y': 100 } }),
+          folded({ labels: { service_name: 'a', pod: 'p1' }, timeMs: T0 + HOUR, samples: { 'a;b': 1 } }),
+        ]);
+      const sa = () => selector([{ name: 'service_name', op: '=', value: 'a' }]);
+
+      it('lists the profiles of the selection in the range by time, with their series labels, totals and stable ids', async () => {
+        await write3();
+        const listed = await store.listProfiles({ tenant, selector: sa(), from: T0, to: T0 + MINUTE, limit: 10 });
+        expect(listed.map((p) => ({ labels: p.labels, timeMs: p.timeMs, total: p.total }))).toEqual([
+          { labels: labelsOf({ service_name: 'a', pod: 'p2' }), timeMs: T0, total: 10 },
+          { labels: labelsOf({ service_name: 'a', pod: 'p1' }), timeMs: T0 + 20_000, total: 7 },
+        ]);
+        expect(new Set(listed.map((p) => p.id)).size).toBe(2);
+        // The same profile is named by the same id on every read (content ids).
+        const again = await store.listProfiles({ tenant, selector: sa(), from: T0, to: T0 + MINUTE, limit: 10 });
+        expect(again.map((p) => p.id)).toEqual(listed.map((p) => p.id));
+        expect(await store.listProfiles({ tenant: freshTenant(), selector: sa(), from: T0, to: T0 + MINUTE, limit: 10 })).toEqual([]);
+      });
+
+      it('refuses a listing longer than its limit with an InputError naming the limit', async () => {
+        await write3();
+        await expect(store.listProfiles({ tenant, selector: anyType(), from: T0, to: T0 + 2 * HOUR, limit: 3 })).rejects.toThrow(/more than 3 profiles/);
+        expect(await store.listProfiles({ tenant, selector: anyType(), from: T0, to: T0 + 2 * HOUR, limit: 4 })).toHaveLength(4);
+      });
+
+      it('counts the series, profiles and sample rows a selection holds, with a size estimate', async () => {
+        await write3();
+        const f = await store.footprint({ tenant, selector: sa(), from: T0, to: T0 + 2 * HOUR });
+        expect({ series: f.series, profiles: f.profiles, samples: f.samples }).toEqual({ series: 2, profiles: 3, samples: 4 });
+        expect(f.sampleBytes).toBeGreaterThan(0);
+        expect(await store.footprint({ tenant, selector: sa(), from: T0 + 3 * HOUR, to: T0 + 4 * HOUR })).toEqual({ series: 0, profiles: 0, samples: 0, sampleBytes: 0 });
+      });
+    });
+
     describe('stats', () => {
       it('counts series, rows and bytes on disk', async () => {
         const before = await store.stats();

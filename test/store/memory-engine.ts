@@ -2,6 +2,8 @@ import type { Id } from '../../src/model/index.js';
 import type {
   CommitBatch,
   Engine,
+  ListedProfileRow,
+  ProfileCounts,
   ProfileRow,
   SeriesRecord,
   StoredFunction,
@@ -102,6 +104,20 @@ export class MemoryEngine implements Engine {
         .sort((a, b) => a[0] - b[0])
         .map(([timeMs, b]) => ({ timeMs, value: aggregation === 'avg' ? b.total / b.n : b.total }));
     });
+  }
+
+  async listProfiles(_tenant: string, seriesIds: readonly Id[], range: TimeRange, limit: number, signal?: AbortSignal): Promise<ListedProfileRow[]> {
+    signal?.throwIfAborted();
+    return this.inRange(seriesIds, range)
+      .sort((a, b) => a.timeMs - b.timeMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .slice(0, limit)
+      .map((p) => ({ id: p.id, seriesId: p.seriesId, timeMs: p.timeMs, total: p.total }));
+  }
+
+  async countProfiles(_tenant: string, seriesIds: readonly Id[], range: TimeRange, signal?: AbortSignal): Promise<ProfileCounts> {
+    signal?.throwIfAborted();
+    const mine = this.inRange(seriesIds, range);
+    return { profiles: mine.length, rows: mine.reduce((a, p) => a + p.stackIds.length, 0) };
   }
 
   fetchSymbols(kind: 'stacks', ids: readonly Id[]): Promise<StoredStack[]>;

@@ -4,6 +4,8 @@ import { Unavailable } from '../../model/index.js';
 import type {
   CommitBatch,
   Engine,
+  ListedProfileRow,
+  ProfileCounts,
   ProfileLookupHint,
   SeriesRecord,
   StoredFunction,
@@ -17,7 +19,7 @@ import type { ConnectionOptions } from './connection.js';
 import { Connection, parseVersion } from './connection.js';
 import { fetchFunctions, fetchLocations, fetchMappings, fetchStacks, recentProfiles, storedProfiles, storedSymbols } from './lookups.js';
 import type { Reader } from './read.js';
-import { listSeries, mergeStacks, seriesPoints } from './read.js';
+import { countProfiles, listProfiles, listSeries, mergeStacks, seriesPoints } from './read.js';
 import type { Features, MigrationReport } from './schema.js';
 import { featuresOf, Layout, migrate } from './schema.js';
 import { dropDaysBefore, stats } from './upkeep.js';
@@ -125,6 +127,14 @@ export class ClickHouseEngine implements Engine {
     signal?: AbortSignal,
   ): Promise<{ timeMs: number; value: number }[][]> {
     return seriesPoints(this.reader, tenant, groups, range, stepMs, aggregation, signal);
+  }
+
+  listProfiles(tenant: string, seriesIds: readonly Id[], range: TimeRange, limit: number, signal?: AbortSignal): Promise<ListedProfileRow[]> {
+    return listProfiles(this.reader, tenant, seriesIds, range, limit, signal);
+  }
+
+  countProfiles(tenant: string, seriesIds: readonly Id[], range: TimeRange, signal?: AbortSignal): Promise<ProfileCounts> {
+    return countProfiles(this.reader, tenant, seriesIds, range, signal);
   }
 
   fetchSymbols(kind: 'stacks', ids: readonly Id[], signal?: AbortSignal): Promise<StoredStack[]>;

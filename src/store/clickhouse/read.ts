@@ -1,6 +1,6 @@
 import type { Id, Labels } from '../../model/index.js';
 import { parseProfileType } from '../../model/index.js';
-import type { SeriesRecord } from '../engine.js';
+import type { ListedProfileRow, ProfileCounts, SeriesRecord } from '../engine.js';
 import type { StackValue, TimeRange } from '../store.js';
 import { OTHER_STACK_ID } from '../store.js';
 import type { Connection } from './connection.js';
@@ -170,4 +170,34 @@ export async function seriesPoints(
     out[row.g]!.push({ timeMs: from + Number(row.k) * step, value });
   }
   return out;
+}
+
+/** Profiles of the series in the range, from the per-profile table (no sample is read), by time then id. */
+export async function listProfiles(
+  r: Reader,
+  tenant: string,
+  seriesIds: readonly Id[],
+  range: TimeRange,
+  limit: number,
+  signal?: AbortSignal,
+): Promise<ListedProfileRow[]> {
+  if (seriesIds.length === 0 || range.to <= range.from || limit <= 0) return [];
+  const rows = await r.conn.query<{ id: string; series: string; t: string; total: number }>(
+    `SELECT toString(profile_id) AS id, toString(series_id) AS series, time_ms AS t, total FROM ${r.layout.table('profiles')}
+     WHERE tenant = ${quote(tenant)} AND series_id IN (${idList(seriesIds)}) AND ${timeWithin(range.from, range.to)}
+     ORDER BY time_ms, profile_id LIMIT ${int(limit)}`,
+    signal,
+  );
+  return rows.map((row) => ({ id: BigInt(row.id), seriesId: BigInt(row.series), timeMs: Number(row.t), total: row.total }));
+}
+
+/** Profiles and their sample rows for the series in the range, counted by ClickHouse. */
+export async function countProfiles(r: Reader, tenant: string, seriesIds: readonly Id[], range: TimeRange, signal?: AbortSignal): Promise<ProfileCounts> {
+  if (seriesIds.length === 0 || range.to <= range.from) return { profiles: 0, rows: 0 };
+  const [row] = await r.conn.query<{ n: string; rows: string }>(
+    `SELECT count() AS n, sum(rows) AS rows FROM ${r.layout.table('profiles')}
+     WHERE tenant = ${quote(tenant)} AND series_id IN (${idList(seriesIds)}) AND ${timeWithin(range.from, range.to)}`,
+    signal,
+  );
+  return { profiles: Number(row?.n ?? 0), rows: Number(row?.rows ?? 0) };
 }

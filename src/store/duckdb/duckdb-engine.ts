@@ -4,9 +4,9 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { BIGINT, DuckDBInstance, LIST, UBIGINT, listValue } from '@duckdb/node-api';
 import type { Id, Labels } from '../../model/index.js';
 import { Unavailable, parseProfileType } from '../../model/index.js';
-import type { CommitBatch, Engine, SeriesRecord, StoredFunction, StoredLocation, StoredMapping, StoredStack, SymbolKind } from '../engine.js';
+import type { CommitBatch, Engine, ListedProfileRow, ProfileCounts, SeriesRecord, StoredFunction, StoredLocation, StoredMapping, StoredStack, SymbolKind } from '../engine.js';
 import type { StackValue, StoreStats, TimeRange } from '../store.js';
-import { mergeStacks, seriesPoints } from './read.js';
+import { countProfiles, listProfiles, mergeStacks, seriesPoints } from './read.js';
 import { bytesOnDisk, countRows, dropDaysBefore } from './retention.js';
 import { HourlyRollup } from './rollup.js';
 import { createSchema, listDays } from './schema.js';
@@ -234,6 +234,21 @@ export class DuckDBEngine implements Engine {
   ): Promise<{ timeMs: number; value: number }[][]> {
     const keys = groups.map((g) => this.keysOf(g));
     return this.withReader(signal, (c) => seriesPoints(c, keys, range, stepMs, aggregation));
+  }
+
+  async listProfiles(_tenant: string, seriesIds: readonly Id[], range: TimeRange, limit: number, signal?: AbortSignal): Promise<ListedProfileRow[]> {
+    const idOfKey = new Map<number, Id>();
+    for (const id of seriesIds) {
+      const s = this.registry.get(id);
+      if (s) idOfKey.set(s.key, id);
+    }
+    const rows = await this.withReader(signal, (c) => listProfiles(c, [...idOfKey.keys()], range, limit));
+    return rows.map((r) => ({ id: r.id, seriesId: idOfKey.get(r.seriesKey)!, timeMs: r.timeMs, total: r.total }));
+  }
+
+  countProfiles(_tenant: string, seriesIds: readonly Id[], range: TimeRange, signal?: AbortSignal): Promise<ProfileCounts> {
+    const keys = this.keysOf(seriesIds);
+    return this.withReader(signal, (c) => countProfiles(c, keys, range));
   }
 
   fetchSymbols(kind: 'stacks', ids: readonly Id[], signal?: AbortSignal): Promise<StoredStack[]>;

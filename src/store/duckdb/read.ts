@@ -113,3 +113,33 @@ export async function seriesPoints(
   }
   return out;
 }
+
+/** Profiles of the series (by surrogate key) in the range from the per-profile table, by time then id. */
+export async function listProfiles(
+  conn: DuckDBConnection,
+  keys: readonly number[],
+  range: TimeRange,
+  limit: number,
+): Promise<{ id: bigint; seriesKey: number; timeMs: number; total: number }[]> {
+  if (keys.length === 0 || range.to <= range.from || limit <= 0) return [];
+  const r = await conn.runAndReadAll(
+    `SELECT profile_id, series_key, time_ms, total FROM profiles
+     WHERE time_ms >= $1 AND time_ms < $2 AND series_key IN (${intList(keys)})
+     ORDER BY time_ms, profile_id LIMIT ${intList([Math.floor(limit)])}`,
+    [BigInt(Math.floor(range.from)), BigInt(Math.ceil(range.to))],
+    [BIGINT, BIGINT],
+  );
+  return r.getRows().map(([id, key, t, total]) => ({ id: big(id!), seriesKey: num(key!), timeMs: num(t!), total: num(total!) }));
+}
+
+/** Profiles and their sample rows (`row_count`) for the series in the range, counted by DuckDB. */
+export async function countProfiles(conn: DuckDBConnection, keys: readonly number[], range: TimeRange): Promise<{ profiles: number; rows: number }> {
+  if (keys.length === 0 || range.to <= range.from) return { profiles: 0, rows: 0 };
+  const r = await conn.runAndReadAll(
+    `SELECT count(*), coalesce(sum(row_count), 0) FROM profiles WHERE time_ms >= $1 AND time_ms < $2 AND series_key IN (${intList(keys)})`,
+    [BigInt(Math.floor(range.from)), BigInt(Math.ceil(range.to))],
+    [BIGINT, BIGINT],
+  );
+  const [row] = r.getRows();
+  return { profiles: num(row?.[0] ?? 0), rows: num(row?.[1] ?? 0) };
+}
