@@ -3,6 +3,7 @@ import { ClickHouseEngine } from './clickhouse/clickhouse-engine.js';
 import { DuckDBEngine } from './duckdb/duckdb-engine.js';
 import type { DuckDBEngineOptions } from './duckdb/duckdb-engine.js';
 import { EngineStore } from './engine-store.js';
+import type { EngineStoreOptions } from './engine-store.js';
 import type { Store } from './store.js';
 
 export * from './store.js';
@@ -13,7 +14,7 @@ export { ClickHouseEngine } from './clickhouse/clickhouse-engine.js';
 export interface StoreOptions extends DuckDBEngineOptions {
   /** ClickHouse only: create replicated tables and Distributed tables over this cluster. */
   readonly clickhouseCluster?: string;
-  /** ClickHouse only: also set as the tables' TTL where the server has TTL. */
+  /** Writes older than this are refused (every engine); ClickHouse also sets it as the tables' TTL where it can. */
   readonly retentionMs?: number;
 }
 
@@ -37,6 +38,6 @@ export async function openStore(url: string = DEFAULT_DATA_DIR, opts: StoreOptio
 }
 
 /** The embedded store in `dir`. */
-export async function openDuckDB(dir: string, opts: DuckDBEngineOptions = {}): Promise<EngineStore> {
+export async function openDuckDB(dir: string, opts: DuckDBEngineOptions & EngineStoreOptions = {}): Promise<EngineStore> {
   return EngineStore.open(await DuckDBEngine.open(dir, opts), opts);
 }

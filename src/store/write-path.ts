@@ -8,6 +8,7 @@ import { KnownIds } from './known-ids.js';
 import type { ProfileSamples } from './profile-rows.js';
 import { profileContentId, profileSamples } from './profile-rows.js';
 import { RECENT_WINDOW_MS, RecentProfiles } from './recent-profiles.js';
+import { retentionText } from './retention.js';
 import type { WriteResult } from './store.js';
 
 /** How many ids each "already stored" set remembers (≈ 50–80 MB at most for the five of them). */
@@ -22,6 +23,8 @@ const MAX_IN_DOUBT = 100_000;
 export interface WritePathOptions {
   /** Bound of each in-memory "already stored" id set; tests set it tiny to exercise the database path. */
   readonly knownIdsCapacity?: number;
+  /** `--retention`: profiles older than this are refused, not stored to be deleted unseen. 0 / absent: keep all. */
+  readonly retentionMs?: number;
 }
 
 interface QueuedWrite {
@@ -61,6 +64,18 @@ interface Pending {
   readonly symbols: StackSymbols | undefined;
 }
 
+/**
+ * Retention drops whole days older than it, so such a profile would be stored, never shown by the
+ * default views and deleted at the next pass. Refused instead, saying what to do with an old file.
+ */
+function olderThanRetention(timeMs: number, oldestMs: number, retentionMs: number): InputError {
+  const at = (ms: number) => new Date(ms).toISOString();
+  return new InputError(
+    `dated ${at(timeMs)}, older than the server's retention of ${retentionText(retentionMs)} (it keeps data since ${at(oldestMs)}): it would be deleted unseen. ` +
+      'To store an old file as of now, use kiln ingest --now (restamp=1 on /ingest)',
+  );
+}
+
 /** Where one symbol of a batch comes from: a dictionary, its ids, the symbol's index in it. */
 interface Source {
   readonly dict: SymbolDictionary;
@@ -93,6 +108,7 @@ export class WritePath {
     private readonly engine: Engine,
     private readonly recent: RecentProfiles,
     private readonly known: Record<SymbolKind | 'series', KnownIds>,
+    private readonly retentionMs: number,
   ) {}
 
   static async open(engine: Engine, opts: WritePathOptions = {}): Promise<WritePath> {
@@ -116,7 +132,7 @@ export class WritePath {
       // Series ids only save re-sending a series row; engines accept repeats.
       series: new KnownIds(capacity, false),
     };
-    return new WritePath(engine, recent, known);
+    return new WritePath(engine, recent, known, opts.retentionMs ?? 0);
   }
 
   /**
@@ -132,9 +148,11 @@ export class WritePath {
     try {
       if (tenant === '') throw new InputError('tenant must not be empty');
       const checked = new Set<SymbolDictionary>();
+      const oldestMs = this.retentionMs > 0 ? Date.now() - this.retentionMs : -Infinity;
       profiles.forEach((p, n) => {
         try {
           validateProfile(p, checked);
+          if (p.timeMs < oldestMs) throw olderThanRetention(p.timeMs, oldestMs, this.retentionMs);
         } catch (e) {
           if (e instanceof InputError) throw new InputError(`profile ${n}: ${e.message}`, e.status);
           throw e;

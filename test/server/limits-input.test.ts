@@ -1,5 +1,9 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { whereStored } from '../../src/cli/ingest.js';
+import { runKiln, startKilnServer } from '../support/cli.js';
 import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { ALL_TIME, CPU, ingest, querier } from './helpers.js';
@@ -83,4 +87,32 @@ describe('old data', () => {
     expect(text).toContain('stored 2023-11-14T22:13:20.000Z … 2023-11-14T22:13:30.000Z (48 h ago: outside the default last-hour view; --now stores it as of now)');
     expect(text).toContain(`kiln query top '${CPU}{service_name="checkout"}' --from 2023-11-14T22:13:20.000Z --until 2023-11-14T22:13:30.000Z`);
   });
+
+  it('kiln server --retention 30d refuses a file older than that with 400 naming the retention and --now; kiln ingest says so, and --now stores it where the default view shows it', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'kiln-retention-'));
+    const kiln = await startKilnServer(['--data-dir', path.join(dir, 'data'), '--retention', '30d']);
+    try {
+      const res = await ingest(kiln.url, { name: 'too-old', format: 'pprof' }, withWindow(old, 10_000_000_000));
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toMatch(
+        /dated 2023-11-14T22:13:20\.000Z, older than the server's retention of 30d \(it keeps data since .*\): it would be deleted unseen\. To store an old file as of now, use kiln ingest --now/,
+      );
+
+      const file = path.join(dir, 'old.pb');
+      await writeFile(file, withWindow(old, 10_000_000_000));
+      const refused = await runKiln(['ingest', file, '--url', kiln.url, '--labels', 'service_name=too-old']);
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr).toMatch(/failed\n.*older than the server's retention of 30d.*kiln ingest --now/s);
+
+      const before = Date.now();
+      const restamped = await runKiln(['ingest', file, '--url', kiln.url, '--labels', 'service_name=too-old', '--now']);
+      expect(restamped.code, restamped.stderr).toBe(0);
+      expect(restamped.stderr).toContain(`kiln query top '${CPU}{service_name="too-old"}'`);
+      const r = await querier<{ flamegraph?: { total: string } }>(kiln.url, 'SelectMergeStacktraces', { profile_typeID: CPU, label_selector: '{service_name="too-old"}', start: String(before - 3600_000), end: String(Date.now() + 60_000) });
+      expect(Number(r.body.flamegraph?.total)).toBe(7);
+    } finally {
+      await kiln.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
