@@ -50,7 +50,7 @@ export function registerOverviewApi(app: FastifyInstance, ctx: ServerContext): v
       const limit = intParam(req.query as QueryParams, 'limit', 100, 10_000);
       const config = ctx.config?.();
       const [overview, labelled] = await Promise.all([
-        serviceOverview(ctx.query, { ...scope, limit, signal }, config?.cost),
+        serviceOverview(ctx.query, { ...scope, limit, signal }, config?.cost, config?.teams),
         ctx.query.labelValues({ tenant: scope.tenant, selectors: [], ...scope.range, signal }, TEAM_LABEL),
       ]);
       const teams = [...new Set([...(config?.teams?.keys() ?? []), ...labelled])].sort();

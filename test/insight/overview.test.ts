@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Overview } from '../../src/insight/overview.js';
-import { CONFIG, WORKLOADS, pushWorkloads, reportedHour, startConfiguredServer } from './teams-fixtures.js';
+import { CONFIG, WORKLOADS, ingestFolded, pushWorkloads, reportedHour, startConfiguredServer } from './teams-fixtures.js';
 import type { ConfiguredServer, Workload } from './teams-fixtures.js';
 
 /**
@@ -79,6 +79,25 @@ describe('service overview', () => {
     expect(two.services.length).toBe(2);
     expect(two.more).toBe(4);
     expect(two.total).toBe(all.total);
+  });
+
+  it("names each service's teams unfiltered: configured teams by their matchers, else the series' own team label", async () => {
+    const all = await services();
+    for (const s of all.services) {
+      const want = [...new Set(WORKLOADS.filter((w) => w.service === s.service).flatMap((w) => (w.team ? [w.team] : [])))].sort();
+      expect(s.teams, s.service).toEqual(want);
+    }
+    // Series with their own `team` label (as the agent copies it from a pod), in an hour of their own.
+    const from = hour.from - 5 * 3_600_000;
+    await ingestFolded(server.url, 'cron.cpu{namespace=ops,team=billing}', 'main;bill 10', from / 1000 + 60);
+    await ingestFolded(server.url, 'lookup.cpu{namespace=search,team=billing}', 'main;find 10', from / 1000 + 60);
+    // `payments` is a configured team: its matchers, not a label, decide what it owns.
+    await ingestFolded(server.url, 'stray.cpu{namespace=infra,team=payments}', 'main;stray 10', from / 1000 + 60);
+    const labelled = await services({ from: String(from), until: String(from + 3_600_000) });
+    const teamsOf = new Map(labelled.services.map((s) => [s.service, s.teams]));
+    expect(teamsOf.get('cron')).toEqual(['billing']);
+    expect(teamsOf.get('lookup')).toEqual(['billing', 'search']);
+    expect(teamsOf.get('stray')).toEqual([]);
   });
 
   it('answers an empty list for a range without data and a 400 for a bad selector', async () => {

@@ -50,6 +50,8 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   server = await startConfiguredServer(CONFIG, { uiDir });
   await pushWorkloads(server.url, hour);
+  // A service owned through its own `team` label (as the agent copies it from a pod), no configured team.
+  for (const minute of [5, 25, 45]) await ingestFolded(server.url, 'cron.cpu{namespace=ops,team=billing,node_pool=ondemand}', 'main;bill.run 60', hour.from / 1000 + minute * 60);
   // A week of history at this hour for payments' `api`, which moves its time into gc this hour.
   for (let d = 0; d <= 7; d++) {
     const parse = d === 0 ? 40 : 70 + [0, 2, -1, 1, -2, 3, 0][d - 1]!;
@@ -80,6 +82,25 @@ describe('the services overview in Chromium', () => {
     // Each row draws its sparkline.
     expect(await page.locator('[data-testid="services"] svg.spark polyline.spark-line').count()).toBe(api.services.length);
     await shot('01-overview-all');
+  });
+
+  it("shows each service's teams unfiltered, and a team badge filters the page to that team", async () => {
+    const api = await services();
+    const shown = await page
+      .locator('[data-testid="services"] tbody tr')
+      .evaluateAll((rows) => rows.map((r) => ({ service: (r as HTMLElement).dataset.service ?? '', teams: [...r.querySelectorAll('.team-badge')].map((b) => b.textContent ?? '') })));
+    expect(shown).toEqual(api.services.map((s) => ({ service: s.service, teams: s.teams })));
+    const teamsOf = new Map(shown.map((r) => [r.service, r.teams]));
+    expect(teamsOf.get('checkout')).toEqual(['payments']);
+    expect(teamsOf.get('indexer')).toEqual(['search']);
+    expect(teamsOf.get('cron')).toEqual(['billing']);
+    expect(teamsOf.get('proxy')).toEqual([]);
+    await page.locator('[data-testid="services"] tr[data-service="indexer"] .team-badge').click();
+    await expect.poll(() => new URL(page.url()).searchParams.get('team')).toBe('search');
+    await expect.poll(async () => (await shownServices()).map((r) => r.service).sort()).toEqual(['indexer', 'query']);
+    // Filtered, the column would only repeat the filter.
+    expect(await page.locator('[data-testid="services"] [data-testid="teams"]').count()).toBe(0);
+    await shot('01b-overview-team-search');
   });
 
   it('filters by team, and shows the anomaly of a team\'s service', async () => {

@@ -102,7 +102,7 @@ export function OverviewPage(props: {
                 {data.unit === 'nanoseconds' && ` · ${formatCores(data.total / 1e6 / (data.to - data.from))}`}
                 {data.currency !== undefined && ` · ${formatMoney(data.services.reduce((n, s) => n + (s.costPerWeek ?? 0), 0), data.currency)} per week`}
               </h2>
-              <OverviewTable data={data} onOpen={(s) => open(s)} onFunction={(s, fn) => open(s, fn)} />
+              <OverviewTable data={data} onOpen={(s) => open(s)} onFunction={(s, fn) => open(s, fn)} onTeam={(team) => update({ team })} />
               {data.more > 0 && <div className="note">{data.more} lighter services are not shown.</div>}
             </>
           )}

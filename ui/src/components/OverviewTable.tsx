@@ -14,9 +14,17 @@ export function formatChange(change: number | null): string {
 /**
  * Every service of the overview, heaviest first: its CPU over the range, cores, cost per week, the
  * change against the previous period and its three hottest functions. A click opens its flame graph.
+ * Unfiltered, each service also shows its teams (configured or from its `team` label) as badges that
+ * filter the page to that team; filtered by a team, that column would only repeat the filter.
  */
-export function OverviewTable(props: { data: ServicesJson; onOpen: (service: string) => void; onFunction: (service: string, fn: string) => void }) {
+export function OverviewTable(props: {
+  data: ServicesJson;
+  onOpen: (service: string) => void;
+  onFunction: (service: string, fn: string) => void;
+  onTeam: (team: string) => void;
+}) {
   const { data } = props;
+  const showTeams = data.team === '' && data.services.some((s) => s.teams.length > 0);
   const cpu = data.unit === 'nanoseconds';
   const rangeSeconds = (data.to - data.from) / 1000;
   const priced = data.currency !== undefined;
@@ -26,6 +34,7 @@ export function OverviewTable(props: { data: ServicesJson; onOpen: (service: str
       <thead>
         <tr>
           <th>Service</th>
+          {showTeams && <th>Team</th>}
           <th>Over the range</th>
           <th className="num">{cpu ? 'Cores' : 'Value'}</th>
           <th className="num">Share</th>
@@ -38,6 +47,23 @@ export function OverviewTable(props: { data: ServicesJson; onOpen: (service: str
         {data.services.map((s) => (
           <tr key={s.service} data-service={s.service} data-value={s.value} onClick={() => props.onOpen(s.service)}>
             <td className="fn service-name">{s.service || '(no service_name)'}</td>
+            {showTeams && (
+              <td data-testid="teams">
+                {s.teams.map((t) => (
+                  <button
+                    key={t}
+                    className="link team-badge"
+                    title={`Show only team ${t}'s services`}
+                    onClick={(e) => {
+                      e.stopPropagation();
+                      props.onTeam(t);
+                    }}
+                  >
+                    {t}
+                  </button>
+                ))}
+              </td>
+            )}
             <td>
               <OverviewSparkline points={s.spark} />
             </td>
