@@ -28,8 +28,8 @@ const NOISY_POD_LABELS = new Set(['pod-template-hash', 'controller-revision-hash
 /**
  * Labels a process the way an operator looks for it: `service_name` (the Kubernetes workload, else the
  * compose service or container name, the systemd unit, the executable), `comm`, `pid`, `executable`,
- * `node`, `cgroup`, `container_id`, `systemd_unit`, and in Kubernetes `namespace`, `pod`, `container` and the pod's own
- * labels. Pod labels and annotations also come as `__meta_kubernetes_pod_label_*` /
+ * `node`, `cgroup`, `container_id`, `systemd_unit`, and in Kubernetes `namespace`, `pod`, `container`, the pod's own
+ * labels, and `team` from the pod's `team` label or else its `team` annotation. Pod labels and annotations also come as `__meta_kubernetes_pod_label_*` /
  * `__meta_kubernetes_pod_annotation_*` for relabel rules; every `__`-prefixed label is removed after
  * relabeling, as in Prometheus.
  */
@@ -119,7 +119,15 @@ function addPodLabels(l: Map<string, string>, pod: PodContainerMeta): void {
     if (!NOISY_POD_LABELS.has(k) && !l.has(name)) l.set(name, v);
   }
   for (const [k, v] of Object.entries(pod.annotations)) l.set(`__meta_kubernetes_pod_annotation_${sanitizeLabelName(k)}`, v);
+  // Ownership (docs/TEAMS-AND-COST.md): a `team` annotation counts when the pod has no `team` label —
+  // teams often annotate rather than label, since labels select and annotations only describe. Another
+  // key (`owner`, `example.com/team`) is a relabel rule away (target_label: team).
+  const team = pod.annotations[TEAM];
+  if (!l.has(TEAM) && team) l.set(TEAM, team);
 }
+
+/** The label a selector names a team with (the server's teams: config uses the same name). */
+const TEAM = 'team';
 
 function serviceName(pod: PodContainerMeta | undefined, engine: ContainerNames | undefined, info: ProcessInfo, comm: string): string {
   if (pod) return pod.workload.name || pod.container || pod.pod;

@@ -82,6 +82,33 @@ describe('MetadataLabeler', () => {
     });
   });
 
+  it('takes `team` from the pod label, else the pod annotation, and from any other key by a relabel rule', () => {
+    const list = JSON.parse(fixture('pods-list.json')) as { items: { metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> } }[] };
+    const annotated = structuredClone(list.items.find((p) => p.metadata.name.startsWith('report-'))!);
+    delete annotated.metadata.labels!['team'];
+    annotated.metadata.annotations = { team: 'search', 'example.com/owner': 'ledger-team' };
+    const idx = new PodIndex();
+    idx.reset([...list.items.filter((p) => p !== list.items.find((q) => q.metadata.name.startsWith('report-'))), annotated].map((p) => parsePod(p)!));
+    fakeProcess(600, 'report', '/app/report', `0::/kubepods.slice/kubepods-besteffort.slice/cri-containerd-${'14'.repeat(32)}.scope\n`);
+    // The label wins over an annotation; an annotation alone gives the team.
+    const plain = new MetadataLabeler({ procRoot: proc, nodeName: 'node-a', pods: idx });
+    expect(labelsToRecord(plain.labels(600, 'report')).team).toBe('search');
+    expect(labelsToRecord(plain.labels(100, 'checkout')).team).toBe('payments');
+    const withLabel = new MetadataLabeler({ procRoot: proc, nodeName: 'node-a', pods: podIndex() });
+    expect(labelsToRecord(withLabel.labels(600, 'report')).team).toBe('finance');
+    // Another key is the operator's choice, in relabel_configs.
+    const relabel = compileRelabelConfigs(parse(`
+- source_labels: [__meta_kubernetes_pod_annotation_example_com_owner]
+  regex: (.+)
+  target_label: team
+`));
+    const owner = new MetadataLabeler({ procRoot: proc, nodeName: 'node-a', pods: idx, relabel });
+    expect(labelsToRecord(owner.labels(600, 'report')).team).toBe('ledger-team');
+    // A pod with neither has no team label (node-exporter's pod).
+    fakeProcess(601, 'node_exporter', '/bin/node_exporter', `0::/kubepods.slice/kubepods-besteffort.slice/cri-containerd-${'15'.repeat(32)}.scope\n`);
+    expect(labelsToRecord(plain.labels(601, 'node_exporter')).team).toBeUndefined();
+  });
+
   it('falls back to the pod (by UID in the cgroup path) when the container id is not known yet', () => {
     const labeler = new MetadataLabeler({ procRoot: proc, nodeName: 'node-a', pods: podIndex() });
     const l = labelsToRecord(labeler.labels(400, 'envoy'));
