@@ -1,5 +1,6 @@
-import { Binary, Bool, Dictionary, Field, Int16, Int32, Int64, Int8, List, Table, Uint16, Uint32, Uint64, Uint8, tableToIPC, vectorFromArray } from 'apache-arrow';
-import type { DataType, Vector } from 'apache-arrow';
+import { Int32, Int64, Table, Uint32, Uint64, Uint8, tableToIPC } from 'apache-arrow';
+import type { Vector } from 'apache-arrow';
+import { boolColumn, dictionaryColumn, intColumn, nullColumn, rowListColumn, signedFor, unsignedFor } from './arrow-columns.js';
 import type { DiffNode } from '../query/diff.js';
 import type { FlameNode } from '../query/tree.js';
 import { OTHER_NAME } from '../query/tree.js';
@@ -52,6 +53,9 @@ export interface FlamegraphArrow {
   /** Value of the nodes left out (trimmed by threshold or folded into `other`). */
   readonly trimmed: number;
 }
+
+/** Symbols are Dictionary<Int32, Binary> columns: Grafana's Parca data source asserts exactly that type. */
+const SYMBOL = { binary: true, index: new Int32() };
 
 export const FLAMEGRAPH_ARROW_COLUMNS = [
   'labels_only', 'location_address', 'mapping_file', 'mapping_build_id', 'location_line', 'inlined', 'function_startline',
@@ -136,59 +140,28 @@ export const diffTreeArrow = (root: DiffNode, opts?: FlamegraphArrowOptions): Fl
 
 function toTable(rows: Rows): Table {
   const n = rows.name.length;
-  const encoder = new TextEncoder();
-  const nulls = (): null[] => new Array<null>(n).fill(null);
-  const symbol = () => new Dictionary(new Binary(), new Int32());
-  const besideRoot = <T>(rootValue: T | null, value: T): (T | null)[] => Array.from({ length: n }, (_, i) => (i === 0 ? rootValue : value));
+  const root = (row: number) => row === 0;
+  const allNull = () => dictionaryColumn(new Array<null>(n).fill(null), SYMBOL);
   const columns: Record<(typeof FLAMEGRAPH_ARROW_COLUMNS)[number], Vector> = {
-    labels_only: vectorFromArray(besideRoot(null, false), new Bool()),
-    location_address: vectorFromArray(besideRoot<bigint>(null, 0n), new Uint64()),
-    mapping_file: vectorFromArray(nulls(), symbol()),
-    mapping_build_id: vectorFromArray(nulls(), symbol()),
-    location_line: vectorFromArray(nulls(), new Uint8()),
-    inlined: vectorFromArray(new Array<boolean>(n).fill(false), new Bool()),
-    function_startline: vectorFromArray(nulls(), new Uint8()),
-    function_name: vectorFromArray(rows.name.map((s) => (s === null ? null : encoder.encode(s))), symbol()),
-    function_system_name: vectorFromArray(nulls(), symbol()),
-    function_file_name: vectorFromArray(nulls(), symbol()),
+    labels_only: boolColumn(new Array<boolean>(n).fill(false), root),
+    location_address: intColumn(new Uint64(), new Array<number>(n).fill(0), root),
+    mapping_file: allNull(),
+    mapping_build_id: allNull(),
+    location_line: nullColumn(new Uint8(), n),
+    inlined: boolColumn(new Array<boolean>(n).fill(false)),
+    function_startline: nullColumn(new Uint8(), n),
+    function_name: dictionaryColumn(rows.name, SYMBOL),
+    function_system_name: allNull(),
+    function_file_name: allNull(),
     // A leaf's children are null, not an empty list, as Parca writes them.
-    children: vectorFromArray(rows.children.map((c) => (c.length === 0 ? null : c)), new List(new Field('item', new Uint32(), true))),
-    parent: vectorFromArray(rows.parent, new Int32()),
-    cumulative: integers(rows.cumulative, unsignedFor(rows.cumulative)),
-    flat: integers(rows.flat, unsignedFor(rows.flat)),
-    diff: integers(rows.diff, signedFor(rows.diff)),
-    timestamp: vectorFromArray(new Array<bigint>(n).fill(0n), new Int64()),
-    depth: integers(rows.depth, unsignedFor(rows.depth)),
-    value_offset: integers(rows.valueOffset, unsignedFor(rows.cumulative)),
+    children: rowListColumn(new Uint32(), rows.children),
+    parent: intColumn(new Int32(), rows.parent),
+    cumulative: intColumn(unsignedFor(rows.cumulative), rows.cumulative),
+    flat: intColumn(unsignedFor(rows.flat), rows.flat),
+    diff: intColumn(signedFor(rows.diff), rows.diff),
+    timestamp: intColumn(new Int64(), new Array<number>(n).fill(0)),
+    depth: intColumn(unsignedFor(rows.depth), rows.depth),
+    value_offset: intColumn(unsignedFor(rows.cumulative), rows.valueOffset),
   };
   return new Table(columns);
-}
-
-function integers(values: readonly number[], type: DataType): Vector {
-  if (type instanceof Uint64 || type instanceof Int64) return vectorFromArray(values.map((v) => BigInt(Math.round(v))), type);
-  return vectorFromArray(values, type);
-}
-
-/** Parca's smallestUnsignedTypeFor: the narrowest width whose maximum is above every value. */
-function unsignedFor(values: readonly number[]): DataType {
-  let largest = 0;
-  for (const v of values) largest = Math.max(largest, v);
-  if (largest < 0xff) return new Uint8();
-  if (largest < 0xffff) return new Uint16();
-  if (largest < 0xffffffff) return new Uint32();
-  return new Uint64();
-}
-
-function signedFor(values: readonly number[]): DataType {
-  let largest = 0;
-  let smallest = 0;
-  for (const v of values) {
-    largest = Math.max(largest, v);
-    smallest = Math.min(smallest, v);
-  }
-  const fits = (bits: number) => largest < 2 ** (bits - 1) - 1 && smallest > -(2 ** (bits - 1));
-  if (fits(8)) return new Int8();
-  if (fits(16)) return new Int16();
-  if (fits(32)) return new Int32();
-  return new Int64();
 }

@@ -1,5 +1,6 @@
-import { Dictionary, Field, Int64, List, Table, Uint16, Uint32, Uint64, Utf8, tableToIPC, vectorFromArray } from 'apache-arrow';
+import { Int64, Table, Uint16, Uint32, Uint64, tableToIPC } from 'apache-arrow';
 import type { Vector } from 'apache-arrow';
+import { dictionaryColumn, intColumn, nullColumn, rowListColumn } from './arrow-columns.js';
 import type { Callgraph } from '../query/callgraph.js';
 
 /**
@@ -42,27 +43,24 @@ export function encodeTableArrow(graph: Callgraph, changes?: ReadonlyMap<string,
     callees[caller]!.add(callee);
   }
   const n = rows.length;
-  const nulls = (): null[] => new Array<null>(n).fill(null);
-  const int64 = (values: readonly number[]) => vectorFromArray(values.map((v) => BigInt(Math.round(v))), new Int64());
-  const rowList = (sets: readonly Set<number>[]) =>
-    vectorFromArray(sets.map((s) => (s.size === 0 ? null : [...s].map(BigInt))), new List(new Field('item', new Int64(), true)));
+  const none = (index: Uint16 | Uint32) => dictionaryColumn(new Array<null>(n).fill(null), { binary: false, index });
   const change = (name: string) => changes?.get(name);
   const columns: Record<(typeof TABLE_ARROW_COLUMNS)[number], Vector> = {
-    mapping_file: vectorFromArray(nulls(), new Dictionary(new Utf8(), new Uint16())),
-    mapping_build_id: vectorFromArray(nulls(), new Dictionary(new Utf8(), new Uint16())),
-    location_address: vectorFromArray(new Array<bigint>(n).fill(0n), new Uint64()),
-    location_line: vectorFromArray(nulls(), new Int64()),
-    function_startline: vectorFromArray(nulls(), new Int64()),
-    function_name: vectorFromArray(rows.map((r) => r.name), new Dictionary(new Utf8(), new Uint32())),
-    function_system_name: vectorFromArray(nulls(), new Dictionary(new Utf8(), new Uint16())),
-    function_file_name: vectorFromArray(nulls(), new Dictionary(new Utf8(), new Uint32())),
-    cumulative: int64(rows.map((r) => r.cumulative)),
+    mapping_file: none(new Uint16()),
+    mapping_build_id: none(new Uint16()),
+    location_address: intColumn(new Uint64(), new Array<number>(n).fill(0)),
+    location_line: nullColumn(new Int64(), n),
+    function_startline: nullColumn(new Int64(), n),
+    function_name: dictionaryColumn(rows.map((r) => r.name), { binary: false, index: new Uint32() }),
+    function_system_name: none(new Uint16()),
+    function_file_name: none(new Uint32()),
+    cumulative: intColumn(new Int64(), rows.map((r) => r.cumulative)),
     // Outside a diff there is no change to report: null, as Parca leaves it.
-    cumulative_diff: changes ? int64(rows.map((r) => change(r.name)?.cumulative ?? 0)) : vectorFromArray(nulls(), new Int64()),
-    flat: int64(rows.map((r) => r.flat)),
-    flat_diff: int64(rows.map((r) => change(r.name)?.flat ?? 0)),
-    callers: rowList(callers),
-    callees: rowList(callees),
+    cumulative_diff: changes ? intColumn(new Int64(), rows.map((r) => change(r.name)?.cumulative ?? 0)) : nullColumn(new Int64(), n),
+    flat: intColumn(new Int64(), rows.map((r) => r.flat)),
+    flat_diff: intColumn(new Int64(), rows.map((r) => change(r.name)?.flat ?? 0)),
+    callers: rowListColumn(new Int64(), callers.map((c) => [...c])),
+    callees: rowListColumn(new Int64(), callees.map((c) => [...c])),
   };
   return tableToIPC(new Table(columns), 'stream');
 }

@@ -127,6 +127,12 @@ function checkShape(t: Table): void {
   expect(typeOf('cumulative')).toMatch(/^Uint(8|16|32|64)$/);
   expect(num(col('parent', 0))).toBe(-1);
   expect(num(col('depth', 0))).toBe(0);
+  // The root row has no location; a labels_only row would be drawn as a label set, not a function.
+  expect([col('labels_only', 0), col('location_address', 0), nameAt(t, 0)]).toEqual([null, null, null]);
+  for (let row = 1; row < t.numRows; row++) {
+    expect([col('labels_only', row), col('inlined', row), col('location_address', row), col('timestamp', row)]).toEqual([false, false, 0n, 0n]);
+    expect([col('mapping_file', row), col('function_file_name', row), col('location_line', row)]).toEqual([null, null, null]);
+  }
   for (let row = 1; row < t.numRows; row++) {
     const parent = num(col('parent', row));
     expect(parent).toBeLessThan(row);
