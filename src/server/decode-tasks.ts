@@ -5,6 +5,7 @@ import type { ExportProfilesServiceRequest } from '../gen/opentelemetry/proto/co
 import { decodeOtlpEach, parseOtlpJson, parseOtlpProtobuf } from '../formats/otlp.js';
 // Registers format=otlp, so POST /ingest?format=otlp decodes wherever this module runs (a worker too).
 import '../formats/otlp-format.js';
+import { decodeJfrUpload } from '../formats/jfr.js';
 import { decodePprof } from '../formats/pprof.js';
 import { decodeProfiles } from '../formats/registry.js';
 import { InputError } from '../model/errors.js';
@@ -22,7 +23,7 @@ import { decodeBudget, inflatePprof } from './limits.js';
  * (decode-pool.ts) or, with no pool, on the event loop: the same function either way. Tasks carry the
  * raw bytes and the tenant's limits; the decode-time limits are checked here, while reading.
  */
-export type DecodeTask = FormatTask | PprofSeriesTask | OtlpTask;
+export type DecodeTask = FormatTask | PprofSeriesTask | OtlpTask | JfrTask;
 
 /** One body in a named format (`POST /ingest`): pprof (maybe gzipped), folded, lines, perf, speedscope, otlp. */
 export interface FormatTask {
@@ -34,6 +35,18 @@ export interface FormatTask {
   readonly labels?: Labels;
   readonly timeMs?: number;
   readonly type?: ProfileType;
+}
+
+/** A Pyroscope Java agent upload (`format=jfr`): the recording, its per-context labels, the upload's window and sample rate. */
+export interface JfrTask {
+  readonly kind: 'jfr';
+  readonly jfr: Uint8Array;
+  readonly contextLabels?: Uint8Array;
+  readonly limits: TenantLimits;
+  readonly labels: Labels;
+  readonly timeMs: number;
+  readonly durationNs: number;
+  readonly periodNs: number;
 }
 
 /** pprof profiles grouped by series, as push.v1 and Parca's WriteRaw carry them; one budget for the request. */
@@ -89,6 +102,10 @@ export async function runDecodeTask(task: DecodeTask): Promise<Decoded> {
       return { profiles: await decodeFormat(task), rejected: [] };
     case 'pprof-series':
       return { profiles: await decodePprofSeries(task), rejected: [] };
+    case 'jfr': {
+      const { jfr, contextLabels, limits, ...opts } = task;
+      return { profiles: decodeJfrUpload(jfr, contextLabels, { ...opts, budget: decodeBudget(limits) }, limits.maxDecompressedBytes), rejected: [] };
+    }
     case 'otlp':
       return decodeOtlpRequest(task.encoding === 'json' ? parseOtlpJson(new TextDecoder().decode(otlpBody(task))) : parseOtlpProtobuf(otlpBody(task), task.limits), task.limits);
   }

@@ -6,6 +6,9 @@ import { SERVICE_NAME, labelsFrom } from '../model/labels.js';
 const TYPE_SUFFIXES = new Set([
   'cpu', 'itimer', 'wall', 'alloc_objects', 'alloc_space', 'inuse_objects', 'inuse_space', 'goroutines',
   'goroutine', 'mutex_count', 'mutex_duration', 'block_count', 'block_duration', 'exceptions',
+  // The Pyroscope Java agent's (async-profiler's event names).
+  'alloc_in_new_tlab_objects', 'alloc_in_new_tlab_bytes', 'alloc_outside_tlab_objects', 'alloc_outside_tlab_bytes',
+  'lock_count', 'lock_duration', 'live',
 ]);
 
 export interface IngestName {

@@ -10,7 +10,7 @@ import type { ServerContext } from './context.js';
 import { param } from './http-query.js';
 import type { QueryParams } from './http-query.js';
 import { parseIngestName } from './ingest-name.js';
-import { readMultipartProfile } from './multipart.js';
+import { readMultipartJfr, readMultipartProfile } from './multipart.js';
 import type { SampleTypeConfig } from './multipart.js';
 import { withIngestSlot } from './backpressure.js';
 import { decodeOffLoop } from './decode-pool.js';
@@ -19,22 +19,35 @@ import { tenantOf } from './tenant.js';
 import { writeProfiles } from './write.js';
 
 
-/**
- * The Pyroscope Java agent's default upload (`format=jfr`, a Java Flight Recorder file). Kiln has no
- * JFR decoder; refusing by name, before the body is read, tells the operator what to change instead of
- * a generic "unknown format".
- */
-const JFR_REFUSED =
-  'format=jfr (Java Flight Recorder, the Pyroscope Java agent\'s default) is not supported by Kiln: set PYROSCOPE_FORMAT=collapsed on the Java agent (one event type per agent, sent as folded stacks), or send pprof (e.g. async-profiler -o pprof, OpenTelemetry Java profiling via OTLP)';
-
 /** Pyroscope's default sampling rate for text formats that carry none. */
 const DEFAULT_SAMPLE_RATE_HZ = 100;
 
+const blankPeriod = (name: string, sampleType: string, sampleUnit: string): ProfileType => ({ name, sampleType, sampleUnit, periodType: '', periodUnit: '' });
+
 /**
- * `units` of text formats → the type the samples are stored as. CPU samples are stored as CPU time
+ * The Pyroscope Java agent's collapsed uploads (PYROSCOPE_FORMAT=collapsed) say what they hold by the
+ * app name's suffix (`app.wall`, `app.alloc_in_new_tlab_bytes`, …), and Pyroscope types them by that
+ * suffix alone (its ingest adapter's convertMetadata), with a blank period outside CPU and wall time.
+ */
+const SUFFIX_TYPES: Readonly<Record<string, { type: ProfileType; scaleByPeriod: boolean }>> = {
+  wall: { type: { name: 'wall', sampleType: 'wall', sampleUnit: 'nanoseconds', periodType: 'cpu', periodUnit: 'nanoseconds' }, scaleByPeriod: true },
+  alloc_in_new_tlab_objects: { type: blankPeriod('memory', 'alloc_in_new_tlab_objects', 'count'), scaleByPeriod: false },
+  alloc_in_new_tlab_bytes: { type: blankPeriod('memory', 'alloc_in_new_tlab_bytes', 'bytes'), scaleByPeriod: false },
+  alloc_outside_tlab_objects: { type: blankPeriod('memory', 'alloc_outside_tlab_objects', 'count'), scaleByPeriod: false },
+  alloc_outside_tlab_bytes: { type: blankPeriod('memory', 'alloc_outside_tlab_bytes', 'bytes'), scaleByPeriod: false },
+  lock_count: { type: blankPeriod('block', 'contentions', 'count'), scaleByPeriod: false },
+  lock_duration: { type: blankPeriod('block', 'delay', 'nanoseconds'), scaleByPeriod: false },
+  live: { type: blankPeriod('memory', 'live', 'count'), scaleByPeriod: false },
+};
+
+/**
+ * The type of a text-format upload: the Java agent's suffix (SUFFIX_TYPES) when the name ends in one,
+ * else `units` → the type the samples are stored as. CPU samples are stored as CPU time
  * (samples × period), as Pyroscope shows them, so they land next to pprof and agent CPU profiles.
  */
-function textFormatType(units: string | undefined): { type: ProfileType; scaleByPeriod: boolean } {
+function textFormatType(units: string | undefined, name: string): { type: ProfileType; scaleByPeriod: boolean } {
+  const suffix = name.includes('.') ? name.slice(name.lastIndexOf('.') + 1) : '';
+  if (Object.hasOwn(SUFFIX_TYPES, suffix)) return SUFFIX_TYPES[suffix]!;
   switch (units ?? 'samples') {
     case 'samples':
       return { type: { name: 'process_cpu', sampleType: 'cpu', sampleUnit: 'nanoseconds', periodType: 'cpu', periodUnit: 'nanoseconds' }, scaleByPeriod: true };
@@ -111,10 +124,18 @@ async function decodeIngest(req: FastifyRequest, ctx: ServerContext, tenant: str
   if (/\bgzip\b/i.test(String(req.headers['content-encoding'] ?? ''))) body = await gunzipStreaming(body, limits.maxDecompressedBytes);
 
   let format = param(params, 'format');
-  if (format === 'jfr') throw new InputError(JFR_REFUSED, 415);
-  let sampleTypeConfig: SampleTypeConfig | undefined;
   const contentType = String(req.headers['content-type'] ?? '');
-  if (contentType.toLowerCase().startsWith('multipart/form-data')) {
+  const multipart = contentType.toLowerCase().startsWith('multipart/form-data');
+  if (format === 'jfr') {
+    // The Pyroscope Java agent: raw JFR, or multipart with `jfr` and per-context `labels` parts.
+    const parts = multipart ? await readMultipartJfr(body, contentType) : { jfr: body };
+    if (parts.jfr.length === 0) throw new InputError('empty JFR: nothing to ingest');
+    const durationNs = (untilMs - fromMs) * 1e6;
+    const task = { kind: 'jfr', ...parts, limits, labels, timeMs: fromMs, durationNs, periodNs: 1e9 / hz } as const;
+    return (await decodeOffLoop(ctx, task)).profiles;
+  }
+  let sampleTypeConfig: SampleTypeConfig | undefined;
+  if (multipart) {
     const part = await readMultipartProfile(body, contentType);
     body = part.profile;
     sampleTypeConfig = part.sampleTypeConfig;
@@ -126,7 +147,7 @@ async function decodeIngest(req: FastifyRequest, ctx: ServerContext, tenant: str
   const isText = format === 'folded' || format === 'lines' || format === 'perf' || format === 'collapsed';
   const typeParam = param(params, 'profile_type');
   const explicitType = typeParam ? parseProfileType(typeParam) : undefined;
-  const textType = isText && !explicitType ? textFormatType(param(params, 'units')) : undefined;
+  const textType = isText && !explicitType ? textFormatType(param(params, 'units'), name) : undefined;
   const periodNs = 1e9 / hz;
   // Inflated (a gzipped pprof) and decoded on a worker thread, with the decode-time limits checked as it reads.
   const { profiles: decoded } = await decodeOffLoop(ctx, { kind: 'format', format, body, limits, name, labels, timeMs: fromMs, type: explicitType ?? textType?.type });

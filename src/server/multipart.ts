@@ -13,12 +13,7 @@ export interface MultipartProfile {
  * `Response.formData`, already bounded by the body-size cap) and returns its `profile` part.
  */
 export async function readMultipartProfile(body: Uint8Array, contentType: string): Promise<MultipartProfile> {
-  let form: FormData;
-  try {
-    form = await new Response(new Uint8Array(body), { headers: { 'content-type': contentType } }).formData();
-  } catch (e) {
-    throw new InputError(`malformed multipart/form-data body: ${(e as Error).message}`);
-  }
+  const form = await parseForm(body, contentType);
   const profile = form.get('profile');
   if (profile === null) throw new InputError('multipart body has no "profile" part');
   // Old SDKs send cumulative profiles with the previous one beside them; stored as they are, they would
@@ -26,7 +21,7 @@ export async function readMultipartProfile(body: Uint8Array, contentType: string
   if (form.get('prev_profile') !== null) {
     throw new InputError('unsupported client version. Please update github.com/grafana/pyroscope-go to the latest version', 422);
   }
-  const bytes = typeof profile === 'string' ? new TextEncoder().encode(profile) : new Uint8Array(await profile.arrayBuffer());
+  const bytes = await partBytes(profile);
   const configPart = form.get('sample_type_config');
   if (configPart === null) return { profile: bytes };
   const text = typeof configPart === 'string' ? configPart : await configPart.text();
@@ -40,4 +35,30 @@ export async function readMultipartProfile(body: Uint8Array, contentType: string
     throw new InputError('multipart "sample_type_config" must be a JSON object keyed by sample type');
   }
   return { profile: bytes, sampleTypeConfig: config as SampleTypeConfig };
+}
+
+/** The Pyroscope Java agent's upload: a `jfr` part (the recording) and an optional `labels` part (per-context labels). */
+export interface MultipartJfr {
+  readonly jfr: Uint8Array;
+  readonly contextLabels?: Uint8Array;
+}
+
+export async function readMultipartJfr(body: Uint8Array, contentType: string): Promise<MultipartJfr> {
+  const form = await parseForm(body, contentType);
+  const jfr = form.get('jfr');
+  if (jfr === null) throw new InputError('multipart body with format=jfr has no "jfr" part (the Pyroscope Java agent sends the recording as "jfr")');
+  const labels = form.get('labels');
+  return { jfr: await partBytes(jfr), contextLabels: labels === null ? undefined : await partBytes(labels) };
+}
+
+async function parseForm(body: Uint8Array, contentType: string): Promise<FormData> {
+  try {
+    return await new Response(new Uint8Array(body), { headers: { 'content-type': contentType } }).formData();
+  } catch (e) {
+    throw new InputError(`malformed multipart/form-data body: ${(e as Error).message}`);
+  }
+}
+
+async function partBytes(part: string | Blob): Promise<Uint8Array> {
+  return typeof part === 'string' ? new TextEncoder().encode(part) : new Uint8Array(await part.arrayBuffer());
 }

@@ -98,18 +98,18 @@ describe('Pyroscope SDK profiles get the profile type ids Pyroscope gives them',
 });
 
 describe('Java agent uploads in JFR', () => {
-  it('format=jfr gets 415 naming JFR and what to send instead, whether the body is raw or multipart', async () => {
-    const jfrMagic = Uint8Array.from([0x46, 0x4c, 0x52, 0x00, 0x00, 0x02, 0x00, 0x01]); // "FLR\0", JFR 2.1
+  it('format=jfr is decoded (a real recording: jfr-ingest.test.ts); a truncated one is 400 naming JFR, raw or multipart, storing nothing', async () => {
+    const jfrMagic = Uint8Array.from([0x46, 0x4c, 0x52, 0x00, 0x00, 0x02, 0x00, 0x01]); // "FLR\0", JFR 2.1, and no more
     const now = Math.floor(Date.now() / 1000);
     const params = { name: 'java-app.itimer{env=test}', format: 'jfr', spyName: 'javaspy', sampleRate: '100', from: String(now - 10), until: String(now) };
     const raw = await ingest(srv.url, params, jfrMagic, { 'content-type': 'application/octet-stream' });
-    expect(raw.status).toBe(415);
-    expect(((await raw.json()) as { error: string }).error).toMatch(/format=jfr \(Java Flight Recorder.*not supported.*PYROSCOPE_FORMAT=collapsed/);
+    expect(raw.status).toBe(400);
+    expect(((await raw.json()) as { error: string }).error).toMatch(/malformed JFR: a chunk header needs 68 bytes, 8 left \(truncated\?\)/);
     // The agent's multipart form: a `jfr` part and a `labels` part.
     const form = new FormData();
     form.append('jfr', new Blob([jfrMagic]), 'jfr');
     const multipart = await ingest(srv.url, params, form);
-    expect(multipart.status).toBe(415);
+    expect(multipart.status).toBe(400);
     expect(await typesOf('java-app')).toEqual([]);
   });
 
@@ -125,6 +125,34 @@ describe('Java agent uploads in JFR', () => {
     });
     // 3 samples at 100 Hz = 30 ms of CPU.
     expect(fg.body.flamegraph.total).toBe('30000000');
+  });
+
+  it('collapsed .wall, allocation and lock uploads get Pyroscope\'s ids, typed by the name\'s suffix', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const window = { spyName: 'javaspy', aggregationType: 'sum', from: String(now - 10), until: String(now) };
+    const folded = 'java/lang/Thread.run;com/example/App.work 4\n';
+    const uploads: [string, string, string][] = [
+      ['wall', 'samples', 'wall:wall:nanoseconds:cpu:nanoseconds'],
+      ['alloc_in_new_tlab_objects', 'objects', 'memory:alloc_in_new_tlab_objects:count::'],
+      ['alloc_in_new_tlab_bytes', 'bytes', 'memory:alloc_in_new_tlab_bytes:bytes::'],
+      ['alloc_outside_tlab_bytes', 'bytes', 'memory:alloc_outside_tlab_bytes:bytes::'],
+      ['lock_count', 'lock_samples', 'block:contentions:count::'],
+      ['lock_duration', 'lock_nanoseconds', 'block:delay:nanoseconds::'],
+    ];
+    for (const [suffix, units] of uploads) {
+      const res = await ingest(srv.url, { name: `java-events.${suffix}{env=test}`, units, sampleRate: '100', ...window }, folded);
+      expect(res.status, await res.clone().text()).toBe(200);
+    }
+    // One service (the suffix is not part of its name), one id per upload.
+    expect(await typesOf('java-events')).toEqual(uploads.map(([, , id]) => id).sort());
+    const total = async (id: string): Promise<string> => {
+      const fg = await querier<{ flamegraph: { total: string } }>(srv.url, 'SelectMergeStacktraces', { profile_typeID: id, label_selector: '{service_name="java-events"}', ...ALL_TIME });
+      return fg.body.flamegraph.total;
+    };
+    // Wall samples are time (4 at 100 Hz = 40 ms); bytes and lock counts stay as sent.
+    expect(await total('wall:wall:nanoseconds:cpu:nanoseconds')).toBe('40000000');
+    expect(await total('memory:alloc_in_new_tlab_bytes:bytes::')).toBe('4');
+    expect(await total('block:contentions:count::')).toBe('4');
   });
 });
 
