@@ -53,10 +53,14 @@ beforeAll(async () => {
         labels: {
           labels: [
             ...(name ? [{ name: '__name__', value: name }] : []),
+            // parca-agent's process labels (comm is the kernel's 15-character name) plus a job to tell files apart.
+            { name: 'cgroup_name', value: '/system.slice/app.service' },
             { name: 'comm', value: job.slice(0, 15) },
+            { name: 'executable', value: `/usr/bin/${job}` },
             { name: 'job', value: job },
             { name: 'node', value: 'node-1' },
             { name: 'pid', value: '4242' },
+            { name: 'ppid', value: '1' },
           ],
         },
         samples: files.map((f) => {
@@ -166,7 +170,7 @@ describe('@parca/client QueryServiceClient over gRPC-web (the Parca UI path, /ap
     expect(ids).toContain(FIB_TYPE);
     expect(types.types.every((x) => x.delta)).toBe(true);
     const { response: labels } = await parca.labels({ match: [], ...EVER, profileType: `${FIB_TYPE}:delta` });
-    expect(labels.labelNames).toEqual(expect.arrayContaining(['comm', 'job', 'node', 'pid']));
+    expect(labels.labelNames).toEqual(expect.arrayContaining(['cgroup_name', 'comm', 'executable', 'job', 'node', 'pid', 'ppid']));
     const { response: values } = await parca.values({ labelName: 'job', match: [], ...EVER, profileType: `${FIB_TYPE}:delta` });
     expect(values.labelValues).toContain('parca-fib.pb.gz');
     expect(values.labelValues).not.toContain('pyroscope-heap');
