@@ -1,5 +1,5 @@
 import { InputError, labelsFrom, sanitizeLabelName } from '../model/index.js';
-import type { Label, Labels, Profile, ProfileType } from '../model/index.js';
+import type { Label, Labels, Profile, ProfileType, SpanSamples } from '../model/index.js';
 import { DEFAULT_MAX_DECOMPRESSED, gunzipBounded } from './compression.js';
 import { EmptyProfileError } from './empty-profile.js';
 import type { DecodeOptions } from './options.js';
@@ -59,6 +59,8 @@ export function decodePprof(data: Uint8Array, opts: DecodeOptions = {}): Profile
     values: number[][];
     /** stack → row, per type: samples differing only in numeric labels collapse into one row. */
     rows: Map<number, number>[];
+    /** Per type, the samples that carry a `span_id` label (Pyroscope SDKs' span profiles); undefined until one does. */
+    spans: SpanSamples[] | undefined;
   }
   const buckets = new Map<string, Bucket>();
   const base = opts.labels ?? [];
@@ -78,11 +80,13 @@ export function decodePprof(data: Uint8Array, opts: DecodeOptions = {}): Profile
       if (buckets.size >= MAX_LABEL_SETS) {
         throw new InputError(`pprof profile splits into more than ${MAX_LABEL_SETS} label sets; drop high-cardinality pprof labels`);
       }
-      bucket = { labels, stacks: types.map(() => []), values: types.map(() => []), rows: types.map(() => new Map()) };
+      bucket = { labels, stacks: types.map(() => []), values: types.map(() => []), rows: types.map(() => new Map()), spans: undefined };
       buckets.set(key, bucket);
     }
 
     const stack = symbols.stack(s.locationIds);
+    const span = spanIdOf(s.labels, str);
+    if (span !== undefined) bucket.spans ??= types.map(() => ({ spanIds: [], stacks: [], values: [] }));
 
     for (let t = 0; t < nTypes; t++) {
       const v = s.values[t]!;
@@ -96,6 +100,12 @@ export function decodePprof(data: Uint8Array, opts: DecodeOptions = {}): Profile
         bucket.stacks[t]!.push(stack);
         bucket.values[t]!.push(v);
       }
+      if (span !== undefined) {
+        const spans = bucket.spans![t]!;
+        spans.spanIds.push(span);
+        spans.stacks.push(stack);
+        spans.values.push(v);
+      }
     }
   }
 
@@ -108,7 +118,18 @@ export function decodePprof(data: Uint8Array, opts: DecodeOptions = {}): Profile
   for (const bucket of buckets.values()) {
     types.forEach((type: ProfileType, t) => {
       if (bucket.values[t]!.length === 0) return;
-      out.push({ type, labels: bucket.labels, timeMs, durationNs, period, dict: symbols.dict, stacks: bucket.stacks[t]!, values: bucket.values[t]! });
+      const spans = bucket.spans?.[t];
+      out.push({
+        type,
+        labels: bucket.labels,
+        timeMs,
+        durationNs,
+        period,
+        dict: symbols.dict,
+        stacks: bucket.stacks[t]!,
+        values: bucket.values[t]!,
+        ...(spans && spans.spanIds.length > 0 ? { spans } : {}),
+      });
     });
   }
   if (out.length === 0) throw new EmptyProfileError('pprof profile');
@@ -142,6 +163,19 @@ function sampleLabels(labels: readonly number[], str: (i: number) => string, bas
   pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const key = pairs.map((p) => `${p[0]}\0${p[1]}`).join('\0');
   return [key, labelsFrom([...pairs, ...base.map((l: Label) => [l.name, l.value] as [string, string])])];
+}
+
+/**
+ * The sample's `span_id` label as a 64-bit id: 16 hex digits, as Pyroscope SDKs write it (the same
+ * spelling span_selector uses). Anything else is not a span id Tempo could ask for, and is ignored.
+ */
+function spanIdOf(labels: readonly number[], str: (i: number) => string): bigint | undefined {
+  for (let i = 0; i < labels.length; i += 2) {
+    if (str(labels[i]!) !== 'span_id') continue;
+    const v = str(labels[i + 1]!);
+    return /^[0-9a-fA-F]{16}$/.test(v) ? BigInt(`0x${v}`) : undefined;
+  }
+  return undefined;
 }
 
 /** pprof label keys are free text (`thread name`); series label names must be Prometheus names. */

@@ -20,6 +20,20 @@ export interface Profile {
   readonly dict: SymbolDictionary;
   readonly stacks: number[];
   readonly values: number[];
+  /**
+   * The part of the samples recorded inside traced spans, by span (Pyroscope SDKs' `span_id` pprof
+   * label, OTLP sample links): an index beside the samples, not more of them — every span sample's
+   * value is also in `stacks`/`values`. Absent when no sample carries a span, so such profiles cost nothing.
+   */
+  readonly spans?: SpanSamples;
+}
+
+/** Parallel arrays: row i is `values[i]` of stack `stacks[i]` (a `dict.stacks` index) inside span `spanIds[i]`. */
+export interface SpanSamples {
+  /** 64-bit span ids (16 hex digits on the wire). */
+  readonly spanIds: bigint[];
+  readonly stacks: number[];
+  readonly values: number[];
 }
 
 /** Sum of all sample values. */

@@ -1,6 +1,6 @@
 import { InputError } from '../model/errors.js';
 import type { Labels } from '../model/labels.js';
-import type { Profile } from '../model/profile.js';
+import type { Profile, SpanSamples } from '../model/profile.js';
 import type { ProfileType } from '../model/profile-type.js';
 import type { FunctionInfo, Line, Location, Mapping, Stack, SymbolDictionary } from '../model/symbols.js';
 import type { DecodeTask, Decoded } from './decode-tasks.js';
@@ -50,6 +50,8 @@ interface PackedProfile {
   readonly dict: number;
   readonly stacks: Int32Array;
   readonly values: Float64Array;
+  /** Span samples as decoded (rare and small; bigints clone across threads as they are). */
+  readonly spans?: SpanSamples;
 }
 
 /** Runs a task and packs its outcome; what the worker thread does with each task it is given. */
@@ -76,6 +78,7 @@ export function unpackReply(reply: DecodeReply): Decoded {
       dict: dicts[p.dict]!,
       stacks: plainArray(p.stacks),
       values: plainArray(p.values),
+      ...(p.spans ? { spans: p.spans } : {}),
     }),
   );
   return { profiles, rejected: reply.decoded.rejected };
@@ -99,6 +102,7 @@ function pack(decoded: Decoded): PackedDecoded {
       dict,
       stacks: Int32Array.from(p.stacks),
       values: Float64Array.from(p.values),
+      ...(p.spans ? { spans: p.spans } : {}),
     };
   });
   return { dicts, profiles, rejected: decoded.rejected };

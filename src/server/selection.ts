@@ -1,6 +1,7 @@
 import { InputError } from '../model/errors.js';
 import { parseSelector } from '../query/selector.js';
 import { checkRange } from '../query/time.js';
+import type { Id } from '../model/ids.js';
 import type { SeriesQuery, TimeRange } from '../store/store.js';
 
 /**
@@ -22,16 +23,32 @@ export function seriesQuery(tenant: string, profileTypeID: string, labelSelector
   return { tenant, selector, ...range, signal };
 }
 
+/** A merge's query, narrowed to the samples of some spans when a span selector is given. */
+export type SpanNarrowedQuery = SeriesQuery & { readonly spanIds?: readonly Id[] };
+
+/**
+ * `span_selector` (span ids as 16 hex digits, as Tempo sends them) → the query narrowed to those spans'
+ * samples; an empty selector leaves the query whole.
+ */
+export function withSpanSelector(q: SeriesQuery, spanSelector: readonly string[] | undefined): SpanNarrowedQuery {
+  if (!spanSelector || spanSelector.length === 0) return q;
+  const spanIds = spanSelector.map((s) => {
+    if (!/^[0-9a-fA-F]{16}$/.test(s)) throw new InputError(`span_selector: invalid span id ${JSON.stringify(s.slice(0, 80))} (16 hex digits expected)`);
+    return BigInt(`0x${s}`);
+  });
+  return { ...q, spanIds };
+}
+
 /** The selectors of SelectMergeStacktraces / SelectMergeProfile that Kiln cannot answer. */
 export interface UnservedSelectors {
   readonly profileIdSelector: readonly string[];
   readonly traceIdSelector?: readonly string[];
-  readonly spanSelector?: readonly string[];
   readonly stackTraceSelector?: { readonly goPgo?: unknown };
 }
 
 /**
- * Kiln keeps no profile ids, trace ids or span ids per sample, and builds no Go PGO profiles, so a
+ * Kiln keeps no trace ids per sample (span ids it keeps: see withSpanSelector), selects no profiles by
+ * id, and builds no Go PGO profiles, so a
  * request that narrows by one of them is refused (InvalidArgument) — answering with the whole
  * selection would be an answer to a different question.
  */
@@ -40,7 +57,6 @@ export function refuseUnservedSelectors(r: UnservedSelectors): void {
     throw new InputError(`${field} is not supported by Kiln: ${why}; leave it empty to merge the whole selection`);
   };
   if (r.profileIdSelector.length > 0) refuse('profile_id_selector', 'profiles are stored without their ids');
-  if ((r.spanSelector?.length ?? 0) > 0) refuse('span_selector', 'samples are stored without span ids');
   if ((r.traceIdSelector?.length ?? 0) > 0) refuse('trace_id_selector', 'samples are stored without trace ids');
   if (r.stackTraceSelector?.goPgo !== undefined) refuse('stack_trace_selector.go_pgo', 'Go PGO profiles are not built');
 }

@@ -84,6 +84,7 @@ export class EngineStore implements Store {
   async mergeStacks(q: MergeQuery): Promise<StackValue[]> {
     const series = await this.select(q);
     if (series.length === 0 || q.to <= q.from) return [];
+    if (q.spanIds !== undefined) return this.engine.mergeSpanStacks(q.tenant, series.map((s) => s.id), q, q.spanIds, q.signal);
     const [rows] = await this.engine.mergeStacks(q.tenant, [series.map((s) => s.id)], q, limitOf(q.limit), q.signal);
     return rows ?? [];
   }

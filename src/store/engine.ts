@@ -1,4 +1,5 @@
 import type { FunctionInfo, Id, Labels, Mapping, ProfileType } from '../model/index.js';
+import type { SpanRows } from './profile-rows.js';
 import type { StackValue, StoreStats, TimeRange } from './store.js';
 
 /**
@@ -73,6 +74,11 @@ export interface Engine {
     aggregation: 'sum' | 'avg',
     signal?: AbortSignal,
   ): Promise<{ timeMs: number; value: number }[][]>;
+  /**
+   * sum(value) by stack over the samples recorded inside any of `spanIds`, for these series and range,
+   * in the engine (from the span-sample rows; no limit: a span's samples are few).
+   */
+  mergeSpanStacks(tenant: string, seriesIds: readonly Id[], range: TimeRange, spanIds: readonly Id[], signal?: AbortSignal): Promise<StackValue[]>;
   /**
    * The stored profiles of these series in the range, by time then id, at most `limit` of them (the
    * caller asks for one more than it accepts, to tell a cut from an exact fit). One row per profile,
@@ -172,6 +178,8 @@ export interface ProfileRow {
   /** Distinct stacks, sorted by id; one row each, no zeros. */
   readonly stackIds: BigUint64Array;
   readonly scaled: Float64Array;
+  /** Samples recorded inside spans: stored apart (a span-sample table), only for profiles that have them. */
+  readonly spans?: SpanRows;
 }
 
 /** What one commit adds. Symbol and series lists may name entries the engine already has. */

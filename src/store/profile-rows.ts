@@ -10,6 +10,35 @@ export interface ProfileSamples {
   readonly scaled: Float64Array;
   readonly scale: number;
   readonly total: number;
+  /** Rows of the samples recorded inside spans (only when the profile has any). */
+  readonly spans?: SpanRows;
+}
+
+/** (span, stack, value) rows: what a span profile merges. Values are not scaled. */
+export interface SpanRows {
+  readonly spanIds: BigUint64Array;
+  readonly stackIds: BigUint64Array;
+  readonly values: Float64Array;
+}
+
+/** A profile's span samples with content stack ids, zeros dropped; undefined when it has none. */
+function spanRows(p: Profile, stackWords: Uint32Array): SpanRows | undefined {
+  const s = p.spans;
+  if (!s || s.spanIds.length === 0) return undefined;
+  const keep: number[] = [];
+  for (let i = 0; i < s.spanIds.length; i++) if (s.values[i] !== 0) keep.push(i);
+  if (keep.length === 0) return undefined;
+  const stackIds = new BigUint64Array(keep.length);
+  const words = new Uint32Array(stackIds.buffer);
+  keep.forEach((i, k) => {
+    words[2 * k] = stackWords[2 * s.stacks[i]!]!;
+    words[2 * k + 1] = stackWords[2 * s.stacks[i]! + 1]!;
+  });
+  return {
+    spanIds: BigUint64Array.from(keep, (i) => BigInt.asUintN(64, s.spanIds[i]!)),
+    stackIds,
+    values: Float64Array.from(keep, (i) => s.values[i]!),
+  };
 }
 
 /** Row indices below this fit beside a 32-bit word in one exactly sortable double (2^32 · 2^21 = 2^53). */
@@ -27,6 +56,12 @@ const ROW_RADIX = 2 ** 21;
  * per 800-row profile on the loaded bench machine, most of it allocating bigints.
  */
 export function profileSamples(p: Profile, stackWords: Uint32Array): ProfileSamples {
+  const samples = stackSamples(p, stackWords);
+  const spans = spanRows(p, stackWords);
+  return spans ? { ...samples, spans } : samples;
+}
+
+function stackSamples(p: Profile, stackWords: Uint32Array): ProfileSamples {
   const n = p.stacks.length;
   if (n >= ROW_RADIX) return profileSamplesByMap(p, stackWords);
   const keys = new Float64Array(n);

@@ -28,6 +28,11 @@ export interface SeriesQuery extends TimeRange {
 
 /** A merge may keep only the heaviest stacks: top `limit` by value, the rest summed into one row. */
 export interface MergeQuery extends SeriesQuery {
+  /**
+   * Merge only the samples recorded inside these spans (span profiles; `span_selector`). Undefined =
+   * every sample. Such merges are never limited: a span's samples are few.
+   */
+  readonly spanIds?: readonly Id[];
   /** Stacks to keep (0 or undefined = all). When stacks are cut, one more row, `OTHER_STACK_ID`, holds their sum. */
   readonly limit?: number;
 }

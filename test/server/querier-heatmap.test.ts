@@ -1,8 +1,8 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnalyzeQueryResponseSchema, SelectHeatmapResponseSchema, SelectSeriesResponseSchema } from '../../src/gen/querier/v1/querier_pb.js';
-import { protoMessage as message } from '../support/proto-writer.js';
 import type { ProtoField } from '../support/proto-writer.js';
+import { querierProtoCall } from './querier-proto.js';
 import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { CPU, ingest, querier } from './helpers.js';
@@ -39,16 +39,7 @@ afterAll(async () => {
   await srv?.close();
 });
 
-/** connect-go's unary call with its default (protobuf) codec, as Grafana's backend sends it. */
-async function protoCall(method: string, fields: ProtoField[]): Promise<{ status: number; bytes: Uint8Array; text: string }> {
-  const res = await fetch(`${srv.url}/querier.v1.QuerierService/${method}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/proto', 'connect-protocol-version': '1', 'connect-timeout-ms': '29999', 'accept-encoding': 'gzip' },
-    body: message(fields),
-  });
-  const bytes = new Uint8Array(await res.arrayBuffer());
-  return { status: res.status, bytes, text: Buffer.from(bytes).toString('utf8') };
-}
+const protoCall = (method: string, fields: ProtoField[]) => querierProtoCall(srv.url, method, fields);
 
 const API = '{service_name="api"}';
 const START = T;

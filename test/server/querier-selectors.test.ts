@@ -38,11 +38,11 @@ function stacksOf(p: Profile): Map<string, number> {
 }
 
 describe('querier.v1 selectors are honoured or refused, never ignored', () => {
-  it('refuses profile_id_selector, span_selector and trace_id_selector on SelectMergeStacktraces with InvalidArgument', async () => {
+  it('refuses profile_id_selector, a malformed span_selector and trace_id_selector on SelectMergeStacktraces with InvalidArgument', async () => {
     const base = { profile_typeID: CPU, label_selector: '{service_name="api"}', ...jsonRange };
     for (const extra of [
       { profile_id_selector: ['7c9e6679-7425-40de-944b-e07fc1f90ae7'] },
-      { span_selector: ['9a517183f26a089d'] },
+      { span_selector: ['not-a-span-id'] },
       { trace_id_selector: ['7c9e66797425440de944be07fc1f90ae'] },
       { stack_trace_selector: { go_pgo: { keep_locations: 5 } } },
     ]) {
@@ -55,6 +55,10 @@ describe('querier.v1 selectors are honoured or refused, never ignored', () => {
     // Empty selectors are "not given": the whole selection merges.
     const ok = await querier<{ flamegraph: { total: string } }>(srv.url, 'SelectMergeStacktraces', { ...base, profile_id_selector: [], span_selector: [] });
     expect(ok.body.flamegraph.total).toBe('100');
+    // A well-formed span id narrows to that span's samples: none were recorded in spans here, so nothing.
+    const span = await querier<{ flamegraph?: { total?: string } }>(srv.url, 'SelectMergeStacktraces', { ...base, span_selector: ['9a517183f26a089d'] });
+    expect(span.status).toBe(200);
+    expect(span.body.flamegraph?.total ?? '0').toBe('0');
   });
 
   it('refuses profile_id_selector on SelectMergeProfile and on either side of a Diff', async () => {
@@ -63,7 +67,7 @@ describe('querier.v1 selectors are honoured or refused, never ignored', () => {
     });
     expect([r.status, r.body.code]).toEqual([400, 'invalid_argument']);
     const side = { profile_typeID: CPU, label_selector: '{}', ...jsonRange };
-    const d = await querier<{ code: string }>(srv.url, 'Diff', { left: side, right: { ...side, span_selector: ['9a517183f26a089d'] } });
+    const d = await querier<{ code: string }>(srv.url, 'Diff', { left: side, right: { ...side, profile_id_selector: ['7c9e6679-7425-40de-944b-e07fc1f90ae7'] } });
     expect([d.status, d.body.code]).toEqual([400, 'invalid_argument']);
   });
 

@@ -409,6 +409,44 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       });
     });
 
+    describe('span samples', () => {
+      const SPAN_A = 0xabcn;
+      const SPAN_B = 0xfedcba9876543210n; // above 2^63: stored as an unsigned 64-bit id
+      const withSpans = (timeMs: number): Profile => {
+        const p = folded({ labels: { service_name: 'a' }, timeMs, samples: { 'a;b': 10, 'a;c': 5, 'a;d': 1 } });
+        return { ...p, spans: { spanIds: [SPAN_A, SPAN_A, SPAN_B, SPAN_B], stacks: [p.stacks[0]!, p.stacks[1]!, p.stacks[0]!, p.stacks[2]!], values: [4, 5, 6, 0] } };
+      };
+
+      it('merges only the samples recorded inside the given spans, and every sample without a span selection', async () => {
+        await store.write(tenant, [
+          withSpans(T0),
+          folded({ labels: { service_name: 'a' }, timeMs: T0 + 10_000, samples: { 'a;b': 100 } }),
+          folded({ labels: { service_name: 'other' }, timeMs: T0, samples: { 'a;b': 1000 } }),
+        ]);
+        const a = selector([{ name: 'service_name', op: '=', value: 'a' }]);
+        expect(await mergedFolded(store, tenant, a, hour, [SPAN_A])).toEqual({ 'a;b': 4, 'a;c': 5 });
+        expect(await mergedFolded(store, tenant, a, hour, [SPAN_A, SPAN_B])).toEqual({ 'a;b': 10, 'a;c': 5 });
+        expect(await mergedFolded(store, tenant, a, hour, [SPAN_B])).toEqual({ 'a;b': 6 });
+        expect(await mergedFolded(store, tenant, a, hour, [0x1n])).toEqual({});
+        expect(await mergedFolded(store, tenant, a, { from: T0 + 1, to: T0 + HOUR }, [SPAN_A])).toEqual({});
+        // The spans are an index beside the samples: the whole merge is unchanged by them.
+        expect(await mergedFolded(store, tenant, a, hour)).toEqual({ 'a;b': 110, 'a;c': 5, 'a;d': 1 });
+        expect(await mergedFolded(store, freshTenant(), a, hour, [SPAN_A])).toEqual({});
+      });
+
+      it('keeps span samples across close and reopen, and drops them with their day', async () => {
+        const old = Date.UTC(2026, 0, 3, 12);
+        await store.write(tenant, [withSpans(T0), withSpans(old)]);
+        await store.close();
+        store = await open();
+        expect(await mergedFolded(store, tenant, selector(), hour, [SPAN_A])).toEqual({ 'a;b': 4, 'a;c': 5 });
+        const all = { from: old - HOUR, to: T0 + HOUR };
+        expect(await mergedFolded(store, tenant, selector(), all, [SPAN_A])).toEqual({ 'a;b': 8, 'a;c': 10 });
+        await store.dropBefore(Date.UTC(2026, 0, 5));
+        expect(await mergedFolded(store, tenant, selector(), all, [SPAN_A])).toEqual({ 'a;b': 4, 'a;c': 5 });
+      });
+    });
+
     describe('profile listings', () => {
       const write3 = () =>
         store.write(tenant, [

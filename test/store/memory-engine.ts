@@ -114,6 +114,20 @@ export class MemoryEngine implements Engine {
       .map((p) => ({ id: p.id, seriesId: p.seriesId, timeMs: p.timeMs, total: p.total }));
   }
 
+  async mergeSpanStacks(_tenant: string, seriesIds: readonly Id[], range: TimeRange, spanIds: readonly Id[], signal?: AbortSignal): Promise<StackValue[]> {
+    signal?.throwIfAborted();
+    const want = new Set(spanIds);
+    const sums = new Map<Id, number>();
+    for (const p of this.inRange(seriesIds, range)) {
+      const s = p.spans;
+      if (!s) continue;
+      s.spanIds.forEach((span, i) => {
+        if (want.has(span)) sums.set(s.stackIds[i]!, (sums.get(s.stackIds[i]!) ?? 0) + s.values[i]!);
+      });
+    }
+    return [...sums].map(([stackId, value]) => ({ stackId, value }));
+  }
+
   async countProfiles(_tenant: string, seriesIds: readonly Id[], range: TimeRange, signal?: AbortSignal): Promise<ProfileCounts> {
     signal?.throwIfAborted();
     const mine = this.inRange(seriesIds, range);

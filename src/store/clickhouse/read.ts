@@ -201,3 +201,22 @@ export async function countProfiles(r: Reader, tenant: string, seriesIds: readon
   );
   return { profiles: Number(row?.n ?? 0), rows: Number(row?.rows ?? 0) };
 }
+
+/** sum(value) by stack over the span samples of these spans, series and range, in ClickHouse. */
+export async function mergeSpanStacks(
+  r: Reader,
+  tenant: string,
+  seriesIds: readonly Id[],
+  range: TimeRange,
+  spanIds: readonly Id[],
+  signal?: AbortSignal,
+): Promise<StackValue[]> {
+  if (seriesIds.length === 0 || spanIds.length === 0 || range.to <= range.from) return [];
+  const rows = await r.conn.query<{ id: string; value: number }>(
+    `SELECT toString(stack_id) AS id, sum(value) AS value FROM ${r.layout.table('span_samples')}
+     WHERE tenant = ${quote(tenant)} AND series_id IN (${idList(seriesIds)}) AND span_id IN (${idList(spanIds)}) AND ${timeWithin(range.from, range.to)}
+     GROUP BY stack_id`,
+    signal,
+  );
+  return rows.map((row) => ({ stackId: BigInt(row.id), value: row.value }));
+}

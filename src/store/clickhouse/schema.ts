@@ -212,6 +212,17 @@ function tableSpecs(f: Features): TableSpec[] {
       shardBy: 'series_id',
       ttlTime: 'toDateTime(intDiv(time_ms, 1000))',
     },
+    {
+      // Samples recorded inside traced spans, inserted only for profiles that have any (a profile
+      // without spans adds no row). Read by (series, span) within hours: Tempo asks for a few span ids.
+      name: 'span_samples',
+      columns: `tenant ${str}, series_id UInt64, time_ms Int64, span_id UInt64, stack_id UInt64, value Float64`,
+      family: 'MergeTree',
+      partitionBy: `intDiv(time_ms, ${DAY_MS})`,
+      orderBy: `(tenant, series_id, intDiv(time_ms, ${HOUR_MS}), span_id)`,
+      shardBy: 'series_id',
+      ttlTime: 'toDateTime(intDiv(time_ms, 1000))',
+    },
   ];
   for (const level of LEVELS) {
     const perDay = DAY_MS / level.unitMs;
@@ -273,7 +284,7 @@ function viewSpecs(): ViewSpec[] {
 
 /** The tables whose rows have a time, and so are partitioned by day: what retention drops. */
 export function timedTables(): string[] {
-  return ['samples', 'profiles', ...LEVELS.flatMap((l) => [`samples_${l.suffix}`, `profiles_${l.suffix}`])];
+  return ['samples', 'profiles', 'span_samples', ...LEVELS.flatMap((l) => [`samples_${l.suffix}`, `profiles_${l.suffix}`])];
 }
 
 function engineClause(t: TableSpec, layout: Layout): string {

@@ -52,6 +52,9 @@ export async function commit(w: Writer, batch: CommitBatch): Promise<void> {
     insertRows(w, 'stacks', ['stack_id', 'location_ids'], batch.stacks, SYMBOLS_PER_INSERT, (o, s) => o.uint64(s.id).uint64Array(s.locationIds)),
   ]);
   await insertSamples(w, batch.profiles);
+  await insertRows(w, 'span_samples', ['tenant', 'series_id', 'time_ms', 'span_id', 'stack_id', 'value'], spanRowsOf(batch.profiles), ROWS_PER_INSERT, (o, r) =>
+    o.string(r.p.tenant).uint64(r.p.seriesId).int64(r.p.timeMs).uint64(r.p.spans!.spanIds[r.i]!).uint64(r.p.spans!.stackIds[r.i]!).float64(r.p.spans!.values[r.i]!),
+  );
   await insertRows(
     w,
     'profiles',
@@ -60,6 +63,13 @@ export async function commit(w: Writer, batch: CommitBatch): Promise<void> {
     ROWS_PER_INSERT,
     (o, p) => o.string(p.tenant).string(p.typeId).uint64(p.seriesId).int64(p.timeMs).uint64(p.id).int64(p.durationNs).float64(p.total).uint32(p.stackIds.length),
   );
+}
+
+/** (profile, row) of every span sample; empty (no INSERT) when no profile of the batch has spans. */
+function spanRowsOf(profiles: readonly ProfileRow[]): { p: ProfileRow; i: number }[] {
+  const out: { p: ProfileRow; i: number }[] = [];
+  for (const p of profiles) for (let i = 0; i < (p.spans?.spanIds.length ?? 0); i++) out.push({ p, i });
+  return out;
 }
 
 /** Sample rows, whole profiles per INSERT, a new INSERT once ROWS_PER_INSERT is reached. */

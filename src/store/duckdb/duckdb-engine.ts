@@ -6,7 +6,7 @@ import type { Id, Labels } from '../../model/index.js';
 import { Unavailable, parseProfileType } from '../../model/index.js';
 import type { CommitBatch, Engine, ListedProfileRow, ProfileCounts, SeriesRecord, StoredFunction, StoredLocation, StoredMapping, StoredStack, SymbolKind } from '../engine.js';
 import type { StackValue, StoreStats, TimeRange } from '../store.js';
-import { countProfiles, listProfiles, mergeStacks, seriesPoints } from './read.js';
+import { countProfiles, listProfiles, mergeSpanStacks, mergeStacks, seriesPoints } from './read.js';
 import { bytesOnDisk, countRows, dropDaysBefore } from './retention.js';
 import { HourlyRollup } from './rollup.js';
 import { createSchema, listDays } from './schema.js';
@@ -244,6 +244,11 @@ export class DuckDBEngine implements Engine {
     }
     const rows = await this.withReader(signal, (c) => listProfiles(c, [...idOfKey.keys()], range, limit));
     return rows.map((r) => ({ id: r.id, seriesId: idOfKey.get(r.seriesKey)!, timeMs: r.timeMs, total: r.total }));
+  }
+
+  mergeSpanStacks(_tenant: string, seriesIds: readonly Id[], range: TimeRange, spanIds: readonly Id[], signal?: AbortSignal): Promise<StackValue[]> {
+    const keys = this.keysOf(seriesIds);
+    return this.withReader(signal, (c) => mergeSpanStacks(c, keys, range, spanIds));
   }
 
   countProfiles(_tenant: string, seriesIds: readonly Id[], range: TimeRange, signal?: AbortSignal): Promise<ProfileCounts> {

@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { BIGINT } from '@duckdb/node-api';
+import { BIGINT, LIST, UBIGINT, listValue } from '@duckdb/node-api';
 import type { StackValue, TimeRange } from '../store.js';
 import { OTHER_STACK_ID } from '../store.js';
 import { dayOf, dayTableName } from './schema.js';
@@ -142,4 +142,17 @@ export async function countProfiles(conn: DuckDBConnection, keys: readonly numbe
   );
   const [row] = r.getRows();
   return { profiles: num(row?.[0] ?? 0), rows: num(row?.[1] ?? 0) };
+}
+
+/** sum(value) by stack over the span samples of these spans, series (by key) and range. */
+export async function mergeSpanStacks(conn: DuckDBConnection, keys: readonly number[], range: TimeRange, spanIds: readonly bigint[]): Promise<StackValue[]> {
+  if (keys.length === 0 || spanIds.length === 0 || range.to <= range.from) return [];
+  const r = await conn.runAndReadAll(
+    `SELECT stack_id, sum(value) FROM span_samples
+     WHERE time_ms >= $1 AND time_ms < $2 AND series_key IN (${intList(keys)}) AND span_id IN (SELECT unnest($3))
+     GROUP BY stack_id`,
+    [BigInt(Math.floor(range.from)), BigInt(Math.ceil(range.to)), listValue([...spanIds])],
+    [BIGINT, BIGINT, LIST(UBIGINT)],
+  );
+  return r.getRows().map(([id, v]) => ({ stackId: big(id!), value: num(v!) }));
 }

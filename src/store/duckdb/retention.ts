@@ -26,6 +26,7 @@ export async function dropDaysBefore(
   try {
     for (const d of doomed) await conn.run(`DROP TABLE IF EXISTS ${dayTableName(d)}`);
     await conn.run('DELETE FROM profiles WHERE time_ms < $1', [BigInt(boundaryMs)], [BIGINT]);
+    await conn.run('DELETE FROM span_samples WHERE time_ms < $1', [BigInt(boundaryMs)], [BIGINT]);
     await rollup.dropBefore(conn, firstKept);
     if (emptied.length > 0) await conn.run(`DELETE FROM series WHERE series_key IN (${intList(emptied.map((s) => s.key))})`);
     await conn.run('COMMIT');

@@ -34,6 +34,11 @@ const TABLES = [
   `CREATE TABLE IF NOT EXISTS profiles (
      profile_id UBIGINT NOT NULL, series_key INTEGER NOT NULL, time_ms BIGINT NOT NULL,
      duration_ns BIGINT NOT NULL, total DOUBLE NOT NULL, row_count INTEGER NOT NULL)`,
+  // Samples recorded inside traced spans (span profiles), written only for profiles whose samples carry
+  // a span id: a profile without spans costs nothing here. One table, not per day: its rows are few
+  // (a span's samples) and read by span id; retention deletes by time. Stack content ids, no surrogate key.
+  `CREATE TABLE IF NOT EXISTS span_samples (
+     series_key INTEGER NOT NULL, time_ms BIGINT NOT NULL, span_id UBIGINT NOT NULL, stack_id UBIGINT NOT NULL, value DOUBLE NOT NULL)`,
 ];
 
 export async function createSchema(conn: DuckDBConnection): Promise<void> {

@@ -72,6 +72,7 @@ export async function commitBatch(ctx: WriteContext, batch: CommitBatch): Promis
     }
     for (const c of samples.values()) c.close();
     profiles.close();
+    await appendSpanSamples(conn, batch.profiles, (p) => seriesOf(p.seriesId).key);
     await conn.run('COMMIT');
   } catch (e) {
     await conn.run('ROLLBACK').catch(() => undefined);
@@ -86,6 +87,26 @@ export async function commitBatch(ctx: WriteContext, batch: CommitBatch): Promis
     if (p.timeMs > s.lastMs) s.lastMs = p.timeMs;
     ctx.days.add(dayOf(p.timeMs));
   }
+}
+
+/** `span_samples` rows of the profiles that have any (most have none, and add nothing here). */
+async function appendSpanSamples(conn: DuckDBConnection, profiles: readonly ProfileRow[], keyOf: (p: ProfileRow) => number): Promise<void> {
+  const withSpans = profiles.filter((p) => p.spans !== undefined && p.spans.spanIds.length > 0);
+  if (withSpans.length === 0) return;
+  const a = await conn.createAppender('span_samples');
+  for (const p of withSpans) {
+    const key = keyOf(p);
+    const s = p.spans!;
+    for (let i = 0; i < s.spanIds.length; i++) {
+      a.appendInteger(key);
+      a.appendBigInt(BigInt(p.timeMs));
+      a.appendUBigInt(s.spanIds[i]!);
+      a.appendUBigInt(s.stackIds[i]!);
+      a.appendDouble(s.values[i]!);
+      a.endRow();
+    }
+  }
+  a.closeSync();
 }
 
 /** Column types of a samples day table and of `profiles`, in table order (see schema.ts). */

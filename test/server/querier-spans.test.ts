@@ -1,0 +1,160 @@
+import { fromBinary } from '@bufbuild/protobuf';
+import { Function as PprofFunction, Label, Line, Location, Profile as PprofProfile, Sample, StringTable, ValueType } from 'pprof-format';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromFlameGraph } from '../../src/formats/flamebearer.js';
+import { SelectMergeSpanProfileResponseSchema, SelectMergeStacktracesResponseSchema } from '../../src/gen/querier/v1/querier_pb.js';
+import type { FlameGraph } from '../../src/gen/querier/v1/querier_pb.js';
+import type { ProtoField } from '../support/proto-writer.js';
+import { querierProtoCall } from './querier-proto.js';
+import { startTestServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
+import { CPU, ingest, querier } from './helpers.js';
+
+/*
+ * Span profiles (Tempo's traces-to-profiles): a Pyroscope SDK labels the samples taken inside a traced
+ * span with `span_id` (16 hex digits); Grafana asks SelectMergeSpanProfile for the spans of a trace
+ * (pkg/tsdb/grafana-pyroscope-datasource GetSpanProfile: profile_typeID, label_selector, span_selector,
+ * start, end, max_nodes) and reads names, levels, total and max_self. SelectMergeStacktraces narrows
+ * by span_selector (field 11) the same way.
+ */
+
+const SPAN_A = '9a517183f26a089d';
+const SPAN_B = '5a4fe264a9c987fe';
+const MS = 1e6;
+// (stack root→leaf, cpu ns, span id or none)
+const SAMPLES: [string[], number, string | undefined][] = [
+  [['main', 'handle', 'db'], 30 * MS, SPAN_A],
+  [['main', 'handle', 'render'], 20 * MS, SPAN_A],
+  [['main', 'handle', 'db'], 50 * MS, SPAN_B],
+  [['main', 'gc'], 70 * MS, undefined],
+  [['main', 'handle', 'db'], 10 * MS, undefined],
+];
+
+/** A Go SDK-style CPU pprof whose samples inside spans carry span_id (and span_name) labels. */
+function spanPprof(): Uint8Array {
+  const st = new StringTable();
+  const names = [...new Set(SAMPLES.flatMap(([s]) => s))];
+  const id = (n: string) => names.indexOf(n) + 1;
+  return new PprofProfile({
+    sampleType: [new ValueType({ type: st.dedup('samples'), unit: st.dedup('count') }), new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') })],
+    periodType: new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') }),
+    period: 10 * MS,
+    timeNanos: T * 1e6,
+    durationNanos: 10e9,
+    function: names.map((n) => new PprofFunction({ id: id(n), name: st.dedup(n) })),
+    location: names.map((n) => new Location({ id: id(n), address: 0x1000 + id(n), line: [new Line({ functionId: id(n) })] })),
+    sample: SAMPLES.map(
+      ([stack, ns, span]) =>
+        new Sample({
+          locationId: [...stack].reverse().map(id),
+          value: [ns / (10 * MS), ns],
+          label: span ? [new Label({ key: st.dedup('span_id'), str: st.dedup(span) }), new Label({ key: st.dedup('span_name'), str: st.dedup('HTTP GET') })] : [],
+        }),
+    ),
+    stringTable: st,
+  }).encode();
+}
+
+let srv: TestServer;
+const T = Date.UTC(2026, 0, 7, 12, 0, 0);
+const SELECTOR = '{service_name="traced"}';
+
+beforeAll(async () => {
+  srv = await startTestServer();
+  const res = await ingest(srv.url, { name: 'traced{env=prod}', format: 'pprof', from: String(T / 1000), until: String(T / 1000 + 10) }, spanPprof());
+  expect(res.status, await res.clone().text()).toBe(200);
+});
+afterAll(async () => {
+  await srv?.close();
+});
+
+const protoCall = (method: string, fields: ProtoField[]) => querierProtoCall(srv.url, method, fields);
+
+/** The flame graph as `root;…;leaf` → self value (from Kiln's flamebearer reader, written apart from the encoder). */
+function selfByPath(fg: FlameGraph): Record<string, number> {
+  const tree = fromFlameGraph({ names: fg.names, levels: fg.levels.map((l) => ({ values: l.values.map(Number) })) });
+  const out: Record<string, number> = {};
+  const walk = (n: typeof tree, path: string[]) => {
+    const self = n.total - n.children.reduce((a, c) => a + c.total, 0);
+    if (self > 0 && path.length > 0) out[path.join(';')] = self;
+    for (const c of n.children) walk(c, [...path, c.name]);
+  };
+  walk(tree, []);
+  return out;
+}
+
+const spanRequest = (spans: string[], maxNodes?: number): ProtoField[] => [
+  [1, 'string', CPU],
+  [2, 'string', SELECTOR],
+  ...spans.map((s): ProtoField => [3, 'string', s]),
+  [4, 'varint', T - 60_000],
+  [5, 'varint', T + 60_000],
+  ...(maxNodes !== undefined ? [[6, 'varint', maxNodes] as ProtoField] : []),
+];
+
+async function spanFlame(spans: string[]): Promise<FlameGraph | undefined> {
+  const r = await protoCall('SelectMergeSpanProfile', spanRequest(spans));
+  expect(r.status, r.text).toBe(200);
+  return fromBinary(SelectMergeSpanProfileResponseSchema, r.bytes).flamegraph;
+}
+
+describe('SelectMergeSpanProfile (Grafana GetSpanProfile, protobuf)', () => {
+  it('merges only the samples recorded inside the given spans: names, levels, total, max_self', async () => {
+    const one = await protoCall('SelectMergeSpanProfile', spanRequest([SPAN_A], 16384));
+    expect(one.status, one.text).toBe(200);
+    const a = fromBinary(SelectMergeSpanProfileResponseSchema, one.bytes).flamegraph!;
+    expect(Number(a.total)).toBe(50 * MS);
+    expect(Number(a.maxSelf)).toBe(30 * MS);
+    expect(selfByPath(a)).toEqual({ 'main;handle;db': 30 * MS, 'main;handle;render': 20 * MS });
+
+    const both = (await spanFlame([SPAN_A, SPAN_B]))!;
+    expect(Number(both.total)).toBe(100 * MS);
+    expect(selfByPath(both)).toEqual({ 'main;handle;db': 80 * MS, 'main;handle;render': 20 * MS });
+
+    // A span nobody recorded: an empty flame graph, not the whole profile.
+    const none = await spanFlame(['0000000000000001']);
+    expect(Number(none?.total ?? 0)).toBe(0);
+  });
+
+  it('refuses a span id that is not 16 hex digits, and an empty span selector, with InvalidArgument', async () => {
+    for (const spans of [['xyz'], []]) {
+      const r = await protoCall('SelectMergeSpanProfile', spanRequest(spans));
+      expect(r.status).toBe(400);
+      expect(JSON.parse(r.text)).toEqual({ code: 'invalid_argument', message: expect.stringMatching(/span/) });
+    }
+  });
+});
+
+describe('span selectors in JSON and on SelectMergeStacktraces', () => {
+  it('SelectMergeSpanProfile in Connect JSON', async () => {
+    const r = await querier<{ flamegraph: { total: string; names: string[] } }>(srv.url, 'SelectMergeSpanProfile', {
+      profileTypeID: CPU,
+      labelSelector: SELECTOR,
+      spanSelector: [SPAN_B],
+      start: String(T - 60_000),
+      end: String(T + 60_000),
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.flamegraph.total).toBe(String(50 * MS));
+    expect(r.body.flamegraph.names).toEqual(expect.arrayContaining(['db']));
+    expect(r.body.flamegraph.names).not.toContain('gc');
+  });
+
+  it('SelectMergeStacktraces honours span_selector (field 11) and merges everything without it', async () => {
+    const base: ProtoField[] = [
+      [1, 'string', CPU],
+      [2, 'string', SELECTOR],
+      [3, 'varint', T - 60_000],
+      [4, 'varint', T + 60_000],
+    ];
+    const narrowed = await protoCall('SelectMergeStacktraces', [...base, [11, 'string', SPAN_A]]);
+    expect(narrowed.status, narrowed.text).toBe(200);
+    expect(Number(fromBinary(SelectMergeStacktracesResponseSchema, narrowed.bytes).flamegraph!.total)).toBe(50 * MS);
+    const whole = fromBinary(SelectMergeStacktracesResponseSchema, (await protoCall('SelectMergeStacktraces', base)).bytes).flamegraph!;
+    expect(Number(whole.total)).toBe(180 * MS);
+    // span_id and span_name never become series labels.
+    const names = await querier<{ names: string[] }>(srv.url, 'LabelNames', { matchers: [SELECTOR], start: String(T - 60_000), end: String(T + 60_000) });
+    expect(names.body.names).not.toContain('span_id');
+    expect(names.body.names).not.toContain('span_name');
+  });
+});
