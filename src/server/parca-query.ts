@@ -165,7 +165,8 @@ async function answerQuery(ctx: ServerContext, hc: HandlerContext, req: QueryReq
     if (req.options.case !== 'diff') throw new InputError('mode DIFF needs diff options');
     const base = side(hc, req.options.value.a, 'a', signal);
     const head = side(hc, req.options.value.b, 'b', signal);
-    // Parca compares shares unless asked for absolute values; Kiln scales the base to the head's total.
+    // Parca compares shares unless asked for absolute values; Kiln scales the base to the head's total,
+    // the same for every report, so the flame graph, the table and TOP of one diff agree.
     const normalize = !(req.options.value.absolute ?? false);
     if (report === QueryRequest_ReportType.FLAMEGRAPH_ARROW) {
       const { tree } = await ctx.query.diff(base, head, { normalize, maxNodes: ctx.limits.maxNodes });
@@ -177,7 +178,7 @@ async function answerQuery(ctx: ServerContext, hc: HandlerContext, req: QueryReq
       return tableArrowAnswer(encodeTableArrow(graph, changes), typeOf(head).sampleUnit, graph.total);
     }
     if (report === QueryRequest_ReportType.FLAMEGRAPH_TABLE || report === QueryRequest_ReportType.FLAMEGRAPH_UNSPECIFIED) {
-      const { tree } = await ctx.query.diff(base, head, {});
+      const { tree } = await ctx.query.diff(base, head, { normalize, maxNodes: ctx.limits.maxNodes });
       const node = (n: DiffNode): NodeInit => ({
         meta: meta(n.name),
         cumulative: int64(n.headTotal),
@@ -188,10 +189,10 @@ async function answerQuery(ctx: ServerContext, hc: HandlerContext, req: QueryReq
       return { report: { case: 'flamegraph' as const, value: { root, unit: typeOf(head).sampleUnit, height: depth(tree) } }, total: int64(tree.headTotal), filtered: 0n };
     }
     if (report === QueryRequest_ReportType.TOP) {
-      const [b, h] = await Promise.all([ctx.query.top(base), ctx.query.top(head)]);
-      const before = new Map(b.entries.map((e) => [e.name, e.total]));
-      const list = h.entries.map((e) => ({ meta: meta(e.name), cumulative: int64(e.total), flat: int64(e.self), diff: int64(e.total - (before.get(e.name) ?? 0)) }));
-      return { report: { case: 'top' as const, value: { list, reported: list.length, unit: typeOf(head).sampleUnit } }, total: int64(h.total), filtered: 0n };
+      // Largest change first; a function only the base has is listed with its loss.
+      const { table } = await ctx.query.diff(base, head, { normalize });
+      const list = table.entries.map((e) => ({ meta: meta(e.name), cumulative: int64(e.headTotal), flat: int64(e.headSelf), diff: int64(e.totalChange) }));
+      return { report: { case: 'top' as const, value: { list, reported: list.length, unit: typeOf(head).sampleUnit } }, total: int64(table.headTotal), filtered: 0n };
     }
     throw new InputError('a DIFF is served as FLAMEGRAPH_ARROW, TABLE_ARROW, FLAMEGRAPH_TABLE or TOP');
   }

@@ -290,6 +290,27 @@ describe('@parca/client QueryServiceClient over gRPC-web (the Parca UI path, /ap
     expect(change.size).toBeGreaterThan(0);
     expect(Object.fromEntries(tableByName(tableArrowOf(tdiff.response), 'flat_diff'))).toEqual(Object.fromEntries(change));
 
+    // TOP of the same diff: each function's change of cumulative samples, from the two files.
+    const topDiff = await parca.query({
+      mode: QueryRequest_Mode.DIFF, options: { oneofKind: 'diff', diff: { a: sel(first), b: sel(last), absolute: true } }, reportType: QueryRequest_ReportType.TOP, filter: [],
+    });
+    if (topDiff.response.report.oneofKind !== 'top') throw new Error(`TOP answered ${topDiff.response.report.oneofKind}`);
+    const cumChange = new Map<string, number>();
+    for (const name of new Set([...before.cumulative.keys(), ...after.cumulative.keys()])) {
+      const d = (after.cumulative.get(name) ?? 0) - (before.cumulative.get(name) ?? 0);
+      if (d !== 0) cumChange.set(name, d);
+    }
+    const listed = topDiff.response.report.top.list.filter((n) => n.diff !== 0n).map((n) => [n.meta?.function?.name, Number(n.diff)]);
+    expect(Object.fromEntries(listed)).toEqual(Object.fromEntries(cumChange));
+
+    // Without absolute, Parca compares shares: the base is scaled to the compared total, so the root
+    // changes by rounding only, however different the two totals are.
+    expect(Math.abs(totalOf(last) - totalOf(first))).toBeGreaterThan(totalOf(last) / 100);
+    const relative = await parca.query({
+      mode: QueryRequest_Mode.DIFF, options: { oneofKind: 'diff', diff: { a: sel(first), b: sel(last) } }, reportType: QueryRequest_ReportType.FLAMEGRAPH_ARROW, filter: [],
+    });
+    expect(Math.abs(num(arrowOf(relative.response).table.getChild('diff')?.get(0)))).toBeLessThan(totalOf(last) / 1000);
+
     // A selection against itself changes nothing anywhere.
     const merge = { query: `${FIB_TYPE}:delta{job="parca-fib.pb.gz"}`, ...EVER };
     const same = { mode: ProfileDiffSelection_Mode.MERGE, options: { oneofKind: 'merge' as const, merge } };
