@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { ProfileDiffSelection_Mode, QueryRequest_Mode, QueryRequest_ReportType, QueryServiceClient } from '@parca/client';
-import type { QueryResponse } from '@parca/client';
+import type { FlamegraphNode, QueryResponse } from '@parca/client';
 import { GrpcWebFetchTransport } from '@protobuf-ts/grpcweb-transport';
 import { tableFromIPC } from 'apache-arrow';
 import type { Table } from 'apache-arrow';
@@ -108,6 +108,23 @@ function tableByName(t: Table, column: string): Map<string, number> {
   return out;
 }
 
+/**
+ * Grafana's Parca data source (pkg/tsdb/parca) turns the record into a nested set: depth first from
+ * the root's children, each row's children in list order, named by function (or address) — rows as
+ * `level name cumulative`.
+ */
+function grafanaNestedSet(t: Table): string[] {
+  const kids = (row: number) => [...((t.getChild('children')?.get(row) as Iterable<number> | null) ?? [])].map(Number);
+  const out = [`0 total ${num(t.getChild('cumulative')?.get(0))}`];
+  const stack = kids(0).map((row) => ({ row, level: 1 }));
+  while (stack.length > 0) {
+    const { row, level } = stack.shift()!;
+    stack.unshift(...kids(row).map((r) => ({ row: r, level: level + 1 })));
+    out.push(`${level} ${nameAt(t, row) ?? `0x${num(t.getChild('location_address')?.get(row)).toString(16)}`} ${num(t.getChild('cumulative')?.get(row))}`);
+  }
+  return out;
+}
+
 /** Sum of `flat` per function name over every row. */
 function flatByName(t: Table): Map<string, number> {
   const out = new Map<string, number>();
@@ -205,9 +222,17 @@ describe('@parca/client QueryServiceClient over gRPC-web (the Parca UI path, /ap
     expect(arrow.height).toBe(maxDepth + 1);
 
     const table = await ask(QueryRequest_ReportType.FLAMEGRAPH_TABLE);
-    expect(table.report.oneofKind).toBe('flamegraph');
-    if (table.report.oneofKind === 'flamegraph') expect(Number(table.report.flamegraph.root?.cumulative)).toBe(want.total);
+    if (table.report.oneofKind !== 'flamegraph') throw new Error(`FLAMEGRAPH_TABLE answered ${table.report.oneofKind}`);
+    expect(Number(table.report.flamegraph.root?.cumulative)).toBe(want.total);
     expect(Number(table.total)).toBe(want.total);
+    // Read as Grafana's Parca data source reads the Arrow record, it is the same flame graph as the table report.
+    const fromTable: string[] = [];
+    const walk = (n: FlamegraphNode, level: number) => {
+      fromTable.push(`${level} ${n.meta?.function?.name} ${n.cumulative}`);
+      n.children.forEach((c) => walk(c, level + 1));
+    };
+    table.report.flamegraph.root!.children.forEach((c) => walk(c, 1));
+    expect(grafanaNestedSet(arrow.table).slice(1)).toEqual(fromTable);
 
     const top = await ask(QueryRequest_ReportType.TOP);
     if (top.report.oneofKind !== 'top') throw new Error(`TOP answered ${top.report.oneofKind}`);
