@@ -4,7 +4,7 @@ import { ProfilesDictionarySchema, type Profile as OtlpProfile } from '../gen/op
 import type { KeyValue } from '../gen/opentelemetry/proto/common/v1/common_pb.js';
 import { InputError } from '../model/errors.js';
 import { labelsFrom, type Labels } from '../model/labels.js';
-import type { Profile } from '../model/profile.js';
+import type { Profile, SpanSamples } from '../model/profile.js';
 import { DictionaryBuilder } from '../model/symbols.js';
 import { ensureServiceName, GNU_BUILD_ID_ATTRIBUTE, labelValueOf, putAttribute } from './otlp-attributes.js';
 import { checkSeriesLabels, LimitExceeded, type DecodeLimits } from './decode-limits.js';
@@ -77,6 +77,8 @@ class SharedSymbols {
 class SeriesBuilder {
   readonly stacks: number[] = [];
   readonly values: number[] = [];
+  /** Samples linked to a span (OTLP sample links); created by the first one. */
+  spans: SpanSamples | undefined;
 
   constructor(
     readonly symbols: SharedSymbols,
@@ -96,6 +98,7 @@ class SeriesBuilder {
       dict: this.symbols.builder.dict,
       stacks: this.stacks,
       values: this.values,
+      ...(this.spans ? { spans: this.spans } : {}),
     };
   }
 }
@@ -202,11 +205,27 @@ class OtlpRequestDecoder {
       else count = s.timestampsUnixNano.length;
       const value = count * mapping.scale;
       if (value === 0) return;
-      target.stacks.push(symbols.stack(s.stackIndex, () => this.stack(s.stackIndex, here), () => this.locationIndices(s.stackIndex, here)));
+      const stack = symbols.stack(s.stackIndex, () => this.stack(s.stackIndex, here), () => this.locationIndices(s.stackIndex, here));
+      target.stacks.push(stack);
       target.values.push(value);
+      const span = spanIdOf(t.link(s.linkIndex, here)?.spanId);
+      if (span !== undefined) {
+        const spans = (target.spans ??= { spanIds: [], stacks: [], values: [] });
+        spans.spanIds.push(span);
+        spans.stacks.push(stack);
+        spans.values.push(value);
+      }
     });
     return [...byLabels.values()].filter((b) => b.values.length > 0).map((b) => b.toProfile());
   }
+}
+
+/** A link's 8-byte span id as a 64-bit id (big-endian, the order its hex spelling reads); all zeros = no span. */
+function spanIdOf(bytes: Uint8Array | undefined): bigint | undefined {
+  if (!bytes || bytes.length !== 8) return undefined;
+  let id = 0n;
+  for (const b of bytes) id = (id << 8n) | BigInt(b);
+  return id === 0n ? undefined : id;
 }
 
 function putAll(into: Map<string, string>, attrs: readonly KeyValue[]): void {

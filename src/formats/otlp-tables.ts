@@ -1,6 +1,7 @@
 import type {
   Function as OtlpFunction,
   KeyValueAndUnit,
+  Link,
   Location as OtlpLocation,
   Mapping as OtlpMapping,
   ProfilesDictionary,
@@ -32,6 +33,11 @@ export class OtlpTables {
 
   attribute(index: number, where: string): KeyValueAndUnit | undefined {
     return this.at(this.dict.attributeTable, 'attribute_table', index, where);
+  }
+
+  /** A sample's link (its trace and span); index 0 of an absent table is "no link". */
+  link(index: number, where: string): Link | undefined {
+    return this.at(this.dict.linkTable, 'link_table', index, where);
   }
 
   stack(index: number, where: string): OtlpStack | undefined {

@@ -1,4 +1,4 @@
-import { InputError, labelsFrom, sanitizeLabelName } from '../model/index.js';
+import { InputError, labelsFrom, sanitizeLabelName, spanIdFromHex } from '../model/index.js';
 import type { Label, Labels, Profile, ProfileType, SpanSamples } from '../model/index.js';
 import { DEFAULT_MAX_DECOMPRESSED, gunzipBounded } from './compression.js';
 import { EmptyProfileError } from './empty-profile.js';
@@ -172,8 +172,7 @@ function sampleLabels(labels: readonly number[], str: (i: number) => string, bas
 function spanIdOf(labels: readonly number[], str: (i: number) => string): bigint | undefined {
   for (let i = 0; i < labels.length; i += 2) {
     if (str(labels[i]!) !== 'span_id') continue;
-    const v = str(labels[i + 1]!);
-    return /^[0-9a-fA-F]{16}$/.test(v) ? BigInt(`0x${v}`) : undefined;
+    return spanIdFromHex(str(labels[i + 1]!));
   }
   return undefined;
 }

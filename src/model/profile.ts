@@ -36,6 +36,11 @@ export interface SpanSamples {
   readonly values: number[];
 }
 
+/** A span id as written on the wire by SDKs and Tempo (16 hex digits), or undefined for anything else. */
+export function spanIdFromHex(text: string): bigint | undefined {
+  return /^[0-9a-fA-F]{16}$/.test(text) ? BigInt(`0x${text}`) : undefined;
+}
+
 /** Sum of all sample values. */
 export function profileTotal(p: Profile): number {
   let t = 0;

@@ -2,6 +2,7 @@ import { InputError } from '../model/errors.js';
 import { parseSelector } from '../query/selector.js';
 import { checkRange } from '../query/time.js';
 import type { Id } from '../model/ids.js';
+import { spanIdFromHex } from '../model/profile.js';
 import type { SeriesQuery, TimeRange } from '../store/store.js';
 
 /**
@@ -33,8 +34,9 @@ export type SpanNarrowedQuery = SeriesQuery & { readonly spanIds?: readonly Id[]
 export function withSpanSelector(q: SeriesQuery, spanSelector: readonly string[] | undefined): SpanNarrowedQuery {
   if (!spanSelector || spanSelector.length === 0) return q;
   const spanIds = spanSelector.map((s) => {
-    if (!/^[0-9a-fA-F]{16}$/.test(s)) throw new InputError(`span_selector: invalid span id ${JSON.stringify(s.slice(0, 80))} (16 hex digits expected)`);
-    return BigInt(`0x${s}`);
+    const id = spanIdFromHex(s);
+    if (id === undefined) throw new InputError(`span_selector: invalid span id ${JSON.stringify(s.slice(0, 80))} (16 hex digits expected)`);
+    return id;
   });
   return { ...q, spanIds };
 }

@@ -59,10 +59,52 @@ let srv: TestServer;
 const T = Date.UTC(2026, 0, 7, 12, 0, 0);
 const SELECTOR = '{service_name="traced"}';
 
+const OTEL_SPAN = 'deadbeef00010203';
+
+/**
+ * OTLP/JSON as an OpenTelemetry Collector sends it (ids in hex): a CPU profile whose first sample links
+ * to a span (link_table[1]) and whose second has no link (link_index 0).
+ */
+function otlpWithLink(): string {
+  return JSON.stringify({
+    resourceProfiles: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'otel-traced' } }] },
+        scopeProfiles: [
+          {
+            profiles: [
+              {
+                sampleType: { typeStrindex: 1, unitStrindex: 2 },
+                periodType: { typeStrindex: 1, unitStrindex: 2 },
+                period: String(10 * MS),
+                timeUnixNano: String(T * 1e6),
+                durationNano: '10000000000',
+                samples: [
+                  { stackIndex: 1, values: [String(30 * MS)], linkIndex: 1 },
+                  { stackIndex: 2, values: [String(5 * MS)] },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+    ],
+    dictionary: {
+      stringTable: ['', 'cpu', 'nanoseconds', 'work', 'idle'],
+      functionTable: [{}, { nameStrindex: 3 }, { nameStrindex: 4 }],
+      locationTable: [{}, { lines: [{ functionIndex: 1 }] }, { lines: [{ functionIndex: 2 }] }],
+      stackTable: [{}, { locationIndices: [1] }, { locationIndices: [2] }],
+      linkTable: [{}, { traceId: '0102030405060708090a0b0c0d0e0f10', spanId: OTEL_SPAN }],
+    },
+  });
+}
+
 beforeAll(async () => {
   srv = await startTestServer();
   const res = await ingest(srv.url, { name: 'traced{env=prod}', format: 'pprof', from: String(T / 1000), until: String(T / 1000 + 10) }, spanPprof());
   expect(res.status, await res.clone().text()).toBe(200);
+  const otlp = await fetch(`${srv.url}/v1development/profiles`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: otlpWithLink() });
+  expect(otlp.status, await otlp.text()).toBe(200);
 });
 afterAll(async () => {
   await srv?.close();
@@ -122,6 +164,28 @@ describe('SelectMergeSpanProfile (Grafana GetSpanProfile, protobuf)', () => {
       expect(r.status).toBe(400);
       expect(JSON.parse(r.text)).toEqual({ code: 'invalid_argument', message: expect.stringMatching(/span/) });
     }
+  });
+});
+
+describe('span ids from OTLP sample links', () => {
+  it('keeps the span of a linked sample, so its span profile holds that sample only', async () => {
+    const r = await querier<{ flamegraph: { total: string; names: string[] } }>(srv.url, 'SelectMergeSpanProfile', {
+      profileTypeID: CPU,
+      labelSelector: '{service_name="otel-traced"}',
+      spanSelector: [OTEL_SPAN],
+      start: String(T - 60_000),
+      end: String(T + 60_000),
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.flamegraph.total).toBe(String(30 * MS));
+    expect(r.body.flamegraph.names).toEqual(['total', 'work']);
+    const whole = await querier<{ flamegraph: { total: string } }>(srv.url, 'SelectMergeStacktraces', {
+      profileTypeID: CPU,
+      labelSelector: '{service_name="otel-traced"}',
+      start: String(T - 60_000),
+      end: String(T + 60_000),
+    });
+    expect(whole.body.flamegraph.total).toBe(String(35 * MS));
   });
 });
 
