@@ -58,6 +58,12 @@ export class JfrChunk {
   private readonly pools = new Map<number, Map<number, JfrValue>>();
   private stringPool: Map<number, JfrValue> | undefined;
   private poolFrames = 0;
+  /**
+   * Objects built so far: a type whose fields take no bytes (fields of empty types) could otherwise
+   * expand a few bytes into millions of objects. Real values take at least a byte each.
+   */
+  private objects = 0;
+  private readonly maxObjects: number;
 
   constructor(
     private readonly buf: Uint8Array,
@@ -66,6 +72,7 @@ export class JfrChunk {
     private readonly limits?: DecodeLimits,
   ) {
     for (const c of classes.values()) this.byName.set(c.name, c);
+    this.maxObjects = 4 * header.size + 100_000;
   }
 
   classNamed(name: string): JfrClass | undefined {
@@ -188,6 +195,7 @@ export class JfrChunk {
       }
     }
     if (depth > MAX_NESTING) throw malformedJfr(`values of ${cls.name} nest more than ${MAX_NESTING} deep`, input.pos);
+    if (++this.objects > this.maxObjects) throw malformedJfr(`its types expand into more than ${this.maxObjects} values, far more than its ${this.header.size} bytes hold`, input.pos);
     const out: Record<string, JfrValue> = {};
     for (const f of cls.fields) {
       if (!f.array) {
