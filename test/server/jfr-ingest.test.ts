@@ -245,4 +245,17 @@ describe('JFR from a real JVM, uploaded as the Pyroscope Java agent does', () =>
     expect(await typesOf('jfr-multipart')).toEqual([...expected.totals.keys()].sort());
     for (const [type, total] of expected.totals) expect((await flame('jfr-multipart', type)).total, type).toBe(2 * total);
   });
+
+  it('a JFR past a decode-time limit is refused whole with 413 naming it, and nothing is stored', async () => {
+    const capped = await startTestServer({ limits: { maxStacksPerRequest: 3 } });
+    try {
+      const res = await ingest(capped.url, uploadParams('jfr-capped'), readFileSync(jfrFile), { 'content-type': 'application/octet-stream' });
+      expect(res.status).toBe(413);
+      expect(((await res.json()) as { error: string }).error).toMatch(/more than 3 stack traces: over the limit max_stacks_per_request/);
+      const series = await querier<{ labelsSet?: unknown[] }>(capped.url, 'Series', { matchers: ['{service_name="jfr-capped"}'], labelNames: [], ...ALL_TIME });
+      expect(series.body.labelsSet ?? []).toEqual([]);
+    } finally {
+      await capped.close();
+    }
+  });
 });
