@@ -45,6 +45,7 @@ export function withTeams(store: Store, teams: () => Teams): Store {
     resolveStacks: (tenant, ids, signal) => store.resolveStacks(tenant, ids, signal),
     seriesPoints: (q) => store.seriesPoints(expanded(q)),
     listProfiles: (q) => store.listProfiles(expanded(q)),
+    listSpans: (q) => store.listSpans(expanded(q)),
     footprint: (q) => store.footprint(expanded(q)),
     dropBefore: (ms) => store.dropBefore(ms),
     stats: () => store.stats(),

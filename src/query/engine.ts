@@ -23,7 +23,7 @@ import { truncateStacks } from './pprof-trim.js';
 import { callgraph } from './callgraph.js';
 import type { Callgraph } from './callgraph.js';
 import type { HeatmapSeries } from './heatmap.js';
-import type { HeatmapQueryOptions, SeriesWithExemplars } from './profile-reads.js';
+import type { HeatmapQueryOptions, PointKind, SeriesWithExemplars } from './profile-reads.js';
 import { profileHeatmap, queryFootprint, withExemplars } from './profile-reads.js';
 import type { QueryFootprint } from '../store/store.js';
 import { profileTimeBounds } from './time-bounds.js';
@@ -218,10 +218,10 @@ export class QueryEngine {
     return limit > 0 ? out.slice(0, limit) : out;
   }
 
-  /** `series` with each point's heaviest profile as exemplar (profile-reads.ts); the same arguments. */
-  async seriesWithExemplars(...args: Parameters<QueryEngine['series']>): Promise<SeriesWithExemplars[]> {
+  /** `series` (the same arguments after `kind`) with each point's heaviest profile or span as exemplar (profile-reads.ts). */
+  async seriesWithExemplars(kind: PointKind, ...args: Parameters<QueryEngine['series']>): Promise<SeriesWithExemplars[]> {
     const [q, stepMs, groupBy = []] = args;
-    return withExemplars(this.store, q, await this.series(...args), stepMs, [...new Set(groupBy)]);
+    return withExemplars(this.store, q, await this.series(...args), stepMs, [...new Set(groupBy)], kind);
   }
 
   /** Stored profiles counted per time slot and value bucket (heatmap.ts). */

@@ -1,10 +1,8 @@
 import type { Labels } from '../model/labels.js';
 import { formatLabels } from '../model/labels.js';
-import type { ListedProfile } from '../store/store.js';
-import { profileIdText } from './profile-ids.js';
 
 /**
- * Pyroscope's heatmap of profiles: each profile is a point (time, total); points are counted per time
+ * Pyroscope's heatmap: each profile (or each span of a profile) is a point (time, total); points are counted per time
  * slot and value bucket. Slots are named by their right edge and cover (t - step, t], the first one
  * ending at `start`; the value axis is the same 20 even buckets for every series, from the smallest to
  * the largest total of the answer. With exemplars, each non-empty cell names its heaviest profile.
@@ -46,7 +44,13 @@ export interface HeatmapOptions {
 }
 
 /** A point of the heatmap: a profile, or the samples of one span in it. */
-export interface HeatmapPoint extends ListedProfile {
+export interface HeatmapPoint {
+  /** The labels of its series. */
+  readonly labels: Labels;
+  readonly timeMs: number;
+  readonly total: number;
+  /** '' for a span point (span samples are not kept per profile id). */
+  readonly profileId: string;
   readonly spanId?: string;
 }
 
@@ -102,7 +106,7 @@ export function buildHeatmap(points: readonly HeatmapPoint[], opts: HeatmapOptio
 export function exemplarOf(p: HeatmapPoint, seriesLabelNames: ReadonlySet<string>): HeatmapExemplar {
   return {
     timeMs: p.timeMs,
-    profileId: profileIdText(p.id),
+    profileId: p.profileId,
     ...(p.spanId !== undefined ? { spanId: p.spanId } : {}),
     value: p.total,
     labels: p.labels.filter((l) => !seriesLabelNames.has(l.name)),

@@ -1,10 +1,11 @@
 import { InputError } from '../model/errors.js';
 import { formatLabels } from '../model/labels.js';
 import type { QueryFootprint, SeriesPoints, SeriesQuery, Store } from '../store/store.js';
-import type { HeatmapExemplar, HeatmapSeries } from './heatmap.js';
+import type { HeatmapExemplar, HeatmapPoint, HeatmapSeries } from './heatmap.js';
 import { buildHeatmap, exemplarOf } from './heatmap.js';
 import type { LabelQuery } from './labels.js';
 import { seriesQueriesFor } from './labels.js';
+import { profileIdText } from './profile-ids.js';
 import { checkRange } from './time.js';
 
 /**
@@ -19,20 +20,34 @@ export const MAX_LISTED_PROFILES = 500_000;
 /** Slots one heatmap may have (the same cap as a time series' points). */
 const MAX_SLOTS = 11_000;
 
+/** What a heatmap counts and an exemplar names: whole profiles, or the spans recorded in them. */
+export type PointKind = 'profiles' | 'spans';
+
 export interface HeatmapQueryOptions {
+  readonly points: PointKind;
   readonly stepMs: number;
   readonly groupBy: readonly string[];
   readonly exemplars: boolean;
   readonly limit: number;
 }
 
-/** Every stored profile in the range as a point, counted per slot and value bucket (heatmap.ts). */
+/** The stored profiles (or spans) of a selection as heatmap points, the profile or span id in hex. */
+async function listPoints(store: Store, q: SeriesQuery, kind: PointKind): Promise<HeatmapPoint[]> {
+  if (kind === 'spans') {
+    const spans = await store.listSpans({ ...q, limit: MAX_LISTED_PROFILES });
+    return spans.map((s) => ({ labels: s.labels, timeMs: s.timeMs, total: s.total, profileId: '', spanId: profileIdText(s.spanId) }));
+  }
+  const profiles = await store.listProfiles({ ...q, limit: MAX_LISTED_PROFILES });
+  return profiles.map((p) => ({ labels: p.labels, timeMs: p.timeMs, total: p.total, profileId: profileIdText(p.id) }));
+}
+
+/** Every stored profile (or span) in the range as a point, counted per slot and value bucket (heatmap.ts). */
 export async function profileHeatmap(store: Store, q: SeriesQuery, opts: HeatmapQueryOptions): Promise<HeatmapSeries[]> {
   checkRange(q);
   checkStep(q, opts.stepMs);
   // The first slot ends at `from` and so covers (from - step, from]: read from there, as Pyroscope does.
-  const listed = await store.listProfiles({ ...q, from: q.from - opts.stepMs, limit: MAX_LISTED_PROFILES });
-  return buildHeatmap(listed, { start: q.from, end: q.to, stepMs: opts.stepMs, groupBy: opts.groupBy, exemplars: opts.exemplars, limit: opts.limit });
+  const points = await listPoints(store, { ...q, from: q.from - opts.stepMs }, opts.points);
+  return buildHeatmap(points, { start: q.from, end: q.to, stepMs: opts.stepMs, groupBy: opts.groupBy, exemplars: opts.exemplars, limit: opts.limit });
 }
 
 export interface PointWithExemplar {
@@ -49,11 +64,18 @@ export interface SeriesWithExemplars {
 
 /**
  * Each point of `series` (buckets of `stepMs` from `q.from`, grouped by `groupBy`) gets the heaviest
- * profile of its bucket and group as exemplar — Pyroscope keeps one per point, the largest.
+ * profile (or span) of its bucket and group as exemplar — Pyroscope keeps one per point, the largest.
  */
-export async function withExemplars(store: Store, q: SeriesQuery, series: readonly SeriesPoints[], stepMs: number, groupBy: readonly string[]): Promise<SeriesWithExemplars[]> {
+export async function withExemplars(
+  store: Store,
+  q: SeriesQuery,
+  series: readonly SeriesPoints[],
+  stepMs: number,
+  groupBy: readonly string[],
+  kind: PointKind,
+): Promise<SeriesWithExemplars[]> {
   if (series.length === 0) return [];
-  const listed = await store.listProfiles({ ...q, limit: MAX_LISTED_PROFILES });
+  const listed = await listPoints(store, q, kind);
   const names = new Set(groupBy);
   const best = new Map<string, (typeof listed)[number]>();
   for (const p of listed) {

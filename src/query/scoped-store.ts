@@ -27,6 +27,7 @@ export function withScope(store: Store, scope: () => readonly Matcher[]): Store 
     resolveStacks: (tenant, ids, signal) => store.resolveStacks(tenant, ids, signal),
     seriesPoints: (q) => store.seriesPoints(scoped(q)),
     listProfiles: (q) => store.listProfiles(scoped(q)),
+    listSpans: (q) => store.listSpans(scoped(q)),
     footprint: (q) => store.footprint(scoped(q)),
     dropBefore: (ms) => store.dropBefore(ms),
     stats: () => store.stats(),

@@ -36,17 +36,20 @@ export function profileReadHandlers(ctx: ServerContext, timed: Timed): Pick<Serv
         if (!(req.step >= 0.001) || !Number.isFinite(req.step)) throw new InputError(`step must be >= 1ms, got ${req.step} s`);
         if (req.limit !== undefined && req.limit < 0n) throw new InputError(`limit must be non-negative, got ${req.limit}`);
         if (req.start >= req.end) throw new InputError(`start time must be before end time, got start=${req.start} end=${req.end}`);
-        if (req.queryType === HeatmapQueryType.SPAN) {
-          throw new InputError('heatmap query_type HEATMAP_QUERY_TYPE_SPAN is not supported by Kiln yet: use HEATMAP_QUERY_TYPE_INDIVIDUAL');
-        }
-        if (req.exemplarType === ExemplarType.SPAN) {
-          throw new InputError('exemplar_type EXEMPLAR_TYPE_SPAN needs query_type HEATMAP_QUERY_TYPE_SPAN; use EXEMPLAR_TYPE_INDIVIDUAL or NONE');
+        const spans = req.queryType === HeatmapQueryType.SPAN;
+        // Pyroscope: the exemplar type must match the query type, or be NONE.
+        const wanted = spans ? ExemplarType.SPAN : ExemplarType.INDIVIDUAL;
+        if (req.exemplarType !== wanted && req.exemplarType !== ExemplarType.NONE && req.exemplarType !== ExemplarType.UNSPECIFIED) {
+          throw new InputError(
+            `exemplar_type EXEMPLAR_TYPE_${ExemplarType[req.exemplarType]} does not match query_type HEATMAP_QUERY_TYPE_${HeatmapQueryType[req.queryType]}: use EXEMPLAR_TYPE_${ExemplarType[wanted]} or EXEMPLAR_TYPE_NONE`,
+          );
         }
         const q = seriesQuery(tenantOf(hc.requestHeader), req.profileTypeID, req.labelSelector, rangeFrom(req.start, req.end), signal);
         const series = await ctx.query.heatmap(q, {
+          points: spans ? 'spans' : 'profiles',
           stepMs: Math.max(1, Math.round(req.step * 1000)),
           groupBy: req.groupBy,
-          exemplars: req.exemplarType === ExemplarType.INDIVIDUAL,
+          exemplars: req.exemplarType === wanted,
           limit: req.limit !== undefined ? Number(req.limit) : 0,
         });
         return {

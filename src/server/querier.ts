@@ -137,13 +137,10 @@ export function querierRoutes(router: ConnectRouter, ctx: ServerContext): void {
         const stepMs = Math.max(1, Math.round(req.step * 1000));
         const aggregation = req.aggregation === TimeSeriesAggregationType.AVERAGE ? 'avg' : 'sum';
         const limit = req.limit !== undefined && req.limit > 0n ? Number(req.limit) : 0;
-        if (req.exemplarType === ExemplarType.SPAN) {
-          throw new InputError('exemplar_type EXEMPLAR_TYPE_SPAN is not supported by SelectSeries in Kiln: use EXEMPLAR_TYPE_INDIVIDUAL or NONE');
-        }
-        const series =
-          req.exemplarType === ExemplarType.INDIVIDUAL
-            ? await ctx.query.seriesWithExemplars(q, stepMs, req.groupBy, aggregation, limit)
-            : await ctx.query.series(q, stepMs, req.groupBy, aggregation, limit);
+        const exemplars = req.exemplarType === ExemplarType.INDIVIDUAL ? 'profiles' : req.exemplarType === ExemplarType.SPAN ? 'spans' : undefined;
+        const series = exemplars
+          ? await ctx.query.seriesWithExemplars(exemplars, q, stepMs, req.groupBy, aggregation, limit)
+          : await ctx.query.series(q, stepMs, req.groupBy, aggregation, limit);
         return {
           series: series.map((s) => ({
             labels: pairs(s.labels),

@@ -6,6 +6,7 @@ import type {
   GroupedMergeQuery,
   GroupedStacks,
   ListedProfile,
+  ListedSpan,
   MergeQuery,
   ProfileListQuery,
   QueryFootprint,
@@ -111,15 +112,39 @@ export class EngineStore implements Store {
   }
 
   async listProfiles(q: ProfileListQuery): Promise<ListedProfile[]> {
+    return this.listed(q, 'profiles', (tenant, ids, limit) => this.engine.listProfiles(tenant, ids, q, limit, q.signal), (r, labels) => ({
+      id: r.id,
+      labels,
+      timeMs: r.timeMs,
+      total: r.total,
+    }));
+  }
+
+  async listSpans(q: ProfileListQuery): Promise<ListedSpan[]> {
+    return this.listed(q, 'spans', (tenant, ids, limit) => this.engine.listSpans(tenant, ids, q, limit, q.signal), (r, labels) => ({
+      spanId: r.spanId,
+      labels,
+      timeMs: r.timeMs,
+      total: r.total,
+    }));
+  }
+
+  /** A listing of the selection's series, refused past `q.limit` rows (the engine is asked for one more). */
+  private async listed<R extends { readonly seriesId: Id }, T>(
+    q: ProfileListQuery,
+    what: string,
+    list: (tenant: string, seriesIds: Id[], limit: number) => Promise<R[]>,
+    shape: (row: R, labels: Labels) => T,
+  ): Promise<T[]> {
     const series = await this.select(q);
     if (series.length === 0 || q.to <= q.from) return [];
     const limit = Math.max(0, Math.floor(q.limit));
-    const rows = await this.engine.listProfiles(q.tenant, series.map((s) => s.id), q, limit + 1, q.signal);
+    const rows = await list(q.tenant, series.map((s) => s.id), limit + 1);
     if (rows.length > limit) {
-      throw new InputError(`the selection holds more than ${limit} profiles in this range (the limit for listing profiles): narrow the selector or the range`, 422);
+      throw new InputError(`the selection holds more than ${limit} ${what} in this range (the limit for listing ${what}): narrow the selector or the range`, 422);
     }
     const labelsOf = new Map(series.map((s) => [s.id, s.labels]));
-    return rows.map((r) => ({ id: r.id, labels: labelsOf.get(r.seriesId) ?? [], timeMs: r.timeMs, total: r.total }));
+    return rows.map((r) => shape(r, labelsOf.get(r.seriesId) ?? []));
   }
 
   async footprint(q: SeriesQuery): Promise<QueryFootprint> {

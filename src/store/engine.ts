@@ -85,6 +85,11 @@ export interface Engine {
    * from the per-profile table: no sample is read.
    */
   listProfiles(tenant: string, seriesIds: readonly Id[], range: TimeRange, limit: number, signal?: AbortSignal): Promise<ListedProfileRow[]>;
+  /**
+   * The spans recorded in these series and range: per (series, profile time, span) the sum of its
+   * samples, by time then span id, at most `limit` rows (the caller asks one more to tell a cut).
+   */
+  listSpans(tenant: string, seriesIds: readonly Id[], range: TimeRange, limit: number, signal?: AbortSignal): Promise<ListedSpanRow[]>;
   /** How many profiles, and sample rows in them, these series hold in the range; counted in the engine. */
   countProfiles(tenant: string, seriesIds: readonly Id[], range: TimeRange, signal?: AbortSignal): Promise<ProfileCounts>;
   /** Symbol rows by id (ids the engine lacks are left out). The layer above caches them. */
@@ -109,6 +114,15 @@ export interface ListedProfileRow {
   readonly seriesId: Id;
   readonly timeMs: number;
   /** Sum of the profile's values. */
+  readonly total: number;
+}
+
+/** One span of one profile as a listing names it (span heatmaps, span exemplars). */
+export interface ListedSpanRow {
+  readonly spanId: Id;
+  readonly seriesId: Id;
+  readonly timeMs: number;
+  /** Sum of the span's samples in that profile. */
   readonly total: number;
 }
 

@@ -97,6 +97,14 @@ export interface ListedProfile {
   readonly total: number;
 }
 
+export interface ListedSpan {
+  readonly spanId: Id;
+  /** The labels of the span's series. */
+  readonly labels: Labels;
+  readonly timeMs: number;
+  readonly total: number;
+}
+
 /** What a query over a selection would read: counted from the store, nothing merged. */
 export interface QueryFootprint {
   readonly series: number;
@@ -140,6 +148,8 @@ export interface Store {
 
   /** The selection's profiles by time, at most `q.limit` (more is an InputError naming the limit). */
   listProfiles(q: ProfileListQuery): Promise<ListedProfile[]>;
+  /** The selection's spans (per profile: span id and the sum of its samples) by time, at most `q.limit`. */
+  listSpans(q: ProfileListQuery): Promise<ListedSpan[]>;
   /** Series, profiles and sample rows the selection holds in the range, and their estimated size. */
   footprint(q: SeriesQuery): Promise<QueryFootprint>;
 

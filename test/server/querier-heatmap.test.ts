@@ -110,7 +110,7 @@ describe('SelectHeatmap (Grafana GetHeatmap, protobuf)', () => {
     for (const [req, msg] of [
       [heatmapRequest({ step: 0.0005 }), /step must be >= 1ms/],
       [heatmapRequest({ start: END }), /start time must be before end time/],
-      [heatmapRequest({ queryType: 2, exemplarType: 3 }), /HEATMAP_QUERY_TYPE_SPAN/],
+      [heatmapRequest({ queryType: 1, exemplarType: 3 }), /EXEMPLAR_TYPE_SPAN does not match query_type HEATMAP_QUERY_TYPE_INDIVIDUAL/],
     ] as const) {
       const r = await protoCall('SelectHeatmap', [...req]);
       expect(r.status).toBe(400);

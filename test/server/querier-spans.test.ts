@@ -2,7 +2,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { Function as PprofFunction, Label, Line, Location, Profile as PprofProfile, Sample, StringTable, ValueType } from 'pprof-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromFlameGraph } from '../../src/formats/flamebearer.js';
-import { SelectMergeSpanProfileResponseSchema, SelectMergeStacktracesResponseSchema } from '../../src/gen/querier/v1/querier_pb.js';
+import { SelectHeatmapResponseSchema, SelectMergeSpanProfileResponseSchema, SelectMergeStacktracesResponseSchema } from '../../src/gen/querier/v1/querier_pb.js';
 import type { FlameGraph } from '../../src/gen/querier/v1/querier_pb.js';
 import type { ProtoField } from '../support/proto-writer.js';
 import { querierProtoCall } from './querier-proto.js';
@@ -164,6 +164,42 @@ describe('SelectMergeSpanProfile (Grafana GetSpanProfile, protobuf)', () => {
       expect(r.status).toBe(400);
       expect(JSON.parse(r.text)).toEqual({ code: 'invalid_argument', message: expect.stringMatching(/span/) });
     }
+  });
+});
+
+describe('span heatmaps and span exemplars (Grafana GetHeatmap with HEATMAP_QUERY_TYPE_SPAN)', () => {
+  const range: ProtoField[] = [
+    [3, 'varint', T - 60_000],
+    [4, 'varint', T + 60_000],
+  ];
+  it('counts each span of each profile by the sum of its samples, with span ids as exemplars', async () => {
+    const r = await protoCall('SelectHeatmap', [[1, 'string', CPU], [2, 'string', SELECTOR], ...range, [5, 'double', 60], [7, 'varint', 2], [8, 'varint', 3]]);
+    expect(r.status, r.text).toBe(200);
+    const series = fromBinary(SelectHeatmapResponseSchema, r.bytes).series;
+    expect(series).toHaveLength(1);
+    const slots = series[0]!.slots;
+    // Two spans of 50 ms each in the profile at T: one slot (T - 60 s, T], both in the first bucket.
+    expect(slots.map((s) => Number(s.timestamp))).toEqual([T]);
+    expect(slots[0]!.counts.reduce((a, b) => a + b, 0)).toBe(2);
+    expect(slots[0]!.exemplars).toHaveLength(1);
+    const ex = slots[0]!.exemplars[0]!;
+    expect([SPAN_A, SPAN_B]).toContain(ex.spanId);
+    expect([Number(ex.value), Number(ex.timestamp), ex.profileId]).toEqual([50 * MS, T, '']);
+  });
+
+  it('SelectSeries with EXEMPLAR_TYPE_SPAN names the heaviest span of each point', async () => {
+    const r = await querier<{ series: { points: { value: number; exemplars?: { spanId: string; value: string }[] }[] }[] }>(srv.url, 'SelectSeries', {
+      profileTypeID: CPU,
+      labelSelector: '{service_name="otel-traced"}',
+      start: String(T - 60_000),
+      end: String(T + 60_000),
+      step: 60,
+      exemplarType: 'EXEMPLAR_TYPE_SPAN',
+    });
+    expect(r.status).toBe(200);
+    const points = r.body.series[0]!.points;
+    expect(points.map((p) => p.value)).toEqual([35 * MS]);
+    expect(points[0]!.exemplars).toEqual([expect.objectContaining({ spanId: OTEL_SPAN, value: String(30 * MS) })]);
   });
 });
 

@@ -434,6 +434,19 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await mergedFolded(store, freshTenant(), a, hour, [SPAN_A])).toEqual({});
       });
 
+      it('lists each span of each profile with the sum of its samples, by time then span id', async () => {
+        await store.write(tenant, [withSpans(T0 + 10_000), withSpans(T0), folded({ labels: { service_name: 'a' }, timeMs: T0 + 20_000, samples: { 'a;b': 100 } })]);
+        const spans = await store.listSpans({ tenant, selector: selector(), ...hour, limit: 10 });
+        expect(spans.map((s) => [s.timeMs, s.spanId, s.total])).toEqual([
+          [T0, SPAN_A, 9],
+          [T0, SPAN_B, 6],
+          [T0 + 10_000, SPAN_A, 9],
+          [T0 + 10_000, SPAN_B, 6],
+        ]);
+        expect(spans[0]!.labels).toEqual(labelsOf({ service_name: 'a' }));
+        await expect(store.listSpans({ tenant, selector: selector(), ...hour, limit: 3 })).rejects.toThrow(/more than 3 spans/);
+      });
+
       it('keeps span samples across close and reopen, and drops them with their day', async () => {
         const old = Date.UTC(2026, 0, 3, 12);
         await store.write(tenant, [withSpans(T0), withSpans(old)]);

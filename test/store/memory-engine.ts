@@ -3,6 +3,7 @@ import type {
   CommitBatch,
   Engine,
   ListedProfileRow,
+  ListedSpanRow,
   ProfileCounts,
   ProfileRow,
   SeriesRecord,
@@ -112,6 +113,21 @@ export class MemoryEngine implements Engine {
       .sort((a, b) => a.timeMs - b.timeMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
       .slice(0, limit)
       .map((p) => ({ id: p.id, seriesId: p.seriesId, timeMs: p.timeMs, total: p.total }));
+  }
+
+  async listSpans(_tenant: string, seriesIds: readonly Id[], range: TimeRange, limit: number, signal?: AbortSignal): Promise<ListedSpanRow[]> {
+    signal?.throwIfAborted();
+    const sums = new Map<string, ListedSpanRow & { total: number }>();
+    for (const p of this.inRange(seriesIds, range)) {
+      p.spans?.spanIds.forEach((spanId, i) => {
+        const k = `${p.seriesId}/${p.timeMs}/${spanId}`;
+        const row = sums.get(k) ?? { spanId, seriesId: p.seriesId, timeMs: p.timeMs, total: 0 };
+        row.total += p.spans!.values[i]!;
+        sums.set(k, row);
+      });
+    }
+    const cmp = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
+    return [...sums.values()].sort((a, b) => a.timeMs - b.timeMs || cmp(a.spanId, b.spanId) || cmp(a.seriesId, b.seriesId)).slice(0, limit);
   }
 
   async mergeSpanStacks(_tenant: string, seriesIds: readonly Id[], range: TimeRange, spanIds: readonly Id[], signal?: AbortSignal): Promise<StackValue[]> {

@@ -5,6 +5,7 @@ import type {
   CommitBatch,
   Engine,
   ListedProfileRow,
+  ListedSpanRow,
   ProfileCounts,
   ProfileLookupHint,
   SeriesRecord,
@@ -19,7 +20,7 @@ import type { ConnectionOptions } from './connection.js';
 import { Connection, parseVersion } from './connection.js';
 import { fetchFunctions, fetchLocations, fetchMappings, fetchStacks, recentProfiles, storedProfiles, storedSymbols } from './lookups.js';
 import type { Reader } from './read.js';
-import { countProfiles, listProfiles, listSeries, mergeSpanStacks, mergeStacks, seriesPoints } from './read.js';
+import { countProfiles, listProfiles, listSeries, listSpans, mergeSpanStacks, mergeStacks, seriesPoints } from './read.js';
 import type { Features, MigrationReport } from './schema.js';
 import { featuresOf, Layout, migrate } from './schema.js';
 import { dropDaysBefore, stats } from './upkeep.js';
@@ -131,6 +132,10 @@ export class ClickHouseEngine implements Engine {
 
   listProfiles(tenant: string, seriesIds: readonly Id[], range: TimeRange, limit: number, signal?: AbortSignal): Promise<ListedProfileRow[]> {
     return listProfiles(this.reader, tenant, seriesIds, range, limit, signal);
+  }
+
+  listSpans(tenant: string, seriesIds: readonly Id[], range: TimeRange, limit: number, signal?: AbortSignal): Promise<ListedSpanRow[]> {
+    return listSpans(this.reader, tenant, seriesIds, range, limit, signal);
   }
 
   mergeSpanStacks(tenant: string, seriesIds: readonly Id[], range: TimeRange, spanIds: readonly Id[], signal?: AbortSignal): Promise<StackValue[]> {

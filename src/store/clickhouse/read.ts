@@ -1,6 +1,6 @@
 import type { Id, Labels } from '../../model/index.js';
 import { parseProfileType } from '../../model/index.js';
-import type { ListedProfileRow, ProfileCounts, SeriesRecord } from '../engine.js';
+import type { ListedProfileRow, ListedSpanRow, ProfileCounts, SeriesRecord } from '../engine.js';
 import type { StackValue, TimeRange } from '../store.js';
 import { OTHER_STACK_ID } from '../store.js';
 import type { Connection } from './connection.js';
@@ -172,6 +172,11 @@ export async function seriesPoints(
   return out;
 }
 
+/** The WHERE of a per-profile or span-sample read: the tenant's series, within the range. */
+function seriesInRange(tenant: string, seriesIds: readonly Id[], range: TimeRange): string {
+  return `tenant = ${quote(tenant)} AND series_id IN (${idList(seriesIds)}) AND ${timeWithin(range.from, range.to)}`;
+}
+
 /** Profiles of the series in the range, from the per-profile table (no sample is read), by time then id. */
 export async function listProfiles(
   r: Reader,
@@ -184,7 +189,7 @@ export async function listProfiles(
   if (seriesIds.length === 0 || range.to <= range.from || limit <= 0) return [];
   const rows = await r.conn.query<{ id: string; series: string; t: string; total: number }>(
     `SELECT toString(profile_id) AS id, toString(series_id) AS series, time_ms AS t, total FROM ${r.layout.table('profiles')}
-     WHERE tenant = ${quote(tenant)} AND series_id IN (${idList(seriesIds)}) AND ${timeWithin(range.from, range.to)}
+     WHERE ${seriesInRange(tenant, seriesIds, range)}
      ORDER BY time_ms, profile_id LIMIT ${int(limit)}`,
     signal,
   );
@@ -196,7 +201,7 @@ export async function countProfiles(r: Reader, tenant: string, seriesIds: readon
   if (seriesIds.length === 0 || range.to <= range.from) return { profiles: 0, rows: 0 };
   const [row] = await r.conn.query<{ n: string; rows: string }>(
     `SELECT count() AS n, sum(rows) AS rows FROM ${r.layout.table('profiles')}
-     WHERE tenant = ${quote(tenant)} AND series_id IN (${idList(seriesIds)}) AND ${timeWithin(range.from, range.to)}`,
+     WHERE ${seriesInRange(tenant, seriesIds, range)}`,
     signal,
   );
   return { profiles: Number(row?.n ?? 0), rows: Number(row?.rows ?? 0) };
@@ -214,9 +219,28 @@ export async function mergeSpanStacks(
   if (seriesIds.length === 0 || spanIds.length === 0 || range.to <= range.from) return [];
   const rows = await r.conn.query<{ id: string; value: number }>(
     `SELECT toString(stack_id) AS id, sum(value) AS value FROM ${r.layout.table('span_samples')}
-     WHERE tenant = ${quote(tenant)} AND series_id IN (${idList(seriesIds)}) AND span_id IN (${idList(spanIds)}) AND ${timeWithin(range.from, range.to)}
+     WHERE ${seriesInRange(tenant, seriesIds, range)} AND span_id IN (${idList(spanIds)})
      GROUP BY stack_id`,
     signal,
   );
   return rows.map((row) => ({ stackId: BigInt(row.id), value: row.value }));
+}
+
+/** Per (series, profile time, span) the sum of its span samples, by time then span id, at most `limit`. */
+export async function listSpans(
+  r: Reader,
+  tenant: string,
+  seriesIds: readonly Id[],
+  range: TimeRange,
+  limit: number,
+  signal?: AbortSignal,
+): Promise<ListedSpanRow[]> {
+  if (seriesIds.length === 0 || range.to <= range.from || limit <= 0) return [];
+  const rows = await r.conn.query<{ span: string; series: string; t: string; total: number }>(
+    `SELECT toString(span_id) AS span, toString(series_id) AS series, time_ms AS t, sum(value) AS total FROM ${r.layout.table('span_samples')}
+     WHERE ${seriesInRange(tenant, seriesIds, range)}
+     GROUP BY span_id, series_id, time_ms ORDER BY time_ms, span_id, series_id LIMIT ${int(limit)}`,
+    signal,
+  );
+  return rows.map((row) => ({ spanId: BigInt(row.span), seriesId: BigInt(row.series), timeMs: Number(row.t), total: row.total }));
 }

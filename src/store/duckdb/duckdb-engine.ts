@@ -4,9 +4,9 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { BIGINT, DuckDBInstance, LIST, UBIGINT, listValue } from '@duckdb/node-api';
 import type { Id, Labels } from '../../model/index.js';
 import { Unavailable, parseProfileType } from '../../model/index.js';
-import type { CommitBatch, Engine, ListedProfileRow, ProfileCounts, SeriesRecord, StoredFunction, StoredLocation, StoredMapping, StoredStack, SymbolKind } from '../engine.js';
+import type { CommitBatch, Engine, ListedProfileRow, ListedSpanRow, ProfileCounts, SeriesRecord, StoredFunction, StoredLocation, StoredMapping, StoredStack, SymbolKind } from '../engine.js';
 import type { StackValue, StoreStats, TimeRange } from '../store.js';
-import { countProfiles, listProfiles, mergeSpanStacks, mergeStacks, seriesPoints } from './read.js';
+import { countProfiles, listProfiles, listSpans, mergeSpanStacks, mergeStacks, seriesPoints } from './read.js';
 import { bytesOnDisk, countRows, dropDaysBefore } from './retention.js';
 import { HourlyRollup } from './rollup.js';
 import { createSchema, listDays } from './schema.js';
@@ -237,13 +237,15 @@ export class DuckDBEngine implements Engine {
   }
 
   async listProfiles(_tenant: string, seriesIds: readonly Id[], range: TimeRange, limit: number, signal?: AbortSignal): Promise<ListedProfileRow[]> {
-    const idOfKey = new Map<number, Id>();
-    for (const id of seriesIds) {
-      const s = this.registry.get(id);
-      if (s) idOfKey.set(s.key, id);
-    }
+    const idOfKey = this.idsByKey(seriesIds);
     const rows = await this.withReader(signal, (c) => listProfiles(c, [...idOfKey.keys()], range, limit));
     return rows.map((r) => ({ id: r.id, seriesId: idOfKey.get(r.seriesKey)!, timeMs: r.timeMs, total: r.total }));
+  }
+
+  async listSpans(_tenant: string, seriesIds: readonly Id[], range: TimeRange, limit: number, signal?: AbortSignal): Promise<ListedSpanRow[]> {
+    const idOfKey = this.idsByKey(seriesIds);
+    const rows = await this.withReader(signal, (c) => listSpans(c, [...idOfKey.keys()], range, limit));
+    return rows.map((r) => ({ spanId: r.spanId, seriesId: idOfKey.get(r.seriesKey)!, timeMs: r.timeMs, total: r.total }));
   }
 
   mergeSpanStacks(_tenant: string, seriesIds: readonly Id[], range: TimeRange, spanIds: readonly Id[], signal?: AbortSignal): Promise<StackValue[]> {
@@ -303,6 +305,16 @@ export class DuckDBEngine implements Engine {
     await this.writes.run(async () => undefined);
     this.writer.closeSync();
     this.instance.closeSync();
+  }
+
+  /** Surrogate key → content id of the series this engine has among `ids`. */
+  private idsByKey(ids: readonly Id[]): Map<number, Id> {
+    const out = new Map<number, Id>();
+    for (const id of ids) {
+      const s = this.registry.get(id);
+      if (s) out.set(s.key, id);
+    }
+    return out;
   }
 
   private keysOf(ids: readonly Id[]): number[] {

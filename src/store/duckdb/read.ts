@@ -156,3 +156,21 @@ export async function mergeSpanStacks(conn: DuckDBConnection, keys: readonly num
   );
   return r.getRows().map(([id, v]) => ({ stackId: big(id!), value: num(v!) }));
 }
+
+/** Per (series, profile time, span) the sum of its span samples, by time then span id, at most `limit`. */
+export async function listSpans(
+  conn: DuckDBConnection,
+  keys: readonly number[],
+  range: TimeRange,
+  limit: number,
+): Promise<{ spanId: bigint; seriesKey: number; timeMs: number; total: number }[]> {
+  if (keys.length === 0 || range.to <= range.from || limit <= 0) return [];
+  const r = await conn.runAndReadAll(
+    `SELECT span_id, series_key, time_ms, sum(value) AS total FROM span_samples
+     WHERE time_ms >= $1 AND time_ms < $2 AND series_key IN (${intList(keys)})
+     GROUP BY span_id, series_key, time_ms ORDER BY time_ms, span_id, series_key LIMIT ${intList([Math.floor(limit)])}`,
+    [BigInt(Math.floor(range.from)), BigInt(Math.ceil(range.to))],
+    [BIGINT, BIGINT],
+  );
+  return r.getRows().map(([span, key, t, total]) => ({ spanId: big(span!), seriesKey: num(key!), timeMs: num(t!), total: num(total!) }));
+}
