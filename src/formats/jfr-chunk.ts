@@ -89,10 +89,8 @@ export class JfrChunk {
   /** Reads every checkpoint of the chunk (scanned in order, not by the back-links, which could loop). */
   readConstantPools(): void {
     this.stringPool = this.poolOf(this.byName.get('java.lang.String')?.id ?? -1);
-    for (const at of this.eventOffsets()) {
-      const ev = this.eventInput(at);
-      if (ev.type !== CHECKPOINT_EVENT) continue;
-      const input = ev.input;
+    for (const { type, input } of this.eventRegions()) {
+      if (type !== CHECKPOINT_EVENT) continue;
       input.long(); // start time
       input.long(); // duration
       input.long(); // delta to the previous checkpoint
@@ -123,10 +121,9 @@ export class JfrChunk {
     const wanted = new Map<number, JfrClass>();
     for (const c of this.classes.values()) if (typeNames.has(c.name)) wanted.set(c.id, c);
     if (wanted.size === 0) return;
-    for (const at of this.eventOffsets()) {
-      const ev = this.eventInput(at);
-      const cls = wanted.get(ev.type);
-      if (cls) yield { type: cls, value: this.readValue(ev.input, cls, 0) as JfrObject };
+    for (const { type, input } of this.eventRegions()) {
+      const cls = wanted.get(type);
+      if (cls) yield { type: cls, value: this.readValue(input, cls, 0) as JfrObject };
     }
   }
 
@@ -150,23 +147,22 @@ export class JfrChunk {
     return pool;
   }
 
-  private *eventOffsets(): Generator<number> {
+  /**
+   * Each event's type and a cursor over its fields, in file order. The cursor is shared: it is only
+   * valid until the next step of the iteration.
+   */
+  private *eventRegions(): Generator<{ readonly type: number; readonly input: JfrInput }> {
     const end = this.header.start + this.header.size;
-    let pos = this.header.start + HEADER_BYTES;
+    const input = new JfrInput(this.buf, this.header.start + HEADER_BYTES, end, this.header.compressed);
+    let pos = input.pos;
     while (pos < end) {
-      const size = new JfrInput(this.buf, pos, end, this.header.compressed).int();
+      input.moveTo(pos, end);
+      const size = input.int();
       if (size <= 0 || pos + size > end) throw malformedJfr(`event size ${size} runs past the chunk's end`, pos);
-      yield pos;
+      input.end = pos + size;
+      yield { type: input.long(), input };
       pos += size;
     }
-  }
-
-  private eventInput(at: number): { type: number; input: JfrInput } {
-    const end = this.header.start + this.header.size;
-    const sizeReader = new JfrInput(this.buf, at, end, this.header.compressed);
-    const size = sizeReader.int();
-    const input = new JfrInput(this.buf, sizeReader.pos, at + size, this.header.compressed);
-    return { type: input.long(), input };
   }
 
   private readValue(input: JfrInput, cls: JfrClass, depth: number): JfrValue {

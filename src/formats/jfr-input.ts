@@ -27,6 +27,13 @@ export class JfrInput {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
+  /** Points the cursor at another region of the same file (one cursor serves every event of a chunk). */
+  moveTo(pos: number, end: number): void {
+    if (end > this.buf.length || pos < 0 || pos > end) throw malformedJfr(`region ${pos}..${end} is outside the ${this.buf.length}-byte file`, pos);
+    this.pos = pos;
+    this.end = end;
+  }
+
   get remaining(): number {
     return this.end - this.pos;
   }
