@@ -18,6 +18,7 @@ const KEYS: Readonly<Record<string, { key: keyof TenantLimits; bytes?: true; max
   max_labels_per_series: { key: 'maxLabelsPerSeries', max: LABEL_LIMITS.maxLabels },
   max_label_name_length: { key: 'maxLabelNameLength', max: LABEL_LIMITS.maxNameLength },
   max_label_value_length: { key: 'maxLabelValueLength', max: LABEL_LIMITS.maxValueLength },
+  max_series_per_tenant: { key: 'maxSeriesPerTenant', zero: true },
   ingest_bytes_per_second: { key: 'ingestBytesPerSecond', bytes: true, zero: true },
   ingest_burst_seconds: { key: 'ingestBurstSeconds' },
   max_pending_writes_per_tenant: { key: 'maxPendingWritesPerTenant' },

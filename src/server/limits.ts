@@ -19,6 +19,8 @@ export interface TenantLimits {
   readonly maxLabelsPerSeries: number;
   readonly maxLabelNameLength: number;
   readonly maxLabelValueLength: number;
+  /** Distinct series a tenant may hold (limits-series.ts); 0: unlimited. */
+  readonly maxSeriesPerTenant: number;
   /** Ingest body bytes per second, averaged over a burst of `ingestBurstSeconds`; 0: unlimited. */
   readonly ingestBytesPerSecond: number;
   readonly ingestBurstSeconds: number;
@@ -43,6 +45,9 @@ export const DEFAULT_TENANT_LIMITS: TenantLimits = {
   // The model's own ceilings (LABEL_LIMITS): a tenant may be held lower, never higher.
   maxLabelNameLength: LABEL_LIMITS.maxNameLength,
   maxLabelValueLength: LABEL_LIMITS.maxValueLength,
+  // A node agent makes a series per process (pid is a label): 1 000 nodes running 200 processes each,
+  // with a day's churn, stay well below; a label holding request ids reaches it within hours.
+  maxSeriesPerTenant: 1_000_000,
   ingestBytesPerSecond: 0,
   ingestBurstSeconds: 10,
   maxPendingWritesPerTenant: 16,

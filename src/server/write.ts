@@ -8,6 +8,7 @@ import type { ServerContext } from './context.js';
 import { decodeOffLoop } from './decode-pool.js';
 import type { PprofSeries } from './decode-tasks.js';
 import { checkSeriesLimits, limitsFor } from './limits.js';
+import { seriesLimiter } from './limits-series.js';
 import type { IngestProtocol } from './metrics.js';
 
 /**
@@ -35,10 +36,11 @@ export function writeProfiles(
       rows += p.values.length;
       if (rows > ctx.limits.maxRowsPerRequest) throw limitExceeded('max_rows_per_request', `the request has more than ${ctx.limits.maxRowsPerRequest} samples`);
     }
-    checkSeriesLimits(profiles, limitsFor(ctx, tenant));
+    const limits = limitsFor(ctx, tenant);
+    checkSeriesLimits(profiles, limits);
     const kept = profiles.filter((p) => !isEmptyProfile(p));
     if (kept.length === 0) return Promise.resolve({ profiles: 0, rows: 0 });
-    stored = ctx.store.write(tenant, kept);
+    stored = seriesLimiter(ctx.store).admit(tenant, kept, limits.maxSeriesPerTenant, () => ctx.store.write(tenant, kept));
   } catch (e) {
     return Promise.reject(e);
   }

@@ -11,6 +11,11 @@ describe('limits: section of the server config', () => {
     expect(cfg.unknownSections).toEqual([]);
   });
 
+  it('max_series_per_tenant takes 0 (unlimited) and counts', () => {
+    const cfg = parseServerConfig('limits:\n  max_series_per_tenant: 0\n  tenants:\n    acme: { max_series_per_tenant: 5000 }\n', 'kiln.yaml');
+    expect(cfg.limits).toEqual({ defaults: { maxSeriesPerTenant: 0 }, tenants: { acme: { maxSeriesPerTenant: 5000 } } });
+  });
+
   it.each([
     ['limits:\n  max_samples: 5\n', /kiln.yaml: limits.max_samples is not a limit/],
     ['limits:\n  max_stack_depth: 0\n', /kiln.yaml: limits.max_stack_depth must be a whole number >= 1/],
