@@ -10,9 +10,10 @@ export function profileIdText(id: Id): string {
   return id.toString(16).padStart(16, '0');
 }
 
-export function parseProfileIdText(text: string): Id {
+/** `field` names where the id came from, for the message (e.g. `profile_id_selector`). */
+export function parseProfileIdText(text: string, field = 'profile id'): Id {
   if (!/^[0-9a-fA-F]{16}$/.test(text)) {
-    throw new InputError(`profile id ${JSON.stringify(text.slice(0, 80))} is not one Kiln gave out (16 hex digits, as in exemplars)`);
+    throw new InputError(`${field}: ${JSON.stringify(text.slice(0, 80))} is not a profile id Kiln gave out (16 hex digits, as in exemplars and heatmaps)`);
   }
   return BigInt(`0x${text}`);
 }

@@ -16,7 +16,7 @@ import { ExemplarType, TimeSeriesAggregationType } from '../gen/types/v1/types_p
 import type { ServerContext } from './context.js';
 import { withConnectDeadline } from './deadline.js';
 import { exemplarMessage, profileReadHandlers } from './querier-profiles.js';
-import { rangeFrom, refuseUnservedSelectors, seriesQuery, withSpanSelector } from './selection.js';
+import { rangeFrom, refuseUnservedSelectors, seriesQuery, withIdSelectors } from './selection.js';
 import { tenantOf } from './tenant.js';
 
 const int64 = (n: number): bigint => BigInt(Math.round(n));
@@ -49,7 +49,7 @@ export function querierRoutes(router: ConnectRouter, ctx: ServerContext): void {
   const selection = (tenant: string, r: SelectMergeStacktracesRequest | undefined, side: string, signal: AbortSignal) => {
     if (!r) throw new InputError(`diff request has no ${side} selection`);
     refuseUnservedSelectors(r);
-    return withSpanSelector(seriesQuery(tenant, r.profileTypeID, r.labelSelector, rangeFrom(r.start, r.end), signal), r.spanSelector);
+    return withIdSelectors(seriesQuery(tenant, r.profileTypeID, r.labelSelector, rangeFrom(r.start, r.end), signal), r);
   };
   const listing = (hc: HandlerContext, req: { matchers: string[]; start: bigint; end: bigint }, signal: AbortSignal): LabelQuery => ({
     tenant: tenantOf(hc.requestHeader),
@@ -113,7 +113,7 @@ export function querierRoutes(router: ConnectRouter, ctx: ServerContext): void {
       timed('SelectMergeSpanProfile', hc, async (signal) => {
         if (req.spanSelector.length === 0) throw new InputError('span_selector is empty: name the span ids (16 hex digits) whose samples to merge');
         const q = seriesQuery(tenantOf(hc.requestHeader), req.profileTypeID, req.labelSelector, rangeFrom(req.start, req.end), signal);
-        const tree = await ctx.query.flamegraph(withSpanSelector(q, req.spanSelector), { maxNodes: maxNodesOf(req.maxNodes) });
+        const tree = await ctx.query.flamegraph(withIdSelectors(q, { spanSelector: req.spanSelector, profileIdSelector: [] }), { maxNodes: maxNodesOf(req.maxNodes) });
         if (req.format === ProfileFormat.TREE) return { tree: toPyroscopeTree(tree) };
         return { flamegraph: flameGraphMessage(toFlameGraph(tree)) };
       }),
@@ -121,7 +121,7 @@ export function querierRoutes(router: ConnectRouter, ctx: ServerContext): void {
     selectMergeProfile: (req, hc) =>
       timed('SelectMergeProfile', hc, async (signal) => {
         refuseUnservedSelectors(req);
-        const q = seriesQuery(tenantOf(hc.requestHeader), req.profileTypeID, req.labelSelector, rangeFrom(req.start, req.end), signal);
+        const q = withIdSelectors(seriesQuery(tenantOf(hc.requestHeader), req.profileTypeID, req.labelSelector, rangeFrom(req.start, req.end), signal), req);
         const profile = await ctx.query.mergeProfile(q, { callSite: callSiteOf(req) }, pprofMaxNodes(req.maxNodes));
         return fromBinary(ProfileSchema, encodePprof(profile));
       }),

@@ -1,4 +1,5 @@
 import { InputError } from '../model/errors.js';
+import { parseProfileIdText } from '../query/profile-ids.js';
 import { parseSelector } from '../query/selector.js';
 import { checkRange } from '../query/time.js';
 import type { Id } from '../model/ids.js';
@@ -24,33 +25,34 @@ export function seriesQuery(tenant: string, profileTypeID: string, labelSelector
   return { tenant, selector, ...range, signal };
 }
 
-/** A merge's query, narrowed to the samples of some spans when a span selector is given. */
-export type SpanNarrowedQuery = SeriesQuery & { readonly spanIds?: readonly Id[] };
+/** A merge's query, narrowed to the samples of some spans or to some profiles when a selector says so. */
+export type NarrowedQuery = SeriesQuery & { readonly spanIds?: readonly Id[]; readonly profileIds?: readonly Id[] };
 
 /**
- * `span_selector` (span ids as 16 hex digits, as Tempo sends them) → the query narrowed to those spans'
- * samples; an empty selector leaves the query whole.
+ * `span_selector` (span ids as 16 hex digits, as Tempo sends them) and `profile_id_selector` (the ids
+ * Kiln gives out in exemplars and heatmaps) → the query narrowed to those spans' samples or those
+ * profiles; empty selectors leave the query whole.
  */
-export function withSpanSelector(q: SeriesQuery, spanSelector: readonly string[] | undefined): SpanNarrowedQuery {
-  if (!spanSelector || spanSelector.length === 0) return q;
-  const spanIds = spanSelector.map((s) => {
+export function withIdSelectors(q: SeriesQuery, r: { readonly spanSelector?: readonly string[]; readonly profileIdSelector: readonly string[] }): NarrowedQuery {
+  const spans = r.spanSelector ?? [];
+  const spanIds = spans.map((s) => {
     const id = spanIdFromHex(s);
     if (id === undefined) throw new InputError(`span_selector: invalid span id ${JSON.stringify(s.slice(0, 80))} (16 hex digits expected)`);
     return id;
   });
-  return { ...q, spanIds };
+  const profileIds = r.profileIdSelector.map((id) => parseProfileIdText(id, 'profile_id_selector'));
+  return { ...q, ...(spanIds.length > 0 ? { spanIds } : {}), ...(profileIds.length > 0 ? { profileIds } : {}) };
 }
 
 /** The selectors of SelectMergeStacktraces / SelectMergeProfile that Kiln cannot answer. */
 export interface UnservedSelectors {
-  readonly profileIdSelector: readonly string[];
   readonly traceIdSelector?: readonly string[];
   readonly stackTraceSelector?: { readonly goPgo?: unknown };
 }
 
 /**
- * Kiln keeps no trace ids per sample (span ids it keeps: see withSpanSelector), selects no profiles by
- * id, and builds no Go PGO profiles, so a
+ * Kiln keeps no trace ids per sample (span and profile ids it keeps: see withIdSelectors) and builds
+ * no Go PGO profiles, so a
  * request that narrows by one of them is refused (InvalidArgument) — answering with the whole
  * selection would be an answer to a different question.
  */
@@ -58,7 +60,6 @@ export function refuseUnservedSelectors(r: UnservedSelectors): void {
   const refuse = (field: string, why: string) => {
     throw new InputError(`${field} is not supported by Kiln: ${why}; leave it empty to merge the whole selection`);
   };
-  if (r.profileIdSelector.length > 0) refuse('profile_id_selector', 'profiles are stored without their ids');
   if ((r.traceIdSelector?.length ?? 0) > 0) refuse('trace_id_selector', 'samples are stored without trace ids');
   if (r.stackTraceSelector?.goPgo !== undefined) refuse('stack_trace_selector.go_pgo', 'Go PGO profiles are not built');
 }

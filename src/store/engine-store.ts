@@ -26,6 +26,9 @@ import { WritePath } from './write-path.js';
 
 export type EngineStoreOptions = WritePathOptions;
 
+/** Profile ids one merge may name (Grafana sends one; a hand-built list of thousands is not a profile selection). */
+export const MAX_SELECTED_PROFILES = 1000;
+
 /**
  * The Store every engine sits under. What is the same for every engine lives here once: the write
  * path (validation, content ids, replay detection, group commit), selector matching (the model's
@@ -85,9 +88,26 @@ export class EngineStore implements Store {
   async mergeStacks(q: MergeQuery): Promise<StackValue[]> {
     const series = await this.select(q);
     if (series.length === 0 || q.to <= q.from) return [];
+    if (q.profileIds !== undefined && q.spanIds !== undefined) throw new InputError('a merge takes a profile id selector or a span selector, not both');
     if (q.spanIds !== undefined) return this.engine.mergeSpanStacks(q.tenant, series.map((s) => s.id), q, q.spanIds, q.signal);
+    if (q.profileIds !== undefined) return this.mergeProfiles(q, series, q.profileIds);
     const [rows] = await this.engine.mergeStacks(q.tenant, [series.map((s) => s.id)], q, limitOf(q.limit), q.signal);
     return rows ?? [];
+  }
+
+  /** The samples of some profiles by id; refused when another profile's samples share their series and instant. */
+  private async mergeProfiles(q: MergeQuery, series: readonly SeriesRecord[], profileIds: readonly Id[]): Promise<StackValue[]> {
+    if (profileIds.length > MAX_SELECTED_PROFILES) {
+      throw new InputError(`profile id selector names ${profileIds.length} profiles (limit ${MAX_SELECTED_PROFILES})`);
+    }
+    const merged = await this.engine.mergeProfileStacks(q.tenant, series.map((s) => s.id), q, profileIds, q.signal);
+    if (merged.shared > 0) {
+      throw new InputError(
+        `profile id selector: ${merged.shared} other profile(s) were stored at the same series and instant as a selected one, and their samples cannot be told apart; select them too or merge by time range`,
+        422,
+      );
+    }
+    return merged.stacks;
   }
 
   async mergeStacksGrouped(q: GroupedMergeQuery): Promise<GroupedStacks[]> {

@@ -86,6 +86,13 @@ export interface Engine {
    */
   listProfiles(tenant: string, seriesIds: readonly Id[], range: TimeRange, limit: number, signal?: AbortSignal): Promise<ListedProfileRow[]>;
   /**
+   * sum(value) by stack over the samples of the given profiles (content ids) among these series and
+   * range, in the engine. Samples are stored per (series, time), not per profile id: `shared` counts
+   * the other profiles stored at the same series and instant as a selected one, whose samples cannot
+   * be told apart from its own (the layer above refuses such a selection rather than mix them in).
+   */
+  mergeProfileStacks(tenant: string, seriesIds: readonly Id[], range: TimeRange, profileIds: readonly Id[], signal?: AbortSignal): Promise<ProfileMerge>;
+  /**
    * The spans recorded in these series and range: per (series, profile time, span) the sum of its
    * samples, by time then span id, at most `limit` rows (the caller asks one more to tell a cut).
    */
@@ -124,6 +131,12 @@ export interface ListedSpanRow {
   readonly timeMs: number;
   /** Sum of the span's samples in that profile. */
   readonly total: number;
+}
+
+export interface ProfileMerge {
+  readonly stacks: StackValue[];
+  /** Unselected profiles sharing a selected profile's series and instant (0 = the merge is exact). */
+  readonly shared: number;
 }
 
 export interface ProfileCounts {

@@ -33,6 +33,11 @@ export interface MergeQuery extends SeriesQuery {
    * every sample. Such merges are never limited: a span's samples are few.
    */
   readonly spanIds?: readonly Id[];
+  /**
+   * Merge only these stored profiles (content ids, as heatmaps and exemplars name them;
+   * `profile_id_selector`). Undefined = every profile. Never limited.
+   */
+  readonly profileIds?: readonly Id[];
   /** Stacks to keep (0 or undefined = all). When stacks are cut, one more row, `OTHER_STACK_ID`, holds their sum. */
   readonly limit?: number;
 }

@@ -1,6 +1,6 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnalyzeQueryResponseSchema, SelectHeatmapResponseSchema, SelectSeriesResponseSchema } from '../../src/gen/querier/v1/querier_pb.js';
+import { AnalyzeQueryResponseSchema, SelectHeatmapResponseSchema, SelectMergeStacktracesResponseSchema, SelectSeriesResponseSchema } from '../../src/gen/querier/v1/querier_pb.js';
 import type { ProtoField } from '../support/proto-writer.js';
 import { querierProtoCall } from './querier-proto.js';
 import { startTestServer } from '../support/server.js';
@@ -170,6 +170,37 @@ describe('SelectHeatmap and exemplars in Connect JSON', () => {
     // Without an exemplar type, no exemplars.
     const plain = await querier<{ series: { points: { exemplars?: unknown[] }[] }[] }>(srv.url, 'SelectSeries', { profileTypeID: CPU, labelSelector: API, start: String(START), end: String(END), step });
     expect(plain.body.series[0]!.points.every((p) => (p.exemplars ?? []).length === 0)).toBe(true);
+  });
+});
+
+describe('profile_id_selector: the profile behind an exemplar', () => {
+  it('SelectMergeStacktraces (field 8) and SelectMergeProfile (field 7) merge only the profiles named, as exemplars name them', async () => {
+    const heat = fromBinary(SelectHeatmapResponseSchema, (await protoCall('SelectHeatmap', heatmapRequest({ exemplarType: 2 }))).bytes);
+    const [light, , heavy] = heat.series[0]!.slots[0]!.exemplars;
+    const base: ProtoField[] = [
+      [1, 'string', CPU],
+      [2, 'string', API],
+      [3, 'varint', START],
+      [4, 'varint', END],
+    ];
+    const one = await protoCall('SelectMergeStacktraces', [...base, [8, 'string', heavy!.profileId]]);
+    expect(one.status, one.text).toBe(200);
+    expect(fromBinary(SelectMergeStacktracesResponseSchema, one.bytes).flamegraph!.total).toBe(100n);
+    const two = await protoCall('SelectMergeStacktraces', [...base, [8, 'string', heavy!.profileId], [8, 'string', light!.profileId]]);
+    expect(fromBinary(SelectMergeStacktracesResponseSchema, two.bytes).flamegraph!.total).toBe(110n);
+
+    const pprof = await querier<{ sample: { value: string[] }[] }>(srv.url, 'SelectMergeProfile', {
+      profileTypeID: CPU,
+      labelSelector: API,
+      start: String(START),
+      end: String(END),
+      profileIdSelector: [light!.profileId],
+    });
+    expect(pprof.status).toBe(200);
+    expect(pprof.body.sample.reduce((a, x) => a + Number(x.value[0]), 0)).toBe(10);
+    // An id outside the label selector selects nothing.
+    const other = await protoCall('SelectMergeStacktraces', [[1, 'string', CPU], [2, 'string', '{service_name="db"}'], [3, 'varint', START], [4, 'varint', END], [8, 'string', heavy!.profileId]]);
+    expect(Number(fromBinary(SelectMergeStacktracesResponseSchema, other.bytes).flamegraph?.total ?? 0n)).toBe(0);
   });
 });
 

@@ -38,7 +38,7 @@ function stacksOf(p: Profile): Map<string, number> {
 }
 
 describe('querier.v1 selectors are honoured or refused, never ignored', () => {
-  it('refuses profile_id_selector, a malformed span_selector and trace_id_selector on SelectMergeStacktraces with InvalidArgument', async () => {
+  it('refuses a profile_id_selector that is no Kiln id (a UUID), a malformed span_selector and trace_id_selector on SelectMergeStacktraces with InvalidArgument', async () => {
     const base = { profile_typeID: CPU, label_selector: '{service_name="api"}', ...jsonRange };
     for (const extra of [
       { profile_id_selector: ['7c9e6679-7425-40de-944b-e07fc1f90ae7'] },
@@ -61,7 +61,7 @@ describe('querier.v1 selectors are honoured or refused, never ignored', () => {
     expect(span.body.flamegraph?.total ?? '0').toBe('0');
   });
 
-  it('refuses profile_id_selector on SelectMergeProfile and on either side of a Diff', async () => {
+  it('refuses a profile_id_selector that is no Kiln id on SelectMergeProfile and on either side of a Diff', async () => {
     const r = await querier<{ code: string }>(srv.url, 'SelectMergeProfile', {
       profile_typeID: CPU, label_selector: '{}', ...jsonRange, profile_id_selector: ['7c9e6679-7425-40de-944b-e07fc1f90ae7'],
     });

@@ -484,6 +484,25 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await store.listProfiles({ tenant: freshTenant(), selector: sa(), from: T0, to: T0 + MINUTE, limit: 10 })).toEqual([]);
       });
 
+      it('merges only the profiles named by id, and refuses one whose instant another profile shares', async () => {
+        await store.write(tenant, [
+          folded({ labels: { service_name: 'a' }, timeMs: T0, samples: { 'a;b': 1, 'a;c': 2 } }),
+          folded({ labels: { service_name: 'a' }, timeMs: T0 + 10_000, samples: { 'a;b': 10 } }),
+          folded({ labels: { service_name: 'a' }, timeMs: T0 + 20_000, samples: { 'a;x': 100 } }),
+          folded({ labels: { service_name: 'a' }, timeMs: T0 + 20_000, samples: { 'a;y': 1000 } }),
+        ]);
+        const listed = await store.listProfiles({ tenant, selector: selector(), ...hour, limit: 10 });
+        const [first, second, third, fourth] = listed.map((p) => p.id);
+        expect(await mergedFolded(store, tenant, selector(), hour, undefined, [first!])).toEqual({ 'a;b': 1, 'a;c': 2 });
+        expect(await mergedFolded(store, tenant, selector(), hour, undefined, [first!, second!])).toEqual({ 'a;b': 11, 'a;c': 2 });
+        expect(await mergedFolded(store, tenant, selector(), hour, undefined, [third!, fourth!])).toEqual({ 'a;x': 100, 'a;y': 1000 });
+        await expect(mergedFolded(store, tenant, selector(), hour, undefined, [third!])).rejects.toThrow(/same series and instant/);
+        expect(await mergedFolded(store, tenant, selector(), hour, undefined, [0x1234n])).toEqual({});
+        // The id selects within the selection and range, never outside them.
+        expect(await mergedFolded(store, tenant, selector(), { from: T0 + 1, to: T0 + HOUR }, undefined, [first!])).toEqual({});
+        expect(await mergedFolded(store, freshTenant(), selector(), hour, undefined, [first!])).toEqual({});
+      });
+
       it('refuses a listing longer than its limit with an InputError naming the limit', async () => {
         await write3();
         await expect(store.listProfiles({ tenant, selector: anyType(), from: T0, to: T0 + 2 * HOUR, limit: 3 })).rejects.toThrow(/more than 3 profiles/);

@@ -64,8 +64,15 @@ export function anyType(matchers: Selector['matchers'] = []): Selector {
 }
 
 /** mergeStacks + resolveStacks, as `root;…;leaf` → value: what a flame graph would show. */
-export async function mergedFolded(store: Store, tenant: string, sel: Selector, range: TimeRange, spanIds?: readonly Id[]): Promise<Record<string, number>> {
-  const merged = await store.mergeStacks({ tenant, selector: sel, ...range, ...(spanIds ? { spanIds } : {}) });
+export async function mergedFolded(
+  store: Store,
+  tenant: string,
+  sel: Selector,
+  range: TimeRange,
+  spanIds?: readonly Id[],
+  profileIds?: readonly Id[],
+): Promise<Record<string, number>> {
+  const merged = await store.mergeStacks({ tenant, selector: sel, ...range, ...(spanIds ? { spanIds } : {}), ...(profileIds ? { profileIds } : {}) });
   const resolved = await store.resolveStacks(tenant, merged.map((m) => m.stackId));
   const out: Record<string, number> = {};
   for (const m of merged) {

@@ -5,6 +5,7 @@ import type {
   ListedProfileRow,
   ListedSpanRow,
   ProfileCounts,
+  ProfileMerge,
   ProfileRow,
   SeriesRecord,
   StoredFunction,
@@ -113,6 +114,17 @@ export class MemoryEngine implements Engine {
       .sort((a, b) => a.timeMs - b.timeMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
       .slice(0, limit)
       .map((p) => ({ id: p.id, seriesId: p.seriesId, timeMs: p.timeMs, total: p.total }));
+  }
+
+  async mergeProfileStacks(_tenant: string, seriesIds: readonly Id[], range: TimeRange, profileIds: readonly Id[], signal?: AbortSignal): Promise<ProfileMerge> {
+    signal?.throwIfAborted();
+    const want = new Set(profileIds);
+    const mine = this.inRange(seriesIds, range);
+    const instants = new Set(mine.filter((p) => want.has(p.id)).map((p) => `${p.seriesId}@${p.timeMs}`));
+    const at = mine.filter((p) => instants.has(`${p.seriesId}@${p.timeMs}`));
+    const sums = new Map<Id, number>();
+    for (const p of at) p.stackIds.forEach((id, i) => sums.set(id, (sums.get(id) ?? 0) + p.scaled[i]! * p.scale));
+    return { stacks: [...sums].map(([stackId, value]) => ({ stackId, value })), shared: at.filter((p) => !want.has(p.id)).length };
   }
 
   async listSpans(_tenant: string, seriesIds: readonly Id[], range: TimeRange, limit: number, signal?: AbortSignal): Promise<ListedSpanRow[]> {

@@ -8,6 +8,7 @@ import type {
   ListedSpanRow,
   ProfileCounts,
   ProfileLookupHint,
+  ProfileMerge,
   SeriesRecord,
   StoredFunction,
   StoredLocation,
@@ -20,7 +21,7 @@ import type { ConnectionOptions } from './connection.js';
 import { Connection, parseVersion } from './connection.js';
 import { fetchFunctions, fetchLocations, fetchMappings, fetchStacks, recentProfiles, storedProfiles, storedSymbols } from './lookups.js';
 import type { Reader } from './read.js';
-import { countProfiles, listProfiles, listSeries, listSpans, mergeSpanStacks, mergeStacks, seriesPoints } from './read.js';
+import { countProfiles, listProfiles, listSeries, listSpans, mergeProfileStacks, mergeSpanStacks, mergeStacks, seriesPoints } from './read.js';
 import type { Features, MigrationReport } from './schema.js';
 import { featuresOf, Layout, migrate } from './schema.js';
 import { dropDaysBefore, stats } from './upkeep.js';
@@ -136,6 +137,10 @@ export class ClickHouseEngine implements Engine {
 
   listSpans(tenant: string, seriesIds: readonly Id[], range: TimeRange, limit: number, signal?: AbortSignal): Promise<ListedSpanRow[]> {
     return listSpans(this.reader, tenant, seriesIds, range, limit, signal);
+  }
+
+  mergeProfileStacks(tenant: string, seriesIds: readonly Id[], range: TimeRange, profileIds: readonly Id[], signal?: AbortSignal): Promise<ProfileMerge> {
+    return mergeProfileStacks(this.reader, tenant, seriesIds, range, profileIds, signal);
   }
 
   mergeSpanStacks(tenant: string, seriesIds: readonly Id[], range: TimeRange, spanIds: readonly Id[], signal?: AbortSignal): Promise<StackValue[]> {

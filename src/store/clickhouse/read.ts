@@ -1,6 +1,6 @@
 import type { Id, Labels } from '../../model/index.js';
 import { parseProfileType } from '../../model/index.js';
-import type { ListedProfileRow, ListedSpanRow, ProfileCounts, SeriesRecord } from '../engine.js';
+import type { ListedProfileRow, ListedSpanRow, ProfileCounts, ProfileMerge, SeriesRecord } from '../engine.js';
 import type { StackValue, TimeRange } from '../store.js';
 import { OTHER_STACK_ID } from '../store.js';
 import type { Connection } from './connection.js';
@@ -243,4 +243,35 @@ export async function listSpans(
     signal,
   );
   return rows.map((row) => ({ spanId: BigInt(row.span), seriesId: BigInt(row.series), timeMs: Number(row.t), total: row.total }));
+}
+
+/**
+ * The samples of the given profiles: their (series, time) from `profiles`, then the sample rows of
+ * exactly those instants. `shared` counts other profiles stored at one of those instants.
+ */
+export async function mergeProfileStacks(
+  r: Reader,
+  tenant: string,
+  seriesIds: readonly Id[],
+  range: TimeRange,
+  profileIds: readonly Id[],
+  signal?: AbortSignal,
+): Promise<ProfileMerge> {
+  if (seriesIds.length === 0 || profileIds.length === 0 || range.to <= range.from) return { stacks: [], shared: 0 };
+  const where = seriesInRange(tenant, seriesIds, range);
+  const at = await r.conn.query<{ series: string; t: string }>(
+    `SELECT DISTINCT toString(series_id) AS series, time_ms AS t FROM ${r.layout.table('profiles')} WHERE ${where} AND profile_id IN (${idList(profileIds)})`,
+    signal,
+  );
+  if (at.length === 0) return { stacks: [], shared: 0 };
+  const instants = `(series_id, time_ms) IN (${at.map((a) => `(${a.series}, ${int(Number(a.t))})`).join(', ')})`;
+  const [shared] = await r.conn.query<{ n: string }>(
+    `SELECT count() AS n FROM ${r.layout.table('profiles')} WHERE ${where} AND ${instants} AND profile_id NOT IN (${idList(profileIds)})`,
+    signal,
+  );
+  const rows = await r.conn.query<{ id: string; value: number }>(
+    `SELECT toString(stack_id) AS id, sum(scaled * scale) AS value FROM ${r.layout.table('samples')} WHERE ${where} AND ${instants} GROUP BY stack_id`,
+    signal,
+  );
+  return { stacks: rows.map((row) => ({ stackId: BigInt(row.id), value: row.value })), shared: Number(shared?.n ?? 0) };
 }

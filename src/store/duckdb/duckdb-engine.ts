@@ -4,9 +4,9 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { BIGINT, DuckDBInstance, LIST, UBIGINT, listValue } from '@duckdb/node-api';
 import type { Id, Labels } from '../../model/index.js';
 import { Unavailable, parseProfileType } from '../../model/index.js';
-import type { CommitBatch, Engine, ListedProfileRow, ListedSpanRow, ProfileCounts, SeriesRecord, StoredFunction, StoredLocation, StoredMapping, StoredStack, SymbolKind } from '../engine.js';
+import type { CommitBatch, Engine, ListedProfileRow, ListedSpanRow, ProfileCounts, ProfileMerge, SeriesRecord, StoredFunction, StoredLocation, StoredMapping, StoredStack, SymbolKind } from '../engine.js';
 import type { StackValue, StoreStats, TimeRange } from '../store.js';
-import { countProfiles, listProfiles, listSpans, mergeSpanStacks, mergeStacks, seriesPoints } from './read.js';
+import { countProfiles, listProfiles, listSpans, mergeProfileStacks, mergeSpanStacks, mergeStacks, seriesPoints } from './read.js';
 import { bytesOnDisk, countRows, dropDaysBefore } from './retention.js';
 import { HourlyRollup } from './rollup.js';
 import { createSchema, listDays } from './schema.js';
@@ -246,6 +246,11 @@ export class DuckDBEngine implements Engine {
     const idOfKey = this.idsByKey(seriesIds);
     const rows = await this.withReader(signal, (c) => listSpans(c, [...idOfKey.keys()], range, limit));
     return rows.map((r) => ({ spanId: r.spanId, seriesId: idOfKey.get(r.seriesKey)!, timeMs: r.timeMs, total: r.total }));
+  }
+
+  mergeProfileStacks(_tenant: string, seriesIds: readonly Id[], range: TimeRange, profileIds: readonly Id[], signal?: AbortSignal): Promise<ProfileMerge> {
+    const keys = this.keysOf(seriesIds);
+    return this.withReader(signal, (c) => mergeProfileStacks(c, this.days, keys, range, profileIds));
   }
 
   mergeSpanStacks(_tenant: string, seriesIds: readonly Id[], range: TimeRange, spanIds: readonly Id[], signal?: AbortSignal): Promise<StackValue[]> {

@@ -174,3 +174,44 @@ export async function listSpans(
   );
   return r.getRows().map(([span, key, t, total]) => ({ spanId: big(span!), seriesKey: num(key!), timeMs: num(t!), total: num(total!) }));
 }
+
+/**
+ * The samples of the given profiles: their (series, time) from `profiles`, then those instants' rows of
+ * the day tables they fall in. `shared` counts other profiles stored at one of those instants.
+ */
+export async function mergeProfileStacks(
+  conn: DuckDBConnection,
+  days: ReadonlySet<number>,
+  keys: readonly number[],
+  range: TimeRange,
+  profileIds: readonly bigint[],
+): Promise<{ stacks: StackValue[]; shared: number }> {
+  if (keys.length === 0 || profileIds.length === 0 || range.to <= range.from) return { stacks: [], shared: 0 };
+  const params = [BigInt(Math.floor(range.from)), BigInt(Math.ceil(range.to)), listValue([...profileIds])];
+  const types = [BIGINT, BIGINT, LIST(UBIGINT)];
+  const selected = `SELECT DISTINCT series_key, time_ms FROM profiles
+    WHERE time_ms >= $1 AND time_ms < $2 AND series_key IN (${intList(keys)}) AND profile_id IN (SELECT unnest($3))`;
+  const at = (await conn.runAndReadAll(selected, params, types)).getRows().map(([k, t]) => [num(k!), num(t!)] as const);
+  if (at.length === 0) return { stacks: [], shared: 0 };
+  const [sharedRow] = (
+    await conn.runAndReadAll(
+      `SELECT count(*) FROM profiles p JOIN (${selected}) s USING (series_key, time_ms) WHERE p.profile_id NOT IN (SELECT unnest($3))`,
+      params,
+      types,
+    )
+  ).getRows();
+  const byTable = new Map<string, string[]>();
+  for (const [k, t] of at) {
+    const table = dayTablesIn(days, { from: t, to: t + 1 })[0];
+    if (table) byTable.set(table, [...(byTable.get(table) ?? []), `(${intList([k])}, ${intList([t])})`]);
+  }
+  if (byTable.size === 0) return { stacks: [], shared: num(sharedRow?.[0] ?? 0) };
+  const parts = [...byTable].map(
+    ([table, pairs]) =>
+      `SELECT stack_key, sum(value * scale) AS v FROM ${table} JOIN (VALUES ${pairs.join(', ')}) w(series_key, time_ms) USING (series_key, time_ms) GROUP BY stack_key`,
+  );
+  const r = await conn.runAndReadAll(
+    `SELECT st.stack_id, m.v FROM (SELECT stack_key, sum(v) AS v FROM (${parts.join(' UNION ALL ')}) GROUP BY stack_key) m JOIN stacks st ON st.stack_key = m.stack_key`,
+  );
+  return { stacks: r.getRows().map(([id, v]) => ({ stackId: big(id!), value: num(v!) })), shared: num(sharedRow?.[0] ?? 0) };
+}
