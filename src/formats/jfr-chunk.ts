@@ -101,7 +101,7 @@ export class JfrChunk {
         const typeId = input.long();
         const cls = this.classes.get(typeId);
         if (!cls) throw malformedJfr(`constant pool of undeclared type ${typeId}`, typeAt);
-        const n = input.count(`${cls.name} constant`, 2);
+        const n = input.count(`${cls.name} constant`);
         if (cls.name === 'jdk.types.StackTrace' && this.limits && n > this.limits.maxStacksPerRequest) {
           throw limitExceeded('max_stacks_per_request', `the JFR holds more than ${this.limits.maxStacksPerRequest} stack traces`);
         }
