@@ -6,6 +6,7 @@ import { formatSelector } from '../query/selector.js';
 import type { TimeRange } from '../store/store.js';
 import type { CompareOptions, CompareReport } from '../insight/compare.js';
 import { compareStacks, DEFAULT_ALPHA, DEFAULT_LIMIT } from '../insight/compare.js';
+import type { MergedSide } from '../insight/compare-files.js';
 import { ProfileFiles } from '../insight/compare-files.js';
 import type { Gate } from '../insight/compare-gates.js';
 import { parseGate } from '../insight/compare-gates.js';
@@ -69,7 +70,9 @@ export async function runCompare(req: CompareRequest, client: () => KilnClient):
     // The head is read in the base's type: comparing CPU with allocations would mean nothing.
     const head = await mergeSide(files, req.head, fetchBytes, profileTypeId(base.type));
     const period = (p: number) => req.period ?? p;
-    return compareStacks(base.type, { stacks: base.stacks, period: period(base.period) }, { stacks: head.stacks, period: period(head.period) }, opts);
+    // Per-stack sample counts (Go heap pairs) unless --period says what one sample is.
+    const counts = (side: MergedSide) => (req.period === undefined ? side.counts : undefined);
+    return compareStacks(base.type, { stacks: base.stacks, period: period(base.period), counts: counts(base) }, { stacks: head.stacks, period: period(head.period), counts: counts(head) }, opts);
   } finally {
     await files.close();
   }

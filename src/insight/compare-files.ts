@@ -11,7 +11,8 @@ import { QueryEngine } from '../query/engine.js';
 import type { WeightedStack } from '../query/stacks.js';
 import { openDuckDB } from '../store/index.js';
 import type { Store } from '../store/store.js';
-import { samplePeriod } from './compare-samples.js';
+import { SAMPLE_TYPE_SUFFIX, heapSamplesType, withHeapSampleCounts } from './compare-heap.js';
+import { FALLBACK_BYTES_PERIOD, heapPartner, heapSampleCounts, samplePeriod } from './compare-samples.js';
 
 /**
  * Profile files (pprof, folded, OTLP, perf script, speedscope; several per side) merged the way the
@@ -30,6 +31,8 @@ export interface MergedSide {
   readonly stacks: WeightedStack[];
   /** Value per sample (compare-samples.ts), from the profiles' own periods when they carry one. */
   readonly period: number;
+  /** The stacks weighted by sample counts when known per stack (Go heap pairs, compare-samples.ts). */
+  readonly counts?: WeightedStack[];
   /** Every profile type the inputs hold, so a caller can say what else could have been compared. */
   readonly types: readonly string[];
 }
@@ -58,25 +61,48 @@ export class ProfileFiles {
    */
   async merge(inputs: readonly ProfileInput[], typeId?: string): Promise<MergedSide> {
     if (inputs.length === 0) throw new InputError('no profile files given');
-    const profiles = inputs.flatMap(decode);
-    const types = [...new Set(profiles.map((p) => profileTypeId(p.type)))].sort();
+    const profiles = inputs.map(withSampleCounts).flatMap(decode);
+    // The sample-count types compare-heap.ts adds are Kiln's own bookkeeping, not a type to pick.
+    const types = [...new Set(profiles.filter((p) => !p.type.sampleType.endsWith(SAMPLE_TYPE_SUFFIX)).map((p) => profileTypeId(p.type)))].sort();
     const wanted = typeId === undefined ? pickType(profiles) : profileTypeId(parseProfileType(typeId));
     const chosen = profiles.filter((p) => profileTypeId(p.type) === wanted);
     if (chosen.length === 0) {
       throw new InputError(`${inputs.map((i) => i.name).join(', ')}: no ${wanted} profile (the files hold ${types.join(', ') || 'no profiles'}); pick one with --type`);
     }
+    const type = parseProfileType(wanted);
+    const stacks = await this.mergeOf(chosen, wanted);
+    const period = samplePeriod(type, stacks, chosen.map((p) => p.period));
+    // Go heap types: exact counts where every input carried its records' own (compare-heap.ts), else an
+    // estimate from the merged pair (compare-samples.ts heapSampleCounts).
+    const samplesType = heapSamplesType(type);
+    const samplesId = samplesType ? profileTypeId(samplesType) : undefined;
+    const counted = samplesId ? profiles.filter((p) => profileTypeId(p.type) === samplesId) : [];
+    if (samplesId && counted.length === chosen.length) return { type, stacks, period, counts: await this.mergeOf(counted, samplesId), types };
+    const partner = heapPartner(type);
+    const partnerId = partner ? profileTypeId(partner) : undefined;
+    const halves = partnerId ? profiles.filter((p) => profileTypeId(p.type) === partnerId) : [];
+    if (partner && halves.length > 0) {
+      // pprof's heap period is the sampling rate in bytes (Go's MemProfileRate).
+      const rates = [...chosen, ...halves].filter((p) => p.type.periodUnit === 'bytes' && p.period > 0).map((p) => p.period);
+      const rate = rates.length > 0 ? Math.max(...rates) : FALLBACK_BYTES_PERIOD;
+      const counts = heapSampleCounts(type, stacks, await this.mergeOf(halves, partnerId!), rate, period);
+      return { type, stacks, period, counts, types };
+    }
+    return { type, stacks, period, types };
+  }
+
+  /** Profiles of one type merged through the query layer, in a tenant of their own. */
+  private async mergeOf(profiles: readonly Profile[], typeId: string): Promise<WeightedStack[]> {
     // Each merge is its own tenant, so two sides in one store never mix.
     const tenant = `side-${++this.sides}`;
-    await this.store.write(tenant, chosen);
+    await this.store.write(tenant, profiles);
     let from = Infinity;
     let to = -Infinity;
-    for (const p of chosen) {
+    for (const p of profiles) {
       from = Math.min(from, p.timeMs);
       to = Math.max(to, p.timeMs + Math.ceil(p.durationNs / 1e6));
     }
-    const stacks = await new QueryEngine(this.store).stacks({ tenant, selector: { profileType: wanted, matchers: [] }, from, to: to + 1 });
-    const type = parseProfileType(wanted);
-    return { type, stacks, period: samplePeriod(type, stacks, chosen.map((p) => p.period)), types };
+    return new QueryEngine(this.store).stacks({ tenant, selector: { profileType: typeId, matchers: [] }, from, to: to + 1 });
   }
 
   async close(): Promise<void> {
@@ -86,6 +112,13 @@ export class ProfileFiles {
       await rm(this.dir, { recursive: true, force: true });
     }
   }
+}
+
+/** A Go heap pprof with its records' sample counts added (compare-heap.ts); any other input as it is. */
+function withSampleCounts(input: ProfileInput): ProfileInput {
+  if (detectFormat(input.name, input.data) !== 'pprof') return input;
+  const data = withHeapSampleCounts(input.data);
+  return data ? { name: input.name, data } : input;
 }
 
 function decode(input: ProfileInput): Profile[] {

@@ -1,11 +1,13 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../model/errors.js';
+import { parseProfileType, profileTypeId } from '../model/profile-type.js';
 import { formatSelector } from '../query/selector.js';
 import type { Selection } from '../query/selection.js';
 import { parseSelection } from '../query/selection.js';
 import type { TimeRange } from '../store/store.js';
 import type { MergedSide, ProfileFiles, ProfileInput } from './compare-files.js';
+import { heapPartner } from './compare-samples.js';
 
 /** GET of a server path with query parameters, answering the body's bytes (the CLI's KilnClient.getBytes). */
 export type FetchBytes = (path: string, params: Record<string, string | number | undefined>) => Promise<Uint8Array>;
@@ -79,5 +81,14 @@ export async function fetchSelection(fetchBytes: FetchBytes, sel: Selection): Pr
 /** A side merged through the query layer, whichever kind it is; `typeId` keeps both sides to one type. */
 export async function mergeSide(files: ProfileFiles, spec: SideSpec, fetchBytes: FetchBytes, typeId?: string): Promise<MergedSide> {
   if (spec.kind === 'files') return files.merge(await readInputs(spec.paths), typeId);
-  return files.merge([await fetchSelection(fetchBytes, spec.selection)], typeId ?? spec.selection.selector.profileType);
+  const wanted = typeId ?? spec.selection.selector.profileType;
+  const inputs = [await fetchSelection(fetchBytes, spec.selection)];
+  // A heap type's sample counts need the other half of its pair (compare-samples.ts heapPartner).
+  const partner = heapPartner(parseProfileType(wanted));
+  if (partner) {
+    // Optional: without it (the server has no such profiles, or refuses) the counts fall back to a period.
+    const other = await fetchSelection(fetchBytes, { ...spec.selection, selector: { ...spec.selection.selector, profileType: profileTypeId(partner) } }).catch(() => undefined);
+    if (other) inputs.push(other);
+  }
+  return files.merge(inputs, wanted);
 }

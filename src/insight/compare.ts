@@ -19,6 +19,11 @@ export interface CompareSide {
   readonly stacks: readonly WeightedStack[];
   /** Value one sample stands for (compare-samples.ts); values / period = sample counts. */
   readonly period: number;
+  /**
+   * The same stacks weighted by their sample counts, when those are known per stack rather than by one
+   * period (Go heap profiles: compare-samples.ts heapSampleCounts). Overrides `period` for the test.
+   */
+  readonly counts?: readonly WeightedStack[];
 }
 
 export interface CompareOptions {
@@ -64,8 +69,9 @@ export interface FunctionChange {
 export interface SideFigures {
   /** Sum of all values. */
   readonly total: number;
-  /** total / period. */
+  /** Sample counts the test used: total / period, or the sum of per-stack counts. */
   readonly samples: number;
+  /** total / samples: the value one sample stands for (on average, with per-stack counts). */
   readonly period: number;
 }
 
@@ -113,6 +119,29 @@ interface Row {
   headTotal: number;
 }
 
+/** One side as the test sees it: values for shares, sample counts (per function) for significance. */
+interface TestSide {
+  readonly side: CompareSide;
+  readonly figures: SideFigures;
+  /** The stacks weighted by sample counts. */
+  readonly countStacks: readonly WeightedStack[];
+  /** Per function: self and total sample counts. */
+  readonly counts: ReadonlyMap<string, { readonly self: number; readonly total: number }>;
+}
+
+function testSide(side: CompareSide, total: number): TestSide {
+  const p = side.period > 0 ? side.period : 1;
+  const countStacks = side.counts ?? side.stacks.map((st) => ({ frames: st.frames, value: st.value / p }));
+  const table = topTable(countStacks);
+  const samples = table.total;
+  return {
+    side,
+    figures: { total, samples, period: samples > 0 ? total / samples : p },
+    countStacks,
+    counts: new Map(table.entries.map((e) => [e.name, { self: e.self, total: e.total }])),
+  };
+}
+
 export function compareStacks(type: ProfileType, base: CompareSide, head: CompareSide, opts: CompareOptions = {}): CompareReport {
   const alpha = opts.alpha ?? DEFAULT_ALPHA;
   if (!(alpha > 0 && alpha < 1)) throw new InputError(`alpha must be between 0 and 1, got ${alpha}`);
@@ -120,7 +149,7 @@ export function compareStacks(type: ProfileType, base: CompareSide, head: Compar
   const ht = topTable(head.stacks);
   if (bt.total <= 0) throw new InputError('the base has no samples: check its selector, range or files');
   if (ht.total <= 0) throw new InputError('the head has no samples: check its selector, range or files');
-  const sides = { base: figures(bt.total, base.period), head: figures(ht.total, head.period) };
+  const sides: Sides = { base: testSide(base, bt.total), head: testSide(head, ht.total) };
 
   const rows = new Map<string, Row>();
   for (const e of bt.entries) rows.set(e.name, { name: e.name, baseSelf: e.self, baseTotal: e.total, headSelf: 0, headTotal: 0 });
@@ -132,7 +161,11 @@ export function compareStacks(type: ProfileType, base: CompareSide, head: Compar
   }
   const list = [...rows.values()];
   // Two tests per function (self, total), one family: Holm over all of them.
-  const tests = list.flatMap((r) => [testShares(r.baseSelf, r.headSelf, base, head, sides), testShares(r.baseTotal, r.headTotal, base, head, sides)]);
+  const tests = list.flatMap((r) => {
+    const bc = sides.base.counts.get(r.name);
+    const hc = sides.head.counts.get(r.name);
+    return [testShares(r.baseSelf, r.headSelf, bc?.self ?? 0, hc?.self ?? 0, sides), testShares(r.baseTotal, r.headTotal, bc?.total ?? 0, hc?.total ?? 0, sides)];
+  });
   const significant = holm(
     tests.map((t) => t.pValue),
     alpha,
@@ -146,7 +179,7 @@ export function compareStacks(type: ProfileType, base: CompareSide, head: Compar
 
   const regexGates = (opts.gates ?? []).filter((g) => g.target !== 'any').length;
   const gates = (opts.gates ?? []).map((g) =>
-    g.target === 'any' ? anyGate(g, all) : groupGate(g, all, base, head, sides, alpha / Math.max(1, regexGates)),
+    g.target === 'any' ? anyGate(g, all) : groupGate(g, all, sides, alpha / Math.max(1, regexGates)),
   );
   const limit = opts.limit ?? DEFAULT_LIMIT;
   return {
@@ -154,8 +187,8 @@ export function compareStacks(type: ProfileType, base: CompareSide, head: Compar
     unit: type.sampleUnit,
     alpha,
     tests: tests.length,
-    base: sides.base,
-    head: sides.head,
+    base: sides.base.figures,
+    head: sides.head.figures,
     functionCount: all.length,
     significantCount: all.filter((f) => f.self.significant || f.total.significant).length,
     functions: limit > 0 ? all.slice(0, limit) : all,
@@ -164,18 +197,13 @@ export function compareStacks(type: ProfileType, base: CompareSide, head: Compar
   };
 }
 
-function figures(total: number, period: number): SideFigures {
-  const p = period > 0 ? period : 1;
-  return { total, samples: total / p, period: p };
-}
+type Sides = { base: TestSide; head: TestSide };
 
-type Sides = { base: SideFigures; head: SideFigures };
-
-/** The shares of one value on each side and the test on their sample counts (not yet corrected). */
-function testShares(baseValue: number, headValue: number, base: CompareSide, head: CompareSide, sides: Sides): Omit<ShareChange, 'significant'> {
-  const b = baseValue / sides.base.total;
-  const h = headValue / sides.head.total;
-  const t = twoProportionTest(baseValue / sides.base.period, sides.base.samples, headValue / sides.head.period, sides.head.samples);
+/** The shares of one value on each side and the test on its sample counts (not yet corrected). */
+function testShares(baseValue: number, headValue: number, baseCount: number, headCount: number, sides: Sides): Omit<ShareChange, 'significant'> {
+  const b = baseValue / sides.base.figures.total;
+  const h = headValue / sides.head.figures.total;
+  const t = twoProportionTest(baseCount, sides.base.figures.samples, headCount, sides.head.figures.samples);
   return { base: b, head: h, delta: h - b, relative: relativeChange(b, h), pValue: t.pValue };
 }
 
@@ -208,10 +236,10 @@ function anyGate(gate: Gate, all: readonly FunctionChange[]): GateResult {
 }
 
 /** total(RE)/self(RE): the matching functions as one group, tested once at its share of alpha. */
-function groupGate(gate: Gate, all: readonly FunctionChange[], base: CompareSide, head: CompareSide, sides: Sides, alpha: number): GateResult {
+function groupGate(gate: Gate, all: readonly FunctionChange[], sides: Sides, alpha: number): GateResult {
   const kind = gate.target === 'self' ? 'self' : 'total';
-  const [b, h] = [groupValue(base.stacks, gate.pattern!, kind), groupValue(head.stacks, gate.pattern!, kind)];
-  const t = testShares(b, h, base, head, sides);
+  const value = (stacks: readonly WeightedStack[]) => groupValue(stacks, gate.pattern!, kind);
+  const t = testShares(value(sides.base.side.stacks), value(sides.head.side.stacks), value(sides.base.countStacks), value(sides.head.countStacks), sides);
   const significant = t.pValue < alpha;
   const members = all.filter((f) => gate.pattern!.test(f.name));
   members.sort((x, y) => y[kind].delta - x[kind].delta || (x.name < y.name ? -1 : 1));

@@ -1,9 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { InputError } from '../model/errors.js';
+import type { CompareSide } from '../insight/compare.js';
 import { compareStacks, DEFAULT_ALPHA, DEFAULT_LIMIT } from '../insight/compare.js';
 import { parseGate } from '../insight/compare-gates.js';
 import { parseCompareFormat, renderCompare } from '../insight/compare-render.js';
-import { samplePeriod } from '../insight/compare-samples.js';
+import { FALLBACK_BYTES_PERIOD, heapPartner, heapSampleCounts, samplePeriod } from '../insight/compare-samples.js';
+import { profileTypeId } from '../model/profile-type.js';
+import type { WeightedStack } from '../query/stacks.js';
+import type { SeriesQuery } from '../store/store.js';
 import type { ServerContext } from './context.js';
 import { filterFrom, httpRead, intParam, param, selectionFrom } from './http-query.js';
 import type { QueryParams } from './http-query.js';
@@ -32,12 +36,16 @@ export function registerCompareApi(app: FastifyInstance, ctx: ServerContext): vo
       const format = parseCompareFormat(param(params, 'format') ?? 'json');
       const filter = filterFrom(params);
       const [b, h] = await Promise.all([ctx.query.stacks(base.q, filter), ctx.query.stacks(head.q, filter)]);
-      const report = compareStacks(
-        head.type,
-        { stacks: b, period: period ?? samplePeriod(head.type, b) },
-        { stacks: h, period: period ?? samplePeriod(head.type, h) },
-        { alpha, gates, limit: intParam(params, 'limit', DEFAULT_LIMIT, 100_000) },
-      );
+      const side = async (q: SeriesQuery, stacks: WeightedStack[]): Promise<CompareSide> => {
+        if (period !== undefined) return { stacks, period };
+        const estimated = samplePeriod(head.type, stacks);
+        // Go heap pairs: per-stack sample counts from the other half, read with the same selection.
+        const partner = heapPartner(head.type);
+        if (!partner) return { stacks, period: estimated };
+        const other = await ctx.query.stacks({ ...q, selector: { ...q.selector, profileType: profileTypeId(partner) } }, filter);
+        return other.length > 0 ? { stacks, period: estimated, counts: heapSampleCounts(head.type, stacks, other, FALLBACK_BYTES_PERIOD, estimated) } : { stacks, period: estimated };
+      };
+      const report = compareStacks(head.type, await side(base.q, b), await side(head.q, h), { alpha, gates, limit: intParam(params, 'limit', DEFAULT_LIMIT, 100_000) });
       if (format === 'json') return report;
       const type = format === 'junit' ? 'application/xml' : format === 'markdown' ? 'text/markdown' : 'text/plain';
       return reply.type(`${type}; charset=utf-8`).send(renderCompare(report, format));
