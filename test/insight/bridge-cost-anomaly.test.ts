@@ -33,6 +33,8 @@ let prom: Service;
 let fib: CorpusCpuProfile;
 let pyro: CorpusCpuProfile;
 let lastBody = '';
+/** When every profile was in and anomalies on: only evaluations started after it count. */
+let readyAt = 0;
 
 beforeAll(async () => {
   fib = cpuProfile('parca-fib.pb.gz');
@@ -47,6 +49,7 @@ beforeAll(async () => {
   // The pyroscope profile is light beside fib: ten copies (a second apart, so none is a replay) make the shift plain.
   for (let k = 0; k < PYRO_COPIES; k++) await ingestPprof(kiln.url, 'shifted', pyro.stamped(at + k * 1000));
   await kiln.reload(config(4));
+  readyAt = Date.now();
   prom = await startPrometheus({ scrapeTarget: kiln.target });
 }, 120_000);
 
@@ -55,6 +58,15 @@ afterAll(async () => {
   await kiln?.stop();
 });
 
+/** A /metrics body from an evaluation that started after every profile was stored, holding `name{labels}`. */
+async function freshMetrics(what: string, name: string, labels: Record<string, string>): Promise<string> {
+  return waitFor(what, 20_000, async () => {
+    const b = (lastBody = await kiln.metrics());
+    const evaluatedAt = metricValue(b, 'kiln_insight_last_evaluation_timestamp_seconds', {});
+    return evaluatedAt !== undefined && evaluatedAt * 1000 > readyAt && metricValue(b, name, labels) !== undefined ? b : undefined;
+  });
+}
+
 const close = (got: number | undefined, want: number, what: string) => {
   expect(got, what).toBeDefined();
   expect(Math.abs(got! - want) / Math.abs(want), `${what}: ${got} vs ${want}\n${lastBody}`).toBeLessThan(1e-9);
@@ -62,10 +74,7 @@ const close = (got: number | undefined, want: number, what: string) => {
 
 describe('cost and anomaly series on /metrics', () => {
   it("price each function and service at its nodes' price per core-hour, in the configured currency", async () => {
-    const body = await waitFor('the cost series', 20_000, async () => {
-      const b = (lastBody = await kiln.metrics());
-      return metricValue(b, 'kiln_function_cpu_cost_per_hour', { service_name: 'priced', function: HOT, kind: 'self' }) !== undefined ? b : undefined;
-    });
+    const body = await freshMetrics('the cost series', 'kiln_function_cpu_cost_per_hour', { service_name: 'priced', function: HOT, kind: 'self' });
     const perNs = (0.01 + 0.04) / 3.6e12;
     close(metricValue(body, 'kiln_function_cpu_cost_per_hour', { service_name: 'priced', function: HOT, kind: 'self', currency: 'EUR' }), (fib.selfNs.get(HOT)! * perNs) / HOURS, 'addVV self cost');
     close(metricValue(body, 'kiln_service_cpu_cost_per_hour', { service_name: 'priced', currency: 'EUR' }), (fib.totalNs * perNs) / HOURS, 'service cost');
@@ -78,10 +87,7 @@ describe('cost and anomaly series on /metrics', () => {
 
   it('score each function against the same window on the past days: the new hot function up, the old one down', async () => {
     const newcomer = [...pyro.selfNs].filter(([name]) => !fib.selfNs.has(name)).sort((a, b) => b[1] - a[1])[0]!;
-    const body = await waitFor('the anomaly series', 20_000, async () => {
-      const b = await kiln.metrics();
-      return metricValue(b, 'kiln_function_cpu_share_anomaly_score', { service_name: 'shifted', function: newcomer[0] }) !== undefined ? b : undefined;
-    });
+    const body = await freshMetrics('the anomaly series', 'kiln_function_cpu_share_anomaly_score', { service_name: 'shifted', function: newcomer[0] });
     const total = fib.totalNs + PYRO_COPIES * pyro.totalNs;
     close(metricValue(body, 'kiln_function_cpu_share_anomaly_score', { service_name: 'shifted', function: newcomer[0] }), (PYRO_COPIES * newcomer[1]) / total / 0.005, `${newcomer[0]} score`);
     const before = fib.selfNs.get(HOT)! / fib.totalNs;
