@@ -44,7 +44,7 @@ describe('openStore', () => {
     const dir = path.join(tempDir(), 'nested', 'data');
     const store = await openStore(dir, { threads: 1 });
     await store.close();
-    expect(await tableNames(dir)).toEqual(['functions', 'locations', 'mappings', 'profiles', 'rolled_hours', 'rollup_hour', 'series', 'stacks']);
+    expect(await tableNames(dir)).toEqual(['functions', 'locations', 'mappings', 'profiles', 'rolled_hours', 'rollup_hour', 'series', 'span_samples', 'stacks']);
   });
 });
 
