@@ -12,9 +12,11 @@ import type { LimitsConfig, TenantLimits } from '../server/limits.js';
 const KEYS: Readonly<Record<string, { key: keyof TenantLimits; bytes?: true; max?: number; zero?: true }>> = {
   max_decompressed: { key: 'maxDecompressedBytes', bytes: true },
   max_samples_per_profile: { key: 'maxSamplesPerProfile' },
+  max_samples_per_request: { key: 'maxSamplesPerRequest' },
   max_stacks_per_request: { key: 'maxStacksPerRequest' },
   max_frames_per_request: { key: 'maxFramesPerRequest' },
   max_stack_depth: { key: 'maxStackDepth' },
+  max_symbols_per_request: { key: 'maxSymbolsPerRequest' },
   max_labels_per_series: { key: 'maxLabelsPerSeries', max: LABEL_LIMITS.maxLabels },
   max_label_name_length: { key: 'maxLabelNameLength', max: LABEL_LIMITS.maxNameLength },
   max_label_value_length: { key: 'maxLabelValueLength', max: LABEL_LIMITS.maxValueLength },

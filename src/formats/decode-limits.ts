@@ -9,12 +9,20 @@ import type { Labels } from '../model/labels.js';
 export interface DecodeLimits {
   /** Samples in one pprof (before merging equal stacks). */
   readonly maxSamplesPerProfile: number;
+  /** Samples across every profile of one request (the decoded objects of a sample are what memory follows). */
+  readonly maxSamplesPerRequest: number;
   /** Distinct stacks across every profile of one request. */
   readonly maxStacksPerRequest: number;
   /** Frames summed over every sample's stack across one request. */
   readonly maxFramesPerRequest: number;
   /** Frames in one stack. */
   readonly maxStackDepth: number;
+  /**
+   * Entries of a request's symbol tables (OTLP's dictionary: locations, functions, mappings, strings,
+   * attributes, links, stacks). A table entry is a few bytes on the wire and a JS object when parsed
+   * (≈ 200 bytes: 7.6 MiB of locations took 383 MiB), so bytes alone do not bound memory.
+   */
+  readonly maxSymbolsPerRequest: number;
   readonly maxLabelsPerSeries: number;
   readonly maxLabelNameLength: number;
   readonly maxLabelValueLength: number;
@@ -53,6 +61,8 @@ export function checkSeriesLabels(labels: Labels, limits: DecodeLimits): void {
  */
 export class DecodeBudget {
   private frames = 0;
+  private samples = 0;
+  private symbolCount = 0;
   private stacksBefore = 0;
   private seen = new Set<number>();
 
@@ -85,6 +95,7 @@ export class DecodeBudget {
   countSample(sampleIndex: number, depth: number): void {
     const l = this.limits;
     if (sampleIndex >= l.maxSamplesPerProfile) throw limitExceeded('max_samples_per_profile', `a profile has more than ${l.maxSamplesPerProfile} samples`);
+    if (++this.samples > l.maxSamplesPerRequest) throw limitExceeded('max_samples_per_request', `the request has more than ${l.maxSamplesPerRequest} samples`);
     this.stackDepth(depth);
     this.frames += depth;
     if (this.frames > l.maxFramesPerRequest) throw limitExceeded('max_frames_per_request', `the request's stacks hold more than ${l.maxFramesPerRequest} frames in all`);
@@ -92,6 +103,13 @@ export class DecodeBudget {
 
   stackDepth(depth: number): void {
     if (depth > this.limits.maxStackDepth) throw limitExceeded('max_stack_depth', `a stack is ${depth} frames deep, more than ${this.limits.maxStackDepth}`);
+  }
+
+  /** `count` more entries in the request's symbol tables. */
+  symbols(count: number): void {
+    this.symbolCount += count;
+    const max = this.limits.maxSymbolsPerRequest;
+    if (this.symbolCount > max) throw limitExceeded('max_symbols_per_request', `the request's symbol tables hold more than ${max} entries`);
   }
 
   /** Stacks that come as a table of distinct ones (OTLP's stack_table): `count` more of them. */

@@ -16,6 +16,8 @@ import { DecodeBudget, type DecodeLimits } from './decode-limits.js';
 // Field numbers (opentelemetry-proto profiles/v1development, collector ExportProfilesServiceRequest).
 const REQUEST_RESOURCE_PROFILES = 1;
 const REQUEST_DICTIONARY = 2;
+/** The dictionary's tables are its fields 1 (mapping_table) to 7 (stack_table). */
+const DICTIONARY_FIRST_TABLE = 1;
 const DICTIONARY_STACK_TABLE = 7;
 const STACK_LOCATION_INDICES = 1;
 const RESOURCE_SCOPE_PROFILES = 2;
@@ -101,6 +103,14 @@ class Cursor {
     return index;
   }
 
+  /** Calls `visit` with each field's number and wire type; `visit` reads or skips the value. */
+  eachField(visit: (no: number, wireType: number) => void): void {
+    while (this.more()) {
+      const tag = this.varint();
+      visit(tag >>> 3, tag & 7);
+    }
+  }
+
   /** Calls `visit` with the cursor of each length-delimited field `no`; skips every other field. */
   each(no: number, visit: (c: Cursor) => void): void {
     while (this.more()) {
@@ -136,11 +146,18 @@ export function checkOtlpWireLimits(bytes: Uint8Array, limits: DecodeLimits): vo
   }
 }
 
-/** The depth of every stack_table entry, in order (a repeated dictionary field concatenates, as protobuf merges). */
+/**
+ * The depth of every stack_table entry, in order (a repeated dictionary field concatenates, as protobuf
+ * merges); every entry of every table counts toward max_symbols_per_request.
+ */
 function wireStackDepths(bytes: Uint8Array, budget: DecodeBudget): number[] {
   const depths: number[] = [];
   new Cursor(bytes, 0, bytes.length).each(REQUEST_DICTIONARY, (dict) =>
-    dict.each(DICTIONARY_STACK_TABLE, (stack) => {
+    dict.eachField((no, wireType) => {
+      if (wireType !== LENGTH_DELIMITED || no < DICTIONARY_FIRST_TABLE || no > DICTIONARY_STACK_TABLE) return dict.skip(wireType);
+      budget.symbols(1);
+      if (no !== DICTIONARY_STACK_TABLE) return dict.skip(wireType);
+      const stack = dict.sub();
       let depth = 0;
       while (stack.more()) {
         const tag = stack.varint();
@@ -165,7 +182,9 @@ function wireStackDepths(bytes: Uint8Array, budget: DecodeBudget): number[] {
 /** The same limits over a request already parsed (gRPC, JSON), before it is translated. */
 export function checkOtlpRequestLimits(req: ExportProfilesServiceRequest, limits: DecodeLimits): void {
   const budget = new DecodeBudget(limits);
-  const depths = (req.dictionary?.stackTable ?? []).map((s) => s.locationIndices.length);
+  const d = req.dictionary;
+  if (d) budget.symbols(d.mappingTable.length + d.locationTable.length + d.functionTable.length + d.linkTable.length + d.stringTable.length + d.attributeTable.length + d.stackTable.length);
+  const depths = (d?.stackTable ?? []).map((s) => s.locationIndices.length);
   for (const d of depths) budget.stackDepth(d);
   budget.tableStacks(depths.length);
   for (const rp of req.resourceProfiles) {

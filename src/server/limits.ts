@@ -13,9 +13,11 @@ export interface TenantLimits {
   /** Bytes after decompression (gzip bodies, gzipped pprof): the zip-bomb cap. */
   readonly maxDecompressedBytes: number;
   readonly maxSamplesPerProfile: number;
+  readonly maxSamplesPerRequest: number;
   readonly maxStacksPerRequest: number;
   readonly maxFramesPerRequest: number;
   readonly maxStackDepth: number;
+  readonly maxSymbolsPerRequest: number;
   readonly maxLabelsPerSeries: number;
   readonly maxLabelNameLength: number;
   readonly maxLabelValueLength: number;
@@ -38,9 +40,14 @@ export interface TenantLimits {
 export const DEFAULT_TENANT_LIMITS: TenantLimits = {
   maxDecompressedBytes: 64 * 1024 * 1024,
   maxSamplesPerProfile: 500_000,
+  // A node's CPU samples for one push are far fewer (19 Hz × 64 CPUs × 10 s ≈ 12 000); what this bounds
+  // is memory: a parsed OTLP sample costs ≈ 440 bytes (an OTLP request of 9 million peaked at 4 GiB).
+  maxSamplesPerRequest: 1_000_000,
   maxStacksPerRequest: 100_000,
   maxFramesPerRequest: 16_000_000,
   maxStackDepth: 4096,
+  // An agent's push of a few hundred processes holds tens of thousands of locations and strings.
+  maxSymbolsPerRequest: 1_000_000,
   maxLabelsPerSeries: LABEL_LIMITS.maxLabels,
   // The model's own ceilings (LABEL_LIMITS): a tenant may be held lower, never higher.
   maxLabelNameLength: LABEL_LIMITS.maxNameLength,

@@ -31,9 +31,11 @@ export interface OtlpShape {
   readonly depth?: number;
   /** Extra one-frame entries in the stack table, unused by the samples. */
   readonly extraStacks?: number;
+  /** Extra empty entries in the location table, unused. */
+  readonly extraLocations?: number;
 }
 
-export function otlpRequest({ samples, profiles = 1, depth = 1, extraStacks = 0 }: OtlpShape): Buffer {
+export function otlpRequest({ samples, profiles = 1, depth = 1, extraStacks = 0, extraLocations = 0 }: OtlpShape): Buffer {
   const valueType = protoMessage([[1, 'varint', 1], [2, 'varint', 2]]); // cpu / nanoseconds
   const sample = ld(2, protoMessage([[1, 'varint', 1], [4, 'bytes', Uint8Array.from([1])]]));
   const head = Buffer.concat([ld(1, valueType), ld(5, valueType), Buffer.from([6 << 3, ...varint(10_000_000)])]);
@@ -47,6 +49,8 @@ export function otlpRequest({ samples, profiles = 1, depth = 1, extraStacks = 0 
   const stackOf = (frames: number) => ld(7, ld(1, Buffer.alloc(frames, 1)));
   const oneFrame = stackOf(1);
   const stacks = [ld(7, new Uint8Array(0)), stackOf(depth), Buffer.alloc(oneFrame.length * extraStacks).fill(oneFrame)];
+  const emptyLocation = ld(2, new Uint8Array(0));
+  loc.push(Buffer.alloc(emptyLocation.length * extraLocations).fill(emptyLocation));
   const dictionary = ld(2, Buffer.concat([...loc, ...fn, ...strings, ...stacks]));
   return Buffer.concat([resource, dictionary]);
 }

@@ -77,6 +77,23 @@ describe('OTLP decode-time limits', () => {
     expect(await storedTotal()).toBe(accepted);
   });
 
+  it('3 profiles of 333 334 samples (1 000 002 in the request) → 413 naming max_samples_per_request', async () => {
+    const res = await post(gzipSync(otlpRequest({ samples: 333_334, profiles: 3 })), { 'content-encoding': 'gzip' });
+    expect(res.status).toBe(413);
+    expect(Buffer.from(await res.arrayBuffer()).toString('latin1')).toMatch(/more than 1000000 samples.*max_samples_per_request/);
+    expect(await storedTotal()).toBe(accepted);
+  });
+
+  it('a dictionary of 1 000 001 (empty) locations → 413 naming max_symbols_per_request, before it is parsed', async () => {
+    const t = performance.now();
+    const res = await post(gzipSync(otlpRequest({ samples: 1, extraLocations: 1_000_000 })), { 'content-encoding': 'gzip' });
+    expect(res.status).toBe(413);
+    expect(Buffer.from(await res.arrayBuffer()).toString('latin1')).toMatch(/symbol tables hold more than 1000000 entries.*max_symbols_per_request/);
+    // Parsed, these would take ≈ 2.5 s and 190 MiB on this machine before any later check.
+    expect(performance.now() - t).toBeLessThan(2000);
+    expect(await storedTotal()).toBe(accepted);
+  });
+
   it('a 5 000-frame stack → 413 naming max_stack_depth', async () => {
     await refused(await post(serializeOtlpJson(parseOtlpProtobuf(otlpRequest({ samples: 1, depth: 5000 })))), 413, /5000 frames deep.*max_stack_depth/);
     const res = await post(otlpRequest({ samples: 1, depth: 5000 }));

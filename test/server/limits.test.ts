@@ -92,6 +92,16 @@ describe('decode-time limits', () => {
     expect(await stored()).toBe(5 * 1e9 / 100);
   });
 
+  it('push.v1 of 3 series × 400 000 samples (1.2 million in the request) → ResourceExhausted naming max_samples_per_request', async () => {
+    const pusher = createClient(PusherService, createGrpcTransport({ baseUrl: srv.url }));
+    const raw = oneFrameSamples(400_000);
+    const series = ['x', 'y', 'z'].map((s) => ({ labels: [{ name: 'service_name', value: `many-${s}` }], samples: [{ rawProfile: raw, ID: '' }] }));
+    const err = await pusher.push({ series }).catch((e: unknown) => e);
+    expect((err as ConnectError).code).toBe(Code.ResourceExhausted);
+    expect((err as ConnectError).rawMessage).toMatch(/more than 1000000 samples.*max_samples_per_request/);
+    expect(await stored()).toBe(5 * 1e9 / 100);
+  });
+
   it('a 5 000-frame stack → 413 naming max_stack_depth; 4 096 frames are accepted', async () => {
     const deep = await ingest(srv.url, { name: 'deep', format: 'pprof' }, deepStack(5000));
     expect(deep.status).toBe(413);
