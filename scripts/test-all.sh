@@ -10,6 +10,6 @@ cd "$(dirname "$0")/.."
 # chromium: the UI tests drive a real browser; clickhouse-server + zookeeper: the ClickHouse engine and cluster tests;
 # prometheus-alertmanager: its stripped Go binary (amtool) is what the Go symbolization test reads;
 # linux-perf: kiln compare's proof samples a real C workload with perf record (test/cli/compare.test.ts).
-KILN_APT_PACKAGES="clang llvm binutils python3 linux-perf libbpf-dev bpftool gcc util-linux chromium clickhouse-server zookeeper prometheus prometheus-alertmanager" bash scripts/setup.sh
+KILN_APT_PACKAGES="clang llvm binutils python3 linux-perf libbpf-dev bpftool gcc util-linux chromium clickhouse-server zookeeper prometheus prometheus-alertmanager openjdk-17-jdk-headless" bash scripts/setup.sh
 printf '\n==> running tests\n'
 npx vitest run "$@"

@@ -4,6 +4,7 @@ import { InputError, parseProfileType } from '../model/index.js';
 import type { Profile, ProfileType } from '../model/index.js';
 import { DEFAULT_MAX_DECOMPRESSED, gunzipBounded, isGzip } from './compression.js';
 import { parseFolded } from './folded.js';
+import { decodeJfrUpload } from './jfr.js';
 import { parseLines } from './lines.js';
 import type { DecodeWithType, TypedDecodeOptions } from './options.js';
 import { parsePerfScript } from './perf-script.js';
@@ -54,6 +55,11 @@ registerFormat('folded', (data, opts) => [parseFolded(text(data, opts), typed(op
 registerFormat('lines', (data, opts) => [parseLines(text(data, opts), typed(opts))]);
 registerFormat('perf', (data, opts) => [parsePerfScript(text(data, opts), typed(opts))]);
 registerFormat('speedscope', (data, opts) => parseSpeedscope(text(data, opts), opts));
+/** A JFR file on its own carries no sample rate; the Pyroscope Java agent's default (100 Hz) values its samples. */
+const JFR_DEFAULT_PERIOD_NS = 1e9 / 100;
+registerFormat('jfr', (data, opts) =>
+  decodeJfrUpload(data, undefined, { labels: opts.labels ?? [], periodNs: JFR_DEFAULT_PERIOD_NS, timeMs: opts.timeMs, budget: opts.budget }, opts.maxDecompressed ?? DEFAULT_MAX_DECOMPRESSED),
+);
 
 const SNIFF_BYTES = 64 * 1024;
 
@@ -82,15 +88,17 @@ const FOLDED_LINE = /^.+ \d+(\.\d+)?$/;
  * Guesses a file's format for `kiln ingest FILE` from its name and first bytes: OTLP (by name, or JSON
  * with `resourceProfiles`) when that codec is registered, other JSON → speedscope,
  * `perf script` event + frame lines → perf, `stack COUNT` lines → folded, other text → lines,
- * anything binary → pprof (raw or gzipped).
+ * a JFR recording (`.jfr` or its `FLR` magic) → jfr, anything else binary → pprof (raw or gzipped).
  */
 export function detectFormat(fileName: string, data: Uint8Array): string {
   const name = fileName.toLowerCase().replace(/\.gz$/, '');
   // OTLP captures are protobuf too; only their name tells them from pprof (when that codec is present).
   if (decoders.has('otlp') && /otlp|otel/.test(path.basename(name))) return 'otlp';
   if (/\.(pb|pprof|prof)$/.test(name)) return 'pprof';
+  if (name.endsWith('.jfr')) return 'jfr';
   if (name.endsWith('.speedscope.json')) return 'speedscope';
   const b = head(data);
+  if (b[0] === 0x46 && b[1] === 0x4c && b[2] === 0x52 && b[3] === 0) return 'jfr'; // "FLR\0": a JFR chunk
   if (!looksLikeText(b)) return 'pprof';
   const t = new TextDecoder().decode(b);
   if (/^\s*\{/.test(t)) return decoders.has('otlp') && t.includes('"resourceProfiles"') ? 'otlp' : 'speedscope';

@@ -14,14 +14,14 @@ describe('format registry', () => {
   it('unknown format → InputError 415 listing the known ones', () => {
     let err: unknown;
     try {
-      decodeProfiles('jfr', new Uint8Array([1]));
+      decodeProfiles('jpeg', new Uint8Array([1]));
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(InputError);
     expect((err as InputError).status).toBe(415);
-    expect((err as InputError).message).toMatch(/^unknown format "jfr": known formats are /);
-    for (const f of ['folded', 'lines', 'perf', 'pprof', 'speedscope']) expect((err as InputError).message).toContain(f);
+    expect((err as InputError).message).toMatch(/^unknown format "jpeg": known formats are /);
+    for (const f of ['folded', 'jfr', 'lines', 'perf', 'pprof', 'speedscope']) expect((err as InputError).message).toContain(f);
   });
 
   it('decodes folded (gzipped too) with a default samples type, or the type asked for', () => {
@@ -58,6 +58,13 @@ describe('detectFormat', () => {
     const otlp = requireTestdata('otlp');
     expect(detectFormat('otel-ebpf-profile.pb.bin', readFileSync(path.join(otlp, 'otel-ebpf-profile.pb.bin')))).toBe('otlp');
     expect(detectFormat('capture.json', readFileSync(path.join(otlp, 'otel-ebpf-profile.pb.json')))).toBe('otlp');
+  });
+  it('JFR by name or by its chunk magic, raw or gzipped', () => {
+    const chunk = Buffer.concat([Buffer.from('FLR\0'), Buffer.alloc(64)]);
+    expect(detectFormat('app.jfr', Buffer.from('anything'))).toBe('jfr');
+    expect(detectFormat('upload.bin', chunk)).toBe('jfr');
+    expect(detectFormat('upload.bin.gz', gzipSync(chunk))).toBe('jfr');
+    expect(knownFormats()).toContain('jfr');
   });
   it('folded, lines and speedscope by content', () => {
     expect(detectFormat('stacks.txt', Buffer.from('main;work 10\nmain;idle 2\n'))).toBe('folded');
