@@ -138,6 +138,8 @@ const LOST = 4;
  * a few nanoseconds a byte instead of the full decoder's microseconds a sample. A sample's bytes are
  * its stack, values and labels: producers (Go, Java, Node, Pyroscope SDKs) merge samples of one stack
  * and label set, so distinct samples are distinct stacks; the decoder's DecodeBudget counts exactly.
+ * Entries of the symbol tables (mappings, locations, functions, strings) are counted against
+ * `maxSymbols` too, per pprof: each is a few bytes inflated and an object once decoded.
  */
 export class PprofPrescan {
   private state = TAG;
@@ -146,6 +148,8 @@ export class PprofPrescan {
   private skip = 0;
   private field = 0;
   private samples = 0;
+  /** Entries of the symbol tables: mapping (3), location (4), function (5), string_table (6). */
+  private symbols = 0;
   /** True while skipping over a sample's bytes (which are hashed). */
   private hashing = false;
   private h1 = 0;
@@ -155,6 +159,7 @@ export class PprofPrescan {
   constructor(
     private readonly maxSamples: number,
     private readonly maxStacks: number,
+    private readonly maxSymbols = Infinity,
   ) {}
 
   push(chunk: Uint8Array): void {
@@ -207,6 +212,9 @@ export class PprofPrescan {
           hashing = field === 2;
           if (hashing && ++this.samples > this.maxSamples) {
             throw limitExceeded('max_samples_per_profile', `a profile has more than ${this.maxSamples} samples`);
+          }
+          if (field >= 3 && field <= 6 && ++this.symbols > this.maxSymbols) {
+            throw limitExceeded('max_symbols_per_request', `a profile's symbol tables hold more than ${this.maxSymbols} entries`);
           }
           h1 = 0x811c9dc5;
           h2 = 0;

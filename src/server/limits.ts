@@ -93,7 +93,7 @@ export function decodeBudget(limits: TenantLimits): DecodeBudget {
  * they come (PprofPrescan), so a bomb is refused after inflating only up to the limit it breaks.
  */
 export function inflatePprof(data: Uint8Array, limits: TenantLimits): Promise<Uint8Array> {
-  const counter = new PprofPrescan(limits.maxSamplesPerProfile, limits.maxStacksPerRequest);
+  const counter = new PprofPrescan(limits.maxSamplesPerProfile, limits.maxStacksPerRequest, limits.maxSymbolsPerRequest);
   return gunzipStreaming(data, limits.maxDecompressedBytes, (chunk) => counter.push(chunk));
 }
 

@@ -76,3 +76,9 @@ export function valueOf2Pow63(): Buffer {
 export function withWindow(timeNs: number, durationNs: number): Buffer {
   return Buffer.from([...header(1), ...field(2, [0x08, 1, 0x10, 7]), 0x48, ...varint(timeNs), 0x50, ...varint(durationNs)]);
 }
+
+/** One one-frame sample and `count` extra (empty) string-table entries: symbol tables, not samples, carry the size. */
+export function manyStrings(count: number): Buffer {
+  const head = Buffer.from([...header(1), ...field(2, [0x08, 1, 0x10, 1])]);
+  return gzipSync(Buffer.concat([head, Buffer.alloc(2 * count).fill(Buffer.from([(6 << 3) | 2, 0]))]));
+}

@@ -6,7 +6,7 @@ import { PusherService } from '../../src/gen/push/v1/push_pb.js';
 import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { ALL_TIME, CPU, ingest, querier } from './helpers.js';
-import { deepStack, distinctStacks, oneFrameSamples } from './limits-payloads.js';
+import { deepStack, distinctStacks, manyStrings, oneFrameSamples } from './limits-payloads.js';
 
 /**
  * Issue 8's payloads against a real server: each limit answers 413/400 naming its config key within
@@ -100,6 +100,13 @@ describe('decode-time limits', () => {
     expect((err as ConnectError).code).toBe(Code.ResourceExhausted);
     expect((err as ConnectError).rawMessage).toMatch(/more than 1000000 samples.*max_samples_per_request/);
     expect(await stored()).toBe(5 * 1e9 / 100);
+  });
+
+  it('a pprof whose string table holds 1 000 001 entries → 413 naming max_symbols_per_request; 999 990 are accepted', async () => {
+    const res = await ingest(srv.url, { name: 'strings', format: 'pprof' }, manyStrings(1_000_000));
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: string }).error).toMatch(/more than 1000000 entries.*max_symbols_per_request/);
+    expect((await ingest(srv.url, { name: 'strings', format: 'pprof' }, manyStrings(999_990))).status).toBe(200);
   });
 
   it('a 5 000-frame stack → 413 naming max_stack_depth; 4 096 frames are accepted', async () => {
