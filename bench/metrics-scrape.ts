@@ -11,6 +11,11 @@
  *
  *   npx tsx bench/metrics-scrape.ts --services 200 --runs 20 --windows 5
  *
+ * With `--cost` (prices with a node_pool rule; half the services on spot) and `--anomaly-days N` (the
+ * same profiles written at this time on each of the past N days), a second evaluator exports the cost
+ * and anomaly series too; both evaluators run in turn, the plain one as the anchor, and evaluations
+ * that re-read the anomaly baseline (every 5 min in a server) are timed apart from those that reuse it.
+ *
  * Data: per service 6 profiles (one per 10 s) of 19 Hz × 4 CPUs over a call tree of 300 stacks on 200
  * functions (bench/store-data.ts' ServiceModel, seeded per service).
  */
@@ -20,6 +25,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_METRICS } from '../src/insight/config.js';
+import { costSection } from '../src/insight/cost.js';
 import { InsightEvaluator } from '../src/insight/evaluator.js';
 import { startServer } from '../src/server/server.js';
 import { openStore } from '../src/store/index.js';
@@ -30,6 +36,8 @@ const { values: args } = parseArgs({
     services: { type: 'string', default: '200' },
     runs: { type: 'string', default: '20' },
     windows: { type: 'string', default: '5' },
+    cost: { type: 'boolean', default: false },
+    'anomaly-days': { type: 'string', default: '0' },
   },
 });
 const services = Number(args.services);
@@ -37,6 +45,9 @@ const runs = Number(args.runs);
 const windows = Number(args.windows);
 const END = Date.UTC(2026, 0, 20, 6);
 const WINDOW_MS = 60_000;
+const DAY_MS = 86_400_000;
+const anomalyDays = Number(args['anomaly-days']);
+const COST = costSection({ core_hour: 0.04, currency: 'USD', prices: [{ match: '{node_pool="spot"}', core_hour: 0.01 }] }, 'bench');
 
 const dir = mkdtempSync(path.join(tmpdir(), 'kiln-bench-metrics-'));
 const store = await openStore(dir, { threads: 2 });
@@ -45,15 +56,19 @@ try {
   const t0 = performance.now();
   for (let s = 0; s < services; s++) {
     const model = new ServiceModel({ distinctStacks: 300, zipfExponent: 1.1, functions: 200, seed: 1000 + s });
-    const labels = { service_name: `svc-${String(s).padStart(3, '0')}`, namespace: `ns-${s % 10}` };
+    const labels = { service_name: `svc-${String(s).padStart(3, '0')}`, namespace: `ns-${s % 10}`, ...(args.cost ? { node_pool: s % 2 === 0 ? 'spot' : 'ondemand' } : {}) };
     // 4 CPUs' worth of samples: intervalMs scales the sample count, so ask for 10 s × (4 / 16).
-    await store.write('anonymous', Array.from({ length: 6 }, (_, i) => ({ ...model.profile(END - WINDOW_MS + i * 10_000, labels, 2500), durationNs: 10_000 * 1e6 })));
+    for (let d = 0; d <= anomalyDays; d++) {
+      const end = END - d * DAY_MS;
+      await store.write('anonymous', Array.from({ length: 6 }, (_, i) => ({ ...model.profile(end - WINDOW_MS + i * 10_000, labels, 2500), durationNs: 10_000 * 1e6 })));
+    }
   }
   const stats = await store.stats();
   process.stderr.write(`wrote ${services} services × 6 profiles: ${stats.rows} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 
   const evaluator = new InsightEvaluator({ store, externalUrl: server.url, log: (m) => process.stderr.write(`${m}\n`), now: () => END });
-  evaluator.apply({ metrics: { ...DEFAULT_METRICS, windowMs: WINDOW_MS, delayMs: 0, topN: 10 }, rules: [], alerting: undefined, remoteWrite: undefined });
+  const plainSettings = { metrics: { ...DEFAULT_METRICS, windowMs: WINDOW_MS, delayMs: 0, topN: 10, anomalyDays: 0 }, rules: [], alerting: undefined, remoteWrite: undefined };
+  evaluator.apply(plainSettings);
   server.context.metrics.appendText(() => evaluator.exposition());
 
   const evals: { wallMs: number; cpuMs: number; storeMs: number }[] = [];
@@ -67,6 +82,29 @@ try {
     evals.push({ wallMs, cpuMs: (used.user + used.system) / 1000, storeMs: report.storeMs });
   }
   const report = evaluator.lastReport()!;
+
+  // Cost and anomaly series: a second evaluator over the same store, run in turn with the plain one.
+  const extended: { plain: number[]; cached: number[]; refresh: number[]; series: number } = { plain: [], cached: [], refresh: [], series: 0 };
+  if (args.cost || anomalyDays > 0) {
+    const richer = new InsightEvaluator({ store, externalUrl: server.url, log: (m) => process.stderr.write(`${m}\n`), now: () => END });
+    const settings = { ...plainSettings, metrics: { ...plainSettings.metrics, anomalyDays }, cost: args.cost ? COST : undefined };
+    const cpuOf = async (e: InsightEvaluator) => {
+      const cpu = process.cpuUsage();
+      const r = await e.evaluate();
+      if (r.errors.length > 0) throw new Error(r.errors.join('; '));
+      const used = process.cpuUsage(cpu);
+      extended.series = e === richer ? r.seriesExported : extended.series;
+      return (used.user + used.system) / 1000;
+    };
+    richer.apply(settings);
+    await cpuOf(richer); // symbols of every day's stacks resolved once
+    for (let i = 0; i < windows; i++) {
+      extended.plain.push(await cpuOf(evaluator));
+      extended.cached.push(await cpuOf(richer));
+      richer.apply(settings); // a reload forgets the baseline: the next evaluation re-reads it, as every 5 min
+      extended.refresh.push(await cpuOf(richer));
+    }
+  }
 
   // A bare HTTP/1.1 GET over a socket, bytes counted but never decoded: the client's share of the
   // process CPU stays near zero, so the CPU measured per scrape is the server's.
@@ -107,6 +145,12 @@ try {
   console.log(`evaluation (store cost per window): cold ${f(evals[0]!.wallMs)} ms wall / ${f(evals[0]!.cpuMs)} ms CPU; warm median of ${warm.length}: ${f(median(warm.map((e) => e.wallMs)))} ms wall / ${f(median(warm.map((e) => e.cpuMs)))} ms CPU (store part ${f(median(warm.map((e) => e.storeMs)))} ms)`);
   console.log(`scrape over HTTP, median of ${runs}: ${f(median(scrapes.map((s) => s.cpuMs)))} ms CPU (server; the client only counts bytes), ${f(median(scrapes.map((s) => s.wallMs)))} ms wall, ${median(scrapes.map((s) => s.bytes))} bytes (function metrics ${insightBytes} bytes)`);
   console.log(`server body assembly (exposition()), median of ${runs}: ${f(median(assembly))} ms CPU`);
+  if (extended.plain.length > 0) {
+    console.log(
+      `with ${args.cost ? 'cost' : ''}${args.cost && anomalyDays > 0 ? ' and ' : ''}${anomalyDays > 0 ? `anomalies over ${anomalyDays} days` : ''} (${extended.series} series), process CPU per evaluation, median of ${windows}: ` +
+        `plain (anchor, same run) ${f(median(extended.plain))} ms; extended, baseline reused ${f(median(extended.cached))} ms; extended, baseline re-read ${f(median(extended.refresh))} ms`,
+    );
+  }
   console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}`);
 } finally {
   await server.close();
