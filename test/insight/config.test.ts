@@ -36,7 +36,7 @@ remote_write: { url: "http://prom:9090/api/v1/write", headers: { X-Scope-OrgID: 
       path.join(dir, 'kiln.yaml'),
     );
     expect(cfg.unknownSections).toEqual([]);
-    expect(cfg.metrics).toMatchObject({ enabled: true, topN: 5, windowMs: 120_000, intervalMs: 15_000, delayMs: 15_000, labels: ['namespace'], maxSeries: 10_000 });
+    expect(cfg.metrics).toMatchObject({ enabled: true, topN: 5, windowMs: 120_000, intervalMs: 15_000, delayMs: 15_000, labels: ['namespace'], maxSeries: 10_000, anomalyDays: 7 });
     expect(cfg.metrics!.profileTypes.map((t) => t.unit.suffix)).toEqual(['cpu_cores', 'alloc_bytes_per_second']);
     expect(cfg.rules![0]).toMatchObject({ record: 'kiln:json:cpu_cores', kind: 'total', groupBy: ['service_name'], tenant: 'anonymous' });
     expect(cfg.rules![0]!.functionRegex!.test('encoding/json.Marshal')).toBe(true);
@@ -53,6 +53,9 @@ remote_write: { url: "http://prom:9090/api/v1/write", headers: { X-Scope-OrgID: 
     expect(refused('metrics: { window: 60 }')).toMatch(/metrics\.window must be a duration with a unit/);
     expect(refused('metrics: { top_n: 0 }')).toMatch(/metrics\.top_n must be a whole number from 1/);
     expect(refused('metrics: { labels: [service_name] }')).toMatch(/metrics\.labels: "service_name" is already a label/);
+    expect(refused('metrics: { labels: [currency] }')).toMatch(/metrics\.labels: "currency" is already a label/);
+    expect(refused('metrics: { anomaly_days: -1 }')).toMatch(/metrics\.anomaly_days must be a whole number from 0/);
+    expect(parseServerConfig('metrics: { anomaly_days: 0 }', 'kiln.yaml').metrics!.anomalyDays).toBe(0);
     expect(refused('metrics: { profile_types: [memory:inuse_space:bytes:space:bytes] }')).toMatch(/metrics\.profile_types: .*holds snapshots/);
     expect(refused('metrics: { profile_types: [process_cpu:cpu:nanoseconds:cpu:nanoseconds, other:cpu:nanoseconds:cpu:nanoseconds] }')).toMatch(/both export kiln_function_cpu_cores/);
     expect(refused('rules: { a: 1 }')).toMatch(/kiln\.yaml: rules must be a list/);
