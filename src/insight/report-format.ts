@@ -1,7 +1,7 @@
 import type { Matcher } from '../model/matcher.js';
 import { SERVICE_NAME } from '../model/labels.js';
 import { formatMatchers } from '../query/selector.js';
-import { formatMoney } from './cost.js';
+import { formatMoney, perMonth } from './cost.js';
 import { flameGraphUrl } from './flame-link.js';
 import type { TeamReport } from './report.js';
 
@@ -28,6 +28,11 @@ export function formatAmount(value: number, unit: string): string {
 
 export function money(r: TeamReport, amount: number | undefined): string {
   return amount === undefined || r.currency === undefined ? '' : formatMoney(amount, r.currency);
+}
+
+/** A service's cost over the report's range as a rate per month (730 h, as bills count), if priced. */
+export function serviceCostPerMonth(r: TeamReport, s: TeamReport['services'][number]): number | undefined {
+  return s.cost === undefined ? undefined : perMonth(s.cost, r.to - r.from);
 }
 
 /** `2026-11-23 08:00 UTC` */

@@ -1,6 +1,6 @@
 import { coresOf } from './cost.js';
 import type { FunctionLine, TeamReport } from './report.js';
-import { ReportLinks, formatAmount, formatChange, formatCores, formatTime, money, selectorText, serviceLabel } from './report-format.js';
+import { ReportLinks, formatAmount, formatChange, formatCores, formatTime, money, selectorText, serviceCostPerMonth, serviceLabel } from './report-format.js';
 import { esc, flameSvg } from './report-svg.js';
 
 /**
@@ -21,7 +21,7 @@ export function reportHtml(r: TeamReport, uiUrl: string): string {
     (s) =>
       `<tr data-service="${esc(s.service)}"><td>${a(links.service(s.service), esc(serviceLabel(s.service)))}</td>` +
       `<td class="num">${cpu ? formatCores(s.cores ?? 0) : esc(formatAmount(s.value, r.unit))}</td>` +
-      (priced ? `<td class="num">${esc(money(r, s.costPerWeek))}</td>` : '') +
+      (priced ? `<td class="num">${esc(money(r, s.costPerWeek))}</td><td class="num">${esc(money(r, serviceCostPerMonth(r, s)))}</td>` : '') +
       `<td class="num ${changeClass(s.change)}">${formatChange(s.change)}</td>` +
       `<td>${s.top.map((f) => `<code>${esc(f.name)}</code>`).join(', ')}</td></tr>`,
   );
@@ -39,7 +39,7 @@ export function reportHtml(r: TeamReport, uiUrl: string): string {
 Selector <code>${esc(selectorText(r))}</code> · ${a(links.overview(), 'open the team in Kiln')}</p>
 <div class="kpis">${totals.join('')}</div>
 <h2>Services</h2>
-${r.services.length === 0 ? '<p>No samples from this team in the period.</p>' : `<table id="services"><thead><tr><th>Service</th><th>${cpu ? 'Cores' : 'Value'}</th>${priced ? '<th>Cost / week</th>' : ''}<th>Change</th><th>Top functions (self)</th></tr></thead><tbody>${services.join('')}</tbody></table>`}
+${r.services.length === 0 ? '<p>No samples from this team in the period.</p>' : `<table id="services"><thead><tr><th>Service</th><th>${cpu ? 'Cores' : 'Value'}</th>${priced ? '<th>Cost / week</th><th>Cost / month</th>' : ''}<th>Change</th><th>Top functions (self)</th></tr></thead><tbody>${services.join('')}</tbody></table>`}
 <h2>Top functions</h2>
 ${functionTable(r, r.functions, links, 'functions')}
 <h2>New hotspots</h2>

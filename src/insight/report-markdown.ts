@@ -1,5 +1,5 @@
 import type { FunctionLine, TeamReport } from './report.js';
-import { ReportLinks, formatAmount, formatChange, formatCores, formatTime, money, selectorText, serviceLabel } from './report-format.js';
+import { ReportLinks, formatAmount, formatChange, formatCores, formatTime, money, selectorText, serviceCostPerMonth, serviceLabel } from './report-format.js';
 
 /**
  * The report as Markdown: for a chat webhook, a merge request or a wiki. Tables keep to GitHub's
@@ -21,14 +21,14 @@ export function reportMarkdown(r: TeamReport, uiUrl: string): string {
   out.push('## Services', '');
   if (r.services.length === 0) out.push('No samples from this team in the period.', '');
   else {
-    out.push(row(['Service', cpu ? 'Cores' : 'Value', ...(priced ? ['Cost / week'] : []), 'Change', 'Top functions (self)']));
-    out.push(row(['---', '---:', ...(priced ? ['---:'] : []), '---:', '---']));
+    out.push(row(['Service', cpu ? 'Cores' : 'Value', ...(priced ? ['Cost / week', 'Cost / month'] : []), 'Change', 'Top functions (self)']));
+    out.push(row(['---', '---:', ...(priced ? ['---:', '---:'] : []), '---:', '---']));
     for (const s of r.services) {
       out.push(
         row([
           `[${cell(serviceLabel(s.service))}](${links.service(s.service)})`,
           cpu ? formatCores(s.cores ?? 0) : formatAmount(s.value, r.unit),
-          ...(priced ? [money(r, s.costPerWeek)] : []),
+          ...(priced ? [money(r, s.costPerWeek), money(r, serviceCostPerMonth(r, s))] : []),
           formatChange(s.change),
           s.top.map((f) => `\`${cell(f.name)}\``).join(', '),
         ]),

@@ -102,6 +102,9 @@ describe('team reports', () => {
     expect(md).toContain('# Kiln report: team payments');
     expect(md).toMatch(new RegExp(`\\| \\[\`crypto\\.sign\`\\]\\([^)]+\\) \\| 0\\.42 \\| 0\\.42 \\| \\${money} \\|`));
     expect(md).toContain('- [`fraud.score`](http://kiln.example:4040/?type=');
+    // Each service's cost per week and per month (730 h), from the workloads' own seconds and prices.
+    const checkoutCost = [...expectedFunctions((w) => w.service === 'checkout').values()].reduce((n, e) => n + e.selfCost, 0);
+    expect(md).toMatch(new RegExp(`\\| \\[checkout\\]\\([^)]+\\) \\| [^|]+ \\| \\${formatMoney(checkoutCost * 168, 'USD')} \\| \\${formatMoney(checkoutCost * 730, 'USD')} \\|`));
     expect(md).not.toContain('tokenize');
     const html = reportHtml(r, 'http://kiln.example:4040');
     expect(html).toContain('<svg xmlns="http://www.w3.org/2000/svg" class="flame"');
