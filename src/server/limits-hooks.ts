@@ -2,11 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import { InputError } from '../model/errors.js';
 import { TooManyRequests } from './backpressure.js';
 import type { ServerContext } from './context.js';
-import { limitsFor } from './limits.js';
+import { limitsFor, OTLP_GRPC_MAX_MESSAGE_BYTES } from './limits.js';
 import { tenantOf } from './tenant.js';
 
 /** Connect/gRPC routes (`/<package>.<Service>/<Method>`): their body cap is enforced here, not by fastify. */
 const CONNECT_PATH = /^\/[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)+\/[A-Za-z0-9_]+/;
+/** Routes whose body cap is below max_body (see OTLP_GRPC_MAX_MESSAGE_BYTES). */
+const SMALLER_CAPS: readonly [RegExp, number, string][] = [[/^\/opentelemetry\.proto\.collector\.profiles\.v1development\.ProfilesService\//, OTLP_GRPC_MAX_MESSAGE_BYTES, 'the largest OTLP message Kiln takes over gRPC/Connect (send bigger ones to /v1development/profiles)']];
 /** Read routes: the HTTP APIs, Pyroscope's render, and querier.v1 over Connect/gRPC. */
 const READ_PATH = /^\/(api\/v1\/|render|pyroscope\/render|querier\.v1\.QuerierService\/)/;
 
@@ -24,6 +26,9 @@ export function registerRequestLimits(app: FastifyInstance, ctx: ServerContext):
     const length = Number(req.headers['content-length'] ?? 0);
     if (length > ctx.limits.maxBodyBytes && CONNECT_PATH.test(req.url)) {
       throw new InputError(`the request body is ${length} bytes, more than ${ctx.limits.maxBodyBytes}: over the limit max_body (kiln server --max-body)`, 413);
+    }
+    for (const [path, cap, what] of SMALLER_CAPS) {
+      if (length > cap && path.test(req.url)) throw new InputError(`the request body is ${length} bytes, more than ${cap}: ${what}`, 413);
     }
     if (!READ_PATH.test(req.url)) return;
     let tenant: string;

@@ -61,6 +61,15 @@ export const DEFAULT_TENANT_LIMITS: TenantLimits = {
   maxConcurrentQueries: 16,
 };
 
+/**
+ * The largest OTLP Export message taken over gRPC, Connect and gRPC-web: gRPC's own default receive
+ * size, which OTLP senders already keep under (the OpenTelemetry Collector's receiver has the same
+ * default). Connect parses a message into objects before any handler or limit sees it, and a parsed
+ * OTLP request takes ≈ 65 times its bytes (a 64 MiB one of 9 million samples peaked at 4 GiB), so
+ * this is what bounds that path; OTLP/HTTP is checked on its bytes first and keeps max_body.
+ */
+export const OTLP_GRPC_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
 /** The config's `limits:` section as read: defaults for everyone, then per-tenant overrides. */
 export interface LimitsConfig {
   readonly defaults: Partial<TenantLimits>;

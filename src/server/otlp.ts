@@ -19,7 +19,7 @@ import type { ServerContext } from './context.js';
 import { decodeOffLoop } from './decode-pool.js';
 import type { Decoded } from './decode-tasks.js';
 import { decodeOtlpRequest } from './decode-tasks.js';
-import { limitsFor } from './limits.js';
+import { limitsFor, OTLP_GRPC_MAX_MESSAGE_BYTES } from './limits.js';
 import type { IngestProtocol } from './metrics.js';
 import { tenantOf } from './tenant.js';
 import { writeProfiles } from './write.js';
@@ -141,6 +141,6 @@ export function otlpConnectRoutes(router: ConnectRouter, ctx: ServerContext): vo
         throw e;
       }
     },
-  });
+  }, { readMaxBytes: OTLP_GRPC_MAX_MESSAGE_BYTES });
   parseFailuresAsInvalidArgument(router, ProfilesService);
 }

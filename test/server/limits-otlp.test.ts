@@ -94,6 +94,19 @@ describe('OTLP decode-time limits', () => {
     expect(await storedTotal()).toBe(accepted);
   });
 
+  it('an Export message over 4 MiB over gRPC → ResourceExhausted before it is parsed; over Connect → 413 naming the cap and the HTTP route', async () => {
+    const big = otlpRequest({ samples: 700_000 });
+    expect(big.length).toBeGreaterThan(4 * 1024 * 1024);
+    const client = createClient(ProfilesService, createGrpcTransport({ baseUrl: srv.url }));
+    const err = await client.export(fromBinary(ExportProfilesServiceRequestSchema, big)).catch((e: unknown) => e);
+    expect((err as ConnectError).code).toBe(Code.ResourceExhausted);
+    expect((err as ConnectError).rawMessage).toMatch(/4194304/);
+    const res = await fetch(`${srv.url}/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export`, { method: 'POST', body: big, headers: { 'content-type': 'application/proto' } });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: string }).error).toMatch(/more than 4194304: the largest OTLP message .* \/v1development\/profiles/);
+    expect(await storedTotal()).toBe(accepted);
+  });
+
   it('a 5 000-frame stack → 413 naming max_stack_depth', async () => {
     await refused(await post(serializeOtlpJson(parseOtlpProtobuf(otlpRequest({ samples: 1, depth: 5000 })))), 413, /5000 frames deep.*max_stack_depth/);
     const res = await post(otlpRequest({ samples: 1, depth: 5000 }));
