@@ -71,8 +71,8 @@ export async function runCompare(req: CompareRequest, client: () => KilnClient):
     const head = await mergeSide(files, req.head, fetchBytes, profileTypeId(base.type));
     const period = (p: number) => req.period ?? p;
     // Per-stack sample counts (Go heap pairs) unless --period says what one sample is.
-    const counts = (side: MergedSide) => (req.period === undefined ? side.counts : undefined);
-    return compareStacks(base.type, { stacks: base.stacks, period: period(base.period), counts: counts(base) }, { stacks: head.stacks, period: period(head.period), counts: counts(head) }, opts);
+    const side = (m: MergedSide) => ({ stacks: m.stacks, period: period(m.period), ...(req.period === undefined ? { counts: m.counts, countsFrom: m.countsFrom } : {}) });
+    return compareStacks(base.type, side(base), side(head), opts);
   } finally {
     await files.close();
   }

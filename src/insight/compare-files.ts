@@ -11,6 +11,7 @@ import { QueryEngine } from '../query/engine.js';
 import type { WeightedStack } from '../query/stacks.js';
 import { openDuckDB } from '../store/index.js';
 import type { Store } from '../store/store.js';
+import type { CountSource } from './compare.js';
 import { SAMPLE_TYPE_SUFFIX, heapSamplesType, withHeapSampleCounts } from './compare-heap.js';
 import { FALLBACK_BYTES_PERIOD, heapPartner, heapSampleCounts, samplePeriod } from './compare-samples.js';
 
@@ -33,6 +34,7 @@ export interface MergedSide {
   readonly period: number;
   /** The stacks weighted by sample counts when known per stack (Go heap pairs, compare-samples.ts). */
   readonly counts?: WeightedStack[];
+  readonly countsFrom?: CountSource;
   /** Every profile type the inputs hold, so a caller can say what else could have been compared. */
   readonly types: readonly string[];
 }
@@ -77,7 +79,7 @@ export class ProfileFiles {
     const samplesType = heapSamplesType(type);
     const samplesId = samplesType ? profileTypeId(samplesType) : undefined;
     const counted = samplesId ? profiles.filter((p) => profileTypeId(p.type) === samplesId) : [];
-    if (samplesId && counted.length === chosen.length) return { type, stacks, period, counts: await this.mergeOf(counted, samplesId), types };
+    if (samplesId && counted.length === chosen.length) return { type, stacks, period, counts: await this.mergeOf(counted, samplesId), countsFrom: 'records', types };
     const partner = heapPartner(type);
     const partnerId = partner ? profileTypeId(partner) : undefined;
     const halves = partnerId ? profiles.filter((p) => profileTypeId(p.type) === partnerId) : [];
@@ -86,7 +88,7 @@ export class ProfileFiles {
       const rates = [...chosen, ...halves].filter((p) => p.type.periodUnit === 'bytes' && p.period > 0).map((p) => p.period);
       const rate = rates.length > 0 ? Math.max(...rates) : FALLBACK_BYTES_PERIOD;
       const counts = heapSampleCounts(type, stacks, await this.mergeOf(halves, partnerId!), rate, period);
-      return { type, stacks, period, counts, types };
+      return { type, stacks, period, counts, countsFrom: 'merged stacks', types };
     }
     return { type, stacks, period, types };
   }

@@ -27,7 +27,9 @@ export function renderCompare(r: CompareReport, format: CompareFormat): string {
 
 function side(r: CompareReport, which: 'base' | 'head'): string {
   const s = r[which];
-  return `${which} ${formatValue(s.total, r.unit)} = ${Math.round(s.samples)} samples`;
+  // Counts from merged heap stacks can only be overestimated: say so where the figure is read.
+  const caveat = s.countsFrom === 'merged stacks' ? ' (estimated from merged stacks, an upper bound: compare the pprof files for an exact count)' : '';
+  return `${which} ${formatValue(s.total, r.unit)} = ${Math.round(s.samples)} samples${caveat}`;
 }
 
 function header(r: CompareReport): string {

@@ -24,7 +24,11 @@ export interface CompareSide {
    * period (Go heap profiles: compare-samples.ts heapSampleCounts). Overrides `period` for the test.
    */
   readonly counts?: readonly WeightedStack[];
+  /** How `counts` were had: from each record before merging (exact), or from merged stacks (an upper bound). */
+  readonly countsFrom?: CountSource;
 }
+
+export type CountSource = 'records' | 'merged stacks';
 
 export interface CompareOptions {
   /** Family-wise significance level over all functions (self and total). Default DEFAULT_ALPHA. */
@@ -73,6 +77,8 @@ export interface SideFigures {
   readonly samples: number;
   /** total / samples: the value one sample stands for (on average, with per-stack counts). */
   readonly period: number;
+  /** Set when the counts are per stack rather than value / period (see CompareSide.countsFrom). */
+  readonly countsFrom?: CountSource;
 }
 
 /** What broke a gate (or came closest), with both sides' shares. */
@@ -136,7 +142,7 @@ function testSide(side: CompareSide, total: number): TestSide {
   const samples = table.total;
   return {
     side,
-    figures: { total, samples, period: samples > 0 ? total / samples : p },
+    figures: { total, samples, period: samples > 0 ? total / samples : p, ...(side.counts && side.countsFrom ? { countsFrom: side.countsFrom } : {}) },
     countStacks,
     counts: new Map(table.entries.map((e) => [e.name, { self: e.self, total: e.total }])),
   };

@@ -43,7 +43,7 @@ export function registerCompareApi(app: FastifyInstance, ctx: ServerContext): vo
         const partner = heapPartner(head.type);
         if (!partner) return { stacks, period: estimated };
         const other = await ctx.query.stacks({ ...q, selector: { ...q.selector, profileType: profileTypeId(partner) } }, filter);
-        return other.length > 0 ? { stacks, period: estimated, counts: heapSampleCounts(head.type, stacks, other, FALLBACK_BYTES_PERIOD, estimated) } : { stacks, period: estimated };
+        return other.length > 0 ? { stacks, period: estimated, counts: heapSampleCounts(head.type, stacks, other, FALLBACK_BYTES_PERIOD, estimated), countsFrom: 'merged stacks' } : { stacks, period: estimated };
       };
       const report = compareStacks(head.type, await side(base.q, b), await side(head.q, h), { alpha, gates, limit: intParam(params, 'limit', DEFAULT_LIMIT, 100_000) });
       if (format === 'json') return report;

@@ -134,7 +134,7 @@ afterAll(async () => {
 
 const merge = (name: string, data: Uint8Array): Promise<MergedSide> => files.merge([{ name, data }], OBJECTS);
 const gate = (b: MergedSide, h: MergedSide): CompareReport =>
-  compareStacks(b.type, { stacks: b.stacks, period: b.period, counts: b.counts }, { stacks: h.stacks, period: h.period, counts: h.counts }, { gates: [ANY] });
+  compareStacks(b.type, { stacks: b.stacks, period: b.period, counts: b.counts, countsFrom: b.countsFrom }, { stacks: h.stacks, period: h.period, counts: h.counts, countsFrom: h.countsFrom }, { gates: [ANY] });
 
 describe('compare on Go heap profiles', () => {
   it('pairs each heap type with the other half of its pair, and no other type', () => {
@@ -156,6 +156,7 @@ describe('compare on Go heap profiles', () => {
       const report = gate(base, head);
       // Exact: each record's own samples, summed.
       expect(report.base.samples, `seed ${seed}`).toBe(recordSamples(a));
+      expect(report.base.countsFrom).toBe('records');
       if (report.passed) quietWithCounts++;
       // The same pair read as one sample per scaled object (the period the values suggest).
       const naive = compareStacks(base.type, { stacks: base.stacks, period: 1 }, { stacks: head.stacks, period: 1 }, { gates: [ANY] });
@@ -194,5 +195,9 @@ describe('compare on Go heap profiles', () => {
     // The server keeps merged stacks only: its counts are the per-stack estimate, above the records' own.
     expect(Math.abs(api.base.samples - samplesOf(a)) / samplesOf(a)).toBeLessThan(0.01);
     expect(api.base.samples).toBeGreaterThanOrEqual(recordSamples(a));
+    expect(api.base.countsFrom).toBe('merged stacks');
+    // …and the text a CI log shows says so.
+    const text = await (await fetch(`${srv.url}/api/v1/compare?${q}&format=text`)).text();
+    expect(text).toMatch(/samples \(estimated from merged stacks, an upper bound/);
   }, 120_000);
 });
