@@ -48,6 +48,7 @@ interface ServerFlags {
   log: boolean;
   tlsCert?: string;
   tlsKey?: string;
+  workers?: string;
 }
 
 export function serverCommand(): Command {
@@ -66,6 +67,7 @@ export function serverCommand(): Command {
     .option('--log', 'log every request as JSON lines', false)
     .option('--tls-cert <file>', 'serve HTTPS (HTTP/1.1 and h2) with this PEM certificate chain; needs --tls-key')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--workers <n>', 'threads decoding ingest payloads off the event loop; 0 decodes on it (default: cores - 1, at least 1; config key workers:)')
     .addHelpText(
       'after',
       '\nExamples:\n  kiln server --data-dir /var/lib/kiln --retention 7d\n  kiln server --store clickhouse://default:@ch:8123/kiln --retention 90d   # run as many as you like\n  kiln server --config kiln.yaml\n  then open http://localhost:4040',
@@ -83,6 +85,8 @@ export function serverCommand(): Command {
       const cluster = flags.clickhouseCluster ?? config.store?.clickhouseCluster;
       // Every flag is checked before the store opens, so a typo does not create a data directory.
       const limits = { maxDecompressedBytes: parseBytes(flags.maxDecompressed), maxBodyBytes: parseBytes(flags.maxBody) };
+      const decodeWorkers = flags.workers === undefined ? config.workers : Number(flags.workers);
+      if (decodeWorkers !== undefined && (!Number.isInteger(decodeWorkers) || decodeWorkers < 0)) throw new InputError(`--workers ${flags.workers} is not a whole number of threads`);
       const store = await openStore(where, { clickhouseCluster: cluster, retentionMs });
       // Teams, prices and report schedules are read from the live config, so a reload applies at once.
       let live = config;
@@ -95,6 +99,7 @@ export function serverCommand(): Command {
         limits,
         config: () => live,
         tls,
+        decodeWorkers,
       });
       const scheme = tls ? 'https' : 'http';
       // An open server on a reachable address is Pyroscope's default, and a risk worth saying out loud.

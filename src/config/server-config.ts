@@ -47,6 +47,8 @@ export interface ServerConfig {
   readonly limits?: LimitsConfig;
   /** Pull mode: Prometheus-style jobs of /debug/pprof targets (src/scrape/config.ts), followed on reload. */
   readonly scrapeConfigs?: readonly ScrapeConfig[];
+  /** Threads decoding ingest payloads off the event loop (src/server/decode-pool.ts); 0 decodes on it. Read at start, not on reload. */
+  readonly workers?: number;
   /** Top-level sections this version does not know: kept so later features can read them, and listed in a warning. */
   readonly unknownSections: readonly string[];
 }
@@ -60,7 +62,7 @@ export interface StoreConfig {
   readonly clickhouseCluster?: string;
 }
 
-const KNOWN_SECTIONS = new Set(['store', 'metrics', 'rules', 'alerting', 'remote_write', 'teams', 'cost', 'reports', 'summaries', 'limits', 'auth', 'scrape_configs']);
+const KNOWN_SECTIONS = new Set(['store', 'metrics', 'rules', 'alerting', 'remote_write', 'teams', 'cost', 'reports', 'summaries', 'limits', 'auth', 'scrape_configs', 'workers']);
 /** Sections later features of Kiln define (DESIGN.md, Configuration): not "unknown", just not read here. */
 const FUTURE_SECTIONS = new Set<string>([]);
 
@@ -99,6 +101,7 @@ export function parseServerConfig(text: string, file = 'config'): ServerConfig {
     limits: section('limits', limitsSection),
     scrapeConfigs: section('scrape_configs', scrapeConfigsSection),
     auth: section('auth', authSection),
+    workers: section('workers', workersSection),
     unknownSections,
   };
 }
@@ -115,6 +118,11 @@ function storeSection(v: unknown, file: string): StoreConfig {
   };
   if (cfg.url !== undefined && cfg.dataDir !== undefined) throw new InputError(`${file}: give store.url or store.data_dir, not both`);
   return cfg;
+}
+
+function workersSection(v: unknown, file: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 256) throw new InputError(`${file}: workers must be a whole number of decode threads from 0 to 256 (0 decodes on the event loop)`);
+  return v;
 }
 
 function objectAt(v: unknown, file: string, path: string): Record<string, unknown> {

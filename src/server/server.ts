@@ -17,6 +17,7 @@ import { DEFAULT_LIMITS } from './context.js';
 import type { ConnectionLimits } from './connections.js';
 import { DEFAULT_CONNECTION_LIMITS } from './connections.js';
 import { createDualProtocolServer } from './dual-protocol.js';
+import { attachDecodePool, createDecodePool } from './decode-pool.js';
 import { registerRequestLimits } from './limits-hooks.js';
 import type { DualHandler } from './dual-protocol.js';
 import { errorInterceptor, registerErrorHandler, sendNotFound } from './errors.js';
@@ -37,8 +38,7 @@ import { querierRoutes } from './querier.js';
 import { registerRender } from './render.js';
 import { capabilitiesRoutes } from './capabilities.js';
 import { settingsRoutes } from './settings.js';
-import { parcaProfileStoreRoutes } from './parca-profilestore.js';
-import { parcaQueryRoutes } from './parca-query.js';
+import { parcaApiRoutes, parcaUiRoutes } from './parca-api.js';
 import { registerScrape } from './scrape.js';
 
 /** The port Pyroscope SDKs and agents send to by default. */
@@ -65,6 +65,8 @@ export interface ServerOptions {
   readonly config?: () => ServerConfig;
   /** Serve HTTPS (HTTP/1.1 and h2 by ALPN) on the port instead of cleartext HTTP/1.1 and h2c. */
   readonly tls?: TlsFiles;
+  /** Threads that decode ingest payloads (decode-pool.ts); 0 decodes on the event loop. Default: cores − 1, at least 1. */
+  readonly decodeWorkers?: number;
 }
 
 export interface RunningServer {
@@ -111,10 +113,16 @@ export async function buildApp(ctx: ServerContext, opts: Pick<ServerOptions, 'ui
       querierRoutes(router, ctx);
       settingsRoutes(router);
       capabilitiesRoutes(router);
-      parcaQueryRoutes(router, ctx);
-      parcaProfileStoreRoutes(router, ctx);
+      parcaApiRoutes(router, ctx);
       otlpConnectRoutes(router, ctx);
     },
+  });
+  // The Parca UI's API path (parca-api.ts).
+  await app.register(fastifyConnectPlugin, {
+    prefix: '/api',
+    interceptors: [errorInterceptor, authInterceptor(auth, ctx.metrics)],
+    readMaxBytes: ctx.limits.maxBodyBytes,
+    routes: (router: ConnectRouter) => parcaUiRoutes(router, ctx),
   });
   if (opts.uiDir && existsSync(path.join(opts.uiDir, 'index.html'))) await registerUi(app, path.resolve(opts.uiDir));
   else app.setNotFoundHandler(sendNotFound);
@@ -143,9 +151,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     metrics: new ServerMetrics(opts.store),
     limits,
   };
+  // Every request that may wait for a decode thread holds an ingest slot, so the slots bound the queue.
+  const decodePool = createDecodePool({ threads: opts.decodeWorkers, maxQueue: limits.maxPendingWrites });
+  attachDecodePool(ctx, decodePool);
   const app = await buildApp(ctx, opts);
   const host = opts.host ?? DEFAULT_HOST;
-  await app.listen({ host, port: opts.port ?? DEFAULT_PORT });
+  try {
+    await app.listen({ host, port: opts.port ?? DEFAULT_PORT });
+  } catch (e) {
+    await decodePool.close();
+    throw e;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : (opts.port ?? DEFAULT_PORT);
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
@@ -160,6 +176,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         await app.close();
       } finally {
         clearTimeout(force);
+        await decodePool.close();
       }
     },
   };
