@@ -3,11 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { whereStored } from '../../src/cli/ingest.js';
+import { parseOtlpProtobuf, serializeOtlpJson, serializeOtlpProtobuf } from '../../src/formats/otlp.js';
 import { runKiln, startKilnServer } from '../support/cli.js';
 import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { ALL_TIME, CPU, ingest, querier } from './helpers.js';
 import { distinctStacks, valueOf2Pow63, withWindow } from './limits-payloads.js';
+import { otlpRequest } from './limits-otlp-payloads.js';
 
 /** Odd-but-harmless input accepted as Pyroscope does; input that would be stored wrong refused (issue 8). */
 let srv: TestServer;
@@ -33,6 +35,17 @@ describe('odd input', () => {
     const res = await ingest(srv.url, { name: 'odd-duration', format: 'pprof' }, withWindow(start, start + 10_000_000_000));
     expect(res.status).toBe(200);
     expect(await total('odd-duration')).toBe(7);
+  });
+
+  it('an OTLP sample value of 2^63 (what int64 reads as negative) → 400, nothing stored', async () => {
+    const req = parseOtlpProtobuf(otlpRequest({ samples: 1 }));
+    req.resourceProfiles[0]!.scopeProfiles[0]!.profiles[0]!.samples[0]!.values = [BigInt.asIntN(64, 2n ** 63n)];
+    const binary = await fetch(`${srv.url}/v1development/profiles`, { method: 'POST', body: new Uint8Array(serializeOtlpProtobuf(req)), headers: { 'content-type': 'application/x-protobuf' } });
+    expect(binary.status).toBe(400);
+    const json = await fetch(`${srv.url}/v1development/profiles`, { method: 'POST', body: serializeOtlpJson(req), headers: { 'content-type': 'application/json' } });
+    expect(json.status).toBe(400);
+    expect(((await json.json()) as { message: string }).message).toMatch(/negative value/);
+    expect(await total('unknown_service')).toBe(0);
   });
 
   it('a sample value of 2^63 → 400, nothing stored', async () => {
