@@ -7,7 +7,7 @@ import { parseSelection } from '../query/selection.js';
 import { parseRange } from '../query/time.js';
 import type { DiffTable } from '../query/diff.js';
 import type { TopEntry } from '../query/top.js';
-import { formatMoney, perWeek } from '../insight/cost.js';
+import { formatMoney, perMonth, perWeek } from '../insight/cost.js';
 import type { CostedTopTable } from '../insight/cost-top.js';
 import { isCosted } from '../insight/cost-top.js';
 import { action, clientFrom, out, withServerOptions } from './common.js';
@@ -44,18 +44,21 @@ function topCommand(): Command {
     .option('-n, --limit <n>', 'rows to show', '20')
     .option('--filter <regex>', 'only functions whose name matches')
     .option('--json', 'print JSON', false)
-    .action(action(async (selector: string, o: ServerFlags & RangeFlags & FilterFlags & { sort: string; limit: string; filter?: string; json: boolean }) => {
+    .addOption(new Option('--cost-per <period>', 'with the server\'s cost: prices, show cost per week or per month').choices(['week', 'month']).default('week'))
+    .action(action(async (selector: string, o: ServerFlags & RangeFlags & FilterFlags & { sort: string; limit: string; filter?: string; json: boolean; costPer: 'week' | 'month' }) => {
       const res = await clientFrom(o).getJson<CostedTopTable & { unit: string }>('/api/v1/top', {
         query: checkedSelector(selector), from: o.from, until: o.until, sort: o.sort, limit: o.limit, filter: o.filter, ...filterParams(o),
       });
       if (o.json) return out(JSON.stringify(res, null, 2));
       if (res.entries.length === 0) return out('no samples match this selector and range (see `kiln labels` and `kiln types`)');
-      // A server with `cost:` prices each row: shown per week (self: the money burnt in the function itself).
+      // A server with `cost:` prices each row: shown per week or month (self: the money burnt in the function itself).
       const cost = res.cost;
-      const weekly = (e: TopEntry) => (cost && isCosted(e) ? [formatMoney(perWeek(e.selfCost, cost.rangeMs), cost.currency), formatMoney(perWeek(e.totalCost, cost.rangeMs), cost.currency)] : []);
+      const per = o.costPer === 'month' ? perMonth : perWeek;
+      const costs = (e: TopEntry) => (cost && isCosted(e) ? [formatMoney(per(e.selfCost, cost.rangeMs), cost.currency), formatMoney(per(e.totalCost, cost.rangeMs), cost.currency)] : []);
+      const period = o.costPer.toUpperCase();
       await out(formatTable(
-        ['SELF', 'SELF%', 'TOTAL', 'TOTAL%', ...(cost ? ['SELF COST/WEEK', 'TOTAL COST/WEEK'] : []), 'FUNCTION'],
-        res.entries.map((e) => [formatValue(e.self, res.unit), percent(e.self, res.total), formatValue(e.total, res.unit), percent(e.total, res.total), ...weekly(e), e.name]),
+        ['SELF', 'SELF%', 'TOTAL', 'TOTAL%', ...(cost ? [`SELF COST/${period}`, `TOTAL COST/${period}`] : []), 'FUNCTION'],
+        res.entries.map((e) => [formatValue(e.self, res.unit), percent(e.self, res.total), formatValue(e.total, res.unit), percent(e.total, res.total), ...costs(e), e.name]),
       ));
     }));
 }

@@ -2,7 +2,7 @@ import { Function as PprofFunction, Line, Location, Profile as PprofProfile, Sam
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseServerConfig } from '../../src/config/server-config.js';
 import type { CostedTopTable } from '../../src/insight/cost-top.js';
-import { costSection, formatMoney, perMonth, perWeek, rateOf, resourceOf } from '../../src/insight/cost.js';
+import { MONTH_MS, costSection, formatMoney, perMonth, perWeek, rateOf, resourceOf } from '../../src/insight/cost.js';
 import { labelsFrom } from '../../src/model/labels.js';
 import { parseProfileType } from '../../src/model/profile-type.js';
 import { runKiln } from '../support/cli.js';
@@ -95,6 +95,17 @@ describe('cost per function on a real server', () => {
     expect(row('json.decode')).toContain(formatMoney(expected.get('json.decode')!.selfCost * 168, 'USD'));
     expect(row('crypto.sign')).toContain(formatMoney(expected.get('crypto.sign')!.selfCost * 168, 'USD'));
     expect(formatMoney(expected.get('crypto.sign')!.selfCost * 168, 'USD')).toBe('$2.80');
+  });
+
+  it('kiln query top --cost-per month prints the cost per month instead', async () => {
+    const r = await runKiln(['query', 'top', `${CPU}{team="payments"}`, '--url', server.url, '--from', String(hour.from), '--until', String(hour.to), '-n', '3', '--cost-per', 'month']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/SELF COST\/MONTH\s+TOTAL COST\/MONTH\s+FUNCTION/);
+    const row = (fn: string) => lines.find((l) => l.trimEnd().endsWith(` ${fn}`)) ?? '';
+    const expected = expectedFunctions((w) => w.team === 'payments');
+    const hoursPerMonth = MONTH_MS / 3_600_000;
+    expect(row('crypto.sign')).toContain(formatMoney(expected.get('crypto.sign')!.selfCost * hoursPerMonth, 'USD'));
   });
 
   it('prices an in-use memory profile per GiB-hour, at the price of its node pool', async () => {

@@ -1,7 +1,7 @@
 import { useMemo, useRef, type ReactNode } from 'react';
 import type { CostedTopTable as TopTableData } from '../../../src/insight/cost-top.js';
 import { isCosted } from '../../../src/insight/cost-top.js';
-import { formatMoney, perWeek } from '../../../src/insight/cost.js';
+import { formatMoney, perMonth, perWeek } from '../../../src/insight/cost.js';
 import type { TopEntry, TopSort } from '../../../src/query/top.js';
 import { nameTest } from '../model/name-query.js';
 import { formatPercent, formatValue } from '../model/units.js';
@@ -102,8 +102,16 @@ function TopRows(props: {
               <td className="num">
                 {fmt(r.total)} <span className="pct">{formatPercent(r.total, table.total)}</span>
               </td>
-              {cost && isCosted(r) && <td className="num" data-testid="self-cost">{formatMoney(perWeek(r.selfCost, cost.rangeMs), cost.currency)}</td>}
-              {cost && isCosted(r) && <td className="num">{formatMoney(perWeek(r.totalCost, cost.rangeMs), cost.currency)}</td>}
+              {cost && isCosted(r) && (
+                <td className="num" data-testid="self-cost" title={`${formatMoney(perMonth(r.selfCost, cost.rangeMs), cost.currency)} per month`}>
+                  {formatMoney(perWeek(r.selfCost, cost.rangeMs), cost.currency)}
+                </td>
+              )}
+              {cost && isCosted(r) && (
+                <td className="num" title={`${formatMoney(perMonth(r.totalCost, cost.rangeMs), cost.currency)} per month`}>
+                  {formatMoney(perWeek(r.totalCost, cost.rangeMs), cost.currency)}
+                </td>
+              )}
             </tr>
           ))}
         </tbody>
