@@ -14,7 +14,7 @@ import {
 } from '../gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb.js';
 import { InputError } from '../model/errors.js';
 import { withIngestSlot } from './backpressure.js';
-import { parseFailuresAsInvalidArgument } from './connect-parse-errors.js';
+import { mapRequestErrors } from './connect-request-errors.js';
 import type { ServerContext } from './context.js';
 import { decodeOffLoop } from './decode-pool.js';
 import type { Decoded } from './decode-tasks.js';
@@ -142,5 +142,5 @@ export function otlpConnectRoutes(router: ConnectRouter, ctx: ServerContext): vo
       }
     },
   }, { readMaxBytes: OTLP_GRPC_MAX_MESSAGE_BYTES });
-  parseFailuresAsInvalidArgument(router, ProfilesService);
+  mapRequestErrors(router, ProfilesService);
 }

@@ -1,7 +1,7 @@
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import { PusherService } from '../gen/push/v1/push_pb.js';
 import type { PushRequest } from '../gen/push/v1/push_pb.js';
-import { parseFailuresAsInvalidArgument } from './connect-parse-errors.js';
+import { mapRequestErrors } from './connect-request-errors.js';
 import type { ServerContext } from './context.js';
 import { pprofSeries } from './decode-tasks.js';
 import { tenantOf } from './tenant.js';
@@ -20,5 +20,5 @@ export function pushRoutes(router: ConnectRouter, ctx: ServerContext): void {
       return {};
     },
   });
-  parseFailuresAsInvalidArgument(router, PusherService);
+  mapRequestErrors(router, PusherService);
 }

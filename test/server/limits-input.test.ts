@@ -30,6 +30,21 @@ describe('odd input', () => {
     expect(((await res.json()) as { error: string }).error).toMatch(/2097152 bytes.*max_body/);
   });
 
+  it('the same without a Content-Length (chunked) → 413 naming max_body, not Connect\'s 429', async () => {
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new Uint8Array(2 * 1024 * 1024));
+        c.close();
+      },
+    });
+    const init = { method: 'POST', body, headers: { 'content-type': 'application/proto' }, duplex: 'half' };
+    const res = await fetch(`${srv.url}/push.v1.PusherService/Push`, init as RequestInit);
+    expect(res.status).toBe(413);
+    expect((await res.json()) as object).toMatchObject({ code: 'resource_exhausted', message: expect.stringMatching(/larger than 1048576 bytes.*max_body/) as unknown });
+    // The unread rest of the body must not hold up this client's next request (the connection is closed).
+    expect((await fetch(`${srv.url}/healthz`, { signal: AbortSignal.timeout(5000) })).status).toBe(200);
+  });
+
   it('duration_nanos holding an absolute end time is stored, not refused', async () => {
     const start = 1_700_000_000_000_000_000;
     const res = await ingest(srv.url, { name: 'odd-duration', format: 'pprof' }, withWindow(start, start + 10_000_000_000));
