@@ -2,6 +2,7 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import { AgentsService, ProfileStoreService } from '../gen/parca/profilestore/v1alpha1/profilestore_pb.js';
 import type { WriteRawRequest } from '../gen/parca/profilestore/v1alpha1/profilestore_pb.js';
+import { mapRequestErrors } from './connect-request-errors.js';
 import type { ServerContext } from './context.js';
 import { pprofSeries } from './decode-tasks.js';
 import { tenantOf } from './tenant.js';
@@ -32,6 +33,7 @@ export function parcaProfileStoreRoutes(router: ConnectRouter, ctx: ServerContex
       throw new ConnectError(arrow, Code.Unimplemented);
     },
   });
+  mapRequestErrors(router, ProfileStoreService);
   // Parca's UI lists agents that push Arrow; a pprof pusher is not tracked, so the list is empty.
   router.service(AgentsService, { agents: () => ({ agents: [] }) });
 }

@@ -6,6 +6,7 @@ import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create } from '@bufbuild/protobuf';
 import { WireType } from '@bufbuild/protobuf/wire';
+import { ProfileStoreService, WriteRawRequestSchema } from '../../src/gen/parca/profilestore/v1alpha1/profilestore_pb.js';
 import { PushRequestSchema, PusherService } from '../../src/gen/push/v1/push_pb.js';
 import { QuerierService } from '../../src/gen/querier/v1/querier_pb.js';
 import { startTestServer } from '../support/server.js';
@@ -230,6 +231,16 @@ describe('bad input over push.v1 (gRPC)', () => {
       });
     }
   }
+
+  it('a deeply nested body on Parca WriteRaw over gRPC → InvalidArgument naming it', async () => {
+    const store = createClient(ProfileStoreService, createGrpcTransport({ baseUrl: srv.url }));
+    const req = create(WriteRawRequestSchema, {});
+    req.$unknown = [{ no: 9, wireType: malformed[0]![1], data: malformed[0]![2] }];
+    const err = await store.writeRaw(req).catch((e: unknown) => e);
+    expect((err as ConnectError).code).toBe(Code.InvalidArgument);
+    expect((err as ConnectError).rawMessage).toMatch(/not a valid parca\.profilestore\.v1alpha1\.WriteRawRequest message: .*recursion depth/);
+    expect(await snapshot()).toBe(baseline);
+  });
 
   it('a malformed Connect body answers HTTP 400, not 500', async () => {
     const res = await fetch(`${srv.url}/push.v1.PusherService/Push`, { method: 'POST', headers: { 'content-type': 'application/proto' }, body: Buffer.from([0x0f, 0x01]) });
