@@ -3,7 +3,7 @@
  * `kiln server` (a child process, fresh DuckDB data dir, default limits, `--retention 0`) while it
  * ingests one such request, against its idle resident memory measured in the same run (the anchor).
  *
- *   npx tsx bench/worst-request-memory.ts [--runs 3] [--only stacks,push,symbols,otlp,otlp-grpc]
+ *   npx tsx bench/worst-request-memory.ts [--runs 3] [--only stacks,push,symbols,otlp,otlp-json,otlp-json-over,otlp-grpc]
  *
  * Candidates, each just inside the default limits it meets first:
  * - stacks: one pprof over /ingest with 97 336 distinct 3-frame stacks (max_stacks_per_request 100 000);
@@ -12,6 +12,10 @@
  * - symbols: one pprof over /ingest whose string table holds 999 990 entries (max_symbols_per_request);
  * - otlp: OTLP/HTTP, gzipped protobuf, 2 profiles of 500 000 samples and 999 990 locations
  *   (max_samples_per_request and max_symbols_per_request);
+ * - otlp-json: OTLP/HTTP, gzipped OTLP/JSON, 2 profiles of 500 000 samples (max_samples_per_request,
+ *   counted on the text before JSON.parse);
+ * - otlp-json-over: the same with 4 profiles (2 000 000 samples, 61 MiB inflated): refused, reported
+ *   for what a refused request still costs (the inflated text);
  * - otlp-grpc: OTLP over gRPC, 2 profiles of 297 000 samples in one message just under 4 MiB (the OTLP gRPC cap;
  *   Connect parses it before any limit runs).
  * Peak = VmHWM of the server process (every thread, the decode workers too) read from /proc after the
@@ -30,11 +34,12 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import { PusherService } from '../src/gen/push/v1/push_pb.js';
 import { startKilnServer } from '../test/support/cli.js';
 import { ExportProfilesServiceRequestSchema, ProfilesService } from '../src/gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb.js';
+import { parseOtlpProtobuf, serializeOtlpJson } from '../src/formats/otlp.js';
 import { OTLP_GRPC_MAX_MESSAGE_BYTES } from '../src/server/limits.js';
 import { distinctStacks, manyStrings, oneFrameSamples } from '../test/server/limits-payloads.js';
 import { otlpRequest } from '../test/server/limits-otlp-payloads.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, only: { type: 'string', default: 'stacks,push,symbols,otlp,otlp-grpc' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, only: { type: 'string', default: 'stacks,push,symbols,otlp,otlp-json,otlp-json-over,otlp-grpc' } } });
 const runs = Number(values.runs);
 
 /** One candidate: what it is, and how to send it to a server at `url` (resolves with the HTTP-ish status). */
@@ -49,6 +54,10 @@ function candidates(): Record<string, Candidate> {
   const strings = manyStrings(999_990);
   const otlpRaw = otlpRequest({ samples: 500_000, profiles: 2, extraLocations: 999_990 });
   const otlp = gzipSync(otlpRaw);
+  const jsonText = serializeOtlpJson(parseOtlpProtobuf(otlpRequest({ samples: 500_000, profiles: 2 })));
+  const json = gzipSync(jsonText);
+  const overText = serializeOtlpJson(parseOtlpProtobuf(otlpRequest({ samples: 500_000, profiles: 4 })));
+  const over = gzipSync(overText);
   const grpcRaw = otlpRequest({ samples: 297_000, profiles: 2 });
   if (grpcRaw.length > OTLP_GRPC_MAX_MESSAGE_BYTES) throw new Error(`the gRPC candidate is ${grpcRaw.length} bytes, over the cap`);
   const grpc = fromBinary(ExportProfilesServiceRequestSchema, grpcRaw);
@@ -74,6 +83,20 @@ function candidates(): Record<string, Candidate> {
       send: async (url) => {
         const res = await fetch(`${url}/ingest?name=worst&format=pprof`, { method: 'POST', body: new Uint8Array(strings) });
         return `${res.status} ${(await res.text()).slice(0, 120)}`;
+      },
+    },
+    'otlp-json': {
+      what: `OTLP/HTTP gzipped JSON, 2 profiles × 500 000 samples (${(jsonText.length / 2 ** 20).toFixed(1)} MiB inflated)`,
+      send: async (url) => {
+        const res = await fetch(`${url}/v1development/profiles`, { method: 'POST', body: new Uint8Array(json), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+        return `${res.status} ${(await res.text()).slice(0, 160)}`;
+      },
+    },
+    'otlp-json-over': {
+      what: `OTLP/HTTP gzipped JSON, 4 profiles × 500 000 samples (${(overText.length / 2 ** 20).toFixed(1)} MiB inflated), refused`,
+      send: async (url) => {
+        const res = await fetch(`${url}/v1development/profiles`, { method: 'POST', body: new Uint8Array(over), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+        return `${res.status} ${(await res.text()).slice(0, 160)}`;
       },
     },
     'otlp-grpc': {

@@ -24,7 +24,7 @@ function maybeJson(data: Uint8Array): boolean {
 
 function parseEither(raw: Uint8Array, limits: DecodeLimits | undefined): ReturnType<typeof parseOtlpProtobuf> {
   try {
-    return parseOtlpJson(new TextDecoder().decode(raw));
+    return parseOtlpJson(new TextDecoder().decode(raw), limits);
   } catch (jsonError) {
     try {
       return parseOtlpProtobuf(raw, limits);

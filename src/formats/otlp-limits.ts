@@ -179,6 +179,53 @@ function wireStackDepths(bytes: Uint8Array, budget: DecodeBudget): number[] {
 }
 
 
+/** The JSON keys (both spellings) of the arrays whose elements are counted. */
+const JSON_SAMPLES = new Set(['samples']);
+const JSON_TABLES = new Set([
+  'mappingTable', 'mapping_table', 'locationTable', 'location_table', 'functionTable', 'function_table', 'linkTable', 'link_table',
+  'stringTable', 'string_table', 'attributeTable', 'attribute_table', 'stackTable', 'stack_table',
+]);
+const MAX_KEY = 16;
+
+/**
+ * max_samples_per_request and max_symbols_per_request on an OTLP/JSON body's text, before JSON.parse
+ * builds its objects (a 61 MiB body of 2 million samples peaked at 1.4 GiB before a later check refused
+ * it). One pass, a few ns a character: it follows strings, nesting and the key of each array, and
+ * counts the elements of `samples` arrays and of the dictionary's tables. Malformed JSON is left to
+ * JSON.parse, which says what is wrong.
+ */
+export function checkOtlpJsonLimits(text: string, limits: DecodeLimits): void {
+  const budget = new DecodeBudget(limits);
+  // Per open container: 1 = a samples array, 2 = a table array, 0 = anything else.
+  const kinds: number[] = [];
+  let pendingKey = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const parent = kinds.length > 0 ? kinds[kinds.length - 1]! : 0;
+    if (c === 0x22) {
+      // A string: skip to its closing quote. Followed by ':' it is a key, else a value (a string-table entry in a table).
+      const from = i + 1;
+      for (i = from; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+      let j = i + 1;
+      while (j < text.length && text.charCodeAt(j) <= 0x20) j++;
+      if (text.charCodeAt(j) === 0x3a) pendingKey = i - from <= MAX_KEY ? text.slice(from, i) : '';
+      else if (parent === 2) budget.symbols(1);
+    } else if (c === 0x5b || c === 0x7b) {
+      // The `{` of a sample object, or a `{` / `[` directly in a table: one element each.
+      if (parent === 1 && c === 0x7b) budget.countSample(0, 0);
+      else if (parent === 2) budget.symbols(1);
+      kinds.push(c === 0x5b ? (JSON_SAMPLES.has(pendingKey) ? 1 : JSON_TABLES.has(pendingKey) ? 2 : 0) : 0);
+      pendingKey = '';
+    } else if (c === 0x5d || c === 0x7d) {
+      kinds.pop();
+    }
+  }
+}
+
 /** The same limits over a request already parsed (gRPC, JSON), before it is translated. */
 export function checkOtlpRequestLimits(req: ExportProfilesServiceRequest, limits: DecodeLimits): void {
   const budget = new DecodeBudget(limits);

@@ -6,7 +6,7 @@ import {
 import { InputError } from '../model/errors.js';
 import type { DecodeLimits } from './decode-limits.js';
 import { assertOtlpLayout } from './otlp-layout.js';
-import { checkOtlpWireLimits } from './otlp-limits.js';
+import { checkOtlpJsonLimits, checkOtlpWireLimits } from './otlp-limits.js';
 
 /**
  * OTLP profiles on the wire: binary protobuf and OTLP/JSON.
@@ -34,7 +34,9 @@ export function serializeOtlpProtobuf(req: ExportProfilesServiceRequest): Uint8A
   return toBinary(ExportProfilesServiceRequestSchema, req);
 }
 
-export function parseOtlpJson(text: string): ExportProfilesServiceRequest {
+/** With `limits`, a body with more samples or symbols than they allow is refused from its text, before JSON.parse builds it. */
+export function parseOtlpJson(text: string, limits?: DecodeLimits): ExportProfilesServiceRequest {
+  if (limits) checkOtlpJsonLimits(text, limits);
   let json: unknown;
   try {
     json = JSON.parse(text);

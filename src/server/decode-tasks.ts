@@ -107,7 +107,7 @@ export async function runDecodeTask(task: DecodeTask): Promise<Decoded> {
       return { profiles: decodeJfrUpload(jfr, contextLabels, { ...opts, budget: decodeBudget(limits) }, limits.maxDecompressedBytes), rejected: [] };
     }
     case 'otlp':
-      return decodeOtlpRequest(task.encoding === 'json' ? parseOtlpJson(new TextDecoder().decode(otlpBody(task))) : parseOtlpProtobuf(otlpBody(task), task.limits), task.limits);
+      return decodeOtlpRequest(task.encoding === 'json' ? parseOtlpJson(new TextDecoder().decode(otlpBody(task)), task.limits) : parseOtlpProtobuf(otlpBody(task), task.limits), task.limits);
   }
 }
 

@@ -67,6 +67,17 @@ describe('OTLP decode-time limits', () => {
     expect(await storedTotal()).toBe(accepted);
   });
 
+  it('OTLP/JSON with 1 000 001 samples, or a string table of 1 000 001 entries → 413 from its text, before JSON.parse builds it', async () => {
+    const samples = `{"resourceProfiles":[{"scopeProfiles":[{"profiles":[{"samples":[${'{"values":["1"]},'.repeat(1_000_000)}{}]}]}]}]}`;
+    const t = performance.now();
+    await refused(await post(gzipSync(samples), { 'content-type': 'application/json', 'content-encoding': 'gzip' }), 413, /more than 1000000 samples.*max_samples_per_request/);
+    expect(performance.now() - t).toBeLessThan(2000);
+    // Strings holding brackets, quotes and keys' names are strings: only the table's own entries count.
+    const strings = `{"dictionary":{"string_table":[${'"a{[\\"samples\\":[{",'.repeat(1_000_000)}""]}}`;
+    await refused(await post(gzipSync(strings), { 'content-type': 'application/json', 'content-encoding': 'gzip' }), 413, /more than 1000000 entries.*max_symbols_per_request/);
+    expect(await storedTotal()).toBe(accepted);
+  });
+
   it('the same over gRPC (the real Connect gRPC client) → ResourceExhausted naming max_samples_per_profile', async () => {
     const client = createClient(ProfilesService, createGrpcTransport({ baseUrl: srv.url }));
     const req = fromBinary(ExportProfilesServiceRequestSchema, otlpRequest({ samples: 500_001 }));
