@@ -111,7 +111,7 @@ export async function buildApp(ctx: ServerContext, opts: Pick<ServerOptions, 'ui
     routes: (router: ConnectRouter) => {
       pushRoutes(router, ctx);
       querierRoutes(router, ctx);
-      settingsRoutes(router);
+      settingsRoutes(router, () => ctx.config?.().rules ?? []);
       capabilitiesRoutes(router);
       parcaApiRoutes(router, ctx);
       otlpConnectRoutes(router, ctx);

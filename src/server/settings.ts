@@ -1,7 +1,11 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import type { RecordingRule } from '../insight/config.js';
 import { InputError } from '../model/errors.js';
-import { RecordingRulesService } from '../gen/settings/v1/recording_rules_pb.js';
+import { formatMatchers } from '../query/selector.js';
+import { MetricType, RecordingRulesService } from '../gen/settings/v1/recording_rules_pb.js';
+import type { RecordingRuleSchema } from '../gen/settings/v1/recording_rules_pb.js';
 import { SettingsService } from '../gen/settings/v1/setting_pb.js';
 import { tenantOf } from './tenant.js';
 
@@ -52,10 +56,15 @@ export class SettingsStore {
 
 /**
  * `settings.v1.SettingsService` (Profiles Drilldown reads its plugin settings here on every flame-graph
- * view and saves them) and `settings.v1.RecordingRulesService`, which lists no rules: Kiln's recording
- * rules live in its config file (`rules:`) and are not managed over this API.
+ * view and saves them) and `settings.v1.RecordingRulesService`, which lists the recording rules of the
+ * server config's `rules:` for the caller's tenant, marked provisioned (Drilldown then shows them
+ * read-only): they live in the config file and are not managed over this API.
  */
-export function settingsRoutes(router: ConnectRouter, store: SettingsStore = new SettingsStore()): void {
+export function settingsRoutes(
+  router: ConnectRouter,
+  rules: () => readonly RecordingRule[] = () => [],
+  store: SettingsStore = new SettingsStore(),
+): void {
   const tenant = (hc: HandlerContext) => tenantOf(hc.requestHeader);
   router.service(SettingsService, {
     get: (_req, hc) => ({ settings: store.list(tenant(hc)) }),
@@ -76,9 +85,11 @@ export function settingsRoutes(router: ConnectRouter, store: SettingsStore = new
   });
   const configured = 'recording rules are set in Kiln\'s config file (rules:), not over this API';
   router.service(RecordingRulesService, {
-    listRecordingRules: () => ({ rules: [] }),
-    getRecordingRule: (req) => {
-      throw new ConnectError(`recording rule "${req.id}" not found`, Code.NotFound);
+    listRecordingRules: (_req, hc) => ({ rules: rulesOf(rules(), tenant(hc)).map(ruleMessage) }),
+    getRecordingRule: (req, hc) => {
+      const rule = rulesOf(rules(), tenant(hc)).find((r) => r.record === req.id);
+      if (!rule) throw new ConnectError(`recording rule "${req.id}" not found`, Code.NotFound);
+      return { rule: ruleMessage(rule) };
     },
     upsertRecordingRule: () => {
       throw new ConnectError(configured, Code.Unimplemented);
@@ -87,4 +98,25 @@ export function settingsRoutes(router: ConnectRouter, store: SettingsStore = new
       throw new ConnectError(configured, Code.Unimplemented);
     },
   });
+}
+
+const rulesOf = (rules: readonly RecordingRule[], tenant: string) => rules.filter((r) => r.tenant === tenant);
+
+/**
+ * A config rule as Pyroscope describes one: its record name is its id, the selector's matchers its
+ * matchers, its static labels the external labels. Pyroscope's function filter names one function and
+ * counts it anywhere on the stack; Kiln's is an anchored RE2 pattern, given as written.
+ */
+function ruleMessage(r: RecordingRule): MessageInitShape<typeof RecordingRuleSchema> {
+  return {
+    id: r.record,
+    metricName: r.record,
+    profileType: r.selector.profileType,
+    matchers: [formatMatchers(r.selector.matchers)],
+    groupBy: [...r.groupBy],
+    externalLabels: r.labels.map((l) => ({ name: l.name, value: l.value })),
+    generation: 1n,
+    provisioned: true,
+    ...(r.functionPattern !== undefined ? { stacktraceFilter: { functionName: { functionName: r.functionPattern, metricType: MetricType.TOTAL } } } : {}),
+  };
 }

@@ -3,13 +3,27 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FeatureFlagsService } from '../../src/gen/capabilities/v1/feature_flags_pb.js';
 import { SettingsService } from '../../src/gen/settings/v1/setting_pb.js';
+import { parseServerConfig } from '../../src/config/server-config.js';
 import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { CPU, ingest, querier } from './helpers.js';
 
 let srv: TestServer;
 beforeAll(async () => {
-  srv = await startTestServer();
+  // Two recording rules in the config, one per tenant: the API lists each tenant's own.
+  const config = parseServerConfig(`
+rules:
+  - record: "kiln:json_marshal:cpu_cores"
+    selector: '${CPU}{namespace=~"shop-.*"}'
+    function: 'encoding/json\\.Marshal'
+    group_by: [service_name]
+    labels: { team: payments }
+    tenant: acme
+  - record: "kiln:other:cpu_cores"
+    selector: '${CPU}{}'
+    tenant: other
+`);
+  srv = await startTestServer({ config: () => config });
 });
 afterAll(async () => {
   await srv?.close();
@@ -74,10 +88,28 @@ describe('settings.v1.SettingsService (Profiles Drilldown plugin settings)', () 
 });
 
 describe('settings.v1.RecordingRulesService and capabilities.v1', () => {
-  it('lists no recording rules and refuses to manage them over the API', async () => {
-    const list = await call<{ rules?: unknown[] }>('settings.v1.RecordingRulesService', 'ListRecordingRules', {});
+  it('lists the config\'s recording rules of the caller\'s tenant, provisioned, and refuses to manage them over the API', async () => {
+    const list = await call<{ rules?: Record<string, unknown>[] }>('settings.v1.RecordingRulesService', 'ListRecordingRules', {});
     expect(list.status).toBe(200);
-    expect(list.body.rules ?? []).toEqual([]);
+    expect(list.body.rules).toEqual([
+      {
+        id: 'kiln:json_marshal:cpu_cores',
+        metricName: 'kiln:json_marshal:cpu_cores',
+        profileType: CPU,
+        matchers: ['{namespace=~"shop-.*"}'],
+        groupBy: ['service_name'],
+        externalLabels: [{ name: 'team', value: 'payments' }],
+        generation: '1',
+        stacktraceFilter: { functionName: { functionName: 'encoding/json\\.Marshal' } },
+        provisioned: true,
+      },
+    ]);
+    const other = await call<{ rules?: { id: string }[] }>('settings.v1.RecordingRulesService', 'ListRecordingRules', {}, 'other');
+    expect(other.body.rules?.map((r) => r.id)).toEqual(['kiln:other:cpu_cores']);
+    const one = await call<{ rule?: { id: string } }>('settings.v1.RecordingRulesService', 'GetRecordingRule', { id: 'kiln:json_marshal:cpu_cores' });
+    expect(one.body.rule?.id).toBe('kiln:json_marshal:cpu_cores');
+    const elsewhere = await call<{ code: string }>('settings.v1.RecordingRulesService', 'GetRecordingRule', { id: 'kiln:json_marshal:cpu_cores' }, 'other');
+    expect(elsewhere.body.code).toBe('not_found');
     const upsert = await call<{ code: string; message: string }>('settings.v1.RecordingRulesService', 'UpsertRecordingRule', { metricName: 'x' });
     expect(upsert.body.code).toBe('unimplemented');
     expect(upsert.body.message).toMatch(/config file/);
