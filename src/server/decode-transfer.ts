@@ -3,6 +3,9 @@ import type { Labels } from '../model/labels.js';
 import type { Profile, SpanSamples } from '../model/profile.js';
 import type { ProfileType } from '../model/profile-type.js';
 import type { FunctionInfo, Line, Location, Mapping, Stack, SymbolDictionary } from '../model/symbols.js';
+import type { PrecomputedIds } from '../store/content-ids.js';
+import { ContentIds, attachPrecomputedIds, precomputeIds } from '../store/content-ids.js';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { DecodeTask, Decoded } from './decode-tasks.js';
 import { runDecodeTask } from './decode-tasks.js';
 
@@ -38,6 +41,8 @@ interface PackedDictionary {
   /** Stack i is `stackLocations[stackStarts[i] .. stackStarts[i + 1])`. */
   readonly stackStarts: Int32Array;
   readonly stackLocations: Int32Array;
+  /** The content ids of its mappings, functions, locations and stacks, hashed on the worker (absent if it could not). */
+  readonly ids?: PrecomputedIds;
 }
 
 interface PackedProfile {
@@ -54,20 +59,58 @@ interface PackedProfile {
   readonly spans?: SpanSamples;
 }
 
-/** Runs a task and packs its outcome; what the worker thread does with each task it is given. */
+/**
+ * The worker's memo of ids (content-ids.ts): agents push mostly the same functions and stacks again and
+ * again, so each worker thread keeps its own and hashes only what it has not seen. Created on first use:
+ * the main thread imports this module for `unpackReply` and never hashes here.
+ */
+let workerIds: ContentIds | undefined;
+
+/** Runs a task and packs its outcome, content ids included. */
 export async function decodeAndPack(task: DecodeTask): Promise<DecodeReply> {
   try {
-    return { ok: true, decoded: pack(await runDecodeTask(task)) };
+    return { ok: true, decoded: pack(await runDecodeTask(task), (workerIds ??= new ContentIds())) };
   } catch (e) {
     if (e instanceof InputError) return { ok: false, status: e.status, message: e.message };
     throw e;
   }
 }
 
+/**
+ * What the worker thread does with each task: decodeAndPack, with the reply's typed arrays moved to the
+ * main thread (their memory changes hands) instead of copied.
+ */
+export async function decodeInWorker(task: DecodeTask): Promise<unknown> {
+  const reply = await decodeAndPack(task);
+  if (!reply.ok) return reply;
+  return move({ [transferableSymbol]: transferList(reply.decoded), [valueSymbol]: reply });
+}
+
+/** Every buffer under the packed reply, once each (a buffer listed twice fails the transfer). */
+function transferList(decoded: PackedDecoded): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  const add = (a: ArrayBufferView) => {
+    if (a.buffer instanceof ArrayBuffer) buffers.add(a.buffer);
+  };
+  for (const d of decoded.dicts) {
+    for (const a of [d.mappings, d.functions, d.locationMapping, d.locationAddress, d.lineStarts, d.lineFunction, d.lineNumber, d.stackStarts, d.stackLocations]) add(a);
+    if (d.ids) for (const a of [d.ids.mappings, d.ids.functions, d.ids.locations, d.ids.stacks]) add(a);
+  }
+  for (const p of decoded.profiles) {
+    add(p.stacks);
+    add(p.values);
+  }
+  return [...buffers];
+}
+
 /** The main thread's side: the decoded profiles, or the sender's error rethrown as the same InputError. */
 export function unpackReply(reply: DecodeReply): Decoded {
   if (!reply.ok) throw new InputError(reply.message, reply.status);
-  const dicts = reply.decoded.dicts.map(unpackDictionary);
+  const dicts = reply.decoded.dicts.map((packed) => {
+    const dict = unpackDictionary(packed);
+    if (packed.ids) attachPrecomputedIds(dict, packed.ids);
+    return dict;
+  });
   const profiles = reply.decoded.profiles.map(
     (p): Profile => ({
       type: p.type,
@@ -84,13 +127,13 @@ export function unpackReply(reply: DecodeReply): Decoded {
   return { profiles, rejected: reply.decoded.rejected };
 }
 
-function pack(decoded: Decoded): PackedDecoded {
+function pack(decoded: Decoded, contentIds: ContentIds): PackedDecoded {
   const dictIndex = new Map<SymbolDictionary, number>();
   const dicts: PackedDictionary[] = [];
   const profiles = decoded.profiles.map((p): PackedProfile => {
     let dict = dictIndex.get(p.dict);
     if (dict === undefined) {
-      dict = dicts.push(packDictionary(p.dict)) - 1;
+      dict = dicts.push(packDictionary(p.dict, contentIds)) - 1;
       dictIndex.set(p.dict, dict);
     }
     return {
@@ -120,7 +163,7 @@ function offsets(runs: readonly { readonly length: number }[]): { starts: Int32A
   return { starts, total };
 }
 
-function packDictionary(d: SymbolDictionary): PackedDictionary {
+function packDictionary(d: SymbolDictionary, contentIds: ContentIds): PackedDictionary {
   const strings: string[] = [];
   const index = new Map<string, number>();
   const str = (s: string): number => {
@@ -157,7 +200,15 @@ function packDictionary(d: SymbolDictionary): PackedDictionary {
   const stacks = offsets(d.stacks);
   const stackLocations = new Int32Array(stacks.total);
   d.stacks.forEach((s, i) => stackLocations.set(s, stacks.starts[i]));
-  return { strings, mappings, functions, locationMapping, locationAddress, lineStarts: lines.starts, lineFunction, lineNumber, stackStarts: stacks.starts, stackLocations };
+  let ids: PrecomputedIds | undefined;
+  try {
+    ids = precomputeIds(contentIds, d);
+  } catch {
+    // A dictionary the decoder let through malformed: the write path validates it on the main thread
+    // and answers the sender there, with its own ids if it is valid after all.
+    ids = undefined;
+  }
+  return { strings, mappings, functions, locationMapping, locationAddress, lineStarts: lines.starts, lineFunction, lineNumber, stackStarts: stacks.starts, stackLocations, ...(ids ? { ids } : {}) };
 }
 
 function unpackDictionary(d: PackedDictionary): SymbolDictionary {

@@ -1,6 +1,7 @@
 import xxhash from 'xxhash-wasm';
 import type { DictionaryIds, Id, SymbolDictionary } from '../model/index.js';
 import { functionId, locationId, mappingId } from '../model/index.js';
+import { IdKeyTable } from './id-key-table.js';
 
 const { h64Raw } = await xxhash();
 
@@ -13,12 +14,44 @@ const STACK_SLOTS_CAPACITY = 4_000_000;
 /** Mapping slots per line in a one-line location key (slot 0 = no mapping). */
 const MAPPING_SLOTS = 4096;
 
-/** `DictionaryIds` plus what the write path needs per stack without touching a bigint. */
-export interface WriteIds extends DictionaryIds {
-  /** Stack i's id as little-endian u32 words: low half at `2i`, high half at `2i + 1`. */
+/**
+ * `DictionaryIds` as the write path reads them, plus what it needs per stack without touching a
+ * bigint. Typed arrays where the ids were computed in a decode worker (they cross threads as one copy).
+ */
+export interface WriteIds {
+  readonly mappings: ArrayLike<Id>;
+  readonly functions: ArrayLike<Id>;
+  readonly locations: ArrayLike<Id>;
+  readonly stacks: BigUint64Array;
+  /** `stacks` as little-endian u32 words (the same memory): low half at `2i`, high half at `2i + 1`. */
   readonly stackWords: Uint32Array;
   /** 1 where stack i is known to be stored (`markStored` said so), else 0: then ask the known-id sets. */
   readonly stackStored: Uint8Array;
+}
+
+/**
+ * A dictionary's ids computed where it was decoded: a decode worker runs its own ContentIds (ids are
+ * content hashes, the same on any thread) and sends them beside the dictionary's columns, so the
+ * event loop does not hash. Index i of each array is the id of entry i of the dictionary's table.
+ */
+export interface PrecomputedIds {
+  readonly mappings: BigUint64Array;
+  readonly functions: BigUint64Array;
+  readonly locations: BigUint64Array;
+  readonly stacks: BigUint64Array;
+}
+
+/** Dictionaries whose ids came with them (from a decode worker); the write path takes these as they are. */
+const precomputed = new WeakMap<SymbolDictionary, PrecomputedIds>();
+
+export function attachPrecomputedIds(dict: SymbolDictionary, ids: PrecomputedIds): void {
+  precomputed.set(dict, ids);
+}
+
+/** The ids of `dict` as the decode worker sends them. */
+export function precomputeIds(contentIds: ContentIds, dict: SymbolDictionary): PrecomputedIds {
+  const ids = contentIds.forWrite(dict);
+  return { mappings: BigUint64Array.from(ids.mappings), functions: BigUint64Array.from(ids.functions), locations: BigUint64Array.from(ids.locations), stacks: ids.stacks };
 }
 
 /** A location's id and its slot: a small integer per distinct location, what stacks are memoized by. */
@@ -86,13 +119,17 @@ export class ContentIds {
   private readonly noMapping = mappingId('', '');
   private stackBuf = new BigUint64Array(256);
   private slotBuf = new Int32Array(256);
+  /** Stacks known stored, by id words: what `stackStored` says for precomputed ids (no memo entry to mark). */
+  private storedStacks = new IdKeyTable();
 
   of(dict: SymbolDictionary): DictionaryIds {
     const { mappings, functions, locations, stacks } = this.forWrite(dict);
-    return { mappings, functions, locations, stacks };
+    return { mappings: Array.from(mappings), functions: Array.from(functions), locations: Array.from(locations), stacks: Array.from(stacks) };
   }
 
   forWrite(dict: SymbolDictionary): WriteIds {
+    const pre = precomputed.get(dict);
+    if (pre !== undefined) return this.adopt(pre);
     if (this.entries > CAPACITY) this.forget();
     if (this.stacksMemo.size > STACK_CAPACITY || this.stackSlots > STACK_SLOTS_CAPACITY || this.unstoredStacks.size > STACK_CAPACITY) {
       this.forgetStacks();
@@ -151,12 +188,11 @@ export class ContentIds {
     }
 
     const ns = dict.stacks.length;
-    const stacks = new Array<Id>(ns);
-    const stackWords = new Uint32Array(ns * 2);
+    const stacks = new BigUint64Array(ns);
+    const stackWords = new Uint32Array(stacks.buffer);
     const stackStored = new Uint8Array(ns);
     for (let i = 0; i < ns; i++) {
       const e = this.stackEntry(dict.stacks[i]!, slots, locations);
-      stacks[i] = e.id;
       stackWords[2 * i] = e.lo;
       stackWords[2 * i + 1] = e.hi;
       if (e.stored) stackStored[i] = 1;
@@ -169,10 +205,22 @@ export class ContentIds {
    * dictionaries naming it say so in `stackStored`. Stored stacks are never deleted, so this stays true.
    */
   markStored(id: Id): void {
+    if (this.storedStacks.size >= STACK_CAPACITY) this.storedStacks = new IdKeyTable();
+    this.storedStacks.setId(id, 1);
     const e = this.unstoredStacks.get(id);
     if (e === undefined) return;
     e.stored = true;
     this.unstoredStacks.delete(id);
+  }
+
+  /** Ids a decode worker computed: only `stackStored` is this thread's to say. */
+  private adopt(pre: PrecomputedIds): WriteIds {
+    const stackWords = new Uint32Array(pre.stacks.buffer, pre.stacks.byteOffset, pre.stacks.length * 2);
+    const stackStored = new Uint8Array(pre.stacks.length);
+    if (this.storedStacks.size > 0) {
+      for (let i = 0; i < stackStored.length; i++) if (this.storedStacks.get(stackWords[2 * i]!, stackWords[2 * i + 1]!) >= 0) stackStored[i] = 1;
+    }
+    return { ...pre, stackWords, stackStored };
   }
 
   private functionEntry(f: { readonly name: string; readonly systemName: string; readonly file: string }): FunctionEntry {

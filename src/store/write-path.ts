@@ -3,6 +3,7 @@ import { InputError, profileTypeId, seriesId } from '../model/index.js';
 import { validateProfile } from '../model/validate.js';
 import type { WriteIds } from './content-ids.js';
 import { ContentIds } from './content-ids.js';
+import { EventLoopSlices } from './event-loop-slices.js';
 import type { CommitBatch, Engine, ProfileRow, SeriesRecord, StoredFunction, StoredLocation, StoredMapping, StoredStack, SymbolKind } from './engine.js';
 import { KnownIds } from './known-ids.js';
 import type { ProfileSamples } from './profile-rows.js';
@@ -143,25 +144,20 @@ export class WritePath {
    * collections of those were the largest single cost of ingest in the server's CPU profile. Only
    * dictionaries with stacks not yet known to be stored are kept (the first pushes of a service).
    */
-  write(tenant: string, profiles: readonly Profile[]): Promise<WriteResult> {
-    let prepared: Prepared[];
-    try {
-      if (tenant === '') throw new InputError('tenant must not be empty');
-      const checked = new Set<SymbolDictionary>();
-      const oldestMs = this.retentionMs > 0 ? Date.now() - this.retentionMs : -Infinity;
-      profiles.forEach((p, n) => {
-        try {
-          validateProfile(p, checked);
-          if (p.timeMs < oldestMs) throw olderThanRetention(p.timeMs, oldestMs, this.retentionMs);
-        } catch (e) {
-          if (e instanceof InputError) throw new InputError(`profile ${n}: ${e.message}`, e.status);
-          throw e;
-        }
-      });
-      prepared = this.prepare(tenant, profiles);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  async write(tenant: string, profiles: readonly Profile[]): Promise<WriteResult> {
+    if (tenant === '') throw new InputError('tenant must not be empty');
+    const checked = new Set<SymbolDictionary>();
+    const oldestMs = this.retentionMs > 0 ? Date.now() - this.retentionMs : -Infinity;
+    profiles.forEach((p, n) => {
+      try {
+        validateProfile(p, checked);
+        if (p.timeMs < oldestMs) throw olderThanRetention(p.timeMs, oldestMs, this.retentionMs);
+      } catch (e) {
+        if (e instanceof InputError) throw new InputError(`profile ${n}: ${e.message}`, e.status);
+        throw e;
+      }
+    });
+    const prepared = await this.prepare(tenant, profiles);
     let rows = 0;
     for (const p of prepared) rows += p.samples.stackIds.length;
     return new Promise((resolve, reject) => {
@@ -170,8 +166,10 @@ export class WritePath {
     });
   }
 
-  private prepare(tenant: string, profiles: readonly Profile[]): Prepared[] {
+  /** Yields to the event loop between slices of a large request (see EventLoopSlices). */
+  private async prepare(tenant: string, profiles: readonly Profile[]): Promise<Prepared[]> {
     const out: Prepared[] = [];
+    const slices = new EventLoopSlices();
     let lastDict: SymbolDictionary | undefined;
     let ids: WriteIds | undefined;
     const known = this.known.stacks;
@@ -192,6 +190,8 @@ export class WritePath {
         const id = ids.stacks[s]!;
         if (known.get(id) !== undefined) this.contentIds.markStored(id);
         else (unknown ??= []).push(s);
+        const turn = slices.pause();
+        if (turn) await turn;
       }
       const sid = seriesId(tenant, p.type, p.labels);
       out.push({
@@ -270,9 +270,10 @@ export class WritePath {
     const fresh = await this.withoutStored(pending);
     if (fresh.length === 0) return results; // symbols of skipped profiles are not needed
 
+    const slices = new EventLoopSlices();
     const batch: CommitBatch = {
       series: [...new Set(fresh.map((f) => f.series))].filter((s) => this.known.series.get(s.id) === undefined),
-      ...(await this.newSymbols(fresh)),
+      ...(await this.newSymbols(fresh, slices)),
       profiles: fresh.map((f) => f.row),
     };
     await this.engine.commit(batch);
@@ -281,6 +282,8 @@ export class WritePath {
     for (const s of batch.stacks) {
       this.known.stacks.set(s.id, true);
       this.contentIds.markStored(s.id);
+      const turn = slices.pause();
+      if (turn) await turn;
     }
     for (const l of batch.locations) this.known.locations.set(l.id, true);
     for (const f of batch.functions) this.known.functions.set(f.id, true);
@@ -329,7 +332,7 @@ export class WritePath {
   }
 
   /** The stacks of these profiles that are not stored, and the locations, functions, mappings they need. */
-  private async newSymbols(fresh: readonly Pending[]): Promise<Pick<CommitBatch, 'stacks' | 'locations' | 'functions' | 'mappings'>> {
+  private async newSymbols(fresh: readonly Pending[], slices: EventLoopSlices): Promise<Pick<CommitBatch, 'stacks' | 'locations' | 'functions' | 'mappings'>> {
     // Stacks not known to be stored when their profile was prepared (one source each suffices).
     const stackSources = new Map<Id, Source>();
     for (const { symbols } of fresh) {
@@ -338,19 +341,23 @@ export class WritePath {
       for (const index of symbols.stacks) {
         const id = ids.stacks[index]!;
         if (!stackSources.has(id)) stackSources.set(id, { dict, ids, index });
+        const turn = slices.pause();
+        if (turn) await turn;
       }
     }
     if (stackSources.size === 0) return { stacks: [], locations: [], functions: [], mappings: [] };
 
-    const newStacks = await this.unstored('stacks', stackSources);
+    const newStacks = await this.unstored('stacks', stackSources, slices);
     const locSources = new Map<Id, Source>();
     const stacks: StoredStack[] = [];
     for (const [id, { dict, ids, index }] of newStacks) {
       const locs = dict.stacks[index]!;
       stacks.push({ id, locationIds: locs.map((l) => ids.locations[l]!) });
       for (const l of locs) locSources.set(ids.locations[l]!, { dict, ids, index: l });
+      const turn = slices.pause(locs.length);
+      if (turn) await turn;
     }
-    const newLocations = await this.unstored('locations', locSources);
+    const newLocations = await this.unstored('locations', locSources, slices);
     const fnSources = new Map<Id, Source>();
     const mapSources = new Map<Id, Source>();
     const locations: StoredLocation[] = [];
@@ -368,17 +375,21 @@ export class WritePath {
       });
     }
     const functions: StoredFunction[] = [];
-    for (const [id, { dict, index }] of await this.unstored('functions', fnSources)) functions.push({ id, ...dict.functions[index]! });
+    for (const [id, { dict, index }] of await this.unstored('functions', fnSources, slices)) functions.push({ id, ...dict.functions[index]! });
     const mappings: StoredMapping[] = [];
-    for (const [id, { dict, index }] of await this.unstored('mappings', mapSources)) mappings.push({ id, ...dict.mappings[index]! });
+    for (const [id, { dict, index }] of await this.unstored('mappings', mapSources, slices)) mappings.push({ id, ...dict.mappings[index]! });
     return { stacks, locations, functions, mappings };
   }
 
   /** The entries of `candidates` that neither memory nor the engine has. */
-  private async unstored<T>(kind: SymbolKind, candidates: Map<Id, T>): Promise<Map<Id, T>> {
+  private async unstored<T>(kind: SymbolKind, candidates: Map<Id, T>, slices: EventLoopSlices): Promise<Map<Id, T>> {
     const known = this.known[kind];
     const out = new Map<Id, T>();
-    for (const [id, v] of candidates) if (known.get(id) === undefined) out.set(id, v);
+    for (const [id, v] of candidates) {
+      if (known.get(id) === undefined) out.set(id, v);
+      const turn = slices.pause();
+      if (turn) await turn;
+    }
     if (out.size === 0 || (known.isComplete && !this.engine.sharedWriters)) return out;
     for (const id of await this.engine.storedSymbols(kind, [...out.keys()])) {
       out.delete(id);

@@ -68,7 +68,7 @@ describe('ContentIds.forWrite', () => {
       expect(stacks.length).toBe(3);
       const w = ids.forWrite(b.dict);
       const model = dictionaryIds(b.dict);
-      expect(w.stacks).toEqual(model.stacks);
+      expect(Array.from(w.stacks)).toEqual(model.stacks);
       expect(Array.from(new BigUint64Array(w.stackWords.slice().buffer))).toEqual(model.stacks);
     }
   });

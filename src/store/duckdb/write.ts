@@ -2,6 +2,7 @@ import type { DuckDBAppender, DuckDBConnection, DuckDBType } from '@duckdb/node-
 import { BIGINT, DOUBLE, DuckDBDataChunk, DuckDBVector, INTEGER, UBIGINT } from '@duckdb/node-api';
 import type { Id } from '../../model/index.js';
 import type { CommitBatch, ProfileRow } from '../engine.js';
+import { EventLoopSlices } from '../event-loop-slices.js';
 import { createDayTableSql, dayOf, dayTableName } from './schema.js';
 import type { KeyedSeries, SeriesRegistry } from './series-registry.js';
 import type { StackKeys } from './symbols.js';
@@ -23,7 +24,10 @@ export interface WriteContext {
  */
 export async function commitBatch(ctx: WriteContext, batch: CommitBatch): Promise<void> {
   const { conn, registry } = ctx;
-  const stackKeys = await ctx.stackKeys.assign(conn, batch);
+  // A large batch's JavaScript side (keys, list values, column chunks) yields to the event loop
+  // between slices, so /healthz and queries are answered while it is written.
+  const slices = new EventLoopSlices();
+  const stackKeys = await ctx.stackKeys.assign(conn, batch, slices);
 
   const newSeries: KeyedSeries[] = [];
   const seriesKey = new Map<Id, KeyedSeries>();
@@ -41,7 +45,7 @@ export async function commitBatch(ctx: WriteContext, batch: CommitBatch): Promis
 
   await conn.run('BEGIN TRANSACTION');
   try {
-    await appendSymbols(conn, batch, stackKeys);
+    await appendSymbols(conn, batch, stackKeys, slices);
     if (newSeries.length > 0) {
       const a = await conn.createAppender('series');
       for (const s of newSeries) {
@@ -67,7 +71,7 @@ export async function commitBatch(ctx: WriteContext, batch: CommitBatch): Promis
         samples.set(day, chunks);
       }
       const t = BigInt(p.timeMs);
-      chunks.addSamples(series.key, t, stackKeys.rowKeys[n]!, p);
+      await chunks.addSamples(series.key, t, stackKeys.rowKeys[n]!, p, slices);
       profiles.addProfile(p, series.key, t);
     }
     for (const c of samples.values()) c.close();
@@ -136,10 +140,14 @@ class ColumnChunks {
   }
 
   /** One samples row per stack of the profile: (series_key, time_ms, stack_key, value, scale). */
-  addSamples(seriesKey: number, timeMs: bigint, stackKeys: Int32Array, p: ProfileRow): void {
+  async addSamples(seriesKey: number, timeMs: bigint, stackKeys: Int32Array, p: ProfileRow, slices: EventLoopSlices): Promise<void> {
     const [series, time, stack, value, scale] = this.vectors as [DuckDBVector, DuckDBVector, DuckDBVector, DuckDBVector, DuckDBVector];
     for (let i = 0; i < stackKeys.length; i++) {
-      if (this.n === this.rows) this.flush();
+      if (this.n === this.rows) {
+        this.flush();
+        const turn = slices.pause(this.rows);
+        if (turn) await turn;
+      }
       const r = this.n++;
       series.setItem(r, seriesKey);
       time.setItem(r, timeMs);
