@@ -1,6 +1,11 @@
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dictionaryIds } from '../../src/model/index.js';
 import { decodePoolOf } from '../../src/server/decode-pool.js';
+import { runDecodeTask } from '../../src/server/decode-tasks.js';
+import { decodeAndPack, unpackReply } from '../../src/server/decode-transfer.js';
+import { DEFAULT_TENANT_LIMITS } from '../../src/server/limits.js';
+import { ContentIds } from '../../src/store/content-ids.js';
 import type { DecodePool } from '../../src/server/decode-pool.js';
 import type { RunningServer } from '../../src/server/server.js';
 import { startTestServer } from '../support/server.js';
@@ -52,10 +57,10 @@ class ProtoBytes {
  * each of value (stack % 7) + 1: large to decode, within every default limit (500 000 samples per
  * profile, 100 000 distinct stacks).
  */
-function largePprof(side: number, samples: number): { body: Buffer; total: number } {
+function largePprof(side: number, samples: number, fnPrefix = 'fn'): { body: Buffer; total: number } {
   const head = new ProtoBytes();
   const strings = ['', 'cpu', 'nanoseconds'];
-  for (let f = 1; f <= side; f++) strings.push(`fn${f}`);
+  for (let f = 1; f <= side; f++) strings.push(`${fnPrefix}${f}`);
   head.message(1, (w) => w.uint(1, 1).uint(2, 2)); // sample_type cpu/nanoseconds
   for (let f = 1; f <= side; f++) {
     head.message(5, (w) => w.uint(1, f).uint(2, f + 2)); // function f → its name
@@ -145,6 +150,48 @@ describe('decode worker pool', () => {
     expect(Number(large.body.flamegraph?.total)).toBe(total);
     expect(pool.inFlight).toBe(0);
   }, 120_000);
+
+  it('/healthz answers again and again while the large write is stored, after its decode, and the write is acknowledged whole', async () => {
+    // New function names, so all 40³ stacks, their locations and functions are new to the store: the
+    // write that follows the decode is as large as a write gets under the default limits.
+    const { body, total } = largePprof(40, 40 ** 3, 'store_fn');
+    let ingestDone = false;
+    let decodeSeen = false;
+    const ingestRes = ingest(server.url, { name: 'large-write', format: 'pprof' }, body).finally(() => (ingestDone = true));
+    // Health answers that arrived once the decode was over (nothing in flight on the pool) and before
+    // the ingest was acknowledged: while the write path and the engine stored the batch. Were that
+    // work one block on the event loop, at most one answer could arrive in the window.
+    let healthDuringWrite = 0;
+    while (!ingestDone) {
+      if (pool.inFlight > 0) decodeSeen = true;
+      const before = decodeSeen && pool.inFlight === 0;
+      const health = await fetch(`${server.url}/healthz`);
+      expect(health.status).toBe(200);
+      if (before && !ingestDone) healthDuringWrite++;
+    }
+    const res = await ingestRes;
+    const answer = (await res.json()) as { rows?: number; error?: string };
+    expect(res.status, answer.error).toBe(200);
+    expect(decodeSeen).toBe(true);
+    expect(healthDuringWrite).toBeGreaterThanOrEqual(3);
+    // Acknowledged means stored: the very next query sees all of it.
+    expect(answer.rows).toBe(40 ** 3);
+    const stored = await querier<{ flamegraph?: { total: string } }>(server.url, 'SelectMergeStacktraces', { profile_typeID: CPU, label_selector: '{service_name="large-write"}', ...ALL_TIME });
+    expect(Number(stored.body.flamegraph?.total)).toBe(total);
+  }, 120_000);
+
+  it('content ids hashed on the worker are the model\'s ids, as if the main thread had hashed them', async () => {
+    const task = { kind: 'format', format: 'pprof', body: largePprof(12, 5000, 'ids_fn').body, limits: DEFAULT_TENANT_LIMITS } as const;
+    const [fromWorker] = unpackReply(await decodeAndPack(task)).profiles;
+    const [decodedHere] = (await runDecodeTask(task)).profiles;
+    const adopted = new ContentIds().forWrite(fromWorker!.dict);
+    const model = dictionaryIds(decodedHere!.dict);
+    expect(Array.from(adopted.stacks)).toEqual(model.stacks);
+    expect(Array.from(adopted.locations)).toEqual(model.locations);
+    expect(Array.from(adopted.functions)).toEqual(model.functions);
+    expect(Array.from(adopted.mappings)).toEqual(model.mappings);
+    expect(model.stacks.length).toBe(12 ** 3);
+  });
 
   it('a limit broken inside the worker answers 413 naming it, and a corrupt pprof 400 with the decoder\'s message', async () => {
     const tooDeep = new ProtoBytes()

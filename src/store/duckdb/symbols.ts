@@ -95,8 +95,10 @@ export class StackKeys {
   }
 
   /** After COMMIT only: the keys of this batch are stored. */
-  remember(assigned: AssignedKeys): void {
+  async remember(assigned: AssignedKeys, slices: EventLoopSlices): Promise<void> {
     for (const [id, key] of assigned.learned) {
+      const turn = slices.pause();
+      if (turn) await turn;
       if (this.table.size >= this.capacity) {
         // Forget everything (a miss then costs one lookup in the table), as KnownIds does.
         this.table = new IdKeyTable();

@@ -83,7 +83,7 @@ export async function commitBatch(ctx: WriteContext, batch: CommitBatch): Promis
     throw e;
   }
 
-  ctx.stackKeys.remember(stackKeys);
+  await ctx.stackKeys.remember(stackKeys, slices);
   for (const s of newSeries) registry.add(s);
   for (const p of batch.profiles) {
     const s = seriesOf(p.seriesId);
