@@ -4,9 +4,12 @@ import type { Profile, SpanSamples } from '../model/profile.js';
 import type { ProfileType } from '../model/profile-type.js';
 import type { FunctionInfo, Line, Location, Mapping, Stack, SymbolDictionary } from '../model/symbols.js';
 import type { PrecomputedIds } from '../store/content-ids.js';
-import { ContentIds, attachPrecomputedIds, precomputeIds } from '../store/content-ids.js';
+import { ContentIds, attachPrecomputedIds, idWords, precomputeIds } from '../store/content-ids.js';
+import type { ProfileSamples } from '../store/profile-rows.js';
+import { attachPrecomputedSamples, profileSamples } from '../store/profile-rows.js';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { DecodeTask, Decoded } from './decode-tasks.js';
+import { EventLoopSlices } from '../store/event-loop-slices.js';
 import { runDecodeTask } from './decode-tasks.js';
 
 /**
@@ -57,6 +60,8 @@ interface PackedProfile {
   readonly values: Float64Array;
   /** Span samples as decoded (rare and small; bigints clone across threads as they are). */
   readonly spans?: SpanSamples;
+  /** Its rows by content stack id (summed, sorted), made on the worker with its dictionary's ids. */
+  readonly rows?: ProfileSamples;
 }
 
 /**
@@ -99,20 +104,27 @@ function transferList(decoded: PackedDecoded): ArrayBuffer[] {
   for (const p of decoded.profiles) {
     add(p.stacks);
     add(p.values);
+    if (p.rows) for (const a of [p.rows.stackIds, p.rows.scaled]) add(a);
   }
   return [...buffers];
 }
 
 /** The main thread's side: the decoded profiles, or the sender's error rethrown as the same InputError. */
-export function unpackReply(reply: DecodeReply): Decoded {
+export async function unpackReply(reply: DecodeReply): Promise<Decoded> {
   if (!reply.ok) throw new InputError(reply.message, reply.status);
-  const dicts = reply.decoded.dicts.map((packed) => {
-    const dict = unpackDictionary(packed);
+  // A reply of 100 000 stacks is rebuilt in slices, with the event loop's turns between them.
+  const slices = new EventLoopSlices();
+  const dicts: SymbolDictionary[] = [];
+  for (const packed of reply.decoded.dicts) {
+    const dict = await unpackDictionary(packed, slices);
     if (packed.ids) attachPrecomputedIds(dict, packed.ids);
-    return dict;
-  });
-  const profiles = reply.decoded.profiles.map(
-    (p): Profile => ({
+    dicts.push(dict);
+  }
+  const profiles: Profile[] = [];
+  for (const p of reply.decoded.profiles) {
+    const turn = slices.beforeStep(p.stacks.length);
+    if (turn) await turn;
+    const profile: Profile = {
       type: p.type,
       labels: p.labels,
       timeMs: p.timeMs,
@@ -122,8 +134,11 @@ export function unpackReply(reply: DecodeReply): Decoded {
       stacks: plainArray(p.stacks),
       values: plainArray(p.values),
       ...(p.spans ? { spans: p.spans } : {}),
-    }),
-  );
+    };
+    const ids = reply.decoded.dicts[p.dict]!.ids;
+    if (p.rows && ids) attachPrecomputedSamples(profile, idWords(ids.stacks), p.rows);
+    profiles.push(profile);
+  }
   return { profiles, rejected: reply.decoded.rejected };
 }
 
@@ -136,6 +151,7 @@ function pack(decoded: Decoded, contentIds: ContentIds): PackedDecoded {
       dict = dicts.push(packDictionary(p.dict, contentIds)) - 1;
       dictIndex.set(p.dict, dict);
     }
+    const ids = dicts[dict]!.ids;
     return {
       type: p.type,
       labels: p.labels,
@@ -146,9 +162,19 @@ function pack(decoded: Decoded, contentIds: ContentIds): PackedDecoded {
       stacks: Int32Array.from(p.stacks),
       values: Float64Array.from(p.values),
       ...(p.spans ? { spans: p.spans } : {}),
+      ...(ids ? rowsOf(p, ids) : {}),
     };
   });
   return { dicts, profiles, rejected: decoded.rejected };
+}
+
+/** The profile's rows for the write path, or nothing if they cannot be made (it then validates and refuses it). */
+function rowsOf(p: Profile, ids: PrecomputedIds): { rows?: ProfileSamples } {
+  try {
+    return { rows: profileSamples(p, idWords(ids.stacks)) };
+  } catch {
+    return {};
+  }
 }
 
 /** Offsets of variable-length runs (lines of a location, frames of a stack) and the runs end to end. */
@@ -211,7 +237,7 @@ function packDictionary(d: SymbolDictionary, contentIds: ContentIds): PackedDict
   return { strings, mappings, functions, locationMapping, locationAddress, lineStarts: lines.starts, lineFunction, lineNumber, stackStarts: stacks.starts, stackLocations, ...(ids ? { ids } : {}) };
 }
 
-function unpackDictionary(d: PackedDictionary): SymbolDictionary {
+async function unpackDictionary(d: PackedDictionary, slices: EventLoopSlices): Promise<SymbolDictionary> {
   const s = d.strings;
   const mappings: Mapping[] = new Array(d.mappings.length / 2);
   for (let i = 0; i < mappings.length; i++) mappings[i] = { binary: s[d.mappings[2 * i]!]!, buildId: s[d.mappings[2 * i + 1]!]! };
@@ -224,13 +250,17 @@ function unpackDictionary(d: PackedDictionary): SymbolDictionary {
     for (let j = from; j < d.lineStarts[i + 1]!; j++) lines.push({ function: d.lineFunction[j]!, line: smallInteger(d.lineNumber[j]!) });
     locations[i] = { mapping: d.locationMapping[i]!, address: d.locationAddress[i]!, lines };
   }
-  return { mappings, functions, locations, stacks: runs(d.stackStarts, d.stackLocations) };
+  return { mappings, functions, locations, stacks: await runs(d.stackStarts, d.stackLocations, slices) };
 }
 
 /** Run i of `values` as a plain array (what the model's stacks are). */
-function runs(starts: Int32Array, values: Int32Array): Stack[] {
+async function runs(starts: Int32Array, values: Int32Array, slices: EventLoopSlices): Promise<Stack[]> {
   const out: Stack[] = new Array(starts.length - 1);
-  for (let i = 0; i < out.length; i++) out[i] = plainArray(values, starts[i]!, starts[i + 1]!);
+  for (let i = 0; i < out.length; i++) {
+    out[i] = plainArray(values, starts[i]!, starts[i + 1]!);
+    const turn = slices.pause();
+    if (turn) await turn;
+  }
   return out;
 }
 

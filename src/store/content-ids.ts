@@ -41,6 +41,11 @@ export interface PrecomputedIds {
   readonly stacks: BigUint64Array;
 }
 
+/** u64 ids as little-endian u32 words, the same memory: id i is words `2i` (low) and `2i + 1` (high). */
+export function idWords(ids: BigUint64Array): Uint32Array {
+  return new Uint32Array(ids.buffer, ids.byteOffset, ids.length * 2);
+}
+
 /** Dictionaries whose ids came with them (from a decode worker); the write path takes these as they are. */
 const precomputed = new WeakMap<SymbolDictionary, PrecomputedIds>();
 
@@ -215,7 +220,7 @@ export class ContentIds {
 
   /** Ids a decode worker computed: only `stackStored` is this thread's to say. */
   private adopt(pre: PrecomputedIds): WriteIds {
-    const stackWords = new Uint32Array(pre.stacks.buffer, pre.stacks.byteOffset, pre.stacks.length * 2);
+    const stackWords = idWords(pre.stacks);
     const stackStored = new Uint8Array(pre.stacks.length);
     if (this.storedStacks.size > 0) {
       for (let i = 0; i < stackStored.length; i++) if (this.storedStacks.get(stackWords[2 * i]!, stackWords[2 * i + 1]!) >= 0) stackStored[i] = 1;

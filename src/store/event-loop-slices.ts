@@ -3,6 +3,9 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 /** Main-thread work one slice may take before it lets the event loop answer others (/healthz, queries). */
 export const SLICE_MS = 10;
 
+/** Items (sample rows, stacks) past which one synchronous step (a sort, an unpacking) is worth a turn of its own. */
+const LARGE_STEP = 20_000;
+
 /**
  * Cuts one long piece of main-thread work (the symbols and rows of a 100 000-stack write) into
  * slices: `pause()` is called every few items and yields to the event loop once `SLICE_MS` have
@@ -24,6 +27,18 @@ export class EventLoopSlices {
     if (this.count < this.every) return undefined;
     this.count = 0;
     if (performance.now() - this.since < SLICE_MS) return undefined;
+    return nextTurn().then(() => {
+      this.since = performance.now();
+    });
+  }
+
+  /**
+   * Before one synchronous step over `items` items that cannot be cut (a sort): when it is large, the
+   * event loop gets a turn first, so the step does not add up with whatever ran just before it.
+   */
+  beforeStep(items: number): Promise<void> | undefined {
+    if (items < LARGE_STEP) return undefined;
+    this.count = 0;
     return nextTurn().then(() => {
       this.since = performance.now();
     });

@@ -146,6 +146,9 @@ export class WritePath {
    */
   async write(tenant: string, profiles: readonly Profile[]): Promise<WriteResult> {
     if (tenant === '') throw new InputError('tenant must not be empty');
+    // Validation walks every sample and frame: a large request starts it on a turn of its own.
+    const turn = new EventLoopSlices().beforeStep(profiles.reduce((n, p) => n + p.stacks.length, 0));
+    if (turn) await turn;
     const checked = new Set<SymbolDictionary>();
     const oldestMs = this.retentionMs > 0 ? Date.now() - this.retentionMs : -Infinity;
     profiles.forEach((p, n) => {
@@ -179,6 +182,8 @@ export class WritePath {
         lastDict = p.dict;
         ids = this.contentIds.forWrite(p.dict);
       }
+      const turn = slices.beforeStep(p.stacks.length);
+      if (turn) await turn;
       const samples = profileSamples(p, ids.stackWords);
       if (samples.stackIds.length === 0) continue; // nothing to add to any sum
       // Stacks that may still need storing. `stackStored` answers for stacks seen stored before

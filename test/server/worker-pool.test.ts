@@ -182,7 +182,7 @@ describe('decode worker pool', () => {
 
   it('content ids hashed on the worker are the model\'s ids, as if the main thread had hashed them', async () => {
     const task = { kind: 'format', format: 'pprof', body: largePprof(12, 5000, 'ids_fn').body, limits: DEFAULT_TENANT_LIMITS } as const;
-    const [fromWorker] = unpackReply(await decodeAndPack(task)).profiles;
+    const [fromWorker] = (await unpackReply(await decodeAndPack(task))).profiles;
     const [decodedHere] = (await runDecodeTask(task)).profiles;
     const adopted = new ContentIds().forWrite(fromWorker!.dict);
     const model = dictionaryIds(decodedHere!.dict);

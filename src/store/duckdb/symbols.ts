@@ -1,9 +1,10 @@
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
-import { BIGINT, LIST, UBIGINT, listValue } from '@duckdb/node-api';
+import { BIGINT, INTEGER, LIST, UBIGINT, listValue } from '@duckdb/node-api';
 import type { Id } from '../../model/index.js';
 import type { CommitBatch, StoredFunction, StoredLocation, StoredMapping, StoredStack, SymbolKind } from '../engine.js';
 import type { EventLoopSlices } from '../event-loop-slices.js';
 import { IdKeyTable } from '../id-key-table.js';
+import { ColumnChunks } from './column-chunks.js';
 import { big, items, num, selectByIds, str } from './sql.js';
 
 /** Table and id column of each symbol kind. */
@@ -83,6 +84,8 @@ export class StackKeys {
     for (const id of unknown.keys()) {
       fresh.set(id, this.nextKey);
       learned.set(id, this.nextKey++);
+      const turn = slices.pause();
+      if (turn) await turn;
     }
     for (let j = 0; j < missing.length; j += 2) {
       const p = missing[j]!;
@@ -143,11 +146,42 @@ export async function appendSymbols(conn: DuckDBConnection, batch: CommitBatch, 
     a.appendList(listValue(l.functionIds as Id[]), LIST(UBIGINT));
     a.appendList(listValue(l.lines.map((n) => BigInt(n))), LIST(BIGINT));
   });
-  await appendAll('stacks', batch.stacks.filter((s) => stackKeys.fresh.has(s.id)), (a, s) => {
-    a.appendInteger(stackKeys.fresh.get(s.id)!);
-    a.appendUBigInt(s.id);
-    a.appendList(listValue(s.locationIds as Id[]), LIST(UBIGINT));
-  });
+  await appendStacks(conn, batch.stacks, stackKeys.fresh, slices);
+}
+
+/** The staging table's columns: a row per frame, and one at position -1 per stack (so a stack of no frames is kept). */
+const STACK_FRAME_COLUMNS = [INTEGER, UBIGINT, INTEGER, UBIGINT];
+
+/**
+ * The batch's stacks new to this file (those `fresh` gives a key) go in as one row per frame, in column chunks (no value object built per row), into a
+ * temporary table of this connection, and DuckDB assembles each stack's location list in SQL on its
+ * own threads. Stored rows are the same as appending each stack with its list; inside the caller's
+ * transaction, so a rollback takes the staged rows too.
+ */
+async function appendStacks(conn: DuckDBConnection, stacks: readonly StoredStack[], fresh: ReadonlyMap<Id, number>, slices: EventLoopSlices): Promise<void> {
+  if (fresh.size === 0) return;
+  await conn.run('CREATE TEMP TABLE IF NOT EXISTS stack_frames_in (stack_key INTEGER, stack_id UBIGINT, pos INTEGER, location_id UBIGINT)');
+  const chunks = new ColumnChunks(await conn.createAppender('stack_frames_in', 'main', 'temp'), STACK_FRAME_COLUMNS);
+  const [key, id, pos, location] = chunks.vectors;
+  for (const s of stacks) {
+    const k = fresh.get(s.id);
+    if (k === undefined) continue;
+    const frames = s.locationIds;
+    for (let j = -1; j < frames.length; j++) {
+      const turn = chunks.flushIfFull(slices);
+      if (turn) await turn;
+      const r = chunks.nextRow();
+      key!.setItem(r, k);
+      id!.setItem(r, s.id);
+      pos!.setItem(r, j);
+      location!.setItem(r, j < 0 ? 0n : frames[j]!);
+    }
+  }
+  chunks.close();
+  await conn.run(
+    'INSERT INTO stacks SELECT stack_key, stack_id, coalesce(list(location_id ORDER BY pos) FILTER (WHERE pos >= 0), []::UBIGINT[]) FROM stack_frames_in GROUP BY stack_key, stack_id',
+  );
+  await conn.run('DELETE FROM stack_frames_in');
 }
 
 /**

@@ -1,8 +1,9 @@
-import type { DuckDBAppender, DuckDBConnection, DuckDBType } from '@duckdb/node-api';
-import { BIGINT, DOUBLE, DuckDBDataChunk, DuckDBVector, INTEGER, UBIGINT } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
+import { BIGINT, DOUBLE, INTEGER, UBIGINT } from '@duckdb/node-api';
 import type { Id } from '../../model/index.js';
 import type { CommitBatch, ProfileRow } from '../engine.js';
 import { EventLoopSlices } from '../event-loop-slices.js';
+import { ColumnChunks } from './column-chunks.js';
 import { createDayTableSql, dayOf, dayTableName } from './schema.js';
 import type { KeyedSeries, SeriesRegistry } from './series-registry.js';
 import type { StackKeys } from './symbols.js';
@@ -71,8 +72,8 @@ export async function commitBatch(ctx: WriteContext, batch: CommitBatch): Promis
         samples.set(day, chunks);
       }
       const t = BigInt(p.timeMs);
-      await chunks.addSamples(series.key, t, stackKeys.rowKeys[n]!, p, slices);
-      profiles.addProfile(p, series.key, t);
+      await addSamples(chunks, series.key, t, stackKeys.rowKeys[n]!, p, slices);
+      addProfile(profiles, p, series.key, t);
     }
     for (const c of samples.values()) c.close();
     profiles.close();
@@ -117,73 +118,29 @@ async function appendSpanSamples(conn: DuckDBConnection, profiles: readonly Prof
 const SAMPLE_COLUMNS: readonly DuckDBType[] = [INTEGER, BIGINT, INTEGER, DOUBLE, DOUBLE];
 const PROFILE_COLUMNS: readonly DuckDBType[] = [UBIGINT, INTEGER, BIGINT, BIGINT, DOUBLE, INTEGER];
 
-/**
- * Rows appended as whole column chunks (DuckDB's vector size, 2 048 rows): values are written into
- * the chunk's vectors in JavaScript and each vector crosses into DuckDB with one copy, one
- * `appendDataChunk` per 2 048 rows. Value-by-value appends were six N-API calls per sample row
- * (five values and `endRow`), ≈ 6 % of the server's ingest CPU. With the stack-key table
- * (symbols.ts), a commit went from 3.31 to 1.52 µs of CPU per row (same batches, interleaved, load
- * 5.4); what is left is DuckDB's own append and WAL (≈ 0.8–1.2 µs per row, docs/BENCHMARKS.md).
- */
-class ColumnChunks {
-  private readonly rows = DuckDBVector.standardSize();
-  private readonly chunk: DuckDBDataChunk;
-  private readonly vectors: DuckDBVector[];
-  private n = 0;
-
-  constructor(
-    private readonly appender: DuckDBAppender,
-    types: readonly DuckDBType[],
-  ) {
-    this.chunk = DuckDBDataChunk.create(types, this.rows);
-    this.vectors = types.map((_, i) => this.chunk.getColumnVector(i));
+/** One samples row per stack of the profile: (series_key, time_ms, stack_key, value, scale). */
+async function addSamples(chunks: ColumnChunks, seriesKey: number, timeMs: bigint, stackKeys: Int32Array, p: ProfileRow, slices: EventLoopSlices): Promise<void> {
+  const [series, time, stack, value, scale] = chunks.vectors;
+  for (let i = 0; i < stackKeys.length; i++) {
+    const turn = chunks.flushIfFull(slices);
+    if (turn) await turn;
+    const r = chunks.nextRow();
+    series!.setItem(r, seriesKey);
+    time!.setItem(r, timeMs);
+    stack!.setItem(r, stackKeys[i]!);
+    value!.setItem(r, p.scaled[i]!);
+    scale!.setItem(r, p.scale);
   }
+}
 
-  /** One samples row per stack of the profile: (series_key, time_ms, stack_key, value, scale). */
-  async addSamples(seriesKey: number, timeMs: bigint, stackKeys: Int32Array, p: ProfileRow, slices: EventLoopSlices): Promise<void> {
-    const [series, time, stack, value, scale] = this.vectors as [DuckDBVector, DuckDBVector, DuckDBVector, DuckDBVector, DuckDBVector];
-    for (let i = 0; i < stackKeys.length; i++) {
-      if (this.n === this.rows) {
-        this.flush();
-        const turn = slices.pause(this.rows);
-        if (turn) await turn;
-      }
-      const r = this.n++;
-      series.setItem(r, seriesKey);
-      time.setItem(r, timeMs);
-      stack.setItem(r, stackKeys[i]!);
-      value.setItem(r, p.scaled[i]!);
-      scale.setItem(r, p.scale);
-    }
-  }
-
-  /** The profile's row: (profile_id, series_key, time_ms, duration_ns, total, row_count). */
-  addProfile(p: ProfileRow, seriesKey: number, timeMs: bigint): void {
-    if (this.n === this.rows) this.flush();
-    const r = this.n++;
-    const v = this.vectors;
-    v[0]!.setItem(r, p.id);
-    v[1]!.setItem(r, seriesKey);
-    v[2]!.setItem(r, timeMs);
-    v[3]!.setItem(r, BigInt(p.durationNs));
-    v[4]!.setItem(r, p.total);
-    v[5]!.setItem(r, p.stackIds.length);
-  }
-
-  /** Appends what is buffered and closes the appender (rows reach the table, inside the transaction). */
-  close(): void {
-    this.flush();
-    this.appender.closeSync();
-  }
-
-  private flush(): void {
-    if (this.n === 0) return;
-    for (const v of this.vectors) v.flush();
-    // The last chunk is usually partial. Its size is set after the vectors are copied in (setting it
-    // drops the chunk's cached vector views; the vectors held here stay valid), and this chunk is
-    // not filled again after a partial flush: flush only runs partial from close().
-    if (this.n < this.rows) this.chunk.rowCount = this.n;
-    this.appender.appendDataChunk(this.chunk);
-    this.n = 0;
-  }
+/** The profile's row: (profile_id, series_key, time_ms, duration_ns, total, row_count). */
+function addProfile(chunks: ColumnChunks, p: ProfileRow, seriesKey: number, timeMs: bigint): void {
+  const r = chunks.nextRow();
+  const v = chunks.vectors;
+  v[0]!.setItem(r, p.id);
+  v[1]!.setItem(r, seriesKey);
+  v[2]!.setItem(r, timeMs);
+  v[3]!.setItem(r, BigInt(p.durationNs));
+  v[4]!.setItem(r, p.total);
+  v[5]!.setItem(r, p.stackIds.length);
 }

@@ -1,0 +1,62 @@
+import type { DuckDBAppender, DuckDBType } from '@duckdb/node-api';
+import { DuckDBDataChunk, DuckDBVector } from '@duckdb/node-api';
+import type { EventLoopSlices } from '../event-loop-slices.js';
+
+/**
+ * Rows appended as whole column chunks (DuckDB's vector size, 2 048 rows): values are written into
+ * the chunk's vectors in JavaScript and each vector crosses into DuckDB with one copy, one
+ * `appendDataChunk` per 2 048 rows. Value-by-value appends were six N-API calls per sample row
+ * (five values and `endRow`), ≈ 6 % of the server's ingest CPU, and a list value built per row (the
+ * stacks' location lists) cost ~15 µs and four native handles each, which the garbage collector then
+ * finalized in pauses of 70–80 ms. With the stack-key table (symbols.ts), a commit went from 3.31 to
+ * 1.52 µs of CPU per row (same batches, interleaved, load 5.4); what is left is DuckDB's own append
+ * and WAL (≈ 0.8–1.2 µs per row, docs/BENCHMARKS.md).
+ */
+export class ColumnChunks {
+  private readonly rows = DuckDBVector.standardSize();
+  private readonly chunk: DuckDBDataChunk;
+  /** Column i's vector of the current chunk: callers set row `nextRow()`'s item in each. */
+  readonly vectors: readonly DuckDBVector[];
+  private n = 0;
+
+  constructor(
+    private readonly appender: DuckDBAppender,
+    types: readonly DuckDBType[],
+  ) {
+    this.chunk = DuckDBDataChunk.create(types, this.rows);
+    this.vectors = types.map((_, i) => this.chunk.getColumnVector(i));
+  }
+
+  /** The index of a new row in the current chunk; a full chunk is appended first. */
+  nextRow(): number {
+    if (this.n === this.rows) this.flush();
+    return this.n++;
+  }
+
+  /**
+   * For a large batch: appends the chunk if it is full and then, when the slice is used up, returns
+   * the event loop's turn to await (undefined otherwise: no await per row on the usual path).
+   */
+  flushIfFull(slices: EventLoopSlices): Promise<void> | undefined {
+    if (this.n < this.rows) return undefined;
+    this.flush();
+    return slices.pause(this.rows);
+  }
+
+  /** Appends what is buffered and closes the appender (rows reach the table, inside the transaction). */
+  close(): void {
+    this.flush();
+    this.appender.closeSync();
+  }
+
+  private flush(): void {
+    if (this.n === 0) return;
+    for (const v of this.vectors) v.flush();
+    // The last chunk is usually partial. Its size is set after the vectors are copied in (setting it
+    // drops the chunk's cached vector views; the vectors held here stay valid), and this chunk is
+    // not filled again after a partial flush: flush only runs partial from close().
+    if (this.n < this.rows) this.chunk.rowCount = this.n;
+    this.appender.appendDataChunk(this.chunk);
+    this.n = 0;
+  }
+}
