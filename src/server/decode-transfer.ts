@@ -74,7 +74,7 @@ let workerIds: ContentIds | undefined;
 /** Runs a task and packs its outcome, content ids included. */
 export async function decodeAndPack(task: DecodeTask): Promise<DecodeReply> {
   try {
-    return { ok: true, decoded: pack(await runDecodeTask(task), (workerIds ??= new ContentIds())) };
+    return { ok: true, decoded: pack(await runDecodeTask(task), (workerIds ??= new ContentIds(false))) };
   } catch (e) {
     if (e instanceof InputError) return { ok: false, status: e.status, message: e.message };
     throw e;

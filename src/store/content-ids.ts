@@ -56,7 +56,14 @@ export function attachPrecomputedIds(dict: SymbolDictionary, ids: PrecomputedIds
 /** The ids of `dict` as the decode worker sends them. */
 export function precomputeIds(contentIds: ContentIds, dict: SymbolDictionary): PrecomputedIds {
   const ids = contentIds.forWrite(dict);
-  return { mappings: BigUint64Array.from(ids.mappings), functions: BigUint64Array.from(ids.functions), locations: BigUint64Array.from(ids.locations), stacks: ids.stacks };
+  return { mappings: u64s(ids.mappings), functions: u64s(ids.functions), locations: u64s(ids.locations), stacks: ids.stacks };
+}
+
+/** An index loop: BigUint64Array.from goes through the iterator protocol, ~10× slower on these sizes. */
+function u64s(ids: ArrayLike<Id>): BigUint64Array {
+  const out = new BigUint64Array(ids.length);
+  for (let i = 0; i < ids.length; i++) out[i] = ids[i]!;
+  return out;
 }
 
 /** A location's id and its slot: a small integer per distinct location, what stacks are memoized by. */
@@ -124,6 +131,13 @@ export class ContentIds {
   private readonly noMapping = mappingId('', '');
   private stackBuf = new BigUint64Array(256);
   private slotBuf = new Int32Array(256);
+  /**
+   * @param tracksStorage false where nothing is ever stored (a decode worker): stacks are not kept
+   * for `markStored`, which would fill that set until it dropped the whole stack memo every 200 000
+   * new stacks.
+   */
+  constructor(private readonly tracksStorage = true) {}
+
   /** Stacks known stored, by id words: what `stackStored` says for precomputed ids (no memo entry to mark). */
   private storedStacks = new IdKeyTable();
 
@@ -298,7 +312,7 @@ export class ContentIds {
     const id = this.stackId(stack, locations);
     const e: StackEntry = { slots: own, id, lo: Number(id & 0xffffffffn), hi: Number(id >> 32n), stored: false };
     this.stacksMemo.set(key, e);
-    this.unstoredStacks.set(id, e);
+    if (this.tracksStorage) this.unstoredStacks.set(id, e);
     this.stackSlots += n - (seen ? seen.slots.length : 0);
     return e;
   }

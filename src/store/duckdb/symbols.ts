@@ -146,8 +146,20 @@ export async function appendSymbols(conn: DuckDBConnection, batch: CommitBatch, 
     a.appendList(listValue(l.functionIds as Id[]), LIST(UBIGINT));
     a.appendList(listValue(l.lines.map((n) => BigInt(n))), LIST(BIGINT));
   });
-  await appendStacks(conn, batch.stacks, stackKeys.fresh, slices);
+  if (stackKeys.fresh.size < STAGED_STACKS) {
+    await appendAll('stacks', batch.stacks.filter((s) => stackKeys.fresh.has(s.id)), (a, s) => {
+      a.appendInteger(stackKeys.fresh.get(s.id)!);
+      a.appendUBigInt(s.id);
+      a.appendList(listValue(s.locationIds as Id[]), LIST(UBIGINT));
+    });
+  } else await appendStacks(conn, batch.stacks, stackKeys.fresh, slices);
 }
+
+/**
+ * New stacks from which the staging table pays: below it, three more statements per commit cost more
+ * than the list values they save (the usual commit of agent pushes adds tens of stacks, not thousands).
+ */
+const STAGED_STACKS = 4096;
 
 /** The staging table's columns: a row per frame, and one at position -1 per stack (so a stack of no frames is kept). */
 const STACK_FRAME_COLUMNS = [INTEGER, UBIGINT, INTEGER, UBIGINT];
