@@ -1,4 +1,5 @@
 import { DecodeBudget, PprofPrescan, checkSeriesLabels } from '../formats/decode-limits.js';
+import type { DecodeLimits } from '../formats/decode-limits.js';
 import { gunzipStreaming } from '../formats/compression.js';
 import { LABEL_LIMITS } from '../model/labels.js';
 import type { Profile } from '../model/profile.js';
@@ -9,18 +10,9 @@ import type { ServerContext } from './context.js';
  * checked where its cost would start: decode-time ones while the payload is read (decode-limits.ts),
  * series ones before the write, rate and queue ones before the decode (backpressure.ts).
  */
-export interface TenantLimits {
+export interface TenantLimits extends DecodeLimits {
   /** Bytes after decompression (gzip bodies, gzipped pprof): the zip-bomb cap. */
   readonly maxDecompressedBytes: number;
-  readonly maxSamplesPerProfile: number;
-  readonly maxSamplesPerRequest: number;
-  readonly maxStacksPerRequest: number;
-  readonly maxFramesPerRequest: number;
-  readonly maxStackDepth: number;
-  readonly maxSymbolsPerRequest: number;
-  readonly maxLabelsPerSeries: number;
-  readonly maxLabelNameLength: number;
-  readonly maxLabelValueLength: number;
   /** Distinct series a tenant may hold (limits-series.ts); 0: unlimited. */
   readonly maxSeriesPerTenant: number;
   /** Ingest body bytes per second, averaged over a burst of `ingestBurstSeconds`; 0: unlimited. */
