@@ -1,0 +1,27 @@
+import { readFileSync } from 'node:fs';
+
+/** Recognising a HotSpot JVM from /proc without touching it. */
+
+/** Whether the process has HotSpot's VM library mapped (java, and any launcher embedding the JVM). */
+export function isHotSpot(pid: number, procRoot = '/proc'): boolean {
+  try {
+    return /\/libjvm\.so$/m.test(readFileSync(`${procRoot}/${pid}/maps`, 'latin1'));
+  } catch {
+    return false;
+  }
+}
+
+const SIGQUIT_BIT = 1n << 2n; // signal 3, bit (3 - 1) of the SigCgt mask
+
+/**
+ * Whether the process has a handler for SIGQUIT. HotSpot installs one at start unless run with -Xrs;
+ * without one, the signal's default action would end the process with a core dump.
+ */
+export function catchesSigquit(pid: number, procRoot = '/proc'): boolean {
+  try {
+    const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`${procRoot}/${pid}/status`, 'latin1'));
+    return m !== null && (BigInt(`0x${m[1]!}`) & SIGQUIT_BIT) !== 0n;
+  } catch {
+    return false;
+  }
+}

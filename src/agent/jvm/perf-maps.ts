@@ -1,0 +1,109 @@
+import { LruCache } from '../lru.js';
+import { readStartTime } from '../symbolize/proc-maps.js';
+import { AttachError, jcmd, type AttachOptions } from './attach.js';
+import { isHotSpot } from './detect.js';
+
+/**
+ * Names HotSpot JIT frames without any change to the Java application: when samples of a process land
+ * in JIT code the symbolizer cannot name, and the process is a HotSpot JVM, the agent asks that JVM —
+ * through the dynamic attach protocol (attach.ts) — to run `Compiler.perfmap` (JDK 17+), which writes
+ * every code blob's address, size and method to /tmp/perf-<pid>.map in the JVM's own mount namespace.
+ * The symbolizer reads that file like any JIT's perf map.
+ *
+ * Requests are driven by misses, so a JVM whose map already names its hot code costs nothing more; they
+ * are asynchronous (the agent's loop never waits on a JVM), at most `maxInFlight` at a time, and for each
+ * JVM at most once per period that starts at `minIntervalMs` and doubles after each request up to
+ * `maxIntervalMs`: a JVM warming up is re-read within seconds, one compiling now and then once a minute.
+ * The JVM rewrites the whole file each time (its cost grows with the code cache, see docs/BENCHMARKS.md).
+ */
+
+export interface JvmPerfMapOptions extends AttachOptions {
+  readonly minIntervalMs?: number;
+  readonly maxIntervalMs?: number;
+  readonly maxInFlight?: number;
+  /** A process found not to be a JVM is looked at again after this long (pids are reused). */
+  readonly recheckMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface JvmPerfMapStats {
+  /** Processes recognised as HotSpot JVMs. */
+  readonly jvms: number;
+  /** Compiler.perfmap commands that succeeded. */
+  readonly mapsWritten: number;
+  readonly failures: number;
+  /** Wall time of the last successful request, attach included when it was the first (ms). */
+  readonly lastRequestMs: number;
+}
+
+interface ProcessState {
+  readonly startTime: string | undefined;
+  readonly jvm: boolean;
+  /** No request before this time (Infinity: one in flight, or given up on this process). */
+  nextAt: number;
+  intervalMs: number;
+}
+
+export class JvmPerfMaps {
+  private readonly procRoot: string;
+  private readonly minIntervalMs: number;
+  private readonly maxIntervalMs: number;
+  private readonly maxInFlight: number;
+  private readonly recheckMs: number;
+  private readonly byPid = new LruCache<number, ProcessState>(4096);
+  private inFlight = 0;
+  private counters = { jvms: 0, mapsWritten: 0, failures: 0, lastRequestMs: 0 };
+
+  constructor(private readonly options: JvmPerfMapOptions = {}) {
+    this.procRoot = options.procRoot ?? '/proc';
+    this.minIntervalMs = options.minIntervalMs ?? 1000;
+    this.maxIntervalMs = options.maxIntervalMs ?? 60_000;
+    this.maxInFlight = options.maxInFlight ?? 2;
+    this.recheckMs = options.recheckMs ?? 60_000;
+  }
+
+  /** The symbolizer found JIT code (anonymous executable memory) in `pid` that no perf map names. */
+  unnamed(pid: number): void {
+    const now = Date.now();
+    let s = this.byPid.get(pid);
+    if (s && now < s.nextAt) return;
+    if (!s || !s.jvm || readStartTime(pid, this.procRoot) !== s.startTime) s = this.classify(pid, now);
+    if (s.jvm && this.inFlight < this.maxInFlight) this.request(pid, s);
+  }
+
+  stats(): JvmPerfMapStats {
+    return { ...this.counters };
+  }
+
+  private classify(pid: number, now: number): ProcessState {
+    const jvm = isHotSpot(pid, this.procRoot);
+    const s: ProcessState = { startTime: readStartTime(pid, this.procRoot), jvm, nextAt: jvm ? now : now + this.recheckMs, intervalMs: this.minIntervalMs };
+    if (jvm) this.counters.jvms++;
+    this.byPid.set(pid, s);
+    return s;
+  }
+
+  private request(pid: number, s: ProcessState): void {
+    s.nextAt = Infinity;
+    this.inFlight++;
+    const t0 = performance.now();
+    jcmd(pid, 'Compiler.perfmap', this.options)
+      .then(({ status, output }) => {
+        // JDK 8 and 11 have no Compiler.perfmap: they answer with an IllegalArgumentException.
+        if (status !== 0 || /^java\.lang\.\w*(Exception|Error)/m.test(output)) {
+          throw new AttachError(`Compiler.perfmap refused (JDK 17+ needed): ${output.trim().split('\n')[0] ?? `status ${status}`}`, true);
+        }
+        this.counters.mapsWritten++;
+        this.counters.lastRequestMs = performance.now() - t0;
+        s.nextAt = Date.now() + s.intervalMs;
+        s.intervalMs = Math.min(s.intervalMs * 2, this.maxIntervalMs);
+      })
+      .catch((e: unknown) => {
+        this.counters.failures++;
+        const permanent = e instanceof AttachError && e.permanent;
+        s.nextAt = permanent ? Infinity : Date.now() + this.maxIntervalMs;
+        this.options.log?.(`JVM ${pid}: no JIT symbol map${permanent ? '' : ', will retry'}: ${(e as Error).message}`);
+      })
+      .finally(() => this.inFlight--);
+  }
+}

@@ -1,0 +1,24 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { requireCommand } from '../require-bpf.js';
+
+/** Compiles fixtures/jvm/Main.java (Main.main → Burner.burn) into a temp dir; returns the class path. */
+export function compileJavaBurner(): string {
+  requireCommand('java', 'openjdk-17-jdk-headless');
+  requireCommand('javac', 'openjdk-17-jdk-headless');
+  const src = fileURLToPath(new URL('../fixtures/jvm/Main.java', import.meta.url));
+  const out = mkdtempSync(path.join(tmpdir(), 'kiln-java-'));
+  execFileSync('javac', ['-d', out, src]);
+  return out;
+}
+
+/** The major version of the `java` on PATH (17 for OpenJDK 17); it prints its version on stderr. */
+export function javaMajorVersion(): number {
+  const text = spawnSync('java', ['-version'], { encoding: 'utf8' }).stderr;
+  const m = /version "(\d+)(?:\.(\d+))?/.exec(text);
+  if (!m) throw new Error(`cannot read the Java version from: ${text.split('\n')[0]}`);
+  return m[1] === '1' ? Number(m[2]) : Number(m[1]);
+}
