@@ -16,12 +16,13 @@
  * Prints a Markdown section for docs/BENCHMARKS.md.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bpfProgStats, programIdsOf } from './bpf-programs.js';
 
 const seconds = Number(process.argv[2] ?? 60);
 const hz = Number(process.argv[3] ?? 19);
@@ -76,25 +77,6 @@ function sampleProc(pid: number): ProcSample {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
   return { cpuS: (Number(stat[11]) + Number(stat[12])) / CLK_TCK, rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM'), anonKiB: kib('RssAnon'), fileKiB: kib('RssFile') };
-}
-
-function bpfProgStats(): { id: number; name: string; runTimeNs: number; runCnt: number }[] {
-  const json = JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json']).toString()) as { id: number; name?: string; type: string; run_time_ns?: number; run_cnt?: number }[];
-  return json.filter((p) => p.type === 'perf_event').map((p) => ({ id: p.id, name: p.name ?? '?', runTimeNs: p.run_time_ns ?? 0, runCnt: p.run_cnt ?? 0 }));
-}
-
-/** Ids of the BPF programs a process holds (other test runs on this host load kiln_sample too). */
-function programIdsOf(pid: number): Set<number> {
-  const ids = new Set<number>();
-  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
-    try {
-      const m = /^prog_id:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-      if (m) ids.add(Number(m[1]));
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return ids;
 }
 
 // The agent as users run it: compiled by tsc into dist/ (the compile step of `npm run build`), started

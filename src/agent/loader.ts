@@ -247,13 +247,18 @@ export class BpfProfiler {
     this.gen = g;
   }
 
+  /** The BPF counters, each summed over CPUs (the `counters` map is per CPU). */
   counters(): BpfCounters {
     const out = {} as BpfCounters;
     const key = Buffer.alloc(4);
-    const value = Buffer.alloc(8);
+    const cpus = this.bpf.possibleCpus();
+    if (cpus < 1) throw new Error(`libbpf could not count the possible CPUs: ${errnoText(-cpus)}`);
+    const value = Buffer.alloc(8 * cpus);
     BPF_COUNTERS.forEach((name, i) => {
       key.writeUInt32LE(i);
-      out[name] = this.bpf.mapLookupElem(this.countersFd, key, value) === 0 ? Number(value.readBigUInt64LE()) : 0;
+      let sum = 0n;
+      if (this.bpf.mapLookupElem(this.countersFd, key, value) === 0) for (let c = 0; c < cpus; c++) sum += value.readBigUInt64LE(c * 8);
+      out[name] = Number(sum);
     });
     return out;
   }

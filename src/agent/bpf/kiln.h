@@ -193,8 +193,9 @@ INLINE void report(u32 pid, u32 ev) {
   map_update_elem(&pid_events, &pid, &fresh, NOEXIST);
 }
 
-/* Drop, health and unwinding counters, read by the agent for its /metrics. Indices are part of the
- * contract with src/agent/loader.ts (BPF_COUNTERS). */
+/* Drop, health and unwinding counters, read by the agent for its /metrics (summed over CPUs). Indices
+ * are part of the contract with src/agent/loader.ts (BPF_COUNTERS). Per CPU: every sample bumps two or
+ * three of them, and shared atomics would bounce their cache line between CPUs on each one. */
 enum {
   C_SAMPLES = 0,     /* samples seen (including idle and dropped) */
   C_IDLE = 1,        /* samples of the idle task, not recorded */
@@ -220,12 +221,14 @@ enum {
   C_COUNT = 19,
 };
 struct {
-  __uint(type, MAP_TYPE_ARRAY);
+  __uint(type, MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, C_COUNT);
   __type(key, u32);
   __type(value, u64);
 } counters SEC(".maps");
 
+/* Still an atomic add: a tracepoint program (off-CPU) can be interrupted on its CPU by the sampling
+ * one, but on a line only this CPU writes it costs a few cycles. */
 INLINE void add(u32 index, u64 n) {
   u64 *c = map_lookup_elem(&counters, &index);
   if (c) __sync_fetch_and_add(c, n);

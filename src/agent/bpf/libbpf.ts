@@ -36,6 +36,8 @@ export interface Libbpf {
   mmapMap(fd: number, length: number): { readonly bytes: Buffer; unmap(): void } | undefined;
   /** perf_event_open(2) through syscall(2): fd or -1 (cause in errno). */
   perfEventOpen(attr: Buffer, pid: number, cpu: number, groupFd: number, flags: number): number;
+  /** CPUs the kernel may ever bring up: a per-CPU map's value holds one 8-byte-aligned slot for each. */
+  possibleCpus(): number;
   close(fd: number): number;
   errno(): number;
 }
@@ -86,6 +88,7 @@ export function libbpf(): Libbpf {
   const update = lib.func('int bpf_map_update_elem(int fd, void *key, void *value, uint64_t flags)');
   const del = lib.func('int bpf_map_delete_elem(int fd, void *key)');
   const nextKey = lib.func('int bpf_map_get_next_key(int fd, void *key, void *next_key)');
+  const possibleCpus = lib.func('int libbpf_num_possible_cpus(void)');
   const syscall = libc.func('long syscall(long number, ...)');
   const closeFd = libc.func('int close(int fd)');
   const mmap = libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)');
@@ -114,6 +117,7 @@ export function libbpf(): Libbpf {
     perfEventOpen: (attr, pid, cpu, group, flags) =>
       Number(syscall(sysno, 'void *', attr, 'int', pid, 'int', cpu, 'int', group, 'unsigned long', flags)),
     close: (fd) => closeFd(fd) as number,
+    possibleCpus: () => possibleCpus() as number,
     mmapMap: (fd, length) => {
       const PROT_READ_WRITE = 3;
       const MAP_SHARED = 1;

@@ -5,15 +5,18 @@
  * frames read from the interpreter's own frame chain, merged where the interpreter's eval loop sits.
  *
  * Tables (written by the agent, src/agent/unwind/):
- *  - unwind_rows: one array for all binaries; a binary's rows are a contiguous, pc-sorted slice of it,
- *    shared by every process that maps the binary (keyed by build id on the agent's side).
+ *  - unwind_rows: one array for all binaries; a binary's table is a contiguous slice of it, shared by
+ *    every process that maps the binary (keyed by build id on the agent's side): a header, a page index,
+ *    then its pc-sorted rows (layout below, packed by src/agent/unwind/page-index.ts).
  *  - procs: per process, its executable mappings sorted by address, each with its load bias and its
  *    binary's slice of unwind_rows — one map write when the agent loads a process (an LPM trie of
  *    address prefixes, tried first, took ≈ 60 writes per process: 3 ms of agent CPU each).
  *
- * Each walk takes at most MAX_STACK_DEPTH steps of bpf_loop (one frame each); a step searches the
- * process's mappings (skipped while the pc stays in the previous one), does a binary search of ≤ 22
- * probes in the rows, and two user-memory reads.
+ * Each walk takes at most MAX_STACK_DEPTH steps of bpf_loop (one frame each). A step searches the
+ * process's mappings only when the pc leaves the range of the last search (a mapping, or the gap
+ * between two: JIT code), reads two page-index entries, does a binary search of the few rows of that
+ * page (≈ 4 on average; it was ≤ 22 probes over the whole table, e.g. 3 MiB for node, most of them
+ * cache misses), and two user-memory reads.
  */
 #ifndef KILN_UNWIND_H
 #define KILN_UNWIND_H
@@ -22,8 +25,12 @@
 /* One row: from `pc` (ELF virtual address, up to the next row's) the caller's frame is found as
  * CFA = (rsp or rbp) + cfa_off; the return address is at CFA − 8 (x86_64 always), the caller's rbp at
  * CFA + 8·rbp_off8 (0: rbp was not saved, it still holds the caller's value). Mirrored by
- * src/agent/unwind/rows.ts. Designed for arm64 too: there the fp/lr pair gets the same treatment, with
- * the return address offset taking the spare bits of `type`. */
+ * src/agent/unwind/rows.ts.
+ *
+ * arm64, the same layout: pc stays a u32 ELF address (instructions are 4-byte aligned, so the page
+ * index works unchanged), cfa_off is relative to sp or x29 (fp), rbp_off8 becomes x29's saved slot and
+ * the return-address rule (x30 saved at CFA + 8·n, or still in x30 at the leaf) takes the spare bits of
+ * `type` (7 values used of 256); only the register the walker starts from changes. */
 struct unwind_row {
   u32 pc;
   s16 cfa_off;
@@ -40,9 +47,22 @@ enum {
   ROW_CFA_RSP_X8 = 6,  /* CFA = rsp + 8·cfa_off: frames past 32 KiB (libc has a few) */
 };
 
-/* Mapped into the agent (BPF_F_MMAPABLE): a table is written with a memcpy. Through
+/*
+ * A binary's slice of unwind_rows, in 8-byte slots:
+ *   [first]                 header: u32 pc of the first row; u32 pages << 5 | page shift
+ *   [first + 1 …]           page index, two u32 a slot: entry j (0 ≤ j ≤ pages) is the row in force at
+ *                           first pc + (j << shift), entry `pages` the last row
+ *   [first + 1 + (pages + 2) / 2 …]  the rows
+ * The rows of page j are entries j … j+1: the page's rule is found in a few probes within one or two
+ * cache lines. The shift is chosen per binary for ≈ 4 rows a page (the index adds ≈ 1 byte a row).
+ *
+ * Mapped into the agent (BPF_F_MMAPABLE): a table is written with a memcpy. Through
  * bpf_map_update_batch, uploading rows took 8.7 s of kernel time in a 75 s bench run on the project's
- * shared test host (bench/agent-overhead.ts, profiled). */
+ * shared test host (bench/agent-overhead.ts, profiled).
+ */
+struct unwind_words {
+  u32 w[2];
+};
 struct {
   __uint(type, MAP_TYPE_ARRAY);
   __uint(max_entries, 1 << 21);
@@ -50,14 +70,15 @@ struct {
   __type(key, u32);
   __type(value, struct unwind_row);
 } unwind_rows SEC(".maps");
+#define PAGE_SHIFT_BITS 5
 
 #define MAX_MAPPINGS 128
 struct mapping {
   u64 start;
   u64 end;
   u64 bias;  /* ELF virtual address = runtime address − bias */
-  u32 first; /* the binary's slice of unwind_rows; count 0: no table, walk by frame pointer; */
-  u32 count; /* first NEED_TABLE: not loaded yet — the walker asks for it (table_requests) */
+  u32 first; /* the binary's slice of unwind_rows (slots: header, index, rows); count 0: no table, */
+  u32 count; /* walk by frame pointer; first NEED_TABLE: not loaded yet — the walker asks for it */
 };
 #define NEED_TABLE 0xffffffffU
 /* Processes whose tables the agent has loaded (mirrored by src/agent/unwind/process-tables.ts). */
@@ -128,8 +149,12 @@ struct {
 
 struct walk {
   u64 pc, sp, bp;
-  u64 map_start, map_end, map_bias; /* the mapping of the last lookup (end 0: none) */
-  u32 map_first, map_count;
+  /* The range of the last mapping search — a mapping, or the gap between two (rows 0 there) — and
+   * the table of that mapping, from its header. */
+  u64 map_start, map_end, map_bias;
+  u32 rows_first, rows; /* rows 0: no table, walk by frame pointer */
+  u32 index_first, pages;
+  u32 pc_first, page_shift;
   u64 py_frame;     /* next CPython frame to emit (0: none left) */
   u64 py_eval_start, py_eval_end;
   u64 py_interp_start, py_interp_end;
@@ -151,16 +176,29 @@ struct walk {
 
 INLINE int read_u64(u64 *dst, u64 addr) { return probe_read_user(dst, 8, (void *)addr); }
 
-/* The row in force at `vaddr` within a binary's slice [first, first + count): the last with pc ≤ vaddr. */
-INLINE struct unwind_row *find_row(u32 first, u32 count, u64 vaddr) {
-  if (count == 0 || vaddr > 0xffffffffULL) return 0;
-  u32 lo = first, hi = first + count;
-  struct unwind_row *r = map_lookup_elem(&unwind_rows, &lo);
-  if (!r || r->pc > (u32)vaddr) return 0;
+/* Entry j of a page index starting at slot `first` (two u32 a slot); ~0 when out of the array. */
+INLINE u32 index_entry(u32 first, u32 j) {
+  u32 slot = first + (j >> 1);
+  struct unwind_words *s = map_lookup_elem(&unwind_rows, &slot);
+  return s ? s->w[j & 1] : 0xffffffffU;
+}
+
+/* The row in force at `vaddr` in the current mapping's table: the last with pc ≤ vaddr. */
+INLINE struct unwind_row *find_row(struct walk *w, u64 vaddr) {
+  if (w->rows == 0 || vaddr < w->pc_first || vaddr > 0xffffffffULL) return 0;
+  u64 page = (vaddr - w->pc_first) >> (w->page_shift & 31);
+  u32 lo = w->rows - 1, hi = w->rows - 1;
+  if (page < w->pages) {
+    lo = index_entry(w->index_first, (u32)page);
+    hi = index_entry(w->index_first, (u32)page + 1);
+  }
+  if (lo > hi || hi >= w->rows) return 0;
+  lo += w->rows_first;
+  hi += w->rows_first + 1; /* exclusive */
   for (int i = 0; i < 22; i++) {
     if (hi - lo <= 1) break;
     u32 mid = lo + (hi - lo) / 2;
-    r = map_lookup_elem(&unwind_rows, &mid);
+    struct unwind_row *r = map_lookup_elem(&unwind_rows, &mid);
     if (!r) return 0;
     if (r->pc <= (u32)vaddr) lo = mid;
     else hi = mid;
@@ -168,13 +206,43 @@ INLINE struct unwind_row *find_row(u32 first, u32 count, u64 vaddr) {
   return map_lookup_elem(&unwind_rows, &lo);
 }
 
-/* The process's mapping holding `at`: the last one starting at or below it, if it ends above it. */
-INLINE struct mapping *find_mapping(u32 pid, u64 at) {
+/* Points the walk at the table of a mapping's slice: its header says where the index and rows are. */
+INLINE void use_table(struct walk *w, u32 first, u32 slots) {
+  w->rows = 0;
+  if (slots < 2) return;
+  struct unwind_words *h = map_lookup_elem(&unwind_rows, &first);
+  if (!h) return;
+  u32 pages = h->w[1] >> PAGE_SHIFT_BITS;
+  u32 index_slots = (pages + 2) / 2;
+  if (slots <= 1 + index_slots) return;
+  w->pc_first = h->w[0];
+  w->page_shift = h->w[1] & ((1 << PAGE_SHIFT_BITS) - 1);
+  w->pages = pages;
+  w->index_first = first + 1;
+  w->rows_first = first + 1 + index_slots;
+  w->rows = slots - 1 - index_slots;
+}
+
+/*
+ * Finds the process's mapping holding `at` (the last one starting at or below it, if it ends above
+ * it) and makes it the walk's current range; outside every mapping (JIT code, anonymous memory) the
+ * current range becomes the gap around `at`, without a table, so the next frames there search nothing.
+ */
+INLINE void find_mapping(struct walk *w, u64 at) {
+  w->rows = 0;
+  w->map_start = 0;
+  w->map_end = MAX_USER_PC;
+  u32 pid = w->pid;
   struct proc_info *pi = map_lookup_elem(&procs, &pid);
-  if (!pi) return 0;
+  if (!pi) return;
   u32 lo = 0, hi = pi->count;
   if (hi > MAX_MAPPINGS) hi = MAX_MAPPINGS;
-  if (hi == 0 || pi->maps[0].start > at) return 0;
+  if (hi == 0) return;
+  if (pi->maps[0].start > at) {
+    w->map_end = pi->maps[0].start;
+    return;
+  }
+  u32 n = hi;
   for (int i = 0; i < 8; i++) {
     if (hi - lo <= 1) break;
     u32 mid = (lo + (hi - lo) / 2) & (MAX_MAPPINGS - 1);
@@ -182,7 +250,21 @@ INLINE struct mapping *find_mapping(u32 pid, u64 at) {
     else hi = mid;
   }
   struct mapping *m = &pi->maps[lo & (MAX_MAPPINGS - 1)];
-  return at < m->end ? m : 0;
+  if (at >= m->end) {
+    w->map_start = m->end;
+    if (lo + 1 < n) w->map_end = pi->maps[(lo + 1) & (MAX_MAPPINGS - 1)].start;
+    return;
+  }
+  w->map_start = m->start;
+  w->map_end = m->end;
+  w->map_bias = m->bias;
+  if (m->first == NEED_TABLE) {
+    struct table_request req = {.pid = w->pid, .start = m->start};
+    u32 one = 1;
+    map_update_elem(&table_requests, &req, &one, NOEXIST);
+    return;
+  }
+  use_table(w, m->first, m->count);
 }
 
 /* One frame-pointer step: [bp] holds the caller's bp, [bp + 8] the return address. */
@@ -212,25 +294,8 @@ INLINE int native_step(struct walk *w) {
   u64 at = w->leaf ? w->pc : w->pc - 1; /* a return address points after the call */
   w->leaf = 0;
   if (!w->tables) return fp_step(w);
-  if (at < w->map_start || at >= w->map_end) {
-    struct mapping *m = find_mapping(w->pid, at);
-    if (!m) {
-      w->map_start = w->map_end = 0;
-      return fp_step(w); /* anonymous memory: JIT code keeps frame pointers */
-    }
-    w->map_start = m->start;
-    w->map_end = m->end;
-    w->map_bias = m->bias;
-    w->map_first = m->first;
-    w->map_count = m->count;
-    if (m->first == NEED_TABLE) {
-      struct table_request req = {.pid = w->pid, .start = m->start};
-      u32 one = 1;
-      map_update_elem(&table_requests, &req, &one, NOEXIST);
-      w->map_count = 0;
-    }
-  }
-  struct unwind_row *r = find_row(w->map_first, w->map_count, at - w->map_bias);
+  if (at < w->map_start || at >= w->map_end) find_mapping(w, at);
+  struct unwind_row *r = find_row(w, at - w->map_bias);
   if (!r || r->type == ROW_NONE) return fp_step(w);
   u64 cfa;
   switch (r->type) {

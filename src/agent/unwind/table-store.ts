@@ -1,9 +1,10 @@
 import type { Libbpf } from '../bpf/libbpf.js';
+import { packTable, type PackedTable } from './page-index.js';
 import { ROW_BYTES, type UnwindTable } from './rows.js';
 
 /**
- * The BPF `unwind_rows` array, shared by every binary: each binary's rows are one contiguous slice,
- * loaded once per build id however many processes map it. When the last process using a table is
+ * The BPF `unwind_rows` array, shared by every binary: each binary's table (header, page index and
+ * rows: page-index.ts) is one contiguous slice, loaded once per build id however many processes map it. When the last process using a table is
  * gone the table stays loaded, unreferenced, until its space is needed or it has been idle for
  * IDLE_MS: on a host where short-lived processes come and go (shells, scripts), freeing at once meant
  * compiling the same tables again and again — 5 s of a 30 s steady-state profile of the overhead bench.
@@ -11,6 +12,7 @@ import { ROW_BYTES, type UnwindTable } from './rows.js';
  * is left out (its frames walk by frame pointer) and counted, never evicting one in use.
  */
 
+/** A table's place in the array, in 8-byte slots (header, page index, rows). */
 export interface Slice {
   readonly first: number;
   readonly count: number;
@@ -30,6 +32,7 @@ const UPLOAD_CHUNK = 65_536;
 
 export interface TableStoreStats {
   readonly binaries: number;
+  /** Slots in use (rows plus each table's header and page index). */
   readonly rowsUsed: number;
   readonly rowsCapacity: number;
   /** Tables left out because the array was full. */
@@ -66,9 +69,10 @@ export class TableStore {
       return known.count > 0 ? known : undefined;
     }
     this.dropIdle(Date.now() - IDLE_MS, 0);
-    let table: UnwindTable | undefined;
+    let table: PackedTable | undefined;
     try {
-      table = build();
+      const rows = build();
+      table = rows && rows.count > 0 ? packTable(rows) : undefined;
     } catch {
       table = undefined; // unreadable: remembered as empty, not retried for every process
     }
@@ -152,10 +156,10 @@ export class TableStore {
     return first;
   }
 
-  /** Writes the rows into [first, first + count): a copy into the mapped array, else batches of 64 k. */
-  private upload(first: number, table: UnwindTable): boolean {
+  /** Writes the slots into [first, first + count): a copy into the mapped array, else batches of 64 k. */
+  private upload(first: number, table: PackedTable): boolean {
     if (this.mapped) {
-      table.rows.copy(this.mapped, first * ROW_BYTES, 0, table.count * ROW_BYTES);
+      table.slots.copy(this.mapped, first * ROW_BYTES, 0, table.count * ROW_BYTES);
       return true;
     }
     const countBuf = Buffer.alloc(4);
@@ -164,7 +168,7 @@ export class TableStore {
       const keys = Buffer.alloc(n * 4);
       for (let i = 0; i < n; i++) keys.writeUInt32LE(first + done + i, i * 4);
       countBuf.writeUInt32LE(n);
-      const values = table.rows.subarray(done * ROW_BYTES, (done + n) * ROW_BYTES);
+      const values = table.slots.subarray(done * ROW_BYTES, (done + n) * ROW_BYTES);
       if (this.lib.mapUpdateBatch(this.fd, keys, values, countBuf) < 0) return false;
     }
     return true;

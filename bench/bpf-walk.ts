@@ -1,0 +1,145 @@
+/**
+ * BPF time per sample of the user-stack walker (`kiln_sample`), next to bpftrace's fp-only
+ * `profile:hz` program in the same run: issue 11's "BPF ≤ 15 µs per sample".
+ *
+ * The load: three busy processes whose stacks need the unwind tables — a C program built
+ * -O2 -fomit-frame-pointer (test/agent/fixtures/chain.c), Debian's python3 (fixtures/fg.py: CPython
+ * frames merged with the interpreter's native ones, python3.11's 65 k rows) and node (fixtures/burn.js:
+ * JIT frames by frame pointer, then node's own 372 k rows). The agent runs in this process with its
+ * real pipeline (tables, CPython reader, sampler, OTLP to a sink), labelling only the workload's pids so
+ * the host's other processes cost it no symbolizing; its BPF program still samples every process on the
+ * host, as bpftrace's does. Run time per sample from bpftool with kernel.bpf_stats_enabled=1, by the
+ * program ids each profiler holds.
+ *
+ *   sudo npx tsx bench/bpf-walk.ts [seconds=30] [hz=49] [runs=3]
+ *
+ * Needs clang, python3, bpftool, bpftrace. Prints one Markdown row per run and the medians.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startAgent } from '../src/agent/agent.js';
+import { resolveConfig } from '../src/agent/config.js';
+import { MetadataLabeler } from '../src/agent/metadata/index.js';
+import { bpfProgStats, programIdsOf } from './bpf-programs.js';
+
+const seconds = Number(process.argv[2] ?? 30);
+const hz = Number(process.argv[3] ?? 49);
+const runs = Number(process.argv[4] ?? 3);
+const WARMUP_S = 10;
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+if (process.getuid?.() !== 0) throw new Error('run as root: the agent and bpftrace need it');
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'kiln-bench-walk-'));
+const fixture = (f: string) => path.join(ROOT, 'test/agent/fixtures', f);
+const chain = path.join(tmp, 'chain');
+execFileSync('clang', ['-O2', '-fomit-frame-pointer', fixture('chain.c'), '-o', chain]);
+
+type ProgStat = ReturnType<typeof bpfProgStats>[number];
+/** µs per run of the perf-event programs among `ids` between two bpftool snapshots. */
+function usPerSample(before: ProgStat[], after: ProgStat[], ids: Set<number>): { us: number; runs: number } {
+  let ns = 0;
+  let n = 0;
+  for (const b of after.filter((p) => ids.has(p.id))) {
+    const a = before.find((p) => p.id === b.id);
+    ns += b.runTimeNs - (a?.runTimeNs ?? 0);
+    n += b.runCnt - (a?.runCnt ?? 0);
+  }
+  return { us: n > 0 ? ns / n / 1000 : 0, runs: n };
+}
+
+const sink = http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => res.end());
+});
+await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+const statsBefore = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim();
+execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1']);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface RunResult {
+  readonly load: string;
+  readonly kiln: { us: number; runs: number };
+  readonly bpftrace: { us: number; runs: number };
+  readonly walks: string;
+}
+
+async function oneRun(): Promise<RunResult> {
+  const total = String(seconds + WARMUP_S + 5);
+  const quiet = { stdio: 'ignore' } as const;
+  const workload: ChildProcess[] = [
+    spawn(chain, [total], quiet),
+    spawn('/usr/bin/python3', [fixture('fg.py'), total], quiet),
+    spawn(process.execPath, [fixture('burn.js'), total], quiet),
+  ];
+  const pids = new Set(workload.map((w) => w.pid!));
+  const inner = new MetadataLabeler({ nodeName: 'bench' });
+  const agent = await startAgent(resolveConfig({}, { server: sinkUrl, frequency: hz, interval: '10s', metricsPort: -1 }), {
+    labeler: { labels: (pid, comm) => (pids.has(pid) ? inner.labels(pid, comm) : []) },
+    log: () => {},
+  });
+  const bpftrace = spawn('bpftrace', ['-e', `profile:hz:${hz} { @[kstack, ustack, comm] = count(); }`], quiet);
+  try {
+    await sleep(WARMUP_S * 1000);
+    const load0 = loadavg()[0]!;
+    const walks0 = await walkResults(agent.metrics.registry);
+    const p0 = bpfProgStats();
+    await sleep(seconds * 1000);
+    const p1 = bpfProgStats();
+    const walks1 = await walkResults(agent.metrics.registry);
+    const n = [...walks1.values()].reduce((s, v) => s + v, 0) - [...walks0.values()].reduce((s, v) => s + v, 0);
+    const share = (r: string) => (n > 0 ? ((100 * ((walks1.get(r) ?? 0) - (walks0.get(r) ?? 0))) / n).toFixed(1) : '0');
+    return {
+      load: `${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`,
+      kiln: usPerSample(p0, p1, programIdsOf(process.pid)),
+      bpftrace: usPerSample(p0, p1, programIdsOf(bpftrace.pid!)),
+      walks: `complete ${share('complete')} %, no_tables ${share('no_tables')} %, read_error ${share('read_error')} %, bad_pc ${share('bad_pc')} %`,
+    };
+  } finally {
+    bpftrace.kill('SIGINT');
+    await agent.stop(5000);
+    for (const w of workload) w.kill('SIGKILL');
+    await sleep(1000);
+    bpftrace.kill('SIGKILL');
+  }
+}
+
+/** kiln_agent_unwind_stacks_total by result, from the in-process agent's registry. */
+async function walkResults(registry: { getSingleMetricAsString(name: string): Promise<string> }): Promise<Map<string, number>> {
+  const text = await registry.getSingleMetricAsString('kiln_agent_unwind_stacks_total');
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/result="([a-z_]+)"\} ([0-9.e+]+)/g)) out.set(m[1]!, Number(m[2]));
+  return out;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const results: RunResult[] = [];
+try {
+  let commit = 'outside git';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    // a copy of the tree (e.g. `git archive` of an older commit, to measure before a change)
+  }
+  console.log(`bench/bpf-walk.ts ${seconds} s × ${runs} runs at ${hz} Hz, commit ${commit} (+ working tree), ${new Date().toISOString()}\n`);
+  console.log('| run | load avg (start → end) | `kiln_sample` µs / sample (runs) | bpftrace µs / sample (runs) | ratio | walks |');
+  console.log('|---|---|---|---|---|---|');
+  for (let i = 1; i <= runs; i++) {
+    const r = await oneRun();
+    results.push(r);
+    console.log(`| ${i} | ${r.load} | ${r.kiln.us.toFixed(2)} (${r.kiln.runs}) | ${r.bpftrace.us.toFixed(2)} (${r.bpftrace.runs}) | ${(r.kiln.us / r.bpftrace.us).toFixed(2)} | ${r.walks} |`);
+  }
+  const k = median(results.map((r) => r.kiln.us));
+  const b = median(results.map((r) => r.bpftrace.us));
+  console.log(`| **median** | | **${k.toFixed(2)}** | **${b.toFixed(2)}** | **${median(results.map((r) => r.kiln.us / r.bpftrace.us)).toFixed(2)}** | |`);
+} finally {
+  execFileSync('sysctl', ['-q', '-w', `kernel.bpf_stats_enabled=${statsBefore}`]);
+  sink.close();
+  rmSync(tmp, { recursive: true, force: true });
+}
+process.exit(0);
