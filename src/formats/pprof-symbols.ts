@@ -1,6 +1,7 @@
 import { InputError, emptyDictionary } from '../model/index.js';
 import type { Line, SymbolDictionary } from '../model/index.js';
-import type { PprofMessage } from './pprof-wire.js';
+import type { PprofScan } from './pprof-wire.js';
+import { uint64At } from './pprof-wire.js';
 
 /**
  * A pprof message's mappings, functions, locations and stacks as one SymbolDictionary, de-duplicated
@@ -18,7 +19,7 @@ export class PprofSymbols {
   private readonly stackByHash = new Map<number, number>();
   private readonly stackByText = new Map<string, number>();
 
-  constructor(pp: PprofMessage, str: (i: number) => string) {
+  constructor(pp: PprofScan, str: (i: number) => string) {
     const { mappings, functions, locations } = this.dict;
 
     const mappingsById = new IdIndex(pp.mappings.map((m) => m.id));
@@ -75,7 +76,7 @@ export class PprofSymbols {
         if (f === undefined) throw new InputError(`not a valid pprof profile: location ${id} refers to unknown function ${fid}`);
         lines[j] = { function: f, line: locs.lineNumbers[from + j]! };
       }
-      const address = locs.addresses[k]!;
+      const address = uint64At(pp.bytes, locs.addressAt[k]!);
       let i: number | undefined;
       if (lines.length === 1) {
         // Symbolized frames are keyed by mapping and lines only (DictionaryBuilder's rule): the same
@@ -97,14 +98,14 @@ export class PprofSymbols {
     }
   }
 
-  /** Dictionary stack index of a sample's pprof location ids (leaf first), added if new. */
-  stack(locationIds: readonly number[]): number {
-    const locs = new Array<number>(locationIds.length);
+  /** Dictionary stack index of a sample's pprof location ids (`ids[from .. to)`, leaf first), added if new. */
+  stack(ids: readonly number[], from: number, to: number): number {
+    const locs = new Array<number>(to - from);
     let h1 = 0x811c9dc5;
-    let h2 = locationIds.length;
-    for (let j = 0; j < locationIds.length; j++) {
-      const l = this.locationsById.get(locationIds[j]!);
-      if (l === undefined) throw new InputError(`not a valid pprof profile: sample refers to unknown location ${locationIds[j]}`);
+    let h2 = locs.length;
+    for (let j = 0; j < locs.length; j++) {
+      const l = this.locationsById.get(ids[from + j]!);
+      if (l === undefined) throw new InputError(`not a valid pprof profile: sample refers to unknown location ${ids[from + j]}`);
       locs[j] = l;
       h1 = Math.imul(h1 ^ l, 0x01000193);
       h2 = Math.imul(h2 ^ l, 0x5bd1e995) + j;
@@ -135,7 +136,7 @@ function sameStack(a: readonly number[], b: readonly number[]): boolean {
  * pprof id → dictionary index. Ids are usually 1..n, so a typed array serves them; sparse or huge
  * ids (legal, just unusual) use a Map.
  */
-class IdIndex {
+export class IdIndex {
   private readonly dense: Int32Array | undefined;
   private readonly sparse: Map<number, number> | undefined;
 

@@ -50,8 +50,8 @@ export interface PprofSample {
   readonly labels: number[];
 }
 
-export interface PprofMessage {
-  readonly strings: string[];
+/** What every pprof reading gives alike: the header fields, mappings and functions. */
+interface PprofHeader {
   readonly sampleTypes: PprofValueType[];
   readonly periodType: PprofValueType | undefined;
   readonly period: number;
@@ -59,6 +59,10 @@ export interface PprofMessage {
   readonly durationNanos: number;
   readonly mappings: PprofMapping[];
   readonly functions: PprofFunctions;
+}
+
+export interface PprofMessage extends PprofHeader {
+  readonly strings: string[];
   readonly locations: PprofLocations;
   readonly samples: PprofSample[];
 }
@@ -73,12 +77,9 @@ const TWO_POW_32 = 4294967296;
 class WireReader {
   pos = 0;
   end: number;
-  private readonly text: Buffer;
 
   constructor(private readonly buf: Uint8Array) {
     this.end = buf.length;
-    // Buffer's native UTF-8 slice is several times cheaper than a TextDecoder call per string.
-    this.text = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
   fail(why: string): never {
@@ -143,13 +144,6 @@ class WireReader {
     const len = this.varint();
     if (len > this.end - this.pos) this.fail(`field of ${len} bytes runs past the end of its message`);
     return this.pos + len;
-  }
-
-  string(): string {
-    const end = this.lengthEnd();
-    const s = end === this.pos ? '' : this.text.toString('utf8', this.pos, end);
-    this.pos = end;
-    return s;
   }
 
   skip(wireType: number): void {
@@ -235,17 +229,19 @@ function readValueType(r: WireReader): PprofValueType {
   return { type, unit };
 }
 
-function readSample(r: WireReader): PprofSample {
+/**
+ * Reads one sample into the flat columns. Its location ids are collected in `scratch` first (reused
+ * for every sample) so the request's budget can check them before they are kept.
+ */
+function scanSample(r: WireReader, out: PprofScanSamples, scratch: number[], budget: DecodeBudget | undefined): void {
   const outer = r.enter();
-  const locationIds: number[] = [];
-  const values: number[] = [];
-  const labels: number[] = [];
+  scratch.length = 0;
   while (r.pos < r.end) {
     const t = r.varint();
-    if (t === T1_BYTES) r.packed(locationIds);
-    else if (t === T2_BYTES) r.packed(values);
-    else if (t === T1_VARINT) locationIds.push(r.varint());
-    else if (t === T2_VARINT) values.push(r.varint());
+    if (t === T1_BYTES) r.packed(scratch);
+    else if (t === T2_BYTES) r.packed(out.values);
+    else if (t === T1_VARINT) scratch.push(r.varint());
+    else if (t === T2_VARINT) out.values.push(r.varint());
     else if (t === T3_BYTES) {
       const o = r.enter();
       let key = 0;
@@ -257,11 +253,15 @@ function readSample(r: WireReader): PprofSample {
         else r.skipField(lt);
       }
       r.leave(o);
-      if (str !== 0) labels.push(key, str); // str 0 (''): a numeric label, not series identity
+      if (str !== 0) out.labels.push(key, str); // str 0 (''): a numeric label, not series identity
     } else r.skipField(t);
   }
   r.leave(outer);
-  return { locationIds, values, labels };
+  budget?.sample(scratch, out.locationStart.length - 1);
+  for (let i = 0; i < scratch.length; i++) out.locationIds.push(scratch[i]!);
+  out.locationStart.push(out.locationIds.length);
+  out.valueStart.push(out.values.length);
+  out.labelStart.push(out.labels.length);
 }
 
 function readMapping(r: WireReader): PprofMapping {
@@ -301,17 +301,20 @@ function readFunction(r: WireReader, out: PprofFunctions): void {
   out.filenames.push(filename);
 }
 
-function readLocation(r: WireReader, out: PprofLocations): void {
+function scanLocation(r: WireReader, out: PprofScanLocations): void {
   const outer = r.enter();
   let id = 0;
   let mappingId = 0;
-  let address = 0n;
+  let addressAt = -1;
   while (r.pos < r.end) {
     const t = r.varint();
     if (t === T1_VARINT) id = r.varint();
     else if (t === T2_VARINT) mappingId = r.varint();
-    else if (t === T3_VARINT) address = r.uint64();
-    else if (t === T4_BYTES) {
+    else if (t === T3_VARINT) {
+      // Where the address is, not its value: only locations that become symbol rows need it as a bigint.
+      addressAt = r.pos;
+      r.varint();
+    } else if (t === T4_BYTES) {
       const o = r.enter();
       let functionId = 0;
       let line = 0;
@@ -329,15 +332,64 @@ function readLocation(r: WireReader, out: PprofLocations): void {
   r.leave(outer);
   out.ids.push(id);
   out.mappingIds.push(mappingId);
-  out.addresses.push(address);
+  out.addressAt.push(addressAt);
   out.lineStart.push(out.lineNumbers.length);
 }
 
+/**
+ * A pprof message located rather than decoded, for ingest (formats/pprof-ingest.ts): strings stay
+ * byte ranges of `bytes` (decoded only for symbols the store lacks), samples are flat columns (no
+ * array per sample), addresses are positions. Everything else as in PprofMessage.
+ */
+export interface PprofScan extends PprofHeader {
+  readonly bytes: Uint8Array;
+  /** String i is `bytes[stringStart[i] .. stringEnd[i])`, UTF-8. */
+  readonly stringStart: number[];
+  readonly stringEnd: number[];
+  readonly locations: PprofScanLocations;
+  readonly samples: PprofScanSamples;
+}
+
+/** Locations as in PprofLocations, with the byte position of each address (-1: none, i.e. 0). */
+export interface PprofScanLocations extends Omit<PprofLocations, 'addresses'> {
+  readonly addressAt: number[];
+}
+
+/** Sample i: `locationIds[locationStart[i] .. locationStart[i + 1])`, the same for values and label pairs. */
+export interface PprofScanSamples {
+  readonly locationStart: number[];
+  readonly locationIds: number[];
+  readonly valueStart: number[];
+  readonly values: number[];
+  readonly labelStart: number[];
+  readonly labels: number[];
+}
+
+/** The uint64 at a position `scanPprof` recorded (an address), exactly. */
+export function uint64At(bytes: Uint8Array, at: number): bigint {
+  if (at < 0) return 0n;
+  const r = new WireReader(bytes);
+  r.pos = at;
+  return r.uint64();
+}
+
+/** The UTF-8 text of string i of a scan (as Buffer decodes it: invalid bytes become U+FFFD). */
+export function scanString(scan: PprofScan, i: number, text: Buffer = asBuffer(scan.bytes)): string {
+  const from = scan.stringStart[i]!;
+  const to = scan.stringEnd[i]!;
+  return to === from ? '' : text.toString('utf8', from, to);
+}
+
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** `budget`: the request's decode-time limits, checked per sample as it is read (decode-limits.ts). */
-export function readPprof(buf: Uint8Array, budget?: DecodeBudget): PprofMessage {
+export function scanPprof(buf: Uint8Array, budget?: DecodeBudget): PprofScan {
   const r = new WireReader(buf);
   budget?.beginProfile();
-  const strings: string[] = [];
+  const stringStart: number[] = [];
+  const stringEnd: number[] = [];
   const sampleTypes: PprofValueType[] = [];
   let periodType: PprofValueType | undefined;
   let period = 0;
@@ -345,32 +397,34 @@ export function readPprof(buf: Uint8Array, budget?: DecodeBudget): PprofMessage 
   let durationNanos = 0;
   const mappings: PprofMapping[] = [];
   const functions: PprofFunctions = { ids: [], names: [], systemNames: [], filenames: [] };
-  const locations: PprofLocations = { ids: [], mappingIds: [], addresses: [], lineStart: [0], lineFunctionIds: [], lineNumbers: [] };
-  const samples: PprofSample[] = [];
+  const locations: PprofScanLocations = { ids: [], mappingIds: [], addressAt: [], lineStart: [0], lineFunctionIds: [], lineNumbers: [] };
+  const samples: PprofScanSamples = { locationStart: [0], locationIds: [], valueStart: [0], values: [], labelStart: [0], labels: [] };
+  const scratch: number[] = [];
   while (r.pos < r.end) {
     const t = r.varint();
     switch (t) {
       case T1_BYTES:
         sampleTypes.push(readValueType(r));
         break;
-      case T2_BYTES: {
-        const sample = readSample(r);
-        budget?.sample(sample.locationIds, samples.length);
-        samples.push(sample);
+      case T2_BYTES:
+        scanSample(r, samples, scratch, budget);
         break;
-      }
       case T3_BYTES:
         mappings.push(readMapping(r));
         break;
       case T4_BYTES:
-        readLocation(r, locations);
+        scanLocation(r, locations);
         break;
       case T5_BYTES:
         readFunction(r, functions);
         break;
-      case T6_BYTES:
-        strings.push(r.string());
+      case T6_BYTES: {
+        const end = r.lengthEnd();
+        stringStart.push(r.pos);
+        stringEnd.push(end);
+        r.pos = end;
         break;
+      }
       case T9_VARINT:
         timeNanos = r.varint();
         break;
@@ -396,5 +450,24 @@ export function readPprof(buf: Uint8Array, budget?: DecodeBudget): PprofMessage 
         r.skipField(t);
     }
   }
-  return { strings, sampleTypes, periodType, period, timeNanos, durationNanos, mappings, functions, locations, samples };
+  return { bytes: buf, stringStart, stringEnd, sampleTypes, periodType, period, timeNanos, durationNanos, mappings, functions, locations, samples };
+}
+
+/** The whole message decoded: strings as text, a sample object per sample, addresses as bigints. */
+export function readPprof(buf: Uint8Array, budget?: DecodeBudget): PprofMessage {
+  const scan = scanPprof(buf, budget);
+  const text = asBuffer(buf);
+  const strings = scan.stringStart.map((_, i) => scanString(scan, i, text));
+  const { addressAt, ...locs } = scan.locations;
+  const s = scan.samples;
+  const samples: PprofSample[] = [];
+  for (let i = 0; i + 1 < s.locationStart.length; i++) {
+    samples.push({
+      locationIds: s.locationIds.slice(s.locationStart[i], s.locationStart[i + 1]),
+      values: s.values.slice(s.valueStart[i], s.valueStart[i + 1]),
+      labels: s.labels.slice(s.labelStart[i], s.labelStart[i + 1]),
+    });
+  }
+  const { bytes: _bytes, stringStart: _start, stringEnd: _end, ...rest } = scan;
+  return { ...rest, strings, locations: { ...locs, addresses: addressAt.map((at) => uint64At(buf, at)) }, samples };
 }

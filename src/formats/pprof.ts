@@ -1,11 +1,12 @@
 import { InputError, labelsFrom, sanitizeLabelName, spanIdFromHex } from '../model/index.js';
-import type { Label, Labels, Profile, ProfileType, SpanSamples } from '../model/index.js';
+import type { Label, Labels, Profile, ProfileType, SpanSamples, SymbolDictionary } from '../model/index.js';
 import { DEFAULT_MAX_DECOMPRESSED, gunzipBounded } from './compression.js';
 import { EmptyProfileError } from './empty-profile.js';
 import type { DecodeOptions } from './options.js';
 import { pprofProfileTypes } from './pprof-types.js';
 import { PprofSymbols } from './pprof-symbols.js';
-import { readPprof } from './pprof-wire.js';
+import type { PprofScan } from './pprof-wire.js';
+import { asBuffer, scanPprof, scanString } from './pprof-wire.js';
 
 export { encodePprof, encodePprofGzip } from './pprof-encode.js';
 export { EmptyProfileError } from './empty-profile.js';
@@ -28,68 +29,102 @@ const MIN_PLAUSIBLE_NS = 1e18;
  * are dropped (they are measurements, not series identity); opts.labels win over pprof labels.
  */
 export function decodePprof(data: Uint8Array, opts: DecodeOptions = {}): Profile[] {
-  if (data.length === 0) throw new InputError('empty pprof payload');
-  const raw = gunzipBounded(data, opts.maxDecompressed ?? DEFAULT_MAX_DECOMPRESSED);
-  // readPprof checks every length against its enclosing message: a truncated body is an InputError.
-  const pp = readPprof(raw, opts.budget);
-  const strings = pp.strings;
-  const str = (i: number): string => {
-    const s = strings[i];
-    if (s === undefined) throw new InputError(`not a valid pprof profile: string index ${i} out of range (${strings.length} strings)`);
-    return s;
-  };
-  if (pp.sampleTypes.length === 0) throw new InputError('not a valid pprof profile: no sample types');
-
-  const types = pprofProfileTypes(
-    pp.sampleTypes.map((t) => ({
-      sampleType: str(t.type),
-      sampleUnit: str(t.unit),
-      periodType: pp.periodType ? str(pp.periodType.type) : '',
-      periodUnit: pp.periodType ? str(pp.periodType.unit) : '',
-    })),
-    opts.name,
-  );
-
-  const symbols = new PprofSymbols(pp, str);
-
-  // One bucket per label set; within it, parallel (stack, value) arrays per sample type.
-  interface Bucket {
-    labels: Labels;
-    stacks: number[][];
-    values: number[][];
-    /** stack → row, per type: samples differing only in numeric labels collapse into one row. */
-    rows: Map<number, number>[];
-    /** Per type, the samples that carry a `span_id` label (Pyroscope SDKs' span profiles); undefined until one does. */
-    spans: SpanSamples[] | undefined;
+  const scan = scanPprofPayload(data, opts);
+  const text = asBuffer(scan.bytes);
+  const strings = scan.stringStart.map((_, i) => scanString(scan, i, text));
+  const str = stringLookup(strings.length, (i) => strings[i]!);
+  const samples = new PprofSampleBuckets(scan, str, opts);
+  const symbols = new PprofSymbols(scan, str);
+  const s = scan.samples;
+  for (let i = 0; i + 1 < s.locationStart.length; i++) {
+    if (samples.keeps(i)) samples.add(i, symbols.stack(s.locationIds, s.locationStart[i]!, s.locationStart[i + 1]!));
   }
-  const buckets = new Map<string, Bucket>();
-  const base = opts.labels ?? [];
-  const nTypes = pp.sampleTypes.length;
+  return samples.profiles(symbols.dict);
+}
 
-  for (const s of pp.samples) {
-    if (s.values.length !== nTypes) {
-      throw new InputError(`not a valid pprof profile: a sample has ${s.values.length} values for ${nTypes} sample types`);
-    }
-    let any = false;
-    for (const v of s.values) if (v !== 0) any = true;
-    if (!any) continue;
+/** Inflates (within the limit) and scans; readPprof checks every length, so a truncated body is an InputError. */
+export function scanPprofPayload(data: Uint8Array, opts: DecodeOptions): PprofScan {
+  if (data.length === 0) throw new InputError('empty pprof payload');
+  return scanPprof(gunzipBounded(data, opts.maxDecompressed ?? DEFAULT_MAX_DECOMPRESSED), opts.budget);
+}
 
-    const [key, labels] = sampleLabels(s.labels, str, base);
-    let bucket = buckets.get(key);
+/** String i of the table, bounds-checked: an index past it is the sender's error. */
+export function stringLookup(count: number, at: (i: number) => string): (i: number) => string {
+  return (i) => {
+    if (!(i >= 0 && i < count)) throw new InputError(`not a valid pprof profile: string index ${i} out of range (${count} strings)`);
+    return at(i);
+  };
+}
+
+/** One bucket per label set; within it, parallel (stack, value) arrays per sample type. */
+interface Bucket {
+  labels: Labels;
+  stacks: number[][];
+  values: number[][];
+  /** stack → row, per type: samples differing only in numeric labels collapse into one row. */
+  rows: Map<number, number>[];
+  /** Per type, the samples that carry a `span_id` label (Pyroscope SDKs' span profiles); undefined until one does. */
+  spans: SpanSamples[] | undefined;
+}
+
+/**
+ * A pprof's samples sorted into profiles: one per (sample type × label set), rows summed per stack.
+ * The stacks are whatever index the caller's dictionary gives them (decodePprof's SymbolDictionary,
+ * or the ingest reducer's stacks by content id), so both decoders share these rules.
+ */
+export class PprofSampleBuckets {
+  readonly types: ProfileType[];
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly base: Labels;
+
+  constructor(
+    private readonly scan: PprofScan,
+    private readonly str: (i: number) => string,
+    opts: DecodeOptions,
+  ) {
+    if (scan.sampleTypes.length === 0) throw new InputError('not a valid pprof profile: no sample types');
+    const pt = scan.periodType;
+    this.types = pprofProfileTypes(
+      scan.sampleTypes.map((t) => ({ sampleType: str(t.type), sampleUnit: str(t.unit), periodType: pt ? str(pt.type) : '', periodUnit: pt ? str(pt.unit) : '' })),
+      opts.name,
+    );
+    this.base = opts.labels ?? [];
+    this.timeMs = scan.timeNanos >= MIN_PLAUSIBLE_NS ? Math.floor(scan.timeNanos / 1e6) : (opts.timeMs ?? Date.now());
+  }
+
+  private readonly timeMs: number;
+
+  /** False for a sample whose values are all 0 (dropped); throws when it has not one value per sample type. */
+  keeps(i: number): boolean {
+    const s = this.scan.samples;
+    const from = s.valueStart[i]!;
+    const to = s.valueStart[i + 1]!;
+    const nTypes = this.types.length;
+    if (to - from !== nTypes) throw new InputError(`not a valid pprof profile: a sample has ${to - from} values for ${nTypes} sample types`);
+    for (let k = from; k < to; k++) if (s.values[k] !== 0) return true;
+    return false;
+  }
+
+  /** Sample i, whose stack the caller resolved. */
+  add(i: number, stack: number): void {
+    const s = this.scan.samples;
+    const labelFrom = s.labelStart[i]!;
+    const labelTo = s.labelStart[i + 1]!;
+    const [key, labels] = sampleLabels(s.labels, labelFrom, labelTo, this.str, this.base);
+    let bucket = this.buckets.get(key);
+    const nTypes = this.types.length;
     if (!bucket) {
-      if (buckets.size >= MAX_LABEL_SETS) {
+      if (this.buckets.size >= MAX_LABEL_SETS) {
         throw new InputError(`pprof profile splits into more than ${MAX_LABEL_SETS} label sets; drop high-cardinality pprof labels`);
       }
-      bucket = { labels, stacks: types.map(() => []), values: types.map(() => []), rows: types.map(() => new Map()), spans: undefined };
-      buckets.set(key, bucket);
+      bucket = { labels, stacks: this.types.map(() => []), values: this.types.map(() => []), rows: this.types.map(() => new Map()), spans: undefined };
+      this.buckets.set(key, bucket);
     }
-
-    const stack = symbols.stack(s.locationIds);
-    const span = spanIdOf(s.labels, str);
-    if (span !== undefined) bucket.spans ??= types.map(() => ({ spanIds: [], stacks: [], values: [] }));
-
+    const span = labelTo > labelFrom ? spanIdOf(s.labels, labelFrom, labelTo, this.str) : undefined;
+    if (span !== undefined) bucket.spans ??= this.types.map(() => ({ spanIds: [], stacks: [], values: [] }));
+    const from = s.valueStart[i]!;
     for (let t = 0; t < nTypes; t++) {
-      const v = s.values[t]!;
+      const v = s.values[from + t]!;
       if (v === 0) continue;
       if (!Number.isFinite(v)) throw new InputError('not a valid pprof profile: non-finite sample value');
       const row = bucket.rows[t]!.get(stack);
@@ -109,31 +144,31 @@ export function decodePprof(data: Uint8Array, opts: DecodeOptions = {}): Profile
     }
   }
 
-  const timeNs = pp.timeNanos;
-  const timeMs = timeNs >= MIN_PLAUSIBLE_NS ? Math.floor(timeNs / 1e6) : (opts.timeMs ?? Date.now());
-  const durationNs = plausibleDuration(pp.durationNanos, timeNs);
-  const period = Math.max(0, pp.period);
-
-  const out: Profile[] = [];
-  for (const bucket of buckets.values()) {
-    types.forEach((type: ProfileType, t) => {
-      if (bucket.values[t]!.length === 0) return;
-      const spans = bucket.spans?.[t];
-      out.push({
-        type,
-        labels: bucket.labels,
-        timeMs,
-        durationNs,
-        period,
-        dict: symbols.dict,
-        stacks: bucket.stacks[t]!,
-        values: bucket.values[t]!,
-        ...(spans && spans.spanIds.length > 0 ? { spans } : {}),
+  /** The profiles, over `dict` (whose stacks the added stack indices name). */
+  profiles(dict: SymbolDictionary): Profile[] {
+    const durationNs = plausibleDuration(this.scan.durationNanos, this.scan.timeNanos);
+    const period = Math.max(0, this.scan.period);
+    const out: Profile[] = [];
+    for (const bucket of this.buckets.values()) {
+      this.types.forEach((type: ProfileType, t) => {
+        if (bucket.values[t]!.length === 0) return;
+        const spans = bucket.spans?.[t];
+        out.push({
+          type,
+          labels: bucket.labels,
+          timeMs: this.timeMs,
+          durationNs,
+          period,
+          dict,
+          stacks: bucket.stacks[t]!,
+          values: bucket.values[t]!,
+          ...(spans && spans.spanIds.length > 0 ? { spans } : {}),
+        });
       });
-    });
+    }
+    if (out.length === 0) throw new EmptyProfileError('pprof profile');
+    return out;
   }
-  if (out.length === 0) throw new EmptyProfileError('pprof profile');
-  return out;
 }
 
 /** Longest window a profile plausibly covers; past it the field holds something else. */
@@ -151,10 +186,10 @@ function plausibleDuration(durationNs: number, timeNs: number): number {
 }
 
 /** Series labels of one sample: its string labels (sanitized names) under the request's labels. */
-function sampleLabels(labels: readonly number[], str: (i: number) => string, base: Labels): [string, Labels] {
-  if (labels.length === 0) return ['', base];
+function sampleLabels(labels: readonly number[], from: number, to: number, str: (i: number) => string, base: Labels): [string, Labels] {
+  if (to === from) return ['', base];
   let pairs: [string, string][] | undefined;
-  for (let i = 0; i < labels.length; i += 2) {
+  for (let i = from; i < to; i += 2) {
     const name = labelName(str(labels[i]!));
     if (DROPPED_LABELS.has(name)) continue;
     (pairs ??= []).push([name, str(labels[i + 1]!)]);
@@ -169,8 +204,8 @@ function sampleLabels(labels: readonly number[], str: (i: number) => string, bas
  * The sample's `span_id` label as a 64-bit id: 16 hex digits, as Pyroscope SDKs write it (the same
  * spelling span_selector uses). Anything else is not a span id Tempo could ask for, and is ignored.
  */
-function spanIdOf(labels: readonly number[], str: (i: number) => string): bigint | undefined {
-  for (let i = 0; i < labels.length; i += 2) {
+function spanIdOf(labels: readonly number[], from: number, to: number, str: (i: number) => string): bigint | undefined {
+  for (let i = from; i < to; i += 2) {
     if (str(labels[i]!) !== 'span_id') continue;
     return spanIdFromHex(str(labels[i + 1]!));
   }

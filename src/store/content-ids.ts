@@ -2,6 +2,7 @@ import xxhash from 'xxhash-wasm';
 import type { DictionaryIds, Id, SymbolDictionary } from '../model/index.js';
 import { functionId, locationId, mappingId } from '../model/index.js';
 import { IdKeyTable } from './id-key-table.js';
+import { StoredStacks } from './stored-stacks.js';
 
 const { h64Raw } = await xxhash();
 
@@ -136,7 +137,12 @@ export class ContentIds {
    * for `markStored`, which would fill that set until it dropped the whole stack memo every 200 000
    * new stacks.
    */
-  constructor(private readonly tracksStorage = true) {}
+  constructor(private readonly tracksStorage = true) {
+    this.sharedStored = tracksStorage ? new StoredStacks() : undefined;
+  }
+
+  /** The stacks marked stored, for decoders on other threads (see stored-stacks.ts). */
+  readonly sharedStored: StoredStacks | undefined;
 
   /** Stacks known stored, by id words: what `stackStored` says for precomputed ids (no memo entry to mark). */
   private storedStacks = new IdKeyTable();
@@ -225,7 +231,10 @@ export class ContentIds {
    */
   markStored(id: Id): void {
     if (this.storedStacks.size >= STACK_CAPACITY) this.storedStacks = new IdKeyTable();
-    this.storedStacks.setId(id, 1);
+    const lo = Number(id & 0xffffffffn);
+    const hi = Number(id >> 32n);
+    this.storedStacks.set(lo, hi, 1);
+    this.sharedStored?.add(lo, hi);
     const e = this.unstoredStacks.get(id);
     if (e === undefined) return;
     e.stored = true;

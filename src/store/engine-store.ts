@@ -23,6 +23,7 @@ import type {
 import { SymbolCache } from './symbol-cache.js';
 import type { WritePathOptions } from './write-path.js';
 import { WritePath } from './write-path.js';
+import { registerStoredStacks } from './stored-stacks.js';
 
 export type EngineStoreOptions = WritePathOptions;
 
@@ -44,6 +45,7 @@ export class EngineStore implements Store {
     private readonly writes: WritePath,
   ) {
     this.symbols = new SymbolCache(engine);
+    registerStoredStacks(this, writes.storedStacks);
   }
 
   /** Takes ownership of the engine: closing the store closes it. */

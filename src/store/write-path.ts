@@ -94,6 +94,8 @@ interface Source {
  */
 export class WritePath {
   private readonly contentIds = new ContentIds();
+  /** Stacks known stored, shared with the server's decoders so they skip those stacks' symbols. */
+  readonly storedStacks = this.contentIds.sharedStored!;
   private readonly queued: QueuedWrite[] = [];
   private draining: Promise<void> | undefined;
   /**

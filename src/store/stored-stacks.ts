@@ -1,0 +1,63 @@
+/**
+ * Stack ids the write path knows are stored, readable from decode worker threads: a decoder that
+ * reduces a pprof to rows and content ids (formats/pprof-ingest.ts) builds symbol rows only for the
+ * stacks not in here. An agent pushes mostly the same stacks every 10 s, so once they are stored a
+ * push costs its rows, not the ≈ 4 000 strings and objects of its dictionary.
+ *
+ * A lossy, direct-mapped set in a SharedArrayBuffer: a slot holds one id; a newer id hashing to the
+ * same slot replaces it (that stack's symbols are then merely sent again, and the write path drops
+ * them as known). Only the write path's thread adds, and only ids committed to the store (stored
+ * stacks are never deleted), so "present" is always true; "absent" may be stale, which costs only time.
+ * Each slot is [sequence, low word, high word]: the writer makes the sequence odd while it writes, a
+ * reader that sees an odd or changed sequence treats the slot as absent (Atomics order the words).
+ */
+const SLOT_WORDS = 3;
+/** 2^18 slots (3 MiB): more stacks than one server's agents usually send (a miss only costs time). */
+const DEFAULT_SLOTS = 1 << 18;
+
+export class StoredStacks {
+  private readonly words: Int32Array;
+  private readonly mask: number;
+
+  constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(DEFAULT_SLOTS * SLOT_WORDS * 4)) {
+    this.words = new Int32Array(buffer);
+    const slots = this.words.length / SLOT_WORDS;
+    if (!Number.isInteger(slots) || (slots & (slots - 1)) !== 0) throw new RangeError(`stored-stack set of ${slots} slots: must be a power of two`);
+    this.mask = slots - 1;
+  }
+
+  /** Only for ids committed to the store. `lo`, `hi`: the id's little-endian u32 words. */
+  add(lo: number, hi: number): void {
+    const at = this.slot(lo, hi);
+    const w = this.words;
+    Atomics.add(w, at, 1);
+    Atomics.store(w, at + 1, lo | 0);
+    Atomics.store(w, at + 2, hi | 0);
+    Atomics.add(w, at, 1);
+  }
+
+  has(lo: number, hi: number): boolean {
+    const at = this.slot(lo, hi);
+    const w = this.words;
+    const seq = Atomics.load(w, at);
+    if ((seq & 1) === 1 || seq === 0) return false;
+    const same = Atomics.load(w, at + 1) === (lo | 0) && Atomics.load(w, at + 2) === (hi | 0);
+    return same && Atomics.load(w, at) === seq;
+  }
+
+  private slot(lo: number, hi: number): number {
+    // Ids are xxhash64 values, already uniform: mixing the two words is enough.
+    return ((((lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0) & this.mask) * SLOT_WORDS);
+  }
+}
+
+/** Each store's set, for the server's decoders (a store wrapped by others has none: nothing is skipped). */
+const byStore = new WeakMap<object, StoredStacks>();
+
+export function registerStoredStacks(store: object, stacks: StoredStacks): void {
+  byStore.set(store, stacks);
+}
+
+export function storedStacksOf(store: object): StoredStacks | undefined {
+  return byStore.get(store);
+}
