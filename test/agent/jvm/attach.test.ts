@@ -1,34 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AttachError, jcmd } from '../../../src/agent/jvm/attach.js';
 import { catchesSigquit, isHotSpot } from '../../../src/agent/jvm/detect.js';
-import { compileJavaBurner, javaMajorVersion } from './java-fixture.js';
+import { compileJavaBurner, javaMajorVersion, killStarted, startChild, until } from './java-fixture.js';
 
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
-});
-
-function start(cmd: string, args: string[]): ChildProcess {
-  const c = spawn(cmd, args, { stdio: 'ignore' });
-  children.push(c);
-  return c;
-}
-
-async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+afterEach(killStarted);
 
 describe('HotSpot dynamic attach (a real OpenJDK)', () => {
   it('asks a running JVM, unchanged, to write its JIT symbol map naming the hot method', { timeout: 60_000 }, async () => {
     expect(javaMajorVersion(), 'Compiler.perfmap needs JDK 17+: apt-get install openjdk-17-jdk-headless').toBeGreaterThanOrEqual(17);
     const cp = compileJavaBurner();
-    const java = start('java', ['-cp', cp, 'Main', '30']);
+    const java = startChild('java', ['-cp', cp, 'Main', '30']);
     const pid = java.pid!;
     await until('libjvm.so in the java process', () => isHotSpot(pid));
     await until('the JVM to handle SIGQUIT', () => catchesSigquit(pid));
@@ -47,7 +29,7 @@ describe('HotSpot dynamic attach (a real OpenJDK)', () => {
   });
 
   it('never signals a process that does not handle SIGQUIT (it would dump core)', async () => {
-    const sleeper = start('sleep', ['30']);
+    const sleeper = startChild('sleep', ['30']);
     await until('sleep to start', () => existsSync(`/proc/${sleeper.pid}/status`));
     expect(isHotSpot(sleeper.pid!)).toBe(false);
     const refused = await jcmd(sleeper.pid!, 'Compiler.perfmap').catch((e: unknown) => e);

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,4 +21,26 @@ export function javaMajorVersion(): number {
   const m = /version "(\d+)(?:\.(\d+))?/.exec(text);
   if (!m) throw new Error(`cannot read the Java version from: ${text.split('\n')[0]}`);
   return m[1] === '1' ? Number(m[2]) : Number(m[1]);
+}
+
+/** Polls `ok` every 20 ms until it holds; fails naming `what` after `ms`. */
+export async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Children a test started, killed after each test (call killStarted in afterEach). */
+const started: ChildProcess[] = [];
+
+export function startChild(cmd: string, args: string[]): ChildProcess {
+  const c = spawn(cmd, args, { stdio: 'ignore' });
+  started.push(c);
+  return c;
+}
+
+export function killStarted(): void {
+  for (const c of started.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 }
