@@ -5,7 +5,8 @@ import { lastAtOrBelow } from './sorted-search.js';
  * A JIT's perf map (`/tmp/perf-PID.map`, one `START SIZE name` line per compiled function, hex, with
  * or without 0x), as written by Node `--perf-basic-prof`, Python `-X perf` and JVM perf-map agents.
  * JITs only append, so `refresh()` reads just the new tail. Code can be recompiled at an address that
- * held another function; the later line wins.
+ * held another function; the later line wins. HotSpot's `Compiler.perfmap` rewrites the whole file
+ * instead: when the bytes before the read offset are no longer those read, the map starts over.
  */
 export class PerfMap {
   private readOffset = 0;
@@ -17,6 +18,8 @@ export class PerfMap {
   private pending: Array<{ start: number; end: number; name: string; seq: number }> = [];
   private seq = 0;
   private maxSize = 0;
+  /** The last bytes read, compared with the file at the same offset to notice a rewrite. */
+  private readTail = Buffer.alloc(0);
 
   constructor(readonly path: string) {}
 
@@ -34,17 +37,25 @@ export class PerfMap {
     }
     try {
       const size = fstatSync(fd).size;
-      if (size < this.readOffset) this.reset(); // truncated and rewritten: start over
+      if (size < this.readOffset || !this.tailUnchanged(fd)) this.reset(); // rewritten: start over
       const len = Math.min(size - this.readOffset, maxBytes);
       if (len <= 0) return true;
       const buf = Buffer.allocUnsafe(len);
       const n = readSync(fd, buf, 0, len, this.readOffset);
       this.readOffset += n;
+      this.readTail = Buffer.from(buf.subarray(Math.max(0, n - 64), n));
       this.ingest(this.partial + buf.toString('utf8', 0, n));
       return true;
     } finally {
       closeSync(fd);
     }
+  }
+
+  private tailUnchanged(fd: number): boolean {
+    const len = this.readTail.length;
+    if (len === 0) return true;
+    const now = Buffer.allocUnsafe(len);
+    return readSync(fd, now, 0, len, this.readOffset - len) === len && now.equals(this.readTail);
   }
 
   lookup(address: number): string | undefined {
@@ -95,5 +106,6 @@ export class PerfMap {
     this.seqs = [];
     this.pending = [];
     this.maxSize = 0;
+    this.readTail = Buffer.alloc(0);
   }
 }
