@@ -14,6 +14,7 @@ import { ProcSymbolizer } from './symbolize/symbolizer.js';
 import { startUnwinding, type Unwinding } from './unwind/index.js';
 import { PythonCodeReader } from './python/code.js';
 import { PythonProcesses } from './python/process.js';
+import { JvmPerfMaps } from './jvm/perf-maps.js';
 import type { ProcessLabeler, Symbolizer } from './types.js';
 
 /**
@@ -47,7 +48,11 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
   const metrics = new AgentMetrics();
   // CPython frames are named from code objects once the BPF side knows the interpreters (below).
   let pythonCode: PythonCodeReader | undefined;
-  const symbolizer = parts.symbolizer ?? new ProcSymbolizer({ python: { frame: (pid, code, instr) => pythonCode?.frame(pid, code, instr) } });
+  // HotSpot JIT frames: a JVM whose JIT code is unnamed is asked to write its perf map (jvm/perf-maps.ts).
+  const jvm = config.jvmPerfMap ? new JvmPerfMaps({ log }) : undefined;
+  const symbolizer =
+    parts.symbolizer ??
+    new ProcSymbolizer({ python: { frame: (pid, code, instr) => pythonCode?.frame(pid, code, instr) }, onUnnamedJit: jvm && ((pid) => jvm.unnamed(pid)) });
   // Read before the pod watch starts: an unreadable token file must stop startup with nothing running
   // (a started watch would keep the process alive after the error).
   const bearerToken = readBearerToken(config.bearerTokenFile);

@@ -41,6 +41,8 @@ export interface AgentConfig {
   readonly adaptive: boolean;
   /** The budget, samples per second for the whole node (default: frequency × CPUs / 2). */
   readonly adaptiveBudget: number | undefined;
+  /** Ask HotSpot JVMs (JDK 17+) for their JIT symbol map through the attach socket (default on). */
+  readonly jvmPerfMap: boolean;
 }
 
 export const DEFAULTS: AgentConfig = {
@@ -64,6 +66,7 @@ export const DEFAULTS: AgentConfig = {
   unwindTableSize: 1 << 21,
   adaptive: false,
   adaptiveBudget: undefined,
+  jvmPerfMap: true,
 };
 
 /** Raw values as they come from flags or YAML (strings or numbers), keyed by camelCase name. */
@@ -93,6 +96,7 @@ const YAML_KEYS: Record<string, keyof RawSettings> = {
   unwind_table_size: 'unwindTableSize',
   adaptive: 'adaptive',
   adaptive_budget: 'adaptiveBudget',
+  jvm_perf_map: 'jvmPerfMap',
 };
 
 export function readConfigFile(path: string): RawSettings {
@@ -162,6 +166,7 @@ export function resolveConfig(file: RawSettings, flags: RawSettings): AgentConfi
     unwindTableSize: int(raw.unwindTableSize, 'unwind-table-size', 1024, 1 << 26) ?? d.unwindTableSize,
     adaptive: bool(raw.adaptive, 'adaptive') ?? d.adaptive,
     adaptiveBudget: int(raw.adaptiveBudget, 'adaptive-budget', 1, 1_000_000) ?? d.adaptiveBudget,
+    jvmPerfMap: bool(raw.jvmPerfMap, 'jvm-perf-map') ?? d.jvmPerfMap,
   };
 }
 

@@ -40,6 +40,7 @@ export function agentCommand(): Command {
     .addOption(new Option('--no-unwind-tables', 'walk native stacks by frame pointers only, without the .eh_frame unwind tables (default: tables on)'))
     .addOption(new Option('--adaptive', 'keep a per-node sample budget and move it toward processes whose profiles change (default: off)'))
     .addOption(new Option('--adaptive-budget <n>', 'the node\'s samples per second with --adaptive (default: frequency × CPUs / 2)'))
+    .addOption(new Option('--no-jvm-perf-map', 'do not ask HotSpot JVMs (JDK 17+) to write their JIT symbol map through the attach socket (default: on)'))
     .addOption(new Option('--unwind-table-size <n>', `rows of the BPF unwind table shared by every binary, 8 bytes each (default: ${DEFAULTS.unwindTableSize})`))
 
     .addHelpText(
@@ -75,6 +76,7 @@ export function agentCommand(): Command {
           unwindTableSize: opts.unwindTableSize,
           adaptive: opts.adaptive,
           adaptiveBudget: opts.adaptiveBudget,
+          jvmPerfMap: opts.jvmPerfMap === false ? false : undefined,
         };
         const agent = await startAgent(resolveConfig(file, flags));
         await new Promise<void>((resolve) => {
