@@ -73,6 +73,8 @@ INLINE u64 store_stack(void *stacks, struct stack *buf) {
     h ^= h >> 31;
   }
   if (h <= 1) h += 2; /* 0 and 1 are reserved */
+  /* Most samples repeat a stack already stored this interval: a lookup takes no bucket lock. */
+  if (map_lookup_elem(stacks, &h)) return h;
   long err = map_update_elem(stacks, &h, buf, NOEXIST);
   if (err == 0 || err == -EEXIST) return h;
   if (err == -E2BIG) bump(C_STACKS_FULL);

@@ -318,17 +318,24 @@ INLINE int native_step(struct walk *w) {
     w->status = C_U_UNSUPPORTED;
     return 1;
   }
-  u64 ra;
-  if (read_u64(&ra, cfa - 8) < 0) {
-    w->status = C_U_READ_ERROR;
-    return 1;
-  }
-  if (r->rbp_off8 != 0 && read_u64(&w->bp, cfa + (s64)r->rbp_off8 * 8) < 0) {
-    w->status = C_U_READ_ERROR;
-    return 1;
+  /* The caller's rbp is nearly always saved just below the return address (push rbp in the
+   * prologue): then one 16-byte read fetches both — each user read has a fixed cost of its own. */
+  s8 rbp_off8 = r->rbp_off8;
+  u64 pair[2];
+  if (rbp_off8 == -2) {
+    if (probe_read_user(pair, sizeof(pair), (void *)(cfa - 16)) < 0) {
+      w->status = C_U_READ_ERROR;
+      return 1;
+    }
+    w->bp = pair[0];
+  } else {
+    if (read_u64(&pair[1], cfa - 8) < 0 || (rbp_off8 != 0 && read_u64(&w->bp, cfa + (s64)rbp_off8 * 8) < 0)) {
+      w->status = C_U_READ_ERROR;
+      return 1;
+    }
   }
   w->sp = cfa;
-  w->pc = ra;
+  w->pc = pair[1];
   return 0;
 }
 
