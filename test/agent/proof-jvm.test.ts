@@ -1,0 +1,65 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { compileJavaBurner, javaMajorVersion } from './jvm/java-fixture.js';
+import { foldedForPid, profileWorkload, totalSeconds } from './proof-support.js';
+import { requireBpf } from './require-bpf.js';
+
+let server: TestServer | undefined;
+afterAll(async () => {
+  await server?.close();
+});
+
+/**
+ * Seconds the Java program burns. Its first interval (2 s here, 10 s by default) is symbolized before
+ * the agent has asked the JVM for its map, so up to that much of burn's JIT code stays unnamed.
+ */
+const SECONDS = '40';
+const BURN = /\bBurner\.burn\(/;
+/** Where the JVM's main thread starts: the launcher's JavaMain, then libc's thread start. */
+const THREAD_ENTRY = /^(start_thread|clone3?|__clone3?)$/;
+
+interface JvmRun {
+  /** Share (0..100) of the JVM's on-CPU samples with a frame naming Burner.burn. */
+  readonly burnNamed: number;
+  /** Share of the Burner.burn samples whose stack goes on through Main.main's frame to the thread entry. */
+  readonly reachesEntry: number;
+  readonly heaviest: string[];
+  readonly seconds: number;
+}
+
+async function profileJava(serverUrl: string, classPath: string, jvmFlags: string[]): Promise<JvmRun> {
+  const workload = await profileWorkload(serverUrl, 'java', [...jvmFlags, '-cp', classPath, 'Main', SECONDS]);
+  const folded = await foldedForPid(serverUrl, workload.pid);
+  let total = 0;
+  let burn = 0;
+  let whole = 0;
+  for (const [stack, v] of folded) {
+    total += v;
+    const frames = stack.split(';'); // root first
+    if (!frames.some((f) => BURN.test(f))) continue;
+    burn += v;
+    if (THREAD_ENTRY.test(frames[0]!) && frames.includes('JavaMain')) whole += v;
+  }
+  const heaviest = [...folded].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([k, v]) => `${(v / 1e9).toFixed(2)}s ${k.slice(-300)}`);
+  return { burnNamed: total > 0 ? (100 * burn) / total : 0, reachesEntry: burn > 0 ? (100 * whole) / burn : 0, heaviest, seconds: totalSeconds(folded) };
+}
+
+describe('proof: HotSpot JIT frames named through the JVM\'s attach socket (real eBPF agent, OpenJDK 17, real server)', () => {
+  it('names Burner.burn in ≥ 90 % of the JVM\'s on-CPU samples, with default flags and with -XX:+PreserveFramePointer', { timeout: 180_000 }, async () => {
+    requireBpf();
+    expect(javaMajorVersion(), 'Compiler.perfmap needs JDK 17+: apt-get install openjdk-17-jdk-headless').toBeGreaterThanOrEqual(17);
+    const classPath = compileJavaBurner();
+    server = await startTestServer();
+
+    const plain = await profileJava(server.url, classPath, []);
+    const preserved = await profileJava(server.url, classPath, ['-XX:+PreserveFramePointer']);
+    for (const [name, r] of [['default flags', plain], ['-XX:+PreserveFramePointer', preserved]] as const) {
+      console.log(`proof-jvm ${name}: ${r.seconds.toFixed(2)} s of samples, Burner.burn named in ${r.burnNamed.toFixed(1)} %, of those ${r.reachesEntry.toFixed(1)} % reach the thread entry\n${r.heaviest.join('\n')}`);
+    }
+    expect(plain.burnNamed, `default flags: share of samples naming Burner.burn; heaviest stacks:\n${plain.heaviest.join('\n')}`).toBeGreaterThanOrEqual(90);
+    expect(preserved.burnNamed, `-XX:+PreserveFramePointer: share of samples naming Burner.burn; heaviest stacks:\n${preserved.heaviest.join('\n')}`).toBeGreaterThanOrEqual(90);
+    // Compiled code keeps rbp as a frame pointer only with the flag: then the walk goes on through the
+    // interpreted Main.main ("Interpreter") and the VM's C++ frames to the thread's start.
+    expect(preserved.reachesEntry, `-XX:+PreserveFramePointer: share of Burner.burn samples reaching the thread entry; heaviest stacks:\n${preserved.heaviest.join('\n')}`).toBeGreaterThanOrEqual(90);
+  });
+});
