@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { PT_LOAD, bindRank, withElf } from './elf.js';
+import { PT_LOAD, bindRank, fileIdentity, withElf } from './elf.js';
 import { goFunctionSymbols } from './go-pclntab.js';
+import { NameFile } from './symbol-names.js';
 import { SymbolTable, SymbolTableBuilder } from './symbol-table.js';
 
 /**
@@ -57,11 +58,13 @@ export function loadSymbols(bin: BinaryInfo, search: DebugSearch): SymbolTable {
   // build id can prove it is the same file.
   const candidates = [...new Set([...(search.rootPrefix ? [search.rootPrefix + bin.path] : []), bin.openPath, ...(bin.buildId ? [bin.path] : [])])];
   let lastError: unknown;
+  let readFrom = '';
   for (const candidate of candidates) {
     try {
       const read = withElf(candidate, (elf) => {
         if (bin.buildId && elf.buildId() !== bin.buildId) return false;
-        elf.functionSymbolsInto(symbols);
+        readFrom = elf.identity;
+        elf.functionSymbolsInto(symbols, true);
         stripped = !elf.hasSymtab();
         // A stripped Go binary still carries the runtime's own function table.
         if (stripped) for (const sym of goFunctionSymbols(elf)) symbols.add(sym.name, sym.value, sym.size, bindRank(sym.bind));
@@ -87,7 +90,29 @@ export function loadSymbols(bin: BinaryInfo, search: DebugSearch): SymbolTable {
       }
     }
   }
-  return new SymbolTable(symbols);
+  return new SymbolTable(symbols, undefined, readFrom ? openOwnView(bin.path, readFrom) : undefined);
+}
+
+/**
+ * The binary the names were read from, opened through the agent's own view of the host — its root, or
+ * the host's through /proc/1/root when the agent runs in a container with the host's pid namespace —
+ * and only when that reaches the very same file (device and inode): a host file stays open harmlessly,
+ * while a descriptor into a container's root would keep its mount busy when the container is removed
+ * (those tables keep a copy of their names instead).
+ */
+function openOwnView(mappedPath: string, identity: string): NameFile | undefined {
+  for (const own of [mappedPath, `/proc/1/root${mappedPath}`]) {
+    let fd = -1;
+    try {
+      fd = openSync(own, 'r');
+      const st = fstatSync(fd);
+      if (fileIdentity(st) === identity) return new NameFile(fd, st.size);
+    } catch {
+      // not reachable this way
+    }
+    if (fd >= 0) closeSync(fd);
+  }
+  return undefined;
 }
 
 function findDebugFile(bin: BinaryInfo, debugLink: string, search: DebugSearch): string | undefined {

@@ -71,6 +71,8 @@ interface ByteSource {
 
 export class ElfFile {
   readonly size: number;
+  /** `dev:inode` of an opened file ('' for an image in memory): which file was read, whatever the path. */
+  readonly identity: string;
   readonly type: number;
   readonly programHeaders: readonly ProgramHeader[];
   readonly sections: readonly SectionHeader[];
@@ -79,8 +81,10 @@ export class ElfFile {
   private constructor(
     readonly path: string,
     private readonly source: ByteSource,
+    identity = '',
   ) {
     this.size = source.size;
+    this.identity = identity;
     const h = this.read(0, 64, 'header');
     if (h.readUInt32BE(0) !== 0x7f454c46) throw new ElfFormatError(path, 'no ELF magic');
     if (h[4] !== 2) throw new ElfFormatError(path, 'not 64-bit');
@@ -99,7 +103,8 @@ export class ElfFile {
       close: () => closeSync(fd),
     };
     try {
-      return new ElfFile(path, { ...source, size: fstatSync(fd).size });
+      const st = fstatSync(fd);
+      return new ElfFile(path, { ...source, size: st.size }, fileIdentity(st));
     } catch (e) {
       closeSync(fd);
       throw e;
@@ -172,14 +177,17 @@ export class ElfFile {
   /**
    * The same symbols as functionSymbols(), added to a table builder as byte ranges of the string
    * tables: loading a large binary's table makes no string or object per symbol.
+   * @param namesInThisFile tell the builder where each string table lies in this file, so the table can
+   *   read names from it on lookup (binary.ts) instead of keeping a copy; false for names that must be
+   *   copied (a separate debug file's, a vdso image's).
    */
-  functionSymbolsInto(b: SymbolTableBuilder): void {
+  functionSymbolsInto(b: SymbolTableBuilder, namesInThisFile = false): void {
     for (const s of this.sections) {
       if (s.type !== SHT_SYMTAB && s.type !== SHT_DYNSYM) continue;
       const strtab = this.sections[s.link];
       if (!strtab || strtab.type === SHT_NOBITS || s.entsize !== 24) continue;
       const strs = this.read(strtab.offset, strtab.size, 'string table');
-      const src = b.source(strs);
+      const src = b.source(strs, namesInThisFile ? strtab.offset : -1);
       this.eachFunction(s, strs, (value, size, bind, nameOff, end) => b.addBytes(value, size, bindRank(bind), src, nameOff, end));
     }
   }
@@ -321,6 +329,11 @@ export class ElfFile {
       return { name, type: s.type, addr: s.addr, offset: s.offset, size: s.type === SHT_NOBITS ? 0 : s.size, link: s.link, entsize: s.entsize };
     });
   }
+}
+
+/** `dev:inode`: the same for every path (host, /proc/PID/root/…) that reaches one file. */
+export function fileIdentity(st: { readonly dev: number; readonly ino: number }): string {
+  return `${st.dev}:${st.ino}`;
 }
 
 /** Preference among symbols sharing an address: GLOBAL over WEAK over LOCAL aliases. */

@@ -1,11 +1,13 @@
 import { lastAtOrBelow } from './sorted-search.js';
+import { BlobNames, FileNames, type NameFile, type SymbolNames } from './symbol-names.js';
 
 /**
  * An address → function-name table: starts sorted, binary searched. Built from ELF symbols, kallsyms
  * or a vdso image. An agent keeps dozens of these for as long as it runs, so a table holds no object
- * per symbol: addresses in two Float64Arrays and every name as UTF-8 in one byte blob, decoded only
- * when a lookup hits it (callers cache the few names profiles actually show). node's 78 000 C++ symbols
- * then cost ≈ 1.2 MiB of addresses plus their name bytes, outside the JS heap.
+ * per symbol: addresses as 32-bit offsets from the table's lowest one (a binary's code spans far less
+ * than 4 GiB; doubles only when it does not), and names either as UTF-8 in one blob or as offsets into
+ * the binary's own string table (symbol-names.ts), decoded only when a lookup hits them (callers cache
+ * the few names profiles actually show). node's 150 000 C++ symbols then cost ≈ 1.8 MiB instead of ≈ 9.
  */
 
 export interface RawSymbol {
@@ -18,66 +20,77 @@ export interface RawSymbol {
 }
 
 export class SymbolTable {
-  private readonly starts: Float64Array;
-  private readonly ends: Float64Array;
-  /** Name i is nameBytes[nameOffsets[i], nameOffsets[i + 1]). */
-  private readonly nameOffsets: Uint32Array;
-  private readonly nameBytes: Buffer;
+  /** Start and end of symbol i are base + starts[i], base + ends[i]. */
+  private readonly base: number;
+  private readonly starts: Uint32Array | Float64Array;
+  private readonly ends: Uint32Array | Float64Array;
+  private readonly names: SymbolNames;
 
   /**
    * @param symbols the symbols, or a builder holding them as columns (no object per symbol)
    * @param maxImplicitSize how far a symbol of unknown size may extend towards the next one; kallsyms
    *   has no sizes, and without a cap the last kernel function would claim every module loaded later.
+   * @param nameFile the binary the builder's file-placed names (SymbolTableBuilder.source) are read
+   *   from on lookup instead of being copied; without it every name is copied into the table.
    */
-  constructor(symbols: readonly RawSymbol[] | SymbolTableBuilder, maxImplicitSize = Number.MAX_SAFE_INTEGER) {
+  constructor(symbols: readonly RawSymbol[] | SymbolTableBuilder, maxImplicitSize = Number.MAX_SAFE_INTEGER, nameFile?: NameFile) {
     let b: SymbolTableBuilder;
     if (symbols instanceof SymbolTableBuilder) b = symbols;
     else {
       b = new SymbolTableBuilder();
       for (const s of symbols) b.add(s.name, s.value, s.size, s.rank ?? 0);
     }
-    const built = b.columns(maxImplicitSize);
+    const built = b.columns(maxImplicitSize, nameFile);
+    this.base = built.base;
     this.starts = built.starts;
     this.ends = built.ends;
-    this.nameOffsets = built.nameOffsets;
-    this.nameBytes = built.nameBytes;
+    this.names = built.names;
   }
 
   get length(): number {
     return this.starts.length;
   }
 
-  /** Bytes held (addresses and names), for cache accounting. */
+  /** Bytes held in memory (addresses and names), for cache accounting. */
   get byteSize(): number {
-    return this.starts.byteLength + this.ends.byteLength + this.nameOffsets.byteLength + this.nameBytes.length;
+    return this.starts.byteLength + this.ends.byteLength + this.names.byteSize;
+  }
+
+  /** Whether names are read from the binary on lookup rather than held. */
+  get namesInFile(): boolean {
+    return this.names instanceof FileNames;
   }
 
   /** The function containing `address`, or undefined when it falls in no symbol. */
   lookup(address: number): string | undefined {
     const i = this.indexOf(address);
-    return i < 0 ? undefined : this.nameBytes.toString('utf8', this.nameOffsets[i], this.nameOffsets[i + 1]);
+    return i < 0 ? undefined : this.names.name(i);
   }
 
   /** Start address of the function containing `address` (for tests and offsets), or undefined. */
   startOf(address: number): number | undefined {
     const i = this.indexOf(address);
-    return i < 0 ? undefined : this.starts[i];
+    return i < 0 ? undefined : this.base + this.starts[i]!;
   }
 
   private indexOf(address: number): number {
-    const s = this.starts;
-    const found = lastAtOrBelow(s, address);
-    if (found < 0 || address >= this.ends[found]!) return -1;
+    const at = address - this.base;
+    if (at < 0) return -1;
+    const found = lastAtOrBelow(this.starts, at);
+    if (found < 0 || at >= this.ends[found]!) return -1;
     return found;
   }
 }
 
 interface SymbolTableColumns {
-  readonly starts: Float64Array;
-  readonly ends: Float64Array;
-  readonly nameOffsets: Uint32Array;
-  readonly nameBytes: Buffer;
+  readonly base: number;
+  readonly starts: Uint32Array | Float64Array;
+  readonly ends: Uint32Array | Float64Array;
+  readonly names: SymbolNames;
 }
+
+/** Largest offset from a table's base kept in 32 bits. */
+const MAX_U32 = 0xffffffff;
 
 /** Where a name comes from: a byte range of a source buffer (an ELF string table, kallsyms text). */
 const FROM_STRING = 0xffffffff;
@@ -85,7 +98,8 @@ const FROM_STRING = 0xffffffff;
 /**
  * Collects symbols as columns: a name is a byte range of a buffer the caller already holds (an ELF
  * string table, the kallsyms text), so loading a table makes no string and no object per symbol —
- * only the names of symbols kept are copied, once, into the table's blob.
+ * only the names of symbols kept are copied, once, into the table's blob; or, when every kept name
+ * lies in the binary the table is given (a NameFile), not copied at all but kept as file offsets.
  */
 export class SymbolTableBuilder {
   private n = 0;
@@ -96,15 +110,22 @@ export class SymbolTableBuilder {
   private nameStart = new Uint32Array(1024);
   private nameEnd = new Uint32Array(1024);
   private readonly sources: Buffer[] = [];
+  /** Where each source's bytes start in the table's NameFile; -1 when they are not from it. */
+  private readonly sourceFileOffsets: number[] = [];
   private readonly strings: string[] = [];
 
   get length(): number {
     return this.n;
   }
 
-  /** Registers a buffer names will be read from; returns its handle for addBytes(). */
-  source(bytes: Buffer): number {
+  /**
+   * Registers a buffer names will be read from; returns its handle for addBytes().
+   * @param fileOffset where `bytes` start in the binary the table will read names from (the string
+   *   table's file offset), or -1 when they come from elsewhere (another file, memory).
+   */
+  source(bytes: Buffer, fileOffset = -1): number {
     this.sources.push(bytes);
+    this.sourceFileOffsets.push(fileOffset);
     return this.sources.length - 1;
   }
 
@@ -130,7 +151,7 @@ export class SymbolTableBuilder {
   }
 
   /** Sorted, one entry per address (the preferred alias: higher rank, then larger size), names packed. */
-  columns(maxImplicitSize: number): SymbolTableColumns {
+  columns(maxImplicitSize: number, nameFile?: NameFile): SymbolTableColumns {
     const { values, sizes, ranks } = this;
     const order = sortedByValue(values, this.n);
     // Runs of one address: keep the preferred alias (higher rank, then larger size).
@@ -146,30 +167,53 @@ export class SymbolTableBuilder {
       }
       order[kept++] = i;
     }
+    const base = kept > 0 ? values[order[0]!]! : 0;
+    const span = kept > 0 ? values[order[kept - 1]!]! - base : 0;
+    // 32-bit offsets from the lowest address: half the bytes of doubles, for any table spanning < 4 GiB.
+    const compact = span <= MAX_U32;
+    const starts = compact ? new Uint32Array(kept) : new Float64Array(kept);
+    const ends = compact ? new Uint32Array(kept) : new Float64Array(kept);
+    const limit = compact ? MAX_U32 : Number.MAX_SAFE_INTEGER;
+    for (let k = 0; k < kept; k++) starts[k] = values[order[k]!]! - base;
+    for (let k = 0; k < kept; k++) {
+      const size = sizes[order[k]!]!;
+      const next = k + 1 < kept ? starts[k + 1]! : limit;
+      ends[k] = Math.min(limit, size > 0 ? starts[k]! + size : Math.min(next, starts[k]! + maxImplicitSize));
+    }
+    const names = (nameFile && this.fileNames(order, kept, nameFile)) ?? this.blobNames(order, kept);
+    return { base, starts, ends, names };
+  }
+
+  /** Names as file offsets, when every kept one lies in `file` (else undefined: they are copied). */
+  private fileNames(order: Uint32Array, kept: number, file: NameFile): FileNames | undefined {
+    const offsets = new Uint32Array(kept);
+    for (let k = 0; k < kept; k++) {
+      const i = order[k]!;
+      const src = this.sourceOf[i]!;
+      const at = src === FROM_STRING ? -1 : this.sourceFileOffsets[src]!;
+      if (at < 0 || at + this.nameEnd[i]! > Math.min(file.size, MAX_U32)) return undefined;
+      offsets[k] = at + this.nameStart[i]!;
+    }
+    return new FileNames(file, offsets);
+  }
+
+  private blobNames(order: Uint32Array, kept: number): BlobNames {
     const strings = this.strings.map((s) => Buffer.from(s, 'utf8'));
     const nameLength = (i: number): number => (this.sourceOf[i] === FROM_STRING ? strings[this.nameStart[i]!]!.length : this.nameEnd[i]! - this.nameStart[i]!);
     let total = 0;
     for (let k = 0; k < kept; k++) total += nameLength(order[k]!);
     const nameBytes = Buffer.allocUnsafeSlow(total); // its own memory: not a slice pinning a shared pool
     const nameOffsets = new Uint32Array(kept + 1);
-    const starts = new Float64Array(kept);
-    const ends = new Float64Array(kept);
     let at = 0;
     for (let k = 0; k < kept; k++) {
       const i = order[k]!;
-      starts[k] = values[i]!;
       nameOffsets[k] = at;
       const src = this.sourceOf[i]!;
       if (src === FROM_STRING) at += strings[this.nameStart[i]!]!.copy(nameBytes, at);
       else at += this.sources[src]!.copy(nameBytes, at, this.nameStart[i], this.nameEnd[i]);
     }
     nameOffsets[kept] = at;
-    for (let k = 0; k < kept; k++) {
-      const size = sizes[order[k]!]!;
-      const next = k + 1 < kept ? starts[k + 1]! : Number.MAX_SAFE_INTEGER;
-      ends[k] = size > 0 ? starts[k]! + size : Math.min(next, starts[k]! + maxImplicitSize);
-    }
-    return { starts, ends, nameOffsets, nameBytes };
+    return new BlobNames(nameOffsets, nameBytes);
   }
 
   private grow(): number {

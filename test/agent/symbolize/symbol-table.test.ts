@@ -1,5 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { NameFile } from '../../../src/agent/symbolize/symbol-names.js';
 import { SymbolTable, SymbolTableBuilder } from '../../../src/agent/symbolize/symbol-table.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'kiln-symtab-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('symbol table', () => {
   it('names the function containing an address and nothing past a sized symbol’s end', () => {
@@ -35,7 +42,53 @@ describe('symbol table', () => {
     b.add('from_go_table', 0x600, 0x20, 2);
     const t = new SymbolTable(b);
     expect([t.lookup(0x410), t.lookup(0x510), t.lookup(0x610)]).toEqual(['main', 'größe::berechnen', 'from_go_table']);
-    // Two addresses and an offset per symbol, and only the kept names: `unused` is not copied.
-    expect(t.byteSize).toBe(3 * 16 + 4 * 4 + Buffer.byteLength('main' + 'größe::berechnen' + 'from_go_table'));
+    // Two 32-bit address offsets and a name offset per symbol, and only the kept names: `unused` is not copied.
+    expect(t.byteSize).toBe(3 * 8 + 4 * 4 + Buffer.byteLength('main' + 'größe::berechnen' + 'from_go_table'));
+    expect(t.namesInFile).toBe(false);
+  });
+
+  it('reads names from the binary on lookup when they all lie in it, holding only their offsets', () => {
+    // A "binary" whose string table starts at byte 1000, with a C++-length name past one 256-byte read.
+    const long = `_ZN${'N'.repeat(3000)}E`;
+    const strtab = Buffer.from(`\0main\0größe::berechnen\0${long}\0`, 'utf8');
+    const file = path.join(dir, 'binary');
+    writeFileSync(file, Buffer.concat([Buffer.alloc(1000, 0xcc), strtab, Buffer.alloc(100, 0xcc)]));
+    const b = new SymbolTableBuilder();
+    const src = b.source(strtab, 1000);
+    for (const [value, name] of [[0x400, 'main'], [0x500, 'größe::berechnen'], [0x600, long]] as const) {
+      const at = strtab.indexOf(Buffer.from(`${name}\0`, 'utf8'));
+      b.addBytes(value, 0x20, 2, src, at, at + Buffer.byteLength(name));
+    }
+    const t = new SymbolTable(b, undefined, new NameFile(openSync(file, 'r'), 1000 + strtab.length + 100));
+    expect(t.namesInFile).toBe(true);
+    expect([t.lookup(0x410), t.lookup(0x510), t.lookup(0x610), t.lookup(0x620)]).toEqual(['main', 'größe::berechnen', long, undefined]);
+    expect(t.byteSize).toBe(3 * 8 + 3 * 4);
+  });
+
+  it('copies the names when one of them is not in the binary (a Go table’s, a debug file’s)', () => {
+    const strtab = Buffer.from('\0main\0', 'utf8');
+    const file = path.join(dir, 'binary2');
+    writeFileSync(file, strtab);
+    const b = new SymbolTableBuilder();
+    b.addBytes(0x400, 0x20, 2, b.source(strtab, 0), 1, 5);
+    b.add('from_go_table', 0x600, 0x20, 2);
+    const t = new SymbolTable(b, undefined, new NameFile(openSync(file, 'r'), strtab.length));
+    expect(t.namesInFile).toBe(false);
+    expect([t.lookup(0x400), t.lookup(0x600)]).toEqual(['main', 'from_go_table']);
+  });
+
+  it('keeps exact addresses for a table spanning more than 4 GiB', () => {
+    const far = 2 ** 33 + 0x1000;
+    const t = new SymbolTable([
+      { name: 'low', value: 0x1000, size: 0x10 },
+      { name: 'high', value: far, size: 0x10 },
+    ]);
+    expect([t.lookup(0x1008), t.lookup(far + 8), t.lookup(far + 0x10), t.lookup(far - 1)]).toEqual(['low', 'high', undefined, undefined]);
+    expect(t.startOf(far + 8)).toBe(far);
+  });
+
+  it('names nothing below its first symbol nor past the last unsized one’s cap', () => {
+    const t = new SymbolTable([{ name: 'only', value: 0x10000, size: 0 }], 0x100);
+    expect([t.lookup(0xffff), t.lookup(0x10000), t.lookup(0x100ff), t.lookup(0x10100), t.lookup(2 ** 40)]).toEqual([undefined, 'only', 'only', undefined, undefined]);
   });
 });
