@@ -11,8 +11,10 @@
  * host, as bpftrace's does. Run time per sample from bpftool with kernel.bpf_stats_enabled=1, by the
  * program ids each profiler holds.
  *
- *   sudo npx tsx bench/bpf-walk.ts [seconds=30] [hz=49] [runs=3]
+ *   sudo npx tsx bench/bpf-walk.ts [seconds=30] [hz=49] [runs=3] [tables|fp]
  *
+ * `fp` runs the agent with --no-unwind-tables (frame pointers only, CPython frames still read): what
+ * the walk costs without the tables, against the same anchor.
  * Needs clang, python3, bpftool, bpftrace. Prints one Markdown row per run and the medians.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -30,6 +32,8 @@ import { bpfProgStats, programIdsOf } from './bpf-programs.js';
 const seconds = Number(process.argv[2] ?? 30);
 const hz = Number(process.argv[3] ?? 49);
 const runs = Number(process.argv[4] ?? 3);
+const mode = process.argv[5] ?? 'tables';
+if (mode !== 'tables' && mode !== 'fp') throw new Error(`mode must be tables or fp, not ${mode}`);
 const WARMUP_S = 10;
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 if (process.getuid?.() !== 0) throw new Error('run as root: the agent and bpftrace need it');
@@ -79,7 +83,7 @@ async function oneRun(): Promise<RunResult> {
   ];
   const pids = new Set(workload.map((w) => w.pid!));
   const inner = new MetadataLabeler({ nodeName: 'bench' });
-  const agent = await startAgent(resolveConfig({}, { server: sinkUrl, frequency: hz, interval: '10s', metricsPort: -1 }), {
+  const agent = await startAgent(resolveConfig({}, { server: sinkUrl, frequency: hz, interval: '10s', metricsPort: -1, unwindTables: mode === 'tables' }), {
     labeler: { labels: (pid, comm) => (pids.has(pid) ? inner.labels(pid, comm) : []) },
     log: () => {},
   });
@@ -126,7 +130,7 @@ try {
   } catch {
     // a copy of the tree (e.g. `git archive` of an older commit, to measure before a change)
   }
-  console.log(`bench/bpf-walk.ts ${seconds} s × ${runs} runs at ${hz} Hz, commit ${commit} (+ working tree), ${new Date().toISOString()}\n`);
+  console.log(`bench/bpf-walk.ts ${seconds} s × ${runs} runs at ${hz} Hz, ${mode === 'fp' ? 'frame pointers only' : 'unwind tables on'}, commit ${commit} (+ working tree), ${new Date().toISOString()}\n`);
   console.log('| run | load avg (start → end) | `kiln_sample` µs / sample (runs) | bpftrace µs / sample (runs) | ratio | walks |');
   console.log('|---|---|---|---|---|---|');
   for (let i = 1; i <= runs; i++) {

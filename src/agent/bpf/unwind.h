@@ -167,6 +167,7 @@ struct walk {
   u32 tables;       /* the process's tables are loaded */
   u32 fp_frames;
   u32 py_frames;
+  u32 py_span; /* bytes of a frame read at once (py_frame_span) */
   struct py_offsets off;
 };
 
@@ -350,6 +351,35 @@ INLINE u8 py_byte(u64 base, u16 off) {
   return (u8)v;
 }
 
+/* A CPython frame's fields, read in one go: each user read has a fixed cost, and a frame's fields all
+ * lie within its first PY_FRAME_SPAN bytes (the largest offset is 104, 3.8's f_lasti). */
+#define PY_FRAME_SPAN 128
+struct py_frame_bytes {
+  u8 b[PY_FRAME_SPAN];
+};
+struct {
+  __uint(type, MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, u32);
+  __type(value, struct py_frame_bytes);
+} py_frame_scratch SEC(".maps");
+
+/* Bytes of a frame that hold every field the walker reads (0: none readable). */
+INLINE u32 py_frame_span(struct py_offsets *o) {
+  u32 span = 0;
+  u16 words[3] = {o->frame_code, o->frame_previous, o->frame_instr};
+  for (int i = 0; i < 3; i++)
+    if (words[i] != PY_NONE && words[i] + 8U > span) span = words[i] + 8U;
+  if (o->frame_owner != PY_NONE && o->frame_owner + 1U > span) span = o->frame_owner + 1U;
+  if (o->frame_is_entry != PY_NONE && o->frame_is_entry + 1U > span) span = o->frame_is_entry + 1U;
+  return span <= PY_FRAME_SPAN ? span : 0;
+}
+
+/* A field of a frame read into `fb`: fields are 8-byte aligned (u64 and pointers). */
+INLINE u64 py_word(struct py_frame_bytes *fb, u16 off) {
+  return *(u64 *)&fb->b[off & (PY_FRAME_SPAN - 8)];
+}
+
 /*
  * Emits the next CPython frame of the current eval-loop activation and moves to the one before it.
  * Returns 1 when the activation has no more frames: 3.11 marks its first frame `is_entry`; 3.12+ put a
@@ -358,22 +388,25 @@ INLINE u8 py_byte(u64 base, u16 off) {
  */
 INLINE int py_emit(struct walk *w, struct stack *buf) {
   u64 f = w->py_frame;
-  u64 code = 0, prev = 0, instr = 0;
-  if (py_read(&code, f, w->off.frame_code) < 0 || py_read(&prev, f, w->off.frame_previous) < 0 ||
-      py_read(&instr, f, w->off.frame_instr) < 0) {
+  u32 zero = 0;
+  struct py_frame_bytes *fb = map_lookup_elem(&py_frame_scratch, &zero);
+  u32 span = w->py_span;
+  if (!fb || span == 0 || span > PY_FRAME_SPAN || w->off.frame_code == PY_NONE || w->off.frame_previous == PY_NONE ||
+      w->off.frame_instr == PY_NONE || probe_read_user(fb->b, span, (void *)f) < 0) {
     bump(C_U_PY_ERROR);
     w->py_frame = 0;
     return 1;
   }
+  u64 code = py_word(fb, w->off.frame_code), prev = py_word(fb, w->off.frame_previous), instr = py_word(fb, w->off.frame_instr);
   int last = 1;
   if (w->off.kind == PY_FRAME_OBJECTS) {
     instr = (u32)instr; /* int f_lasti */
   } else {
-    if (w->off.kind >= PY_INTERP_312 && py_byte(f, w->off.frame_owner) == w->off.owner_cstack) {
+    if (w->off.kind >= PY_INTERP_312 && fb->b[w->off.frame_owner & (PY_FRAME_SPAN - 1)] == w->off.owner_cstack) {
       w->py_frame = prev; /* a shim on top: this activation has not pushed its frame yet */
       return 1;
     }
-    last = w->off.kind == PY_INTERP_311 ? py_byte(f, w->off.frame_is_entry) != 0 : 0;
+    last = w->off.kind == PY_INTERP_311 ? fb->b[w->off.frame_is_entry & (PY_FRAME_SPAN - 1)] != 0 : 0;
     u64 base = code + w->off.code_adaptive;
     instr = instr >= base ? (instr - base) / 2 : 0xffff;
   }
@@ -482,6 +515,7 @@ INLINE u32 walk_user(struct task_struct *task, u32 pid, struct stack *buf) {
     struct py_proc *py = map_lookup_elem(&py_procs, &pid);
     if (py) {
       w.off = py->off;
+      w.py_span = py_frame_span(&w.off);
       w.py_eval_start = py->eval_start;
       w.py_eval_end = py->eval_end;
       w.py_interp_start = py->interp_start;
