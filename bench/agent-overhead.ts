@@ -27,6 +27,12 @@ import { bpfProgStats, programIdsOf } from './bpf-programs.js';
 const seconds = Number(process.argv[2] ?? 60);
 const hz = Number(process.argv[3] ?? 19);
 const WARMUP_S = 15;
+// Steady state: on a loaded host the agent's first intervals (every process and binary seen for the first
+// time, kallsyms, the first unwind tables) run well past a fixed warm-up — 20 s and more of its work fell
+// into the window at load 20. The window starts once the agent has completed this many intervals (at most
+// STEADY_MAX_S after the warm-up); KILN_BENCH_STEADY_INTERVALS=0 measures from the fixed warm-up as before.
+const STEADY_INTERVALS = Number(process.env.KILN_BENCH_STEADY_INTERVALS ?? 3);
+const STEADY_MAX_S = 120;
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const tmp = mkdtempSync(path.join(tmpdir(), 'kiln-bench-agent-'));
@@ -102,7 +108,7 @@ execFileSync('clang', ['-O2', '-fomit-frame-pointer', fixture('chain.c'), '-o', 
 const goBurn = path.join(tmp, 'goburn');
 writeFileSync(path.join(tmp, 'goburn.go'), GO_BURN);
 execFileSync('go', ['build', '-o', goBurn, path.join(tmp, 'goburn.go')], { env: { ...process.env, GOCACHE: path.join(tmp, 'gocache'), HOME: tmp } });
-const total = seconds + WARMUP_S + 10;
+const total = seconds + WARMUP_S + (STEADY_INTERVALS > 0 ? STEADY_MAX_S : 0) + 10;
 const quiet = { stdio: 'ignore' } as const;
 const workload: ChildProcess[] = [];
 for (let i = 0; i < 4; i++) {
@@ -174,6 +180,7 @@ const profilers: { name: string; cmd: string; child: ChildProcess }[] = [
     child: spawn('bpftrace', ['-e', `profile:hz:${hz} { @[kstack, ustack, comm] = count(); }`], { stdio: 'ignore' }),
   },
 ];
+const agentStartedAt = performance.now();
 
 // The agent's own /metrics (any free port) says where its memory is: V8 heap, external buffers, caches.
 let metricsPort = 0;
@@ -183,7 +190,9 @@ profilers[0]!.child.stderr!.on('data', (c: Buffer) => {
 });
 for (const p of profilers.slice(1)) p.child.stderr?.resume();
 async function agentGauges(): Promise<Map<string, number>> {
-  const text = metricsPort ? await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text() : '';
+  // A busy agent may reset a kept-alive connection (its server's keep-alive timeout passed): ask again.
+  const get = async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const text = metricsPort ? await get().catch(get) : '';
   const out = new Map<string, number>();
   for (const m of text.matchAll(/^([a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$/gm)) out.set(m[1]!, Number(m[2]));
   return out;
@@ -192,6 +201,11 @@ async function agentGauges(): Promise<Map<string, number>> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 try {
   await sleep(WARMUP_S * 1000);
+  const intervalsDone = async () => (await agentGauges()).get('kiln_agent_interval_duration_seconds_count') ?? 0;
+  const steadyBy = performance.now() + STEADY_MAX_S * 1000;
+  while (STEADY_INTERVALS > 0 && (await intervalsDone()) < STEADY_INTERVALS && performance.now() < steadyBy) await sleep(1000);
+  const windowAfterS = (performance.now() - agentStartedAt) / 1000;
+  const windowAfterIntervals = await intervalsDone();
   const load0 = loadavg()[0]!;
   const g0 = await agentGauges();
   const bpf0 = bpfProgStats();
@@ -242,7 +256,7 @@ try {
     `external ${mib('kiln_agent_nodejs_external_memory_bytes')}; symbolizer: ${stat('cachedSymbolTables')} tables / ${stat('cachedSymbols')} symbols, ` +
     `${stat('kernelSymbols')} kernel symbols, ${stat('cachedProcesses')} processes, ${stat('cachedResults')} cached names, ${stat('tableLoads')} table loads since start.`;
   const out = [
-    `Run: ${new Date().toISOString()}, ${cpus().length} CPUs, 1-min load average ${load0.toFixed(1)} at the window's start and ${loadavg()[0]!.toFixed(1)} at its end, ${hz} Hz, ${seconds} s window after ${WARMUP_S} s warm-up; ${started} short-lived processes started.`,
+    `Run: ${new Date().toISOString()}, ${cpus().length} CPUs, 1-min load average ${load0.toFixed(1)} at the window's start and ${loadavg()[0]!.toFixed(1)} at its end, ${hz} Hz, ${seconds} s window starting ${windowAfterS.toFixed(0)} s after the agent started, after its ${windowAfterIntervals} completed intervals (warm-up ≥ ${WARMUP_S} s${STEADY_INTERVALS > 0 ? ` and ≥ ${STEADY_INTERVALS} intervals` : ''}); ${started} short-lived processes started.`,
     '',
     '| profiler | command | CPU (user+sys, % of one core) | RSS at end | peak RSS in window |',
     '|---|---|---|---|---|',

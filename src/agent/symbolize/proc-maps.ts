@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 
 /** One line of /proc/PID/maps that can hold code. */
 export interface CodeMapping {
@@ -16,6 +16,7 @@ export interface CodeMapping {
 
 const LINE = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) ([0-9a-f]+) ([0-9a-f]+:[0-9a-f]+) (\d+)\s*(.*)$/;
 const DELETED = ' (deleted)';
+const X = 'x'.charCodeAt(0);
 
 /**
  * Executable mappings of a maps listing, sorted by start. Non-executable ones are dropped: a stack
@@ -25,6 +26,9 @@ const DELETED = ' (deleted)';
 export function parseMaps(text: string): CodeMapping[] {
   const out: CodeMapping[] = [];
   for (const line of text.split('\n')) {
+    // `start-end perms …`: most lines are data; the regex runs only on executable ones.
+    const space = line.indexOf(' ');
+    if (space < 0 || line.charCodeAt(space + 3) !== X) continue;
     const m = LINE.exec(line);
     if (!m || m[3]![2] !== 'x') continue;
     const start = parseInt(m[1]!, 16);
@@ -58,32 +62,77 @@ export function findMapping(mappings: readonly CodeMapping[], address: number): 
 }
 
 export function readMaps(pid: number, procRoot = '/proc'): CodeMapping[] | undefined {
+  const text = readProcText(`${procRoot}/${pid}/maps`);
+  return text === undefined ? undefined : parseMaps(text); // undefined: exited, or not ours to read
+}
+
+/**
+ * Reads a small /proc file into one reused buffer: readFileSync costs ≈ 5× more on /proc files (they
+ * report size 0, so it reads in growing chunks and allocates each time) — 94 µs against 18 µs for
+ * /proc/PID/stat on the shared test host, and the agent reads one per sampled process per interval.
+ * undefined when the file cannot be opened or read (the process exited).
+ */
+export function readProcText(path: string): string | undefined {
+  let fd: number;
   try {
-    return parseMaps(readFileSync(`${procRoot}/${pid}/maps`, 'latin1'));
+    fd = openSync(path, 'r');
   } catch {
-    return undefined; // exited, or not ours to read
+    return undefined;
   }
+  try {
+    let n = 0;
+    for (;;) {
+      if (n === scratch.length) scratch = Buffer.concat([scratch, Buffer.alloc(scratch.length)]);
+      const got = readSync(fd, scratch, n, scratch.length - n, null);
+      if (got === 0) break;
+      n += got;
+    }
+    return scratch.toString('latin1', 0, n);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+/** Grows to the largest file read (a big process's maps: tens of KiB). */
+let scratch = Buffer.alloc(16 * 1024);
+
+/**
+ * Whether /proc still has the pid: a stat of the directory, no exception. Most pids of a churning host
+ * are gone by the time their samples are read, and a failed open costs ≈ 40 µs of which most is the
+ * thrown error; this answers in ≈ 5 µs.
+ */
+export function processExists(pid: number, procRoot = '/proc'): boolean {
+  return existsSync(`${procRoot}/${pid}`);
+}
+
+/** What one read of /proc/PID/stat tells: start time (tells a reused pid apart) and the process name. */
+export interface ProcStat {
+  /** Clock ticks since boot (field 22). */
+  readonly startTime: string;
+  /** The main thread's name (field 2), as /proc/PID/comm gives it. */
+  readonly comm: string;
+}
+
+export function readStat(pid: number, procRoot = '/proc'): ProcStat | undefined {
+  if (!processExists(pid, procRoot)) return undefined;
+  const stat = readProcText(`${procRoot}/${pid}/stat`);
+  if (stat === undefined) return undefined;
+  // comm (field 2) may contain spaces and parentheses: fields restart after the last ')'.
+  const close = stat.lastIndexOf(')');
+  const startTime = stat.slice(close + 2).split(' ', 20)[19];
+  return startTime === undefined ? undefined : { startTime, comm: stat.slice(stat.indexOf('(') + 1, close) };
 }
 
 /** Start time in clock ticks since boot (field 22 of /proc/PID/stat): tells a reused pid apart. */
 export function readStartTime(pid: number, procRoot = '/proc'): string | undefined {
-  try {
-    const stat = readFileSync(`${procRoot}/${pid}/stat`, 'latin1');
-    // comm (field 2) may contain spaces and parentheses: fields restart after the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
+  return readStat(pid, procRoot)?.startTime;
 }
 
 /** The pid as the process's own pid namespace numbers it (last NSpid entry): JITs name perf maps by it. */
 export function readNamespacePid(pid: number, procRoot = '/proc'): number {
-  try {
-    const status = readFileSync(`${procRoot}/${pid}/status`, 'latin1');
-    const line = /^NSpid:\s*(.*)$/m.exec(status);
-    const last = line?.[1]!.trim().split(/\s+/).pop();
-    return last ? Number(last) : pid;
-  } catch {
-    return pid;
-  }
+  const status = readProcText(`${procRoot}/${pid}/status`);
+  const line = status === undefined ? undefined : /^NSpid:\s*(.*)$/m.exec(status);
+  const last = line?.[1]!.trim().split(/\s+/).pop();
+  return last ? Number(last) : pid;
 }

@@ -15,14 +15,25 @@ export class ProcessSnapshot {
   /** When the agent last saw it in samples (or a scan found it), for evicting exited processes. */
   seenAt = Date.now();
 
+  private map: PerfMap | undefined;
+
   constructor(
     readonly pid: number,
     /** `/proc/PID/root`: the process's own filesystem view (its container's, if any). */
     readonly rootPrefix: string,
     /** Start time from /proc/PID/stat, to tell a reused pid apart; undefined when already gone. */
     readonly startTime: string | undefined,
-    readonly perfMap: PerfMap,
+    /**
+     * Opens the process's perf map. Called on the first JIT-looking frame, not when the pid is first
+     * seen: naming the map costs a read of /proc/PID/status (the pid in its own namespace), and the
+     * short-lived processes of a busy host never run JIT code.
+     */
+    private readonly openPerfMap: () => PerfMap,
   ) {}
+
+  get perfMap(): PerfMap {
+    return (this.map ??= this.openPerfMap());
+  }
 
   binaryOf(m: CodeMapping): BinaryInfo | undefined {
     return this.byMapping.get(mappingKey(m));

@@ -361,6 +361,8 @@ export class ProcSymbolizer implements Symbolizer {
   }
 
   private jitName(proc: ProcessSnapshot, address: number): string | undefined {
+    // Seen only after it exited: its /tmp is out of reach, there is no map to read.
+    if (proc.startTime === undefined) return undefined;
     let name = proc.perfMap.lookup(address);
     // JITs append as they compile: on a miss, read the new tail (at most once per refresh period).
     if (name === undefined && Date.now() - proc.perfMapReadAt >= this.mapsRefreshMs) {
@@ -404,20 +406,31 @@ export class ProcSymbolizer implements Symbolizer {
   /** `eager`: load the symbol tables of every mapped binary now (for processes that may exit unseen). */
   private snapshot(pid: number, eager = false, skipIfNoCode = false): ProcessSnapshot {
     const rootPrefix = `${this.procRoot}/${pid}/root`;
-    const perfMap = new PerfMap(`${rootPrefix}/tmp/perf-${readNamespacePid(pid, this.procRoot)}.map`);
-    const proc = new ProcessSnapshot(pid, rootPrefix, readStartTime(pid, this.procRoot), perfMap);
+    const proc = new ProcessSnapshot(pid, rootPrefix, readStartTime(pid, this.procRoot), () => new PerfMap(`${rootPrefix}/tmp/perf-${readNamespacePid(pid, this.procRoot)}.map`));
+    // Gone before its samples were read (most short-lived processes of a busy host): there is nothing
+    // left to read, and each failed read of maps, status and perf map would cost a thrown error.
+    if (proc.startTime === undefined) {
+      proc.mapsReadAt = proc.perfMapReadAt = Date.now();
+      if (!skipIfNoCode) this.processes.set(pid, proc);
+      return proc;
+    }
     this.loadMaps(proc, eager);
     // Kernel threads (no code mappings) found by a scan are not worth a cache slot.
     if (skipIfNoCode && proc.mappings.length === 0) return proc;
-    // Read the perf map now: after exit /proc/PID/root no longer reaches the process's /tmp.
-    proc.perfMapReadAt = Date.now();
-    proc.perfMap.refresh();
+    // A scan looks for processes that may exit before their samples are read: their perf map is read
+    // now, as after exit /proc/PID/root no longer reaches the process's /tmp. Otherwise the first
+    // frame in anonymous code reads it, in the same pass.
+    if (eager) {
+      proc.perfMapReadAt = Date.now();
+      proc.perfMap.refresh();
+    }
     this.processes.set(pid, proc);
     return proc;
   }
 
   /** Re-reads maps after a miss (new dlopen, new JIT region), throttled; false when nothing changed. */
   private refresh(proc: ProcessSnapshot): boolean {
+    if (proc.startTime === undefined) return false; // seen only after it exited: nothing to re-read
     if (Date.now() - proc.mapsReadAt < this.mapsRefreshMs) return false;
     if (proc.startTime !== readStartTime(proc.pid, this.procRoot)) {
       proc.mapsReadAt = Date.now(); // exited or reused: the snapshot is all there is
