@@ -46,6 +46,8 @@ interface Cie {
   readonly fdeEncoding: number;
   readonly hasAugData: boolean;
   readonly initial: Buffer;
+  /** The rules after the initial instructions, computed for the CIE's first FDE and reused by the rest. */
+  initialState?: RuleState;
 }
 
 class Cursor {
@@ -273,9 +275,15 @@ function readFde(c: Cursor, cie: Cie, sectionAddr: number, sink: CfiSink): void 
   if (!Number.isFinite(start) || !Number.isFinite(range) || range <= 0 || start <= 0) return;
   if (cie.hasAugData) c.o += c.uleb();
   if (cie.raReg !== REG_RA) return; // not x86_64 call frame information
-  const state: RuleState = { cfaReg: REG_RSP, cfaOff: 8, cfaExpr: null, rbp: RULE.same, rbpOff: 0, ra: RULE.same, raOff: 0 };
-  new CfaProgram(cie, start, sectionAddr, state, null, null, 0).run(new Cursor(cie.initial, 0, cie.initial.length));
-  const initial = { ...state };
+  // The CIE's initial instructions give every FDE of it the same rules (they emit no rows: no sink),
+  // so they run once per CIE, not once per FDE.
+  let initial = cie.initialState;
+  if (!initial) {
+    initial = { cfaReg: REG_RSP, cfaOff: 8, cfaExpr: null, rbp: RULE.same, rbpOff: 0, ra: RULE.same, raOff: 0 };
+    new CfaProgram(cie, start, sectionAddr, initial, null, null, 0).run(new Cursor(cie.initial, 0, cie.initial.length));
+    cie.initialState = initial;
+  }
+  const state: RuleState = { ...initial };
   sink.fde(start, start + range);
   new CfaProgram(cie, start, sectionAddr, state, initial, sink, start + range).run(new Cursor(c.b, c.o, c.end));
 }

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { withElf } from '../../../src/agent/symbolize/elf.js';
-import { readRow, ROW, unwindTableOf, type UnwindTable } from '../../../src/agent/unwind/rows.js';
+import { compileRows, readRow, ROW, unwindTableOf, type UnwindTable } from '../../../src/agent/unwind/rows.js';
 import { compileFixture } from '../proof-support.js';
 import { requireCommand } from '../require-bpf.js';
 
@@ -151,5 +151,18 @@ describe('unwind rows from .eh_frame', () => {
       expect(b.pc).toBeGreaterThan(a.pc);
       expect([a.type, a.cfaOff, a.rbpOff8]).not.toEqual([b.type, b.cfaOff, b.rbpOff8]);
     }
+  });
+
+  it('sorts FDEs that do not come in address order (two sections, the higher one first)', () => {
+    const libc = ['/lib/x86_64-linux-gnu/libc.so.6', '/usr/lib/x86_64-linux-gnu/libc.so.6'].find((p) => existsSync(p));
+    expect(libc, 'no libc.so.6 where Debian puts it').toBeDefined();
+    const { data, addr } = withElf(libc!, (elf) => ({ data: elf.sectionData('.eh_frame')!, addr: elf.section('.eh_frame')!.addr }));
+    // .eh_frame pointers are pc-relative: the same bytes placed 256 MiB higher describe code 256 MiB higher.
+    const shift = 0x10000000;
+    const low = compileRows([{ data, addr, kind: 'eh_frame' }]);
+    const both = compileRows([{ data, addr: addr + shift, kind: 'eh_frame' }, { data, addr, kind: 'eh_frame' }]);
+    expect(both.count).toBe(low.count * 2);
+    expect(both.rows.subarray(0, low.rows.length).equals(low.rows), 'the lower copy comes first, unchanged').toBe(true);
+    for (let i = 0; i < low.count; i += 997) expect(readRow(both.rows, low.count + i)).toEqual({ ...readRow(low.rows, i), pc: readRow(low.rows, i).pc + shift });
   });
 });
