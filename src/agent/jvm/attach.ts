@@ -1,7 +1,7 @@
 import { chownSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { readNamespacePid } from '../symbolize/proc-maps.js';
-import { catchesSigquit } from './detect.js';
+import { attachDisabled, catchesSigquit } from './detect.js';
 
 /**
  * A client for HotSpot's dynamic attach mechanism on Linux (what `jcmd` and `jattach` speak), so the
@@ -57,6 +57,7 @@ export async function jcmd(pid: number, command: string, options: AttachOptions 
 async function startListener(pid: number, procRoot: string, triggerPath: string, socket: string, timeoutMs: number): Promise<void> {
   // A process that does not catch SIGQUIT (not a JVM, or one run with -Xrs) would be killed by it.
   if (!catchesSigquit(pid, procRoot)) throw new AttachError('the process does not handle SIGQUIT (-Xrs, or not a HotSpot JVM): not signalled', true);
+  if (attachDisabled(pid, procRoot)) throw new AttachError('started with -XX:+DisableAttachMechanism: not signalled', true);
   try {
     writeFileSync(triggerPath, '', { flag: 'w', mode: 0o600 });
     // Owned like the JVM, as jcmd run by the JVM's user would leave it (HotSpot also accepts root's).
@@ -69,7 +70,8 @@ async function startListener(pid: number, procRoot: string, triggerPath: string,
     process.kill(pid, 'SIGQUIT');
     const deadline = Date.now() + timeoutMs;
     for (let wait = 10; !isSocket(socket); wait = Math.min(wait * 2, 200)) {
-      if (Date.now() > deadline) throw new AttachError(`no attach listener ${timeoutMs} ms after SIGQUIT (-XX:+DisableAttachMechanism?)`, false);
+      // Permanent: another SIGQUIT to a JVM that does not start its listener prints one more thread dump.
+      if (Date.now() > deadline) throw new AttachError(`no attach listener ${timeoutMs} ms after SIGQUIT: not signalled again`, true);
       await new Promise((r) => setTimeout(r, wait));
     }
   } finally {

@@ -25,3 +25,20 @@ export function catchesSigquit(pid: number, procRoot = '/proc'): boolean {
     return false;
   }
 }
+
+/**
+ * Whether the JVM was started with -XX:+DisableAttachMechanism (on its command line or in the
+ * JAVA_TOOL_OPTIONS / JDK_JAVA_OPTIONS / _JAVA_OPTIONS it read at start). Such a JVM answers SIGQUIT
+ * with a thread dump on its stdout, so it is never signalled.
+ */
+export function attachDisabled(pid: number, procRoot = '/proc'): boolean {
+  const flag = '-XX:+DisableAttachMechanism';
+  for (const file of ['cmdline', 'environ']) {
+    try {
+      if (readFileSync(`${procRoot}/${pid}/${file}`, 'latin1').includes(flag)) return true;
+    } catch {
+      // unreadable: decided by the rest
+    }
+  }
+  return false;
+}

@@ -42,6 +42,8 @@ interface ProcessState {
   /** No request before this time (Infinity: one in flight, or given up on this process). */
   nextAt: number;
   intervalMs: number;
+  /** A request is waiting for the period to end. */
+  queued: boolean;
 }
 
 export class JvmPerfMaps {
@@ -66,7 +68,19 @@ export class JvmPerfMaps {
   unnamed(pid: number): void {
     const now = Date.now();
     let s = this.byPid.get(pid);
-    if (s && now < s.nextAt) return;
+    if (s && now < s.nextAt) {
+      // A JVM asked recently: ask again as soon as its period ends rather than at the next interval's
+      // miss, so code compiled just after a request is named an interval sooner.
+      const waiting = s;
+      if (waiting.jvm && Number.isFinite(waiting.nextAt) && !waiting.queued) {
+        waiting.queued = true;
+        setTimeout(() => {
+          waiting.queued = false;
+          this.unnamed(pid);
+        }, waiting.nextAt - now).unref();
+      }
+      return;
+    }
     if (!s || !s.jvm || readStartTime(pid, this.procRoot) !== s.startTime) s = this.classify(pid, now);
     if (s.jvm && this.inFlight < this.maxInFlight) this.request(pid, s);
   }
@@ -77,7 +91,7 @@ export class JvmPerfMaps {
 
   private classify(pid: number, now: number): ProcessState {
     const jvm = isHotSpot(pid, this.procRoot);
-    const s: ProcessState = { startTime: readStartTime(pid, this.procRoot), jvm, nextAt: jvm ? now : now + this.recheckMs, intervalMs: this.minIntervalMs };
+    const s: ProcessState = { startTime: readStartTime(pid, this.procRoot), jvm, nextAt: jvm ? now : now + this.recheckMs, intervalMs: this.minIntervalMs, queued: false };
     if (jvm) this.counters.jvms++;
     this.byPid.set(pid, s);
     return s;
@@ -85,6 +99,7 @@ export class JvmPerfMaps {
 
   private request(pid: number, s: ProcessState): void {
     s.nextAt = Infinity;
+    s.queued = false;
     this.inFlight++;
     const t0 = performance.now();
     jcmd(pid, 'Compiler.perfmap', this.options)

@@ -41,3 +41,16 @@ describe('HotSpot dynamic attach (a real OpenJDK)', () => {
     expect(sleeper.signalCode).toBeNull();
   });
 });
+
+describe('HotSpot dynamic attach refused by the JVM', () => {
+  it('never signals a JVM started with -XX:+DisableAttachMechanism (it would print a thread dump)', { timeout: 60_000 }, async () => {
+    const java = startChild('java', ['-XX:+DisableAttachMechanism', '-cp', compileJavaBurner(), 'Main', '30']);
+    const pid = java.pid!;
+    await until('the JVM to handle SIGQUIT', () => catchesSigquit(pid));
+    const refused = await jcmd(pid, 'Compiler.perfmap').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(AttachError);
+    expect((refused as AttachError).permanent).toBe(true);
+    expect((refused as Error).message).toMatch(/DisableAttachMechanism/);
+    expect(existsSync(`/proc/${pid}/root/tmp/.attach_pid${pid}`), 'no attach file left behind').toBe(false);
+  });
+});
