@@ -11,10 +11,10 @@
  * host, as bpftrace's does. Run time per sample from bpftool with kernel.bpf_stats_enabled=1, by the
  * program ids each profiler holds.
  *
- *   sudo npx tsx bench/bpf-walk.ts [seconds=30] [hz=49] [runs=3] [tables|fp]
+ *   sudo npx tsx bench/bpf-walk.ts [seconds=30] [hz=49] [runs=3] [tables|fp|both]
  *
  * `fp` runs the agent with --no-unwind-tables (frame pointers only, CPython frames still read): what
- * the walk costs without the tables, against the same anchor.
+ * the walk costs without the tables, against the same anchor; `both` alternates the two in each run.
  * Needs clang, python3, bpftool, bpftrace. Prints one Markdown row per run and the medians.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -32,8 +32,10 @@ import { bpfProgStats, programIdsOf } from './bpf-programs.js';
 const seconds = Number(process.argv[2] ?? 30);
 const hz = Number(process.argv[3] ?? 49);
 const runs = Number(process.argv[4] ?? 3);
-const mode = process.argv[5] ?? 'tables';
-if (mode !== 'tables' && mode !== 'fp') throw new Error(`mode must be tables or fp, not ${mode}`);
+const modeArg = process.argv[5] ?? 'tables';
+if (modeArg !== 'tables' && modeArg !== 'fp' && modeArg !== 'both') throw new Error(`mode must be tables, fp or both, not ${modeArg}`);
+type Mode = 'tables' | 'fp';
+const modes: Mode[] = modeArg === 'both' ? ['tables', 'fp'] : [modeArg];
 const WARMUP_S = 10;
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 if (process.getuid?.() !== 0) throw new Error('run as root: the agent and bpftrace need it');
@@ -73,7 +75,7 @@ interface RunResult {
   readonly walks: string;
 }
 
-async function oneRun(): Promise<RunResult> {
+async function oneRun(mode: Mode): Promise<RunResult> {
   const total = String(seconds + WARMUP_S + 5);
   const quiet = { stdio: 'ignore' } as const;
   const workload: ChildProcess[] = [
@@ -122,7 +124,6 @@ async function walkResults(registry: { getSingleMetricAsString(name: string): Pr
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const results: RunResult[] = [];
 try {
   let commit = 'outside git';
   try {
@@ -130,17 +131,22 @@ try {
   } catch {
     // a copy of the tree (e.g. `git archive` of an older commit, to measure before a change)
   }
-  console.log(`bench/bpf-walk.ts ${seconds} s × ${runs} runs at ${hz} Hz, ${mode === 'fp' ? 'frame pointers only' : 'unwind tables on'}, commit ${commit} (+ working tree), ${new Date().toISOString()}\n`);
-  console.log('| run | load avg (start → end) | `kiln_sample` µs / sample (runs) | bpftrace µs / sample (runs) | ratio | walks |');
-  console.log('|---|---|---|---|---|---|');
+  console.log(`bench/bpf-walk.ts ${seconds} s × ${runs} runs at ${hz} Hz, mode ${modeArg} (tables: unwind tables on; fp: frame pointers only), commit ${commit} (+ working tree), ${new Date().toISOString()}\n`);
+  console.log('| run | mode | load avg (start → end) | `kiln_sample` µs / sample (runs) | bpftrace µs / sample (runs) | ratio | walks |');
+  console.log('|---|---|---|---|---|---|---|');
+  const results = new Map<Mode, RunResult[]>(modes.map((m) => [m, []]));
   for (let i = 1; i <= runs; i++) {
-    const r = await oneRun();
-    results.push(r);
-    console.log(`| ${i} | ${r.load} | ${r.kiln.us.toFixed(2)} (${r.kiln.runs}) | ${r.bpftrace.us.toFixed(2)} (${r.bpftrace.runs}) | ${(r.kiln.us / r.bpftrace.us).toFixed(2)} | ${r.walks} |`);
+    for (const mode of modes) {
+      const r = await oneRun(mode);
+      results.get(mode)!.push(r);
+      console.log(`| ${i} | ${mode} | ${r.load} | ${r.kiln.us.toFixed(2)} (${r.kiln.runs}) | ${r.bpftrace.us.toFixed(2)} (${r.bpftrace.runs}) | ${(r.kiln.us / r.bpftrace.us).toFixed(2)} | ${r.walks} |`);
+    }
   }
-  const k = median(results.map((r) => r.kiln.us));
-  const b = median(results.map((r) => r.bpftrace.us));
-  console.log(`| **median** | | **${k.toFixed(2)}** | **${b.toFixed(2)}** | **${median(results.map((r) => r.kiln.us / r.bpftrace.us)).toFixed(2)}** | |`);
+  for (const [mode, rs] of results) {
+    const k = median(rs.map((r) => r.kiln.us));
+    const b = median(rs.map((r) => r.bpftrace.us));
+    console.log(`| **median** | ${mode} | | **${k.toFixed(2)}** | **${b.toFixed(2)}** | **${median(rs.map((r) => r.kiln.us / r.bpftrace.us)).toFixed(2)}** | |`);
+  }
 } finally {
   execFileSync('sysctl', ['-q', '-w', `kernel.bpf_stats_enabled=${statsBefore}`]);
   sink.close();
