@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { agentCommand } from '../cli/agent.js';
 import { useExitCodes } from '../cli/exit-codes.js';
+import { tuneMalloc } from './malloc-tuning.js';
 
 /**
  * Entry point of `kiln agent` alone (bin/kiln.js dispatches here). The full CLI imports every verb —
@@ -8,6 +9,7 @@ import { useExitCodes } from '../cli/exit-codes.js';
  * never uses; a node agent runs all the time on every host, so it loads only its own command.
  * Help text and exit codes match the full CLI's (`kiln agent --help`, usage errors exit 2).
  */
+tuneMalloc();
 const program = new Command('kiln').addCommand(agentCommand());
 useExitCodes(program);
 await program.parseAsync(process.argv);
