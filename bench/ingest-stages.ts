@@ -12,7 +12,9 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Profile as PprofProfile } from 'pprof-format';
 import { decodePprof, encodePprofGzip } from '../src/formats/pprof.js';
-import { readPprof } from '../src/formats/pprof-wire.js';
+import { readPprof, scanPprof } from '../src/formats/pprof-wire.js';
+import { decodePprofForStore } from '../src/formats/pprof-ingest.js';
+import { StoredStacks } from '../src/store/stored-stacks.js';
 import type { Profile } from '../src/model/index.js';
 import { seriesId } from '../src/model/index.js';
 import { validateProfile } from '../src/model/validate.js';
@@ -51,6 +53,14 @@ console.log(`${n} profiles, ${(raw.reduce((a, r) => a + r.length, 0) / n / 1024)
 stage('gunzip', (i) => gunzipSync(payloads[i]!));
 stage('pprof-format decode (raw)', (i) => PprofProfile.decode(raw[i]!));
 stage('readPprof (raw wire → arrays)', (i) => readPprof(raw[i]!));
+stage('scanPprof (raw wire → ranges, columns)', (i) => scanPprof(raw[i]!));
+stage('decodePprofForStore, nothing stored', (i) => decodePprofForStore(payloads[i]!, { labels: [{ name: 'pod', value: `p${i % 4}` }, { name: 'service_name', value: 'checkout' }] }));
+const everyStack = new StoredStacks();
+for (const p of payloads.slice(0, 40)) {
+  const ids = new ContentIds().forWrite(decodePprofForStore(p)[0]!.dict);
+  for (let s = 0; s < ids.stacks.length; s++) everyStack.add(ids.stackWords[2 * s]!, ids.stackWords[2 * s + 1]!);
+}
+stage('decodePprofForStore, stacks stored', (i) => decodePprofForStore(payloads[i % 40]!, { labels: [{ name: 'pod', value: `p${i % 4}` }, { name: 'service_name', value: 'checkout' }] }, everyStack));
 const decoded = stage('decodePprof (gzipped → Profile)', (i) => decodePprof(payloads[i]!, { labels: [{ name: 'pod', value: `p${i % 4}` }, { name: 'service_name', value: 'checkout' }] }), true);
 stage('validateProfile', (i) => decoded[i]!.forEach((p) => validateProfile(p)));
 // The write path's steps before the engine, as WritePath runs them (one ContentIds across pushes).

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { Unavailable } from '../model/errors.js';
+import { storedStacksOf } from '../store/stored-stacks.js';
 import type { ServerContext } from './context.js';
 import type { DecodeTask, Decoded } from './decode-tasks.js';
 import { runDecodeTask } from './decode-tasks.js';
@@ -111,7 +112,10 @@ export function attachDecodePool(ctx: ServerContext, pool: DecodePool): void {
 /** Decodes on the server's pool; a context without one (apps built for `inject` in tests) decodes inline. */
 export function decodeOffLoop(ctx: ServerContext, task: DecodeTask): Promise<Decoded> {
   const pool = pools.get(ctx);
-  return pool ? pool.decode(task) : runDecodeTask(task);
+  // pprof decoders skip the symbols of stacks this store has (the buffer is shared, not copied).
+  const stored = storedStacksOf(ctx.store)?.buffer;
+  const withStored = stored && (task.kind === 'format' || task.kind === 'pprof-series') ? { ...task, storedStacks: stored } : task;
+  return pool ? pool.decode(withStored) : runDecodeTask(withStored);
 }
 
 export function decodePoolOf(ctx: ServerContext): DecodePool | undefined {

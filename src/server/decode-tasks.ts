@@ -6,7 +6,8 @@ import { decodeOtlpEach, parseOtlpJson, parseOtlpProtobuf } from '../formats/otl
 // Registers format=otlp, so POST /ingest?format=otlp decodes wherever this module runs (a worker too).
 import '../formats/otlp-format.js';
 import { decodeJfrUpload } from '../formats/jfr.js';
-import { decodePprof } from '../formats/pprof.js';
+import { decodePprofForStore } from '../formats/pprof-ingest.js';
+import { StoredStacks } from '../store/stored-stacks.js';
 import { decodeProfiles } from '../formats/registry.js';
 import { InputError } from '../model/errors.js';
 import type { Labels } from '../model/labels.js';
@@ -35,6 +36,8 @@ export interface FormatTask {
   readonly labels?: Labels;
   readonly timeMs?: number;
   readonly type?: ProfileType;
+  /** The store's stored stacks (stored-stacks.ts): a pprof's symbols are built only for the others. */
+  readonly storedStacks?: SharedArrayBuffer;
 }
 
 /** A Pyroscope Java agent upload (`format=jfr`): the recording, its per-context labels, the upload's window and sample rate. */
@@ -54,6 +57,7 @@ export interface PprofSeriesTask {
   readonly kind: 'pprof-series';
   readonly series: readonly PprofSeries[];
   readonly limits: TenantLimits;
+  readonly storedStacks?: SharedArrayBuffer;
 }
 
 export interface PprofSeries {
@@ -126,17 +130,15 @@ export function decodeAllowingEmpty<T>(decode: () => T[]): T[] {
 }
 
 async function decodeFormat(t: FormatTask): Promise<Profile[]> {
-  const body = t.format === 'pprof' ? await inflatePprof(t.body, t.limits) : t.body;
-  return decodeAllowingEmpty(() =>
-    decodeProfiles(t.format, body, {
-      name: t.name,
-      labels: t.labels,
-      timeMs: t.timeMs,
-      type: t.type,
-      maxDecompressed: t.limits.maxDecompressedBytes,
-      budget: decodeBudget(t.limits),
-    }),
-  );
+  const opts = { name: t.name, labels: t.labels, timeMs: t.timeMs, type: t.type, maxDecompressed: t.limits.maxDecompressedBytes, budget: decodeBudget(t.limits) };
+  if (t.format !== 'pprof') return decodeAllowingEmpty(() => decodeProfiles(t.format, t.body, opts));
+  // pprof reduced for the store as it is read (content ids from the wire bytes; formats/pprof-ingest.ts).
+  const body = await inflatePprof(t.body, t.limits);
+  return decodeAllowingEmpty(() => decodePprofForStore(body, opts, storedStacks(t.storedStacks)));
+}
+
+function storedStacks(buffer: SharedArrayBuffer | undefined): StoredStacks | undefined {
+  return buffer ? new StoredStacks(buffer) : undefined;
 }
 
 /** The whole request is decoded before anything is written: a bad sample in series 3 fails series 1 and 2 too. */
@@ -144,11 +146,12 @@ async function decodePprofSeries(t: PprofSeriesTask): Promise<Profile[]> {
   const out: Profile[] = [];
   // One budget for the whole request: distinct stacks and frames add up across its series.
   const budget = decodeBudget(t.limits);
+  const stored = storedStacks(t.storedStacks);
   for (const [i, series] of t.series.entries()) {
     for (const rawProfile of series.rawProfiles) {
       if (rawProfile.length === 0) throw new InputError(`series ${i}: empty raw_profile`);
       const raw = await inflatePprof(rawProfile, t.limits);
-      const profiles = decodeAllowingEmpty(() => decodePprof(raw, { labels: series.labels, budget }));
+      const profiles = decodeAllowingEmpty(() => decodePprofForStore(raw, { labels: series.labels, budget }, stored));
       // __name__ names the whole profile; apply it only when the profile measures one kind of thing.
       const name = series.typeName;
       const single = new Set(profiles.map((p) => p.type.name)).size === 1;

@@ -10,6 +10,7 @@ import { attachPrecomputedSamples, profileSamples } from '../store/profile-rows.
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { DecodeTask, Decoded } from './decode-tasks.js';
 import { EventLoopSlices } from '../store/event-loop-slices.js';
+import { STORED_STACK } from '../store/stored-stacks.js';
 import { runDecodeTask } from './decode-tasks.js';
 
 /**
@@ -44,6 +45,8 @@ interface PackedDictionary {
   /** Stack i is `stackLocations[stackStarts[i] .. stackStarts[i + 1])`. */
   readonly stackStarts: Int32Array;
   readonly stackLocations: Int32Array;
+  /** 1 where stack i is STORED_STACK (its frames left out as stored), so it stays that one constant. */
+  readonly storedStacks: Uint8Array;
   /** The content ids of its mappings, functions, locations and stacks, hashed on the worker (absent if it could not). */
   readonly ids?: PrecomputedIds;
 }
@@ -98,7 +101,7 @@ function transferList(decoded: PackedDecoded): ArrayBuffer[] {
     if (a.buffer instanceof ArrayBuffer) buffers.add(a.buffer);
   };
   for (const d of decoded.dicts) {
-    for (const a of [d.mappings, d.functions, d.locationMapping, d.locationAddress, d.lineStarts, d.lineFunction, d.lineNumber, d.stackStarts, d.stackLocations]) add(a);
+    for (const a of [d.mappings, d.functions, d.locationMapping, d.locationAddress, d.lineStarts, d.lineFunction, d.lineNumber, d.stackStarts, d.stackLocations, d.storedStacks]) add(a);
     if (d.ids) for (const a of [d.ids.mappings, d.ids.functions, d.ids.locations, d.ids.stacks]) add(a);
   }
   for (const p of decoded.profiles) {
@@ -225,7 +228,11 @@ function packDictionary(d: SymbolDictionary, contentIds: ContentIds): PackedDict
   });
   const stacks = offsets(d.stacks);
   const stackLocations = new Int32Array(stacks.total);
-  d.stacks.forEach((s, i) => stackLocations.set(s, stacks.starts[i]));
+  const storedStacks = new Uint8Array(d.stacks.length);
+  d.stacks.forEach((s, i) => {
+    if (s === STORED_STACK) storedStacks[i] = 1;
+    else stackLocations.set(s, stacks.starts[i]);
+  });
   let ids: PrecomputedIds | undefined;
   try {
     ids = precomputeIds(contentIds, d);
@@ -234,7 +241,7 @@ function packDictionary(d: SymbolDictionary, contentIds: ContentIds): PackedDict
     // and answers the sender there, with its own ids if it is valid after all.
     ids = undefined;
   }
-  return { strings, mappings, functions, locationMapping, locationAddress, lineStarts: lines.starts, lineFunction, lineNumber, stackStarts: stacks.starts, stackLocations, ...(ids ? { ids } : {}) };
+  return { strings, mappings, functions, locationMapping, locationAddress, lineStarts: lines.starts, lineFunction, lineNumber, stackStarts: stacks.starts, stackLocations, storedStacks, ...(ids ? { ids } : {}) };
 }
 
 async function unpackDictionary(d: PackedDictionary, slices: EventLoopSlices): Promise<SymbolDictionary> {
@@ -250,14 +257,15 @@ async function unpackDictionary(d: PackedDictionary, slices: EventLoopSlices): P
     for (let j = from; j < d.lineStarts[i + 1]!; j++) lines.push({ function: d.lineFunction[j]!, line: smallInteger(d.lineNumber[j]!) });
     locations[i] = { mapping: d.locationMapping[i]!, address: d.locationAddress[i]!, lines };
   }
-  return { mappings, functions, locations, stacks: await runs(d.stackStarts, d.stackLocations, slices) };
+  return { mappings, functions, locations, stacks: await stacksOf(d, slices) };
 }
 
-/** Run i of `values` as a plain array (what the model's stacks are). */
-async function runs(starts: Int32Array, values: Int32Array, slices: EventLoopSlices): Promise<Stack[]> {
+/** Stack i as a plain array of its locations (what the model's stacks are), or STORED_STACK. */
+async function stacksOf(d: PackedDictionary, slices: EventLoopSlices): Promise<Stack[]> {
+  const starts = d.stackStarts;
   const out: Stack[] = new Array(starts.length - 1);
   for (let i = 0; i < out.length; i++) {
-    out[i] = plainArray(values, starts[i]!, starts[i + 1]!);
+    out[i] = d.storedStacks[i] === 1 ? STORED_STACK : plainArray(d.stackLocations, starts[i]!, starts[i + 1]!);
     const turn = slices.pause();
     if (turn) await turn;
   }

@@ -7,13 +7,13 @@ import { StoredStacks } from './stored-stacks.js';
 const { h64Raw } = await xxhash();
 
 /** Memoized functions, mappings and locations before everything is dropped and relearned. */
-const CAPACITY = 500_000;
+export const CAPACITY = 500_000;
 /** Memoized stacks, and the location slots they hold in total (≈ 4 B each), before the stack memo is dropped. */
-const STACK_CAPACITY = 200_000;
-const STACK_SLOTS_CAPACITY = 4_000_000;
+export const STACK_CAPACITY = 200_000;
+export const STACK_SLOTS_CAPACITY = 4_000_000;
 
 /** Mapping slots per line in a one-line location key (slot 0 = no mapping). */
-const MAPPING_SLOTS = 4096;
+export const MAPPING_SLOTS = 4096;
 
 /**
  * `DictionaryIds` as the write path reads them, plus what it needs per stack without touching a

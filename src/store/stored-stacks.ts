@@ -1,17 +1,20 @@
+import type { Stack } from '../model/index.js';
+
 /**
  * Stack ids the write path knows are stored, readable from decode worker threads: a decoder that
  * reduces a pprof to rows and content ids (formats/pprof-ingest.ts) builds symbol rows only for the
  * stacks not in here. An agent pushes mostly the same stacks every 10 s, so once they are stored a
  * push costs its rows, not the ≈ 4 000 strings and objects of its dictionary.
  *
- * A lossy, direct-mapped set in a SharedArrayBuffer: a slot holds one id; a newer id hashing to the
- * same slot replaces it (that stack's symbols are then merely sent again, and the write path drops
+ * A lossy set in a SharedArrayBuffer: buckets of four slots, a slot holds one id; a newer id hashing
+ * to a full bucket replaces one (that stack's symbols are then merely sent again, and the write path drops
  * them as known). Only the write path's thread adds, and only ids committed to the store (stored
  * stacks are never deleted), so "present" is always true; "absent" may be stale, which costs only time.
  * Each slot is [sequence, low word, high word]: the writer makes the sequence odd while it writes, a
  * reader that sees an odd or changed sequence treats the slot as absent (Atomics order the words).
  */
 const SLOT_WORDS = 3;
+const WAYS = 4;
 /** 2^18 slots (3 MiB): more stacks than one server's agents usually send (a miss only costs time). */
 const DEFAULT_SLOTS = 1 << 18;
 
@@ -21,15 +24,24 @@ export class StoredStacks {
 
   constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(DEFAULT_SLOTS * SLOT_WORDS * 4)) {
     this.words = new Int32Array(buffer);
-    const slots = this.words.length / SLOT_WORDS;
-    if (!Number.isInteger(slots) || (slots & (slots - 1)) !== 0) throw new RangeError(`stored-stack set of ${slots} slots: must be a power of two`);
-    this.mask = slots - 1;
+    const buckets = this.words.length / SLOT_WORDS / WAYS;
+    if (!Number.isInteger(buckets) || (buckets & (buckets - 1)) !== 0) throw new RangeError(`stored-stack set of ${buckets} buckets: must be a power of two`);
+    this.mask = buckets - 1;
   }
 
   /** Only for ids committed to the store. `lo`, `hi`: the id's little-endian u32 words. */
   add(lo: number, hi: number): void {
-    const at = this.slot(lo, hi);
+    if (this.has(lo, hi)) return;
+    // Four slots per bucket: an empty one if any, else one chosen by the id (the older id is forgotten).
+    const bucket = this.bucket(lo, hi);
     const w = this.words;
+    let at = bucket + ((lo >>> 0) & (WAYS - 1)) * SLOT_WORDS;
+    for (let way = 0; way < WAYS; way++) {
+      if (Atomics.load(w, bucket + way * SLOT_WORDS) === 0) {
+        at = bucket + way * SLOT_WORDS;
+        break;
+      }
+    }
     Atomics.add(w, at, 1);
     Atomics.store(w, at + 1, lo | 0);
     Atomics.store(w, at + 2, hi | 0);
@@ -37,17 +49,23 @@ export class StoredStacks {
   }
 
   has(lo: number, hi: number): boolean {
-    const at = this.slot(lo, hi);
+    const bucket = this.bucket(lo, hi);
     const w = this.words;
-    const seq = Atomics.load(w, at);
-    if ((seq & 1) === 1 || seq === 0) return false;
-    const same = Atomics.load(w, at + 1) === (lo | 0) && Atomics.load(w, at + 2) === (hi | 0);
-    return same && Atomics.load(w, at) === seq;
+    for (let way = 0; way < WAYS; way++) {
+      const at = bucket + way * SLOT_WORDS;
+      // A plain read first (most slots hold other ids); a match is then confirmed under the sequence.
+      if (w[at + 1] !== (lo | 0)) continue;
+      const seq = Atomics.load(w, at);
+      if ((seq & 1) === 1 || seq === 0) continue;
+      const same = Atomics.load(w, at + 1) === (lo | 0) && Atomics.load(w, at + 2) === (hi | 0);
+      if (same && Atomics.load(w, at) === seq) return true;
+    }
+    return false;
   }
 
-  private slot(lo: number, hi: number): number {
+  private bucket(lo: number, hi: number): number {
     // Ids are xxhash64 values, already uniform: mixing the two words is enough.
-    return ((((lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0) & this.mask) * SLOT_WORDS);
+    return (((lo ^ Math.imul(hi, 0x9e3779b1)) >>> 2) & this.mask) * SLOT_WORDS * WAYS;
   }
 }
 
@@ -61,3 +79,9 @@ export function registerStoredStacks(store: object, stacks: StoredStacks): void 
 export function storedStacksOf(store: object): StoredStacks | undefined {
   return byStore.get(store);
 }
+
+/**
+ * The frames a decoder leaves out of a dictionary for a stack `StoredStacks` knows (its id comes with
+ * the dictionary). Compared by identity: the write path refuses to store it as a stack of no frames.
+ */
+export const STORED_STACK: Stack = Object.freeze([] as number[]);

@@ -9,6 +9,7 @@ import { KnownIds } from './known-ids.js';
 import type { ProfileSamples } from './profile-rows.js';
 import { profileContentId, profileSamples } from './profile-rows.js';
 import { RECENT_WINDOW_MS, RecentProfiles } from './recent-profiles.js';
+import { STORED_STACK } from './stored-stacks.js';
 import { retentionText } from './retention.js';
 import type { WriteResult } from './store.js';
 
@@ -359,6 +360,8 @@ export class WritePath {
     const stacks: StoredStack[] = [];
     for (const [id, { dict, ids, index }] of newStacks) {
       const locs = dict.stacks[index]!;
+      // Only stacks marked stored are left out by decoders, and stored stacks stay stored: this would be a bug.
+      if (locs === STORED_STACK) throw new Error(`stack ${id} came without its frames as stored, but the store does not have it`);
       stacks.push({ id, locationIds: locs.map((l) => ids.locations[l]!) });
       for (const l of locs) locSources.set(ids.locations[l]!, { dict, ids, index: l });
       const turn = slices.pause(locs.length);
