@@ -15,6 +15,11 @@ import { isHotSpot } from './detect.js';
  * JVM at most once per period that starts at `minIntervalMs` and doubles after each request up to
  * `maxIntervalMs`: a JVM warming up is re-read within seconds, one compiling now and then once a minute.
  * The JVM rewrites the whole file each time (its cost grows with the code cache, see docs/BENCHMARKS.md).
+ *
+ * Timing: the first miss of a JVM asks at once. Later misses are answered just before the next interval
+ * is symbolized (`intervalEnds`), not right after this one: code the JIT compiles meanwhile — a warming
+ * JVM recompiles its hot methods tier after tier — is then in the map when its samples are read, where
+ * a request right after the miss would leave each new version unnamed for a whole interval.
  */
 
 export interface JvmPerfMapOptions extends AttachOptions {
@@ -23,6 +28,8 @@ export interface JvmPerfMapOptions extends AttachOptions {
   readonly maxInFlight?: number;
   /** A process found not to be a JVM is looked at again after this long (pids are reused). */
   readonly recheckMs?: number;
+  /** How long before an interval ends its request is made (the JVM writes the map meanwhile). */
+  readonly leadMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -42,8 +49,8 @@ interface ProcessState {
   /** No request before this time (Infinity: one in flight, or given up on this process). */
   nextAt: number;
   intervalMs: number;
-  /** A request is waiting for the period to end. */
-  queued: boolean;
+  /** Whether a request was ever made (the first miss asks at once). */
+  asked: boolean;
 }
 
 export class JvmPerfMaps {
@@ -52,6 +59,9 @@ export class JvmPerfMaps {
   private readonly maxIntervalMs: number;
   private readonly maxInFlight: number;
   private readonly recheckMs: number;
+  private readonly leadMs: number;
+  /** JVMs with unnamed JIT code since the last intervalEnds(). */
+  private readonly missed = new Set<number>();
   private readonly byPid = new LruCache<number, ProcessState>(4096);
   private inFlight = 0;
   private counters = { jvms: 0, mapsWritten: 0, failures: 0, lastRequestMs: 0 };
@@ -62,27 +72,37 @@ export class JvmPerfMaps {
     this.maxIntervalMs = options.maxIntervalMs ?? 60_000;
     this.maxInFlight = options.maxInFlight ?? 2;
     this.recheckMs = options.recheckMs ?? 60_000;
+    this.leadMs = options.leadMs ?? 300;
   }
 
   /** The symbolizer found JIT code (anonymous executable memory) in `pid` that no perf map names. */
   unnamed(pid: number): void {
     const now = Date.now();
     let s = this.byPid.get(pid);
-    if (s && now < s.nextAt) {
-      // A JVM asked recently: ask again as soon as its period ends rather than at the next interval's
-      // miss, so code compiled just after a request is named an interval sooner.
-      const waiting = s;
-      if (waiting.jvm && Number.isFinite(waiting.nextAt) && !waiting.queued) {
-        waiting.queued = true;
-        setTimeout(() => {
-          waiting.queued = false;
-          this.unnamed(pid);
-        }, waiting.nextAt - now).unref();
-      }
-      return;
+    if (s && !s.jvm && now < s.nextAt) return;
+    if (!s || !s.jvm || (!s.asked && readStartTime(pid, this.procRoot) !== s.startTime)) s = this.classify(pid, now);
+    if (!s.jvm) return;
+    if (!s.asked) this.request(pid, s);
+    else this.missed.add(pid);
+  }
+
+  /**
+   * The agent symbolized an interval; the next one will be read at `nextEndMs`. Each JVM that had
+   * unnamed JIT code is asked for its map shortly before then (or when its period ends, if later).
+   */
+  intervalEnds(nextEndMs: number): void {
+    const now = Date.now();
+    for (const pid of this.missed) {
+      const s = this.byPid.get(pid);
+      if (!s?.jvm || !Number.isFinite(s.nextAt)) continue;
+      const at = Math.max(s.nextAt, nextEndMs - this.leadMs);
+      setTimeout(() => {
+        // Exited, or the pid is another process now: its next miss classifies it afresh.
+        if (readStartTime(pid, this.procRoot) !== s.startTime) this.byPid.delete(pid);
+        else if (Date.now() >= s.nextAt && this.inFlight < this.maxInFlight) this.request(pid, s);
+      }, Math.max(0, at - now)).unref();
     }
-    if (!s || !s.jvm || readStartTime(pid, this.procRoot) !== s.startTime) s = this.classify(pid, now);
-    if (s.jvm && this.inFlight < this.maxInFlight) this.request(pid, s);
+    this.missed.clear();
   }
 
   stats(): JvmPerfMapStats {
@@ -91,7 +111,7 @@ export class JvmPerfMaps {
 
   private classify(pid: number, now: number): ProcessState {
     const jvm = isHotSpot(pid, this.procRoot);
-    const s: ProcessState = { startTime: readStartTime(pid, this.procRoot), jvm, nextAt: jvm ? now : now + this.recheckMs, intervalMs: this.minIntervalMs, queued: false };
+    const s: ProcessState = { startTime: readStartTime(pid, this.procRoot), jvm, nextAt: jvm ? now : now + this.recheckMs, intervalMs: this.minIntervalMs, asked: false };
     if (jvm) this.counters.jvms++;
     this.byPid.set(pid, s);
     return s;
@@ -99,7 +119,7 @@ export class JvmPerfMaps {
 
   private request(pid: number, s: ProcessState): void {
     s.nextAt = Infinity;
-    s.queued = false;
+    s.asked = true;
     this.inFlight++;
     const t0 = performance.now();
     jcmd(pid, 'Compiler.perfmap', this.options)

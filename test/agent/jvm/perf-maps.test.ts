@@ -7,7 +7,7 @@ import { compileJavaBurner, javaMajorVersion, killStarted, startChild, until } f
 afterEach(killStarted);
 
 describe('JvmPerfMaps: JIT symbol maps requested on unnamed JIT code (a real OpenJDK)', () => {
-  it('writes a JVM\'s map on the first miss, then at most once per doubling period, and at the period\'s end after a miss within it', { timeout: 60_000 }, async () => {
+  it('writes a JVM\'s map on the first miss, later just before the next interval is read, at most once per doubling period', { timeout: 60_000 }, async () => {
     expect(javaMajorVersion(), 'Compiler.perfmap needs JDK 17+: apt-get install openjdk-17-jdk-headless').toBeGreaterThanOrEqual(17);
     const java = startChild('java', ['-cp', compileJavaBurner(), 'Main', '30']);
     const pid = java.pid!;
@@ -21,22 +21,25 @@ describe('JvmPerfMaps: JIT symbol maps requested on unnamed JIT code (a real Ope
     await until('the first map', () => maps.stats().mapsWritten === 1);
     expect(existsSync(map)).toBe(true);
     expect(maps.stats().jvms).toBe(1);
-    // Misses right after a request do not ask again …
+    // Later misses wait for the end of the interval: no request until the agent says when that is …
     for (let i = 0; i < 50; i++) maps.unnamed(pid);
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 1200));
     expect(maps.stats().mapsWritten).toBe(1);
-    // … one after the period does (1 s), and the next period is 2 s.
-    await new Promise((r) => setTimeout(r, 600));
-    maps.unnamed(pid);
+    // … then one, shortly before the next interval is read (here in 1 s; lead 300 ms).
+    let t0 = Date.now();
+    maps.intervalEnds(t0 + 1000);
     await until('the second map', () => maps.stats().mapsWritten === 2);
-    const second = Date.now();
-    while (Date.now() - second < 1500) {
-      maps.unnamed(pid);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(maps.stats().mapsWritten, 'a third request came before the doubled period').toBe(2);
-    // The misses during the period are not forgotten: the third request follows when it ends, unasked.
-    await until('the third map, when the 2 s period ended', () => maps.stats().mapsWritten === 3, 3000);
+    expect(Date.now() - t0, 'the second request came too early').toBeGreaterThanOrEqual(650);
+    // The period has doubled to 2 s: a miss and an interval ending in 0.5 s wait for the period instead.
+    t0 = Date.now();
+    maps.unnamed(pid);
+    maps.intervalEnds(t0 + 500);
+    await until('the third map', () => maps.stats().mapsWritten === 3, 5000);
+    expect(Date.now() - t0, 'the third request came before the doubled period').toBeGreaterThanOrEqual(1800);
+    // An interval without misses asks nothing.
+    maps.intervalEnds(Date.now() + 100);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(maps.stats().mapsWritten).toBe(3);
     expect(readFileSync(map, 'utf8')).toMatch(/ long Burner\.burn\(int\)$/m);
     expect(maps.stats().failures, logged.join('\n')).toBe(0);
   });
