@@ -156,6 +156,8 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
       offCpuPeriodNs,
       keptShare: adaptive ? (pid) => adaptive.keepOf(pid) : undefined,
     });
+    // JVMs with unnamed JIT code write their maps just before the next interval is read.
+    jvm?.intervalEnds(window.endMs + config.intervalMs);
     stage('symbolize_label');
     if (adaptive && rates) {
       // Leaf counts are the samples the kernel kept (values ÷ the effective period).
