@@ -1,10 +1,10 @@
-import { encodeOtlpProtobuf } from '../formats/otlp.js';
 import { startCpuProfile } from './cpu-profile.js';
 import { readBearerToken, type AgentConfig } from './config.js';
 import { AdaptiveController } from './adaptive.js';
 import { ProcessRates } from './bpf/rates.js';
 import { buildProfiles, leafCounts } from './exporter-profiles.js';
 import { Exporter } from './exporter.js';
+import { OtlpRequestEncoder } from './exporter-otlp.js';
 import type { OtlpEncoder } from './exporter-wire.js';
 import { BpfProfiler } from './loader.js';
 import { AgentMetrics, type MetricsServer } from './metrics.js';
@@ -59,7 +59,8 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
   // Relabel rules compile here, so a bad rule stops startup (InputError) before anything is attached.
   const metadata: Metadata | undefined = parts.labeler ? undefined : startMetadata({ nodeName: config.nodeName, relabelConfigs: config.relabelConfigs, log });
   const labeler = parts.labeler ?? metadata!.labeler;
-  const otlpEncoder = parts.otlpEncoder ?? encodeOtlpProtobuf;
+  const requestEncoder = new OtlpRequestEncoder();
+  const otlpEncoder = parts.otlpEncoder ?? ((profiles) => requestEncoder.encode(profiles));
   const exporter = new Exporter(
     {
       server: config.server,
