@@ -8,8 +8,16 @@ import type { CodeMapping } from './proc-maps.js';
  */
 export class ProcessSnapshot {
   mappings: readonly CodeMapping[] = [];
-  /** Binary headers by mapping identity (`fileId path`), shared via the symbolizer's binary cache. */
-  private readonly byMapping = new Map<string, BinaryInfo>();
+  /**
+   * Binary headers of the current mappings, by mapping object: looked up for every native frame, so no
+   * key string is built per frame. The symbolizer's binary cache shares them across processes.
+   */
+  private byMapping = new Map<CodeMapping, BinaryInfo>();
+  /**
+   * Addresses that fell in no mapping of freshly read maps (a walk's garbage last frame, typically): they
+   * do not make the maps be read again every interval. Forgotten when the layout changes.
+   */
+  private readonly unmappedAddresses = new Set<number>();
   mapsReadAt = 0;
   perfMapReadAt = 0;
   /** When the agent last saw it in samples (or a scan found it), for evicting exited processes. */
@@ -36,14 +44,31 @@ export class ProcessSnapshot {
   }
 
   binaryOf(m: CodeMapping): BinaryInfo | undefined {
-    return this.byMapping.get(mappingKey(m));
+    return this.byMapping.get(m);
   }
 
-  setBinary(m: CodeMapping, b: BinaryInfo): void {
-    this.byMapping.set(mappingKey(m), b);
+  /** New mappings (a fresh read of maps) with their binaries. */
+  setMappings(mappings: readonly CodeMapping[], binaries: Map<CodeMapping, BinaryInfo>): void {
+    if (!sameLayout(this.mappings, mappings)) this.unmappedAddresses.clear();
+    this.mappings = mappings;
+    this.byMapping = binaries;
+  }
+
+  unmapped(address: number): boolean {
+    return this.unmappedAddresses.has(address);
+  }
+
+  noteUnmapped(address: number): void {
+    if (this.unmappedAddresses.size >= MAX_UNMAPPED) this.unmappedAddresses.clear();
+    this.unmappedAddresses.add(address);
   }
 }
 
-function mappingKey(m: CodeMapping): string {
-  return `${m.fileId} ${m.path}`;
+/** Bound on remembered unmapped addresses per process (each a garbage frame seen once or more). */
+const MAX_UNMAPPED = 4096;
+
+function sameLayout(a: readonly CodeMapping[], b: readonly CodeMapping[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]!.start !== b[i]!.start || a[i]!.end !== b[i]!.end) return false;
+  return true;
 }

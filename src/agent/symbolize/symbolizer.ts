@@ -279,7 +279,11 @@ export class ProcSymbolizer implements Symbolizer {
     const address = Number(addr);
     const lookupAddress = leaf ? address : address - 1;
     let m = findMapping(proc.mappings, lookupAddress);
-    if (!m && this.refresh(proc)) m = findMapping(proc.mappings, lookupAddress);
+    if (!m && !proc.unmapped(lookupAddress)) {
+      // Maps read again unless read within mapsRefreshMs; a miss on maps that fresh is remembered.
+      if (this.refresh(proc)) m = findMapping(proc.mappings, lookupAddress);
+      if (!m && Date.now() - proc.mapsReadAt < this.mapsRefreshMs) proc.noteUnmapped(lookupAddress);
+    }
     if (m && isFileBacked(m)) return this.nativeFrame(proc, m, address, lookupAddress, b);
     if (m && m.path === VDSO_MAPPING) return this.vdsoFrame(m, address, lookupAddress, b);
     // Anonymous executable memory (or none known): JIT code, named by the process's perf map if any.
@@ -444,12 +448,13 @@ export class ProcSymbolizer implements Symbolizer {
     const maps = readMaps(proc.pid, this.procRoot);
     if (!maps) return false;
     this.counters.mapsReads++;
-    proc.mappings = maps;
+    const binaries = new Map<CodeMapping, BinaryInfo>();
     for (const m of maps) {
-      if (!isFileBacked(m) || proc.binaryOf(m)) continue;
+      if (!isFileBacked(m)) continue;
       const bin = this.binary(proc, m, eager);
-      if (bin) proc.setBinary(m, bin);
+      if (bin) binaries.set(m, bin);
     }
+    proc.setMappings(maps, binaries);
     return true;
   }
 
