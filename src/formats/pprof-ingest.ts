@@ -46,6 +46,13 @@ export function decodePprofForStore(data: Uint8Array, opts: DecodeOptions = {}, 
   return profiles;
 }
 
+/** Int32s per function table slot (64 bytes), where the key's bytes start in it, and how many fit. */
+const FN_SLOT = 16;
+const KEY_AT = 24;
+const INLINE_KEY = FN_SLOT * 4 - KEY_AT;
+/** Functions memoized before the memo starts over: keeps the table at 16 MiB at most. */
+const MAX_FUNCTIONS = 1 << 17;
+
 interface StackEntry {
   readonly slots: Int32Array;
   readonly lo: number;
@@ -70,14 +77,14 @@ const ids64 = (words: Uint32Array): BigUint64Array => new BigUint64Array(words.b
  * key always gives the id decodePprof would give.
  */
 class WireIds {
-  // Functions: an open-addressing table of entry + 1 (0 = empty) by a hash of their three strings' bytes.
   /**
-   * (hash, entry + 1) pairs, 0 = empty; the hash sits in the table so probes that miss touch nothing
-   * else (this loop is bound by memory latency: ≈ 4 000 lookups per agent push).
+   * Functions by the bytes of their three strings: open addressing, one 64-byte slot per entry holding
+   * [hash, entry + 1 (0 = empty), the three lengths, the key's arena offset] and the key's first
+   * INLINE_KEY bytes, so a lookup usually reads one cache line. This loop is bound by memory latency
+   * (≈ 4 000 lookups per agent push); with the key only in the arena a lookup touched three lines.
    */
-  private fnTable = new Int32Array(2 << 14);
-  /** Entry i's key: arena bytes from `fnKey[4i]`, the three strings' lengths `fnKey[4i + 1 .. 4i + 3]`. */
-  private fnKey = new Int32Array(4 * 1024);
+  private fnTable = new Int32Array(FN_SLOT << 13);
+  private fnTableBytes = new Uint8Array(this.fnTable.buffer);
   private arena = new Uint8Array(1 << 16);
   private arenaLength = 0;
   private fnCount = 0;
@@ -100,7 +107,7 @@ class WireIds {
 
   /** Starts a request over one scanned pprof: its mappings, functions and locations get their slots. */
   begin(scan: PprofScan, text: Buffer, str: (i: number) => string): WireRequest {
-    if (this.fnCount + this.locCount > CAPACITY) this.forget();
+    if (this.fnCount + this.locCount > CAPACITY || this.fnCount > MAX_FUNCTIONS) this.forget();
     if (this.stacks.size > STACK_CAPACITY || this.stackSlots > STACK_SLOTS_CAPACITY) this.forgetStacks();
     return new WireRequest(this, scan, text, str);
   }
@@ -136,12 +143,12 @@ class WireIds {
     if (f1 > f0) h = ends(h, bytes, f0, f1);
     h ^= h >>> 15;
     const table = this.fnTable;
-    const mask = (table.length >> 1) - 1;
+    const mask = table.length / FN_SLOT - 1;
     let at = h & mask;
     for (; ; at = (at + 1) & mask) {
-      const e = table[2 * at + 1]! - 1;
+      const e = table[at * FN_SLOT + 1]! - 1;
       if (e < 0) break;
-      if (table[2 * at] === h && this.sameKey(e, bytes, n0, n1, s0, s1, f0, f1)) return e;
+      if (table[at * FN_SLOT] === h && this.sameKey(at, bytes, n0, n1, s0, s1, f0, f1)) return e;
     }
     // New: keep its key, hash its id.
     const e = this.fnCount++;
@@ -156,7 +163,6 @@ class WireIds {
     this.arena.set(bytes.subarray(s0, s1), at0 + n1 - n0);
     this.arena.set(bytes.subarray(f0, f1), at0 + n1 - n0 + s1 - s0);
     this.arenaLength += len;
-    this.fnKey = room(this.fnKey, 4 * e + 3, (n) => new Int32Array(n));
     this.fnIds = room(this.fnIds, 2 * e + 1, (n) => new Uint32Array(n));
     this.fnFirstLoc = room(this.fnFirstLoc, e, (n) => new Int32Array(n));
     if (e >= this.fnFirstKey.length) {
@@ -164,45 +170,52 @@ class WireIds {
       k.set(this.fnFirstKey);
       this.fnFirstKey = k;
     }
-    this.fnKey[4 * e] = at0;
-    this.fnKey[4 * e + 1] = n1 - n0;
-    this.fnKey[4 * e + 2] = s1 - s0;
-    this.fnKey[4 * e + 3] = f1 - f0;
     const f = decode();
     setWords(this.fnIds, e, functionId(f.name, f.systemName, f.file));
     // `at` is the empty slot the probe ended on.
-    table[2 * at] = h;
-    table[2 * at + 1] = e + 1;
+    const base = at * FN_SLOT;
+    table[base] = h;
+    table[base + 1] = e + 1;
+    table[base + 2] = n1 - n0;
+    table[base + 3] = s1 - s0;
+    table[base + 4] = f1 - f0;
+    table[base + 5] = at0;
+    this.fnTableBytes.set(this.arena.subarray(at0, at0 + Math.min(len, INLINE_KEY)), base * 4 + KEY_AT);
     if (2 * this.fnCount > mask + 1) this.rehash();
     return e;
   }
 
-  private sameKey(e: number, bytes: Uint8Array, n0: number, n1: number, s0: number, s1: number, f0: number, f1: number): boolean {
-    const key = this.fnKey;
-    if (key[4 * e + 1] !== n1 - n0 || key[4 * e + 2] !== s1 - s0 || key[4 * e + 3] !== f1 - f0) return false;
-    const a = this.arena;
-    let k = key[4 * e]!;
-    for (let i = n0; i < n1; i++) if (a[k++] !== bytes[i]) return false;
-    for (let i = s0; i < s1; i++) if (a[k++] !== bytes[i]) return false;
-    for (let i = f0; i < f1; i++) if (a[k++] !== bytes[i]) return false;
+  /** Whether table slot `at` holds this key: its first bytes from the slot, any rest from the arena. */
+  private sameKey(at: number, bytes: Uint8Array, n0: number, n1: number, s0: number, s1: number, f0: number, f1: number): boolean {
+    const t = this.fnTable;
+    const base = at * FN_SLOT;
+    if (t[base + 2] !== n1 - n0 || t[base + 3] !== s1 - s0 || t[base + 4] !== f1 - f0) return false;
+    const inline = this.fnTableBytes;
+    const from = base * 4 + KEY_AT;
+    const arena = this.arena;
+    const rest = t[base + 5]!;
+    let k = 0;
+    for (let i = n0; i < n1; i++, k++) if ((k < INLINE_KEY ? inline[from + k] : arena[rest + k]) !== bytes[i]) return false;
+    for (let i = s0; i < s1; i++, k++) if ((k < INLINE_KEY ? inline[from + k] : arena[rest + k]) !== bytes[i]) return false;
+    for (let i = f0; i < f1; i++, k++) if ((k < INLINE_KEY ? inline[from + k] : arena[rest + k]) !== bytes[i]) return false;
     return true;
   }
 
   private rehash(): void {
     const old = this.fnTable;
     const table = new Int32Array(old.length * 2);
-    const mask = (table.length >> 1) - 1;
-    for (let i = 0; i < old.length; i += 2) {
+    const mask = table.length / FN_SLOT - 1;
+    for (let i = 0; i < old.length; i += FN_SLOT) {
       if (old[i + 1] === 0) continue;
       for (let at = old[i]! & mask; ; at = (at + 1) & mask) {
-        if (table[2 * at + 1] === 0) {
-          table[2 * at] = old[i]!;
-          table[2 * at + 1] = old[i + 1]!;
+        if (table[at * FN_SLOT + 1] === 0) {
+          table.set(old.subarray(i, i + FN_SLOT), at * FN_SLOT);
           break;
         }
       }
     }
     this.fnTable = table;
+    this.fnTableBytes = new Uint8Array(table.buffer);
   }
 
   /** The slot of a location holding one line of function entry `fn` (no address: symbolized frames are known by their lines). */
@@ -297,7 +310,8 @@ class WireIds {
   }
 
   private forget(): void {
-    this.fnTable = new Int32Array(2 << 14);
+    this.fnTable = new Int32Array(FN_SLOT << 13);
+    this.fnTableBytes = new Uint8Array(this.fnTable.buffer);
     this.fnCount = 0;
     this.arenaLength = 0;
     this.fnFirstKey.fill(-1);
