@@ -59,6 +59,8 @@ interface StackEntry {
   readonly hi: number;
   /** Small serial number: index of the per-request tables. */
   readonly serial: number;
+  /** The StoredStacks (by id) found to hold this stack; stored stacks stay stored, so it need not be asked again. */
+  storedIn: number;
 }
 
 /** `a` with room for index `n`. */
@@ -287,7 +289,7 @@ class WireIds {
       buf[2 * i + 3] = this.locIds[2 * slots[i]! + 1]!;
     }
     const id = h64Raw(new Uint8Array(buf.buffer, 0, (n + 1) * 8));
-    const e: StackEntry = { slots: slots.slice(0, n), lo: Number(id & 0xffffffffn), hi: Number(id >> 32n), serial: this.stackSerial++ };
+    const e: StackEntry = { slots: slots.slice(0, n), lo: Number(id & 0xffffffffn), hi: Number(id >> 32n), serial: this.stackSerial++, storedIn: 0 };
     this.stacks.set(key, e);
     this.stackSlots += n - (seen ? seen.slots.length : 0);
     return e;
@@ -528,7 +530,8 @@ class WireRequest {
       const e = this.stacks[j]!;
       stackWords[2 * j] = e.lo;
       stackWords[2 * j + 1] = e.hi;
-      if (stored?.has(e.lo, e.hi)) {
+      if (stored !== undefined && (e.storedIn === stored.id || stored.has(e.lo, e.hi))) {
+        e.storedIn = stored.id;
         dict.stacks[j] = STORED_STACK;
         continue;
       }

@@ -113,8 +113,8 @@ export function attachDecodePool(ctx: ServerContext, pool: DecodePool): void {
 export function decodeOffLoop(ctx: ServerContext, task: DecodeTask): Promise<Decoded> {
   const pool = pools.get(ctx);
   // pprof decoders skip the symbols of stacks this store has (the buffer is shared, not copied).
-  const stored = storedStacksOf(ctx.store)?.buffer;
-  const withStored = stored && (task.kind === 'format' || task.kind === 'pprof-series') ? { ...task, storedStacks: stored } : task;
+  const stored = storedStacksOf(ctx.store);
+  const withStored = stored && (task.kind === 'format' || task.kind === 'pprof-series') ? { ...task, storedStacks: { buffer: stored.buffer, id: stored.id } } : task;
   return pool ? pool.decode(withStored) : runDecodeTask(withStored);
 }
 

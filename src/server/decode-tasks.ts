@@ -37,7 +37,7 @@ export interface FormatTask {
   readonly timeMs?: number;
   readonly type?: ProfileType;
   /** The store's stored stacks (stored-stacks.ts): a pprof's symbols are built only for the others. */
-  readonly storedStacks?: SharedArrayBuffer;
+  readonly storedStacks?: SharedStoredStacks;
 }
 
 /** A Pyroscope Java agent upload (`format=jfr`): the recording, its per-context labels, the upload's window and sample rate. */
@@ -57,7 +57,13 @@ export interface PprofSeriesTask {
   readonly kind: 'pprof-series';
   readonly series: readonly PprofSeries[];
   readonly limits: TenantLimits;
-  readonly storedStacks?: SharedArrayBuffer;
+  readonly storedStacks?: SharedStoredStacks;
+}
+
+/** A StoredStacks as it travels to a decode worker: its buffer (shared, not copied) and its number. */
+export interface SharedStoredStacks {
+  readonly buffer: SharedArrayBuffer;
+  readonly id: number;
 }
 
 export interface PprofSeries {
@@ -137,8 +143,8 @@ async function decodeFormat(t: FormatTask): Promise<Profile[]> {
   return decodeAllowingEmpty(() => decodePprofForStore(body, opts, storedStacks(t.storedStacks)));
 }
 
-function storedStacks(buffer: SharedArrayBuffer | undefined): StoredStacks | undefined {
-  return buffer ? new StoredStacks(buffer) : undefined;
+function storedStacks(shared: SharedStoredStacks | undefined): StoredStacks | undefined {
+  return shared ? new StoredStacks(shared.buffer, shared.id) : undefined;
 }
 
 /** The whole request is decoded before anything is written: a bad sample in series 3 fails series 1 and 2 too. */

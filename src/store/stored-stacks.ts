@@ -18,11 +18,21 @@ const WAYS = 4;
 /** 2^18 slots (3 MiB): more stacks than one server's agents usually send (a miss only costs time). */
 const DEFAULT_SLOTS = 1 << 18;
 
+/** Set numbers of this process (decoders on other threads get the number with the buffer). */
+let nextId = 1;
+
 export class StoredStacks {
   private readonly words: Int32Array;
   private readonly mask: number;
 
-  constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(DEFAULT_SLOTS * SLOT_WORDS * 4)) {
+  /**
+   * @param id names the set (the store) within the process, for decoders that remember what they
+   * found in it: a stack stored in one store is not in another.
+   */
+  constructor(
+    readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(DEFAULT_SLOTS * SLOT_WORDS * 4),
+    readonly id: number = nextId++,
+  ) {
     this.words = new Int32Array(buffer);
     const buckets = this.words.length / SLOT_WORDS / WAYS;
     if (!Number.isInteger(buckets) || (buckets & (buckets - 1)) !== 0) throw new RangeError(`stored-stack set of ${buckets} buckets: must be a power of two`);
