@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { DictionaryBuilder } from '../../model/index.js';
 import type { Symbolizer, SymbolizerStats } from '../types.js';
 import { fileOffsetToVaddr, loadSymbols, readBinaryInfo, type BinaryInfo } from './binary.js';
-import { KERNEL_MAPPING, KernelSymbols } from './kallsyms.js';
+import { KERNEL_MAPPING, KernelSymbols, type KernelFrame } from './kallsyms.js';
 import { demangle } from './demangle.js';
 import { LruCache } from '../lru.js';
 import { PerfMap } from './perf-map.js';
@@ -55,6 +55,17 @@ const IDLE_EVICT_MS = 10 * 60_000;
 /** How often the idle sweep runs (it is driven by observe(), so an idle agent does no work). */
 const SWEEP_EVERY_MS = 60_000;
 
+/** Location of each frame already resolved into one dictionary, and its entries found by object. */
+interface DictionaryMemo {
+  readonly kernel: Map<bigint, number>;
+  readonly user: Map<number, Map<number, number>>;
+  readonly python: Map<number, Map<bigint, number>>;
+  /** Dictionary function of each native name object (one per function, see `names`). */
+  readonly functions: Map<NativeName, number>;
+  /** Dictionary mapping of each binary. */
+  readonly binaries: Map<BinaryInfo, number>;
+}
+
 /** A native function name: readable (demangled) and, when different, the linker's. */
 interface NativeName {
   readonly name: string;
@@ -83,15 +94,19 @@ export class ProcSymbolizer implements Symbolizer {
   private sweptAt = Date.now();
   /** Names by build id, then ELF address; flushed whole when it reaches its bound (cheap, and rare). */
   private readonly results = new Map<string, Map<number, NativeName | null>>();
+  /** The name object of each function met, by build id then linker name; flushed with `results`. */
+  private readonly names = new Map<string, Map<string, NativeName>>();
   private resultCount = 0;
   private readonly maxCachedResults: number;
   private kernel: KernelSymbols | undefined;
+  /** Names of kernel addresses found in the current kallsyms read (misses are not kept: a module may load). */
+  private readonly kernelNames = new Map<bigint, KernelFrame>();
   private kernelLoadedAt = 0;
   private kernelCheckedAt = 0;
   /** Content of the modules file when kallsyms was last read. */
   private modulesSeen = '';
   /** Location of each frame already resolved into a dictionary; dropped with the dictionary. */
-  private readonly memo = new WeakMap<DictionaryBuilder, { kernel: Map<bigint, number>; user: Map<number, Map<number, number>>; python: Map<number, Map<bigint, number>> }>();
+  private readonly memo = new WeakMap<DictionaryBuilder, DictionaryMemo>();
   /** Whether scanProcesses() has made its first pass. */
   private scanned = false;
   /** The kernel's vdso image (null: could not be read). */
@@ -155,7 +170,7 @@ export class ProcSymbolizer implements Symbolizer {
     // Stacks of one batch share most frames (main, the runtime's loop, syscall entry): each distinct
     // frame is resolved once per dictionary and then reused.
     let memo = this.memo.get(b);
-    if (!memo) this.memo.set(b, (memo = { kernel: new Map(), user: new Map(), python: new Map() }));
+    if (!memo) this.memo.set(b, (memo = { kernel: new Map(), user: new Map(), python: new Map(), functions: new Map(), binaries: new Map() }));
     const out: number[] = [];
     for (let i = 0; i < kernel.length; i++) {
       const addr = kernel[i]!;
@@ -184,7 +199,7 @@ export class ProcSymbolizer implements Symbolizer {
         let loc = perPid.get(key);
         if (loc === undefined) {
           proc ??= this.processes.get(pid) ?? this.snapshot(pid);
-          perPid.set(key, (loc = this.userFrame(proc, user[i]!, i === 0, b)));
+          perPid.set(key, (loc = this.userFrame(proc, user[i]!, i === 0, b, memo)));
         } else this.countReuse(b, loc);
         out.push(loc);
       }
@@ -222,13 +237,17 @@ export class ProcSymbolizer implements Symbolizer {
     let kernel = this.kernel ?? this.loadKernel();
     // Past the leaf, addresses are return addresses: the call is the instruction before.
     const at = leaf ? addr : addr - 1n;
-    let hit = kernel.lookup(at);
+    // The same kernel paths (syscall entry, the scheduler) are on most stacks of every interval: each
+    // address is looked up (and its name decoded) once while this kallsyms read stands.
+    let hit = this.kernelNames.get(at) ?? kernel.lookup(at);
     // A module loaded since kallsyms was read: read it again, at most once a minute.
     if (!hit && kernel.size > 0 && this.kernelSymbolsChanged()) {
       kernel = this.loadKernel();
       hit = kernel.lookup(at);
     }
     if (!hit) return b.location(b.mapping(KERNEL_MAPPING, kernel.buildId), addr, []);
+    if (this.kernelNames.size >= this.maxCachedResults) this.kernelNames.clear();
+    this.kernelNames.set(at, hit);
     this.counters.symbolized++;
     const mapping = b.mapping(hit.mapping, hit.mapping === KERNEL_MAPPING ? kernel.buildId : '');
     return b.location(mapping, addr, [{ function: b.function(hit.name), line: 0 }]);
@@ -257,6 +276,7 @@ export class ProcSymbolizer implements Symbolizer {
   }
 
   private loadKernel(): KernelSymbols {
+    this.kernelNames.clear();
     this.modulesSeen = this.readModules();
     this.kernel = KernelSymbols.load(this.options.kallsymsPath);
     this.kernelLoadedAt = Date.now();
@@ -274,7 +294,7 @@ export class ProcSymbolizer implements Symbolizer {
     return b.location(b.mapping(PYTHON_MAPPING), BigInt(code), [{ function: b.function(f.name, '', f.file), line: f.line }]);
   }
 
-  private userFrame(proc: ProcessSnapshot, addr: bigint, leaf: boolean, b: DictionaryBuilder): number {
+  private userFrame(proc: ProcessSnapshot, addr: bigint, leaf: boolean, b: DictionaryBuilder, memo: DictionaryMemo): number {
     this.counters.frames++;
     const address = Number(addr);
     const lookupAddress = leaf ? address : address - 1;
@@ -284,7 +304,7 @@ export class ProcSymbolizer implements Symbolizer {
       if (this.refresh(proc)) m = findMapping(proc.mappings, lookupAddress);
       if (!m && Date.now() - proc.mapsReadAt < this.mapsRefreshMs) proc.noteUnmapped(lookupAddress);
     }
-    if (m && isFileBacked(m)) return this.nativeFrame(proc, m, address, lookupAddress, b);
+    if (m && isFileBacked(m)) return this.nativeFrame(proc, m, address, lookupAddress, b, memo);
     if (m && m.path === VDSO_MAPPING) return this.vdsoFrame(m, address, lookupAddress, b);
     // Anonymous executable memory (or none known): JIT code, named by the process's perf map if any.
     const name = this.jitName(proc, lookupAddress);
@@ -296,16 +316,26 @@ export class ProcSymbolizer implements Symbolizer {
     return b.location(b.mapping(m?.path || (m ? '[anon]' : UNKNOWN_MAPPING)), addr, []);
   }
 
-  private nativeFrame(proc: ProcessSnapshot, m: CodeMapping, address: number, lookupAddress: number, b: DictionaryBuilder): number {
+  private nativeFrame(proc: ProcessSnapshot, m: CodeMapping, address: number, lookupAddress: number, b: DictionaryBuilder, memo: DictionaryMemo): number {
     const fileOffset = address - m.start + m.offset;
     const bin = proc.binaryOf(m);
-    const mapping = b.mapping(m.path, bin?.buildId ?? '');
+    // The same binary (libc, the runtime) is on the stacks of many processes: its mapping and each of
+    // its functions are keyed into the dictionary once, then found by object.
+    let mapping = bin ? memo.binaries.get(bin) : undefined;
+    if (mapping === undefined) {
+      mapping = b.mapping(m.path, bin?.buildId ?? '');
+      if (bin) memo.binaries.set(bin, mapping);
+    }
     // Some runtimes JIT into file-backed memory or name their embedded builtins only in the perf map.
     const native = bin ? this.nativeName(bin, lookupAddress - m.start + m.offset, proc) : undefined;
     const jit = native ? undefined : this.jitName(proc, lookupAddress);
     if (!native && jit === undefined) return b.location(mapping, BigInt(fileOffset), []);
     this.counters.symbolized++;
-    const fn = native ? b.function(native.name, native.systemName) : b.function(jit!);
+    let fn = native ? memo.functions.get(native) : undefined;
+    if (fn === undefined) {
+      fn = native ? b.function(native.name, native.systemName) : b.function(jit!);
+      if (native) memo.functions.set(native, fn);
+    }
     return b.location(mapping, BigInt(fileOffset), [{ function: fn, line: 0 }]);
   }
 
@@ -331,15 +361,22 @@ export class ProcSymbolizer implements Symbolizer {
       return cached ?? undefined;
     }
     const symbol = this.table(bin, proc)?.lookup(vaddr);
-    let name: NativeName | undefined;
-    if (symbol !== undefined) {
-      const readable = demangle(symbol);
-      name = { name: readable, systemName: readable === symbol ? '' : symbol };
-    }
     if (this.resultCount >= this.maxCachedResults) {
       this.results.clear();
+      this.names.clear();
       this.resultCount = 0;
       perBinary = undefined;
+    }
+    let name: NativeName | undefined;
+    if (symbol !== undefined) {
+      // One name object per function, whatever address in it a frame has: demangled once.
+      let byName = this.names.get(bin.symbolsKey);
+      if (!byName) this.names.set(bin.symbolsKey, (byName = new Map()));
+      name = byName.get(symbol);
+      if (!name) {
+        const readable = demangle(symbol);
+        byName.set(symbol, (name = { name: readable, systemName: readable === symbol ? '' : symbol }));
+      }
     }
     if (!perBinary) this.results.set(bin.symbolsKey, (perBinary = new Map()));
     perBinary.set(vaddr, name ?? null);
