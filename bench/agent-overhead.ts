@@ -22,6 +22,7 @@ import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sampleProc } from './proc-usage.js';
 import { bpfProgStats, programIdsOf } from './bpf-programs.js';
 
 const seconds = Number(process.argv[2] ?? 60);
@@ -68,22 +69,6 @@ func main() {
 	}
 }
 `;
-
-interface ProcSample {
-  readonly cpuS: number;
-  readonly rssKiB: number;
-  readonly hwmKiB: number;
-  /** Resident anonymous memory (heap, buffers) and file pages (the node binary and libraries, shared). */
-  readonly anonKiB: number;
-  readonly fileKiB: number;
-}
-
-function sampleProc(pid: number): ProcSample {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
-  return { cpuS: (Number(stat[11]) + Number(stat[12])) / CLK_TCK, rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM'), anonKiB: kib('RssAnon'), fileKiB: kib('RssFile') };
-}
 
 // The agent as users run it: compiled by tsc into dist/ (the compile step of `npm run build`), started
 // through bin/kiln.js. tsc exits non-zero for type errors anywhere in the tree but still emits.

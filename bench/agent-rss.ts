@@ -13,12 +13,13 @@
  * window, and each agent's V8 heap and external memory from its /metrics at the end. Prints Markdown.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sampleProc } from './proc-usage.js';
 
 const [dirA, dirB] = [process.argv[2], process.argv[3]].map((d) => (d ? path.resolve(d) : ''));
 const seconds = Number(process.argv[4] ?? 120);
@@ -27,23 +28,15 @@ if (!dirA || !dirB) throw new Error('usage: bench/agent-rss.ts <checkout A> <che
 for (const d of [dirA, dirB]) if (!existsSync(path.join(d, 'dist/agent/cli-main.js'))) throw new Error(`${d}: no dist/ build (run npx tsc -p tsconfig.json there)`);
 if (process.getuid?.() !== 0) throw new Error('run as root: the agent needs it');
 
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const fixtures = fileURLToPath(new URL('../test/agent/fixtures/', import.meta.url));
 const tmp = mkdtempSync(path.join(tmpdir(), 'kiln-bench-rss-'));
 
-interface Usage {
-  readonly cpuS: number;
-  readonly rssMiB: number;
-  readonly anonMiB: number;
-  readonly fileMiB: number;
+/** CPU seconds so far and memory in MiB. */
+function usage(pid: number) {
+  const p = sampleProc(pid);
+  return { cpuS: p.cpuS, rssMiB: p.rssKiB / 1024, anonMiB: p.anonKiB / 1024, fileMiB: p.fileKiB / 1024 };
 }
-
-function usage(pid: number): Usage {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const mib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) / 1024;
-  return { cpuS: (Number(stat[11]) + Number(stat[12])) / CLK_TCK, rssMiB: mib('VmRSS'), anonMiB: mib('RssAnon'), fileMiB: mib('RssFile') };
-}
+type Usage = ReturnType<typeof usage>;
 
 // The load.
 const quiet = { stdio: 'ignore' } as const;
@@ -58,7 +51,8 @@ for (let i = 0; i < 10; i++) load.push(spawn('sleep', [life], quiet));
 let churned = 0;
 const churn = setInterval(() => {
   churned++;
-  spawn(...(churned % 2 ? (['sh', ['-c', 'i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done']] as const) : (['python3', ['-c', 'sum(range(50000))']] as const)), quiet);
+  if (churned % 2) spawn('sh', ['-c', 'i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done'], quiet);
+  else spawn('python3', ['-c', 'sum(range(50000))'], quiet);
 }, 500);
 
 // A sink for the agents' requests.
