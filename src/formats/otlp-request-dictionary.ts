@@ -42,7 +42,8 @@ export class OtlpRequestDictionary {
   private readonly mappingIdx = new Map<string, number>();
   private readonly functionIdx = new Map<string, number>();
   private readonly locationIdx = new Map<string, number>();
-  private readonly stackIdx = new Map<string, number>();
+  /** Stacks by a hash of their location indices (collisions share a bucket). */
+  private readonly stackIdx = new Map<number, number[]>();
   /** What each source dictionary's entries became here (-1: not yet). */
   private readonly sources = new Map<SymbolDictionary, SourceIndex>();
 
@@ -65,9 +66,16 @@ export class OtlpRequestDictionary {
     let i = at.stacks[si]!;
     if (i >= 0) return i;
     const locs = src.stacks[si]!.map((li) => this.location(src, at, li));
-    const id = locs.join(',');
-    i = this.stackIdx.get(id) ?? -1;
-    if (i < 0) this.stackIdx.set(id, (i = this.stacks.push(locs) - 1));
+    // By a hash of the indices and a compare, not a joined key string: an interval has thousands of
+    // stacks of tens of frames.
+    const h = hashIndices(locs);
+    const bucket = this.stackIdx.get(h);
+    if (bucket) for (const c of bucket) if (sameIndices(this.stacks[c]!, locs)) i = c;
+    if (i < 0) {
+      i = this.stacks.push(locs) - 1;
+      if (bucket) bucket.push(i);
+      else this.stackIdx.set(h, [i]);
+    }
     at.stacks[si] = i;
     return i;
   }
@@ -153,4 +161,17 @@ class SourceIndex {
     this.locations = new Int32Array(d.locations.length).fill(-1);
     this.stacks = new Int32Array(d.stacks.length).fill(-1);
   }
+}
+
+/** FNV-1a over the indices' 32-bit values. */
+function hashIndices(xs: readonly number[]): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < xs.length; i++) h = Math.imul(h ^ xs[i]!, 0x01000193);
+  return h;
+}
+
+function sameIndices(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -1,0 +1,87 @@
+/**
+ * What one process costs the agent's user space, and what encoding one interval costs — the two items
+ * that scale with process churn (issue 11). No BPF: the labeler and symbolizer run on this host's /proc.
+ *
+ *   npx tsx bench/agent-per-pid.ts [rounds=5]
+ *
+ * Per process, CPU µs (user+sys of this process) of labels() + observe():
+ * - gone: a pid that no longer exists (most short-lived processes by the time their samples are read);
+ * - new: a live process seen for the first time (40 sleep / python3 processes started by the bench);
+ * - known: the same processes again (each interval's check that the pid was not reused).
+ * Anchor, same rounds: one readFileSync of /proc/PID/stat for the same processes.
+ * Encoding: one interval of 100 profiles × 20 stacks × 15 frames over 3 000 functions, with the agent's
+ * writer and with the OTLP codec (anchor), then gzip at levels 6 and 1. A first round warms the JIT
+ * and is not counted. In a checkout without the agent's writer (before it), its row is left out.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { gzipSync } from 'node:zlib';
+import { MetadataLabeler } from '../src/agent/metadata/labeler.js';
+import { ProcSymbolizer } from '../src/agent/symbolize/symbolizer.js';
+import { encodeOtlpProtobuf } from '../src/formats/otlp.js';
+import { CPU_TYPE, DictionaryBuilder, labelsFrom, type Profile } from '../src/model/index.js';
+
+const rounds = Number(process.argv[2] ?? 5);
+const cpuUs = (f: () => void, n: number): number => {
+  const c = process.cpuUsage();
+  f();
+  const d = process.cpuUsage(c);
+  return (d.user + d.system) / n;
+};
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const kids = Array.from({ length: 40 }, (_, i) =>
+  i % 2 ? spawn('/usr/bin/python3', ['-c', 'import time; time.sleep(600)'], { stdio: 'ignore' }) : spawn('sleep', ['600'], { stdio: 'ignore' }),
+);
+await new Promise((r) => setTimeout(r, 1500));
+const live = kids.map((k) => k.pid!);
+
+function interval(): Profile[] {
+  const b = new DictionaryBuilder();
+  let seed = 1;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  return Array.from({ length: 100 }, (_, p) => {
+    const stacks: number[] = [];
+    const values: number[] = [];
+    for (let s = 0; s < 20; s++) {
+      const locations = Array.from({ length: 15 }, () => {
+        const f = rnd(3000);
+        return b.location(b.mapping(`/usr/lib/lib${f % 30}.so`, `${f % 30}`.padStart(40, '0')), BigInt(f * 16), [{ function: b.function(`function_${f}_of_some_length`), line: 0 }]);
+      });
+      stacks.push(b.stack(locations));
+      values.push((1e9 / 19) * (1 + rnd(5)));
+    }
+    return { type: CPU_TYPE, labels: labelsFrom({ service_name: `svc${p}`, pid: String(1000 + p), comm: `c${p}`, node: 'n' }), timeMs: Date.now(), durationNs: 10e9, period: 1e9 / 19, dict: b.dict, stacks, values };
+  });
+}
+
+const rows: Record<string, number[]> = {};
+const keep = (k: string, v: number) => (rows[k] ??= []).push(v);
+const profiles = interval();
+const writer = await import('../src/agent/exporter-otlp.js').then((m) => new m.OtlpRequestEncoder()).catch(() => undefined);
+const raw = encodeOtlpProtobuf(profiles);
+const ENCODES = 10;
+try {
+  for (let r = 0; r <= rounds; r++) {
+    const note = r === 0 ? () => undefined : keep;
+    const gone = Array.from({ length: 2000 }, (_, i) => 3_000_000 + r * 10_000 + i);
+    const labeler = new MetadataLabeler({});
+    const symbolizer = new ProcSymbolizer({});
+    note('gone pid: labels + observe', cpuUs(() => gone.forEach((p) => (labeler.labels(p, 'sh'), symbolizer.observe(p))), gone.length));
+    note('new pid: labels + observe', cpuUs(() => live.forEach((p) => (labeler.labels(p, ''), symbolizer.observe(p))), live.length));
+    note('known pid: labels + observe', cpuUs(() => { for (let k = 0; k < 20; k++) live.forEach((p) => (labeler.labels(p, ''), symbolizer.observe(p))); }, live.length * 20));
+    note('anchor: readFileSync /proc/PID/stat', cpuUs(() => { for (let k = 0; k < 20; k++) live.forEach((p) => readFileSync(`/proc/${p}/stat`, 'latin1')); }, live.length * 20));
+    if (writer) note('encode interval: agent writer', cpuUs(() => { for (let k = 0; k < ENCODES; k++) writer.encode(profiles); }, ENCODES));
+    note('encode interval: OTLP codec (anchor)', cpuUs(() => { for (let k = 0; k < ENCODES; k++) encodeOtlpProtobuf(profiles); }, ENCODES));
+    note('gzip level 6', cpuUs(() => { for (let k = 0; k < ENCODES; k++) gzipSync(raw); }, ENCODES));
+    note('gzip level 1', cpuUs(() => { for (let k = 0; k < ENCODES; k++) gzipSync(raw, { level: 1 }); }, ENCODES));
+  }
+} finally {
+  for (const k of kids) k.kill('SIGKILL');
+}
+console.log(`load average ${loadavg()[0]!.toFixed(1)}, ${rounds} rounds, median (CPU µs; encode in µs per interval, ${raw.length} bytes raw)`);
+for (const [k, v] of Object.entries(rows)) console.log(`| ${k} | ${median(v).toFixed(1)} | ${v.map((x) => x.toFixed(0)).join(' / ')} |`);
