@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { compileJavaBurner, javaMajorVersion } from './jvm/java-fixture.js';
+import { compileJavaBurner, javaMajorVersion, removePerfMap } from './jvm/java-fixture.js';
 import { startAgent } from '../../src/agent/agent.js';
 import { foldedForPid, keepOnly, run, testConfig, totalSeconds } from './proof-support.js';
 import { requireBpf } from './require-bpf.js';
@@ -71,6 +71,8 @@ describe('proof: HotSpot JIT frames named through the JVM\'s attach socket (real
     const [plainPid, preservedPid] = await runJvms(server.url, classPath, [[], ['-XX:+PreserveFramePointer']]);
     const plain = await jvmRun(server.url, plainPid!);
     const preserved = await jvmRun(server.url, preservedPid!);
+    removePerfMap(plainPid!);
+    removePerfMap(preservedPid!);
     for (const [name, r] of [['default flags', plain], ['-XX:+PreserveFramePointer', preserved]] as const) {
       console.log(`proof-jvm ${name}: ${r.seconds.toFixed(2)} s of samples, Burner.burn named in ${r.burnNamed.toFixed(1)} %, of those ${r.reachesEntry.toFixed(1)} % reach the thread entry\n${r.heaviest.join('\n')}`);
     }

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,5 +42,13 @@ export function startChild(cmd: string, args: string[]): ChildProcess {
 }
 
 export function killStarted(): void {
-  for (const c of started.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const c of started.splice(0)) {
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    removePerfMap(c.pid!);
+  }
+}
+
+/** A JVM's perf map outlives it in /tmp (by design, as with -XX:+DumpPerfMapAtExit): tests remove theirs. */
+export function removePerfMap(pid: number): void {
+  rmSync(`/tmp/perf-${pid}.map`, { force: true });
 }
