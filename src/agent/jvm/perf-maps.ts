@@ -33,14 +33,15 @@ export interface JvmPerfMapOptions extends AttachOptions {
   readonly log?: (line: string) => void;
 }
 
+/** Named to sit beside the symbolizer's own stats on the agent's /metrics (kiln_agent_symbolizer_stat). */
 export interface JvmPerfMapStats {
   /** Processes recognised as HotSpot JVMs. */
-  readonly jvms: number;
+  readonly jvmProcesses: number;
   /** Compiler.perfmap commands that succeeded. */
-  readonly mapsWritten: number;
-  readonly failures: number;
+  readonly jvmMapsWritten: number;
+  readonly jvmMapFailures: number;
   /** Wall time of the last successful request, attach included when it was the first (ms). */
-  readonly lastRequestMs: number;
+  readonly jvmLastMapRequestMs: number;
 }
 
 interface ProcessState {
@@ -64,7 +65,7 @@ export class JvmPerfMaps {
   private readonly missed = new Set<number>();
   private readonly byPid = new LruCache<number, ProcessState>(4096);
   private inFlight = 0;
-  private counters = { jvms: 0, mapsWritten: 0, failures: 0, lastRequestMs: 0 };
+  private counters = { jvmProcesses: 0, jvmMapsWritten: 0, jvmMapFailures: 0, jvmLastMapRequestMs: 0 };
 
   constructor(private readonly options: JvmPerfMapOptions = {}) {
     this.procRoot = options.procRoot ?? '/proc';
@@ -112,7 +113,7 @@ export class JvmPerfMaps {
   private classify(pid: number, now: number): ProcessState {
     const jvm = isHotSpot(pid, this.procRoot);
     const s: ProcessState = { startTime: readStartTime(pid, this.procRoot), jvm, nextAt: jvm ? now : now + this.recheckMs, intervalMs: this.minIntervalMs, asked: false };
-    if (jvm) this.counters.jvms++;
+    if (jvm) this.counters.jvmProcesses++;
     this.byPid.set(pid, s);
     return s;
   }
@@ -128,13 +129,13 @@ export class JvmPerfMaps {
         if (status !== 0 || /^java\.lang\.\w*(Exception|Error)/m.test(output)) {
           throw new AttachError(`Compiler.perfmap refused (JDK 17+ needed): ${output.trim().split('\n')[0] ?? `status ${status}`}`, true);
         }
-        this.counters.mapsWritten++;
-        this.counters.lastRequestMs = performance.now() - t0;
+        this.counters.jvmMapsWritten++;
+        this.counters.jvmLastMapRequestMs = performance.now() - t0;
         s.nextAt = Date.now() + s.intervalMs;
         s.intervalMs = Math.min(s.intervalMs * 2, this.maxIntervalMs);
       })
       .catch((e: unknown) => {
-        this.counters.failures++;
+        this.counters.jvmMapFailures++;
         const permanent = e instanceof AttachError && e.permanent;
         s.nextAt = permanent ? Infinity : Date.now() + this.maxIntervalMs;
         this.options.log?.(`JVM ${pid}: no JIT symbol map${permanent ? '' : ', will retry'}: ${(e as Error).message}`);
