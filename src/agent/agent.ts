@@ -173,7 +173,7 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
     metrics.relabelDropped.inc(built.droppedSamples);
     if (unwinding) for (const pid of built.keptPids) unwinding.tables.keep(pid);
     metrics.processes.set(built.profiles.length);
-    metrics.recordSymbolizer(symbolizer.stats());
+    metrics.recordSymbolizer({ ...symbolizer.stats(), ...jvm?.stats() });
     if (unwinding) metrics.recordUnwindTables(unwinding.stats());
     exporter.submit(built.profiles, window);
     stage('encode');
