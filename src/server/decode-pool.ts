@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { Unavailable } from '../model/errors.js';
 import { storedStacksOf } from '../store/stored-stacks.js';
+import { announceWrites } from '../store/write-hints.js';
 import type { ServerContext } from './context.js';
 import type { DecodeTask, Decoded } from './decode-tasks.js';
 import { runDecodeTask } from './decode-tasks.js';
@@ -107,6 +108,8 @@ const pools = new WeakMap<ServerContext, DecodePool>();
 /** Makes `pool` the one that decodes this server's ingest payloads (startServer does it). */
 export function attachDecodePool(ctx: ServerContext, pool: DecodePool): void {
   pools.set(ctx, pool);
+  // Decodes in flight end as writes: the store may wait for them to commit them together.
+  announceWrites(ctx.store, () => pool.inFlight > 0);
 }
 
 /** Decodes on the server's pool; a context without one (apps built for `inject` in tests) decodes inline. */

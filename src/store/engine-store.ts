@@ -24,6 +24,7 @@ import { SymbolCache } from './symbol-cache.js';
 import type { WritePathOptions } from './write-path.js';
 import { WritePath } from './write-path.js';
 import { registerStoredStacks } from './stored-stacks.js';
+import { moreWritesComing } from './write-hints.js';
 
 export type EngineStoreOptions = WritePathOptions;
 
@@ -46,6 +47,7 @@ export class EngineStore implements Store {
   ) {
     this.symbols = new SymbolCache(engine);
     registerStoredStacks(this, writes.storedStacks);
+    writes.moreComing = () => moreWritesComing(this);
   }
 
   /** Takes ownership of the engine: closing the store closes it. */

@@ -19,6 +19,10 @@ export const KNOWN_IDS_CAPACITY = 250_000;
 /** A group commit stops taking queued calls past this many sample rows (bounds commit memory). */
 const MAX_ROWS_PER_COMMIT = 500_000;
 
+/** A commit gathers queued writes up to this many rows, waiting at most GATHER_MS for more (write-hints.ts). */
+const GATHER_ROWS = 8192;
+const GATHER_MS = 20;
+
 /** Profile ids of failed commits remembered as "maybe stored" (a few MB); past it the oldest are forgotten. */
 const MAX_IN_DOUBT = 100_000;
 
@@ -222,9 +226,27 @@ export class WritePath {
     while (this.draining) await this.draining;
   }
 
+  /** Whether more writes are about to arrive (see write-hints.ts); the store that owns this path sets it. */
+  moreComing: () => boolean = () => false;
+
+  /**
+   * Before a commit, while it would hold few rows and more writes are on their way, waits for them
+   * (at most GATHER_MS): a commit's fixed cost is paid once for all of them. A lone writer never waits.
+   */
+  private async gather(): Promise<void> {
+    const until = performance.now() + GATHER_MS;
+    for (;;) {
+      let rows = 0;
+      for (const q of this.queued) rows += q.rows;
+      if (rows >= GATHER_ROWS || !this.moreComing() || performance.now() >= until) return;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  }
+
   private async drain(): Promise<void> {
     try {
       while (this.queued.length > 0) {
+        await this.gather();
         const batch: QueuedWrite[] = [];
         let rows = 0;
         while (this.queued.length > 0 && (batch.length === 0 || rows < MAX_ROWS_PER_COMMIT)) {

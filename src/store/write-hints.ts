@@ -1,0 +1,17 @@
+/**
+ * Whether more writes are on their way to a store: a server knows its ingest decodes in flight, the
+ * store does not. The write path uses it to gather a group commit: a DuckDB commit costs ≈ 5 ms of
+ * CPU whatever it holds (measured: one commit per agent push 7.3–8.9 ms of CPU per push, eight
+ * writers grouping 2.1–4.1 ms, load ≈ 27), and with decoding on worker threads pushes reached the
+ * store one at a time, each committed alone.
+ */
+const hints = new WeakMap<object, () => boolean>();
+
+/** `store` will get more writes while `moreComing()` says so (the server's decodes in flight). */
+export function announceWrites(store: object, moreComing: () => boolean): void {
+  hints.set(store, moreComing);
+}
+
+export function moreWritesComing(store: object): boolean {
+  return hints.get(store)?.() ?? false;
+}
