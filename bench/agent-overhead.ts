@@ -234,6 +234,7 @@ try {
   const tableStat = (st: string) => g.get(`kiln_agent_unwind_tables{stat="${st}"}`) ?? 0;
   const mib = (name: string) => `${((g.get(name) ?? 0) / 1048576).toFixed(1)} MiB`;
   const stat = (name: string) => g.get(`kiln_agent_symbolizer_stat{stat="${name}"}`) ?? 0;
+  const statDelta = (name: string) => stat(name) - (g0.get(`kiln_agent_symbolizer_stat{stat="${name}"}`) ?? 0);
   const a = after[0]!;
   const memory =
     `Agent memory at the end: RSS ${(a.rssKiB / 1024).toFixed(1)} MiB = anonymous ${(a.anonKiB / 1024).toFixed(1)} MiB + file-backed ${(a.fileKiB / 1024).toFixed(1)} MiB ` +
@@ -254,6 +255,9 @@ try {
     `Agent requests delivered to the sink: ${requests} (${(bytes / 1024).toFixed(0)} KiB). BPF object loaded by the compiled agent: ${path.relative(ROOT, bpfObject)}.`,
     '',
     `Agent CPU by stage in the window (% of one core): ${stages.map(([st, v]) => `${st} ${pctCore(v)}`).join(', ')}, rest (sending, timers, metrics, GC) ${pctCore(Math.max(0, rest))}.`,
+    // First-time work that lands in the window (binaries other suites on the host start) moves the stages.
+    `First-time work in the window: ${statDelta('tableLoads')} symbol tables and ${statDelta('kallsymsLoads')} kallsyms read, ${statDelta('mapsReads')} maps read by the symbolizer, ` +
+      `${(g.get('kiln_agent_unwind_tables{stat="loads"}') ?? 0) - (g0.get('kiln_agent_unwind_tables{stat="loads"}') ?? 0)} processes loaded for unwinding.`,
     `User-stack walks in the window: ${walks}, ${results.map((r) => `${r} ${walks ? ((100 * walk(r)) / walks).toFixed(1) : '0'} %`).join(', ')}. ` +
       `Unwind tables at the end: ${tableStat('binaries')} binaries, ${tableStat('rowsUsed')} rows (${((tableStat('rowsUsed') * 8) / 1048576).toFixed(1)} MiB of kernel memory), ${tableStat('processes')} processes loaded (${tableStat('loads')} loads, ${tableStat('tableLoads')} table requests since start).`,
     '',
