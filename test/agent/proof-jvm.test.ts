@@ -39,6 +39,12 @@ async function runJvms(serverUrl: string, classPath: string, flagSets: readonly 
     pids = jvms.map((j) => j.pid);
     const codes = await Promise.all(jvms.map((j) => j.exited));
     if (codes.some((c) => c !== 0)) throw new Error(`java exited with ${codes.join(', ')}`);
+    // What an operator sees on the agent's /metrics: both JVMs found, their maps written, no failure.
+    const metrics = await agent.metrics.registry.metrics();
+    const stat = (name: string) => Number(new RegExp(`^kiln_agent_symbolizer_stat\\{stat="${name}"\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    expect(stat('jvmProcesses'), 'kiln_agent_symbolizer_stat{stat="jvmProcesses"}').toBe(flagSets.length);
+    expect(stat('jvmMapsWritten'), 'kiln_agent_symbolizer_stat{stat="jvmMapsWritten"}').toBeGreaterThanOrEqual(flagSets.length);
+    expect(stat('jvmMapFailures'), 'kiln_agent_symbolizer_stat{stat="jvmMapFailures"}').toBe(0);
     return pids;
   } finally {
     await agent.stop(30_000);
