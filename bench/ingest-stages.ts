@@ -13,7 +13,7 @@ import { gunzipSync } from 'node:zlib';
 import { Profile as PprofProfile } from 'pprof-format';
 import { decodePprof, encodePprofGzip } from '../src/formats/pprof.js';
 import { readPprof, scanPprof } from '../src/formats/pprof-wire.js';
-import { decodePprofForStore } from '../src/formats/pprof-ingest.js';
+import { decodePprofForStore } from '../src/server/pprof-ingest.js';
 import { StoredStacks } from '../src/store/stored-stacks.js';
 import type { Profile } from '../src/model/index.js';
 import { seriesId } from '../src/model/index.js';

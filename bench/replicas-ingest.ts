@@ -9,6 +9,14 @@
  *
  * On a 2-core machine the servers, ClickHouse and the load generator share both cores, so two
  * replicas cannot double the ingest here; the CPU per row says what each replica costs.
+ *
+ *   sudo npx tsx bench/replicas-ingest.ts --profiles 480 --concurrency 16 --replica-cpu 0.4
+ *
+ * `--replica-cpu CORES` gives every server its own CPU cgroup capped at CORES (root; cgroup v1 `cpu`
+ * or v2 `cpu.max`), as if each replica ran on a machine of its own that size: the replicas are then
+ * the bottleneck, not the shared cores, and the ratio of 2 replicas to 1 measures how the stateless
+ * tier scales out. Each server's throttled periods are printed, which shows the cap was what bound it;
+ * ClickHouse's and the load generator's CPU stay outside the caps.
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -18,6 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodePprofGzip } from '../src/formats/pprof.js';
+import { capCpu } from './cpu-cap.js';
 import { startClickHouse } from '../test/support/clickhouse.js';
 import { INTERVAL_MS, RAW_SAMPLES_PER_PROFILE, ServiceModel, profileTimes } from './store-data.js';
 
@@ -40,8 +49,9 @@ if (process.argv[2] === '--serve') {
   });
 } else {
   const { values: args } = parseArgs({
-    options: { profiles: { type: 'string', default: '960' }, concurrency: { type: 'string', default: '16' } },
+    options: { profiles: { type: 'string', default: '960' }, concurrency: { type: 'string', default: '16' }, 'replica-cpu': { type: 'string' } },
   });
+  const replicaCpu = args['replica-cpu'] === undefined ? undefined : Number(args['replica-cpu']);
   const n = Number(args.profiles);
   const concurrency = Number(args.concurrency);
   const model = new ServiceModel();
@@ -62,10 +72,12 @@ if (process.argv[2] === '--serve') {
       child.once('message', (m) => resolve(m as Stats));
       child.send('stats');
     });
-  const serve = async (store: string) => {
+  const serve = async (store: string, index: number) => {
     const child = fork(new URL(import.meta.url).pathname, ['--serve', store], { execArgv: ['--import', 'tsx'] });
+    // Capped before it starts its threads (DuckDB's, the decode pool's): threads stay in their creator's cgroup.
+    const cap = replicaCpu === undefined ? undefined : capCpu(`kiln-bench-replica-${index}`, child.pid!, replicaCpu);
     const { url } = await new Promise<{ url: string }>((resolve) => child.once('message', (m) => resolve(m as { url: string })));
-    return { child, url };
+    return { child, url, cap };
   };
   const stop = async (child: ChildProcess) => {
     child.send('stop');
@@ -73,7 +85,20 @@ if (process.argv[2] === '--serve') {
   };
 
   async function run(label: string, stores: string[], clickhouseDir?: string) {
-    const servers = await Promise.all(stores.map(serve));
+    const servers = await Promise.all(stores.map((store, i) => serve(store, i)));
+    // Warm-up, not measured: each server compiles its TypeScript and JITs the ingest path first.
+    const warm = payloads.slice(0, Math.min(24, payloads.length));
+    for (const { url } of servers) {
+      // 8 at a time: under the server's max_pending_writes_per_tenant.
+      for (let at = 0; at < warm.length; at += 8) {
+        await Promise.all(warm.slice(at, at + 8).map(async (body, i) => {
+          const res = await fetch(`${url}/ingest?name=warmup.cpu{pod=w-${at + i}}&format=pprof`, { method: 'POST', body });
+          if (!res.ok) throw new Error(`warm-up: ${res.status} ${await res.text()}`);
+          await res.arrayBuffer();
+        }));
+      }
+    }
+    const throttled0 = servers.map((s) => s.cap?.throttledPeriods() ?? 0);
     const before = await Promise.all(servers.map((s) => statsOf(s.child)));
     const chCpu0 = clickhouseDir ? processCpuMs(clickhouseDir) : 0;
     let next = 0;
@@ -92,6 +117,7 @@ if (process.argv[2] === '--serve') {
     const wallS = (performance.now() - t0) / 1000;
     const after = await Promise.all(servers.map((s) => statsOf(s.child)));
     const chCpuS = clickhouseDir ? (processCpuMs(clickhouseDir) - chCpu0) / 1000 : 0;
+    const throttled = servers.map((s, i) => (s.cap?.throttledPeriods() ?? 0) - throttled0[i]!);
     const kilnCpuS = after.reduce((a, s, i) => a + (s.cpuMs - before[i]!.cpuMs) / 1000, 0);
     const result = {
       label,
@@ -107,8 +133,10 @@ if (process.argv[2] === '--serve') {
       bytesOnDisk: after[0]!.bytesOnDisk,
       bytesPerRawSample: +(after[0]!.bytesOnDisk / (after[0]!.rows > 0 ? (after[0]!.rows / rows) * payloads.length * RAW_SAMPLES_PER_PROFILE : 1)).toFixed(3),
       loadAverage: os.loadavg()[0]!.toFixed(1),
+      ...(replicaCpu === undefined ? {} : { replicaCpuCap: replicaCpu, throttledPeriodsPerServer: throttled, kilnCpuPerServerSeconds: +(kilnCpuS / servers.length).toFixed(2) }),
     };
     await Promise.all(servers.map((s) => stop(s.child)));
+    servers.forEach((s) => s.cap?.remove());
     console.log(JSON.stringify(result));
     return result;
   }

@@ -337,7 +337,7 @@ function scanLocation(r: WireReader, out: PprofScanLocations): void {
 }
 
 /**
- * A pprof message located rather than decoded, for ingest (formats/pprof-ingest.ts): strings stay
+ * A pprof message located rather than decoded, for ingest (server/pprof-ingest.ts): strings stay
  * byte ranges of `bytes` (decoded only for symbols the store lacks), samples are flat columns (no
  * array per sample), addresses are positions. Everything else as in PprofMessage.
  */

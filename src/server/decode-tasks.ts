@@ -6,7 +6,7 @@ import { decodeOtlpEach, parseOtlpJson, parseOtlpProtobuf } from '../formats/otl
 // Registers format=otlp, so POST /ingest?format=otlp decodes wherever this module runs (a worker too).
 import '../formats/otlp-format.js';
 import { decodeJfrUpload } from '../formats/jfr.js';
-import { decodePprofForStore } from '../formats/pprof-ingest.js';
+import { decodePprofForStore } from './pprof-ingest.js';
 import { StoredStacks } from '../store/stored-stacks.js';
 import { decodeProfiles } from '../formats/registry.js';
 import { InputError } from '../model/errors.js';
@@ -138,7 +138,7 @@ export function decodeAllowingEmpty<T>(decode: () => T[]): T[] {
 async function decodeFormat(t: FormatTask): Promise<Profile[]> {
   const opts = { name: t.name, labels: t.labels, timeMs: t.timeMs, type: t.type, maxDecompressed: t.limits.maxDecompressedBytes, budget: decodeBudget(t.limits) };
   if (t.format !== 'pprof') return decodeAllowingEmpty(() => decodeProfiles(t.format, t.body, opts));
-  // pprof reduced for the store as it is read (content ids from the wire bytes; formats/pprof-ingest.ts).
+  // pprof reduced for the store as it is read (content ids from the wire bytes; server/pprof-ingest.ts).
   const body = await inflatePprof(t.body, t.limits);
   return decodeAllowingEmpty(() => decodePprofForStore(body, opts, storedStacks(t.storedStacks)));
 }

@@ -2,7 +2,7 @@ import type { Stack } from '../model/index.js';
 
 /**
  * Stack ids the write path knows are stored, readable from decode worker threads: a decoder that
- * reduces a pprof to rows and content ids (formats/pprof-ingest.ts) builds symbol rows only for the
+ * reduces a pprof to rows and content ids (server/pprof-ingest.ts) builds symbol rows only for the
  * stacks not in here. An agent pushes mostly the same stacks every 10 s, so once they are stored a
  * push costs its rows, not the ≈ 4 000 strings and objects of its dictionary.
  *

@@ -6,11 +6,11 @@ import { CAPACITY, MAPPING_SLOTS, STACK_CAPACITY, STACK_SLOTS_CAPACITY, attachPr
 import { attachPrecomputedSamples, profileSamples } from '../store/profile-rows.js';
 import type { StoredStacks } from '../store/stored-stacks.js';
 import { STORED_STACK } from '../store/stored-stacks.js';
-import type { DecodeOptions } from './options.js';
-import { PprofSampleBuckets, scanPprofPayload, stringLookup } from './pprof.js';
-import { IdIndex } from './pprof-symbols.js';
-import type { PprofScan } from './pprof-wire.js';
-import { asBuffer, scanString, uint64At } from './pprof-wire.js';
+import type { DecodeOptions } from '../formats/options.js';
+import { PprofSampleBuckets, scanPprofPayload, stringLookup } from '../formats/pprof.js';
+import { IdIndex } from '../formats/pprof-symbols.js';
+import type { PprofScan } from '../formats/pprof-wire.js';
+import { asBuffer, scanString, uint64At } from '../formats/pprof-wire.js';
 
 const { h64Raw } = await xxhash();
 

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodePprof } from '../../src/formats/pprof.js';
-import { decodePprofForStore } from '../../src/formats/pprof-ingest.js';
+import { decodePprofForStore } from '../../src/server/pprof-ingest.js';
 import type { DecodeOptions } from '../../src/formats/options.js';
 import { dictionaryIds, labelsFrom } from '../../src/model/index.js';
 import type { Profile } from '../../src/model/index.js';
