@@ -32,8 +32,13 @@ export interface Libbpf {
   mapUpdateBatch(fd: number, keys: Buffer, values: Buffer, count: Buffer): number;
   mapDeleteElem(fd: number, key: Buffer): number;
   mapGetNextKey(fd: number, key: Buffer | null, next: Buffer): number;
-  /** Maps `length` bytes of an mmap-able BPF array read-write; undefined when it cannot. */
-  mmapMap(fd: number, length: number): { readonly bytes: Buffer; unmap(): void } | undefined;
+  /**
+   * Maps `length` bytes of an mmap-able BPF array read-write, from byte `offset` (a multiple of the
+   * page size); undefined when it cannot. The Buffer is invalid once unmapped.
+   */
+  mmapMap(fd: number, length: number, offset?: number): { readonly bytes: Buffer; unmap(): void } | undefined;
+  /** The page size (mmap offsets are multiples of it). */
+  pageSize(): number;
   /** perf_event_open(2) through syscall(2): fd or -1 (cause in errno). */
   perfEventOpen(attr: Buffer, pid: number, cpu: number, groupFd: number, flags: number): number;
   /** CPUs the kernel may ever bring up: a per-CPU map's value holds one 8-byte-aligned slot for each. */
@@ -93,6 +98,8 @@ export function libbpf(): Libbpf {
   const closeFd = libc.func('int close(int fd)');
   const mmap = libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)');
   const munmap = libc.func('int munmap(void *addr, size_t length)');
+  const sysconf = libc.func('long sysconf(int name)');
+  const SC_PAGESIZE = 30; // Linux, glibc and musl alike
 
   const ptr = (p: unknown): Ptr | null => (typeof p === 'bigint' && p !== 0n ? p : null);
   cached = {
@@ -118,10 +125,11 @@ export function libbpf(): Libbpf {
       Number(syscall(sysno, 'void *', attr, 'int', pid, 'int', cpu, 'int', group, 'unsigned long', flags)),
     close: (fd) => closeFd(fd) as number,
     possibleCpus: () => possibleCpus() as number,
-    mmapMap: (fd, length) => {
+    pageSize: () => Number(sysconf(SC_PAGESIZE)),
+    mmapMap: (fd, length, offset = 0) => {
       const PROT_READ_WRITE = 3;
       const MAP_SHARED = 1;
-      const addr: unknown = mmap(null, length, PROT_READ_WRITE, MAP_SHARED, fd, 0);
+      const addr: unknown = mmap(null, length, PROT_READ_WRITE, MAP_SHARED, fd, offset);
       if (typeof addr !== 'bigint' || addr === 0n || addr === 0xffffffffffffffffn) return undefined;
       return { bytes: Buffer.from(koffi.view(addr, length)), unmap: () => void munmap(addr, length) };
     },

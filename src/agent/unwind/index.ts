@@ -1,6 +1,5 @@
 import type { BpfProfiler } from '../loader.js';
 import { ProcessTables, type ProcessExtension, type ProcessTablesStats } from './process-tables.js';
-import { ROW_BYTES } from './rows.js';
 import { TableStore } from './table-store.js';
 
 export { ProcessTables, PROC_PYTHON, PROC_TABLES, type MappedBinary, type ProcessExtension } from './process-tables.js';
@@ -24,8 +23,7 @@ export interface UnwindingOptions {
 /** Feeds the BPF walker: unwind tables for every process it samples, loaded as they appear. */
 export function startUnwinding(bpf: BpfProfiler, options: UnwindingOptions = {}): Unwinding {
   const rowsFd = bpf.mapFd('unwind_rows');
-  const mapped = bpf.lib.mmapMap(rowsFd, bpf.unwindRows * ROW_BYTES);
-  const store = new TableStore(bpf.lib, rowsFd, bpf.unwindRows, mapped?.bytes);
+  const store = new TableStore(bpf.lib, rowsFd, bpf.unwindRows, (offset, length) => bpf.lib.mmapMap(rowsFd, length, offset), bpf.lib.pageSize());
   const tables = new ProcessTables(
     bpf.lib,
     { procs: bpf.mapFd('procs'), pidEvents: bpf.mapFd('pid_events'), tableRequests: bpf.mapFd('table_requests') },
@@ -40,7 +38,6 @@ export function startUnwinding(bpf: BpfProfiler, options: UnwindingOptions = {})
     stop: () => {
       stopPolling();
       tables.clear();
-      mapped?.unmap();
     },
   };
 }

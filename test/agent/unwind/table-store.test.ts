@@ -68,18 +68,41 @@ describe('TableStore', () => {
     expect(store.acquire('e', () => table(100, 0)), 'idle neighbours freed and coalesced into one range').toMatchObject({ first: 0, count: slots(100) });
   });
 
-  it('writes rows straight into the mapped array when it has one (no syscall per batch)', () => {
+  it('writes rows through a window of the array mapped for that table only, unmapped right after', () => {
     const lib = {
       mapUpdateBatch() {
-        throw new Error('a mapped array must not be written with bpf_map_update_batch');
+        throw new Error('a mappable array must not be written with bpf_map_update_batch');
       },
     } as unknown as Libbpf;
-    const mapped = Buffer.alloc(100 * ROW_BYTES);
-    const store = new TableStore(lib, 3, 100, mapped);
+    const PAGE = 64;
+    const array = Buffer.alloc(100 * ROW_BYTES);
+    const windows: { offset: number; length: number; unmapped: boolean }[] = [];
+    const mapWindow = (offset: number, length: number) => {
+      const w = { offset, length, unmapped: false };
+      windows.push(w);
+      return { bytes: array.subarray(offset, offset + length), unmap: () => void (w.unmapped = true) };
+    };
+    const store = new TableStore(lib, 3, 100, mapWindow, PAGE);
     store.acquire('x', () => table(5, 70));
     const s = store.acquire('y', () => table(3, 500))!;
-    expect(mapped.readUInt32LE(s.first * ROW_BYTES)).toBe(500);
-    expect(mapped.readUInt32LE((s.first + s.count - 1) * ROW_BYTES)).toBe(502);
+    expect(s.first * ROW_BYTES % PAGE, 'the second table starts inside a page').not.toBe(0);
+    expect(array.readUInt32LE(s.first * ROW_BYTES)).toBe(500);
+    expect(array.readUInt32LE((s.first + s.count - 1) * ROW_BYTES)).toBe(502);
+    expect(array.readUInt32LE(0), 'the first table is untouched by the second one\'s window').toBe(70);
+    expect(windows.map((w) => w.unmapped), 'nothing stays mapped').toEqual([true, true]);
+    for (const w of windows) {
+      expect(w.offset % PAGE).toBe(0);
+      expect(w.length % PAGE).toBe(0);
+    }
+    expect(windows[1]).toMatchObject({ offset: Math.floor((s.first * ROW_BYTES) / PAGE) * PAGE });
+    expect(windows[1]!.offset + windows[1]!.length).toBeGreaterThanOrEqual((s.first + s.count) * ROW_BYTES);
+  });
+
+  it('falls back to batched map updates when the array cannot be mapped', () => {
+    const { lib, rows } = recordingArray();
+    const store = new TableStore(lib, 3, 100, () => undefined);
+    const s = store.acquire('z', () => table(4, 900))!;
+    expect(rows.get(s.first + s.count - 1)).toBe(903);
   });
 
   it('remembers a binary without a table (or unreadable) without retrying it', () => {
