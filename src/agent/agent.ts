@@ -2,7 +2,7 @@ import { startCpuProfile } from './cpu-profile.js';
 import { readBearerToken, type AgentConfig } from './config.js';
 import { AdaptiveController } from './adaptive.js';
 import { ProcessRates } from './bpf/rates.js';
-import { buildProfiles, leafCounts } from './exporter-profiles.js';
+import { buildProfiles, KeptDictionary, leafCounts } from './exporter-profiles.js';
 import { Exporter } from './exporter.js';
 import { OtlpRequestEncoder } from './exporter-otlp.js';
 import type { OtlpEncoder } from './exporter-wire.js';
@@ -129,6 +129,8 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
   log(`sampling ${bpf.cpus.length} CPUs at ${config.frequency} Hz${config.offCpu ? ' and off-CPU time' : ''}, pushing ${config.protocol} to ${config.server} every ${config.intervalMs / 1000}s` +
     (metricsServer ? `; metrics on :${metricsServer.port}/metrics` : ''));
 
+  // Kept across intervals: a frame seen before is not resolved again (exporter-profiles.ts).
+  const dictionary = new KeptDictionary();
   let windowStart = Date.now();
   let waiters: (() => void)[] = [];
   let busy: Promise<void> = Promise.resolve();
@@ -154,6 +156,7 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
     const built = buildProfiles(samples, window, symbolizer, labeler, {
       frequencyHz: config.frequency,
       shareDictionary: true,
+      keptDictionary: dictionary,
       offCpuPeriodNs,
       keptShare: adaptive ? (pid) => adaptive.keepOf(pid) : undefined,
     });
@@ -173,7 +176,7 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
     metrics.relabelDropped.inc(built.droppedSamples);
     if (unwinding) for (const pid of built.keptPids) unwinding.tables.keep(pid);
     metrics.processes.set(built.profiles.length);
-    metrics.recordSymbolizer({ ...symbolizer.stats(), ...jvm?.stats() });
+    metrics.recordSymbolizer({ ...symbolizer.stats(), ...jvm?.stats(), ...dictionary.stats() });
     if (unwinding) metrics.recordUnwindTables(unwinding.stats());
     exporter.submit(built.profiles, window);
     stage('encode');

@@ -38,6 +38,41 @@ export interface BuildOptions {
    * the entries a profile's own stacks use, so per-profile uploads carry no other process's symbols.
    */
   readonly shareDictionary: boolean;
+  /**
+   * A dictionary kept from one interval to the next (the agent's): the interval's profiles are built
+   * over it, so the symbolizer resolves a frame it has seen before from its memo. Implies sharing.
+   */
+  readonly keptDictionary?: KeptDictionary;
+}
+
+/**
+ * The agent's dictionary, kept across intervals: a long-lived process's frames, functions and stacks
+ * are added once, not every 10 s, and the symbolizer's memo of resolved frames lives as long as it
+ * (frame-memo.ts). Each request still carries only what its profiles use: the OTLP encoder and the
+ * pprof encoder both write the entries reached from the profiles' stacks. Past `maxEntries` locations
+ * plus stacks it starts over at the next interval, so the frames of processes long gone do not pile up.
+ */
+export class KeptDictionary {
+  private builder = new DictionaryBuilder();
+  private resets = 0;
+
+  constructor(private readonly maxEntries = 100_000) {}
+
+  /** The dictionary the next interval is built over: the last one, or a new one past the bound. */
+  forInterval(): DictionaryBuilder {
+    const d = this.builder.dict;
+    if (d.locations.length + d.stacks.length > this.maxEntries) {
+      this.builder = new DictionaryBuilder();
+      this.resets++;
+    }
+    return this.builder;
+  }
+
+  /** Named to sit beside the symbolizer's stats on the agent's /metrics (kiln_agent_symbolizer_stat). */
+  stats(): { dictionaryLocations: number; dictionaryStacks: number; dictionaryResets: number } {
+    const d = this.builder.dict;
+    return { dictionaryLocations: d.locations.length, dictionaryStacks: d.stacks.length, dictionaryResets: this.resets };
+  }
 }
 
 export interface BuiltProfiles {
@@ -65,7 +100,7 @@ export function buildProfiles(
     list.push(s);
   }
 
-  const shared = opts.shareDictionary ? new DictionaryBuilder() : undefined;
+  const shared = opts.keptDictionary?.forInterval() ?? (opts.shareDictionary ? new DictionaryBuilder() : undefined);
   const profiles: Profile[] = [];
   const keptPids: number[] = [];
   const cpuProfiles = new Map<number, Profile>();

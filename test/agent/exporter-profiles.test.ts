@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { buildProfiles } from '../../src/agent/exporter-profiles.js';
+import { buildProfiles, KeptDictionary } from '../../src/agent/exporter-profiles.js';
+import { OtlpRequestEncoder } from '../../src/agent/exporter-otlp.js';
+import { decodeOtlpProtobuf } from '../../src/formats/otlp.js';
 import type { ProcessLabeler, RawSample, Symbolizer, SymbolizerStats } from '../../src/agent/types.js';
 import { frameNames, getLabel, labelsFrom, profileTypeId, type DictionaryBuilder } from '../../src/model/index.js';
 
@@ -110,5 +112,42 @@ describe('buildProfiles', () => {
     });
     expect(built.profiles).toHaveLength(1);
     expect(built.droppedSamples).toBe(4);
+  });
+
+  it('keeps the dictionary across intervals, while each OTLP request carries only what its own profiles use', () => {
+    const kept = new KeptDictionary();
+    const sym = new NamingSymbolizer();
+    const first = [sample(10, 'app', [3, 2, 1], 19), sample(20, 'db', [9, 8], 38)];
+    const second = [sample(10, 'app', [3, 2, 1], 7), sample(10, 'app', [4, 1], 2)];
+    const opts = { frequencyHz: 19, shareDictionary: true, keptDictionary: kept };
+    const one = buildProfiles(first, window, sym, labeler, opts).profiles;
+    const two = buildProfiles(second, window, sym, labeler, opts).profiles;
+    // One dictionary: the second interval added only its new frame (u4) and stack.
+    expect(two[0]!.dict).toBe(one[0]!.dict);
+    expect(kept.stats()).toMatchObject({ dictionaryLocations: 6, dictionaryStacks: 3, dictionaryResets: 0 });
+    // The second request is the one a fresh dictionary gives, byte for byte: none of the first
+    // interval's frames (db's u9, u8) travel, and the server decodes the same profile.
+    const encoder = new OtlpRequestEncoder();
+    encoder.encode(one);
+    const bytes = encoder.encode(two);
+    const alone = new OtlpRequestEncoder().encode(buildProfiles(second, window, new NamingSymbolizer(), labeler, { frequencyHz: 19, shareDictionary: true }).profiles);
+    expect(Buffer.from(bytes).equals(Buffer.from(alone))).toBe(true);
+    const [decoded] = decodeOtlpProtobuf(bytes);
+    expect(decoded!.dict.functions.map((f) => f.name).sort()).toEqual(['u1', 'u2', 'u3', 'u4']);
+    const stacks = decoded!.stacks.map((st, i) => `${decoded!.dict.stacks[st]!.map((l) => frameNames(decoded!.dict, l)[0]).join(';')} ${decoded!.values[i]}`);
+    expect(stacks.sort()).toEqual([`u3;u2;u1 ${(7e9 / 19).toFixed(0)}`, `u4;u1 ${(2e9 / 19).toFixed(0)}`].sort());
+  });
+
+  it('starts the kept dictionary over past its bound', () => {
+    const kept = new KeptDictionary(4);
+    const sym = new NamingSymbolizer();
+    const opts = { frequencyHz: 19, shareDictionary: true, keptDictionary: kept };
+    const one = buildProfiles([sample(10, 'app', [3, 2, 1], 19)], window, sym, labeler, opts).profiles;
+    expect(kept.stats()).toMatchObject({ dictionaryLocations: 3, dictionaryStacks: 1, dictionaryResets: 0 });
+    buildProfiles([sample(10, 'app', [5], 1)], window, sym, labeler, opts);
+    expect(kept.stats()).toMatchObject({ dictionaryLocations: 4, dictionaryStacks: 2, dictionaryResets: 0 });
+    const three = buildProfiles([sample(10, 'app', [3, 2, 1], 19)], window, sym, labeler, opts).profiles;
+    expect(three[0]!.dict).not.toBe(one[0]!.dict);
+    expect(kept.stats()).toMatchObject({ dictionaryLocations: 3, dictionaryStacks: 1, dictionaryResets: 1 });
   });
 });

@@ -20,6 +20,8 @@ export class PerfMap {
   private maxSize = 0;
   /** The last bytes read, compared with the file at the same offset to notice a rewrite. */
   private readTail = Buffer.alloc(0);
+  /** Changes whenever entries are added or the map starts over: names looked up before may be stale. */
+  version = 0;
 
   constructor(readonly path: string) {}
 
@@ -74,6 +76,7 @@ export class PerfMap {
     const lines = text.split('\n');
     // The writer may be mid-line: keep the unterminated tail for the next read.
     this.partial = lines.pop() ?? '';
+    let added = false;
     for (const line of lines) {
       const a = line.indexOf(' ');
       const b = line.indexOf(' ', a + 1);
@@ -83,7 +86,9 @@ export class PerfMap {
       if (!Number.isSafeInteger(start) || !(size > 0)) continue;
       this.pending.push({ start, end: start + size, name: line.slice(b + 1), seq: this.seq++ });
       if (size > this.maxSize) this.maxSize = size;
+      added = true;
     }
+    if (added) this.version++;
   }
 
   private merge(): void {
@@ -107,5 +112,6 @@ export class PerfMap {
     this.pending = [];
     this.maxSize = 0;
     this.readTail = Buffer.alloc(0);
+    this.version++;
   }
 }

@@ -20,6 +20,10 @@ export class ProcessSnapshot {
   private readonly unmappedAddresses = new Set<number>();
   mapsReadAt = 0;
   perfMapReadAt = 0;
+  /** Changes when the code mappings change place (dlopen, new JIT regions): remembered frames may be stale. */
+  layout = 0;
+  /** How many intervals the agent has observed this process in since the snapshot (frames without a name are retried each one). */
+  intervals = 0;
   /** When the agent last saw it in samples (or a scan found it), for evicting exited processes. */
   seenAt = Date.now();
 
@@ -43,13 +47,21 @@ export class ProcessSnapshot {
     return (this.map ??= this.openPerfMap());
   }
 
+  /** The perf map's version (0 before it is first opened), see PerfMap.version. */
+  get perfMapVersion(): number {
+    return this.map?.version ?? 0;
+  }
+
   binaryOf(m: CodeMapping): BinaryInfo | undefined {
     return this.byMapping.get(m);
   }
 
   /** New mappings (a fresh read of maps) with their binaries. */
   setMappings(mappings: readonly CodeMapping[], binaries: Map<CodeMapping, BinaryInfo>): void {
-    if (!sameLayout(this.mappings, mappings)) this.unmappedAddresses.clear();
+    if (!sameLayout(this.mappings, mappings)) {
+      this.unmappedAddresses.clear();
+      this.layout++;
+    }
     this.mappings = mappings;
     this.byMapping = binaries;
   }

@@ -4,6 +4,7 @@ import type { Symbolizer, SymbolizerStats } from '../types.js';
 import { fileOffsetToVaddr, loadSymbols, readBinaryInfo, type BinaryInfo } from './binary.js';
 import { KERNEL_MAPPING, KernelSymbols, type KernelFrame } from './kallsyms.js';
 import { demangle } from './demangle.js';
+import { FrameMemo, type NativeName } from './frame-memo.js';
 import { LruCache } from '../lru.js';
 import { PerfMap } from './perf-map.js';
 import { ProcessSnapshot } from './process-snapshot.js';
@@ -30,6 +31,8 @@ export interface ProcSymbolizerOptions {
   readonly maxCachedSymbols?: number;
   /** Bound on cached (build id, address) → name results; past it the result cache starts over. */
   readonly maxCachedResults?: number;
+  /** Bound on frames remembered per dictionary (frame-memo.ts); past it they are looked up afresh. */
+  readonly maxMemoFrames?: number;
   /** Bound on remembered processes (exited ones are kept until evicted so late samples symbolize). */
   readonly maxProcesses?: number;
   /** Minimum time between re-reads of a process's maps when an address falls outside them. */
@@ -54,23 +57,6 @@ const KALLSYMS_FULL_RELOAD_MS = 10 * 60_000;
 const IDLE_EVICT_MS = 10 * 60_000;
 /** How often the idle sweep runs (it is driven by observe(), so an idle agent does no work). */
 const SWEEP_EVERY_MS = 60_000;
-
-/** Location of each frame already resolved into one dictionary, and its entries found by object. */
-interface DictionaryMemo {
-  readonly kernel: Map<bigint, number>;
-  readonly user: Map<number, Map<number, number>>;
-  readonly python: Map<number, Map<bigint, number>>;
-  /** Dictionary function of each native name object (one per function, see `names`). */
-  readonly functions: Map<NativeName, number>;
-  /** Dictionary mapping of each binary. */
-  readonly binaries: Map<BinaryInfo, number>;
-}
-
-/** A native function name: readable (demangled) and, when different, the linker's. */
-interface NativeName {
-  readonly name: string;
-  readonly systemName: string;
-}
 
 /**
  * Turns raw stack addresses into dictionary locations using only what a Linux host offers: kallsyms for
@@ -98,6 +84,7 @@ export class ProcSymbolizer implements Symbolizer {
   private readonly names = new Map<string, Map<string, NativeName>>();
   private resultCount = 0;
   private readonly maxCachedResults: number;
+  private readonly maxMemoFrames: number;
   private kernel: KernelSymbols | undefined;
   /** Names of kernel addresses found in the current kallsyms read (misses are not kept: a module may load). */
   private readonly kernelNames = new Map<bigint, KernelFrame>();
@@ -106,7 +93,11 @@ export class ProcSymbolizer implements Symbolizer {
   /** Content of the modules file when kallsyms was last read. */
   private modulesSeen = '';
   /** Location of each frame already resolved into a dictionary; dropped with the dictionary. */
-  private readonly memo = new WeakMap<DictionaryBuilder, DictionaryMemo>();
+  private readonly memo = new WeakMap<DictionaryBuilder, FrameMemo>();
+  /** The memo of the dictionary symbolized into last (its size is a stat). */
+  private lastMemo: FrameMemo | undefined;
+  /** The process of the last symbolize() call: an interval's samples come grouped by process. */
+  private lastProcess: ProcessSnapshot | undefined;
   /** Whether scanProcesses() has made its first pass. */
   private scanned = false;
   /** The kernel's vdso image (null: could not be read). */
@@ -120,6 +111,7 @@ export class ProcSymbolizer implements Symbolizer {
     this.processes = new LruCache(options.maxProcesses ?? 4096);
     this.tables = new LruCache(options.maxCachedSymbols ?? 300_000, (t) => t.length);
     this.maxCachedResults = options.maxCachedResults ?? 50_000;
+    this.maxMemoFrames = options.maxMemoFrames ?? 100_000;
     this.idleEvictMs = options.idleEvictMs ?? IDLE_EVICT_MS;
   }
 
@@ -129,6 +121,7 @@ export class ProcSymbolizer implements Symbolizer {
     const known = this.processes.get(pid);
     if (known) {
       known.seenAt = now;
+      known.intervals++;
       const start = readStartTime(pid, this.procRoot);
       // Gone (start unreadable): keep the snapshot taken while it lived, so its last interval still
       // symbolizes. Same start time: the same process. Only a different start time is a reused pid.
@@ -156,6 +149,7 @@ export class ProcSymbolizer implements Symbolizer {
       stale.push(pid);
     }
     for (const pid of stale) this.processes.delete(pid);
+    this.lastProcess = undefined;
     let dropped = stale.length;
     for (const [key, usedAt] of this.tableUsedAt) {
       if (now - usedAt < this.idleEvictMs) continue;
@@ -167,44 +161,53 @@ export class ProcSymbolizer implements Symbolizer {
   }
 
   symbolize(pid: number, user: bigint[], kernel: bigint[], b: DictionaryBuilder): number[] {
-    // Stacks of one batch share most frames (main, the runtime's loop, syscall entry): each distinct
-    // frame is resolved once per dictionary and then reused.
+    // Stacks share most frames (main, the runtime's loop, syscall entry), within an interval and from
+    // one to the next: each distinct frame is resolved once per dictionary and then reused.
     let memo = this.memo.get(b);
-    if (!memo) this.memo.set(b, (memo = { kernel: new Map(), user: new Map(), python: new Map(), functions: new Map(), binaries: new Map() }));
+    if (!memo) this.memo.set(b, (memo = new FrameMemo(this.maxMemoFrames, this.options.kallsymsReloadMs ?? KALLSYMS_RELOAD_MS)));
+    this.lastMemo = memo;
     const out: number[] = [];
+    if (kernel.length > 0) memo.kernelFrames(this.counters.kallsymsLoads, Date.now());
     for (let i = 0; i < kernel.length; i++) {
       const addr = kernel[i]!;
       const key = i === 0 ? -addr : addr; // a leaf is looked up at its own address, a caller one before
-      let loc = memo.kernel.get(key);
-      if (loc === undefined) memo.kernel.set(key, (loc = this.kernelFrame(addr, i === 0, b)));
-      else this.countReuse(b, loc);
+      let loc = memo.kernel(key);
+      if (loc === undefined) {
+        loc = this.kernelFrame(addr, i === 0, b);
+        memo.keepKernel(key, loc, b.dict.locations[loc]!.lines.length > 0);
+      } else this.countReuse(b, loc);
       out.push(loc);
     }
-    if (user.length > 0) {
-      let perPid = memo.user.get(pid);
-      if (!perPid) memo.user.set(pid, (perPid = new Map()));
-      let proc: ProcessSnapshot | undefined;
-      for (let i = 0; i < user.length; i++) {
-        if (isPythonFrame(user[i]!)) {
-          let perPy = memo.python.get(pid);
-          if (!perPy) memo.python.set(pid, (perPy = new Map()));
-          let loc = perPy.get(user[i]!);
-          if (loc === undefined) perPy.set(user[i]!, (loc = this.pythonFrame(pid, user[i]!, b)));
-          else this.countReuse(b, loc);
-          out.push(loc);
-          continue;
-        }
-        const addr = Number(user[i]!);
-        const key = i === 0 ? -addr - 1 : addr;
-        let loc = perPid.get(key);
+    if (user.length === 0) return out;
+    const proc = this.processOf(pid);
+    const frames = memo.process(proc);
+    for (let i = 0; i < user.length; i++) {
+      const raw = user[i]!;
+      if (isPythonFrame(raw)) {
+        let loc = frames.pythonFrame(raw);
         if (loc === undefined) {
-          proc ??= this.processes.get(pid) ?? this.snapshot(pid);
-          perPid.set(key, (loc = this.userFrame(proc, user[i]!, i === 0, b, memo)));
+          loc = this.pythonFrame(pid, raw, b);
+          memo.keepPython(frames, raw, loc, b.dict.locations[loc]!.lines.length > 0);
         } else this.countReuse(b, loc);
         out.push(loc);
+        continue;
       }
+      const addr = Number(raw);
+      const key = i === 0 ? -addr - 1 : addr;
+      let loc = frames.user(key);
+      if (loc === undefined) {
+        loc = this.userFrame(proc, raw, i === 0, b, memo);
+        memo.keepUser(frames, key, loc, b.dict.locations[loc]!.lines.length > 0);
+      } else this.countReuse(b, loc);
+      out.push(loc);
     }
     return out;
+  }
+
+  /** The snapshot a process's frames resolve against (taken now if the pid was never observed). */
+  private processOf(pid: number): ProcessSnapshot {
+    if (this.lastProcess?.pid === pid) return this.lastProcess;
+    return (this.lastProcess = this.processes.get(pid) ?? this.snapshot(pid));
   }
 
   /** A frame answered from the per-dictionary memo still counts in the hit rate. */
@@ -224,6 +227,7 @@ export class ProcSymbolizer implements Symbolizer {
       cachedSymbolTables: this.tables.size,
       cachedSymbols: this.tables.weight,
       cachedResults: this.resultCount,
+      memoFrames: this.lastMemo?.size ?? 0,
       kernelSymbols: this.kernel?.size ?? 0,
     };
   }
@@ -294,7 +298,7 @@ export class ProcSymbolizer implements Symbolizer {
     return b.location(b.mapping(PYTHON_MAPPING), BigInt(code), [{ function: b.function(f.name, '', f.file), line: f.line }]);
   }
 
-  private userFrame(proc: ProcessSnapshot, addr: bigint, leaf: boolean, b: DictionaryBuilder, memo: DictionaryMemo): number {
+  private userFrame(proc: ProcessSnapshot, addr: bigint, leaf: boolean, b: DictionaryBuilder, memo: FrameMemo): number {
     this.counters.frames++;
     const address = Number(addr);
     const lookupAddress = leaf ? address : address - 1;
@@ -316,7 +320,7 @@ export class ProcSymbolizer implements Symbolizer {
     return b.location(b.mapping(m?.path || (m ? '[anon]' : UNKNOWN_MAPPING)), addr, []);
   }
 
-  private nativeFrame(proc: ProcessSnapshot, m: CodeMapping, address: number, lookupAddress: number, b: DictionaryBuilder, memo: DictionaryMemo): number {
+  private nativeFrame(proc: ProcessSnapshot, m: CodeMapping, address: number, lookupAddress: number, b: DictionaryBuilder, memo: FrameMemo): number {
     const fileOffset = address - m.start + m.offset;
     const bin = proc.binaryOf(m);
     // The same binary (libc, the runtime) is on the stacks of many processes: its mapping and each of
@@ -447,6 +451,7 @@ export class ProcSymbolizer implements Symbolizer {
   /** `eager`: load the symbol tables of every mapped binary now (for processes that may exit unseen). */
   private snapshot(pid: number, eager = false, skipIfNoCode = false): ProcessSnapshot {
     const rootPrefix = `${this.procRoot}/${pid}/root`;
+    this.lastProcess = undefined;
     const proc = new ProcessSnapshot(pid, rootPrefix, readStartTime(pid, this.procRoot), () => new PerfMap(`${rootPrefix}/tmp/perf-${readNamespacePid(pid, this.procRoot)}.map`));
     // Gone before its samples were read (most short-lived processes of a busy host): there is nothing
     // left to read, and each failed read of maps, status and perf map would cost a thrown error.

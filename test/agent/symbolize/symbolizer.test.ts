@@ -262,21 +262,21 @@ describe('native symbolization', () => {
   });
 });
 
-describe('pid reuse', () => {
-  /** A fake /proc entry whose maps put `bin`'s code segment at 0x7f0000000000. */
-  function fakeProc(root: string, pid: number, bin: string, startTime: string): bigint {
-    const d = path.join(root, String(pid));
-    mkdirSync(d, { recursive: true });
-    const seg = /LOAD\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+0x[0-9a-f]+\s+R E/.exec(execFileSync('readelf', ['-lW', bin], { encoding: 'utf8' }))!;
-    const [offset, vaddr, size] = [BigInt(`0x${seg[1]}`), BigInt(`0x${seg[2]}`), BigInt(`0x${seg[3]}`)];
-    const start = 0x7f0000000000n;
-    writeFileSync(path.join(d, 'maps'), `${start.toString(16)}-${(start + size).toString(16)} r-xp ${offset.toString(16).padStart(8, '0')} 08:01 ${statSync(bin).ino}  ${bin}\n`);
-    writeFileSync(path.join(d, 'stat'), `${pid} (burner) S ${Array.from({ length: 18 }, () => '0').join(' ')} ${startTime} 0\n`);
-    rmSync(path.join(d, 'root'), { force: true });
-    symlinkSync('/', path.join(d, 'root'));
-    return start - vaddr; // load bias: runtime = ELF address + bias
-  }
+/** A fake /proc entry whose maps put `bin`'s code segment at 0x7f0000000000. */
+function fakeProc(root: string, pid: number, bin: string, startTime: string): bigint {
+  const d = path.join(root, String(pid));
+  mkdirSync(d, { recursive: true });
+  const seg = /LOAD\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+0x[0-9a-f]+\s+R E/.exec(execFileSync('readelf', ['-lW', bin], { encoding: 'utf8' }))!;
+  const [offset, vaddr, size] = [BigInt(`0x${seg[1]}`), BigInt(`0x${seg[2]}`), BigInt(`0x${seg[3]}`)];
+  const start = 0x7f0000000000n;
+  writeFileSync(path.join(d, 'maps'), `${start.toString(16)}-${(start + size).toString(16)} r-xp ${offset.toString(16).padStart(8, '0')} 08:01 ${statSync(bin).ino}  ${bin}\n`);
+  writeFileSync(path.join(d, 'stat'), `${pid} (burner) S ${Array.from({ length: 18 }, () => '0').join(' ')} ${startTime} 0\n`);
+  rmSync(path.join(d, 'root'), { force: true });
+  symlinkSync('/', path.join(d, 'root'));
+  return start - vaddr; // load bias: runtime = ELF address + bias
+}
 
+describe('pid reuse', () => {
   it('re-reads a pid whose start time changed instead of naming new code with old symbols', () => {
     const root = path.join(dir, 'fake-proc');
     // Another build (its own build id, so no cached table applies), stripped: nothing to name burn_a.
@@ -329,6 +329,99 @@ describe('pid reuse', () => {
     expect(sym.stats()).toMatchObject({ cachedProcesses: 1, cachedSymbolTables: 0 });
     // The live process still symbolizes (its table loads again when needed).
     expect(names(sym, 4401, [burnA + 1n + bias])).toEqual(['burn_a']);
+  });
+});
+
+describe('frames kept across intervals (one dictionary for many intervals, as the agent keeps it)', () => {
+  /** A fake /proc entry whose only code is JIT code in anonymous memory at 0x7f1000000000. */
+  function fakeJitProc(root: string, pid: number, startTime: string): bigint {
+    const d = path.join(root, String(pid));
+    mkdirSync(path.join(d, 'root', 'tmp'), { recursive: true });
+    const start = 0x7f1000000000n;
+    writeFileSync(path.join(d, 'maps'), `${start.toString(16)}-${(start + 0x100000n).toString(16)} r-xp 00000000 00:00 0 \n`);
+    writeFileSync(path.join(d, 'stat'), `${pid} (node) S ${Array.from({ length: 18 }, () => '0').join(' ')} ${startTime} 0\n`);
+    return start;
+  }
+  const perfMap = (root: string, pid: number) => path.join(root, String(pid), 'root', 'tmp', `perf-${pid}.map`);
+  function nmAddress(fn: string): bigint {
+    return BigInt(`0x${new RegExp(`^([0-9a-f]+) T ${fn}$`, 'm').exec(execFileSync('nm', [binary], { encoding: 'utf8' }))![1]}`);
+  }
+
+  it('resolves a long-lived process’s frames once: the next interval answers them all from the memo', async () => {
+    const p = await startProgram(binary);
+    try {
+      const sym = new ProcSymbolizer();
+      const b = new DictionaryBuilder();
+      const stack = [p.addr.burn_a!, p.addr.main! + 8n];
+      sym.observe(p.pid);
+      const first = sym.symbolize(p.pid, stack, [], b);
+      const before = { ...sym.stats() };
+      const locations = b.dict.locations.length;
+      // Next interval, same process, same dictionary.
+      sym.observe(p.pid);
+      const second = sym.symbolize(p.pid, stack, [], b);
+      expect(second).toEqual(first);
+      expect(second.map((i) => frameNames(b.dict, i)[0])).toEqual(['burn_a', 'main']);
+      expect(sym.stats().memoHits - before.memoHits).toBe(2);
+      expect(sym.stats().resultCacheHits).toBe(before.resultCacheHits);
+      expect(b.dict.locations.length).toBe(locations);
+      // A new dictionary (the agent's starts over past its bound) resolves them again.
+      const fresh = new DictionaryBuilder();
+      expect(sym.symbolize(p.pid, stack, [], fresh).map((i) => frameNames(fresh.dict, i)[0])).toEqual(['burn_a', 'main']);
+      expect(sym.stats().memoHits - before.memoHits).toBe(2);
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it('starts afresh for a reused pid even with the same dictionary', () => {
+    const root = path.join(dir, 'fake-proc-kept-reuse');
+    mkdirSync(path.join(dir, 'kept-reuse'), { recursive: true });
+    const other = buildProgram(path.join(dir, 'kept-reuse'), 'burner-stripped');
+    execFileSync('strip', ['--strip-all', other]);
+    const burnA = nmAddress('burn_a');
+    const bias = fakeProc(root, 4500, binary, '100');
+    const sym = new ProcSymbolizer({ procRoot: root, debugDirectories: [] });
+    const b = new DictionaryBuilder();
+    sym.observe(4500);
+    expect(sym.symbolize(4500, [burnA + bias], [], b).map((i) => frameNames(b.dict, i)[0])).toEqual(['burn_a']);
+    fakeProc(root, 4500, other, '200');
+    sym.observe(4500);
+    expect(frameNames(b.dict, sym.symbolize(4500, [burnA + bias], [], b)[0]!)[0]).toMatch(/^burner-stripped\+0x/);
+  });
+
+  it('retries a frame without a name the next interval (a JIT wrote its perf map meanwhile), not within one', () => {
+    const root = path.join(dir, 'fake-proc-jit');
+    const start = fakeJitProc(root, 4600, '100');
+    const unnamed: number[] = [];
+    const sym = new ProcSymbolizer({ procRoot: root, mapsRefreshMs: 0, onUnnamedJit: (pid) => unnamed.push(pid) });
+    const b = new DictionaryBuilder();
+    const name = () => frameNames(b.dict, sym.symbolize(4600, [start + 0x40n], [], b)[0]!)[0];
+    sym.observe(4600);
+    expect(name()).toBe('[anon]+0x7f1000000040');
+    writeFileSync(perfMap(root, 4600), `${(start + 0x20n).toString(16)} 40 LazyCompile:*handler app.js:1\n`);
+    // Same interval: answered from the memo (a JIT frame's miss is not looked up per sample).
+    expect(name()).toBe('[anon]+0x7f1000000040');
+    expect(unnamed).toEqual([4600]);
+    sym.observe(4600);
+    expect(name()).toBe('LazyCompile:*handler app.js:1');
+  });
+
+  it('names a JIT address again once the perf map says new code is there', () => {
+    const root = path.join(dir, 'fake-proc-jit-moved');
+    const start = fakeJitProc(root, 4700, '100');
+    const sym = new ProcSymbolizer({ procRoot: root, mapsRefreshMs: 0 });
+    const b = new DictionaryBuilder();
+    const name = (addr: bigint) => frameNames(b.dict, sym.symbolize(4700, [addr], [], b)[0]!)[0];
+    writeFileSync(perfMap(root, 4700), `${(start + 0x20n).toString(16)} 40 old\n`);
+    sym.observe(4700);
+    expect(name(start + 0x40n)).toBe('old');
+    // The JIT freed that code and compiled another function at the same address (later lines win).
+    writeFileSync(perfMap(root, 4700), `${(start + 0x20n).toString(16)} 40 old\n${(start + 0x20n).toString(16)} 40 new\n${(start + 0x80n).toString(16)} 40 other\n`);
+    sym.observe(4700);
+    expect(name(start + 0x40n)).toBe('old'); // still remembered: nothing made the map be read yet
+    expect(name(start + 0x90n)).toBe('other'); // a miss reads the map's new tail …
+    expect(name(start + 0x40n)).toBe('new'); // … and what was remembered of this process is looked up again
   });
 });
 

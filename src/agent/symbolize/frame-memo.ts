@@ -1,0 +1,136 @@
+import type { BinaryInfo } from './binary.js';
+import type { ProcessSnapshot } from './process-snapshot.js';
+
+/** A native function name: readable (demangled) and, when different, the linker's. */
+export interface NativeName {
+  readonly name: string;
+  readonly systemName: string;
+}
+
+/**
+ * The dictionary location each frame was resolved to, kept as long as that dictionary. The agent keeps
+ * its dictionary from one interval to the next (exporter-profiles.ts: KeptDictionary), so a long-lived
+ * process's frames are resolved when first seen instead of every 10 s: an interval's cost grows with
+ * the frames it has not seen before.
+ *
+ * How long an answer stands:
+ * - a user frame with a name: while its process snapshot stands (a reused pid or an exec gets a new
+ *   snapshot, hence a new memo), its code mappings keep their layout and its perf map is unchanged (a
+ *   JIT may put new code at an address that held other code);
+ * - a user or CPython frame without a name: for the interval it was met in (until the process's next
+ *   observe()) — a JIT may write its perf map meanwhile (a JVM is asked to on such a miss);
+ * - a kernel frame: while kallsyms is the same read; one without a name is looked up again after
+ *   `retryKernelMs` (the period at which a miss may re-read kallsyms).
+ * Past `maxEntries` frames every lookup is forgotten and redone (the dictionary keeps its entries).
+ */
+export class FrameMemo {
+  /** Dictionary function of each native name object (one object per function, see the symbolizer). */
+  readonly functions = new Map<NativeName, number>();
+  /** Dictionary mapping of each binary. */
+  readonly binaries = new Map<BinaryInfo, number>();
+  private readonly processes = new WeakMap<ProcessSnapshot, ProcessFrames>();
+  private readonly kernelNamed = new Map<bigint, number>();
+  private readonly kernelUnnamed = new Map<bigint, number>();
+  private kernelUnnamedSince = 0;
+  /** Which kallsyms read the kernel entries come from. */
+  private kernelRead = -1;
+  private entries = 0;
+  /** Bumped when everything is forgotten: per-process memos of an older generation are stale. */
+  private generation = 0;
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly retryKernelMs: number,
+  ) {}
+
+  get size(): number {
+    return this.entries;
+  }
+
+  /** The frames of one process, emptied of what no longer holds (see the class comment). */
+  process(proc: ProcessSnapshot): ProcessFrames {
+    let frames = this.processes.get(proc);
+    if (!frames) this.processes.set(proc, (frames = new ProcessFrames()));
+    frames.validate(proc, this.generation);
+    return frames;
+  }
+
+  /** Starts a batch of kernel lookups: drops answers of an older kallsyms read and stale misses. */
+  kernelFrames(kallsymsRead: number, now: number): void {
+    if (kallsymsRead !== this.kernelRead) {
+      this.kernelRead = kallsymsRead;
+      this.kernelNamed.clear();
+      this.kernelUnnamed.clear();
+      this.kernelUnnamedSince = now;
+    } else if (now - this.kernelUnnamedSince >= this.retryKernelMs) {
+      this.kernelUnnamed.clear();
+      this.kernelUnnamedSince = now;
+    }
+  }
+
+  kernel(key: bigint): number | undefined {
+    return this.kernelNamed.get(key) ?? this.kernelUnnamed.get(key);
+  }
+
+  keepKernel(key: bigint, location: number, named: boolean): void {
+    (named ? this.kernelNamed : this.kernelUnnamed).set(key, location);
+    this.added();
+  }
+
+  keepUser(frames: ProcessFrames, key: number, location: number, named: boolean): void {
+    (named ? frames.named : frames.unnamed).set(key, location);
+    this.added();
+  }
+
+  keepPython(frames: ProcessFrames, key: bigint, location: number, named: boolean): void {
+    (named ? frames.python : frames.pythonUnnamed).set(key, location);
+    this.added();
+  }
+
+  /** Counts one more remembered frame; past the bound, forgets every one. */
+  private added(): void {
+    if (++this.entries <= this.maxEntries) return;
+    this.entries = 0;
+    this.generation++;
+    this.functions.clear();
+    this.binaries.clear();
+    this.kernelNamed.clear();
+    this.kernelUnnamed.clear();
+  }
+}
+
+/** One process's frames: user addresses (a leaf keyed apart from a caller) and CPython frames. */
+export class ProcessFrames {
+  readonly named = new Map<number, number>();
+  readonly unnamed = new Map<number, number>();
+  readonly python = new Map<bigint, number>();
+  readonly pythonUnnamed = new Map<bigint, number>();
+  private generation = -1;
+  private layout = -1;
+  private perfMap = -1;
+  private intervals = -1;
+
+  validate(proc: ProcessSnapshot, generation: number): void {
+    if (generation !== this.generation || proc.layout !== this.layout || proc.perfMapVersion !== this.perfMap) {
+      this.generation = generation;
+      this.layout = proc.layout;
+      this.perfMap = proc.perfMapVersion;
+      this.named.clear();
+      this.unnamed.clear();
+      this.python.clear();
+      this.pythonUnnamed.clear();
+    } else if (proc.intervals !== this.intervals) {
+      this.unnamed.clear();
+      this.pythonUnnamed.clear();
+    }
+    this.intervals = proc.intervals;
+  }
+
+  user(key: number): number | undefined {
+    return this.named.get(key) ?? this.unnamed.get(key);
+  }
+
+  pythonFrame(key: bigint): number | undefined {
+    return this.python.get(key) ?? this.pythonUnnamed.get(key);
+  }
+}
