@@ -38,6 +38,39 @@ describe('BPF loader and sampler (real eBPF, root)', () => {
     expect(openFds(), 'every perf event and map fd is closed after detach').toBe(fdsBefore);
   });
 
+  it('gives a sample taken in the kernel its kernel stack and the user stack it came from; one taken in user mode no kernel stack', async () => {
+    requireBpf();
+    const bpf = BpfProfiler.start({ frequencyHz: 99, stackMapSize: 4096, countsMapSize: 4096 });
+    // dd copies zeroes through the kernel (most of its time in read/write); node spins in user mode.
+    const inKernel = spawn('dd', ['if=/dev/zero', 'of=/dev/null', 'bs=1M', 'count=1000000'], { stdio: 'ignore' });
+    const inUser = spawn(process.execPath, ['-e', 'const end = Date.now() + 60000; while (Date.now() < end) {}'], { stdio: 'ignore' });
+    try {
+      const sampler = new Sampler(bpf);
+      await new Promise((r) => setTimeout(r, 2000));
+      const { samples } = await sampler.collect();
+      const dd = samples.filter((s) => s.pid === inKernel.pid);
+      const withKernel = dd.filter((s) => s.kernelAddrs.length > 0);
+      expect(withKernel.length, `dd (${inKernel.pid}) was sampled in the kernel`).toBeGreaterThan(0);
+      for (const s of withKernel) {
+        expect(s.kernelAddrs.every((a) => a >= 0xffff800000000000n), 'kernel frames are kernel addresses').toBe(true);
+        expect(s.userAddrs.length, 'the user stack under a kernel-mode sample is walked from the task\'s saved registers').toBeGreaterThan(0);
+        expect(s.userAddrs.every((a) => a > 0n && a < 1n << 47n)).toBe(true);
+      }
+      const spin = samples.filter((s) => s.pid === inUser.pid);
+      const spinCount = spin.reduce((n, s) => n + s.count, 0);
+      const spinUserOnly = spin.filter((s) => s.kernelAddrs.length === 0).reduce((n, s) => n + s.count, 0);
+      expect(spinCount).toBeGreaterThan(10);
+      expect(spinUserOnly / spinCount, 'a user-mode spin is mostly sampled in user mode, without a kernel stack').toBeGreaterThan(0.8);
+      // Without unwind tables a leaf in code without frame pointers stops at one frame (a few percent of them).
+      const walked = spin.filter((s) => s.kernelAddrs.length === 0 && s.userAddrs.length >= 2).reduce((n, s) => n + s.count, 0);
+      expect(walked / spinUserOnly, 'user-mode samples walk from the sample\'s own registers through the JIT frames').toBeGreaterThan(0.7);
+    } finally {
+      inKernel.kill('SIGKILL');
+      inUser.kill('SIGKILL');
+      bpf.close();
+    }
+  });
+
   it('names the missing capabilities when not privileged', () => {
     // CapEff with only CAP_PERFMON (bit 38): CAP_BPF is what is missing.
     expect(missingCapabilities('Name:\tx\nCapEff:\t0000004000000000\n')).toEqual(['CAP_BPF']);

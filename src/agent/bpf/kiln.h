@@ -72,11 +72,17 @@ struct task_struct {
 
 #define PF_KTHREAD 0x00200000
 
-/* The user registers the walker starts from (x86_64 struct pt_regs, UAPI layout). */
-#define REG_BP 4
-#define REG_ORIG_AX 15 /* the syscall number while in a syscall */
-#define REG_IP 16
-#define REG_SP 19
+/*
+ * x86_64 struct pt_regs, UAPI layout: a thread's user registers (task_pt_regs), and the first member of
+ * a perf event program's context (the registers at the sample, user or kernel).
+ */
+struct user_regs {
+  u64 r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di;
+  u64 orig_ax; /* the syscall number while in a syscall */
+  u64 pc, cs, flags, sp, ss;
+};
+/* Kernel addresses have the top bit set (x86_64 and arm64 alike): a sample's pc says which mode it hit. */
+#define IN_KERNEL(pc) ((s64)(pc) < 0)
 
 /* ---- samples (mirrored by src/agent/sampler.ts) ---- */
 

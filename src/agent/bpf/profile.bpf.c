@@ -82,9 +82,9 @@ INLINE u64 store_stack(void *stacks, struct stack *buf) {
   return 1;
 }
 
-/* Adds `value` to the current thread's {process, stacks} count of this kind. `syscall`: the kernel
- * stack is that syscall's marker frame instead of the stack at this point (off-CPU). */
-INLINE void record(void *ctx, u32 pid, u32 kind, u64 value, u64 syscall) {
+/* Adds `value` to the current thread's {process, stacks} count of this kind. `sample`: the perf
+ * event's registers (CPU); 0 off-CPU, where the kernel stack is the marker frame of `syscall`. */
+INLINE void record(struct user_regs *sample, u32 pid, u32 kind, u64 value, u64 syscall) {
   u32 zero = 0;
   u32 *gen = map_lookup_elem(&config, &zero);
   struct stack *buf = map_lookup_elem(&scratch, &zero);
@@ -96,18 +96,21 @@ INLINE void record(void *ctx, u32 pid, u32 kind, u64 value, u64 syscall) {
   struct sample_key key = {};
   key.pid = pid;
   key.kind = kind;
-  struct task_struct *leader = 0;
-  probe_read_kernel(&leader, sizeof(leader), &task->group_leader);
-  if (leader) probe_read_kernel(key.comm, sizeof(key.comm), &leader->comm);
+  probe_read_kernel(key.comm, sizeof(key.comm), &task->group_leader->comm);
 
-  walk_user(task, pid, buf);
+  /* In user mode the sample's own registers are the user ones; in the kernel, the task's are. */
+  int in_kernel = !sample || IN_KERNEL(sample->pc);
+  walk_user(task, pid, buf, in_kernel ? 0 : sample);
   key.user_stack = store_stack(stacks, buf);
   if (key.user_stack == 1) return;
-  if (kind == KIND_OFF_CPU) {
+  buf->len = 0;
+  if (!sample) {
     buf->ips[0] = SYSCALL_FRAME | (syscall & 0xffff);
     buf->len = 1;
-  } else {
-    long bytes = get_stack(ctx, buf->ips, sizeof(buf->ips), 0);
+  } else if (in_kernel) {
+    /* Only then: asked in user mode, the kernel finds no stack but still costs about as much as
+     * the rest of the sample (3.2 µs of 29 µs on the bench host, ktime deltas of a debug build). */
+    long bytes = get_stack(sample, buf->ips, sizeof(buf->ips), 0);
     buf->len = bytes > 0 ? (u64)bytes / 8 : 0;
   }
   key.kernel_stack = store_stack(stacks, buf);
@@ -125,7 +128,7 @@ INLINE void record(void *ctx, u32 pid, u32 kind, u64 value, u64 syscall) {
 }
 
 SEC("perf_event")
-int kiln_sample(void *ctx) {
+int kiln_sample(struct user_regs *ctx) {
   bump(C_SAMPLES);
   u64 id = get_current_pid_tgid();
   u32 pid = (u32)(id >> 32);
@@ -155,9 +158,9 @@ int kiln_switch(u64 *ctx) {
     struct task_struct *prev = (struct task_struct *)ctx[1];
     unsigned int flags = 0;
     probe_read_kernel(&flags, sizeof(flags), &prev->flags);
-    u64 regs = flags & PF_KTHREAD ? 0 : task_pt_regs(prev);
+    struct user_regs *regs = flags & PF_KTHREAD ? 0 : (struct user_regs *)task_pt_regs(prev);
     u64 nr = (u64)-1;
-    if (regs) probe_read_kernel(&nr, sizeof(nr), (void *)(regs + REG_ORIG_AX * 8));
+    if (regs) probe_read_kernel(&nr, sizeof(nr), &regs->orig_ax);
     if ((s64)nr < 0) {
       if (regs) bump(C_OFF_CPU_NOT_SYSCALL);
     } else {
@@ -203,7 +206,7 @@ int kiln_sys_exit(u64 *ctx) {
   if (!b || b->since != 0) return 0;
   u64 weight = b->weight, nr = b->nr;
   map_delete_elem(&off_cpu, &tid);
-  if (weight) record(ctx, (u32)(id >> 32), KIND_OFF_CPU, weight, nr);
+  if (weight) record(0, (u32)(id >> 32), KIND_OFF_CPU, weight, nr);
   return 0;
 }
 

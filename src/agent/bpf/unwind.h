@@ -493,18 +493,23 @@ INLINE u64 py_current_frame(struct py_proc *py, struct task_struct *task) {
 
 /*
  * Walks the current thread's user stack into `buf` and returns the frame count (0: no user stack).
- * Counts how the walk ended in `counters`.
+ * Counts how the walk ended in `counters`. `at`: the user registers at the sample when the sampled CPU
+ * was in user mode (the perf event's own, read from its context at no cost); 0: read them from the
+ * task (a kernel-mode sample, or off-CPU), which costs a helper call and three kernel reads.
  */
-INLINE u32 walk_user(struct task_struct *task, u32 pid, struct stack *buf) {
-  void *mm = 0;
-  probe_read_kernel(&mm, sizeof(mm), &task->mm);
-  if (!mm) return 0; /* kernel thread */
-  u64 regs = task_pt_regs(task);
-  if (!regs) return 0;
+INLINE u32 walk_user(struct task_struct *task, u32 pid, struct stack *buf, struct user_regs *at) {
+  if (!task->mm) return 0; /* kernel thread */
   struct walk w = {};
-  if (probe_read_kernel(&w.pc, 8, (void *)(regs + REG_IP * 8)) < 0 || probe_read_kernel(&w.sp, 8, (void *)(regs + REG_SP * 8)) < 0 ||
-      probe_read_kernel(&w.bp, 8, (void *)(regs + REG_BP * 8)) < 0)
-    return 0;
+  if (at) {
+    w.pc = at->pc;
+    w.sp = at->sp;
+    w.bp = at->bp;
+  } else {
+    struct user_regs *regs = (struct user_regs *)task_pt_regs(task);
+    if (!regs || probe_read_kernel(&w.pc, 8, &regs->pc) < 0 || probe_read_kernel(&w.sp, 8, &regs->sp) < 0 ||
+        probe_read_kernel(&w.bp, 8, &regs->bp) < 0)
+      return 0;
+  }
   w.pid = pid;
   w.leaf = 1;
   struct proc_info *pi = map_lookup_elem(&procs, &pid);
