@@ -168,6 +168,8 @@ struct walk {
   u32 fp_frames;
   u32 py_frames;
   u32 py_span; /* bytes of a frame read at once (py_frame_span) */
+  u32 win_len;  /* bytes of user stack held in the window (stack_read), from win_lo */
+  u64 win_lo;
   struct py_offsets off;
 };
 
@@ -176,6 +178,47 @@ struct walk {
 
 
 INLINE int read_u64(u64 *dst, u64 addr) { return probe_read_user(dst, 8, (void *)addr); }
+
+/*
+ * The user stack is read ahead, a window at a time: a frame's saved registers lie a few dozen to a
+ * few hundred bytes above the last one's, so one read serves several frames. Each user read has a
+ * fixed cost of its own (a helper call, the user-access checks), and on a loaded host scattered 16-byte
+ * reads each pay a cold line where one longer read streams them. A window never crosses a page (the
+ * next one may not be mapped), except for the one read that needs it.
+ */
+#define STACK_WINDOW 512
+#define USER_PAGE 4096
+struct stack_window {
+  u8 b[2 * STACK_WINDOW]; /* room past the window, so a masked offset is always in bounds */
+};
+struct {
+  __uint(type, MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, u32);
+  __type(value, struct stack_window);
+} stack_windows SEC(".maps");
+
+/* Reads `n` (8 or 16) bytes of the user stack at `addr` into dst, through the walk's window. */
+INLINE int stack_read(struct walk *w, struct stack_window *win, u64 *dst, u64 addr, u32 n) {
+  u64 off = addr - w->win_lo;
+  if (addr < w->win_lo || off + n > w->win_len) {
+    u64 rest = USER_PAGE - (addr & (USER_PAGE - 1));
+    u32 len = rest < STACK_WINDOW ? (u32)rest : STACK_WINDOW;
+    if (len < n) len = n;
+    if (len > STACK_WINDOW) len = STACK_WINDOW;
+    if (probe_read_user(win->b, len, (void *)addr) < 0) {
+      w->win_len = 0;
+      return -1;
+    }
+    w->win_lo = addr;
+    w->win_len = len;
+    off = 0;
+  }
+  off &= STACK_WINDOW - 1;
+  dst[0] = *(u64 *)&win->b[off];
+  if (n == 16) dst[1] = *(u64 *)&win->b[off + 8];
+  return 0;
+}
 
 /* Entry j of a page index starting at slot `first` (two u32 a slot); ~0 when out of the array. */
 INLINE u32 index_entry(u32 first, u32 j) {
@@ -269,7 +312,7 @@ INLINE void find_mapping(struct walk *w, u64 at) {
 }
 
 /* One frame-pointer step: [bp] holds the caller's bp, [bp + 8] the return address. */
-INLINE int fp_step(struct walk *w) {
+INLINE int fp_step(struct walk *w, struct stack_window *win) {
   if (w->bp == 0) {
     w->status = C_U_COMPLETE;
     return 1;
@@ -279,7 +322,7 @@ INLINE int fp_step(struct walk *w) {
     return 1;
   }
   u64 frame[2];
-  if (probe_read_user(frame, sizeof(frame), (void *)w->bp) < 0) {
+  if (stack_read(w, win, frame, w->bp, 16) < 0) {
     w->status = C_U_READ_ERROR;
     return 1;
   }
@@ -291,13 +334,13 @@ INLINE int fp_step(struct walk *w) {
 }
 
 /* One native step: from (pc, sp, bp) of a frame to its caller's. Returns 1 when the walk ends. */
-INLINE int native_step(struct walk *w) {
+INLINE int native_step(struct walk *w, struct stack_window *win) {
   u64 at = w->leaf ? w->pc : w->pc - 1; /* a return address points after the call */
   w->leaf = 0;
-  if (!w->tables) return fp_step(w);
+  if (!w->tables) return fp_step(w, win);
   if (at < w->map_start || at >= w->map_end) find_mapping(w, at);
   struct unwind_row *r = find_row(w, at - w->map_bias);
-  if (!r || r->type == ROW_NONE) return fp_step(w);
+  if (!r || r->type == ROW_NONE) return fp_step(w, win);
   u64 cfa;
   switch (r->type) {
   case ROW_CFA_RSP:
@@ -320,17 +363,17 @@ INLINE int native_step(struct walk *w) {
     return 1;
   }
   /* The caller's rbp is nearly always saved just below the return address (push rbp in the
-   * prologue): then one 16-byte read fetches both — each user read has a fixed cost of its own. */
+   * prologue): then one 16-byte read fetches both. */
   s8 rbp_off8 = r->rbp_off8;
   u64 pair[2];
   if (rbp_off8 == -2) {
-    if (probe_read_user(pair, sizeof(pair), (void *)(cfa - 16)) < 0) {
+    if (stack_read(w, win, pair, cfa - 16, 16) < 0) {
       w->status = C_U_READ_ERROR;
       return 1;
     }
     w->bp = pair[0];
   } else {
-    if (read_u64(&pair[1], cfa - 8) < 0 || (rbp_off8 != 0 && read_u64(&w->bp, cfa + (s64)rbp_off8 * 8) < 0)) {
+    if (stack_read(w, win, &pair[1], cfa - 8, 8) < 0 || (rbp_off8 != 0 && stack_read(w, win, &w->bp, cfa + (s64)rbp_off8 * 8, 8) < 0)) {
       w->status = C_U_READ_ERROR;
       return 1;
     }
@@ -435,7 +478,8 @@ INLINE int py_emit(struct walk *w, struct stack *buf) {
 __attribute__((noinline)) int walk_step(struct walk *w) {
   u32 zero = 0;
   struct stack *buf = map_lookup_elem(&scratch, &zero);
-  if (!buf || !w) return 1;
+  struct stack_window *win = map_lookup_elem(&stack_windows, &zero);
+  if (!buf || !win || !w) return 1;
   if (w->n >= MAX_STACK_DEPTH) {
     w->status = C_U_TRUNCATED;
     return 1;
@@ -456,7 +500,7 @@ __attribute__((noinline)) int walk_step(struct walk *w) {
     w->n++;
     w->py_last = 0;
   }
-  return native_step(w);
+  return native_step(w, win);
 }
 
 /* Python frames left when the native walk ended early are kept, outermost last. */
