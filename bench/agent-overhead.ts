@@ -240,7 +240,9 @@ try {
     `Agent memory at the end: RSS ${(a.rssKiB / 1024).toFixed(1)} MiB = anonymous ${(a.anonKiB / 1024).toFixed(1)} MiB + file-backed ${(a.fileKiB / 1024).toFixed(1)} MiB ` +
     `(node binary and libraries, shared with other node processes); V8 heap ${mib('kiln_agent_nodejs_heap_size_used_bytes')} used of ${mib('kiln_agent_nodejs_heap_size_total_bytes')}, ` +
     `external ${mib('kiln_agent_nodejs_external_memory_bytes')}; symbolizer: ${stat('cachedSymbolTables')} tables / ${stat('cachedSymbols')} symbols, ` +
-    `${stat('kernelSymbols')} kernel symbols, ${stat('cachedProcesses')} processes, ${stat('cachedResults')} cached names, ${stat('tableLoads')} table loads since start.`;
+    `${stat('kernelSymbols')} kernel symbols, ${stat('cachedProcesses')} processes, ${stat('cachedResults')} cached names, ${stat('tableLoads')} table loads since start; ` +
+    `kept dictionary ${stat('dictionaryLocations')} locations / ${stat('dictionaryStacks')} stacks (${stat('dictionaryResets')} resets), ${stat('memoFrames')} remembered frames; ` +
+    `frames in the window ${(g.get('kiln_agent_symbolize_frames') ?? 0) - (g0.get('kiln_agent_symbolize_frames') ?? 0)}, of which answered from the memo ${statDelta('memoHits')}.`;
   const out = [
     `Run: ${new Date().toISOString()}, ${cpus().length} CPUs, 1-min load average ${load0.toFixed(1)} at the window's start and ${loadavg()[0]!.toFixed(1)} at its end, ${hz} Hz, ${seconds} s window starting ${windowAfterS.toFixed(0)} s after the agent started, after its ${windowAfterIntervals} completed intervals (warm-up ≥ ${WARMUP_S} s${STEADY_INTERVALS > 0 ? ` and ≥ ${STEADY_INTERVALS} intervals` : ''}); ${started} short-lived processes started.`,
     '',

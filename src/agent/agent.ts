@@ -52,7 +52,7 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
   const jvm = config.jvmPerfMap ? new JvmPerfMaps({ log }) : undefined;
   const symbolizer =
     parts.symbolizer ??
-    new ProcSymbolizer({ python: { frame: (pid, code, instr) => pythonCode?.frame(pid, code, instr) }, onUnnamedJit: jvm && ((pid) => jvm.unnamed(pid)) });
+    new ProcSymbolizer({ python: { frame: (pid, code, instr) => pythonCode?.frame(pid, code, instr) }, onUnnamedJit: jvm && ((pid, known) => jvm.unnamed(pid, known)) });
   // Read before the pod watch starts: an unreadable token file must stop startup with nothing running
   // (a started watch would keep the process alive after the error).
   const bearerToken = readBearerToken(config.bearerTokenFile);

@@ -1,6 +1,26 @@
 import { readFileSync } from 'node:fs';
+import type { CodeMapping } from '../symbolize/proc-maps.js';
 
 /** Recognising a HotSpot JVM from /proc without touching it. */
+
+/**
+ * What the symbolizer already knows of a process (its snapshot, symbolize/process-snapshot.ts): enough
+ * to tell a JVM without reading /proc/PID/maps again. Node processes have unnamed JIT code every
+ * interval, and re-reading their whole maps (hundreds of lines) once a minute each cost ≈ 5 % of the
+ * agent's time in a steady-state profile of bench/agent-overhead.ts.
+ */
+export interface KnownProcess {
+  /** Start time from /proc/PID/stat (tells a reused pid apart); undefined when seen only after it exited. */
+  readonly startTime: string | undefined;
+  readonly mappings: readonly CodeMapping[];
+}
+
+/** Whether HotSpot's VM library is among a process's code mappings. */
+export function mapsHotSpot(mappings: readonly CodeMapping[]): boolean {
+  return mappings.some((m) => m.path.endsWith(LIBJVM));
+}
+
+const LIBJVM = '/libjvm.so';
 
 /** Whether the process has HotSpot's VM library mapped (java, and any launcher embedding the JVM). */
 export function isHotSpot(pid: number, procRoot = '/proc'): boolean {

@@ -1,7 +1,7 @@
 import { LruCache } from '../lru.js';
 import { readStartTime } from '../symbolize/proc-maps.js';
 import { AttachError, jcmd, type AttachOptions } from './attach.js';
-import { isHotSpot } from './detect.js';
+import { isHotSpot, mapsHotSpot, type KnownProcess } from './detect.js';
 
 /**
  * Names HotSpot JIT frames without any change to the Java application: when samples of a process land
@@ -76,12 +76,17 @@ export class JvmPerfMaps {
     this.leadMs = options.leadMs ?? 300;
   }
 
-  /** The symbolizer found JIT code (anonymous executable memory) in `pid` that no perf map names. */
-  unnamed(pid: number): void {
+  /**
+   * The symbolizer found JIT code (anonymous executable memory) in `pid` that no perf map names. With
+   * `known` (the symbolizer's snapshot of the process) it is classified without reading /proc.
+   */
+  unnamed(pid: number, known?: KnownProcess): void {
     const now = Date.now();
     let s = this.byPid.get(pid);
-    if (s && !s.jvm && now < s.nextAt) return;
-    if (!s || !s.jvm || (!s.asked && readStartTime(pid, this.procRoot) !== s.startTime)) s = this.classify(pid, now);
+    const startTime = () => (known ? known.startTime : readStartTime(pid, this.procRoot));
+    // Not a JVM: looked at again after recheckMs, or at once when the snapshot says the pid was reused.
+    if (s && !s.jvm && now < s.nextAt && (!known || known.startTime === s.startTime)) return;
+    if (!s || !s.jvm || (!s.asked && startTime() !== s.startTime)) s = this.classify(pid, now, known);
     if (!s.jvm) return;
     if (!s.asked) this.request(pid, s);
     else this.missed.add(pid);
@@ -110,9 +115,9 @@ export class JvmPerfMaps {
     return { ...this.counters };
   }
 
-  private classify(pid: number, now: number): ProcessState {
-    const jvm = isHotSpot(pid, this.procRoot);
-    const s: ProcessState = { startTime: readStartTime(pid, this.procRoot), jvm, nextAt: jvm ? now : now + this.recheckMs, intervalMs: this.minIntervalMs, asked: false };
+  private classify(pid: number, now: number, known: KnownProcess | undefined): ProcessState {
+    const jvm = known ? mapsHotSpot(known.mappings) : isHotSpot(pid, this.procRoot);
+    const s: ProcessState = { startTime: known ? known.startTime : readStartTime(pid, this.procRoot), jvm, nextAt: jvm ? now : now + this.recheckMs, intervalMs: this.minIntervalMs, asked: false };
     if (jvm) this.counters.jvmProcesses++;
     this.byPid.set(pid, s);
     return s;

@@ -41,8 +41,11 @@ export interface ProcSymbolizerOptions {
   readonly idleEvictMs?: number;
   /** Names CPython frames (python/code.ts); without it they keep their code object's address. */
   readonly python?: { frame(pid: number, code: number, instr: number): { name: string; file: string; line: number } | undefined };
-  /** Told of JIT code no perf map names yet (the agent asks a HotSpot JVM to write its map: jvm/perf-maps.ts). */
-  readonly onUnnamedJit?: (pid: number) => void;
+  /**
+   * Told of JIT code no perf map names yet, with the process's snapshot (the agent asks a HotSpot JVM
+   * to write its map: jvm/perf-maps.ts, which tells a JVM by the snapshot's mappings).
+   */
+  readonly onUnnamedJit?: (pid: number, process: ProcessSnapshot) => void;
 }
 
 /** Mapping name of JIT-compiled code named by a perf map. */
@@ -316,7 +319,7 @@ export class ProcSymbolizer implements Symbolizer {
       this.counters.symbolized++;
       return b.location(b.mapping(JIT_MAPPING), addr, [{ function: b.function(name), line: 0 }]);
     }
-    if (m && m.path === '') this.options.onUnnamedJit?.(proc.pid);
+    if (m && m.path === '') this.options.onUnnamedJit?.(proc.pid, proc);
     return b.location(b.mapping(m?.path || (m ? '[anon]' : UNKNOWN_MAPPING)), addr, []);
   }
 

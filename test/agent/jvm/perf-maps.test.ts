@@ -1,6 +1,9 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { catchesSigquit, isHotSpot } from '../../../src/agent/jvm/detect.js';
+import { catchesSigquit, isHotSpot, mapsHotSpot, type KnownProcess } from '../../../src/agent/jvm/detect.js';
+import { readMaps, readStartTime, type CodeMapping } from '../../../src/agent/symbolize/proc-maps.js';
 import { JvmPerfMaps } from '../../../src/agent/jvm/perf-maps.js';
 import { compileJavaBurner, javaMajorVersion, killStarted, startChild, until } from './java-fixture.js';
 
@@ -52,5 +55,45 @@ describe('JvmPerfMaps: JIT symbol maps requested on unnamed JIT code (a real Ope
     await new Promise((r) => setTimeout(r, 300));
     expect(maps.stats()).toMatchObject({ jvmProcesses: 0, jvmMapsWritten: 0, jvmMapFailures: 0 });
     expect(sleeper.exitCode).toBeNull();
+  });
+
+  it('tells a JVM by the symbolizer’s snapshot of its mappings (no /proc/PID/maps read of its own)', { timeout: 60_000 }, async () => {
+    expect(javaMajorVersion(), 'Compiler.perfmap needs JDK 17+: apt-get install openjdk-17-jdk-headless').toBeGreaterThanOrEqual(17);
+    const java = startChild('java', ['-cp', compileJavaBurner(), 'Main', '30']);
+    const pid = java.pid!;
+    await until('a started JVM', () => isHotSpot(pid) && catchesSigquit(pid));
+    rmSync(`/proc/${pid}/root/tmp/perf-${pid}.map`, { force: true });
+    const snapshot: KnownProcess = { startTime: readStartTime(pid), mappings: readMaps(pid)! };
+    expect(mapsHotSpot(snapshot.mappings)).toBe(true);
+    // The snapshot decides: told the same JVM has no libjvm.so mapped, it is left alone …
+    const blind = new JvmPerfMaps();
+    blind.unnamed(pid, { ...snapshot, mappings: snapshot.mappings.filter((m) => !m.path.endsWith('/libjvm.so')) });
+    expect(blind.stats().jvmProcesses).toBe(0);
+    // … and with its real mappings it is asked for its map.
+    const maps = new JvmPerfMaps();
+    maps.unnamed(pid, snapshot);
+    await until('the map', () => maps.stats().jvmMapsWritten === 1);
+    expect(maps.stats()).toMatchObject({ jvmProcesses: 1, jvmMapFailures: 0 });
+  });
+
+  it('looks again at once at a pid the snapshot shows reused, not only after the recheck period', async () => {
+    // An empty /proc: any read of it would find nothing, so what is found comes from the snapshots.
+    const procRoot = mkdtempSync(path.join(tmpdir(), 'kiln-jvm-proc-'));
+    try {
+      const code = (p: string): CodeMapping => ({ start: 0x400000, end: 0x500000, offset: 0, fileId: '8:1 77', path: p, deleted: false });
+      const maps = new JvmPerfMaps({ procRoot, recheckMs: 60_000 });
+      maps.unnamed(4242, { startTime: '100', mappings: [code('/usr/bin/node')] });
+      expect(maps.stats().jvmProcesses).toBe(0);
+      // The same process (same start time): not looked at again within the period.
+      maps.unnamed(4242, { startTime: '100', mappings: [code('/usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so')] });
+      expect(maps.stats().jvmProcesses).toBe(0);
+      // Another process under the same pid: classified now.
+      maps.unnamed(4242, { startTime: '200', mappings: [code('/usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so')] });
+      expect(maps.stats().jvmProcesses).toBe(1);
+      // Its request fails (nothing under this /proc answers), and says so.
+      await until('the failed request', () => maps.stats().jvmMapFailures === 1);
+    } finally {
+      rmSync(procRoot, { recursive: true, force: true });
+    }
   });
 });
