@@ -1,7 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BpfCounters } from './loader.js';
+import { Counter, Gauge, Histogram, MetricsRegistry } from './metrics-registry.js';
+import { registerRuntimeMetrics } from './metrics-runtime.js';
 import type { SymbolizerStats } from './types.js';
 
 /**
@@ -9,44 +10,44 @@ import type { SymbolizerStats } from './types.js';
  * saw and lost, how well frames symbolize, and whether profiles reach the server.
  */
 export class AgentMetrics {
-  readonly registry = new Registry();
+  readonly registry = new MetricsRegistry();
   readonly bpfSamples = new Counter({ name: 'kiln_agent_bpf_samples_total', help: 'Perf samples the BPF program ran for (all CPUs, idle included)', registers: [this.registry] });
   readonly bpfDrops = new Counter({
     name: 'kiln_agent_bpf_dropped_samples_total',
     help: 'Samples the BPF program could not record, by reason (counts_full: raise --counts-map-size; stacks_full: raise --stack-map-size; stack_error: kernel allocation failures and other errors)',
-    labelNames: ['reason'] as const,
+    labelNames: ['reason'],
     registers: [this.registry],
   });
   readonly unwindWalks = new Counter({
     name: 'kiln_agent_unwind_stacks_total',
     help: 'User stacks walked in BPF, by how the walk ended (complete: reached the outermost frame; the rest are failures: truncated past 127 frames, read_error, bad_pc, unsupported DWARF rule, no_tables: process not loaded yet, frame pointers only)',
-    labelNames: ['result'] as const,
+    labelNames: ['result'],
     registers: [this.registry],
   });
   readonly unwindFrames = new Counter({
     name: 'kiln_agent_unwind_frames_total',
     help: 'Frames walked in BPF by frame pointer (JIT code, code without unwind info) and CPython frames read',
-    labelNames: ['kind'] as const,
+    labelNames: ['kind'],
     registers: [this.registry],
   });
   readonly pythonErrors = new Counter({ name: 'kiln_agent_python_read_errors_total', help: 'CPython thread states or frames the BPF program could not read', registers: [this.registry] });
   readonly offCpuBlocks = new Counter({
     name: 'kiln_agent_off_cpu_blocks_total',
     help: 'Blocks in syscalls at least --off-cpu-min long (seen), those recorded after duration-weighted sampling (kept), and blocks outside any syscall, not attributed (not_syscall)',
-    labelNames: ['outcome'] as const,
+    labelNames: ['outcome'],
     registers: [this.registry],
   });
   readonly adaptiveSkipped = new Counter({ name: 'kiln_agent_adaptive_skipped_samples_total', help: 'CPU samples skipped by --adaptive (their processes were stable)', registers: [this.registry] });
   readonly unwindTables = new Gauge({
     name: 'kiln_agent_unwind_tables',
     help: 'Unwind tables in BPF: binaries, rows used and capacity, tables left out because the table was full, processes loaded, proc_maps entries, loads and their total time (ms)',
-    labelNames: ['stat'] as const,
+    labelNames: ['stat'],
     registers: [this.registry],
   });
   readonly stageCpu = new Counter({
     name: 'kiln_agent_interval_cpu_seconds_total',
     help: 'CPU (user + sys) the agent spent per stage: read (BPF maps), symbolize_label, encode, unwind_tables (loading processes and tables)',
-    labelNames: ['stage'] as const,
+    labelNames: ['stage'],
     registers: [this.registry],
   });
   readonly samples = new Counter({ name: 'kiln_agent_samples_total', help: 'Stack samples read from the kernel (idle excluded)', registers: [this.registry] });
@@ -54,7 +55,7 @@ export class AgentMetrics {
   readonly processes = new Gauge({ name: 'kiln_agent_profiled_processes', help: 'Processes with samples in the last interval', registers: [this.registry] });
   readonly symbolFrames = new Gauge({ name: 'kiln_agent_symbolize_frames', help: 'Frames the symbolizer was asked for since start', registers: [this.registry] });
   readonly symbolHitRate = new Gauge({ name: 'kiln_agent_symbolize_hit_ratio', help: 'Share of frames that got a function name since start (0..1)', registers: [this.registry] });
-  readonly symbolizerStat = new Gauge({ name: 'kiln_agent_symbolizer_stat', help: 'Symbolizer internals (cache sizes, misses), by name', labelNames: ['stat'] as const, registers: [this.registry] });
+  readonly symbolizerStat = new Gauge({ name: 'kiln_agent_symbolizer_stat', help: 'Symbolizer internals (cache sizes, misses), by name', labelNames: ['stat'], registers: [this.registry] });
   readonly intervalDuration = new Histogram({
     name: 'kiln_agent_interval_duration_seconds',
     help: 'Time to read, symbolize, label and queue one interval (the agent\'s own CPU cost per interval)',
@@ -71,7 +72,7 @@ export class AgentMetrics {
   readonly exportErrors = new Counter({
     name: 'kiln_agent_export_errors_total',
     help: 'Failed deliveries (retry: will be retried; rejected: the server refused the payload, dropped)',
-    labelNames: ['kind'] as const,
+    labelNames: ['kind'],
     registers: [this.registry],
   });
   readonly queueDropped = new Counter({ name: 'kiln_agent_export_queue_dropped_profiles_total', help: 'Profiles dropped because the send queue was full (oldest first)', registers: [this.registry] });
@@ -80,7 +81,7 @@ export class AgentMetrics {
 
   constructor() {
     // Coarse event-loop monitoring: the default 10 ms timer alone costs ~0.25 % of a core, near the agent's whole budget.
-    collectDefaultMetrics({ register: this.registry, prefix: 'kiln_agent_', eventLoopMonitoringPrecision: 1000 });
+    registerRuntimeMetrics(this.registry, 'kiln_agent_', 1000);
   }
 
   recordBpf(deltas: BpfCounters): void {

@@ -30,7 +30,7 @@ export function renderExposition(families: readonly MetricFamily[]): string {
   return parts.join('');
 }
 
-function formatLabelSet(labels: Labels): string {
+export function formatLabelSet(labels: Labels): string {
   if (labels.length === 0) return '';
   let out = '{';
   for (let i = 0; i < labels.length; i++) {
@@ -45,7 +45,7 @@ function escapeLabelValue(v: string): string {
   return /[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v;
 }
 
-function escapeHelp(v: string): string {
+export function escapeHelp(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 }
 

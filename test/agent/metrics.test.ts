@@ -1,6 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { BPF_COUNTERS, type BpfCounters } from '../../src/agent/loader.js';
 import { AgentMetrics } from '../../src/agent/metrics.js';
+import { Counter, Gauge, Histogram, MetricsRegistry } from '../../src/agent/metrics-registry.js';
+import { PROMTOOL, requireBinary } from '../insight/prometheus.js';
 
 const counters = (some: Partial<BpfCounters>): BpfCounters => ({ ...(Object.fromEntries(BPF_COUNTERS.map((n) => [n, 0])) as BpfCounters), ...some });
 
@@ -37,6 +40,47 @@ describe('agent /metrics', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it("passes Prometheus' own parser and linter, and shows the process and runtime series", async () => {
+    requireBinary(PROMTOOL, 'prometheus');
+    const m = new AgentMetrics();
+    m.recordSymbolizer({ frames: 10, symbolized: 9, cachedSymbols: 3 });
+    m.intervalDuration.observe(0.003);
+    const text = await m.registry.metrics();
+    const lint = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    // The only remarks: three gauge names that end in _total, kept as prom-client named them so existing dashboards work.
+    const remarks = `${lint.stdout}${lint.stderr}`.split('\n').filter((l) => l.trim() !== '');
+    const inherited = /^kiln_agent_nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/;
+    expect(remarks.filter((l) => !inherited.test(l)), text).toEqual([]);
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes', 'nodejs_eventloop_lag_p99_seconds']) {
+      expect(text).toMatch(new RegExp(`^kiln_agent_${name} [0-9.e+-]+$`, 'm'));
+    }
+    const rss = Number(/^kiln_agent_process_resident_memory_bytes (\S+)$/m.exec(text)![1]);
+    expect(rss, 'RSS as /proc says, in bytes').toBeGreaterThan(10 * 1048576);
+    expect(text).toContain('# TYPE kiln_agent_interval_duration_seconds histogram');
+    expect(text).toContain('kiln_agent_interval_duration_seconds_bucket{le="0.005"} 1');
+    expect(text).toContain(`kiln_agent_nodejs_version_info{version="${process.version}"`);
+  });
+
+  it('counts histogram buckets cumulatively, escapes label values, and refuses what Prometheus could not take', async () => {
+    const registry = new MetricsRegistry();
+    const h = new Histogram({ name: 't_seconds', help: 'A test\nhistogram', buckets: [1, 0.1], registers: [registry] });
+    h.observe(0.05);
+    h.observe(0.5);
+    h.observe(7);
+    const g = new Gauge({ name: 't_gauge', help: 'A gauge', labelNames: ['path'], registers: [registry] });
+    g.set({ path: 'a "quoted"\\path' }, 2);
+    const c = new Counter({ name: 't_total', help: 'A counter', labelNames: ['kind'], registers: [registry] });
+    const text = await registry.metrics();
+    expect(text).toContain('# HELP t_seconds A test\\nhistogram\n');
+    expect(text).toContain('t_seconds_bucket{le="0.1"} 1\nt_seconds_bucket{le="1"} 2\nt_seconds_bucket{le="+Inf"} 3\nt_seconds_sum 7.55\nt_seconds_count 3\n');
+    expect(text).toContain('t_gauge{path="a \\"quoted\\"\\\\path"} 2');
+    expect(text).toContain('# TYPE t_total counter\n');
+    expect(text, 'a labelled counter shows no series before its first increment').not.toMatch(/^t_total/m);
+    expect(() => c.inc({ kind: 'x' }, -1)).toThrow('a counter only goes up');
+    expect(() => c.inc()).toThrow('labels kind are required');
+    expect(() => new Counter({ name: 't_total', help: 'again', registers: [registry] })).toThrow('registered twice');
   });
 
   it('says which port is taken', async () => {
