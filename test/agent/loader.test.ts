@@ -26,6 +26,16 @@ describe('BPF loader and sampler (real eBPF, root)', () => {
       expect(mine[0]!.comm).toBe('node');
       expect(first.counterDeltas.samples).toBeGreaterThan(0);
 
+      // Every sample the program kept is counted once: the counts of an interval add up to its samples,
+      // less idle and dropped ones (± the few taken between reading the counters and the flip).
+      await new Promise((r) => setTimeout(r, 1500));
+      const second = await sampler.collect();
+      const d = second.counterDeltas;
+      const kept = d.samples - d.idle - d.counts_full - d.stacks_full - d.stack_error - d.adaptive_skipped;
+      const counted = second.samples.filter((s) => s.kind === 'cpu').reduce((n, s) => n + s.count, 0);
+      expect(kept).toBeGreaterThan(50);
+      expect(Math.abs(counted - kept), `counted ${counted} of ${kept} kept samples`).toBeLessThanOrEqual(Math.max(3, kept * 0.03));
+
       busy.kill('SIGKILL');
       await new Promise((r) => busy.once('exit', r));
       await sampler.collect(); // the generation written while the child died
