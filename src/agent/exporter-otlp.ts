@@ -1,6 +1,6 @@
 import type { Profile } from '../model/index.js';
 import { attributeKeyOf } from '../formats/otlp-attributes.js';
-import { KILN_SCOPE } from '../formats/otlp-encode.js';
+import { KILN_SCOPE } from '../formats/otlp-names.js';
 import { otlpTypesOf, PROFILE_NAME_ATTRIBUTE } from '../formats/otlp-profile-type.js';
 import { OtlpRequestDictionary } from '../formats/otlp-request-dictionary.js';
 import { ProtoWriter } from './proto-writer.js';

@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { getLabel, SERVICE_NAME, type Profile } from '../model/index.js';
 import { encodePprofGzip } from '../formats/pprof.js';
-import { OTLP_HTTP_PATH, OTLP_PROTOBUF_TYPE } from '../formats/otlp.js';
+import { OTLP_HTTP_PATH, OTLP_PROTOBUF_TYPE } from '../formats/otlp-names.js';
 import type { IntervalWindow } from './exporter-profiles.js';
 
 /**

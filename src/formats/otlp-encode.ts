@@ -23,10 +23,10 @@ import { AnyValueSchema, KeyValueSchema } from '../gen/opentelemetry/proto/commo
 import type { Profile } from '../model/profile.js';
 import { attributeKeyOf } from './otlp-attributes.js';
 import { otlpTypesOf, PROFILE_NAME_ATTRIBUTE } from './otlp-profile-type.js';
+import { KILN_SCOPE } from './otlp-names.js';
 import { OtlpRequestDictionary } from './otlp-request-dictionary.js';
 
-/** Instrumentation scope Kiln writes its profiles under. */
-export const KILN_SCOPE = 'kiln';
+export { KILN_SCOPE };
 
 /** The request's plain tables as the ProfilesDictionary message. */
 function dictionaryMessage(t: OtlpRequestDictionary): ProfilesDictionary {

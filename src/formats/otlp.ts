@@ -20,12 +20,7 @@ export type {
   ExportProfilesServiceResponse,
 } from '../gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb.js';
 
-/** Where OTLP/HTTP sends profiles (the server serves it, the agent and `kiln ingest` post to it). */
-export const OTLP_HTTP_PATH = '/v1development/profiles';
-
-/** Media types OTLP/HTTP uses for its two encodings. */
-export const OTLP_PROTOBUF_TYPE = 'application/x-protobuf';
-export const OTLP_JSON_TYPE = 'application/json';
+export { OTLP_HTTP_PATH, OTLP_JSON_TYPE, OTLP_PROTOBUF_TYPE } from './otlp-names.js';
 
 export function decodeOtlpProtobuf(bytes: Uint8Array, opts?: DecodeOtlpOptions): Profile[] {
   return decodeOtlp(parseOtlpProtobuf(bytes), opts);
