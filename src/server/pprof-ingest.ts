@@ -30,15 +30,24 @@ const { h64Raw } = await xxhash();
  * check both decoders store the same thing over the corpus.
  */
 export function decodePprofForStore(data: Uint8Array, opts: DecodeOptions = {}, stored?: StoredStacks): Profile[] {
+  // Distinct stacks are counted by the memo below, which finds them anyway (max_stacks_per_request).
+  const budget = opts.budget;
+  budget?.countStacksInDecoder();
   const scan = scanPprofPayload(data, opts);
   const text = asBuffer(scan.bytes);
   const str = stringLookup(scan.stringStart.length, (i) => scanString(scan, i, text));
   const samples = new PprofSampleBuckets(scan, str, opts);
   const request = wireIds.begin(scan, text, str);
   const s = scan.samples;
+  const stacksLeft = budget ? budget.stacksLeft() : Infinity;
   for (let i = 0; i + 1 < s.locationStart.length; i++) {
-    if (samples.keeps(i)) samples.add(i, request.stack(s.locationStart[i]!, s.locationStart[i + 1]!));
+    if (!samples.keeps(i)) continue;
+    const stack = request.stack(s.locationStart[i]!, s.locationStart[i + 1]!);
+    samples.add(i, stack);
+    // Checked as each new stack arrives, before a stack bomb fills the memo that outlives the request.
+    if (stack >= stacksLeft) budget!.tableStacks(stack + 1);
   }
+  budget?.tableStacks(request.stackCount);
   const { dict, stackIds } = request.dictionary(stored);
   const stackWords = new Uint32Array(stackIds.buffer);
   const profiles = samples.profiles(dict);
@@ -488,6 +497,11 @@ class WireRequest {
     const name = this.str(fns.names[k]!);
     const system = this.str(fns.systemNames[k]!);
     return { name, systemName: system === name ? '' : system, file: this.str(fns.filenames[k]!) };
+  }
+
+  /** Distinct stacks of this pprof so far. */
+  get stackCount(): number {
+    return this.stacks.length;
   }
 
   /** The request-local index of the stack of sample location ids `[from, to)`. */
