@@ -115,11 +115,11 @@ async function oneRun(mode: Mode): Promise<RunResult> {
   }
 }
 
-/** kiln_agent_unwind_stacks_total by result, from the in-process agent's registry. */
-async function walkResults(registry: { getSingleMetricAsString(name: string): Promise<string> }): Promise<Map<string, number>> {
-  const text = await registry.getSingleMetricAsString('kiln_agent_unwind_stacks_total');
+/** kiln_agent_unwind_stacks_total by result, from the in-process agent's registry (its exposition text). */
+async function walkResults(registry: { metrics(): Promise<string> }): Promise<Map<string, number>> {
+  const text = await registry.metrics();
   const out = new Map<string, number>();
-  for (const m of text.matchAll(/result="([a-z_]+)"\} ([0-9.e+]+)/g)) out.set(m[1]!, Number(m[2]));
+  for (const m of text.matchAll(/^kiln_agent_unwind_stacks_total\{result="([a-z_]+)"\} ([0-9.e+]+)$/gm)) out.set(m[1]!, Number(m[2]));
   return out;
 }
 
