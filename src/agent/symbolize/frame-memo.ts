@@ -17,8 +17,11 @@ export interface NativeName {
  * - a user frame with a name: while its process snapshot stands (a reused pid or an exec gets a new
  *   snapshot, hence a new memo), its code mappings keep their layout and its perf map is unchanged (a
  *   JIT may put new code at an address that held other code);
- * - a user or CPython frame without a name: for the interval it was met in (until the process's next
- *   observe()) — a JIT may write its perf map meanwhile (a JVM is asked to on such a miss);
+ * - a user frame without a name: as long, and while the process's perf map file is unchanged on disk
+ *   (one stat per process and interval: a JIT may write it later, and a JVM is asked to on such a
+ *   miss), at most `retryUnnamedMs` — a node process without a perf map has hundreds of unnamed JIT
+ *   frames, and looking each up again every interval found nothing new;
+ * - a CPython frame without a name (its code object was not complete yet): for its interval;
  * - a kernel frame: while kallsyms is the same read; one without a name is looked up again after
  *   `retryKernelMs` (the period at which a miss may re-read kallsyms).
  * Past `maxEntries` frames every lookup is forgotten and redone (the dictionary keeps its entries).
@@ -41,6 +44,7 @@ export class FrameMemo {
   constructor(
     private readonly maxEntries: number,
     private readonly retryKernelMs: number,
+    private readonly retryUnnamedMs: number,
   ) {}
 
   get size(): number {
@@ -51,7 +55,7 @@ export class FrameMemo {
   process(proc: ProcessSnapshot): ProcessFrames {
     let frames = this.processes.get(proc);
     if (!frames) this.processes.set(proc, (frames = new ProcessFrames()));
-    frames.validate(proc, this.generation);
+    frames.validate(proc, this.generation, this.retryUnnamedMs);
     return frames;
   }
 
@@ -109,21 +113,29 @@ export class ProcessFrames {
   private layout = -1;
   private perfMap = -1;
   private intervals = -1;
+  /** When the unnamed frames were last forgotten. */
+  private unnamedSince = 0;
 
-  validate(proc: ProcessSnapshot, generation: number): void {
+  validate(proc: ProcessSnapshot, generation: number, retryUnnamedMs: number): void {
     if (generation !== this.generation || proc.layout !== this.layout || proc.perfMapVersion !== this.perfMap) {
       this.generation = generation;
       this.layout = proc.layout;
       this.perfMap = proc.perfMapVersion;
       this.named.clear();
-      this.unnamed.clear();
       this.python.clear();
       this.pythonUnnamed.clear();
+      this.forgetUnnamed();
     } else if (proc.intervals !== this.intervals) {
-      this.unnamed.clear();
+      // A new interval: checked once per process, not per sample.
       this.pythonUnnamed.clear();
+      if (this.unnamed.size > 0 && (Date.now() - this.unnamedSince >= retryUnnamedMs || proc.perfMapChanged())) this.forgetUnnamed();
     }
     this.intervals = proc.intervals;
+  }
+
+  private forgetUnnamed(): void {
+    this.unnamed.clear();
+    this.unnamedSince = Date.now();
   }
 
   user(key: number): number | undefined {

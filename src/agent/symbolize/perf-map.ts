@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { lastAtOrBelow } from './sorted-search.js';
 
 /**
@@ -22,6 +22,8 @@ export class PerfMap {
   private readTail = Buffer.alloc(0);
   /** Changes whenever entries are added or the map starts over: names looked up before may be stale. */
   version = 0;
+  /** Size and modification time of the file when last read ('' before a read found it). */
+  private readStamp = '';
 
   constructor(readonly path: string) {}
 
@@ -38,7 +40,9 @@ export class PerfMap {
       return false;
     }
     try {
-      const size = fstatSync(fd).size;
+      const st = fstatSync(fd);
+      const size = st.size;
+      this.readStamp = stampOf(st);
       if (size < this.readOffset || !this.tailUnchanged(fd)) this.reset(); // rewritten: start over
       const len = Math.min(size - this.readOffset, maxBytes);
       if (len <= 0) return true;
@@ -51,6 +55,20 @@ export class PerfMap {
     } finally {
       closeSync(fd);
     }
+  }
+
+  /**
+   * Whether the file differs from what the last refresh() saw (it appeared, grew or was rewritten): one
+   * stat, no read. Lets a caller retry the addresses this map could not name only when that may help.
+   */
+  changedOnDisk(): boolean {
+    let st: Stats | undefined;
+    try {
+      st = statSync(this.path, { throwIfNoEntry: false });
+    } catch {
+      st = undefined; // the process is gone (its /proc/PID/root with it)
+    }
+    return (st ? stampOf(st) : '') !== this.readStamp;
   }
 
   private tailUnchanged(fd: number): boolean {
@@ -114,4 +132,8 @@ export class PerfMap {
     this.readTail = Buffer.alloc(0);
     this.version++;
   }
+}
+
+function stampOf(st: Stats): string {
+  return `${st.size} ${st.mtimeMs}`;
 }

@@ -22,7 +22,7 @@ export class ProcessSnapshot {
   perfMapReadAt = 0;
   /** Changes when the code mappings change place (dlopen, new JIT regions): remembered frames may be stale. */
   layout = 0;
-  /** How many intervals the agent has observed this process in since the snapshot (frames without a name are retried each one). */
+  /** How many intervals the agent has observed this process in since the snapshot (frames without a name may be retried at each). */
   intervals = 0;
   /** When the agent last saw it in samples (or a scan found it), for evicting exited processes. */
   seenAt = Date.now();
@@ -50,6 +50,11 @@ export class ProcessSnapshot {
   /** The perf map's version (0 before it is first opened), see PerfMap.version. */
   get perfMapVersion(): number {
     return this.map?.version ?? 0;
+  }
+
+  /** Whether the perf map (if ever opened) changed on disk since it was last read. */
+  perfMapChanged(): boolean {
+    return this.map?.changedOnDisk() ?? false;
   }
 
   binaryOf(m: CodeMapping): BinaryInfo | undefined {

@@ -33,6 +33,8 @@ export interface ProcSymbolizerOptions {
   readonly maxCachedResults?: number;
   /** Bound on frames remembered per dictionary (frame-memo.ts); past it they are looked up afresh. */
   readonly maxMemoFrames?: number;
+  /** A user frame without a name is looked up again at least this often (sooner when its perf map changes). */
+  readonly retryUnnamedMs?: number;
   /** Bound on remembered processes (exited ones are kept until evicted so late samples symbolize). */
   readonly maxProcesses?: number;
   /** Minimum time between re-reads of a process's maps when an address falls outside them. */
@@ -58,6 +60,8 @@ const KALLSYMS_RELOAD_MS = 60_000;
 /** Re-read kallsyms this often on misses even if no module changed (BPF programs come and go too). */
 const KALLSYMS_FULL_RELOAD_MS = 10 * 60_000;
 const IDLE_EVICT_MS = 10 * 60_000;
+/** A frame without a name is looked up again at least this often even if nothing says it may help. */
+const RETRY_UNNAMED_MS = 60_000;
 /** How often the idle sweep runs (it is driven by observe(), so an idle agent does no work). */
 const SWEEP_EVERY_MS = 60_000;
 
@@ -167,7 +171,7 @@ export class ProcSymbolizer implements Symbolizer {
     // Stacks share most frames (main, the runtime's loop, syscall entry), within an interval and from
     // one to the next: each distinct frame is resolved once per dictionary and then reused.
     let memo = this.memo.get(b);
-    if (!memo) this.memo.set(b, (memo = new FrameMemo(this.maxMemoFrames, this.options.kallsymsReloadMs ?? KALLSYMS_RELOAD_MS)));
+    if (!memo) this.memo.set(b, (memo = new FrameMemo(this.maxMemoFrames, this.options.kallsymsReloadMs ?? KALLSYMS_RELOAD_MS, this.options.retryUnnamedMs ?? RETRY_UNNAMED_MS)));
     this.lastMemo = memo;
     const out: number[] = [];
     if (kernel.length > 0) memo.kernelFrames(this.counters.kallsymsLoads, Date.now());

@@ -390,7 +390,7 @@ describe('frames kept across intervals (one dictionary for many intervals, as th
     expect(frameNames(b.dict, sym.symbolize(4500, [burnA + bias], [], b)[0]!)[0]).toMatch(/^burner-stripped\+0x/);
   });
 
-  it('retries a frame without a name the next interval (a JIT wrote its perf map meanwhile), not within one', () => {
+  it('looks a frame without a name up again once its perf map changed on disk (a JIT wrote it), not before', () => {
     const root = path.join(dir, 'fake-proc-jit');
     const start = fakeJitProc(root, 4600, '100');
     const unnamed: number[] = [];
@@ -399,12 +399,31 @@ describe('frames kept across intervals (one dictionary for many intervals, as th
     const name = () => frameNames(b.dict, sym.symbolize(4600, [start + 0x40n], [], b)[0]!)[0];
     sym.observe(4600);
     expect(name()).toBe('[anon]+0x7f1000000040');
-    writeFileSync(perfMap(root, 4600), `${(start + 0x20n).toString(16)} 40 LazyCompile:*handler app.js:1\n`);
-    // Same interval: answered from the memo (a JIT frame's miss is not looked up per sample).
+    expect(name()).toBe('[anon]+0x7f1000000040');
+    // Next interval, no perf map yet: answered from the memo, not looked up (nor reported) again.
+    sym.observe(4600);
     expect(name()).toBe('[anon]+0x7f1000000040');
     expect(unnamed).toEqual([4600]);
+    writeFileSync(perfMap(root, 4600), `${(start + 0x20n).toString(16)} 40 LazyCompile:*handler app.js:1\n`);
+    // Within the interval the map is written in, still the memo's answer; the next interval reads it.
+    expect(name()).toBe('[anon]+0x7f1000000040');
     sym.observe(4600);
     expect(name()).toBe('LazyCompile:*handler app.js:1');
+  });
+
+  it('looks a frame without a name up again after the retry bound even if nothing changed', () => {
+    const root = path.join(dir, 'fake-proc-jit-bound');
+    const start = fakeJitProc(root, 4650, '100');
+    const unnamed: number[] = [];
+    const sym = new ProcSymbolizer({ procRoot: root, mapsRefreshMs: 0, retryUnnamedMs: 0, onUnnamedJit: (pid) => unnamed.push(pid) });
+    const b = new DictionaryBuilder();
+    sym.observe(4650);
+    sym.symbolize(4650, [start + 0x40n], [], b);
+    sym.symbolize(4650, [start + 0x40n], [], b);
+    expect(unnamed).toEqual([4650]);
+    sym.observe(4650);
+    sym.symbolize(4650, [start + 0x40n], [], b);
+    expect(unnamed).toEqual([4650, 4650]);
   });
 
   it('names a JIT address again once the perf map says new code is there', () => {
