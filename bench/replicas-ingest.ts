@@ -10,13 +10,21 @@
  * On a 2-core machine the servers, ClickHouse and the load generator share both cores, so two
  * replicas cannot double the ingest here; the CPU per row says what each replica costs.
  *
- *   sudo npx tsx bench/replicas-ingest.ts --profiles 480 --concurrency 16 --replica-cpu 0.4
+ *   sudo npx tsx bench/replicas-ingest.ts --profiles 480 --concurrency 16 --replica-cpu 0.4 [--warm 480]
  *
  * `--replica-cpu CORES` gives every server its own CPU cgroup capped at CORES (root; cgroup v1 `cpu`
  * or v2 `cpu.max`), as if each replica ran on a machine of its own that size: the replicas are then
  * the bottleneck, not the shared cores, and the ratio of 2 replicas to 1 measures how the stateless
  * tier scales out. Each server's throttled periods are printed, which shows the cap was what bound it;
  * ClickHouse's and the load generator's CPU stay outside the caps.
+ *
+ * `--concurrency-per-server N` keeps N pushes in flight at every server (N × servers in all), as a
+ * saturated fleet would: many agents, each replica at its per-tenant limit of pending writes (16).
+ * `--concurrency` (default 16) is the total, shared by the servers.
+ *
+ * `--warm N` (default 24): profiles each server ingests before the measured pass. A replica builds
+ * symbol rows for every stack it has not stored itself yet, so in a short run two replicas each pay
+ * that for the same stacks; `--warm <profiles>` measures the steady state where each has seen them.
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -49,11 +57,13 @@ if (process.argv[2] === '--serve') {
   });
 } else {
   const { values: args } = parseArgs({
-    options: { profiles: { type: 'string', default: '960' }, concurrency: { type: 'string', default: '16' }, 'replica-cpu': { type: 'string' } },
+    options: { profiles: { type: 'string', default: '960' }, concurrency: { type: 'string', default: '16' }, 'replica-cpu': { type: 'string' }, 'concurrency-per-server': { type: 'string' }, warm: { type: 'string', default: '24' } },
   });
   const replicaCpu = args['replica-cpu'] === undefined ? undefined : Number(args['replica-cpu']);
   const n = Number(args.profiles);
-  const concurrency = Number(args.concurrency);
+  const perServer = args['concurrency-per-server'] === undefined ? undefined : Number(args['concurrency-per-server']);
+  const concurrencyFor = (servers: number) => (perServer === undefined ? Number(args.concurrency) : perServer * servers);
+  const warmProfiles = Number(args.warm);
   const model = new ServiceModel();
   const pods = 8;
   const times = profileTimes((Math.ceil(n / pods) * INTERVAL_MS) / 3_600_000, Date.UTC(2026, 0, 20, 6));
@@ -87,7 +97,9 @@ if (process.argv[2] === '--serve') {
   async function run(label: string, stores: string[], clickhouseDir?: string) {
     const servers = await Promise.all(stores.map((store, i) => serve(store, i)));
     // Warm-up, not measured: each server compiles its TypeScript and JITs the ingest path first.
-    const warm = payloads.slice(0, Math.min(24, payloads.length));
+    // `--warm N` sends it the first N payloads (under another series): with N = --profiles every
+    // replica has seen every stack, as in a fleet's steady state, and none builds symbols twice.
+    const warm = payloads.slice(0, Math.min(warmProfiles, payloads.length));
     for (const { url } of servers) {
       // 8 at a time: under the server's max_pending_writes_per_tenant.
       for (let at = 0; at < warm.length; at += 8) {
@@ -104,7 +116,7 @@ if (process.argv[2] === '--serve') {
     let next = 0;
     const t0 = performance.now();
     await Promise.all(
-      Array.from({ length: concurrency }, async (_, w) => {
+      Array.from({ length: concurrencyFor(servers.length) }, async (_, w) => {
         while (next < payloads.length) {
           const i = next++;
           const { url } = servers[(i + w) % servers.length]!;
@@ -122,6 +134,7 @@ if (process.argv[2] === '--serve') {
     const result = {
       label,
       servers: servers.length,
+      concurrency: concurrencyFor(servers.length),
       profiles: payloads.length,
       rows,
       wallSeconds: +wallS.toFixed(2),

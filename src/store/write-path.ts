@@ -4,7 +4,8 @@ import { validateProfile } from '../model/validate.js';
 import type { WriteIds } from './content-ids.js';
 import { ContentIds } from './content-ids.js';
 import { EventLoopSlices } from './event-loop-slices.js';
-import type { CommitBatch, Engine, ProfileRow, SeriesRecord, StoredFunction, StoredLocation, StoredMapping, StoredStack, SymbolKind } from './engine.js';
+import { DEFAULT_COMMIT_PACING } from './engine.js';
+import type { CommitBatch, CommitPacing, Engine, ProfileRow, SeriesRecord, StoredFunction, StoredLocation, StoredMapping, StoredStack, SymbolKind } from './engine.js';
 import { KnownIds } from './known-ids.js';
 import type { ProfileSamples } from './profile-rows.js';
 import { profileContentId, profileSamples } from './profile-rows.js';
@@ -18,10 +19,6 @@ export const KNOWN_IDS_CAPACITY = 250_000;
 
 /** A group commit stops taking queued calls past this many sample rows (bounds commit memory). */
 const MAX_ROWS_PER_COMMIT = 500_000;
-
-/** A commit gathers queued writes up to this many rows, waiting at most GATHER_MS for more (write-hints.ts). */
-const GATHER_ROWS = 8192;
-const GATHER_MS = 20;
 
 /** Profile ids of failed commits remembered as "maybe stored" (a few MB); past it the oldest are forgotten. */
 const MAX_IN_DOUBT = 100_000;
@@ -111,13 +108,18 @@ export class WritePath {
    * oldest go first when it is full).
    */
   private readonly inDoubt = new Set<Id>();
+  private readonly pacing: CommitPacing;
+  /** When the last commit started (performance.now()), for the engine's minimum commit interval. */
+  private lastCommitAt = -Infinity;
 
   private constructor(
     private readonly engine: Engine,
     private readonly recent: RecentProfiles,
     private readonly known: Record<SymbolKind | 'series', KnownIds>,
     private readonly retentionMs: number,
-  ) {}
+  ) {
+    this.pacing = engine.commitPacing ?? DEFAULT_COMMIT_PACING;
+  }
 
   static async open(engine: Engine, opts: WritePathOptions = {}): Promise<WritePath> {
     const capacity = opts.knownIdsCapacity ?? KNOWN_IDS_CAPACITY;
@@ -230,16 +232,23 @@ export class WritePath {
   moreComing: () => boolean = () => false;
 
   /**
-   * Before a commit, while it would hold few rows and more writes are on their way, waits for them
-   * (at most GATHER_MS): a commit's fixed cost is paid once for all of them. A lone writer never waits.
+   * Before a commit, while it would hold few rows: waits for the writes on their way (at most
+   * `gatherMs`, only while the server has decodes in flight) and for the engine's minimum interval
+   * since the last commit, so a commit's fixed cost — one DuckDB commit, or one part per table in
+   * ClickHouse, which merges them in the background — is paid once for all of them.
    */
   private async gather(): Promise<void> {
-    const until = performance.now() + GATHER_MS;
+    const { rows: enough, gatherMs, minIntervalMs } = this.pacing;
+    const started = performance.now();
+    const paced = this.lastCommitAt + minIntervalMs;
     for (;;) {
       let rows = 0;
       for (const q of this.queued) rows += q.rows;
-      if (rows >= GATHER_ROWS || !this.moreComing() || performance.now() >= until) return;
-      await new Promise((resolve) => setTimeout(resolve, 1));
+      if (rows >= enough) return;
+      const now = performance.now();
+      const until = Math.max(paced, this.moreComing() ? started + gatherMs : -Infinity);
+      if (now >= until) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5, Math.max(1, until - now))));
     }
   }
 
@@ -247,6 +256,7 @@ export class WritePath {
     try {
       while (this.queued.length > 0) {
         await this.gather();
+        this.lastCommitAt = performance.now();
         const batch: QueuedWrite[] = [];
         let rows = 0;
         while (this.queued.length > 0 && (batch.length === 0 || rows < MAX_ROWS_PER_COMMIT)) {

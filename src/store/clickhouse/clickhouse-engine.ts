@@ -3,6 +3,7 @@ import type { Id } from '../../model/index.js';
 import { Unavailable } from '../../model/index.js';
 import type {
   CommitBatch,
+  CommitPacing,
   Engine,
   ListedProfileRow,
   ListedSpanRow,
@@ -48,6 +49,12 @@ export class ClickHouseEngine implements Engine {
   readonly name = 'clickhouse';
   /** Other servers write the same database: what this process remembers is never the whole truth. */
   readonly sharedWriters = true;
+  /**
+   * Every INSERT makes a part per table (and per rollup) that ClickHouse merges in the background, so
+   * inserts are few and large: a commit starts at most every 250 ms and gathers up to 100 000 rows
+   * (measured: one commit per push made ClickHouse use more CPU than the Kiln servers feeding it).
+   */
+  readonly commitPacing: CommitPacing = { rows: 100_000, gatherMs: 20, minIntervalMs: 250 };
   private readonly reader: Reader;
   private readonly writer: Writer;
 

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import type { CommitBatch, CommitPacing } from '../../src/store/engine.js';
+import { EngineStore } from '../../src/store/index.js';
+import { folded, freshTenant, MINUTE, selector, T0 } from './fixtures.js';
+import { MemoryEngine } from './memory-engine.js';
+
+/** A memory engine paced like ClickHouse: it records when each commit arrives and how many profiles it holds. */
+class PacedEngine extends MemoryEngine {
+  readonly commits: { at: number; profiles: number }[] = [];
+  constructor(readonly commitPacing: CommitPacing) {
+    super();
+  }
+  override async commit(b: CommitBatch): Promise<void> {
+    this.commits.push({ at: performance.now(), profiles: b.profiles.length });
+    await super.commit(b);
+  }
+}
+
+const profile = (i: number) => folded({ labels: { service_name: 'checkout', pod: `p${i}` }, timeMs: T0 + i * MINUTE, samples: { 'main;work': 10 + i } });
+
+describe('commit pacing (an engine that wants few, large inserts)', () => {
+  it('starts commits at most once per interval; writes arriving meanwhile share one commit and all are stored', async () => {
+    const engine = new PacedEngine({ rows: 1_000_000, gatherMs: 0, minIntervalMs: 300 });
+    const store = await EngineStore.open(engine);
+    const tenant = freshTenant();
+    const t0 = performance.now();
+    await store.write(tenant, [profile(0)]);
+    // Four writes right after the first commit: they wait for the interval, then go in one commit.
+    const results = await Promise.all([1, 2, 3, 4].map((i) => store.write(tenant, [profile(i)])));
+    expect(results.map((r) => r.profiles)).toEqual([1, 1, 1, 1]);
+    expect(engine.commits.map((c) => c.profiles)).toEqual([1, 4]);
+    // The interval runs from when the first commit started, which is after t0.
+    expect(engine.commits[1]!.at - t0).toBeGreaterThanOrEqual(295);
+    const series = await store.series({ tenant, selector: selector(), from: T0 - MINUTE, to: T0 + 10 * MINUTE });
+    expect(series).toHaveLength(5);
+    await store.close();
+  });
+
+  it('does not hold a lone write once the interval has passed, and stops waiting once enough rows are queued', async () => {
+    const engine = new PacedEngine({ rows: 2, gatherMs: 0, minIntervalMs: 5_000 });
+    const store = await EngineStore.open(engine);
+    const tenant = freshTenant();
+    const t0 = performance.now();
+    await store.write(tenant, [profile(0)]);
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    // Two writes of one row each reach the row bound at once: no 5 s wait.
+    await Promise.all([1, 2].map((i) => store.write(tenant, [profile(i)])));
+    expect(performance.now() - t0).toBeLessThan(2_500);
+    expect(engine.commits.map((c) => c.profiles)).toEqual([1, 2]);
+    await store.close();
+  });
+});
