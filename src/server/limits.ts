@@ -1,6 +1,7 @@
 import { DecodeBudget, PprofPrescan, checkSeriesLabels } from '../formats/decode-limits.js';
+import { InputError } from '../model/errors.js';
 import type { DecodeLimits } from '../formats/decode-limits.js';
-import { gunzipStreaming } from '../formats/compression.js';
+import { gunzipBounded, gunzipStreaming } from '../formats/compression.js';
 import { LABEL_LIMITS } from '../model/labels.js';
 import type { Profile } from '../model/profile.js';
 import type { ServerContext } from './context.js';
@@ -90,12 +91,30 @@ export function decodeBudget(limits: TenantLimits): DecodeBudget {
 }
 
 /**
- * Inflates a (possibly gzipped) pprof off the event loop, counting its samples and distinct stacks as
- * they come (PprofPrescan), so a bomb is refused after inflating only up to the limit it breaks.
+ * Inflated pprofs up to this size are inflated in one call and then prescanned; larger ones stream. An
+ * agent's push is ≈ 230 KiB inflated: the stream's chunks, events and thread-pool hop cost more than
+ * the inflating itself for it. A bomb then costs at most this much inflating before it streams.
  */
-export function inflatePprof(data: Uint8Array, limits: TenantLimits): Promise<Uint8Array> {
+const INFLATE_AT_ONCE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Inflates a (possibly gzipped) pprof, counting its samples and distinct stacks (PprofPrescan): a body
+ * that inflates past INFLATE_AT_ONCE_BYTES is inflated again off the event loop chunk by chunk, so a
+ * bomb is refused after inflating only up to the limit it breaks.
+ */
+export async function inflatePprof(data: Uint8Array, limits: TenantLimits): Promise<Uint8Array> {
   const counter = new PprofPrescan(limits.maxSamplesPerProfile, limits.maxStacksPerRequest, limits.maxSymbolsPerRequest);
-  return gunzipStreaming(data, limits.maxDecompressedBytes, (chunk) => counter.push(chunk));
+  const atOnce = Math.min(INFLATE_AT_ONCE_BYTES, limits.maxDecompressedBytes);
+  let whole: Uint8Array;
+  try {
+    whole = gunzipBounded(data, atOnce);
+  } catch (e) {
+    // Only "inflates past atOnce" streams; broken gzip, or past the real cap, is answered now.
+    if (!(e instanceof InputError && e.status === 413) || atOnce === limits.maxDecompressedBytes) throw e;
+    return gunzipStreaming(data, limits.maxDecompressedBytes, (chunk) => counter.push(chunk));
+  }
+  counter.push(whole);
+  return whole;
 }
 
 /** Label-count and label-size limits of every profile's series → 400. */
