@@ -1,8 +1,9 @@
 /**
  * Where one agent-sized profile's ingest time goes, stage by stage, in one process (no HTTP): the
- * same gzipped pprof payloads bench/server-ingest.ts sends, timed through gunzip, protobuf decode,
- * Kiln's pprof conversion, validation, the write path's own steps (content ids, sample rows, profile
- * id) and the DuckDB write (concurrent callers, as the server has).
+ * same gzipped pprof payloads bench/server-ingest.ts sends, timed through gunzip (and the server's
+ * inflate with its limits prescan), protobuf decode, Kiln's pprof conversion (with a request's
+ * decode-time limits, as the server runs it), validation, the write path's own steps (content ids,
+ * sample rows, profile id) and the DuckDB write (concurrent callers, as the server has).
  *
  *   npx tsx bench/ingest-stages.ts [profiles=200] [writers=8]
  */
@@ -14,6 +15,7 @@ import { Profile as PprofProfile } from 'pprof-format';
 import { decodePprof, encodePprofGzip } from '../src/formats/pprof.js';
 import { readPprof, scanPprof } from '../src/formats/pprof-wire.js';
 import { decodePprofForStore } from '../src/server/pprof-ingest.js';
+import { DEFAULT_TENANT_LIMITS, decodeBudget, inflatePprof } from '../src/server/limits.js';
 import { StoredStacks } from '../src/store/stored-stacks.js';
 import type { Profile } from '../src/model/index.js';
 import { seriesId } from '../src/model/index.js';
@@ -49,18 +51,30 @@ function stage<T>(label: string, fn: (i: number) => T, keep = false): T[] {
   return out;
 }
 
+/** `stage` for a step that returns a promise (awaited one at a time, as a decode task runs them). */
+async function asyncStage(label: string, fn: (i: number) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < Math.min(20, n); i++) await fn(i);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await fn(i);
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  console.log(`${label.padEnd(34)} ${(ms / n).toFixed(3).padStart(7)} ms/profile wall, ${((cpu.user + cpu.system) / 1000 / n).toFixed(3).padStart(7)} ms CPU`);
+}
+
 console.log(`${n} profiles, ${(raw.reduce((a, r) => a + r.length, 0) / n / 1024).toFixed(0)} KiB raw / ${(payloads.reduce((a, r) => a + r.length, 0) / n / 1024).toFixed(0)} KiB gzipped each`);
 stage('gunzip', (i) => gunzipSync(payloads[i]!));
+await asyncStage('inflatePprof (gunzip + prescan)', (i) => inflatePprof(payloads[i]!, DEFAULT_TENANT_LIMITS));
 stage('pprof-format decode (raw)', (i) => PprofProfile.decode(raw[i]!));
 stage('readPprof (raw wire → arrays)', (i) => readPprof(raw[i]!));
 stage('scanPprof (raw wire → ranges, columns)', (i) => scanPprof(raw[i]!));
-stage('decodePprofForStore, nothing stored', (i) => decodePprofForStore(payloads[i]!, { labels: [{ name: 'pod', value: `p${i % 4}` }, { name: 'service_name', value: 'checkout' }] }));
+stage('decodePprofForStore, nothing stored', (i) => decodePprofForStore(payloads[i]!, { labels: [{ name: 'pod', value: `p${i % 4}` }, { name: 'service_name', value: 'checkout' }], budget: decodeBudget(DEFAULT_TENANT_LIMITS) }));
 const everyStack = new StoredStacks();
 for (const p of payloads.slice(0, 40)) {
   const ids = new ContentIds().forWrite(decodePprofForStore(p)[0]!.dict);
   for (let s = 0; s < ids.stacks.length; s++) everyStack.add(ids.stackWords[2 * s]!, ids.stackWords[2 * s + 1]!);
 }
-stage('decodePprofForStore, stacks stored', (i) => decodePprofForStore(payloads[i % 40]!, { labels: [{ name: 'pod', value: `p${i % 4}` }, { name: 'service_name', value: 'checkout' }] }, everyStack));
+stage('decodePprofForStore, stacks stored', (i) => decodePprofForStore(payloads[i % 40]!, { labels: [{ name: 'pod', value: `p${i % 4}` }, { name: 'service_name', value: 'checkout' }], budget: decodeBudget(DEFAULT_TENANT_LIMITS) }, everyStack));
 const decoded = stage('decodePprof (gzipped → Profile)', (i) => decodePprof(payloads[i]!, { labels: [{ name: 'pod', value: `p${i % 4}` }, { name: 'service_name', value: 'checkout' }] }), true);
 stage('validateProfile', (i) => decoded[i]!.forEach((p) => validateProfile(p)));
 // The write path's steps before the engine, as WritePath runs them (one ContentIds across pushes).
