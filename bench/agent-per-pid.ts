@@ -12,12 +12,19 @@
  * Encoding: one interval of 100 profiles × 20 stacks × 15 frames over 3 000 functions, with the agent's
  * writer and with the OTLP codec (anchor), then gzip at levels 6 and 1. A first round warms the JIT
  * and is not counted. In a checkout without the agent's writer (before it), its row is left out.
+ * A steady interval: the same 40 processes' samples again (20 stacks × 15 frames each, addresses in
+ * their own code: libc, python3), after a first interval that saw them — buildProfiles (observe,
+ * labels, symbolize) and the request's encoding, CPU µs per interval. With the agent's kept
+ * dictionary where the checkout has one (issue 11), else a new dictionary each interval as before it.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { gzipSync } from 'node:zlib';
+import * as exporterProfiles from '../src/agent/exporter-profiles.js';
 import { MetadataLabeler } from '../src/agent/metadata/labeler.js';
+import { isFileBacked, readMaps } from '../src/agent/symbolize/proc-maps.js';
+import type { RawSample } from '../src/agent/types.js';
 import { ProcSymbolizer } from '../src/agent/symbolize/symbolizer.js';
 import { encodeOtlpProtobuf } from '../src/formats/otlp.js';
 import { CPU_TYPE, DictionaryBuilder, labelsFrom, type Profile } from '../src/model/index.js';
@@ -59,6 +66,46 @@ function interval(): Profile[] {
   });
 }
 
+/** One interval of samples of the live processes: addresses spread over each one's file-backed code. */
+function liveSamples(): RawSample[] {
+  let seed = 99;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  return live.flatMap((pid) => {
+    const code = (readMaps(pid) ?? []).filter(isFileBacked);
+    if (code.length === 0) return [];
+    return Array.from({ length: 20 }, () => ({
+      pid,
+      kind: 'cpu' as const,
+      comm: '',
+      userAddrs: Array.from({ length: 15 }, () => {
+        const m = code[rnd(code.length)]!;
+        return BigInt(m.start + rnd(m.end - m.start));
+      }),
+      kernelAddrs: [],
+      count: 1 + rnd(5),
+    }));
+  });
+}
+const steadySamples = liveSamples();
+const copySamples = () => steadySamples.map((x) => ({ ...x, userAddrs: [...x.userAddrs] }));
+const keptDictionary = 'KeptDictionary' in exporterProfiles;
+function steadyInterval(note: (k: string, v: number) => void): void {
+  const labeler = new MetadataLabeler({});
+  const symbolizer = new ProcSymbolizer({});
+  const kept = keptDictionary ? new exporterProfiles.KeptDictionary() : undefined;
+  const window = { startMs: Date.now() - 10_000, endMs: Date.now() };
+  const build = () => exporterProfiles.buildProfiles(copySamples(), window, symbolizer, labeler, { frequencyHz: 19, shareDictionary: true, ...(kept ? { keptDictionary: kept } : {}) });
+  build(); // the first interval: tables, snapshots and labels of every process
+  const k = keptDictionary ? 'kept dictionary' : 'new dictionary each interval';
+  const INTERVALS = 5;
+  let built: Profile[] = [];
+  note(`steady interval, ${k}: buildProfiles`, cpuUs(() => { for (let i = 0; i < INTERVALS; i++) built = build().profiles; }, INTERVALS));
+  if (writer) note(`steady interval, ${k}: encode (agent writer)`, cpuUs(() => { for (let i = 0; i < INTERVALS; i++) writer.encode(built); }, INTERVALS));
+}
+
 const rows: Record<string, number[]> = {};
 const keep = (k: string, v: number) => (rows[k] ??= []).push(v);
 const profiles = interval();
@@ -79,6 +126,7 @@ try {
     note('encode interval: OTLP codec (anchor)', cpuUs(() => { for (let k = 0; k < ENCODES; k++) encodeOtlpProtobuf(profiles); }, ENCODES));
     note('gzip level 6', cpuUs(() => { for (let k = 0; k < ENCODES; k++) gzipSync(raw); }, ENCODES));
     note('gzip level 1', cpuUs(() => { for (let k = 0; k < ENCODES; k++) gzipSync(raw, { level: 1 }); }, ENCODES));
+    steadyInterval(note);
   }
 } finally {
   for (const k of kids) k.kill('SIGKILL');
