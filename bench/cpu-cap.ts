@@ -16,26 +16,39 @@ const PERIOD_US = 100_000;
 
 export function capCpu(name: string, pid: number, cores: number): CpuCap {
   if (!(cores > 0)) throw new Error(`--replica-cpu must be a positive number of cores, got ${cores}`);
+  return cgroupFor(name, pid, cores);
+}
+
+/**
+ * The same high weight without a quota: the parts a bench stands in for that would run on machines of
+ * their own (the database, the load generator) go first on a busy machine too, so they do not become
+ * the bottleneck the capped processes wait on.
+ */
+export function prioritize(name: string, pid: number): CpuCap {
+  return cgroupFor(name, pid, undefined);
+}
+
+function cgroupFor(name: string, pid: number, cores: number | undefined): CpuCap {
   const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
   const root = v2 ? '/sys/fs/cgroup' : '/sys/fs/cgroup/cpu';
   if (!existsSync(root)) throw new Error(`no CPU cgroup at ${root}: run without --replica-cpu`);
   const dir = path.join(root, name);
   try {
     mkdirSync(dir, { recursive: true });
-    const quota = Math.round(cores * PERIOD_US);
+    const quota = cores === undefined ? undefined : Math.round(cores * PERIOD_US);
     // A high weight as well as the quota: on a busy machine the process still gets its `cores`, so
     // the cap is what binds it, not the other work (which is what throttledPeriods then shows).
     if (v2) {
-      writeFileSync(path.join(dir, 'cpu.max'), `${quota} ${PERIOD_US}`);
+      writeFileSync(path.join(dir, 'cpu.max'), `${quota ?? 'max'} ${PERIOD_US}`);
       writeFileSync(path.join(dir, 'cpu.weight'), '10000');
     } else {
       writeFileSync(path.join(dir, 'cpu.cfs_period_us'), String(PERIOD_US));
-      writeFileSync(path.join(dir, 'cpu.cfs_quota_us'), String(quota));
+      writeFileSync(path.join(dir, 'cpu.cfs_quota_us'), String(quota ?? -1));
       writeFileSync(path.join(dir, 'cpu.shares'), String(1024 * 64));
     }
     writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
   } catch (err) {
-    throw new Error(`could not cap pid ${pid} at ${cores} cores in ${dir} (run as root): ${(err as Error).message}`);
+    throw new Error(`could not move pid ${pid} into ${dir}${cores === undefined ? '' : ` capped at ${cores} cores`} (run as root): ${(err as Error).message}`);
   }
   return {
     throttledPeriods: () => Number(/^nr_throttled (\d+)/m.exec(readFileSync(path.join(dir, 'cpu.stat'), 'utf8'))?.[1] ?? 0),

@@ -34,7 +34,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodePprofGzip } from '../src/formats/pprof.js';
-import { capCpu } from './cpu-cap.js';
+import { capCpu, prioritize } from './cpu-cap.js';
 import { startClickHouse } from '../test/support/clickhouse.js';
 import { INTERVAL_MS, RAW_SAMPLES_PER_PROFILE, ServiceModel, profileTimes } from './store-data.js';
 
@@ -119,7 +119,8 @@ if (process.argv[2] === '--serve') {
       Array.from({ length: concurrencyFor(servers.length) }, async (_, w) => {
         while (next < payloads.length) {
           const i = next++;
-          const { url } = servers[(i + w) % servers.length]!;
+          // Per server: each worker keeps to one server, so none holds more than N in flight.
+          const { url } = servers[(perServer === undefined ? i + w : w) % servers.length]!;
           const res = await fetch(`${url}/ingest?name=checkout.cpu{run=${label.replace(/\W/g, '_')}}&format=pprof`, { method: 'POST', body: payloads[i] });
           if (!res.ok) throw new Error(`${label}: ${res.status} ${await res.text()}`);
           await res.arrayBuffer();
@@ -154,32 +155,43 @@ if (process.argv[2] === '--serve') {
     return result;
   }
 
+  // With caps, the load generator and ClickHouse get a high CPU weight (no quota), as if on machines of
+  // their own: on a busy machine the capped servers then wait on their caps, not on them.
+  const loadGenerator = replicaCpu === undefined ? undefined : prioritize('kiln-bench-loadgen', process.pid);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kiln-bench-replicas-'));
   await run('duckdb, 1 server', [dir]);
   await rm(dir, { recursive: true, force: true });
   for (const replicas of [1, 2]) {
     // A fresh ClickHouse per run, so bytes on disk count this run's rows only.
     const ch = await startClickHouse();
+    const chPid = replicaCpu === undefined ? undefined : processOf(ch.dir);
+    const chGroup = chPid === undefined ? undefined : prioritize(`kiln-bench-clickhouse-${replicas}`, chPid);
     try {
       await run(`clickhouse, ${replicas} server(s)`, Array.from({ length: replicas }, () => ch.url), ch.dir);
     } finally {
       await ch.destroy();
+      chGroup?.remove();
     }
   }
+  loadGenerator?.remove();
 }
 
-/** CPU time (user + system, ms) of the process whose command line names `dir` (the ClickHouse server). */
-function processCpuMs(dir: string): number {
-  const tick = 100; // USER_HZ on Linux
+/** The pid of the ClickHouse server whose command line names `dir`. */
+function processOf(dir: string): number {
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!cmd.includes(dir) || !cmd.includes('clickhouse')) continue;
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return ((Number(fields[11]) + Number(fields[12])) * 1000) / tick;
+      if (cmd.includes(dir) && cmd.includes('clickhouse')) return Number(pid);
     } catch {
       // the process went away between listing and reading
     }
   }
-  return 0;
+  throw new Error(`no ClickHouse process found for ${dir}`);
+}
+
+/** CPU time (user + system, ms) of the ClickHouse server whose command line names `dir`. */
+function processCpuMs(dir: string): number {
+  const tick = 100; // USER_HZ on Linux
+  const fields = readFileSync(`/proc/${processOf(dir)}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / tick;
 }
