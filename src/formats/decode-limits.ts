@@ -54,6 +54,11 @@ export function checkSeriesLabels(labels: Labels, limits: DecodeLimits): void {
   }
 }
 
+/** A pprof's symbol tables past max_symbols_per_request (each entry is a few bytes inflated and an object decoded). */
+function tooManyPprofSymbols(max: number): LimitExceeded {
+  return limitExceeded('max_symbols_per_request', `a profile's symbol tables hold more than ${max} entries`);
+}
+
 /**
  * One request's running totals against its DecodeLimits. Distinct stacks are counted by a 53-bit hash
  * of each profile's location-id sequence: ids are per profile, so each profile counts its own and the
@@ -122,6 +127,11 @@ export class DecodeBudget {
     this.symbolCount += count;
     const max = this.limits.maxSymbolsPerRequest;
     if (this.symbolCount > max) throw limitExceeded('max_symbols_per_request', `the request's symbol tables hold more than ${max} entries`);
+  }
+
+  /** One pprof's symbol-table entries (mappings, locations, functions, strings): PprofPrescan's cap, for a body it did not scan. */
+  pprofSymbols(count: number): void {
+    if (count > this.limits.maxSymbolsPerRequest) throw tooManyPprofSymbols(this.limits.maxSymbolsPerRequest);
   }
 
   /** How many more distinct stacks the request may hold. */
@@ -238,9 +248,7 @@ export class PprofPrescan {
             throw limitExceeded('max_samples_per_profile', `a profile has more than ${this.maxSamples} samples`);
           }
           hashing = sample && this.samples > this.maxStacks;
-          if (field >= 3 && field <= 6 && ++this.symbols > this.maxSymbols) {
-            throw limitExceeded('max_symbols_per_request', `a profile's symbol tables hold more than ${this.maxSymbols} entries`);
-          }
+          if (field >= 3 && field <= 6 && ++this.symbols > this.maxSymbols) throw tooManyPprofSymbols(this.maxSymbols);
           h1 = 0x811c9dc5;
           h2 = 0;
           skip = v;

@@ -450,6 +450,7 @@ export function scanPprof(buf: Uint8Array, budget?: DecodeBudget): PprofScan {
         r.skipField(t);
     }
   }
+  budget?.pprofSymbols(stringStart.length + mappings.length + functions.ids.length + locations.ids.length);
   return { bytes: buf, stringStart, stringEnd, sampleTypes, periodType, period, timeNanos, durationNanos, mappings, functions, locations, samples };
 }
 

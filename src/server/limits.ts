@@ -91,20 +91,23 @@ export function decodeBudget(limits: TenantLimits): DecodeBudget {
 }
 
 /**
- * Inflated pprofs up to this size are inflated in one call and then prescanned; larger ones stream. An
- * agent's push is ≈ 230 KiB inflated: the stream's chunks, events and thread-pool hop cost more than
- * the inflating itself for it. A bomb then costs at most this much inflating before it streams.
+ * Inflated pprofs up to this size are inflated in one call; larger ones stream. An agent's push is
+ * ≈ 230 KiB inflated: the stream's chunks, events and thread-pool hop cost more than the inflating
+ * itself for it. A bomb then costs at most this much inflating before it streams.
  */
-const INFLATE_AT_ONCE_BYTES = 4 * 1024 * 1024;
+const INFLATE_AT_ONCE_BYTES = 1024 * 1024;
 
 /**
- * Inflates a (possibly gzipped) pprof, counting its samples and distinct stacks (PprofPrescan): a body
- * that inflates past INFLATE_AT_ONCE_BYTES is inflated again off the event loop chunk by chunk, so a
- * bomb is refused after inflating only up to the limit it breaks.
+ * Inflates a (possibly gzipped) pprof for the decoder, which checks every decode-time limit exactly as
+ * it reads (DecodeBudget). A body that inflates past INFLATE_AT_ONCE_BYTES is inflated again off the
+ * event loop chunk by chunk with PprofPrescan counting its samples, stacks and symbols, so a bomb is
+ * refused after inflating only up to the limit it breaks. A smaller one is not prescanned: the prescan
+ * only exists to stop inflating early, and walking an agent push's fields twice cost ≈ 1–2 ms of it
+ * (the decode thread's CPU profile, bench/server-ingest.ts).
  */
 export async function inflatePprof(data: Uint8Array, limits: TenantLimits): Promise<Uint8Array> {
-  const counter = new PprofPrescan(limits.maxSamplesPerProfile, limits.maxStacksPerRequest, limits.maxSymbolsPerRequest);
   const atOnce = Math.min(INFLATE_AT_ONCE_BYTES, limits.maxDecompressedBytes);
+  const counter = new PprofPrescan(limits.maxSamplesPerProfile, limits.maxStacksPerRequest, limits.maxSymbolsPerRequest);
   let whole: Uint8Array;
   try {
     whole = gunzipBounded(data, atOnce);
@@ -113,7 +116,8 @@ export async function inflatePprof(data: Uint8Array, limits: TenantLimits): Prom
     if (!(e instanceof InputError && e.status === 413) || atOnce === limits.maxDecompressedBytes) throw e;
     return gunzipStreaming(data, limits.maxDecompressedBytes, (chunk) => counter.push(chunk));
   }
-  counter.push(whole);
+  // A body sent uncompressed comes back as is, whatever its size: past atOnce it is prescanned.
+  if (whole.length > atOnce) counter.push(whole);
   return whole;
 }
 

@@ -5,18 +5,19 @@ import { PusherService } from '../../src/gen/push/v1/push_pb.js';
 import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { ALL_TIME, CPU, ingest, querier } from './helpers.js';
-import { distinctStacks } from './limits-payloads.js';
+import { distinctStacks, manyStrings } from './limits-payloads.js';
 
 /**
- * max_stacks_per_request where the inflating prescan cannot see it: the prescan only hashes samples past
- * the limit's count, so a pprof of 8 distinct stacks against a limit of 5 gets through it, and the
- * pprof reduction (server/pprof-ingest.ts), which counts the stacks it memoizes, must refuse it.
+ * Limits where the inflating prescan does not see them. The prescan only hashes samples past the stack
+ * limit's count, so a pprof of 8 distinct stacks against a limit of 5 gets through it, and the pprof
+ * reduction (server/pprof-ingest.ts), which counts the stacks it memoizes, must refuse it; and a pprof
+ * that inflates to 1 MiB or less is not prescanned at all, so the decoder counts its symbol tables.
  */
 let srv: TestServer;
 const eight = distinctStacks(2);
 
 beforeAll(async () => {
-  srv = await startTestServer({ limits: { maxStacksPerRequest: 5 } });
+  srv = await startTestServer({ limits: { maxStacksPerRequest: 5, maxSymbolsPerRequest: 1000 } });
 });
 afterAll(async () => srv?.close());
 
@@ -46,5 +47,13 @@ describe('max_stacks_per_request, counted by the pprof reduction', () => {
     expect((err as ConnectError).code).toBe(Code.ResourceExhausted);
     expect((err as ConnectError).rawMessage).toMatch(/more than 5 distinct stacks.*max_stacks_per_request/);
     expect(await total('past')).toBe(0);
+  });
+
+  it('a small pprof whose symbol tables hold 1 007 entries, limit 1 000 → 413 naming max_symbols_per_request; 996 are accepted', async () => {
+    // manyStrings(n): n empty strings after a header of 4 strings, 1 function and 1 location.
+    const res = await ingest(srv.url, { name: 'strings', format: 'pprof' }, manyStrings(1001));
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: string }).error).toMatch(/more than 1000 entries.*max_symbols_per_request/);
+    expect((await ingest(srv.url, { name: 'strings', format: 'pprof' }, manyStrings(990))).status).toBe(200);
   });
 });
