@@ -100,16 +100,20 @@ if (process.argv[2] === '--serve') {
     // `--warm N` sends it the first N payloads (under another series): with N = --profiles every
     // replica has seen every stack, as in a fleet's steady state, and none builds symbols twice.
     const warm = payloads.slice(0, Math.min(warmProfiles, payloads.length));
-    for (const { url } of servers) {
-      // 8 at a time: under the server's max_pending_writes_per_tenant.
-      for (let at = 0; at < warm.length; at += 8) {
-        await Promise.all(warm.slice(at, at + 8).map(async (body, i) => {
-          const res = await fetch(`${url}/ingest?name=warmup.cpu{pod=w-${at + i}}&format=pprof`, { method: 'POST', body });
-          if (!res.ok) throw new Error(`warm-up: ${res.status} ${await res.text()}`);
-          await res.arrayBuffer();
-        }));
-      }
-    }
+    // Each server under series of its own: a profile another replica already stored is a replay, and
+    // a replay teaches the server none of its stacks. The servers warm up side by side.
+    await Promise.all(
+      servers.map(async ({ url }, server) => {
+        // 8 at a time: under the server's max_pending_writes_per_tenant.
+        for (let at = 0; at < warm.length; at += 8) {
+          await Promise.all(warm.slice(at, at + 8).map(async (body, i) => {
+            const res = await fetch(`${url}/ingest?name=warmup.cpu{pod=w-${at + i},server=s${server}}&format=pprof`, { method: 'POST', body });
+            if (!res.ok) throw new Error(`warm-up: ${res.status} ${await res.text()}`);
+            await res.arrayBuffer();
+          }));
+        }
+      }),
+    );
     const throttled0 = servers.map((s) => s.cap?.throttledPeriods() ?? 0);
     const before = await Promise.all(servers.map((s) => statsOf(s.child)));
     const chCpu0 = clickhouseDir ? processCpuMs(clickhouseDir) : 0;
