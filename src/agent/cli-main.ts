@@ -1,8 +1,7 @@
 import { Command } from 'commander';
 import { agentCommand } from '../cli/agent.js';
 import { useExitCodes } from '../cli/exit-codes.js';
-import { tuneMalloc } from './malloc-tuning.js';
-import { startMemoryRelease } from './memory-release.js';
+import { trimMallocEvery, tuneMalloc } from './malloc-tuning.js';
 
 /**
  * Entry point of `kiln agent` alone (bin/kiln.js dispatches here). The full CLI imports every verb —
@@ -11,8 +10,8 @@ import { startMemoryRelease } from './memory-release.js';
  * Help text and exit codes match the full CLI's (`kiln agent --help`, usage errors exit 2).
  */
 tuneMalloc();
-// Once per default interval: what the last interval dropped goes back to the kernel.
-startMemoryRelease(10_000);
+// Once per default interval: what an interval freed between long-lived blocks goes back to the kernel.
+trimMallocEvery(10_000);
 const program = new Command('kiln').addCommand(agentCommand());
 useExitCodes(program);
 await program.parseAsync(process.argv);

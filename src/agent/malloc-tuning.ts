@@ -60,3 +60,8 @@ export function trimMalloc(): boolean {
   libc.mallocTrim(0);
   return true;
 }
+
+/** trimMalloc every `everyMs` on a timer that does not keep the process alive. */
+export function trimMallocEvery(everyMs: number): void {
+  if (loadGlibc()) setInterval(trimMalloc, everyMs).unref();
+}
