@@ -57,12 +57,21 @@ afterAll(async () => {
 describe('pull mode: scrape_configs of /debug/pprof endpoints', () => {
   it('scrapes a real Go pprof server on schedule: CPU, allocations (as deltas) and goroutines, labelled job/instance', async () => {
     const instance = new URL(prom.url).host;
+    // An idle Prometheus burns almost no CPU, so a 2 s CPU profile of it can hold no sample at all (seen
+    // in CI on a quiet machine): keep it busy rendering its own /metrics while the profiles are awaited.
+    let busy = true;
+    const work = (async () => {
+      while (busy) await fetch(`${prom.url}/metrics`).then((r) => r.arrayBuffer()).catch(() => undefined);
+    })();
     const types = await until('CPU, memory and goroutine profiles from the Go target', async () => {
       const r = await querier<{ profileTypes?: { ID: string }[] }>(kiln.url, 'ProfileTypes', ALL_TIME);
       const ids = (r.body.profileTypes ?? []).map((t) => t.ID);
       const want = ['process_cpu:cpu:nanoseconds:cpu:nanoseconds', 'memory:alloc_space:bytes:space:bytes', 'goroutines:goroutine:count:goroutine:count'];
       return want.every((w) => ids.includes(w)) ? ids : undefined;
+    }).finally(() => {
+      busy = false;
     });
+    await work;
     expect(types).toContain('memory:inuse_space:bytes:space:bytes');
     const jobs = await querier<{ names: string[] }>(kiln.url, 'LabelValues', { name: 'instance', matchers: ['{job="prom", env="test", service_name="prom"}'], ...ALL_TIME });
     expect(jobs.body.names).toEqual([instance]);
