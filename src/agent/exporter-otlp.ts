@@ -2,6 +2,7 @@ import type { Profile } from '../model/index.js';
 import { attributeKeyOf } from '../formats/otlp-attributes.js';
 import { KILN_SCOPE } from '../formats/otlp-names.js';
 import { otlpTypesOf, PROFILE_NAME_ATTRIBUTE } from '../formats/otlp-profile-type.js';
+import { OtlpContentNumbering } from '../formats/otlp-content-numbering.js';
 import { OtlpRequestDictionary } from '../formats/otlp-request-dictionary.js';
 import { ProtoWriter } from './proto-writer.js';
 
@@ -11,7 +12,9 @@ import { ProtoWriter } from './proto-writer.js';
  * the agent encodes about a hundred profiles over thousands of frames; building a protobuf message
  * object per entry and serializing them by reflection took 13–17 ms of CPU per interval in
  * bench/agent-overhead.ts's load (≈ 0.15 % of a core, half the agent's whole budget), this ≈ 1–2 ms.
- * Its buffer is kept from one interval to the next.
+ * Its buffer is kept from one interval to the next, and so is the content numbering of the dictionary's
+ * entries (otlp-content-numbering.ts): over the agent's kept dictionary a request keys only the entries
+ * no earlier request used.
  */
 
 /** Field numbers (opentelemetry/proto/profiles/v1development/profiles.proto and its imports). */
@@ -39,10 +42,12 @@ const F = {
 export class OtlpRequestEncoder {
   private readonly w = new ProtoWriter();
 
+  constructor(private readonly numbering = new OtlpContentNumbering()) {}
+
   encode(profiles: readonly Profile[]): Uint8Array {
     const w = this.w;
     w.reset();
-    const t = new OtlpRequestDictionary();
+    const t = new OtlpRequestDictionary(this.numbering);
     for (const p of profiles) this.resourceProfiles(w, t, p);
     this.dictionary(w, t);
     return w.finish();

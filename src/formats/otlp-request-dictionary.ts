@@ -1,6 +1,5 @@
 import type { SymbolDictionary } from '../model/symbols.js';
-import { GNU_BUILD_ID_ATTRIBUTE } from './otlp-attributes.js';
-import { FRAME_TYPE_ATTRIBUTE, frameTypeOf, NATIVE } from './otlp-frame-type.js';
+import { OtlpContentNumbering, RequestSlots, type ContentTables, type SourceNumbers } from './otlp-content-numbering.js';
 
 export interface OtlpMappingEntry {
   readonly filename: number;
@@ -25,10 +24,14 @@ export interface OtlpAttributeEntry {
 
 /**
  * The dictionary of one OTLP request being encoded, as plain tables (entry 0 of every table is the null
- * entry the specification reserves), de-duplicated by content. Each Kiln dictionary entry is translated
- * once and remembered by index, so content keys are built once per entry, not once per use. Both
- * encoders fill it — otlp-encode.ts (protobuf messages, JSON) and the agent's byte writer — so their
- * requests hold the same tables in the same order.
+ * entry the specification reserves), de-duplicated by content, each entry placed where it is first
+ * used. Both encoders fill it — otlp-encode.ts (protobuf messages, JSON) and the agent's byte writer —
+ * so their requests hold the same tables in the same order.
+ *
+ * Content is compared by number (otlp-content-numbering.ts): a source entry is keyed once, the first
+ * time any request uses it. The agent passes one numbering for all its requests, so a steady interval
+ * over its kept dictionary only looks numbers up; without one, each request numbers afresh.
+ * The tables a request gets do not depend on what earlier requests held.
  */
 export class OtlpRequestDictionary {
   readonly strings: string[] = [''];
@@ -37,141 +40,121 @@ export class OtlpRequestDictionary {
   readonly functions: OtlpFunctionEntry[] = [{ name: 0, systemName: 0, file: 0 }];
   readonly locations: OtlpLocationEntry[] = [{ mapping: 0, address: 0n, functions: [], lines: [], frameType: 0 }];
   readonly stacks: (readonly number[])[] = [[]];
-  private readonly stringIdx = new Map<string, number>([['', 0]]);
-  private readonly attributeIdx = new Map<string, number>();
-  private readonly mappingIdx = new Map<string, number>();
-  private readonly functionIdx = new Map<string, number>();
-  private readonly locationIdx = new Map<string, number>();
-  /** Stacks by a hash of their location indices (collisions share a bucket). */
-  private readonly stackIdx = new Map<number, number[]>();
-  /** What each source dictionary's entries became here (-1: not yet). */
-  private readonly sources = new Map<SymbolDictionary, SourceIndex>();
+  private readonly generation: number;
+  private readonly content: ContentTables;
+  /** This request's index of each content number, per kind. */
+  private readonly stringAt = new RequestSlots();
+  private readonly attributeAt = new RequestSlots();
+  private readonly mappingAt = new RequestSlots();
+  private readonly functionAt = new RequestSlots();
+  private readonly locationAt = new RequestSlots();
+  private readonly stackAt = new RequestSlots();
+  private lastSource: SymbolDictionary | undefined;
+  private lastNumbers: SourceNumbers | undefined;
+
+  /** `numbering` serves one request at a time: a request started later makes this one unusable. */
+  constructor(private readonly numbering = new OtlpContentNumbering()) {
+    this.generation = numbering.beginRequest();
+    this.content = numbering.content;
+    this.stringAt.set(0, this.generation, 0);
+  }
 
   string(s: string): number {
-    let i = this.stringIdx.get(s);
-    if (i === undefined) this.stringIdx.set(s, (i = this.strings.push(s) - 1));
-    return i;
+    return this.stringOf(this.content.string(s));
   }
 
   stringAttribute(key: string, value: string): number {
-    const k = this.string(key);
-    const id = `${k}\0${value}`;
-    let i = this.attributeIdx.get(id);
-    if (i === undefined) this.attributeIdx.set(id, (i = this.attributes.push({ key: k, value }) - 1));
-    return i;
+    return this.attributeOf(this.content.attribute(key, value));
   }
 
   stack(src: SymbolDictionary, si: number): number {
     const at = this.source(src);
-    let i = at.stacks[si]!;
+    let i = at.requestStacks.get(si, this.generation);
     if (i >= 0) return i;
-    const locs = src.stacks[si]!.map((li) => this.location(src, at, li));
-    // By a hash of the indices and a compare, not a joined key string: an interval has thousands of
-    // stacks of tens of frames.
-    const h = hashIndices(locs);
-    const bucket = this.stackIdx.get(h);
-    if (bucket) for (const c of bucket) if (sameIndices(this.stacks[c]!, locs)) i = c;
+    const c = at.stack(si);
+    i = this.stackAt.get(c, this.generation);
     if (i < 0) {
+      const locs = src.stacks[si]!.map((li) => this.location(src, at, li));
       i = this.stacks.push(locs) - 1;
-      if (bucket) bucket.push(i);
-      else this.stackIdx.set(h, [i]);
+      this.stackAt.set(c, this.generation, i);
     }
-    at.stacks[si] = i;
+    at.requestStacks.set(si, this.generation, i);
     return i;
   }
 
-  private source(src: SymbolDictionary): SourceIndex {
-    let s = this.sources.get(src);
-    if (!s) this.sources.set(src, (s = new SourceIndex(src)));
-    return s;
+  private source(src: SymbolDictionary): SourceNumbers {
+    if (!this.numbering.isCurrent(this.generation)) throw new Error('OtlpRequestDictionary used after a later request began on its numbering');
+    if (src !== this.lastSource) {
+      this.lastSource = src;
+      this.lastNumbers = this.numbering.source(src);
+    }
+    return this.lastNumbers!;
   }
 
-  private mapping(src: SymbolDictionary, at: SourceIndex, mi: number): void {
-    const m = src.mappings[mi]!;
-    const { frameType, fileName } = frameTypeOf(m.binary);
-    at.frameTypes[mi] = this.stringAttribute(FRAME_TYPE_ATTRIBUTE, frameType);
-    if (fileName === '' && m.buildId === '') {
-      at.mappings[mi] = 0;
-      return;
-    }
-    const file = this.string(fileName);
-    const id = `${file}\0${m.buildId}`;
-    let i = this.mappingIdx.get(id);
-    if (i === undefined) {
-      const buildIdAttribute = m.buildId ? this.stringAttribute(GNU_BUILD_ID_ATTRIBUTE, m.buildId) : 0;
-      this.mappingIdx.set(id, (i = this.mappings.push({ filename: file, buildIdAttribute }) - 1));
-    }
-    at.mappings[mi] = i;
+  // Each xOf(number) below adds an entry the first time this request meets it, after what it refers to
+  // — in the order the entries' first uses come, which is the tables' order.
+
+  private stringOf(c: number): number {
+    let i = this.stringAt.get(c, this.generation);
+    if (i < 0) this.stringAt.set(c, this.generation, (i = this.strings.push(this.content.strings[c]!) - 1));
+    return i;
   }
 
-  private function(src: SymbolDictionary, at: SourceIndex, fi: number): number {
-    let i = at.functions[fi]!;
+  private attributeOf(c: number): number {
+    let i = this.attributeAt.get(c, this.generation);
     if (i >= 0) return i;
-    const f = src.functions[fi]!;
-    const name = this.string(f.name);
-    const systemName = this.string(f.systemName);
-    const file = this.string(f.file);
-    const id = `${name},${systemName},${file}`;
-    i = this.functionIdx.get(id) ?? -1;
-    if (i < 0) this.functionIdx.set(id, (i = this.functions.push({ name, systemName, file }) - 1));
-    at.functions[fi] = i;
+    const key = this.stringOf(this.content.attributeKey[c]!);
+    this.attributeAt.set(c, this.generation, (i = this.attributes.push({ key, value: this.content.attributeValue[c]! }) - 1));
     return i;
   }
 
-  private location(src: SymbolDictionary, at: SourceIndex, li: number): number {
-    let i = at.locations[li]!;
+  private mappingOf(c: number): number {
+    let i = this.mappingAt.get(c, this.generation);
     if (i >= 0) return i;
-    const loc = src.locations[li]!;
-    let mapping = 0;
-    let frameType = this.stringAttribute(FRAME_TYPE_ATTRIBUTE, NATIVE);
-    if (loc.mapping >= 0) {
-      if (at.mappings[loc.mapping]! < 0) this.mapping(src, at, loc.mapping);
-      mapping = at.mappings[loc.mapping]!;
-      frameType = at.frameTypes[loc.mapping]!;
-    }
-    let id = `${mapping},${frameType}`;
-    const functions: number[] = [];
-    const lines: number[] = [];
-    for (const ln of loc.lines) {
-      const fn = this.function(src, at, ln.function);
-      functions.push(fn);
-      lines.push(ln.line);
-      id += `,${fn}:${ln.line}`;
-    }
-    // Symbolized frames are their lines (as in the Kiln model); only unsymbolized ones need the address.
-    if (loc.lines.length === 0) id += `@${loc.address}`;
-    i = this.locationIdx.get(id) ?? -1;
-    if (i < 0) this.locationIdx.set(id, (i = this.locations.push({ mapping, address: loc.address, functions, lines, frameType }) - 1));
-    at.locations[li] = i;
+    const filename = this.stringOf(this.content.mappingFile[c]!);
+    const b = this.content.mappingBuildId[c]!;
+    const buildIdAttribute = b ? this.attributeOf(b) : 0;
+    this.mappingAt.set(c, this.generation, (i = this.mappings.push({ filename, buildIdAttribute }) - 1));
     return i;
   }
-}
 
-class SourceIndex {
-  readonly mappings: Int32Array;
-  readonly frameTypes: Int32Array;
-  readonly functions: Int32Array;
-  readonly locations: Int32Array;
-  readonly stacks: Int32Array;
-
-  constructor(d: SymbolDictionary) {
-    this.mappings = new Int32Array(d.mappings.length).fill(-1);
-    this.frameTypes = new Int32Array(d.mappings.length).fill(-1);
-    this.functions = new Int32Array(d.functions.length).fill(-1);
-    this.locations = new Int32Array(d.locations.length).fill(-1);
-    this.stacks = new Int32Array(d.stacks.length).fill(-1);
+  private functionOf(c: number): number {
+    let i = this.functionAt.get(c, this.generation);
+    if (i >= 0) return i;
+    const t = this.content;
+    const name = this.stringOf(t.functionName[c]!);
+    const systemName = this.stringOf(t.functionSystemName[c]!);
+    const file = this.stringOf(t.functionFile[c]!);
+    this.functionAt.set(c, this.generation, (i = this.functions.push({ name, systemName, file }) - 1));
+    return i;
   }
-}
 
-/** FNV-1a over the indices' 32-bit values. */
-function hashIndices(xs: readonly number[]): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < xs.length; i++) h = Math.imul(h ^ xs[i]!, 0x01000193);
-  return h;
-}
-
-function sameIndices(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  private location(src: SymbolDictionary, at: SourceNumbers, li: number): number {
+    let i = at.requestLocations.get(li, this.generation);
+    if (i >= 0) return i;
+    const c = at.location(li);
+    i = this.locationAt.get(c, this.generation);
+    if (i < 0) {
+      // The frame type attribute of a location without mapping comes first, then the mapping's own.
+      let frameType = this.attributeOf(this.content.nativeFrameType);
+      const loc = src.locations[li]!;
+      let mapping = 0;
+      if (loc.mapping >= 0) {
+        frameType = this.attributeOf(at.mappingFrameType.get(loc.mapping));
+        const m = at.mappings.get(loc.mapping);
+        if (m > 0) mapping = this.mappingOf(m);
+      }
+      const functions: number[] = [];
+      const lines: number[] = [];
+      for (const ln of loc.lines) {
+        functions.push(this.functionOf(at.function(ln.function)));
+        lines.push(ln.line);
+      }
+      // The address of the first frame of this content in this request (symbolized frames share one).
+      i = this.locations.push({ mapping, address: loc.address, functions, lines, frameType }) - 1;
+      this.locationAt.set(c, this.generation, i);
+    }
+    at.requestLocations.set(li, this.generation, i);
+    return i;
+  }
 }

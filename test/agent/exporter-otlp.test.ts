@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OtlpRequestEncoder } from '../../src/agent/exporter-otlp.js';
+import { OtlpContentNumbering } from '../../src/formats/otlp-content-numbering.js';
+import { OtlpRequestDictionary } from '../../src/formats/otlp-request-dictionary.js';
 import { OFF_CPU_TYPE } from '../../src/agent/exporter-profiles.js';
 import { decodeOtlpProtobuf, encodeOtlpProtobuf } from '../../src/formats/otlp.js';
 import { CPU_TYPE, DictionaryBuilder, frameNames, labelsFrom, type Profile } from '../../src/model/index.js';
@@ -10,16 +12,15 @@ import { CPU_TYPE, DictionaryBuilder, frameNames, labelsFrom, type Profile } fro
  * and line, JIT frames, names past 127 bytes and outside ASCII, values past 2^28 and 2^35, an off-CPU
  * profile (named by attribute), a process with its service name only, a zero value (left out).
  */
-function interval(): Profile[] {
-  const b = new DictionaryBuilder();
-  let seed = 7;
+function interval(b = new DictionaryBuilder(), firstSeed = 7, count = 40): Profile[] {
+  let seed = firstSeed;
   const rnd = (n: number) => {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
     return seed % n;
   };
   const binaries = ['/usr/lib/x86_64-linux-gnu/libc.so.6', '[kernel.kallsyms]', '[python]', '[jit]', '[unknown]', '[vdso]', '/usr/bin/python3.11', '[anon]', '/opt/dïenst/ünï'];
   const profiles: Profile[] = [];
-  for (let p = 0; p < 40; p++) {
+  for (let p = 0; p < count; p++) {
     const stacks: number[] = [];
     const values: number[] = [];
     for (let s = 0; s < 12; s++) {
@@ -68,5 +69,31 @@ describe('the agent’s OTLP request encoder', () => {
     enc.encode(profiles.slice(0, 3));
     expect(Buffer.from(first).equals(copy)).toBe(true);
     expect(Buffer.from(enc.encode(profiles)).equals(copy)).toBe(true);
+  });
+
+  it('keeps numbering entries across requests: each request over a growing kept dictionary is still the codec’s, byte for byte', () => {
+    // A bound of 500 locations + stacks is passed by the second interval: the numbering starts over.
+    const numbering = new OtlpContentNumbering(500);
+    const enc = new OtlpRequestEncoder(numbering);
+    const kept = new DictionaryBuilder();
+    const requests = [interval(kept, 7, 10), interval(kept, 8, 25), interval(kept, 7, 10).slice(3), interval(kept, 9, 5)];
+    // Profiles over two dictionaries in one request: equal content in both is one entry.
+    requests.push([...requests[3]!, ...interval(new DictionaryBuilder(), 9, 5)]);
+    for (const profiles of requests) expect(Buffer.from(enc.encode(profiles)).equals(Buffer.from(encodeOtlpProtobuf(profiles)))).toBe(true);
+    expect(numbering.resets).toBeGreaterThan(0);
+  });
+
+  it('holds each string, attribute, mapping, function, location and stack once in a request', () => {
+    const t = new OtlpRequestDictionary(new OtlpContentNumbering());
+    for (const p of [...interval(), ...interval(new DictionaryBuilder(), 7)]) for (const s of p.stacks) t.stack(p.dict, s);
+    const once = (xs: readonly unknown[]) => new Set(xs.map((x) => JSON.stringify(x, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}` : v)))).size === xs.length;
+    expect(once(t.strings)).toBe(true);
+    expect(once(t.attributes)).toBe(true);
+    expect(once(t.mappings)).toBe(true);
+    expect(once(t.functions)).toBe(true);
+    // Symbolized locations are their lines (any address); unsymbolized ones their address.
+    expect(once(t.locations.map((l) => ({ ...l, address: l.functions.length > 0 ? 0n : l.address })))).toBe(true);
+    expect(once(t.stacks)).toBe(true);
+    expect(t.strings.length).toBeGreaterThan(100);
   });
 });
