@@ -42,12 +42,15 @@ export const BPF_COUNTERS = [
 export type BpfCounterName = (typeof BPF_COUNTERS)[number];
 export type BpfCounters = Record<BpfCounterName, number>;
 
-/** Layout of the BPF program's `struct sample_key`, stack keys (content hashes) and values (kiln.h). */
+/** Layout of the BPF program's `struct sample_key` and stack keys (content hashes) (kiln.h). */
 export const KEY_SIZE = 40;
 export const STACK_KEY_SIZE = 8;
 export const STACK_DEPTH = 127;
-/** 127 frames, then the frame count. */
-export const STACK_VALUE_SIZE = (STACK_DEPTH + 1) * 8;
+/**
+ * Stored stacks by size class (kiln.h, STACK_CLASS): a class of `words` 8-byte words holds a stack of
+ * fewer than `words` frames as its frame count then its frames. Per generation, map `stacks<words>_<g>`.
+ */
+export const STACK_CLASSES = [16, 32, 64, 128] as const;
 
 /** Indices of the `settings` array map (kiln.h, SET_*). */
 const SETTING = { flags: 0, offCpuMinNs: 1, offCpuPeriodNs: 2, adaptiveDefault: 3 } as const;
@@ -81,9 +84,16 @@ export interface LoaderOptions {
   readonly adaptive?: boolean;
 }
 
+/** One generation's stacks map of one size class. */
+export interface StackMap {
+  readonly fd: number;
+  /** 8-byte words per value: the frame count, then up to words − 1 frames. */
+  readonly words: number;
+}
+
 export interface GenerationMaps {
   readonly counts: number;
-  readonly stacks: number;
+  readonly stacks: readonly StackMap[];
 }
 
 const EPERM = 1;
@@ -137,10 +147,11 @@ export class BpfProfiler {
     const fd = (name: string) => this.mapFd(name);
     this.configFd = fd('config');
     this.countersFd = fd('counters');
-    this.generations = [
-      { counts: fd('counts_0'), stacks: fd('stacks_0') },
-      { counts: fd('counts_1'), stacks: fd('stacks_1') },
-    ];
+    const generation = (g: 0 | 1): GenerationMaps => ({
+      counts: fd(`counts_${g}`),
+      stacks: STACK_CLASSES.map((words) => ({ fd: fd(`stacks${words}_${g}`), words })),
+    });
+    this.generations = [generation(0), generation(1)];
   }
 
   /** Loads the program and starts sampling on every CPU; throws an Error naming what is missing. */
@@ -289,7 +300,8 @@ function loadObject(bpf: Libbpf, path: string, opts: LoaderOptions): Ptr {
     let rc: number;
     try {
       for (const name of ['counts_0', 'counts_1']) setMapSize(bpf, obj, name, opts.countsMapSize);
-      for (const name of ['stacks_0', 'stacks_1']) setMapSize(bpf, obj, name, opts.stackMapSize);
+      // Each size class may hold every stack of an interval: elements are allocated as stacks arrive.
+      for (const words of STACK_CLASSES) for (const g of [0, 1]) setMapSize(bpf, obj, `stacks${words}_${g}`, opts.stackMapSize);
       setMapSize(bpf, obj, 'unwind_rows', opts.unwindRows ?? DEFAULT_UNWIND_ROWS);
       // Off-CPU programs are loaded only when asked for: off by default, and then they cost nothing.
       for (const name of ['kiln_switch', 'kiln_sys_exit']) {

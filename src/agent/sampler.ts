@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { drainMap } from './bpf/drain.js';
 import type { BpfCounters, BpfProfiler } from './loader.js';
-import { BPF_COUNTERS, KEY_SIZE, STACK_DEPTH, STACK_KEY_SIZE, STACK_VALUE_SIZE } from './loader.js';
+import { BPF_COUNTERS, KEY_SIZE, STACK_CLASSES, STACK_KEY_SIZE } from './loader.js';
 import type { RawSample, SampleKind } from './types.js';
 
 /**
@@ -14,8 +14,11 @@ import type { RawSample, SampleKind } from './types.js';
 const FLIP_GRACE_MS = 5;
 /** Rows per batch syscall; big enough that a hash bucket never overflows a batch (ENOSPC). */
 const BATCH = 4096;
-/** Stacks are 1 KiB each: smaller batches keep the read buffer at 1 MiB. */
-const STACK_BATCH = 1024;
+/** Bytes of stack values read per batch syscall: a class of 1 KiB values is read 1024 at a time. */
+const STACK_READ_BYTES = 1 << 20;
+const LARGEST_STACK_WORDS = Math.max(...STACK_CLASSES);
+/** Rows per batch of a stacks map whose values have `words` words. */
+const stackBatch = (words: number) => Math.min(BATCH, STACK_READ_BYTES / (words * 8));
 
 export interface Collected {
   readonly samples: RawSample[];
@@ -27,8 +30,8 @@ export class Sampler {
   private lastCounters: BpfCounters;
   private readonly countKeys = Buffer.alloc(BATCH * KEY_SIZE);
   private readonly countValues = Buffer.alloc(BATCH * 8);
-  private readonly stackKeys = Buffer.alloc(STACK_BATCH * STACK_KEY_SIZE);
-  private readonly stackValues = Buffer.alloc(STACK_BATCH * STACK_VALUE_SIZE);
+  private readonly stackKeys = Buffer.alloc(BATCH * STACK_KEY_SIZE);
+  private readonly stackValues = Buffer.alloc(stackBatch(LARGEST_STACK_WORDS) * LARGEST_STACK_WORDS * 8);
 
   constructor(private readonly bpf: BpfProfiler) {
     this.lastCounters = bpf.counters();
@@ -51,9 +54,12 @@ export class Sampler {
     // Every stored stack is read and deleted, referenced or not (stacks of dropped samples too), so
     // nothing piles up across intervals.
     const stacks = new Map<bigint, bigint[]>();
-    drainMap(this.bpf.lib, maps.stacks, { key: STACK_KEY_SIZE, value: STACK_VALUE_SIZE, batch: STACK_BATCH }, this.stackKeys, this.stackValues, (keys, values, i) =>
-      stacks.set(keys.readBigUInt64LE(i * STACK_KEY_SIZE), decodeStack(values, i * STACK_VALUE_SIZE)),
-    );
+    for (const { fd, words } of maps.stacks) {
+      const value = words * 8;
+      drainMap(this.bpf.lib, fd, { key: STACK_KEY_SIZE, value, batch: stackBatch(words) }, this.stackKeys, this.stackValues, (keys, values, i) =>
+        stacks.set(keys.readBigUInt64LE(i * STACK_KEY_SIZE), decodeStack(values, i * value, words)),
+      );
+    }
 
     const samples: RawSample[] = rows.map((r) => ({
       pid: r.pid,
@@ -67,11 +73,11 @@ export class Sampler {
   }
 }
 
-/** Frames of one stored stack, leaf first: `len` of them (the last word), the tail is stale. */
-export function decodeStack(buf: Buffer, off: number): bigint[] {
-  const len = Math.min(STACK_DEPTH, Number(buf.readBigUInt64LE(off + STACK_DEPTH * 8)));
+/** Frames of one stored stack of `words` words, leaf first: the first word counts them, the tail is stale. */
+export function decodeStack(buf: Buffer, off: number, words: number): bigint[] {
+  const len = Math.min(words - 1, Number(buf.readBigUInt64LE(off)));
   const addrs: bigint[] = new Array<bigint>(len);
-  for (let i = 0; i < len; i++) addrs[i] = buf.readBigUInt64LE(off + i * 8);
+  for (let i = 0; i < len; i++) addrs[i] = buf.readBigUInt64LE(off + 8 + i * 8);
   return addrs;
 }
 
