@@ -17,6 +17,8 @@ import { FRAME_TYPE_ATTRIBUTE, frameTypeOf, NATIVE } from './otlp-frame-type.js'
  */
 export class OtlpContentNumbering {
   private tables = new ContentTables();
+  /** What each content number became in the current request, per kind (kept: they grow once). */
+  readonly slots = { strings: new RequestSlots(), attributes: new RequestSlots(), mappings: new RequestSlots(), functions: new RequestSlots(), locations: new RequestSlots(), stacks: new RequestSlots() };
   private sources = new WeakMap<SymbolDictionary, SourceNumbers>();
   /** The request being built; a request's slots are valid while this is its generation. */
   private generation = 0;

@@ -1,5 +1,5 @@
 import type { SymbolDictionary } from '../model/symbols.js';
-import { OtlpContentNumbering, RequestSlots, type ContentTables, type SourceNumbers } from './otlp-content-numbering.js';
+import { OtlpContentNumbering, type ContentTables, type RequestSlots, type SourceNumbers } from './otlp-content-numbering.js';
 
 export interface OtlpMappingEntry {
   readonly filename: number;
@@ -42,13 +42,13 @@ export class OtlpRequestDictionary {
   readonly stacks: (readonly number[])[] = [[]];
   private readonly generation: number;
   private readonly content: ContentTables;
-  /** This request's index of each content number, per kind. */
-  private readonly stringAt = new RequestSlots();
-  private readonly attributeAt = new RequestSlots();
-  private readonly mappingAt = new RequestSlots();
-  private readonly functionAt = new RequestSlots();
-  private readonly locationAt = new RequestSlots();
-  private readonly stackAt = new RequestSlots();
+  /** This request's index of each content number, per kind (the numbering's, stamped with this request). */
+  private readonly stringAt: RequestSlots;
+  private readonly attributeAt: RequestSlots;
+  private readonly mappingAt: RequestSlots;
+  private readonly functionAt: RequestSlots;
+  private readonly locationAt: RequestSlots;
+  private readonly stackAt: RequestSlots;
   private lastSource: SymbolDictionary | undefined;
   private lastNumbers: SourceNumbers | undefined;
 
@@ -56,6 +56,13 @@ export class OtlpRequestDictionary {
   constructor(private readonly numbering = new OtlpContentNumbering()) {
     this.generation = numbering.beginRequest();
     this.content = numbering.content;
+    const slots = numbering.slots;
+    this.stringAt = slots.strings;
+    this.attributeAt = slots.attributes;
+    this.mappingAt = slots.mappings;
+    this.functionAt = slots.functions;
+    this.locationAt = slots.locations;
+    this.stackAt = slots.stacks;
     this.stringAt.set(0, this.generation, 0);
   }
 
