@@ -1,5 +1,5 @@
 import type { SymbolDictionary } from '../model/symbols.js';
-import { OtlpContentNumbering, type ContentTables, type RequestSlots, type SourceNumbers } from './otlp-content-numbering.js';
+import { OtlpContentNumbering, type ContentTables, type SourceNumbers } from './otlp-content-numbering.js';
 
 export interface OtlpMappingEntry {
   readonly filename: number;
@@ -43,12 +43,7 @@ export class OtlpRequestDictionary {
   private readonly generation: number;
   private readonly content: ContentTables;
   /** This request's index of each content number, per kind (the numbering's, stamped with this request). */
-  private readonly stringAt: RequestSlots;
-  private readonly attributeAt: RequestSlots;
-  private readonly mappingAt: RequestSlots;
-  private readonly functionAt: RequestSlots;
-  private readonly locationAt: RequestSlots;
-  private readonly stackAt: RequestSlots;
+  private readonly at: OtlpContentNumbering['slots'];
   private lastSource: SymbolDictionary | undefined;
   private lastNumbers: SourceNumbers | undefined;
 
@@ -56,14 +51,8 @@ export class OtlpRequestDictionary {
   constructor(private readonly numbering = new OtlpContentNumbering()) {
     this.generation = numbering.beginRequest();
     this.content = numbering.content;
-    const slots = numbering.slots;
-    this.stringAt = slots.strings;
-    this.attributeAt = slots.attributes;
-    this.mappingAt = slots.mappings;
-    this.functionAt = slots.functions;
-    this.locationAt = slots.locations;
-    this.stackAt = slots.stacks;
-    this.stringAt.set(0, this.generation, 0);
+    this.at = numbering.slots;
+    this.at.strings.set(0, this.generation, 0);
   }
 
   string(s: string): number {
@@ -79,11 +68,11 @@ export class OtlpRequestDictionary {
     let i = at.requestStacks.get(si, this.generation);
     if (i >= 0) return i;
     const c = at.stack(si);
-    i = this.stackAt.get(c, this.generation);
+    i = this.at.stacks.get(c, this.generation);
     if (i < 0) {
       const locs = src.stacks[si]!.map((li) => this.location(src, at, li));
       i = this.stacks.push(locs) - 1;
-      this.stackAt.set(c, this.generation, i);
+      this.at.stacks.set(c, this.generation, i);
     }
     at.requestStacks.set(si, this.generation, i);
     return i;
@@ -102,37 +91,37 @@ export class OtlpRequestDictionary {
   // — in the order the entries' first uses come, which is the tables' order.
 
   private stringOf(c: number): number {
-    let i = this.stringAt.get(c, this.generation);
-    if (i < 0) this.stringAt.set(c, this.generation, (i = this.strings.push(this.content.strings[c]!) - 1));
+    let i = this.at.strings.get(c, this.generation);
+    if (i < 0) this.at.strings.set(c, this.generation, (i = this.strings.push(this.content.strings[c]!) - 1));
     return i;
   }
 
   private attributeOf(c: number): number {
-    let i = this.attributeAt.get(c, this.generation);
+    let i = this.at.attributes.get(c, this.generation);
     if (i >= 0) return i;
     const key = this.stringOf(this.content.attributeKey[c]!);
-    this.attributeAt.set(c, this.generation, (i = this.attributes.push({ key, value: this.content.attributeValue[c]! }) - 1));
+    this.at.attributes.set(c, this.generation, (i = this.attributes.push({ key, value: this.content.attributeValue[c]! }) - 1));
     return i;
   }
 
   private mappingOf(c: number): number {
-    let i = this.mappingAt.get(c, this.generation);
+    let i = this.at.mappings.get(c, this.generation);
     if (i >= 0) return i;
     const filename = this.stringOf(this.content.mappingFile[c]!);
     const b = this.content.mappingBuildId[c]!;
     const buildIdAttribute = b ? this.attributeOf(b) : 0;
-    this.mappingAt.set(c, this.generation, (i = this.mappings.push({ filename, buildIdAttribute }) - 1));
+    this.at.mappings.set(c, this.generation, (i = this.mappings.push({ filename, buildIdAttribute }) - 1));
     return i;
   }
 
   private functionOf(c: number): number {
-    let i = this.functionAt.get(c, this.generation);
+    let i = this.at.functions.get(c, this.generation);
     if (i >= 0) return i;
     const t = this.content;
     const name = this.stringOf(t.functionName[c]!);
     const systemName = this.stringOf(t.functionSystemName[c]!);
     const file = this.stringOf(t.functionFile[c]!);
-    this.functionAt.set(c, this.generation, (i = this.functions.push({ name, systemName, file }) - 1));
+    this.at.functions.set(c, this.generation, (i = this.functions.push({ name, systemName, file }) - 1));
     return i;
   }
 
@@ -140,7 +129,7 @@ export class OtlpRequestDictionary {
     let i = at.requestLocations.get(li, this.generation);
     if (i >= 0) return i;
     const c = at.location(li);
-    i = this.locationAt.get(c, this.generation);
+    i = this.at.locations.get(c, this.generation);
     if (i < 0) {
       // The frame type attribute of a location without mapping comes first, then the mapping's own.
       let frameType = this.attributeOf(this.content.nativeFrameType);
@@ -159,7 +148,7 @@ export class OtlpRequestDictionary {
       }
       // The address of the first frame of this content in this request (symbolized frames share one).
       i = this.locations.push({ mapping, address: loc.address, functions, lines, frameType }) - 1;
-      this.locationAt.set(c, this.generation, i);
+      this.at.locations.set(c, this.generation, i);
     }
     at.requestLocations.set(li, this.generation, i);
     return i;
