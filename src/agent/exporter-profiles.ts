@@ -119,7 +119,7 @@ export function buildProfiles(
     const kept = opts.keptShare?.(pid) ?? 1;
     const byKind: Record<SampleKind, Map<number, number>> = { cpu: new Map(), off_cpu: new Map() };
     for (const s of list) {
-      const stack = b.stack(symbolizer.symbolize(pid, s.userAddrs, s.kernelAddrs, b));
+      const stack = symbolizer.stack ? symbolizer.stack(s, b) : b.stack(symbolizer.symbolize(pid, s.userAddrs, s.kernelAddrs, b));
       const counts = byKind[s.kind];
       counts.set(stack, (counts.get(stack) ?? 0) + s.count);
     }

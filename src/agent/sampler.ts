@@ -66,6 +66,7 @@ export class Sampler {
       kind: r.kind,
       comm: r.comm,
       userAddrs: r.userStack !== 0n ? (stacks.get(r.userStack) ?? []) : [],
+      userStack: r.userStack,
       kernelAddrs: r.kernelStack !== 0n ? (stacks.get(r.kernelStack) ?? []) : [],
       count: r.count,
     }));

@@ -21,6 +21,12 @@ export interface RawSample {
    * CPython frames, which have bit 63 set (code object and instruction, see python/frames.ts).
    */
   readonly userAddrs: bigint[];
+  /**
+   * The content hash the BPF program stored the user stack under (0n or absent: none known). The same
+   * process's same stack has the same hash in every interval, so its dictionary stack is found in one
+   * lookup instead of one per frame (symbolize/frame-memo.ts).
+   */
+  readonly userStack?: bigint;
   /** Kernel addresses, leaf first; [] for samples taken in user mode. */
   readonly kernelAddrs: bigint[];
   /** cpu: number of samples with exactly this key in the interval; off_cpu: nanoseconds blocked. */
@@ -49,6 +55,11 @@ export interface Symbolizer {
    * Never drops a frame: one that cannot be named keeps binary+offset.
    */
   symbolize(pid: number, user: bigint[], kernel: bigint[], b: DictionaryBuilder): number[];
+  /**
+   * The dictionary stack of one sample: symbolize() then `b.stack()`, or a stack of this process already
+   * in `b`, found by the sample's `userStack` hash. Optional: without it the caller does the former.
+   */
+  stack?(sample: RawSample, b: DictionaryBuilder): number;
   stats(): SymbolizerStats;
 }
 
