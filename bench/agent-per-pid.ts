@@ -14,7 +14,8 @@
  * and is not counted. In a checkout without the agent's writer (before it), its row is left out.
  * A steady interval: the same 40 processes' samples again (20 stacks × 15 frames each, addresses in
  * their own code: libc, python3), after a first interval that saw them — buildProfiles (observe,
- * labels, symbolize) and the request's encoding, CPU µs per interval. With the agent's kept
+ * labels, symbolize) and the request's encoding, CPU µs per interval. Each sample carries a stack hash,
+ * as the sampler's do. With the agent's kept
  * dictionary where the checkout has one (issue 11), else a new dictionary each interval as before it.
  */
 import { spawn } from 'node:child_process';
@@ -69,6 +70,7 @@ function interval(): Profile[] {
 /** One interval of samples of the live processes: addresses spread over each one's file-backed code. */
 function liveSamples(): RawSample[] {
   let seed = 99;
+  let stackHashes = 0;
   const rnd = (n: number) => {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
     return seed % n;
@@ -85,6 +87,8 @@ function liveSamples(): RawSample[] {
         return BigInt(m.start + rnd(m.end - m.start));
       }),
       kernelAddrs: [],
+      // As the BPF program keys them: one hash per distinct stack (these are all distinct).
+      userStack: BigInt(++stackHashes),
       count: 1 + rnd(5),
     }));
   });

@@ -91,6 +91,12 @@ export class FrameMemo {
     this.added();
   }
 
+  /** A user stack, kept as long as its frames' answers stand (a CPython frame without a name: not kept). */
+  keepStack(frames: ProcessFrames, hash: bigint, stack: KnownStack): void {
+    (stack.named === stack.depth ? frames.stacks : frames.stacksUnnamed).set(hash, stack);
+    this.added();
+  }
+
   /** Counts one more remembered frame; past the bound, forgets every one. */
   private added(): void {
     if (++this.entries <= this.maxEntries) return;
@@ -103,12 +109,31 @@ export class FrameMemo {
   }
 }
 
-/** One process's frames: user addresses (a leaf keyed apart from a caller) and CPython frames. */
+/**
+ * A dictionary stack found by the BPF program's hash of its user frames. Its depth and leaf are kept
+ * to tell a 64-bit hash collision (the kernel map keys stacks by that hash, so within an interval one
+ * hash is one stack; across intervals a collision would need the same process, depth and leaf).
+ */
+export interface KnownStack {
+  readonly stack: number;
+  readonly depth: number;
+  readonly leaf: bigint;
+  /** Frames with a name (the symbolizer's hit rate counts them). */
+  readonly named: number;
+}
+
+/**
+ * One process's frames: user addresses (a leaf keyed apart from a caller), CPython frames, and whole
+ * user stacks — found in one lookup instead of one per frame. A stack goes when its frames' answers
+ * do: with the named frames, or, holding a frame without a name, with the unnamed ones.
+ */
 export class ProcessFrames {
   readonly named = new Map<number, number>();
   readonly unnamed = new Map<number, number>();
   readonly python = new Map<bigint, number>();
   readonly pythonUnnamed = new Map<bigint, number>();
+  readonly stacks = new Map<bigint, KnownStack>();
+  readonly stacksUnnamed = new Map<bigint, KnownStack>();
   private generation = -1;
   private layout = -1;
   private perfMap = -1;
@@ -122,6 +147,7 @@ export class ProcessFrames {
       this.layout = proc.layout;
       this.perfMap = proc.perfMapVersion;
       this.named.clear();
+      this.stacks.clear();
       this.python.clear();
       this.pythonUnnamed.clear();
       this.forgetUnnamed();
@@ -135,11 +161,16 @@ export class ProcessFrames {
 
   private forgetUnnamed(): void {
     this.unnamed.clear();
+    this.stacksUnnamed.clear();
     this.unnamedSince = Date.now();
   }
 
   user(key: number): number | undefined {
     return this.named.get(key) ?? this.unnamed.get(key);
+  }
+
+  stack(hash: bigint): KnownStack | undefined {
+    return this.stacks.get(hash) ?? this.stacksUnnamed.get(hash);
   }
 
   pythonFrame(key: bigint): number | undefined {

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { DictionaryBuilder } from '../../model/index.js';
-import type { Symbolizer, SymbolizerStats } from '../types.js';
+import type { RawSample, Symbolizer, SymbolizerStats } from '../types.js';
 import { fileOffsetToVaddr, loadSymbols, readBinaryInfo, type BinaryInfo } from './binary.js';
 import { KERNEL_MAPPING, KernelSymbols, type KernelFrame } from './kallsyms.js';
 import { demangle } from './demangle.js';
@@ -109,7 +109,7 @@ export class ProcSymbolizer implements Symbolizer {
   private scanned = false;
   /** The kernel's vdso image (null: could not be read). */
   private vdso: VdsoImage | null | undefined;
-  private readonly counters = { frames: 0, symbolized: 0, resultCacheHits: 0, tableLoads: 0, tableLoadErrors: 0, binaryErrors: 0, mapsReads: 0, perfMapReads: 0, kallsymsLoads: 0, memoHits: 0, idleEvictions: 0 };
+  private readonly counters = { frames: 0, symbolized: 0, resultCacheHits: 0, tableLoads: 0, tableLoadErrors: 0, binaryErrors: 0, mapsReads: 0, perfMapReads: 0, kallsymsLoads: 0, memoHits: 0, stackHits: 0, idleEvictions: 0 };
 
   constructor(private readonly options: ProcSymbolizerOptions = {}) {
     this.procRoot = options.procRoot ?? '/proc';
@@ -167,12 +167,50 @@ export class ProcSymbolizer implements Symbolizer {
     this.counters.idleEvictions += dropped;
   }
 
-  symbolize(pid: number, user: bigint[], kernel: bigint[], b: DictionaryBuilder): number[] {
-    // Stacks share most frames (main, the runtime's loop, syscall entry), within an interval and from
-    // one to the next: each distinct frame is resolved once per dictionary and then reused.
+  stack(sample: RawSample, b: DictionaryBuilder): number {
+    const { pid, userAddrs: user, kernelAddrs: kernel, userStack: hash } = sample;
+    // A busy process runs the same stacks interval after interval: a user-only stack seen before is one
+    // lookup by the kernel's hash instead of a lookup per frame and a key per stack.
+    const known = kernel.length === 0 && hash !== undefined && hash !== 0n && user.length > 0;
+    if (known) {
+      const hit = this.memoOf(b).process(this.processOf(pid)).stack(hash);
+      if (hit && hit.depth === user.length && hit.leaf === user[0]) {
+        const c = this.counters;
+        c.frames += hit.depth;
+        c.memoHits += hit.depth;
+        c.symbolized += hit.named;
+        c.stackHits++;
+        return hit.stack;
+      }
+    }
+    const locations = this.symbolize(pid, user, kernel, b);
+    const stack = b.stack(locations);
+    if (known) {
+      let named = 0;
+      let keep = true;
+      for (let i = 0; i < locations.length; i++) {
+        if (b.dict.locations[locations[i]!]!.lines.length > 0) named++;
+        // A CPython frame without a name is looked up again next interval (its code object was not complete).
+        else if (isPythonFrame(user[i]!)) keep = false;
+      }
+      const memo = this.memoOf(b);
+      if (keep) memo.keepStack(memo.process(this.processOf(pid)), hash, { stack, depth: user.length, leaf: user[0]!, named });
+    }
+    return stack;
+  }
+
+  /** Frames (and stacks) already resolved into `b`; dropped with it. */
+  private memoOf(b: DictionaryBuilder): FrameMemo {
     let memo = this.memo.get(b);
     if (!memo) this.memo.set(b, (memo = new FrameMemo(this.maxMemoFrames, this.options.kallsymsReloadMs ?? KALLSYMS_RELOAD_MS, this.options.retryUnnamedMs ?? RETRY_UNNAMED_MS)));
     this.lastMemo = memo;
+    return memo;
+  }
+
+  symbolize(pid: number, user: bigint[], kernel: bigint[], b: DictionaryBuilder): number[] {
+    // Stacks share most frames (main, the runtime's loop, syscall entry), within an interval and from
+    // one to the next: each distinct frame is resolved once per dictionary and then reused.
+    const memo = this.memoOf(b);
     const out: number[] = [];
     if (kernel.length > 0) memo.kernelFrames(this.counters.kallsymsLoads, Date.now());
     for (let i = 0; i < kernel.length; i++) {

@@ -374,6 +374,70 @@ describe('frames kept across intervals (one dictionary for many intervals, as th
     }
   });
 
+  it('finds a known stack of a process by the kernel’s stack hash in one lookup, as long as its frames’ answers stand', async () => {
+    const p = await startProgram(binary);
+    try {
+      // Unnamed frames are looked up again every interval here.
+      const sym = new ProcSymbolizer({ retryUnnamedMs: 0 });
+      const b = new DictionaryBuilder();
+      const sample = (userAddrs: bigint[], userStack: bigint) => ({ pid: p.pid, kind: 'cpu' as const, comm: 'burner', userAddrs, kernelAddrs: [], userStack, count: 1 });
+      const hits = () => sym.stats().stackHits;
+      const named = [p.addr.burn_a!, p.addr.main! + 8n];
+      sym.observe(p.pid);
+      const first = sym.stack(sample(named, 42n), b);
+      expect(b.dict.stacks[first]!.map((l) => frameNames(b.dict, l)[0])).toEqual(['burn_a', 'main']);
+      // Next interval: the whole stack from one lookup, counted as its frames in the hit rate.
+      sym.observe(p.pid);
+      const before = { ...sym.stats() };
+      expect(sym.stack(sample(named, 42n), b)).toBe(first);
+      expect(hits() - before.stackHits).toBe(1);
+      expect(sym.stats().frames - before.frames).toBe(2);
+      expect(sym.stats().symbolized - before.symbolized).toBe(2);
+      // The same hash with another leaf (a collision) is symbolized, not taken for the known stack.
+      const other = sym.stack(sample([p.addr.burn_b!, p.addr.main! + 8n], 42n), b);
+      expect(b.dict.stacks[other]!.map((l) => frameNames(b.dict, l)[0])).toEqual(['burn_b', 'main']);
+      // A stack with a frame in no mapping: found again within the interval, resolved frame by frame
+      // once unnamed frames are looked up again (the next interval here).
+      const unnamed = [0x10n, p.addr.main! + 8n];
+      sym.stack(sample(unnamed, 7n), b);
+      let h = hits();
+      sym.stack(sample(unnamed, 7n), b);
+      expect(hits()).toBe(h + 1);
+      sym.observe(p.pid);
+      sym.stack(sample(unnamed, 7n), b);
+      expect(hits()).toBe(h + 1);
+      // A CPython frame without a name (its code object was not readable yet) is never taken from a kept stack.
+      const python = [(1n << 63n) | 0x1000n, p.addr.main! + 8n];
+      sym.stack(sample(python, 9n), b);
+      h = hits();
+      sym.stack(sample(python, 9n), b);
+      expect(hits()).toBe(h);
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it('forgets the known stacks of a reused pid', () => {
+    const root = path.join(dir, 'fake-proc-kept-stacks');
+    mkdirSync(path.join(dir, 'kept-stacks'), { recursive: true });
+    const other = buildProgram(path.join(dir, 'kept-stacks'), 'burner-stripped');
+    execFileSync('strip', ['--strip-all', other]);
+    const burnA = nmAddress('burn_a');
+    const bias = fakeProc(root, 4550, binary, '100');
+    const sym = new ProcSymbolizer({ procRoot: root, debugDirectories: [] });
+    const b = new DictionaryBuilder();
+    const sample = { pid: 4550, kind: 'cpu' as const, comm: 'burner', userAddrs: [burnA + bias], kernelAddrs: [], userStack: 99n, count: 1 };
+    const leaf = () => frameNames(b.dict, b.dict.stacks[sym.stack(sample, b)]![0]!)[0];
+    sym.observe(4550);
+    expect(leaf()).toBe('burn_a');
+    expect(leaf()).toBe('burn_a');
+    expect(sym.stats().stackHits).toBe(1);
+    fakeProc(root, 4550, other, '200');
+    sym.observe(4550);
+    expect(leaf()).toMatch(/^burner-stripped\+0x/);
+    expect(sym.stats().stackHits).toBe(1);
+  });
+
   it('starts afresh for a reused pid even with the same dictionary', () => {
     const root = path.join(dir, 'fake-proc-kept-reuse');
     mkdirSync(path.join(dir, 'kept-reuse'), { recursive: true });
