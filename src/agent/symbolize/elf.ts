@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { parsedSections, type Scratch } from './scratch.js';
 import type { SymbolTableBuilder } from './symbol-table.js';
 
 /**
@@ -151,10 +152,14 @@ export class ElfFile {
     return b.toString('utf8', 0, end < 0 ? b.length : end);
   }
 
-  /** The bytes of a section (empty for NOBITS), or undefined when the file has no such section. */
-  sectionData(name: string): Buffer | undefined {
+  /**
+   * The bytes of a section (empty for NOBITS), or undefined when the file has no such section.
+   * @param scratch read into this working memory (valid until its next use) instead of a new buffer,
+   *   for a section that is parsed and not kept.
+   */
+  sectionData(name: string, scratch?: Scratch): Buffer | undefined {
     const s = this.section(name);
-    return s ? this.read(s.offset, s.size, name) : undefined;
+    return s ? this.read(s.offset, s.size, name, scratch) : undefined;
   }
 
   hasSymtab(): boolean {
@@ -199,7 +204,7 @@ export class ElfFile {
 
   /** Calls `fn` for each defined code symbol of a symbol table, with its name as a range of `strs`. */
   private eachFunction(table: SectionHeader, strs: Buffer, fn: (value: number, size: number, bind: number, nameOff: number, nameEnd: number) => void): void {
-    const syms = this.read(table.offset, table.size, table.name);
+    const syms = this.read(table.offset, table.size, table.name, parsedSections);
     for (let o = 0; o + 24 <= syms.length; o += 24) {
       const info = syms[o + 4]!;
       const type = info & 0xf;
@@ -262,11 +267,11 @@ export class ElfFile {
     return undefined;
   }
 
-  private read(offset: number, length: number, what: string): Buffer {
+  private read(offset: number, length: number, what: string, scratch?: Scratch): Buffer {
     if (offset < 0 || length < 0 || length > MAX_TABLE_BYTES || offset + length > this.size) {
       throw new ElfFormatError(this.path, `${what} at ${offset}+${length} is outside the file`);
     }
-    const b = Buffer.allocUnsafe(length);
+    const b = scratch ? scratch.bytes(length) : Buffer.allocUnsafe(length);
     let done = 0;
     while (done < length) {
       const n = this.source.read(b, done, length - done, offset + done);

@@ -1,5 +1,6 @@
 import type { ElfFile, ElfSymbol } from './elf.js';
 import { STB_GLOBAL } from './elf.js';
+import { parsedSections } from './scratch.js';
 
 /**
  * Function names of a Go binary from its `.gopclntab`, the table the Go runtime itself uses for
@@ -18,7 +19,7 @@ const GO_1_20 = 0xfffffff1;
 const MAX_FUNCS = 2_000_000;
 
 export function goFunctionSymbols(elf: ElfFile): ElfSymbol[] {
-  const tab = elf.sectionData('.gopclntab');
+  const tab = elf.sectionData('.gopclntab', parsedSections); // names are copied out as strings
   if (!tab || tab.length < 16) return [];
   try {
     return parsePclntab(tab, elf.section('.text')?.addr ?? 0);

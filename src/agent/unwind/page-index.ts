@@ -21,9 +21,8 @@ const MAX_SHIFT = 31;
 /** Bits of the header's second word that hold the shift (bpf/unwind.h PAGE_SHIFT_BITS). */
 const SHIFT_BITS = 5;
 
-export interface PackedTable {
-  /** Slots to copy into unwind_rows. */
-  readonly slots: Buffer;
+/** Where a table's parts go in its slots: what packing needs to know before writing anything. */
+export interface PackedLayout {
   /** Slot count (the size of the slice in unwind_rows). */
   readonly count: number;
   readonly rows: number;
@@ -31,31 +30,56 @@ export interface PackedTable {
   readonly shift: number;
 }
 
-/** Packs a non-empty table into header, page index and rows. */
-export function packTable(table: UnwindTable): PackedTable {
+export interface PackedTable extends PackedLayout {
+  /** Slots to copy into unwind_rows. */
+  readonly slots: Buffer;
+}
+
+/** The layout of a non-empty table packed into header, page index and rows. */
+export function packedLayout(table: UnwindTable): PackedLayout {
   const n = table.count;
   if (n === 0) throw new Error('an empty unwind table has nothing to pack');
-  const pc = (i: number) => table.rows.readUInt32LE(i * ROW_BYTES);
-  const first = pc(0);
-  const span = pc(n - 1) - first;
+  const first = table.rows.readUInt32LE(0);
+  const span = table.rows.readUInt32LE((n - 1) * ROW_BYTES) - first;
   const target = Math.max(1, Math.ceil(n / ROWS_PER_PAGE));
   let shift = MIN_SHIFT;
   while (shift < MAX_SHIFT && Math.floor(span / 2 ** shift) + 1 > target) shift++;
   const pages = Math.floor(span / 2 ** shift) + 1;
-  const indexSlots = Math.floor((pages + 2) / 2);
-  const count = 1 + indexSlots + n;
-  const slots = Buffer.alloc(count * ROW_BYTES);
-  slots.writeUInt32LE(first, 0);
-  slots.writeUInt32LE(((pages << SHIFT_BITS) | shift) >>> 0, 4);
+  return { count: 1 + indexSlotsOf(pages) + n, rows: n, pages, shift };
+}
+
+/**
+ * Writes the packed table into `into` at byte `at` (layout.count slots): straight into the mapped BPF
+ * array, so no packed copy is made in between.
+ */
+export function writePacked(table: UnwindTable, layout: PackedLayout, into: Buffer, at: number): void {
+  const { rows: n, pages, shift } = layout;
+  const pc = (i: number) => table.rows.readUInt32LE(i * ROW_BYTES);
+  const first = pc(0);
+  into.writeUInt32LE(first, at);
+  into.writeUInt32LE(((pages << SHIFT_BITS) | shift) >>> 0, at + 4);
   let row = 0;
   for (let j = 0; j < pages; j++) {
-    const at = first + j * 2 ** shift;
-    while (row + 1 < n && pc(row + 1) <= at) row++;
-    slots.writeUInt32LE(row, ROW_BYTES + j * 4);
+    const pageStart = first + j * 2 ** shift;
+    while (row + 1 < n && pc(row + 1) <= pageStart) row++;
+    into.writeUInt32LE(row, at + ROW_BYTES + j * 4);
   }
-  slots.writeUInt32LE(n - 1, ROW_BYTES + pages * 4);
-  table.rows.copy(slots, (1 + indexSlots) * ROW_BYTES, 0, n * ROW_BYTES);
-  return { slots, count, rows: n, pages, shift };
+  into.writeUInt32LE(n - 1, at + ROW_BYTES + pages * 4);
+  // An odd index leaves half a slot unused: zero, as the array's fresh slots are.
+  if (pages % 2 === 0) into.writeUInt32LE(0, at + ROW_BYTES + (pages + 1) * 4);
+  table.rows.copy(into, at + (1 + indexSlotsOf(pages)) * ROW_BYTES, 0, n * ROW_BYTES);
+}
+
+/** Packs a non-empty table into header, page index and rows, in a buffer of its own. */
+export function packTable(table: UnwindTable): PackedTable {
+  const layout = packedLayout(table);
+  const slots = Buffer.alloc(layout.count * ROW_BYTES);
+  writePacked(table, layout, slots, 0);
+  return { ...layout, slots };
+}
+
+function indexSlotsOf(pages: number): number {
+  return Math.floor((pages + 2) / 2);
 }
 
 /**

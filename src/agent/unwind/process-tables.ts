@@ -305,7 +305,7 @@ export class ProcessTables {
       const vdso = this.ownVdso();
       if (!vdso) return undefined;
       // The vdso image is linked at 0 and mapped whole: ELF address = offset into the mapping.
-      return { key: vdso.key, bias: m.start, build: () => unwindTableOf(ElfFile.fromBuffer(VDSO_MAPPING, vdso.bytes)) };
+      return { key: vdso.key, bias: m.start, build: () => unwindTableOf(ElfFile.fromBuffer(VDSO_MAPPING, vdso.bytes), false) };
     }
     if (!isFileBacked(m)) return undefined;
     const identity = `${m.fileId} ${m.path}`;
@@ -328,7 +328,8 @@ export class ProcessTables {
       key: b.symbolsKey,
       bias: m.start - m.offset + load.offset - load.vaddr,
       binary: b,
-      build: () => withElf(b.openPath, (elf) => unwindTableOf(elf)),
+      // Rows in the compiler's working memory: the store packs them into the array at once.
+      build: () => withElf(b.openPath, (elf) => unwindTableOf(elf, false)),
     };
   }
 

@@ -1,4 +1,5 @@
 import type { ElfFile } from '../symbolize/elf.js';
+import { parsedSections, Scratch } from '../symbolize/scratch.js';
 import { parseCfi, REG_RBP, REG_RSP, RULE, type CfiSection, type CfiSink, type RuleState } from './cfi.js';
 
 /**
@@ -67,40 +68,80 @@ function pack(type: number, cfaOff: number, rbpOff8: number): number {
 const UNSUPPORTED = pack(ROW.unsupported, 0, 0);
 const NONE = pack(ROW.none, 0, 0);
 
-/** The parse's sink: (pc, code) per raw row in growable typed arrays, and per FDE its range and first row. */
+/**
+ * Working memory of compiles, kept between them (symbolize/scratch.ts): compiling node's table made
+ * ≈ 20 MiB of arrays that were dead as soon as its rows were loaded, and waited for a GC. Sized for
+ * node (396 k raw rows, 76 k FDEs, 372 k merged rows); a larger binary allocates its own.
+ */
+const rawScratch = new Scratch(4 << 20);
+const fdeScratch = new Scratch(2 << 20);
+const orderScratch = new Scratch(1 << 20);
+const mergedScratch = new Scratch(4 << 20);
+
+/**
+ * Sorted, merged rows as two u32 words each (pc, code), appended in address order: a row at or past
+ * 4 GiB is left out (the table cannot hold it), one at the last row's pc replaces it, one with the
+ * last row's rule is dropped, one below the last row's pc (overlapping FDEs) too — the earlier wins.
+ */
+class MergedRows {
+  words = mergedScratch.words(4096);
+  count = 0;
+  push(pc: number, code: number): void {
+    if (pc >= 2 ** 32) return;
+    if (this.count > 0) {
+      const lastPc = this.words[(this.count - 1) * 2]!;
+      if (pc < lastPc) return; // overlapping FDEs: keep the earlier one's rows
+      if (pc === lastPc) this.count--; // same pc: the later rule wins (a zero advance, or an FDE starting where the last ended)
+    }
+    // The same rule continues: the previous row already covers this range.
+    if (this.count > 0 && this.words[(this.count - 1) * 2 + 1] === code) return;
+    if (this.count * 2 === this.words.length) this.words = mergedScratch.grown(this.words, this.count * 2, this.words.length * 2);
+    this.words[this.count * 2] = pc;
+    this.words[this.count++ * 2 + 1] = code;
+  }
+}
+
+/**
+ * The parse's sink: (pc, code) per raw row — one at or past 4 GiB is left out here, the table cannot
+ * hold it — and per FDE its range and first row. FDEs come in any order (most of node's and libc's
+ * are not in address order), so rows are merged only once all are read.
+ */
 class RawRows implements CfiSink {
-  pcs = new Float64Array(1024);
-  codes = new Uint32Array(1024);
+  pairs = rawScratch.words(4096);
   n = 0;
   /** [start, end, first raw row] per FDE; an FDE's rows run up to the next FDE's first. */
-  fdes = new Float64Array(3 * 256);
+  fdes = fdeScratch.doubles(3 * 256);
   nFdes = 0;
   fde(start: number, end: number): void {
-    if ((this.nFdes + 1) * 3 > this.fdes.length) {
-      const grown = new Float64Array(this.fdes.length * 2);
-      grown.set(this.fdes);
-      this.fdes = grown;
-    }
+    if ((this.nFdes + 1) * 3 > this.fdes.length) this.fdes = fdeScratch.grown(this.fdes, this.nFdes * 3, this.fdes.length * 2);
     const o = this.nFdes++ * 3;
     this.fdes[o] = start;
     this.fdes[o + 1] = end;
     this.fdes[o + 2] = this.n;
   }
   row(pc: number, state: RuleState): void {
-    if (this.n === this.pcs.length) {
-      const pcs = new Float64Array(this.n * 2);
-      pcs.set(this.pcs);
-      const codes = new Uint32Array(this.n * 2);
-      codes.set(this.codes);
-      this.pcs = pcs;
-      this.codes = codes;
-    }
-    this.pcs[this.n] = pc;
-    this.codes[this.n++] = encodeRule(state);
+    if (pc >= 2 ** 32) return;
+    if (this.n * 2 === this.pairs.length) this.pairs = rawScratch.grown(this.pairs, this.n * 2, this.n * 4);
+    this.pairs[this.n * 2] = pc;
+    this.pairs[this.n++ * 2 + 1] = encodeRule(state);
   }
-  /** One past the last raw row of FDE `f`. */
-  rowsEnd(f: number): number {
-    return f + 1 < this.nFdes ? this.fdes[(f + 1) * 3 + 2]! : this.n;
+  /** Merges FDE by FDE in address order (ties in file order): each one's rows, then a "no info" row where it ends. */
+  mergeInto(out: MergedRows): void {
+    const { fdes, nFdes, pairs } = this;
+    let sorted = true;
+    for (let f = 1; f < nFdes && sorted; f++) sorted = fdes[(f - 1) * 3]! <= fdes[f * 3]!;
+    let order: Uint32Array | undefined;
+    if (!sorted) {
+      order = orderScratch.words(nFdes);
+      for (let i = 0; i < nFdes; i++) order[i] = i;
+      order.sort((a, b) => fdes[a * 3]! - fdes[b * 3]! || a - b);
+    }
+    for (let k = 0; k < nFdes; k++) {
+      const f = order ? order[k]! : k;
+      const end = f + 1 < nFdes ? fdes[(f + 1) * 3 + 2]! : this.n;
+      for (let i = fdes[f * 3 + 2]!; i < end; i++) out.push(pairs[i * 2]!, pairs[i * 2 + 1]!);
+      out.push(fdes[f * 3 + 1]!, NONE);
+    }
   }
 }
 
@@ -108,48 +149,19 @@ class RawRows implements CfiSink {
  * Compiles CFI sections into sorted, merged rows. FDEs may come in any order; where one ends and no
  * other begins, a "no info" row stops its rule from covering the gap. Addresses past 4 GiB cannot be
  * stored and are left out.
+ * @param keep false: the rows are the compiler's working memory, valid only until the next compile
+ *   (for a caller that copies them at once, e.g. into the BPF array); true: a buffer of their own.
  */
-export function compileRows(sections: readonly CfiSection[]): UnwindTable {
+export function compileRows(sections: readonly CfiSection[], keep = true): UnwindTable {
   const raw = new RawRows();
   for (const section of sections) parseCfi(section, raw);
-  const fdes = raw.fdes;
-  const nFdes = raw.nFdes;
-  // Linkers write FDEs in address order: sort only when they are not.
-  let sorted = true;
-  for (let f = 1; f < nFdes && sorted; f++) sorted = fdes[(f - 1) * 3]! <= fdes[f * 3]!;
-  let order: Uint32Array | undefined;
-  if (!sorted) order = Uint32Array.from({ length: nFdes }, (_, i) => i).sort((a, b) => fdes[a * 3]! - fdes[b * 3]!);
-  // Two u32 words a row, written through a typed array: Buffer's checked read/write methods took most
-  // of the compile time (CPU profile of the agent).
-  const words = new Uint32Array((raw.n + nFdes) * 2);
-  let count = 0;
-  const pcs = raw.pcs;
-  const codes = raw.codes;
-  for (let k = 0; k < nFdes; k++) {
-    const f = order ? order[k]! : k;
-    const first = fdes[f * 3 + 2]!;
-    const end = raw.rowsEnd(f);
-    for (let i = first; i <= end; i++) {
-      // The FDE's rows, then a "no info" row where it ends.
-      const pc = i < end ? pcs[i]! : fdes[f * 3 + 1]!;
-      const code = i < end ? codes[i]! : NONE;
-      if (pc >= 2 ** 32) continue;
-      if (count > 0) {
-        const lastPc = words[(count - 1) * 2]!;
-        if (pc < lastPc) continue; // overlapping FDEs: keep the earlier one's rows
-        if (pc === lastPc) count--; // same pc: the later rule wins (a zero advance, or an FDE starting where the last ended)
-      }
-      // The same rule continues: the previous row already covers this range.
-      if (count > 0 && words[(count - 1) * 2 + 1] === code) continue;
-      words[count * 2] = pc;
-      words[count * 2 + 1] = code;
-      count++;
-    }
-  }
+  const merged = new MergedRows();
+  raw.mergeInto(merged);
+  const { words, count } = merged;
   let unsupported = 0;
   for (let i = 0; i < count; i++) if (((words[i * 2 + 1]! >>> 16) & 0xff) === ROW.unsupported) unsupported++;
-  const out = Buffer.from(words.buffer, 0, count * ROW_BYTES);
-  return { rows: out, count, unsupported };
+  const view = Buffer.from(words.buffer, words.byteOffset, count * ROW_BYTES);
+  return { rows: keep ? Buffer.from(view) : view, count, unsupported };
 }
 
 /** Decodes one packed row (tests, debugging). */
@@ -160,14 +172,16 @@ export function readRow(rows: Buffer, i: number): { pc: number; type: number; cf
 
 /**
  * The unwind table of an ELF file from its `.eh_frame` (what every x86_64 binary carries for C++
- * exceptions and backtraces), else its `.debug_frame`; undefined when it has neither.
+ * exceptions and backtraces), else its `.debug_frame`; undefined when it has neither. `keep` as for
+ * compileRows.
  */
-export function unwindTableOf(elf: ElfFile): UnwindTable | undefined {
+export function unwindTableOf(elf: ElfFile, keep = true): UnwindTable | undefined {
   for (const [name, kind] of [['.eh_frame', 'eh_frame'], ['.debug_frame', 'debug_frame']] as const) {
     const s = elf.section(name);
-    const data = s && s.size > 0 ? elf.sectionData(name) : undefined;
+    // Parsed, not kept: read into working memory (node's .eh_frame is 2.7 MB).
+    const data = s && s.size > 0 ? elf.sectionData(name, parsedSections) : undefined;
     if (!s || !data) continue;
-    const table = compileRows([{ data, addr: kind === 'eh_frame' ? s.addr : 0, kind }]);
+    const table = compileRows([{ data, addr: kind === 'eh_frame' ? s.addr : 0, kind }], keep);
     if (table.count > 0) return table;
   }
   return undefined;

@@ -1,5 +1,5 @@
 import type { Libbpf } from '../bpf/libbpf.js';
-import { packTable, type PackedTable } from './page-index.js';
+import { packedLayout, packTable, writePacked, type PackedLayout } from './page-index.js';
 import { ROW_BYTES, type UnwindTable } from './rows.js';
 
 /**
@@ -72,20 +72,23 @@ export class TableStore {
    * it has no table or the array is full. Every acquire needs one release.
    */
   acquire(key: string, build: () => UnwindTable | undefined): Slice | undefined {
+    // `build` may return rows in the compiler's working memory (rows.ts, keep = false): they are
+    // written into the array before anything else compiles.
     const known = this.entries.get(key);
     if (known) {
       known.refs++;
       return known.count > 0 ? known : undefined;
     }
     this.dropIdle(Date.now() - IDLE_MS, 0);
-    let table: PackedTable | undefined;
+    let rows: UnwindTable | undefined;
+    let layout: PackedLayout | undefined;
     try {
-      const rows = build();
-      table = rows && rows.count > 0 ? packTable(rows) : undefined;
+      rows = build();
+      layout = rows && rows.count > 0 ? packedLayout(rows) : undefined;
     } catch {
-      table = undefined; // unreadable: remembered as empty, not retried for every process
+      layout = undefined; // unreadable: remembered as empty, not retried for every process
     }
-    const count = table?.count ?? 0;
+    const count = layout?.count ?? 0;
     let first = count > 0 ? this.allocate(count) : -1;
     if (count > 0 && first < 0) {
       this.dropIdle(Infinity, count); // make room from tables nobody uses
@@ -93,7 +96,7 @@ export class TableStore {
     }
     if (count > 0 && first < 0) this.fullCount++;
     const entry: Entry = { first: Math.max(first, 0), count: first >= 0 ? count : 0, refs: 1, idleSince: 0 };
-    if (entry.count > 0 && !this.upload(entry.first, table!)) {
+    if (entry.count > 0 && !this.upload(entry.first, rows!, layout!)) {
       this.release0(entry);
       entry.count = 0;
     }
@@ -166,23 +169,25 @@ export class TableStore {
   }
 
   /**
-   * Writes the slots into [first, first + count): a copy into a window of the array mapped for this
-   * table only, else (no mmap) batches of 64 k. A batch write costs the kernel a copy and an update per
-   * slot: uploading rows that way took 8.7 s of kernel time in a 75 s run of bench/agent-overhead.ts.
+   * Writes the packed table into [first, first + count): packed straight into a window of the array
+   * mapped for this table only, else (no mmap) packed in a buffer and written in batches of 64 k. A
+   * batch write costs the kernel a copy and an update per slot: uploading rows that way took 8.7 s of
+   * kernel time in a 75 s run of bench/agent-overhead.ts.
    */
-  private upload(first: number, table: PackedTable): boolean {
+  private upload(first: number, rows: UnwindTable, layout: PackedLayout): boolean {
     const start = first * ROW_BYTES;
-    const bytes = table.count * ROW_BYTES;
+    const bytes = layout.count * ROW_BYTES;
     const from = start - (start % this.pageSize);
     const window = this.mapWindow?.(from, Math.ceil((start + bytes - from) / this.pageSize) * this.pageSize);
     if (window) {
       try {
-        table.slots.copy(window.bytes, start - from, 0, bytes);
+        writePacked(rows, layout, window.bytes, start - from);
       } finally {
         window.unmap();
       }
       return true;
     }
+    const table = packTable(rows);
     const countBuf = Buffer.alloc(4);
     for (let done = 0; done < table.count; done += UPLOAD_CHUNK) {
       const n = Math.min(UPLOAD_CHUNK, table.count - done);

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { withElf } from '../../../src/agent/symbolize/elf.js';
-import { findRowPacked, packTable } from '../../../src/agent/unwind/page-index.js';
+import { findRowPacked, packedLayout, packTable, writePacked } from '../../../src/agent/unwind/page-index.js';
 import { ROW_BYTES, unwindTableOf, type UnwindTable } from '../../../src/agent/unwind/rows.js';
 
 /** The last row with pc ≤ vaddr, by a plain binary search over every row (what the walker did before). */
@@ -83,5 +83,19 @@ describe('page index in front of the unwind rows (what the BPF walker searches)'
     const dense = Array.from({ length: 5000 }, (_, i) => 0x400000 + i * 8 + (i % 7));
     expectSameRows(tableOf(dense));
     expect(findRowPacked(packTable(tableOf([0x1000, 0x2000])).slots, 0xfff)).toBe(-1);
+  });
+
+  it('packs the same slots straight into memory that held something else (a freed table\'s place in the array)', () => {
+    for (const pcs of [[0x1000], [0x1000, 0x2000], Array.from({ length: 5000 }, (_, i) => 0x400000 + i * 8 + (i % 7))]) {
+      const t = tableOf(pcs);
+      const want = packTable(t).slots;
+      const layout = packedLayout(t);
+      const into = Buffer.alloc(want.length + 24, 0xab); // stale bytes everywhere
+      writePacked(t, layout, into, 16);
+      expect(layout.count * ROW_BYTES).toBe(want.length);
+      expect(into.subarray(16, 16 + want.length).equals(want), `${pcs.length} rows: every slot as packTable writes it, the index's spare half-slot zero`).toBe(true);
+      expect(into[15]).toBe(0xab);
+      expect(into[16 + want.length]).toBe(0xab);
+    }
   });
 });

@@ -165,4 +165,21 @@ describe('unwind rows from .eh_frame', () => {
     expect(both.rows.subarray(0, low.rows.length).equals(low.rows), 'the lower copy comes first, unchanged').toBe(true);
     for (let i = 0; i < low.count; i += 997) expect(readRow(both.rows, low.count + i)).toEqual({ ...readRow(low.rows, i), pc: readRow(low.rows, i).pc + shift });
   });
+
+  it('compiles table after table without leaving dead buffers behind (working memory reused)', () => {
+    const binaries = ['/lib/x86_64-linux-gnu/libc.so.6', '/usr/bin/python3.11', process.execPath];
+    for (const b of binaries) expect(existsSync(b), `${b} is missing on this machine`).toBe(true);
+    const compileAll = () => binaries.map((b) => withElf(b, (elf) => unwindTableOf(elf, false))!.count);
+    const counts = compileAll(); // first use grows the working memory
+    const before = process.memoryUsage().arrayBuffers;
+    for (let round = 0; round < 3; round++) expect(compileAll()).toEqual(counts);
+    const grown = (process.memoryUsage().arrayBuffers - before) / 1048576;
+    // Each round over node (372 k rows), python3 and libc made over 20 MiB of arrays before, dead at once.
+    expect(grown, 'MiB of array buffers allocated by 3 more rounds of compiles').toBeLessThan(4);
+    // What a caller keeps is its own: the next compile does not overwrite it.
+    const kept = withElf(binaries[0]!, (elf) => unwindTableOf(elf))!;
+    const copy = Buffer.from(kept.rows);
+    compileAll();
+    expect(kept.rows.equals(copy)).toBe(true);
+  });
 });
