@@ -171,7 +171,8 @@ export class ProcSymbolizer implements Symbolizer {
     const { pid, userAddrs: user, kernelAddrs: kernel, userStack: hash } = sample;
     // A busy process runs the same stacks interval after interval: a user-only stack seen before is one
     // lookup by the kernel's hash instead of a lookup per frame and a key per stack.
-    const known = kernel.length === 0 && hash !== undefined && hash !== 0n && user.length > 0;
+    // A process seen only after it exited is not seen again: nothing of its stacks is worth keeping.
+    const known = kernel.length === 0 && hash !== undefined && hash !== 0n && user.length > 0 && this.processOf(pid).startTime !== undefined;
     if (known) {
       const hit = this.memoOf(b).process(this.processOf(pid)).stack(hash);
       if (hit && hit.depth === user.length && hit.leaf === user[0]) {
@@ -225,6 +226,7 @@ export class ProcSymbolizer implements Symbolizer {
     }
     if (user.length === 0) return out;
     const proc = this.processOf(pid);
+    if (proc.startTime === undefined) return this.framesAfterExit(proc, user, out, b);
     const frames = memo.process(proc);
     for (let i = 0; i < user.length; i++) {
       const raw = user[i]!;
@@ -245,6 +247,24 @@ export class ProcSymbolizer implements Symbolizer {
         memo.keepUser(frames, key, loc, b.dict.locations[loc]!.lines.length > 0);
       } else this.countReuse(b, loc);
       out.push(loc);
+    }
+    return out;
+  }
+
+  /**
+   * The user frames of a process first seen after it exited (most short-lived processes of a busy
+   * host: 5 a second in bench/agent-overhead.ts): no maps were read, so each keeps its address in an
+   * unknown mapping (CPython frames can still be named). Nothing is remembered — the pid's samples all
+   * come in this interval — so they neither fill the frame memo towards its bound nor cost its upkeep.
+   */
+  private framesAfterExit(proc: ProcessSnapshot, user: bigint[], out: number[], b: DictionaryBuilder): number[] {
+    const unknown = b.mapping(UNKNOWN_MAPPING);
+    for (const raw of user) {
+      if (isPythonFrame(raw)) out.push(this.pythonFrame(proc.pid, raw, b));
+      else {
+        this.counters.frames++;
+        out.push(b.location(unknown, raw, []));
+      }
     }
     return out;
   }

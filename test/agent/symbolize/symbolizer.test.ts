@@ -168,6 +168,20 @@ describe('native symbolization', () => {
     expect(names(sym, p.pid, [p.addr.burn_b!, p.addr.main! + 8n])).toEqual(['burn_b', 'main']);
   });
 
+  it('keeps the frames of a process first seen after it exited as [unknown]+address, remembering none of them', async () => {
+    const p = await startProgram(binary);
+    await p.stop();
+    const sym = new ProcSymbolizer();
+    sym.observe(p.pid);
+    const b = new DictionaryBuilder();
+    const sample = { pid: p.pid, kind: 'cpu' as const, comm: 'burner', userAddrs: [p.addr.burn_b!, p.addr.main! + 8n], kernelAddrs: [], userStack: 5n, count: 1 };
+    const first = sym.stack(sample, b);
+    expect(b.dict.stacks[first]!.map((l) => frameNames(b.dict, l)[0])).toEqual([`[unknown]+0x${p.addr.burn_b!.toString(16)}`, `[unknown]+0x${(p.addr.main! + 8n).toString(16)}`]);
+    // Its other samples of the interval land on the same dictionary entries; nothing went into the memo.
+    expect(sym.stack(sample, b)).toBe(first);
+    expect(sym.stats()).toMatchObject({ frames: 4, symbolized: 0, memoFrames: 0, stackHits: 0 });
+  });
+
   it('names the code of a binary deleted while it runs (a deploy replaced it) through map_files', async () => {
     const doomed = path.join(dir, 'burner-doomed');
     copyFileSync(binary, doomed);
