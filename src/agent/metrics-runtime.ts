@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { readProcText } from './symbolize/proc-maps.js';
 import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { Counter, Gauge, Histogram, type MetricsRegistry } from './metrics-registry.js';
@@ -172,12 +173,9 @@ function registerGcDurations(registry: MetricsRegistry, prefix: string): void {
 
 /** VmRSS, VmSize and VmData of /proc/self/status, in bytes. */
 function readVmStatus(into: { VmRSS: number; VmSize: number; VmData: number }): void {
-  let text: string;
-  try {
-    text = readFileSync('/proc/self/status', 'utf8');
-  } catch {
-    return;
-  }
+  // Into the agent's reused /proc buffer: read at every scrape.
+  const text = readProcText('/proc/self/status');
+  if (text === undefined) return;
   for (const key of ['VmRSS', 'VmSize', 'VmData'] as const) {
     const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text);
     if (m) into[key] = Number(m[1]) * 1024;
@@ -186,10 +184,6 @@ function readVmStatus(into: { VmRSS: number; VmSize: number; VmData: number }): 
 
 /** The soft limit on open files from /proc/self/limits, or undefined when unlimited or unreadable. */
 function maxOpenFiles(): number | undefined {
-  try {
-    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
+  const m = /^Max open files\s+(\d+)/m.exec(readProcText('/proc/self/limits') ?? '');
+  return m ? Number(m[1]) : undefined;
 }

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import type { CodeMapping } from '../symbolize/proc-maps.js';
+import { readProcText, type CodeMapping } from '../symbolize/proc-maps.js';
 
 /** Recognising a HotSpot JVM from /proc without touching it. */
 
@@ -24,11 +23,7 @@ const LIBJVM = '/libjvm.so';
 
 /** Whether the process has HotSpot's VM library mapped (java, and any launcher embedding the JVM). */
 export function isHotSpot(pid: number, procRoot = '/proc'): boolean {
-  try {
-    return /\/libjvm\.so$/m.test(readFileSync(`${procRoot}/${pid}/maps`, 'latin1'));
-  } catch {
-    return false;
-  }
+  return /\/libjvm\.so$/m.test(readProcText(`${procRoot}/${pid}/maps`) ?? '');
 }
 
 const SIGQUIT_BIT = 1n << 2n; // signal 3, bit (3 - 1) of the SigCgt mask
@@ -38,12 +33,8 @@ const SIGQUIT_BIT = 1n << 2n; // signal 3, bit (3 - 1) of the SigCgt mask
  * without one, the signal's default action would end the process with a core dump.
  */
 export function catchesSigquit(pid: number, procRoot = '/proc'): boolean {
-  try {
-    const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`${procRoot}/${pid}/status`, 'latin1'));
-    return m !== null && (BigInt(`0x${m[1]!}`) & SIGQUIT_BIT) !== 0n;
-  } catch {
-    return false;
-  }
+  const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readProcText(`${procRoot}/${pid}/status`) ?? '');
+  return m !== null && (BigInt(`0x${m[1]!}`) & SIGQUIT_BIT) !== 0n;
 }
 
 /**
@@ -53,12 +44,6 @@ export function catchesSigquit(pid: number, procRoot = '/proc'): boolean {
  */
 export function attachDisabled(pid: number, procRoot = '/proc'): boolean {
   const flag = '-XX:+DisableAttachMechanism';
-  for (const file of ['cmdline', 'environ']) {
-    try {
-      if (readFileSync(`${procRoot}/${pid}/${file}`, 'latin1').includes(flag)) return true;
-    } catch {
-      // unreadable: decided by the rest
-    }
-  }
-  return false;
+  // An unreadable file is decided by the rest.
+  return ['cmdline', 'environ'].some((file) => readProcText(`${procRoot}/${pid}/${file}`)?.includes(flag) ?? false);
 }
