@@ -17,6 +17,7 @@
  * labels, symbolize) and the request's encoding, CPU µs per interval. Each sample carries a stack hash,
  * as the sampler's do. With the agent's kept
  * dictionary where the checkout has one (issue 11), else a new dictionary each interval as before it.
+ * Churn: 50 processes a 10 s interval that exited before their samples were read (see churnInterval).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -110,10 +111,48 @@ function steadyInterval(note: (k: string, v: number) => void): void {
   if (writer) note(`steady interval, ${k}: encode (agent writer)`, cpuUs(() => { for (let i = 0; i < INTERVALS; i++) writer.encode(built); }, INTERVALS));
 }
 
+/**
+ * Churn: short-lived processes gone before their samples are read (no maps snapshot), each with 4
+ * samples of 12 user frames at its own (ASLR) addresses — labels, observe, symbolize and its profile's
+ * share of the interval's request, CPU µs per process, 50 such processes per interval over a kept
+ * dictionary (as 5 `sh -c …` a second give in 10 s).
+ */
+let churnPid = 3_900_000;
+function churnInterval(note: (k: string, v: number) => void): void {
+  const labeler = new MetadataLabeler({});
+  const symbolizer = new ProcSymbolizer({});
+  const kept = keptDictionary ? new exporterProfiles.KeptDictionary() : undefined;
+  const encoder = writerModule && new writerModule.OtlpRequestEncoder();
+  let seed = 5;
+  let hash = 1n;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const PIDS = 50;
+  const INTERVALS = 5;
+  const window = { startMs: Date.now() - 10_000, endMs: Date.now() };
+  const samplesOf = (pid: number): RawSample[] => {
+    const base = 0x5550_0000_0000n + BigInt(rnd(1 << 20)) * 0x1000n;
+    return Array.from({ length: 4 }, () => ({ pid, kind: 'cpu' as const, comm: 'sh', userAddrs: Array.from({ length: 12 }, () => base + BigInt(rnd(1 << 16))), kernelAddrs: [], userStack: hash++, count: 1 }));
+  };
+  let build = 0;
+  let encode = 0;
+  for (let i = 0; i < INTERVALS; i++) {
+    const samples = Array.from({ length: PIDS }, () => samplesOf(churnPid++)).flat();
+    let built: Profile[] = [];
+    build += cpuUs(() => (built = exporterProfiles.buildProfiles(samples, window, symbolizer, labeler, { frequencyHz: 19, shareDictionary: true, ...(kept ? { keptDictionary: kept } : {}) }).profiles), PIDS);
+    if (encoder) encode += cpuUs(() => encoder.encode(built), PIDS);
+  }
+  note('churn: a process gone before its samples are read, buildProfiles', build / INTERVALS);
+  if (encoder) note('churn: a process gone before its samples are read, encode (agent writer)', encode / INTERVALS);
+}
+
 const rows: Record<string, number[]> = {};
 const keep = (k: string, v: number) => (rows[k] ??= []).push(v);
 const profiles = interval();
-const writer = await import('../src/agent/exporter-otlp.js').then((m) => new m.OtlpRequestEncoder()).catch(() => undefined);
+const writerModule = await import('../src/agent/exporter-otlp.js').catch(() => undefined);
+const writer = writerModule && new writerModule.OtlpRequestEncoder();
 const raw = encodeOtlpProtobuf(profiles);
 const ENCODES = 10;
 try {
@@ -131,6 +170,7 @@ try {
     note('gzip level 6', cpuUs(() => { for (let k = 0; k < ENCODES; k++) gzipSync(raw); }, ENCODES));
     note('gzip level 1', cpuUs(() => { for (let k = 0; k < ENCODES; k++) gzipSync(raw, { level: 1 }); }, ENCODES));
     steadyInterval(note);
+    churnInterval(note);
   }
 } finally {
   for (const k of kids) k.kill('SIGKILL');

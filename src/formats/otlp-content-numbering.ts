@@ -67,7 +67,9 @@ export class ContentTables {
   private readonly mappingIds = new Map<string, number>();
   private readonly functionIds = new Map<string, number>();
   private readonly locationIds = new Map<string, number>();
-  private readonly stackIds = new Map<string, number>();
+  /** Stacks by a hash of their location numbers (collisions share a bucket), and each stack's numbers. */
+  private readonly stackIds = new Map<number, number[]>();
+  private readonly stackLocations: (readonly number[])[] = [[]];
   /** The `profile.frame.type` = native attribute: a location without a mapping has it. */
   readonly nativeFrameType: number;
 
@@ -77,7 +79,7 @@ export class ContentTables {
 
   /** Locations plus stacks: what grows with the frames seen. */
   get size(): number {
-    return this.locationIds.size + this.stackIds.size;
+    return this.locationIds.size + this.stackLocations.length;
   }
 
   string(s: string): number {
@@ -118,8 +120,15 @@ export class ContentTables {
     return numbered(this.locationIds, key, () => this.locationIds.size + 1);
   }
 
+  /** By hash and compare, not a joined key string: a short-lived process brings tens of new stacks. */
   stack(locations: readonly number[]): number {
-    return numbered(this.stackIds, locations.join(','), () => this.stackIds.size + 1);
+    const h = hashNumbers(locations);
+    const bucket = this.stackIds.get(h);
+    if (bucket) for (const c of bucket) if (sameNumbers(this.stackLocations[c]!, locations)) return c;
+    const c = this.stackLocations.push(locations) - 1;
+    if (bucket) bucket.push(c);
+    else this.stackIds.set(h, [c]);
+    return c;
   }
 }
 
@@ -183,6 +192,19 @@ export class SourceNumbers {
   };
 
   private readonly numberStack = (si: number): number => this.tables.stack(this.src.stacks[si]!.map((li) => this.location(li)));
+}
+
+/** FNV-1a over the numbers' 32-bit values. */
+function hashNumbers(xs: readonly number[]): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < xs.length; i++) h = Math.imul(h ^ xs[i]!, 0x01000193);
+  return h;
+}
+
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** The number of `key` in `ids`; `add` numbers a key met for the first time (and records what it stands for). */
