@@ -16,6 +16,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { create, toBinary } from '@bufbuild/protobuf';
+import { gzipSync } from 'node:zlib';
+import { RowsEncoder, rowsRequestBody } from '../src/agent/exporter-rows.js';
 import { encodePprofGzip } from '../src/formats/pprof.js';
 import { PushRequestSchema } from '../src/gen/push/v1/push_pb.js';
 import { INTERVAL_MS, ServiceModel, profileTimes } from './store-data.js';
@@ -69,7 +71,7 @@ if (process.argv[2] === '--serve') {
       child.send('cpu');
     });
 
-  async function run(label: string, send: (i: number) => Promise<Response>, count = payloads.length): Promise<void> {
+  async function run(label: string, send: (i: number) => Promise<Response>, count = payloads.length, print = count === payloads.length): Promise<void> {
     let next = 0;
     const cpu0 = await serverCpuMs();
     const t0 = performance.now();
@@ -85,7 +87,7 @@ if (process.argv[2] === '--serve') {
     );
     const s = (performance.now() - t0) / 1000;
     const cpuS = ((await serverCpuMs()) - cpu0) / 1000;
-    if (count < payloads.length) return; // the warm-up
+    if (!print) return; // a warm-up
     console.log(
       `${label.padEnd(28)} ${payloads.length} profiles, ${rows} rows, ${(bytes / 1024 / 1024).toFixed(1)} MiB gz in ${s.toFixed(2)} s: ` +
         `${Math.round(rows / s).toLocaleString('en')} rows/s, ${(payloads.length / s).toFixed(0)} profiles/s; ` +
@@ -96,12 +98,51 @@ if (process.argv[2] === '--serve') {
   // Not measured: JIT warm-up, and the decode threads' start (from the sources they compile TypeScript).
   await run('warm-up (not measured)', (i) => fetch(`${url}/ingest?name=warmup.cpu{pod=w-${i}}&format=pprof`, { method: 'POST', body: payloads[i] }), Math.min(40, payloads.length));
   // Distinct pod label per pass so the second pass is new data, not an idempotent replay.
-  await run('POST /ingest (pprof.gz)', (i) =>
+  // BENCH_ONLY=rows: only the rows push; =steady: only its steady state (a CPU profile of it alone).
+  const only = process.env.BENCH_ONLY;
+  if (only === undefined) await run('POST /ingest (pprof.gz)', (i) =>
     fetch(`${url}/ingest?name=checkout.cpu{pod=ingest-${i % 4}}&format=pprof`, { method: 'POST', body: payloads[i], headers: { 'content-type': 'application/octet-stream' } }),
   );
-  await run('push.v1 Push (Connect proto)', (i) =>
+  if (only === undefined) await run('push.v1 Push (Connect proto)', (i) =>
     fetch(`${url}/push.v1.PusherService/Push`, { method: 'POST', body: pushBodies[i], headers: { 'content-type': 'application/proto' } }),
   );
+  // Kiln's own agent protocol (formats/kiln-rows.ts), as four agents (one per pod) would send it: each
+  // encoder sends a stack's symbols until it has been confirmed, then only rows. Encoded ahead, like the
+  // other payloads; a 409 (a stack named before the request that carried it was stored) is answered as the
+  // agent does, by sending the request again with every symbol (counted below).
+  const encoders = [0, 1, 2, 3].map(() => new RowsEncoder());
+  const relabel = (prefix: string) => profiles.map((p, i) => ({ ...p, labels: p.labels.map((l) => (l.name === 'pod' ? { name: 'pod', value: `${prefix}-${i % 4}` } : l)) }));
+  const encodeRows = (ps: typeof profiles) =>
+    ps.map((p, i) => {
+      const e = encoders[i % 4]!;
+      const { body, stackIds } = e.encode([p]);
+      e.confirm(stackIds);
+      return rowsRequestBody(body);
+    });
+  // The same warm-up as the other protocols had (its first 40 profiles): the agents' first stacks are
+  // then stored and confirmed, as the pprof paths' were stored by the warm-up above.
+  const warmProfiles = relabel('rows-warm').slice(0, Math.min(40, profiles.length));
+  const warmBodies = encodeRows(warmProfiles);
+  const rowsProfiles = relabel('rows');
+  const rowsBodies = encodeRows(rowsProfiles);
+  let resent = 0;
+  // As the agent sends them (exporter-rows.ts): gzipped only when large.
+  const postRows = (req: { path: string; headers: Record<string, string>; body: Uint8Array }) => fetch(`${url}${req.path}`, { method: 'POST', body: req.body, headers: req.headers });
+  const sendRows = (bodies: ReturnType<typeof rowsRequestBody>[], ps: typeof profiles) => async (i: number) => {
+    const res = await postRows(bodies[i]!);
+    if (res.status !== 409) return res;
+    await res.arrayBuffer();
+    resent++;
+    return postRows(rowsRequestBody(encoders[i % 4]!.encode([ps[i]!], 'all').body));
+  };
+  await run('warm-up (not measured)', sendRows(warmBodies, warmProfiles), warmBodies.length);
+  await run('Kiln rows push (agent)', sendRows(rowsBodies, rowsProfiles), payloads.length, only !== 'steady');
+  // The agents' steady state: the same profiles again as new series, every stack confirmed stored.
+  const steadyProfiles = relabel('rows-steady');
+  const steadyBodies = encodeRows(steadyProfiles);
+  await run('Kiln rows push, steady', sendRows(steadyBodies, steadyProfiles));
+  const rowsBytes = rowsBodies.reduce((a, b) => a + b.body.length, 0);
+  console.log(`  rows push: ${(rowsBytes / 1024 / 1024).toFixed(2)} MiB in all (symbols until confirmed; gzipped past 16 KiB); ${resent} requests sent again with every symbol after a 409`);
   const metrics = await (await fetch(`${url}/metrics`)).text();
   const rss = Number(/^kiln_process_resident_memory_bytes (\S+)/m.exec(metrics)?.[1] ?? 0);
   const diskBytes = Number(/^kiln_store_bytes (\S+)/m.exec(metrics)?.[1] ?? 0);

@@ -6,11 +6,13 @@ import type { IntervalWindow } from './exporter-profiles.js';
 
 /**
  * How one interval's profiles travel: OTLP profiles over HTTP (one protobuf request for all of them,
- * the default) or Pyroscope's `/ingest` (one gzipped pprof per process, multipart as the SDKs send it).
+ * the default), Pyroscope's `/ingest` (one gzipped pprof per process, multipart as the SDKs send it),
+ * or Kiln's rows push (stacks by content id, symbols once: exporter-rows.ts, built by the Exporter,
+ * which keeps what the server has confirmed).
  */
 
-export type Protocol = 'otlp' | 'pyroscope';
-export const PROTOCOLS: readonly Protocol[] = ['otlp', 'pyroscope'];
+export type Protocol = 'otlp' | 'pyroscope' | 'kiln';
+export const PROTOCOLS: readonly Protocol[] = ['otlp', 'pyroscope', 'kiln'];
 
 export const INGEST_PATH = '/ingest';
 
@@ -22,6 +24,10 @@ export interface WireRequest {
   readonly body: Uint8Array | FormData;
   readonly bytes: number;
   readonly profiles: number;
+  /** Called once the server took it (the rows push: its stacks are now stored there). */
+  readonly accepted?: () => void;
+  /** The rows push answered 409 (the server lacks some stacks): the request to send instead, with every symbol. */
+  readonly conflict?: () => WireRequest;
 }
 
 export type OtlpEncoder = (profiles: readonly Profile[]) => Uint8Array;
@@ -42,6 +48,7 @@ export function encodeInterval(protocol: Protocol, profiles: readonly Profile[],
       },
     ];
   }
+  if (protocol === 'kiln') throw new Error('the rows push is encoded by the Exporter, which keeps its state');
   return profiles.map((p) => ingestRequest(p, window, frequencyHz));
 }
 

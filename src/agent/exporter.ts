@@ -1,6 +1,7 @@
 import type { Profile } from '../model/index.js';
 import type { IntervalWindow } from './exporter-profiles.js';
 import { postBytes } from './exporter-post.js';
+import { RowsEncoder, rowsRequestBody } from './exporter-rows.js';
 import { RetryQueue, type QueueOptions, type SendOutcome } from './exporter-queue.js';
 import { encodeInterval, type OtlpEncoder, type Protocol, type WireRequest } from './exporter-wire.js';
 
@@ -32,6 +33,7 @@ export interface ExporterEvents {
 export class Exporter {
   private readonly queue: RetryQueue<WireRequest>;
   private readonly base: URL;
+  private readonly rows = new RowsEncoder();
 
   constructor(
     private readonly opts: ExporterOptions,
@@ -50,6 +52,10 @@ export class Exporter {
   }
 
   submit(profiles: readonly Profile[], window: IntervalWindow): void {
+    if (this.opts.protocol === 'kiln') {
+      if (profiles.length > 0) this.queue.push(this.rowsRequest(profiles, new Set()));
+      return;
+    }
     for (const req of encodeInterval(this.opts.protocol, profiles, window, this.opts.frequencyHz, this.opts.otlpEncoder)) {
       this.queue.push(req);
     }
@@ -62,6 +68,25 @@ export class Exporter {
 
   close(): void {
     this.queue.close();
+  }
+
+  /** A rows push of `profiles`; on a 409 it is sent again with every stack's symbols (`'all'`). */
+  private rowsRequest(profiles: readonly Profile[], resend: ReadonlySet<bigint> | 'all'): WireRequest {
+    const { body, stackIds } = this.rows.encode(profiles, resend);
+    const http = rowsRequestBody(body);
+    return {
+      ...http,
+      bytes: http.body.byteLength,
+      profiles: profiles.length,
+      accepted: () => this.rows.confirm(stackIds),
+      conflict:
+        resend === 'all'
+          ? undefined
+          : () => {
+              this.rows.forget(stackIds);
+              return this.rowsRequest(profiles, 'all');
+            },
+    };
   }
 
   private async send(req: WireRequest): Promise<SendOutcome> {
@@ -86,7 +111,11 @@ export class Exporter {
       const code = err.cause?.code ?? err.code;
       return { ok: false, retry: true, error: code && !err.message.includes(code) ? `${err.message} (${code})` : err.message };
     }
-    if (status >= 200 && status < 300) return { ok: true };
+    if (status >= 200 && status < 300) {
+      req.accepted?.();
+      return { ok: true };
+    }
+    if (status === 409 && req.conflict) return this.send(req.conflict());
     // 4xx means this request will never be accepted (bad token, bad payload): drop it, keep going.
     // Overload (429, 408) and server errors are worth retrying.
     const retry = status >= 500 || status === 429 || status === 408;

@@ -121,6 +121,55 @@ export class ProtoWriter {
     for (let i = 0; i < values.length; i++) this.varint(values[i]!);
   }
 
+  /** A packed repeated fixed64 field of u64 ids, left out when empty. */
+  packedFixed64(field: number, ids: readonly bigint[]): void {
+    if (ids.length === 0) return;
+    this.tag(field, Wire.Len);
+    this.varint(8 * ids.length);
+    this.ensure(8 * ids.length);
+    for (let i = 0; i < ids.length; i++, this.pos += 8) this.view.setBigUint64(this.pos, ids[i]!, true);
+  }
+
+  /** A packed repeated int64 field (negative values as ten-byte two's complement, as protobuf writes them), left out when empty. */
+  packedInt64(field: number, values: readonly number[]): void {
+    if (values.every((v) => v >= 0)) return this.packed(field, values);
+    const sub = new ProtoWriter();
+    for (const v of values) sub.int64Value(v);
+    const bytes = sub.buf.subarray(0, sub.pos);
+    this.tag(field, Wire.Len);
+    this.varint(bytes.length);
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
+  /** An int64 field (negative values as ten-byte two's complement), left out when 0. */
+  int64(field: number, v: number): void {
+    if (v === 0) return;
+    this.tag(field, Wire.Varint);
+    this.int64Value(v);
+  }
+
+  private int64Value(v: number): void {
+    if (v >= 0) return this.varint(v);
+    this.ensure(10);
+    let b = BigInt.asUintN(64, BigInt(Math.trunc(v)));
+    while (b >= 0x80n) {
+      this.buf[this.pos++] = Number(b & 0x7fn) | 0x80;
+      b >>= 7n;
+    }
+    this.buf[this.pos++] = Number(b);
+  }
+
+  /** A double field, left out when 0. */
+  double(field: number, v: number): void {
+    if (v === 0) return;
+    this.tag(field, Wire.Fixed64);
+    this.ensure(8);
+    this.view.setFloat64(this.pos, v, true);
+    this.pos += 8;
+  }
+
   /** A packed repeated field holding one value (what a generated encoder writes for `[v]`). */
   packedOne(field: number, v: number): void {
     this.tag(field, Wire.Len);

@@ -73,17 +73,23 @@ const BYTES = 2;
 const FIXED32 = 5;
 const TWO_POW_32 = 4294967296;
 
-/** Cursor over one protobuf message; `end` is where the message being read stops. */
-class WireReader {
+/**
+ * Cursor over one protobuf message; `end` is where the message being read stops. `what` names the
+ * payload in errors ("not a valid pprof profile: …").
+ */
+export class WireReader {
   pos = 0;
   end: number;
 
-  constructor(private readonly buf: Uint8Array) {
+  constructor(
+    readonly buf: Uint8Array,
+    private readonly what = 'pprof profile',
+  ) {
     this.end = buf.length;
   }
 
   fail(why: string): never {
-    throw new InputError(`not a valid pprof profile: ${why} at byte ${this.pos} of ${this.buf.length}`);
+    throw new InputError(`not a valid ${this.what}: ${why} at byte ${this.pos} of ${this.buf.length}`);
   }
 
   /**
@@ -165,7 +171,7 @@ class WireReader {
     }
   }
 
-  private advance(n: number): void {
+  advance(n: number): void {
     if (n > this.end - this.pos) this.fail('fixed-size field runs past the end of its message');
     this.pos += n;
   }

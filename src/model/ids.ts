@@ -59,16 +59,31 @@ export interface DictionaryIds {
 }
 
 export function dictionaryIds(dict: SymbolDictionary): DictionaryIds {
-  const mappings = dict.mappings.map((m) => mappingId(m.binary, m.buildId));
-  const functions = dict.functions.map((f) => functionId(f.name, f.systemName, f.file));
+  return extendDictionaryIds(dict, { mappings: [], functions: [], locations: [], stacks: [] });
+}
+
+/**
+ * `known` (the ids of an earlier state of `dict`) extended in place to every entry of `dict`, for a
+ * dictionary that only grows (the agent's, kept across intervals): only the new entries are hashed.
+ */
+export function extendDictionaryIds(dict: SymbolDictionary, known: DictionaryIds): DictionaryIds {
+  const { mappings, functions, locations, stacks } = known;
+  for (let i = mappings.length; i < dict.mappings.length; i++) mappings.push(mappingId(dict.mappings[i]!.binary, dict.mappings[i]!.buildId));
+  for (let i = functions.length; i < dict.functions.length; i++) {
+    const f = dict.functions[i]!;
+    functions.push(functionId(f.name, f.systemName, f.file));
+  }
   const noMapping = mappingId('', '');
-  const locations = dict.locations.map((l) =>
-    locationId(
-      l.mapping >= 0 ? mappings[l.mapping]! : noMapping,
-      l.lines.length > 0 ? 0n : l.address,
-      l.lines.map((ln) => ({ functionId: functions[ln.function]!, line: ln.line })),
-    ),
-  );
-  const stacks = dict.stacks.map((s) => stackId(s.map((i) => locations[i]!)));
-  return { mappings, functions, locations, stacks };
+  for (let i = locations.length; i < dict.locations.length; i++) {
+    const l = dict.locations[i]!;
+    locations.push(
+      locationId(
+        l.mapping >= 0 ? mappings[l.mapping]! : noMapping,
+        l.lines.length > 0 ? 0n : l.address,
+        l.lines.map((ln) => ({ functionId: functions[ln.function]!, line: ln.line })),
+      ),
+    );
+  }
+  for (let i = stacks.length; i < dict.stacks.length; i++) stacks.push(stackId(dict.stacks[i]!.map((loc) => locations[loc]!)));
+  return known;
 }

@@ -27,6 +27,7 @@ const WRITE_ROUTES = new Set([
   '/ingest',
   '/pyroscope/ingest',
   '/v1development/profiles',
+  '/kiln/v1/rows',
   '/push.v1.PusherService/Push',
   '/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export',
   '/parca.profilestore.v1alpha1.ProfileStoreService/WriteRaw',

@@ -106,19 +106,26 @@ const INFLATE_AT_ONCE_BYTES = 1024 * 1024;
  * (the decode thread's CPU profile, bench/server-ingest.ts).
  */
 export async function inflatePprof(data: Uint8Array, limits: TenantLimits): Promise<Uint8Array> {
-  const atOnce = Math.min(INFLATE_AT_ONCE_BYTES, limits.maxDecompressedBytes);
   const counter = new PprofPrescan(limits.maxSamplesPerProfile, limits.maxStacksPerRequest, limits.maxSymbolsPerRequest);
-  let whole: Uint8Array;
+  const whole = await inflateBody(data, limits.maxDecompressedBytes, (chunk) => counter.push(chunk));
+  // A body sent uncompressed comes back as is, whatever its size: past INFLATE_AT_ONCE_BYTES it is prescanned.
+  if (whole === data && whole.length > Math.min(INFLATE_AT_ONCE_BYTES, limits.maxDecompressedBytes)) counter.push(whole);
+  return whole;
+}
+
+/**
+ * A (possibly gzipped) body inflated up to `maxBytes`: in one call when it inflates to at most
+ * INFLATE_AT_ONCE_BYTES, else again off the event loop chunk by chunk, each chunk shown to `inspect`.
+ */
+export async function inflateBody(data: Uint8Array, maxBytes: number, inspect?: (chunk: Uint8Array) => void): Promise<Uint8Array> {
+  const atOnce = Math.min(INFLATE_AT_ONCE_BYTES, maxBytes);
   try {
-    whole = gunzipBounded(data, atOnce);
+    return gunzipBounded(data, atOnce);
   } catch (e) {
     // Only "inflates past atOnce" streams; broken gzip, or past the real cap, is answered now.
-    if (!(e instanceof InputError && e.status === 413) || atOnce === limits.maxDecompressedBytes) throw e;
-    return gunzipStreaming(data, limits.maxDecompressedBytes, (chunk) => counter.push(chunk));
+    if (!(e instanceof InputError && e.status === 413) || atOnce === maxBytes) throw e;
+    return gunzipStreaming(data, maxBytes, inspect);
   }
-  // A body sent uncompressed comes back as is, whatever its size: past atOnce it is prescanned.
-  if (whole.length > atOnce) counter.push(whole);
-  return whole;
 }
 
 /** Label-count and label-size limits of every profile's series → 400. */

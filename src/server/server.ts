@@ -1,3 +1,4 @@
+import { registerRowsIngest } from './rows-ingest.js';
 import { existsSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
@@ -104,6 +105,7 @@ export async function buildApp(ctx: ServerContext, opts: Pick<ServerOptions, 'ui
   await app.register(async (scope) => registerAnomaliesApi(scope, ctx));
   await app.register(async (scope) => registerReportApi(scope, ctx));
   await app.register(async (scope) => registerOtlp(scope, ctx));
+  await app.register(async (scope) => registerRowsIngest(scope, ctx));
   registerScrape(app, ctx);
   await app.register(fastifyConnectPlugin, {
     interceptors: [errorInterceptor, authInterceptor(auth, ctx.metrics)],

@@ -35,9 +35,9 @@ function agentProfile(pid: number, nowMs: number): Profile {
   };
 }
 
-describe.each<Protocol>(['otlp', 'pyroscope'])('agent → real Kiln server over %s', (protocol) => {
+describe.each<Protocol>(['otlp', 'pyroscope', 'kiln'])('agent → real Kiln server over %s', (protocol) => {
   it('stores what the agent sends, stacks and labels intact', async () => {
-    const pid = protocol === 'otlp' ? 4242 : 4343;
+    const pid = { otlp: 4242, pyroscope: 4343, kiln: 4444 }[protocol];
     const now = Date.now();
     const failures: string[] = [];
     const ex = new Exporter(
