@@ -115,9 +115,10 @@ export function attachDecodePool(ctx: ServerContext, pool: DecodePool): void {
 /** Decodes on the server's pool; a context without one (apps built for `inject` in tests) decodes inline. */
 export function decodeOffLoop(ctx: ServerContext, task: DecodeTask): Promise<Decoded> {
   const pool = pools.get(ctx);
-  // pprof decoders skip the symbols of stacks this store has (the buffer is shared, not copied).
+  // pprof decoders skip the symbols of stacks this store has, the rows push finds its stacks there
+  // (the buffer is shared, not copied).
   const stored = storedStacksOf(ctx.store);
-  const withStored = stored && (task.kind === 'format' || task.kind === 'pprof-series') ? { ...task, storedStacks: { buffer: stored.buffer, id: stored.id } } : task;
+  const withStored = stored && (task.kind === 'format' || task.kind === 'pprof-series' || task.kind === 'kiln-rows') ? { ...task, storedStacks: { buffer: stored.buffer, id: stored.id } } : task;
   return pool ? pool.decode(withStored) : runDecodeTask(withStored);
 }
 

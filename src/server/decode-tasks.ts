@@ -7,6 +7,7 @@ import { decodeOtlpEach, parseOtlpJson, parseOtlpProtobuf } from '../formats/otl
 import '../formats/otlp-format.js';
 import { decodeJfrUpload } from '../formats/jfr.js';
 import { decodePprofForStore } from './pprof-ingest.js';
+import { decodeKilnRows, hexId } from './kiln-rows-decode.js';
 import { StoredStacks } from '../store/stored-stacks.js';
 import { decodeProfiles } from '../formats/registry.js';
 import { InputError } from '../model/errors.js';
@@ -24,7 +25,7 @@ import { decodeBudget, inflatePprof } from './limits.js';
  * (decode-pool.ts) or, with no pool, on the event loop: the same function either way. Tasks carry the
  * raw bytes and the tenant's limits; the decode-time limits are checked here, while reading.
  */
-export type DecodeTask = FormatTask | PprofSeriesTask | OtlpTask | JfrTask;
+export type DecodeTask = FormatTask | PprofSeriesTask | OtlpTask | JfrTask | KilnRowsTask;
 
 /** One body in a named format (`POST /ingest`): pprof (maybe gzipped), folded, lines, perf, speedscope, otlp. */
 export interface FormatTask {
@@ -82,11 +83,22 @@ export interface OtlpTask {
   readonly limits: TenantLimits;
 }
 
+/** A Kiln rows push (formats/kiln-rows.ts), maybe gzipped. */
+export interface KilnRowsTask {
+  readonly kind: 'kiln-rows';
+  readonly body: Uint8Array;
+  readonly gzipped: boolean;
+  readonly limits: TenantLimits;
+  readonly storedStacks?: SharedStoredStacks;
+}
+
 /** What a task decoded to: profiles, and for OTLP the profiles refused (partial success). */
 export interface Decoded {
   readonly profiles: Profile[];
   /** `where: why` of each refused OTLP profile. */
   readonly rejected: string[];
+  /** A Kiln rows push: stacks its rows name that are neither sent nor stored (16 hex digits each); then no profiles. */
+  readonly missingStacks?: string[];
 }
 
 const TYPE_NAME = /^[A-Za-z0-9_.\-]+$/;
@@ -115,6 +127,10 @@ export async function runDecodeTask(task: DecodeTask): Promise<Decoded> {
     case 'jfr': {
       const { jfr, contextLabels, limits, ...opts } = task;
       return { profiles: decodeJfrUpload(jfr, contextLabels, { ...opts, budget: decodeBudget(limits) }, limits.maxDecompressedBytes), rejected: [] };
+    }
+    case 'kiln-rows': {
+      const { profiles, missing } = await decodeKilnRows(task.body, task.gzipped, task.limits, storedStacks(task.storedStacks));
+      return { profiles, rejected: [], ...(missing.length > 0 ? { missingStacks: missing.map(hexId) } : {}) };
     }
     case 'otlp':
       return decodeOtlpRequest(task.encoding === 'json' ? parseOtlpJson(new TextDecoder().decode(otlpBody(task)), task.limits) : parseOtlpProtobuf(otlpBody(task), task.limits), task.limits);

@@ -27,6 +27,7 @@ interface PackedDecoded {
   readonly dicts: PackedDictionary[];
   readonly profiles: PackedProfile[];
   readonly rejected: string[];
+  readonly missingStacks?: string[];
 }
 
 /** A SymbolDictionary as columns; every string is an index into `strings`. */
@@ -142,7 +143,8 @@ export async function unpackReply(reply: DecodeReply): Promise<Decoded> {
     if (p.rows && ids) attachPrecomputedSamples(profile, idWords(ids.stacks), p.rows);
     profiles.push(profile);
   }
-  return { profiles, rejected: reply.decoded.rejected };
+  const { rejected, missingStacks } = reply.decoded;
+  return { profiles, rejected, ...(missingStacks ? { missingStacks } : {}) };
 }
 
 function pack(decoded: Decoded, contentIds: ContentIds): PackedDecoded {
@@ -168,7 +170,7 @@ function pack(decoded: Decoded, contentIds: ContentIds): PackedDecoded {
       ...(ids ? rowsOf(p, ids) : {}),
     };
   });
-  return { dicts, profiles, rejected: decoded.rejected };
+  return { dicts, profiles, rejected: decoded.rejected, ...(decoded.missingStacks ? { missingStacks: decoded.missingStacks } : {}) };
 }
 
 /** The profile's rows for the write path, or nothing if they cannot be made (it then validates and refuses it). */

@@ -1,19 +1,25 @@
 import type { FastifyInstance } from 'fastify';
-import type { DecodeBudget } from '../formats/decode-limits.js';
-import { KILN_ROWS_PATH, KILN_ROWS_TYPE, readRows, type RowsMessage } from '../formats/kiln-rows.js';
+import { KILN_ROWS_PATH, KILN_ROWS_TYPE, ROWS } from '../formats/kiln-rows.js';
 import { InputError } from '../model/errors.js';
-import type { Id } from '../model/ids.js';
-import { dictionaryIds } from '../model/ids.js';
-import type { Profile } from '../model/profile.js';
-import type { Stack, SymbolDictionary } from '../model/symbols.js';
-import { attachPrecomputedIds } from '../store/content-ids.js';
-import { IdKeyTable } from '../store/id-key-table.js';
-import { STORED_STACK, storedStacksOf, type StoredStacks } from '../store/stored-stacks.js';
+import { storedStacksOf } from '../store/stored-stacks.js';
 import { withIngestSlot } from './backpressure.js';
 import type { ServerContext } from './context.js';
-import { decodeBudget, inflateBody, limitsFor } from './limits.js';
+import { decodeOffLoop } from './decode-pool.js';
+import { decodeKilnRows, hexId } from './kiln-rows-decode.js';
+import { limitsFor } from './limits.js';
 import { tenantOf } from './tenant.js';
 import { writeProfiles } from './write.js';
+
+/** Steady pushes up to this size are read on the event loop (≈ 0.25 µs a row: 16 KiB rows ≈ 0.3 ms). */
+const INLINE_MAX_BYTES = 256 * 1024;
+
+/**
+ * Whether to read the body on the event loop: uncompressed, small, and no symbols (the agent writes
+ * symbols first, so a body whose first field is a series carries none and costs its rows only).
+ */
+function decodesInline(body: Uint8Array, gzipped: boolean): boolean {
+  return !gzipped && body.length <= INLINE_MAX_BYTES && (body.length === 0 || body[0] === ROWS.series * 8 + 2);
+}
 
 /**
  * `POST /kiln/v1/rows` — the Kiln agent's push (formats/kiln-rows.ts): rows by stack id, symbols only for
@@ -35,19 +41,17 @@ export function registerRowsIngest(app: FastifyInstance, ctx: ServerContext): vo
       const limits = limitsFor(ctx, tenant);
       const encoding = String(req.headers['content-encoding'] ?? '').trim().toLowerCase();
       if (encoding !== '' && encoding !== 'identity' && encoding !== 'gzip') throw new InputError(`Content-Encoding "${encoding.slice(0, 40)}" is not supported: send gzip or nothing`, 415);
+      const gzipped = encoding === 'gzip';
       const outcome = await withIngestSlot(ctx, tenant, body.length, async () => {
-        const raw = encoding === 'gzip' ? await inflateBody(body, limits.maxDecompressedBytes) : body;
-        const budget = decodeBudget(limits);
-        const resolved = resolveRows(readRows(raw, budget), storedStacksOf(ctx.store), budget);
-        if (resolved.missing.length > 0) return { missing: resolved.missing };
-        return writeProfiles(ctx, tenant, 'kiln_rows', resolved.profiles);
+        const decoded = decodesInline(body, gzipped)
+          ? await decodeKilnRows(body, false, limits, storedStacksOf(ctx.store)).then(({ profiles, missing }) => ({ profiles, missingStacks: missing.map(hexId) }))
+          : await decodeOffLoop(ctx, { kind: 'kiln-rows', body, gzipped, limits });
+        if (decoded.missingStacks !== undefined && decoded.missingStacks.length > 0) return { missing: decoded.missingStacks };
+        return writeProfiles(ctx, tenant, 'kiln_rows', decoded.profiles);
       });
       if ('missing' in outcome) {
         ctx.metrics.ingestErrors.inc({ protocol: 'kiln_rows', reason: 'missing_stacks' });
-        return reply.status(409).send({
-          error: `${outcome.missing.length} stacks are not stored: send the request again with their symbols`,
-          missing_stacks: outcome.missing.map((id) => id.toString(16).padStart(16, '0')),
-        });
+        return reply.status(409).send({ error: `${outcome.missing.length} stacks are not stored: send the request again with their symbols`, missing_stacks: outcome.missing });
       }
       return reply.send(outcome);
     } catch (e) {
@@ -57,98 +61,3 @@ export function registerRowsIngest(app: FastifyInstance, ctx: ServerContext): vo
   });
 }
 
-/** The request's profiles over one dictionary, or the stack ids it names that are neither sent nor stored. */
-export interface ResolvedRows {
-  readonly profiles: Profile[];
-  readonly missing: Id[];
-}
-
-/**
- * A rows request → model profiles. The symbols sent become one dictionary whose ids are recomputed
- * from content and must equal the ids sent; a row's stack is one of those, or one `stored` knows
- * (left as STORED_STACK: its symbols are in the store), or missing. Ids travel with the dictionary
- * (attachPrecomputedIds), so the write path neither hashes nor reads the stored stacks.
- */
-export function resolveRows(msg: RowsMessage, stored: StoredStacks | undefined, budget: DecodeBudget): ResolvedRows {
-  const dict: SymbolDictionary = { mappings: [], functions: [], locations: [], stacks: [] };
-  const index = (ids: readonly Id[], what: string): Map<Id, number> => {
-    const m = new Map<Id, number>();
-    ids.forEach((id, i) => m.set(id, i));
-    if (m.size !== ids.length) throw new InputError(`a Kiln rows request sends a ${what} id twice`);
-    return m;
-  };
-  const mappingAt = index(msg.mappings.map((m) => m.id), 'mapping');
-  const functionAt = index(msg.functions.map((f) => f.id), 'function');
-  const locationAt = index(msg.locations.map((l) => l.id), 'location');
-  const find = (m: Map<Id, number>, id: Id, what: string): number => {
-    const i = m.get(id);
-    if (i === undefined) throw new InputError(`a Kiln rows request names ${what} ${id.toString(16)} without sending it`);
-    return i;
-  };
-  for (const m of msg.mappings) dict.mappings.push({ binary: m.binary, buildId: m.buildId });
-  for (const f of msg.functions) dict.functions.push({ name: f.name, systemName: f.systemName, file: f.file });
-  for (const l of msg.locations) {
-    dict.locations.push({
-      mapping: l.mappingId === 0n ? -1 : find(mappingAt, l.mappingId, 'mapping'),
-      address: l.address,
-      lines: l.lines.map((ln) => ({ function: find(functionAt, ln.functionId, 'function'), line: ln.line })),
-    });
-  }
-  for (const s of msg.stacks) dict.stacks.push(s.locationIds.map((id) => find(locationAt, id, 'location')));
-  // Content is identity: what was sent must hash to the ids it came under.
-  const ids = dictionaryIds(dict);
-  const sameIds = (got: readonly Id[], sent: readonly { id: Id }[], what: string) => {
-    for (let i = 0; i < got.length; i++) {
-      if (got[i] !== sent[i]!.id) throw new InputError(`a Kiln rows request sends ${what} ${sent[i]!.id.toString(16)} whose content has id ${got[i]!.toString(16)}`);
-    }
-  };
-  sameIds(ids.mappings, msg.mappings, 'mapping');
-  sameIds(ids.functions, msg.functions, 'function');
-  sameIds(ids.locations, msg.locations, 'location');
-  sameIds(ids.stacks, msg.stacks, 'stack');
-
-  // Stack ids as u32 words (no bigint per row): the carried stacks' first, then one entry per row of a
-  // stored stack. A stack named by several rows gets several entries; the write path sums rows by id.
-  const carried = new IdKeyTable();
-  ids.stacks.forEach((id, i) => carried.setId(id, i));
-  let rowCount = 0;
-  for (const s of msg.series) rowCount += s.values.length;
-  const stackWords = new Uint32Array(2 * (ids.stacks.length + rowCount));
-  new BigUint64Array(stackWords.buffer, 0, ids.stacks.length).set(ids.stacks);
-  const missing = new IdKeyTable();
-  const missingIds: Id[] = [];
-  const profiles: Profile[] = [];
-  for (const s of msg.series) {
-    const w = s.stackWords;
-    const stacks = new Array<number>(s.values.length);
-    for (let i = 0; i < s.values.length; i++) {
-      const lo = w[2 * i]!;
-      const hi = w[2 * i + 1]!;
-      let at = carried.size > 0 ? carried.get(lo, hi) : -1;
-      if (at < 0) {
-        if (stored?.has(lo, hi)) {
-          at = dict.stacks.push(STORED_STACK as Stack) - 1;
-          stackWords[2 * at] = lo;
-          stackWords[2 * at + 1] = hi;
-        } else if (missing.get(lo, hi) < 0) {
-          missing.set(lo, hi, missingIds.length);
-          missingIds.push((BigInt(hi) << 32n) | BigInt(lo));
-        }
-      }
-      stacks[i] = at;
-    }
-    profiles.push({ type: s.type, labels: s.labels, timeMs: s.timeMs, durationNs: s.durationNs, period: s.period, dict, stacks, values: s.values });
-  }
-  // Stacks sent with their frames weigh in memory; a stored stack is one more row, counted as a sample.
-  budget.tableStacks(ids.stacks.length);
-  if (missingIds.length > 0) return { profiles: [], missing: missingIds };
-  const stackIds = new BigUint64Array(stackWords.buffer, 0, dict.stacks.length);
-  attachPrecomputedIds(dict, { mappings: u64s(ids.mappings), functions: u64s(ids.functions), locations: u64s(ids.locations), stacks: stackIds });
-  return { profiles, missing: [] };
-}
-
-function u64s(ids: readonly Id[]): BigUint64Array {
-  const out = new BigUint64Array(ids.length);
-  for (let i = 0; i < ids.length; i++) out[i] = ids[i]!;
-  return out;
-}
