@@ -17,22 +17,29 @@ const M_MMAP_THRESHOLD = -3;
 /** glibc's own default, kept fixed (setting it disables the dynamic raise). */
 const MMAP_THRESHOLD = 128 * 1024;
 
-interface Glibc {
+/** A block of C heap memory (koffi's pointer value). */
+export type NativePointer = unknown;
+
+export interface Glibc {
   mallopt(param: number, value: number): number;
+  malloc(size: number): NativePointer;
+  free(block: NativePointer): void;
   /** Gives back every whole free page in every arena (not only the heap's top); 1 if any was given back. */
   mallocTrim(pad: number): number;
 }
 
 let glibc: Glibc | null | undefined;
 
-/** libc's malloc controls, or null where libc is not glibc (musl has neither) or cannot be loaded. */
-function loadGlibc(): Glibc | null {
+/** libc's malloc and its controls, or null where libc is not glibc (musl has no controls) or cannot be loaded. */
+export function loadGlibc(): Glibc | null {
   if (glibc !== undefined) return glibc;
   try {
     const libc = koffi.load('libc.so.6');
     glibc = {
       mallopt: libc.func('int mallopt(int param, int value)') as Glibc['mallopt'],
       mallocTrim: libc.func('int malloc_trim(size_t pad)') as Glibc['mallocTrim'],
+      malloc: libc.func('void *malloc(size_t size)') as Glibc['malloc'],
+      free: libc.func('void free(void *ptr)') as Glibc['free'],
     };
   } catch {
     glibc = null;

@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { parsedSections, type Scratch } from './scratch.js';
+import { withWorkingMemory, type WorkingMemory } from './working-memory.js';
 import type { SymbolTableBuilder } from './symbol-table.js';
 
 /**
@@ -154,12 +154,12 @@ export class ElfFile {
 
   /**
    * The bytes of a section (empty for NOBITS), or undefined when the file has no such section.
-   * @param scratch read into this working memory (valid until its next use) instead of a new buffer,
-   *   for a section that is parsed and not kept.
+   * @param memory read into this working memory (valid until it is released) instead of a buffer of
+   *   its own, for a section that is parsed and not kept.
    */
-  sectionData(name: string, scratch?: Scratch): Buffer | undefined {
+  sectionData(name: string, memory?: WorkingMemory): Buffer | undefined {
     const s = this.section(name);
-    return s ? this.read(s.offset, s.size, name, scratch) : undefined;
+    return s ? this.read(s.offset, s.size, name, memory) : undefined;
   }
 
   hasSymtab(): boolean {
@@ -204,22 +204,25 @@ export class ElfFile {
 
   /** Calls `fn` for each defined code symbol of a symbol table, with its name as a range of `strs`. */
   private eachFunction(table: SectionHeader, strs: Buffer, fn: (value: number, size: number, bind: number, nameOff: number, nameEnd: number) => void): void {
-    const syms = this.read(table.offset, table.size, table.name, parsedSections);
-    for (let o = 0; o + 24 <= syms.length; o += 24) {
-      const info = syms[o + 4]!;
-      const type = info & 0xf;
-      if (type !== STT_FUNC && type !== STT_GNU_IFUNC) continue;
-      if (syms.readUInt16LE(o + 6) === 0) continue; // SHN_UNDEF: imported, defined elsewhere
-      // Two 32-bit halves instead of a BigInt per symbol: user-space addresses fit a double.
-      const value = syms.readUInt32LE(o + 8) + syms.readUInt32LE(o + 12) * 2 ** 32;
-      if (value === 0) continue;
-      const nameOff = syms.readUInt32LE(o);
-      if (nameOff >= strs.length) continue;
-      let end = strs.indexOf(0, nameOff);
-      if (end < 0) end = strs.length;
-      if (end === nameOff) continue;
-      fn(value, syms.readUInt32LE(o + 16) + syms.readUInt32LE(o + 20) * 2 ** 32, info >> 4, nameOff, end);
-    }
+    // The entries are read once and dropped: working memory, freed on return.
+    withWorkingMemory((memory) => {
+      const syms = this.read(table.offset, table.size, table.name, memory);
+      for (let o = 0; o + 24 <= syms.length; o += 24) {
+        const info = syms[o + 4]!;
+        const type = info & 0xf;
+        if (type !== STT_FUNC && type !== STT_GNU_IFUNC) continue;
+        if (syms.readUInt16LE(o + 6) === 0) continue; // SHN_UNDEF: imported, defined elsewhere
+        // Two 32-bit halves instead of a BigInt per symbol: user-space addresses fit a double.
+        const value = syms.readUInt32LE(o + 8) + syms.readUInt32LE(o + 12) * 2 ** 32;
+        if (value === 0) continue;
+        const nameOff = syms.readUInt32LE(o);
+        if (nameOff >= strs.length) continue;
+        let end = strs.indexOf(0, nameOff);
+        if (end < 0) end = strs.length;
+        if (end === nameOff) continue;
+        fn(value, syms.readUInt32LE(o + 16) + syms.readUInt32LE(o + 20) * 2 ** 32, info >> 4, nameOff, end);
+      }
+    });
   }
 
   /**
@@ -267,11 +270,11 @@ export class ElfFile {
     return undefined;
   }
 
-  private read(offset: number, length: number, what: string, scratch?: Scratch): Buffer {
+  private read(offset: number, length: number, what: string, memory?: WorkingMemory): Buffer {
     if (offset < 0 || length < 0 || length > MAX_TABLE_BYTES || offset + length > this.size) {
       throw new ElfFormatError(this.path, `${what} at ${offset}+${length} is outside the file`);
     }
-    const b = scratch ? scratch.bytes(length) : Buffer.allocUnsafe(length);
+    const b = memory ? memory.bytes(length) : Buffer.allocUnsafe(length);
     let done = 0;
     while (done < length) {
       const n = this.source.read(b, done, length - done, offset + done);

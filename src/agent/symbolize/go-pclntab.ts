@@ -1,6 +1,6 @@
 import type { ElfFile, ElfSymbol } from './elf.js';
 import { STB_GLOBAL } from './elf.js';
-import { parsedSections } from './scratch.js';
+import { withWorkingMemory } from './working-memory.js';
 
 /**
  * Function names of a Go binary from its `.gopclntab`, the table the Go runtime itself uses for
@@ -19,13 +19,16 @@ const GO_1_20 = 0xfffffff1;
 const MAX_FUNCS = 2_000_000;
 
 export function goFunctionSymbols(elf: ElfFile): ElfSymbol[] {
-  const tab = elf.sectionData('.gopclntab', parsedSections); // names are copied out as strings
-  if (!tab || tab.length < 16) return [];
-  try {
-    return parsePclntab(tab, elf.section('.text')?.addr ?? 0);
-  } catch {
-    return []; // an unknown or damaged table names nothing rather than something wrong
-  }
+  // The table is read once and dropped (names are copied out as strings): working memory, freed on return.
+  return withWorkingMemory((memory) => {
+    const tab = elf.sectionData('.gopclntab', memory);
+    if (!tab || tab.length < 16) return [];
+    try {
+      return parsePclntab(tab, elf.section('.text')?.addr ?? 0);
+    } catch {
+      return []; // an unknown or damaged table names nothing rather than something wrong
+    }
+  });
 }
 
 function parsePclntab(tab: Buffer, textSectionAddr: number): ElfSymbol[] {

@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
-import { Scratch } from './scratch.js';
+import { withWorkingMemory } from './working-memory.js';
 import { lastAtOrBelow } from './sorted-search.js';
 
 /**
@@ -47,11 +47,14 @@ export class PerfMap {
       if (size < this.readOffset || !this.tailUnchanged(fd)) this.reset(); // rewritten: start over
       const len = Math.min(size - this.readOffset, maxBytes);
       if (len <= 0) return true;
-      const buf = appendedBytes.bytes(len); // decoded to text at once
-      const n = readSync(fd, buf, 0, len, this.readOffset);
-      this.readOffset += n;
-      this.readTail = Buffer.from(buf.subarray(Math.max(0, n - 64), n));
-      this.ingest(this.partial + buf.toString('utf8', 0, n));
+      // Decoded to text at once: working memory, freed on return (the tail is copied out).
+      withWorkingMemory((memory) => {
+        const buf = memory.bytes(len);
+        const n = readSync(fd, buf, 0, len, this.readOffset);
+        this.readOffset += n;
+        this.readTail = Buffer.from(buf.subarray(Math.max(0, n - 64), n));
+        this.ingest(this.partial + buf.toString('utf8', 0, n));
+      });
       return true;
     } finally {
       closeSync(fd);
@@ -138,6 +141,3 @@ export class PerfMap {
 function stampOf(st: Stats): string {
   return `${st.size} ${st.mtimeMs}`;
 }
-
-/** Working memory for what perf maps gained since their last read (JITs append a few KiB at a time). */
-const appendedBytes = new Scratch(1 << 20);

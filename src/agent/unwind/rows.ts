@@ -1,5 +1,5 @@
 import type { ElfFile } from '../symbolize/elf.js';
-import { parsedSections, Scratch } from '../symbolize/scratch.js';
+import { WorkingMemory } from '../symbolize/working-memory.js';
 import { parseCfi, REG_RBP, REG_RSP, RULE, type CfiSection, type CfiSink, type RuleState } from './cfi.js';
 
 /**
@@ -24,6 +24,8 @@ export interface UnwindTable {
   readonly count: number;
   /** Rows the walker cannot follow (expressions other than the PLT's, CFA in another register). */
   readonly unsupported: number;
+  /** Present when `rows` are working memory (compileRows with keep = false): frees them; call once, after the last use. */
+  readonly release?: () => void;
 }
 
 /**
@@ -69,23 +71,16 @@ const UNSUPPORTED = pack(ROW.unsupported, 0, 0);
 const NONE = pack(ROW.none, 0, 0);
 
 /**
- * Working memory of compiles, kept between them (symbolize/scratch.ts): compiling node's table made
- * ≈ 20 MiB of arrays that were dead as soon as its rows were loaded, and waited for a GC. Sized for
- * node (396 k raw rows, 76 k FDEs, 372 k merged rows); a larger binary allocates its own.
- */
-const rawScratch = new Scratch(4 << 20);
-const fdeScratch = new Scratch(2 << 20);
-const orderScratch = new Scratch(1 << 20);
-const mergedScratch = new Scratch(4 << 20);
-
-/**
  * Sorted, merged rows as two u32 words each (pc, code), appended in address order: a row at or past
  * 4 GiB is left out (the table cannot hold it), one at the last row's pc replaces it, one with the
  * last row's rule is dropped, one below the last row's pc (overlapping FDEs) too — the earlier wins.
  */
 class MergedRows {
-  words = mergedScratch.words(4096);
+  words: Uint32Array;
   count = 0;
+  constructor(private readonly memory: WorkingMemory) {
+    this.words = memory.words(4096);
+  }
   push(pc: number, code: number): void {
     if (pc >= 2 ** 32) return;
     if (this.count > 0) {
@@ -95,7 +90,7 @@ class MergedRows {
     }
     // The same rule continues: the previous row already covers this range.
     if (this.count > 0 && this.words[(this.count - 1) * 2 + 1] === code) return;
-    if (this.count * 2 === this.words.length) this.words = mergedScratch.grown(this.words, this.count * 2, this.words.length * 2);
+    if (this.count * 2 === this.words.length) this.words = this.memory.grown(this.words, this.count * 2, this.words.length * 2);
     this.words[this.count * 2] = pc;
     this.words[this.count++ * 2 + 1] = code;
   }
@@ -107,13 +102,17 @@ class MergedRows {
  * are not in address order), so rows are merged only once all are read.
  */
 class RawRows implements CfiSink {
-  pairs = rawScratch.words(4096);
+  pairs: Uint32Array;
   n = 0;
   /** [start, end, first raw row] per FDE; an FDE's rows run up to the next FDE's first. */
-  fdes = fdeScratch.doubles(3 * 256);
+  fdes: Float64Array;
   nFdes = 0;
+  constructor(private readonly memory: WorkingMemory) {
+    this.pairs = memory.words(4096);
+    this.fdes = memory.doubles(3 * 256);
+  }
   fde(start: number, end: number): void {
-    if ((this.nFdes + 1) * 3 > this.fdes.length) this.fdes = fdeScratch.grown(this.fdes, this.nFdes * 3, this.fdes.length * 2);
+    if ((this.nFdes + 1) * 3 > this.fdes.length) this.fdes = this.memory.grown(this.fdes, this.nFdes * 3, this.fdes.length * 2);
     const o = this.nFdes++ * 3;
     this.fdes[o] = start;
     this.fdes[o + 1] = end;
@@ -121,7 +120,7 @@ class RawRows implements CfiSink {
   }
   row(pc: number, state: RuleState): void {
     if (pc >= 2 ** 32) return;
-    if (this.n * 2 === this.pairs.length) this.pairs = rawScratch.grown(this.pairs, this.n * 2, this.n * 4);
+    if (this.n * 2 === this.pairs.length) this.pairs = this.memory.grown(this.pairs, this.n * 2, this.n * 4);
     this.pairs[this.n * 2] = pc;
     this.pairs[this.n++ * 2 + 1] = encodeRule(state);
   }
@@ -132,7 +131,7 @@ class RawRows implements CfiSink {
     for (let f = 1; f < nFdes && sorted; f++) sorted = fdes[(f - 1) * 3]! <= fdes[f * 3]!;
     let order: Uint32Array | undefined;
     if (!sorted) {
-      order = orderScratch.words(nFdes);
+      order = this.memory.words(nFdes);
       for (let i = 0; i < nFdes; i++) order[i] = i;
       order.sort((a, b) => fdes[a * 3]! - fdes[b * 3]! || a - b);
     }
@@ -148,20 +147,29 @@ class RawRows implements CfiSink {
 /**
  * Compiles CFI sections into sorted, merged rows. FDEs may come in any order; where one ends and no
  * other begins, a "no info" row stops its rule from covering the gap. Addresses past 4 GiB cannot be
- * stored and are left out.
- * @param keep false: the rows are the compiler's working memory, valid only until the next compile
- *   (for a caller that copies them at once, e.g. into the BPF array); true: a buffer of their own.
+ * stored and are left out. The raw rows live in working memory (working-memory.ts), freed here.
+ * @param keep false: the rows stay in that working memory, for a caller that copies them at once
+ *   (into the BPF array) and then calls the table's `release`; true: a buffer of their own.
+ * @param memory working memory the sections' bytes are in, freed with the rest.
  */
-export function compileRows(sections: readonly CfiSection[], keep = true): UnwindTable {
-  const raw = new RawRows();
-  for (const section of sections) parseCfi(section, raw);
-  const merged = new MergedRows();
-  raw.mergeInto(merged);
-  const { words, count } = merged;
-  let unsupported = 0;
-  for (let i = 0; i < count; i++) if (((words[i * 2 + 1]! >>> 16) & 0xff) === ROW.unsupported) unsupported++;
-  const view = Buffer.from(words.buffer, words.byteOffset, count * ROW_BYTES);
-  return { rows: keep ? Buffer.from(view) : view, count, unsupported };
+export function compileRows(sections: readonly CfiSection[], keep = true, memory = new WorkingMemory()): UnwindTable {
+  try {
+    const raw = new RawRows(memory);
+    for (const section of sections) parseCfi(section, raw);
+    const merged = new MergedRows(memory);
+    raw.mergeInto(merged);
+    const { words, count } = merged;
+    let unsupported = 0;
+    for (let i = 0; i < count; i++) if (((words[i * 2 + 1]! >>> 16) & 0xff) === ROW.unsupported) unsupported++;
+    const view = Buffer.from(words.buffer, words.byteOffset, count * ROW_BYTES);
+    if (!keep) return { rows: view, count, unsupported, release: () => memory.release() };
+    const rows = Buffer.from(view);
+    memory.release();
+    return { rows, count, unsupported };
+  } catch (e) {
+    memory.release();
+    throw e;
+  }
 }
 
 /** Decodes one packed row (tests, debugging). */
@@ -178,11 +186,19 @@ export function readRow(rows: Buffer, i: number): { pc: number; type: number; cf
 export function unwindTableOf(elf: ElfFile, keep = true): UnwindTable | undefined {
   for (const [name, kind] of [['.eh_frame', 'eh_frame'], ['.debug_frame', 'debug_frame']] as const) {
     const s = elf.section(name);
-    // Parsed, not kept: read into working memory (node's .eh_frame is 2.7 MB).
-    const data = s && s.size > 0 ? elf.sectionData(name, parsedSections) : undefined;
-    if (!s || !data) continue;
-    const table = compileRows([{ data, addr: kind === 'eh_frame' ? s.addr : 0, kind }], keep);
+    if (!s || s.size === 0) continue;
+    // Parsed, not kept: read into the compile's working memory (node's .eh_frame is 2.7 MB).
+    const memory = new WorkingMemory();
+    let data: Buffer | undefined;
+    try {
+      data = elf.sectionData(name, memory);
+    } catch (e) {
+      memory.release();
+      throw e;
+    }
+    const table = compileRows([{ data: data!, addr: kind === 'eh_frame' ? s.addr : 0, kind }], keep, memory);
     if (table.count > 0) return table;
+    table.release?.();
   }
   return undefined;
 }

@@ -72,8 +72,7 @@ export class TableStore {
    * it has no table or the array is full. Every acquire needs one release.
    */
   acquire(key: string, build: () => UnwindTable | undefined): Slice | undefined {
-    // `build` may return rows in the compiler's working memory (rows.ts, keep = false): they are
-    // written into the array before anything else compiles.
+    // `build` may return rows in working memory (rows.ts, keep = false): freed once in the array.
     const known = this.entries.get(key);
     if (known) {
       known.refs++;
@@ -96,9 +95,13 @@ export class TableStore {
     }
     if (count > 0 && first < 0) this.fullCount++;
     const entry: Entry = { first: Math.max(first, 0), count: first >= 0 ? count : 0, refs: 1, idleSince: 0 };
-    if (entry.count > 0 && !this.upload(entry.first, rows!, layout!)) {
-      this.release0(entry);
-      entry.count = 0;
+    try {
+      if (entry.count > 0 && !this.upload(entry.first, rows!, layout!)) {
+        this.release0(entry);
+        entry.count = 0;
+      }
+    } finally {
+      rows?.release?.();
     }
     this.entries.set(key, entry);
     return entry.count > 0 ? entry : undefined;

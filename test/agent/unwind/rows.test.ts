@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { withElf } from '../../../src/agent/symbolize/elf.js';
-import { compileRows, readRow, ROW, unwindTableOf, type UnwindTable } from '../../../src/agent/unwind/rows.js';
+import { WorkingMemory } from '../../../src/agent/symbolize/working-memory.js';
+import { compileRows, readRow, ROW, ROW_BYTES, unwindTableOf, type UnwindTable } from '../../../src/agent/unwind/rows.js';
 import { compileFixture } from '../proof-support.js';
 import { requireCommand } from '../require-bpf.js';
 
@@ -166,18 +167,27 @@ describe('unwind rows from .eh_frame', () => {
     for (let i = 0; i < low.count; i += 997) expect(readRow(both.rows, low.count + i)).toEqual({ ...readRow(low.rows, i), pc: readRow(low.rows, i).pc + shift });
   });
 
-  it('compiles table after table without leaving dead buffers behind (working memory reused)', () => {
+  it('compiles table after table without leaving dead buffers behind (working memory freed)', () => {
     const binaries = ['/lib/x86_64-linux-gnu/libc.so.6', '/usr/bin/python3.11', process.execPath];
     for (const b of binaries) expect(existsSync(b), `${b} is missing on this machine`).toBe(true);
-    const compileAll = () => binaries.map((b) => withElf(b, (elf) => unwindTableOf(elf, false))!.count);
-    const counts = compileAll(); // first use grows the working memory
+    const compileAll = () =>
+      binaries.map((b) => {
+        const t = withElf(b, (elf) => unwindTableOf(elf, false))!;
+        expect(WorkingMemory.outstandingBytes, `${b}: its rows are held until released`).toBeGreaterThan(t.count * ROW_BYTES - 1);
+        t.release!();
+        return t.count;
+      });
+    const counts = compileAll();
     const before = process.memoryUsage().arrayBuffers;
     for (let round = 0; round < 3; round++) expect(compileAll()).toEqual(counts);
+    expect(WorkingMemory.outstandingBytes, 'bytes of working memory not given back').toBe(0);
     const grown = (process.memoryUsage().arrayBuffers - before) / 1048576;
-    // Each round over node (372 k rows), python3 and libc made over 20 MiB of arrays before, dead at once.
-    expect(grown, 'MiB of array buffers allocated by 3 more rounds of compiles').toBeLessThan(4);
-    // What a caller keeps is its own: the next compile does not overwrite it.
+    // Each round over node (372 k rows), python3 and libc made over 20 MiB of arrays before, left to the GC.
+    expect(grown, 'MiB of V8 array buffers allocated by 3 more rounds of compiles').toBeLessThan(2);
+    // A table compiled to keep is its own copy, with nothing left to free.
     const kept = withElf(binaries[0]!, (elf) => unwindTableOf(elf))!;
+    expect(kept.release).toBeUndefined();
+    expect(WorkingMemory.outstandingBytes).toBe(0);
     const copy = Buffer.from(kept.rows);
     compileAll();
     expect(kept.rows.equals(copy)).toBe(true);
