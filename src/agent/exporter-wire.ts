@@ -28,6 +28,8 @@ export interface WireRequest {
   readonly accepted?: () => void;
   /** The rows push answered 409 (the server lacks some stacks): the request to send instead, with every symbol. */
   readonly conflict?: () => WireRequest;
+  /** The rows push answered 404 (the server has no such endpoint): the same profiles as OTLP. */
+  readonly unsupported?: () => WireRequest;
 }
 
 export type OtlpEncoder = (profiles: readonly Profile[]) => Uint8Array;

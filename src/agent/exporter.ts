@@ -34,12 +34,15 @@ export class Exporter {
   private readonly queue: RetryQueue<WireRequest>;
   private readonly base: URL;
   private readonly rows = new RowsEncoder();
+  /** The protocol in use: the one asked for, or OTLP once a server has said it has no rows endpoint. */
+  private protocol: Protocol;
 
   constructor(
     private readonly opts: ExporterOptions,
     events: ExporterEvents = {},
   ) {
     this.base = new URL(opts.server);
+    this.protocol = opts.protocol;
     this.queue = new RetryQueue((r) => this.send(r), opts.queue, events);
   }
 
@@ -52,11 +55,11 @@ export class Exporter {
   }
 
   submit(profiles: readonly Profile[], window: IntervalWindow): void {
-    if (this.opts.protocol === 'kiln') {
-      if (profiles.length > 0) this.queue.push(this.rowsRequest(profiles, new Set()));
+    if (this.protocol === 'kiln') {
+      if (profiles.length > 0) this.queue.push(this.rowsRequest(profiles, window, false));
       return;
     }
-    for (const req of encodeInterval(this.opts.protocol, profiles, window, this.opts.frequencyHz, this.opts.otlpEncoder)) {
+    for (const req of encodeInterval(this.protocol, profiles, window, this.opts.frequencyHz, this.opts.otlpEncoder)) {
       this.queue.push(req);
     }
   }
@@ -70,22 +73,30 @@ export class Exporter {
     this.queue.close();
   }
 
-  /** A rows push of `profiles`; on a 409 it is sent again with every stack's symbols (`'all'`). */
-  private rowsRequest(profiles: readonly Profile[], resend: ReadonlySet<bigint> | 'all'): WireRequest {
-    const { body, stackIds } = this.rows.encode(profiles, resend);
+  /**
+   * A rows push of `profiles`: symbols for the stacks the server has not confirmed, or for all of them
+   * (`everySymbol`: the answer to a 409). A server without the rows endpoint (404: Pyroscope, an OTel
+   * Collector, an older Kiln) gets this interval and the following ones as OTLP.
+   */
+  private rowsRequest(profiles: readonly Profile[], window: IntervalWindow, everySymbol: boolean): WireRequest {
+    const { body, stackIds } = this.rows.encode(profiles, everySymbol ? 'all' : new Set());
     const http = rowsRequestBody(body);
     return {
       ...http,
       bytes: http.body.byteLength,
       profiles: profiles.length,
       accepted: () => this.rows.confirm(stackIds),
-      conflict:
-        resend === 'all'
-          ? undefined
-          : () => {
-              this.rows.forget(stackIds);
-              return this.rowsRequest(profiles, 'all');
-            },
+      conflict: everySymbol
+        ? undefined
+        : () => {
+            this.rows.forget(stackIds);
+            return this.rowsRequest(profiles, window, true);
+          },
+      unsupported: () => {
+        if (this.protocol === 'kiln') console.error(`kiln agent: ${this.opts.server} has no Kiln rows endpoint (HTTP 404): pushing OTLP from now on`);
+        this.protocol = 'otlp';
+        return encodeInterval('otlp', profiles, window, this.opts.frequencyHz, this.opts.otlpEncoder)[0]!;
+      },
     };
   }
 
@@ -116,6 +127,7 @@ export class Exporter {
       return { ok: true };
     }
     if (status === 409 && req.conflict) return this.send(req.conflict());
+    if (status === 404 && req.unsupported) return this.send(req.unsupported());
     // 4xx means this request will never be accepted (bad token, bad payload): drop it, keep going.
     // Overload (429, 408) and server errors are worth retrying.
     const retry = status >= 500 || status === 429 || status === 408;

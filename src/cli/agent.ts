@@ -16,7 +16,7 @@ export function agentCommand(): Command {
     )
     .addOption(new Option('--server <url>', `server to push to (default: ${DEFAULTS.server})`).env('KILN_SERVER'))
     .addOption(
-      new Option('--protocol <name>', `wire format: otlp = OTLP profiles over HTTP, pyroscope = pprof to /ingest (default: ${DEFAULTS.protocol})`).choices(PROTOCOLS),
+      new Option('--protocol <name>', `wire format: kiln = Kiln's rows push (stacks by content id, each stack's symbols sent once; OTLP instead if the server has no such endpoint), otlp = OTLP profiles over HTTP, pyroscope = pprof to /ingest (default: ${DEFAULTS.protocol})`).choices(PROTOCOLS),
     )
     .addOption(new Option('--frequency <hz>', `samples per second per CPU (default: ${DEFAULTS.frequency})`))
     .addOption(new Option('--interval <duration>', `how often profiles are read and sent, e.g. 10s, 1m (default: ${DEFAULTS.intervalMs / 1000}s)`))

@@ -62,7 +62,7 @@ describe('agent config', () => {
     [{ frequency: 'fast' }, /--frequency "fast"/],
     [{ frequency: '0' }, /from 1 to 1000/],
     [{ interval: '10parsecs' }, /--interval "10parsecs"/],
-    [{ protocol: 'zipkin' }, /--protocol "zipkin": use one of otlp, pyroscope/],
+    [{ protocol: 'zipkin' }, /--protocol "zipkin": use one of otlp, pyroscope, kiln/],
     [{ server: 'localhost:4040' }, /not an http\(s\) URL/],
     [{ metricsPort: '70000' }, /--metrics-port/],
   ])('rejects bad flag %o with an InputError that names it', (flags, message) => {

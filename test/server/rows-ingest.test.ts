@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Exporter } from '../../src/agent/exporter.js';
 import { RowsEncoder, rowsRequestBody } from '../../src/agent/exporter-rows.js';
 import type { WireRequest } from '../../src/agent/exporter-wire.js';
 import { KILN_ROWS_PATH, KILN_ROWS_TYPE } from '../../src/formats/kiln-rows.js';
 import { encodeOtlpProtobuf } from '../../src/formats/otlp.js';
+import { OTLP_HTTP_PATH } from '../../src/formats/otlp-names.js';
 import { decodePprof } from '../../src/formats/pprof.js';
 import { CPU_TYPE, DictionaryBuilder, labelsFrom, type Profile } from '../../src/model/index.js';
 import { openDuckDB } from '../../src/store/index.js';
@@ -126,6 +129,36 @@ describe('the Kiln rows push (agent → real server): stacks by content id, symb
     expect(await server.store.series(q)).toHaveLength(0);
     // The honest request is still taken.
     expect((await post(honest, { 'content-type': KILN_ROWS_TYPE }, 'liar')).status).toBe(200);
+  });
+
+  it('falls back to OTLP, and stays there, when the server has no rows endpoint (404)', async () => {
+    // Stands in for a server without the endpoint (Pyroscope, an OTel Collector): 404 but for OTLP.
+    const paths: string[] = [];
+    const other = http.createServer((req, res) => {
+      paths.push(req.url ?? '');
+      req.resume();
+      req.on('end', () => {
+        res.statusCode = req.url === OTLP_HTTP_PATH ? 200 : 404;
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    const failures: string[] = [];
+    const ex = new Exporter(
+      { server: `http://127.0.0.1:${(other.address() as AddressInfo).port}`, protocol: 'kiln', frequencyHz: 19, timeoutMs: 10_000, otlpEncoder: encodeOtlpProtobuf, queue: { maxItems: 10, maxBytes: 1e7, initialBackoffMs: 10, maxBackoffMs: 100 } },
+      { failed: (_r, e) => failures.push(e) },
+    );
+    try {
+      for (const pod of ['a', 'b']) {
+        ex.submit([appProfile({ service_name: 'elsewhere', pod })], { startMs: T, endMs: T + 10_000 });
+        expect(await ex.flush(10_000)).toBe(true);
+      }
+    } finally {
+      ex.close();
+      other.close();
+    }
+    expect(failures).toEqual([]);
+    expect(paths).toEqual([KILN_ROWS_PATH, OTLP_HTTP_PATH, OTLP_HTTP_PATH]);
   });
 
   it('checks the request limits as the other ingest protocols do (413 naming the limit)', async () => {
