@@ -66,10 +66,8 @@ export class ContentTables {
   private readonly attributeIds = new Map<string, number>();
   private readonly mappingIds = new Map<string, number>();
   private readonly functionIds = new Map<string, number>();
-  private readonly locationIds = new Map<string, number>();
-  /** Stacks by a hash of their location numbers (collisions share a bucket), and each stack's numbers. */
-  private readonly stackIds = new Map<number, number[]>();
-  private readonly stackLocations: (readonly number[])[] = [[]];
+  private readonly locationIds = new NumberLists();
+  private readonly stackIds = new NumberLists();
   /** The `profile.frame.type` = native attribute: a location without a mapping has it. */
   readonly nativeFrameType: number;
 
@@ -79,7 +77,7 @@ export class ContentTables {
 
   /** Locations plus stacks: what grows with the frames seen. */
   get size(): number {
-    return this.locationIds.size + this.stackLocations.length;
+    return this.locationIds.size + this.stackIds.size;
   }
 
   string(s: string): number {
@@ -115,20 +113,13 @@ export class ContentTables {
     });
   }
 
-  /** `key`: mapping and frame type numbers, then the lines' function numbers and lines (or the address). */
-  location(key: string): number {
-    return numbered(this.locationIds, key, () => this.locationIds.size + 1);
+  /** `content`: mapping and frame type numbers, then each line's function number and line (or -1 and the address). */
+  location(content: readonly number[]): number {
+    return this.locationIds.number(content);
   }
 
-  /** By hash and compare, not a joined key string: a short-lived process brings tens of new stacks. */
   stack(locations: readonly number[]): number {
-    const h = hashNumbers(locations);
-    const bucket = this.stackIds.get(h);
-    if (bucket) for (const c of bucket) if (sameNumbers(this.stackLocations[c]!, locations)) return c;
-    const c = this.stackLocations.push(locations) - 1;
-    if (bucket) bucket.push(c);
-    else this.stackIds.set(h, [c]);
-    return c;
+    return this.stackIds.number(locations);
   }
 }
 
@@ -182,16 +173,37 @@ export class SourceNumbers {
 
   private readonly numberLocation = (li: number): number => {
     const loc = this.src.locations[li]!;
-    let key: string;
-    if (loc.mapping >= 0) key = `${this.mapping(loc.mapping)},${this.mappingFrameType.get(loc.mapping)}`;
-    else key = `0,${this.tables.nativeFrameType}`;
-    for (const ln of loc.lines) key += `,${this.function(ln.function)}:${ln.line}`;
+    const content = loc.mapping >= 0 ? [this.mapping(loc.mapping), this.mappingFrameType.get(loc.mapping)] : [0, this.tables.nativeFrameType];
+    for (const ln of loc.lines) content.push(this.function(ln.function), ln.line);
     // Symbolized frames are their lines (as in the Kiln model); only unsymbolized ones need the address.
-    if (loc.lines.length === 0) key += `@${loc.address}`;
-    return this.tables.location(key);
+    if (loc.lines.length === 0) content.push(-1, Number(BigInt.asUintN(32, loc.address)), Number(BigInt.asUintN(32, loc.address >> 32n)));
+    return this.tables.location(content);
   };
 
   private readonly numberStack = (si: number): number => this.tables.stack(this.src.stacks[si]!.map((li) => this.location(li)));
+}
+
+/**
+ * Lists of numbers numbered by content (1, 2, …): by a hash and a compare, not a key string built per
+ * list — a short-lived process brings tens of new locations and stacks.
+ */
+class NumberLists {
+  private readonly byHash = new Map<number, number[]>();
+  private readonly lists: (readonly number[])[] = [[]];
+
+  get size(): number {
+    return this.lists.length - 1;
+  }
+
+  number(xs: readonly number[]): number {
+    const h = hashNumbers(xs);
+    const bucket = this.byHash.get(h);
+    if (bucket) for (const c of bucket) if (sameNumbers(this.lists[c]!, xs)) return c;
+    const c = this.lists.push(xs) - 1;
+    if (bucket) bucket.push(c);
+    else this.byHash.set(h, [c]);
+    return c;
+  }
 }
 
 /** FNV-1a over the numbers' 32-bit values. */
