@@ -1,4 +1,5 @@
 import { lastAtOrBelow } from './sorted-search.js';
+import { WorkingMemory } from './working-memory.js';
 import { BlobNames, FileNames, type NameFile, type SymbolNames } from './symbol-names.js';
 
 /**
@@ -103,12 +104,23 @@ const FROM_STRING = 0xffffffff;
  */
 export class SymbolTableBuilder {
   private n = 0;
-  private values = new Float64Array(1024);
-  private sizes = new Float64Array(1024);
-  private ranks = new Uint8Array(1024);
-  private sourceOf = new Uint32Array(1024);
-  private nameStart = new Uint32Array(1024);
-  private nameEnd = new Uint32Array(1024);
+  /**
+   * The columns are working memory (working-memory.ts), freed once the table is built: node's 150 000
+   * symbols made ≈ 11 MiB of arrays dead as soon as its table existed. A builder dropped unbuilt (a
+   * load that failed) frees them when collected.
+   */
+  private readonly memory = new WorkingMemory();
+  private values = this.memory.doubles(1024);
+  private sizes = this.memory.doubles(1024);
+  private ranks = this.memory.array(Uint8Array, 1024);
+  private sourceOf = this.memory.words(1024);
+  private nameStart = this.memory.words(1024);
+  private nameEnd = this.memory.words(1024);
+  private built = false;
+
+  constructor() {
+    unbuiltBuilders.register(this, this.memory, this);
+  }
   private readonly sources: Buffer[] = [];
   /** Where each source's bytes start in the table's NameFile; -1 when they are not from it. */
   private readonly sourceFileOffsets: number[] = [];
@@ -152,8 +164,19 @@ export class SymbolTableBuilder {
 
   /** Sorted, one entry per address (the preferred alias: higher rank, then larger size), names packed. */
   columns(maxImplicitSize: number, nameFile?: NameFile): SymbolTableColumns {
+    if (this.built) throw new Error('a symbol table builder builds one table');
+    this.built = true;
+    try {
+      return this.columnsOnce(maxImplicitSize, nameFile);
+    } finally {
+      unbuiltBuilders.unregister(this);
+      this.memory.release();
+    }
+  }
+
+  private columnsOnce(maxImplicitSize: number, nameFile?: NameFile): SymbolTableColumns {
     const { values, sizes, ranks } = this;
-    const order = sortedByValue(values, this.n);
+    const order = sortedByValue(values, this.n, this.memory);
     // Runs of one address: keep the preferred alias (higher rank, then larger size).
     let kept = 0;
     for (let k = 0; k < order.length; k++) {
@@ -220,16 +243,20 @@ export class SymbolTableBuilder {
   private grow(): number {
     if (this.n === this.values.length) {
       const cap = this.n * 2;
-      this.values = resized(this.values, new Float64Array(cap));
-      this.sizes = resized(this.sizes, new Float64Array(cap));
-      this.ranks = resized(this.ranks, new Uint8Array(cap));
-      this.sourceOf = resized(this.sourceOf, new Uint32Array(cap));
-      this.nameStart = resized(this.nameStart, new Uint32Array(cap));
-      this.nameEnd = resized(this.nameEnd, new Uint32Array(cap));
+      const m = this.memory;
+      this.values = m.grown(this.values, this.n, cap);
+      this.sizes = m.grown(this.sizes, this.n, cap);
+      this.ranks = m.grown(this.ranks, this.n, cap);
+      this.sourceOf = m.grown(this.sourceOf, this.n, cap);
+      this.nameStart = m.grown(this.nameStart, this.n, cap);
+      this.nameEnd = m.grown(this.nameEnd, this.n, cap);
     }
     return this.n++;
   }
 }
+
+/** Frees the working memory of builders collected without building their table. */
+const unbuiltBuilders = new FinalizationRegistry<WorkingMemory>((memory) => memory.release());
 
 /**
  * Indices 0..n-1 ordered by value (ties by index). Sorting with a comparator costs a JS call per
@@ -237,8 +264,8 @@ export class SymbolTableBuilder {
  * integer lets the engine's numeric sort do it in a third of that. Falls back to the comparator when
  * a table spans more than the packing leaves room for.
  */
-function sortedByValue(values: Float64Array, n: number): Uint32Array {
-  const order = new Uint32Array(n);
+function sortedByValue(values: Float64Array, n: number, memory: WorkingMemory): Uint32Array {
+  const order = memory.words(n);
   let min = Infinity;
   let max = -Infinity;
   for (let i = 0; i < n; i++) {
@@ -248,7 +275,7 @@ function sortedByValue(values: Float64Array, n: number): Uint32Array {
   }
   const indexBits = Math.max(1, Math.ceil(Math.log2(n + 1)));
   if (n > 0 && max - min < 2 ** (64 - indexBits)) {
-    const packed = new BigUint64Array(n);
+    const packed = memory.array(BigUint64Array, n);
     const shift = BigInt(indexBits);
     for (let i = 0; i < n; i++) packed[i] = (BigInt(values[i]! - min) << shift) | BigInt(i);
     packed.sort();
@@ -258,9 +285,4 @@ function sortedByValue(values: Float64Array, n: number): Uint32Array {
   }
   for (let i = 0; i < n; i++) order[i] = i;
   return order.sort((a, b) => values[a]! - values[b]! || a - b);
-}
-
-function resized<T extends Float64Array | Uint8Array | Uint32Array>(from: T, to: T): T {
-  to.set(from as never);
-  return to;
 }

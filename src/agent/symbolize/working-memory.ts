@@ -16,6 +16,12 @@ import { loadGlibc, type NativePointer } from '../malloc-tuning.js';
  * out is invalid after release — no view may outlive the work. Where libc cannot be loaded, plain
  * ArrayBuffers (left to the GC) stand in.
  */
+type WorkingArray = Uint8Array | Uint32Array | Float64Array | BigUint64Array;
+interface WorkingArrayType<T extends WorkingArray> {
+  new (buffer: ArrayBuffer): T;
+  readonly BYTES_PER_ELEMENT: number;
+}
+
 export class WorkingMemory {
   private readonly blocks = new Map<ArrayBuffer, NativePointer>();
   private static live = 0;
@@ -32,18 +38,23 @@ export class WorkingMemory {
 
   /** `length` u32 words, contents undefined. */
   words(length: number): Uint32Array {
-    return new Uint32Array(this.arrayBuffer(length * 4));
+    return this.array(Uint32Array, length);
   }
 
   /** `length` doubles, contents undefined. */
   doubles(length: number): Float64Array {
-    return new Float64Array(this.arrayBuffer(length * 8));
+    return this.array(Float64Array, length);
+  }
+
+  /** A typed array of `length` elements, contents undefined. */
+  array<T extends WorkingArray>(type: WorkingArrayType<T>, length: number): T {
+    return new type(this.arrayBuffer(length * type.BYTES_PER_ELEMENT));
   }
 
   /** `length` elements starting with the first `keep` of `from`; `from`, if this memory's, is freed. */
-  grown<T extends Uint32Array | Float64Array>(from: T, keep: number, length: number): T {
-    const grown = (from instanceof Float64Array ? this.doubles(length) : this.words(length)) as T;
-    grown.set(from.subarray(0, keep));
+  grown<T extends WorkingArray>(from: T, keep: number, length: number): T {
+    const grown = this.array(from.constructor as WorkingArrayType<T>, length);
+    (grown as { set(a: ArrayLike<number | bigint>): void }).set(from.subarray(0, keep));
     this.free(from.buffer as ArrayBuffer);
     return grown;
   }

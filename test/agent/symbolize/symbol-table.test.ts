@@ -4,11 +4,22 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NameFile } from '../../../src/agent/symbolize/symbol-names.js';
 import { SymbolTable, SymbolTableBuilder } from '../../../src/agent/symbolize/symbol-table.js';
+import { WorkingMemory } from '../../../src/agent/symbolize/working-memory.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'kiln-symtab-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('symbol table', () => {
+  it('frees the columns it was built from once built (working memory), keeping only its own', () => {
+    const b = new SymbolTableBuilder();
+    for (let i = 0; i < 5000; i++) b.add(`f${i}`, 0x400000 + (4999 - i) * 16, 16, 0);
+    expect(WorkingMemory.outstandingBytes, 'columns grown past 4096 symbols').toBeGreaterThan(5000 * 29);
+    const t = new SymbolTable(b);
+    expect(WorkingMemory.outstandingBytes).toBe(0);
+    expect([t.length, t.lookup(0x400000 + 4999 * 16 + 3), t.lookup(0x400000 + 5)]).toEqual([5000, 'f0', 'f4999']);
+    expect(() => new SymbolTable(b), 'a builder builds one table').toThrow();
+  });
+
   it('names the function containing an address and nothing past a sized symbol’s end', () => {
     const t = new SymbolTable([
       { name: 'b', value: 0x2000, size: 0x10 },
