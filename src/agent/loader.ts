@@ -50,7 +50,7 @@ export const STACK_DEPTH = 127;
  * Stored stacks by size class (kiln.h, STACK_CLASS): a class of `words` 8-byte words holds a stack of
  * fewer than `words` frames as its frame count then its frames. Per generation, map `stacks<words>_<g>`.
  */
-export const STACK_CLASSES = [16, 32, 64, 128] as const;
+export const STACK_CLASSES = [32, 128] as const;
 
 /** Indices of the `settings` array map (kiln.h, SET_*). */
 const SETTING = { flags: 0, offCpuMinNs: 1, offCpuPeriodNs: 2, adaptiveDefault: 3 } as const;

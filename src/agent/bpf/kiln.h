@@ -123,21 +123,22 @@ struct stack {
   } name SEC(".maps")
 
 /*
- * Stored stacks by size class: a stack of n frames goes to the smallest class of more than n words,
- * as its count and frames (the first words of struct stack). Inserting a stack copies its whole value
- * into a freshly allocated element, and on the loaded bench host a 1 KiB copy cost 3.8 µs of a 29 µs
- * sample; most stacks hold fewer than 32 frames (18.6 on average on bench/bpf-walk.ts). The class of a
- * stack follows from its frame count, which its hash covers, so a stack is looked up in one map only.
- * Mirrored by STACK_CLASSES in src/agent/loader.ts.
+ * Stored stacks by size class: a stack of fewer than 32 frames is stored in 32 words, a longer one in
+ * 128, as its count and frames (the first words of struct stack). Inserting a stack copies its whole
+ * value into a freshly allocated element, and on the loaded bench host a 1 KiB copy cost 3.8 µs of a
+ * 29 µs sample; most stacks hold fewer than 32 frames (18.6 on average on bench/bpf-walk.ts). Two
+ * classes, not more: the sampler's batch read walks every bucket of every map, so each map costs a
+ * sweep per interval whatever it holds (with 16/32/64/128-word classes a collect took 2.4–3.8 ms
+ * where one map took 1.9–2.2, bench/sampler-read.ts). The class of a stack follows from its frame
+ * count, which its hash covers, so a stack is looked up in one map only. Mirrored by STACK_CLASSES
+ * in src/agent/loader.ts.
  */
 #define STACK_CLASS(words)                    \
   struct stack_w##words {                     \
     u64 len;                                  \
     u64 ips[words - 1];                       \
   }
-STACK_CLASS(16);
 STACK_CLASS(32);
-STACK_CLASS(64);
 STACK_CLASS(128);
 #define STACKS_MAP(name, value_type)          \
   struct {                                    \
@@ -150,20 +151,14 @@ STACK_CLASS(128);
 
 COUNTS_MAP(counts_0);
 COUNTS_MAP(counts_1);
-STACKS_MAP(stacks16_0, struct stack_w16);
-STACKS_MAP(stacks16_1, struct stack_w16);
 STACKS_MAP(stacks32_0, struct stack_w32);
 STACKS_MAP(stacks32_1, struct stack_w32);
-STACKS_MAP(stacks64_0, struct stack_w64);
-STACKS_MAP(stacks64_1, struct stack_w64);
 STACKS_MAP(stacks128_0, struct stack_w128);
 STACKS_MAP(stacks128_1, struct stack_w128);
 
 /* The stacks map of `gen` for a stack of `frames` frames. */
 INLINE void *stacks_for(u32 gen, u64 frames) {
-  if (frames < 16) return gen ? (void *)&stacks16_1 : (void *)&stacks16_0;
   if (frames < 32) return gen ? (void *)&stacks32_1 : (void *)&stacks32_0;
-  if (frames < 64) return gen ? (void *)&stacks64_1 : (void *)&stacks64_0;
   return gen ? (void *)&stacks128_1 : (void *)&stacks128_0;
 }
 

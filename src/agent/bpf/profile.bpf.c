@@ -77,11 +77,14 @@ INLINE u64 stack_hash(struct stack *buf) {
  * their size class, and returns it: 0 when there are none, 1 when it could not be stored (the sample is
  * then dropped and counted).
  */
-INLINE u64 store_stack(u32 gen, struct stack *buf, u64 h) {
+INLINE u64 store_stack(u32 gen, struct stack *buf, u64 h, int fresh) {
   if (h == 0) return 0;
   void *stacks = stacks_for(gen, buf->len);
-  /* Most samples repeat a stack already stored this interval: a lookup takes no bucket lock. */
-  if (map_lookup_elem(stacks, &h)) return h;
+  /* Most samples repeat a stack already stored this interval: a lookup takes no bucket lock. Unless
+   * `fresh`: a user-mode sample whose key is not counted yet nearly always brings a new user stack
+   * (its key differs from every counted one in pid, comm or stack), and the insert finds an existing
+   * one itself (EEXIST) — one bucket search, not two. */
+  if (!fresh && map_lookup_elem(stacks, &h)) return h;
   long err = map_update_elem(stacks, &h, buf, NOEXIST);
   if (err == 0 || err == -EEXIST) return h;
   if (err == -E2BIG) bump(C_STACKS_FULL);
@@ -118,7 +121,10 @@ INLINE void record(struct user_regs *sample, u32 pid, u32 kind, u64 value, u64 s
   struct sample_key key = {};
   key.pid = pid;
   key.kind = kind;
-  probe_read_kernel(key.comm, sizeof(key.comm), &task->group_leader->comm);
+  /* Two loads through BTF, not a helper call. */
+  const u64 *comm = (const u64 *)task->group_leader->comm;
+  ((u64 *)key.comm)[0] = comm[0];
+  ((u64 *)key.comm)[1] = comm[1];
 
   /* In user mode the sample's own registers are the user ones; in the kernel, the task's are. */
   int in_kernel = !sample || IN_KERNEL(sample->pc);
@@ -135,7 +141,7 @@ INLINE void record(struct user_regs *sample, u32 pid, u32 kind, u64 value, u64 s
       return;
     }
   }
-  if (store_stack(g, buf, key.user_stack) == 1) return;
+  if (store_stack(g, buf, key.user_stack, !in_kernel) == 1) return;
   buf->len = 0;
   if (!sample) {
     buf->ips[0] = SYSCALL_FRAME | (syscall & 0xffff);
@@ -146,7 +152,7 @@ INLINE void record(struct user_regs *sample, u32 pid, u32 kind, u64 value, u64 s
     long bytes = get_stack(sample, buf->ips, MAX_STACK_DEPTH * 8, 0);
     buf->len = bytes > 0 ? (u64)bytes / 8 : 0;
   }
-  key.kernel_stack = store_stack(g, buf, stack_hash(buf));
+  key.kernel_stack = store_stack(g, buf, stack_hash(buf), 0);
   if (key.kernel_stack == 1) return;
   add_count(counts, &key, value, !in_kernel);
 }
