@@ -191,7 +191,8 @@ export class ElfFile {
       if (s.type !== SHT_SYMTAB && s.type !== SHT_DYNSYM) continue;
       const strtab = this.sections[s.link];
       if (!strtab || strtab.type === SHT_NOBITS || s.entsize !== 24) continue;
-      const strs = this.read(strtab.offset, strtab.size, 'string table');
+      // Needed only until the table is built (names are then copied or read back from the file).
+      const strs = this.read(strtab.offset, strtab.size, 'string table', b.memory);
       const src = b.source(strs, namesInThisFile ? strtab.offset : -1);
       this.eachFunction(s, strs, (value, size, bind, nameOff, end) => b.addBytes(value, size, bindRank(bind), src, nameOff, end));
     }

@@ -27,9 +27,11 @@ export class KernelSymbols {
   ) {}
 
   static load(kallsymsPath = '/proc/kallsyms', notesPath = '/sys/kernel/notes'): KernelSymbols {
-    let text = Buffer.alloc(0);
+    const b = new SymbolTableBuilder();
+    let text: Buffer = Buffer.alloc(0);
     try {
-      text = readFileSync(kallsymsPath);
+      // 5 MiB of text, needed only until the table is built: the builder's working memory.
+      text = b.memory.readFile(kallsymsPath, 8 << 20);
     } catch {
       // Not readable (e.g. a locked-down host): kernel frames stay unsymbolized.
     }
@@ -39,7 +41,6 @@ export class KernelSymbols {
     } catch {
       // Build id is a nicety; a kernel without notes still symbolizes.
     }
-    const b = new SymbolTableBuilder();
     addKallsyms(text, b);
     return new KernelSymbols(new SymbolTable(b, MAX_KERNEL_FUNCTION), buildId);
   }

@@ -107,9 +107,10 @@ export class SymbolTableBuilder {
   /**
    * The columns are working memory (working-memory.ts), freed once the table is built: node's 150 000
    * symbols made ≈ 11 MiB of arrays dead as soon as its table existed. A builder dropped unbuilt (a
-   * load that failed) frees them when collected.
+   * load that failed) frees them when collected. Callers read the bytes names come from (string
+   * tables, the kallsyms text) into it too: they are needed only until the table is built.
    */
-  private readonly memory = new WorkingMemory();
+  readonly memory = new WorkingMemory();
   private values = this.memory.doubles(1024);
   private sizes = this.memory.doubles(1024);
   private ranks = this.memory.array(Uint8Array, 1024);

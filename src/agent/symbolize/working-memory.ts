@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from 'node:fs';
 import koffi from 'koffi';
 import { loadGlibc, type NativePointer } from '../malloc-tuning.js';
 
@@ -57,6 +58,34 @@ export class WorkingMemory {
     (grown as { set(a: ArrayLike<number | bigint>): void }).set(from.subarray(0, keep));
     this.free(from.buffer as ArrayBuffer);
     return grown;
+  }
+
+  /** `length` bytes starting with the first `keep` of `from`; `from`, if this memory's, is freed. */
+  grownBytes(from: Buffer, keep: number, length: number): Buffer {
+    const grown = this.bytes(length);
+    from.copy(grown, 0, 0, keep);
+    this.free(from.buffer as ArrayBuffer);
+    return grown;
+  }
+
+  /**
+   * A whole file read into this memory, e.g. a /proc file (which reports size 0, so it is read in
+   * chunks into a buffer grown by doublings).
+   */
+  readFile(path: string, initialBytes = 1 << 20): Buffer {
+    const fd = openSync(path, 'r');
+    try {
+      let buf = this.bytes(initialBytes);
+      let n = 0;
+      for (;;) {
+        if (n === buf.length) buf = this.grownBytes(buf, n, buf.length * 2);
+        const got = readSync(fd, buf, n, buf.length - n, null);
+        if (got === 0) return buf.subarray(0, n);
+        n += got;
+      }
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Frees every block: each view handed out is invalid from here on. */

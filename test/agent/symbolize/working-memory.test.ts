@@ -35,4 +35,11 @@ describe('working memory (first-time work that must leave nothing behind)', () =
     ).toThrow('parse failed');
     expect(WorkingMemory.outstandingBytes).toBe(0);
   });
+
+  it('reads a whole /proc file (size 0 to stat) into a buffer grown past its first size', () => {
+    const want = readFileSync('/proc/self/maps');
+    expect(want.length, 'maps longer than the first 4 KiB read').toBeGreaterThan(4096);
+    withWorkingMemory((m) => expect(m.readFile('/proc/self/maps', 4096).equals(want)).toBe(true));
+    expect(WorkingMemory.outstandingBytes).toBe(0);
+  });
 });
