@@ -127,11 +127,11 @@ struct stack {
  * 128, as its count and frames (the first words of struct stack). Inserting a stack copies its whole
  * value into a freshly allocated element, and on the loaded bench host a 1 KiB copy cost 3.8 µs of a
  * 29 µs sample; most stacks hold fewer than 32 frames (18.6 on average on bench/bpf-walk.ts). Two
- * classes, not more: the sampler's batch read walks every bucket of every map, so each map costs a
- * sweep per interval whatever it holds (with 16/32/64/128-word classes a collect took 2.4–3.8 ms
- * where one map took 1.9–2.2, bench/sampler-read.ts). The class of a stack follows from its frame
- * count, which its hash covers, so a stack is looked up in one map only. Mirrored by STACK_CLASSES
- * in src/agent/loader.ts.
+ * classes, not more: with 16/32/64/128-word classes the sampler's collect took 2.4–3.8 ms where one
+ * map took 1.9–2.4 ms (bench/sampler-read.ts, 3 alternating runs), though an empty map's batch read
+ * costs only 23 µs — the cause was not pinned down, so the classes were kept few. The class of a
+ * stack follows from its frame count, which its hash covers, so a stack is looked up in one map only.
+ * Mirrored by STACK_CLASSES in src/agent/loader.ts.
  */
 #define STACK_CLASS(words)                    \
   struct stack_w##words {                     \
