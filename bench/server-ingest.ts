@@ -71,7 +71,8 @@ if (process.argv[2] === '--serve') {
       child.send('cpu');
     });
 
-  async function run(label: string, send: (i: number) => Promise<Response>, count = payloads.length, print = count === payloads.length): Promise<void> {
+  /** `count` requests; printed unless a warm-up, with `sentBytes` (default: the gzipped pprofs) as the bytes sent. */
+  async function run(label: string, send: (i: number) => Promise<Response>, count = payloads.length, print = count === payloads.length, sentBytes = bytes): Promise<void> {
     let next = 0;
     const cpu0 = await serverCpuMs();
     const t0 = performance.now();
@@ -89,7 +90,7 @@ if (process.argv[2] === '--serve') {
     const cpuS = ((await serverCpuMs()) - cpu0) / 1000;
     if (!print) return; // a warm-up
     console.log(
-      `${label.padEnd(28)} ${payloads.length} profiles, ${rows} rows, ${(bytes / 1024 / 1024).toFixed(1)} MiB gz in ${s.toFixed(2)} s: ` +
+      `${label.padEnd(28)} ${payloads.length} profiles in ${count} requests, ${rows} rows, ${(sentBytes / 1024 / 1024).toFixed(1)} MiB in ${s.toFixed(2)} s: ` +
         `${Math.round(rows / s).toLocaleString('en')} rows/s, ${(payloads.length / s).toFixed(0)} profiles/s; ` +
         `server CPU ${cpuS.toFixed(2)} s = ${Math.round(rows / cpuS).toLocaleString('en')} rows per CPU-second (${((cpuS / rows) * 1e6).toFixed(1)} µs/row)`,
     );
@@ -136,12 +137,24 @@ if (process.argv[2] === '--serve') {
     return postRows(rowsRequestBody(encoders[i % 4]!.encode([ps[i]!], 'all').body));
   };
   await run('warm-up (not measured)', sendRows(warmBodies, warmProfiles), warmBodies.length);
-  await run('Kiln rows push (agent)', sendRows(rowsBodies, rowsProfiles), payloads.length, only !== 'steady');
+  const rowsBytes = rowsBodies.reduce((a, b) => a + b.body.length, 0);
+  await run('Kiln rows push (agent)', sendRows(rowsBodies, rowsProfiles), payloads.length, only !== 'steady', rowsBytes);
   // The agents' steady state: the same profiles again as new series, every stack confirmed stored.
   const steadyProfiles = relabel('rows-steady');
   const steadyBodies = encodeRows(steadyProfiles);
-  await run('Kiln rows push, steady', sendRows(steadyBodies, steadyProfiles));
-  const rowsBytes = rowsBodies.reduce((a, b) => a + b.body.length, 0);
+  await run('Kiln rows push, steady', sendRows(steadyBodies, steadyProfiles), payloads.length, true, steadyBodies.reduce((a, b) => a + b.body.length, 0));
+  // One agent per node pushes every process of the node in one request: here the four pods' profiles of
+  // one interval together (a node running the service's four pods).
+  const batched = relabel('rows-node');
+  const batchBodies: ReturnType<typeof rowsRequestBody>[] = [];
+  const node = new RowsEncoder();
+  for (let i = 0; i < batched.length; i += 4) {
+    const { body, stackIds } = node.encode(batched.slice(i, i + 4));
+    node.confirm(stackIds);
+    batchBodies.push(rowsRequestBody(body));
+  }
+  // Every stack is stored by the runs before (as in the steady run): rows only, after the first requests' symbols.
+  await run('Kiln rows push, steady, 4 per request', (i) => postRows(batchBodies[i]!), batchBodies.length, true, batchBodies.reduce((a, b) => a + b.body.length, 0));
   console.log(`  rows push: ${(rowsBytes / 1024 / 1024).toFixed(2)} MiB in all (symbols until confirmed; gzipped past 16 KiB); ${resent} requests sent again with every symbol after a 409`);
   const metrics = await (await fetch(`${url}/metrics`)).text();
   const rss = Number(/^kiln_process_resident_memory_bytes (\S+)/m.exec(metrics)?.[1] ?? 0);

@@ -47,7 +47,7 @@ export interface AgentConfig {
 
 export const DEFAULTS: AgentConfig = {
   server: 'http://localhost:4040',
-  protocol: 'otlp',
+  protocol: 'kiln',
   frequency: 19,
   intervalMs: 10_000,
   nodeName: process.env.NODE_NAME || hostname(),

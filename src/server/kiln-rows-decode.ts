@@ -1,5 +1,5 @@
 import type { DecodeBudget } from '../formats/decode-limits.js';
-import { readRows, type RowsMessage } from '../formats/kiln-rows.js';
+import { readRows, type RowsMessage } from '../formats/kiln-rows-read.js';
 import { InputError } from '../model/errors.js';
 import type { Id } from '../model/ids.js';
 import { dictionaryIds } from '../model/ids.js';

@@ -44,7 +44,7 @@ describe('kiln agent (CLI)', () => {
     }
     expect(help).toContain('(default: 19)');
     expect(help).toContain('(default: http://localhost:4040)');
-    expect(help).toContain('(default: otlp)');
+    expect(help).toContain('(default: kiln)');
     expect(help).toMatch(/how often profiles are read and sent.*\(default: 10s\)/s);
     expect(help).toMatch(/per-request timeout \(default: 10s\)/);
     expect(help).toContain('relabel_configs');

@@ -10,7 +10,7 @@ describe('agent config', () => {
     const c = resolveConfig({}, {});
     expect(c.frequency).toBe(19);
     expect(c.intervalMs).toBe(10_000);
-    expect(c.protocol).toBe('otlp');
+    expect(c.protocol).toBe('kiln');
     expect(c.server).toBe('http://localhost:4040');
     expect(c.stackMapSize).toBe(DEFAULTS.stackMapSize);
   });
