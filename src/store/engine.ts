@@ -221,14 +221,24 @@ export interface CommitPacing {
   readonly rows: number;
   readonly gatherMs: number;
   readonly minIntervalMs: number;
+  /**
+   * While writes come in streams (several are queued, or some queued while the last commit ran, or
+   * it held several), also wait — up to `gatherMs` in all — until none has joined the queue for this
+   * long: requests decoded on the event loop one after another, which nothing announces, then share
+   * one commit. A lone writer, one write at a time, is not held. 0 / absent: no such wait.
+   */
+  readonly quietMs?: number;
 }
 
 /**
- * An embedded engine's commit costs ≈ 5 ms of CPU whatever it holds (DuckDB: one commit per agent
- * push 7.3–8.9 ms of CPU per push, eight writers grouped 2.1–4.1 ms), so writes in flight are
- * waited for briefly; a lone writer never waits.
+ * An embedded engine's commit costs milliseconds of CPU whatever it holds, and each agent push it
+ * adds only ≈ 0.3 ms (DuckDB, bench/duckdb-commit.ts: one push 3.9 ms, eight 5.9 ms), so writes on
+ * their way are waited for: up to 100 ms (an agent pushes every 10 s; the ack's latency does not
+ * matter to it), until 16 384 rows (≈ 20 pushes) are queued. With 8 agent-sized pushes in flight,
+ * 20 ms of quiet took the server's commits from ≈ 115 to ≈ 55 per 400 pushes, both with decodes on
+ * the event loop and in the decode pool (docs/BENCHMARKS.md, issue 7 round 4).
  */
-export const DEFAULT_COMMIT_PACING: CommitPacing = { rows: 8192, gatherMs: 20, minIntervalMs: 0 };
+export const DEFAULT_COMMIT_PACING: CommitPacing = { rows: 16_384, gatherMs: 100, minIntervalMs: 0, quietMs: 20 };
 
 /** What one commit adds. Symbol and series lists may name entries the engine already has. */
 export interface CommitBatch {

@@ -111,6 +111,13 @@ export class WritePath {
   private readonly pacing: CommitPacing;
   /** When the last commit started (performance.now()), for the engine's minimum commit interval. */
   private lastCommitAt = -Infinity;
+  /** When the newest write joined the queue (performance.now()), for the pacing's quiet period. */
+  private lastQueuedAt = -Infinity;
+  /** How many write calls the last commit held (several: writes are arriving in streams). */
+  private lastCommitWrites = 0;
+  /** A commit is running; a write that queues meanwhile is part of a stream. */
+  private committing = false;
+  private queuedWhileCommitting = false;
 
   private constructor(
     private readonly engine: Engine,
@@ -174,6 +181,8 @@ export class WritePath {
     for (const p of prepared) rows += p.samples.stackIds.length;
     return new Promise((resolve, reject) => {
       this.queued.push({ tenant, profiles: prepared, rows, resolve, reject });
+      this.lastQueuedAt = performance.now();
+      if (this.committing) this.queuedWhileCommitting = true;
       this.draining ??= this.drain();
     });
   }
@@ -233,20 +242,25 @@ export class WritePath {
 
   /**
    * Before a commit, while it would hold few rows: waits for the writes on their way (at most
-   * `gatherMs`, only while the server has decodes in flight) and for the engine's minimum interval
-   * since the last commit, so a commit's fixed cost — one DuckDB commit, or one part per table in
-   * ClickHouse, which merges them in the background — is paid once for all of them.
+   * `gatherMs`: while the server has decodes in flight, and, with `quietMs`, until no write has
+   * joined the queue for that long) and for the engine's minimum interval since the last commit, so
+   * a commit's fixed cost — one DuckDB commit, or one part per table in ClickHouse, which merges them
+   * in the background — is paid once for all of them.
    */
   private async gather(): Promise<void> {
-    const { rows: enough, gatherMs, minIntervalMs } = this.pacing;
+    const { rows: enough, gatherMs, minIntervalMs, quietMs = 0 } = this.pacing;
     const started = performance.now();
     const paced = this.lastCommitAt + minIntervalMs;
+    // The quiet period holds only writes that come in streams (several queued now, some queued while
+    // the last commit ran, or it held several): a lone writer, one write at a time, is not held.
+    const streaming = quietMs > 0 && (this.queued.length > 1 || this.queuedWhileCommitting || this.lastCommitWrites > 1);
     for (;;) {
       let rows = 0;
       for (const q of this.queued) rows += q.rows;
       if (rows >= enough) return;
       const now = performance.now();
-      const until = Math.max(paced, this.moreComing() ? started + gatherMs : -Infinity);
+      let until = Math.max(paced, this.moreComing() ? started + gatherMs : -Infinity);
+      if (streaming) until = Math.max(until, Math.min(started + gatherMs, this.lastQueuedAt + quietMs));
       if (now >= until) return;
       await new Promise((resolve) => setTimeout(resolve, Math.min(5, Math.max(1, until - now))));
     }
@@ -264,6 +278,9 @@ export class WritePath {
           batch.push(next);
           rows += next.rows;
         }
+        this.lastCommitWrites = batch.length;
+        this.queuedWhileCommitting = false;
+        this.committing = true;
         try {
           const results = await this.commit(batch);
           batch.forEach((c, i) => c.resolve(results[i]!));
@@ -271,6 +288,8 @@ export class WritePath {
           this.doubt(batch);
           if (batch.length === 1) batch[0]!.reject(e);
           else for (const c of batch) await this.commit([c]).then(([r]) => c.resolve(r!), c.reject);
+        } finally {
+          this.committing = false;
         }
       }
     } finally {

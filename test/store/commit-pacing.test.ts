@@ -7,14 +7,21 @@ import { MemoryEngine } from './memory-engine.js';
 /** A memory engine paced like ClickHouse: it records when each commit arrives and how many profiles it holds. */
 class PacedEngine extends MemoryEngine {
   readonly commits: { at: number; profiles: number }[] = [];
-  constructor(readonly commitPacing: CommitPacing) {
+  /** `commitMs`: how long each commit takes (a database's commit is not instant). */
+  constructor(
+    readonly commitPacing: CommitPacing,
+    private readonly commitMs = 0,
+  ) {
     super();
   }
   override async commit(b: CommitBatch): Promise<void> {
     this.commits.push({ at: performance.now(), profiles: b.profiles.length });
+    if (this.commitMs > 0) await new Promise((r) => setTimeout(r, this.commitMs));
     await super.commit(b);
   }
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const profile = (i: number) => folded({ labels: { service_name: 'checkout', pod: `p${i}` }, timeMs: T0 + i * MINUTE, samples: { 'main;work': 10 + i } });
 
@@ -47,6 +54,38 @@ describe('commit pacing (an engine that wants few, large inserts)', () => {
     await Promise.all([1, 2].map((i) => store.write(tenant, [profile(i)])));
     expect(performance.now() - t0).toBeLessThan(2_500);
     expect(engine.commits.map((c) => c.profiles)).toEqual([1, 2]);
+    await store.close();
+  });
+
+  it('with a quiet period, writes arriving one after another share a commit, and a lone writer is not held by it', async () => {
+    const engine = new PacedEngine({ rows: 1_000_000, gatherMs: 5_000, minIntervalMs: 0, quietMs: 400 }, 50);
+    const store = await EngineStore.open(engine);
+    const tenant = freshTenant();
+    // One write at a time, each awaited: no stream, so none waits for the quiet period.
+    const t0 = performance.now();
+    for (const i of [0, 1, 2]) await store.write(tenant, [profile(i)]);
+    expect(performance.now() - t0).toBeLessThan(400);
+    expect(engine.commits.map((c) => c.profiles)).toEqual([1, 1, 1]);
+    // A stream: two writes together (one commit, or two if the second queues while the first runs),
+    // then two more 100 ms apart, as decoded requests reach the store one by one: without the quiet
+    // period each would commit alone; with it they share one commit.
+    const writes = [store.write(tenant, [profile(3)]), store.write(tenant, [profile(4)])];
+    await sleep(100);
+    writes.push(store.write(tenant, [profile(5)]));
+    await sleep(100);
+    writes.push(store.write(tenant, [profile(6)]));
+    const results = await Promise.all(writes);
+    expect(results.map((r) => r.profiles)).toEqual([1, 1, 1, 1]);
+    const stream = engine.commits.slice(3);
+    expect(stream.map((c) => c.profiles).reduce((a, b) => a + b)).toBe(4);
+    expect(stream.length).toBeLessThanOrEqual(3);
+    const last = stream[stream.length - 1]!;
+    expect(last.profiles).toBeGreaterThanOrEqual(2);
+    // It started once the queue had been quiet for 400 ms after the last write (queued ≈ 200 ms in), not at the 5 s bound.
+    expect(last.at - stream[0]!.at).toBeGreaterThanOrEqual(550);
+    expect(last.at - stream[0]!.at).toBeLessThan(2_500);
+    const series = await store.series({ tenant, selector: selector(), from: T0 - MINUTE, to: T0 + 10 * MINUTE });
+    expect(series).toHaveLength(7);
     await store.close();
   });
 });
