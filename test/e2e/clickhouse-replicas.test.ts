@@ -3,7 +3,11 @@ import path from 'node:path';
 import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RowsEncoder, rowsRequestBody } from '../../src/agent/exporter-rows.js';
+import { KILN_ROWS_PATH, KILN_ROWS_TYPE } from '../../src/formats/kiln-rows.js';
+import { decodePprof as kilnDecodePprof } from '../../src/formats/pprof.js';
 import { PusherService } from '../../src/gen/push/v1/push_pb.js';
+import { labelsFrom, type Profile } from '../../src/model/index.js';
 import { captureFiles, independentTotals } from '../formats/otlp-support.js';
 import { startClickHouse } from '../support/clickhouse.js';
 import type { ClickHouseServer } from '../support/clickhouse.js';
@@ -14,7 +18,8 @@ import { pprofFiles } from '../support/testdata.js';
 
 /**
  * N stateless servers on one ClickHouse: what one replica ingests, the other answers — identically,
- * and exactly what the file says (pprof-format's reading, not Kiln's), over every ingest protocol.
+ * and exactly what the file says (pprof-format's reading, not Kiln's), over every ingest protocol,
+ * the Kiln agent's rows push included.
  */
 
 const UNTIL = String(Date.now() + 86_400_000);
@@ -39,6 +44,15 @@ async function getJson<T>(srv: TestServer, tenant: string, route: string, params
   const res = await fetch(`${srv.url}${route}?${new URLSearchParams(params)}`, { headers: { 'X-Scope-OrgID': tenant } });
   expect(res.status, `${route}: ${await res.clone().text()}`).toBe(200);
   return (await res.json()) as T;
+}
+
+/** A rows push as the agent sends it: symbols for the stacks `encoder` has not seen confirmed (or all). */
+async function pushRows(srv: TestServer, tenant: string, profiles: Profile[], encoder: RowsEncoder, symbols: 'all' | 'unconfirmed' = 'unconfirmed'): Promise<Response> {
+  const { body, stackIds } = encoder.encode(profiles, symbols === 'all' ? 'all' : new Set());
+  const req = rowsRequestBody(body);
+  const res = await fetch(`${srv.url}${req.path}`, { method: 'POST', headers: { ...req.headers, 'X-Scope-OrgID': tenant }, body: req.body });
+  if (res.ok) encoder.confirm(stackIds);
+  return res;
 }
 
 async function querier<T>(srv: TestServer, tenant: string, method: string, body: unknown): Promise<T> {
@@ -100,7 +114,7 @@ describe('two kiln servers on one ClickHouse answer alike', () => {
     const name = path.relative(path.dirname(path.dirname(file)), file);
     const tenant = `replicas-${name.replace(/[^a-zA-Z0-9]/g, '-')}`;
 
-    it(`${name}: pushed to replica 1 over /ingest and push.v1, read from replica 2`, async () => {
+    it(`${name}: pushed to replica 1 over /ingest, push.v1 and the rows push, read from replica 2`, async () => {
       const ingest = await fetch(`${r1.url}/ingest?name=replicas&format=pprof`, { method: 'POST', headers: { 'X-Scope-OrgID': tenant }, body: readFileSync(file) });
       expect(ingest.status, await ingest.clone().text()).toBe(200);
       expect(await checkFile(file, tenant, true)).toBeGreaterThan(0);
@@ -111,8 +125,30 @@ describe('two kiln servers on one ClickHouse answer alike', () => {
         { headers: { 'X-Scope-OrgID': `${tenant}-push` } },
       );
       expect(await checkFile(file, `${tenant}-push`, false)).toBeGreaterThan(0);
+
+      // The Kiln agent's rows push (stacks by content id, symbols once).
+      const rows = await pushRows(r1, `${tenant}-rows`, kilnDecodePprof(readFileSync(file), { labels: labelsFrom({ service_name: 'rows' }) }), new RowsEncoder());
+      expect(rows.status, await rows.clone().text()).toBe(200);
+      expect(await checkFile(file, `${tenant}-rows`, false)).toBeGreaterThan(0);
     }, 60_000);
   }
+
+  it('an agent that moves from replica 1 to replica 2 (a load balancer) is asked once for the symbols replica 2 has not seen, and both answer alike', async () => {
+    const file = pprofFiles().find((f) => f.endsWith('pyroscope-heap')) ?? pprofFiles()[0]!;
+    const encoder = new RowsEncoder();
+    const at = (pod: string) => kilnDecodePprof(readFileSync(file), { labels: labelsFrom({ service_name: 'moved', pod }) });
+    const first = await pushRows(r1, 'replicas-moved', at('a'), encoder);
+    expect(first.status, await first.clone().text()).toBe(200);
+    // Rows only now: replica 2 does not know these stacks are stored, so it asks for them.
+    const steady = encoder.encode(at('b'));
+    const refused = await fetch(`${r2.url}${KILN_ROWS_PATH}`, { method: 'POST', headers: { 'X-Scope-OrgID': 'replicas-moved', 'content-type': KILN_ROWS_TYPE }, body: steady.body });
+    expect(refused.status).toBe(409);
+    const again = await pushRows(r2, 'replicas-moved', at('b'), encoder, 'all');
+    expect(again.status, await again.clone().text()).toBe(200);
+    const typeId = (await querier<{ profileTypes?: { ID: string }[] }>(r2, 'replicas-moved', 'ProfileTypes', { start: '0', end: UNTIL })).profileTypes![0]!.ID;
+    const fromR2 = (await answers(r2, 'replicas-moved', typeId)) as { series: unknown };
+    expect(fromR2).toEqual(await answers(r1, 'replicas-moved', typeId));
+  }, 60_000);
 
   it('OTLP to replica 1 (the OpenTelemetry eBPF profiler capture) reads the same from replica 2', async () => {
     const { bin, json } = captureFiles();
