@@ -91,6 +91,13 @@ const parts: [string, () => Promise<void>][] = [
     await appendPushes(conn, 8);
     await conn.run('COMMIT');
   }],
+  // What a push costs once the commit's fixed part is shared (the write path's group commit gathers
+  // up to 16 384 rows: DEFAULT_COMMIT_PACING in src/store/engine.ts).
+  ['16 pushes (12 720 rows), COMMIT', async () => {
+    await conn.run('BEGIN TRANSACTION');
+    await appendPushes(conn, 16);
+    await conn.run('COMMIT');
+  }],
 ];
 
 console.log(`${inMemory ? 'in-memory' : 'file'} database, ${rounds} transactions per line, ms of process CPU (all threads) and wall per transaction`);

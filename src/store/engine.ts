@@ -222,23 +222,27 @@ export interface CommitPacing {
   readonly gatherMs: number;
   readonly minIntervalMs: number;
   /**
-   * While writes come in streams (several are queued, or some queued while the last commit ran, or
-   * it held several), also wait — up to `gatherMs` in all — until none has joined the queue for this
-   * long: requests decoded on the event loop one after another, which nothing announces, then share
-   * one commit. A lone writer, one write at a time, is not held. 0 / absent: no such wait.
+   * Where nothing announces the server's decodes (they run on the event loop), while writes come in
+   * streams (several are queued, or some queued while the last commit ran, or it held several), also
+   * wait — up to `quietMaxMs` in all — until none has joined the queue for this long: requests
+   * decoded one after another then share one commit. A lone writer, one write at a time, is not
+   * held. 0 / absent: no such wait.
    */
   readonly quietMs?: number;
+  readonly quietMaxMs?: number;
 }
 
 /**
  * An embedded engine's commit costs milliseconds of CPU whatever it holds, and each agent push it
  * adds only ≈ 0.3 ms (DuckDB, bench/duckdb-commit.ts: one push 3.9 ms, eight 5.9 ms), so writes on
- * their way are waited for: up to 100 ms (an agent pushes every 10 s; the ack's latency does not
- * matter to it), until 16 384 rows (≈ 20 pushes) are queued. With 8 agent-sized pushes in flight,
- * 20 ms of quiet took the server's commits from ≈ 115 to ≈ 55 per 400 pushes, both with decodes on
- * the event loop and in the decode pool (docs/BENCHMARKS.md, issue 7 round 4).
+ * their way are waited for, until 16 384 rows (≈ 20 pushes) are queued: up to 20 ms while the decode
+ * pool has work in flight, and with decodes on the event loop until 20 ms pass without a new write,
+ * at most 100 ms (an agent pushes every 10 s; the ack's latency does not matter to it). With 8
+ * agent-sized pushes in flight on the event loop the quiet period took commits from ≈ 115 to ≈ 55 per
+ * 400 pushes (docs/BENCHMARKS.md, issue 7 round 4); in the pool, waiting up to 100 ms cost a quarter
+ * of the wall throughput for no CPU gain, so the pool keeps its 20 ms.
  */
-export const DEFAULT_COMMIT_PACING: CommitPacing = { rows: 16_384, gatherMs: 100, minIntervalMs: 0, quietMs: 20 };
+export const DEFAULT_COMMIT_PACING: CommitPacing = { rows: 16_384, gatherMs: 20, minIntervalMs: 0, quietMs: 20, quietMaxMs: 100 };
 
 /** What one commit adds. Symbol and series lists may name entries the engine already has. */
 export interface CommitBatch {

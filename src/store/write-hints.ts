@@ -12,6 +12,7 @@ export function announceWrites(store: object, moreComing: () => boolean): void {
   hints.set(store, moreComing);
 }
 
-export function moreWritesComing(store: object): boolean {
-  return hints.get(store)?.() ?? false;
+/** undefined: nothing announces writes for `store` (decodes run on the event loop, or no server). */
+export function moreWritesComing(store: object): boolean | undefined {
+  return hints.get(store)?.();
 }

@@ -238,17 +238,18 @@ export class WritePath {
   }
 
   /** Whether more writes are about to arrive (see write-hints.ts); the store that owns this path sets it. */
-  moreComing: () => boolean = () => false;
+  moreComing: () => boolean | undefined = () => undefined;
 
   /**
    * Before a commit, while it would hold few rows: waits for the writes on their way (at most
-   * `gatherMs`: while the server has decodes in flight, and, with `quietMs`, until no write has
-   * joined the queue for that long) and for the engine's minimum interval since the last commit, so
+   * `gatherMs` while the server has decodes in flight; where nothing announces decodes, with
+   * `quietMs`, until no write has joined the queue for that long, at most `quietMaxMs`) and for the
+   * engine's minimum interval since the last commit, so
    * a commit's fixed cost — one DuckDB commit, or one part per table in ClickHouse, which merges them
    * in the background — is paid once for all of them.
    */
   private async gather(): Promise<void> {
-    const { rows: enough, gatherMs, minIntervalMs, quietMs = 0 } = this.pacing;
+    const { rows: enough, gatherMs, minIntervalMs, quietMs = 0, quietMaxMs = 0 } = this.pacing;
     const started = performance.now();
     const paced = this.lastCommitAt + minIntervalMs;
     // The quiet period holds only writes that come in streams (several queued now, some queued while
@@ -259,8 +260,9 @@ export class WritePath {
       for (const q of this.queued) rows += q.rows;
       if (rows >= enough) return;
       const now = performance.now();
-      let until = Math.max(paced, this.moreComing() ? started + gatherMs : -Infinity);
-      if (streaming) until = Math.max(until, Math.min(started + gatherMs, this.lastQueuedAt + quietMs));
+      const coming = this.moreComing();
+      let until = Math.max(paced, coming ? started + gatherMs : -Infinity);
+      if (streaming && coming === undefined) until = Math.max(until, Math.min(started + quietMaxMs, this.lastQueuedAt + quietMs));
       if (now >= until) return;
       await new Promise((resolve) => setTimeout(resolve, Math.min(5, Math.max(1, until - now))));
     }

@@ -58,7 +58,7 @@ describe('commit pacing (an engine that wants few, large inserts)', () => {
   });
 
   it('with a quiet period, writes arriving one after another share a commit, and a lone writer is not held by it', async () => {
-    const engine = new PacedEngine({ rows: 1_000_000, gatherMs: 5_000, minIntervalMs: 0, quietMs: 400 }, 50);
+    const engine = new PacedEngine({ rows: 1_000_000, gatherMs: 0, minIntervalMs: 0, quietMs: 400, quietMaxMs: 5_000 }, 50);
     const store = await EngineStore.open(engine);
     const tenant = freshTenant();
     // One write at a time, each awaited: no stream, so none waits for the quiet period.
