@@ -24,8 +24,6 @@ export interface Glibc {
   mallopt(param: number, value: number): number;
   malloc(size: number): NativePointer;
   free(block: NativePointer): void;
-  /** Gives back every whole free page in every arena (not only the heap's top); 1 if any was given back. */
-  mallocTrim(pad: number): number;
 }
 
 let glibc: Glibc | null | undefined;
@@ -37,7 +35,6 @@ export function loadGlibc(): Glibc | null {
     const libc = koffi.load('libc.so.6');
     glibc = {
       mallopt: libc.func('int mallopt(int param, int value)') as Glibc['mallopt'],
-      mallocTrim: libc.func('int malloc_trim(size_t pad)') as Glibc['mallocTrim'],
       malloc: libc.func('void *malloc(size_t size)') as Glibc['malloc'],
       free: libc.func('void free(void *ptr)') as Glibc['free'],
     };
@@ -52,23 +49,4 @@ export function tuneMalloc(): boolean {
   const libc = loadGlibc();
   // mallopt returns 1 on success.
   return !!libc && libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) === 1 && libc.mallopt(M_TRIM_THRESHOLD, MMAP_THRESHOLD) === 1;
-}
-
-/**
- * Blocks under the mmap threshold still come from malloc's heaps, and the trim threshold only gives
- * back free memory at a heap's top: what the agent frees between long-lived blocks (per-interval
- * strings, small read buffers, koffi's and libbpf's allocations) stays resident until reused.
- * malloc_trim(0) returns those pages; it walks the free lists, ≈ 1 ms for a 15 MiB heap.
- * Returns false where unavailable.
- */
-export function trimMalloc(): boolean {
-  const libc = loadGlibc();
-  if (!libc) return false;
-  libc.mallocTrim(0);
-  return true;
-}
-
-/** trimMalloc every `everyMs` on a timer that does not keep the process alive. */
-export function trimMallocEvery(everyMs: number): void {
-  if (loadGlibc()) setInterval(trimMalloc, everyMs).unref();
 }
