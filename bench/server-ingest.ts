@@ -63,6 +63,8 @@ if (process.argv[2] === '--serve') {
   // BENCH_SERVER_FLAGS='--trace-gc …': more node flags for the server process only.
   const extraArgs = (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter((a) => a !== '');
   const child = fork(new URL(import.meta.url).pathname, ['--serve', dir, workers], { execArgv: ['--import', 'tsx', ...profArgs, ...extraArgs] });
+  // If this client fails, its server must not outlive it (it would hold a core and a port).
+  process.once('exit', () => child.kill('SIGKILL'));
   const { url } = await new Promise<{ url: string }>((resolve) => child.once('message', (m) => resolve(m as { url: string })));
 
   const serverCpuMs = () =>
