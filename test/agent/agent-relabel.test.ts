@@ -31,6 +31,8 @@ describe('agent with a YAML config (real eBPF)', () => {
     await new Promise<void>((r) => sink!.listen(0, '127.0.0.1', r));
     const yaml = [
       `server: http://127.0.0.1:${(sink.address() as AddressInfo).port}`,
+      // The sink reads OTLP (the rows push is the default).
+      'protocol: otlp',
       'interval: 2s',
       'frequency: 99',
       'metrics_port: -1',
