@@ -29,7 +29,18 @@ function withDatabase(url: string, db: string): string {
 }
 
 async function openStoreAt(url: string, opts: ClickHouseEngineOptions = {}): Promise<EngineStore> {
-  return EngineStore.open(await ClickHouseEngine.open(url, opts));
+  // A cluster member started moments ago may still drop the connection of the first ON CLUSTER DDL
+  // (seen once in CI: ECONNRESET during the migration of a fresh replicated pair): the test waits for
+  // the cluster as an operator's restart would. The migration is idempotent; a single server is not retried.
+  const deadline = Date.now() + (opts.cluster ? 30_000 : 0);
+  for (;;) {
+    try {
+      return EngineStore.open(await ClickHouseEngine.open(url, opts));
+    } catch (e) {
+      if (!(e instanceof Unavailable) || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
 }
 
 interface Written {
