@@ -222,11 +222,17 @@ try {
   }
 
   const g = await agentGauges();
-  // Where the agent's CPU went in the window, by stage (the rest: sending, timers, metrics, GC).
+  // Where the agent's CPU went in the window, by stage (the rest: timers, metrics, GC between stages).
   const stageDelta = (st: string) => (g.get(`kiln_agent_interval_cpu_seconds_total{stage="${st}"}`) ?? 0) - (g0.get(`kiln_agent_interval_cpu_seconds_total{stage="${st}"}`) ?? 0);
   const agentCpu = after[0]!.cpuS - before[0]!.cpuS;
-  const stages = ['read', 'symbolize_label', 'encode', 'unwind_tables'].map((st) => [st, stageDelta(st)] as const);
+  const stages = ['read', 'symbolize_label', 'encode', 'send', 'unwind_tables'].map((st) => [st, stageDelta(st)] as const);
   const rest = agentCpu - stages.reduce((n, [, v]) => n + v, 0);
+  // The main thread's GC pauses by kind (V8's gc performance entries, wall time): inside the stages or
+  // the rest, wherever an allocation triggered them; V8's helper threads' GC work is not in them.
+  const gcKinds = ['minor', 'major', 'incremental', 'weakcb'];
+  const gcDelta = (k: string) => (g.get(`kiln_agent_nodejs_gc_duration_seconds_sum{kind="${k}"}`) ?? 0) - (g0.get(`kiln_agent_nodejs_gc_duration_seconds_sum{kind="${k}"}`) ?? 0);
+  const gcCount = (k: string) => (g.get(`kiln_agent_nodejs_gc_duration_seconds_count{kind="${k}"}`) ?? 0) - (g0.get(`kiln_agent_nodejs_gc_duration_seconds_count{kind="${k}"}`) ?? 0);
+  const gcTotal = gcKinds.reduce((n, k) => n + gcDelta(k), 0);
   const pctCore = (cpuS: number) => `${((cpuS / wallS) * 100).toFixed(3)} %`;
   const walk = (r: string) => (g.get(`kiln_agent_unwind_stacks_total{result="${r}"}`) ?? 0) - (g0.get(`kiln_agent_unwind_stacks_total{result="${r}"}`) ?? 0);
   const results = ['complete', 'truncated', 'read_error', 'bad_pc', 'unsupported', 'no_tables'];
@@ -256,7 +262,8 @@ try {
     '',
     `Agent requests delivered to the sink: ${requests} (${(bytes / 1024).toFixed(0)} KiB). BPF object loaded by the compiled agent: ${path.relative(ROOT, bpfObject)}.`,
     '',
-    `Agent CPU by stage in the window (% of one core): ${stages.map(([st, v]) => `${st} ${pctCore(v)}`).join(', ')}, rest (sending, timers, metrics, GC) ${pctCore(Math.max(0, rest))}.`,
+    `Agent CPU by stage in the window (% of one core): ${stages.map(([st, v]) => `${st} ${pctCore(v)}`).join(', ')}, rest (timers, metrics, GC outside the stages) ${pctCore(Math.max(0, rest))}. ` +
+      `GC pauses (main thread, wall, inside stages and rest): ${pctCore(gcTotal)} — ${gcKinds.map((k) => `${k} ${pctCore(gcDelta(k))} (${gcCount(k)})`).join(', ')}.`,
     // First-time work that lands in the window (binaries other suites on the host start) moves the stages.
     `First-time work in the window: ${statDelta('tableLoads')} symbol tables and ${statDelta('kallsymsLoads')} kallsyms read, ${statDelta('mapsReads')} maps read by the symbolizer, ` +
       `${(g.get('kiln_agent_unwind_tables{stat="loads"}') ?? 0) - (g0.get('kiln_agent_unwind_tables{stat="loads"}') ?? 0)} processes loaded for unwinding.`,

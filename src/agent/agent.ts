@@ -1,4 +1,4 @@
-import { startCpuProfile } from './cpu-profile.js';
+import { startAllocationProfile, startCpuProfile } from './cpu-profile.js';
 import { readBearerToken, type AgentConfig } from './config.js';
 import { AdaptiveController } from './adaptive.js';
 import { ProcessRates } from './bpf/rates.js';
@@ -102,11 +102,17 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
   }
   // KILN_AGENT_CPU_PROFILE=file: a V8 CPU profile of the running agent, written at stop (node's
   // --cpu-prof cannot be used: its SIGPROF interrupts the BPF verifier until the load gives up).
-  // KILN_AGENT_CPU_PROFILE_DELAY=seconds starts it later (a steady-state profile, without the warm-up).
-  let stopProfile: (() => Promise<void>) | undefined;
-  const profileTo = process.env.KILN_AGENT_CPU_PROFILE;
-  const profileTimer = profileTo
-    ? setTimeout(() => void startCpuProfile(profileTo).then((stop) => (stopProfile = stop)), Number(process.env.KILN_AGENT_CPU_PROFILE_DELAY ?? 0) * 1000)
+  // KILN_AGENT_ALLOC_PROFILE=file: a sampling profile of everything it allocates (garbage included).
+  // KILN_AGENT_CPU_PROFILE_DELAY=seconds starts them later (a steady-state profile, without the warm-up).
+  const runningProfiles: (() => Promise<void>)[] = [];
+  const profileStarts: [string | undefined, (path: string) => Promise<() => Promise<void>>][] = [
+    [process.env.KILN_AGENT_CPU_PROFILE, startCpuProfile],
+    [process.env.KILN_AGENT_ALLOC_PROFILE, startAllocationProfile],
+  ];
+  const profileTimer = profileStarts.some(([to]) => to)
+    ? setTimeout(() => {
+        for (const [to, start] of profileStarts) if (to) void start(to).then((stop) => runningProfiles.push(stop));
+      }, Number(process.env.KILN_AGENT_CPU_PROFILE_DELAY ?? 0) * 1000)
     : undefined;
   const sampler = new Sampler(bpf);
   const adaptive = config.adaptive
@@ -137,12 +143,13 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
   let stopped = false;
 
   const collectOnce = async (): Promise<void> => {
-    let cpu = process.cpuUsage();
-    // CPU (user + sys) of each stage, for kiln_agent_interval_cpu_seconds_total{stage}: where the agent's time goes.
+    // CPU (user + sys) of each stage, for kiln_agent_interval_cpu_seconds_total{stage}: where the agent's
+    // time goes. One reading per stage boundary: each ends where the next begins.
+    let cpu = cpuMicros();
     const stage = (name: string) => {
-      const d = process.cpuUsage(cpu);
-      metrics.stageCpu.inc({ stage: name }, (d.user + d.system) / 1e6);
-      cpu = process.cpuUsage();
+      const now = cpuMicros();
+      metrics.stageCpu.inc({ stage: name }, (now - cpu) / 1e6);
+      cpu = now;
     };
     const { samples, counterDeltas } = await sampler.collect();
     stage('read');
@@ -212,7 +219,7 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
       }
       unwinding?.stop();
       clearTimeout(profileTimer);
-      await stopProfile?.();
+      for (const stop of runningProfiles) await stop();
       bpf.close();
       const delivered = await exporter.flush(flushMs);
       if (!delivered) log(`${exporter.queued} request(s) not delivered before exit`);
@@ -225,9 +232,18 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
   };
 }
 
+/** This process's CPU time (user + sys) so far, in µs. */
+function cpuMicros(): number {
+  const c = process.cpuUsage();
+  return c.user + c.system;
+}
+
 function exportEvents(metrics: AgentMetrics, log: (line: string) => void) {
   let lastError = '';
   return {
+    sendCpu(seconds: number) {
+      metrics.stageCpu.inc({ stage: 'send' }, seconds);
+    },
     sent(req: { profiles: number }, ms: number) {
       metrics.exportDuration.observe(ms / 1000);
       metrics.exportedProfiles.inc(req.profiles);

@@ -59,7 +59,8 @@ export class RetryQueue<T extends Sized> {
       this.bytesQueued -= old.bytes;
       this.events.dropped?.(old);
     }
-    if (!this.timer) void this.pump();
+    // Sent from a microtask: the caller's own work (the agent's encode stage) ends before sending starts.
+    if (!this.timer) queueMicrotask(() => void this.pump());
   }
 
   /** Resolves when the queue is empty, or after `timeoutMs` (retries then continue in the background). */

@@ -28,12 +28,19 @@ export interface ExporterEvents {
   sent?(req: WireRequest, ms: number): void;
   failed?(req: WireRequest, error: string, willRetry: boolean): void;
   dropped?(req: WireRequest): void;
+  /**
+   * CPU (user + sys, seconds) of one delivery attempt, from its first byte to the server's answer: the
+   * agent's `send` stage. Whatever else ran while the answer was awaited is counted too (rare: the
+   * answer comes within milliseconds and the agent is otherwise idle between intervals).
+   */
+  sendCpu?(seconds: number): void;
 }
 
 export class Exporter {
   private readonly queue: RetryQueue<WireRequest>;
   private readonly base: URL;
   private readonly rows = new RowsEncoder();
+  private readonly events: ExporterEvents;
   /** The protocol in use: the one asked for, or OTLP once a server has said it has no rows endpoint. */
   private protocol: Protocol;
 
@@ -43,7 +50,8 @@ export class Exporter {
   ) {
     this.base = new URL(opts.server);
     this.protocol = opts.protocol;
-    this.queue = new RetryQueue((r) => this.send(r), opts.queue, events);
+    this.queue = new RetryQueue((r) => this.sendCounted(r), opts.queue, events);
+    this.events = events;
   }
 
   get queued(): number {
@@ -98,6 +106,16 @@ export class Exporter {
         return encodeInterval('otlp', profiles, window, this.opts.frequencyHz, this.opts.otlpEncoder)[0]!;
       },
     };
+  }
+
+  private async sendCounted(req: WireRequest): Promise<SendOutcome> {
+    const c0 = process.cpuUsage();
+    try {
+      return await this.send(req);
+    } finally {
+      const d = process.cpuUsage(c0);
+      this.events.sendCpu?.((d.user + d.system) / 1e6);
+    }
   }
 
   private async send(req: WireRequest): Promise<SendOutcome> {

@@ -81,6 +81,19 @@ describe('Exporter', () => {
     ex.close();
   });
 
+  it('reports the CPU of every delivery attempt (the agent send stage)', async () => {
+    const srv = await receiver([503, 200]);
+    const cpu: number[] = [];
+    const ex = new Exporter(options(srv.url), { sendCpu: (s) => cpu.push(s) });
+    ex.submit([profile('a')], window);
+    expect(ex.queued).toBe(1);
+    expect(await ex.flush(5000)).toBe(true);
+    expect(srv.got).toHaveLength(2);
+    expect(cpu).toHaveLength(2);
+    for (const s of cpu) expect(s >= 0 && s < 5).toBe(true);
+    ex.close();
+  });
+
   it('drops a request the server rejects (401) instead of retrying it forever', async () => {
     const srv = await receiver([401, 200]);
     const failures: boolean[] = [];
