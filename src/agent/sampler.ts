@@ -7,7 +7,7 @@ import type { RawSample, SampleKind } from './types.js';
 /**
  * Each interval: flip the BPF program to the other generation, let in-flight samples finish, then read
  * and clear the generation nobody writes any more. Produces RawSamples with their stacks resolved to
- * addresses (symbolization is the next stage's job).
+ * addresses (symbolization is the next stage's job), decoded when first asked for.
  */
 
 /** How long after a flip a BPF program may still be writing the old generation (it runs for µs). */
@@ -32,6 +32,7 @@ export class Sampler {
   private readonly countValues = Buffer.alloc(BATCH * 8);
   private readonly stackKeys = Buffer.alloc(BATCH * STACK_KEY_SIZE);
   private readonly stackValues = Buffer.alloc(stackBatch(LARGEST_STACK_WORDS) * LARGEST_STACK_WORDS * 8);
+  private readonly arena = new StackArena();
 
   constructor(private readonly bpf: BpfProfiler) {
     this.lastCounters = bpf.counters();
@@ -47,31 +48,112 @@ export class Sampler {
     this.lastCounters = counters;
 
     const maps = this.bpf.generations[old];
+    // Counts before stacks: a count's stack was stored before the count was, so it is there to be read.
     const rows: CountRow[] = [];
     drainMap(this.bpf.lib, maps.counts, { key: KEY_SIZE, value: 8, batch: BATCH }, this.countKeys, this.countValues, (keys, values, i) =>
       rows.push(decodeRow(keys, i * KEY_SIZE, values.readBigUInt64LE(i * 8))),
     );
     // Every stored stack is read and deleted, referenced or not (stacks of dropped samples too), so
-    // nothing piles up across intervals.
-    const stacks = new Map<bigint, bigint[]>();
+    // nothing piles up across intervals. Stacks stay as bytes: a process's stack seen before is found by
+    // its hash, depth and leaf (symbolize/frame-memo.ts), and most samples never need their addresses
+    // as numbers — one BigInt per frame was the largest allocation of a steady interval.
+    this.arena.reset();
+    const stackAt = new Map<bigint, number>();
     for (const { fd, words } of maps.stacks) {
       const value = words * 8;
       drainMap(this.bpf.lib, fd, { key: STACK_KEY_SIZE, value, batch: stackBatch(words) }, this.stackKeys, this.stackValues, (keys, values, i) =>
-        stacks.set(keys.readBigUInt64LE(i * STACK_KEY_SIZE), decodeStack(values, i * value, words)),
+        stackAt.set(keys.readBigUInt64LE(i * STACK_KEY_SIZE), this.arena.add(values, i * value, words)),
       );
     }
-
-    const samples: RawSample[] = rows.map((r) => ({
-      pid: r.pid,
-      kind: r.kind,
-      comm: r.comm,
-      userAddrs: r.userStack !== 0n ? (stacks.get(r.userStack) ?? []) : [],
-      userStack: r.userStack,
-      kernelAddrs: r.kernelStack !== 0n ? (stacks.get(r.kernelStack) ?? []) : [],
-      count: r.count,
-    }));
+    const stacks = this.arena.take();
+    const at = (hash: bigint) => (hash !== 0n ? (stackAt.get(hash) ?? -1) : -1);
+    const samples: RawSample[] = rows.map((r) => new SampledStacks(r, stacks, at(r.userStack), at(r.kernelStack)));
     return { samples, counterDeltas };
   }
+}
+
+/**
+ * One interval's stored stacks, copied out of the batch buffers as they are read: each stack is its frame
+ * count (one word) then its frames, leaf first. Grown as needed and kept; each interval's stacks leave in
+ * one right-sized copy (take()) that the interval's samples share.
+ */
+export class StackArena {
+  private buf = Buffer.alloc(64 * 1024);
+  private used = 0;
+
+  reset(): void {
+    this.used = 0;
+  }
+
+  /** Copies the stack stored at `off` (a value of `words` words) and returns where it now starts. */
+  add(values: Buffer, off: number, words: number): number {
+    const len = Math.min(words - 1, Number(values.readBigUInt64LE(off)));
+    const bytes = (len + 1) * 8;
+    if (this.used + bytes > this.buf.length) {
+      const bigger = Buffer.alloc(Math.max(this.buf.length * 2, this.used + bytes));
+      this.buf.copy(bigger, 0, 0, this.used);
+      this.buf = bigger;
+    }
+    const at = this.used;
+    this.buf.writeUInt32LE(len, at);
+    this.buf.writeUInt32LE(0, at + 4);
+    values.copy(this.buf, at + 8, off + 8, off + bytes);
+    this.used += bytes;
+    return at;
+  }
+
+  take(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.used));
+  }
+}
+
+/** A sample as the sampler read it: its stacks' addresses are decoded when first asked for. */
+export class SampledStacks implements RawSample {
+  readonly pid: number;
+  readonly kind: SampleKind;
+  readonly comm: string;
+  readonly count: number;
+  readonly userStack: bigint;
+  private user: bigint[] | undefined;
+  private kernel: bigint[] | undefined;
+
+  /** `userAt`/`kernelAt`: where each stack starts in `stacks` (-1: none, or not stored). */
+  constructor(
+    row: CountRow,
+    private readonly stacks: Buffer,
+    private readonly userAt: number,
+    private readonly kernelAt: number,
+  ) {
+    this.pid = row.pid;
+    this.kind = row.kind;
+    this.comm = row.comm;
+    this.count = row.count;
+    this.userStack = row.userStack;
+  }
+
+  get userAddrs(): bigint[] {
+    return (this.user ??= framesAt(this.stacks, this.userAt));
+  }
+
+  get kernelAddrs(): bigint[] {
+    return (this.kernel ??= framesAt(this.stacks, this.kernelAt));
+  }
+
+  get userDepth(): number {
+    return this.userAt < 0 ? 0 : this.stacks.readUInt32LE(this.userAt);
+  }
+
+  get userLeaf(): bigint | undefined {
+    return this.userDepth === 0 ? undefined : this.stacks.readBigUInt64LE(this.userAt + 8);
+  }
+
+  get kernelDepth(): number {
+    return this.kernelAt < 0 ? 0 : this.stacks.readUInt32LE(this.kernelAt);
+  }
+}
+
+function framesAt(stacks: Buffer, at: number): bigint[] {
+  return at < 0 ? [] : decodeStack(stacks, at, stacks.readUInt32LE(at) + 1);
 }
 
 /** Frames of one stored stack of `words` words, leaf first: the first word counts them, the tail is stale. */
@@ -82,7 +164,7 @@ export function decodeStack(buf: Buffer, off: number, words: number): bigint[] {
   return addrs;
 }
 
-interface CountRow {
+export interface CountRow {
   readonly pid: number;
   readonly kind: SampleKind;
   /** Content hash of the user stack; 0n = none. */

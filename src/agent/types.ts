@@ -27,6 +27,14 @@ export interface RawSample {
    * lookup instead of one per frame (symbolize/frame-memo.ts).
    */
   readonly userStack?: bigint;
+  /**
+   * userAddrs.length and userAddrs[0], known without the addresses as numbers (the sampler's samples
+   * decode them when first asked for; a known stack is found by hash, depth and leaf alone).
+   */
+  readonly userDepth?: number;
+  readonly userLeaf?: bigint;
+  /** kernelAddrs.length, likewise. */
+  readonly kernelDepth?: number;
   /** Kernel addresses, leaf first; [] for samples taken in user mode. */
   readonly kernelAddrs: bigint[];
   /** cpu: number of samples with exactly this key in the interval; off_cpu: nanoseconds blocked. */

@@ -168,14 +168,17 @@ export class ProcSymbolizer implements Symbolizer {
   }
 
   stack(sample: RawSample, b: DictionaryBuilder): number {
-    const { pid, userAddrs: user, kernelAddrs: kernel, userStack: hash } = sample;
+    const { pid, userStack: hash } = sample;
     // A busy process runs the same stacks interval after interval: a user-only stack seen before is one
-    // lookup by the kernel's hash instead of a lookup per frame and a key per stack.
+    // lookup by the kernel's hash instead of a lookup per frame and a key per stack — and its addresses
+    // need not be decoded at all (the sampler's samples know depth and leaf without them).
     // A process seen only after it exited is not seen again: nothing of its stacks is worth keeping.
-    const known = kernel.length === 0 && hash !== undefined && hash !== 0n && user.length > 0 && this.processOf(pid).startTime !== undefined;
+    const depth = sample.userDepth ?? sample.userAddrs.length;
+    const kernelDepth = sample.kernelDepth ?? sample.kernelAddrs.length;
+    const known = kernelDepth === 0 && hash !== undefined && hash !== 0n && depth > 0 && this.processOf(pid).startTime !== undefined;
     if (known) {
       const hit = this.memoOf(b).process(this.processOf(pid)).stack(hash);
-      if (hit && hit.depth === user.length && hit.leaf === user[0]) {
+      if (hit && hit.depth === depth && hit.leaf === (sample.userLeaf ?? sample.userAddrs[0])) {
         const c = this.counters;
         c.frames += hit.depth;
         c.memoHits += hit.depth;
@@ -184,7 +187,8 @@ export class ProcSymbolizer implements Symbolizer {
         return hit.stack;
       }
     }
-    const locations = this.symbolize(pid, user, kernel, b);
+    const user = sample.userAddrs;
+    const locations = this.symbolize(pid, user, sample.kernelAddrs, b);
     const stack = b.stack(locations);
     if (known) {
       let named = 0;
