@@ -5,12 +5,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Exporter } from '../../src/agent/exporter.js';
 import { RowsEncoder, rowsRequestBody } from '../../src/agent/exporter-rows.js';
 import type { WireRequest } from '../../src/agent/exporter-wire.js';
+import { DecodeBudget } from '../../src/formats/decode-limits.js';
 import { KILN_ROWS_PATH, KILN_ROWS_TYPE } from '../../src/formats/kiln-rows.js';
+import { readRows } from '../../src/formats/kiln-rows-read.js';
 import { encodeOtlpProtobuf } from '../../src/formats/otlp.js';
 import { OTLP_HTTP_PATH } from '../../src/formats/otlp-names.js';
 import { decodePprof } from '../../src/formats/pprof.js';
 import { CPU_TYPE, DictionaryBuilder, labelsFrom, type Profile } from '../../src/model/index.js';
+import { dictionaryIds } from '../../src/model/ids.js';
+import { DEFAULT_LIMITS } from '../../src/server/context.js';
+import { resolveRows } from '../../src/server/kiln-rows-decode.js';
 import { openDuckDB } from '../../src/store/index.js';
+import { STORED_STACK, StoredStacks } from '../../src/store/stored-stacks.js';
 import type { Store } from '../../src/store/index.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { storeDigest } from '../support/store-digest.js';
@@ -79,6 +85,48 @@ describe('the Kiln rows push (agent → real server): stacks by content id, symb
       await reference.close();
       await import('node:fs/promises').then((fs) => fs.rm(dir, { recursive: true, force: true }));
     }
+  });
+
+  it('checks the symbols a second agent sends for stacks another agent stored, then leaves them out: the same stored data', { timeout: 120_000 }, async () => {
+    const files = pprofFiles().slice(0, 8);
+    const dir = await import('node:fs/promises').then((fs) => fs.mkdtemp('/tmp/kiln-rows-ref-'));
+    const reference: Store = await openDuckDB(dir, { threads: 1 });
+    // Two agents of one service: each sends a stack's symbols once, so the second sends symbols of stacks the first stored.
+    const agents = [new RowsEncoder(), new RowsEncoder()];
+    try {
+      for (const [i, f] of files.entries()) {
+        for (const [a, agent] of agents.entries()) {
+          const profiles = decodePprof(readFileSync(f), { labels: labelsFrom({ service_name: `two-agents-${i}`, pod: `p${a}` }), timeMs: T });
+          await reference.write('two-agents', profiles);
+          const { body, stackIds } = agent.encode(profiles);
+          const req = rowsRequestBody(body);
+          const res = await post(req.body, req.headers, 'two-agents');
+          expect(res.status, `${f} agent ${a}: ${await res.clone().text()}`).toBe(200);
+          agent.confirm(stackIds);
+        }
+      }
+      expect(await storeDigest(server.store, 'two-agents')).toEqual(await storeDigest(reference, 'two-agents'));
+    } finally {
+      await reference.close();
+      await import('node:fs/promises').then((fs) => fs.rm(dir, { recursive: true, force: true }));
+    }
+
+    // What the decoder hands the write path: a stored stack's frames, and the symbols only it used, are left out.
+    const p = appProfile({ service_name: 'left-out' }, ['burn-only-here', 'main']);
+    const { body } = new RowsEncoder().encode([p]);
+    const hot = dictionaryIds(p.dict).stacks[p.stacks[0]!]!;
+    const stored = new StoredStacks();
+    const words = new Uint32Array(new BigUint64Array([hot]).buffer);
+    stored.add(words[0]!, words[1]!);
+    const { profiles, missing } = resolveRows(readRows(body, new DecodeBudget(DEFAULT_LIMITS)), stored, new DecodeBudget(DEFAULT_LIMITS));
+    expect(missing).toEqual([]);
+    const dict = profiles[0]!.dict;
+    expect(dict.stacks.filter((s) => s === STORED_STACK)).toHaveLength(1);
+    expect(dict.functions.map((f) => f.name).sort()).toEqual(['idle', 'main']);
+    expect(dict.locations).toHaveLength(2);
+    // Its ids are still checked: the same request with that stack's function renamed is refused.
+    const forged = Buffer.from(Buffer.from(body).toString('latin1').replace('burn-only-here', 'BURN-only-here'), 'latin1');
+    expect(() => resolveRows(readRows(forged, new DecodeBudget(DEFAULT_LIMITS)), stored, new DecodeBudget(DEFAULT_LIMITS))).toThrow(/whose content has id/);
   });
 
   it('answers 409 with the stacks it lacks and writes nothing; the request with their symbols is stored', async () => {
