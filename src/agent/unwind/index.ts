@@ -14,7 +14,7 @@ export interface UnwindingOptions {
   readonly extensions?: readonly ProcessExtension[];
   /** Whether a newly seen process gets tables (the agent: not dropped by relabel rules). */
   readonly wanted?: (pid: number) => boolean;
-  /** How often the BPF program's process events are handled. */
+  /** The fastest pace at which the BPF program's process events are handled (the idle pace is slower). */
   readonly pollMs?: number;
   /** CPU seconds each poll that did work took. */
   readonly onPoll?: (cpuSeconds: number) => void;
@@ -31,7 +31,7 @@ export function startUnwinding(bpf: BpfProfiler, options: UnwindingOptions = {})
     { extensions: options.extensions, wanted: options.wanted, onPoll: options.onPoll },
   );
   tables.preloadOwnLibc();
-  const stopPolling = tables.start(options.pollMs ?? 100);
+  const stopPolling = tables.start(options.pollMs);
   return {
     tables,
     stats: () => tables.stats(),
