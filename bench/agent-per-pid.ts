@@ -14,17 +14,22 @@
  * and is not counted. In a checkout without the agent's writer (before it), its row is left out.
  * A steady interval: the same 40 processes' samples again (20 stacks × 15 frames each, addresses in
  * their own code: libc, python3), after a first interval that saw them — buildProfiles (observe,
- * labels, symbolize) and the request's encoding, CPU µs per interval. Each sample carries a stack hash,
- * as the sampler's do. With the agent's kept
+ * labels, symbolize) and the request's encoding (OTLP writer; rows push with every stack confirmed), CPU µs
+ * per interval, and the KiB one interval allocates (V8's sampling heap profiler, garbage included). The
+ * samples are read from stored stack bytes as the checkout's sampler reads them. Each sample carries a
+ * stack hash, as the sampler's do. With the agent's kept
  * dictionary where the checkout has one (issue 11), else a new dictionary each interval as before it.
  * Churn: 50 processes a 10 s interval that exited before their samples were read (see churnInterval).
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import * as exporterProfiles from '../src/agent/exporter-profiles.js';
+import { Session } from 'node:inspector';
 import { MetadataLabeler } from '../src/agent/metadata/labeler.js';
+import { RowsEncoder, rowsRequestBody } from '../src/agent/exporter-rows.js';
+import * as samplerModule from '../src/agent/sampler.js';
 import { isFileBacked, readMaps } from '../src/agent/symbolize/proc-maps.js';
 import type { RawSample } from '../src/agent/types.js';
 import { ProcSymbolizer } from '../src/agent/symbolize/symbolizer.js';
@@ -95,20 +100,66 @@ function liveSamples(): RawSample[] {
   });
 }
 const steadySamples = liveSamples();
-const copySamples = () => steadySamples.map((x) => ({ ...x, userAddrs: [...x.userAddrs] }));
+/**
+ * The steady samples as the sampler hands them over after its map reads: each stack stored as the BPF
+ * stacks map holds it (a 32-word value: frame count, frames), decoded as the checkout's sampler does —
+ * lazily over one copy of the bytes where it has StackArena (issue 11), else every stack into BigInts.
+ */
+const STACK_WORDS = 32;
+const storedStacks = Buffer.alloc(steadySamples.length * STACK_WORDS * 8);
+steadySamples.forEach((x, i) => {
+  storedStacks.writeBigUInt64LE(BigInt(x.userAddrs.length), i * STACK_WORDS * 8);
+  x.userAddrs.forEach((a, j) => storedStacks.writeBigUInt64LE(a, i * STACK_WORDS * 8 + 8 + j * 8));
+});
+const arena = 'StackArena' in samplerModule ? new samplerModule.StackArena() : undefined;
+function readSamples(): RawSample[] {
+  if (!arena) {
+    return steadySamples.map((x, i) => ({ ...x, userAddrs: samplerModule.decodeStack(storedStacks, i * STACK_WORDS * 8, STACK_WORDS), kernelAddrs: [] }));
+  }
+  arena.reset();
+  const stored = new DataView(storedStacks.buffer, storedStacks.byteOffset, storedStacks.byteLength);
+  const at = steadySamples.map((_, i) => arena.add(stored, i * STACK_WORDS * 8, STACK_WORDS));
+  const stacks = arena.take();
+  return steadySamples.map((x, i) => new samplerModule.SampledStacks({ pid: x.pid, kind: x.kind, comm: x.comm, count: x.count, userStack: x.userStack!, kernelStack: 0n }, stacks, at[i]!, -1));
+}
 const keptDictionary = 'KeptDictionary' in exporterProfiles;
 function steadyInterval(note: (k: string, v: number) => void): void {
   const labeler = new MetadataLabeler({});
   const symbolizer = new ProcSymbolizer({});
   const kept = keptDictionary ? new exporterProfiles.KeptDictionary() : undefined;
   const window = { startMs: Date.now() - 10_000, endMs: Date.now() };
-  const build = () => exporterProfiles.buildProfiles(copySamples(), window, symbolizer, labeler, { frequencyHz: 19, shareDictionary: true, ...(kept ? { keptDictionary: kept } : {}) });
-  build(); // the first interval: tables, snapshots and labels of every process
+  const build = () => exporterProfiles.buildProfiles(readSamples(), window, symbolizer, labeler, { frequencyHz: 19, shareDictionary: true, ...(kept ? { keptDictionary: kept } : {}) });
+  const rows = new RowsEncoder();
+  // The rows push in steady state: the server confirmed every stack of the first interval.
+  const rowsEncode = (built: Profile[]) => rowsRequestBody(rows.encode(built).body);
+  rows.confirm(rows.encode(build().profiles).stackIds); // the first interval: tables, snapshots and labels of every process
   const k = keptDictionary ? 'kept dictionary' : 'new dictionary each interval';
   const INTERVALS = 5;
   let built: Profile[] = [];
-  note(`steady interval, ${k}: buildProfiles`, cpuUs(() => { for (let i = 0; i < INTERVALS; i++) built = build().profiles; }, INTERVALS));
-  if (writer) note(`steady interval, ${k}: encode (agent writer)`, cpuUs(() => { for (let i = 0; i < INTERVALS; i++) writer.encode(built); }, INTERVALS));
+  note(`steady interval, ${k}: read stacks + buildProfiles`, cpuUs(() => { for (let i = 0; i < INTERVALS; i++) built = build().profiles; }, INTERVALS));
+  if (writer) note(`steady interval, ${k}: encode (agent OTLP writer)`, cpuUs(() => { for (let i = 0; i < INTERVALS; i++) writer.encode(built); }, INTERVALS));
+  note(`steady interval, ${k}: encode (rows push)`, cpuUs(() => { for (let i = 0; i < INTERVALS; i++) rowsEncode(built); }, INTERVALS));
+  // What one steady interval allocates (garbage included: what the agent's GC pays for), apart from the CPU runs.
+  note(`steady interval, ${k}: KiB allocated, read stacks + buildProfiles + rows push`, allocatedKiB(() => rowsEncode(build().profiles)));
+}
+
+/** KiB allocated on the V8 heap by `f` (the sampling heap profiler, objects freed since included). */
+function allocatedKiB(f: () => void): number {
+  const session = new Session();
+  session.connect();
+  session.post('HeapProfiler.enable');
+  session.post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  f();
+  let bytes = 0;
+  session.post('HeapProfiler.stopSampling', (err, r) => {
+    if (err) throw err;
+    // KILN_BENCH_ALLOC_PROFILE=file keeps the profile (.heapprofile: by call stack, e.g. in Chrome's DevTools).
+    if (process.env.KILN_BENCH_ALLOC_PROFILE) writeFileSync(process.env.KILN_BENCH_ALLOC_PROFILE, JSON.stringify(r.profile));
+    const sum = (n: { selfSize: number; children: unknown[] }): number => n.selfSize + (n.children as (typeof n)[]).reduce((t, c) => t + sum(c), 0);
+    bytes = sum(r.profile.head);
+  });
+  session.disconnect();
+  return bytes / 1024;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { CPU_TYPE, DictionaryBuilder, type Labels, type Profile, type ProfileType } from '../model/index.js';
-import type { ProcessLabeler, RawSample, SampleKind, Symbolizer } from './types.js';
+import type { ProcessLabeler, RawSample, Symbolizer } from './types.js';
 
 /**
  * Turns one interval of raw samples into model profiles: one per process and kind —
@@ -117,18 +117,20 @@ export function buildProfiles(
     keptPids.push(pid);
     const b = shared ?? new DictionaryBuilder();
     const kept = opts.keptShare?.(pid) ?? 1;
-    const byKind: Record<SampleKind, Map<number, number>> = { cpu: new Map(), off_cpu: new Map() };
+    // Counts by stack, per kind (off-CPU only with --off-cpu: its map is made when first needed).
+    let cpu: Map<number, number> | undefined;
+    let offCpu: Map<number, number> | undefined;
     for (const s of list) {
       const stack = symbolizer.stack ? symbolizer.stack(s, b) : b.stack(symbolizer.symbolize(pid, s.userAddrs, s.kernelAddrs, b));
-      const counts = byKind[s.kind];
+      const counts = s.kind === 'cpu' ? (cpu ??= new Map()) : (offCpu ??= new Map());
       counts.set(stack, (counts.get(stack) ?? 0) + s.count);
     }
-    if (byKind.cpu.size > 0) {
-      const p = profileOf(CPU_TYPE, labels, window, periodNs / kept, periodNs / kept, b, byKind.cpu);
+    if (cpu) {
+      const p = profileOf(CPU_TYPE, labels, window, periodNs / kept, periodNs / kept, b, cpu);
       profiles.push(p);
       cpuProfiles.set(pid, p);
     }
-    if (byKind.off_cpu.size > 0) profiles.push(profileOf(OFF_CPU_TYPE, labels, window, opts.offCpuPeriodNs ?? 0, 1, b, byKind.off_cpu));
+    if (offCpu) profiles.push(profileOf(OFF_CPU_TYPE, labels, window, opts.offCpuPeriodNs ?? 0, 1, b, offCpu));
   }
   return { profiles, keptPids, cpuProfiles, droppedSamples };
 }

@@ -17,9 +17,11 @@ const MAX_CONFIRMED = 200_000;
 
 export interface RowsBody {
   readonly body: Uint8Array;
-  /** Every stack the request names: confirmed stored once the server accepts it. */
+  /** The stacks whose symbols the request carries: confirmed stored once the server accepts it. */
   readonly stackIds: Id[];
 }
+
+const NO_RESEND: ReadonlySet<Id> = new Set();
 
 export class RowsEncoder {
   private readonly ids = new WeakMap<SymbolDictionary, DictionaryIds>();
@@ -28,17 +30,18 @@ export class RowsEncoder {
 
   /**
    * One interval's profiles as a rows request: symbols for the stacks not confirmed stored, plus those in
-   * `resend` (stacks the server said it lacks), or for every stack when `resend` is 'all'.
+   * `resend` (stacks the server said it lacks), or for every stack when `resend` is 'all'. In a steady
+   * interval nearly every stack is confirmed: the request is the series and their stack ids, built
+   * without a per-stack object.
    */
-  encode(profiles: readonly Profile[], resend: ReadonlySet<Id> | 'all' = new Set()): RowsBody {
+  encode(profiles: readonly Profile[], resend: ReadonlySet<Id> | 'all' = NO_RESEND): RowsBody {
     const w = this.w;
     w.reset();
-    const named = new Set<Id>();
     const sent = { stacks: new Set<Id>(), locations: new Set<Id>(), functions: new Set<Id>(), mappings: new Set<Id>() };
     // Symbols first (the server reads them before the rows that use them), then the series.
     for (const p of profiles) {
       const ids = this.idsOf(p.dict);
-      for (const s of new Set(p.stacks)) {
+      for (const s of p.stacks) {
         const id = ids.stacks[s]!;
         if (sent.stacks.has(id) || !(resend === 'all' || resend.has(id) || !this.confirmed.has(id))) continue;
         sent.stacks.add(id);
@@ -47,8 +50,6 @@ export class RowsEncoder {
     }
     for (const p of profiles) {
       const ids = this.idsOf(p.dict);
-      const stackIds = p.stacks.map((s) => ids.stacks[s]!);
-      for (const id of stackIds) named.add(id);
       w.begin(ROWS.series);
       for (const l of p.labels) {
         w.begin(SERIES.labels);
@@ -66,11 +67,21 @@ export class RowsEncoder {
       w.int64(SERIES.timeMs, p.timeMs);
       w.int64(SERIES.durationNs, p.durationNs);
       w.double(SERIES.period, p.period);
-      w.packedFixed64(SERIES.stackIds, stackIds);
+      w.packedFixed64Of(SERIES.stackIds, p.stacks, ids.stacks);
       w.packedInt64(SERIES.values, p.values);
       w.end();
     }
-    return { body: w.finish(), stackIds: [...named] };
+    return { body: w.finish(), stackIds: [...sent.stacks] };
+  }
+
+  /** Every stack the profiles name (the server answered 409 for a request of them: none is sure stored). */
+  stackIdsOf(profiles: readonly Profile[]): Id[] {
+    const out = new Set<Id>();
+    for (const p of profiles) {
+      const ids = this.idsOf(p.dict);
+      for (const s of p.stacks) out.add(ids.stacks[s]!);
+    }
+    return [...out];
   }
 
   /** The server took a request naming these stacks: it has them stored. */
@@ -87,6 +98,8 @@ export class RowsEncoder {
   private idsOf(dict: SymbolDictionary): DictionaryIds {
     let ids = this.ids.get(dict);
     if (!ids) this.ids.set(dict, (ids = { mappings: [], functions: [], locations: [], stacks: [] }));
+    // Profiles of an interval share one dictionary: its ids are extended once, not once per profile.
+    if (ids.stacks.length === dict.stacks.length && ids.locations.length === dict.locations.length && ids.functions.length === dict.functions.length && ids.mappings.length === dict.mappings.length) return ids;
     return extendDictionaryIds(dict, ids);
   }
 
@@ -133,7 +146,7 @@ export class RowsEncoder {
     }
     w.begin(ROWS.stacks);
     w.fixed64(STACK.id, ids.stacks[s]!);
-    w.packedFixed64(STACK.locationIds, frames.map((loc) => ids.locations[loc]!));
+    w.packedFixed64Of(STACK.locationIds, frames, ids.locations);
     w.end();
   }
 }

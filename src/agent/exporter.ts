@@ -87,7 +87,7 @@ export class Exporter {
    * Collector, an older Kiln) gets this interval and the following ones as OTLP.
    */
   private rowsRequest(profiles: readonly Profile[], window: IntervalWindow, everySymbol: boolean): WireRequest {
-    const { body, stackIds } = this.rows.encode(profiles, everySymbol ? 'all' : new Set());
+    const { body, stackIds } = everySymbol ? this.rows.encode(profiles, 'all') : this.rows.encode(profiles);
     const http = rowsRequestBody(body);
     return {
       ...http,
@@ -97,7 +97,7 @@ export class Exporter {
       conflict: everySymbol
         ? undefined
         : () => {
-            this.rows.forget(stackIds);
+            this.rows.forget(this.rows.stackIdsOf(profiles));
             return this.rowsRequest(profiles, window, true);
           },
       unsupported: () => {

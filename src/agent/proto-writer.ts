@@ -12,8 +12,10 @@ const enum Wire {
 }
 
 export class ProtoWriter {
-  private buf = new Uint8Array(64 * 1024);
-  private view = new DataView(this.buf.buffer);
+  // A Buffer for its utf8 write, which encodes a string in place (TextEncoder.encodeInto needs a view
+  // of the destination: one object per string written).
+  private buf = Buffer.alloc(64 * 1024);
+  private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   private pos = 0;
   /** Start of each open message's body, innermost last. */
   private readonly open: number[] = [];
@@ -21,7 +23,7 @@ export class ProtoWriter {
   /** The bytes written so far (a copy: the buffer is reused after reset()). */
   finish(): Uint8Array {
     if (this.open.length > 0) throw new Error('ProtoWriter: a message is still open');
-    return this.buf.slice(0, this.pos);
+    return Uint8Array.prototype.slice.call(this.buf, 0, this.pos);
   }
 
   reset(): void {
@@ -121,13 +123,13 @@ export class ProtoWriter {
     for (let i = 0; i < values.length; i++) this.varint(values[i]!);
   }
 
-  /** A packed repeated fixed64 field of u64 ids, left out when empty. */
-  packedFixed64(field: number, ids: readonly bigint[]): void {
-    if (ids.length === 0) return;
+  /** A packed repeated fixed64 field of `ids[i]` for each index in `indices`, left out when empty. */
+  packedFixed64Of(field: number, indices: readonly number[], ids: readonly bigint[]): void {
+    if (indices.length === 0) return;
     this.tag(field, Wire.Len);
-    this.varint(8 * ids.length);
-    this.ensure(8 * ids.length);
-    for (let i = 0; i < ids.length; i++, this.pos += 8) this.view.setBigUint64(this.pos, ids[i]!, true);
+    this.varint(8 * indices.length);
+    this.ensure(8 * indices.length);
+    for (let i = 0; i < indices.length; i++, this.pos += 8) this.view.setBigUint64(this.pos, ids[indices[i]!]!, true);
   }
 
   /** A packed repeated int64 field (negative values as ten-byte two's complement, as protobuf writes them), left out when empty. */
@@ -206,21 +208,20 @@ export class ProtoWriter {
   }
 
   private utf8(s: string, at: number): number {
-    return encoder.encodeInto(s, this.buf.subarray(at)).written;
+    return this.buf.write(s, at, 'utf8');
   }
 
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
-    const next = new Uint8Array(size);
+    const next = Buffer.alloc(size);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
-    this.view = new DataView(next.buffer);
+    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
   }
 }
 
-const encoder = new TextEncoder();
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 function varintSize(v: number): number {

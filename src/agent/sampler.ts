@@ -32,6 +32,7 @@ export class Sampler {
   private readonly countValues = Buffer.alloc(BATCH * 8);
   private readonly stackKeys = Buffer.alloc(BATCH * STACK_KEY_SIZE);
   private readonly stackValues = Buffer.alloc(stackBatch(LARGEST_STACK_WORDS) * LARGEST_STACK_WORDS * 8);
+  private readonly stackValuesView = new DataView(this.stackValues.buffer, this.stackValues.byteOffset, this.stackValues.byteLength);
   private readonly arena = new StackArena();
 
   constructor(private readonly bpf: BpfProfiler) {
@@ -62,7 +63,7 @@ export class Sampler {
     for (const { fd, words } of maps.stacks) {
       const value = words * 8;
       drainMap(this.bpf.lib, fd, { key: STACK_KEY_SIZE, value, batch: stackBatch(words) }, this.stackKeys, this.stackValues, (keys, values, i) =>
-        stackAt.set(keys.readBigUInt64LE(i * STACK_KEY_SIZE), this.arena.add(values, i * value, words)),
+        stackAt.set(keys.readBigUInt64LE(i * STACK_KEY_SIZE), this.arena.add(this.stackValuesView, i * value, words)),
       );
     }
     const stacks = this.arena.take();
@@ -78,32 +79,37 @@ export class Sampler {
  * one right-sized copy (take()) that the interval's samples share.
  */
 export class StackArena {
-  private buf = Buffer.alloc(64 * 1024);
+  private buf = new DataView(new ArrayBuffer(64 * 1024));
   private used = 0;
 
   reset(): void {
     this.used = 0;
   }
 
-  /** Copies the stack stored at `off` (a value of `words` words) and returns where it now starts. */
-  add(values: Buffer, off: number, words: number): number {
-    const len = Math.min(words - 1, Number(values.readBigUInt64LE(off)));
+  /**
+   * Copies the stack stored at `off` of `values` (a value of `words` words) and returns where it now
+   * starts. Word by word through views: a Buffer copy of a range makes a view object per stack.
+   */
+  add(values: DataView, off: number, words: number): number {
+    // The count's high half is 0 (at most 127 frames) unless the value is corrupt: then it is clamped.
+    const count = values.getUint32(off + 4, true) === 0 ? values.getUint32(off, true) : Infinity;
+    const len = Math.min(words - 1, count);
     const bytes = (len + 1) * 8;
-    if (this.used + bytes > this.buf.length) {
-      const bigger = Buffer.alloc(Math.max(this.buf.length * 2, this.used + bytes));
-      this.buf.copy(bigger, 0, 0, this.used);
-      this.buf = bigger;
+    if (this.used + bytes > this.buf.byteLength) {
+      const bigger = new Uint8Array(Math.max(this.buf.byteLength * 2, this.used + bytes));
+      bigger.set(new Uint8Array(this.buf.buffer, 0, this.used));
+      this.buf = new DataView(bigger.buffer);
     }
     const at = this.used;
-    this.buf.writeUInt32LE(len, at);
-    this.buf.writeUInt32LE(0, at + 4);
-    values.copy(this.buf, at + 8, off + 8, off + bytes);
+    this.buf.setUint32(at, len, true);
+    this.buf.setUint32(at + 4, 0, true);
+    for (let i = 8; i < bytes; i += 4) this.buf.setUint32(at + i, values.getUint32(off + i, true), true);
     this.used += bytes;
     return at;
   }
 
-  take(): Buffer {
-    return Buffer.from(this.buf.subarray(0, this.used));
+  take(): DataView {
+    return new DataView(this.buf.buffer.slice(0, this.used));
   }
 }
 
@@ -117,10 +123,13 @@ export class SampledStacks implements RawSample {
   private user: bigint[] | undefined;
   private kernel: bigint[] | undefined;
 
-  /** `userAt`/`kernelAt`: where each stack starts in `stacks` (-1: none, or not stored). */
+  /**
+   * `stacks`: the interval's stack bytes, as a view (its 64-bit reads make one BigInt each, where a
+   * Buffer's make several); `userAt`/`kernelAt`: where each stack starts in it (-1: none, or not stored).
+   */
   constructor(
     row: CountRow,
-    private readonly stacks: Buffer,
+    private readonly stacks: DataView,
     private readonly userAt: number,
     private readonly kernelAt: number,
   ) {
@@ -140,20 +149,23 @@ export class SampledStacks implements RawSample {
   }
 
   get userDepth(): number {
-    return this.userAt < 0 ? 0 : this.stacks.readUInt32LE(this.userAt);
+    return this.userAt < 0 ? 0 : this.stacks.getUint32(this.userAt, true);
   }
 
   get userLeaf(): bigint | undefined {
-    return this.userDepth === 0 ? undefined : this.stacks.readBigUInt64LE(this.userAt + 8);
+    return this.userDepth === 0 ? undefined : this.stacks.getBigUint64(this.userAt + 8, true);
   }
 
   get kernelDepth(): number {
-    return this.kernelAt < 0 ? 0 : this.stacks.readUInt32LE(this.kernelAt);
+    return this.kernelAt < 0 ? 0 : this.stacks.getUint32(this.kernelAt, true);
   }
 }
 
-function framesAt(stacks: Buffer, at: number): bigint[] {
-  return at < 0 ? [] : decodeStack(stacks, at, stacks.readUInt32LE(at) + 1);
+function framesAt(stacks: DataView, at: number): bigint[] {
+  if (at < 0) return [];
+  const addrs: bigint[] = new Array<bigint>(stacks.getUint32(at, true));
+  for (let i = 0; i < addrs.length; i++) addrs[i] = stacks.getBigUint64(at + 8 + i * 8, true);
+  return addrs;
 }
 
 /** Frames of one stored stack of `words` words, leaf first: the first word counts them, the tail is stale. */

@@ -94,6 +94,24 @@ describe('Exporter', () => {
     ex.close();
   });
 
+  it('rows push: symbols until the server has a stack; after a 409 the request goes again with every symbol', async () => {
+    const srv = await receiver([200, 409, 200, 200]);
+    const ex = new Exporter(options(srv.url, { protocol: 'kiln' }));
+    const push = async () => {
+      ex.submit([profile('a')], window);
+      expect(await ex.flush(5000)).toBe(true);
+    };
+    await push(); // symbols and rows, accepted: the stack is confirmed
+    await push(); // rows alone; the server lacks the stack (a restart): 409, then every symbol again
+    await push(); // confirmed again by that request: rows alone
+    const sizes = srv.got.map((g) => g.body.length);
+    expect(srv.got.map((g) => g.url)).toEqual(Array(4).fill('/kiln/v1/rows'));
+    expect(sizes[1]).toBeLessThan(sizes[0]!);
+    expect(sizes[2]).toBe(sizes[0]);
+    expect(sizes[3]).toBe(sizes[1]);
+    ex.close();
+  });
+
   it('drops a request the server rejects (401) instead of retrying it forever', async () => {
     const srv = await receiver([401, 200]);
     const failures: boolean[] = [];

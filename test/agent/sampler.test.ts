@@ -24,6 +24,7 @@ function storedStacks(words: number, stacks: bigint[][], countOverride?: number[
   return buf;
 }
 
+const view = (b: Buffer) => new DataView(b.buffer, b.byteOffset, b.byteLength);
 const row = (userStack: bigint, kernelStack: bigint): CountRow => ({ pid: 42, kind: 'cpu', userStack, kernelStack, comm: 'burner', count: 3 });
 
 describe('Sampler stacks, decoded when asked for', () => {
@@ -34,21 +35,24 @@ describe('Sampler stacks, decoded when asked for', () => {
     // A count past the value's room (the kernel never writes one, but the reader must clamp it): 31 frames kept.
     const smallValues = storedStacks(32, small, [1, 31, 0, 12]);
     const largeValues = storedStacks(128, large);
-    const clamped = storedStacks(32, [frames(31, 0x1000n)], [500]);
+    const clamped = storedStacks(32, [frames(31, 0x1000n), frames(31, 0x2000n)], [500, 2 ** 32 + 1]);
     const arena = new StackArena();
     arena.reset();
     const at = [
-      ...small.map((_, i) => arena.add(smallValues, i * 32 * 8, 32)),
-      ...large.map((_, i) => arena.add(largeValues, i * 128 * 8, 128)),
-      arena.add(clamped, 0, 32),
+      ...small.map((_, i) => arena.add(view(smallValues), i * 32 * 8, 32)),
+      ...large.map((_, i) => arena.add(view(largeValues), i * 128 * 8, 128)),
+      arena.add(view(clamped), 0, 32),
+      arena.add(view(clamped), 32 * 8, 32),
     ];
     const stacks = arena.take();
     const expected = [
       ...small.map((_, i) => decodeStack(smallValues, i * 32 * 8, 32)),
       ...large.map((_, i) => decodeStack(largeValues, i * 128 * 8, 128)),
       decodeStack(clamped, 0, 32),
+      decodeStack(clamped, 32 * 8, 32),
     ];
     expect(expected[6]).toHaveLength(31);
+    expect(expected[7]).toEqual(frames(31, 0x2000n));
     at.forEach((userAt, i) => {
       const s = new SampledStacks(row(BigInt(i + 1), 0n), stacks, userAt, i === 1 ? at[3]! : -1);
       expect(s.userDepth).toBe(expected[i]!.length);
@@ -69,7 +73,7 @@ describe('Sampler stacks, decoded when asked for', () => {
       arena.reset();
       const many = Array.from({ length: 600 }, (_, i) => Array.from({ length: 100 }, (_, j) => base + BigInt(i * 1000 + j)));
       const values = storedStacks(128, many);
-      const at = many.map((_, i) => arena.add(values, i * 128 * 8, 128));
+      const at = many.map((_, i) => arena.add(view(values), i * 128 * 8, 128));
       const stacks = arena.take();
       return { many, samples: at.map((a, i) => new SampledStacks(row(BigInt(i + 1), 0n), stacks, a, -1)) };
     };
@@ -96,7 +100,7 @@ describe('a known stack of a sampled process', () => {
       const values = storedStacks(32, [addrs]);
       const arena = new StackArena();
       arena.reset();
-      const stacks = (arena.add(values, 0, 32), arena.take());
+      const stacks = (arena.add(view(values), 0, 32), arena.take());
       let decoded = 0;
       /** The sampler's sample, counting how often its addresses are decoded. */
       const sample = (): RawSample => {
