@@ -90,15 +90,15 @@ export class DecodeBudget {
     this.seen = new Set();
   }
 
-  /** Call once per sample as soon as its location ids are read. */
-  sample(locationIds: readonly number[], sampleIndex: number): void {
-    const depth = locationIds.length;
+  /** Call once per sample as soon as its location ids, `locationIds[from .. to)`, are read. */
+  sample(locationIds: readonly number[], from: number, to: number, sampleIndex: number): void {
+    const depth = to - from;
     this.countSample(sampleIndex, depth);
     if (this.stacksCountedByDecoder) return;
     // Two independent 32-bit FNV-style hashes make the chance that two stacks collide negligible.
     let h1 = 0x811c9dc5;
     let h2 = depth;
-    for (let i = 0; i < depth; i++) {
+    for (let i = from; i < to; i++) {
       const id = locationIds[i]! | 0;
       h1 = Math.imul(h1 ^ id, 0x01000193);
       h2 = Math.imul(h2 + id, 0x5bd1e995) ^ (h2 >>> 15);

@@ -236,17 +236,18 @@ function readValueType(r: WireReader): PprofValueType {
 }
 
 /**
- * Reads one sample into the flat columns. Its location ids are collected in `scratch` first (reused
- * for every sample) so the request's budget can check them before they are kept.
+ * Reads one sample into the flat columns, checking it against the request's budget as soon as its
+ * location ids are read (a sample that breaks a limit stops the whole scan, which is then dropped).
  */
-function scanSample(r: WireReader, out: PprofScanSamples, scratch: number[], budget: DecodeBudget | undefined): void {
+function scanSample(r: WireReader, out: PprofScanSamples, budget: DecodeBudget | undefined): void {
   const outer = r.enter();
-  scratch.length = 0;
+  const ids = out.locationIds;
+  const from = ids.length;
   while (r.pos < r.end) {
     const t = r.varint();
-    if (t === T1_BYTES) r.packed(scratch);
+    if (t === T1_BYTES) r.packed(ids);
     else if (t === T2_BYTES) r.packed(out.values);
-    else if (t === T1_VARINT) scratch.push(r.varint());
+    else if (t === T1_VARINT) ids.push(r.varint());
     else if (t === T2_VARINT) out.values.push(r.varint());
     else if (t === T3_BYTES) {
       const o = r.enter();
@@ -263,9 +264,8 @@ function scanSample(r: WireReader, out: PprofScanSamples, scratch: number[], bud
     } else r.skipField(t);
   }
   r.leave(outer);
-  budget?.sample(scratch, out.locationStart.length - 1);
-  for (let i = 0; i < scratch.length; i++) out.locationIds.push(scratch[i]!);
-  out.locationStart.push(out.locationIds.length);
+  budget?.sample(ids, from, ids.length, out.locationStart.length - 1);
+  out.locationStart.push(ids.length);
   out.valueStart.push(out.values.length);
   out.labelStart.push(out.labels.length);
 }
@@ -405,7 +405,6 @@ export function scanPprof(buf: Uint8Array, budget?: DecodeBudget): PprofScan {
   const functions: PprofFunctions = { ids: [], names: [], systemNames: [], filenames: [] };
   const locations: PprofScanLocations = { ids: [], mappingIds: [], addressAt: [], lineStart: [0], lineFunctionIds: [], lineNumbers: [] };
   const samples: PprofScanSamples = { locationStart: [0], locationIds: [], valueStart: [0], values: [], labelStart: [0], labels: [] };
-  const scratch: number[] = [];
   while (r.pos < r.end) {
     const t = r.varint();
     switch (t) {
@@ -413,7 +412,7 @@ export function scanPprof(buf: Uint8Array, budget?: DecodeBudget): PprofScan {
         sampleTypes.push(readValueType(r));
         break;
       case T2_BYTES:
-        scanSample(r, samples, scratch, budget);
+        scanSample(r, samples, budget);
         break;
       case T3_BYTES:
         mappings.push(readMapping(r));

@@ -1,4 +1,3 @@
-import xxhash from 'xxhash-wasm';
 import { InputError, functionId, locationId, mappingId } from '../model/index.js';
 import type { FunctionInfo, Id, Line, Location, Mapping, Profile, Stack, SymbolDictionary } from '../model/index.js';
 // The memo's bounds and key layout are the write path's own (ContentIds).
@@ -11,8 +10,8 @@ import { PprofSampleBuckets, scanPprofPayload, stringLookup } from '../formats/p
 import { IdIndex } from '../formats/pprof-symbols.js';
 import type { PprofScan } from '../formats/pprof-wire.js';
 import { asBuffer, scanString, uint64At } from '../formats/pprof-wire.js';
-
-const { h64Raw } = await xxhash();
+import { doubled, room } from './open-addressing.js';
+import { StackMemo } from './pprof-stack-memo.js';
 
 /**
  * pprof → profiles ready for the store, computing content ids straight from the wire bytes.
@@ -62,24 +61,6 @@ const INLINE_KEY = FN_SLOT * 4 - KEY_AT;
 /** Functions memoized before the memo starts over: keeps the table at 16 MiB at most. */
 const MAX_FUNCTIONS = 1 << 17;
 
-interface StackEntry {
-  readonly slots: Int32Array;
-  readonly lo: number;
-  readonly hi: number;
-  /** Small serial number: index of the per-request tables. */
-  readonly serial: number;
-  /** The StoredStacks (by id) found to hold this stack; stored stacks stay stored, so it need not be asked again. */
-  storedIn: number;
-}
-
-/** `a` with room for index `n`. */
-function room<T extends Int32Array | Uint32Array | Float64Array>(a: T, n: number, make: (size: number) => T): T {
-  if (n < a.length) return a;
-  const b = make(Math.max(n + 1, a.length * 2));
-  b.set(a);
-  return b;
-}
-
 const ids64 = (words: Uint32Array): BigUint64Array => new BigUint64Array(words.buffer, words.byteOffset, words.length / 2);
 
 /**
@@ -111,15 +92,13 @@ class WireIds {
   /** Mapping slot (1-based; 0 = no mapping) by `binary \0 buildId`, and each slot's id words. */
   private mappings = new Map<string, number>();
   mapIds = new Uint32Array(2 * 64);
-  private stacks = new Map<number, StackEntry>();
-  private stackSerial = 0;
-  private stackSlots = 0;
-  private idBuf = new Uint32Array(2 * 256);
+  /** Stacks by their location slots; a stack's serial indexes the per-request tables. */
+  readonly stacks = new StackMemo();
 
   /** Starts a request over one scanned pprof: its mappings, functions and locations get their slots. */
   begin(scan: PprofScan, text: Buffer, str: (i: number) => string): WireRequest {
     if (this.fnCount + this.locCount > CAPACITY || this.fnCount > MAX_FUNCTIONS) this.forget();
-    if (this.stacks.size > STACK_CAPACITY || this.stackSlots > STACK_SLOTS_CAPACITY) this.forgetStacks();
+    if (this.stacks.size > STACK_CAPACITY || this.stacks.slotsHeld > STACK_SLOTS_CAPACITY) this.stacks.forget();
     return new WireRequest(this, scan, text, str);
   }
 
@@ -141,25 +120,72 @@ class WireIds {
   }
 
   /**
-   * The function entry of (name, system name, file) given as byte ranges of `bytes`; `decode` gives the
-   * three strings when the entry is new (the id is hashed from them).
+   * The function entry of each of the first `count` pprof function rows of `scan`, into `out`; `decode(k)` gives row k's three strings when its entry is new (the id is hashed from them).
+   *
+   * In three passes, because each lookup's first read of its table slot misses the cache (the table
+   * is ≈ 1 MiB for an agent's ≈ 5 000 functions, and the lookups land at random): the keys' hashes
+   * first, then one read of every slot a lookup will start at — independent loads the CPU overlaps,
+   * where a lookup's hashing and comparing between them kept it waiting on one miss at a time — and
+   * then the lookups, mostly from cache.
    */
-  functionSlot(bytes: Uint8Array, n0: number, n1: number, s0: number, s1: number, f0: number, f1: number, decode: () => FunctionInfo): number {
-    // Hashed on the lengths and the ends of each string, not every byte (names of one program share
-    // long prefixes, rarely their last bytes too): the bytes are compared in full on a match anyway,
-    // and hashing all of them was as costly as the compare (≈ 180 KB per agent push).
-    let h = Math.imul(n1 - n0, 0x9e3779b1) ^ (s1 - s0) ^ Math.imul(f1 - f0, 0x85ebca6b);
-    h = ends(h, bytes, n0, n1);
-    if (s1 > s0) h = ends(h, bytes, s0, s1);
-    if (f1 > f0) h = ends(h, bytes, f0, f1);
-    h ^= h >>> 15;
+  functionSlots(scan: PprofScan, count: number, str: (i: number) => string, decode: (k: number) => FunctionInfo, out: Int32Array): void {
+    const fns = scan.functions;
+    const { stringStart: start, stringEnd: end, bytes } = scan;
+    if (this.keyHash.length < count) {
+      this.keyHash = new Int32Array(2 * count);
+      this.keySysLength = new Int32Array(2 * count);
+    }
+    const hashes = this.keyHash;
+    const sysLengths = this.keySysLength;
+    for (let k = 0; k < count; k++) {
+      const n = fns.names[k]!;
+      const sy = fns.systemNames[k]!;
+      const f = fns.filenames[k]!;
+      // Checked as decodePprof's str() does, whether or not the function is used.
+      if (start[n] === undefined) str(n);
+      if (start[sy] === undefined) str(sy);
+      if (start[f] === undefined) str(f);
+      const n0 = start[n]!;
+      const n1 = end[n]!;
+      const s0 = start[sy]!;
+      const s1 = end[sy]!;
+      // Most encoders (Go's runtime/pprof, pprof-format) write the name again as the system name. Such
+      // a key keeps the name's bytes once, marked by a system-name length of -1: half the bytes to
+      // compare, and most keys then fit the slot's inline bytes (with the name twice they spilled into
+      // the arena, a second cache miss per lookup). The mark is canonical — set whenever the two
+      // strings' bytes are equal, whether or not they share a string-table index — so one function
+      // never gets two entries.
+      const sysSame = (s0 === n0 && s1 === n1) || (s1 - s0 === n1 - n0 && sameBytes(bytes, n0, s0, n1 - n0));
+      sysLengths[k] = sysSame ? -1 : s1 - s0;
+      hashes[k] = keyHash(bytes, n0, n1, sysLengths[k]!, s0, sysSame ? s0 : s1, start[f]!, end[f]!);
+    }
+    let touched = 0;
+    const mask = this.fnTable.length / FN_SLOT - 1;
+    for (let k = 0; k < count; k++) touched ^= this.fnTable[(hashes[k]! & mask) * FN_SLOT + 1]!;
+    this.touched = touched;
+    for (let k = 0; k < count; k++) {
+      const sy = fns.systemNames[k]!;
+      const f = fns.filenames[k]!;
+      const sysLength = sysLengths[k]!;
+      out[k] = this.functionSlot(bytes, hashes[k]!, start[fns.names[k]!]!, end[fns.names[k]!]!, sysLength, start[sy]!, sysLength < 0 ? start[sy]! : end[sy]!, start[f]!, end[f]!, k, decode);
+    }
+  }
+
+  /** Scratch per function row of a request: its key's hash and system-name length. */
+  private keyHash = new Int32Array(1024);
+  private keySysLength = new Int32Array(1024);
+  /** Kept so the touching loads in functionSlots are not optimized away. */
+  touched = 0;
+
+  /** The function entry of a key (byte ranges of `bytes`, hash `h`: see functionSlots). */
+  private functionSlot(bytes: Uint8Array, h: number, n0: number, n1: number, sysLength: number, s0: number, s1: number, f0: number, f1: number, k: number, decode: (k: number) => FunctionInfo): number {
     const table = this.fnTable;
     const mask = table.length / FN_SLOT - 1;
     let at = h & mask;
     for (; ; at = (at + 1) & mask) {
       const e = table[at * FN_SLOT + 1]! - 1;
       if (e < 0) break;
-      if (table[at * FN_SLOT] === h && this.sameKey(at, bytes, n0, n1, s0, s1, f0, f1)) return e;
+      if (table[at * FN_SLOT] === h && this.sameKey(at, bytes, n0, n1, sysLength, s0, s1, f0, f1)) return e;
     }
     // New: keep its key, hash its id.
     const e = this.fnCount++;
@@ -181,14 +207,14 @@ class WireIds {
       k.set(this.fnFirstKey);
       this.fnFirstKey = k;
     }
-    const f = decode();
+    const f = decode(k);
     setWords(this.fnIds, e, functionId(f.name, f.systemName, f.file));
     // `at` is the empty slot the probe ended on.
     const base = at * FN_SLOT;
     table[base] = h;
     table[base + 1] = e + 1;
     table[base + 2] = n1 - n0;
-    table[base + 3] = s1 - s0;
+    table[base + 3] = sysLength;
     table[base + 4] = f1 - f0;
     table[base + 5] = at0;
     this.fnTableBytes.set(this.arena.subarray(at0, at0 + Math.min(len, INLINE_KEY)), base * 4 + KEY_AT);
@@ -197,10 +223,10 @@ class WireIds {
   }
 
   /** Whether table slot `at` holds this key: its first bytes from the slot, any rest from the arena. */
-  private sameKey(at: number, bytes: Uint8Array, n0: number, n1: number, s0: number, s1: number, f0: number, f1: number): boolean {
+  private sameKey(at: number, bytes: Uint8Array, n0: number, n1: number, sysLength: number, s0: number, s1: number, f0: number, f1: number): boolean {
     const t = this.fnTable;
     const base = at * FN_SLOT;
-    if (t[base + 2] !== n1 - n0 || t[base + 3] !== s1 - s0 || t[base + 4] !== f1 - f0) return false;
+    if (t[base + 2] !== n1 - n0 || t[base + 3] !== sysLength || t[base + 4] !== f1 - f0) return false;
     const inline = this.fnTableBytes;
     const from = base * 4 + KEY_AT;
     const arena = this.arena;
@@ -213,20 +239,8 @@ class WireIds {
   }
 
   private rehash(): void {
-    const old = this.fnTable;
-    const table = new Int32Array(old.length * 2);
-    const mask = table.length / FN_SLOT - 1;
-    for (let i = 0; i < old.length; i += FN_SLOT) {
-      if (old[i + 1] === 0) continue;
-      for (let at = old[i]! & mask; ; at = (at + 1) & mask) {
-        if (table[at * FN_SLOT + 1] === 0) {
-          table.set(old.subarray(i, i + FN_SLOT), at * FN_SLOT);
-          break;
-        }
-      }
-    }
-    this.fnTable = table;
-    this.fnTableBytes = new Uint8Array(table.buffer);
+    this.fnTable = doubled(this.fnTable, FN_SLOT);
+    this.fnTableBytes = new Uint8Array(this.fnTable.buffer);
   }
 
   /** The slot of a location holding one line of function entry `fn` (no address: symbolized frames are known by their lines). */
@@ -271,55 +285,6 @@ class WireIds {
     return slot;
   }
 
-  /** The stack of these location slots (`slots[0 .. n)`, leaf first), memoized. */
-  stack(slots: Int32Array, n: number): StackEntry {
-    let h = n | 0;
-    for (let i = 0; i < n; i++) h = Math.imul(h ^ slots[i]!, 0x5bd1e995) ^ (h >>> 15);
-    const key = h & 0x3fffffff;
-    const seen = this.stacks.get(key);
-    if (seen !== undefined && seen.slots.length === n) {
-      let same = true;
-      for (let i = 0; i < n; i++) {
-        if (seen.slots[i] !== slots[i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return seen;
-    }
-    // New (or a hash collision, which replaces the older entry): the model's stackId, xxhash64 of
-    // [3, location ids…] as little-endian u64s.
-    if (this.idBuf.length < 2 * n + 2) this.idBuf = new Uint32Array(4 * n + 2);
-    const buf = this.idBuf;
-    buf[0] = 3;
-    buf[1] = 0;
-    for (let i = 0; i < n; i++) {
-      buf[2 * i + 2] = this.locIds[2 * slots[i]!]!;
-      buf[2 * i + 3] = this.locIds[2 * slots[i]! + 1]!;
-    }
-    const id = h64Raw(new Uint8Array(buf.buffer, 0, (n + 1) * 8));
-    const e: StackEntry = { slots: slots.slice(0, n), lo: Number(id & 0xffffffffn), hi: Number(id >> 32n), serial: this.stackSerial++, storedIn: 0 };
-    this.stacks.set(key, e);
-    this.stackSlots += n - (seen ? seen.slots.length : 0);
-    return e;
-  }
-
-  get stackSerials(): number {
-    return this.stackSerial;
-  }
-
-  get locationSlots(): number {
-    return this.locCount;
-  }
-
-  get functionSlots(): number {
-    return this.fnCount;
-  }
-
-  get mappingSlots(): number {
-    return this.mappings.size + 1;
-  }
-
   private forget(): void {
     this.fnTable = new Int32Array(FN_SLOT << 13);
     this.fnTableBytes = new Uint8Array(this.fnTable.buffer);
@@ -330,14 +295,27 @@ class WireIds {
     this.locCount = 0;
     this.mappings = new Map();
     // Slots name locations: once those are forgotten, stacks memoized by slot must go too.
-    this.forgetStacks();
+    this.stacks.forget();
   }
+}
 
-  private forgetStacks(): void {
-    this.stacks = new Map();
-    this.stackSerial = 0;
-    this.stackSlots = 0;
-  }
+/**
+ * A function key's hash: on the lengths and the ends of each string, not every byte (names of one
+ * program share long prefixes, rarely their last bytes too): the bytes are compared in full on a match
+ * anyway, and hashing all of them was as costly as the compare (≈ 180 KB per agent push).
+ */
+function keyHash(bytes: Uint8Array, n0: number, n1: number, sysLength: number, s0: number, s1: number, f0: number, f1: number): number {
+  let h = Math.imul(n1 - n0, 0x9e3779b1) ^ sysLength ^ Math.imul(f1 - f0, 0x85ebca6b);
+  h = ends(h, bytes, n0, n1);
+  if (s1 > s0) h = ends(h, bytes, s0, s1);
+  if (f1 > f0) h = ends(h, bytes, f0, f1);
+  return h ^ (h >>> 15);
+}
+
+/** Whether `bytes[a .. a + n)` and `bytes[b .. b + n)` are the same bytes. */
+function sameBytes(bytes: Uint8Array, a: number, b: number, n: number): boolean {
+  for (let i = 0; i < n; i++) if (bytes[a + i] !== bytes[b + i]) return false;
+  return true;
 }
 
 /** `h` mixed with the first and last 8 bytes of `bytes[from .. to)`. */
@@ -398,7 +376,8 @@ class WireRequest {
   private readonly functionsById: IdIndex;
   private readonly mappingSlotOfRow: Int32Array;
   private readonly mappingsById: IdIndex;
-  private readonly stacks: StackEntry[] = [];
+  /** The request's distinct stacks (memo serials), in order of first use. */
+  private readonly stacks: number[] = [];
   private slots = new Int32Array(256);
 
   constructor(
@@ -425,20 +404,8 @@ class WireRequest {
     const functionIds = brokenIds ? locs.ids : fns.ids;
     this.functionsById = new IdIndex(functionIds);
     this.functionSlotOfRow = new Int32Array(functionIds.length);
-    const { stringStart: start, stringEnd: end } = scan;
-    const bytes = scan.bytes;
-    for (let k = 0; k < functionIds.length; k++) {
-      const n = fns.names[k]!;
-      const sy = fns.systemNames[k]!;
-      const f = fns.filenames[k]!;
-      // Checked as decodePprof's str() does, whether or not the function is used.
-      if (start[n] === undefined) str(n);
-      if (start[sy] === undefined) str(sy);
-      if (start[f] === undefined) str(f);
-      const slot = memo.functionSlot(bytes, start[n]!, end[n]!, start[sy]!, end[sy]!, start[f]!, end[f]!, () => this.functionInfo(k));
-      this.functionSlotOfRow[k] = slot;
-      this.functionsById.set(functionIds[k]!, k);
-    }
+    memo.functionSlots(scan, functionIds.length, str, (k) => this.functionInfo(k), this.functionSlotOfRow);
+    for (let k = 0; k < functionIds.length; k++) this.functionsById.set(functionIds[k]!, k);
 
     this.locationsById = new IdIndex(locs.ids);
     this.locationSlot = new Int32Array(locs.ids.length);
@@ -459,7 +426,7 @@ class WireRequest {
           fnSlots.push(this.lineFunction(id, j));
           lines.push(this.lineNumber(j));
         }
-        slot = memo.otherLocation(mappingSlot, fnSlots.length === 0 ? uint64At(bytes, locs.addressAt[k]!) : 0n, fnSlots, lines);
+        slot = memo.otherLocation(mappingSlot, fnSlots.length === 0 ? uint64At(scan.bytes, locs.addressAt[k]!) : 0n, fnSlots, lines);
       }
       this.locationSlot[k] = slot;
       this.locationsById.set(id, k);
@@ -521,11 +488,11 @@ class WireRequest {
       }
       slots[j] = slot;
     }
-    const e = this.memo.stack(slots, n);
-    let local = dictIndex.stack.get(e.serial);
+    const e = this.memo.stacks.serial(slots, n, this.memo.locIds);
+    let local = dictIndex.stack.get(e);
     if (local < 0) {
       local = this.stacks.push(e) - 1;
-      dictIndex.stack.set(e.serial, local);
+      dictIndex.stack.set(e, local);
     }
     return local;
   }
@@ -540,19 +507,23 @@ class WireRequest {
     const stackWords = new Uint32Array(2 * this.stacks.length);
     const ids = { mappings: [] as number[], functions: [] as number[], locations: [] as number[] };
     let firstRows = false;
+    const memo = this.memo.stacks;
     for (let j = 0; j < this.stacks.length; j++) {
       const e = this.stacks[j]!;
-      stackWords[2 * j] = e.lo;
-      stackWords[2 * j + 1] = e.hi;
-      if (stored !== undefined && (e.storedIn === stored.id || stored.has(e.lo, e.hi))) {
-        e.storedIn = stored.id;
+      const lo = memo.ids[2 * e]!;
+      const hi = memo.ids[2 * e + 1]!;
+      stackWords[2 * j] = lo;
+      stackWords[2 * j + 1] = hi;
+      if (stored !== undefined && (memo.storedIn[e] === stored.id || stored.has(lo, hi))) {
+        memo.storedIn[e] = stored.id;
         dict.stacks[j] = STORED_STACK;
         continue;
       }
       if (!firstRows) this.findFirstRows();
       firstRows = true;
       const frames: number[] = [];
-      for (let i = 0; i < e.slots.length; i++) frames.push(this.location(e.slots[i]!, dict, ids));
+      const slots = memo.slotsOf(e);
+      for (let i = 0; i < slots.length; i++) frames.push(this.location(slots[i]!, dict, ids));
       dict.stacks[j] = frames;
     }
     const stackIds = ids64(stackWords);

@@ -1,0 +1,113 @@
+import xxhash from 'xxhash-wasm';
+import { doubled, room } from './open-addressing.js';
+
+const { h64Raw } = await xxhash();
+
+/** Int32s per table slot: [hash, serial + 1 (0 = empty)]. */
+const SLOT = 2;
+
+/**
+ * The decode thread's stacks, by their location slots (pprof-ingest.ts's memo), across requests: each
+ * gets a small serial number and its content id once, and is then found by comparing its slots.
+ *
+ * Flat typed arrays, not a Map of objects: an agent push looks up ≈ 800 stacks of ≈ 25 frames among
+ * thousands memoized, and the lookup is bound by memory latency. A Map entry, its object and the
+ * object's slot array were four cache misses; here a table slot and the slots themselves, kept in one
+ * arena, are one or two. Every hit is confirmed by comparing all slots, never by the hash alone.
+ */
+export class StackMemo {
+  private table = new Int32Array(SLOT << 13);
+  private count = 0;
+  private arena = new Int32Array(1 << 16);
+  private arenaLength = 0;
+  /** Stack serial i's slots: arena[start[i] .. start[i] + length[i]). */
+  private start = new Int32Array(1024);
+  private length = new Int32Array(1024);
+  /** Stack serial i's content id as u32 words (low, high). */
+  ids = new Uint32Array(2 * 1024);
+  /** The StoredStacks (by its id) found to hold stack i (0: none yet); stored stacks stay stored, so it need not be asked again. */
+  storedIn = new Int32Array(1024);
+  private idBuf = new Uint32Array(2 * 256);
+
+  /** Stacks memoized. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Location slots held by all of them. */
+  get slotsHeld(): number {
+    return this.arenaLength;
+  }
+
+  forget(): void {
+    this.table = new Int32Array(SLOT << 13);
+    this.count = 0;
+    this.arenaLength = 0;
+    this.storedIn.fill(0);
+  }
+
+  /** Stack i's location slots (a view: valid until the memo is next changed). */
+  slotsOf(i: number): Int32Array {
+    const from = this.start[i]!;
+    return this.arena.subarray(from, from + this.length[i]!);
+  }
+
+  /**
+   * The serial of the stack of location slots `slots[0 .. n)` (leaf first); a new one gets the model's
+   * stackId, xxhash64 of [3, location ids…] as little-endian u64s, from `locIds` (u32 words per slot).
+   */
+  serial(slots: Int32Array, n: number, locIds: Uint32Array): number {
+    let h = n | 0;
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ slots[i]!, 0x5bd1e995) ^ (h >>> 15);
+    const table = this.table;
+    const mask = table.length / SLOT - 1;
+    let at = h & mask;
+    for (; ; at = (at + 1) & mask) {
+      const e = table[at * SLOT + 1]! - 1;
+      if (e < 0) break;
+      if (table[at * SLOT] === h && this.length[e] === n && this.sameSlots(e, slots, n)) return e;
+    }
+    const e = this.count++;
+    if (this.arenaLength + n > this.arena.length) {
+      const a = new Int32Array(Math.max(this.arena.length * 2, this.arenaLength + n));
+      a.set(this.arena.subarray(0, this.arenaLength));
+      this.arena = a;
+    }
+    this.arena.set(slots.subarray(0, n), this.arenaLength);
+    this.start = room(this.start, e, (k) => new Int32Array(k));
+    this.length = room(this.length, e, (k) => new Int32Array(k));
+    this.storedIn = room(this.storedIn, e, (k) => new Int32Array(k));
+    this.ids = room(this.ids, 2 * e + 1, (k) => new Uint32Array(k));
+    this.start[e] = this.arenaLength;
+    this.length[e] = n;
+    this.storedIn[e] = 0;
+    this.arenaLength += n;
+    if (this.idBuf.length < 2 * n + 2) this.idBuf = new Uint32Array(4 * n + 2);
+    const buf = this.idBuf;
+    buf[0] = 3;
+    buf[1] = 0;
+    for (let i = 0; i < n; i++) {
+      buf[2 * i + 2] = locIds[2 * slots[i]!]!;
+      buf[2 * i + 3] = locIds[2 * slots[i]! + 1]!;
+    }
+    const id = h64Raw(new Uint8Array(buf.buffer, 0, (n + 1) * 8));
+    this.ids[2 * e] = Number(id & 0xffffffffn);
+    this.ids[2 * e + 1] = Number(id >> 32n);
+    // `at` is the empty slot the probe ended on.
+    table[at * SLOT] = h;
+    table[at * SLOT + 1] = e + 1;
+    if (2 * this.count > mask + 1) this.rehash();
+    return e;
+  }
+
+  private sameSlots(e: number, slots: Int32Array, n: number): boolean {
+    const arena = this.arena;
+    const from = this.start[e]!;
+    for (let i = 0; i < n; i++) if (arena[from + i] !== slots[i]) return false;
+    return true;
+  }
+
+  private rehash(): void {
+    this.table = doubled(this.table, SLOT);
+  }
+}
