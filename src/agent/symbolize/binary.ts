@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fstatSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { PT_LOAD, bindRank, fileIdentity, withElf } from './elf.js';
-import { goFunctionSymbols } from './go-pclntab.js';
+import { PT_LOAD, STB_GLOBAL, bindRank, fileIdentity, withElf } from './elf.js';
+import { goFunctionSymbolsInto } from './go-pclntab.js';
 import { NameFile } from './symbol-names.js';
 import { SymbolTable, SymbolTableBuilder } from './symbol-table.js';
 
@@ -67,7 +67,7 @@ export function loadSymbols(bin: BinaryInfo, search: DebugSearch): SymbolTable {
         elf.functionSymbolsInto(symbols, true);
         stripped = !elf.hasSymtab();
         // A stripped Go binary still carries the runtime's own function table.
-        if (stripped) for (const sym of goFunctionSymbols(elf)) symbols.add(sym.name, sym.value, sym.size, bindRank(sym.bind));
+        if (stripped) goFunctionSymbolsInto(elf, symbols, bindRank(STB_GLOBAL), true);
         debugLink = elf.debugLink();
         return true;
       });

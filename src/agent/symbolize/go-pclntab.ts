@@ -1,6 +1,5 @@
-import type { ElfFile, ElfSymbol } from './elf.js';
-import { STB_GLOBAL } from './elf.js';
-import { withWorkingMemory } from './working-memory.js';
+import type { ElfFile } from './elf.js';
+import type { SymbolTableBuilder } from './symbol-table.js';
 
 /**
  * Function names of a Go binary from its `.gopclntab`, the table the Go runtime itself uses for
@@ -18,41 +17,55 @@ const GO_1_20 = 0xfffffff1;
 /** Upper bound on functions read (real binaries have tens of thousands). */
 const MAX_FUNCS = 2_000_000;
 
-export function goFunctionSymbols(elf: ElfFile): ElfSymbol[] {
-  // The table is read once and dropped (names are copied out as strings): working memory, freed on return.
-  return withWorkingMemory((memory) => {
-    const tab = elf.sectionData('.gopclntab', memory);
-    if (!tab || tab.length < 16) return [];
-    try {
-      return parsePclntab(tab, elf.section('.text')?.addr ?? 0);
-    } catch {
-      return []; // an unknown or damaged table names nothing rather than something wrong
-    }
-  });
+/**
+ * Adds the binary's Go functions to a table builder, each name a byte range of the table (no string or
+ * object per function: 30 000 of each for a mid-sized Go program, a first-time cost of every Go binary
+ * the agent meets). With `namesInThisFile` the builder learns where the table lies in the file, so the
+ * names can be read from it on lookup instead of copied. Returns how many were added; an unknown or
+ * damaged table adds none rather than something wrong.
+ */
+export function goFunctionSymbolsInto(elf: ElfFile, b: SymbolTableBuilder, rank: number, namesInThisFile = false): number {
+  const section = elf.section('.gopclntab');
+  // Read into the builder's working memory: names point into it until the table is built.
+  const tab = section ? elf.sectionData('.gopclntab', b.memory) : undefined;
+  if (!section || !tab || tab.length < 16) return 0;
+  const src = b.source(tab, namesInThisFile ? section.offset : -1);
+  const n0 = b.length;
+  try {
+    parsePclntab(tab, elf.section('.text')?.addr ?? 0, (value, size, start, end) => b.addBytes(value, size, rank, src, start, end));
+  } catch {
+    return 0; // every entry is checked before any is added: a damaged table added none
+  }
+  return b.length - n0;
 }
 
-function parsePclntab(tab: Buffer, textSectionAddr: number): ElfSymbol[] {
+/** Calls `fn` for each named function: its entry, size and name as bytes [start, end) of `tab`. */
+function parsePclntab(tab: Buffer, textSectionAddr: number, fn: (value: number, size: number, start: number, end: number) => void): void {
   const magic = tab.readUInt32LE(0);
   const ptr = tab[7]!;
-  if (tab[4] !== 0 || tab[5] !== 0 || (ptr !== 4 && ptr !== 8)) return [];
+  if (tab[4] !== 0 || tab[5] !== 0 || (ptr !== 4 && ptr !== 8)) return;
   const word = (off: number): number => {
     if (off < 0 || off + ptr > tab.length) throw new RangeError('pclntab truncated');
     return ptr === 8 ? Number(tab.readBigUInt64LE(off)) : tab.readUInt32LE(off);
   };
   const field = (i: number): number => word(8 + i * ptr);
   const nfunc = field(0);
-  if (nfunc > MAX_FUNCS) return [];
-  const out: ElfSymbol[] = [];
-  const cstring = (start: number): string => {
-    if (start < 0 || start >= tab.length) return '';
-    let end = tab.indexOf(0, start);
-    if (end < 0) end = tab.length;
-    return tab.toString('utf8', start, end);
+  if (nfunc > MAX_FUNCS) return;
+  /** End of the NUL-terminated name at `start`; -1 when it is outside the table. */
+  const nameEnd = (start: number): number => {
+    if (start < 0 || start >= tab.length) return -1;
+    const end = tab.indexOf(0, start);
+    return end < 0 ? tab.length : end;
   };
   // Functions are consecutive: each ends where the next begins; the table ends with a sentinel entry.
-  const add = (entries: number[], names: string[]): void => {
-    for (let i = 0; i < names.length; i++) {
-      if (names[i]) out.push({ name: names[i]!, value: entries[i]!, size: entries[i + 1]! - entries[i]!, bind: STB_GLOBAL });
+  // Every entry is checked before any is reported, so a damaged table adds nothing.
+  const entries = new Float64Array(nfunc + 1);
+  const names = new Int32Array(nfunc);
+  const add = (): void => {
+    for (let i = 0; i < nfunc; i++) {
+      const start = names[i]!;
+      const end = nameEnd(start);
+      if (end > start) fn(entries[i]!, entries[i + 1]! - entries[i]!, start, end);
     }
   };
 
@@ -61,18 +74,16 @@ function parsePclntab(tab: Buffer, textSectionAddr: number): ElfSymbol[] {
     const textStart = field(2) || textSectionAddr; // 0 in the file of a PIE: then it is .text's address
     const funcnames = field(3);
     const functab = field(7);
-    const entries: number[] = [];
-    const names: string[] = [];
     for (let i = 0; i <= nfunc; i++) {
       const at = functab + i * 8;
       if (at + 8 > tab.length) throw new RangeError('functab truncated');
-      entries.push(textStart + tab.readUInt32LE(at));
+      entries[i] = textStart + tab.readUInt32LE(at);
       if (i === nfunc) break;
-      const fn = functab + tab.readUInt32LE(at + 4);
-      if (fn + 8 > tab.length) throw new RangeError('_func outside the table');
-      names.push(cstring(funcnames + tab.readInt32LE(fn + 4)));
+      const f = functab + tab.readUInt32LE(at + 4);
+      if (f + 8 > tab.length) throw new RangeError('_func outside the table');
+      names[i] = funcnames + tab.readInt32LE(f + 4);
     }
-    add(entries, names);
+    add();
   } else if (magic === GO_1_16 || magic === GO_1_2) {
     // 1.16: nfunc, nfiles, funcnameOffset, cuOffset, filetabOffset, pctabOffset, pclnOffset; the functab
     // holds (pc, offset of _func from the functab) word pairs, names are offsets into funcnametab.
@@ -81,17 +92,14 @@ function parsePclntab(tab: Buffer, textSectionAddr: number): ElfSymbol[] {
     const functab = go116 ? field(6) : 8 + ptr;
     const funcBase = go116 ? functab : 0;
     const nameBase = go116 ? field(2) : 0;
-    const entries: number[] = [];
-    const names: string[] = [];
     for (let i = 0; i <= nfunc; i++) {
       const at = functab + i * 2 * ptr;
-      entries.push(word(at));
+      entries[i] = word(at);
       if (i === nfunc) break;
-      const fn = funcBase + word(at + ptr);
-      if (fn + ptr + 4 > tab.length) throw new RangeError('_func outside the table');
-      names.push(cstring(nameBase + tab.readInt32LE(fn + ptr)));
+      const f = funcBase + word(at + ptr);
+      if (f + ptr + 4 > tab.length) throw new RangeError('_func outside the table');
+      names[i] = nameBase + tab.readInt32LE(f + ptr);
     }
-    add(entries, names);
+    add();
   }
-  return out;
 }

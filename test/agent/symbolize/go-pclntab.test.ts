@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DictionaryBuilder, frameNames } from '../../../src/model/index.js';
+import { loadSymbols, readBinaryInfo } from '../../../src/agent/symbolize/binary.js';
 import { withElf } from '../../../src/agent/symbolize/elf.js';
+import { goFunctionSymbolsInto } from '../../../src/agent/symbolize/go-pclntab.js';
+import { SymbolTable, SymbolTableBuilder } from '../../../src/agent/symbolize/symbol-table.js';
 import { ProcSymbolizer } from '../../../src/agent/symbolize/symbolizer.js';
 
 /** A stripped Go program from a Debian package (no .symtab: names can only come from .gopclntab). */
@@ -42,5 +45,30 @@ describe('stripped Go binaries', () => {
     const ours = frames.map((f) => frameNames(b.dict, sym.symbolize(child.pid!, [f.pc], [], b)[0]!)[0]);
     expect(ours).toEqual(frames.map((f) => f.name));
     expect(ours).toContain('runtime.gopark');
+  });
+
+  it('keeps a stripped Go binary’s names in the file (read back on lookup, not copied), the same names a copy holds', () => {
+    const bin = strippedGoBinary();
+    const table = loadSymbols(readBinaryInfo(bin, bin, ''), { debugDirectories: [], rootPrefix: '' });
+    expect(table.namesInFile, 'names of .gopclntab read back from the binary').toBe(true);
+    expect(table.length).toBeGreaterThan(1000);
+    // The same table with its names copied into memory: every function named alike at its start.
+    const copied = withElf(bin, (elf) => {
+      const b = new SymbolTableBuilder();
+      goFunctionSymbolsInto(elf, b, 0, false);
+      return new SymbolTable(b);
+    });
+    expect(copied.namesInFile).toBe(false);
+    // Addresses across .text, a few thousand: where the Go table names one, the loaded table (which
+    // adds the few cgo symbols of .dynsym) names it alike.
+    const text = withElf(bin, (elf) => elf.section('.text'))!;
+    let named = 0;
+    for (let at = text.addr; at < text.addr + text.size; at += 4099) {
+      const name = copied.lookup(at);
+      if (name === undefined) continue;
+      expect(table.lookup(at), `0x${at.toString(16)}`).toBe(name);
+      named++;
+    }
+    expect(named, 'addresses in .text named').toBeGreaterThan(((text.size / 4099) * 9) / 10);
   });
 });
