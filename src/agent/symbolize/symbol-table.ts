@@ -256,14 +256,19 @@ export class SymbolTableBuilder {
   }
 }
 
+/** Byte order of this machine's 64-bit integers (the packed sort writes them as 32-bit halves). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /** Frees the working memory of builders collected without building their table. */
 const unbuiltBuilders = new FinalizationRegistry<WorkingMemory>((memory) => memory.release());
 
 /**
  * Indices 0..n-1 ordered by value (ties by index). Sorting with a comparator costs a JS call per
  * comparison — 30–45 ms for node's 150 000 symbols; packing (value − min, index) into one 64-bit
- * integer lets the engine's numeric sort do it in a third of that. Falls back to the comparator when
- * a table spans more than the packing leaves room for.
+ * integer lets the engine's numeric sort do it (a BigUint64Array sorts 78 000 in ≈ 5 ms here, a
+ * Float64Array in 10–20). The packed integers are written as two 32-bit halves, not made as a BigInt
+ * each: the BigInts were a third of node's whole table load (32 of 90 ms). Falls back to BigInts past
+ * 53 bits of packing, and to the comparator past 64.
  */
 function sortedByValue(values: Float64Array, n: number, memory: WorkingMemory): Uint32Array {
   const order = memory.words(n);
@@ -275,6 +280,20 @@ function sortedByValue(values: Float64Array, n: number, memory: WorkingMemory): 
     if (v > max) max = v;
   }
   const indexBits = Math.max(1, Math.ceil(Math.log2(n + 1)));
+  const scale = 2 ** indexBits;
+  if (n > 0 && indexBits <= 32 && (max - min + 1) * scale <= Number.MAX_SAFE_INTEGER) {
+    const packed = memory.array(BigUint64Array, n);
+    const halves = new Uint32Array(packed.buffer, packed.byteOffset, n * 2);
+    const [lo, hi] = LITTLE_ENDIAN ? [0, 1] : [1, 0];
+    for (let i = 0; i < n; i++) {
+      const x = (values[i]! - min) * scale + i; // exact: below 2^53
+      halves[2 * i + lo] = x % 2 ** 32;
+      halves[2 * i + hi] = Math.floor(x / 2 ** 32);
+    }
+    packed.sort();
+    for (let k = 0; k < n; k++) order[k] = halves[2 * k + lo]! % scale;
+    return order;
+  }
   if (n > 0 && max - min < 2 ** (64 - indexBits)) {
     const packed = memory.array(BigUint64Array, n);
     const shift = BigInt(indexBits);

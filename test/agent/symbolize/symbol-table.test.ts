@@ -20,6 +20,31 @@ describe('symbol table', () => {
     expect(() => new SymbolTable(b), 'a builder builds one table').toThrow();
   });
 
+  it('orders symbols given in any order, keeping the higher-ranked alias of an address, over spans small and huge', () => {
+    // 3 000 symbols (12 index bits): 1 MiB and 1 GiB spans pack within 53 bits, 2^45 bytes into 64-bit
+    // integers only, 2^52 into neither (the comparator): the same order in each.
+    for (const span of [2 ** 20, 2 ** 30, 2 ** 45, 2 ** 52]) {
+      const n = 3000;
+      const step = Math.floor(span / n);
+      let seed = 7;
+      const shuffled = Array.from({ length: n }, (_, i) => i).sort(() => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % 3) - 1);
+      const b = new SymbolTableBuilder();
+      for (const i of shuffled) {
+        b.add(`low${i}`, 0x1000 + i * step, 8, 0);
+        if (i % 10 === 0) b.add(`high${i}`, 0x1000 + i * step, 8, 2); // an alias that must win
+      }
+      const t = new SymbolTable(b);
+      expect(t.length, `span 2^${Math.log2(span)}`).toBe(n);
+      const wrong: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const want = i % 10 === 0 ? `high${i}` : `low${i}`;
+        const got = t.lookup(0x1000 + i * step + 4);
+        if (got !== want) wrong.push(`${want}: ${got}`);
+      }
+      expect(wrong.slice(0, 5), `span 2^${Math.log2(span)}`).toEqual([]);
+    }
+  });
+
   it('names the function containing an address and nothing past a sized symbol’s end', () => {
     const t = new SymbolTable([
       { name: 'b', value: 0x2000, size: 0x10 },
