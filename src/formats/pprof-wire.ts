@@ -194,6 +194,37 @@ export class WireReader {
     this.end = outer;
   }
 
+  /**
+   * `packed` for a sample's location ids, the most frequent field of a pprof (≈ 20 000 per agent push):
+   * ids of one or two bytes are read without a call, and the push here sees only this column (the push
+   * in `packed` sees the values' doubles too, and a push site that sees two array kinds is not inlined;
+   * sharing it cost ≈ 15 % of a scan).
+   */
+  packedIds(out: number[]): void {
+    const outer = this.enter();
+    const buf = this.buf;
+    const end = this.end;
+    let pos = this.pos;
+    while (pos < end) {
+      const b = buf[pos]!;
+      if (b < 0x80) {
+        out.push(b);
+        pos++;
+        continue;
+      }
+      if (pos + 1 < end && buf[pos + 1]! < 0x80) {
+        out.push((b & 0x7f) | (buf[pos + 1]! << 7));
+        pos += 2;
+        continue;
+      }
+      this.pos = pos;
+      out.push(this.varint());
+      pos = this.pos;
+    }
+    this.pos = pos;
+    this.leave(outer);
+  }
+
   /** Appends the elements of a packed repeated integer field. */
   packed(out: number[]): void {
     const outer = this.enter();
@@ -245,7 +276,7 @@ function scanSample(r: WireReader, out: PprofScanSamples, budget: DecodeBudget |
   const from = ids.length;
   while (r.pos < r.end) {
     const t = r.varint();
-    if (t === T1_BYTES) r.packed(ids);
+    if (t === T1_BYTES) r.packedIds(ids);
     else if (t === T2_BYTES) r.packed(out.values);
     else if (t === T1_VARINT) ids.push(r.varint());
     else if (t === T2_VARINT) out.values.push(r.varint());
