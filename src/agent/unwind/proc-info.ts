@@ -32,11 +32,22 @@ export function procInfoValue(flags: number, mappings: readonly ProcMapping[], i
   for (let i = 0; i < n; i++) {
     const m = mappings[i]!;
     const o = 8 + i * MAPPING_BYTES;
-    into.writeBigUInt64LE(BigInt(m.start), o);
-    into.writeBigUInt64LE(BigInt(m.end), o + 8);
-    into.writeBigUInt64LE(BigInt.asUintN(64, BigInt(m.bias)), o + 16);
+    writeU64(into, m.start, o);
+    writeU64(into, m.end, o + 8);
+    writeU64(into, m.bias, o + 16);
     into.writeUInt32LE(m.first, o + 24);
     into.writeUInt32LE(m.count, o + 28);
   }
   return into;
+}
+
+/**
+ * Writes an integer of at most 53 bits (negative: two's complement, as a bias below the file's
+ * addresses is) as a little-endian u64 in two 32-bit halves: three BigInts per mapping were most of
+ * what packing a process's entry cost.
+ */
+function writeU64(into: Buffer, x: number, at: number): void {
+  const hi = Math.floor(x / 2 ** 32);
+  into.writeUInt32LE(x - hi * 2 ** 32, at);
+  into.writeUInt32LE(hi >>> 0, at + 4);
 }

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_MAPPINGS, PROC_INFO_BYTES, procInfoValue } from '../../../src/agent/unwind/proc-info.js';
+
+describe('procs value (bpf/unwind.h struct proc_info)', () => {
+  it('holds flags, count and each mapping’s start, end, bias (negative in two’s complement), first and count as the walker reads them', () => {
+    const mappings = [
+      { start: 0x5555_5555_4000, end: 0x5555_5556_0000, bias: 0x5555_5555_4000, first: 7, count: 300 },
+      { start: 0x7fff_f7dc_0000, end: 0x7fff_f7f5_2000, bias: -0x1000, first: 0xffffffff, count: 0 },
+      { start: 0x40_0000, end: 0x41_0000, bias: -0x7fff_ffff_f000, first: 0, count: 1 },
+    ];
+    const v = procInfoValue(3, mappings);
+    expect(v.length).toBe(PROC_INFO_BYTES);
+    expect([v.readUInt32LE(0), v.readUInt32LE(4)]).toEqual([3, 3]);
+    mappings.forEach((m, i) => {
+      const o = 8 + i * 32;
+      expect(v.readBigUInt64LE(o), `start ${i}`).toBe(BigInt(m.start));
+      expect(v.readBigUInt64LE(o + 8), `end ${i}`).toBe(BigInt(m.end));
+      expect(v.readBigUInt64LE(o + 16), `bias ${i}`).toBe(BigInt.asUintN(64, BigInt(m.bias)));
+      expect([v.readUInt32LE(o + 24), v.readUInt32LE(o + 28)], `slice ${i}`).toEqual([m.first, m.count]);
+    });
+    // A reused buffer keeps nothing of a longer value written before.
+    const again = procInfoValue(1, mappings.slice(0, 1), v);
+    expect(again.subarray(8 + 32).every((b) => b === 0)).toBe(true);
+    expect(procInfoValue(0, Array.from({ length: MAX_MAPPINGS + 5 }, () => mappings[0]!)).readUInt32LE(4)).toBe(MAX_MAPPINGS);
+  });
+});
