@@ -13,8 +13,11 @@ import type { PythonProcess } from './process.js';
  */
 
 /** Bit 63 marks a CPython frame in a user stack (bpf/kiln.h PY_FRAME_TAG). */
+const PYTHON_FRAME_BIT = 1n << 63n;
+
 export function isPythonFrame(addr: bigint): boolean {
-  return addr >> 63n === 1n;
+  // A comparison, not a shift: asked for every user frame, and a shift makes a BigInt each time.
+  return addr >= PYTHON_FRAME_BIT;
 }
 
 /** The code object address (47 bits) and instruction (16 bits) of a CPython frame. */
