@@ -10,6 +10,17 @@ export interface PostResult {
   readonly status: number;
   /** Start of the response body (up to 300 characters), for error messages. */
   readonly text: string;
+  /**
+   * CPU (user + sys, seconds) of this request's own turns: writing it and taking the answer. What runs
+   * while the answer is awaited (the agent's other timers) is not in it.
+   */
+  readonly cpuSeconds: number;
+}
+
+/** This process's CPU time so far, in seconds. */
+function cpuSeconds(): number {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1e6;
 }
 
 type Requester = Pick<typeof http, 'request'>;
@@ -19,16 +30,20 @@ export async function postBytes(url: URL, headers: Record<string, string>, body:
   // TLS is loaded only by agents that talk https.
   const client: Requester = url.protocol === 'https:' ? await (https ??= import('node:https').then((m) => m.default)) : http;
   return new Promise<PostResult>((resolve, reject) => {
+    const start = cpuSeconds();
+    let spent = 0;
     const req = client.request(url, { method: 'POST', headers: { ...headers, 'content-length': String(body.byteLength) }, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+      const answered = cpuSeconds();
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => {
         if (text.length < 300) text += c;
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: text.slice(0, 300) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: text.slice(0, 300), cpuSeconds: spent + cpuSeconds() - answered }));
       res.on('error', reject);
     });
     req.on('error', reject);
     req.end(body);
+    spent = cpuSeconds() - start;
   });
 }

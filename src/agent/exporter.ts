@@ -29,9 +29,8 @@ export interface ExporterEvents {
   failed?(req: WireRequest, error: string, willRetry: boolean): void;
   dropped?(req: WireRequest): void;
   /**
-   * CPU (user + sys, seconds) of one delivery attempt, from its first byte to the server's answer: the
-   * agent's `send` stage. Whatever else ran while the answer was awaited is counted too (rare: the
-   * answer comes within milliseconds and the agent is otherwise idle between intervals).
+   * CPU (user + sys, seconds) of one delivery attempt of a byte body — writing the request and taking
+   * the answer, not what else ran while it was awaited: the agent's `send` stage.
    */
   sendCpu?(seconds: number): void;
 }
@@ -50,7 +49,7 @@ export class Exporter {
   ) {
     this.base = new URL(opts.server);
     this.protocol = opts.protocol;
-    this.queue = new RetryQueue((r) => this.sendCounted(r), opts.queue, events);
+    this.queue = new RetryQueue((r) => this.send(r), opts.queue, events);
     this.events = events;
   }
 
@@ -108,16 +107,6 @@ export class Exporter {
     };
   }
 
-  private async sendCounted(req: WireRequest): Promise<SendOutcome> {
-    const c0 = process.cpuUsage();
-    try {
-      return await this.send(req);
-    } finally {
-      const d = process.cpuUsage(c0);
-      this.events.sendCpu?.((d.user + d.system) / 1e6);
-    }
-  }
-
   private async send(req: WireRequest): Promise<SendOutcome> {
     const headers: Record<string, string> = { ...req.headers, 'user-agent': 'kiln-agent' };
     if (this.opts.bearerToken) headers.authorization = `Bearer ${this.opts.bearerToken}`;
@@ -128,7 +117,9 @@ export class Exporter {
       const url = new URL(req.path, this.base);
       // Tested as bytes first: even naming the global FormData makes node load fetch's implementation.
       if (req.body instanceof Uint8Array) {
-        ({ status, text } = await postBytes(url, headers, req.body, this.opts.timeoutMs));
+        const res = await postBytes(url, headers, req.body, this.opts.timeoutMs);
+        ({ status, text } = res);
+        this.events.sendCpu?.(res.cpuSeconds);
       } else {
         const res = await fetch(url, { method: 'POST', headers, body: req.body, signal: AbortSignal.timeout(this.opts.timeoutMs) });
         status = res.status;
