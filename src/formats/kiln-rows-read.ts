@@ -30,7 +30,10 @@ export interface RowsLocation {
 
 export interface RowsStack {
   readonly id: Id;
+  /** Empty when `held`. */
   readonly locationIds: Id[];
+  /** The reader's caller holds this stack (readRows' `held`): its frames were not read. */
+  readonly held: boolean;
 }
 
 export interface RowsSeries {
@@ -44,6 +47,10 @@ export interface RowsSeries {
   readonly values: number[];
 }
 
+/**
+ * Every stack sent, every series, and the mappings, functions and locations the stacks not held need
+ * (all of them without `held`); symbols only held stacks need are skipped unread.
+ */
 export interface RowsMessage {
   readonly mappings: RowsMapping[];
   readonly functions: RowsFunction[];
@@ -52,13 +59,22 @@ export interface RowsMessage {
   readonly series: RowsSeries[];
 }
 
+/** Stacks the reader's caller already holds (the store's): their symbols are skipped, not read. */
+export type HeldStacks = (lo: number, hi: number) => boolean;
+
 const VARINT = 0;
 const FIXED64 = 1;
 const BYTES = 2;
 const tag = (field: number, wire: number): number => field * 8 + wire;
 
-/** Reads a RowsRequest; `budget` checks the request's decode-time limits as it goes. */
-export function readRows(buf: Uint8Array, budget: DecodeBudget): RowsMessage {
+/**
+ * Reads a RowsRequest; `budget` checks the request's decode-time limits as it goes. With `held`, the
+ * frames of the stacks it holds and the symbols only those need are not read: a symbol message is first
+ * only delimited (and counted against the limits), then read if a stack not held reaches it. Agents of
+ * one service send the same stacks, each once, so most of the symbols of their first pushes are of
+ * stacks another agent's push has stored; reading and checking them cost more than the pushes' rows.
+ */
+export function readRows(buf: Uint8Array, budget: DecodeBudget, held?: HeldStacks): RowsMessage {
   const r = new WireReader(buf, 'Kiln rows request');
   const text = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   const out: RowsMessage = { mappings: [], functions: [], locations: [], stacks: [], series: [] };
@@ -72,63 +88,69 @@ export function readRows(buf: Uint8Array, budget: DecodeBudget): RowsMessage {
     r.advance(8);
     return readU64(buf, r.pos - 8);
   };
-  /** The fields of one nested message: `field(t)` reads the value of tag `t` or returns false to skip it. */
-  const message = (field: (t: number) => boolean): void => {
-    const outer = r.enter();
+  /** The fields of the message in [r.pos, r.end): `field(t)` reads the value of tag `t` or returns false to skip it. */
+  const fields = (field: (t: number) => boolean): void => {
     while (r.pos < r.end) {
       const t = r.varint();
       if (!field(t)) r.skipField(t);
     }
+  };
+  /** The fields of a nested message (a length prefix, then its fields). */
+  const message = (field: (t: number) => boolean): void => {
+    const outer = r.enter();
+    fields(field);
     r.leave(outer);
   };
+  /** Runs `read` on the message body at [start, end), then puts the reader back. */
+  const within = <T>(start: number, end: number, read: () => T): T => {
+    const [pos, outer] = [r.pos, r.end];
+    r.pos = start;
+    r.end = end;
+    try {
+      return read();
+    } finally {
+      r.pos = pos;
+      r.end = outer;
+    }
+  };
+  /** The id field (tag `idTag`) of the message at [start, end), skipping the others unread (0n if absent). */
+  const idOf = (start: number, end: number, idTag: number): Id =>
+    within(start, end, () => {
+      let found = 0n;
+      fields((t) => (t === idTag && found === 0n ? ((found = id()), true) : false));
+      return found;
+    });
+
+  // One pass: stacks and series are read; mappings, functions and locations only delimited.
+  const ranges = { mappings: [] as number[], functions: [] as number[], locations: [] as number[] };
   let symbols = 0;
   while (r.pos < r.end) {
     const t = r.varint();
-    if (t === tag(ROWS.mappings, BYTES)) {
-      const m = { id: 0n, binary: '', buildId: '' };
-      message((t) => (t === tag(MAPPING.id, FIXED64) ? ((m.id = id()), true) : t === tag(MAPPING.binary, BYTES) ? ((m.binary = str()), true) : t === tag(MAPPING.buildId, BYTES) ? ((m.buildId = str()), true) : false));
-      out.mappings.push(m);
-      symbols++;
-    } else if (t === tag(ROWS.functions, BYTES)) {
-      const f = { id: 0n, name: '', systemName: '', file: '' };
-      message((t) => {
-        if (t === tag(FUNCTION.id, FIXED64)) f.id = id();
-        else if (t === tag(FUNCTION.name, BYTES)) f.name = str();
-        else if (t === tag(FUNCTION.systemName, BYTES)) f.systemName = str();
-        else if (t === tag(FUNCTION.file, BYTES)) f.file = str();
-        else return false;
-        return true;
-      });
-      out.functions.push(f);
-      symbols++;
-    } else if (t === tag(ROWS.locations, BYTES)) {
-      const l: { id: Id; mappingId: Id; address: bigint; lines: { functionId: Id; line: number }[] } = { id: 0n, mappingId: 0n, address: 0n, lines: [] };
-      message((t) => {
-        if (t === tag(LOCATION.id, FIXED64)) l.id = id();
-        else if (t === tag(LOCATION.mappingId, FIXED64)) l.mappingId = id();
-        else if (t === tag(LOCATION.address, VARINT)) l.address = r.uint64();
-        else if (t === tag(LOCATION.lines, BYTES)) {
-          const line = { functionId: 0n, line: 0 };
-          message((t) => (t === tag(LINE.functionId, FIXED64) ? ((line.functionId = id()), true) : t === tag(LINE.line, VARINT) ? ((line.line = r.varint()), true) : false));
-          l.lines.push(line);
-        } else return false;
-        return true;
-      });
-      out.locations.push(l);
+    const kind = t === tag(ROWS.mappings, BYTES) ? ranges.mappings : t === tag(ROWS.functions, BYTES) ? ranges.functions : t === tag(ROWS.locations, BYTES) ? ranges.locations : undefined;
+    if (kind !== undefined) {
+      const end = r.lengthEnd();
+      kind.push(r.pos, end);
+      r.pos = end;
       symbols++;
     } else if (t === tag(ROWS.stacks, BYTES)) {
-      const s = { id: 0n, locationIds: [] as Id[] };
+      let sid = 0n;
+      let locStart = 0;
+      let locEnd = 0;
       message((t) => {
-        if (t === tag(STACK.id, FIXED64)) s.id = id();
+        if (t === tag(STACK.id, FIXED64)) sid = id();
         else if (t === tag(STACK.locationIds, BYTES)) {
-          const end = r.lengthEnd();
-          if ((end - r.pos) % 8 !== 0) r.fail('packed fixed64 field of a length not a multiple of 8');
-          for (; r.pos < end; r.pos += 8) s.locationIds.push(readU64(buf, r.pos));
+          locEnd = r.lengthEnd();
+          if ((locEnd - r.pos) % 8 !== 0) r.fail('packed fixed64 field of a length not a multiple of 8');
+          locStart = r.pos;
+          r.pos = locEnd;
         } else return false;
         return true;
       });
-      budget.stackDepth(s.locationIds.length);
-      out.stacks.push(s);
+      budget.stackDepth((locEnd - locStart) / 8);
+      const isHeld = held !== undefined && held(Number(sid & 0xffffffffn), Number(sid >> 32n));
+      const locationIds: Id[] = [];
+      if (!isHeld) for (let at = locStart; at < locEnd; at += 8) locationIds.push(readU64(buf, at));
+      out.stacks.push({ id: sid, locationIds, held: isHeld });
       symbols++;
     } else if (t === tag(ROWS.series, BYTES)) {
       out.series.push(readSeries(r, str, budget));
@@ -136,6 +158,56 @@ export function readRows(buf: Uint8Array, budget: DecodeBudget): RowsMessage {
     if (symbols > 0 && (symbols & 1023) === 0) budget.symbols(1024);
   }
   budget.symbols(symbols & 1023);
+
+  // Then the symbols the stacks not held reach (every one without `held`). A wanted set of undefined: all.
+  let wantedLocations: Set<Id> | undefined;
+  if (held !== undefined) {
+    wantedLocations = new Set();
+    for (const s of out.stacks) for (const l of s.locationIds) wantedLocations.add(l);
+  }
+  const wantedFunctions = wantedLocations && new Set<Id>();
+  const wantedMappings = wantedLocations && new Set<Id>();
+  const each = (spans: readonly number[], idTag: number, wanted: Set<Id> | undefined, read: () => void): void => {
+    if (wanted !== undefined && wanted.size === 0) return;
+    for (let k = 0; k < spans.length; k += 2) {
+      const [start, end] = [spans[k]!, spans[k + 1]!];
+      if (wanted === undefined || wanted.has(idOf(start, end, idTag))) within(start, end, read);
+    }
+  };
+  each(ranges.locations, tag(LOCATION.id, FIXED64), wantedLocations, () => {
+    const l: { id: Id; mappingId: Id; address: bigint; lines: { functionId: Id; line: number }[] } = { id: 0n, mappingId: 0n, address: 0n, lines: [] };
+    fields((t) => {
+      if (t === tag(LOCATION.id, FIXED64)) l.id = id();
+      else if (t === tag(LOCATION.mappingId, FIXED64)) l.mappingId = id();
+      else if (t === tag(LOCATION.address, VARINT)) l.address = r.uint64();
+      else if (t === tag(LOCATION.lines, BYTES)) {
+        const line = { functionId: 0n, line: 0 };
+        message((t) => (t === tag(LINE.functionId, FIXED64) ? ((line.functionId = id()), true) : t === tag(LINE.line, VARINT) ? ((line.line = r.varint()), true) : false));
+        l.lines.push(line);
+        wantedFunctions?.add(line.functionId);
+      } else return false;
+      return true;
+    });
+    if (l.mappingId !== 0n) wantedMappings?.add(l.mappingId);
+    out.locations.push(l);
+  });
+  each(ranges.functions, tag(FUNCTION.id, FIXED64), wantedFunctions, () => {
+    const f = { id: 0n, name: '', systemName: '', file: '' };
+    fields((t) => {
+      if (t === tag(FUNCTION.id, FIXED64)) f.id = id();
+      else if (t === tag(FUNCTION.name, BYTES)) f.name = str();
+      else if (t === tag(FUNCTION.systemName, BYTES)) f.systemName = str();
+      else if (t === tag(FUNCTION.file, BYTES)) f.file = str();
+      else return false;
+      return true;
+    });
+    out.functions.push(f);
+  });
+  each(ranges.mappings, tag(MAPPING.id, FIXED64), wantedMappings, () => {
+    const m = { id: 0n, binary: '', buildId: '' };
+    fields((t) => (t === tag(MAPPING.id, FIXED64) ? ((m.id = id()), true) : t === tag(MAPPING.binary, BYTES) ? ((m.binary = str()), true) : t === tag(MAPPING.buildId, BYTES) ? ((m.buildId = str()), true) : false));
+    out.mappings.push(m);
+  });
   return out;
 }
 

@@ -5,16 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Exporter } from '../../src/agent/exporter.js';
 import { RowsEncoder, rowsRequestBody } from '../../src/agent/exporter-rows.js';
 import type { WireRequest } from '../../src/agent/exporter-wire.js';
-import { DecodeBudget } from '../../src/formats/decode-limits.js';
 import { KILN_ROWS_PATH, KILN_ROWS_TYPE } from '../../src/formats/kiln-rows.js';
-import { readRows } from '../../src/formats/kiln-rows-read.js';
 import { encodeOtlpProtobuf } from '../../src/formats/otlp.js';
 import { OTLP_HTTP_PATH } from '../../src/formats/otlp-names.js';
 import { decodePprof } from '../../src/formats/pprof.js';
 import { CPU_TYPE, DictionaryBuilder, labelsFrom, type Profile } from '../../src/model/index.js';
 import { dictionaryIds } from '../../src/model/ids.js';
-import { DEFAULT_LIMITS } from '../../src/server/context.js';
-import { resolveRows } from '../../src/server/kiln-rows-decode.js';
+import { DEFAULT_TENANT_LIMITS } from '../../src/server/limits.js';
+import { decodeKilnRows } from '../../src/server/kiln-rows-decode.js';
 import { openDuckDB } from '../../src/store/index.js';
 import { STORED_STACK, StoredStacks } from '../../src/store/stored-stacks.js';
 import type { Store } from '../../src/store/index.js';
@@ -87,7 +85,7 @@ describe('the Kiln rows push (agent → real server): stacks by content id, symb
     }
   });
 
-  it('checks the symbols a second agent sends for stacks another agent stored, then leaves them out: the same stored data', { timeout: 120_000 }, async () => {
+  it('skips, unread, the symbols a second agent sends for stacks another agent stored: the same stored data', { timeout: 120_000 }, async () => {
     const files = pprofFiles().slice(0, 8);
     const dir = await import('node:fs/promises').then((fs) => fs.mkdtemp('/tmp/kiln-rows-ref-'));
     const reference: Store = await openDuckDB(dir, { threads: 1 });
@@ -111,22 +109,22 @@ describe('the Kiln rows push (agent → real server): stacks by content id, symb
       await import('node:fs/promises').then((fs) => fs.rm(dir, { recursive: true, force: true }));
     }
 
-    // What the decoder hands the write path: a stored stack's frames, and the symbols only it used, are left out.
+    // What the decoder hands the write path: a stored stack's frames, and the symbols only it uses, are not read.
     const p = appProfile({ service_name: 'left-out' }, ['burn-only-here', 'main']);
     const { body } = new RowsEncoder().encode([p]);
     const hot = dictionaryIds(p.dict).stacks[p.stacks[0]!]!;
     const stored = new StoredStacks();
     const words = new Uint32Array(new BigUint64Array([hot]).buffer);
     stored.add(words[0]!, words[1]!);
-    const { profiles, missing } = resolveRows(readRows(body, new DecodeBudget(DEFAULT_LIMITS)), stored, new DecodeBudget(DEFAULT_LIMITS));
+    const { profiles, missing } = await decodeKilnRows(body, false, DEFAULT_TENANT_LIMITS, stored);
     expect(missing).toEqual([]);
     const dict = profiles[0]!.dict;
     expect(dict.stacks.filter((s) => s === STORED_STACK)).toHaveLength(1);
     expect(dict.functions.map((f) => f.name).sort()).toEqual(['idle', 'main']);
     expect(dict.locations).toHaveLength(2);
-    // Its ids are still checked: the same request with that stack's function renamed is refused.
-    const forged = Buffer.from(Buffer.from(body).toString('latin1').replace('burn-only-here', 'BURN-only-here'), 'latin1');
-    expect(() => resolveRows(readRows(forged, new DecodeBudget(DEFAULT_LIMITS)), stored, new DecodeBudget(DEFAULT_LIMITS))).toThrow(/whose content has id/);
+    // The stack the store lacks is still checked: its function renamed in the request → refused.
+    const forged = Buffer.from(Buffer.from(body).toString('latin1').replace('idle', 'IDLE'), 'latin1');
+    await expect(decodeKilnRows(forged, false, DEFAULT_TENANT_LIMITS, stored)).rejects.toThrow(/whose content has id/);
   });
 
   it('answers 409 with the stacks it lacks and writes nothing; the request with their symbols is stored', async () => {
@@ -157,10 +155,12 @@ describe('the Kiln rows push (agent → real server): stacks by content id, symb
 
   it('refuses symbols whose content does not hash to the id they are sent under, and bad bodies, with a 4xx naming the problem', async () => {
     const encoder = new RowsEncoder();
-    const honest = encoder.encode([appProfile({ service_name: 'liar' })]).body;
+    // Function names no other test stores: the server lacks these stacks, so it reads and checks their symbols.
+    const honestProfile = appProfile({ service_name: 'liar' }, ['liar-burn', 'liar-main']);
+    const honest = encoder.encode([honestProfile]).body;
     // The same request with one function renamed in place (same length): its id no longer matches.
     const text = Buffer.from(honest).toString('latin1');
-    const forged = Buffer.from(text.replace('burn', 'BURN'), 'latin1');
+    const forged = Buffer.from(text.replace('liar-burn', 'LIAR-BURN'), 'latin1');
     expect(forged.equals(Buffer.from(honest))).toBe(false);
     const r1 = await post(forged, { 'content-type': KILN_ROWS_TYPE }, 'liar');
     expect(r1.status).toBe(400);
@@ -177,6 +177,13 @@ describe('the Kiln rows push (agent → real server): stacks by content id, symb
     expect(await server.store.series(q)).toHaveLength(0);
     // The honest request is still taken.
     expect((await post(honest, { 'content-type': KILN_ROWS_TYPE }, 'liar')).status).toBe(200);
+    // Symbols sent for a stack the server already stores are skipped unread: the forged request now
+    // stores its rows under that stack, whose stored frames stay the honest ones.
+    expect((await post(forged, { 'content-type': KILN_ROWS_TYPE }, 'liar')).status).toBe(200);
+    const hot = dictionaryIds(honestProfile.dict).stacks[honestProfile.stacks[0]!]!;
+    const resolved = await server.store.resolveStacks('liar', [hot]);
+    const frames = resolved.dict.stacks[resolved.stacks.get(hot)!]!.map((l) => resolved.dict.functions[resolved.dict.locations[l]!.lines[0]!.function]!.name);
+    expect(frames).toEqual(['liar-burn', 'liar-main']);
   });
 
   it('falls back to OTLP, and stays there, when the server has no rows endpoint (404)', async () => {
