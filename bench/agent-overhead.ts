@@ -82,7 +82,6 @@ const bpfObject = execFileSync(process.execPath, ['--input-type=module', '-e', "
 if (!existsSync(bpfObject)) throw new Error(`the compiled agent would load a missing BPF object: ${bpfObject}`);
 // KILN_AGENT_ENTRY=dist/cli/main.js measures the full CLI entry instead (it loads every verb's modules).
 const entry = process.env.KILN_AGENT_ENTRY ?? 'bin/kiln.js';
-const kilnBin = path.join(ROOT, entry);
 
 // The node-like load: 20 busy processes across five kinds of code, 30 idle ones, 5 short-lived per second.
 const fixture = (f: string) => path.join(ROOT, 'test/agent/fixtures', f);
@@ -137,15 +136,18 @@ execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1']);
 // KILN_AGENT_COMPARE_FLAGS runs a second agent with those flags in the same run (same host load).
 const nodeFlags = (process.env.KILN_AGENT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const compareFlags = process.env.KILN_AGENT_COMPARE_FLAGS?.split(' ').filter(Boolean);
+// KILN_AGENT_COMPARE_ROOT=<another checkout, built with `npx tsc -p tsconfig.json`> runs that checkout's
+// agent as the second one (e.g. the code before a change), side by side under the same host load.
+const compareRoot = process.env.KILN_AGENT_COMPARE_ROOT;
 
 // KILN_AGENT_ARGS="--off-cpu" passes agent flags (the measured defaults otherwise: unwind tables on, off-CPU off).
 const agentArgs = (process.env.KILN_AGENT_ARGS ?? '').split(' ').filter(Boolean);
-function agent(name: string, flags: string[], metricsPort: string) {
+function agent(name: string, flags: string[], metricsPort: string, root = ROOT) {
   return {
     name,
     cmd: `node ${flags.length ? `${flags.join(' ')} ` : ''}${entry} agent --frequency ${hz}${agentArgs.length ? ` ${agentArgs.join(' ')}` : ''}`,
-    child: spawn(process.execPath, [...flags, kilnBin, 'agent', '--server', sinkUrl, '--frequency', String(hz), '--metrics-port', metricsPort, '--metrics-host', '127.0.0.1', ...agentArgs], {
-      cwd: ROOT,
+    child: spawn(process.execPath, [...flags, path.join(root, entry), 'agent', '--server', sinkUrl, '--frequency', String(hz), '--metrics-port', metricsPort, '--metrics-host', '127.0.0.1', ...agentArgs], {
+      cwd: root,
       stdio: ['ignore', 'ignore', 'pipe'] as const,
     }),
   };
@@ -154,6 +156,7 @@ function agent(name: string, flags: string[], metricsPort: string) {
 const profilers: { name: string; cmd: string; child: ChildProcess }[] = [
   agent('kiln agent', nodeFlags, '0'),
   ...(compareFlags ? [agent(`kiln agent, ${compareFlags.join(' ')}`, compareFlags, '-1')] : []),
+  ...(compareRoot ? [agent('kiln agent, the other checkout', nodeFlags, '-1', compareRoot)] : []),
   {
     name: 'perf record',
     cmd: `perf record -F ${hz} -a -g`,
