@@ -1,24 +1,38 @@
 import type { FastifyInstance } from 'fastify';
-import { KILN_ROWS_PATH, KILN_ROWS_TYPE, ROWS } from '../formats/kiln-rows.js';
+import { gunzipBounded } from '../formats/compression.js';
+import { KILN_ROWS_PATH, KILN_ROWS_TYPE } from '../formats/kiln-rows.js';
 import { InputError } from '../model/errors.js';
 import { storedStacksOf } from '../store/stored-stacks.js';
 import { withIngestSlot } from './backpressure.js';
 import type { ServerContext } from './context.js';
 import { decodeOffLoop } from './decode-pool.js';
 import { decodeKilnRows, hexId } from './kiln-rows-decode.js';
-import { limitsFor } from './limits.js';
+import { limitsFor, type TenantLimits } from './limits.js';
 import { tenantOf } from './tenant.js';
 import { writeProfiles } from './write.js';
 
-/** Steady pushes up to this size are read on the event loop (≈ 0.25 µs a row: 16 KiB rows ≈ 0.3 ms). */
-const INLINE_MAX_BYTES = 256 * 1024;
-
 /**
- * Whether to read the body on the event loop: uncompressed, small, and no symbols (the agent writes
- * symbols first, so a body whose first field is a series carries none and costs its rows only).
+ * Requests read on the event loop: up to this size as received, and as inflated. A steady push (rows only)
+ * costs ≈ 0.25 µs a row to read; an agent's first pushes carry symbols (≈ 16 KiB gzipped on average in
+ * bench/server-ingest.ts, 440 KiB inflated at most), but symbols of stacks the store holds are skipped
+ * unread (kiln-rows-read.ts), and handing such a request to a decode worker cost more than reading it:
+ * the hand-off, the worker's own garbage collection and the dictionary's copy back. Larger requests,
+ * and those that inflate past the bound, go to the decode pool.
  */
-function decodesInline(body: Uint8Array, gzipped: boolean): boolean {
-  return !gzipped && body.length <= INLINE_MAX_BYTES && (body.length === 0 || body[0] === ROWS.series * 8 + 2);
+const INLINE_MAX_BYTES = 256 * 1024;
+const INLINE_MAX_INFLATED = 512 * 1024;
+
+/** The body to read on the event loop (inflated), or undefined: the decode pool reads it. */
+function inlineBody(body: Uint8Array, gzipped: boolean, limits: TenantLimits): Uint8Array | undefined {
+  if (body.length > INLINE_MAX_BYTES) return undefined;
+  if (!gzipped) return body;
+  try {
+    return gunzipBounded(body, Math.min(INLINE_MAX_INFLATED, limits.maxDecompressedBytes));
+  } catch (e) {
+    // Past the bound (413 here): the pool inflates it against the tenant's real limit; broken gzip is answered now.
+    if (e instanceof InputError && e.status === 413 && INLINE_MAX_INFLATED < limits.maxDecompressedBytes) return undefined;
+    throw e;
+  }
 }
 
 /**
@@ -43,8 +57,9 @@ export function registerRowsIngest(app: FastifyInstance, ctx: ServerContext): vo
       if (encoding !== '' && encoding !== 'identity' && encoding !== 'gzip') throw new InputError(`Content-Encoding "${encoding.slice(0, 40)}" is not supported: send gzip or nothing`, 415);
       const gzipped = encoding === 'gzip';
       const outcome = await withIngestSlot(ctx, tenant, body.length, async () => {
-        const decoded = decodesInline(body, gzipped)
-          ? await decodeKilnRows(body, false, limits, storedStacksOf(ctx.store)).then(({ profiles, missing }) => ({ profiles, missingStacks: missing.map(hexId) }))
+        const inline = inlineBody(body, gzipped, limits);
+        const decoded = inline
+          ? await decodeKilnRows(inline, false, limits, storedStacksOf(ctx.store)).then(({ profiles, missing }) => ({ profiles, missingStacks: missing.map(hexId) }))
           : await decodeOffLoop(ctx, { kind: 'kiln-rows', body, gzipped, limits });
         if (decoded.missingStacks !== undefined && decoded.missingStacks.length > 0) return { missing: decoded.missingStacks };
         return writeProfiles(ctx, tenant, 'kiln_rows', decoded.profiles);
