@@ -54,17 +54,24 @@ export function packedLayout(table: UnwindTable): PackedLayout {
  */
 export function writePacked(table: UnwindTable, layout: PackedLayout, into: Buffer, at: number): void {
   const { rows: n, pages, shift } = layout;
-  const pc = (i: number) => table.rows.readUInt32LE(i * ROW_BYTES);
+  // Words read and written through typed-array views where aligned (they always are: working memory
+  // and the mapped array are page-aligned, slots 8 bytes): Buffer's checked reads and writes, one per
+  // row and page, were most of packing node's 372 k rows. In host byte order, as the BPF program reads them.
+  const pcs = u32View(table.rows, 0, n * 2);
+  const pc = pcs ? (i: number) => pcs[i * 2]! : (i: number) => table.rows.readUInt32LE(i * ROW_BYTES);
+  const index = u32View(into, at + ROW_BYTES, pages + 1);
+  const setIndex = index ? (j: number, row: number) => (index[j] = row) : (j: number, row: number) => into.writeUInt32LE(row, at + ROW_BYTES + j * 4);
   const first = pc(0);
   into.writeUInt32LE(first, at);
   into.writeUInt32LE(((pages << SHIFT_BITS) | shift) >>> 0, at + 4);
+  const step = 2 ** shift;
   let row = 0;
   for (let j = 0; j < pages; j++) {
-    const pageStart = first + j * 2 ** shift;
+    const pageStart = first + j * step;
     while (row + 1 < n && pc(row + 1) <= pageStart) row++;
-    into.writeUInt32LE(row, at + ROW_BYTES + j * 4);
+    setIndex(j, row);
   }
-  into.writeUInt32LE(n - 1, at + ROW_BYTES + pages * 4);
+  setIndex(pages, n - 1);
   // An odd index leaves half a slot unused: zero, as the array's fresh slots are.
   if (pages % 2 === 0) into.writeUInt32LE(0, at + ROW_BYTES + (pages + 1) * 4);
   table.rows.copy(into, at + (1 + indexSlotsOf(pages)) * ROW_BYTES, 0, n * ROW_BYTES);
@@ -76,6 +83,12 @@ export function packTable(table: UnwindTable): PackedTable {
   const slots = Buffer.alloc(layout.count * ROW_BYTES);
   writePacked(table, layout, slots, 0);
   return { ...layout, slots };
+}
+
+/** `words` u32 of `buf` from byte `at` as a typed array over the same memory; undefined when unaligned. */
+function u32View(buf: Buffer, at: number, words: number): Uint32Array | undefined {
+  const offset = buf.byteOffset + at;
+  return offset % 4 === 0 ? new Uint32Array(buf.buffer, offset, words) : undefined;
 }
 
 function indexSlotsOf(pages: number): number {

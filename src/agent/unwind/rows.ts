@@ -68,6 +68,8 @@ function pack(type: number, cfaOff: number, rbpOff8: number): number {
   return ((cfaOff & 0xffff) | (type << 16) | ((rbpOff8 & 0xff) << 24)) >>> 0;
 }
 const UNSUPPORTED = pack(ROW.unsupported, 0, 0);
+/** Index of the low 32-bit half of a 64-bit integer in this machine's memory. */
+const LOW = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 0 : 1;
 const NONE = pack(ROW.none, 0, 0);
 
 /**
@@ -131,9 +133,18 @@ class RawRows implements CfiSink {
     for (let f = 1; f < nFdes && sorted; f++) sorted = fdes[(f - 1) * 3]! <= fdes[f * 3]!;
     let order: Uint32Array | undefined;
     if (!sorted) {
+      // (start, index) as the high and low halves of a 64-bit integer, sorted by the engine's numeric
+      // sort: a comparator call per comparison was the largest part of merging node's 100 000 FDEs.
+      // A start past 4 GiB sorts last (its rows cannot be stored anyway).
+      const packed = this.memory.array(BigUint64Array, nFdes);
+      const halves = new Uint32Array(packed.buffer, packed.byteOffset, nFdes * 2);
+      for (let i = 0; i < nFdes; i++) {
+        halves[2 * i + LOW] = i;
+        halves[2 * i + 1 - LOW] = Math.min(fdes[i * 3]!, 0xffffffff);
+      }
+      packed.sort();
       order = this.memory.words(nFdes);
-      for (let i = 0; i < nFdes; i++) order[i] = i;
-      order.sort((a, b) => fdes[a * 3]! - fdes[b * 3]! || a - b);
+      for (let k = 0; k < nFdes; k++) order[k] = halves[2 * k + LOW]!;
     }
     for (let k = 0; k < nFdes; k++) {
       const f = order ? order[k]! : k;

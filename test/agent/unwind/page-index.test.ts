@@ -98,4 +98,22 @@ describe('page index in front of the unwind rows (what the BPF walker searches)'
       expect(into[16 + want.length]).toBe(0xab);
     }
   });
+
+  it('packs the same bytes into memory at any alignment (typed-array views where aligned, checked reads and writes elsewhere)', () => {
+    const pcs = Array.from({ length: 5000 }, (_, i) => 0x1000 + i * 24 + (i % 7) * 3);
+    const table = tableOf(pcs);
+    const expected = packTable(table).slots;
+    const layout = packedLayout(table);
+    for (const shift of [0, 1, 3, 4]) {
+      const into = Buffer.alloc(layout.count * ROW_BYTES + 16);
+      writePacked(table, layout, into, shift);
+      expect(into.subarray(shift, shift + layout.count * ROW_BYTES).equals(expected), `written at byte ${shift}`).toBe(true);
+      // Rows read from an unaligned copy of the table, too.
+      const unaligned = Buffer.alloc(table.rows.length + 1).subarray(1);
+      table.rows.copy(unaligned);
+      const out = Buffer.alloc(layout.count * ROW_BYTES);
+      writePacked({ ...table, rows: unaligned }, layout, out, 0);
+      expect(out.equals(expected), 'from rows at an odd address').toBe(true);
+    }
+  });
 });
