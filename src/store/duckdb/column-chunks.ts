@@ -1,5 +1,5 @@
 import type { DuckDBAppender, DuckDBType } from '@duckdb/node-api';
-import { DuckDBDataChunk, DuckDBVector } from '@duckdb/node-api';
+import { DuckDBDataChunk, DuckDBListVector, DuckDBVector } from '@duckdb/node-api';
 import type { EventLoopSlices } from '../event-loop-slices.js';
 
 /**
@@ -17,6 +17,7 @@ export class ColumnChunks {
   private readonly chunk: DuckDBDataChunk;
   /** Column i's vector of the current chunk: callers set row `nextRow()`'s item in each. */
   readonly vectors: readonly DuckDBVector[];
+  private readonly lists: readonly DuckDBListVector[];
   private n = 0;
 
   constructor(
@@ -25,6 +26,7 @@ export class ColumnChunks {
   ) {
     this.chunk = DuckDBDataChunk.create(types, this.rows);
     this.vectors = types.map((_, i) => this.chunk.getColumnVector(i));
+    this.lists = this.vectors.filter((v): v is DuckDBListVector => v instanceof DuckDBListVector);
   }
 
   /** The index of a new row in the current chunk; a full chunk is appended first. */
@@ -51,6 +53,9 @@ export class ColumnChunks {
 
   private flush(): void {
     if (this.n === 0) return;
+    // A list vector's flush lays out every item of the chunk, set or not: past a partial chunk's rows
+    // it would read list bounds this chunk never wrote. Those items are set empty (null) first.
+    if (this.n < this.rows) for (const v of this.lists) for (let r = this.n; r < this.rows; r++) v.setItem(r, null);
     for (const v of this.vectors) v.flush();
     // The last chunk is usually partial. Its size is set after the vectors are copied in (setting it
     // drops the chunk's cached vector views; the vectors held here stay valid), and this chunk is
