@@ -30,6 +30,7 @@ import { Session } from 'node:inspector';
 import { MetadataLabeler } from '../src/agent/metadata/labeler.js';
 import { RowsEncoder, rowsRequestBody } from '../src/agent/exporter-rows.js';
 import * as samplerModule from '../src/agent/sampler.js';
+import { storedReader, storeStacks } from './stored-stacks.js';
 import { isFileBacked, readMaps } from '../src/agent/symbolize/proc-maps.js';
 import type { RawSample } from '../src/agent/types.js';
 import { ProcSymbolizer } from '../src/agent/symbolize/symbolizer.js';
@@ -105,23 +106,9 @@ const steadySamples = liveSamples();
  * stacks map holds it (a 32-word value: frame count, frames), decoded as the checkout's sampler does —
  * lazily over one copy of the bytes where it has StackArena (issue 11), else every stack into BigInts.
  */
-const STACK_WORDS = 32;
-const storedStacks = Buffer.alloc(steadySamples.length * STACK_WORDS * 8);
-steadySamples.forEach((x, i) => {
-  storedStacks.writeBigUInt64LE(BigInt(x.userAddrs.length), i * STACK_WORDS * 8);
-  x.userAddrs.forEach((a, j) => storedStacks.writeBigUInt64LE(a, i * STACK_WORDS * 8 + 8 + j * 8));
-});
-const arena = 'StackArena' in samplerModule ? new samplerModule.StackArena() : undefined;
-function readSamples(): RawSample[] {
-  if (!arena) {
-    return steadySamples.map((x, i) => ({ ...x, userAddrs: samplerModule.decodeStack(storedStacks, i * STACK_WORDS * 8, STACK_WORDS), kernelAddrs: [] }));
-  }
-  arena.reset();
-  const stored = new DataView(storedStacks.buffer, storedStacks.byteOffset, storedStacks.byteLength);
-  const at = steadySamples.map((_, i) => arena.add(stored, i * STACK_WORDS * 8, STACK_WORDS));
-  const stacks = arena.take();
-  return steadySamples.map((x, i) => new samplerModule.SampledStacks({ pid: x.pid, kind: x.kind, comm: x.comm, count: x.count, userStack: x.userStack!, kernelStack: 0n }, stacks, at[i]!, -1));
-}
+const storedStacks = storeStacks(steadySamples);
+const readStored = storedReader(samplerModule);
+const readSamples = (samples: readonly RawSample[] = steadySamples, bytes: Buffer = storedStacks) => readStored(samples, bytes);
 const keptDictionary = 'KeptDictionary' in exporterProfiles;
 function steadyInterval(note: (k: string, v: number) => void): void {
   const labeler = new MetadataLabeler({});
@@ -192,10 +179,11 @@ function churnInterval(note: (k: string, v: number) => void): void {
   for (let i = 0; i < INTERVALS; i++) {
     const samples = Array.from({ length: PIDS }, () => samplesOf(churnPid++)).flat();
     let built: Profile[] = [];
-    build += cpuUs(() => (built = exporterProfiles.buildProfiles(samples, window, symbolizer, labeler, { frequencyHz: 19, shareDictionary: true, ...(kept ? { keptDictionary: kept } : {}) }).profiles), PIDS);
+    const bytes = storeStacks(samples);
+    build += cpuUs(() => (built = exporterProfiles.buildProfiles(readSamples(samples, bytes), window, symbolizer, labeler, { frequencyHz: 19, shareDictionary: true, ...(kept ? { keptDictionary: kept } : {}) }).profiles), PIDS);
     if (encoder) encode += cpuUs(() => encoder.encode(built), PIDS);
   }
-  note('churn: a process gone before its samples are read, buildProfiles', build / INTERVALS);
+  note('churn: a process gone before its samples are read, read stacks + buildProfiles', build / INTERVALS);
   if (encoder) note('churn: a process gone before its samples are read, encode (agent writer)', encode / INTERVALS);
 }
 
