@@ -13,17 +13,23 @@ import type { EventLoopSlices } from '../event-loop-slices.js';
  * and WAL (≈ 0.8–1.2 µs per row, docs/BENCHMARKS.md).
  */
 export class ColumnChunks {
-  private readonly rows = DuckDBVector.standardSize();
+  private readonly rows: number;
   private readonly chunk: DuckDBDataChunk;
   /** Column i's vector of the current chunk: callers set row `nextRow()`'s item in each. */
   readonly vectors: readonly DuckDBVector[];
   private readonly lists: readonly DuckDBListVector[];
   private n = 0;
 
+  /**
+   * @param capacity rows per chunk, at most DuckDB's vector size: a batch known to be small (a commit's
+   * few new symbols) gets a chunk of its size, since flushing walks every row of the chunk.
+   */
   constructor(
     private readonly appender: DuckDBAppender,
     types: readonly DuckDBType[],
+    capacity = DuckDBVector.standardSize(),
   ) {
+    this.rows = Math.max(1, Math.min(capacity, DuckDBVector.standardSize()));
     this.chunk = DuckDBDataChunk.create(types, this.rows);
     this.vectors = types.map((_, i) => this.chunk.getColumnVector(i));
     this.lists = this.vectors.filter((v): v is DuckDBListVector => v instanceof DuckDBListVector);

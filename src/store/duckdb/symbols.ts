@@ -175,7 +175,7 @@ async function appendChunks<T>(
   setRow: (vectors: readonly DuckDBVector[], row: number, value: T) => void,
 ): Promise<void> {
   if (rows.length === 0) return;
-  const chunks = new ColumnChunks(await conn.createAppender(table), types);
+  const chunks = new ColumnChunks(await conn.createAppender(table), types, rows.length);
   for (const row of rows) {
     const turn = chunks.flushIfFull(slices);
     if (turn) await turn;
