@@ -1,6 +1,4 @@
 import { Command } from 'commander';
-import { ClickHouseEngine } from '../store/clickhouse/clickhouse-engine.js';
-import { openStore } from '../store/index.js';
 import { action, out } from './common.js';
 
 interface MigrateFlags {
@@ -24,6 +22,8 @@ export function migrateCommand(): Command {
         '  kiln migrate --store clickhouse://kiln:secret@ch-1:8123/kiln --clickhouse-cluster profiles',
     )
     .action(action(async (flags: MigrateFlags) => {
+      // The engines load when the verb runs, not with the CLI (every other verb would pay for them).
+      const [{ openStore }, { ClickHouseEngine }] = await Promise.all([import('../store/index.js'), import('../store/clickhouse/clickhouse-engine.js')]);
       if (!/^clickhouses?:\/\//i.test(flags.store)) {
         const store = await openStore(flags.store);
         await store.close();

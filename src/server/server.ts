@@ -42,13 +42,8 @@ import { settingsRoutes } from './settings.js';
 import { parcaApiRoutes, parcaUiRoutes } from './parca-api.js';
 import { registerScrape } from './scrape.js';
 
-/** The port Pyroscope SDKs and agents send to by default. */
-export const DEFAULT_PORT = 4040;
-/**
- * Pyroscope listens on every interface by default (agents on other nodes push to it), so Kiln does too.
- * Pass host 127.0.0.1 to keep a laptop server private.
- */
-export const DEFAULT_HOST = '0.0.0.0';
+import { DEFAULT_HOST, DEFAULT_PORT } from './listen-defaults.js';
+export { DEFAULT_HOST, DEFAULT_PORT } from './listen-defaults.js';
 
 export interface ServerOptions {
   readonly store: Store;

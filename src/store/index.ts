@@ -18,8 +18,8 @@ export interface StoreOptions extends DuckDBEngineOptions {
   readonly retentionMs?: number;
 }
 
-/** Where data lives when nothing says otherwise (relative to the working directory). */
-export const DEFAULT_DATA_DIR = './data';
+import { DEFAULT_DATA_DIR } from './data-dir-default.js';
+export { DEFAULT_DATA_DIR } from './data-dir-default.js';
 
 /**
  * Opens the store a `--store`/`--data-dir` value names, always as an EngineStore over one engine:
