@@ -16,6 +16,7 @@ import { PythonCodeReader } from './python/code.js';
 import { PythonProcesses } from './python/process.js';
 import { JvmPerfMaps } from './jvm/perf-maps.js';
 import type { ProcessLabeler, Symbolizer } from './types.js';
+import { processCpuSeconds } from './process-cpu.js';
 
 /**
  * `kiln agent`: sample every CPU with eBPF, and every interval turn the counts into one profile per
@@ -145,10 +146,10 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
   const collectOnce = async (): Promise<void> => {
     // CPU (user + sys) of each stage, for kiln_agent_interval_cpu_seconds_total{stage}: where the agent's
     // time goes. One reading per stage boundary: each ends where the next begins.
-    let cpu = cpuMicros();
+    let cpu = processCpuSeconds();
     const stage = (name: string) => {
-      const now = cpuMicros();
-      metrics.stageCpu.inc({ stage: name }, (now - cpu) / 1e6);
+      const now = processCpuSeconds();
+      metrics.stageCpu.inc({ stage: name }, now - cpu);
       cpu = now;
     };
     const { samples, counterDeltas } = await sampler.collect();
@@ -230,12 +231,6 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
       waiters = [];
     },
   };
-}
-
-/** This process's CPU time (user + sys) so far, in µs. */
-function cpuMicros(): number {
-  const c = process.cpuUsage();
-  return c.user + c.system;
 }
 
 function exportEvents(metrics: AgentMetrics, log: (line: string) => void) {

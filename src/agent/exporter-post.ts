@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { processCpuSeconds } from './process-cpu.js';
 
 /**
  * One POST of a byte body with node's own http client. fetch would do, but its implementation (undici)
@@ -17,12 +18,6 @@ export interface PostResult {
   readonly cpuSeconds: number;
 }
 
-/** This process's CPU time so far, in seconds. */
-function cpuSeconds(): number {
-  const c = process.cpuUsage();
-  return (c.user + c.system) / 1e6;
-}
-
 type Requester = Pick<typeof http, 'request'>;
 let https: Promise<Requester> | undefined;
 
@@ -30,20 +25,20 @@ export async function postBytes(url: URL, headers: Record<string, string>, body:
   // TLS is loaded only by agents that talk https.
   const client: Requester = url.protocol === 'https:' ? await (https ??= import('node:https').then((m) => m.default)) : http;
   return new Promise<PostResult>((resolve, reject) => {
-    const start = cpuSeconds();
+    const start = processCpuSeconds();
     let spent = 0;
     const req = client.request(url, { method: 'POST', headers: { ...headers, 'content-length': String(body.byteLength) }, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
-      const answered = cpuSeconds();
+      const answered = processCpuSeconds();
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => {
         if (text.length < 300) text += c;
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: text.slice(0, 300), cpuSeconds: spent + cpuSeconds() - answered }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: text.slice(0, 300), cpuSeconds: spent + processCpuSeconds() - answered }));
       res.on('error', reject);
     });
     req.on('error', reject);
     req.end(body);
-    spent = cpuSeconds() - start;
+    spent = processCpuSeconds() - start;
   });
 }

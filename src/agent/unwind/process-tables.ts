@@ -9,6 +9,7 @@ import { readOwnVdsoImage, VDSO_MAPPING } from '../symbolize/vdso.js';
 import { NEED_TABLE, PROC_INFO_BYTES, procInfoValue, type ProcMapping } from './proc-info.js';
 import { unwindTableOf } from './rows.js';
 import { TableStore, type TableStoreStats } from './table-store.js';
+import { processCpuSeconds } from '../process-cpu.js';
 
 /**
  * Follows the processes the BPF program samples and gives each its unwind tables: the program reports
@@ -267,14 +268,13 @@ export class ProcessTables {
     let timer: NodeJS.Timeout | undefined;
     let stopped = false;
     const tick = () => {
-      const cpu = process.cpuUsage();
+      const cpu = processCpuSeconds();
       try {
         this.poll();
       } catch {
         this.pollErrors++; // a failed map read: the events wait for the next poll
       }
-      const d = process.cpuUsage(cpu);
-      this.options.onPoll?.((d.user + d.system) / 1e6);
+      this.options.onPoll?.(processCpuSeconds() - cpu);
       if (stopped) return;
       this.nextPollMs = this.nextDelay(minMs);
       timer = setTimeout(tick, this.nextPollMs);
