@@ -9,7 +9,6 @@ import { decodeProfiles, detectFormat } from '../formats/registry.js';
 import '../formats/otlp-format.js'; // registers `otlp`, so OTLP captures are read like any other file
 import { QueryEngine } from '../query/engine.js';
 import type { WeightedStack } from '../query/stacks.js';
-import { openDuckDB } from '../store/index.js';
 import type { Store } from '../store/store.js';
 import type { CountSource } from './compare.js';
 import { SAMPLE_TYPE_SUFFIX, heapSamplesType, withHeapSampleCounts } from './compare-heap.js';
@@ -49,6 +48,9 @@ export class ProfileFiles {
   static async open(): Promise<ProfileFiles> {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'kiln-files-'));
     try {
+      // Loaded here, not with the module: the store's engines (DuckDB's native binding) take about a
+      // second to load, and `kiln compare --help`, `kiln summarize --help` or a compare the server runs never needs them.
+      const { openDuckDB } = await import('../store/index.js');
       // Two threads and no background roll-ups: a short-lived store on someone's laptop or CI runner.
       return new ProfileFiles(await openDuckDB(dir, { threads: 2, rollup: false }), dir);
     } catch (e) {
