@@ -24,6 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sampleProc } from './proc-usage.js';
 import { bpfProgStats, programIdsOf } from './bpf-programs.js';
+import { sampleThreads, threadRows } from './proc-threads.js';
 
 const seconds = Number(process.argv[2] ?? 60);
 const hz = Number(process.argv[3] ?? 19);
@@ -199,12 +200,16 @@ try {
   const bpf0 = bpfProgStats();
   const t0 = performance.now();
   const before = profilers.map((p) => sampleProc(p.child.pid!));
+  // Each kiln agent's threads: main thread vs V8's platform threads vs libuv's pool, CPU and wake-ups.
+  const agents = profilers.filter((p) => p.name.startsWith('kiln agent'));
+  const threadsBefore = agents.map((p) => sampleThreads(p.child.pid!));
   let peakRss = profilers.map(() => 0);
   for (let s = 0; s < seconds; s++) {
     await sleep(1000);
     peakRss = profilers.map((p, i) => Math.max(peakRss[i]!, sampleProc(p.child.pid!).rssKiB));
   }
   const after = profilers.map((p) => sampleProc(p.child.pid!));
+  const threadsAfter = agents.map((p) => sampleThreads(p.child.pid!));
   const wallS = (performance.now() - t0) / 1000;
   const bpf1 = bpfProgStats();
 
@@ -274,6 +279,14 @@ try {
       `Unwind tables at the end: ${tableStat('binaries')} binaries, ${tableStat('rowsUsed')} rows (${((tableStat('rowsUsed') * 8) / 1048576).toFixed(1)} MiB of kernel memory), ${tableStat('processes')} processes loaded (${tableStat('loads')} loads, ${tableStat('tableLoads')} table requests since start).`,
     '',
     memory,
+    ...agents.flatMap((p, i) => [
+      '',
+      `Threads of ${p.name} in the window (thread id − process id; wake-ups = voluntary context switches per second):`,
+      '',
+      '| thread | comm | CPU (% of one core) | wake-ups / s | involuntary switches / s |',
+      '|---|---|---|---|---|',
+      ...threadRows(p.child.pid!, threadsBefore[i]!, threadsAfter[i]!, wallS),
+    ]),
   ];
   console.log(out.join('\n'));
 } finally {

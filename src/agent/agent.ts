@@ -130,7 +130,10 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
     ? startUnwinding(bpf, {
         wanted: (pid) => labeler.labels(pid, '').length > 0,
         extensions: [python],
-        onPoll: (cpuSeconds) => metrics.stageCpu.inc({ stage: 'unwind_tables' }, cpuSeconds),
+        onPoll: (cpuSeconds, lateMs) => {
+          metrics.stageCpu.inc({ stage: 'unwind_tables' }, cpuSeconds);
+          metrics.timerFired(lateMs);
+        },
       })
     : undefined;
   log(`sampling ${bpf.cpus.length} CPUs at ${config.frequency} Hz${config.offCpu ? ' and off-CPU time' : ''}, pushing ${config.protocol} to ${config.server} every ${config.intervalMs / 1000}s` +
@@ -192,7 +195,11 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
     metrics.queueBytes.set(exporter.queuedBytes);
     metrics.intervalDuration.observe((performance.now() - t0) / 1000);
   };
+  let tickDueAt = performance.now() + config.intervalMs;
   const tick = () => {
+    // The event loop's delay, from this timer (and the unwinder's) instead of a monitor waking the agent.
+    metrics.timerFired(performance.now() - tickDueAt);
+    tickDueAt = performance.now() + config.intervalMs;
     // Intervals never overlap: a slow collect delays the next one instead of racing it.
     busy = busy
       .then(collectOnce)

@@ -27,17 +27,31 @@ export async function postBytes(url: URL, headers: Record<string, string>, body:
   return new Promise<PostResult>((resolve, reject) => {
     const start = processCpuSeconds();
     let spent = 0;
-    const req = client.request(url, { method: 'POST', headers: { ...headers, 'content-length': String(body.byteLength) }, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+    // A connection per request (agent: false): at one request per interval a kept-alive socket only waits
+    // for the server's keep-alive timeout (node's: 5 s) to close it — a timer that wakes the agent, and a
+    // reset when the next request races the close (about once a minute against a node server, then a
+    // resend after a second). The deadline is a timer cleared with the request: AbortSignal.timeout's
+    // stays armed and wakes the agent once more per request after it finished.
+    const deadline = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    deadline.unref();
+    const fail = (e: Error) => {
+      clearTimeout(deadline);
+      reject(e);
+    };
+    const req = client.request(url, { method: 'POST', headers: { ...headers, 'content-length': String(body.byteLength) }, agent: false }, (res) => {
       const answered = processCpuSeconds();
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => {
         if (text.length < 300) text += c;
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: text.slice(0, 300), cpuSeconds: spent + processCpuSeconds() - answered }));
-      res.on('error', reject);
+      res.on('end', () => {
+        clearTimeout(deadline);
+        resolve({ status: res.statusCode ?? 0, text: text.slice(0, 300), cpuSeconds: spent + processCpuSeconds() - answered });
+      });
+      res.on('error', fail);
     });
-    req.on('error', reject);
+    req.on('error', fail);
     req.end(body);
     spent = processCpuSeconds() - start;
   });

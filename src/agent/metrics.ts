@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { BpfCounters } from './loader.js';
 import { Counter, Gauge, Histogram, MetricsRegistry } from './metrics-registry.js';
-import { registerRuntimeMetrics } from './metrics-runtime.js';
+import { registerRuntimeMetrics, type RuntimeMetrics } from './metrics-runtime.js';
 import type { SymbolizerStats } from './types.js';
 
 /**
@@ -79,9 +79,11 @@ export class AgentMetrics {
   readonly queueLength = new Gauge({ name: 'kiln_agent_export_queue_requests', help: 'Requests waiting to be sent', registers: [this.registry] });
   readonly queueBytes = new Gauge({ name: 'kiln_agent_export_queue_bytes', help: 'Bytes waiting to be sent', registers: [this.registry] });
 
-  constructor() {
-    // Coarse event-loop monitoring: the default 10 ms timer alone costs ~0.25 % of a core, near the agent's whole budget.
-    registerRuntimeMetrics(this.registry, 'kiln_agent_', 1000);
+  private readonly runtime: RuntimeMetrics = registerRuntimeMetrics(this.registry, 'kiln_agent_');
+
+  /** One of the agent's timers fired `lateMs` after it was due (the event loop's delay, without a timer of its own). */
+  timerFired(lateMs: number): void {
+    this.runtime.timerFired(lateMs);
   }
 
   recordBpf(deltas: BpfCounters): void {

@@ -63,6 +63,21 @@ describe('agent /metrics', () => {
     expect(text).toContain(`kiln_agent_nodejs_version_info{version="${process.version}"`);
   });
 
+  it("reports the event loop's delay from how late the agent's own timers fired, and zeros when none fired", async () => {
+    const m = new AgentMetrics();
+    m.timerFired(3);
+    m.timerFired(40);
+    const gauge = (text: string, name: string) => Number(new RegExp(`^kiln_agent_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text)![1]);
+    const first = await m.registry.metrics();
+    expect(gauge(first, 'min')).toBeCloseTo(0.003, 4);
+    expect(gauge(first, 'max')).toBeCloseTo(0.04, 3);
+    expect(gauge(first, 'p99')).toBeCloseTo(0.04, 3);
+    expect(gauge(first, 'mean')).toBeCloseTo(0.0215, 3);
+    // Reset at each scrape: a scrape with no timer fired since shows zeros, not the empty histogram's 2^63 ns.
+    const second = await m.registry.metrics();
+    for (const name of ['min', 'max', 'mean', 'p50', 'p99']) expect(gauge(second, name), name).toBe(0);
+  });
+
   it('counts histogram buckets cumulatively, escapes label values, and refuses what Prometheus could not take', async () => {
     const registry = new MetricsRegistry();
     const h = new Histogram({ name: 't_seconds', help: 'A test\nhistogram', buckets: [1, 0.1], registers: [registry] });

@@ -16,8 +16,8 @@ export interface UnwindingOptions {
   readonly wanted?: (pid: number) => boolean;
   /** The fastest pace at which the BPF program's process events are handled (the idle pace is slower). */
   readonly pollMs?: number;
-  /** CPU seconds each poll that did work took. */
-  readonly onPoll?: (cpuSeconds: number) => void;
+  /** CPU seconds each poll took, and how late its timer fired. */
+  readonly onPoll?: (cpuSeconds: number, lateMs: number) => void;
 }
 
 /** Feeds the BPF walker: unwind tables for every process it samples, loaded as they appear. */

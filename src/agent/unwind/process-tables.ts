@@ -82,8 +82,11 @@ export interface ProcessTablesOptions {
    * answers for it).
    */
   readonly wanted?: (pid: number) => boolean;
-  /** CPU seconds of each poll (for the agent's per-stage accounting). */
-  readonly onPoll?: (cpuSeconds: number) => void;
+  /**
+   * CPU seconds of each poll (for the agent's per-stage accounting), and how late its timer fired (the
+   * agent's event-loop delay, measured without a timer of its own).
+   */
+  readonly onPoll?: (cpuSeconds: number, lateMs: number) => void;
   /** Bound on processes with loaded tables; past it the least recently loaded are unloaded. */
   readonly maxProcesses?: number;
 }
@@ -267,16 +270,19 @@ export class ProcessTables {
   start(minMs = POLL_MS): () => void {
     let timer: NodeJS.Timeout | undefined;
     let stopped = false;
+    let dueAt = performance.now() + minMs;
     const tick = () => {
+      const lateMs = performance.now() - dueAt;
       const cpu = processCpuSeconds();
       try {
         this.poll();
       } catch {
         this.pollErrors++; // a failed map read: the events wait for the next poll
       }
-      this.options.onPoll?.(processCpuSeconds() - cpu);
+      this.options.onPoll?.(processCpuSeconds() - cpu, lateMs);
       if (stopped) return;
       this.nextPollMs = this.nextDelay(minMs);
+      dueAt = performance.now() + this.nextPollMs;
       timer = setTimeout(tick, this.nextPollMs);
       timer.unref();
     };
