@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { SymbolDictionary } from '../../src/model/index.js';
 import { DictionaryBuilder, dictionaryIds } from '../../src/model/index.js';
 import { ContentIds } from '../../src/store/content-ids.js';
 
@@ -23,4 +24,58 @@ describe('ContentIds (the write path\'s memoized dictionaryIds)', () => {
     };
     for (const d of [build(false), build(true), build(false)]) expect(ids.of(d)).toEqual(dictionaryIds(d));
   });
+
+  // Content ids are keys in stored DuckDB and ClickHouse data: these were computed at stop 18's code
+  // (24ad540) and must never change, whatever the memo inside ContentIds does to get them faster.
+  it('gives byte-identical ids for a fixed dictionary, fresh and from a warm memo', () => {
+    const dict = goldenDictionary();
+    const golden = {
+      mappings: ['b45423bfac2d5e5a', '06891f5eaf719fc5'],
+      functions: ['ec6e22383dc8bebb', '0ef20f4e9f06cbaf', '0a334418f8a908ef', '5ea69e129cf2e63e', '93e2537470c78dc1', '2c7f3664dc038e47', '1522920cc59f4346'],
+      locations: ['036ab1521c23aaed', 'f96531da68291c92', '3df2595ce3f23394', '2c5c1f3d3420b8d4', '809efea755f4daf0', 'f58d65b841b7aede', '18970229eac62293', 'e996051c39f0235b'],
+      stacks: ['b3776d3b375f9005', 'a05e22ca41d65beb', 'b9b9306abe837594', '287226aaab2e7407'],
+    };
+    const hex = (ids: readonly bigint[]) => ids.map((x) => x.toString(16).padStart(16, '0'));
+    const asHex = (ids: { mappings: bigint[]; functions: bigint[]; locations: bigint[]; stacks: bigint[] }) => ({
+      mappings: hex(ids.mappings),
+      functions: hex(ids.functions),
+      locations: hex(ids.locations),
+      stacks: hex(ids.stacks),
+    });
+    expect(asHex(dictionaryIds(dict))).toEqual(golden);
+    const ids = new ContentIds();
+    expect(asHex(ids.of(dict))).toEqual(golden);
+    // The same content again in fresh strings (as the next push decodes them): answered from the memo.
+    const again = goldenDictionary();
+    expect(asHex(ids.of(again))).toEqual(golden);
+    const w = ids.forWrite(goldenDictionary());
+    expect(hex(Array.from(w.stacks))).toEqual(golden.stacks);
+    expect(Array.from(w.stackWords, (x) => x.toString(16).padStart(8, '0'))).toEqual(golden.stacks.flatMap((s) => [s.slice(8), s.slice(0, 8)]));
+  });
 });
+
+/** Every kind of entry the memo treats apart: one-line frames (first and further lines of a function),
+ * no mapping, unsymbolized, inlined, non-ASCII text, lines past 2^32 and negative. Strings are built at
+ * run time so each call hands over fresh string objects, as a decoder does. */
+function goldenDictionary(): SymbolDictionary {
+  const fresh = (s: string) => Buffer.from(s, 'utf8').toString('utf8');
+  const b = new DictionaryBuilder();
+  const exe = b.mapping(fresh('/usr/bin/kiln-demo'), fresh('0123456789abcdef'));
+  const libc = b.mapping(fresh('/lib/x86_64-linux-gnu/libc.so.6'), fresh('c0ffee'));
+  const main = b.location(exe, 0x401000n, [{ function: b.function(fresh('main'), fresh('main'), fresh('main.c')), line: 12 }]);
+  const serve = b.location(exe, 0x401200n, [{ function: b.function(fresh('serve'), fresh('_Z5servev'), fresh('serve.cc')), line: 40 }]);
+  const serve2 = b.location(exe, 0x401280n, [{ function: b.function(fresh('serve'), fresh('_Z5servev'), fresh('serve.cc')), line: 47 }]);
+  const noMap = b.location(-1, 0n, [{ function: b.function(fresh('runtime.goexit'), '', fresh('runtime/asm_amd64.s')), line: 1700 }]);
+  const raw = b.location(libc, 0x7f00deadbeefn, []);
+  const inl = b.location(libc, 0x10n, [
+    { function: b.function(fresh('memcpy')), line: 3 },
+    { function: b.function(fresh('outer'), '', fresh('o.c')), line: 9 },
+  ]);
+  const uni = b.location(exe, 0n, [{ function: b.function(fresh('naïve→ünïcode 函数'), fresh('sys'), fresh('fïle.rs')), line: 2 ** 40 }]);
+  const neg = b.location(exe, 0n, [{ function: b.function(fresh('neg')), line: -5 }]);
+  b.stack([raw, inl, serve, main]);
+  b.stack([serve2, serve, main]);
+  b.stack([noMap, uni, neg]);
+  b.stack([main]);
+  return b.dict;
+}
