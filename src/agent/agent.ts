@@ -17,6 +17,7 @@ import { PythonProcesses } from './python/process.js';
 import { JvmPerfMaps } from './jvm/perf-maps.js';
 import type { ProcessLabeler, Symbolizer } from './types.js';
 import { processCpuSeconds } from './process-cpu.js';
+import { oneStatReadEach } from './symbolize/proc-maps.js';
 
 /**
  * `kiln agent`: sample every CPU with eBPF, and every interval turn the counts into one profile per
@@ -164,13 +165,13 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
     let recorded = 0;
     for (const s of samples) if (s.kind === 'cpu') recorded += s.count;
     metrics.samples.inc(recorded);
-    const built = buildProfiles(samples, window, symbolizer, labeler, {
+    const built = oneStatReadEach(() => buildProfiles(samples, window, symbolizer, labeler, {
       frequencyHz: config.frequency,
       shareDictionary: true,
       keptDictionary: dictionary,
       offCpuPeriodNs,
       keptShare: adaptive ? (pid) => adaptive.keepOf(pid) : undefined,
-    });
+    }));
     // JVMs with unnamed JIT code write their maps just before the next interval is read.
     jvm?.intervalEnds(window.endMs + config.intervalMs);
     stage('symbolize_label');

@@ -4,7 +4,7 @@ import { readlinkSync } from 'node:fs';
 import { readBinaryInfo, type BinaryInfo } from '../symbolize/binary.js';
 import { ElfFile, withElf } from '../symbolize/elf.js';
 import { LruCache } from '../lru.js';
-import { isFileBacked, readMaps, readProcText, readStartTime, type CodeMapping } from '../symbolize/proc-maps.js';
+import { isFileBacked, oneStatReadEach, readMaps, readProcText, readStartTime, type CodeMapping } from '../symbolize/proc-maps.js';
 import { readOwnVdsoImage, VDSO_MAPPING } from '../symbolize/vdso.js';
 import { NEED_TABLE, PROC_INFO_BYTES, procInfoValue, type ProcMapping } from './proc-info.js';
 import { unwindTableOf } from './rows.js';
@@ -275,7 +275,7 @@ export class ProcessTables {
       const lateMs = performance.now() - dueAt;
       const cpu = processCpuSeconds();
       try {
-        this.poll();
+        oneStatReadEach(() => this.poll());
       } catch {
         this.pollErrors++; // a failed map read: the events wait for the next poll
       }

@@ -102,11 +102,11 @@ class FakeProc {
   }
 }
 
-function tablesOver(maps: FakeMaps, proc: FakeProc): ProcessTables {
+function tablesOver(maps: FakeMaps, proc: FakeProc, onPoll?: (cpuSeconds: number, lateMs: number) => void): ProcessTables {
   const lib = maps.lib();
   const rows = Buffer.alloc(8 << 20);
   const store = new TableStore(lib, 4, rows.length / 8, (offset, length) => ({ bytes: rows.subarray(offset, offset + length), unmap: () => {} }));
-  return new ProcessTables(lib, FD, store, { procRoot: proc.root });
+  return new ProcessTables(lib, FD, store, { procRoot: proc.root, onPoll });
 }
 
 let proc: FakeProc | undefined;
@@ -129,6 +129,32 @@ describe('ProcessTables: when new processes are loaded (a /proc and BPF maps in 
     await new Promise((r) => setTimeout(r, 250));
     tables.poll();
     expect(maps.procs.get(101)?.readUInt32LE(0), 'the young process, 200 ms later').toBe(PROC_TABLES);
+  });
+
+  it('on its own timer: loads a process reported between polls, reports how late each poll ran, and stops for good', async () => {
+    proc = new FakeProc();
+    const maps = new FakeMaps();
+    const late: number[] = [];
+    const tables = tablesOver(maps, proc, (_cpu, lateMs) => late.push(lateMs));
+    const stop = tables.start(20);
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      proc.add(104, 5000);
+      maps.events.push([104, EV_NEW]);
+      const by = Date.now() + IDLE_POLL_MS * 3;
+      while (!maps.procs.has(104) && Date.now() < by) await new Promise((r) => setTimeout(r, 10));
+      expect(maps.procs.get(104)?.readUInt32LE(0), 'loaded by the timer, within its idle pace').toBe(PROC_TABLES);
+      expect(late.length).toBeGreaterThan(0);
+      // Lateness is measured from when each poll was due: never negative beyond timer rounding, and here
+      // (nothing blocking the loop) far below a poll period.
+      for (const l of late) expect(l).toBeGreaterThan(-2);
+      expect(Math.min(...late)).toBeLessThan(IDLE_POLL_MS);
+    } finally {
+      stop();
+    }
+    const polls = tables.stats().polls;
+    await new Promise((r) => setTimeout(r, IDLE_POLL_MS * 2 + 100));
+    expect(tables.stats().polls, 'no poll after stop()').toBe(polls);
   });
 
   it('forgets a process gone before it was old enough, with no load', () => {

@@ -1,0 +1,67 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { oneStatReadEach, readStartTime, readStat } from '../../../src/agent/symbolize/proc-maps.js';
+
+/** A /proc look-alike: <root>/<pid>/stat with a given name and start time (field 22). */
+function fakeProc(): { root: string; write(pid: number, comm: string, start: number): void } {
+  const root = mkdtempSync(path.join(tmpdir(), 'kiln-proc-stat-'));
+  return {
+    root,
+    write(pid, comm, start) {
+      mkdirSync(path.join(root, String(pid)), { recursive: true });
+      const fields = Array.from({ length: 50 }, (_, i) => (i === 18 ? String(start) : '0'));
+      writeFileSync(path.join(root, String(pid), 'stat'), `${pid} (${comm}) S ${fields.join(' ')}\n`);
+    },
+  };
+}
+
+let root: string | undefined;
+afterEach(() => {
+  if (root) rmSync(root, { recursive: true, force: true });
+  root = undefined;
+});
+
+describe('oneStatReadEach', () => {
+  it('reads each process once inside, and again on every call outside', () => {
+    const proc = fakeProc();
+    root = proc.root;
+    proc.write(42, 'python3', 1000);
+    const seen = oneStatReadEach(() => {
+      const first = readStat(42, proc.root);
+      proc.write(42, 'sh', 2000); // the pid reused within the pass: the pass keeps what it read first
+      return [first, readStat(42, proc.root), readStartTime(42, proc.root)];
+    });
+    expect(seen).toEqual([{ comm: 'python3', startTime: '1000' }, { comm: 'python3', startTime: '1000' }, '1000']);
+    // The next pass (the next interval or poll) reads the file again.
+    expect(readStat(42, proc.root)).toEqual({ comm: 'sh', startTime: '2000' });
+    expect(oneStatReadEach(() => readStartTime(42, proc.root))).toBe('2000');
+  });
+
+  it('remembers a gone process as gone within the pass only, and nests without resetting', () => {
+    const proc = fakeProc();
+    root = proc.root;
+    const inner = oneStatReadEach(() => {
+      expect(readStat(7, proc.root)).toBeUndefined();
+      proc.write(7, 'late', 5);
+      return oneStatReadEach(() => readStat(7, proc.root));
+    });
+    expect(inner, 'a nested pass shares the outer one').toBeUndefined();
+    expect(readStat(7, proc.root)).toEqual({ comm: 'late', startTime: '5' });
+  });
+
+  it('gives the result of the function, and forgets what it read when the function throws', () => {
+    const proc = fakeProc();
+    root = proc.root;
+    proc.write(9, 'a', 1);
+    expect(() =>
+      oneStatReadEach(() => {
+        readStat(9, proc.root);
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    proc.write(9, 'b', 2);
+    expect(oneStatReadEach(() => readStat(9, proc.root)?.comm)).toBe('b');
+  });
+});
