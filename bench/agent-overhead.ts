@@ -281,7 +281,7 @@ try {
     memory,
     ...agents.flatMap((p, i) => [
       '',
-      `Threads of ${p.name} in the window (thread id − process id; wake-ups = voluntary context switches per second):`,
+      `Threads of ${p.name} in the window (by start order; wake-ups = voluntary context switches per second):`,
       '',
       '| thread | comm | CPU (% of one core) | wake-ups / s | involuntary switches / s |',
       '|---|---|---|---|---|',

@@ -48,25 +48,27 @@ export function sampleThreads(pid: number): Map<number, ThreadSample> {
 
 /**
  * Markdown rows, one per thread alive at the end: CPU as % of one core over the window and wake-ups
- * per second. Threads are named by their order after the main thread; "with node" are those started in
- * the process's first clock tick (node's V8 platform workers, its delayed-task and signal threads),
- * "later" those started afterwards (libuv's pool, started on first use).
+ * per second. Threads are named by their start order: node 20 starts its V8 platform threads first
+ * (#1 its delayed-task scheduler, #2–#5 the 4 workers that run GC and compilation tasks), then its
+ * signal-watchdog thread and libuv's pool of 4 (on first use). A summary row per group follows.
  */
 export function threadRows(pid: number, before: Map<number, ThreadSample>, after: Map<number, ThreadSample>, wallS: number): string[] {
-  const main = after.get(pid);
   const rows: string[] = [];
-  const sum = { cpu: 0, vol: 0, invol: 0 };
-  for (const [tid, a] of [...after].sort((x, y) => x[0] - y[0])) {
+  const groups = new Map<string, { cpu: number; vol: number; invol: number }>();
+  const order = [...after].sort((x, y) => x[1].startTicks - y[1].startTicks || x[0] - y[0]);
+  order.forEach(([tid, a], i) => {
     const b = before.get(tid);
     const cpu = a.cpuS - (b?.cpuS ?? 0);
     const vol = a.voluntary - (b?.voluntary ?? 0);
     const invol = a.involuntary - (b?.involuntary ?? 0);
-    sum.cpu += cpu;
-    sum.vol += vol;
-    sum.invol += invol;
-    const kind = tid === pid ? 'main' : main && a.startTicks <= main.startTicks + 1 ? 'with node' : 'later';
-    rows.push(`| ${tid - pid} (${kind}${b ? '' : ', new in window'}) | ${a.comm} | ${((cpu / wallS) * 100).toFixed(3)} % | ${(vol / wallS).toFixed(2)} | ${(invol / wallS).toFixed(2)} |`);
-  }
-  rows.push(`| all | | ${((sum.cpu / wallS) * 100).toFixed(3)} % | ${(sum.vol / wallS).toFixed(2)} | ${(sum.invol / wallS).toFixed(2)} |`);
+    const group = tid === pid ? 'main thread' : i <= 5 ? "V8 platform (#1–#5)" : 'others (#6 on)';
+    const g = groups.get(group) ?? { cpu: 0, vol: 0, invol: 0 };
+    g.cpu += cpu;
+    g.vol += vol;
+    g.invol += invol;
+    groups.set(group, g);
+    rows.push(`| ${tid === pid ? 'main' : `#${i}`}${b ? '' : ' (new in window)'} | ${a.comm} | ${((cpu / wallS) * 100).toFixed(3)} % | ${(vol / wallS).toFixed(2)} | ${(invol / wallS).toFixed(2)} |`);
+  });
+  for (const [group, g] of groups) rows.push(`| **${group}** | | ${((g.cpu / wallS) * 100).toFixed(3)} % | ${(g.vol / wallS).toFixed(2)} | ${(g.invol / wallS).toFixed(2)} |`);
   return rows;
 }
