@@ -222,11 +222,11 @@ export interface CommitPacing {
   readonly gatherMs: number;
   readonly minIntervalMs: number;
   /**
-   * Where nothing announces the server's decodes (they run on the event loop), while writes come in
-   * streams (several are queued, or some queued while the last commit ran, or it held several), also
-   * wait — up to `quietMaxMs` in all — until none has joined the queue for this long: requests
-   * decoded one after another then share one commit. A lone writer, one write at a time, is not
-   * held. 0 / absent: no such wait.
+   * While writes come in streams (several are queued, or some queued while the last commit ran, or it
+   * held several), also wait — up to `quietMaxMs` in all — until as many writes are queued as the
+   * stream has writers, or none has joined the queue for this long: requests decoded one after
+   * another then share one commit. A lone writer, one write at a time, is not held. 0 / absent: no
+   * such wait.
    */
   readonly quietMs?: number;
   readonly quietMaxMs?: number;

@@ -115,6 +115,16 @@ export class WritePath {
   private lastQueuedAt = -Infinity;
   /** How many write calls the last commit held (several: writes are arriving in streams). */
   private lastCommitWrites = 0;
+  /**
+   * How many writers the stream has: the most writes waiting at once (queued or in the running commit)
+   * since the last commit that had to wait out its quiet period. A streaming commit starts as soon as
+   * that many are queued: with 8 agents' pushes in flight, each commit then holds the 8 instead of the
+   * 2–4 that happened to queue while the previous one ran, and no commit waits for a writer that is
+   * already in it.
+   */
+  private streamWidth = 0;
+  /** Writes in the running commit. */
+  private committingWrites = 0;
   /** A commit is running; a write that queues meanwhile is part of a stream. */
   private committing = false;
   private queuedWhileCommitting = false;
@@ -182,6 +192,7 @@ export class WritePath {
     return new Promise((resolve, reject) => {
       this.queued.push({ tenant, profiles: prepared, rows, resolve, reject });
       this.lastQueuedAt = performance.now();
+      this.streamWidth = Math.max(this.streamWidth, this.queued.length + this.committingWrites);
       if (this.committing) this.queuedWhileCommitting = true;
       this.draining ??= this.drain();
     });
@@ -242,11 +253,12 @@ export class WritePath {
 
   /**
    * Before a commit, while it would hold few rows: waits for the writes on their way (at most
-   * `gatherMs` while the server has decodes in flight; where nothing announces decodes, with
-   * `quietMs`, until no write has joined the queue for that long, at most `quietMaxMs`) and for the
-   * engine's minimum interval since the last commit, so
-   * a commit's fixed cost — one DuckDB commit, or one part per table in ClickHouse, which merges them
-   * in the background — is paid once for all of them.
+   * `gatherMs` while the server has decodes in flight; while writes come in streams, with `quietMs`,
+   * until the stream's writers are all queued or no write has joined the queue for that long, at most
+   * `quietMaxMs`) and for the engine's minimum interval since the last commit, so a commit's fixed
+   * cost — one DuckDB commit, or one part per table in ClickHouse, which merges them in the
+   * background — is paid once for all of them. Nothing is acknowledged before its commit: waiting
+   * here only delays the answer.
    */
   private async gather(): Promise<void> {
     const { rows: enough, gatherMs, minIntervalMs, quietMs = 0, quietMaxMs = 0 } = this.pacing;
@@ -255,14 +267,26 @@ export class WritePath {
     // The quiet period holds only writes that come in streams (several queued now, some queued while
     // the last commit ran, or it held several): a lone writer, one write at a time, is not held.
     const streaming = quietMs > 0 && (this.queued.length > 1 || this.queuedWhileCommitting || this.lastCommitWrites > 1);
+    if (!streaming) this.streamWidth = this.queued.length;
     for (;;) {
       let rows = 0;
       for (const q of this.queued) rows += q.rows;
       if (rows >= enough) return;
       const now = performance.now();
       const coming = this.moreComing();
-      let until = Math.max(paced, coming ? started + gatherMs : -Infinity);
-      if (streaming && coming === undefined) until = Math.max(until, Math.min(started + quietMaxMs, this.lastQueuedAt + quietMs));
+      const until = Math.max(paced, coming ? started + gatherMs : -Infinity);
+      if (streaming && this.queued.length < this.streamWidth) {
+        // Some of the stream's writers have not queued yet. A server's decode pool being idle does not
+        // mean they are not coming: requests read on the event loop (the agents' rows pushes) are not
+        // in it. Past the quiet period the stream is taken to be narrower: what is queued now.
+        const quietUntil = Math.min(started + quietMaxMs, this.lastQueuedAt + quietMs);
+        if (now >= Math.max(until, quietUntil)) {
+          this.streamWidth = this.queued.length;
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5, Math.max(1, Math.max(until, quietUntil) - now))));
+        continue;
+      }
       if (now >= until) return;
       await new Promise((resolve) => setTimeout(resolve, Math.min(5, Math.max(1, until - now))));
     }
@@ -283,6 +307,7 @@ export class WritePath {
         this.lastCommitWrites = batch.length;
         this.queuedWhileCommitting = false;
         this.committing = true;
+        this.committingWrites = batch.length;
         try {
           const results = await this.commit(batch);
           batch.forEach((c, i) => c.resolve(results[i]!));
@@ -292,6 +317,7 @@ export class WritePath {
           else for (const c of batch) await this.commit([c]).then(([r]) => c.resolve(r!), c.reject);
         } finally {
           this.committing = false;
+          this.committingWrites = 0;
         }
       }
     } finally {
