@@ -12,6 +12,7 @@
  * cores − 1; 0 decodes on the event loop, as before the pool), to compare the two.
  */
 import { fork } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +22,29 @@ import { RowsEncoder, rowsRequestBody } from '../src/agent/exporter-rows.js';
 import { encodePprofGzip } from '../src/formats/pprof.js';
 import { PushRequestSchema } from '../src/gen/push/v1/push_pb.js';
 import { INTERVAL_MS, ServiceModel, profileTimes } from './store-data.js';
+
+/**
+ * BENCH_THREADS=1: the server's CPU per thread, from /proc/self/task/N/stat (Linux only): `main`, and
+ * the others by thread id minus the process id (V8's platform threads come first, then libuv's pool,
+ * where DuckDB's statements run, and the decode workers).
+ */
+function threadCpuMs(): Record<string, number> {
+  const tick = 10; // ms per clock tick (USER_HZ 100)
+  const out: Record<string, number> = {};
+  for (const t of readdirSync('/proc/self/task')) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    // Every thread of node 20 is named "node": threads are told apart by their order of creation.
+    const name = t === String(process.pid) ? 'main' : `+${Number(t) - process.pid}`;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) * tick;
+  }
+  return out;
+}
 
 if (process.argv[2] === '--serve') {
   const { openStore } = await import('../src/store/index.js');
@@ -33,7 +57,7 @@ if (process.argv[2] === '--serve') {
     // 'cpu': the server process's CPU time so far (all threads: JS, DuckDB, zlib), for CPU per row.
     if (m === 'cpu') {
       const u = process.cpuUsage();
-      process.send!({ cpuMs: (u.user + u.system) / 1000 });
+      process.send!({ cpuMs: (u.user + u.system) / 1000, threads: process.env.BENCH_THREADS ? threadCpuMs() : undefined });
       return;
     }
     await server.close();
@@ -67,16 +91,17 @@ if (process.argv[2] === '--serve') {
   process.once('exit', () => child.kill('SIGKILL'));
   const { url } = await new Promise<{ url: string }>((resolve) => child.once('message', (m) => resolve(m as { url: string })));
 
-  const serverCpuMs = () =>
-    new Promise<number>((resolve) => {
-      child.once('message', (m) => resolve((m as { cpuMs: number }).cpuMs));
+  type CpuReading = { cpuMs: number; threads?: Record<string, number> };
+  const serverCpu = () =>
+    new Promise<CpuReading>((resolve) => {
+      child.once('message', (m) => resolve(m as CpuReading));
       child.send('cpu');
     });
 
   /** `count` requests; printed unless a warm-up, with `sentBytes` (default: the gzipped pprofs) as the bytes sent. */
   async function run(label: string, send: (i: number) => Promise<Response>, count = payloads.length, print = count === payloads.length, sentBytes = bytes): Promise<void> {
     let next = 0;
-    const cpu0 = await serverCpuMs();
+    const cpu0 = await serverCpu();
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
@@ -89,13 +114,18 @@ if (process.argv[2] === '--serve') {
       }),
     );
     const s = (performance.now() - t0) / 1000;
-    const cpuS = ((await serverCpuMs()) - cpu0) / 1000;
+    const cpu1 = await serverCpu();
+    const cpuS = (cpu1.cpuMs - cpu0.cpuMs) / 1000;
     if (!print) return; // a warm-up
     console.log(
       `${label.padEnd(28)} ${payloads.length} profiles in ${count} requests, ${rows} rows, ${(sentBytes / 1024 / 1024).toFixed(1)} MiB in ${s.toFixed(2)} s: ` +
         `${Math.round(rows / s).toLocaleString('en')} rows/s, ${(payloads.length / s).toFixed(0)} profiles/s; ` +
         `server CPU ${cpuS.toFixed(2)} s = ${Math.round(rows / cpuS).toLocaleString('en')} rows per CPU-second (${((cpuS / rows) * 1e6).toFixed(1)} µs/row)`,
     );
+    if (cpu1.threads) {
+      const per = Object.entries(cpu1.threads).map(([k, v]) => [k, v - (cpu0.threads?.[k] ?? 0)] as const).filter(([, v]) => v > 0);
+      console.log(`  server CPU per thread, ms: ${per.sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    }
   }
 
   // Not measured: JIT warm-up, and the decode threads' start (from the sources they compile TypeScript).
