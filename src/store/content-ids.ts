@@ -2,6 +2,7 @@ import xxhash from 'xxhash-wasm';
 import type { DictionaryIds, Id, SymbolDictionary } from '../model/index.js';
 import { functionId, locationId, mappingId } from '../model/index.js';
 import { IdKeyTable } from './id-key-table.js';
+import { StackMemo } from './stack-memo.js';
 import { StoredStacks } from './stored-stacks.js';
 
 const { h64Raw } = await xxhash();
@@ -94,15 +95,6 @@ interface FunctionEntry {
   more: Map<number, LocationEntry> | undefined;
 }
 
-interface StackEntry {
-  readonly slots: Int32Array;
-  readonly id: Id;
-  readonly lo: number;
-  readonly hi: number;
-  /** Known to be stored: the write path need not ask its known-id set (a bigint Map) again. */
-  stored: boolean;
-}
-
 /**
  * `dictionaryIds` from the model, made cheap for the write path. Every push carries a fresh dictionary
  * naming mostly the same functions, frames and stacks as the last one, and hashing them all again was
@@ -125,13 +117,18 @@ export class ContentIds {
   private otherLocations = new Map<string, LocationEntry>();
   private entries = 0;
   private nextSlot = 0;
-  private stacksMemo = new Map<number, StackEntry>();
-  /** Memoized stacks not yet marked stored, by id (for `markStored`). */
-  private unstoredStacks = new Map<Id, StackEntry>();
-  private stackSlots = 0;
+  /** Stacks by their location slots; an entry marked stored means the write path need not ask its known-id set. */
+  private readonly stacksMemo = new StackMemo();
+  /** Memoized stacks not yet marked stored: id → memo entry (for `markStored`). */
+  private unstoredStacks = new Map<Id, number>();
   private readonly noMapping = mappingId('', '');
   private stackBuf = new BigUint64Array(256);
   private slotBuf = new Int32Array(256);
+  /** One stack's location slots, leaf first, while it is looked up. */
+  private frameBuf = new Int32Array(256);
+  /** Per-call scratch, reused: only the first `dict.functions.length` (`.mappings.length`) are this call's. */
+  private fnBuf = new Array<FunctionEntry>(4096);
+  private mappingBuf = new Array<MappingEntry>(16);
   /**
    * @param tracksStorage false where nothing is ever stored (a decode worker): stacks are not kept
    * for `markStored`, which would fill that set until it dropped the whole stack memo every 200 000
@@ -156,12 +153,12 @@ export class ContentIds {
     const pre = precomputed.get(dict);
     if (pre !== undefined) return this.adopt(pre);
     if (this.entries > CAPACITY) this.forget();
-    if (this.stacksMemo.size > STACK_CAPACITY || this.stackSlots > STACK_SLOTS_CAPACITY || this.unstoredStacks.size > STACK_CAPACITY) {
+    if (this.stacksMemo.size > STACK_CAPACITY || this.stacksMemo.slotsUsed > STACK_SLOTS_CAPACITY || this.unstoredStacks.size > STACK_CAPACITY) {
       this.forgetStacks();
     }
 
     const nm = dict.mappings.length;
-    const mappingEntries = new Array<MappingEntry>(nm);
+    const mappingEntries = nm <= this.mappingBuf.length ? this.mappingBuf : (this.mappingBuf = new Array<MappingEntry>(nm * 2));
     const mappings = new Array<Id>(nm);
     for (let i = 0; i < nm; i++) {
       const m = dict.mappings[i]!;
@@ -177,10 +174,14 @@ export class ContentIds {
     }
 
     const nf = dict.functions.length;
-    const fnEntries = new Array<FunctionEntry>(nf);
+    const fnEntries = nf <= this.fnBuf.length ? this.fnBuf : (this.fnBuf = new Array<FunctionEntry>(nf * 2));
     const functions = new Array<Id>(nf);
+    const byName = this.functions;
     for (let i = 0; i < nf; i++) {
-      const e = this.functionEntry(dict.functions[i]!);
+      const f = dict.functions[i]!;
+      // The usual case inline: one Map lookup by name (one hash of the fresh string), two compares.
+      let e = byName.get(f.name);
+      if (e === undefined || e.systemName !== f.systemName || e.file !== f.file) e = this.functionEntry(f);
       fnEntries[i] = e;
       functions[i] = e.id;
     }
@@ -216,11 +217,12 @@ export class ContentIds {
     const stacks = new BigUint64Array(ns);
     const stackWords = new Uint32Array(stacks.buffer);
     const stackStored = new Uint8Array(ns);
+    const memo = this.stacksMemo;
     for (let i = 0; i < ns; i++) {
       const e = this.stackEntry(dict.stacks[i]!, slots, locations);
-      stackWords[2 * i] = e.lo;
-      stackWords[2 * i + 1] = e.hi;
-      if (e.stored) stackStored[i] = 1;
+      stackWords[2 * i] = memo.low(e);
+      stackWords[2 * i + 1] = memo.high(e);
+      if (memo.stored(e)) stackStored[i] = 1;
     }
     return { mappings, functions, locations, stacks, stackWords, stackStored };
   }
@@ -237,7 +239,7 @@ export class ContentIds {
     this.sharedStored?.add(lo, hi);
     const e = this.unstoredStacks.get(id);
     if (e === undefined) return;
-    e.stored = true;
+    this.stacksMemo.markStored(e);
     this.unstoredStacks.delete(id);
   }
 
@@ -256,7 +258,7 @@ export class ContentIds {
     if (e !== undefined && e.systemName === f.systemName && e.file === f.file) return e;
     if (e === undefined) {
       e = newFunctionEntry(f.name, f.systemName, f.file);
-      this.functions.set(f.name, e);
+      this.functions.set(flatCopy(f.name), e);
       this.entries++;
       return e;
     }
@@ -298,31 +300,24 @@ export class ContentIds {
     return e;
   }
 
-  /** A stack's entry, from the memo when its location slots match one seen before. */
-  private stackEntry(stack: readonly number[], slots: Int32Array, locations: readonly Id[]): StackEntry {
+  /** A stack's memo entry, found by its location slots or added with the model's hash. */
+  private stackEntry(stack: readonly number[], slots: Int32Array, locations: readonly Id[]): number {
     const n = stack.length;
+    // One pass over the stack (a fresh array per push) gathers its slots into a buffer that stays in
+    // cache; the memo compares that, not the stack again.
+    const frames = n <= this.frameBuf.length ? this.frameBuf : (this.frameBuf = new Int32Array(n * 2));
     let h = n | 0;
-    for (let i = 0; i < n; i++) h = Math.imul(h ^ slots[stack[i]!]!, 0x5bd1e995) ^ (h >>> 15);
-    const key = h & 0x3fffffff; // a small integer key: Map lookups stay on the fast path
-    const seen = this.stacksMemo.get(key);
-    if (seen !== undefined && seen.slots.length === n) {
-      let same = true;
-      for (let i = 0; i < n; i++) {
-        if (seen.slots[i] !== slots[stack[i]!]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return seen;
+    for (let i = 0; i < n; i++) {
+      const slot = slots[stack[i]!]!;
+      frames[i] = slot;
+      h = Math.imul(h ^ slot, 0x5bd1e995) ^ (h >>> 15);
     }
+    const key = h & 0x3fffffff; // a small integer key: Map lookups stay on the fast path
+    const seen = this.stacksMemo.find(frames, n, key);
+    if (seen >= 0) return seen;
     // New (or a hash collision, which simply replaces the older entry): the model's hash.
-    const own = new Int32Array(n);
-    for (let i = 0; i < n; i++) own[i] = slots[stack[i]!]!;
-    const id = this.stackId(stack, locations);
-    const e: StackEntry = { slots: own, id, lo: Number(id & 0xffffffffn), hi: Number(id >> 32n), stored: false };
-    this.stacksMemo.set(key, e);
-    if (this.tracksStorage) this.unstoredStacks.set(id, e);
-    this.stackSlots += n - (seen ? seen.slots.length : 0);
+    const e = this.stacksMemo.add(frames, n, key, this.stackId(stack, locations));
+    if (this.tracksStorage) this.unstoredStacks.set(this.stacksMemo.id(e), e);
     return e;
   }
 
@@ -348,10 +343,19 @@ export class ContentIds {
   }
 
   private forgetStacks(): void {
-    this.stacksMemo = new Map();
+    this.stacksMemo.clear();
     this.unstoredStacks = new Map();
-    this.stackSlots = 0;
   }
+}
+
+/**
+ * `s` as one flat string of its own. The memo keeps its keys for as long as it lives and compares
+ * every later push's names with them: a key that is a slice of a larger string (what `slice` and
+ * some decoders hand over) keeps that string alive and makes each compare take V8's slow path.
+ * JSON round-trips every UTF-16 string exactly, lone surrogates included. Runs once per new function.
+ */
+function flatCopy(s: string): string {
+  return JSON.parse(JSON.stringify(s)) as string;
 }
 
 function newFunctionEntry(name: string, systemName: string, file: string): FunctionEntry {

@@ -52,6 +52,33 @@ describe('ContentIds (the write path\'s memoized dictionaryIds)', () => {
     expect(hex(Array.from(w.stacks))).toEqual(golden.stacks);
     expect(Array.from(w.stackWords, (x) => x.toString(16).padStart(8, '0'))).toEqual(golden.stacks.flatMap((s) => [s.slice(8), s.slice(0, 8)]));
   });
+
+  it('remembers functions named by sliced strings and lone surrogates, and which stacks are stored', () => {
+    const ids = new ContentIds();
+    const build = () => {
+      const b = new DictionaryBuilder();
+      // A slice of a longer string (as `slice`-based decoders hand names over) and invalid UTF-16.
+      const long = `${'x'.repeat(40)}github.com/acme/shop.(*Cart).Checkout${'y'.repeat(40)}`;
+      const names = [long.slice(40, -40), '\ud800lonely', 'ok\udfff'];
+      const locs = names.map((n, i) => b.location(-1, 0n, [{ function: b.function(n), line: i }]));
+      b.stack(locs);
+      b.stack([locs[2]!, locs[0]!]);
+      return b.dict;
+    };
+    const first = build();
+    const w1 = ids.forWrite(first);
+    expect(Array.from(w1.stacks)).toEqual(dictionaryIds(first).stacks);
+    expect(Array.from(w1.functions)).toEqual(dictionaryIds(first).functions);
+    expect(Array.from(w1.stackStored)).toEqual([0, 0]);
+    ids.markStored(w1.stacks[1]!);
+    const second = build();
+    const w2 = ids.forWrite(second);
+    expect(Array.from(w2.functions)).toEqual(dictionaryIds(second).functions);
+    expect(Array.from(w2.stacks)).toEqual(Array.from(w1.stacks));
+    expect(Array.from(w2.stackStored)).toEqual([0, 1]);
+    // Found again, not learned again: the memo's function entries did not grow with the second push.
+    expect((ids as unknown as { entries: number }).entries).toBe(3 + 3);
+  });
 });
 
 /** Every kind of entry the memo treats apart: one-line frames (first and further lines of a function),
