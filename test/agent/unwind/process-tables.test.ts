@@ -157,6 +157,18 @@ describe('ProcessTables: when new processes are loaded (a /proc and BPF maps in 
     expect(tables.stats().polls, 'no poll after stop()').toBe(polls);
   });
 
+  it('keeps a process a slow poll had no time for, and loads it at the next poll without a new event', () => {
+    proc = new FakeProc();
+    const maps = new FakeMaps();
+    const tables = tablesOver(maps, proc);
+    proc.add(105, 5000);
+    maps.events.push([105, EV_NEW]);
+    tables.poll(0); // the poll's time budget spent before it reached the process (a burst of new processes)
+    expect(maps.procs.has(105), 'not loaded by the poll that ran out of time').toBe(false);
+    tables.poll();
+    expect(maps.procs.get(105)?.readUInt32LE(0), 'loaded by the next poll, from the event the first one drained').toBe(PROC_TABLES);
+  });
+
   it('forgets a process gone before it was old enough, with no load', () => {
     proc = new FakeProc();
     const maps = new FakeMaps();
