@@ -73,6 +73,7 @@ interface RunResult {
   readonly kiln: { us: number; runs: number };
   readonly bpftrace: { us: number; runs: number };
   readonly walks: string;
+  readonly phases?: readonly number[];
 }
 
 async function oneRun(mode: Mode): Promise<RunResult> {
@@ -94,9 +95,11 @@ async function oneRun(mode: Mode): Promise<RunResult> {
     await sleep(WARMUP_S * 1000);
     const load0 = loadavg()[0]!;
     const walks0 = await walkResults(agent.metrics.registry);
+    const ph0 = phaseTotals();
     const p0 = bpfProgStats();
     await sleep(seconds * 1000);
     const p1 = bpfProgStats();
+    const ph1 = phaseTotals();
     const walks1 = await walkResults(agent.metrics.registry);
     const n = [...walks1.values()].reduce((s, v) => s + v, 0) - [...walks0.values()].reduce((s, v) => s + v, 0);
     const share = (r: string) => (n > 0 ? ((100 * ((walks1.get(r) ?? 0) - (walks0.get(r) ?? 0))) / n).toFixed(1) : '0');
@@ -104,6 +107,7 @@ async function oneRun(mode: Mode): Promise<RunResult> {
       load: `${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`,
       kiln: usPerSample(p0, p1, programIdsOf(process.pid)),
       bpftrace: usPerSample(p0, p1, programIdsOf(bpftrace.pid!)),
+      phases: ph0 && ph1 ? ph1.map((v, i) => v - (ph0[i] ?? 0)) : undefined,
       walks: `complete ${share('complete')} %, no_tables ${share('no_tables')} %, read_error ${share('read_error')} %, bad_pc ${share('bad_pc')} %`,
     };
   } finally {
@@ -113,6 +117,38 @@ async function oneRun(mode: Mode): Promise<RunResult> {
     await sleep(1000);
     bpftrace.kill('SIGKILL');
   }
+}
+
+/**
+ * The debug build's per-part totals (src/agent/bpf/phases.h: ns and counts summed over CPUs), or
+ * undefined when the loaded object has no `phases` map (the committed one).
+ */
+function phaseTotals(): number[] | undefined {
+  let text: string;
+  try {
+    text = execFileSync('bpftool', ['-j', 'map', 'dump', 'name', 'phases'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  } catch {
+    return undefined;
+  }
+  // With BTF, bpftool gives each entry's decoded form under `formatted`.
+  const rows = JSON.parse(text) as { formatted: { key: number; values: { value: number }[] } }[];
+  const out: number[] = [];
+  for (const { formatted: f } of rows) out[f.key] = f.values.reduce((s, v) => s + Number(v.value), 0);
+  return out;
+}
+
+/** The debug build's parts, per recorded sample (phases.h's indices). */
+function phaseLines(p: readonly number[]): string {
+  const n = p[16] ?? 0;
+  if (n === 0) return '';
+  const us = (i: number) => ((p[i] ?? 0) / n / 1000).toFixed(2);
+  const per = (i: number) => ((p[i] ?? 0) / n).toFixed(2);
+  const each = (ns: number, c: number) => ((p[c] ?? 0) > 0 ? ((p[ns] ?? 0) / (p[c] ?? 1) / 1000).toFixed(2) : '-');
+  return [
+    `    phases (µs per recorded sample, ${n} samples): total ${us(0)}; prologue ${us(1)}; procs/settings ${us(2)}; python state ${us(3)} (${per(24)} a sample);`,
+    `    walk ${us(4)} [${per(17)} frames: find_mapping ${us(11)} (${per(20)}× at ${each(11, 20)}), find_row ${us(12)} (${per(21)}× at ${each(12, 21)}), reads ${us(13)} (${per(22)}× at ${each(13, 22)}), py_emit ${us(14)} (${per(23)}× at ${each(14, 23)})];`,
+    `    hash ${us(5)}; count lookup ${us(6)} (seen ${per(25)}, hits ${per(18)}, inserts that found the key ${per(26)}); store user ${us(7)}; kernel stack ${us(8)} (kernel-mode ${per(19)}); store kernel ${us(9)}; add count ${us(10)}`,
+  ].join('\n');
 }
 
 /** kiln_agent_unwind_stacks_total by result, from the in-process agent's registry (its exposition text). */
@@ -140,6 +176,7 @@ try {
       const r = await oneRun(mode);
       results.get(mode)!.push(r);
       console.log(`| ${i} | ${mode} | ${r.load} | ${r.kiln.us.toFixed(2)} (${r.kiln.runs}) | ${r.bpftrace.us.toFixed(2)} (${r.bpftrace.runs}) | ${(r.kiln.us / r.bpftrace.us).toFixed(2)} | ${r.walks} |`);
+      if (r.phases) console.log(phaseLines(r.phases));
     }
   }
   for (const [mode, rs] of results) {

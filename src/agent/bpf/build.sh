@@ -1,6 +1,7 @@
 #!/bin/sh
 # Rebuilds the committed BPF object from its source: `npm run build:bpf [-- OUT.o]`.
-# Reproducible on purpose (CI rebuilds and compares): no system headers (-nostdinc), debug paths made
+# KILN_BPF_CFLAGS adds compiler flags for a debug build, e.g. -DKILN_PHASES (phases.h); the committed object
+# is built without. Reproducible on purpose (CI rebuilds and compares): no system headers (-nostdinc), debug paths made
 # relative, DWARF stripped after BTF is generated (libbpf needs .BTF for the maps, not the DWARF).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,6 +19,6 @@ fi
 tmp="$out.tmp.$$"
 cd "$here"
 clang -O2 -g -target bpf -nostdinc -fdebug-compilation-dir=. -fdebug-prefix-map="$here"=. \
-  -Wall -Werror -c profile.bpf.c -o "$tmp"
+  -Wall -Werror ${KILN_BPF_CFLAGS:-} -c profile.bpf.c -o "$tmp"
 "$strip" -g "$tmp"
 mv "$tmp" "$out"

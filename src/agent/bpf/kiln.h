@@ -258,19 +258,23 @@ enum {
   C_OFF_CPU_NOT_SYSCALL = 18, /* blocks outside a syscall (e.g. a page fault): not attributed */
   C_COUNT = 19,
 };
-struct {
-  __uint(type, MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, C_COUNT);
-  __type(key, u32);
-  __type(value, u64);
-} counters SEC(".maps");
+/* A per-CPU array of `slots` u64 sums (the counters here, phases.h's debug timings). */
+#define PERCPU_SUMS(name, slots)              \
+  struct {                                    \
+    __uint(type, MAP_TYPE_PERCPU_ARRAY);      \
+    __uint(max_entries, slots);               \
+    __type(key, u32);                         \
+    __type(value, u64);                       \
+  } name SEC(".maps")
+PERCPU_SUMS(counters, C_COUNT);
 
 /* Still an atomic add: a tracepoint program (off-CPU) can be interrupted on its CPU by the sampling
  * one, but on a line only this CPU writes it costs a few cycles. */
-INLINE void add(u32 index, u64 n) {
-  u64 *c = map_lookup_elem(&counters, &index);
+INLINE void sum_add(void *sums, u32 index, u64 n) {
+  u64 *c = map_lookup_elem(sums, &index);
   if (c) __sync_fetch_and_add(c, n);
 }
+INLINE void add(u32 index, u64 n) { sum_add(&counters, index, n); }
 INLINE void bump(u32 index) { add(index, 1); }
 
 #endif

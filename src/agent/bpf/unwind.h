@@ -21,6 +21,7 @@
 #ifndef KILN_UNWIND_H
 #define KILN_UNWIND_H
 #include "kiln.h"
+#include "phases.h"
 
 /* One row: from `pc` (ELF virtual address, up to the next row's) the caller's frame is found as
  * CFA = (rsp or rbp) + cfa_off; the return address is at CFA − 8 (x86_64 always), the caller's rbp at
@@ -186,7 +187,9 @@ INLINE int read_u64(u64 *dst, u64 addr) { return probe_read_user(dst, 8, (void *
  * reads each pay a cold line where one longer read streams them. A window never crosses a page (the
  * next one may not be mapped), except for the one read that needs it.
  */
+#ifndef STACK_WINDOW
 #define STACK_WINDOW 512
+#endif
 #define USER_PAGE 4096
 struct stack_window {
   u8 b[2 * STACK_WINDOW]; /* room past the window, so a masked offset is always in bounds */
@@ -206,7 +209,11 @@ INLINE int stack_read(struct walk *w, struct stack_window *win, u64 *dst, u64 ad
     u32 len = rest < STACK_WINDOW ? (u32)rest : STACK_WINDOW;
     if (len < n) len = n;
     if (len > STACK_WINDOW) len = STACK_WINDOW;
-    if (probe_read_user(win->b, len, (void *)addr) < 0) {
+    PHASE_START(tr);
+    long rd = probe_read_user(win->b, len, (void *)addr);
+    PHASE(tr, PH_READS);
+    PHASE_COUNT(N_READS, 1);
+    if (rd < 0) {
       w->win_len = 0;
       return -1;
     }
@@ -268,16 +275,14 @@ INLINE void use_table(struct walk *w, u32 first, u32 slots) {
 }
 
 /*
- * Finds the process's mapping holding `at` (the last one starting at or below it, if it ends above
- * it) and makes it the walk's current range; outside every mapping (JIT code, anonymous memory) the
- * current range becomes the gap around `at`, without a table, so the next frames there search nothing.
+ * Finds the mapping of process `pi` holding `at` (the last one starting at or below it, if it ends
+ * above it) and makes it the walk's current range; outside every mapping (JIT code, anonymous memory)
+ * the current range becomes the gap around `at`, without a table, so the next frames there search nothing.
  */
-INLINE void find_mapping(struct walk *w, u64 at) {
+INLINE void find_mapping_in(struct walk *w, struct proc_info *pi, u64 at) {
   w->rows = 0;
   w->map_start = 0;
   w->map_end = MAX_USER_PC;
-  u32 pid = w->pid;
-  struct proc_info *pi = map_lookup_elem(&procs, &pid);
   if (!pi) return;
   u32 lo = 0, hi = pi->count;
   if (hi > MAX_MAPPINGS) hi = MAX_MAPPINGS;
@@ -311,6 +316,13 @@ INLINE void find_mapping(struct walk *w, u64 at) {
   use_table(w, m->first, m->count);
 }
 
+/* The same from inside the walk, where the process's entry is looked up again: a global function's
+ * walk state cannot hold a map value pointer. */
+INLINE void find_mapping(struct walk *w, u64 at) {
+  u32 pid = w->pid;
+  find_mapping_in(w, map_lookup_elem(&procs, &pid), at);
+}
+
 /* One frame-pointer step: [bp] holds the caller's bp, [bp + 8] the return address. */
 INLINE int fp_step(struct walk *w, struct stack_window *win) {
   if (w->bp == 0) {
@@ -338,8 +350,15 @@ INLINE int native_step(struct walk *w, struct stack_window *win) {
   u64 at = w->leaf ? w->pc : w->pc - 1; /* a return address points after the call */
   w->leaf = 0;
   if (!w->tables) return fp_step(w, win);
-  if (at < w->map_start || at >= w->map_end) find_mapping(w, at);
+  PHASE_START(tf);
+  if (at < w->map_start || at >= w->map_end) {
+    find_mapping(w, at);
+    PHASE(tf, PH_FIND_MAPPING);
+    PHASE_COUNT(N_FIND_MAPPING, 1);
+  }
   struct unwind_row *r = find_row(w, at - w->map_bias);
+  PHASE(tf, PH_FIND_ROW);
+  PHASE_COUNT(N_FIND_ROW, 1);
   if (!r || r->type == ROW_NONE) return fp_step(w, win);
   u64 cfa;
   switch (r->type) {
@@ -431,7 +450,15 @@ INLINE u64 py_word(struct py_frame_bytes *fb, u16 off) {
  * C-stack shim frame below it (skipped); before 3.11 an activation runs exactly one frame. Frames that
  * have not started yet (no instruction executed) are skipped. Unreadable memory ends the Python walk.
  */
+INLINE int py_emit_inner(struct walk *w, struct stack *buf);
 INLINE int py_emit(struct walk *w, struct stack *buf) {
+  PHASE_START(tp);
+  int r = py_emit_inner(w, buf);
+  PHASE(tp, PH_PY_EMIT);
+  PHASE_COUNT(N_PY_EMIT, 1);
+  return r;
+}
+INLINE int py_emit_inner(struct walk *w, struct stack *buf) {
   u64 f = w->py_frame;
   u32 zero = 0;
   struct py_frame_bytes *fb = map_lookup_elem(&py_scratch, &zero);
@@ -597,6 +624,7 @@ INLINE u64 py_current_frame(struct py_proc *py, struct task_struct *task) {
  */
 INLINE u32 walk_user(struct task_struct *task, u32 pid, struct stack *buf, struct user_regs *at) {
   if (!task->mm) return 0; /* kernel thread */
+  PHASE_START(t);
   struct walk w = {};
   if (at) {
     w.pc = at->pc;
@@ -614,6 +642,10 @@ INLINE u32 walk_user(struct task_struct *task, u32 pid, struct stack *buf, struc
   u32 flags = pi ? pi->flags : 0;
   if (!pi) report(pid, EV_NEW);
   w.tables = (flags & PROC_TABLES) && (setting(SET_FLAGS) & SETF_UNWIND);
+  /* The leaf's mapping is searched here, with the entry just looked up, not from the walk, which
+   * looks `procs` up again for each search (a global function's state holds no map pointers). The
+   * leaf's search was about a third of the walks' searches on bench/bpf-walk.ts (phases.h). */
+  if (w.tables && w.pc >= MIN_USER_PC && w.pc < MAX_USER_PC) find_mapping_in(&w, pi, w.pc);
   if (flags & PROC_PYTHON) {
     struct py_proc *py = map_lookup_elem(&py_procs, &pid);
     if (py) {
@@ -623,9 +655,13 @@ INLINE u32 walk_user(struct task_struct *task, u32 pid, struct stack *buf, struc
       w.py_eval_end = py->eval_end;
       w.py_interp_start = py->interp_start;
       w.py_interp_end = py->interp_end;
+      PHASE(t, PH_PROCS);
       w.py_frame = py_current_frame(py, task);
+      PHASE(t, PH_PY_STATE);
+      PHASE_COUNT(N_PY_SAMPLES, 1);
     }
   }
+  PHASE(t, PH_PROCS);
   bump(C_U_WALKS);
   bpf_loop(MAX_STACK_DEPTH, walk_cb, &w, 0);
   if (w.py_frame != 0) bpf_loop(MAX_STACK_DEPTH, py_rest_cb, &w, 0);
@@ -634,6 +670,7 @@ INLINE u32 walk_user(struct task_struct *task, u32 pid, struct stack *buf, struc
   bump(w.status);
   if (w.fp_frames) add(C_U_FP_FALLBACK, w.fp_frames);
   if (w.py_frames) add(C_U_PY_FRAMES, w.py_frames);
+  PHASE(t, PH_WALK);
   buf->len = w.n;
   return w.n;
 }

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Where a sample's time goes: a debug build (`KILN_BPF_CFLAGS=-DKILN_PHASES npm run build:bpf -- OUT.o`)
+ * adds bpf_ktime_get_ns() deltas per part of kiln_sample, and counts, into the per-CPU array `phases`
+ * (read with `bpftool map dump name phases` while the agent runs; bench/bpf-walk.ts prints it when the
+ * loaded object has it). Without KILN_PHASES every macro is empty and the object is the committed one.
+ * A ktime call costs about 0.05 µs on the bench host, so the parts add up to a little more than a sample.
+ */
+#ifndef KILN_PHASES_H
+#define KILN_PHASES_H
+#include "kiln.h"
+
+enum {
+  PH_TOTAL = 0,       /* kiln_sample, entry to exit (CPU samples recorded) */
+  PH_PROLOGUE = 1,    /* record(): generation, scratch, task, comm */
+  PH_PROCS = 2,       /* walk_user before the walk: registers, procs (and pid_events), settings, py_procs */
+  PH_PY_STATE = 3,    /* the CPython thread state */
+  PH_WALK = 4,        /* the bpf_loop walks */
+  PH_HASH = 5,        /* the user stack's hash */
+  PH_COUNT_LOOKUP = 6, /* a user-mode sample's count lookup */
+  PH_STORE_USER = 7,  /* storing the user stack */
+  PH_KSTACK = 8,      /* bpf_get_stack (kernel-mode samples) */
+  PH_STORE_KERNEL = 9, /* the kernel stack's hash and store */
+  PH_ADD_COUNT = 10,  /* the count insert or add */
+  PH_FIND_MAPPING = 11, /* in the walk: mapping searches */
+  PH_FIND_ROW = 12,   /* in the walk: table searches (index and rows) */
+  PH_READS = 13,      /* in the walk: user stack window reads */
+  PH_PY_EMIT = 14,    /* in the walk: CPython frames */
+  N_SAMPLES = 16,     /* CPU samples recorded */
+  N_FRAMES = 17,      /* frames written */
+  N_COUNT_HITS = 18,  /* user-mode samples whose key was counted already */
+  N_KERNEL = 19,      /* kernel-mode samples */
+  N_FIND_MAPPING = 20,
+  N_FIND_ROW = 21,
+  N_READS = 22,
+  N_PY_EMIT = 23,
+  N_PY_SAMPLES = 24,
+  N_SEEN = 25,        /* user-mode samples whose key seen_keys knew */
+  N_ADD_EXISTING = 26, /* count inserts that found the key counted already (the hint missed it) */
+  PH_SLOTS = 32,
+};
+
+#ifdef KILN_PHASES
+PERCPU_SUMS(phases, PH_SLOTS);
+#define phase_add(index, v) sum_add(&phases, index, v)
+#define PHASE_START(t) u64 t = ktime_get_ns()
+#define PHASE(t, index)              \
+  do {                               \
+    u64 now_ = ktime_get_ns();       \
+    phase_add(index, now_ - (t));    \
+    (t) = now_;                      \
+  } while (0)
+#define PHASE_COUNT(index, n) phase_add(index, n)
+#else
+#define PHASE_START(t)
+#define PHASE(t, index)
+#define PHASE_COUNT(index, n)
+#endif
+
+#endif
