@@ -25,8 +25,8 @@ import { INTERVAL_MS, ServiceModel, profileTimes } from './store-data.js';
 
 /**
  * BENCH_THREADS=1: the server's CPU per thread, from /proc/self/task/N/stat (Linux only): `main`, and
- * the others by thread id minus the process id (V8's platform threads come first, then libuv's pool,
- * where DuckDB's statements run, and the decode workers).
+ * the others by thread id (V8's platform threads, libuv's pool where DuckDB's statements run, the
+ * decode workers: the busiest in a pprof pass is the decode worker).
  */
 function threadCpuMs(): Record<string, number> {
   const tick = 10; // ms per clock tick (USER_HZ 100)
@@ -38,8 +38,8 @@ function threadCpuMs(): Record<string, number> {
     } catch {
       continue; // the thread ended
     }
-    // Every thread of node 20 is named "node": threads are told apart by their order of creation.
-    const name = t === String(process.pid) ? 'main' : `+${Number(t) - process.pid}`;
+    // Every thread of node 20 is named "node": the others are told apart by their thread id.
+    const name = t === String(process.pid) ? 'main' : `tid ${t}`;
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) * tick;
   }
