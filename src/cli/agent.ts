@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { startAgent } from '../agent/agent.js';
 import { DEFAULTS, readConfigFile, resolveConfig, type RawSettings } from '../agent/config.js';
 import { PROTOCOLS } from '../agent/exporter-wire.js';
 import { isInputError } from '../model/index.js';
@@ -77,8 +78,6 @@ export function agentCommand(): Command {
           adaptiveBudget: opts.adaptiveBudget,
           jvmPerfMap: opts.jvmPerfMap === false ? false : undefined,
         };
-        // The agent's modules (BPF loader, unwinders, symbolizers) load only when it runs, not for --help.
-        const { startAgent } = await import('../agent/agent.js');
         const agent = await startAgent(resolveConfig(file, flags));
         await new Promise<void>((resolve) => {
           const stop = (sig: string) => {
