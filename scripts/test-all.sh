@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 # bpftool + util-linux (setpriv): they check programs detach and that capabilities are named;
 # chromium: the UI tests drive a real browser; clickhouse-server + zookeeper: the ClickHouse engine and cluster tests;
 # prometheus-alertmanager: its stripped Go binary (amtool) is what the Go symbolization test reads;
-# linux-perf: kiln compare's proof samples a real C workload with perf record (test/cli/compare.test.ts).
+# linux-perf: kiln compare's proof samples a real C workload with perf record (test/cli/compare.test.ts);
+# /usr/bin/perf comes from a Debian package diversion by linux-perf (the old wrapper moves to
+# /usr/bin/perf.wrapper), so installing linux-perf is what puts /usr/bin/perf on the machine.
 KILN_APT_PACKAGES="clang llvm binutils python3 linux-perf libbpf-dev bpftool gcc util-linux chromium clickhouse-server zookeeper prometheus prometheus-alertmanager openjdk-17-jdk-headless" bash scripts/setup.sh
 printf '\n==> running tests\n'
 npx vitest run "$@"
