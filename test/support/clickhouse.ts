@@ -40,6 +40,11 @@ export interface ClickHouseServer {
   destroy(): Promise<void>;
   /** Runs SQL over HTTP as the default user (what a user would check with clickhouse-client); rows of JSONEachRow. */
   query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+  /**
+   * How the server died, with the tail of its error log, when it exited without stop, kill or destroy
+   * being asked for (undefined while it runs, or after an exit the test asked for).
+   */
+  crash(): Promise<string | undefined>;
 }
 
 export interface ZooKeeperServer {
@@ -220,9 +225,12 @@ export async function startClickHouse(opts: ClickHouseOptions = {}): Promise<Cli
   await writeFile(path.join(dir, 'config.xml'), configXml(dir, ports, opts));
   await writeFile(path.join(dir, 'users.xml'), USERS_XML);
   let child: ChildProcess | undefined;
+  /** Set when the test stops or kills the server: its exit is then no crash. */
+  let stopping = false;
 
   const start = async () => {
     if (child && child.exitCode === null && child.signalCode === null) return;
+    stopping = false;
     const proc = spawn(cmd.file, [...cmd.args, `--config-file=${path.join(dir, 'config.xml')}`], {
       cwd: dir,
       stdio: 'ignore',
@@ -257,12 +265,17 @@ export async function startClickHouse(opts: ClickHouseOptions = {}): Promise<Cli
     tcpPort: ports.tcp,
     dir,
     start,
-    stop: () => terminate(child, 'SIGTERM'),
-    kill: () => terminate(child, 'SIGKILL'),
+    stop: () => ((stopping = true), terminate(child, 'SIGTERM')),
+    kill: () => ((stopping = true), terminate(child, 'SIGKILL')),
     pause: () => void child?.kill('SIGSTOP'),
     resume: () => void child?.kill('SIGCONT'),
     query: (sql) => httpQuery(ports.http, sql),
+    async crash() {
+      if (stopping || !child || (child.exitCode === null && child.signalCode === null)) return undefined;
+      return `clickhouse-server on 127.0.0.1:${ports.http} exited with ${child.exitCode ?? child.signalCode}\n${await tail(path.join(dir, 'log', 'error.log'))}`;
+    },
     async destroy() {
+      stopping = true;
       child?.kill('SIGCONT');
       await terminate(child, 'SIGTERM');
       await rm(dir, { recursive: true, force: true });
