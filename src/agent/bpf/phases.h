@@ -22,7 +22,7 @@ enum {
   PH_KSTACK = 8,      /* bpf_get_stack (kernel-mode samples) */
   PH_STORE_KERNEL = 9, /* the kernel stack's hash and store */
   PH_ADD_COUNT = 10,  /* the count insert or add */
-  PH_FIND_MAPPING = 11, /* in the walk: mapping searches */
+  PH_FIND_MAPPING = 11, /* in the walk: mapping searches, and returns to the range before */
   PH_FIND_ROW = 12,   /* in the walk: table searches (index and rows) */
   PH_READS = 13,      /* in the walk: user stack window reads */
   PH_PY_EMIT = 14,    /* in the walk: CPython frames */
@@ -37,6 +37,7 @@ enum {
   N_PY_SAMPLES = 24,
   N_SEEN = 25,        /* user-mode samples whose key seen_keys knew */
   N_ADD_EXISTING = 26, /* count inserts that found the key counted already (the hint missed it) */
+  N_PREV_RANGE = 27,  /* in the walk: a pc back in the range before the current one (no mapping search) */
   PH_SLOTS = 32,
 };
 

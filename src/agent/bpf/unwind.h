@@ -14,9 +14,9 @@
  *
  * Each walk takes at most MAX_STACK_DEPTH steps of bpf_loop (one frame each). A step searches the
  * process's mappings only when the pc leaves the range of the last search (a mapping, or the gap
- * between two: JIT code), reads two page-index entries, does a binary search of the few rows of that
- * page (≈ 4 on average; it was ≤ 22 probes over the whole table, e.g. 3 MiB for node, most of them
- * cache misses), and two user-memory reads.
+ * between two: JIT code), reads the page's index slot — mostly the row itself, else a binary search of
+ * the page's few rows follows (it was ≤ 22 probes over the whole table, e.g. 3 MiB for node, most of
+ * them cache misses) — and two user-memory reads.
  */
 #ifndef KILN_UNWIND_H
 #define KILN_UNWIND_H
@@ -49,13 +49,15 @@ enum {
 };
 
 /*
- * A binary's slice of unwind_rows, in 8-byte slots:
+ * A binary's slice of unwind_rows, in 8-byte slots (packed by src/agent/unwind/page-index.ts):
  *   [first]                 header: u32 pc of the first row; u32 pages << 5 | page shift
- *   [first + 1 …]           page index, two u32 a slot: entry j (0 ≤ j ≤ pages) is the row in force at
- *                           first pc + (j << shift), entry `pages` the last row
- *   [first + 1 + (pages + 2) / 2 …]  the rows
- * The rows of page j are entries j … j+1: the page's rule is found in a few probes within one or two
- * cache lines. The shift is chosen per binary for ≈ 4 rows a page (the index adds ≈ 1 byte a row).
+ *   [first + 1 …]           page index, a slot a page: page j covers first pc + [j << shift, (j + 1) << shift).
+ *                           Where one row is in force in the whole page, the slot is that row; else it is
+ *                           a struct page_rows (type PAGE_ROWS): the page's rows, to search
+ *   [first + 1 + pages …]   the rows
+ * Each cold line costs 0.4–0.6 µs on the loaded bench host, and an index of row numbers (stop 19) made
+ * each frame read two: the index's and the rows'. Pages are small enough (≈ 0.8 rows each; the index
+ * costs a slot a page) that three quarters of them hold a single row, read in the index's one line.
  *
  * Mapped into the agent (BPF_F_MMAPABLE): a table is written with a memcpy. Through
  * bpf_map_update_batch, uploading rows took 8.7 s of kernel time in a 75 s bench run on the project's
@@ -72,6 +74,14 @@ struct {
   __type(value, struct unwind_row);
 } unwind_rows SEC(".maps");
 #define PAGE_SHIFT_BITS 5
+/* An index slot pointing at a page's rows: rows [first, first + count) of the table. */
+struct page_rows {
+  u32 first;
+  u16 count_lo;
+  u8 type; /* PAGE_ROWS, which no row has */
+  u8 count_hi;
+};
+#define PAGE_ROWS 0xff
 
 #define MAX_MAPPINGS 128
 struct mapping {
@@ -148,14 +158,19 @@ struct {
 
 /* ---- the walk ---- */
 
-struct walk {
-  u64 pc, sp, bp;
-  /* The range of the last mapping search — a mapping, or the gap between two (rows 0 there) — and
-   * the table of that mapping, from its header. */
+/* A range of addresses of the walked process — a mapping, or the gap between two — and its table. */
+struct range {
   u64 map_start, map_end, map_bias;
   u32 rows_first, rows; /* rows 0: no table, walk by frame pointer */
   u32 index_first, pages;
   u32 pc_first, page_shift;
+};
+
+struct walk {
+  u64 pc, sp, bp;
+  /* The range of the last mapping search — a mapping, or the gap between two (rows 0 there) — and
+   * the one before it: stacks go back and forth between two binaries, or a binary and JIT code. */
+  struct range cur, prev;
   u64 py_frame;     /* next CPython frame to emit (0: none left) */
   u64 py_eval_start, py_eval_end;
   u64 py_interp_start, py_interp_end;
@@ -227,51 +242,46 @@ INLINE int stack_read(struct walk *w, struct stack_window *win, u64 *dst, u64 ad
   return 0;
 }
 
-/* Entry j of a page index starting at slot `first` (two u32 a slot); ~0 when out of the array. */
-INLINE u32 index_entry(u32 first, u32 j) {
-  u32 slot = first + (j >> 1);
-  struct unwind_words *s = map_lookup_elem(&unwind_rows, &slot);
-  return s ? s->w[j & 1] : 0xffffffffU;
-}
-
 /* The row in force at `vaddr` in the current mapping's table: the last with pc ≤ vaddr. */
 INLINE struct unwind_row *find_row(struct walk *w, u64 vaddr) {
-  if (w->rows == 0 || vaddr < w->pc_first || vaddr > 0xffffffffULL) return 0;
-  u64 page = (vaddr - w->pc_first) >> (w->page_shift & 31);
-  u32 lo = w->rows - 1, hi = w->rows - 1;
-  if (page < w->pages) {
-    lo = index_entry(w->index_first, (u32)page);
-    hi = index_entry(w->index_first, (u32)page + 1);
-  }
-  if (lo > hi || hi >= w->rows) return 0;
-  lo += w->rows_first;
-  hi += w->rows_first + 1; /* exclusive */
-  for (int i = 0; i < 22; i++) {
-    if (hi - lo <= 1) break;
-    u32 mid = lo + (hi - lo) / 2;
-    struct unwind_row *r = map_lookup_elem(&unwind_rows, &mid);
-    if (!r) return 0;
-    if (r->pc <= (u32)vaddr) lo = mid;
-    else hi = mid;
+  if (w->cur.rows == 0 || vaddr < w->cur.pc_first || vaddr > 0xffffffffULL) return 0;
+  u64 page = (vaddr - w->cur.pc_first) >> (w->cur.page_shift & 31);
+  u32 lo = w->cur.rows_first + w->cur.rows - 1; /* past the last page: the last row */
+  if (page < w->cur.pages) {
+    u32 slot = w->cur.index_first + (u32)page;
+    struct unwind_row *e = map_lookup_elem(&unwind_rows, &slot);
+    if (!e || e->type != PAGE_ROWS) return e;
+    struct page_rows *p = (struct page_rows *)e;
+    u32 first = p->first, count = p->count_lo | (u32)p->count_hi << 16;
+    if (count == 0 || first >= w->cur.rows || count > w->cur.rows - first) return 0;
+    lo = w->cur.rows_first + first;
+    u32 hi = lo + count;
+    for (int i = 0; i < 22; i++) {
+      if (hi - lo <= 1) break;
+      u32 mid = lo + (hi - lo) / 2;
+      struct unwind_row *r = map_lookup_elem(&unwind_rows, &mid);
+      if (!r) return 0;
+      if (r->pc <= (u32)vaddr) lo = mid;
+      else hi = mid;
+    }
   }
   return map_lookup_elem(&unwind_rows, &lo);
 }
 
 /* Points the walk at the table of a mapping's slice: its header says where the index and rows are. */
 INLINE void use_table(struct walk *w, u32 first, u32 slots) {
-  w->rows = 0;
+  w->cur.rows = 0;
   if (slots < 2) return;
   struct unwind_words *h = map_lookup_elem(&unwind_rows, &first);
   if (!h) return;
   u32 pages = h->w[1] >> PAGE_SHIFT_BITS;
-  u32 index_slots = (pages + 2) / 2;
-  if (slots <= 1 + index_slots) return;
-  w->pc_first = h->w[0];
-  w->page_shift = h->w[1] & ((1 << PAGE_SHIFT_BITS) - 1);
-  w->pages = pages;
-  w->index_first = first + 1;
-  w->rows_first = first + 1 + index_slots;
-  w->rows = slots - 1 - index_slots;
+  if (pages >= slots - 1) return;
+  w->cur.pc_first = h->w[0];
+  w->cur.page_shift = h->w[1] & ((1 << PAGE_SHIFT_BITS) - 1);
+  w->cur.pages = pages;
+  w->cur.index_first = first + 1;
+  w->cur.rows_first = first + 1 + pages;
+  w->cur.rows = slots - 1 - pages;
 }
 
 /*
@@ -280,15 +290,15 @@ INLINE void use_table(struct walk *w, u32 first, u32 slots) {
  * the current range becomes the gap around `at`, without a table, so the next frames there search nothing.
  */
 INLINE void find_mapping_in(struct walk *w, struct proc_info *pi, u64 at) {
-  w->rows = 0;
-  w->map_start = 0;
-  w->map_end = MAX_USER_PC;
+  w->cur.rows = 0;
+  w->cur.map_start = 0;
+  w->cur.map_end = MAX_USER_PC;
   if (!pi) return;
   u32 lo = 0, hi = pi->count;
   if (hi > MAX_MAPPINGS) hi = MAX_MAPPINGS;
   if (hi == 0) return;
   if (pi->maps[0].start > at) {
-    w->map_end = pi->maps[0].start;
+    w->cur.map_end = pi->maps[0].start;
     return;
   }
   u32 n = hi;
@@ -300,13 +310,13 @@ INLINE void find_mapping_in(struct walk *w, struct proc_info *pi, u64 at) {
   }
   struct mapping *m = &pi->maps[lo & (MAX_MAPPINGS - 1)];
   if (at >= m->end) {
-    w->map_start = m->end;
-    if (lo + 1 < n) w->map_end = pi->maps[(lo + 1) & (MAX_MAPPINGS - 1)].start;
+    w->cur.map_start = m->end;
+    if (lo + 1 < n) w->cur.map_end = pi->maps[(lo + 1) & (MAX_MAPPINGS - 1)].start;
     return;
   }
-  w->map_start = m->start;
-  w->map_end = m->end;
-  w->map_bias = m->bias;
+  w->cur.map_start = m->start;
+  w->cur.map_end = m->end;
+  w->cur.map_bias = m->bias;
   if (m->first == NEED_TABLE) {
     struct table_request req = {.pid = w->pid, .start = m->start};
     u32 one = 1;
@@ -351,12 +361,19 @@ INLINE int native_step(struct walk *w, struct stack_window *win) {
   w->leaf = 0;
   if (!w->tables) return fp_step(w, win);
   PHASE_START(tf);
-  if (at < w->map_start || at >= w->map_end) {
-    find_mapping(w, at);
+  if (at < w->cur.map_start || at >= w->cur.map_end) {
+    struct range left = w->cur;
+    if (at >= w->prev.map_start && at < w->prev.map_end) {
+      w->cur = w->prev;
+      PHASE_COUNT(N_PREV_RANGE, 1);
+    } else {
+      find_mapping(w, at);
+      PHASE_COUNT(N_FIND_MAPPING, 1);
+    }
+    w->prev = left;
     PHASE(tf, PH_FIND_MAPPING);
-    PHASE_COUNT(N_FIND_MAPPING, 1);
   }
-  struct unwind_row *r = find_row(w, at - w->map_bias);
+  struct unwind_row *r = find_row(w, at - w->cur.map_bias);
   PHASE(tf, PH_FIND_ROW);
   PHASE_COUNT(N_FIND_ROW, 1);
   if (!r || r->type == ROW_NONE) return fp_step(w, win);
