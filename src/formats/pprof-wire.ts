@@ -317,7 +317,71 @@ function readMapping(r: WireReader): PprofMapping {
   return { id, filename, buildId };
 }
 
+/**
+ * Where a small varint at `buf[pos]` ends (1–3 bytes, below 2^21) and its value, for the fast paths
+ * below: `-1` when it is longer or runs past `end` (the caller then reads the message the general way).
+ * One module-level slot carries the value so that nothing is allocated.
+ */
+let small = 0;
+function smallVarint(buf: Uint8Array, pos: number, end: number): number {
+  if (pos >= end) return -1;
+  let b = buf[pos]!;
+  if (b < 0x80) {
+    small = b;
+    return pos + 1;
+  }
+  let v = b & 0x7f;
+  if (pos + 1 >= end) return -1;
+  b = buf[pos + 1]!;
+  if (b < 0x80) {
+    small = v | (b << 7);
+    return pos + 2;
+  }
+  v |= (b & 0x7f) << 7;
+  if (pos + 2 >= end) return -1;
+  b = buf[pos + 2]!;
+  if (b >= 0x80) return -1;
+  small = v | (b << 14);
+  return pos + 3;
+}
+
+/** Where the nested message at the reader's position ends, when its length is a small varint (-1: not); `small` is its length. */
+function smallMessageEnd(r: WireReader): number {
+  const pos = smallVarint(r.buf, r.pos, r.end);
+  return pos < 0 || small > r.end - pos ? -1 : pos + small;
+}
+
+/**
+ * A Function message whose length, tags and fields are all small varints (what every encoder writes
+ * for a profile of fewer than 2^21 strings and functions), read without the reader's per-field calls;
+ * false (nothing read) for anything else, which readFunction then reads the general way.
+ */
+function readFunctionFast(r: WireReader, out: PprofFunctions): boolean {
+  const buf = r.buf;
+  const end = smallMessageEnd(r);
+  if (end < 0) return false;
+  let pos = end - small;
+  let id = 0;
+  let name = 0;
+  let systemName = 0;
+  let filename = 0;
+  while (pos < end) {
+    const t = buf[pos++]!;
+    pos = smallVarint(buf, pos, end);
+    if (pos < 0) return false;
+    if (t === T1_VARINT) id = small;
+    else if (t === T2_VARINT) name = small;
+    else if (t === T3_VARINT) systemName = small;
+    else if (t === T4_VARINT) filename = small;
+    else if (t !== T5_VARINT) return false;
+  }
+  r.pos = end;
+  pushFunction(out, id, name, systemName, filename);
+  return true;
+}
+
 function readFunction(r: WireReader, out: PprofFunctions): void {
+  if (readFunctionFast(r, out)) return;
   const outer = r.enter();
   let id = 0;
   let name = 0;
@@ -332,13 +396,86 @@ function readFunction(r: WireReader, out: PprofFunctions): void {
     else r.skipField(t);
   }
   r.leave(outer);
+  pushFunction(out, id, name, systemName, filename);
+}
+
+/**
+ * scanLocation's fast path, as readFunctionFast: ids, mapping ids, lines' fields and lengths all small
+ * varints, the address any varint (only its position is kept); false, with nothing kept, otherwise.
+ */
+function scanLocationFast(r: WireReader, out: PprofScanLocations): boolean {
+  const buf = r.buf;
+  const end = smallMessageEnd(r);
+  if (end < 0) return false;
+  let pos = end - small;
+  let id = 0;
+  let mappingId = 0;
+  let addressAt = -1;
+  const lines = out.lineNumbers.length;
+  while (pos < end) {
+    const t = buf[pos++]!;
+    if (t === T4_BYTES) {
+      pos = smallVarint(buf, pos, end);
+      if (pos < 0 || small > end - pos) return dropLines(out, lines);
+      const lineEnd = pos + small;
+      let functionId = 0;
+      let line = 0;
+      while (pos < lineEnd) {
+        const lt = buf[pos++]!;
+        pos = smallVarint(buf, pos, lineEnd);
+        if (pos < 0) return dropLines(out, lines);
+        if (lt === T1_VARINT) functionId = small;
+        else if (lt === T2_VARINT) line = small;
+        else if (lt !== T3_VARINT) return dropLines(out, lines);
+      }
+      out.lineFunctionIds.push(functionId);
+      out.lineNumbers.push(line);
+      continue;
+    }
+    if (t === T3_VARINT) {
+      // The address: any length up to 10 bytes; its position is what is kept.
+      addressAt = pos;
+      let k = 0;
+      while (pos < end && buf[pos]! >= 0x80 && k < 9) pos++, k++;
+      if (pos >= end || buf[pos]! >= 0x80) return dropLines(out, lines);
+      pos++;
+      continue;
+    }
+    pos = smallVarint(buf, pos, end);
+    if (pos < 0) return dropLines(out, lines);
+    if (t === T1_VARINT) id = small;
+    else if (t === T2_VARINT) mappingId = small;
+    else if (t !== T5_VARINT) return dropLines(out, lines);
+  }
+  r.pos = end;
+  pushLocation(out, id, mappingId, addressAt);
+  return true;
+}
+
+function pushFunction(out: PprofFunctions, id: number, name: number, systemName: number, filename: number): void {
   out.ids.push(id);
   out.names.push(name);
   out.systemNames.push(systemName);
   out.filenames.push(filename);
 }
 
+/** A location whose lines are pushed already. */
+function pushLocation(out: PprofScanLocations, id: number, mappingId: number, addressAt: number): void {
+  out.ids.push(id);
+  out.mappingIds.push(mappingId);
+  out.addressAt.push(addressAt);
+  out.lineStart.push(out.lineNumbers.length);
+}
+
+/** Undoes the lines a fast path pushed before it gave up; false, for it to return. */
+function dropLines(out: PprofScanLocations, length: number): false {
+  out.lineFunctionIds.length = length;
+  out.lineNumbers.length = length;
+  return false;
+}
+
 function scanLocation(r: WireReader, out: PprofScanLocations): void {
+  if (scanLocationFast(r, out)) return;
   const outer = r.enter();
   let id = 0;
   let mappingId = 0;
@@ -367,10 +504,7 @@ function scanLocation(r: WireReader, out: PprofScanLocations): void {
     } else r.skipField(t);
   }
   r.leave(outer);
-  out.ids.push(id);
-  out.mappingIds.push(mappingId);
-  out.addressAt.push(addressAt);
-  out.lineStart.push(out.lineNumbers.length);
+  pushLocation(out, id, mappingId, addressAt);
 }
 
 /**

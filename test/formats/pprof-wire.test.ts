@@ -56,6 +56,43 @@ describe('readPprof reads what pprof-format reads', () => {
     expect(m.locations.addresses).toEqual([0xffff_ffff_8100_0000n]);
   });
 
+  it('reads functions and locations with fields past 2^21, folded and multi-line locations, and a line cut short, as pprof-format does', () => {
+    // Small fields take the reader's fast path; each of these leaves it (some after reading lines).
+    const st = new StringTable();
+    const name = st.dedup('main.work');
+    const p = new PprofProfile({
+      sampleType: [new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') })],
+      sample: [new Sample({ locationId: [1, 2 ** 22, 3, 4], value: [7] })],
+      mapping: [new Mapping({ id: 1, filename: st.dedup('/bin/app') })],
+      function: [
+        new PprofFunction({ id: 1, name, systemName: name, filename: st.dedup('a.go'), startLine: 2 ** 40 }),
+        new PprofFunction({ id: 2 ** 33, name, filename: 0 }),
+      ],
+      location: [
+        new Location({ id: 1, mappingId: 1, address: 0x401000n, line: [new Line({ functionId: 1, line: 12 })] }),
+        new Location({ id: 2 ** 22, line: [new Line({ functionId: 1, line: 3 }), new Line({ functionId: 2 ** 33, line: 2 ** 30 })] }),
+        new Location({ id: 3, isFolded: true, line: [new Line({ functionId: 1, line: 4 }), new Line({ functionId: 1, line: 5 })] }),
+        new Location({ id: 4, mappingId: 1, address: 0xffff_ffff_8100_0000n }),
+      ],
+      stringTable: st,
+    });
+    const raw = p.encode();
+    const m = readPprof(raw);
+    const pp = PprofProfile.decode(raw);
+    expect(m.functions.ids).toEqual(pp.function.map((f) => int64(f.id)));
+    expect(m.functions.names).toEqual([name, name]);
+    expect(m.functions.systemNames).toEqual([name, 0]);
+    expect(m.locations.ids).toEqual([1, 2 ** 22, 3, 4]);
+    expect(m.locations.mappingIds).toEqual([1, 0, 0, 1]);
+    expect(m.locations.addresses).toEqual([0x401000n, 0n, 0n, 0xffff_ffff_8100_0000n]);
+    expect(m.locations.lineStart).toEqual([0, 1, 3, 5, 5]);
+    expect(m.locations.lineFunctionIds).toEqual([1, 1, 2 ** 33, 1, 1]);
+    expect(m.locations.lineNumbers).toEqual([12, 3, 2 ** 30, 4, 5]);
+    // A location whose line claims more bytes than the location holds is refused, not read past.
+    const loc = Uint8Array.from([0x22, 0x06, 0x08, 0x01, 0x22, 0x05, 0x08, 0x01]);
+    expect(() => readPprof(loc)).toThrow(/runs past the end/);
+  });
+
   it('rejects a nested message that runs past its parent as InputError', () => {
     // A sample (field 2) claiming 5 bytes whose location-id list (field 1) claims 9.
     const bad = Uint8Array.from([0x12, 0x05, 0x0a, 0x09, 0x01, 0x02, 0x03]);
