@@ -82,7 +82,7 @@ class WorkerDecodePool implements DecodePool {
     this.inFlight++;
     let reply: DecodeReply;
     try {
-      reply = await this.pool.run(task);
+      reply = await this.pool.run(task, handedOver(task));
     } finally {
       this.inFlight--;
     }
@@ -92,6 +92,17 @@ class WorkerDecodePool implements DecodePool {
   close(): Promise<void> {
     return this.pool.destroy();
   }
+}
+
+/**
+ * A body its caller handed over (FormatTask.handOverBody), moved to the worker thread rather than
+ * copied twice (serialized here, read back there: ≈ 0.1 ms of each thread's CPU per 90 KB pprof) —
+ * only when it is alone in its buffer, for moving a buffer empties every view of it.
+ */
+function handedOver(task: DecodeTask): { transferList: ArrayBuffer[] } | undefined {
+  if (task.kind !== 'format' || task.handOverBody !== true) return undefined;
+  const { buffer, byteOffset, byteLength } = task.body;
+  return buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength ? { transferList: [buffer] } : undefined;
 }
 
 /**

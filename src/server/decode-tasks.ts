@@ -39,6 +39,11 @@ export interface FormatTask {
   readonly type?: ProfileType;
   /** The store's stored stacks (stored-stacks.ts): a pprof's symbols are built only for the others. */
   readonly storedStacks?: SharedStoredStacks;
+  /**
+   * The caller reads `body` no more: a decode thread may take its memory instead of a copy, when the
+   * body is alone in its buffer (decode-pool.ts); `body` is then empty on this thread.
+   */
+  readonly handOverBody?: boolean;
 }
 
 /** A Pyroscope Java agent upload (`format=jfr`): the recording, its per-context labels, the upload's window and sample rate. */

@@ -150,7 +150,8 @@ async function decodeIngest(req: FastifyRequest, ctx: ServerContext, tenant: str
   const textType = isText && !explicitType ? textFormatType(param(params, 'units'), name) : undefined;
   const periodNs = 1e9 / hz;
   // Inflated (a gzipped pprof) and decoded on a worker thread, with the decode-time limits checked as it reads.
-  const { profiles: decoded } = await decodeOffLoop(ctx, { kind: 'format', format, body, limits, name, labels, timeMs: fromMs, type: explicitType ?? textType?.type });
+  // The body is not read after this: its memory may move to the decode thread.
+  const { profiles: decoded } = await decodeOffLoop(ctx, { kind: 'format', format, body, limits, name, labels, timeMs: fromMs, type: explicitType ?? textType?.type, handOverBody: true });
   // restamp=1 (`kiln ingest --now`, Pyroscope's profilecli --override-timestamp): the file's own time is
   // replaced by from (default now), so an old capture lands where the default views look.
   const restamp = param(params, 'restamp') === '1' || param(params, 'restamp') === 'true';

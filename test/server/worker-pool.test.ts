@@ -193,6 +193,24 @@ describe('decode worker pool', () => {
     expect(model.stacks.length).toBe(12 ** 3);
   });
 
+  it('moves a handed-over body that is alone in its buffer to the worker, and copies any other', async () => {
+    const { body: encoded, total } = largePprof(5, 2000, 'moved_fn');
+    const sum = (profiles: { values: readonly number[] }[]) => profiles.reduce((a, p) => a + p.values.reduce((x, v) => x + v, 0), 0);
+    const task = (body: Uint8Array, handOverBody: boolean) => ({ kind: 'format', format: 'pprof', body, limits: DEFAULT_TENANT_LIMITS, handOverBody }) as const;
+    // Alone in its buffer and handed over: moved (this thread's view is emptied), decoded whole.
+    const alone = new Uint8Array(encoded);
+    expect(sum((await pool.decode(task(alone, true))).profiles)).toBe(total);
+    expect(alone.byteLength).toBe(0);
+    // Not handed over, or a view into a larger buffer: copied, the caller's bytes untouched.
+    const kept = new Uint8Array(encoded);
+    const within = new Uint8Array(new Uint8Array(encoded.length + 16).buffer, 8, encoded.length);
+    within.set(encoded);
+    expect(sum((await pool.decode(task(kept, false))).profiles)).toBe(total);
+    expect(sum((await pool.decode(task(within, true))).profiles)).toBe(total);
+    expect(Buffer.from(kept).equals(encoded)).toBe(true);
+    expect(Buffer.from(within).equals(encoded)).toBe(true);
+  });
+
   it('a limit broken inside the worker answers 413 naming it, and a corrupt pprof 400 with the decoder\'s message', async () => {
     const tooDeep = new ProtoBytes()
       .message(1, (w) => w.uint(1, 1).uint(2, 2))
