@@ -134,9 +134,10 @@ const statsBefore = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').t
 execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1']);
 
 // Node flags for the agent process (e.g. KILN_AGENT_NODE_FLAGS=--max-semi-space-size=1) to compare settings;
-// KILN_AGENT_COMPARE_FLAGS runs a second agent with those flags in the same run (same host load).
+// KILN_AGENT_COMPARE_FLAGS runs a second agent with those flags in the same run (same host load); several
+// sets separated by '|' run one agent each (e.g. "--no-opt|--v8-pool-size=1").
 const nodeFlags = (process.env.KILN_AGENT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-const compareFlags = process.env.KILN_AGENT_COMPARE_FLAGS?.split(' ').filter(Boolean);
+const compareFlagSets = (process.env.KILN_AGENT_COMPARE_FLAGS ?? '').split('|').map((set) => set.split(' ').filter(Boolean)).filter((set) => set.length > 0);
 // KILN_AGENT_COMPARE_ROOT=<another checkout, built with `npx tsc -p tsconfig.json`> runs that checkout's
 // agent as the second one (e.g. the code before a change), side by side under the same host load.
 const compareRoot = process.env.KILN_AGENT_COMPARE_ROOT;
@@ -156,7 +157,7 @@ function agent(name: string, flags: string[], metricsPort: string, root = ROOT) 
 
 const profilers: { name: string; cmd: string; child: ChildProcess }[] = [
   agent('kiln agent', nodeFlags, '0'),
-  ...(compareFlags ? [agent(`kiln agent, ${compareFlags.join(' ')}`, compareFlags, '-1')] : []),
+  ...compareFlagSets.map((flags) => agent(`kiln agent, ${flags.join(' ')}`, flags, '-1')),
   ...(compareRoot ? [agent('kiln agent, the other checkout', nodeFlags, '-1', compareRoot)] : []),
   {
     name: 'perf record',
