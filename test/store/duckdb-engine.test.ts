@@ -110,6 +110,30 @@ describe('DuckDB layout', () => {
     expect(samples).toEqual(['samples_20240301']); // 2024 is a leap year: Feb 28, Feb 29 dropped
   });
 
+  it('stores the profile rows of a small and a large commit alike (found as replays after reopening)', async () => {
+    const dir = tempDir();
+    const tenant = freshTenant();
+    const make = (n: number, from: number) =>
+      Array.from({ length: n }, (_, i) => folded({ labels: { service_name: 'a' }, timeMs: T0 + (from + i) * 10_000, samples: { 'm;f': i + 1, 'm;g': 2 } }));
+    // 3 profiles: one prepared INSERT; 70: past its bound, the appender.
+    const small = make(3, 0);
+    const large = make(70, 3);
+    let store = await openStore(dir, { threads: 1 });
+    expect(await store.write(tenant, small)).toEqual({ profiles: 3, rows: 6 });
+    expect(await store.write(tenant, large)).toEqual({ profiles: 70, rows: 140 });
+    await store.close();
+    store = await openStore(dir, { threads: 1 });
+    expect(await store.write(tenant, [...small, ...large])).toEqual({ profiles: 0, rows: 0 });
+    expect(await mergedFolded(store, tenant, selector(), { from: T0, to: T0 + HOUR })).toEqual({ 'm;f': 6 + (70 * 71) / 2, 'm;g': 146 });
+    await store.close();
+    const inst = await DuckDBInstance.create(path.join(dir, DATABASE_FILE));
+    const c = await inst.connect();
+    const [row] = (await c.runAndReadAll('SELECT count(*), sum(total), sum(row_count), min(time_ms), max(time_ms), min(duration_ns) FROM profiles')).getRows();
+    c.closeSync();
+    inst.closeSync();
+    expect(row!.map(Number)).toEqual([73, 6 + (70 * 71) / 2 + 146, 146, T0, T0 + 72 * 10_000, small[0]!.durationNs]);
+  });
+
   it('names day tables by UTC date and reads them back', () => {
     const day = Math.floor(Date.UTC(2026, 11, 31, 23, 59) / DAY);
     expect(dayTableName(day)).toBe('samples_20261231');
