@@ -35,9 +35,9 @@ enum {
   N_READS = 22,
   N_PY_EMIT = 23,
   N_PY_SAMPLES = 24,
-  N_SEEN = 25,        /* user-mode samples whose key seen_keys knew */
-  N_ADD_EXISTING = 26, /* count inserts that found the key counted already (the hint missed it) */
+  N_ADD_EXISTING = 26, /* count inserts that found the key counted already (another CPU's meanwhile) */
   N_PREV_RANGE = 27,  /* in the walk: a pc back in the range before the current one (no mapping search) */
+  N_MAPPING_HINT = 28, /* mapping searches answered by the hint (the leaf's: the last sample's mapping on this CPU) */
   PH_SLOTS = 32,
 };
 

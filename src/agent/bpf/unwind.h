@@ -288,31 +288,40 @@ INLINE void use_table(struct walk *w, u32 first, u32 slots) {
  * Finds the mapping of process `pi` holding `at` (the last one starting at or below it, if it ends
  * above it) and makes it the walk's current range; outside every mapping (JIT code, anonymous memory)
  * the current range becomes the gap around `at`, without a table, so the next frames there search nothing.
+ * `hint`: a mapping to try first (≥ MAX_MAPPINGS: none), read from `pi` like any other, so a wrong
+ * hint costs a line, never a wrong answer. Returns the mapping's index, MAX_MAPPINGS in a gap.
  */
-INLINE void find_mapping_in(struct walk *w, struct proc_info *pi, u64 at) {
+INLINE u32 find_mapping_in(struct walk *w, struct proc_info *pi, u64 at, u32 hint) {
   w->cur.rows = 0;
   w->cur.map_start = 0;
   w->cur.map_end = MAX_USER_PC;
-  if (!pi) return;
+  if (!pi) return MAX_MAPPINGS;
   u32 lo = 0, hi = pi->count;
   if (hi > MAX_MAPPINGS) hi = MAX_MAPPINGS;
-  if (hi == 0) return;
-  if (pi->maps[0].start > at) {
-    w->cur.map_end = pi->maps[0].start;
-    return;
-  }
+  if (hi == 0) return MAX_MAPPINGS;
   u32 n = hi;
-  for (int i = 0; i < 8; i++) {
-    if (hi - lo <= 1) break;
-    u32 mid = (lo + (hi - lo) / 2) & (MAX_MAPPINGS - 1);
-    if (pi->maps[mid].start <= at) lo = mid;
-    else hi = mid;
-  }
-  struct mapping *m = &pi->maps[lo & (MAX_MAPPINGS - 1)];
-  if (at >= m->end) {
-    w->cur.map_start = m->end;
-    if (lo + 1 < n) w->cur.map_end = pi->maps[(lo + 1) & (MAX_MAPPINGS - 1)].start;
-    return;
+  struct mapping *m = &pi->maps[hint & (MAX_MAPPINGS - 1)];
+  if (hint < n && m->start <= at && at < m->end) {
+    lo = hint;
+    PHASE_COUNT(N_MAPPING_HINT, 1);
+  } else {
+    if (pi->maps[0].start > at) {
+      w->cur.map_end = pi->maps[0].start;
+      return MAX_MAPPINGS;
+    }
+    for (int i = 0; i < 8; i++) {
+      if (hi - lo <= 1) break;
+      u32 mid = (lo + (hi - lo) / 2) & (MAX_MAPPINGS - 1);
+      if (pi->maps[mid].start <= at) lo = mid;
+      else hi = mid;
+    }
+    lo &= MAX_MAPPINGS - 1;
+    m = &pi->maps[lo];
+    if (at >= m->end) {
+      w->cur.map_start = m->end;
+      if (lo + 1 < n) w->cur.map_end = pi->maps[(lo + 1) & (MAX_MAPPINGS - 1)].start;
+      return MAX_MAPPINGS;
+    }
   }
   w->cur.map_start = m->start;
   w->cur.map_end = m->end;
@@ -321,16 +330,31 @@ INLINE void find_mapping_in(struct walk *w, struct proc_info *pi, u64 at) {
     struct table_request req = {.pid = w->pid, .start = m->start};
     u32 one = 1;
     map_update_elem(&table_requests, &req, &one, NOEXIST);
-    return;
+    return lo;
   }
   use_table(w, m->first, m->count);
+  return lo;
 }
+
+/* Per CPU, the mapping the last sample's leaf was in: a CPU mostly samples the same busy process again,
+ * in the same binary, and a hit reads that mapping's line where the search reads one a probe (≈ 5 of a
+ * 4 KiB entry). */
+struct leaf_hint {
+  u32 pid;
+  u32 mapping; /* index in the process's mappings; MAX_MAPPINGS: none */
+};
+struct {
+  __uint(type, MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, u32);
+  __type(value, struct leaf_hint);
+} leaf_hints SEC(".maps");
 
 /* The same from inside the walk, where the process's entry is looked up again: a global function's
  * walk state cannot hold a map value pointer. */
 INLINE void find_mapping(struct walk *w, u64 at) {
   u32 pid = w->pid;
-  find_mapping_in(w, map_lookup_elem(&procs, &pid), at);
+  find_mapping_in(w, map_lookup_elem(&procs, &pid), at, MAX_MAPPINGS);
 }
 
 /* One frame-pointer step: [bp] holds the caller's bp, [bp + 8] the return address. */
@@ -662,7 +686,15 @@ INLINE u32 walk_user(struct task_struct *task, u32 pid, struct stack *buf, struc
   /* The leaf's mapping is searched here, with the entry just looked up, not from the walk, which
    * looks `procs` up again for each search (a global function's state holds no map pointers). The
    * leaf's search was about a third of the walks' searches on bench/bpf-walk.ts (phases.h). */
-  if (w.tables && w.pc >= MIN_USER_PC && w.pc < MAX_USER_PC) find_mapping_in(&w, pi, w.pc);
+  if (w.tables && w.pc >= MIN_USER_PC && w.pc < MAX_USER_PC) {
+    u32 zero = 0;
+    struct leaf_hint *lh = map_lookup_elem(&leaf_hints, &zero);
+    u32 found = find_mapping_in(&w, pi, w.pc, lh && lh->pid == pid ? lh->mapping : MAX_MAPPINGS);
+    if (lh && (lh->pid != pid || lh->mapping != found)) {
+      lh->pid = pid;
+      lh->mapping = found;
+    }
+  }
   if (flags & PROC_PYTHON) {
     struct py_proc *py = map_lookup_elem(&py_procs, &pid);
     if (py) {
