@@ -14,9 +14,7 @@ export interface CodeMapping {
   readonly deleted: boolean;
 }
 
-const LINE = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) ([0-9a-f]+) ([0-9a-f]+:[0-9a-f]+) (\d+)\s*(.*)$/;
 const DELETED = ' (deleted)';
-const X = 'x'.charCodeAt(0);
 
 /**
  * Executable mappings of a maps listing, sorted by start. Non-executable ones are dropped: a stack
@@ -24,19 +22,15 @@ const X = 'x'.charCodeAt(0);
  * are dropped too; those frames stay unsymbolized.
  */
 export function parseMaps(text: string): CodeMapping[] {
-  const out: CodeMapping[] = [];
-  for (const line of text.split('\n')) {
-    // `start-end perms …`: most lines are data; the regex runs only on executable ones.
-    const space = line.indexOf(' ');
-    if (space >= 0 && line.charCodeAt(space + 3) === X) pushMapping(out, line);
-  }
-  return out.sort(byStart);
+  const bytes = Buffer.from(text, 'latin1');
+  return parseMapsBytes(bytes, bytes.length);
 }
 
 /**
- * parseMaps over the bytes of a listing as read (`length` of them): only the executable lines become
- * strings. A process maps hundreds of lines of data (a node process ≈ 250 lines, 15 KiB, of which ≈ 20
- * executable), and decoding the whole listing and splitting it made two strings of its size per read.
+ * parseMaps over the bytes of a listing as read (`length` of them): fields are read from the bytes, and
+ * an executable line makes two strings (its path and file id). A process maps hundreds of lines of data
+ * (a node process ≈ 250 lines, 15 KiB, of which ≈ 20 executable); decoding the whole listing, splitting
+ * it and matching each executable line with a pattern allocated ≈ 21 KiB per read of such a process.
  */
 export function parseMapsBytes(bytes: Buffer, length: number): CodeMapping[] {
   const out: CodeMapping[] = [];
@@ -44,8 +38,8 @@ export function parseMapsBytes(bytes: Buffer, length: number): CodeMapping[] {
   while (pos < length) {
     let eol = bytes.indexOf(NL, pos);
     if (eol < 0 || eol > length) eol = length;
-    const space = bytes.indexOf(SPACE, pos);
-    if (space >= 0 && space + 3 < eol && bytes[space + 3] === X) pushMapping(out, bytes.toString('latin1', pos, eol));
+    const m = mappingAt(bytes, pos, eol);
+    if (m) out.push(m);
     pos = eol + 1;
   }
   return out.sort(byStart);
@@ -53,20 +47,52 @@ export function parseMapsBytes(bytes: Buffer, length: number): CodeMapping[] {
 
 const NL = 0x0a;
 const SPACE = 0x20;
+const DASH = 0x2d;
+const COLON = 0x3a;
+const X = 0x78;
 const byStart = (a: CodeMapping, b: CodeMapping) => a.start - b.start;
 
-/** Adds the mapping of one executable-looking line (perms checked again by the full pattern). */
-function pushMapping(out: CodeMapping[], line: string): void {
-  const m = LINE.exec(line);
-  if (!m || m[3]![2] !== 'x') return;
-  const start = parseInt(m[1]!, 16);
-  const end = parseInt(m[2]!, 16);
-  if (!Number.isSafeInteger(end)) return;
-  let path = m[7]!;
+/** Value of a lower-case hex digit, -1 for anything else. */
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  return -1;
+}
+
+/**
+ * The mapping of line `[pos, eol)` — `start-end perms offset major:minor inode [path]` — if it is
+ * executable and well formed; undefined otherwise (data, or a line this parser does not know).
+ */
+function mappingAt(b: Buffer, pos: number, eol: number): CodeMapping | undefined {
+  let i = pos;
+  let start = 0;
+  for (let d; i < eol && (d = hexDigit(b[i]!)) >= 0; i++) start = start * 16 + d;
+  if (i === pos || b[i] !== DASH) return undefined;
+  const endAt = ++i;
+  let end = 0;
+  for (let d; i < eol && (d = hexDigit(b[i]!)) >= 0; i++) end = end * 16 + d;
+  // perms: four characters, the third 'x' for code.
+  if (i === endAt || b[i] !== SPACE || i + 5 >= eol || b[i + 3] !== X || b[i + 5] !== SPACE) return undefined;
+  i += 6;
+  const offsetAt = i;
+  let offset = 0;
+  for (let d; i < eol && (d = hexDigit(b[i]!)) >= 0; i++) offset = offset * 16 + d;
+  if (i === offsetAt || b[i] !== SPACE) return undefined;
+  const devAt = ++i;
+  while (i < eol && (hexDigit(b[i]!) >= 0 || b[i] === COLON)) i++;
+  if (i === devAt || b[i] !== SPACE) return undefined;
+  const inodeAt = ++i;
+  while (i < eol && b[i]! >= 0x30 && b[i]! <= 0x39) i++;
+  if (i === inodeAt || (i < eol && b[i] !== SPACE)) return undefined;
+  // Past 2^53: kernel-half pseudo mappings ([vsyscall]).
+  if (!Number.isSafeInteger(end)) return undefined;
+  const anonymous = i === inodeAt + 1 && b[inodeAt] === 0x30;
+  const fileId = anonymous ? '' : b.toString('latin1', devAt, i);
+  while (i < eol && b[i] === SPACE) i++;
+  let path = i < eol ? b.toString('latin1', i, eol) : '';
   const deleted = path.endsWith(DELETED);
   if (deleted) path = path.slice(0, -DELETED.length);
-  const inode = m[6]!;
-  out.push({ start, end, offset: parseInt(m[4]!, 16), fileId: inode === '0' ? '' : `${m[5]} ${inode}`, path, deleted });
+  return { start, end, offset, fileId, path, deleted };
 }
 
 export function isFileBacked(m: CodeMapping): boolean {
