@@ -3,7 +3,7 @@ import type { DictionaryIds, Id, SymbolDictionary } from '../model/index.js';
 import { functionId, locationId, mappingId } from '../model/index.js';
 import { IdKeyTable } from './id-key-table.js';
 import { StackMemo } from './stack-memo.js';
-import { StoredStacks } from './stored-stacks.js';
+import { STORED_STACK, StoredStacks } from './stored-stacks.js';
 
 const { h64Raw } = await xxhash();
 
@@ -151,7 +151,7 @@ export class ContentIds {
 
   forWrite(dict: SymbolDictionary): WriteIds {
     const pre = precomputed.get(dict);
-    if (pre !== undefined) return this.adopt(pre);
+    if (pre !== undefined) return this.adopt(pre, dict);
     if (this.entries > CAPACITY) this.forget();
     if (this.stacksMemo.size > STACK_CAPACITY || this.stacksMemo.slotsUsed > STACK_SLOTS_CAPACITY || this.unstoredStacks.size > STACK_CAPACITY) {
       this.forgetStacks();
@@ -244,11 +244,14 @@ export class ContentIds {
   }
 
   /** Ids a decode worker computed: only `stackStored` is this thread's to say. */
-  private adopt(pre: PrecomputedIds): WriteIds {
+  private adopt(pre: PrecomputedIds, dict: SymbolDictionary): WriteIds {
     const stackWords = idWords(pre.stacks);
     const stackStored = new Uint8Array(pre.stacks.length);
-    if (this.storedStacks.size > 0) {
-      for (let i = 0; i < stackStored.length; i++) if (this.storedStacks.get(stackWords[2 * i]!, stackWords[2 * i + 1]!) >= 0) stackStored[i] = 1;
+    // STORED_STACK: the decoder found the stack in the shared set (sharedStored), which holds only ids
+    // this thread marked stored — no need to look it up again (a cache miss or three per stack).
+    const lookUp = this.storedStacks.size > 0;
+    for (let i = 0; i < stackStored.length; i++) {
+      if (dict.stacks[i] === STORED_STACK || (lookUp && this.storedStacks.get(stackWords[2 * i]!, stackWords[2 * i + 1]!) >= 0)) stackStored[i] = 1;
     }
     return { ...pre, stackWords, stackStored };
   }

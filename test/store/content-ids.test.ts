@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { SymbolDictionary } from '../../src/model/index.js';
 import { DictionaryBuilder, dictionaryIds } from '../../src/model/index.js';
-import { ContentIds } from '../../src/store/content-ids.js';
+import { ContentIds, attachPrecomputedIds, precomputeIds } from '../../src/store/content-ids.js';
+import { STORED_STACK } from '../../src/store/stored-stacks.js';
 
 describe('ContentIds (the write path\'s memoized dictionaryIds)', () => {
   it('gives exactly the model\'s ids, also for a second dictionary with the same content in another order', () => {
@@ -78,6 +79,23 @@ describe('ContentIds (the write path\'s memoized dictionaryIds)', () => {
     expect(Array.from(w2.stackStored)).toEqual([0, 1]);
     // Found again, not learned again: the memo's function entries did not grow with the second push.
     expect((ids as unknown as { entries: number }).entries).toBe(3 + 3);
+  });
+
+  it('takes ids hashed elsewhere (a decode worker) as they are, and a stack the decoder left out as stored as stored', () => {
+    const b = new DictionaryBuilder();
+    const locs = ['a', 'b', 'c'].map((n) => b.location(-1, 0n, [{ function: b.function(n), line: 1 }]));
+    b.stack(locs);
+    b.stack([locs[1]!]);
+    b.stack([locs[2]!, locs[0]!]);
+    const pre = precomputeIds(new ContentIds(false), b.dict);
+    const fromWorker: SymbolDictionary = { ...b.dict, stacks: [b.dict.stacks[0]!, STORED_STACK, b.dict.stacks[2]!] };
+    attachPrecomputedIds(fromWorker, pre);
+    const ids = new ContentIds();
+    ids.markStored(pre.stacks[2]!);
+    const w = ids.forWrite(fromWorker);
+    expect(Array.from(w.stacks)).toEqual(dictionaryIds(b.dict).stacks);
+    // Stack 1 from the decoder's word alone (this memo never saw it stored), stack 2 from this memo's own.
+    expect(Array.from(w.stackStored)).toEqual([0, 1, 1]);
   });
 });
 
