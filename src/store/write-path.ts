@@ -278,8 +278,11 @@ export class WritePath {
       if (streaming && this.queued.length < this.streamWidth) {
         // Some of the stream's writers have not queued yet. A server's decode pool being idle does not
         // mean they are not coming: requests read on the event loop (the agents' rows pushes) are not
-        // in it. Past the quiet period the stream is taken to be narrower: what is queued now.
-        const quietUntil = Math.min(started + quietMaxMs, this.lastQueuedAt + quietMs);
+        // in it. Past the quiet period the stream is taken to be narrower: what is queued now. The
+        // period runs from this gather's start at the earliest: the writers the last commit just
+        // answered need a moment to send their next writes, and a write that queued while that commit
+        // ran would otherwise go alone (a commit of 7 writes, then one of 1, then 7 again...).
+        const quietUntil = Math.min(started + quietMaxMs, Math.max(this.lastQueuedAt, started) + quietMs);
         if (now >= Math.max(until, quietUntil)) {
           this.streamWidth = this.queued.length;
           return;

@@ -90,6 +90,30 @@ describe('commit pacing (an engine that wants few, large inserts)', () => {
     await store.close();
   });
 
+  it('a write that queued while a long commit ran waits for the writers that commit answers, not committed alone', async () => {
+    // Commits take longer than the quiet period: a write queued early in one has been quiet for long when it ends.
+    const engine = new PacedEngine({ rows: 1_000_000, gatherMs: 0, minIntervalMs: 0, quietMs: 60, quietMaxMs: 5_000 }, 200);
+    const store = await EngineStore.open(engine);
+    const tenant = freshTenant();
+    // Four writers that each write again 10 ms after their write is answered; the fourth starts 20 ms late,
+    // while the first commit (of the other three) runs.
+    const writer = async (w: number, rounds: number) => {
+      for (let r = 0; r < rounds; r++) {
+        expect((await store.write(tenant, [profile(w * 100 + r)])).profiles).toBe(1);
+        await sleep(10);
+      }
+    };
+    await Promise.all([0, 1, 2, 3].map(async (w) => {
+      if (w === 3) await sleep(20);
+      await writer(w, 5);
+    }));
+    const counts = engine.commits.map((c) => c.profiles);
+    expect(counts.reduce((a, b) => a + b)).toBe(20);
+    // After the first commit, each holds all four writers (not 1, 3, 1, 3, ...).
+    expect(counts.slice(1)).toEqual([4, 4, 4, 4, 1]);
+    await store.close();
+  });
+
   it('a stream of writers that each write again once answered commits them all together, without waiting for the quiet period', async () => {
     const engine = new PacedEngine({ rows: 1_000_000, gatherMs: 0, minIntervalMs: 0, quietMs: 300, quietMaxMs: 5_000 }, 30);
     const store = await EngineStore.open(engine);
