@@ -14,9 +14,9 @@
  *
  * Each walk takes at most MAX_STACK_DEPTH steps of bpf_loop (one frame each). A step searches the
  * process's mappings only when the pc leaves the range of the last search (a mapping, or the gap
- * between two: JIT code), reads the page's index slot — mostly the row itself, else a binary search of
- * the page's few rows follows (it was ≤ 22 probes over the whole table, e.g. 3 MiB for node, most of
- * them cache misses) — and two user-memory reads.
+ * between two: JIT code), reads two page-index entries, does a binary search of the few rows of that
+ * page (≈ 4 on average; it was ≤ 22 probes over the whole table, e.g. 3 MiB for node, most of them
+ * cache misses), and two user-memory reads.
  */
 #ifndef KILN_UNWIND_H
 #define KILN_UNWIND_H
@@ -49,15 +49,16 @@ enum {
 };
 
 /*
- * A binary's slice of unwind_rows, in 8-byte slots (packed by src/agent/unwind/page-index.ts):
+ * A binary's slice of unwind_rows, in 8-byte slots:
  *   [first]                 header: u32 pc of the first row; u32 pages << 5 | page shift
- *   [first + 1 …]           page index, a slot a page: page j covers first pc + [j << shift, (j + 1) << shift).
- *                           Where one row is in force in the whole page, the slot is that row; else it is
- *                           a struct page_rows (type PAGE_ROWS): the page's rows, to search
- *   [first + 1 + pages …]   the rows
- * Each cold line costs 0.4–0.6 µs on the loaded bench host, and an index of row numbers (stop 19) made
- * each frame read two: the index's and the rows'. Pages are small enough (≈ 0.8 rows each; the index
- * costs a slot a page) that three quarters of them hold a single row, read in the index's one line.
+ *   [first + 1 …]           page index, two u32 a slot: entry j (0 ≤ j ≤ pages) is the row in force at
+ *                           first pc + (j << shift), entry `pages` the last row
+ *   [first + 1 + (pages + 2) / 2 …]  the rows
+ * The rows of page j are entries j … j+1: the page's rule is found in a few probes within one or two
+ * cache lines. The shift is chosen per binary for ≈ 4 rows a page (the index adds ≈ 1 byte a row).
+ * Tried and not kept (stop 20): pages of ≈ 0.8 rows whose index slot is the row itself where one row
+ * is in force (three quarters of them), so most frames read one line — a table search still cost
+ * 0.55–0.69 µs against 0.54 (debug build, bench/bpf-walk.ts), for twice the slots.
  *
  * Mapped into the agent (BPF_F_MMAPABLE): a table is written with a memcpy. Through
  * bpf_map_update_batch, uploading rows took 8.7 s of kernel time in a 75 s bench run on the project's
@@ -74,14 +75,6 @@ struct {
   __type(value, struct unwind_row);
 } unwind_rows SEC(".maps");
 #define PAGE_SHIFT_BITS 5
-/* An index slot pointing at a page's rows: rows [first, first + count) of the table. */
-struct page_rows {
-  u32 first;
-  u16 count_lo;
-  u8 type; /* PAGE_ROWS, which no row has */
-  u8 count_hi;
-};
-#define PAGE_ROWS 0xff
 
 #define MAX_MAPPINGS 128
 struct mapping {
@@ -242,28 +235,32 @@ INLINE int stack_read(struct walk *w, struct stack_window *win, u64 *dst, u64 ad
   return 0;
 }
 
+/* Entry j of a page index starting at slot `first` (two u32 a slot); ~0 when out of the array. */
+INLINE u32 index_entry(u32 first, u32 j) {
+  u32 slot = first + (j >> 1);
+  struct unwind_words *s = map_lookup_elem(&unwind_rows, &slot);
+  return s ? s->w[j & 1] : 0xffffffffU;
+}
+
 /* The row in force at `vaddr` in the current mapping's table: the last with pc ≤ vaddr. */
 INLINE struct unwind_row *find_row(struct walk *w, u64 vaddr) {
   if (w->cur.rows == 0 || vaddr < w->cur.pc_first || vaddr > 0xffffffffULL) return 0;
   u64 page = (vaddr - w->cur.pc_first) >> (w->cur.page_shift & 31);
-  u32 lo = w->cur.rows_first + w->cur.rows - 1; /* past the last page: the last row */
+  u32 lo = w->cur.rows - 1, hi = w->cur.rows - 1;
   if (page < w->cur.pages) {
-    u32 slot = w->cur.index_first + (u32)page;
-    struct unwind_row *e = map_lookup_elem(&unwind_rows, &slot);
-    if (!e || e->type != PAGE_ROWS) return e;
-    struct page_rows *p = (struct page_rows *)e;
-    u32 first = p->first, count = p->count_lo | (u32)p->count_hi << 16;
-    if (count == 0 || first >= w->cur.rows || count > w->cur.rows - first) return 0;
-    lo = w->cur.rows_first + first;
-    u32 hi = lo + count;
-    for (int i = 0; i < 22; i++) {
-      if (hi - lo <= 1) break;
-      u32 mid = lo + (hi - lo) / 2;
-      struct unwind_row *r = map_lookup_elem(&unwind_rows, &mid);
-      if (!r) return 0;
-      if (r->pc <= (u32)vaddr) lo = mid;
-      else hi = mid;
-    }
+    lo = index_entry(w->cur.index_first, (u32)page);
+    hi = index_entry(w->cur.index_first, (u32)page + 1);
+  }
+  if (lo > hi || hi >= w->cur.rows) return 0;
+  lo += w->cur.rows_first;
+  hi += w->cur.rows_first + 1; /* exclusive */
+  for (int i = 0; i < 22; i++) {
+    if (hi - lo <= 1) break;
+    u32 mid = lo + (hi - lo) / 2;
+    struct unwind_row *r = map_lookup_elem(&unwind_rows, &mid);
+    if (!r) return 0;
+    if (r->pc <= (u32)vaddr) lo = mid;
+    else hi = mid;
   }
   return map_lookup_elem(&unwind_rows, &lo);
 }
@@ -275,13 +272,14 @@ INLINE void use_table(struct walk *w, u32 first, u32 slots) {
   struct unwind_words *h = map_lookup_elem(&unwind_rows, &first);
   if (!h) return;
   u32 pages = h->w[1] >> PAGE_SHIFT_BITS;
-  if (pages >= slots - 1) return;
+  u32 index_slots = (pages + 2) / 2;
+  if (slots <= 1 + index_slots) return;
   w->cur.pc_first = h->w[0];
   w->cur.page_shift = h->w[1] & ((1 << PAGE_SHIFT_BITS) - 1);
   w->cur.pages = pages;
   w->cur.index_first = first + 1;
-  w->cur.rows_first = first + 1 + pages;
-  w->cur.rows = slots - 1 - pages;
+  w->cur.rows_first = first + 1 + index_slots;
+  w->cur.rows = slots - 1 - index_slots;
 }
 
 /*
