@@ -41,6 +41,13 @@ const tmp = mkdtempSync(path.join(tmpdir(), 'kiln-bench-agent-'));
 
 if (process.getuid?.() !== 0) throw new Error('run as root: the agent, perf -a and bpftrace all need it');
 
+/** The load's compilers and the two anchors, each with the Debian package that brings it: missing ones are named up front. */
+const NEEDED: Record<string, string> = { clang: 'clang', python3: 'python3', go: 'golang-go', perf: 'linux-perf', bpftrace: 'bpftrace' };
+const missing = Object.entries(NEEDED).filter(([cmd]) => !process.env.PATH?.split(':').some((dir) => existsSync(path.join(dir, cmd))));
+if (missing.length > 0) {
+  throw new Error(`missing ${missing.map(([cmd]) => cmd).join(', ')}: apt-get install ${missing.map(([, pkg]) => pkg).join(' ')}`);
+}
+
 /** A busy Go program: main → burn → step, the Go runtime's frame pointers all the way. */
 const GO_BURN = `package main
 
