@@ -22,7 +22,7 @@ enum {
   PH_KSTACK = 8,      /* bpf_get_stack (kernel-mode samples) */
   PH_STORE_KERNEL = 9, /* the kernel stack's hash and store */
   PH_ADD_COUNT = 10,  /* the count insert or add */
-  PH_FIND_MAPPING = 11, /* in the walk: mapping searches, and returns to the range before */
+  PH_FIND_MAPPING = 11, /* in the walk: mapping searches */
   PH_FIND_ROW = 12,   /* in the walk: table searches (index and rows) */
   PH_READS = 13,      /* in the walk: user stack window reads */
   PH_PY_EMIT = 14,    /* in the walk: CPython frames */
@@ -35,9 +35,8 @@ enum {
   N_READS = 22,
   N_PY_EMIT = 23,
   N_PY_SAMPLES = 24,
-  N_ADD_EXISTING = 26, /* count inserts that found the key counted already (another CPU's meanwhile) */
-  N_PREV_RANGE = 27,  /* in the walk: a pc back in the range before the current one (no mapping search) */
-  N_MAPPING_HINT = 28, /* mapping searches answered by the hint (the leaf's: the last sample's mapping on this CPU) */
+  N_SEEN = 25,        /* user-mode samples whose key seen_keys knew */
+  N_ADD_EXISTING = 26, /* count inserts that found the key counted already (the hint missed it) */
   PH_SLOTS = 32,
 };
 

@@ -56,9 +56,6 @@ enum {
  *   [first + 1 + (pages + 2) / 2 …]  the rows
  * The rows of page j are entries j … j+1: the page's rule is found in a few probes within one or two
  * cache lines. The shift is chosen per binary for ≈ 4 rows a page (the index adds ≈ 1 byte a row).
- * Tried and not kept (stop 20): pages of ≈ 0.8 rows whose index slot is the row itself where one row
- * is in force (three quarters of them), so most frames read one line — a table search still cost
- * 0.55–0.69 µs against 0.54 (debug build, bench/bpf-walk.ts), for twice the slots.
  *
  * Mapped into the agent (BPF_F_MMAPABLE): a table is written with a memcpy. Through
  * bpf_map_update_batch, uploading rows took 8.7 s of kernel time in a 75 s bench run on the project's
@@ -151,19 +148,14 @@ struct {
 
 /* ---- the walk ---- */
 
-/* A range of addresses of the walked process — a mapping, or the gap between two — and its table. */
-struct range {
+struct walk {
+  u64 pc, sp, bp;
+  /* The range of the last mapping search — a mapping, or the gap between two (rows 0 there) — and
+   * the table of that mapping, from its header. */
   u64 map_start, map_end, map_bias;
   u32 rows_first, rows; /* rows 0: no table, walk by frame pointer */
   u32 index_first, pages;
   u32 pc_first, page_shift;
-};
-
-struct walk {
-  u64 pc, sp, bp;
-  /* The range of the last mapping search — a mapping, or the gap between two (rows 0 there) — and
-   * the one before it: stacks go back and forth between two binaries, or a binary and JIT code. */
-  struct range cur, prev;
   u64 py_frame;     /* next CPython frame to emit (0: none left) */
   u64 py_eval_start, py_eval_end;
   u64 py_interp_start, py_interp_end;
@@ -244,16 +236,16 @@ INLINE u32 index_entry(u32 first, u32 j) {
 
 /* The row in force at `vaddr` in the current mapping's table: the last with pc ≤ vaddr. */
 INLINE struct unwind_row *find_row(struct walk *w, u64 vaddr) {
-  if (w->cur.rows == 0 || vaddr < w->cur.pc_first || vaddr > 0xffffffffULL) return 0;
-  u64 page = (vaddr - w->cur.pc_first) >> (w->cur.page_shift & 31);
-  u32 lo = w->cur.rows - 1, hi = w->cur.rows - 1;
-  if (page < w->cur.pages) {
-    lo = index_entry(w->cur.index_first, (u32)page);
-    hi = index_entry(w->cur.index_first, (u32)page + 1);
+  if (w->rows == 0 || vaddr < w->pc_first || vaddr > 0xffffffffULL) return 0;
+  u64 page = (vaddr - w->pc_first) >> (w->page_shift & 31);
+  u32 lo = w->rows - 1, hi = w->rows - 1;
+  if (page < w->pages) {
+    lo = index_entry(w->index_first, (u32)page);
+    hi = index_entry(w->index_first, (u32)page + 1);
   }
-  if (lo > hi || hi >= w->cur.rows) return 0;
-  lo += w->cur.rows_first;
-  hi += w->cur.rows_first + 1; /* exclusive */
+  if (lo > hi || hi >= w->rows) return 0;
+  lo += w->rows_first;
+  hi += w->rows_first + 1; /* exclusive */
   for (int i = 0; i < 22; i++) {
     if (hi - lo <= 1) break;
     u32 mid = lo + (hi - lo) / 2;
@@ -267,92 +259,68 @@ INLINE struct unwind_row *find_row(struct walk *w, u64 vaddr) {
 
 /* Points the walk at the table of a mapping's slice: its header says where the index and rows are. */
 INLINE void use_table(struct walk *w, u32 first, u32 slots) {
-  w->cur.rows = 0;
+  w->rows = 0;
   if (slots < 2) return;
   struct unwind_words *h = map_lookup_elem(&unwind_rows, &first);
   if (!h) return;
   u32 pages = h->w[1] >> PAGE_SHIFT_BITS;
   u32 index_slots = (pages + 2) / 2;
   if (slots <= 1 + index_slots) return;
-  w->cur.pc_first = h->w[0];
-  w->cur.page_shift = h->w[1] & ((1 << PAGE_SHIFT_BITS) - 1);
-  w->cur.pages = pages;
-  w->cur.index_first = first + 1;
-  w->cur.rows_first = first + 1 + index_slots;
-  w->cur.rows = slots - 1 - index_slots;
+  w->pc_first = h->w[0];
+  w->page_shift = h->w[1] & ((1 << PAGE_SHIFT_BITS) - 1);
+  w->pages = pages;
+  w->index_first = first + 1;
+  w->rows_first = first + 1 + index_slots;
+  w->rows = slots - 1 - index_slots;
 }
 
 /*
  * Finds the mapping of process `pi` holding `at` (the last one starting at or below it, if it ends
  * above it) and makes it the walk's current range; outside every mapping (JIT code, anonymous memory)
  * the current range becomes the gap around `at`, without a table, so the next frames there search nothing.
- * `hint`: a mapping to try first (≥ MAX_MAPPINGS: none), read from `pi` like any other, so a wrong
- * hint costs a line, never a wrong answer. Returns the mapping's index, MAX_MAPPINGS in a gap.
  */
-INLINE u32 find_mapping_in(struct walk *w, struct proc_info *pi, u64 at, u32 hint) {
-  w->cur.rows = 0;
-  w->cur.map_start = 0;
-  w->cur.map_end = MAX_USER_PC;
-  if (!pi) return MAX_MAPPINGS;
+INLINE void find_mapping_in(struct walk *w, struct proc_info *pi, u64 at) {
+  w->rows = 0;
+  w->map_start = 0;
+  w->map_end = MAX_USER_PC;
+  if (!pi) return;
   u32 lo = 0, hi = pi->count;
   if (hi > MAX_MAPPINGS) hi = MAX_MAPPINGS;
-  if (hi == 0) return MAX_MAPPINGS;
-  u32 n = hi;
-  struct mapping *m = &pi->maps[hint & (MAX_MAPPINGS - 1)];
-  if (hint < n && m->start <= at && at < m->end) {
-    lo = hint;
-    PHASE_COUNT(N_MAPPING_HINT, 1);
-  } else {
-    if (pi->maps[0].start > at) {
-      w->cur.map_end = pi->maps[0].start;
-      return MAX_MAPPINGS;
-    }
-    for (int i = 0; i < 8; i++) {
-      if (hi - lo <= 1) break;
-      u32 mid = (lo + (hi - lo) / 2) & (MAX_MAPPINGS - 1);
-      if (pi->maps[mid].start <= at) lo = mid;
-      else hi = mid;
-    }
-    lo &= MAX_MAPPINGS - 1;
-    m = &pi->maps[lo];
-    if (at >= m->end) {
-      w->cur.map_start = m->end;
-      if (lo + 1 < n) w->cur.map_end = pi->maps[(lo + 1) & (MAX_MAPPINGS - 1)].start;
-      return MAX_MAPPINGS;
-    }
+  if (hi == 0) return;
+  if (pi->maps[0].start > at) {
+    w->map_end = pi->maps[0].start;
+    return;
   }
-  w->cur.map_start = m->start;
-  w->cur.map_end = m->end;
-  w->cur.map_bias = m->bias;
+  u32 n = hi;
+  for (int i = 0; i < 8; i++) {
+    if (hi - lo <= 1) break;
+    u32 mid = (lo + (hi - lo) / 2) & (MAX_MAPPINGS - 1);
+    if (pi->maps[mid].start <= at) lo = mid;
+    else hi = mid;
+  }
+  struct mapping *m = &pi->maps[lo & (MAX_MAPPINGS - 1)];
+  if (at >= m->end) {
+    w->map_start = m->end;
+    if (lo + 1 < n) w->map_end = pi->maps[(lo + 1) & (MAX_MAPPINGS - 1)].start;
+    return;
+  }
+  w->map_start = m->start;
+  w->map_end = m->end;
+  w->map_bias = m->bias;
   if (m->first == NEED_TABLE) {
     struct table_request req = {.pid = w->pid, .start = m->start};
     u32 one = 1;
     map_update_elem(&table_requests, &req, &one, NOEXIST);
-    return lo;
+    return;
   }
   use_table(w, m->first, m->count);
-  return lo;
 }
-
-/* Per CPU, the mapping the last sample's leaf was in: a CPU mostly samples the same busy process again,
- * in the same binary, and a hit reads that mapping's line where the search reads one a probe (≈ 5 of a
- * 4 KiB entry). */
-struct leaf_hint {
-  u32 pid;
-  u32 mapping; /* index in the process's mappings; MAX_MAPPINGS: none */
-};
-struct {
-  __uint(type, MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, u32);
-  __type(value, struct leaf_hint);
-} leaf_hints SEC(".maps");
 
 /* The same from inside the walk, where the process's entry is looked up again: a global function's
  * walk state cannot hold a map value pointer. */
 INLINE void find_mapping(struct walk *w, u64 at) {
   u32 pid = w->pid;
-  find_mapping_in(w, map_lookup_elem(&procs, &pid), at, MAX_MAPPINGS);
+  find_mapping_in(w, map_lookup_elem(&procs, &pid), at);
 }
 
 /* One frame-pointer step: [bp] holds the caller's bp, [bp + 8] the return address. */
@@ -383,19 +351,12 @@ INLINE int native_step(struct walk *w, struct stack_window *win) {
   w->leaf = 0;
   if (!w->tables) return fp_step(w, win);
   PHASE_START(tf);
-  if (at < w->cur.map_start || at >= w->cur.map_end) {
-    struct range left = w->cur;
-    if (at >= w->prev.map_start && at < w->prev.map_end) {
-      w->cur = w->prev;
-      PHASE_COUNT(N_PREV_RANGE, 1);
-    } else {
-      find_mapping(w, at);
-      PHASE_COUNT(N_FIND_MAPPING, 1);
-    }
-    w->prev = left;
+  if (at < w->map_start || at >= w->map_end) {
+    find_mapping(w, at);
     PHASE(tf, PH_FIND_MAPPING);
+    PHASE_COUNT(N_FIND_MAPPING, 1);
   }
-  struct unwind_row *r = find_row(w, at - w->cur.map_bias);
+  struct unwind_row *r = find_row(w, at - w->map_bias);
   PHASE(tf, PH_FIND_ROW);
   PHASE_COUNT(N_FIND_ROW, 1);
   if (!r || r->type == ROW_NONE) return fp_step(w, win);
@@ -684,15 +645,7 @@ INLINE u32 walk_user(struct task_struct *task, u32 pid, struct stack *buf, struc
   /* The leaf's mapping is searched here, with the entry just looked up, not from the walk, which
    * looks `procs` up again for each search (a global function's state holds no map pointers). The
    * leaf's search was about a third of the walks' searches on bench/bpf-walk.ts (phases.h). */
-  if (w.tables && w.pc >= MIN_USER_PC && w.pc < MAX_USER_PC) {
-    u32 zero = 0;
-    struct leaf_hint *lh = map_lookup_elem(&leaf_hints, &zero);
-    u32 found = find_mapping_in(&w, pi, w.pc, lh && lh->pid == pid ? lh->mapping : MAX_MAPPINGS);
-    if (lh && (lh->pid != pid || lh->mapping != found)) {
-      lh->pid = pid;
-      lh->mapping = found;
-    }
-  }
+  if (w.tables && w.pc >= MIN_USER_PC && w.pc < MAX_USER_PC) find_mapping_in(&w, pi, w.pc);
   if (flags & PROC_PYTHON) {
     struct py_proc *py = map_lookup_elem(&py_procs, &pid);
     if (py) {
