@@ -5,14 +5,17 @@
  * writers grouping 2.1–4.1 ms, load ≈ 27), and with decoding on worker threads pushes reached the
  * store one at a time, each committed alone.
  */
-const hints = new WeakMap<object, () => boolean>();
+const hints = new WeakMap<object, () => boolean | number>();
 
-/** `store` will get more writes while `moreComing()` says so (the server's decodes in flight). */
-export function announceWrites(store: object, moreComing: () => boolean): void {
+/**
+ * `store` will get more writes while `moreComing()` says so: true, or how many (the server's decodes in
+ * flight, each of which ends as a write unless it fails).
+ */
+export function announceWrites(store: object, moreComing: () => boolean | number): void {
   hints.set(store, moreComing);
 }
 
 /** undefined: nothing announces writes for `store` (decodes run on the event loop, or no server). */
-export function moreWritesComing(store: object): boolean | undefined {
+export function moreWritesComing(store: object): boolean | number | undefined {
   return hints.get(store)?.();
 }

@@ -248,8 +248,11 @@ export class WritePath {
     while (this.draining) await this.draining;
   }
 
-  /** Whether more writes are about to arrive (see write-hints.ts); the store that owns this path sets it. */
-  moreComing: () => boolean | undefined = () => undefined;
+  /**
+   * Whether more writes are about to arrive (see write-hints.ts); the store that owns this path sets it.
+   * A number says how many (a server's decodes in flight): a streaming commit then waits for them all.
+   */
+  moreComing: () => boolean | number | undefined = () => undefined;
 
   /**
    * Before a commit, while it would hold few rows: waits for the writes on their way (at most
@@ -266,7 +269,8 @@ export class WritePath {
     const paced = this.lastCommitAt + minIntervalMs;
     // The quiet period holds only writes that come in streams (several queued now, some queued while
     // the last commit ran, or it held several): a lone writer, one write at a time, is not held.
-    const streaming = quietMs > 0 && (this.queued.length > 1 || this.queuedWhileCommitting || this.lastCommitWrites > 1);
+    const comingAtStart = this.moreComing();
+    const streaming = quietMs > 0 && (this.queued.length > 1 || this.queuedWhileCommitting || this.lastCommitWrites > 1 || (typeof comingAtStart === 'number' && comingAtStart > 0));
     if (!streaming) this.streamWidth = this.queued.length;
     for (;;) {
       let rows = 0;
@@ -275,6 +279,10 @@ export class WritePath {
       const now = performance.now();
       const coming = this.moreComing();
       const until = Math.max(paced, coming ? started + gatherMs : -Infinity);
+      // Writes counted on their way (decodes in flight) are the stream's writers too, and each will come:
+      // no quiet period ends the wait for them, only `quietMaxMs`.
+      const counted = streaming && typeof coming === 'number' && coming > 0;
+      if (counted) this.streamWidth = Math.max(this.streamWidth, this.queued.length + coming);
       if (streaming && this.queued.length < this.streamWidth) {
         // Some of the stream's writers have not queued yet. A server's decode pool being idle does not
         // mean they are not coming: requests read on the event loop (the agents' rows pushes) are not
@@ -282,7 +290,7 @@ export class WritePath {
         // period runs from this gather's start at the earliest: the writers the last commit just
         // answered need a moment to send their next writes, and a write that queued while that commit
         // ran would otherwise go alone (a commit of 7 writes, then one of 1, then 7 again...).
-        const quietUntil = Math.min(started + quietMaxMs, Math.max(this.lastQueuedAt, started) + quietMs);
+        const quietUntil = counted ? started + quietMaxMs : Math.min(started + quietMaxMs, Math.max(this.lastQueuedAt, started) + quietMs);
         if (now >= Math.max(until, quietUntil)) {
           this.streamWidth = this.queued.length;
           return;
