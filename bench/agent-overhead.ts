@@ -209,15 +209,25 @@ try {
   const g0 = await agentGauges();
   const bpf0 = bpfProgStats();
   const t0 = performance.now();
+  const startedBefore = started;
   const before = profilers.map((p) => sampleProc(p.child.pid!));
   // Each kiln agent's threads: main thread vs V8's platform threads vs libuv's pool, CPU and wake-ups.
   const agents = profilers.filter((p) => p.name.startsWith('kiln agent'));
   const threadsBefore = agents.map((p) => sampleThreads(p.child.pid!));
+  // KILN_BENCH_STRACE=<dir>: every syscall of each kiln agent over the window (`strace -f`), one file per
+  // agent (0 = this checkout's, then the compared ones), for bench/agent-syscalls.ts to count per new process.
+  // Tracing slows the agent many times: a run with it counts syscalls, its CPU figures mean nothing.
+  const straceDir = process.env.KILN_BENCH_STRACE;
+  const tracers = straceDir
+    ? agents.map((p, i) => spawn('strace', ['-f', '-qq', '-s', '256', '-o', path.join(straceDir, `agent-${i}.trace`), '-p', String(p.child.pid!)], { stdio: 'ignore' }))
+    : [];
   let peakRss = profilers.map(() => 0);
   for (let s = 0; s < seconds; s++) {
     await sleep(1000);
     peakRss = profilers.map((p, i) => Math.max(peakRss[i]!, sampleProc(p.child.pid!).rssKiB));
   }
+  for (const t of tracers) t.kill('SIGINT');
+  const startedInWindow = started - startedBefore;
   const after = profilers.map((p) => sampleProc(p.child.pid!));
   const threadsAfter = agents.map((p) => sampleThreads(p.child.pid!));
   const wallS = (performance.now() - t0) / 1000;
@@ -268,7 +278,7 @@ try {
     `kept dictionary ${stat('dictionaryLocations')} locations / ${stat('dictionaryStacks')} stacks (${stat('dictionaryResets')} resets), ${stat('memoFrames')} remembered frames; ` +
     `frames in the window ${(g.get('kiln_agent_symbolize_frames') ?? 0) - (g0.get('kiln_agent_symbolize_frames') ?? 0)}, of which answered from the memo ${statDelta('memoHits')}.`;
   const out = [
-    `Run: ${new Date().toISOString()}, ${cpus().length} CPUs, 1-min load average ${load0.toFixed(1)} at the window's start and ${loadavg()[0]!.toFixed(1)} at its end, ${hz} Hz, ${seconds} s window starting ${windowAfterS.toFixed(0)} s after the agent started, after its ${windowAfterIntervals} completed intervals (warm-up ≥ ${WARMUP_S} s${STEADY_INTERVALS > 0 ? ` and ≥ ${STEADY_INTERVALS} intervals` : ''}); ${started} short-lived processes started.`,
+    `Run: ${new Date().toISOString()}, ${cpus().length} CPUs, 1-min load average ${load0.toFixed(1)} at the window's start and ${loadavg()[0]!.toFixed(1)} at its end, ${hz} Hz, ${seconds} s window starting ${windowAfterS.toFixed(0)} s after the agent started, after its ${windowAfterIntervals} completed intervals (warm-up ≥ ${WARMUP_S} s${STEADY_INTERVALS > 0 ? ` and ≥ ${STEADY_INTERVALS} intervals` : ''}); ${started} short-lived processes started (${startedInWindow} in the window).`,
     '',
     '| profiler | command | CPU (user+sys, % of one core) | RSS at end | peak RSS in window |',
     '|---|---|---|---|---|',

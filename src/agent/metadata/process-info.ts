@@ -1,5 +1,4 @@
-import { readlinkSync } from 'node:fs';
-import { readProcText, readStat, type ProcStat } from '../symbolize/proc-maps.js';
+import { readExe, readProcText, readStat, type ProcStat } from '../symbolize/proc-maps.js';
 import { allCgroupPaths, cgroupPathFromFile, containerFromCgroup, systemdUnitFromCgroup, type ContainerRef } from './cgroup.js';
 
 /** What /proc tells about one process, read once per process (and again only if its pid is reused). */
@@ -25,13 +24,8 @@ export interface ProcessInfo {
 export function readProcessInfo(pid: number, procRoot = '/proc', stat: ProcStat | undefined = readStat(pid, procRoot)): ProcessInfo {
   if (stat === undefined) return { pid, comm: '', executable: '', cgroup: '/', container: undefined, systemdUnit: '', startTime: '' };
   const dir = `${procRoot}/${pid}`;
-  let executable = '';
-  try {
-    executable = readlinkSync(`${dir}/exe`).replace(/ \(deleted\)$/, '');
-  } catch {
-    // kernel threads have no exe; exited processes have nothing
-  }
-  const cgroupText = readProcText(`${dir}/cgroup`) ?? '';
+  const executable = readExe(pid, procRoot);
+  const cgroupText = readProcText(`${dir}/cgroup`, true) ?? '';
   const cgroup = cgroupPathFromFile(cgroupText);
   let container = containerFromCgroup(cgroup);
   for (const p of container ? [] : allCgroupPaths(cgroupText)) {

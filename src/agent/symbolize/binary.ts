@@ -3,6 +3,7 @@ import path from 'node:path';
 import { PT_LOAD, STB_GLOBAL, bindRank, fileIdentity, withElf } from './elf.js';
 import { goFunctionSymbolsInto } from './go-pclntab.js';
 import { NameFile } from './symbol-names.js';
+import { LruCache } from '../lru.js';
 import { SymbolTable, SymbolTableBuilder } from './symbol-table.js';
 
 /**
@@ -27,6 +28,21 @@ export function readBinaryInfo(openPath: string, mappedPath: string, fileId: str
     const loads = elf.programHeaders.filter((p) => p.type === PT_LOAD).map((p) => ({ offset: p.offset, vaddr: p.vaddr, filesz: p.filesz }));
     return { path: mappedPath, buildId, symbolsKey: buildId || `file:${fileId} ${mappedPath}`, openPath, loads };
   });
+}
+
+/**
+ * The headers of each binary read so far, by `key` (the caller's file identity: where /proc is, then
+ * `major:minor inode path` from maps): the symbolizer and the unwinder both meet every new process's
+ * binaries and would otherwise each open and read the same file. Only successes are kept; each caller
+ * decides what a failure means to it.
+ */
+const known = new LruCache<string, BinaryInfo>(8192);
+
+/** readBinaryInfo once per binary identity for every reader in the agent (throws as it does). */
+export function binaryInfoOf(key: string, openPath: string, mappedPath: string, fileId: string): BinaryInfo {
+  let bin = known.get(key);
+  if (bin === undefined) known.set(key, (bin = readBinaryInfo(openPath, mappedPath, fileId)));
+  return bin;
 }
 
 /** ELF virtual address of a file offset, via the PT_LOAD segment holding it. */

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { withWorkingMemory } from './working-memory.js';
 import { lastAtOrBelow } from './sorted-search.js';
 
@@ -34,6 +34,8 @@ export class PerfMap {
 
   /** Reads what was appended since the last call; returns false when the file does not exist. */
   refresh(maxBytes = 64 * 1024 * 1024): boolean {
+    // Most processes have no perf map: asked first, so its absence costs one access() and no thrown error.
+    if (!existsSync(this.path)) return false;
     let fd: number;
     try {
       fd = openSync(this.path, 'r');

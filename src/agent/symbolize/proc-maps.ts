@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readlinkSync, readSync } from 'node:fs';
 
 /** One line of /proc/PID/maps that can hold code. */
 export interface CodeMapping {
@@ -118,19 +118,61 @@ export function readMaps(pid: number, procRoot = '/proc'): CodeMapping[] | undef
   return n < 0 ? undefined : parseMapsBytes(scratch, n); // undefined: exited, or not ours to read
 }
 
+/** A listing of maps as one reader read it, for the other readers of the same process (recentMaps). */
+export interface MapsListing {
+  readonly mappings: CodeMapping[];
+  /** Date.now() when it was read. */
+  readonly readAt: number;
+}
+
+/**
+ * The last listings read through readMapsShared, by process: the unwinder reads a new process's maps
+ * when it loads it, and the symbolizer, at the next interval, would read the same listing again (each
+ * read costs 70–180 µs, mostly the syscall, stop 20). Bounded: the oldest go first.
+ */
+const listings = new Map<string, MapsListing & { readonly startTime: string }>();
+const MAX_LISTINGS = 256;
+
+/** readMaps, remembered for recentMaps() under the process's start time (which tells a reused pid apart). */
+export function readMapsShared(pid: number, startTime: string, procRoot = '/proc'): CodeMapping[] | undefined {
+  const mappings = readMaps(pid, procRoot);
+  const key = `${procRoot}/${pid}`;
+  listings.delete(key);
+  if (mappings === undefined) return undefined;
+  if (listings.size >= MAX_LISTINGS) listings.delete(listings.keys().next().value!);
+  listings.set(key, { mappings, readAt: Date.now(), startTime });
+  return mappings;
+}
+
+/** Forgets the process's listing: it ran exec (the same pid and start time, another program's mappings). */
+export function forgetMaps(pid: number, procRoot = '/proc'): void {
+  listings.delete(`${procRoot}/${pid}`);
+}
+
+/** The listing readMapsShared read for this process (same start time) at most `maxAgeMs` ago, if any. */
+export function recentMaps(pid: number, startTime: string, maxAgeMs: number, procRoot = '/proc'): MapsListing | undefined {
+  const l = listings.get(`${procRoot}/${pid}`);
+  return l !== undefined && l.startTime === startTime && Date.now() - l.readAt <= maxAgeMs ? l : undefined;
+}
+
 /**
  * Reads a small /proc file into one reused buffer: readFileSync costs ≈ 5× more on /proc files (they
  * report size 0, so it reads in growing chunks and allocates each time) — 94 µs against 18 µs for
  * /proc/PID/stat on the shared test host, and the agent reads one per sampled process per interval.
  * undefined when the file cannot be opened or read (the process exited).
  */
-export function readProcText(path: string): string | undefined {
-  const n = readProcBytes(path);
+export function readProcText(path: string, oneShow = false): string | undefined {
+  const n = readProcBytes(path, oneShow);
   return n < 0 ? undefined : scratch.toString('latin1', 0, n);
 }
 
-/** Reads a /proc file into `scratch` (valid until the next read): its length, -1 when unreadable. */
-function readProcBytes(path: string): number {
+/**
+ * Reads a /proc file into `scratch` (valid until the next read): its length, -1 when unreadable.
+ * `oneShow`: the file is produced whole by its first read (the kernel's single_open files: stat, status,
+ * cgroup, uptime), so a read that did not fill the buffer was all of it — one read syscall instead of a
+ * second that returns 0. Not for maps, whose reads stop at each page.
+ */
+function readProcBytes(path: string, oneShow = false): number {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -141,9 +183,11 @@ function readProcBytes(path: string): number {
     let n = 0;
     for (;;) {
       if (n === scratch.length) scratch = Buffer.concat([scratch, Buffer.alloc(scratch.length)]);
-      const got = readSync(fd, scratch, n, scratch.length - n, null);
+      const space = scratch.length - n;
+      const got = readSync(fd, scratch, n, space, null);
       if (got === 0) break;
       n += got;
+      if (oneShow && got < space) break;
     }
     return n;
   } catch {
@@ -179,15 +223,34 @@ export interface ProcStat {
  * the ≈ 20–40 µs each costs, for every sampled process every interval). Outside it every call reads.
  */
 let statMemo: Map<string, ProcStat | undefined> | undefined;
+/** The same for the exe link: the unwinder's load labels the process (which reads it) and reads it too. */
+let exeMemo: Map<string, string> | undefined;
 
 export function oneStatReadEach<T>(fn: () => T): T {
   if (statMemo) return fn();
   statMemo = new Map();
+  exeMemo = new Map();
   try {
     return fn();
   } finally {
     statMemo = undefined;
+    exeMemo = undefined;
   }
+}
+
+/** The executable's path (`/proc/PID/exe`, without ` (deleted)`), '' when unreadable (kernel thread, gone). */
+export function readExe(pid: number, procRoot = '/proc'): string {
+  const link = `${procRoot}/${pid}/exe`;
+  const known = exeMemo?.get(link);
+  if (known !== undefined) return known;
+  let exe = '';
+  try {
+    exe = readlinkSync(link).replace(/ \(deleted\)$/, '');
+  } catch {
+    // kernel threads have no exe; exited processes have nothing
+  }
+  exeMemo?.set(link, exe);
+  return exe;
 }
 
 export function readStat(pid: number, procRoot = '/proc'): ProcStat | undefined {
@@ -201,7 +264,7 @@ export function readStat(pid: number, procRoot = '/proc'): ProcStat | undefined 
 
 function readStatNow(pid: number, procRoot: string): ProcStat | undefined {
   if (!processExists(pid, procRoot)) return undefined;
-  const stat = readProcText(`${procRoot}/${pid}/stat`);
+  const stat = readProcText(`${procRoot}/${pid}/stat`, true);
   if (stat === undefined) return undefined;
   // comm (field 2) may contain spaces and parentheses: fields restart after the last ')'.
   const close = stat.lastIndexOf(')');
@@ -216,7 +279,7 @@ export function readStartTime(pid: number, procRoot = '/proc'): string | undefin
 
 /** The pid as the process's own pid namespace numbers it (last NSpid entry): JITs name perf maps by it. */
 export function readNamespacePid(pid: number, procRoot = '/proc'): number {
-  const status = readProcText(`${procRoot}/${pid}/status`);
+  const status = readProcText(`${procRoot}/${pid}/status`, true);
   const line = status === undefined ? undefined : /^NSpid:\s*(.*)$/m.exec(status);
   const last = line?.[1]!.trim().split(/\s+/).pop();
   return last ? Number(last) : pid;

@@ -1,14 +1,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { DictionaryBuilder } from '../../model/index.js';
 import type { RawSample, Symbolizer, SymbolizerStats } from '../types.js';
-import { fileOffsetToVaddr, loadSymbols, readBinaryInfo, type BinaryInfo } from './binary.js';
+import { binaryInfoOf, fileOffsetToVaddr, loadSymbols, type BinaryInfo } from './binary.js';
 import { KERNEL_MAPPING, KernelSymbols, type KernelFrame } from './kallsyms.js';
 import { demangle } from './demangle.js';
 import { FrameMemo, type NativeName } from './frame-memo.js';
 import { LruCache } from '../lru.js';
 import { PerfMap } from './perf-map.js';
 import { ProcessSnapshot } from './process-snapshot.js';
-import { findMapping, isFileBacked, readMaps, readNamespacePid, readStartTime, type CodeMapping } from './proc-maps.js';
+import { findMapping, isFileBacked, readMapsShared, readNamespacePid, readStartTime, recentMaps, type CodeMapping } from './proc-maps.js';
 import { SymbolTable } from './symbol-table.js';
 import { isSyscallFrame, syscallFrameName } from './syscalls.js';
 import { isPythonFrame, pythonFrameParts } from '../python/code.js';
@@ -64,6 +64,12 @@ const IDLE_EVICT_MS = 10 * 60_000;
 const RETRY_UNNAMED_MS = 60_000;
 /** How often the idle sweep runs (it is driven by observe(), so an idle agent does no work). */
 const SWEEP_EVERY_MS = 60_000;
+/**
+ * A new process's maps read this recently by another part of the agent (the unwinder loads a process
+ * ≥ 200 ms after it starts; its first interval comes up to an interval later) are taken as they are:
+ * an address they miss reads them again (refresh(), after mapsRefreshMs from when they were read).
+ */
+const SHARED_MAPS_MS = 15_000;
 
 /**
  * Turns raw stack addresses into dictionary locations using only what a Linux host offers: kallsyms for
@@ -109,7 +115,7 @@ export class ProcSymbolizer implements Symbolizer {
   private scanned = false;
   /** The kernel's vdso image (null: could not be read). */
   private vdso: VdsoImage | null | undefined;
-  private readonly counters = { frames: 0, symbolized: 0, resultCacheHits: 0, tableLoads: 0, tableLoadErrors: 0, binaryErrors: 0, mapsReads: 0, perfMapReads: 0, kallsymsLoads: 0, memoHits: 0, stackHits: 0, idleEvictions: 0 };
+  private readonly counters = { frames: 0, symbolized: 0, resultCacheHits: 0, tableLoads: 0, tableLoadErrors: 0, binaryErrors: 0, mapsReads: 0, mapsShared: 0, perfMapReads: 0, kallsymsLoads: 0, memoHits: 0, stackHits: 0, idleEvictions: 0 };
 
   constructor(private readonly options: ProcSymbolizerOptions = {}) {
     this.procRoot = options.procRoot ?? '/proc';
@@ -529,7 +535,7 @@ export class ProcSymbolizer implements Symbolizer {
       if (!skipIfNoCode) this.processes.set(pid, proc);
       return proc;
     }
-    this.loadMaps(proc, eager);
+    this.loadMaps(proc, eager, true);
     // Kernel threads (no code mappings) found by a scan are not worth a cache slot.
     if (skipIfNoCode && proc.mappings.length === 0) return proc;
     // A scan looks for processes that may exit before their samples are read: their perf map is read
@@ -554,11 +560,16 @@ export class ProcSymbolizer implements Symbolizer {
     return this.loadMaps(proc);
   }
 
-  private loadMaps(proc: ProcessSnapshot, eager = false): boolean {
-    proc.mapsReadAt = Date.now();
-    const maps = readMaps(proc.pid, this.procRoot);
+  /** `shared`: a listing another reader took of the same process lately will do (a first snapshot). */
+  private loadMaps(proc: ProcessSnapshot, eager = false, shared = false): boolean {
+    const start = proc.startTime;
+    if (start === undefined) return false; // gone before it was first seen: nothing to read
+    const recent = shared ? recentMaps(proc.pid, start, SHARED_MAPS_MS, this.procRoot) : undefined;
+    proc.mapsReadAt = recent?.readAt ?? Date.now();
+    const maps = recent?.mappings ?? readMapsShared(proc.pid, start, this.procRoot);
     if (!maps) return false;
-    this.counters.mapsReads++;
+    if (recent) this.counters.mapsShared++;
+    else this.counters.mapsReads++;
     const binaries = new Map<CodeMapping, BinaryInfo>();
     for (const m of maps) {
       if (!isFileBacked(m)) continue;
@@ -577,7 +588,7 @@ export class ProcSymbolizer implements Symbolizer {
     // A deleted or replaced file is only reachable through the mapping itself.
     const openPath = m.deleted ? `${this.procRoot}/${proc.pid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}` : proc.rootPrefix + m.path;
     try {
-      bin = readBinaryInfo(openPath, m.path, m.fileId);
+      bin = binaryInfoOf(`${this.procRoot} ${identity}`, openPath, m.path, m.fileId);
     } catch {
       this.counters.binaryErrors++;
       return undefined;

@@ -1,10 +1,9 @@
 import { drainMap } from '../bpf/drain.js';
 import type { Libbpf } from '../bpf/libbpf.js';
-import { readlinkSync } from 'node:fs';
-import { readBinaryInfo, type BinaryInfo } from '../symbolize/binary.js';
+import { binaryInfoOf, type BinaryInfo } from '../symbolize/binary.js';
 import { ElfFile, withElf } from '../symbolize/elf.js';
 import { LruCache } from '../lru.js';
-import { isFileBacked, oneStatReadEach, readMaps, readProcText, readStartTime, type CodeMapping } from '../symbolize/proc-maps.js';
+import { forgetMaps, isFileBacked, oneStatReadEach, readExe, readMaps, readMapsShared, readProcText, readStartTime, type CodeMapping } from '../symbolize/proc-maps.js';
 import { readOwnVdsoImage, VDSO_MAPPING } from '../symbolize/vdso.js';
 import { NEED_TABLE, PROC_INFO_BYTES, procInfoValue, type ProcMapping } from './proc-info.js';
 import { unwindTableOf } from './rows.js';
@@ -106,6 +105,8 @@ interface Loaded {
   readonly mappings: LoadedMapping[];
   /** Table keys this process holds a reference to. */
   readonly tables: Set<string>;
+  /** The extensions that set it up (only they are told when it goes). */
+  readonly attached: ProcessExtension[];
 }
 
 export interface ProcessTablesStats extends TableStoreStats {
@@ -199,7 +200,10 @@ export class ProcessTables {
         if (l && readStartTime(pid, this.procRoot) !== l.startTime) this.drop(pid);
         continue;
       }
-      if (ev & EV_EXEC) this.drop(pid);
+      if (ev & EV_EXEC) {
+        this.drop(pid);
+        forgetMaps(pid, this.procRoot);
+      }
       if (!this.loaded.has(pid)) this.load(pid, ev === EV_NEW ? p.startTime : undefined);
     }
   }
@@ -227,7 +231,7 @@ export class ProcessTables {
 
   /** Milliseconds since boot, the clock of a process's start time; undefined when unreadable. */
   private uptimeMs(): number | undefined {
-    const text = readProcText(`${this.procRoot}/uptime`);
+    const text = readProcText(`${this.procRoot}/uptime`, true);
     const seconds = text === undefined ? NaN : parseFloat(text);
     return Number.isFinite(seconds) ? seconds * 1000 : undefined;
   }
@@ -326,21 +330,18 @@ export class ProcessTables {
     if (startTime === undefined) return; // gone already: nothing to walk
     if (this.options.wanted && !this.options.wanted(pid)) {
       // Dropped: an entry without mappings stops the walker reporting it; it walks by frame pointer.
-      const none: Loaded = { startTime, flags: 0, mappings: [], tables: new Set() };
+      const none: Loaded = { startTime, flags: 0, mappings: [], tables: new Set(), attached: [] };
       this.loaded.set(pid, none);
       this.write(pid, none);
       return;
     }
-    const maps = readMaps(pid, this.procRoot);
+    // Shared: the symbolizer's first look at this process, at the next interval, takes this listing.
+    const maps = readMapsShared(pid, startTime, this.procRoot);
     if (!maps) return;
     this.loads++;
-    let exe = '';
-    try {
-      exe = readlinkSync(`${this.procRoot}/${pid}/exe`).replace(/ \(deleted\)$/, '');
-    } catch {
-      // a kernel thread, or gone
-    }
-    const loaded: Loaded = { startTime, flags: PROC_TABLES, mappings: [], tables: new Set() };
+    // Labelling it (wanted, above) read the link in this same poll: one readlink.
+    const exe = readExe(pid, this.procRoot);
+    const loaded: Loaded = { startTime, flags: PROC_TABLES, mappings: [], tables: new Set(), attached: [] };
     const mapped: MappedBinary[] = [];
     for (const m of maps) {
       const target = this.tableOf(pid, m);
@@ -353,7 +354,11 @@ export class ProcessTables {
       if (m.path === exe || LIBC.test(m.path) || this.store.has(target.key)) this.pointAtTable(loaded, lm);
       loaded.mappings.push(lm);
     }
-    for (const ext of this.options.extensions ?? []) loaded.flags |= ext.attach(pid, mapped);
+    for (const ext of this.options.extensions ?? []) {
+      const flag = ext.attach(pid, mapped);
+      loaded.flags |= flag;
+      if (flag !== 0) loaded.attached.push(ext);
+    }
     this.loaded.set(pid, loaded);
     this.write(pid, loaded);
     this.loadMs += performance.now() - t0;
@@ -393,7 +398,8 @@ export class ProcessTables {
     this.pidKey.writeUInt32LE(pid);
     this.lib.mapDeleteElem(this.fds.procs, this.pidKey);
     for (const t of l.tables) this.store.release(t);
-    for (const ext of this.options.extensions ?? []) ext.detach(pid);
+    // An extension that did not set the process up has nothing to remove (a BPF delete saved per exit).
+    for (const ext of l.attached) ext.detach(pid);
   }
 
   /** The table key, bias and builder of one executable mapping; undefined for anonymous memory (JIT code). */
@@ -410,7 +416,8 @@ export class ProcessTables {
     let bin = this.binaries.get(identity);
     if (bin === undefined) {
       try {
-        bin = readBinaryInfo(openPath, m.path, m.fileId);
+        // Headers the symbolizer read already (or will take from here): one read per binary in the agent.
+        bin = binaryInfoOf(`${this.procRoot} ${identity}`, openPath, m.path, m.fileId);
       } catch {
         bin = null;
       }

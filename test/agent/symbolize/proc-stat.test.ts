@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { oneStatReadEach, readStartTime, readStat } from '../../../src/agent/symbolize/proc-maps.js';
+import { forgetMaps, oneStatReadEach, readExe, readMapsShared, readProcText, readStartTime, readStat, recentMaps } from '../../../src/agent/symbolize/proc-maps.js';
 
 /** A /proc look-alike: <root>/<pid>/stat with a given name and start time (field 22). */
 function fakeProc(): { root: string; write(pid: number, comm: string, start: number): void } {
@@ -63,5 +63,41 @@ describe('oneStatReadEach', () => {
     ).toThrow('boom');
     proc.write(9, 'b', 2);
     expect(oneStatReadEach(() => readStat(9, proc.root)?.comm)).toBe('b');
+  });
+});
+
+describe('reads shared between the agent’s readers of /proc', () => {
+  it('keeps a listing of maps for the same process (start time) until its exec, and not past the age asked', async () => {
+    const proc = fakeProc();
+    root = proc.root;
+    proc.write(11, 'python3', 700);
+    writeFileSync(path.join(proc.root, '11', 'maps'), '7f0000000000-7f0000001000 r-xp 00000000 08:01 42  /usr/bin/python3.11\n');
+    const maps = readMapsShared(11, '700', proc.root);
+    expect(maps?.map((m) => m.path)).toEqual(['/usr/bin/python3.11']);
+    expect(recentMaps(11, '700', 60_000, proc.root)?.mappings).toBe(maps);
+    expect(recentMaps(11, '701', 60_000, proc.root), 'another process under the same pid').toBeUndefined();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(recentMaps(11, '700', 5, proc.root), 'older than asked').toBeUndefined();
+    forgetMaps(11, proc.root);
+    expect(recentMaps(11, '700', 60_000, proc.root), 'after exec').toBeUndefined();
+    expect(readMapsShared(12, '1', proc.root), 'no such process').toBeUndefined();
+  });
+
+  it('reads the exe link once per pass, and reads a file produced whole (oneShow) in full however long', () => {
+    const proc = fakeProc();
+    root = proc.root;
+    proc.write(13, 'sh', 1);
+    symlinkSync('/usr/bin/dash', path.join(proc.root, '13', 'exe'));
+    const seen = oneStatReadEach(() => {
+      const first = readExe(13, proc.root);
+      rmSync(path.join(proc.root, '13', 'exe'));
+      return [first, readExe(13, proc.root)];
+    });
+    expect(seen).toEqual(['/usr/bin/dash', '/usr/bin/dash']);
+    expect(readExe(13, proc.root), 'outside a pass: read again (now gone)').toBe('');
+    const long = `${'x'.repeat(50_000)}\n`;
+    writeFileSync(path.join(proc.root, 'long'), long);
+    expect(readProcText(path.join(proc.root, 'long'), true)).toBe(long);
+    expect(readProcText('/proc/self/stat', true)).toMatch(new RegExp(`^${process.pid} \\(.*\\) [A-Z] .*\\n$`));
   });
 });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DictionaryBuilder, frameNames } from '../../../src/model/index.js';
 import { ProcSymbolizer } from '../../../src/agent/symbolize/symbolizer.js';
 import { withElf } from '../../../src/agent/symbolize/elf.js';
+import { readMapsShared } from '../../../src/agent/symbolize/proc-maps.js';
 import { buildProgram, compiler, fileOffsetOf, startProgram } from './native-program.js';
 
 let dir: string;
@@ -312,6 +313,24 @@ describe('pid reuse', () => {
     sym.observe(4242);
     expect(sym.stats().mapsReads).toBe(2);
     expect(names(sym, 4242, [burnA + bias])[0]).toMatch(/^burner-other\+0x/);
+  });
+
+  it('takes a new process’s maps as another part of the agent just read them (one read per process), but not a reused pid’s', () => {
+    const root = path.join(dir, 'fake-proc-shared');
+    const nm = execFileSync('nm', [binary], { encoding: 'utf8' });
+    const burnA = BigInt(`0x${/^([0-9a-f]+) T burn_a$/m.exec(nm)![1]}`);
+    const bias = fakeProc(root, 4400, binary, '100');
+    // The unwinder's load of the process reads its listing; then the file changes, so a second read would show.
+    expect(readMapsShared(4400, '100', root)).toHaveLength(1);
+    writeFileSync(path.join(root, '4400', 'maps'), '');
+    const sym = new ProcSymbolizer({ procRoot: root, debugDirectories: [] });
+    sym.observe(4400);
+    expect(sym.stats()).toMatchObject({ mapsReads: 0, mapsShared: 1 });
+    expect(names(sym, 4400, [burnA + bias]), 'named from the shared listing').toEqual(['burn_a']);
+    // The pid reused by another process (another start time): its own maps are read.
+    fakeProc(root, 4400, binary, '300');
+    sym.observe(4400);
+    expect(sym.stats()).toMatchObject({ mapsReads: 1, mapsShared: 1 });
   });
 
   it('loads a binary’s symbol table only once a sample lands in it, not when the process is first seen', () => {

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Libbpf } from '../../../src/agent/bpf/libbpf.js';
 import { BpfProfiler } from '../../../src/agent/loader.js';
 import { startUnwinding } from '../../../src/agent/unwind/index.js';
-import { IDLE_POLL_MS, PROC_TABLES, ProcessTables } from '../../../src/agent/unwind/process-tables.js';
+import { IDLE_POLL_MS, PROC_PYTHON, PROC_TABLES, ProcessTables, type ProcessExtension } from '../../../src/agent/unwind/process-tables.js';
 import { NEED_TABLE } from '../../../src/agent/unwind/proc-info.js';
 import { TableStore } from '../../../src/agent/unwind/table-store.js';
 import { compileFixture } from '../proof-support.js';
@@ -14,6 +14,7 @@ import { requireBpf } from '../require-bpf.js';
 
 const FD = { procs: 1, pidEvents: 2, tableRequests: 3 };
 const EV_NEW = 1;
+const EV_EXIT = 4;
 const ENOENT = 2;
 
 /**
@@ -102,11 +103,11 @@ class FakeProc {
   }
 }
 
-function tablesOver(maps: FakeMaps, proc: FakeProc, onPoll?: (cpuSeconds: number, lateMs: number) => void): ProcessTables {
+function tablesOver(maps: FakeMaps, proc: FakeProc, onPoll?: (cpuSeconds: number, lateMs: number) => void, extensions?: ProcessExtension[]): ProcessTables {
   const lib = maps.lib();
   const rows = Buffer.alloc(8 << 20);
   const store = new TableStore(lib, 4, rows.length / 8, (offset, length) => ({ bytes: rows.subarray(offset, offset + length), unmap: () => {} }));
-  return new ProcessTables(lib, FD, store, { procRoot: proc.root, onPoll });
+  return new ProcessTables(lib, FD, store, { procRoot: proc.root, onPoll, extensions });
 }
 
 let proc: FakeProc | undefined;
@@ -167,6 +168,26 @@ describe('ProcessTables: when new processes are loaded (a /proc and BPF maps in 
     expect(maps.procs.has(105), 'not loaded by the poll that ran out of time').toBe(false);
     tables.poll();
     expect(maps.procs.get(105)?.readUInt32LE(0), 'loaded by the next poll, from the event the first one drained').toBe(PROC_TABLES);
+  });
+
+  it('tells an extension of a process leaving only when the extension set the process up', () => {
+    proc = new FakeProc();
+    const maps = new FakeMaps();
+    const detached: number[] = [];
+    // An interpreter reader that recognises pid 107 only (as the CPython reader does its interpreters).
+    const ext: ProcessExtension = { attach: (pid) => (pid === 107 ? PROC_PYTHON : 0), detach: (pid) => void detached.push(pid) };
+    const tables = tablesOver(maps, proc, undefined, [ext]);
+    proc.add(106, 5000);
+    proc.add(107, 5000);
+    maps.events.push([106, EV_NEW], [107, EV_NEW]);
+    tables.poll();
+    expect(maps.procs.get(107)?.readUInt32LE(0)).toBe(PROC_TABLES | PROC_PYTHON);
+    proc.remove(106);
+    proc.remove(107);
+    maps.events.push([106, EV_EXIT], [107, EV_EXIT]);
+    tables.poll();
+    expect([maps.procs.has(106), maps.procs.has(107)], 'both unloaded').toEqual([false, false]);
+    expect(detached).toEqual([107]);
   });
 
   it('forgets a process gone before it was old enough, with no load', () => {
