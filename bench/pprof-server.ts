@@ -6,6 +6,8 @@
  *
  *   npx tsx bench/pprof-server.ts [profiles=400] [concurrency=8] [workers=default] [passes=1]
  *
+ * BENCH_CPU_PROF=dir: V8 CPU profiles of the server's threads (main and decode workers) in dir.
+ *
  * The server is bench/server-ingest.ts's `--serve` child with bench/commit-count.ts preloaded (through commit-count-preload.mjs).
  * A 40-profile warm-up, then each pass `passes` times, every pass's profiles a new series.
  */
@@ -28,7 +30,8 @@ const dir = await mkdtemp(path.join(os.tmpdir(), 'kiln-bench-pprof-server-'));
 const countFile = path.join(dir, 'commits.json');
 const here = path.dirname(new URL(import.meta.url).pathname);
 const child = fork(path.join(here, 'server-ingest.ts'), ['--serve', path.join(dir, 'data'), workers], {
-  execArgv: ['--import', 'tsx', '--import', path.join(here, 'commit-count-preload.mjs')],
+  // BENCH_CPU_PROF=dir: V8 CPU profiles of the server process's threads there.
+  execArgv: ['--import', 'tsx', '--import', path.join(here, 'commit-count-preload.mjs'), ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [])],
   env: { ...process.env, BENCH_THREADS: '1', BENCH_COMMIT_COUNT: countFile },
 });
 process.once('exit', () => child.kill('SIGKILL'));
