@@ -1,11 +1,12 @@
 /**
- * Preloaded into a bench's server process (`--import ./bench/commit-count.ts`): counts the DuckDB
- * engine's commits and the profiles they held, and writes the totals to the file named by
- * BENCH_COMMIT_COUNT whenever the process is asked for its CPU ('cpu' message, before the server's own
- * handler answers), so a pass's commits are the difference of two readings. A count does not move
- * with the host's load, unlike CPU time.
+ * Preloaded into a bench's server process (through commit-count-preload.mjs): counts the DuckDB
+ * engine's commits and the profiles they held, and appends the totals as a JSON line to the file named
+ * by BENCH_COMMIT_COUNT whenever the process is asked for its CPU ('cpu' message, before the server's
+ * own handler answers), so a pass's commits are the difference of two lines. A count does not move
+ * with the host's load, unlike CPU time. Also for bench/server-ingest.ts:
+ * `BENCH_COMMIT_COUNT=file BENCH_SERVER_FLAGS='--import ./bench/commit-count-preload.mjs' npx tsx bench/server-ingest.ts 400 8`.
  */
-import { writeFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { DuckDBEngine } from '../src/store/duckdb/duckdb-engine.js';
 import type { CommitBatch } from '../src/store/engine.js';
 
@@ -24,6 +25,6 @@ if (out) {
     return commit.call(this, batch);
   };
   process.on('message', (m) => {
-    if (m === 'cpu') writeFileSync(out, JSON.stringify(count));
+    if (m === 'cpu') appendFileSync(out, `${JSON.stringify(count)}\n`);
   });
 }

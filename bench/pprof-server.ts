@@ -47,7 +47,8 @@ async function reading(): Promise<Reading> {
     child.once('message', (m) => resolve(m as { cpuMs: number; threads: Record<string, number> }));
     child.send('cpu');
   });
-  return { ...cpu, commits: JSON.parse(await readFile(countFile, 'utf8')) as CommitCount };
+  const lines = (await readFile(countFile, 'utf8')).trim().split('\n');
+  return { ...cpu, commits: JSON.parse(lines[lines.length - 1]!) as CommitCount };
 }
 
 async function pass(label: string, send: (i: number) => Promise<Response>, count: number, print: boolean): Promise<void> {
