@@ -265,6 +265,7 @@ try {
   const walk = (r: string) => (g.get(`kiln_agent_unwind_stacks_total{result="${r}"}`) ?? 0) - (g0.get(`kiln_agent_unwind_stacks_total{result="${r}"}`) ?? 0);
   const results = ['complete', 'truncated', 'read_error', 'bad_pc', 'unsupported', 'no_tables'];
   const walks = results.reduce((n, r) => n + walk(r), 0);
+  const unwindPolls = (g.get('kiln_agent_unwind_tables{stat="polls"}') ?? 0) - (g0.get('kiln_agent_unwind_tables{stat="polls"}') ?? 0);
   const tableStat = (st: string) => g.get(`kiln_agent_unwind_tables{stat="${st}"}`) ?? 0;
   const mib = (name: string) => `${((g.get(name) ?? 0) / 1048576).toFixed(1)} MiB`;
   const stat = (name: string) => g.get(`kiln_agent_symbolizer_stat{stat="${name}"}`) ?? 0;
@@ -294,7 +295,8 @@ try {
       `GC pauses (main thread, wall, inside stages and rest): ${pctCore(gcTotal)} — ${gcKinds.map((k) => `${k} ${pctCore(gcDelta(k))} (${gcCount(k)})`).join(', ')}.`,
     // First-time work that lands in the window (binaries other suites on the host start) moves the stages.
     `First-time work in the window: ${statDelta('tableLoads')} symbol tables and ${statDelta('kallsymsLoads')} kallsyms read, ${statDelta('mapsReads')} maps read by the symbolizer, ` +
-      `${(g.get('kiln_agent_unwind_tables{stat="loads"}') ?? 0) - (g0.get('kiln_agent_unwind_tables{stat="loads"}') ?? 0)} processes loaded for unwinding.`,
+      `${(g.get('kiln_agent_unwind_tables{stat="loads"}') ?? 0) - (g0.get('kiln_agent_unwind_tables{stat="loads"}') ?? 0)} processes loaded for unwinding, ` +
+      `${unwindPolls} unwinder polls (${unwindPolls > 0 ? ((stageDelta('unwind_tables') / unwindPolls) * 1e6).toFixed(0) : '-'} µs CPU each).`,
     `User-stack walks in the window: ${walks}, ${results.map((r) => `${r} ${walks ? ((100 * walk(r)) / walks).toFixed(1) : '0'} %`).join(', ')}. ` +
       `Unwind tables at the end: ${tableStat('binaries')} binaries, ${tableStat('rowsUsed')} rows (${((tableStat('rowsUsed') * 8) / 1048576).toFixed(1)} MiB of kernel memory), ${tableStat('processes')} processes loaded (${tableStat('loads')} loads, ${tableStat('tableLoads')} table requests since start).`,
     '',
