@@ -97,9 +97,16 @@ class WorkerDecodePool implements DecodePool {
 /**
  * A body its caller handed over (FormatTask.handOverBody), moved to the worker thread rather than
  * copied twice (serialized here, read back there: ≈ 0.1 ms of each thread's CPU per 90 KB pprof) —
- * only when it is alone in its buffer, for moving a buffer empties every view of it.
+ * only when it is alone in its buffer, for moving a buffer empties every view of it; push.v1's raw
+ * profiles (PprofSeriesTask.handOverBodies) with the request buffer they are views into.
  */
 function handedOver(task: DecodeTask): { transferList: ArrayBuffer[] } | undefined {
+  if (task.kind === 'pprof-series' && task.handOverBodies === true) {
+    // Views into a buffer the caller owns whole (PprofSeriesTask.handOverBodies): each buffer once.
+    const buffers = new Set<ArrayBuffer>();
+    for (const s of task.series) for (const raw of s.rawProfiles) if (raw.buffer instanceof ArrayBuffer) buffers.add(raw.buffer);
+    return buffers.size > 0 ? { transferList: [...buffers] } : undefined;
+  }
   if (task.kind !== 'format' || task.handOverBody !== true) return undefined;
   const { buffer, byteOffset, byteLength } = task.body;
   return buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength ? { transferList: [buffer] } : undefined;

@@ -64,6 +64,12 @@ export interface PprofSeriesTask {
   readonly series: readonly PprofSeries[];
   readonly limits: TenantLimits;
   readonly storedStacks?: SharedStoredStacks;
+  /**
+   * The caller reads the raw profiles no more, and the buffers they are views into hold nothing else it
+   * needs (push.ts: a Connect request's body, read into a buffer of its own): a decode thread may take
+   * those buffers instead of a copy (decode-pool.ts); the views are then empty on this thread.
+   */
+  readonly handOverBodies?: boolean;
 }
 
 /** A StoredStacks as it travels to a decode worker: its buffer (shared, not copied) and its number. */

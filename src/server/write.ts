@@ -59,13 +59,13 @@ async function counted(ctx: ServerContext, protocol: IngestProtocol, stored: Pro
  * (backpressure.ts) while a worker decodes all of it and until it is written; nothing is written
  * unless every series decoded, so a client retries the request as a unit.
  */
-export async function writePprofSeries(ctx: ServerContext, tenant: string, protocol: IngestProtocol, series: PprofSeries[]): Promise<WriteResult> {
+export async function writePprofSeries(ctx: ServerContext, tenant: string, protocol: IngestProtocol, series: PprofSeries[], handOverBodies = false): Promise<WriteResult> {
   let bytes = 0;
   for (const s of series) for (const raw of s.rawProfiles) bytes += raw.length;
   ctx.metrics.ingestBytes.inc({ protocol }, bytes);
   try {
     return await withIngestSlot(ctx, tenant, bytes, async () => {
-      const { profiles } = await decodeOffLoop(ctx, { kind: 'pprof-series', series, limits: limitsFor(ctx, tenant) });
+      const { profiles } = await decodeOffLoop(ctx, { kind: 'pprof-series', series, limits: limitsFor(ctx, tenant), handOverBodies });
       return writeProfiles(ctx, tenant, protocol, profiles);
     });
   } catch (e) {
