@@ -70,6 +70,7 @@ async function pass(label: string, send: (i: number) => Promise<Response>, count
   const cpuS = (r1.cpuMs - r0.cpuMs) / 1000;
   const commits = r1.commits.commits - r0.commits.commits;
   const profiles = r1.commits.profiles - r0.commits.profiles;
+  const kib = (k: 'copied' | 'moved') => ((r1.commits[k] - r0.commits[k]) / 1024 / count).toFixed(1);
   const threads = Object.entries(r1.threads)
     .map(([k, v]) => [k, v - (r0.threads[k] ?? 0)] as const)
     .filter(([, v]) => v > 0)
@@ -77,6 +78,7 @@ async function pass(label: string, send: (i: number) => Promise<Response>, count
   console.log(
     `${label.padEnd(16)} ${count} profiles, ${rows} rows in ${s.toFixed(2)} s; server CPU ${cpuS.toFixed(2)} s = ` +
       `${Math.round(rows / cpuS).toLocaleString('en')} rows per CPU-second; ${commits} commits, ${(profiles / commits).toFixed(2)} profiles per commit; ` +
+      `to the decode threads per request ${kib('copied')} KiB copied, ${kib('moved')} KiB moved; ` +
       `CPU per thread, ms: ${threads.map(([k, v]) => `${k} ${v}`).join(', ')}`,
   );
 }
