@@ -12,7 +12,7 @@
  * cores − 1; 0 decodes on the event loop, as before the pool), to compare the two.
  */
 import { fork } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -46,7 +46,95 @@ function threadCpuMs(): Record<string, number> {
   return out;
 }
 
+/**
+ * BENCH_COUNTS=1: what the server did in each pass, counts the host's load does not move — DuckDB
+ * commits, appender closes and flushes, statements run (SQL text or prepared), appenders created, and the
+ * bytes the main thread's JS heap allocated (used heap now − then + what every GC freed, from
+ * v8.GCProfiler). Read with the CPU at each 'cpu' message, so a pass's counts are a difference.
+ */
+type ServerCounts = Record<string, number>;
+async function countServerWork(): Promise<() => ServerCounts> {
+  const duck = await import('@duckdb/node-api');
+  const v8 = await import('node:v8');
+  const { DuckDBEngine } = await import('../src/store/duckdb/duckdb-engine.js');
+  const counts: ServerCounts = { commits: 0, 'commit profiles': 0, 'appender closes': 0, 'appender chunks': 0, 'appenders created': 0, 'SQL runs': 0, 'prepared runs': 0 };
+  const wrap = <T extends object>(proto: T, name: keyof T & string, count: (self: T, args: unknown[]) => void) => {
+    const f = proto[name] as unknown as (...a: unknown[]) => unknown;
+    (proto as Record<string, unknown>)[name] = function (this: T, ...args: unknown[]) {
+      count(this, args);
+      return f.apply(this, args);
+    };
+  };
+  wrap(DuckDBEngine.prototype, 'commit', (_s, [batch]) => {
+    counts.commits!++;
+    counts['commit profiles']! += (batch as { profiles: unknown[] }).profiles.length;
+  });
+  wrap(duck.DuckDBAppender.prototype, 'closeSync', () => counts['appender closes']!++);
+  wrap(duck.DuckDBAppender.prototype, 'appendDataChunk', () => counts['appender chunks']!++);
+  wrap(duck.DuckDBConnection.prototype, 'createAppender', () => counts['appenders created']!++);
+  wrap(duck.DuckDBConnection.prototype, 'run', () => counts['SQL runs']!++);
+  wrap(duck.DuckDBPreparedStatement.prototype, 'run', () => counts['prepared runs']!++);
+  let freed = 0;
+  let gcs = 0;
+  let profiler = new v8.GCProfiler();
+  profiler.start();
+  const used0 = v8.getHeapStatistics().used_heap_size;
+  return () => {
+    const data = profiler.stop() as { statistics?: { beforeGC: { heapStatistics: { usedHeapSize: number } }; afterGC: { heapStatistics: { usedHeapSize: number } } }[] } | undefined;
+    for (const g of data?.statistics ?? []) {
+      gcs++;
+      freed += g.beforeGC.heapStatistics.usedHeapSize - g.afterGC.heapStatistics.usedHeapSize;
+    }
+    profiler = new v8.GCProfiler();
+    profiler.start();
+    return { ...counts, GCs: gcs, 'MB allocated': (v8.getHeapStatistics().used_heap_size - used0 + freed) / 1e6 };
+  };
+}
+
+/**
+ * BENCH_PASS_PROF=dir: a V8 CPU profile of the server's main thread for each pass alone, from one 'cpu'
+ * reading to the next (pass-N.cpuprofile, N counting readings), through the inspector.
+ */
+async function profilePasses(dir: string): Promise<() => Promise<void>> {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  let n = 0;
+  let running = false;
+  return async () => {
+    if (running) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(path.join(dir, `pass-${n}.cpuprofile`), JSON.stringify(profile));
+    }
+    n++;
+    await session.post('Profiler.start');
+    running = true;
+  };
+}
+
+/**
+ * BENCH_PERF_CTL=fifo (perf record's --control fifo:FIFO, started with -D -1, i.e. disabled) and
+ * BENCH_PERF_READINGS=a,b: perf records the server from its a-th 'cpu' reading to its b-th, i.e. one
+ * pass (DuckDB's native work included, every thread), e.g. 7,8 for the steady rows pass of BENCH_ONLY=rows.
+ */
+function perfControl(): (() => void) | undefined {
+  const fifo = process.env.BENCH_PERF_CTL;
+  if (!fifo) return undefined;
+  const [on, off] = (process.env.BENCH_PERF_READINGS ?? '7,8').split(',').map(Number);
+  let reading = 0;
+  return () => {
+    reading++;
+    if (reading === on) writeFileSync(fifo, 'enable\n');
+    if (reading === off) writeFileSync(fifo, 'disable\n');
+  };
+}
+
 if (process.argv[2] === '--serve') {
+  const perfReading = perfControl();
+  const countsNow = process.env.BENCH_COUNTS ? await countServerWork() : undefined;
+  const nextProfile = process.env.BENCH_PASS_PROF ? await profilePasses(process.env.BENCH_PASS_PROF) : undefined;
   const { openStore } = await import('../src/store/index.js');
   const { startServer } = await import('../src/server/server.js');
   const store = await openStore(process.argv[3]!, { threads: 1 });
@@ -56,8 +144,10 @@ if (process.argv[2] === '--serve') {
   process.on('message', async (m) => {
     // 'cpu': the server process's CPU time so far (all threads: JS, DuckDB, zlib), for CPU per row.
     if (m === 'cpu') {
+      perfReading?.();
       const u = process.cpuUsage();
-      process.send!({ cpuMs: (u.user + u.system) / 1000, threads: process.env.BENCH_THREADS ? threadCpuMs() : undefined });
+      process.send!({ cpuMs: (u.user + u.system) / 1000, threads: process.env.BENCH_THREADS ? threadCpuMs() : undefined, counts: countsNow?.() });
+      await nextProfile?.();
       return;
     }
     await server.close();
@@ -91,7 +181,7 @@ if (process.argv[2] === '--serve') {
   process.once('exit', () => child.kill('SIGKILL'));
   const { url } = await new Promise<{ url: string }>((resolve) => child.once('message', (m) => resolve(m as { url: string })));
 
-  type CpuReading = { cpuMs: number; threads?: Record<string, number> };
+  type CpuReading = { cpuMs: number; threads?: Record<string, number>; counts?: ServerCounts };
   const serverCpu = () =>
     new Promise<CpuReading>((resolve) => {
       child.once('message', (m) => resolve(m as CpuReading));
@@ -122,6 +212,11 @@ if (process.argv[2] === '--serve') {
         `${Math.round(rows / s).toLocaleString('en')} rows/s, ${(payloads.length / s).toFixed(0)} profiles/s; ` +
         `server CPU ${cpuS.toFixed(2)} s = ${Math.round(rows / cpuS).toLocaleString('en')} rows per CPU-second (${((cpuS / rows) * 1e6).toFixed(1)} µs/row)`,
     );
+    if (cpu1.counts) {
+      const c0 = cpu0.counts!;
+      const per = Object.entries(cpu1.counts).map(([k, v]) => `${k} ${(v - (c0[k] ?? 0)).toFixed(k.startsWith('MB') ? 1 : 0)} (${((v - (c0[k] ?? 0)) / count).toFixed(k.startsWith('MB') ? 3 : 2)}/request)`);
+      console.log(`  server work in the pass: ${per.join(', ')}`);
+    }
     if (cpu1.threads) {
       const per = Object.entries(cpu1.threads).map(([k, v]) => [k, v - (cpu0.threads?.[k] ?? 0)] as const).filter(([, v]) => v > 0);
       console.log(`  server CPU per thread, ms: ${per.sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
@@ -172,9 +267,14 @@ if (process.argv[2] === '--serve') {
   const rowsBytes = rowsBodies.reduce((a, b) => a + b.body.length, 0);
   await run('Kiln rows push (agent)', sendRows(rowsBodies, rowsProfiles), payloads.length, only !== 'steady', rowsBytes);
   // The agents' steady state: the same profiles again as new series, every stack confirmed stored.
-  const steadyProfiles = relabel('rows-steady');
-  const steadyBodies = encodeRows(steadyProfiles);
-  await run('Kiln rows push, steady', sendRows(steadyBodies, steadyProfiles), payloads.length, true, steadyBodies.reduce((a, b) => a + b.body.length, 0));
+  // BENCH_STEADY_PASSES=k: k such passes, each with new series, to see the server's JIT settle (V8 still
+  // compiles during the first: its optimizing compiler's threads and unoptimized code are in its CPU).
+  const steadyPasses = Number(process.env.BENCH_STEADY_PASSES ?? 1);
+  for (let k = 0; k < steadyPasses; k++) {
+    const steadyProfiles = relabel(k === 0 ? 'rows-steady' : `rows-steady${k}`);
+    const steadyBodies = encodeRows(steadyProfiles);
+    await run(k === 0 ? 'Kiln rows push, steady' : `Kiln rows push, steady #${k + 1}`, sendRows(steadyBodies, steadyProfiles), payloads.length, true, steadyBodies.reduce((a, b) => a + b.body.length, 0));
+  }
   // One agent per node pushes every process of the node in one request: here the four pods' profiles of
   // one interval together (a node running the service's four pods).
   const batched = relabel('rows-node');
