@@ -87,15 +87,17 @@ export function resolveRows(msg: RowsMessage, stored: StoredStacks | undefined, 
 
   // Stack ids as u32 words (no bigint per row): the sent stacks' first, then one entry per row of a
   // stored stack. A stack named by several rows gets several entries; the write path sums rows by id.
+  // The hash tables are made only when needed: a steady push sends no stack and names none missing, and
+  // two empty tables were 24 KiB of typed arrays (and their fill) per request.
   const sentCount = msg.stacks.length;
-  const carried = new IdKeyTable();
-  msg.stacks.forEach((s, i) => carried.setId(s.id, i));
+  const carried = sentCount > 0 ? new IdKeyTable() : undefined;
+  msg.stacks.forEach((s, i) => carried!.setId(s.id, i));
   let rowCount = 0;
   for (const s of msg.series) rowCount += s.values.length;
   const stackWords = new Uint32Array(2 * (sentCount + rowCount));
   const sentIds = new BigUint64Array(stackWords.buffer, 0, sentCount);
   msg.stacks.forEach((s, i) => (sentIds[i] = s.id));
-  const missing = new IdKeyTable();
+  let missing: IdKeyTable | undefined;
   const missingIds: Id[] = [];
   const profiles: Profile[] = [];
   for (const s of msg.series) {
@@ -104,13 +106,13 @@ export function resolveRows(msg: RowsMessage, stored: StoredStacks | undefined, 
     for (let i = 0; i < s.values.length; i++) {
       const lo = w[2 * i]!;
       const hi = w[2 * i + 1]!;
-      let at = carried.size > 0 ? carried.get(lo, hi) : -1;
+      let at = carried ? carried.get(lo, hi) : -1;
       if (at < 0) {
         if (stored?.has(lo, hi)) {
           at = dict.stacks.push(STORED_STACK) - 1;
           stackWords[2 * at] = lo;
           stackWords[2 * at + 1] = hi;
-        } else if (missing.get(lo, hi) < 0) {
+        } else if ((missing ??= new IdKeyTable()).get(lo, hi) < 0) {
           missing.set(lo, hi, missingIds.length);
           missingIds.push((BigInt(hi) << 32n) | BigInt(lo));
         }
