@@ -53,17 +53,22 @@ async function reading(): Promise<Reading> {
 
 async function pass(label: string, send: (i: number) => Promise<Response>, count: number, print: boolean): Promise<void> {
   let next = 0;
+  const latencies: number[] = [];
   const r0 = await reading();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < count) {
+        const sent = performance.now();
         const res = await send(next++);
         if (!res.ok) throw new Error(`${label}: ${res.status} ${await res.text()}`);
         await res.arrayBuffer();
+        latencies.push(performance.now() - sent);
       }
     }),
   );
+  latencies.sort((a, b) => a - b);
+  const pct = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(0);
   const s = (performance.now() - t0) / 1000;
   const r1 = await reading();
   if (!print) return;
@@ -76,7 +81,7 @@ async function pass(label: string, send: (i: number) => Promise<Response>, count
     .filter(([, v]) => v > 0)
     .sort((a, b) => b[1] - a[1]);
   console.log(
-    `${label.padEnd(16)} ${count} profiles, ${rows} rows in ${s.toFixed(2)} s; server CPU ${cpuS.toFixed(2)} s = ` +
+    `${label.padEnd(16)} ${count} profiles, ${rows} rows in ${s.toFixed(2)} s (request latency p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms); server CPU ${cpuS.toFixed(2)} s = ` +
       `${Math.round(rows / cpuS).toLocaleString('en')} rows per CPU-second; ${commits} commits, ${(profiles / commits).toFixed(2)} profiles per commit; ` +
       `to the decode threads per request ${kib('copied')} KiB copied, ${kib('moved')} KiB moved; ` +
       `CPU per thread, ms: ${threads.map(([k, v]) => `${k} ${v}`).join(', ')}`,
