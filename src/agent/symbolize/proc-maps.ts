@@ -118,7 +118,7 @@ export function readMaps(pid: number, procRoot = '/proc'): CodeMapping[] | undef
   return n < 0 ? undefined : parseMapsBytes(scratch, n); // undefined: exited, or not ours to read
 }
 
-/** A listing of maps as one reader read it, for the other readers of the same process (recentMaps). */
+/** A listing of maps as the unwinder read it, for the symbolizer (takeMaps). */
 export interface MapsListing {
   readonly mappings: CodeMapping[];
   /** Date.now() when it was read. */
@@ -126,14 +126,15 @@ export interface MapsListing {
 }
 
 /**
- * The last listings read through readMapsShared, by process: the unwinder reads a new process's maps
- * when it loads it, and the symbolizer, at the next interval, would read the same listing again (each
- * read costs 70–180 µs, mostly the syscall, stop 20). Bounded: the oldest go first.
+ * Listings the unwinder read (readMapsShared) that the symbolizer has not taken yet, by process: the
+ * unwinder reads a new process's maps when it loads it, and the symbolizer, at the next interval, would
+ * read the same listing again (each read costs 70–180 µs, mostly the syscall, stop 20). Each is taken
+ * once; bounded (the oldest go first), as a process loaded but never sampled again is never taken.
  */
 const listings = new Map<string, MapsListing & { readonly startTime: string }>();
-const MAX_LISTINGS = 256;
+const MAX_LISTINGS = 64;
 
-/** readMaps, remembered for recentMaps() under the process's start time (which tells a reused pid apart). */
+/** readMaps, kept for takeMaps() under the process's start time (which tells a reused pid apart). */
 export function readMapsShared(pid: number, startTime: string, procRoot = '/proc'): CodeMapping[] | undefined {
   const mappings = readMaps(pid, procRoot);
   const key = `${procRoot}/${pid}`;
@@ -149,10 +150,13 @@ export function forgetMaps(pid: number, procRoot = '/proc'): void {
   listings.delete(`${procRoot}/${pid}`);
 }
 
-/** The listing readMapsShared read for this process (same start time) at most `maxAgeMs` ago, if any. */
-export function recentMaps(pid: number, startTime: string, maxAgeMs: number, procRoot = '/proc'): MapsListing | undefined {
-  const l = listings.get(`${procRoot}/${pid}`);
-  return l !== undefined && l.startTime === startTime && Date.now() - l.readAt <= maxAgeMs ? l : undefined;
+/** Takes the listing readMapsShared read for this process (same start time) at most `maxAgeMs` ago, if any. */
+export function takeMaps(pid: number, startTime: string, maxAgeMs: number, procRoot = '/proc'): MapsListing | undefined {
+  const key = `${procRoot}/${pid}`;
+  const l = listings.get(key);
+  if (l === undefined) return undefined;
+  listings.delete(key);
+  return l.startTime === startTime && Date.now() - l.readAt <= maxAgeMs ? l : undefined;
 }
 
 /**

@@ -8,7 +8,7 @@ import { FrameMemo, type NativeName } from './frame-memo.js';
 import { LruCache } from '../lru.js';
 import { PerfMap } from './perf-map.js';
 import { ProcessSnapshot } from './process-snapshot.js';
-import { findMapping, isFileBacked, readMapsShared, readNamespacePid, readStartTime, recentMaps, type CodeMapping } from './proc-maps.js';
+import { findMapping, isFileBacked, readMaps, readNamespacePid, readStartTime, takeMaps, type CodeMapping } from './proc-maps.js';
 import { SymbolTable } from './symbol-table.js';
 import { isSyscallFrame, syscallFrameName } from './syscalls.js';
 import { isPythonFrame, pythonFrameParts } from '../python/code.js';
@@ -564,9 +564,9 @@ export class ProcSymbolizer implements Symbolizer {
   private loadMaps(proc: ProcessSnapshot, eager = false, shared = false): boolean {
     const start = proc.startTime;
     if (start === undefined) return false; // gone before it was first seen: nothing to read
-    const recent = shared ? recentMaps(proc.pid, start, SHARED_MAPS_MS, this.procRoot) : undefined;
+    const recent = shared ? takeMaps(proc.pid, start, SHARED_MAPS_MS, this.procRoot) : undefined;
     proc.mapsReadAt = recent?.readAt ?? Date.now();
-    const maps = recent?.mappings ?? readMapsShared(proc.pid, start, this.procRoot);
+    const maps = recent?.mappings ?? readMaps(proc.pid, this.procRoot);
     if (!maps) return false;
     if (recent) this.counters.mapsShared++;
     else this.counters.mapsReads++;

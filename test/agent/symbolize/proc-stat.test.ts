@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { forgetMaps, oneStatReadEach, readExe, readMapsShared, readProcText, readStartTime, readStat, recentMaps } from '../../../src/agent/symbolize/proc-maps.js';
+import { forgetMaps, oneStatReadEach, readExe, readMapsShared, readProcText, readStartTime, readStat, takeMaps } from '../../../src/agent/symbolize/proc-maps.js';
 
 /** A /proc look-alike: <root>/<pid>/stat with a given name and start time (field 22). */
 function fakeProc(): { root: string; write(pid: number, comm: string, start: number): void } {
@@ -67,19 +67,23 @@ describe('oneStatReadEach', () => {
 });
 
 describe('reads shared between the agent’s readers of /proc', () => {
-  it('keeps a listing of maps for the same process (start time) until its exec, and not past the age asked', async () => {
+  it('hands a listing of maps to one taker, for the same process (start time) only, until its exec, and not past the age asked', async () => {
     const proc = fakeProc();
     root = proc.root;
     proc.write(11, 'python3', 700);
     writeFileSync(path.join(proc.root, '11', 'maps'), '7f0000000000-7f0000001000 r-xp 00000000 08:01 42  /usr/bin/python3.11\n');
     const maps = readMapsShared(11, '700', proc.root);
     expect(maps?.map((m) => m.path)).toEqual(['/usr/bin/python3.11']);
-    expect(recentMaps(11, '700', 60_000, proc.root)?.mappings).toBe(maps);
-    expect(recentMaps(11, '701', 60_000, proc.root), 'another process under the same pid').toBeUndefined();
+    expect(takeMaps(11, '700', 60_000, proc.root)?.mappings).toBe(maps);
+    expect(takeMaps(11, '700', 60_000, proc.root), 'taken already').toBeUndefined();
+    readMapsShared(11, '700', proc.root);
+    expect(takeMaps(11, '701', 60_000, proc.root), 'another process under the same pid').toBeUndefined();
+    readMapsShared(11, '700', proc.root);
     await new Promise((r) => setTimeout(r, 20));
-    expect(recentMaps(11, '700', 5, proc.root), 'older than asked').toBeUndefined();
+    expect(takeMaps(11, '700', 5, proc.root), 'older than asked').toBeUndefined();
+    readMapsShared(11, '700', proc.root);
     forgetMaps(11, proc.root);
-    expect(recentMaps(11, '700', 60_000, proc.root), 'after exec').toBeUndefined();
+    expect(takeMaps(11, '700', 60_000, proc.root), 'after exec').toBeUndefined();
     expect(readMapsShared(12, '1', proc.root), 'no such process').toBeUndefined();
   });
 
