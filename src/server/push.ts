@@ -34,8 +34,12 @@ export function pushRoutes(router: ConnectRouter, ctx: ServerContext): void {
  */
 export function ownsBody(series: readonly PprofSeries[], header: Headers): boolean {
   const length = Number(header.get('content-length') ?? NaN);
-  const encoding = header.get('content-encoding');
-  if (!Number.isSafeInteger(length) || length <= 0 || (encoding !== null && encoding !== 'identity')) return false;
+  if (!Number.isSafeInteger(length) || length <= 0) return false;
+  // Compressed by any protocol's header (Connect unary, Connect streaming, gRPC): inflated into another buffer.
+  for (const name of ['content-encoding', 'connect-content-encoding', 'grpc-encoding']) {
+    const encoding = header.get(name);
+    if (encoding !== null && encoding !== 'identity') return false;
+  }
   let buffer: ArrayBufferLike | undefined;
   for (const s of series) {
     for (const raw of s.rawProfiles) {

@@ -42,6 +42,8 @@ describe('push.v1 bodies handed to the decode thread', () => {
     expect(ownsBody(series, headers({ 'content-length': length, 'content-encoding': 'identity' }))).toBe(true);
     // Decompressed, chunked, or a buffer larger than the body (it may hold other data): copied.
     expect(ownsBody(series, headers({ 'content-length': length, 'content-encoding': 'gzip' }))).toBe(false);
+    expect(ownsBody(series, headers({ 'content-length': length, 'grpc-encoding': 'gzip' }))).toBe(false);
+    expect(ownsBody(series, headers({ 'content-length': length, 'connect-content-encoding': 'gzip' }))).toBe(false);
     expect(ownsBody(series, headers({}))).toBe(false);
     expect(ownsBody(series, headers({ 'content-length': String(body.byteLength - 1) }))).toBe(false);
     const two = [pprofSeries([], [{ rawProfile: requestWith([pprof]).series[0]!.rawProfiles[0]! }, { rawProfile: series[0]!.rawProfiles[0]! }])];
