@@ -91,7 +91,7 @@ export function resolveRows(msg: RowsMessage, stored: StoredStacks | undefined, 
   // two empty tables were 24 KiB of typed arrays (and their fill) per request.
   const sentCount = msg.stacks.length;
   const carried = sentCount > 0 ? new IdKeyTable() : undefined;
-  msg.stacks.forEach((s, i) => carried!.setId(s.id, i));
+  if (carried) msg.stacks.forEach((s, i) => carried.setId(s.id, i));
   let rowCount = 0;
   for (const s of msg.series) rowCount += s.values.length;
   const stackWords = new Uint32Array(2 * (sentCount + rowCount));

@@ -3,8 +3,7 @@ import { PusherService } from '../gen/push/v1/push_pb.js';
 import type { PushRequest } from '../gen/push/v1/push_pb.js';
 import { mapRequestErrors } from './connect-request-errors.js';
 import type { ServerContext } from './context.js';
-import { pprofSeries } from './decode-tasks.js';
-import type { PprofSeries } from './decode-tasks.js';
+import { pprofSeries, type PprofSeries } from './decode-tasks.js';
 import { tenantOf } from './tenant.js';
 import { writePprofSeries } from './write.js';
 

@@ -165,18 +165,18 @@ export function takeMaps(pid: number, startTime: string, maxAgeMs: number, procR
  * /proc/PID/stat on the shared test host, and the agent reads one per sampled process per interval.
  * undefined when the file cannot be opened or read (the process exited).
  */
-export function readProcText(path: string, oneShow = false): string | undefined {
-  const n = readProcBytes(path, oneShow);
+export function readProcText(path: string, wholeInOneRead = false): string | undefined {
+  const n = readProcBytes(path, wholeInOneRead);
   return n < 0 ? undefined : scratch.toString('latin1', 0, n);
 }
 
 /**
  * Reads a /proc file into `scratch` (valid until the next read): its length, -1 when unreadable.
- * `oneShow`: the file is produced whole by its first read (the kernel's single_open files: stat, status,
+ * `wholeInOneRead`: the file is produced whole by its first read (the kernel's single_open files: stat, status,
  * cgroup, uptime), so a read that did not fill the buffer was all of it — one read syscall instead of a
  * second that returns 0. Not for maps, whose reads stop at each page.
  */
-function readProcBytes(path: string, oneShow = false): number {
+function readProcBytes(path: string, wholeInOneRead = false): number {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -191,7 +191,7 @@ function readProcBytes(path: string, oneShow = false): number {
       const got = readSync(fd, scratch, n, space, null);
       if (got === 0) break;
       n += got;
-      if (oneShow && got < space) break;
+      if (wholeInOneRead && got < space) break;
     }
     return n;
   } catch {
