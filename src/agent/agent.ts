@@ -165,13 +165,24 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
     let recorded = 0;
     for (const s of samples) if (s.kind === 'cpu') recorded += s.count;
     metrics.samples.inc(recorded);
-    const built = oneStatReadEach(() => buildProfiles(samples, window, symbolizer, labeler, {
-      frequencyHz: config.frequency,
-      shareDictionary: true,
-      keptDictionary: dictionary,
-      offCpuPeriodNs,
-      keptShare: adaptive ? (pid) => adaptive.keepOf(pid) : undefined,
-    }));
+    // Labels and symbolizer snapshots check each sampled process's start time; for the processes the
+    // unwinder follows, whose exits and execs the BPF program reports (drained first), it is known.
+    try {
+      unwinding?.tables.drainEvents();
+    } catch {
+      // a failed map read: the next poll drains them (until then exits are heard of ≤ one poll later)
+    }
+    const built = oneStatReadEach(
+      () =>
+        buildProfiles(samples, window, symbolizer, labeler, {
+          frequencyHz: config.frequency,
+          shareDictionary: true,
+          keptDictionary: dictionary,
+          offCpuPeriodNs,
+          keptShare: adaptive ? (pid) => adaptive.keepOf(pid) : undefined,
+        }),
+      unwinding && ((pid) => unwinding.tables.liveStartTime(pid)),
+    );
     // JVMs with unnamed JIT code write their maps just before the next interval is read.
     jvm?.intervalEnds(window.endMs + config.intervalMs);
     stage('symbolize_label');

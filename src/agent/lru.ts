@@ -34,6 +34,11 @@ export class LruCache<K, V> {
     return e.value;
   }
 
+  /** The value without touching its recency. */
+  peek(key: K): V | undefined {
+    return this.entries.get(key)?.value;
+  }
+
   has(key: K): boolean {
     return this.entries.has(key);
   }

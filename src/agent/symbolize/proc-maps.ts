@@ -229,16 +229,26 @@ export interface ProcStat {
 let statMemo: Map<string, ProcStat | undefined> | undefined;
 /** The same for the exe link: the unwinder's load labels the process (which reads it) and reads it too. */
 let exeMemo: Map<string, string> | undefined;
+/** Start times vouched for inside the pass, see oneStatReadEach. */
+let vouched: ((pid: number) => string | undefined) | undefined;
 
-export function oneStatReadEach<T>(fn: () => T): T {
+/**
+ * `vouch`: start times readStartTime may take without reading, for processes whose exit and exec the
+ * caller would have heard of (the unwinder's loaded processes: the BPF program reports both). The agent's
+ * interval asks the start time of each sampled process twice (its labels, its symbolizer snapshot) to
+ * tell a reused pid apart; for the long-lived ones it is this answer instead of four syscalls each.
+ */
+export function oneStatReadEach<T>(fn: () => T, vouch?: (pid: number) => string | undefined): T {
   if (statMemo) return fn();
   statMemo = new Map();
   exeMemo = new Map();
+  vouched = vouch;
   try {
     return fn();
   } finally {
     statMemo = undefined;
     exeMemo = undefined;
+    vouched = undefined;
   }
 }
 
@@ -278,7 +288,7 @@ function readStatNow(pid: number, procRoot: string): ProcStat | undefined {
 
 /** Start time in clock ticks since boot (field 22 of /proc/PID/stat): tells a reused pid apart. */
 export function readStartTime(pid: number, procRoot = '/proc'): string | undefined {
-  return readStat(pid, procRoot)?.startTime;
+  return vouched?.(pid) ?? readStat(pid, procRoot)?.startTime;
 }
 
 /** The pid as the process's own pid namespace numbers it (last NSpid entry): JITs name perf maps by it. */

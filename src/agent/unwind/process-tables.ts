@@ -169,16 +169,7 @@ export class ProcessTables {
     drainMap(this.lib, this.fds.tableRequests, { key: 16, value: 4, batch: DRAIN_BATCH }, r.keys, r.values, (k, _v, i) => {
       this.requests.push([k.readUInt32LE(i * 16), Number(k.readBigUInt64LE(i * 16 + 8))]);
     });
-    drainMap(this.lib, this.fds.pidEvents, { key: 4, value: 16, batch: DRAIN_BATCH }, r.keys, r.values, (k, v, i) => {
-      const pid = k.readUInt32LE(i * 4);
-      const hits = Number(v.readBigUInt64LE(i * 16 + 8));
-      const events = v.readUInt32LE(i * 16);
-      const p = this.pending.get(pid);
-      if (p) {
-        p.events |= events;
-        p.hits += hits;
-      } else this.pending.set(pid, { events, hits, dueAt: undefined, startTime: undefined });
-    });
+    this.drainEvents();
     while (this.requests.length > 0 && performance.now() - t0 < budgetMs) {
       const [pid, start] = this.requests.shift()!;
       this.loadTable(pid, start);
@@ -206,6 +197,33 @@ export class ProcessTables {
       }
       if (!this.loaded.has(pid)) this.load(pid, ev === EV_NEW ? p.startTime : undefined);
     }
+  }
+
+  /**
+   * Takes what the BPF program reported about processes (new, exec'd, exited) into `pending`, for the next
+   * poll to handle; the agent's interval also calls it first, so liveStartTime() hears of the latest exits.
+   */
+  drainEvents(): void {
+    const r = this.drainBuffers;
+    drainMap(this.lib, this.fds.pidEvents, { key: 4, value: 16, batch: DRAIN_BATCH }, r.keys, r.values, (k, v, i) => {
+      const pid = k.readUInt32LE(i * 4);
+      const hits = Number(v.readBigUInt64LE(i * 16 + 8));
+      const events = v.readUInt32LE(i * 16);
+      const p = this.pending.get(pid);
+      if (p) {
+        p.events |= events;
+        p.hits += hits;
+      } else this.pending.set(pid, { events, hits, dueAt: undefined, startTime: undefined });
+    });
+  }
+
+  /**
+   * The start time of a loaded process nothing has been reported about since: the BPF program reports
+   * the exit and the exec of every process with a `procs` entry, so it is still the process that was
+   * loaded, and no read of its stat is needed to tell (oneStatReadEach's `vouch`). undefined otherwise.
+   */
+  liveStartTime(pid: number): string | undefined {
+    return this.pending.has(pid) ? undefined : this.loaded.peek(pid)?.startTime;
   }
 
   /**

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { labelsToRecord, sanitizeLabelName, validateLabels } from '../../../src/model/index.js';
 import { MetadataLabeler } from '../../../src/agent/metadata/labeler.js';
+import { oneStatReadEach } from '../../../src/agent/symbolize/proc-maps.js';
 import { PodIndex } from '../../../src/agent/metadata/pod-index.js';
 import { ContainerNameResolver } from '../../../src/agent/metadata/container-names.js';
 import { parsePod } from '../../../src/agent/metadata/kube-pod.js';
@@ -46,6 +47,18 @@ beforeAll(() => {
 afterAll(() => rmSync(proc, { recursive: true, force: true }));
 
 describe('MetadataLabeler', () => {
+  it('trusts a start time vouched for in the pass instead of reading /proc, and reads the process again when the vouched one differs', () => {
+    fakeProcess(600, 'worker', '/usr/bin/worker', '0::/system.slice/worker.service\n', '1000');
+    const labeler = new MetadataLabeler({ procRoot: proc, nodeName: 'node-a' });
+    expect(labelsToRecord(labeler.labels(600, 'worker')).service_name).toBe('worker');
+    // /proc now shows another process under pid 600; a pass that vouches for the first one keeps its labels.
+    fakeProcess(600, 'other', '/usr/bin/other', '0::/system.slice/other.service\n', '2000');
+    const vouched = oneStatReadEach(() => labeler.labels(600, 'worker'), () => '1000');
+    expect(labelsToRecord(vouched).executable, 'the vouched process: no /proc read').toBe('/usr/bin/worker');
+    // Without the vouch the start time is read, the pid found reused, and the new process labelled.
+    expect(labelsToRecord(labeler.labels(600, 'other')).executable).toBe('/usr/bin/other');
+  });
+
   it('reads a process again when it renamed itself since it was first labelled (node\'s process.title)', () => {
     fakeProcess(500, 'node', '/usr/bin/node', '0::/user.slice/session-1.scope\n', '7777');
     const rules = compileRelabelConfigs([{ source_labels: ['comm'], regex: 'kiln-renamed', action: 'keep' }]);

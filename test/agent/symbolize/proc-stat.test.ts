@@ -51,6 +51,17 @@ describe('oneStatReadEach', () => {
     expect(readStat(7, proc.root)).toEqual({ comm: 'late', startTime: '5' });
   });
 
+  it('takes a vouched start time without reading, only inside the pass, and reads the processes not vouched for', () => {
+    const proc = fakeProc();
+    root = proc.root;
+    proc.write(12, 'sh', 300); // what /proc says now: another process under pid 12
+    proc.write(13, 'sleep', 400);
+    const vouch = (pid: number) => (pid === 12 ? '200' : undefined);
+    const seen = oneStatReadEach(() => [readStartTime(12, proc.root), readStartTime(13, proc.root), readStat(12, proc.root)?.startTime], vouch);
+    expect(seen, 'vouched: no read; not vouched: read; readStat always reads').toEqual(['200', '400', '300']);
+    expect(readStartTime(12, proc.root), 'outside the pass nothing is vouched for').toBe('300');
+  });
+
   it('gives the result of the function, and forgets what it read when the function throws', () => {
     const proc = fakeProc();
     root = proc.root;

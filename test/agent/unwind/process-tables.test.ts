@@ -8,12 +8,14 @@ import { BpfProfiler } from '../../../src/agent/loader.js';
 import { startUnwinding } from '../../../src/agent/unwind/index.js';
 import { IDLE_POLL_MS, PROC_PYTHON, PROC_TABLES, ProcessTables, type ProcessExtension } from '../../../src/agent/unwind/process-tables.js';
 import { NEED_TABLE } from '../../../src/agent/unwind/proc-info.js';
+import { readStartTime } from '../../../src/agent/symbolize/proc-maps.js';
 import { TableStore } from '../../../src/agent/unwind/table-store.js';
 import { compileFixture } from '../proof-support.js';
 import { requireBpf } from '../require-bpf.js';
 
 const FD = { procs: 1, pidEvents: 2, tableRequests: 3 };
 const EV_NEW = 1;
+const EV_EXEC = 2;
 const EV_EXIT = 4;
 const ENOENT = 2;
 
@@ -188,6 +190,30 @@ describe('ProcessTables: when new processes are loaded (a /proc and BPF maps in 
     tables.poll();
     expect([maps.procs.has(106), maps.procs.has(107)], 'both unloaded').toEqual([false, false]);
     expect(detached).toEqual([107]);
+  });
+
+  it('vouches for the start time of a loaded process until an exit or exec of it is drained, and again once an exit left it running', () => {
+    proc = new FakeProc();
+    const maps = new FakeMaps();
+    const tables = tablesOver(maps, proc);
+    proc.add(110, 5000);
+    proc.add(111, 5000);
+    const start = readStartTime(110, proc.root);
+    expect(tables.liveStartTime(110), 'not loaded yet').toBeUndefined();
+    maps.events.push([110, EV_NEW], [111, EV_NEW]);
+    tables.poll();
+    expect([tables.liveStartTime(110), tables.liveStartTime(111)]).toEqual([start, start]);
+    // 110's main thread exits but its other threads run on (same start time); 111 exits and is gone.
+    proc.remove(111);
+    maps.events.push([110, EV_EXIT], [111, EV_EXIT]);
+    tables.drainEvents();
+    expect([tables.liveStartTime(110), tables.liveStartTime(111)], 'an exit heard of, not yet looked at').toEqual([undefined, undefined]);
+    tables.poll();
+    expect(tables.liveStartTime(110), 'still running: vouched for again').toBe(start);
+    expect(tables.liveStartTime(111), 'gone: unloaded').toBeUndefined();
+    maps.events.push([110, EV_EXEC]);
+    tables.drainEvents();
+    expect(tables.liveStartTime(110), 'a new program image').toBeUndefined();
   });
 
   it('forgets a process gone before it was old enough, with no load', () => {
