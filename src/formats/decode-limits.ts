@@ -91,7 +91,7 @@ export class DecodeBudget {
   }
 
   /** Call once per sample as soon as its location ids, `locationIds[from .. to)`, are read. */
-  sample(locationIds: ArrayLike<number>, from: number, to: number, sampleIndex: number): void {
+  sample(locationIds: readonly number[], from: number, to: number, sampleIndex: number): void {
     const depth = to - from;
     this.countSample(sampleIndex, depth);
     if (this.stacksCountedByDecoder) return;

@@ -99,7 +99,7 @@ export class PprofSymbols {
   }
 
   /** Dictionary stack index of a sample's pprof location ids (`ids[from .. to)`, leaf first), added if new. */
-  stack(ids: ArrayLike<number>, from: number, to: number): number {
+  stack(ids: readonly number[], from: number, to: number): number {
     const locs = new Array<number>(to - from);
     let h1 = 0x811c9dc5;
     let h2 = locs.length;
@@ -140,11 +140,10 @@ export class IdIndex {
   private readonly dense: Int32Array | undefined;
   private readonly sparse: Map<number, number> | undefined;
 
-  constructor(ids: ArrayLike<number>) {
+  constructor(ids: readonly number[]) {
     let max = 0;
     let ok = true;
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i]!;
+    for (const id of ids) {
       if (!(Number.isInteger(id) && id >= 0)) ok = false;
       else if (id > max) max = id;
     }

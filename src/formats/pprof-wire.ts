@@ -26,11 +26,11 @@ export interface PprofMapping {
 }
 
 /** Functions as parallel columns (no object per function: there are thousands per profile). */
-export interface PprofFunctions<C extends ArrayLike<number> = number[]> {
-  readonly ids: C;
-  readonly names: C;
-  readonly systemNames: C;
-  readonly filenames: C;
+export interface PprofFunctions {
+  readonly ids: number[];
+  readonly names: number[];
+  readonly systemNames: number[];
+  readonly filenames: number[];
 }
 
 /** Locations as parallel columns; location i's lines are `lineStart[i]` up to `lineStart[i + 1]`. */
@@ -51,17 +51,17 @@ export interface PprofSample {
 }
 
 /** What every pprof reading gives alike: the header fields, mappings and functions. */
-interface PprofHeader<C extends ArrayLike<number>> {
+interface PprofHeader {
   readonly sampleTypes: PprofValueType[];
   readonly periodType: PprofValueType | undefined;
   readonly period: number;
   readonly timeNanos: number;
   readonly durationNanos: number;
   readonly mappings: PprofMapping[];
-  readonly functions: PprofFunctions<C>;
+  readonly functions: PprofFunctions;
 }
 
-export interface PprofMessage extends PprofHeader<number[]> {
+export interface PprofMessage extends PprofHeader {
   readonly strings: string[];
   readonly locations: PprofLocations;
   readonly samples: PprofSample[];
@@ -200,7 +200,7 @@ export class WireReader {
    * in `packed` sees the values' doubles too, and a push site that sees two array kinds is not inlined;
    * sharing it cost ≈ 15 % of a scan).
    */
-  packedIds(out: Column): void {
+  packedIds(out: number[]): void {
     const outer = this.enter();
     const buf = this.buf;
     const end = this.end;
@@ -227,13 +227,6 @@ export class WireReader {
 
   /** Appends the elements of a packed repeated integer field. */
   packed(out: number[]): void {
-    const outer = this.enter();
-    while (this.pos < this.end) out.push(this.varint());
-    this.leave(outer);
-  }
-
-  /** `packed` into a scan's column (a push site of its own: see packedIds). */
-  packedColumn(out: Column): void {
     const outer = this.enter();
     while (this.pos < this.end) out.push(this.varint());
     this.leave(outer);
@@ -277,14 +270,14 @@ function readValueType(r: WireReader): PprofValueType {
  * Reads one sample into the flat columns, checking it against the request's budget as soon as its
  * location ids are read (a sample that breaks a limit stops the whole scan, which is then dropped).
  */
-function scanSample(r: WireReader, out: SampleColumns, budget: DecodeBudget | undefined): void {
+function scanSample(r: WireReader, out: PprofScanSamples, budget: DecodeBudget | undefined): void {
   const outer = r.enter();
   const ids = out.locationIds;
-  const from = ids.n;
+  const from = ids.length;
   while (r.pos < r.end) {
     const t = r.varint();
     if (t === T1_BYTES) r.packedIds(ids);
-    else if (t === T2_BYTES) r.packedColumn(out.values);
+    else if (t === T2_BYTES) r.packed(out.values);
     else if (t === T1_VARINT) ids.push(r.varint());
     else if (t === T2_VARINT) out.values.push(r.varint());
     else if (t === T3_BYTES) {
@@ -298,18 +291,14 @@ function scanSample(r: WireReader, out: SampleColumns, budget: DecodeBudget | un
         else r.skipField(lt);
       }
       r.leave(o);
-      if (str !== 0) {
-        // str 0 (''): a numeric label, not series identity
-        out.labels.push(key);
-        out.labels.push(str);
-      }
+      if (str !== 0) out.labels.push(key, str); // str 0 (''): a numeric label, not series identity
     } else r.skipField(t);
   }
   r.leave(outer);
-  budget?.sample(ids.a, from, ids.n, out.locationStart.n - 1);
-  out.locationStart.push(ids.n);
-  out.valueStart.push(out.values.n);
-  out.labelStart.push(out.labels.n);
+  budget?.sample(ids, from, ids.length, out.locationStart.length - 1);
+  out.locationStart.push(ids.length);
+  out.valueStart.push(out.values.length);
+  out.labelStart.push(out.labels.length);
 }
 
 function readMapping(r: WireReader): PprofMapping {
@@ -367,7 +356,7 @@ function smallMessageEnd(r: WireReader): number {
  * for a profile of fewer than 2^21 strings and functions), read without the reader's per-field calls;
  * false (nothing read) for anything else, which readFunction then reads the general way.
  */
-function readFunctionFast(r: WireReader, out: FunctionColumns): boolean {
+function readFunctionFast(r: WireReader, out: PprofFunctions): boolean {
   const buf = r.buf;
   const end = smallMessageEnd(r);
   if (end < 0) return false;
@@ -391,7 +380,7 @@ function readFunctionFast(r: WireReader, out: FunctionColumns): boolean {
   return true;
 }
 
-function readFunction(r: WireReader, out: FunctionColumns): void {
+function readFunction(r: WireReader, out: PprofFunctions): void {
   if (readFunctionFast(r, out)) return;
   const outer = r.enter();
   let id = 0;
@@ -414,7 +403,7 @@ function readFunction(r: WireReader, out: FunctionColumns): void {
  * scanLocation's fast path, as readFunctionFast: ids, mapping ids, lines' fields and lengths all small
  * varints, the address any varint (only its position is kept); false, with nothing kept, otherwise.
  */
-function scanLocationFast(r: WireReader, out: LocationColumns): boolean {
+function scanLocationFast(r: WireReader, out: PprofScanLocations): boolean {
   const buf = r.buf;
   const end = smallMessageEnd(r);
   if (end < 0) return false;
@@ -422,7 +411,7 @@ function scanLocationFast(r: WireReader, out: LocationColumns): boolean {
   let id = 0;
   let mappingId = 0;
   let addressAt = -1;
-  const lines = out.lineNumbers.n;
+  const lines = out.lineNumbers.length;
   while (pos < end) {
     const t = buf[pos++]!;
     if (t === T4_BYTES) {
@@ -463,7 +452,7 @@ function scanLocationFast(r: WireReader, out: LocationColumns): boolean {
   return true;
 }
 
-function pushFunction(out: FunctionColumns, id: number, name: number, systemName: number, filename: number): void {
+function pushFunction(out: PprofFunctions, id: number, name: number, systemName: number, filename: number): void {
   out.ids.push(id);
   out.names.push(name);
   out.systemNames.push(systemName);
@@ -471,21 +460,21 @@ function pushFunction(out: FunctionColumns, id: number, name: number, systemName
 }
 
 /** A location whose lines are pushed already. */
-function pushLocation(out: LocationColumns, id: number, mappingId: number, addressAt: number): void {
+function pushLocation(out: PprofScanLocations, id: number, mappingId: number, addressAt: number): void {
   out.ids.push(id);
   out.mappingIds.push(mappingId);
   out.addressAt.push(addressAt);
-  out.lineStart.push(out.lineNumbers.n);
+  out.lineStart.push(out.lineNumbers.length);
 }
 
 /** Undoes the lines a fast path pushed before it gave up; false, for it to return. */
-function dropLines(out: LocationColumns, length: number): false {
-  out.lineFunctionIds.n = length;
-  out.lineNumbers.n = length;
+function dropLines(out: PprofScanLocations, length: number): false {
+  out.lineFunctionIds.length = length;
+  out.lineNumbers.length = length;
   return false;
 }
 
-function scanLocation(r: WireReader, out: LocationColumns): void {
+function scanLocation(r: WireReader, out: PprofScanLocations): void {
   if (scanLocationFast(r, out)) return;
   const outer = r.enter();
   let id = 0;
@@ -522,104 +511,29 @@ function scanLocation(r: WireReader, out: LocationColumns): void {
  * A pprof message located rather than decoded, for ingest (server/pprof-ingest.ts): strings stay
  * byte ranges of `bytes` (decoded only for symbols the store lacks), samples are flat columns (no
  * array per sample), addresses are positions. Everything else as in PprofMessage.
- *
- * The columns are views into the thread's scan buffers (`Column`), which the next scanPprof on the
- * same thread overwrites: a scan is read to the end before another starts (every reader here is
- * synchronous), and whatever must outlive it is copied out (readPprof does).
  */
-export interface PprofScan extends PprofHeader<Float64Array> {
+export interface PprofScan extends PprofHeader {
   readonly bytes: Uint8Array;
   /** String i is `bytes[stringStart[i] .. stringEnd[i])`, UTF-8. */
-  readonly stringStart: Float64Array;
-  readonly stringEnd: Float64Array;
+  readonly stringStart: number[];
+  readonly stringEnd: number[];
   readonly locations: PprofScanLocations;
   readonly samples: PprofScanSamples;
 }
 
 /** Locations as in PprofLocations, with the byte position of each address (-1: none, i.e. 0). */
-export interface PprofScanLocations {
-  readonly ids: Float64Array;
-  readonly mappingIds: Float64Array;
-  readonly addressAt: Float64Array;
-  readonly lineStart: Float64Array;
-  readonly lineFunctionIds: Float64Array;
-  readonly lineNumbers: Float64Array;
+export interface PprofScanLocations extends Omit<PprofLocations, 'addresses'> {
+  readonly addressAt: number[];
 }
 
 /** Sample i: `locationIds[locationStart[i] .. locationStart[i + 1])`, the same for values and label pairs. */
 export interface PprofScanSamples {
-  readonly locationStart: Float64Array;
-  readonly locationIds: Float64Array;
-  readonly valueStart: Float64Array;
-  readonly values: Float64Array;
-  readonly labelStart: Float64Array;
-  readonly labels: Float64Array;
-}
-
-/** Entries a column keeps its memory for between scans (1 MiB); a larger one is made anew, so one huge payload does not hold its columns' memory for the thread's life. */
-const COLUMN_KEPT = 1 << 17;
-
-/**
- * One column of a scan as it is read: a Float64Array (ids and values are int64s on the wire, past
- * what an Int32Array holds) reused from scan to scan and doubled when full. Before, every column was
- * a JS array grown by push: ≈ 1.8 MiB of JS heap per agent-sized pprof (≈ 40 000 entries in
- * sixteen columns, copied at every growth), 47 scavenges per 400 pprofs.
- */
-export class Column {
-  a: Float64Array;
-  n = 0;
-
-  constructor(private readonly initial: number) {
-    this.a = new Float64Array(initial);
-  }
-
-  push(v: number): void {
-    if (this.n === this.a.length) this.grow();
-    this.a[this.n++] = v;
-  }
-
-  private grow(): void {
-    const b = new Float64Array(this.a.length * 2);
-    b.set(this.a);
-    this.a = b;
-  }
-
-  /** Emptied for the next scan, holding `first` if given (offset columns start at 0). */
-  reset(first?: number): void {
-    if (this.a.length > COLUMN_KEPT) this.a = new Float64Array(this.initial);
-    this.n = 0;
-    if (first !== undefined) this.push(first);
-  }
-
-  /** What was read, as a view (valid until the column's next reset). */
-  view(): Float64Array {
-    return this.a.subarray(0, this.n);
-  }
-}
-
-type Columns<T> = { readonly [K in keyof T]: Column };
-type FunctionColumns = Columns<PprofFunctions<Float64Array>>;
-type LocationColumns = Columns<PprofScanLocations>;
-type SampleColumns = Columns<PprofScanSamples>;
-
-const columns = (names: readonly string[], size: number): Record<string, Column> => Object.fromEntries(names.map((k) => [k, new Column(size)]));
-const views = <T>(cols: Columns<T>): T => Object.fromEntries(Object.entries(cols).map(([k, c]) => [k, (c as Column).view()])) as T;
-
-/** This thread's scan buffers (see PprofScan). */
-const scanColumns = {
-  strings: columns(['start', 'end'], 4096) as { start: Column; end: Column },
-  functions: columns(['ids', 'names', 'systemNames', 'filenames'], 4096) as FunctionColumns,
-  locations: columns(['ids', 'mappingIds', 'addressAt', 'lineStart', 'lineFunctionIds', 'lineNumbers'], 4096) as LocationColumns,
-  samples: columns(['locationStart', 'locationIds', 'valueStart', 'values', 'labelStart', 'labels'], 4096) as SampleColumns,
-};
-
-function resetColumns(): typeof scanColumns {
-  const c = scanColumns;
-  for (const col of [c.strings.start, c.strings.end, ...Object.values(c.functions), c.locations.ids, c.locations.mappingIds, c.locations.addressAt, c.locations.lineFunctionIds, c.locations.lineNumbers]) col.reset();
-  c.locations.lineStart.reset(0);
-  for (const k of ['locationStart', 'valueStart', 'labelStart'] as const) c.samples[k].reset(0);
-  for (const k of ['locationIds', 'values', 'labels'] as const) c.samples[k].reset();
-  return c;
+  readonly locationStart: number[];
+  readonly locationIds: number[];
+  readonly valueStart: number[];
+  readonly values: number[];
+  readonly labelStart: number[];
+  readonly labels: number[];
 }
 
 /** The uint64 at a position `scanPprof` recorded (an address), exactly. */
@@ -645,15 +559,17 @@ export function asBuffer(bytes: Uint8Array): Buffer {
 export function scanPprof(buf: Uint8Array, budget?: DecodeBudget): PprofScan {
   const r = new WireReader(buf);
   budget?.beginProfile();
-  const cols = resetColumns();
-  const strings = cols.strings;
+  const stringStart: number[] = [];
+  const stringEnd: number[] = [];
   const sampleTypes: PprofValueType[] = [];
   let periodType: PprofValueType | undefined;
   let period = 0;
   let timeNanos = 0;
   let durationNanos = 0;
   const mappings: PprofMapping[] = [];
-  const { functions, locations, samples } = cols;
+  const functions: PprofFunctions = { ids: [], names: [], systemNames: [], filenames: [] };
+  const locations: PprofScanLocations = { ids: [], mappingIds: [], addressAt: [], lineStart: [0], lineFunctionIds: [], lineNumbers: [] };
+  const samples: PprofScanSamples = { locationStart: [0], locationIds: [], valueStart: [0], values: [], labelStart: [0], labels: [] };
   while (r.pos < r.end) {
     const t = r.varint();
     switch (t) {
@@ -674,8 +590,8 @@ export function scanPprof(buf: Uint8Array, budget?: DecodeBudget): PprofScan {
         break;
       case T6_BYTES: {
         const end = r.lengthEnd();
-        strings.start.push(r.pos);
-        strings.end.push(end);
+        stringStart.push(r.pos);
+        stringEnd.push(end);
         r.pos = end;
         break;
       }
@@ -704,32 +620,25 @@ export function scanPprof(buf: Uint8Array, budget?: DecodeBudget): PprofScan {
         r.skipField(t);
     }
   }
-  budget?.pprofSymbols(strings.start.n + mappings.length + functions.ids.n + locations.ids.n);
-  const header = { sampleTypes, periodType, period, timeNanos, durationNanos, mappings };
-  return { bytes: buf, stringStart: strings.start.view(), stringEnd: strings.end.view(), ...header, functions: views(functions), locations: views(locations), samples: views(samples) };
+  budget?.pprofSymbols(stringStart.length + mappings.length + functions.ids.length + locations.ids.length);
+  return { bytes: buf, stringStart, stringEnd, sampleTypes, periodType, period, timeNanos, durationNanos, mappings, functions, locations, samples };
 }
 
-/** The whole message decoded: strings as text, a sample object per sample, addresses as bigints (plain arrays, copied out of the scan). */
+/** The whole message decoded: strings as text, a sample object per sample, addresses as bigints. */
 export function readPprof(buf: Uint8Array, budget?: DecodeBudget): PprofMessage {
   const scan = scanPprof(buf, budget);
   const text = asBuffer(buf);
-  const strings = Array.from(scan.stringStart, (_, i) => scanString(scan, i, text));
-  const l = scan.locations;
+  const strings = scan.stringStart.map((_, i) => scanString(scan, i, text));
+  const { addressAt, ...locs } = scan.locations;
   const s = scan.samples;
   const samples: PprofSample[] = [];
   for (let i = 0; i + 1 < s.locationStart.length; i++) {
     samples.push({
-      locationIds: Array.from(s.locationIds.subarray(s.locationStart[i], s.locationStart[i + 1])),
-      values: Array.from(s.values.subarray(s.valueStart[i], s.valueStart[i + 1])),
-      labels: Array.from(s.labels.subarray(s.labelStart[i], s.labelStart[i + 1])),
+      locationIds: s.locationIds.slice(s.locationStart[i], s.locationStart[i + 1]),
+      values: s.values.slice(s.valueStart[i], s.valueStart[i + 1]),
+      labels: s.labels.slice(s.labelStart[i], s.labelStart[i + 1]),
     });
   }
-  const { bytes: _bytes, stringStart: _start, stringEnd: _end, samples: _samples, functions, locations, ...header } = scan;
-  const { addressAt, ...locs } = plainArrays(locations);
-  return { ...header, strings, functions: plainArrays(functions), locations: { ...locs, addresses: addressAt.map((at) => uint64At(buf, at)) }, samples };
-}
-
-/** Each column of a scan's table as a plain array. */
-function plainArrays<T extends { readonly [K in keyof T]: Float64Array }>(cols: T): { [K in keyof T]: number[] } {
-  return Object.fromEntries(Object.entries(cols).map(([k, c]) => [k, Array.from(c as Float64Array)])) as { [K in keyof T]: number[] };
+  const { bytes: _bytes, stringStart: _start, stringEnd: _end, ...rest } = scan;
+  return { ...rest, strings, locations: { ...locs, addresses: addressAt.map((at) => uint64At(buf, at)) }, samples };
 }

@@ -31,7 +31,7 @@ const MIN_PLAUSIBLE_NS = 1e18;
 export function decodePprof(data: Uint8Array, opts: DecodeOptions = {}): Profile[] {
   const scan = scanPprofPayload(data, opts);
   const text = asBuffer(scan.bytes);
-  const strings = Array.from(scan.stringStart, (_, i) => scanString(scan, i, text));
+  const strings = scan.stringStart.map((_, i) => scanString(scan, i, text));
   const str = stringLookup(strings.length, (i) => strings[i]!);
   const samples = new PprofSampleBuckets(scan, str, opts);
   const symbols = new PprofSymbols(scan, str);
@@ -186,7 +186,7 @@ function plausibleDuration(durationNs: number, timeNs: number): number {
 }
 
 /** Series labels of one sample: its string labels (sanitized names) under the request's labels. */
-function sampleLabels(labels: ArrayLike<number>, from: number, to: number, str: (i: number) => string, base: Labels): [string, Labels] {
+function sampleLabels(labels: readonly number[], from: number, to: number, str: (i: number) => string, base: Labels): [string, Labels] {
   if (to === from) return ['', base];
   let pairs: [string, string][] | undefined;
   for (let i = from; i < to; i += 2) {
@@ -204,7 +204,7 @@ function sampleLabels(labels: ArrayLike<number>, from: number, to: number, str: 
  * The sample's `span_id` label as a 64-bit id: 16 hex digits, as Pyroscope SDKs write it (the same
  * spelling span_selector uses). Anything else is not a span id Tempo could ask for, and is ignored.
  */
-function spanIdOf(labels: ArrayLike<number>, from: number, to: number, str: (i: number) => string): bigint | undefined {
+function spanIdOf(labels: readonly number[], from: number, to: number, str: (i: number) => string): bigint | undefined {
   for (let i = from; i < to; i += 2) {
     if (str(labels[i]!) !== 'span_id') continue;
     return spanIdFromHex(str(labels[i + 1]!));

@@ -114,31 +114,6 @@ describe('readPprof reads what pprof-format reads', () => {
     const p = new PprofProfile({ sampleType: [new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') })], stringTable: st });
     expect(readPprof(p.encode()).sampleTypes).toHaveLength(1);
   });
-
-  it('reads each message alone after a larger one (the scan columns are reused from scan to scan)', () => {
-    const profile = (samples: number, base: number) => {
-      const st = new StringTable();
-      const fn = st.dedup(`f${base}`);
-      return new PprofProfile({
-        sampleType: [new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') })],
-        sample: Array.from({ length: samples }, (_, i) => new Sample({ locationId: [1 + (i % 3), 1], value: [base + i] })),
-        function: [new PprofFunction({ id: 1, name: fn })],
-        location: [1, 2, 3].map((id) => new Location({ id, line: [new Line({ functionId: 1, line: base + id })] })),
-        stringTable: st,
-      }).encode();
-    };
-    // 200 000 samples of two ids: past the entries a column keeps between scans.
-    const large = readPprof(profile(200_000, 1000));
-    const small = readPprof(profile(2, 7));
-    expect(large.samples).toHaveLength(200_000);
-    expect(large.samples[199_999]).toEqual({ locationIds: [2, 1], values: [1000 + 199_999], labels: [] });
-    expect(small.samples).toEqual([
-      { locationIds: [1, 1], values: [7], labels: [] },
-      { locationIds: [2, 1], values: [8], labels: [] },
-    ]);
-    expect(small.locations.lineNumbers).toEqual([8, 9, 10]);
-    expect(small.strings).toEqual(['', 'f7', 'cpu', 'nanoseconds']);
-  });
 });
 
 describe('decodePprof builds the dictionary DictionaryBuilder would', () => {
