@@ -4,10 +4,12 @@
  * (copied, or moved: a transferred buffer), and appends the totals as a JSON line to the file named
  * by BENCH_COMMIT_COUNT whenever the process is asked for its CPU ('cpu' message, before the server's
  * own handler answers), so a pass's commits are the difference of two lines. A count does not move
- * with the host's load, unlike CPU time. Also for bench/server-ingest.ts:
+ * with the host's load, unlike CPU time; nor do the main thread's JS heap bytes allocated and its
+ * collections, also counted (v8.GCProfiler: the heap's growth plus what each collection freed). Also for bench/server-ingest.ts:
  * `BENCH_COMMIT_COUNT=file BENCH_SERVER_FLAGS='--import ./bench/commit-count-preload.mjs' npx tsx bench/server-ingest.ts 400 8`.
  */
 import { appendFileSync } from 'node:fs';
+import v8 from 'node:v8';
 import { MessagePort } from 'node:worker_threads';
 import type { DecodeTask } from '../src/server/decode-tasks.js';
 import { DuckDBEngine } from '../src/store/duckdb/duckdb-engine.js';
@@ -19,11 +21,31 @@ export interface CommitCount {
   /** Bytes of the buffers holding ingest bodies posted to decode threads: copied, moved. */
   copied: number;
   moved: number;
+  /** The main thread's JS heap bytes allocated, and its collections (scavenges, others). */
+  allocated: number;
+  scavenges: number;
+  majorGCs: number;
 }
 
 const out = process.env.BENCH_COMMIT_COUNT;
 if (out) {
-  const count: CommitCount = { commits: 0, profiles: 0, copied: 0, moved: 0 };
+  const count: CommitCount = { commits: 0, profiles: 0, copied: 0, moved: 0, allocated: 0, scavenges: 0, majorGCs: 0 };
+  // The profiler's records are read (and it is restarted) at each reading: allocated = growth + freed.
+  let gc = new v8.GCProfiler();
+  let heapBefore = v8.getHeapStatistics().used_heap_size;
+  gc.start();
+  const readHeap = () => {
+    const heapNow = v8.getHeapStatistics().used_heap_size;
+    for (const s of gc.stop()?.statistics ?? []) {
+      count.allocated += s.beforeGC.heapStatistics.usedHeapSize - s.afterGC.heapStatistics.usedHeapSize;
+      if (s.gcType === 'Scavenge' || s.gcType.startsWith('Minor')) count.scavenges++;
+      else count.majorGCs++;
+    }
+    count.allocated += heapNow - heapBefore;
+    heapBefore = heapNow;
+    gc = new v8.GCProfiler();
+    gc.start();
+  };
   const commit = DuckDBEngine.prototype.commit;
   DuckDBEngine.prototype.commit = function (this: DuckDBEngine, batch: CommitBatch) {
     count.commits++;
@@ -48,6 +70,8 @@ if (out) {
     return post.call(this, value, transfer as Transferable[]);
   };
   process.on('message', (m) => {
-    if (m === 'cpu') appendFileSync(out, `${JSON.stringify(count)}\n`);
+    if (m !== 'cpu') return;
+    readHeap();
+    appendFileSync(out, `${JSON.stringify(count)}\n`);
   });
 }

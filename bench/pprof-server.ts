@@ -75,7 +75,8 @@ async function pass(label: string, send: (i: number) => Promise<Response>, count
   const cpuS = (r1.cpuMs - r0.cpuMs) / 1000;
   const commits = r1.commits.commits - r0.commits.commits;
   const profiles = r1.commits.profiles - r0.commits.profiles;
-  const kib = (k: 'copied' | 'moved') => ((r1.commits[k] - r0.commits[k]) / 1024 / count).toFixed(1);
+  const kib = (k: 'copied' | 'moved' | 'allocated') => ((r1.commits[k] - r0.commits[k]) / 1024 / count).toFixed(1);
+  const gcs = (k: 'scavenges' | 'majorGCs') => r1.commits[k] - r0.commits[k];
   const threads = Object.entries(r1.threads)
     .map(([k, v]) => [k, v - (r0.threads[k] ?? 0)] as const)
     .filter(([, v]) => v > 0)
@@ -84,6 +85,7 @@ async function pass(label: string, send: (i: number) => Promise<Response>, count
     `${label.padEnd(16)} ${count} profiles, ${rows} rows in ${s.toFixed(2)} s (request latency p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms); server CPU ${cpuS.toFixed(2)} s = ` +
       `${Math.round(rows / cpuS).toLocaleString('en')} rows per CPU-second; ${commits} commits, ${(profiles / commits).toFixed(2)} profiles per commit; ` +
       `to the decode threads per request ${kib('copied')} KiB copied, ${kib('moved')} KiB moved; ` +
+      `main thread's JS heap per request ${kib('allocated')} KiB allocated (${gcs('scavenges')} scavenges, ${gcs('majorGCs')} other GCs in the pass); ` +
       `CPU per thread, ms: ${threads.map(([k, v]) => `${k} ${v}`).join(', ')}`,
   );
 }
