@@ -8,13 +8,20 @@
  *   npx tsx bench/store-ingest.ts --hours 24 --batch 1 --concurrency 16 --dir .bench/store-24h
  *
  * The data directory is left in place for bench/store-query.ts.
+ *
+ * BENCH_COUNTS=1 adds what the writes made the store do (bench/store-work.ts: commits, rows per commit,
+ * appenders, statements, WAL bytes, checkpoints, GCs) and each thread's CPU inside the writes.
+ * BENCH_PERF_CTL=fifo: perf record's control fifo (`perf record -D -1 --control fifo:FIFO …`), enabled
+ * around each group of timed writes only, so perf sees the writes and not the profiles' generation.
  */
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Profile } from '../src/model/index.js';
 import { DuckDBEngine, EngineStore } from '../src/store/index.js';
 import { BENCH_END_MS, DEFAULT_SHAPE, RAW_SAMPLES_PER_PROFILE, ServiceModel, profileTimes } from './store-data.js';
+import { countStoreWork, threadCpuSeconds } from './store-work.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -33,6 +40,8 @@ const concurrency = Number(args.concurrency);
 rmSync(args.dir, { recursive: true, force: true });
 const engine = await DuckDBEngine.open(args.dir, { threads: Number(args.threads) });
 const store = await EngineStore.open(engine);
+const countsNow = process.env.BENCH_COUNTS ? countStoreWork(path.join(args.dir, 'kiln.duckdb.wal')) : undefined;
+const perfFifo = process.env.BENCH_PERF_CTL;
 const services = Array.from({ length: Number(args.services) }, (_, i) => ({
   model: new ServiceModel({ ...DEFAULT_SHAPE, seed: DEFAULT_SHAPE.seed + i }),
   labels: { service_name: i === 0 ? 'checkout' : `service-${i}`, namespace: 'shop' },
@@ -50,6 +59,8 @@ const wallStart = performance.now();
 // Timed: wall clock and this process's CPU time (all threads, DuckDB's included) around the writes;
 // the CPU figure is what "one core" means when other jobs share the machine.
 let cpuUs = 0;
+/** BENCH_COUNTS: each thread's CPU seconds inside the timed writes. */
+const writeThreads: Record<string, number> = {};
 const CHUNK = 8 * batch * concurrency;
 for (let c = 0; c < times.length; c += CHUNK) {
   const calls: Profile[][] = [];
@@ -57,10 +68,14 @@ for (let c = 0; c < times.length; c += CHUNK) {
     calls.push(times.slice(j, Math.min(j + batch, c + CHUNK)).map(({ t, svc }) => svc.model.profile(t, svc.labels)));
   }
   for (let i = 0; i < calls.length; i += concurrency) {
+    if (perfFifo) writeFileSync(perfFifo, 'enable\n');
+    const threads0 = countsNow ? threadCpuSeconds() : undefined;
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     const rs = await Promise.all(calls.slice(i, i + concurrency).map((ps) => store.write('anonymous', ps)));
     const cpu = process.cpuUsage(cpu0);
+    if (perfFifo) writeFileSync(perfFifo, 'disable\n');
+    if (threads0) for (const [t, s] of Object.entries(threadCpuSeconds())) writeThreads[t] = (writeThreads[t] ?? 0) + s - (threads0[t] ?? 0);
     cpuUs += cpu.user + cpu.system;
     writeMs += performance.now() - t0;
     for (const r of rs) {
@@ -71,6 +86,8 @@ for (let c = 0; c < times.length; c += CHUNK) {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 }
 const wallMs = performance.now() - wallStart;
+const counts = countsNow?.();
+const threads = countsNow ? Object.fromEntries(Object.entries(writeThreads).map(([t, s]) => [t, +s.toFixed(2)])) : undefined;
 const t0 = performance.now();
 await engine.checkpoint();
 const checkpointMs = performance.now() - t0;
@@ -100,5 +117,14 @@ const out = {
   bytesPerRawSample: +(stats.bytesOnDisk / rawSamples).toFixed(3),
   bytesPerRow: +(stats.bytesOnDisk / rows).toFixed(2),
   peakRssMiB: Math.round(peakRss / 2 ** 20),
+  ...(counts ? { counts, perPush: perPush(counts, profiles), writeThreadCpuSeconds: threads } : {}),
 };
 console.log(JSON.stringify(out, null, 2));
+
+/** Counts per profile written (one agent push each here), and rows per commit. */
+function perPush(counts: Record<string, number>, pushes: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(counts)) out[k] = +(v / pushes).toFixed(4);
+  out['rows per commit'] = Math.round(counts['commit rows']! / Math.max(1, counts.commits!));
+  return out;
+}

@@ -1,6 +1,6 @@
 import xxhash from 'xxhash-wasm';
 import type { DictionaryIds, Id, SymbolDictionary } from '../model/index.js';
-import { functionId, locationId, mappingId } from '../model/index.js';
+import { InputError, functionId, locationId, mappingId } from '../model/index.js';
 import { IdKeyTable } from './id-key-table.js';
 import { StackMemo } from './stack-memo.js';
 import { STORED_STACK, StoredStacks } from './stored-stacks.js';
@@ -53,6 +53,15 @@ const precomputed = new WeakMap<SymbolDictionary, PrecomputedIds>();
 
 export function attachPrecomputedIds(dict: SymbolDictionary, ids: PrecomputedIds): void {
   precomputed.set(dict, ids);
+}
+
+/**
+ * Whether `forWrite` computes this dictionary's ids itself, walking every location and every frame
+ * of every stack: then it also checks every index inside the dictionary as the model's
+ * validateProfile does (same rules, same messages), and the write path need not walk it once more.
+ */
+export function checksDictionary(dict: SymbolDictionary): boolean {
+  return !precomputed.has(dict);
 }
 
 /** The ids of `dict` as the decode worker sends them. */
@@ -149,6 +158,11 @@ export class ContentIds {
     return { mappings: Array.from(mappings), functions: Array.from(functions), locations: Array.from(locations), stacks: Array.from(stacks) };
   }
 
+  /**
+   * The ids of every entry of `dict`. A dictionary without precomputed ids is checked on the way
+   * (`checksDictionary`): an index that names no entry, or a line that is not a 64-bit integer, throws
+   * the InputError validateProfile would, before anything derived from it is memoized.
+   */
   forWrite(dict: SymbolDictionary): WriteIds {
     const pre = precomputed.get(dict);
     if (pre !== undefined) return this.adopt(pre, dict);
@@ -191,14 +205,18 @@ export class ContentIds {
     const slots = nl <= this.slotBuf.length ? this.slotBuf : (this.slotBuf = new Int32Array(nl * 2));
     for (let i = 0; i < nl; i++) {
       const l = dict.locations[i]!;
-      const m = l.mapping >= 0 ? mappingEntries[l.mapping]! : undefined;
+      const mi = l.mapping;
+      // `(i >>> 0) === i`: an integer in [0, 2^32), the model's index rule (validate.ts), inline.
+      if (mi !== -1 && ((mi >>> 0) !== mi || mi >= nm)) throw new InputError(`location refers to missing mapping ${mi}`);
+      const m = mi >= 0 ? mappingEntries[mi]! : undefined;
       let e: LocationEntry | undefined;
       // Symbolized frames are identified by their lines, not their address, as in the model.
       if (l.lines.length === 1) {
         const ln = l.lines[0]!;
+        const fi = ln.function;
         const slot = m ? m.slot : 0;
-        if (slot < MAPPING_SLOTS && ln.line >= 0 && Number.isSafeInteger(ln.line * MAPPING_SLOTS)) {
-          const fe = fnEntries[ln.function]!;
+        if ((fi >>> 0) === fi && fi < nf && slot < MAPPING_SLOTS && ln.line >= 0 && Number.isSafeInteger(ln.line) && Number.isSafeInteger(ln.line * MAPPING_SLOTS)) {
+          const fe = fnEntries[fi]!;
           const key = ln.line * MAPPING_SLOTS + slot;
           if (fe.firstKey === key) {
             locations[i] = fe.firstId;
@@ -208,7 +226,7 @@ export class ContentIds {
           e = this.oneLineLocation(fe, ln.line, key, m ? m.id : this.noMapping);
         }
       }
-      e ??= this.otherLocation(l, m ? m.id : this.noMapping, functions);
+      e ??= this.otherLocation(l, m ? m.id : this.noMapping, functions, nf);
       locations[i] = e.id;
       slots[i] = e.slot;
     }
@@ -219,7 +237,7 @@ export class ContentIds {
     const stackStored = new Uint8Array(ns);
     const memo = this.stacksMemo;
     for (let i = 0; i < ns; i++) {
-      const e = this.stackEntry(dict.stacks[i]!, slots, locations);
+      const e = this.stackEntry(dict.stacks[i]!, slots, locations, nl);
       stackWords[2 * i] = memo.low(e);
       stackWords[2 * i + 1] = memo.high(e);
       if (memo.stored(e)) stackStored[i] = 1;
@@ -289,7 +307,13 @@ export class ContentIds {
     return e;
   }
 
-  private otherLocation(l: SymbolDictionary['locations'][number], mapping: Id, functions: readonly Id[]): LocationEntry {
+  private otherLocation(l: SymbolDictionary['locations'][number], mapping: Id, functions: readonly Id[], nFunctions: number): LocationEntry {
+    for (const ln of l.lines) {
+      const f = ln.function;
+      if ((f >>> 0) !== f || f >= nFunctions) throw new InputError(`location refers to missing function ${f}`);
+      // Ids hash the line as a 64-bit integer and stores keep it in one: anything else cannot be stored.
+      if (!(Number.isInteger(ln.line) && Math.abs(ln.line) < 2 ** 63)) throw new InputError(`line number ${ln.line} is not a 64-bit integer`);
+    }
     let key = `${mapping}`;
     if (l.lines.length === 0) key += `@${l.address}`;
     else for (const ln of l.lines) key += `|${functions[ln.function]!}:${ln.line}`;
@@ -304,14 +328,16 @@ export class ContentIds {
   }
 
   /** A stack's memo entry, found by its location slots or added with the model's hash. */
-  private stackEntry(stack: readonly number[], slots: Int32Array, locations: readonly Id[]): number {
+  private stackEntry(stack: readonly number[], slots: Int32Array, locations: readonly Id[], nLocations: number): number {
     const n = stack.length;
-    // One pass over the stack (a fresh array per push) gathers its slots into a buffer that stays in
-    // cache; the memo compares that, not the stack again.
+    // One pass over the stack (a fresh array per push) checks its indices and gathers its slots into
+    // a buffer that stays in cache; the memo compares that, not the stack again.
     const frames = n <= this.frameBuf.length ? this.frameBuf : (this.frameBuf = new Int32Array(n * 2));
     let h = n | 0;
     for (let i = 0; i < n; i++) {
-      const slot = slots[stack[i]!]!;
+      const l = stack[i]!;
+      if ((l >>> 0) !== l || l >= nLocations) throw new InputError(`stack refers to missing location ${l}`);
+      const slot = slots[l]!;
       frames[i] = slot;
       h = Math.imul(h ^ slot, 0x5bd1e995) ^ (h >>> 15);
     }

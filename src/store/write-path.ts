@@ -2,7 +2,7 @@ import type { Id, Labels, Profile, ProfileType, SymbolDictionary } from '../mode
 import { InputError, profileTypeId, seriesId } from '../model/index.js';
 import { validateProfile } from '../model/validate.js';
 import type { WriteIds } from './content-ids.js';
-import { ContentIds } from './content-ids.js';
+import { ContentIds, checksDictionary } from './content-ids.js';
 import { EventLoopSlices } from './event-loop-slices.js';
 import { DEFAULT_COMMIT_PACING } from './engine.js';
 import type { CommitBatch, CommitPacing, Engine, ProfileRow, SeriesRecord, StoredFunction, StoredLocation, StoredMapping, StoredStack, SymbolKind } from './engine.js';
@@ -175,7 +175,10 @@ export class WritePath {
     // Validation walks every sample and frame: a large request starts it on a turn of its own.
     const turn = new EventLoopSlices().beforeStep(profiles.reduce((n, p) => n + p.stacks.length, 0));
     if (turn) await turn;
+    // A dictionary whose ids prepare() computes is checked there, in the same walk (checksDictionary):
+    // validateProfile is told it is checked, and walks only the profile's own fields and samples.
     const checked = new Set<SymbolDictionary>();
+    for (const p of profiles) if (checksDictionary(p.dict)) checked.add(p.dict);
     const oldestMs = this.retentionMs > 0 ? Date.now() - this.retentionMs : -Infinity;
     profiles.forEach((p, n) => {
       try {
@@ -205,11 +208,18 @@ export class WritePath {
     let lastDict: SymbolDictionary | undefined;
     let ids: WriteIds | undefined;
     const known = this.known.stacks;
-    for (const p of profiles) {
+    for (let n = 0; n < profiles.length; n++) {
+      const p = profiles[n]!;
       // The profiles of one request usually share their dictionary (one per pprof or OTLP request).
       if (p.dict !== lastDict || ids === undefined) {
         lastDict = p.dict;
-        ids = this.contentIds.forWrite(p.dict);
+        try {
+          ids = this.contentIds.forWrite(p.dict);
+        } catch (e) {
+          // The dictionary's own check (see write()): the call fails whole, before anything is queued.
+          if (e instanceof InputError) throw new InputError(`profile ${n}: ${e.message}`, e.status);
+          throw e;
+        }
       }
       const turn = slices.beforeStep(p.stacks.length);
       if (turn) await turn;

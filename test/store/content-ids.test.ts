@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SymbolDictionary } from '../../src/model/index.js';
-import { DictionaryBuilder, dictionaryIds } from '../../src/model/index.js';
-import { ContentIds, attachPrecomputedIds, precomputeIds } from '../../src/store/content-ids.js';
+import { DictionaryBuilder, InputError, dictionaryIds } from '../../src/model/index.js';
+import { ContentIds, attachPrecomputedIds, checksDictionary, precomputeIds } from '../../src/store/content-ids.js';
 import { STORED_STACK } from '../../src/store/stored-stacks.js';
 
 describe('ContentIds (the write path\'s memoized dictionaryIds)', () => {
@@ -52,6 +52,43 @@ describe('ContentIds (the write path\'s memoized dictionaryIds)', () => {
     const w = ids.forWrite(goldenDictionary());
     expect(hex(Array.from(w.stacks))).toEqual(golden.stacks);
     expect(Array.from(w.stackWords, (x) => x.toString(16).padStart(8, '0'))).toEqual(golden.stacks.flatMap((s) => [s.slice(8), s.slice(0, 8)]));
+  });
+
+  it('refuses a dictionary whose indices name no entry as validation would, and memoizes nothing wrong from it', () => {
+    const ids = new ContentIds();
+    const good = () => {
+      const b = new DictionaryBuilder();
+      const app = b.mapping('/app', 'b1');
+      const f = b.location(app, 0n, [{ function: b.function('f'), line: 3 }]);
+      const g = b.location(-1, 0n, [{ function: b.function('g'), line: 0 }]);
+      b.stack([f, g]);
+      return b.dict;
+    };
+    const base = good();
+    const withLocation = (change: Record<string, unknown>) => ({ ...base, locations: [{ ...base.locations[0]!, ...change }, base.locations[1]!] });
+    const line = (fn: number, ln: number) => withLocation({ lines: [{ function: fn, line: ln }] });
+    const cases: [SymbolDictionary, RegExp][] = [
+      [{ ...base, stacks: [[0, 2]] }, /missing location 2$/],
+      [{ ...base, stacks: [[0.5]] }, /missing location 0.5$/],
+      [{ ...base, stacks: [[-1]] }, /missing location -1$/],
+      [line(2, 3), /missing function 2$/],
+      [line(0.5, 3), /missing function 0.5$/],
+      [line(0, 2.5), /line number 2.5 is not a 64-bit integer/],
+      [line(0, Number.NaN), /line number NaN/],
+      [withLocation({ mapping: 1 }), /missing mapping 1$/],
+      [withLocation({ mapping: -2 }), /missing mapping -2$/],
+    ];
+    for (const [dict, message] of cases) {
+      expect(checksDictionary(dict)).toBe(true);
+      expect(() => ids.forWrite(dict)).toThrow(InputError);
+      expect(() => ids.forWrite(dict)).toThrow(message);
+    }
+    // What the refused dictionaries taught the memo is still right.
+    for (const d of [good(), good()]) expect(ids.of(d)).toEqual(dictionaryIds(d));
+    // A dictionary with ids from a decode worker is not walked here: the write path validates it as before.
+    const pre = good();
+    attachPrecomputedIds(pre, precomputeIds(new ContentIds(false), pre));
+    expect(checksDictionary(pre)).toBe(false);
   });
 
   it('remembers functions named by sliced strings and lone surrogates, and which stacks are stored', () => {
