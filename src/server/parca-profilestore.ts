@@ -5,6 +5,7 @@ import type { WriteRawRequest } from '../gen/parca/profilestore/v1alpha1/profile
 import { mapRequestErrors } from './connect-request-errors.js';
 import type { ServerContext } from './context.js';
 import { pprofSeries } from './decode-tasks.js';
+import { ownsBody } from './push.js';
 import { tenantOf } from './tenant.js';
 import { writePprofSeries } from './write.js';
 
@@ -22,7 +23,9 @@ export function parcaProfileStoreRoutes(router: ConnectRouter, ctx: ServerContex
   router.service(ProfileStoreService, {
     async writeRaw(req: WriteRawRequest, hc: HandlerContext) {
       const tenant = tenantOf(hc.requestHeader);
-      await writePprofSeries(ctx, tenant, 'parca', req.series.map((series) => pprofSeries(series.labels?.labels ?? [], series.samples)));
+      const series = req.series.map((s) => pprofSeries(s.labels?.labels ?? [], s.samples));
+      // As push.v1 does (push.ts): a body read into a buffer of its own moves to the decode thread uncopied.
+      await writePprofSeries(ctx, tenant, 'parca', series, ownsBody(series, hc.requestHeader));
       return {};
     },
     // A bidi stream handler is an async generator; this one refuses before reading anything.
