@@ -1,6 +1,6 @@
 /**
- * The pprof paths alone through the whole server: `POST /ingest?format=pprof` and push.v1
- * `PusherService/Push` (Connect, protobuf), bench/server-ingest.ts's agent-sized gzipped pprofs, with
+ * The pprof paths alone through the whole server: `POST /ingest?format=pprof`, push.v1
+ * `PusherService/Push` and Parca's `ProfileStoreService/WriteRaw` (Connect, protobuf), bench/server-ingest.ts's agent-sized gzipped pprofs, with
  * the server's CPU per thread and the DuckDB commits each pass made (a figure the host's load does
  * not move: how many writes a group commit gathered).
  *
@@ -16,6 +16,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { create, toBinary } from '@bufbuild/protobuf';
+import { WriteRawRequestSchema } from '../src/gen/parca/profilestore/v1alpha1/profilestore_pb.js';
 import { PushRequestSchema } from '../src/gen/push/v1/push_pb.js';
 import type { CommitCount } from './commit-count.js';
 import { pprofPayloads } from './pprof-payloads.js';
@@ -97,6 +98,13 @@ const pushBody = (i: number, pod: string) =>
       series: [{ labels: [{ name: '__name__', value: 'process_cpu' }, { name: 'service_name', value: 'checkout' }, { name: 'pod', value: `${pod}-${i % 4}` }], samples: [{ rawProfile: payloads[i]! }] }],
     }),
   );
+const writeRawBody = (i: number, pod: string) =>
+  toBinary(
+    WriteRawRequestSchema,
+    create(WriteRawRequestSchema, {
+      series: [{ labels: { labels: [{ name: '__name__', value: 'process_cpu' }, { name: 'service_name', value: 'checkout' }, { name: 'pod', value: `${pod}-${i % 4}` }] }, samples: [{ rawProfile: payloads[i]! }] }],
+    }),
+  );
 const ingest = (pod: string) => (i: number) =>
   fetch(`${url}/ingest?name=checkout.cpu{pod=${pod}-${i % 4}}&format=pprof`, { method: 'POST', body: payloads[i], headers: { 'content-type': 'application/octet-stream' } });
 
@@ -105,6 +113,9 @@ for (let p = 0; p < passes; p++) {
   await pass('POST /ingest', ingest(`ingest${p}`), n, true);
   const bodies = payloads.map((_, i) => pushBody(i, `push${p}`));
   await pass('push.v1', (i) => fetch(`${url}/push.v1.PusherService/Push`, { method: 'POST', body: bodies[i], headers: { 'content-type': 'application/proto' } }), n, true);
+  const raws = payloads.map((_, i) => writeRawBody(i, `parca${p}`));
+  const writeRaw = `${url}/parca.profilestore.v1alpha1.ProfileStoreService/WriteRaw`;
+  await pass('parca WriteRaw', (i) => fetch(writeRaw, { method: 'POST', body: raws[i], headers: { 'content-type': 'application/proto' } }), n, true);
 }
 console.log(`rows per profile ${(rows / n).toFixed(0)}; concurrency ${concurrency}; decode workers ${workers}; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 child.send('stop');
