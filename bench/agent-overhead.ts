@@ -16,7 +16,7 @@
  * Prints a Markdown section for docs/BENCHMARKS.md.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -153,13 +153,20 @@ const compareRoot = process.env.KILN_AGENT_COMPARE_ROOT;
 
 // KILN_AGENT_ARGS="--off-cpu" passes agent flags (the measured defaults otherwise: unwind tables on, off-CPU off).
 const agentArgs = (process.env.KILN_AGENT_ARGS ?? '').split(' ').filter(Boolean);
+// KILN_BENCH_AGENT_STDOUT=<prefix>: each kiln agent's stdout goes to <prefix>-<n> (0 = this checkout's, then
+// the compared ones in order; e.g. with --trace-gc among the flags, V8's line per GC: kind, reason, pause,
+// heap sizes), ignored otherwise.
+const agentStdout = process.env.KILN_BENCH_AGENT_STDOUT;
+let agentsSpawned = 0;
 function agent(name: string, flags: string[], metricsPort: string, root = ROOT) {
+  const stdout = agentStdout ? openSync(`${agentStdout}-${agentsSpawned}`, 'w') : 'ignore';
+  agentsSpawned++;
   return {
     name,
     cmd: `node ${flags.length ? `${flags.join(' ')} ` : ''}${entry} agent --frequency ${hz}${agentArgs.length ? ` ${agentArgs.join(' ')}` : ''}`,
     child: spawn(process.execPath, [...flags, path.join(root, entry), 'agent', '--server', sinkUrl, '--frequency', String(hz), '--metrics-port', metricsPort, '--metrics-host', '127.0.0.1', ...agentArgs], {
       cwd: root,
-      stdio: ['ignore', 'ignore', 'pipe'] as const,
+      stdio: ['ignore', stdout, 'pipe'] as const,
     }),
   };
 }

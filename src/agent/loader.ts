@@ -133,6 +133,8 @@ export class BpfProfiler {
   private readonly links: Ptr[] = [];
   private readonly configFd: number;
   private readonly countersFd: number;
+  private readonly counterKey = Buffer.alloc(4);
+  private counterValue = Buffer.alloc(0);
   readonly generations: readonly [GenerationMaps, GenerationMaps];
   readonly cpus: readonly number[];
   /** Rows of the unwind table array (as sized at load). */
@@ -261,15 +263,17 @@ export class BpfProfiler {
   /** The BPF counters, each summed over CPUs (the `counters` map is per CPU). */
   counters(): BpfCounters {
     const out = {} as BpfCounters;
-    const key = Buffer.alloc(4);
     const cpus = this.bpf.possibleCpus();
     if (cpus < 1) throw new Error(`libbpf could not count the possible CPUs: ${errnoText(-cpus)}`);
-    const value = Buffer.alloc(8 * cpus);
+    // Read each interval: the same buffers every time, and the sums as numbers (a count of samples,
+    // exact below 2^53) rather than BigInts per CPU.
+    if (this.counterValue.length !== 8 * cpus) this.counterValue = Buffer.alloc(8 * cpus);
+    const { counterKey: key, counterValue: value } = this;
     BPF_COUNTERS.forEach((name, i) => {
       key.writeUInt32LE(i);
-      let sum = 0n;
-      if (this.bpf.mapLookupElem(this.countersFd, key, value) === 0) for (let c = 0; c < cpus; c++) sum += value.readBigUInt64LE(c * 8);
-      out[name] = Number(sum);
+      let sum = 0;
+      if (this.bpf.mapLookupElem(this.countersFd, key, value) === 0) for (let c = 0; c < cpus; c++) sum += value.readUInt32LE(c * 8) + value.readUInt32LE(c * 8 + 4) * 0x1_0000_0000;
+      out[name] = sum;
     });
     return out;
   }

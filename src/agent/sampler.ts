@@ -29,10 +29,13 @@ export interface Collected {
 export class Sampler {
   private lastCounters: BpfCounters;
   private readonly countKeys = Buffer.alloc(BATCH * KEY_SIZE);
+  private readonly countKeysView = viewOf(this.countKeys);
   private readonly countValues = Buffer.alloc(BATCH * 8);
+  private readonly countValuesView = viewOf(this.countValues);
   private readonly stackKeys = Buffer.alloc(BATCH * STACK_KEY_SIZE);
+  private readonly stackKeysView = viewOf(this.stackKeys);
   private readonly stackValues = Buffer.alloc(stackBatch(LARGEST_STACK_WORDS) * LARGEST_STACK_WORDS * 8);
-  private readonly stackValuesView = new DataView(this.stackValues.buffer, this.stackValues.byteOffset, this.stackValues.byteLength);
+  private readonly stackValuesView = viewOf(this.stackValues);
   private readonly arena = new StackArena();
 
   constructor(private readonly bpf: BpfProfiler) {
@@ -51,8 +54,11 @@ export class Sampler {
     const maps = this.bpf.generations[old];
     // Counts before stacks: a count's stack was stored before the count was, so it is there to be read.
     const rows: CountRow[] = [];
-    drainMap(this.bpf.lib, maps.counts, { key: KEY_SIZE, value: 8, batch: BATCH }, this.countKeys, this.countValues, (keys, values, i) =>
-      rows.push(decodeRow(keys, i * KEY_SIZE, values.readBigUInt64LE(i * 8))),
+    // Through views: a Buffer's 64-bit read makes four BigInts (two halves, a shift, a sum), a view's one.
+    const keysView = this.countKeysView;
+    const valuesView = this.countValuesView;
+    drainMap(this.bpf.lib, maps.counts, { key: KEY_SIZE, value: 8, batch: BATCH }, this.countKeys, this.countValues, (keys, _values, i) =>
+      rows.push(decodeRow(keys, keysView, i * KEY_SIZE, uint64AsNumber(valuesView, i * 8))),
     );
     // Every stored stack is read and deleted, referenced or not (stacks of dropped samples too), so
     // nothing piles up across intervals. Stacks stay as bytes: a process's stack seen before is found by
@@ -60,10 +66,11 @@ export class Sampler {
     // as numbers — one BigInt per frame was the largest allocation of a steady interval.
     this.arena.reset();
     const stackAt = new Map<bigint, number>();
+    const stackKeysView = this.stackKeysView;
     for (const { fd, words } of maps.stacks) {
       const value = words * 8;
-      drainMap(this.bpf.lib, fd, { key: STACK_KEY_SIZE, value, batch: stackBatch(words) }, this.stackKeys, this.stackValues, (keys, values, i) =>
-        stackAt.set(keys.readBigUInt64LE(i * STACK_KEY_SIZE), this.arena.add(this.stackValuesView, i * value, words)),
+      drainMap(this.bpf.lib, fd, { key: STACK_KEY_SIZE, value, batch: stackBatch(words) }, this.stackKeys, this.stackValues, (_keys, _values, i) =>
+        stackAt.set(stackKeysView.getBigUint64(i * STACK_KEY_SIZE, true), this.arena.add(this.stackValuesView, i * value, words)),
       );
     }
     const stacks = this.arena.take();
@@ -186,16 +193,26 @@ export interface CountRow {
   readonly count: number;
 }
 
-/** Decodes one `struct sample_key` (profile.bpf.c) and its count. */
-export function decodeRow(buf: Buffer, off: number, count: bigint): CountRow {
-  const comm = buf.subarray(off + 24, off + 40);
-  const nul = comm.indexOf(0);
+const viewOf = (b: Buffer) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
+/** An unsigned 64-bit little-endian value as a number, without a BigInt (exact below 2^53: a sample count). */
+function uint64AsNumber(view: DataView, off: number): number {
+  return view.getUint32(off, true) + view.getUint32(off + 4, true) * 0x1_0000_0000;
+}
+
+/**
+ * Decodes one `struct sample_key` (profile.bpf.c) and its count; `view` covers the same bytes as `buf`.
+ * Read in place: one BigInt per stack hash, the comm decoded straight from its bytes (no view object per row).
+ */
+export function decodeRow(buf: Buffer, view: DataView, off: number, count: number): CountRow {
+  let end = off + 24;
+  while (end < off + 40 && buf[end] !== 0) end++;
   return {
-    pid: buf.readUInt32LE(off),
-    kind: buf.readUInt32LE(off + 4) === 1 ? 'off_cpu' : 'cpu',
-    userStack: buf.readBigUInt64LE(off + 8),
-    kernelStack: buf.readBigUInt64LE(off + 16),
-    comm: comm.subarray(0, nul < 0 ? 16 : nul).toString('utf8'),
-    count: Number(count),
+    pid: view.getUint32(off, true),
+    kind: view.getUint32(off + 4, true) === 1 ? 'off_cpu' : 'cpu',
+    userStack: view.getBigUint64(off + 8, true),
+    kernelStack: view.getBigUint64(off + 16, true),
+    comm: buf.toString('utf8', off + 24, end),
+    count,
   };
 }

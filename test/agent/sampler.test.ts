@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeStack, SampledStacks, StackArena, type CountRow } from '../../src/agent/sampler.js';
+import { decodeRow, decodeStack, SampledStacks, StackArena, type CountRow } from '../../src/agent/sampler.js';
 import { ProcSymbolizer } from '../../src/agent/symbolize/symbolizer.js';
 import type { RawSample } from '../../src/agent/types.js';
 import { DictionaryBuilder, frameNames } from '../../src/model/index.js';
@@ -81,6 +81,33 @@ describe('Sampler stacks, decoded when asked for', () => {
     const second = one(0x9_0000_0000n);
     first.samples.forEach((s, i) => expect(s.userAddrs).toEqual(first.many[i]));
     second.samples.forEach((s, i) => expect(s.userAddrs).toEqual(second.many[i]));
+  });
+});
+
+describe('a counts row, decoded in place', () => {
+  /** One `struct sample_key` (profile.bpf.c) at `off` of a batch: pid, kind, user and kernel stack hashes, comm. */
+  function key(buf: Buffer, off: number, k: { pid: number; kind: number; user: bigint; kernel: bigint; comm: Buffer }): void {
+    buf.writeUInt32LE(k.pid, off);
+    buf.writeUInt32LE(k.kind, off + 4);
+    buf.writeBigUInt64LE(k.user, off + 8);
+    buf.writeBigUInt64LE(k.kernel, off + 16);
+    k.comm.copy(buf, off + 24, 0, 16);
+  }
+
+  it('gives each key’s pid, kind, stack hashes (all 64 bits) and comm, whatever the comm’s length', () => {
+    const batch = Buffer.alloc(4 * 40, 0xee); // 0xee: stale bytes of an earlier batch
+    const nul = (s: string) => Buffer.concat([Buffer.from(s), Buffer.alloc(16)]);
+    key(batch, 0, { pid: 4242, kind: 0, user: 0xffff_ffff_ffff_fffen, kernel: 0n, comm: nul('burner') });
+    key(batch, 40, { pid: 7, kind: 1, user: 0x1234_5678_9abc_def0n, kernel: 0x8000_0000_0000_0001n, comm: Buffer.from('sixteen-chars-xx') });
+    key(batch, 80, { pid: 2 ** 31 + 5, kind: 0, user: 1n, kernel: 2n, comm: nul('wörker') });
+    key(batch, 120, { pid: 9, kind: 0, user: 0n, kernel: 3n, comm: Buffer.alloc(16) });
+    const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+    expect([0, 40, 80, 120].map((off, i) => decodeRow(batch, view, off, [1, 2 ** 40, 3, 0][i]!))).toEqual([
+      { pid: 4242, kind: 'cpu', userStack: 0xffff_ffff_ffff_fffen, kernelStack: 0n, comm: 'burner', count: 1 },
+      { pid: 7, kind: 'off_cpu', userStack: 0x1234_5678_9abc_def0n, kernelStack: 0x8000_0000_0000_0001n, comm: 'sixteen-chars-xx', count: 2 ** 40 },
+      { pid: 2 ** 31 + 5, kind: 'cpu', userStack: 1n, kernelStack: 2n, comm: 'wörker', count: 3 },
+      { pid: 9, kind: 'cpu', userStack: 0n, kernelStack: 3n, comm: '', count: 0 },
+    ]);
   });
 });
 

@@ -1,6 +1,8 @@
 import type { Libbpf } from './libbpf.js';
 
 const ENOENT = 2;
+let tokens: [Buffer, Buffer] = [Buffer.alloc(16), Buffer.alloc(16)];
+const count = Buffer.alloc(4);
 
 /**
  * Reads and deletes every entry of a BPF hash map with batch syscalls, calling `row(keys, values, i)`
@@ -17,8 +19,9 @@ export function drainMap(
   row: (keys: Buffer, values: Buffer, i: number) => void,
 ): void {
   let inBatch: Buffer | null = null;
-  let outBatch: Buffer = Buffer.alloc(Math.max(sizes.key, 8));
-  const count = Buffer.alloc(4);
+  // The batch tokens and count are the same few bytes every call (several a second): kept, not allocated.
+  if (tokens[0].length < sizes.key) tokens = [Buffer.alloc(sizes.key), Buffer.alloc(sizes.key)];
+  let outBatch: Buffer = tokens[0];
   for (;;) {
     count.writeUInt32LE(sizes.batch);
     const rc = lib.mapLookupAndDeleteBatch(fd, inBatch, outBatch, keys, values, count);
@@ -26,7 +29,7 @@ export function drainMap(
     const n = count.readUInt32LE();
     for (let i = 0; i < n; i++) row(keys, values, i);
     if (rc === -ENOENT || n === 0) return;
-    const next: Buffer = inBatch ?? Buffer.alloc(outBatch.length);
+    const next: Buffer = inBatch ?? tokens[1];
     inBatch = outBatch;
     outBatch = next;
   }

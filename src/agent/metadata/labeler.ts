@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { LABEL_LIMITS, SERVICE_NAME, isValidLabelName, labelsFrom, sanitizeLabelName, type Labels } from '../../model/index.js';
 import { relabel, type RelabelRule } from '../../model/relabel.js';
 import { LruCache } from '../lru.js';
-import { readStartTime, readStat } from '../symbolize/proc-maps.js';
+import { readStat, vouchedStartTime } from '../symbolize/proc-maps.js';
 import type { ProcessLabeler } from '../types.js';
 import { ContainerNameResolver, type ContainerNames } from './container-names.js';
 import type { PodContainerMeta, PodIndex } from './pod-index.js';
@@ -50,14 +50,17 @@ export class MetadataLabeler implements ProcessLabeler {
     const podsVersion = this.options.pods?.version ?? 0;
     const cached = this.cache.get(pid);
     // The start time tells a reused pid apart (the agent's interval may know it without a read: proc-maps.ts).
-    const start = readStartTime(pid, this.procRoot);
+    // Read, the stat serves below too: outside a oneStatReadEach pass a second readStat would read it again.
+    const vouched = vouchedStartTime(pid);
+    const firstStat = vouched === undefined ? readStat(pid, this.procRoot) : undefined;
+    const start = vouched ?? firstStat?.startTime;
     // An exited process (no start time) keeps what was read while it lived.
     const same = cached !== undefined && (start === undefined || start === cached.info.startTime);
     // A process may rename itself after start (node's process.title, nginx and postgres workers): a
     // different name from the kernel means its /proc facts are read again.
     const renamed = same && comm !== '' && comm !== cached.info.comm;
     if (same && !renamed && cached.podsVersion === podsVersion) return cached.labels;
-    const stat = start === undefined ? undefined : readStat(pid, this.procRoot);
+    const stat = start === undefined ? undefined : (firstStat ?? readStat(pid, this.procRoot));
     // Renamed and still running: read it again; renamed and gone: what was read, under its new name.
     const info = !same ? readProcessInfo(pid, this.procRoot, stat) : !renamed ? cached.info : stat !== undefined ? readProcessInfo(pid, this.procRoot, stat) : { ...cached.info, comm };
     const labels = this.compute(info, comm);

@@ -288,7 +288,12 @@ function readStatNow(pid: number, procRoot: string): ProcStat | undefined {
 
 /** Start time in clock ticks since boot (field 22 of /proc/PID/stat): tells a reused pid apart. */
 export function readStartTime(pid: number, procRoot = '/proc'): string | undefined {
-  return vouched?.(pid) ?? readStat(pid, procRoot)?.startTime;
+  return vouchedStartTime(pid) ?? readStat(pid, procRoot)?.startTime;
+}
+
+/** The start time the current oneStatReadEach pass vouches for (no read), undefined otherwise. */
+export function vouchedStartTime(pid: number): string | undefined {
+  return vouched?.(pid);
 }
 
 /** The pid as the process's own pid namespace numbers it (last NSpid entry): JITs name perf maps by it. */
