@@ -14,6 +14,8 @@ import { ProcSymbolizer } from './symbolize/symbolizer.js';
 import { startUnwinding, type Unwinding } from './unwind/index.js';
 import { PythonCodeReader } from './python/code.js';
 import { PythonProcesses } from './python/process.js';
+import { V8Processes } from './v8/process.js';
+import { V8FrameReader } from './v8/reader.js';
 import { JvmPerfMaps } from './jvm/perf-maps.js';
 import type { ProcessLabeler, Symbolizer } from './types.js';
 import { processCpuSeconds } from './process-cpu.js';
@@ -50,11 +52,16 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
   const metrics = new AgentMetrics();
   // CPython frames are named from code objects once the BPF side knows the interpreters (below).
   let pythonCode: PythonCodeReader | undefined;
+  // So are node's JavaScript frames, from V8's SharedFunctionInfos (v8/reader.ts).
+  let v8Code: V8FrameReader | undefined;
   // HotSpot JIT frames: a JVM whose JIT code is unnamed is asked to write its perf map (jvm/perf-maps.ts).
   const jvm = config.jvmPerfMap ? new JvmPerfMaps({ log }) : undefined;
   const symbolizer =
     parts.symbolizer ??
-    new ProcSymbolizer({ python: { frame: (pid, code, instr) => pythonCode?.frame(pid, code, instr) }, onUnnamedJit: jvm && ((pid, known) => jvm.unnamed(pid, known)) });
+    new ProcSymbolizer({
+      python: { frame: (pid, code, instr) => pythonCode?.frame(pid, code, instr) },
+      v8: { frame: (pid, sfi) => v8Code?.frame(pid, sfi) },
+      onUnnamedJit: jvm && ((pid, known) => jvm.unnamed(pid, known)) });
   // Read before the pod watch starts: an unreadable token file must stop startup with nothing running
   // (a started watch would keep the process alive after the error).
   const bearerToken = readBearerToken(config.bearerTokenFile);
@@ -127,10 +134,12 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
   // CPython processes are recognised as they load, and their frames read in BPF from the thread state.
   const python = new PythonProcesses(bpf.lib, bpf.mapFd('py_procs'));
   pythonCode = new PythonCodeReader(python);
+  const v8 = config.v8Frames ? new V8Processes(bpf.lib, bpf.mapFd('v8_procs'), (pid) => v8Code?.forget(pid)) : undefined;
+  if (v8) v8Code = new V8FrameReader(v8);
   const unwinding: Unwinding | undefined = config.unwindTables
     ? startUnwinding(bpf, {
         wanted: (pid) => labeler.labels(pid, '').length > 0,
-        extensions: [python],
+        extensions: v8 ? [python, v8] : [python],
         onPoll: (cpuSeconds, lateMs) => {
           metrics.stageCpu.inc({ stage: 'unwind_tables' }, cpuSeconds);
           metrics.timerFired(lateMs);
@@ -157,6 +166,8 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
       cpu = now;
     };
     const { samples, counterDeltas } = await sampler.collect();
+    // V8 names read in earlier intervals are checked again before this one uses them.
+    v8Code?.nextInterval();
     stage('read');
     const t0 = performance.now();
     const window = { startMs: windowStart, endMs: Date.now() };
@@ -199,7 +210,7 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
     metrics.relabelDropped.inc(built.droppedSamples);
     if (unwinding) for (const pid of built.keptPids) unwinding.tables.keep(pid);
     metrics.processes.set(built.profiles.length);
-    metrics.recordSymbolizer({ ...symbolizer.stats(), ...jvm?.stats(), ...dictionary.stats() });
+    metrics.recordSymbolizer({ ...symbolizer.stats(), ...jvm?.stats(), ...v8Code?.stats(), ...dictionary.stats() });
     if (unwinding) metrics.recordUnwindTables(unwinding.stats());
     exporter.submit(built.profiles, window);
     stage('encode');

@@ -43,6 +43,8 @@ export interface AgentConfig {
   readonly adaptiveBudget: number | undefined;
   /** Ask HotSpot JVMs (JDK 17+) for their JIT symbol map through the attach socket (default on). */
   readonly jvmPerfMap: boolean;
+  /** Name node's JavaScript frames from V8's heap (SharedFunctionInfo read per frame in BPF; default on). */
+  readonly v8Frames: boolean;
 }
 
 export const DEFAULTS: AgentConfig = {
@@ -67,6 +69,7 @@ export const DEFAULTS: AgentConfig = {
   adaptive: false,
   adaptiveBudget: undefined,
   jvmPerfMap: true,
+  v8Frames: true,
 };
 
 /**
@@ -105,6 +108,7 @@ const YAML_KEYS: Record<string, keyof RawSettings> = {
   adaptive: 'adaptive',
   adaptive_budget: 'adaptiveBudget',
   jvm_perf_map: 'jvmPerfMap',
+  v8_frames: 'v8Frames',
 };
 
 export function readConfigFile(path: string): RawSettings {
@@ -175,6 +179,7 @@ export function resolveConfig(file: RawSettings, flags: RawSettings): AgentConfi
     adaptive: bool(raw.adaptive, 'adaptive') ?? d.adaptive,
     adaptiveBudget: int(raw.adaptiveBudget, 'adaptive-budget', 1, 1_000_000) ?? d.adaptiveBudget,
     jvmPerfMap: bool(raw.jvmPerfMap, 'jvm-perf-map') ?? d.jvmPerfMap,
+    v8Frames: bool(raw.v8Frames, 'v8-frames') ?? d.v8Frames,
   };
 }
 

@@ -101,7 +101,9 @@ struct sample_key {
 };
 
 /* Frames leaf first; `len` of them are valid (the walker does not zero the tail). A CPython frame has
- * bit 63 set: bits 47–62 the instruction index, bits 0–46 the code object's address (python.ts).
+ * bit 63 set: bits 47–62 the instruction index, bits 0–46 the code object's address (python.ts). A V8
+ * JavaScript frame has bit 63 set too, bits 47–62 zero, and bits 0–46 its SharedFunctionInfo's tagged
+ * address, whose bit 0 is always set (a heap object's tag), where a code object's never is (v8/frames.ts).
  * The count comes first so that a stored stack of n words is the first n words of this one; one spare
  * slot past the last frame keeps a masked index (& 127) inside the value for the verifier. */
 struct stack {
@@ -112,6 +114,7 @@ struct stack {
 /* An off-CPU sample's only kernel frame: bit 63 | syscall number, below the kernel half (syscalls.ts). */
 #define SYSCALL_FRAME (1ULL << 63)
 #define PY_ADDR_MASK ((1ULL << 47) - 1)
+#define V8_FRAME_TAG (1ULL << 63)
 
 /* Sizes are defaults; the loader sets max_entries from its flags before load. */
 #define COUNTS_MAP(name)                      \
@@ -203,7 +206,7 @@ struct {
 /* A process the walker has not seen loaded (no `procs` entry) is reported here. */
 
 /* Flags of a process the agent has loaded (struct proc_info in unwind.h). */
-enum { PROC_TABLES = 1, PROC_PYTHON = 2 };
+enum { PROC_TABLES = 1, PROC_PYTHON = 2, PROC_V8 = 4 };
 
 /* What the agent should look at: pid → EV_* bits, and how many samples asked (the agent loads the
  * busiest processes first). Drained by the agent every 100 ms. */

@@ -146,6 +146,32 @@ struct {
   __type(value, struct py_proc);
 } py_procs SEC(".maps");
 
+/* ---- V8 (mirrored by src/agent/v8/process.ts) ---- */
+
+/*
+ * A node process (or one mapping libnode) whose JavaScript frames the walker names: V8 keeps a frame
+ * pointer in every frame of its own code, and a JavaScript frame holds its JSFunction and its context at
+ * fixed slots below it (the binary's v8dbg_off_fp_* post-mortem constants); a typed frame (stub, entry,
+ * exit…) holds a frame-type marker, an even small integer, where the context is a tagged pointer (odd).
+ * Frames checked: those in JIT code (outside every file mapping) and in V8's embedded builtins, where the
+ * interpreter's entry and bytecode handlers run interpreted functions. Such a frame's word becomes the
+ * function's SharedFunctionInfo (V8_FRAME_TAG; one 8-byte heap read): shared by every closure of the
+ * function, and allocated in V8's old space, which a garbage collection compacts far less often than the
+ * young space where most JSFunctions are born.
+ */
+struct v8_proc {
+  u64 code_start; /* V8's embedded builtins in the process (runtime addresses); 0, 0: none known */
+  u64 code_end;
+  s32 fp_function; /* v8dbg_off_fp_function (−16); the context slot is the next word (v8dbg_off_fp_context) */
+  u32 shared;      /* v8dbg_class_JSFunction__shared__SharedFunctionInfo: offset in the object */
+};
+struct {
+  __uint(type, MAP_TYPE_HASH);
+  __uint(max_entries, 4096);
+  __type(key, u32);
+  __type(value, struct v8_proc);
+} v8_procs SEC(".maps");
+
 /* ---- the walk ---- */
 
 struct walk {
@@ -171,6 +197,12 @@ struct walk {
   u32 py_span; /* bytes of a frame read at once (py_frame_span) */
   u32 win_len;  /* bytes of user stack held in the window (stack_read), from win_lo */
   u64 win_lo;
+  u64 v8_start, v8_end; /* struct v8_proc */
+  s32 v8_fp_function;
+  u32 v8_shared;
+  u32 v8;         /* a V8 process: its JavaScript frames are named (v8_frame) */
+  u32 in_gap;     /* the current range is a gap between mappings (JIT code), not a mapping */
+  u32 emitted;    /* this step wrote the current frame's word (the last in the buffer) */
   struct py_offsets off;
 };
 
@@ -283,6 +315,7 @@ INLINE void find_mapping_in(struct walk *w, struct proc_info *pi, u64 at) {
   w->rows = 0;
   w->map_start = 0;
   w->map_end = MAX_USER_PC;
+  w->in_gap = 1;
   if (!pi) return;
   u32 lo = 0, hi = pi->count;
   if (hi > MAX_MAPPINGS) hi = MAX_MAPPINGS;
@@ -307,6 +340,7 @@ INLINE void find_mapping_in(struct walk *w, struct proc_info *pi, u64 at) {
   w->map_start = m->start;
   w->map_end = m->end;
   w->map_bias = m->bias;
+  w->in_gap = 0;
   if (m->first == NEED_TABLE) {
     struct table_request req = {.pid = w->pid, .start = m->start};
     u32 one = 1;
@@ -345,8 +379,23 @@ INLINE int fp_step(struct walk *w, struct stack_window *win) {
   return 0;
 }
 
+/*
+ * The frame just written, if V8 code runs it (JIT code or the embedded builtins) and it is a JavaScript
+ * frame: its word becomes its function's SharedFunctionInfo. bp is that frame's own frame pointer here
+ * (V8 code always keeps one); a leaf caught before its frame is set up is named as its caller.
+ */
+INLINE void v8_frame(struct walk *w, struct stack_window *win, struct stack *buf, u64 at) {
+  if (!w->in_gap && (at < w->v8_start || at >= w->v8_end)) return;
+  u64 slots[2]; /* the JSFunction, then the context or a frame-type marker */
+  if (w->bp < MIN_USER_PC || stack_read(w, win, slots, w->bp + (s64)w->v8_fp_function, 16) < 0) return;
+  u64 fn = slots[0], sfi = 0;
+  if (!(slots[1] & 1) || !(fn & 1) || fn < MIN_USER_PC || fn >= MAX_USER_PC) return;
+  if (read_u64(&sfi, fn - 1 + (w->v8_shared & 0xfff)) < 0 || !(sfi & 1) || sfi < MIN_USER_PC || sfi >= MAX_USER_PC) return;
+  buf->ips[(w->n - 1) & 127] = V8_FRAME_TAG | (sfi & PY_ADDR_MASK);
+}
+
 /* One native step: from (pc, sp, bp) of a frame to its caller's. Returns 1 when the walk ends. */
-INLINE int native_step(struct walk *w, struct stack_window *win) {
+INLINE int native_step(struct walk *w, struct stack_window *win, struct stack *buf) {
   u64 at = w->leaf ? w->pc : w->pc - 1; /* a return address points after the call */
   w->leaf = 0;
   if (!w->tables) return fp_step(w, win);
@@ -356,6 +405,7 @@ INLINE int native_step(struct walk *w, struct stack_window *win) {
     PHASE(tf, PH_FIND_MAPPING);
     PHASE_COUNT(N_FIND_MAPPING, 1);
   }
+  if (w->v8 && w->emitted && w->n > 0) v8_frame(w, win, buf, at);
   struct unwind_row *r = find_row(w, at - w->map_bias);
   PHASE(tf, PH_FIND_ROW);
   PHASE_COUNT(N_FIND_ROW, 1);
@@ -522,14 +572,16 @@ __attribute__((noinline)) int walk_step(struct walk *w) {
     return 1;
   }
   /* The eval loop's own frame gives way to the Python frames it is running. */
+  w->emitted = 0;
   if (w->py_frame != 0 && w->pc >= w->py_eval_start && w->pc < w->py_eval_end) {
     w->py_emitting = !py_emit(w, buf);
   } else if (!(w->py_last && w->py_frame != 0 && w->pc >= w->py_interp_start && w->pc < w->py_interp_end)) {
     buf->ips[w->n & 127] = w->pc;
     w->n++;
     w->py_last = 0;
+    w->emitted = 1;
   }
-  return native_step(w, win);
+  return native_step(w, win, buf);
 }
 
 /* Python frames left when the native walk ended early are kept, outermost last. */
@@ -659,6 +711,16 @@ INLINE u32 walk_user(struct task_struct *task, u32 pid, struct stack *buf, struc
       w.py_frame = py_current_frame(py, task);
       PHASE(t, PH_PY_STATE);
       PHASE_COUNT(N_PY_SAMPLES, 1);
+    }
+  }
+  if (flags & PROC_V8) {
+    struct v8_proc *v8 = map_lookup_elem(&v8_procs, &pid);
+    if (v8) {
+      w.v8 = 1;
+      w.v8_start = v8->code_start;
+      w.v8_end = v8->code_end;
+      w.v8_fp_function = v8->fp_function;
+      w.v8_shared = v8->shared;
     }
   }
   PHASE(t, PH_PROCS);

@@ -12,6 +12,7 @@ import { findMapping, isFileBacked, readMaps, readNamespacePid, readStartTime, t
 import { SymbolTable } from './symbol-table.js';
 import { isSyscallFrame, syscallFrameName } from './syscalls.js';
 import { isPythonFrame, pythonFrameParts } from '../python/code.js';
+import { isV8Frame, v8FrameFunction } from '../v8/frames.js';
 import { loadOwnVdso, VDSO_MAPPING, type VdsoImage } from './vdso.js';
 
 export interface ProcSymbolizerOptions {
@@ -42,7 +43,9 @@ export interface ProcSymbolizerOptions {
   /** An exited process unseen this long is forgotten; a symbol table unused this long is dropped. */
   readonly idleEvictMs?: number;
   /** Names CPython frames (python/code.ts); without it they keep their code object's address. */
-  readonly python?: { frame(pid: number, code: number, instr: number): { name: string; file: string; line: number } | undefined };
+  readonly python?: { frame(pid: number, code: number, instr: number): InterpreterFrame | undefined };
+  /** Names V8 JavaScript frames (v8/reader.ts); without it they keep their SharedFunctionInfo's address. */
+  readonly v8?: { frame(pid: number, sfi: number): InterpreterFrame | undefined };
   /**
    * Told of JIT code no perf map names yet, with the process's snapshot (the agent asks a HotSpot JVM
    * to write its map: jvm/perf-maps.ts, which tells a JVM by the snapshot's mappings).
@@ -54,6 +57,15 @@ export interface ProcSymbolizerOptions {
 export const JIT_MAPPING = '[jit]';
 /** Mapping name of CPython frames (read from the interpreter's frame chain in BPF). */
 export const PYTHON_MAPPING = '[python]';
+/** Mapping name of V8 JavaScript frames (their function read from the frame in BPF). */
+export const V8_MAPPING = '[v8]';
+
+/** A frame an interpreter's own objects name: function, file and line (0: unknown). */
+export interface InterpreterFrame {
+  readonly name: string;
+  readonly file: string;
+  readonly line: number;
+}
 const UNKNOWN_MAPPING = '[unknown]';
 const EMPTY_TABLE = new SymbolTable([]);
 const KALLSYMS_RELOAD_MS = 60_000;
@@ -200,9 +212,12 @@ export class ProcSymbolizer implements Symbolizer {
       let named = 0;
       let keep = true;
       for (let i = 0; i < locations.length; i++) {
+        const raw = user[i]!;
+        // A V8 frame's name holds for one interval (its object may move): its stacks are resolved each time.
+        if (isPythonFrame(raw) && isV8Frame(raw)) keep = false;
         if (b.dict.locations[locations[i]!]!.lines.length > 0) named++;
         // A CPython frame without a name is looked up again next interval (its code object was not complete).
-        else if (isPythonFrame(user[i]!)) keep = false;
+        else if (isPythonFrame(raw)) keep = false;
       }
       const memo = this.memoOf(b);
       if (keep) memo.keepStack(memo.process(this.processOf(pid)), hash, { stack, depth: user.length, leaf: user[0]!, named });
@@ -241,6 +256,10 @@ export class ProcSymbolizer implements Symbolizer {
     for (let i = 0; i < user.length; i++) {
       const raw = user[i]!;
       if (isPythonFrame(raw)) {
+        if (isV8Frame(raw)) {
+          out.push(this.v8Frame(pid, raw, b));
+          continue;
+        }
         let loc = frames.pythonFrame(raw);
         if (loc === undefined) {
           loc = this.pythonFrame(pid, raw, b);
@@ -270,7 +289,7 @@ export class ProcSymbolizer implements Symbolizer {
   private framesAfterExit(proc: ProcessSnapshot, user: bigint[], out: number[], b: DictionaryBuilder): number[] {
     const unknown = b.mapping(UNKNOWN_MAPPING);
     for (const raw of user) {
-      if (isPythonFrame(raw)) out.push(this.pythonFrame(proc.pid, raw, b));
+      if (isPythonFrame(raw)) out.push(isV8Frame(raw) ? this.v8Frame(proc.pid, raw, b) : this.pythonFrame(proc.pid, raw, b));
       else {
         this.counters.frames++;
         out.push(b.location(unknown, raw, []));
@@ -365,12 +384,21 @@ export class ProcSymbolizer implements Symbolizer {
 
   /** A CPython frame (code object + instruction, read in BPF): qualified name, file and line. */
   private pythonFrame(pid: number, raw: bigint, b: DictionaryBuilder): number {
-    this.counters.frames++;
     const { code, instr } = pythonFrameParts(raw);
-    const f = this.options.python?.frame(pid, code, instr);
-    if (!f) return b.location(b.mapping(PYTHON_MAPPING), BigInt(code), []);
+    return this.interpreterFrame(PYTHON_MAPPING, code, this.options.python?.frame(pid, code, instr), b);
+  }
+
+  /** A V8 JavaScript frame (its SharedFunctionInfo, read in BPF): function name, script and first line. */
+  private v8Frame(pid: number, raw: bigint, b: DictionaryBuilder): number {
+    const sfi = v8FrameFunction(raw);
+    return this.interpreterFrame(V8_MAPPING, sfi, this.options.v8?.frame(pid, sfi), b);
+  }
+
+  private interpreterFrame(mapping: string, address: number, f: InterpreterFrame | undefined, b: DictionaryBuilder): number {
+    this.counters.frames++;
+    if (!f) return b.location(b.mapping(mapping), BigInt(address), []);
     this.counters.symbolized++;
-    return b.location(b.mapping(PYTHON_MAPPING), BigInt(code), [{ function: b.function(f.name, '', f.file), line: f.line }]);
+    return b.location(b.mapping(mapping), BigInt(address), [{ function: b.function(f.name, '', f.file), line: f.line }]);
   }
 
   private userFrame(proc: ProcessSnapshot, addr: bigint, leaf: boolean, b: DictionaryBuilder, memo: FrameMemo): number {

@@ -1,0 +1,242 @@
+import type { V8Constants } from './constants.js';
+
+/** Reads `length` bytes of a process's memory at `addr`; undefined when not all are readable. */
+export type ReadMemory = (addr: number, length: number) => Buffer | undefined;
+
+/** Why a frame has no name (counted by the agent, kiln_agent_v8_frames_total{outcome}). */
+export type V8Outcome = 'named' | 'not_function' | 'read_error' | 'no_script';
+
+export interface V8FunctionInfo {
+  readonly name: string;
+  readonly file: string;
+  /** 1-based line where the function starts; 0 when not known. */
+  readonly line: number;
+}
+
+/** Longest name or file read (characters); longer ones are cut. */
+const MAX_CHARS = 1024;
+/** Cons strings nest; a name built by concatenation rarely goes deeper. */
+const MAX_DEPTH = 8;
+/** ScopeInfo: names of fewer context locals than this are inlined (kScopeInfoMaxInlinedLocalNamesSize). */
+const MAX_INLINED_LOCAL_NAMES = 75;
+/** ScopeFlags bits (scope-info.tq, V8 9–12): receiver_variable, has_saved_class_variable, function_variable, has_inferred_function_name. */
+const RECEIVER_SHIFT = 7;
+const SAVED_CLASS_VARIABLE = 1 << 10;
+const FUNCTION_VARIABLE_SHIFT = 12;
+const INFERRED_NAME = 1 << 14;
+/** VariableAllocationInfo: NONE, STACK, CONTEXT, UNUSED. */
+const ALLOC_STACK = 1;
+const ALLOC_CONTEXT = 2;
+/** Bytes of a SharedFunctionInfo read at once: its map, name or scope info and script. */
+export const SFI_HEAD_BYTES = 48;
+/** Line ends read to find a line (a script of more lines gives none). */
+const MAX_LINE_ENDS = 1 << 20;
+/** Longest script source read to count its lines when V8 has not (a longer one gives no line). */
+export const MAX_SOURCE_CHARS = 1 << 20;
+
+/** Line ends of script sources already counted, by `source address:length` (v8/reader.ts bounds it). */
+export interface LineEndsCache {
+  get(key: string): Int32Array | undefined;
+  set(key: string, ends: Int32Array): void;
+}
+
+/**
+ * Walks V8 heap objects of another process through `read`, with the layout of the binary's post-mortem
+ * constants (x86_64, 8-byte tagged values, no pointer compression). Every step checks the object's
+ * type from its map: memory reused since the sample gives no name rather than a wrong one.
+ */
+export class V8Heap {
+  constructor(
+    private readonly c: V8Constants,
+    private readonly read: ReadMemory,
+    private readonly lineEnds?: LineEndsCache,
+  ) {}
+
+  /** A tagged word: a heap object's address (tag removed), or undefined for a Smi or nonsense. */
+  private object(tagged: bigint): number | undefined {
+    if ((tagged & BigInt(this.c.heapObjectTagMask)) !== BigInt(this.c.heapObjectTag)) return undefined;
+    const addr = Number(tagged) - this.c.heapObjectTag;
+    return addr > 0x1000 && addr < 2 ** 47 ? addr : undefined;
+  }
+
+  private word(addr: number, off: number): bigint | undefined {
+    return this.read(addr + off, 8)?.readBigUInt64LE(0);
+  }
+
+  private smi(word: bigint | undefined): number | undefined {
+    if (word === undefined || (word & 1n) !== 0n) return undefined;
+    return Number(BigInt.asIntN(64, word) >> BigInt(this.c.smiShift + 1));
+  }
+
+  /** The instance type of the object at `addr` (from its map). */
+  typeOf(addr: number): number | undefined {
+    const map = this.object(this.word(addr, this.c.mapOffset) ?? 0n);
+    if (map === undefined) return undefined;
+    return this.read(map + this.c.mapInstanceType, 2)?.readUInt16LE(0);
+  }
+
+  /** The first bytes of a SharedFunctionInfo, when `sfi` (tagged) is one: what re-validation compares. */
+  sfiHead(sfi: number): Buffer | undefined {
+    const addr = this.object(BigInt(sfi));
+    if (addr === undefined || this.typeOf(addr) !== this.c.typeSharedFunctionInfo) return undefined;
+    return this.read(addr, SFI_HEAD_BYTES);
+  }
+
+  /** Name, file and first line of the function of a SharedFunctionInfo whose head was just read. */
+  functionOf(head: Buffer): { outcome: V8Outcome; info?: V8FunctionInfo } {
+    const nameOrScope = this.object(head.readBigUInt64LE(this.c.sfiNameOrScopeInfo));
+    let name: string | undefined = '';
+    let start = -1;
+    if (nameOrScope !== undefined) {
+      const type = this.typeOf(nameOrScope);
+      if (type === undefined) return { outcome: 'read_error' };
+      if (type === this.c.typeScopeInfo) {
+        const scope = this.scopeInfo(nameOrScope);
+        if (!scope) return { outcome: 'read_error' };
+        ({ name, start } = scope);
+      } else if (type < this.c.firstNonstringType) name = this.string(nameOrScope, 0);
+      else return { outcome: 'not_function' };
+      if (name === undefined) return { outcome: 'read_error' };
+    }
+    const script = this.object(head.readBigUInt64LE(this.c.sfiScriptOrDebugInfo));
+    if (script === undefined || this.typeOf(script) !== this.c.typeScript) return { outcome: 'no_script', info: { name: name || '(anonymous)', file: '', line: 0 } };
+    const fileObj = this.object(this.word(script, this.c.scriptName) ?? 0n);
+    const fileType = fileObj === undefined ? undefined : this.typeOf(fileObj);
+    const file = fileObj !== undefined && fileType !== undefined && fileType < this.c.firstNonstringType ? (this.string(fileObj, 0) ?? '') : '';
+    const line = start >= 0 ? this.lineOf(script, start) : 0;
+    return { outcome: 'named', info: { name: name || '(anonymous)', file, line } };
+  }
+
+  /**
+   * A compiled function's ScopeInfo: its name (function_variable_info's, else the inferred one) and its
+   * start position (position_info), found past the flag-dependent slots before them.
+   */
+  private scopeInfo(addr: number): { name: string | undefined; start: number } | undefined {
+    const slot = (i: number) => this.word(addr, this.c.taggedSize * (1 + i));
+    const flags = this.smi(slot(0));
+    const locals = this.smi(slot(this.c.scopeInfoContextLocals));
+    if (flags === undefined || locals === undefined || locals < 0 || locals > 1 << 16) return undefined;
+    // The locals' names, inlined, or past MAX_INLINED_LOCAL_NAMES one slot holding a hash table of them; then their infos.
+    let i = this.c.scopeInfoFirstVars + (locals < MAX_INLINED_LOCAL_NAMES ? locals : 1) + locals;
+    if (flags & SAVED_CLASS_VARIABLE) i++;
+    const receiver = (flags >> RECEIVER_SHIFT) & 3;
+    if (receiver === ALLOC_STACK || receiver === ALLOC_CONTEXT) i++;
+    let name: string | undefined;
+    if ((flags >> FUNCTION_VARIABLE_SHIFT) & 3) {
+      name = this.stringAt(slot(i));
+      i += 2;
+    }
+    if (flags & INFERRED_NAME) {
+      if (!name) name = this.stringAt(slot(i));
+      i++;
+    }
+    // position_info (start, end) follows for function scopes.
+    const start = this.smi(slot(i)) ?? -1;
+    return { name: name ?? '', start };
+  }
+
+  /** The string a tagged slot points to; undefined when it is not a string. */
+  private stringAt(tagged: bigint | undefined): string | undefined {
+    const addr = tagged === undefined ? undefined : this.object(tagged);
+    if (addr === undefined) return undefined;
+    const type = this.typeOf(addr);
+    return type !== undefined && type < this.c.firstNonstringType ? this.string(addr, 0) : undefined;
+  }
+
+  /** A string of any representation but external (sequential, cons, thin, sliced), at most MAX_CHARS long. */
+  string(addr: number, depth: number, maxChars = MAX_CHARS): string | undefined {
+    if (depth > MAX_DEPTH) return undefined;
+    const c = this.c;
+    const type = this.typeOf(addr);
+    if (type === undefined || (type & c.isNotStringMask) !== 0) return undefined;
+    const length = this.read(addr + c.stringLength, 4)?.readInt32LE(0);
+    if (length === undefined || length < 0) return undefined;
+    const n = Math.min(length, maxChars);
+    const oneByte = (type & c.stringEncodingMask) === c.oneByteStringTag;
+    switch (type & c.stringRepresentationMask) {
+      case c.seqStringTag: {
+        if (n === 0) return '';
+        const data = this.read(addr + (oneByte ? c.seqOneByteChars : c.seqTwoByteChars), oneByte ? n : 2 * n);
+        return data && (oneByte ? data.toString('latin1') : data.toString('utf16le'));
+      }
+      case c.consStringTag: {
+        const first = this.object(this.word(addr, c.consFirst) ?? 0n);
+        const second = this.object(this.word(addr, c.consSecond) ?? 0n);
+        if (first === undefined || second === undefined) return undefined;
+        const a = this.string(first, depth + 1, n);
+        if (a === undefined) return undefined;
+        if (a.length >= n) return a.slice(0, n);
+        const b = this.string(second, depth + 1, n - a.length);
+        return b === undefined ? undefined : (a + b).slice(0, n);
+      }
+      case c.thinStringTag: {
+        const actual = this.object(this.word(addr, c.thinActual) ?? 0n);
+        return actual === undefined ? undefined : this.string(actual, depth + 1, n);
+      }
+      case c.slicedStringTag: {
+        const parent = this.object(this.word(addr, c.slicedParent) ?? 0n);
+        const offset = this.smi(this.word(addr, c.slicedOffset));
+        if (parent === undefined || offset === undefined) return undefined;
+        if (offset < 0) return undefined;
+        const whole = this.string(parent, depth + 1, offset + n);
+        return whole?.slice(offset, offset + n);
+      }
+      default:
+        return undefined; // external: its characters are outside the heap, behind a C++ object
+    }
+  }
+
+  /**
+   * The 1-based line of a source position: from the script's line ends when V8 has computed them (an
+   * error's stack trace, the inspector), else by counting the source's newlines once per script.
+   */
+  private lineOf(script: number, position: number): number {
+    const ends = this.object(this.word(script, this.c.scriptLineEnds) ?? 0n);
+    if (ends === undefined || this.typeOf(ends) !== this.c.typeFixedArray) return this.lineFromSource(script, position);
+    const length = this.smi(this.word(ends, this.c.fixedArrayLength));
+    if (length === undefined || length <= 0 || length > MAX_LINE_ENDS) return 0;
+    const data = this.read(ends + this.c.fixedArrayData, length * 8);
+    if (!data) return 0;
+    const offsets = new Int32Array(length);
+    for (let i = 0; i < length; i++) offsets[i] = this.smi(data.readBigUInt64LE(i * 8)) ?? 0;
+    return lineAt(offsets, position);
+  }
+
+  private lineFromSource(script: number, position: number): number {
+    const source = this.object(this.word(script, this.c.scriptSource) ?? 0n);
+    if (source === undefined || !this.lineEnds) return 0;
+    const length = this.read(source + this.c.stringLength, 4)?.readInt32LE(0);
+    if (length === undefined || length <= 0 || length > MAX_SOURCE_CHARS || position > length) return 0;
+    const key = `${source}:${length}`;
+    let ends = this.lineEnds.get(key);
+    if (!ends) {
+      const text = this.string(source, 0, MAX_SOURCE_CHARS);
+      if (text === undefined || text.length !== length) return 0;
+      ends = newlines(text);
+      this.lineEnds.set(key, ends);
+    }
+    return lineAt(ends, position);
+  }
+}
+
+/** Offsets of each newline of a source. */
+export function newlines(source: string): Int32Array {
+  let count = 0;
+  for (let i = source.indexOf('\n'); i >= 0; i = source.indexOf('\n', i + 1)) count++;
+  const ends = new Int32Array(count);
+  let j = 0;
+  for (let i = source.indexOf('\n'); i >= 0; i = source.indexOf('\n', i + 1)) ends[j++] = i;
+  return ends;
+}
+
+/** The 1-based line holding `position`, given the offsets of the source's newlines. */
+export function lineAt(ends: Int32Array, position: number): number {
+  let lo = 0;
+  let hi = ends.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ends[mid]! < position) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo + 1;
+}

@@ -1,0 +1,130 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import { LruCache } from '../lru.js';
+import { SFI_HEAD_BYTES, V8Heap, type LineEndsCache, type V8FunctionInfo, type V8Outcome } from './heap.js';
+import type { V8Process } from './process.js';
+
+/**
+ * Names V8 frames: the BPF walker records a JavaScript frame as its function's SharedFunctionInfo
+ * (address, tagged); the agent reads that object from the process's memory (/proc/PID/mem) — name (a
+ * string, or in a compiled function's ScopeInfo), script name (the file) and, when V8 has computed its
+ * script's line ends, the line the function starts on.
+ *
+ * A garbage collection may move a SharedFunctionInfo and put another object where it was, so a name is
+ * trusted for one interval only: in the next, the object's first words are read again (one read) and
+ * the name kept only if they are unchanged (same map, same name or scope info, same script); anything
+ * else is read afresh, and an address that no longer holds a SharedFunctionInfo gives no name.
+ */
+interface Known {
+  readonly head: Buffer;
+  readonly info: V8FunctionInfo | undefined;
+  checked: number;
+}
+
+/** Functions remembered, over all processes (≈ 0.3 KiB each with their strings). */
+const MAX_FUNCTIONS = 8192;
+/** Open /proc/PID/mem files kept between reads. */
+const MAX_FILES = 32;
+/** Newline offsets of script sources kept (4 bytes each: 4 MiB at most). */
+const MAX_LINE_ENDS = 1 << 20;
+
+export class V8FrameReader {
+  private readonly known = new LruCache<string, Known>(MAX_FUNCTIONS);
+  private readonly files = new LruCache<number, number>(MAX_FILES, undefined, (_pid, fd) => closeQuietly(fd));
+  private readonly sources = new LruCache<string, Int32Array>(MAX_LINE_ENDS, (ends) => 1 + ends.length);
+  private interval = 0;
+  /** Frames looked up, by outcome (named, not_function, read_error, no_script) and how (read, revalidated, cached). */
+  readonly outcomes: Record<V8Outcome, number> = { named: 0, not_function: 0, read_error: 0, no_script: 0 };
+  reads = 0;
+  revalidations = 0;
+
+  constructor(
+    private readonly processes: { of(pid: number): V8Process | undefined },
+    private readonly procRoot = '/proc',
+  ) {}
+
+  /** Counters for the agent's metrics (kiln_agent_symbolizer{stat="v8_…"}), totals since start. */
+  stats(): Record<string, number> {
+    const o = this.outcomes;
+    return {
+      v8Named: o.named,
+      v8NotFunction: o.not_function,
+      v8ReadErrors: o.read_error,
+      v8NoScript: o.no_script,
+      v8Reads: this.reads,
+      v8Revalidations: this.revalidations,
+      v8Functions: this.known.size,
+    };
+  }
+
+  /** A new interval: names read before are checked again before their next use. */
+  nextInterval(): void {
+    this.interval++;
+  }
+
+  /** A process gone: its memory file is closed (its names stay until pushed out). */
+  forget(pid: number): void {
+    const fd = this.files.peek(pid);
+    if (fd !== undefined) {
+      this.files.delete(pid);
+      closeQuietly(fd);
+    }
+  }
+
+  frame(pid: number, sfi: number): V8FunctionInfo | undefined {
+    const key = `${pid}:${sfi}`;
+    const k = this.known.get(key);
+    if (k && k.checked === this.interval) return k.info;
+    const proc = this.processes.of(pid);
+    if (!proc) return k?.info;
+    const lines: LineEndsCache = { get: (key) => this.sources.get(`${pid}:${key}`), set: (key, ends) => this.sources.set(`${pid}:${key}`, ends) };
+    const heap = new V8Heap(proc.constants, (addr, length) => this.readMem(pid, addr, length), lines);
+    if (k) {
+      this.revalidations++;
+      const head = this.readMem(pid, sfi - proc.constants.heapObjectTag, SFI_HEAD_BYTES);
+      if (head?.equals(k.head)) {
+        k.checked = this.interval;
+        return k.info;
+      }
+    }
+    this.reads++;
+    const head = heap.sfiHead(sfi);
+    if (!head) {
+      this.outcomes.not_function++;
+      this.known.delete(key);
+      return undefined;
+    }
+    const { outcome, info } = heap.functionOf(head);
+    this.outcomes[outcome]++;
+    // A read that failed midway (an object being moved) is tried again at the next use.
+    if (outcome === 'read_error') this.known.delete(key);
+    else this.known.set(key, { head, info, checked: this.interval });
+    return info;
+  }
+
+  private readMem(pid: number, addr: number, length: number): Buffer | undefined {
+    if (!(addr > 0) || !Number.isSafeInteger(addr)) return undefined;
+    let fd = this.files.get(pid);
+    if (fd === undefined) {
+      try {
+        fd = openSync(`${this.procRoot}/${pid}/mem`, 'r');
+      } catch {
+        return undefined;
+      }
+      this.files.set(pid, fd);
+    }
+    const b = Buffer.allocUnsafe(length);
+    try {
+      return readSync(fd, b, 0, length, addr) === length ? b : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    /* already closed */
+  }
+}
