@@ -12,7 +12,7 @@
  * cores − 1; 0 decodes on the event loop, as before the pool), to compare the two.
  */
 import { fork } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,58 +22,30 @@ import { RowsEncoder, rowsRequestBody } from '../src/agent/exporter-rows.js';
 import { encodePprofGzip } from '../src/formats/pprof.js';
 import { PushRequestSchema } from '../src/gen/push/v1/push_pb.js';
 import { INTERVAL_MS, ServiceModel, profileTimes } from './store-data.js';
+import { threadCpuSeconds } from './thread-cpu.js';
 
 /**
- * BENCH_THREADS=1: the server's CPU per thread, from /proc/self/task/N/stat (Linux only): `main`, and
+ * BENCH_THREADS=1: the server's CPU per thread in ms (bench/thread-cpu.ts, Linux only): `main`, and
  * the others by thread id (V8's platform threads, libuv's pool where DuckDB's statements run, the
  * decode workers: the busiest in a pprof pass is the decode worker).
  */
 function threadCpuMs(): Record<string, number> {
-  const tick = 10; // ms per clock tick (USER_HZ 100)
-  const out: Record<string, number> = {};
-  for (const t of readdirSync('/proc/self/task')) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
-    } catch {
-      continue; // the thread ended
-    }
-    // Every thread of node 20 is named "node": the others are told apart by their thread id.
-    const name = t === String(process.pid) ? 'main' : `tid ${t}`;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) * tick;
-  }
-  return out;
+  const seconds = threadCpuSeconds((tid) => `tid ${tid}`);
+  return Object.fromEntries(Object.entries(seconds).map(([name, s]) => [name, Math.round(s * 1000)]));
 }
 
 /**
  * BENCH_COUNTS=1: what the server did in each pass, counts the host's load does not move — DuckDB
- * commits, appender closes and flushes, statements run (SQL text or prepared), appenders created, and the
- * bytes the main thread's JS heap allocated (used heap now − then + what every GC freed, from
- * v8.GCProfiler). Read with the CPU at each 'cpu' message, so a pass's counts are a difference.
+ * commits, appender closes and chunks, statements run (SQL text or prepared), appenders created
+ * (bench/duckdb-counts.ts), and the bytes the main thread's JS heap allocated (used heap now − then +
+ * what every GC freed, from v8.GCProfiler). Read with the CPU at each 'cpu' message, so a pass's counts are a difference.
  */
 type ServerCounts = Record<string, number>;
 async function countServerWork(): Promise<() => ServerCounts> {
-  const duck = await import('@duckdb/node-api');
-  const v8 = await import('node:v8');
-  const { DuckDBEngine } = await import('../src/store/duckdb/duckdb-engine.js');
+  const { countDuckDBCalls } = await import('./duckdb-counts.js');
   const counts: ServerCounts = { commits: 0, 'commit profiles': 0, 'appender closes': 0, 'appender chunks': 0, 'appenders created': 0, 'SQL runs': 0, 'prepared runs': 0 };
-  const wrap = <T extends object>(proto: T, name: keyof T & string, count: (self: T, args: unknown[]) => void) => {
-    const f = proto[name] as unknown as (...a: unknown[]) => unknown;
-    (proto as Record<string, unknown>)[name] = function (this: T, ...args: unknown[]) {
-      count(this, args);
-      return f.apply(this, args);
-    };
-  };
-  wrap(DuckDBEngine.prototype, 'commit', (_s, [batch]) => {
-    counts.commits!++;
-    counts['commit profiles']! += (batch as { profiles: unknown[] }).profiles.length;
-  });
-  wrap(duck.DuckDBAppender.prototype, 'closeSync', () => counts['appender closes']!++);
-  wrap(duck.DuckDBAppender.prototype, 'appendDataChunk', () => counts['appender chunks']!++);
-  wrap(duck.DuckDBConnection.prototype, 'createAppender', () => counts['appenders created']!++);
-  wrap(duck.DuckDBConnection.prototype, 'run', () => counts['SQL runs']!++);
-  wrap(duck.DuckDBPreparedStatement.prototype, 'run', () => counts['prepared runs']!++);
+  countDuckDBCalls(counts);
+  const v8 = await import('node:v8');
   let freed = 0;
   let gcs = 0;
   let profiler = new v8.GCProfiler();

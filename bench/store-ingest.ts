@@ -21,7 +21,8 @@ import { parseArgs } from 'node:util';
 import type { Profile } from '../src/model/index.js';
 import { DuckDBEngine, EngineStore } from '../src/store/index.js';
 import { BENCH_END_MS, DEFAULT_SHAPE, RAW_SAMPLES_PER_PROFILE, ServiceModel, profileTimes } from './store-data.js';
-import { countStoreWork, threadCpuSeconds } from './store-work.js';
+import { countStoreWork } from './store-work.js';
+import { threadCpuSeconds } from './thread-cpu.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -3,17 +3,14 @@
  * (BENCH_COUNTS=1): DuckDB commits and the profiles and sample rows each held, appenders created,
  * closed and their chunks, statements run (SQL text, prepared), bytes the write-ahead log grew by and
  * the checkpoints that emptied it (the WAL file's size read after each commit: a drop is a checkpoint),
- * and the main thread's GCs and their pauses.
- * Plus every thread's CPU (bench/proc-threads.ts, Linux).
+ * and the main thread's GCs and their pauses. The DuckDB calls are counted by bench/duckdb-counts.ts.
  */
 import { statSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
-import * as duck from '@duckdb/node-api';
-import { DuckDBEngine } from '../src/store/duckdb/duckdb-engine.js';
-import type { CommitBatch } from '../src/store/engine.js';
-import { sampleThreads } from './proc-threads.js';
+import { countDuckDBCalls } from './duckdb-counts.js';
+import type { Counts } from './duckdb-counts.js';
 
-export type WorkCounts = Record<string, number>;
+export type WorkCounts = Counts;
 
 function walBytes(file: string): number {
   try {
@@ -38,37 +35,15 @@ export function countStoreWork(walFile: string): () => WorkCounts {
     'WAL bytes': 0,
     checkpoints: 0,
   };
-  const wrap = <T extends object>(proto: T, name: keyof T & string, count: (args: unknown[]) => void) => {
-    const f = proto[name] as unknown as (...a: unknown[]) => unknown;
-    (proto as Record<string, unknown>)[name] = function (this: T, ...args: unknown[]) {
-      count(args);
-      return f.apply(this, args);
-    };
-  };
   let wal = walBytes(walFile);
-  const commit = DuckDBEngine.prototype.commit;
-  DuckDBEngine.prototype.commit = async function (this: DuckDBEngine, batch: CommitBatch) {
-    c.commits!++;
-    c['commit profiles']! += batch.profiles.length;
-    for (const p of batch.profiles) c['commit rows']! += p.stackIds.length;
-    await commit.call(this, batch);
+  countDuckDBCalls(c, () => {
     const now = walBytes(walFile);
     if (now < wal) {
       c.checkpoints!++;
       c['WAL bytes']! += now;
     } else c['WAL bytes']! += now - wal;
     wal = now;
-  };
-  // The binding's calls each count goes up on.
-  const calls: [object, string, string][] = [
-    [duck.DuckDBConnection.prototype, 'createAppender', 'appenders created'],
-    [duck.DuckDBAppender.prototype, 'closeSync', 'appender closes'],
-    [duck.DuckDBAppender.prototype, 'appendDataChunk', 'appender chunks'],
-    [duck.DuckDBAppender.prototype, 'flushSync', 'appender flushes'],
-    [duck.DuckDBConnection.prototype, 'run', 'SQL runs'],
-    [duck.DuckDBPreparedStatement.prototype, 'run', 'prepared runs'],
-  ];
-  for (const [proto, method, count] of calls) wrap(proto, method as never, () => c[count]!++);
+  });
   // Every GC of the main thread's heap, and the wall time it paused (PerformanceObserver's 'gc' entries).
   let gcs = 0;
   let gcMs = 0;
@@ -80,11 +55,4 @@ export function countStoreWork(walFile: string): () => WorkCounts {
   });
   observer.observe({ entryTypes: ['gc'] });
   return () => ({ ...c, GCs: gcs, 'GC ms': Math.round(gcMs) });
-}
-
-/** CPU seconds of each thread of this process so far: `main`, the others by name and thread id. */
-export function threadCpuSeconds(): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [tid, t] of sampleThreads(process.pid)) out[tid === process.pid ? 'main' : `${t.comm} ${tid}`] = t.cpuS;
-  return out;
 }
