@@ -25,12 +25,17 @@ async function filesOf(serverUrl: string, pid: number, name: string): Promise<st
 }
 
 describe('proof: a Node process WITHOUT --perf-basic-prof, its frames read from V8 (real eBPF agent, real server)', () => {
-  it('names the JS functions with their file and splits their CPU 70/30', { timeout: 90_000 }, async () => {
+  // JIT code (optimised and baseline), then with --jitless every call interpreted: V8's interpreter
+  // runs in its embedded builtins, inside node's own file mapping, where the walker also looks.
+  it.each([
+    ['', [BURN_JS, '22']],
+    [' in the interpreter only (--jitless)', ['--jitless', BURN_JS, '16']],
+  ])('names the JS functions with their file and splits their CPU 70/30%s', { timeout: 90_000 }, async (_, args) => {
     requireBpf();
     const bin = readV8Binary(process.execPath);
     expect(bin, `${process.execPath} lacks V8's post-mortem constants (v8dbg_* symbols): its JavaScript frames cannot be named`).toBeDefined();
-    server = await startTestServer();
-    const workload = await profileWorkload(server.url, process.execPath, [BURN_JS, '22']);
+    server ??= await startTestServer();
+    const workload = await profileWorkload(server.url, process.execPath, args);
 
     const folded = await foldedForPid(server.url, workload.pid);
     expect(folded.size, 'the server has no profile for the node pid').toBeGreaterThan(0);

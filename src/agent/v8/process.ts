@@ -33,12 +33,13 @@ export class V8Processes implements ProcessExtension {
     private readonly lib: Libbpf,
     private readonly v8ProcsFd: number,
     private readonly onDetach?: (pid: number) => void,
+    private readonly procRoot = '/proc',
   ) {}
 
   attach(pid: number, binaries: readonly MappedBinary[]): number {
     for (const mb of binaries) {
       if (!V8_BINARY.test(path.basename(mb.binary.path))) continue;
-      const bin = this.binaryOf(mb);
+      const bin = this.binaryOf(pid, mb);
       if (!bin) continue;
       this.key.writeUInt32LE(pid);
       const value = Buffer.alloc(V8_PROC_BYTES);
@@ -66,17 +67,22 @@ export class V8Processes implements ProcessExtension {
     return this.byPid.get(pid);
   }
 
-  private binaryOf(mb: MappedBinary): V8Binary | null {
+  private binaryOf(pid: number, mb: MappedBinary): V8Binary | null {
     const cached = this.binaries.get(mb.binary.symbolsKey);
     if (cached !== undefined) return cached;
-    let found: V8Binary | null = null;
-    try {
-      found = readV8Binary(mb.binary.openPath) ?? null;
-    } catch {
-      found = null;
+    // Through this process first: the binary's own path is the one of the process that first mapped
+    // it, which may have exited since (then unreadable, which must not mark node as lacking constants).
+    for (const file of [`${this.procRoot}/${pid}/root${mb.mapping.path}`, mb.binary.openPath]) {
+      let found: V8Binary | undefined;
+      try {
+        found = readV8Binary(file);
+      } catch {
+        continue;
+      }
+      if (!found) this.withoutConstants++;
+      this.binaries.set(mb.binary.symbolsKey, found ?? null);
+      return found ?? null;
     }
-    if (!found) this.withoutConstants++;
-    this.binaries.set(mb.binary.symbolsKey, found);
-    return found;
+    return null;
   }
 }
