@@ -28,7 +28,9 @@ const MAX_FILES = 32;
 const MAX_LINE_ENDS = 1 << 20;
 
 export class V8FrameReader {
-  private readonly known = new LruCache<string, Known>(MAX_FUNCTIONS);
+  /** By process, then SharedFunctionInfo address: a hit costs two Map lookups (no key string); past MAX_FUNCTIONS all are dropped. */
+  private readonly known = new Map<number, Map<number, Known>>();
+  private knownCount = 0;
   private readonly files = new LruCache<number, number>(MAX_FILES, undefined, (_pid, fd) => closeQuietly(fd));
   private readonly sources = new LruCache<string, Int32Array>(MAX_LINE_ENDS, (ends) => 1 + ends.length);
   private interval = 0;
@@ -52,7 +54,7 @@ export class V8FrameReader {
       v8NoScript: o.no_script,
       v8Reads: this.reads,
       v8Revalidations: this.revalidations,
-      v8Functions: this.known.size,
+      v8Functions: this.knownCount,
     };
   }
 
@@ -61,8 +63,10 @@ export class V8FrameReader {
     this.interval++;
   }
 
-  /** A process gone: its memory file is closed (its names stay until pushed out). */
+  /** A process gone: its memory file is closed and its names dropped (its memory can no longer be read to re-check them). */
   forget(pid: number): void {
+    this.knownCount -= this.known.get(pid)?.size ?? 0;
+    this.known.delete(pid);
     const fd = this.files.peek(pid);
     if (fd !== undefined) {
       this.files.delete(pid);
@@ -71,8 +75,7 @@ export class V8FrameReader {
   }
 
   frame(pid: number, sfi: number): V8FunctionInfo | undefined {
-    const key = `${pid}:${sfi}`;
-    const k = this.known.get(key);
+    const k = this.known.get(pid)?.get(sfi);
     if (k && k.checked === this.interval) return k.info;
     const proc = this.processes.of(pid);
     if (!proc) return k?.info;
@@ -90,15 +93,31 @@ export class V8FrameReader {
     const head = heap.sfiHead(sfi);
     if (!head) {
       this.outcomes.not_function++;
-      this.known.delete(key);
+      this.drop(pid, sfi);
       return undefined;
     }
     const { outcome, info } = heap.functionOf(head);
     this.outcomes[outcome]++;
     // A read that failed midway (an object being moved) is tried again at the next use.
-    if (outcome === 'read_error') this.known.delete(key);
-    else this.known.set(key, { head, info, checked: this.interval });
+    if (outcome === 'read_error') this.drop(pid, sfi);
+    else this.keep(pid, sfi, { head, info, checked: this.interval });
     return info;
+  }
+
+  private keep(pid: number, sfi: number, k: Known): void {
+    let perPid = this.known.get(pid);
+    if (!perPid?.has(sfi) && ++this.knownCount > MAX_FUNCTIONS) {
+      // Bounded the simple way: everything is read again as it is met (a few reads each).
+      this.known.clear();
+      this.knownCount = 1;
+      perPid = undefined;
+    }
+    if (!perPid) this.known.set(pid, (perPid = new Map()));
+    perPid.set(sfi, k);
+  }
+
+  private drop(pid: number, sfi: number): void {
+    if (this.known.get(pid)?.delete(sfi)) this.knownCount--;
   }
 
   private readMem(pid: number, addr: number, length: number): Buffer | undefined {
