@@ -7,6 +7,9 @@ export class LruCache<K, V> {
   // A Map iterates in insertion order; re-inserting on access keeps the least recent first.
   private readonly entries = new Map<K, { value: V; weight: number }>();
   private totalWeight = 0;
+  /** The most recently used key while it is in: asking for it again moves nothing (a lookup per frame asks the same table in a row). */
+  private newest: K | undefined;
+  private hasNewest = false;
   evictions = 0;
 
   constructor(
@@ -29,8 +32,13 @@ export class LruCache<K, V> {
   get(key: K): V | undefined {
     const e = this.entries.get(key);
     if (e === undefined) return undefined;
-    this.entries.delete(key);
-    this.entries.set(key, e);
+    // Re-inserting leaves a deleted slot in the Map's table, which grows and rehashes as they pile up.
+    if (!this.hasNewest || this.newest !== key) {
+      this.entries.delete(key);
+      this.entries.set(key, e);
+      this.newest = key;
+      this.hasNewest = true;
+    }
     return e.value;
   }
 
@@ -51,6 +59,8 @@ export class LruCache<K, V> {
     }
     const weight = Math.max(1, this.weigh(value));
     this.entries.set(key, { value, weight });
+    this.newest = key;
+    this.hasNewest = true;
     this.totalWeight += weight;
     // Evict oldest first, but never the entry just added: a single oversized value is still usable.
     for (const [k, e] of this.entries) {
@@ -66,6 +76,7 @@ export class LruCache<K, V> {
     const e = this.entries.get(key);
     if (e === undefined) return false;
     this.entries.delete(key);
+    if (this.hasNewest && this.newest === key) this.forgetNewest();
     this.totalWeight -= e.weight;
     return true;
   }
@@ -81,6 +92,12 @@ export class LruCache<K, V> {
 
   clear(): void {
     this.entries.clear();
+    this.forgetNewest();
     this.totalWeight = 0;
+  }
+
+  private forgetNewest(): void {
+    this.newest = undefined;
+    this.hasNewest = false;
   }
 }

@@ -27,6 +27,38 @@ describe('LruCache', () => {
     expect(c.weight).toBe(0);
   });
 
+  it('keeps the same order as a plain list would, through repeated reads of the newest entry, deletes and clears', () => {
+    // Reference: a list, least recent first; a read or a write moves the key to the end.
+    const bound = 4;
+    const c = new LruCache<number, number>(bound);
+    let list: number[] = [];
+    let seed = 7;
+    // The high bits of the generator: its low bits repeat every few steps.
+    const next = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 16) % 8;
+    for (let step = 0; step < 3000; step++) {
+      const key = next();
+      const op = next();
+      if (op < 4) {
+        // reads: often the newest entry again, as frames of one binary in a row do
+        const k = op < 2 && list.length > 0 ? list[list.length - 1]! : key;
+        const had = list.includes(k);
+        expect(c.get(k) !== undefined).toBe(had);
+        if (had) list = [...list.filter((x) => x !== k), k];
+      } else if (op < 7) {
+        c.set(key, key);
+        list = [...list.filter((x) => x !== key), key];
+        if (list.length > bound) list = list.slice(list.length - bound);
+      } else if (step % 97 === 0) {
+        c.clear();
+        list = [];
+      } else {
+        expect(c.delete(key)).toBe(list.includes(key));
+        list = list.filter((x) => x !== key);
+      }
+      expect(c.keys()).toEqual(list);
+    }
+  });
+
   it('refuses a bound that is not positive', () => {
     expect(() => new LruCache(0)).toThrow(/positive/);
   });
