@@ -41,6 +41,7 @@ export function agentCommand(): Command {
     .addOption(new Option('--adaptive', 'keep a per-node sample budget and move it toward processes whose profiles change (default: off)'))
     .addOption(new Option('--adaptive-budget <n>', 'the node\'s samples per second with --adaptive (default: frequency × CPUs / 2)'))
     .addOption(new Option('--no-jvm-perf-map', 'do not ask HotSpot JVMs (JDK 17+) to write their JIT symbol map through the attach socket (default: on)'))
+    .addOption(new Option('--no-v8-frames', 'do not name node\'s JavaScript frames from V8\'s heap (default: on)'))
     .addOption(new Option('--unwind-table-size <n>', `rows of the BPF unwind table shared by every binary, 8 bytes each (default: ${DEFAULTS.unwindTableSize})`))
 
     .addHelpText(
@@ -77,6 +78,7 @@ export function agentCommand(): Command {
           adaptive: opts.adaptive,
           adaptiveBudget: opts.adaptiveBudget,
           jvmPerfMap: opts.jvmPerfMap === false ? false : undefined,
+          v8Frames: opts.v8Frames === false ? false : undefined,
         };
         const agent = await startAgent(resolveConfig(file, flags));
         await new Promise<void>((resolve) => {
