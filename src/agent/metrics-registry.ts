@@ -209,6 +209,8 @@ function familyHeader(name: string, help: string, type: string): string {
 function seriesKey<L extends string>(names: readonly L[], labels: LabelValues<L> | undefined): string {
   if (names.length === 0) return '';
   if (!labels) throw new Error(`labels ${names.join(', ')} are required`);
+  // One label (most of the agent's series, updated every poll and interval): the value is the key, no array or join.
+  if (names.length === 1) return String(labels[names[0]!] ?? '');
   return names.map((n) => String(labels[n] ?? '')).join('\u0000');
 }
 
