@@ -9,6 +9,8 @@ import { ResourceSchema } from '../../src/gen/opentelemetry/proto/resource/v1/re
 import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { ALL_TIME, CPU, querier } from './helpers.js';
+import { answer, cpuTimes } from './limits-cpu.js';
+import type { Answer } from './limits-cpu.js';
 import { otlpRequest } from './limits-otlp-payloads.js';
 
 /**
@@ -33,6 +35,12 @@ function post(body: Uint8Array | string, headers: Record<string, string> = {}): 
   return fetch(`${srv.url}/v1development/profiles`, { method: 'POST', body, headers: { 'content-type': type, ...headers } });
 }
 
+/** A protobuf answer: `status`, and the message in the Status' bytes. */
+function refusedWith(a: Answer, status: number, message: RegExp): void {
+  expect(a.status, a.text.slice(0, 300)).toBe(status);
+  expect(a.text).toMatch(message);
+}
+
 async function refused(res: Response, status: number, message: RegExp): Promise<void> {
   const text = await res.text();
   expect(res.status, text).toBe(status);
@@ -51,13 +59,12 @@ describe('OTLP decode-time limits', () => {
 
   it('600 000 samples in one profile (gzipped OTLP/HTTP protobuf) → 413 naming max_samples_per_profile, in under a second', async () => {
     const body = gzipSync(otlpRequest({ samples: 600_000 }));
-    const t = performance.now();
-    const res = await post(body, { 'content-encoding': 'gzip', accept: 'application/json' });
-    const ms = performance.now() - t;
-    expect(res.headers.get('content-type')).toContain('protobuf');
-    expect(res.status).toBe(413);
-    expect(Buffer.from(await res.arrayBuffer()).toString('latin1')).toMatch(/more than 500000 samples.*max_samples_per_profile/);
-    expect(ms).toBeLessThan(1000);
+    const cpu = await cpuTimes(3, async () => answer(await post(body, { 'content-encoding': 'gzip', accept: 'application/json' })), (a) => {
+      expect(a.type).toContain('protobuf');
+      refusedWith(a, 413, /more than 500000 samples.*max_samples_per_profile/);
+    });
+    // Seconds of CPU time (limits-cpu.ts): the cheapest of three, as a first request also compiles the path.
+    expect(Math.min(...cpu)).toBeLessThan(1000);
     expect(await storedTotal()).toBe(accepted);
   });
 
@@ -68,10 +75,12 @@ describe('OTLP decode-time limits', () => {
   });
 
   it('OTLP/JSON with 1 000 001 samples, or a string table of 1 000 001 entries → 413 from its text, before JSON.parse builds it', async () => {
-    const samples = `{"resourceProfiles":[{"scopeProfiles":[{"profiles":[{"samples":[${'{"values":["1"]},'.repeat(1_000_000)}{}]}]}]}]}`;
-    const t = performance.now();
-    await refused(await post(gzipSync(samples), { 'content-type': 'application/json', 'content-encoding': 'gzip' }), 413, /more than 1000000 samples.*max_samples_per_request/);
-    expect(performance.now() - t).toBeLessThan(2000);
+    const samples = gzipSync(`{"resourceProfiles":[{"scopeProfiles":[{"profiles":[{"samples":[${'{"values":["1"]},'.repeat(1_000_000)}{}]}]}]}]}`);
+    const cpu = await cpuTimes(3, async () => answer(await post(samples, { 'content-type': 'application/json', 'content-encoding': 'gzip' })), (a) => {
+      expect(a.status, a.text.slice(0, 300)).toBe(413);
+      expect((JSON.parse(a.text) as { message: string }).message).toMatch(/more than 1000000 samples.*max_samples_per_request/);
+    });
+    expect(Math.min(...cpu)).toBeLessThan(2000);
     // Strings holding brackets, quotes and keys' names are strings: only the table's own entries count.
     const strings = `{"dictionary":{"string_table":[${'"a{[\\"samples\\":[{",'.repeat(1_000_000)}""]}}`;
     await refused(await post(gzipSync(strings), { 'content-type': 'application/json', 'content-encoding': 'gzip' }), 413, /more than 1000000 entries.*max_symbols_per_request/);
@@ -96,12 +105,11 @@ describe('OTLP decode-time limits', () => {
   });
 
   it('a dictionary of 1 000 001 (empty) locations → 413 naming max_symbols_per_request, before it is parsed', async () => {
-    const t = performance.now();
-    const res = await post(gzipSync(otlpRequest({ samples: 1, extraLocations: 1_000_000 })), { 'content-encoding': 'gzip' });
-    expect(res.status).toBe(413);
-    expect(Buffer.from(await res.arrayBuffer()).toString('latin1')).toMatch(/symbol tables hold more than 1000000 entries.*max_symbols_per_request/);
-    // Parsed, these would take ≈ 2.5 s and 190 MiB on this machine before any later check.
-    expect(performance.now() - t).toBeLessThan(2000);
+    const body = gzipSync(otlpRequest({ samples: 1, extraLocations: 1_000_000 }));
+    const cpu = await cpuTimes(3, async () => answer(await post(body, { 'content-encoding': 'gzip' })), (a) => refusedWith(a, 413, /symbol tables hold more than 1000000 entries.*max_symbols_per_request/));
+    // Parsed, these take ≈ 190 MiB and 1.2–1.5 s of CPU on this machine before any later check (measured
+    // with the wire check removed); refused from the wire, 30–70 ms at load 25–37.
+    expect(Math.min(...cpu)).toBeLessThan(500);
     expect(await storedTotal()).toBe(accepted);
   });
 
