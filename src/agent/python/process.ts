@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Libbpf } from '../bpf/libbpf.js';
 import { LruCache } from '../lru.js';
 import { withElf } from '../symbolize/elf.js';
-import { PROC_PYTHON, type MappedBinary, type ProcessExtension } from '../unwind/process-tables.js';
+import { PROC_PYTHON, readMappedBinary, type MappedBinary, type ProcessExtension } from '../unwind/process-tables.js';
 import { NONE, PY_OFFSETS, type PyOffsets } from './offsets.js';
 
 /**
@@ -43,13 +43,14 @@ export class PythonProcesses implements ProcessExtension {
   constructor(
     private readonly lib: Libbpf,
     private readonly pyProcsFd: number,
+    private readonly procRoot = '/proc',
   ) {}
 
   attach(pid: number, binaries: readonly MappedBinary[]): number {
     for (const mb of binaries) {
       const m = PYTHON_BINARY.exec(path.basename(mb.binary.path));
       if (!m) continue;
-      const bin = this.binaryOf(mb, `${m[1]}.${m[2]}`);
+      const bin = this.binaryOf(pid, mb, `${m[1]}.${m[2]}`);
       if (!bin) continue;
       const offsets = PY_OFFSETS[bin.version];
       if (!offsets) {
@@ -77,28 +78,30 @@ export class PythonProcesses implements ProcessExtension {
   }
 
   /** _PyRuntime and the eval loop in the binary's own addresses; null when it is not an interpreter. */
-  private binaryOf(mb: MappedBinary, nameVersion: string): PythonBinary | null {
+  private binaryOf(pid: number, mb: MappedBinary, nameVersion: string): PythonBinary | null {
     const cached = this.binaries.get(mb.binary.symbolsKey);
     if (cached !== undefined) return cached;
-    let found: PythonBinary | null = null;
-    try {
-      found = withElf(mb.binary.openPath, (elf) => {
-        const syms = elf.namedSymbols(new Set(['_PyRuntime', '_PyEval_EvalFrameDefault', 'Py_Version']));
-        const runtime = syms.get('_PyRuntime');
-        const evalLoop = syms.get('_PyEval_EvalFrameDefault');
-        if (!runtime || !evalLoop) return null;
-        // 3.11+ state their version in Py_Version (0x030B02F0 for 3.11.2); the file name says it otherwise.
-        const v = syms.get('Py_Version');
-        const bytes = v ? elf.readAtVaddr(v.value, 4) : undefined;
-        const hex = bytes?.readUInt32LE(0);
-        const version = hex ? `${hex >>> 24}.${(hex >>> 16) & 0xff}` : nameVersion;
-        return { version, runtime: runtime.value, evalStart: evalLoop.value, evalEnd: evalLoop.value + Math.max(evalLoop.size, 1) };
-      });
-    } catch {
-      found = null;
-    }
-    this.binaries.set(mb.binary.symbolsKey, found);
-    return found;
+    const read = readMappedBinary(
+      pid,
+      mb,
+      (file) =>
+        withElf(file, (elf): PythonBinary | null => {
+          const syms = elf.namedSymbols(new Set(['_PyRuntime', '_PyEval_EvalFrameDefault', 'Py_Version']));
+          const runtime = syms.get('_PyRuntime');
+          const evalLoop = syms.get('_PyEval_EvalFrameDefault');
+          if (!runtime || !evalLoop) return null;
+          // 3.11+ state their version in Py_Version (0x030B02F0 for 3.11.2); the file name says it otherwise.
+          const v = syms.get('Py_Version');
+          const bytes = v ? elf.readAtVaddr(v.value, 4) : undefined;
+          const hex = bytes?.readUInt32LE(0);
+          const version = hex ? `${hex >>> 24}.${(hex >>> 16) & 0xff}` : nameVersion;
+          return { version, runtime: runtime.value, evalStart: evalLoop.value, evalEnd: evalLoop.value + Math.max(evalLoop.size, 1) };
+        }),
+      this.procRoot,
+    );
+    if (!read) return null;
+    this.binaries.set(mb.binary.symbolsKey, read.value);
+    return read.value;
   }
 }
 

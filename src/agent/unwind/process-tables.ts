@@ -66,6 +66,25 @@ export interface MappedBinary {
   readonly bias: number;
 }
 
+/**
+ * Reads a mapped binary's file through the process being loaded first, then through the binary's
+ * recorded path, which is the first process's to map it and may be gone with that process. A file
+ * deleted or replaced since it was mapped is read only through its recorded path (its map_files entry):
+ * the path now names another file. Undefined when nothing opens: that is not "this binary lacks what
+ * was looked for", which callers cache.
+ */
+export function readMappedBinary<T>(pid: number, mb: MappedBinary, read: (file: string) => T, procRoot = '/proc'): { value: T } | undefined {
+  const files = mb.mapping.deleted ? [mb.binary.openPath] : [`${procRoot}/${pid}/root${mb.mapping.path}`, mb.binary.openPath];
+  for (const file of files) {
+    try {
+      return { value: read(file) };
+    } catch {
+      // the next path
+    }
+  }
+  return undefined;
+}
+
 /** Recognises an interpreter among a process's binaries; returns the PROC_* flag it set up, or 0. */
 export interface ProcessExtension {
   attach(pid: number, binaries: readonly MappedBinary[]): number;

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Libbpf } from '../bpf/libbpf.js';
 import { LruCache } from '../lru.js';
-import type { MappedBinary, ProcessExtension } from '../unwind/process-tables.js';
+import { readMappedBinary, type MappedBinary, type ProcessExtension } from '../unwind/process-tables.js';
 import { readV8Binary, type V8Binary, type V8Constants } from './constants.js';
 
 /** Process flag in `procs` (bpf/kiln.h PROC_V8). */
@@ -70,19 +70,10 @@ export class V8Processes implements ProcessExtension {
   private binaryOf(pid: number, mb: MappedBinary): V8Binary | null {
     const cached = this.binaries.get(mb.binary.symbolsKey);
     if (cached !== undefined) return cached;
-    // Through this process first: the binary's own path is the one of the process that first mapped
-    // it, which may have exited since (then unreadable, which must not mark node as lacking constants).
-    for (const file of [`${this.procRoot}/${pid}/root${mb.mapping.path}`, mb.binary.openPath]) {
-      let found: V8Binary | undefined;
-      try {
-        found = readV8Binary(file);
-      } catch {
-        continue;
-      }
-      if (!found) this.withoutConstants++;
-      this.binaries.set(mb.binary.symbolsKey, found ?? null);
-      return found ?? null;
-    }
-    return null;
+    const read = readMappedBinary(pid, mb, readV8Binary, this.procRoot);
+    if (!read) return null;
+    if (!read.value) this.withoutConstants++;
+    this.binaries.set(mb.binary.symbolsKey, read.value ?? null);
+    return read.value ?? null;
   }
 }

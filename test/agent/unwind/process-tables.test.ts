@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Libbpf } from '../../../src/agent/bpf/libbpf.js';
 import { BpfProfiler } from '../../../src/agent/loader.js';
 import { startUnwinding } from '../../../src/agent/unwind/index.js';
-import { IDLE_POLL_MS, PROC_PYTHON, PROC_TABLES, ProcessTables, type ProcessExtension } from '../../../src/agent/unwind/process-tables.js';
+import { IDLE_POLL_MS, PROC_PYTHON, PROC_TABLES, ProcessTables, readMappedBinary, type MappedBinary, type ProcessExtension } from '../../../src/agent/unwind/process-tables.js';
 import { NEED_TABLE } from '../../../src/agent/unwind/proc-info.js';
 import { readStartTime } from '../../../src/agent/symbolize/proc-maps.js';
 import { TableStore } from '../../../src/agent/unwind/table-store.js';
@@ -290,5 +290,35 @@ describe('ProcessTables on real eBPF (root)', () => {
     } finally {
       unwinding.stop();
     }
+  });
+});
+
+describe('readMappedBinary', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'kiln-mapped-binary-'));
+  const file = path.join(dir, 'python3.11');
+  writeFileSync(file, 'the binary');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const gone = path.join(dir, 'first-process-root', 'python3.11');
+  const mapped = (mappingPath: string, openPath: string, deleted = false): MappedBinary => ({
+    mapping: { start: 0x1000, end: 0x2000, offset: 0, fileId: '8:1 42', path: mappingPath, deleted },
+    binary: { path: mappingPath, buildId: 'b1d', symbolsKey: 'b1d', openPath, loads: [] },
+    bias: 0,
+  });
+  const readText = (f: string) => readFileSync(f, 'utf8');
+
+  it('reads through the process being loaded when the first process to map the binary is gone', () => {
+    expect(readMappedBinary(process.pid, mapped(file, gone), readText)).toEqual({ value: 'the binary' });
+  });
+
+  it('falls back to the recorded path, and says "unread" (not "lacks it") when neither opens', () => {
+    expect(readMappedBinary(process.pid, mapped(gone, file), readText)).toEqual({ value: 'the binary' });
+    expect(readMappedBinary(process.pid, mapped(gone, gone), readText)).toBeUndefined();
+  });
+
+  it('reads a file deleted since it was mapped only through its recorded path, not the new file at its name', () => {
+    const replacement = path.join(dir, 'new-python3.11');
+    writeFileSync(replacement, 'another binary');
+    expect(readMappedBinary(process.pid, mapped(replacement, file, true), readText)).toEqual({ value: 'the binary' });
+    expect(readMappedBinary(process.pid, mapped(replacement, gone, true), readText)).toBeUndefined();
   });
 });
