@@ -12,12 +12,15 @@ import type { PythonProcess } from './process.js';
  * read keeps the names read while it lived; frames never read keep their code object's address.
  */
 
-/** Bit 63 marks a CPython frame in a user stack (bpf/kiln.h PY_FRAME_TAG). */
-const PYTHON_FRAME_BIT = 1n << 63n;
+/**
+ * Bit 63 marks a frame an interpreter's objects name, in a user stack: a CPython frame (bpf/kiln.h
+ * PY_FRAME_TAG) or a V8 one (V8_FRAME_TAG, told apart by v8/frames.ts isV8Frame).
+ */
+const INTERPRETER_FRAME_BIT = 1n << 63n;
 
-export function isPythonFrame(addr: bigint): boolean {
+export function isInterpreterFrame(addr: bigint): boolean {
   // A comparison, not a shift: asked for every user frame, and a shift makes a BigInt each time.
-  return addr >= PYTHON_FRAME_BIT;
+  return addr >= INTERPRETER_FRAME_BIT;
 }
 
 /** The code object address (47 bits) and instruction (16 bits) of a CPython frame. */

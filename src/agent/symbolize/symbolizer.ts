@@ -11,7 +11,7 @@ import { ProcessSnapshot } from './process-snapshot.js';
 import { findMapping, isFileBacked, readMaps, readNamespacePid, readStartTime, takeMaps, type CodeMapping } from './proc-maps.js';
 import { SymbolTable } from './symbol-table.js';
 import { isSyscallFrame, syscallFrameName } from './syscalls.js';
-import { isPythonFrame, pythonFrameParts } from '../python/code.js';
+import { isInterpreterFrame, pythonFrameParts } from '../python/code.js';
 import { isV8Frame, v8FrameFunction } from '../v8/frames.js';
 import { loadOwnVdso, VDSO_MAPPING, type VdsoImage } from './vdso.js';
 
@@ -214,10 +214,10 @@ export class ProcSymbolizer implements Symbolizer {
       for (let i = 0; i < locations.length; i++) {
         const raw = user[i]!;
         // A V8 frame's name holds for one interval (its object may move): its stacks are resolved each time.
-        if (isPythonFrame(raw) && isV8Frame(raw)) keep = false;
+        if (isInterpreterFrame(raw) && isV8Frame(raw)) keep = false;
         if (b.dict.locations[locations[i]!]!.lines.length > 0) named++;
         // A CPython frame without a name is looked up again next interval (its code object was not complete).
-        else if (isPythonFrame(raw)) keep = false;
+        else if (isInterpreterFrame(raw)) keep = false;
       }
       const memo = this.memoOf(b);
       if (keep) memo.keepStack(memo.process(this.processOf(pid)), hash, { stack, depth: user.length, leaf: user[0]!, named });
@@ -255,7 +255,7 @@ export class ProcSymbolizer implements Symbolizer {
     const frames = memo.process(proc);
     for (let i = 0; i < user.length; i++) {
       const raw = user[i]!;
-      if (isPythonFrame(raw)) {
+      if (isInterpreterFrame(raw)) {
         if (isV8Frame(raw)) {
           out.push(this.v8Frame(pid, raw, b));
           continue;
@@ -289,7 +289,7 @@ export class ProcSymbolizer implements Symbolizer {
   private framesAfterExit(proc: ProcessSnapshot, user: bigint[], out: number[], b: DictionaryBuilder): number[] {
     const unknown = b.mapping(UNKNOWN_MAPPING);
     for (const raw of user) {
-      if (isPythonFrame(raw)) out.push(isV8Frame(raw) ? this.v8Frame(proc.pid, raw, b) : this.pythonFrame(proc.pid, raw, b));
+      if (isInterpreterFrame(raw)) out.push(isV8Frame(raw) ? this.v8Frame(proc.pid, raw, b) : this.pythonFrame(proc.pid, raw, b));
       else {
         this.counters.frames++;
         out.push(b.location(unknown, raw, []));

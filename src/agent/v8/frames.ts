@@ -5,7 +5,7 @@
  */
 const FRAME_BIT = 1n << 63n;
 
-/** Whether a user frame word is a V8 frame (the caller has seen bit 63 set: python/code.ts isPythonFrame). */
+/** Whether a user frame word is a V8 frame (the caller has seen bit 63 set: python/code.ts isInterpreterFrame). */
 export function isV8Frame(raw: bigint): boolean {
   return raw >= FRAME_BIT && (raw & 1n) === 1n && raw >> 47n === 1n << 16n;
 }
