@@ -22,6 +22,8 @@ export interface NativeName {
  *   miss), at most `retryUnnamedMs` — a node process without a perf map has hundreds of unnamed JIT
  *   frames, and looking each up again every interval found nothing new;
  * - a CPython frame without a name (its code object was not complete yet): for its interval;
+ * - a V8 frame: for its interval; in the next, while its function reads the same (`V8Memo`), and a
+ *   stack holding V8 frames while each of them stands;
  * - a kernel frame: while kallsyms is the same read; one without a name is looked up again after
  *   `retryKernelMs` (the period at which a miss may re-read kallsyms).
  * Past `maxEntries` frames every lookup is forgotten and redone (the dictionary keeps its entries).
@@ -91,6 +93,12 @@ export class FrameMemo {
     this.added();
   }
 
+  /** A V8 frame's location and the function it was named from (checked again each interval). */
+  keepV8(frames: ProcessFrames, key: bigint, frame: V8Memo): void {
+    frames.v8.set(key, frame);
+    this.added();
+  }
+
   /** A user stack, kept as long as its frames' answers stand (a CPython frame without a name: not kept). */
   keepStack(frames: ProcessFrames, hash: bigint, stack: KnownStack): void {
     (stack.named === stack.depth ? frames.stacks : frames.stacksUnnamed).set(hash, stack);
@@ -120,6 +128,25 @@ export interface KnownStack {
   readonly leaf: bigint;
   /** Frames with a name (the symbolizer's hit rate counts them). */
   readonly named: number;
+  /**
+   * Its V8 frames (their words, a function repeated once), whose names hold for an interval: the stack
+   * stands while each still resolves to the location it had (an entry of `ProcessFrames.v8`, checked
+   * once per interval however many stacks share it). Absent: no V8 frame.
+   */
+  readonly v8?: readonly bigint[];
+  /** The location each of `v8` had in the stack. */
+  readonly v8Locations?: readonly number[];
+}
+
+/**
+ * A V8 frame resolved into the dictionary: its location, and the function read for it (undefined: no
+ * name) in the interval `checked` (the process's interval count). In a later interval the reader is
+ * asked again (its one 48-byte re-check) and the location stands if the function reads the same.
+ */
+export interface V8Memo {
+  location: number;
+  frame: { readonly name: string; readonly file: string; readonly line: number } | undefined;
+  checked: number;
 }
 
 /**
@@ -132,6 +159,8 @@ export class ProcessFrames {
   readonly unnamed = new Map<number, number>();
   readonly python = new Map<bigint, number>();
   readonly pythonUnnamed = new Map<bigint, number>();
+  /** V8 frames by their word (the tagged SharedFunctionInfo under bit 63). */
+  readonly v8 = new Map<bigint, V8Memo>();
   readonly stacks = new Map<bigint, KnownStack>();
   readonly stacksUnnamed = new Map<bigint, KnownStack>();
   private generation = -1;
@@ -150,6 +179,7 @@ export class ProcessFrames {
       this.stacks.clear();
       this.python.clear();
       this.pythonUnnamed.clear();
+      this.v8.clear();
       this.forgetUnnamed();
     } else if (proc.intervals !== this.intervals) {
       // A new interval: checked once per process, not per sample.

@@ -4,7 +4,7 @@ import type { RawSample, Symbolizer, SymbolizerStats } from '../types.js';
 import { binaryInfoOf, fileOffsetToVaddr, loadSymbols, type BinaryInfo } from './binary.js';
 import { KERNEL_MAPPING, KernelSymbols, type KernelFrame } from './kallsyms.js';
 import { demangle } from './demangle.js';
-import { FrameMemo, type NativeName } from './frame-memo.js';
+import { FrameMemo, type KnownStack, type NativeName, type ProcessFrames, type V8Memo } from './frame-memo.js';
 import { LruCache } from '../lru.js';
 import { PerfMap } from './perf-map.js';
 import { ProcessSnapshot } from './process-snapshot.js';
@@ -67,6 +67,11 @@ export interface InterpreterFrame {
   readonly line: number;
 }
 const UNKNOWN_MAPPING = '[unknown]';
+
+/** Whether two reads of a V8 function give the same dictionary location (same name, file and line, or both none). */
+function sameFrame(a: InterpreterFrame | undefined, b: InterpreterFrame | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.name === b.name && a.file === b.file && a.line === b.line);
+}
 const EMPTY_TABLE = new SymbolTable([]);
 const KALLSYMS_RELOAD_MS = 60_000;
 /** Re-read kallsyms this often on misses even if no module changed (BPF programs come and go too). */
@@ -127,7 +132,7 @@ export class ProcSymbolizer implements Symbolizer {
   private scanned = false;
   /** The kernel's vdso image (null: could not be read). */
   private vdso: VdsoImage | null | undefined;
-  private readonly counters = { frames: 0, symbolized: 0, resultCacheHits: 0, tableLoads: 0, tableLoadErrors: 0, binaryErrors: 0, mapsReads: 0, mapsShared: 0, perfMapReads: 0, kallsymsLoads: 0, memoHits: 0, stackHits: 0, idleEvictions: 0 };
+  private readonly counters = { frames: 0, symbolized: 0, resultCacheHits: 0, tableLoads: 0, tableLoadErrors: 0, binaryErrors: 0, mapsReads: 0, mapsShared: 0, perfMapReads: 0, kallsymsLoads: 0, memoHits: 0, stackHits: 0, idleEvictions: 0, v8Checks: 0, v8StackMisses: 0 };
 
   constructor(private readonly options: ProcSymbolizerOptions = {}) {
     this.procRoot = options.procRoot ?? '/proc';
@@ -195,8 +200,9 @@ export class ProcSymbolizer implements Symbolizer {
     const kernelDepth = sample.kernelDepth ?? sample.kernelAddrs.length;
     const known = kernelDepth === 0 && hash !== undefined && hash !== 0n && depth > 0 && this.processOf(pid).startTime !== undefined;
     if (known) {
-      const hit = this.memoOf(b).process(this.processOf(pid)).stack(hash);
-      if (hit && hit.depth === depth && hit.leaf === (sample.userLeaf ?? sample.userAddrs[0])) {
+      const frames = this.memoOf(b).process(this.processOf(pid));
+      const hit = frames.stack(hash);
+      if (hit && hit.depth === depth && hit.leaf === (sample.userLeaf ?? sample.userAddrs[0]) && (hit.v8 === undefined || this.v8Stands(pid, frames, hit))) {
         const c = this.counters;
         c.frames += hit.depth;
         c.memoHits += hit.depth;
@@ -211,16 +217,22 @@ export class ProcSymbolizer implements Symbolizer {
     if (known) {
       let named = 0;
       let keep = true;
+      let v8: bigint[] | undefined;
+      let v8Locations: number[] | undefined;
       for (let i = 0; i < locations.length; i++) {
         const raw = user[i]!;
-        // A V8 frame's name holds for one interval (its object may move): its stacks are resolved each time.
-        if (isInterpreterFrame(raw) && isV8Frame(raw)) keep = false;
+        const interpreter = isInterpreterFrame(raw);
+        // A V8 frame's name holds for one interval (its object may move): the stack is checked through it.
+        if (interpreter && isV8Frame(raw) && !v8?.includes(raw)) {
+          (v8 ??= []).push(raw);
+          (v8Locations ??= []).push(locations[i]!);
+        }
         if (b.dict.locations[locations[i]!]!.lines.length > 0) named++;
         // A CPython frame without a name is looked up again next interval (its code object was not complete).
-        else if (isInterpreterFrame(raw)) keep = false;
+        else if (interpreter && !isV8Frame(raw)) keep = false;
       }
       const memo = this.memoOf(b);
-      if (keep) memo.keepStack(memo.process(this.processOf(pid)), hash, { stack, depth: user.length, leaf: user[0]!, named });
+      if (keep) memo.keepStack(memo.process(this.processOf(pid)), hash, v8 ? { stack, depth: user.length, leaf: user[0]!, named, v8, v8Locations } : { stack, depth: user.length, leaf: user[0]!, named });
     }
     return stack;
   }
@@ -257,7 +269,14 @@ export class ProcSymbolizer implements Symbolizer {
       const raw = user[i]!;
       if (isInterpreterFrame(raw)) {
         if (isV8Frame(raw)) {
-          out.push(this.v8Frame(pid, raw, b));
+          let loc = this.v8Kept(pid, proc, frames, raw)?.location;
+          if (loc === undefined) {
+            const sfi = v8FrameFunction(raw);
+            const f = this.options.v8?.frame(pid, sfi);
+            loc = this.interpreterFrame(V8_MAPPING, sfi, f, b);
+            memo.keepV8(frames, raw, { location: loc, frame: f, checked: proc.intervals });
+          } else this.countReuse(b, loc);
+          out.push(loc);
           continue;
         }
         let loc = frames.pythonFrame(raw);
@@ -392,6 +411,36 @@ export class ProcSymbolizer implements Symbolizer {
   private v8Frame(pid: number, raw: bigint, b: DictionaryBuilder): number {
     const sfi = v8FrameFunction(raw);
     return this.interpreterFrame(V8_MAPPING, sfi, this.options.v8?.frame(pid, sfi), b);
+  }
+
+  /**
+   * A V8 frame of a live process as the memo has it, if that still holds: as kept when already checked
+   * this interval; else its function is asked for again (the reader re-checks the object once an
+   * interval) and the entry stands if it reads the same. One that changed is forgotten (undefined).
+   */
+  private v8Kept(pid: number, proc: ProcessSnapshot, frames: ProcessFrames, raw: bigint): V8Memo | undefined {
+    const e = frames.v8.get(raw);
+    if (e === undefined || e.checked === proc.intervals) return e;
+    this.counters.v8Checks++;
+    if (sameFrame(e.frame, this.options.v8?.frame(pid, v8FrameFunction(raw)))) {
+      e.checked = proc.intervals;
+      return e;
+    }
+    frames.v8.delete(raw);
+    return undefined;
+  }
+
+  /** Whether a kept stack's V8 frames all resolve as when it was kept (each checked once an interval). */
+  private v8Stands(pid: number, frames: ProcessFrames, hit: KnownStack): boolean {
+    const proc = this.processOf(pid);
+    const raws = hit.v8!;
+    for (let j = 0; j < raws.length; j++) {
+      if (this.v8Kept(pid, proc, frames, raws[j]!)?.location !== hit.v8Locations![j]) {
+        this.counters.v8StackMisses++;
+        return false;
+      }
+    }
+    return true;
   }
 
   private interpreterFrame(mapping: string, address: number, f: InterpreterFrame | undefined, b: DictionaryBuilder): number {

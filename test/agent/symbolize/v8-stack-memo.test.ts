@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { DictionaryBuilder } from '../../../src/model/index.js';
+import { ProcSymbolizer, type InterpreterFrame } from '../../../src/agent/symbolize/symbolizer.js';
+
+/** A V8 frame word as the BPF walker writes it: the tagged SharedFunctionInfo under bit 63. */
+const v8Word = (sfi: number) => (1n << 63n) | BigInt(sfi);
+const A = 0x2000_0001;
+const B = 0x2000_1001;
+const C = 0x2000_2001;
+
+/** Function name of each frame of a dictionary stack, leaf first ('' when the frame has no name). */
+function stackNames(b: DictionaryBuilder, stack: number): string[] {
+  return b.dict.stacks[stack]!.map((loc) => {
+    const line = b.dict.locations[loc]!.lines[0];
+    return line ? b.dict.functions[line.function]!.name : '';
+  });
+}
+
+describe('V8 frames in the stack memo', () => {
+  it('keeps a stack holding V8 frames, re-checks each function once an interval, and re-resolves it when a function changed', () => {
+    // The reader stand-in: the function at each address, asked through `frame` (counted).
+    const heap = new Map<number, InterpreterFrame | undefined>([
+      [A, { name: 'jsA', file: '/app/a.js', line: 3 }],
+      [B, { name: 'jsB', file: '/app/b.js', line: 7 }],
+      [C, { name: 'jsC', file: '/app/c.js', line: 9 }],
+    ]);
+    const asked: number[] = [];
+    const sym = new ProcSymbolizer({ v8: { frame: (_pid, sfi) => (asked.push(sfi), heap.get(sfi)) } });
+    const b = new DictionaryBuilder();
+    const pid = process.pid; // a live process: its snapshot stands, its stacks are kept
+    const sample = (sfis: number[], userStack: bigint) => ({ pid, kind: 'cpu' as const, comm: 'node', userAddrs: sfis.map(v8Word), kernelAddrs: [], userStack, count: 1 });
+    const hits = () => sym.stats().stackHits;
+
+    sym.observe(pid);
+    const first = sym.stack(sample([A, B], 1n), b);
+    expect(stackNames(b, first)).toEqual(['jsA', 'jsB']);
+    expect(asked).toEqual([A, B]);
+    // The same interval: the stack from the memo, nothing asked.
+    expect(sym.stack(sample([A, B], 1n), b)).toBe(first);
+    expect(hits()).toBe(1);
+    expect(asked).toHaveLength(2);
+    const other = sym.stack(sample([A, C], 2n), b);
+    expect(stackNames(b, other)).toEqual(['jsA', 'jsC']);
+    expect(asked).toEqual([A, B, C]);
+
+    // Next interval, nothing moved: both stacks from the memo, each function asked for once though A is on both.
+    sym.observe(pid);
+    asked.length = 0;
+    const frames = sym.stats().frames;
+    expect(sym.stack(sample([A, B], 1n), b)).toBe(first);
+    expect(sym.stack(sample([A, C], 2n), b)).toBe(other);
+    expect(sym.stack(sample([A, B], 1n), b)).toBe(first);
+    expect(hits()).toBe(4);
+    expect(asked.sort()).toEqual([A, B, C]);
+    expect(sym.stats().frames - frames).toBe(6);
+    expect(sym.stats().v8Checks).toBe(3);
+
+    // Next interval, B's object was moved and another function now sits at its address: the stack
+    // holding it is resolved again and names the new function; the one without B stays kept.
+    sym.observe(pid);
+    heap.set(B, { name: 'jsMovedIn', file: '/app/d.js', line: 1 });
+    const moved = sym.stack(sample([A, B], 1n), b);
+    expect(moved).not.toBe(first);
+    expect(stackNames(b, moved)).toEqual(['jsA', 'jsMovedIn']);
+    expect(hits()).toBe(4);
+    expect(sym.stats().v8StackMisses).toBe(1);
+    expect(sym.stack(sample([A, C], 2n), b)).toBe(other);
+    // Kept again as resolved: the rest of the interval finds it.
+    expect(sym.stack(sample([A, B], 1n), b)).toBe(moved);
+    expect(hits()).toBe(6);
+
+    // Next interval, C's address no longer holds a function: no name there (its address kept), not jsC.
+    sym.observe(pid);
+    heap.set(C, undefined);
+    const gone = sym.stack(sample([A, C], 2n), b);
+    expect(stackNames(b, gone)).toEqual(['jsA', '']);
+    expect(b.dict.locations[b.dict.stacks[gone]![1]!]!.address).toBe(BigInt(C));
+    // A function read again with the same name, file and line keeps its stack (the same location).
+    sym.observe(pid);
+    heap.set(A, { name: 'jsA', file: '/app/a.js', line: 3 });
+    expect(sym.stack(sample([A, B], 1n), b)).toBe(moved);
+  });
+
+  it('names a changed V8 function in a stack that also holds kernel frames (resolved frame by frame)', () => {
+    const heap = new Map<number, InterpreterFrame | undefined>([[A, { name: 'before', file: '/app/a.js', line: 1 }]]);
+    let asked = 0;
+    const sym = new ProcSymbolizer({ v8: { frame: (_pid, sfi) => (asked++, heap.get(sfi)) }, kallsymsPath: '/dev/null' });
+    const b = new DictionaryBuilder();
+    const pid = process.pid;
+    const name = () => stackNames(b, b.stack(sym.symbolize(pid, [v8Word(A), v8Word(A)], [], b)));
+    sym.observe(pid);
+    expect(name()).toEqual(['before', 'before']);
+    expect(name()).toEqual(['before', 'before']);
+    expect(asked).toBe(1); // once for both frames and both calls of the interval
+    sym.observe(pid);
+    heap.set(A, { name: 'after', file: '/app/a.js', line: 1 });
+    expect(name()).toEqual(['after', 'after']);
+    expect(asked).toBe(3); // the re-check, then the read of the function that replaced it
+  });
+});
