@@ -24,6 +24,8 @@ export interface NativeName {
  * - a CPython frame without a name (its code object was not complete yet): for its interval;
  * - a V8 frame: for its interval; in the next, while its function reads the same (`V8Memo`), and a
  *   stack holding V8 frames while each of them stands;
+ * - a user stack with kernel frames: like a user stack, while kallsyms is the same read (kept only when
+ *   every kernel frame has a name);
  * - a kernel frame: while kallsyms is the same read; one without a name is looked up again after
  *   `retryKernelMs` (the period at which a miss may re-read kallsyms).
  * Past `maxEntries` frames every lookup is forgotten and redone (the dictionary keeps its entries).
@@ -105,6 +107,19 @@ export class FrameMemo {
     this.added();
   }
 
+  /**
+   * A user stack with kernel frames (all named, from the kallsyms read `stack.kallsyms`), under its user
+   * stack's hash beside the other kernel stacks met with it (at most MAX_KERNEL_STACKS).
+   */
+  keepMixedStack(frames: ProcessFrames, hash: bigint, stack: KnownStack): void {
+    const kept = stack.named === stack.depth ? frames.mixed : frames.mixedUnnamed;
+    const list = kept.get(hash);
+    if (list === undefined) kept.set(hash, [stack]);
+    else if (list.length < MAX_KERNEL_STACKS) list.push(stack);
+    else return;
+    this.added();
+  }
+
   /** Counts one more remembered frame; past the bound, forgets every one. */
   private added(): void {
     if (++this.entries <= this.maxEntries) return;
@@ -126,8 +141,11 @@ export interface KnownStack {
   readonly stack: number;
   readonly depth: number;
   readonly leaf: bigint;
-  /** Frames with a name (the symbolizer's hit rate counts them). */
+  /** User frames with a name (the symbolizer's hit rate counts them; kernel frames of a kept stack all have one). */
   readonly named: number;
+  /** Its kernel frames, leaf first (absent: none), and the kallsyms read that named them. */
+  readonly kernel?: readonly bigint[];
+  readonly kallsyms?: number;
   /**
    * Its V8 frames (their words, a function repeated once), whose names hold for an interval: the stack
    * stands while each still resolves to the location it had (an entry of `ProcessFrames.v8`, checked
@@ -163,6 +181,9 @@ export class ProcessFrames {
   readonly v8 = new Map<bigint, V8Memo>();
   readonly stacks = new Map<bigint, KnownStack>();
   readonly stacksUnnamed = new Map<bigint, KnownStack>();
+  /** Stacks with kernel frames, by their user stack's hash (one user stack meets a few kernel ones). */
+  readonly mixed = new Map<bigint, KnownStack[]>();
+  readonly mixedUnnamed = new Map<bigint, KnownStack[]>();
   private generation = -1;
   private layout = -1;
   private perfMap = -1;
@@ -177,6 +198,7 @@ export class ProcessFrames {
       this.perfMap = proc.perfMapVersion;
       this.named.clear();
       this.stacks.clear();
+      this.mixed.clear();
       this.python.clear();
       this.pythonUnnamed.clear();
       this.v8.clear();
@@ -192,6 +214,7 @@ export class ProcessFrames {
   private forgetUnnamed(): void {
     this.unnamed.clear();
     this.stacksUnnamed.clear();
+    this.mixedUnnamed.clear();
     this.unnamedSince = Date.now();
   }
 
@@ -203,7 +226,26 @@ export class ProcessFrames {
     return this.stacks.get(hash) ?? this.stacksUnnamed.get(hash);
   }
 
+  /** A kept stack of this user stack and these kernel frames, named by kallsyms read `kallsyms`. */
+  mixedStack(hash: bigint, kernel: readonly bigint[], kallsyms: number): KnownStack | undefined {
+    return sameKernel(this.mixed.get(hash), kernel, kallsyms) ?? sameKernel(this.mixedUnnamed.get(hash), kernel, kallsyms);
+  }
+
   pythonFrame(key: bigint): number | undefined {
     return this.python.get(key) ?? this.pythonUnnamed.get(key);
   }
+}
+
+/** Kernel stacks kept per user stack (a process's user stack meets a few: syscalls, page faults, interrupts). */
+const MAX_KERNEL_STACKS = 8;
+
+function sameKernel(list: readonly KnownStack[] | undefined, kernel: readonly bigint[], kallsyms: number): KnownStack | undefined {
+  if (list === undefined) return undefined;
+  next: for (const s of list) {
+    const k = s.kernel!;
+    if (k.length !== kernel.length || s.kallsyms !== kallsyms) continue;
+    for (let i = 0; i < k.length; i++) if (k[i] !== kernel[i]) continue next;
+    return s;
+  }
+  return undefined;
 }

@@ -192,47 +192,58 @@ export class ProcSymbolizer implements Symbolizer {
 
   stack(sample: RawSample, b: DictionaryBuilder): number {
     const { pid, userStack: hash } = sample;
-    // A busy process runs the same stacks interval after interval: a user-only stack seen before is one
-    // lookup by the kernel's hash instead of a lookup per frame and a key per stack — and its addresses
-    // need not be decoded at all (the sampler's samples know depth and leaf without them).
+    // A busy process runs the same stacks interval after interval: a stack seen before is one lookup by
+    // the kernel's hash of its user frames instead of a lookup per frame and a key per stack — and its
+    // user addresses need not be decoded at all (the sampler's samples know depth and leaf without
+    // them). With kernel frames, those are compared too (the few kernel stacks met with that user stack).
     // A process seen only after it exited is not seen again: nothing of its stacks is worth keeping.
     const depth = sample.userDepth ?? sample.userAddrs.length;
     const kernelDepth = sample.kernelDepth ?? sample.kernelAddrs.length;
-    const known = kernelDepth === 0 && hash !== undefined && hash !== 0n && depth > 0 && this.processOf(pid).startTime !== undefined;
+    const known = hash !== undefined && hash !== 0n && depth > 0 && this.processOf(pid).startTime !== undefined;
+    const kallsyms = this.counters.kallsymsLoads;
     if (known) {
       const frames = this.memoOf(b).process(this.processOf(pid));
-      const hit = frames.stack(hash);
+      const hit = kernelDepth === 0 ? frames.stack(hash) : frames.mixedStack(hash, sample.kernelAddrs, kallsyms);
       if (hit && hit.depth === depth && hit.leaf === (sample.userLeaf ?? sample.userAddrs[0]) && (hit.v8 === undefined || this.v8Stands(pid, frames, hit))) {
         const c = this.counters;
-        c.frames += hit.depth;
-        c.memoHits += hit.depth;
-        c.symbolized += hit.named;
+        c.frames += hit.depth + kernelDepth;
+        c.memoHits += hit.depth + kernelDepth;
+        c.symbolized += hit.named + kernelDepth;
         c.stackHits++;
         return hit.stack;
       }
     }
     const user = sample.userAddrs;
-    const locations = this.symbolize(pid, user, sample.kernelAddrs, b);
+    const kernel = sample.kernelAddrs;
+    const locations = this.symbolize(pid, user, kernel, b);
     const stack = b.stack(locations);
-    if (known) {
+    // Kept with kernel frames only if each has a name, all from one kallsyms read (the first, or the one
+    // current before this stack: a read in its middle named its frames from two).
+    const read = this.counters.kallsymsLoads;
+    let keep = known && (read === kallsyms || kallsyms === 0);
+    for (let i = 0; keep && i < kernel.length; i++) keep = b.dict.locations[locations[i]!]!.lines.length > 0;
+    if (keep) {
       let named = 0;
-      let keep = true;
       let v8: bigint[] | undefined;
       let v8Locations: number[] | undefined;
-      for (let i = 0; i < locations.length; i++) {
+      for (let i = 0; i < user.length; i++) {
         const raw = user[i]!;
+        const loc = locations[kernel.length + i]!;
         const interpreter = isInterpreterFrame(raw);
         // A V8 frame's name holds for one interval (its object may move): the stack is checked through it.
         if (interpreter && isV8Frame(raw) && !v8?.includes(raw)) {
           (v8 ??= []).push(raw);
-          (v8Locations ??= []).push(locations[i]!);
+          (v8Locations ??= []).push(loc);
         }
-        if (b.dict.locations[locations[i]!]!.lines.length > 0) named++;
+        if (b.dict.locations[loc]!.lines.length > 0) named++;
         // A CPython frame without a name is looked up again next interval (its code object was not complete).
         else if (interpreter && !isV8Frame(raw)) keep = false;
       }
       const memo = this.memoOf(b);
-      if (keep) memo.keepStack(memo.process(this.processOf(pid)), hash, v8 ? { stack, depth: user.length, leaf: user[0]!, named, v8, v8Locations } : { stack, depth: user.length, leaf: user[0]!, named });
+      const frames = memo.process(this.processOf(pid));
+      const kept: KnownStack = { stack, depth: user.length, leaf: user[0]!, named, ...(v8 && { v8, v8Locations }), ...(kernel.length > 0 && { kernel, kallsyms: read }) };
+      if (keep && kernel.length === 0) memo.keepStack(frames, hash!, kept);
+      else if (keep) memo.keepMixedStack(frames, hash!, kept);
     }
     return stack;
   }

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DictionaryBuilder } from '../../../src/model/index.js';
 import { ProcSymbolizer, type InterpreterFrame } from '../../../src/agent/symbolize/symbolizer.js';
@@ -96,5 +99,64 @@ describe('V8 frames in the stack memo', () => {
     heap.set(A, { name: 'after', file: '/app/a.js', line: 1 });
     expect(name()).toEqual(['after', 'after']);
     expect(asked).toBe(3); // the re-check, then the read of the function that replaced it
+  });
+});
+
+describe('stacks with kernel frames in the stack memo', () => {
+  it('keeps a stack whole with its kernel frames, apart for each kernel stack met with the same user stack, until kallsyms is read again', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kiln-mixed-'));
+    try {
+      const kallsyms = path.join(dir, 'kallsyms');
+      const modules = path.join(dir, 'modules');
+      const table = 'ffffffff81000000 T _stext\nffffffff81001000 T do_syscall\nffffffff81002000 T ep_poll\nffffffff81003000 T schedule\nffffffff81004000 T _etext\n';
+      writeFileSync(kallsyms, table);
+      writeFileSync(modules, 'ext4 1 0 - Live 0x0\n');
+      const heap = new Map<number, InterpreterFrame | undefined>([[A, { name: 'jsA', file: '/app/a.js', line: 3 }]]);
+      const sym = new ProcSymbolizer({ kallsymsPath: kallsyms, modulesPath: modules, kallsymsReloadMs: 0, v8: { frame: (_pid, sfi) => heap.get(sfi) } });
+      const b = new DictionaryBuilder();
+      const pid = process.pid;
+      const sample = (kernelAddrs: bigint[]) => ({ pid, kind: 'cpu' as const, comm: 'node', userAddrs: [v8Word(A), v8Word(A)], kernelAddrs, userStack: 11n, count: 1 });
+      const polling = [0xffffffff81003010n, 0xffffffff81002010n, 0xffffffff81001010n];
+      const syscall = [0xffffffff81001020n];
+      const hits = () => sym.stats().stackHits;
+      sym.observe(pid);
+      const a = sym.stack(sample(polling), b);
+      expect(stackNames(b, a)).toEqual(['schedule', 'ep_poll', 'do_syscall', 'jsA', 'jsA']);
+      const s = sym.stack(sample(syscall), b);
+      expect(stackNames(b, s)).toEqual(['do_syscall', 'jsA', 'jsA']);
+      expect(hits()).toBe(0);
+      sym.observe(pid);
+      const before = { ...sym.stats() };
+      expect(sym.stack(sample(polling), b)).toBe(a);
+      expect(sym.stack(sample(syscall), b)).toBe(s);
+      expect(hits()).toBe(2);
+      expect(sym.stats().frames - before.frames).toBe(8); // kernel and user frames, counted in the hit rate
+      expect(sym.stats().symbolized - before.symbolized).toBe(8);
+      // Another kernel stack of the same length under the same user stack: its own frames, not a kept stack.
+      const other = sym.stack(sample([0xffffffff81002020n]), b);
+      expect(stackNames(b, other)).toEqual(['ep_poll', 'jsA', 'jsA']);
+      expect(hits()).toBe(2);
+      // A kernel frame without a name: such a stack is resolved each time (a module may load).
+      const unknown = [0xffffffffc0001010n];
+      sym.stack(sample(unknown), b);
+      sym.stack(sample(unknown), b);
+      expect(hits()).toBe(2);
+      // A module loaded: kallsyms is read again (the unknown address), and kept stacks of the older read go.
+      writeFileSync(kallsyms, `${table}ffffffffc0001000 t nf_hook\t[nf_tables]\n`);
+      writeFileSync(modules, 'ext4 1 0 - Live 0x0\nnf_tables 1 0 - Live 0x0\n');
+      expect(stackNames(b, sym.stack(sample(unknown), b))).toEqual(['nf_hook', 'jsA', 'jsA']);
+      expect(sym.stats().kallsymsLoads).toBe(2);
+      expect(sym.stack(sample(polling), b)).toBe(a); // the same names again, resolved afresh
+      expect(hits()).toBe(2);
+      expect(sym.stack(sample(polling), b)).toBe(a);
+      expect(hits()).toBe(3);
+      // A V8 function replaced: the kept kernel + user stack is resolved again with the new name.
+      sym.observe(pid);
+      heap.set(A, { name: 'jsB', file: '/app/a.js', line: 3 });
+      expect(stackNames(b, sym.stack(sample(polling), b))).toEqual(['schedule', 'ep_poll', 'do_syscall', 'jsB', 'jsB']);
+      expect(hits()).toBe(3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
