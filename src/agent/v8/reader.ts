@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { LruCache } from '../lru.js';
 import { SFI_HEAD_BYTES, V8Heap, type LineEndsCache, type V8FunctionInfo, type V8Outcome } from './heap.js';
+import type { V8Constants } from './constants.js';
 import type { V8Process } from './process.js';
 
 /**
@@ -11,7 +12,8 @@ import type { V8Process } from './process.js';
  *
  * A garbage collection may move a SharedFunctionInfo and put another object where it was, so a name is
  * trusted for one interval only: in the next, the object's first words are read again (one read) and
- * the name kept only if they are unchanged (same map, same name or scope info, same script); anything
+ * the name kept only if they still say the same function (same map, same name or scope info, same
+ * script; its code and flags may change as it tiers up: sameFunction()); anything
  * else is read afresh, and an address that no longer holds a SharedFunctionInfo gives no name.
  */
 interface Known {
@@ -38,6 +40,10 @@ export class V8FrameReader {
   readonly outcomes: Record<V8Outcome, number> = { named: 0, not_function: 0, read_error: 0, no_script: 0 };
   reads = 0;
   revalidations = 0;
+  /** Re-checks that found another object, or none, where a function was (then read afresh). */
+  changed = 0;
+  /** The re-check's read, overwritten each time (compared, never kept). */
+  private readonly scratch = Buffer.alloc(SFI_HEAD_BYTES);
 
   constructor(
     private readonly processes: { of(pid: number): V8Process | undefined },
@@ -54,6 +60,7 @@ export class V8FrameReader {
       v8NoScript: o.no_script,
       v8Reads: this.reads,
       v8Revalidations: this.revalidations,
+      v8Changed: this.changed,
       v8Functions: this.knownCount,
     };
   }
@@ -79,16 +86,17 @@ export class V8FrameReader {
     if (k && k.checked === this.interval) return k.info;
     const proc = this.processes.of(pid);
     if (!proc) return k?.info;
-    const lines: LineEndsCache = { get: (key) => this.sources.get(`${pid}:${key}`), set: (key, ends) => this.sources.set(`${pid}:${key}`, ends) };
-    const heap = new V8Heap(proc.constants, (addr, length) => this.readMem(pid, addr, length), lines);
     if (k) {
       this.revalidations++;
-      const head = this.readMem(pid, sfi - proc.constants.heapObjectTag, SFI_HEAD_BYTES);
-      if (head?.equals(k.head)) {
+      const head = this.readMem(pid, sfi - proc.constants.heapObjectTag, SFI_HEAD_BYTES, this.scratch);
+      if (head !== undefined && sameFunction(head, k.head, proc.constants)) {
         k.checked = this.interval;
         return k.info;
       }
+      this.changed++;
     }
+    const lines: LineEndsCache = { get: (key) => this.sources.get(`${pid}:${key}`), set: (key, ends) => this.sources.set(`${pid}:${key}`, ends) };
+    const heap = new V8Heap(proc.constants, (addr, length) => this.readMem(pid, addr, length), lines);
     this.reads++;
     const head = heap.sfiHead(sfi);
     if (!head) {
@@ -120,7 +128,8 @@ export class V8FrameReader {
     if (this.known.get(pid)?.delete(sfi)) this.knownCount--;
   }
 
-  private readMem(pid: number, addr: number, length: number): Buffer | undefined {
+  /** `into`: a buffer of `length` bytes to read into (default: a new one). */
+  private readMem(pid: number, addr: number, length: number, into?: Buffer): Buffer | undefined {
     if (!(addr > 0) || !Number.isSafeInteger(addr)) return undefined;
     let fd = this.files.get(pid);
     if (fd === undefined) {
@@ -131,13 +140,25 @@ export class V8FrameReader {
       }
       this.files.set(pid, fd);
     }
-    const b = Buffer.allocUnsafe(length);
+    const b = into ?? Buffer.allocUnsafe(length);
     try {
       return readSync(fd, b, 0, length, addr) === length ? b : undefined;
     } catch {
       return undefined;
     }
   }
+}
+
+/**
+ * Whether a SharedFunctionInfo's head read again is the function named before: same map, same name or
+ * ScopeInfo (each compiled function has its own), same script. Its function data (bytecode, then
+ * baseline code), feedback metadata and flags change as V8 tiers the function up or flushes its
+ * bytecode: not compared, or each tier-up would read the function afresh (≈ 15 reads).
+ */
+function sameFunction(now: Buffer, before: Buffer, c: V8Constants): boolean {
+  const name = c.sfiNameOrScopeInfo;
+  const script = c.sfiScriptOrDebugInfo;
+  return now.compare(before, 0, 8, 0, 8) === 0 && now.compare(before, name, name + 8, name, name + 8) === 0 && now.compare(before, script, script + 8, script, script + 8) === 0;
 }
 
 function closeQuietly(fd: number): void {
