@@ -46,9 +46,11 @@ for (let s = 0; s < seconds; s++) {
 const cpu = process.cpuUsage(cpu0);
 const wallMs = performance.now() - t0;
 const mem = process.memoryUsage();
+// The agent's own Histogram (metrics-registry.ts) has no prom-client get(): read its exposition.
 const sumOf = async (h: typeof agent.metrics.intervalDuration) => {
-  const v = (await h.get()).values;
-  return { sum: v.find((x) => x.metricName?.endsWith('_sum'))?.value ?? 0, count: v.find((x) => x.metricName?.endsWith('_count'))?.value ?? 0 };
+  const text = h.exposition();
+  const value = (suffix: string) => Number(new RegExp(`^${h.name}${suffix}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { sum: value('_sum'), count: value('_count') };
 };
 const interval = await sumOf(agent.metrics.intervalDuration);
 const exported = await sumOf(agent.metrics.exportDuration);

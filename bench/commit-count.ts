@@ -10,7 +10,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import v8 from 'node:v8';
-import { MessagePort } from 'node:worker_threads';
+import { MessagePort, type Transferable as WorkerTransferable } from 'node:worker_threads';
 import type { DecodeTask } from '../src/server/decode-tasks.js';
 import { DuckDBEngine } from '../src/store/duckdb/duckdb-engine.js';
 import type { CommitBatch } from '../src/store/engine.js';
@@ -67,7 +67,7 @@ if (out) {
         else count.copied += b.byteLength;
       }
     }
-    return post.call(this, value, transfer as Transferable[]);
+    return post.call(this, value, transfer as readonly WorkerTransferable[]);
   };
   process.on('message', (m) => {
     if (m !== 'cpu') return;

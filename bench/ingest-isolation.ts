@@ -40,7 +40,7 @@ try {
     let message = '';
     const send = async () => {
       const t0 = performance.now();
-      const res = await fetch(`${server.url}/ingest?name=bench&format=pprof&from=${Math.floor(Date.now() / 1000)}`, { method: 'POST', body });
+      const res = await fetch(`${server.url}/ingest?name=bench&format=pprof&from=${Math.floor(Date.now() / 1000)}`, { method: 'POST', body: body as BodyInit });
       message = (await res.text()).slice(0, 120);
       status = res.status;
       return performance.now() - t0;
@@ -56,7 +56,7 @@ try {
   // 2. Another tenant reads while the worst accepted ingest runs.
   const reader = { 'X-Scope-OrgID': 'reader' };
   const now = Math.floor(Date.now() / 1000);
-  const seeded = await fetch(`${server.url}/ingest?name=reader&format=pprof&from=${now - 60}`, { method: 'POST', headers: reader, body: distinctStacks(15) });
+  const seeded = await fetch(`${server.url}/ingest?name=reader&format=pprof&from=${now - 60}`, { method: 'POST', headers: reader, body: distinctStacks(15) as BodyInit });
   if (seeded.status !== 200) throw new Error(`seeding the reader answered ${seeded.status}`);
   const queryUrl = `${server.url}/pyroscope/render?query=${encodeURIComponent('process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name="reader"}')}&from=now-1h&until=now&format=json`;
   const timed = async (url: string, headers: Record<string, string> = {}) => {
@@ -72,7 +72,7 @@ try {
   const during = { healthz: [] as number[], query: [] as number[] };
   let done = false;
   const t0 = performance.now();
-  const ingest = fetch(`${server.url}/ingest?name=worst&format=pprof&from=${now}`, { method: 'POST', body: worst }).then(async (r) => {
+  const ingest = fetch(`${server.url}/ingest?name=worst&format=pprof&from=${now}`, { method: 'POST', body: worst as BodyInit }).then(async (r) => {
     await r.text();
     done = true;
     return r.status;

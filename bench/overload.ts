@@ -56,7 +56,7 @@ interface SendReport {
 }
 
 const pushOnce = (url: string, tenant: string, i: number, body: Buffer): Promise<number> =>
-  fetch(`${url}/ingest?name=load${i % 50}&format=pprof`, { method: 'POST', body, headers: { 'x-scope-orgid': tenant } })
+  fetch(`${url}/ingest?name=load${i % 50}&format=pprof`, { method: 'POST', body: body as BodyInit, headers: { 'x-scope-orgid': tenant } })
     .then(async (r) => {
       await r.arrayBuffer();
       return r.status;
@@ -177,7 +177,7 @@ if (process.argv[2] === '--serve') {
     const base = await m.ask();
     let done = false;
     const t0 = performance.now();
-    const ingest = fetch(`${m.url}/ingest?name=worst&format=pprof`, { method: 'POST', body: worst })
+    const ingest = fetch(`${m.url}/ingest?name=worst&format=pprof`, { method: 'POST', body: worst as BodyInit })
       .then(async (r) => ({ status: r.status, text: await r.text() }))
       .finally(() => (done = true));
     const health: number[] = [];

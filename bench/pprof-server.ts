@@ -106,7 +106,7 @@ const writeRawBody = (i: number, pod: string) =>
     }),
   );
 const ingest = (pod: string) => (i: number) =>
-  fetch(`${url}/ingest?name=checkout.cpu{pod=${pod}-${i % 4}}&format=pprof`, { method: 'POST', body: payloads[i], headers: { 'content-type': 'application/octet-stream' } });
+  fetch(`${url}/ingest?name=checkout.cpu{pod=${pod}-${i % 4}}&format=pprof`, { method: 'POST', body: payloads[i] as BodyInit, headers: { 'content-type': 'application/octet-stream' } });
 
 await pass('warm-up', ingest('warm'), Math.min(40, n), false);
 for (let p = 0; p < passes; p++) {

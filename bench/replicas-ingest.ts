@@ -107,7 +107,7 @@ if (process.argv[2] === '--serve') {
         // 8 at a time: under the server's max_pending_writes_per_tenant.
         for (let at = 0; at < warm.length; at += 8) {
           await Promise.all(warm.slice(at, at + 8).map(async (body, i) => {
-            const res = await fetch(`${url}/ingest?name=warmup.cpu{pod=w-${at + i},server=s${server}}&format=pprof`, { method: 'POST', body });
+            const res = await fetch(`${url}/ingest?name=warmup.cpu{pod=w-${at + i},server=s${server}}&format=pprof`, { method: 'POST', body: body as BodyInit });
             if (!res.ok) throw new Error(`warm-up: ${res.status} ${await res.text()}`);
             await res.arrayBuffer();
           }));
@@ -125,7 +125,7 @@ if (process.argv[2] === '--serve') {
           const i = next++;
           // Per server: each worker keeps to one server, so none holds more than N in flight.
           const { url } = servers[(perServer === undefined ? i + w : w) % servers.length]!;
-          const res = await fetch(`${url}/ingest?name=checkout.cpu{run=${label.replace(/\W/g, '_')}}&format=pprof`, { method: 'POST', body: payloads[i] });
+          const res = await fetch(`${url}/ingest?name=checkout.cpu{run=${label.replace(/\W/g, '_')}}&format=pprof`, { method: 'POST', body: payloads[i] as BodyInit });
           if (!res.ok) throw new Error(`${label}: ${res.status} ${await res.text()}`);
           await res.arrayBuffer();
         }

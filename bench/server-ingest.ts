@@ -196,12 +196,12 @@ if (process.argv[2] === '--serve') {
   }
 
   // Not measured: JIT warm-up, and the decode threads' start (from the sources they compile TypeScript).
-  await run('warm-up (not measured)', (i) => fetch(`${url}/ingest?name=warmup.cpu{pod=w-${i}}&format=pprof`, { method: 'POST', body: payloads[i] }), Math.min(40, payloads.length));
+  await run('warm-up (not measured)', (i) => fetch(`${url}/ingest?name=warmup.cpu{pod=w-${i}}&format=pprof`, { method: 'POST', body: payloads[i] as BodyInit }), Math.min(40, payloads.length));
   // Distinct pod label per pass so the second pass is new data, not an idempotent replay.
   // BENCH_ONLY=rows: only the rows push; =steady: only its steady state (a CPU profile of it alone).
   const only = process.env.BENCH_ONLY;
   if (only === undefined) await run('POST /ingest (pprof.gz)', (i) =>
-    fetch(`${url}/ingest?name=checkout.cpu{pod=ingest-${i % 4}}&format=pprof`, { method: 'POST', body: payloads[i], headers: { 'content-type': 'application/octet-stream' } }),
+    fetch(`${url}/ingest?name=checkout.cpu{pod=ingest-${i % 4}}&format=pprof`, { method: 'POST', body: payloads[i] as BodyInit, headers: { 'content-type': 'application/octet-stream' } }),
   );
   if (only === undefined) await run('push.v1 Push (Connect proto)', (i) =>
     fetch(`${url}/push.v1.PusherService/Push`, { method: 'POST', body: pushBodies[i], headers: { 'content-type': 'application/proto' } }),
@@ -227,7 +227,7 @@ if (process.argv[2] === '--serve') {
   const rowsBodies = encodeRows(rowsProfiles);
   let resent = 0;
   // As the agent sends them (exporter-rows.ts): gzipped only when large.
-  const postRows = (req: { path: string; headers: Record<string, string>; body: Uint8Array }) => fetch(`${url}${req.path}`, { method: 'POST', body: req.body, headers: req.headers });
+  const postRows = (req: { path: string; headers: Record<string, string>; body: Uint8Array }) => fetch(`${url}${req.path}`, { method: 'POST', body: req.body as BodyInit, headers: req.headers });
   const sendRows = (bodies: ReturnType<typeof rowsRequestBody>[], ps: typeof profiles) => async (i: number) => {
     const res = await postRows(bodies[i]!);
     if (res.status !== 409) return res;

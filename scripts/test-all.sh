@@ -13,5 +13,8 @@ cd "$(dirname "$0")/.."
 # /usr/bin/perf comes from a Debian package diversion by linux-perf (the old wrapper moves to
 # /usr/bin/perf.wrapper), so installing linux-perf is what puts /usr/bin/perf on the machine.
 KILN_APT_PACKAGES="clang llvm binutils python3 linux-perf libbpf-dev bpftool gcc util-linux chromium clickhouse-server zookeeper prometheus prometheus-alertmanager openjdk-17-jdk-headless" bash scripts/setup.sh
+# Tests and benches are type-checked first (tsconfig.json checks src/ only): a type error fails the run.
+printf '\n==> type-checking tests and benches (tsconfig.test.json)\n'
+npx tsc -p tsconfig.test.json
 printf '\n==> running tests\n'
 npx vitest run "$@"

@@ -50,7 +50,7 @@ async function getJson<T>(srv: TestServer, tenant: string, route: string, params
 async function pushRows(srv: TestServer, tenant: string, profiles: Profile[], encoder: RowsEncoder, symbols: 'all' | 'unconfirmed' = 'unconfirmed'): Promise<Response> {
   const { body, stackIds } = encoder.encode(profiles, symbols === 'all' ? 'all' : new Set());
   const req = rowsRequestBody(body);
-  const res = await fetch(`${srv.url}${req.path}`, { method: 'POST', headers: { ...req.headers, 'X-Scope-OrgID': tenant }, body: req.body });
+  const res = await fetch(`${srv.url}${req.path}`, { method: 'POST', headers: { ...req.headers, 'X-Scope-OrgID': tenant }, body: req.body as BodyInit });
   if (res.ok) encoder.confirm(stackIds);
   return res;
 }
@@ -141,7 +141,7 @@ describe('two kiln servers on one ClickHouse answer alike', () => {
     expect(first.status, await first.clone().text()).toBe(200);
     // Rows only now: replica 2 does not know these stacks are stored, so it asks for them.
     const steady = encoder.encode(at('b'));
-    const refused = await fetch(`${r2.url}${KILN_ROWS_PATH}`, { method: 'POST', headers: { 'X-Scope-OrgID': 'replicas-moved', 'content-type': KILN_ROWS_TYPE }, body: steady.body });
+    const refused = await fetch(`${r2.url}${KILN_ROWS_PATH}`, { method: 'POST', headers: { 'X-Scope-OrgID': 'replicas-moved', 'content-type': KILN_ROWS_TYPE }, body: steady.body as BodyInit });
     expect(refused.status).toBe(409);
     const again = await pushRows(r2, 'replicas-moved', at('b'), encoder, 'all');
     expect(again.status, await again.clone().text()).toBe(200);

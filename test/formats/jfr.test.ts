@@ -74,6 +74,8 @@ function snapshot(): Uint8Array {
 const LIMITS: DecodeLimits = {
   maxSamplesPerProfile: 1000, maxStacksPerRequest: 1000, maxFramesPerRequest: 100_000, maxStackDepth: 100,
   maxLabelsPerSeries: 30, maxLabelNameLength: 100, maxLabelValueLength: 1000,
+  // Not what these tests are about: no per-request cap (what leaving them out meant).
+  maxSamplesPerRequest: Infinity, maxSymbolsPerRequest: Infinity,
 };
 
 function decode(jfr: Uint8Array, limits: DecodeLimits = LIMITS, labels?: Uint8Array): Profile[] {

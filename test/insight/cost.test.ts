@@ -122,7 +122,7 @@ describe('cost per function on a real server', () => {
       timeNanos: BigInt(hour.from + 600_000) * 1_000_000n,
       stringTable: st,
     }).encode();
-    const res = await fetch(`${server.url}/ingest?name=${encodeURIComponent('cache{node_pool=spot}')}&format=pprof`, { method: 'POST', body: heap });
+    const res = await fetch(`${server.url}/ingest?name=${encodeURIComponent('cache{node_pool=spot}')}&format=pprof`, { method: 'POST', body: heap as BodyInit });
     expect(res.status, await res.text()).toBe(200);
     server.setConfig(`${CONFIG}\n`.replace('core_hour: 0.04\n', 'core_hour: 0.04\n  gib_hour: 0.72\n').replace("core_hour: 0.01 }", "core_hour: 0.01, gib_hour: 0.36 }"));
     try {

@@ -3,7 +3,7 @@ import type { Profile, ProfileType } from '../../src/model/index.js';
 import type { Store } from '../../src/store/store.js';
 import { EngineStore } from '../../src/store/engine-store.js';
 import { MemoryEngine } from '../store/memory-engine.js';
-import type { WeightedStack } from '../../src/query/stacks.js';
+import type { Frame, WeightedStack } from '../../src/query/stacks.js';
 import { CPU_TYPE } from '../../src/model/index.js';
 import type { FlameNode } from '../../src/query/tree.js';
 
@@ -12,10 +12,11 @@ import type { FlameNode } from '../../src/query/tree.js';
  * `libc.so!memcpy` lives in binary `libc.so`; others have no binary.
  */
 export function folded(stacks: Record<string, number>): WeightedStack[] {
-  return Object.entries(stacks).map(([k, value]) => ({
+  // Frames with a name and a binary only (no address, file or location), as these tests always built them.
+  return Object.entries(stacks).map(([k, value]): WeightedStack => ({
     frames: k === '' ? [] : k.split(';').map((f) => {
       const bang = f.indexOf('!');
-      return bang < 0 ? { name: f, binary: '' } : { name: f.slice(bang + 1), binary: f.slice(0, bang) };
+      return (bang < 0 ? { name: f, binary: '' } : { name: f.slice(bang + 1), binary: f.slice(0, bang) }) as Frame;
     }),
     value,
   }));

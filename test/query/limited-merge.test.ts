@@ -37,6 +37,9 @@ class WatchedStore implements Store {
     return this.inner.resolveStacks(t, ids, s);
   };
   seriesPoints: Store['seriesPoints'] = (q) => this.inner.seriesPoints(q);
+  listProfiles: Store['listProfiles'] = (q) => this.inner.listProfiles(q);
+  listSpans: Store['listSpans'] = (q) => this.inner.listSpans(q);
+  footprint: Store['footprint'] = (q) => this.inner.footprint(q);
   dropBefore: Store['dropBefore'] = (ms) => this.inner.dropBefore(ms);
   stats: Store['stats'] = () => this.inner.stats();
   health: Store['health'] = () => this.inner.health();

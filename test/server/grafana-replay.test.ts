@@ -67,7 +67,7 @@ function grafanaHeaders(token: string = GRAFANA_TOKEN): Record<string, string> {
 }
 
 async function grafanaCall(method: string, body: Uint8Array): Promise<{ status: number; bytes: Uint8Array; contentType: string }> {
-  const res = await fetch(`${srv.url}/querier.v1.QuerierService/${method}`, { method: 'POST', headers: grafanaHeaders(), body });
+  const res = await fetch(`${srv.url}/querier.v1.QuerierService/${method}`, { method: 'POST', headers: grafanaHeaders(), body: body as BodyInit });
   return { status: res.status, bytes: new Uint8Array(await res.arrayBuffer()), contentType: res.headers.get('content-type') ?? '' };
 }
 
@@ -204,17 +204,17 @@ describe("Grafana's Pyroscope data source (connect-go, protobuf)", () => {
 
   it('a read-role token (what a data source should hold) can run every query; a wrong tenant is refused with 403', async () => {
     const ok = await fetch(`${srv.url}/querier.v1.QuerierService/ProfileTypes`, {
-      method: 'POST', headers: { ...grafanaHeaders(GRAFANA_TOKEN) }, body: message([[1, 'varint', from], [2, 'varint', to]]),
+      method: 'POST', headers: { ...grafanaHeaders(GRAFANA_TOKEN) }, body: message([[1, 'varint', from], [2, 'varint', to]]) as BodyInit,
     });
     expect(ok.status).toBe(200);
     const other = await fetch(`${srv.url}/querier.v1.QuerierService/ProfileTypes`, {
-      method: 'POST', headers: { ...grafanaHeaders(GRAFANA_TOKEN), 'x-scope-orgid': 'other' }, body: message([]),
+      method: 'POST', headers: { ...grafanaHeaders(GRAFANA_TOKEN), 'x-scope-orgid': 'other' }, body: message([]) as BodyInit,
     });
     expect(other.status).toBe(403);
     // connect-go reads a Connect error body: the reason reaches the Grafana panel, not just "Forbidden".
     expect(await other.json()).toMatchObject({ code: 'permission_denied', message: expect.stringMatching(/not granted tenant "other"/) });
     const noToken = await fetch(`${srv.url}/querier.v1.QuerierService/ProfileTypes`, {
-      method: 'POST', headers: { 'content-type': 'application/proto', 'connect-protocol-version': '1' }, body: message([]),
+      method: 'POST', headers: { 'content-type': 'application/proto', 'connect-protocol-version': '1' }, body: message([]) as BodyInit,
     });
     expect(noToken.status).toBe(401);
     expect(await noToken.json()).toMatchObject({ code: 'unauthenticated', message: expect.stringMatching(/requires a token/) });
@@ -271,7 +271,7 @@ describe('Profiles Drilldown (through the data source proxy)', () => {
     const res = await fetch(`${srv.url}/querier.v1.QuerierService/SelectMergeProfile`, {
       method: 'POST',
       headers: drilldownHeaders(GRAFANA_TOKEN, 'application/proto'),
-      body: message([[1, 'string', CPU], [2, 'string', SELECTOR], [3, 'varint', from], [4, 'varint', to], [5, 'varint', 16384]]),
+      body: message([[1, 'string', CPU], [2, 'string', SELECTOR], [3, 'varint', from], [4, 'varint', to], [5, 'varint', 16384]]) as BodyInit,
     });
     expect(res.status).toBe(200);
     const bytes = new Uint8Array(await res.arrayBuffer());

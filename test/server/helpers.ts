@@ -9,10 +9,11 @@ export const ALL_TIME = { start: '0', end: String(Date.now() + 86_400_000) };
 export async function ingest(
   url: string,
   params: Record<string, string>,
-  body: BodyInit,
+  body: BodyInit | Uint8Array,
   headers: Record<string, string> = {},
 ): Promise<Response> {
-  return fetch(`${url}/ingest?${new URLSearchParams(params)}`, { method: 'POST', body, headers });
+  // A Buffer or Uint8Array over any ArrayBuffer is a body to fetch; lib.dom's BodyInit names only some.
+  return fetch(`${url}/ingest?${new URLSearchParams(params)}`, { method: 'POST', body: body as BodyInit, headers });
 }
 
 /** A querier.v1 call over Connect JSON, exactly as Grafana's data source sends it. */

@@ -32,7 +32,7 @@ async function storedTotal(): Promise<number> {
 
 function post(body: Uint8Array | string, headers: Record<string, string> = {}): Promise<Response> {
   const type = typeof body === 'string' ? 'application/json' : 'application/x-protobuf';
-  return fetch(`${srv.url}/v1development/profiles`, { method: 'POST', body, headers: { 'content-type': type, ...headers } });
+  return fetch(`${srv.url}/v1development/profiles`, { method: 'POST', body: body as BodyInit, headers: { 'content-type': type, ...headers } });
 }
 
 /** A protobuf answer: `status`, and the message in the Status' bytes. */
@@ -120,7 +120,7 @@ describe('OTLP decode-time limits', () => {
     const err = await client.export(fromBinary(ExportProfilesServiceRequestSchema, big)).catch((e: unknown) => e);
     expect((err as ConnectError).code).toBe(Code.ResourceExhausted);
     expect((err as ConnectError).rawMessage).toMatch(/4194304/);
-    const res = await fetch(`${srv.url}/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export`, { method: 'POST', body: big, headers: { 'content-type': 'application/proto' } });
+    const res = await fetch(`${srv.url}/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export`, { method: 'POST', body: big as BodyInit, headers: { 'content-type': 'application/proto' } });
     expect(res.status).toBe(413);
     expect(((await res.json()) as { error: string }).error).toMatch(/more than 4194304: the largest OTLP message .* \/v1development\/profiles/);
     expect(await storedTotal()).toBe(accepted);

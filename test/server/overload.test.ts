@@ -40,7 +40,7 @@ afterAll(async () => {
 });
 
 function push(tenant: string, body: Uint8Array, service = 'load'): Promise<Response> {
-  return fetch(`${server.url}/ingest?name=${service}&format=pprof`, { method: 'POST', body, headers: { 'x-scope-orgid': tenant } });
+  return fetch(`${server.url}/ingest?name=${service}&format=pprof`, { method: 'POST', body: body as BodyInit, headers: { 'x-scope-orgid': tenant } });
 }
 
 describe('backpressure', () => {

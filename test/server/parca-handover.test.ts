@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { MessagePort } from 'node:worker_threads';
+import { MessagePort, type Transferable as WorkerTransferable } from 'node:worker_threads';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WriteRawRequestSchema } from '../../src/gen/parca/profilestore/v1alpha1/profilestore_pb.js';
@@ -33,7 +33,7 @@ beforeAll(async () => {
       const list = (Array.isArray(transfer) ? transfer : ((transfer as { transfer?: unknown[] } | undefined)?.transfer ?? [])) as unknown[];
       moved.push(task.series.flatMap((s) => s.rawProfiles).filter((raw) => list.includes(raw.buffer)).length);
     }
-    return post.call(this, value, transfer as Transferable[]);
+    return post.call(this, value, transfer as readonly WorkerTransferable[]);
   };
 });
 afterAll(async () => {
@@ -51,7 +51,7 @@ function writeRaw(job: string): Uint8Array {
 }
 
 async function postWriteRaw(contentType: string, body: Uint8Array): Promise<Response> {
-  return fetch(`${srv.url}/parca.profilestore.v1alpha1.ProfileStoreService/WriteRaw`, { method: 'POST', body, headers: { 'content-type': contentType } });
+  return fetch(`${srv.url}/parca.profilestore.v1alpha1.ProfileStoreService/WriteRaw`, { method: 'POST', body: body as BodyInit, headers: { 'content-type': contentType } });
 }
 
 async function total(job: string): Promise<number> {

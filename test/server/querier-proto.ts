@@ -10,7 +10,7 @@ export async function querierProtoCall(url: string, method: string, fields: read
   const res = await fetch(`${url}/querier.v1.QuerierService/${method}`, {
     method: 'POST',
     headers: { 'content-type': 'application/proto', 'connect-protocol-version': '1', 'connect-timeout-ms': '29999', 'accept-encoding': 'gzip' },
-    body: protoMessage(fields),
+    body: protoMessage(fields) as BodyInit,
   });
   const bytes = new Uint8Array(await res.arrayBuffer());
   return { status: res.status, bytes, text: Buffer.from(bytes).toString('utf8') };

@@ -47,6 +47,9 @@ class ScriptedStore implements Store {
   mergeStacksGrouped: Store['mergeStacksGrouped'] = (q) => this.read(q.signal, []);
   resolveStacks: Store['resolveStacks'] = (_t, _ids, signal) => this.read(signal, { dict: { mappings: [], functions: [], locations: [], stacks: [] }, stacks: new Map() });
   seriesPoints: Store['seriesPoints'] = (q) => this.read(q.signal, []);
+  listProfiles: Store['listProfiles'] = (q) => this.read(q.signal, []);
+  listSpans: Store['listSpans'] = (q) => this.read(q.signal, []);
+  footprint: Store['footprint'] = (q) => this.read(q.signal, { series: 0, profiles: 0, samples: 0, sampleBytes: 0 });
   dropBefore = async () => 0;
   stats = async () => ({ series: 0, rows: 0, bytesOnDisk: 0 });
   health = () => this.behaviour(undefined);

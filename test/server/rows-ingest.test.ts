@@ -38,7 +38,7 @@ function exporter(tenant: string, sent: WireRequest[], failures: string[]): Expo
 }
 
 const post = (body: Uint8Array, headers: Record<string, string> = { 'content-type': KILN_ROWS_TYPE }, tenant = 'rows-raw') =>
-  fetch(`${server.url}${KILN_ROWS_PATH}`, { method: 'POST', body, headers: { ...headers, 'x-scope-orgid': tenant } });
+  fetch(`${server.url}${KILN_ROWS_PATH}`, { method: 'POST', body: body as BodyInit, headers: { ...headers, 'x-scope-orgid': tenant } });
 
 /** A small agent-like profile: two stacks in one binary. */
 function appProfile(labels: Record<string, string>, names = ['burn', 'main']): Profile {
@@ -220,7 +220,7 @@ describe('the Kiln rows push (agent → real server): stacks by content id, symb
     const small = await startTestServer({ limits: { maxSamplesPerRequest: 3 } });
     try {
       const body = new RowsEncoder().encode([appProfile({ service_name: 'a' }), appProfile({ service_name: 'b' })]).body;
-      const res = await fetch(`${small.url}${KILN_ROWS_PATH}`, { method: 'POST', body, headers: { 'content-type': KILN_ROWS_TYPE } });
+      const res = await fetch(`${small.url}${KILN_ROWS_PATH}`, { method: 'POST', body: body as BodyInit, headers: { 'content-type': KILN_ROWS_TYPE } });
       expect(res.status).toBe(413);
       expect(((await res.json()) as { error: string }).error).toMatch(/max_samples_per_request|more than 3 samples/);
     } finally {

@@ -35,8 +35,8 @@ function goPprof(sampleTypes: [string, string][], period: [string, string], valu
 /** The multipart upload of the Pyroscope Go SDK: `profile` (+ `prev_profile`) and `sample_type_config` files. */
 async function upload(app: string, profile: Uint8Array, config?: object, prev?: Uint8Array): Promise<Response> {
   const form = new FormData();
-  form.append('profile', new Blob([profile]), 'profile.pprof');
-  if (prev) form.append('prev_profile', new Blob([prev]), 'profile.pprof');
+  form.append('profile', new Blob([profile as Uint8Array<ArrayBuffer>]), 'profile.pprof');
+  if (prev) form.append('prev_profile', new Blob([prev as Uint8Array<ArrayBuffer>]), 'profile.pprof');
   if (config) form.append('sample_type_config', new Blob([JSON.stringify(config)]), 'sample_type_config.json');
   const now = Math.floor(Date.now() / 1000);
   return ingest(srv.url, { name: `${app}{env=test}`, spyName: 'gospy', sampleRate: '100', from: String(now - 10), until: String(now) }, form);

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { toFlameGraph, toFlameGraphDiff } from '../../src/formats/flamebearer.js';
 import { compileRegex } from '../../src/model/matcher.js';
 import { buildDiffTree } from '../../src/query/diff.js';
-import type { WeightedStack } from '../../src/query/stacks.js';
+import type { Frame, WeightedStack } from '../../src/query/stacks.js';
 import { buildTree } from '../../src/query/tree.js';
 import { decodeDiffFlameGraph, decodeFlameGraph } from '../../ui/src/model/decode.js';
 import { describeEntry, entryPattern, stackFilter } from '../../ui/src/model/frame-filter.js';
@@ -23,7 +23,8 @@ function stacks(folded: string): WeightedStack[] {
     .split('\n')
     .map((l) => {
       const sp = l.lastIndexOf(' ');
-      return { frames: l.slice(0, sp).split(';').map((name) => ({ name, binary: '' })), value: Number(l.slice(sp + 1)) };
+      // Frames with a name only (no binary, address or location), as this test always built them.
+      return { frames: l.slice(0, sp).split(';').map((name) => ({ name, binary: '' }) as Frame), value: Number(l.slice(sp + 1)) };
     });
 }
 

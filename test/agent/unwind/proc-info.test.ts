@@ -19,7 +19,7 @@ describe('procs value (bpf/unwind.h struct proc_info)', () => {
       expect([v.readUInt32LE(o + 24), v.readUInt32LE(o + 28)], `slice ${i}`).toEqual([m.first, m.count]);
     });
     // A reused buffer keeps nothing of a longer value written before.
-    const again = procInfoValue(1, mappings.slice(0, 1), v);
+    const again = procInfoValue(1, mappings.slice(0, 1), v as Buffer<ArrayBuffer>);
     expect(again.subarray(8 + 32).every((b) => b === 0)).toBe(true);
     expect(procInfoValue(0, Array.from({ length: MAX_MAPPINGS + 5 }, () => mappings[0]!)).readUInt32LE(4)).toBe(MAX_MAPPINGS);
   });
