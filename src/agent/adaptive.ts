@@ -23,6 +23,10 @@ export interface AdaptiveOptions {
 
 interface ProcessState {
   keep: number;
+  /** The keep in force before the last change, until `since`. */
+  before: number;
+  /** When the kernel got `keep` (Unix ms, applied()); undefined: before any interval now read. */
+  since: number | undefined;
   /** Running average of its leaf-function shares. */
   average: Map<string, number> | undefined;
   unseen: number;
@@ -61,6 +65,27 @@ export class AdaptiveController {
     return this.processes.get(pid)?.keep ?? 1;
   }
 
+  /**
+   * The share of a process's samples the kernel kept over a window (Unix ms): a new keep reaches the
+   * kernel only after the interval that set it was read and symbolized, while the next window's samples
+   * are already being counted under the old one, so the window's share is the two weighted by time.
+   */
+  keepDuring(pid: number, fromMs: number, toMs: number): number {
+    const st = this.processes.get(pid);
+    if (!st) return 1;
+    if (st.since === undefined || st.since <= fromMs || toMs <= fromMs) return st.keep;
+    const at = Math.min(st.since, toMs);
+    return (st.before * (at - fromMs) + st.keep * (toMs - at)) / (toMs - fromMs);
+  }
+
+  /** Records when `changes` (from update()) reached the kernel. */
+  applied(changes: readonly RateChange[], atMs: number): void {
+    for (const c of changes) {
+      const st = this.processes.get(c.pid);
+      if (st && c.keep !== undefined) st.since = atMs;
+    }
+  }
+
   /** How much a process's profile moved in the last interval (0..1), for tests and debugging. */
   scoreOf(pid: number): number | undefined {
     return this.processes.get(pid)?.lastScore;
@@ -73,7 +98,7 @@ export class AdaptiveController {
     for (const o of observations) {
       seen.add(o.pid);
       let st = this.processes.get(o.pid);
-      if (!st) this.processes.set(o.pid, (st = { keep: 1, average: undefined, unseen: 0, lastScore: 1 }));
+      if (!st) this.processes.set(o.pid, (st = { keep: 1, before: 1, since: undefined, average: undefined, unseen: 0, lastScore: 1 }));
       st.unseen = 0;
       const shares = normalise(o.leaves);
       st.lastScore = st.average ? distance(shares, st.average) : 1;
@@ -94,7 +119,11 @@ export class AdaptiveController {
         totalSamples <= this.options.budgetPerSecond || totalWeight === 0 || e.samples === 0
           ? 1
           : Math.min(1, Math.max(this.minKeep, (this.options.budgetPerSecond * e.weight) / totalWeight / e.samples));
-      if (keep !== e.state.keep) changes.push({ pid: e.pid, keep });
+      if (keep !== e.state.keep) {
+        changes.push({ pid: e.pid, keep });
+        e.state.before = e.state.keep;
+        e.state.since = undefined;
+      }
       e.state.keep = keep;
     }
     return changes;

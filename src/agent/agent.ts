@@ -190,7 +190,7 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
           shareDictionary: true,
           keptDictionary: dictionary,
           offCpuPeriodNs,
-          keptShare: adaptive ? (pid) => adaptive.keepOf(pid) : undefined,
+          keptShare: adaptive ? (pid) => adaptive.keepDuring(pid, window.startMs, window.endMs) : undefined,
         }),
       unwinding && ((pid) => unwinding.tables.liveStartTime(pid)),
     );
@@ -205,7 +205,9 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
         for (const v of leaves.values()) kept += v;
         return { pid, kept, leaves };
       });
-      rates.apply(adaptive.update(observed, (window.endMs - window.startMs) / 1000));
+      const changes = adaptive.update(observed, (window.endMs - window.startMs) / 1000);
+      rates.apply(changes);
+      adaptive.applied(changes, Date.now());
     }
     metrics.relabelDropped.inc(built.droppedSamples);
     if (unwinding) for (const pid of built.keptPids) unwinding.tables.keep(pid);

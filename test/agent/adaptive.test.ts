@@ -36,6 +36,19 @@ describe('adaptive sampling controller', () => {
     expect(keptPerSecond).toBeGreaterThan(20 * 0.8);
   });
 
+  it('divides a window\'s counts by the keep in force over it: a new keep reaches the kernel only after the interval that set it was read', () => {
+    const c = new AdaptiveController({ budgetPerSecond: 10 });
+    // 100 samples/s against a budget of 10: keep a tenth.
+    const changes = c.update([{ pid: 1, kept: 1000, leaves: leaves({ a: 1000 }) }], 10);
+    expect(changes).toEqual([{ pid: 1, keep: 0.1 }]);
+    // The next window ran 0..10 s; the kernel got the new keep at 2 s (reading and symbolizing took 2 s):
+    // 2 s of it at the old keep (1), 8 s at the new one.
+    c.applied(changes, 2_000);
+    expect(c.keepDuring(1, 0, 10_000)).toBeCloseTo(0.2 * 1 + 0.8 * 0.1, 10);
+    expect(c.keepDuring(1, 10_000, 20_000)).toBeCloseTo(0.1, 10);
+    expect(c.keepDuring(2, 0, 10_000), 'a process never seen: everything kept').toBe(1);
+  });
+
   it('never keeps less than minKeep, and forgets processes gone for a while', () => {
     const c = new AdaptiveController({ budgetPerSecond: 1, minKeep: 0.1, forgetAfter: 2 });
     for (let i = 0; i < 4; i++) c.update([{ pid: 7, kept: 190 * c.keepOf(7), leaves: leaves({ x: 1 }) }, { pid: 8, kept: 190 * c.keepOf(8), leaves: leaves({ y: 1 }) }], 10);
