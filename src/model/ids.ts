@@ -11,18 +11,32 @@ import type { SymbolDictionary } from './symbols.js';
  */
 export type Id = bigint;
 
-const { h64Raw } = await xxhash();
-const encoder = new TextEncoder();
+const { h64, h64Raw } = await xxhash();
 
+/** xxhash64 of the string's UTF-8 bytes, encoded straight into the hasher's own memory (no copy of them made here). */
 function hashText(s: string): Id {
-  return h64Raw(encoder.encode(s));
+  return h64(s);
+}
+
+/** Scratch for `hashIds`: the u64s hashed are written here, not into a new array per id. */
+let scratch = new BigUint64Array(64);
+
+/** `scratch` with room for `n` u64s. */
+function scratchFor(n: number): BigUint64Array {
+  if (scratch.length < n) scratch = new BigUint64Array(n * 2);
+  return scratch;
+}
+
+/** xxhash64 of the first `n` u64s of `scratch`, little-endian. */
+function hashScratch(n: number): Id {
+  return h64Raw(new Uint8Array(scratch.buffer, 0, n * 8));
 }
 
 function hashIds(ids: readonly Id[], prefix: Id = 0n): Id {
-  const buf = new BigUint64Array(ids.length + 1);
+  const buf = scratchFor(ids.length + 1);
   buf[0] = prefix;
   for (let i = 0; i < ids.length; i++) buf[i + 1] = ids[i]!;
-  return h64Raw(new Uint8Array(buf.buffer));
+  return hashScratch(ids.length + 1);
 }
 
 export function seriesId(tenant: string, type: ProfileType, labels: Labels): Id {
@@ -39,10 +53,23 @@ export function functionId(name: string, systemName: string, file: string): Id {
 
 /** Location ids cover the mapping and the frames (or, when unsymbolized, the address). */
 export function locationId(mapping: Id, address: bigint, lines: readonly { functionId: Id; line: number }[]): Id {
-  if (lines.length === 0) return hashIds([mapping, BigInt.asUintN(64, address)], 1n);
-  const parts: Id[] = [mapping];
-  for (const l of lines) parts.push(l.functionId, BigInt(l.line));
-  return hashIds(parts, 2n);
+  if (lines.length === 0) {
+    const buf = scratchFor(3);
+    buf[0] = 1n;
+    buf[1] = mapping;
+    buf[2] = BigInt.asUintN(64, address);
+    return hashScratch(3);
+  }
+  // [2, mapping, (function id, line)…]; a negative line is stored as its two's complement, as before.
+  const n = 2 + 2 * lines.length;
+  const buf = scratchFor(n);
+  buf[0] = 2n;
+  buf[1] = mapping;
+  for (let i = 0; i < lines.length; i++) {
+    buf[2 + 2 * i] = lines[i]!.functionId;
+    buf[3 + 2 * i] = BigInt(lines[i]!.line);
+  }
+  return hashScratch(n);
 }
 
 /** Stack ids hash the location ids, leaf first. */
