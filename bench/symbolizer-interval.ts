@@ -9,6 +9,8 @@
  * Run (the young generation large enough that no GC runs in the measured intervals, which is checked):
  *   node --min-semi-space-size=128 --max-semi-space-size=128 --import tsx bench/symbolizer-interval.ts [root] [stacks] [intervals]
  * `root`: the checkout whose src/ is measured (default this one), e.g. an export of an older commit.
+ * KILN_BENCH_NO_STACK_HASH=1: samples without their user stack's hash (every stack resolved frame by frame,
+ * as a stack new in each interval is).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -50,7 +52,7 @@ const samples = Array.from({ length: STACKS }, (_, i) => {
   const js = i % 3 === 1 || (i % 3 === 2 && i % 2 === 0);
   const userAddrs = Array.from({ length: depth }, (_, d) => (js && d > 1 && d < depth - 4 && rand() < 0.6 ? v8Word(pick(functions)) : pick(native)));
   const kernelAddrs = i % 3 === 2 ? Array.from({ length: 4 + Math.floor(rand() * 8) }, () => pick(ktext)) : [];
-  return { pid, kind: 'cpu' as const, comm: 'node', userAddrs, kernelAddrs, userStack: BigInt(i + 1) * 0x9e37_79b9n, count: 1 };
+  return { pid, kind: 'cpu' as const, comm: 'node', userAddrs, kernelAddrs, userStack: process.env.KILN_BENCH_NO_STACK_HASH === '1' ? 0n : BigInt(i + 1) * 0x9e37_79b9n, count: 1 };
 });
 
 const sym = new ProcSymbolizer({ v8: { frame: (_pid: number, sfi: number) => names.get(sfi) } });

@@ -260,7 +260,9 @@ export class ProcSymbolizer implements Symbolizer {
     // Stacks share most frames (main, the runtime's loop, syscall entry), within an interval and from
     // one to the next: each distinct frame is resolved once per dictionary and then reused.
     const memo = this.memoOf(b);
-    const out: number[] = [];
+    // Sized once (pushes would grow it a few times for a deep stack): filled in order, kernel frames first.
+    const out = new Array<number>(kernel.length + user.length);
+    let n = 0;
     if (kernel.length > 0) memo.kernelFrames(this.counters.kallsymsLoads, Date.now());
     for (let i = 0; i < kernel.length; i++) {
       const addr = kernel[i]!;
@@ -270,11 +272,11 @@ export class ProcSymbolizer implements Symbolizer {
         loc = this.kernelFrame(addr, i === 0, b);
         memo.keepKernel(key, loc, b.dict.locations[loc]!.lines.length > 0);
       } else this.countReuse(b, loc);
-      out.push(loc);
+      out[n++] = loc;
     }
     if (user.length === 0) return out;
     const proc = this.processOf(pid);
-    if (proc.startTime === undefined) return this.framesAfterExit(proc, user, out, b);
+    if (proc.startTime === undefined) return this.framesAfterExit(proc, user, out, n, b);
     const frames = memo.process(proc);
     for (let i = 0; i < user.length; i++) {
       const raw = user[i]!;
@@ -287,7 +289,7 @@ export class ProcSymbolizer implements Symbolizer {
             loc = this.interpreterFrame(V8_MAPPING, sfi, f, b);
             memo.keepV8(frames, raw, { location: loc, frame: f, checked: proc.intervals });
           } else this.countReuse(b, loc);
-          out.push(loc);
+          out[n++] = loc;
           continue;
         }
         let loc = frames.pythonFrame(raw);
@@ -295,7 +297,7 @@ export class ProcSymbolizer implements Symbolizer {
           loc = this.pythonFrame(pid, raw, b);
           memo.keepPython(frames, raw, loc, b.dict.locations[loc]!.lines.length > 0);
         } else this.countReuse(b, loc);
-        out.push(loc);
+        out[n++] = loc;
         continue;
       }
       const addr = Number(raw);
@@ -305,7 +307,7 @@ export class ProcSymbolizer implements Symbolizer {
         loc = this.userFrame(proc, raw, i === 0, b, memo);
         memo.keepUser(frames, key, loc, b.dict.locations[loc]!.lines.length > 0);
       } else this.countReuse(b, loc);
-      out.push(loc);
+      out[n++] = loc;
     }
     return out;
   }
@@ -316,13 +318,13 @@ export class ProcSymbolizer implements Symbolizer {
    * unknown mapping (CPython frames can still be named). Nothing is remembered — the pid's samples all
    * come in this interval — so they neither fill the frame memo towards its bound nor cost its upkeep.
    */
-  private framesAfterExit(proc: ProcessSnapshot, user: bigint[], out: number[], b: DictionaryBuilder): number[] {
+  private framesAfterExit(proc: ProcessSnapshot, user: bigint[], out: number[], n: number, b: DictionaryBuilder): number[] {
     const unknown = b.mapping(UNKNOWN_MAPPING);
     for (const raw of user) {
-      if (isInterpreterFrame(raw)) out.push(isV8Frame(raw) ? this.v8Frame(proc.pid, raw, b) : this.pythonFrame(proc.pid, raw, b));
+      if (isInterpreterFrame(raw)) out[n++] = isV8Frame(raw) ? this.v8Frame(proc.pid, raw, b) : this.pythonFrame(proc.pid, raw, b);
       else {
         this.counters.frames++;
-        out.push(b.location(unknown, raw, []));
+        out[n++] = b.location(unknown, raw, []);
       }
     }
     return out;
