@@ -11,10 +11,13 @@
  * host, as bpftrace's does. Run time per sample from bpftool with kernel.bpf_stats_enabled=1, by the
  * program ids each profiler holds.
  *
- *   sudo npx tsx bench/bpf-walk.ts [seconds=30] [hz=49] [runs=3] [tables|fp|both]
+ *   sudo npx tsx bench/bpf-walk.ts [seconds=30] [hz=49] [runs=3] [tables|fp|both] [floor]
  *
  * `fp` runs the agent with --no-unwind-tables (frame pointers only, CPython frames still read): what
  * the walk costs without the tables, against the same anchor; `both` alternates the two in each run.
+ * `floor` also attaches bench/bpf-floor.ts' programs in the same runs (an empty program, the stack helpers,
+ * a frame-pointer walk, a hash count, cold reads: what any sample costs here) and adds a fourth busy
+ * process, test/agent/fixtures/recurse.c 30 calls deep with frame pointers, so the walk has frames to take.
  * Needs clang, python3, bpftool, bpftrace. Prints one Markdown row per run and the medians.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -27,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { startAgent } from '../src/agent/agent.js';
 import { resolveConfig } from '../src/agent/config.js';
 import { MetadataLabeler } from '../src/agent/metadata/index.js';
+import { FLOOR_PROGRAMS, floorWork, HIST_SLOTS, histSummary, startFloor, type FloorProgram } from './bpf-floor.js';
 import { bpfProgStats, programIdsOf } from './bpf-programs.js';
 
 const seconds = Number(process.argv[2] ?? 30);
@@ -36,6 +40,8 @@ const modeArg = process.argv[5] ?? 'tables';
 if (modeArg !== 'tables' && modeArg !== 'fp' && modeArg !== 'both') throw new Error(`mode must be tables, fp or both, not ${modeArg}`);
 type Mode = 'tables' | 'fp';
 const modes: Mode[] = modeArg === 'both' ? ['tables', 'fp'] : [modeArg];
+const withFloor = process.argv[6] === 'floor';
+if (process.argv[6] !== undefined && !withFloor) throw new Error(`the sixth argument is floor or nothing, not ${process.argv[6]}`);
 const WARMUP_S = 10;
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 if (process.getuid?.() !== 0) throw new Error('run as root: the agent and bpftrace need it');
@@ -44,6 +50,8 @@ const tmp = mkdtempSync(path.join(tmpdir(), 'kiln-bench-walk-'));
 const fixture = (f: string) => path.join(ROOT, 'test/agent/fixtures', f);
 const chain = path.join(tmp, 'chain');
 execFileSync('clang', ['-O2', '-fomit-frame-pointer', fixture('chain.c'), '-o', chain]);
+const recurse = path.join(tmp, 'recurse');
+if (withFloor) execFileSync('clang', ['-O2', '-fno-omit-frame-pointer', fixture('recurse.c'), '-o', recurse]);
 
 type ProgStat = ReturnType<typeof bpfProgStats>[number];
 /** µs per run of the perf-event programs among `ids` between two bpftool snapshots. */
@@ -74,6 +82,7 @@ interface RunResult {
   readonly bpftrace: { us: number; runs: number };
   readonly walks: string;
   readonly phases?: readonly number[];
+  readonly floor?: readonly { name: FloorProgram; us: number; runs: number; work: string }[];
 }
 
 async function oneRun(mode: Mode): Promise<RunResult> {
@@ -83,6 +92,7 @@ async function oneRun(mode: Mode): Promise<RunResult> {
     spawn(chain, [total], quiet),
     spawn('/usr/bin/python3', [fixture('fg.py'), total], quiet),
     spawn(process.execPath, [fixture('burn.js'), total], quiet),
+    ...(withFloor ? [spawn(recurse, ['30'], quiet)] : []),
   ];
   const pids = new Set(workload.map((w) => w.pid!));
   const inner = new MetadataLabeler({ nodeName: 'bench' });
@@ -91,26 +101,41 @@ async function oneRun(mode: Mode): Promise<RunResult> {
     log: () => {},
   });
   const bpftrace = spawn('bpftrace', ['-e', `profile:hz:${hz} { @[kstack, ustack, comm] = count(); }`], quiet);
+  const floor = withFloor ? startFloor(tmp, hz) : undefined;
   try {
     await sleep(WARMUP_S * 1000);
     const load0 = loadavg()[0]!;
     const walks0 = await walkResults(agent.metrics.registry);
     const ph0 = phaseTotals();
+    const f0 = floor?.sums();
+    const h0 = floor?.hists();
     const p0 = bpfProgStats();
     await sleep(seconds * 1000);
     const p1 = bpfProgStats();
+    const f1 = floor?.sums();
+    const h1 = floor?.hists();
     const ph1 = phaseTotals();
     const walks1 = await walkResults(agent.metrics.registry);
     const n = [...walks1.values()].reduce((s, v) => s + v, 0) - [...walks0.values()].reduce((s, v) => s + v, 0);
     const share = (r: string) => (n > 0 ? ((100 * ((walks1.get(r) ?? 0) - (walks0.get(r) ?? 0))) / n).toFixed(1) : '0');
     return {
       load: `${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`,
-      kiln: usPerSample(p0, p1, programIdsOf(process.pid)),
+      kiln: usPerSample(p0, p1, new Set([...programIdsOf(process.pid)].filter((id) => ![...(floor?.ids.values() ?? [])].includes(id)))),
       bpftrace: usPerSample(p0, p1, programIdsOf(bpftrace.pid!)),
       phases: ph0 && ph1 ? ph1.map((v, i) => v - (ph0[i] ?? 0)) : undefined,
+      floor:
+        floor && f0 && f1 && h0 && h1
+          ? FLOOR_PROGRAMS.map((name, p) => {
+              const s = usPerSample(p0, p1, new Set([floor.ids.get(name) ?? -1]));
+              const hist = h1.slice(p * HIST_SLOTS, (p + 1) * HIST_SLOTS).map((v, i) => v - (h0[p * HIST_SLOTS + i] ?? 0));
+              const work = floorWork(name, f1.map((v, i) => v - (f0[i] ?? 0)), s.runs);
+              return { name, ...s, work: name === 'floor_empty' ? work : `${work}; ${histSummary(hist)}` };
+            })
+          : undefined,
       walks: `complete ${share('complete')} %, no_tables ${share('no_tables')} %, read_error ${share('read_error')} %, bad_pc ${share('bad_pc')} %`,
     };
   } finally {
+    floor?.stop();
     bpftrace.kill('SIGINT');
     await agent.stop(5000);
     for (const w of workload) w.kill('SIGKILL');
@@ -147,6 +172,7 @@ function phaseLines(p: readonly number[]): string {
   return [
     `    phases (µs per recorded sample, ${n} samples): total ${us(0)}; prologue ${us(1)}; procs/settings ${us(2)}; python state ${us(3)} (${per(24)} a sample);`,
     `    walk ${us(4)} [${per(17)} frames: find_mapping ${us(11)} (${per(20)}× at ${each(11, 20)}), find_row ${us(12)} (${per(21)}× at ${each(12, 21)}), reads ${us(13)} (${per(22)}× at ${each(13, 22)}), py_emit ${us(14)} (${per(23)}× at ${each(14, 23)})];`,
+    `    whole samples one at a time (ktime): ${histSummary(p.slice(32, 32 + HIST_SLOTS))}`,
     `    hash ${us(5)}; count lookup ${us(6)} (seen ${per(25)}, hits ${per(18)}, inserts that found the key ${per(26)}); store user ${us(7)}; kernel stack ${us(8)} (kernel-mode ${per(19)}); store kernel ${us(9)}; add count ${us(10)}`,
   ].join('\n');
 }
@@ -177,12 +203,17 @@ try {
       results.get(mode)!.push(r);
       console.log(`| ${i} | ${mode} | ${r.load} | ${r.kiln.us.toFixed(2)} (${r.kiln.runs}) | ${r.bpftrace.us.toFixed(2)} (${r.bpftrace.runs}) | ${(r.kiln.us / r.bpftrace.us).toFixed(2)} | ${r.walks} |`);
       if (r.phases) console.log(phaseLines(r.phases));
+      for (const f of r.floor ?? []) console.log(`|   | ${f.name} | | ${f.us.toFixed(2)} (${f.runs}) | | ${(f.us / r.bpftrace.us).toFixed(2)} | ${f.work} |`);
     }
   }
   for (const [mode, rs] of results) {
     const k = median(rs.map((r) => r.kiln.us));
     const b = median(rs.map((r) => r.bpftrace.us));
     console.log(`| **median** | ${mode} | | **${k.toFixed(2)}** | **${b.toFixed(2)}** | **${median(rs.map((r) => r.kiln.us / r.bpftrace.us)).toFixed(2)}** | |`);
+    for (const name of withFloor ? FLOOR_PROGRAMS : []) {
+      const us = rs.map((r) => r.floor?.find((f) => f.name === name)?.us ?? 0);
+      console.log(`| **median** | ${name} | | **${median(us).toFixed(2)}** (${us.map((u) => u.toFixed(2)).join(', ')}) | | | |`);
+    }
   }
 } finally {
   execFileSync('sysctl', ['-q', '-w', `kernel.bpf_stats_enabled=${statsBefore}`]);

@@ -37,18 +37,41 @@ enum {
   N_PY_SAMPLES = 24,
   N_SEEN = 25,        /* user-mode samples whose key seen_keys knew */
   N_ADD_EXISTING = 26, /* count inserts that found the key counted already (the hint missed it) */
-  PH_SLOTS = 32,
+  PH_HIST = 32,       /* a histogram of PH_TOTAL, one sample at a time (HIST_ADD) */
+  PH_SLOTS = 32 + 130,
 };
+
+/*
+ * A histogram of run times in `HIST_SLOTS` slots of a per-CPU sums map from `first`: 128 buckets of
+ * 250 ns, then the count of longer runs and their summed ns. A mean per sample (bpf_stats) hides
+ * whether a few long runs (an interrupt, the vCPU descheduled by the host) or every run costs it.
+ * Also used by bench/bpf-floor.bpf.c.
+ */
+#define HIST_STEP_NS 250
+#define HIST_LINEAR 128
+#define HIST_SLOTS (HIST_LINEAR + 2)
+#define HIST_ADD(map, first, ns)                                      \
+  do {                                                                \
+    u64 ns_ = (ns);                                                   \
+    if (ns_ < HIST_STEP_NS * HIST_LINEAR) {                           \
+      sum_add(map, (first) + (u32)(ns_ / HIST_STEP_NS), 1);           \
+    } else {                                                          \
+      sum_add(map, (first) + HIST_LINEAR, 1);                         \
+      sum_add(map, (first) + HIST_LINEAR + 1, ns_);                   \
+    }                                                                 \
+  } while (0)
 
 #ifdef KILN_PHASES
 PERCPU_SUMS(phases, PH_SLOTS);
 #define phase_add(index, v) sum_add(&phases, index, v)
 #define PHASE_START(t) u64 t = ktime_get_ns()
-#define PHASE(t, index)              \
-  do {                               \
-    u64 now_ = ktime_get_ns();       \
-    phase_add(index, now_ - (t));    \
-    (t) = now_;                      \
+/* PH_TOTAL's samples go into the histogram too, one at a time. */
+#define PHASE(t, index)                                         \
+  do {                                                          \
+    u64 now_ = ktime_get_ns();                                  \
+    phase_add(index, now_ - (t));                               \
+    if ((index) == PH_TOTAL) HIST_ADD(&phases, PH_HIST, now_ - (t)); \
+    (t) = now_;                                                 \
   } while (0)
 #define PHASE_COUNT(index, n) phase_add(index, n)
 #else
