@@ -20,13 +20,14 @@ enum {
   S_FP_FRAMES = 5,
   S_COLD = 6,
   S_HASH_NEW = 7,
-  S_COUNT = 8,
+  S_LOOKUP_HITS = 8,
+  S_COUNT = 9,
 };
 PERCPU_SUMS(floor_sums, S_COUNT);
 
 /* Each program's runs timed from entry to exit (two ktime calls), a histogram each (phases.h's
  * HIST_ADD), in the order of bench/bpf-floor.ts' FLOOR_PROGRAMS; floor_empty has none. */
-enum { H_KSTACK = 1, H_USTACK, H_FP, H_HASH, H_PAGE1, H_LINES8, H_PAGES8, H_COUNT };
+enum { H_KSTACK = 1, H_USTACK, H_FP, H_HASH, H_PAGE1, H_LINES8, H_PAGES8, H_LOOKUP, H_COUNT };
 PERCPU_SUMS(floor_hist, H_COUNT * HIST_SLOTS);
 #define TIMED(h) u64 t0_ = ktime_get_ns()
 #define DONE(h) HIST_ADD(&floor_hist, (h) * HIST_SLOTS, ktime_get_ns() - t0_)
@@ -168,6 +169,33 @@ int floor_hash(struct user_regs *ctx) {
     sum_add(&floor_sums, S_HASH_NEW, 1);
   }
   DONE(H_HASH);
+  return 0;
+}
+
+/* A process's entry, as py_procs or v8_procs hold one: 80 bytes by pid, found on all but its first sample. */
+struct proc_entry {
+  u64 words[10];
+};
+struct {
+  __uint(type, MAP_TYPE_HASH);
+  __uint(max_entries, 4096);
+  __type(key, u32);
+  __type(value, struct proc_entry);
+} proc_entries SEC(".maps");
+
+/* One hash lookup by pid that finds its entry (what a per-process map costs a sample, e.g. py_procs). */
+SEC("perf_event")
+int floor_lookup(struct user_regs *ctx) {
+  TIMED(H_LOOKUP);
+  u32 pid = (u32)(get_current_pid_tgid() >> 32);
+  struct proc_entry *e = map_lookup_elem(&proc_entries, &pid);
+  if (e) {
+    sum_add(&floor_sums, S_LOOKUP_HITS, e->words[9] + 1);
+  } else {
+    struct proc_entry fresh = {};
+    map_update_elem(&proc_entries, &pid, &fresh, NOEXIST);
+  }
+  DONE(H_LOOKUP);
   return 0;
 }
 

@@ -2,9 +2,10 @@
  * The floor under `kiln_sample` on this host: small perf-event programs (bench/bpf-floor.bpf.c), each
  * attached on its own to a CPU clock on every CPU at the bench's rate, in the same run as the agent and
  * bpftrace (`bench/bpf-walk.ts … floor`): an empty program, the kernel-stack and user-stack helpers
- * bpftrace's `kstack`/`ustack` use, a frame-pointer walk by bpf_probe_read_user, a hash-map count,
- * and reads of cold lines of a 16 MiB array (one page, eight lines of one page, one line in each of
- * eight pages: a cache miss against a TLB miss). Needs clang and root.
+ * bpftrace's `kstack`/`ustack` use, a frame-pointer walk by bpf_probe_read_user, a hash-map count, a
+ * lookup by pid that finds its entry (as py_procs or v8_procs), and reads of cold lines of a 16 MiB
+ * array (one page, eight lines of one page, one line in each of eight pages: a cache miss against a
+ * TLB miss). Needs clang and root.
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -15,11 +16,11 @@ import { cpuClockAttr, onlineCpus, PERF_FLAG_FD_CLOEXEC } from '../src/agent/bpf
 const SOURCE = fileURLToPath(new URL('./bpf-floor.bpf.c', import.meta.url));
 
 /** The programs, and what each one's run does (for the table's last column). */
-export const FLOOR_PROGRAMS = ['floor_empty', 'floor_kstack', 'floor_ustack', 'floor_fp', 'floor_hash', 'floor_page1', 'floor_lines8', 'floor_pages8'] as const;
+export const FLOOR_PROGRAMS = ['floor_empty', 'floor_kstack', 'floor_ustack', 'floor_fp', 'floor_hash', 'floor_page1', 'floor_lines8', 'floor_pages8', 'floor_lookup'] as const;
 export type FloorProgram = (typeof FLOOR_PROGRAMS)[number];
 
 /** Slots of floor_sums (S_* in bpf-floor.bpf.c). */
-const S = { kstackRuns: 0, kstackFrames: 1, ustackRuns: 2, ustackFrames: 3, fpRuns: 4, fpFrames: 5, hashNew: 7 } as const;
+const S = { kstackRuns: 0, kstackFrames: 1, ustackRuns: 2, ustackFrames: 3, fpRuns: 4, fpFrames: 5, hashNew: 7, lookupHits: 8 } as const;
 
 export interface Floor {
   /** Program id of each floor program (bpftool's). */
@@ -113,7 +114,7 @@ export function startFloor(dir: string, hz: number): Floor {
   const histFd = fdOf('floor_hist');
   return {
     ids,
-    sums: () => percpuSums(sumsFd, 8),
+    sums: () => percpuSums(sumsFd, 9),
     hists: () => percpuSums(histFd, FLOOR_PROGRAMS.length * HIST_SLOTS),
     stop() {
       for (const l of links) bpf.linkDestroy(l);
@@ -145,6 +146,8 @@ export function floorWork(name: FloorProgram, d: readonly number[], runs: number
       return '8 lines of 1 page';
     case 'floor_pages8':
       return '1 line in each of 8 pages';
+    case 'floor_lookup':
+      return `${per(100 * d[S.lookupHits]!, runs)} % of runs found their pid's entry`;
     default:
       return 'nothing';
   }
