@@ -181,6 +181,12 @@ export class ProcessFrames {
   readonly v8 = new Map<bigint, V8Memo>();
   readonly stacks = new Map<bigint, KnownStack>();
   readonly stacksUnnamed = new Map<bigint, KnownStack>();
+  /**
+   * User stack hashes met once with V8 or kernel frames: such a stack is kept at its second sighting
+   * (most of a node process's stacks are never seen again, and kept they would be garbage the GC copies
+   * and the memo holds until its bound).
+   */
+  readonly seenOnce = new Set<bigint>();
   /** Stacks with kernel frames, by their user stack's hash (one user stack meets a few kernel ones). */
   readonly mixed = new Map<bigint, KnownStack[]>();
   readonly mixedUnnamed = new Map<bigint, KnownStack[]>();
@@ -199,6 +205,7 @@ export class ProcessFrames {
       this.named.clear();
       this.stacks.clear();
       this.mixed.clear();
+      this.seenOnce.clear();
       this.python.clear();
       this.pythonUnnamed.clear();
       this.v8.clear();
@@ -226,6 +233,14 @@ export class ProcessFrames {
     return this.stacks.get(hash) ?? this.stacksUnnamed.get(hash);
   }
 
+  /** Whether a user stack with V8 or kernel frames was met before (noting it met otherwise). */
+  metBefore(hash: bigint): boolean {
+    if (this.seenOnce.delete(hash)) return true;
+    if (this.seenOnce.size >= MAX_SEEN_ONCE) this.seenOnce.clear();
+    this.seenOnce.add(hash);
+    return false;
+  }
+
   /** A kept stack of this user stack and these kernel frames, named by kallsyms read `kallsyms`. */
   mixedStack(hash: bigint, kernel: readonly bigint[], kallsyms: number): KnownStack | undefined {
     return sameKernel(this.mixed.get(hash), kernel, kallsyms) ?? sameKernel(this.mixedUnnamed.get(hash), kernel, kallsyms);
@@ -238,6 +253,8 @@ export class ProcessFrames {
 
 /** Kernel stacks kept per user stack (a process's user stack meets a few: syscalls, page faults, interrupts). */
 const MAX_KERNEL_STACKS = 8;
+/** Stacks remembered as met once, per process (past it they start over). */
+const MAX_SEEN_ONCE = 4096;
 
 function sameKernel(list: readonly KnownStack[] | undefined, kernel: readonly bigint[], kallsyms: number): KnownStack | undefined {
   if (list === undefined) return undefined;

@@ -201,10 +201,12 @@ export class ProcSymbolizer implements Symbolizer {
     const kernelDepth = sample.kernelDepth ?? sample.kernelAddrs.length;
     const known = hash !== undefined && hash !== 0n && depth > 0 && this.processOf(pid).startTime !== undefined;
     const kallsyms = this.counters.kallsymsLoads;
+    /** Kept, but a V8 function in it changed: resolved again and kept anew. */
+    let changed = false;
     if (known) {
       const frames = this.memoOf(b).process(this.processOf(pid));
       const hit = kernelDepth === 0 ? frames.stack(hash) : frames.mixedStack(hash, sample.kernelAddrs, kallsyms);
-      if (hit && hit.depth === depth && hit.leaf === (sample.userLeaf ?? sample.userAddrs[0]) && (hit.v8 === undefined || this.v8Stands(pid, frames, hit))) {
+      if (hit && hit.depth === depth && hit.leaf === (sample.userLeaf ?? sample.userAddrs[0]) && !(changed = hit.v8 !== undefined && !this.v8Stands(pid, frames, hit))) {
         const c = this.counters;
         c.frames += hit.depth + kernelDepth;
         c.memoHits += hit.depth + kernelDepth;
@@ -242,6 +244,8 @@ export class ProcSymbolizer implements Symbolizer {
       const memo = this.memoOf(b);
       const frames = memo.process(this.processOf(pid));
       const kept: KnownStack = { stack, depth: user.length, leaf: user[0]!, named, ...(v8 && { v8, v8Locations }), ...(kernel.length > 0 && { kernel, kallsyms: read }) };
+      // One with V8 or kernel frames only once met before (see ProcessFrames.seenOnce).
+      if (keep && !changed && (v8 || kernel.length > 0) && !frames.metBefore(hash!)) keep = false;
       if (keep && kernel.length === 0) memo.keepStack(frames, hash!, kept);
       else if (keep) memo.keepMixedStack(frames, hash!, kept);
     }
