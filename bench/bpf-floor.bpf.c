@@ -21,7 +21,9 @@ enum {
   S_COLD = 6,
   S_HASH_NEW = 7,
   S_LOOKUP_HITS = 8,
-  S_COUNT = 9,
+  S_TIMED = 9,   /* timed runs (all programs but floor_empty) */
+  S_BATCHED = 10, /* of those, runs starting within 20 µs of another timed run's start on the same CPU */
+  S_COUNT = 11,
 };
 PERCPU_SUMS(floor_sums, S_COUNT);
 
@@ -29,7 +31,26 @@ PERCPU_SUMS(floor_sums, S_COUNT);
  * HIST_ADD), in the order of bench/bpf-floor.ts' FLOOR_PROGRAMS; floor_empty has none. */
 enum { H_KSTACK = 1, H_USTACK, H_FP, H_HASH, H_PAGE1, H_LINES8, H_PAGES8, H_LOOKUP, H_COUNT };
 PERCPU_SUMS(floor_hist, H_COUNT * HIST_SLOTS);
-#define TIMED(h) u64 t0_ = ktime_get_ns()
+/* The last timed run's start on this CPU: programs whose clocks expire close together may run in one
+ * interrupt, one after the other, and the later ones find the lines they share warm. */
+struct {
+  __uint(type, MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, u32);
+  __type(value, u64);
+} last_start SEC(".maps");
+INLINE u64 timed_start(void) {
+  u64 now = ktime_get_ns();
+  u32 zero = 0;
+  u64 *last = map_lookup_elem(&last_start, &zero);
+  sum_add(&floor_sums, S_TIMED, 1);
+  if (last) {
+    if (now - *last < 20000) sum_add(&floor_sums, S_BATCHED, 1);
+    *last = now;
+  }
+  return now;
+}
+#define TIMED(h) u64 t0_ = timed_start()
 #define DONE(h) HIST_ADD(&floor_hist, (h) * HIST_SLOTS, ktime_get_ns() - t0_)
 
 /* 16 MiB, like unwind_rows: a run reads a few of its lines, chosen at random, so they are cold. */

@@ -20,7 +20,7 @@ export const FLOOR_PROGRAMS = ['floor_empty', 'floor_kstack', 'floor_ustack', 'f
 export type FloorProgram = (typeof FLOOR_PROGRAMS)[number];
 
 /** Slots of floor_sums (S_* in bpf-floor.bpf.c). */
-const S = { kstackRuns: 0, kstackFrames: 1, ustackRuns: 2, ustackFrames: 3, fpRuns: 4, fpFrames: 5, hashNew: 7, lookupHits: 8 } as const;
+const S = { kstackRuns: 0, kstackFrames: 1, ustackRuns: 2, ustackFrames: 3, fpRuns: 4, fpFrames: 5, hashNew: 7, lookupHits: 8, timed: 9, batched: 10 } as const;
 
 export interface Floor {
   /** Program id of each floor program (bpftool's). */
@@ -114,7 +114,7 @@ export function startFloor(dir: string, hz: number): Floor {
   const histFd = fdOf('floor_hist');
   return {
     ids,
-    sums: () => percpuSums(sumsFd, 9),
+    sums: () => percpuSums(sumsFd, 11),
     hists: () => percpuSums(histFd, FLOOR_PROGRAMS.length * HIST_SLOTS),
     stop() {
       for (const l of links) bpf.linkDestroy(l);
@@ -149,6 +149,6 @@ export function floorWork(name: FloorProgram, d: readonly number[], runs: number
     case 'floor_lookup':
       return `${per(100 * d[S.lookupHits]!, runs)} % of runs found their pid's entry`;
     default:
-      return 'nothing';
+      return `timed runs of the others starting within 20 µs of another's on the same CPU: ${per(100 * d[S.batched]!, d[S.timed]!)} %`;
   }
 }
