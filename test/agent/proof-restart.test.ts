@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { openStore, type Store } from '../../src/store/index.js';
-import { compileBurn, foldedForPid, keepOnly, run, testConfig, totalSeconds } from './proof-support.js';
+import { accountOf, compileBurn, foldedForPid, keepOnly, lossReport, run, testConfig, totalSeconds } from './proof-support.js';
 import { requireBpf } from './require-bpf.js';
 
 /** A real server on a fixed port and data dir, so it can be stopped and started again where the agent expects it. */
@@ -41,7 +41,9 @@ describe('proof: the agent buffers while the server is down and delivers after i
     let pids: number[] = [];
     const agent: RunningAgent = await startAgent(testConfig(live.server.url), { labeler: keepOnly(() => pids) });
     cleanups.push(() => agent.stop(1000));
-    const workload = run(burn, ['26']);
+    // 26 s of wall time (it must outlive the downtime), busy throughout (--duty 1), printing the CPU time
+    // it used as it ends: what the stored total is compared with, exactly, however busy the machine.
+    const workload = run(burn, ['--duty', '1', '26']);
     pids = [workload.pid];
 
     await agent.nextInterval();
@@ -67,7 +69,9 @@ describe('proof: the agent buffers while the server is down and delivers after i
     expect([...during.keys()].some((k) => k.endsWith('main;burn_a')), 'the downtime profiles are symbolized stacks').toBe(true);
     // And across the whole run nothing was lost: what was stored is the CPU the process used.
     const all = await foldedForPid(live.server.url, workload.pid);
-    expect(totalSeconds(all) / workload.cpuSeconds()).toBeGreaterThan(0.85);
-    expect(totalSeconds(all) / workload.cpuSeconds()).toBeLessThan(1.15);
+    expect(workload.reportedCpuSeconds(), 'burn --duty printed no cpu_seconds').toBeDefined();
+    const account = accountOf(all, workload, await lossReport(agent));
+    expect(totalSeconds(all) / workload.cpuSeconds(), account).toBeGreaterThan(0.85);
+    expect(totalSeconds(all) / workload.cpuSeconds(), account).toBeLessThan(1.15);
   });
 });

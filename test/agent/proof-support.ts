@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { resolveConfig, type RawSettings } from '../../src/agent/config.js';
 import type { AgentConfig } from '../../src/agent/config.js';
 import { MetadataLabeler } from '../../src/agent/metadata/index.js';
-import { startAgent } from '../../src/agent/agent.js';
+import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import type { ProcessLabeler } from '../../src/agent/types.js';
 import { requireCommand } from './require-bpf.js';
 
@@ -35,8 +35,13 @@ export interface Workload {
   wallSeconds(): number;
   /** Exit code once it ended. */
   readonly exited: Promise<number | null>;
-  /** CPU seconds (user + sys) it had used at the last look before it exited. */
+  /**
+   * CPU seconds (user + sys) it used: what it printed as it ended (`cpu_seconds X`, the fixtures' --cpu and
+   * --duty budgets), else what /proc said at the last look before it exited (up to a poll late).
+   */
   cpuSeconds(): number;
+  /** What it printed as its own CPU time as it ended (`cpu_seconds X`), once exited; undefined if nothing. */
+  reportedCpuSeconds(): number | undefined;
 }
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
@@ -48,8 +53,10 @@ const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) |
 export function run(cmd: string, args: string[]): Workload {
   const started = performance.now();
   let ended: number | undefined;
-  const child = spawn(cmd, args, { stdio: 'ignore' });
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
   const pid = child.pid!;
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out = (out + chunk).slice(-4096)));
   let cpu = 0;
   const look = () => {
     try {
@@ -61,13 +68,25 @@ export function run(cmd: string, args: string[]): Workload {
   };
   const timer = setInterval(look, 250);
   const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
+    // 'close': exited and its stdout read to the end.
+    child.once('close', (code) => {
       ended = performance.now();
       clearInterval(timer);
       resolve(code);
     }),
   );
-  return { child, pid, exited, cpuSeconds: () => cpu, wallSeconds: () => ((ended ?? performance.now()) - started) / 1000 };
+  const reported = () => {
+    const m = /^cpu_seconds (\S+)$/m.exec(out);
+    return m ? Number(m[1]) : undefined;
+  };
+  return {
+    child,
+    pid,
+    exited,
+    cpuSeconds: () => reported() ?? cpu,
+    reportedCpuSeconds: reported,
+    wallSeconds: () => ((ended ?? performance.now()) - started) / 1000,
+  };
 }
 
 /**
@@ -90,22 +109,40 @@ export function keepOnly(pids: () => readonly number[], nodeName = 'test'): Proc
   return { labels: (pid, comm) => (pids().includes(pid) ? inner.labels(pid, comm) : []) };
 }
 
+export interface ProfiledWorkload extends Workload {
+  /** Where samples were lost on the way (lossReport), for failure messages. */
+  readonly losses: string;
+}
+
 /**
  * Runs a workload under the real agent (pushing to `serverUrl`, keeping only the workload's pid) until
  * it exits, then stops the agent, which sends the last interval and waits for delivery.
  */
-export async function profileWorkload(serverUrl: string, cmd: string, args: string[], extra: RawSettings = {}): Promise<Workload> {
+export async function profileWorkload(serverUrl: string, cmd: string, args: string[], extra: RawSettings = {}): Promise<ProfiledWorkload> {
   let pids: number[] = [];
   const agent = await startAgent(testConfig(serverUrl, extra), { labeler: keepOnly(() => pids) });
+  let workload: Workload | undefined;
   try {
-    const workload = run(cmd, args);
+    workload = run(cmd, args);
     pids = [workload.pid];
     const code = await workload.exited;
     if (code !== 0) throw new Error(`${cmd} exited with ${code}`);
-    return workload;
   } finally {
     await agent.stop(30_000);
   }
+  return { ...workload, losses: await lossReport(agent) };
+}
+
+/**
+ * The agent's counters of samples lost on the way to the server (dropped in BPF, stacks it could not
+ * walk, profiles the send queue dropped, failed sends), as one line for a failure message: when a total
+ * falls short, this says whether the agent lost samples or the machine did not run the workload.
+ */
+export async function lossReport(agent: RunningAgent): Promise<string> {
+  const text = await agent.metrics.registry.metrics();
+  const wanted = /^kiln_agent_(bpf_dropped_samples_total|export_queue_dropped_profiles_total|export_errors_total|unwind_stacks_total\{result="(truncated|read_error|bad_pc)"\}|bpf_samples_total|samples_total)(?=[\s{])/;
+  const lines = text.split('\n').filter((l) => wanted.test(l));
+  return `agent counters: ${lines.map((l) => l.replace(/^kiln_agent_/, '')).join(', ')}`;
 }
 
 /** The server's merged folded stacks (root first, `a;b;c value`) for one process, over a range (Unix ms). */
@@ -158,4 +195,9 @@ export function totalSeconds(folded: Map<string, number>): number {
   let ns = 0;
   for (const v of folded.values()) ns += v;
   return ns / 1e9;
+}
+
+/** What a total check compares, for its failure message: CPU stored vs CPU used, wall time, the agent's losses. */
+export function accountOf(folded: Map<string, number>, workload: Workload, losses?: string): string {
+  return `${totalSeconds(folded).toFixed(2)} s stored of ${workload.cpuSeconds().toFixed(2)} s used (${workload.wallSeconds().toFixed(1)} s wall)${losses ? `; ${losses}` : ''}`;
 }
