@@ -206,13 +206,16 @@ export class ProcSymbolizer implements Symbolizer {
     if (known) {
       const frames = this.memoOf(b).process(this.processOf(pid));
       const hit = kernelDepth === 0 ? frames.stack(hash) : frames.mixedStack(hash, sample.kernelAddrs, kallsyms);
-      if (hit && hit.depth === depth && hit.leaf === (sample.userLeaf ?? sample.userAddrs[0]) && !(changed = hit.v8 !== undefined && !this.v8Stands(pid, frames, hit))) {
-        const c = this.counters;
-        c.frames += hit.depth + kernelDepth;
-        c.memoHits += hit.depth + kernelDepth;
-        c.symbolized += hit.named + kernelDepth;
-        c.stackHits++;
-        return hit.stack;
+      if (hit && hit.depth === depth && hit.leaf === (sample.userLeaf ?? sample.userAddrs[0])) {
+        changed = hit.v8 !== undefined && !this.v8Stands(pid, frames, hit);
+        if (!changed) {
+          const c = this.counters;
+          c.frames += hit.depth + kernelDepth;
+          c.memoHits += hit.depth + kernelDepth;
+          c.symbolized += hit.named + kernelDepth;
+          c.stackHits++;
+          return hit.stack;
+        }
       }
     }
     const user = sample.userAddrs;
