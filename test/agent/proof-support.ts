@@ -53,7 +53,9 @@ const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) |
 export function run(cmd: string, args: string[]): Workload {
   const started = performance.now();
   let ended: number | undefined;
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  // In the temporary directory, not the checkout: node --perf-basic-prof leaves isolate-*-v8.log files in its
+  // working directory (every workload path is absolute).
+  const child = spawn(cmd, args, { cwd: tmpdir(), stdio: ['ignore', 'pipe', 'ignore'] });
   const pid = child.pid!;
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out = (out + chunk).slice(-4096)));

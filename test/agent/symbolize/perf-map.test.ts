@@ -70,9 +70,11 @@ function perfMapEntry(pid: number, fn: string): bigint {
   return BigInt(`0x${start}`) + BigInt(`0x${size}`) / 2n;
 }
 
+// The children run in the test's temporary directory: node's --perf-basic-prof may leave V8 log files
+// (isolate-*-v8.log) in its working directory, which must not be the checkout.
 describe('JIT frames of a real node --perf-basic-prof process', () => {
   it('names JS functions, including ones compiled after the process was first seen', async () => {
-    const child = spawn(process.execPath, ['--perf-basic-prof', '-e', CHILD], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--perf-basic-prof', '-e', CHILD], { cwd: dir, stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout! });
     const next = () => new Promise<string>((resolve) => lines.once('line', resolve));
     try {
@@ -99,7 +101,7 @@ describe('JIT frames of a real node --perf-basic-prof process', () => {
 describe('JIT frames of a process in its own pid namespace (as in a container)', () => {
   it('finds the perf map the process named with its namespace pid', async () => {
     // Inside the namespace node is pid 1 and writes /tmp/perf-1.map; the host sees another pid.
-    const child = spawn('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', process.execPath, '--perf-basic-prof', '-e', CHILD], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', process.execPath, '--perf-basic-prof', '-e', CHILD], { cwd: dir, stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout! });
     try {
       const first = await new Promise<string>((resolve, reject) => {
