@@ -291,10 +291,9 @@ export class ProcSymbolizer implements Symbolizer {
         if (isV8Frame(raw)) {
           let loc = this.v8Kept(pid, proc, frames, raw)?.location;
           if (loc === undefined) {
-            const sfi = v8FrameFunction(raw);
-            const f = this.options.v8?.frame(pid, sfi);
-            loc = this.interpreterFrame(V8_MAPPING, sfi, f, b);
-            memo.keepV8(frames, raw, { location: loc, frame: f, checked: proc.intervals });
+            const read = this.v8Frame(proc, raw, b);
+            memo.keepV8(frames, raw, read);
+            loc = read.location;
           } else this.countReuse(b, loc);
           out[n++] = loc;
           continue;
@@ -328,7 +327,7 @@ export class ProcSymbolizer implements Symbolizer {
   private framesAfterExit(proc: ProcessSnapshot, user: bigint[], out: number[], n: number, b: DictionaryBuilder): number[] {
     const unknown = b.mapping(UNKNOWN_MAPPING);
     for (const raw of user) {
-      if (isInterpreterFrame(raw)) out[n++] = isV8Frame(raw) ? this.v8Frame(proc.pid, raw, b) : this.pythonFrame(proc.pid, raw, b);
+      if (isInterpreterFrame(raw)) out[n++] = isV8Frame(raw) ? this.v8Frame(proc, raw, b).location : this.pythonFrame(proc.pid, raw, b);
       else {
         this.counters.frames++;
         out[n++] = b.location(unknown, raw, []);
@@ -427,10 +426,14 @@ export class ProcSymbolizer implements Symbolizer {
     return this.interpreterFrame(PYTHON_MAPPING, code, this.options.python?.frame(pid, code, instr), b);
   }
 
-  /** A V8 JavaScript frame (its SharedFunctionInfo, read in BPF): function name, script and first line. */
-  private v8Frame(pid: number, raw: bigint, b: DictionaryBuilder): number {
+  /**
+   * A V8 JavaScript frame (its SharedFunctionInfo, read in BPF): function name, script and first line,
+   * as the memo keeps it (read in the process's current interval).
+   */
+  private v8Frame(proc: ProcessSnapshot, raw: bigint, b: DictionaryBuilder): V8Memo {
     const sfi = v8FrameFunction(raw);
-    return this.interpreterFrame(V8_MAPPING, sfi, this.options.v8?.frame(pid, sfi), b);
+    const frame = this.options.v8?.frame(proc.pid, sfi);
+    return { location: this.interpreterFrame(V8_MAPPING, sfi, frame, b), frame, checked: proc.intervals };
   }
 
   /**
