@@ -195,12 +195,12 @@ export class WireReader {
   }
 
   /**
-   * `packed` for a sample's location ids, the most frequent field of a pprof (≈ 20 000 per agent push):
-   * ids of one or two bytes are read without a call, and the push here sees only this column (the push
-   * in `packed` sees the values' doubles too, and a push site that sees two array kinds is not inlined;
-   * sharing it cost ≈ 15 % of a scan).
+   * `packed` for a sample's location ids, the most frequent field of a pprof (≈ 20 000 per agent push),
+   * written into `out` from index `n` on (the scan's reused column); returns the new length. Ids of one
+   * or two bytes are read without a call, and the store here sees only this column (a store site that
+   * sees two array kinds is not inlined; sharing it with the values' doubles cost ≈ 15 % of a scan).
    */
-  packedIds(out: number[]): void {
+  packedIds(out: number[], n: number): number {
     const outer = this.enter();
     const buf = this.buf;
     const end = this.end;
@@ -208,21 +208,30 @@ export class WireReader {
     while (pos < end) {
       const b = buf[pos]!;
       if (b < 0x80) {
-        out.push(b);
+        out[n++] = b;
         pos++;
         continue;
       }
       if (pos + 1 < end && buf[pos + 1]! < 0x80) {
-        out.push((b & 0x7f) | (buf[pos + 1]! << 7));
+        out[n++] = (b & 0x7f) | (buf[pos + 1]! << 7);
         pos += 2;
         continue;
       }
       this.pos = pos;
-      out.push(this.varint());
+      out[n++] = this.varint();
       pos = this.pos;
     }
     this.pos = pos;
     this.leave(outer);
+    return n;
+  }
+
+  /** `packed` into `out` from index `n` on; returns the new length. */
+  packedAt(out: number[], n: number): number {
+    const outer = this.enter();
+    while (this.pos < this.end) out[n++] = this.varint();
+    this.leave(outer);
+    return n;
   }
 
   /** Appends the elements of a packed repeated integer field. */
@@ -270,16 +279,16 @@ function readValueType(r: WireReader): PprofValueType {
  * Reads one sample into the flat columns, checking it against the request's budget as soon as its
  * location ids are read (a sample that breaks a limit stops the whole scan, which is then dropped).
  */
-function scanSample(r: WireReader, out: PprofScanSamples, budget: DecodeBudget | undefined): void {
+function scanSample(r: WireReader, c: ScanColumns, budget: DecodeBudget | undefined): void {
   const outer = r.enter();
-  const ids = out.locationIds;
-  const from = ids.length;
+  const ids = c.locationIds;
+  const from = c.nLocationIds;
   while (r.pos < r.end) {
     const t = r.varint();
-    if (t === T1_BYTES) r.packedIds(ids);
-    else if (t === T2_BYTES) r.packed(out.values);
-    else if (t === T1_VARINT) ids.push(r.varint());
-    else if (t === T2_VARINT) out.values.push(r.varint());
+    if (t === T1_BYTES) c.nLocationIds = r.packedIds(ids, c.nLocationIds);
+    else if (t === T2_BYTES) c.nValues = r.packedAt(c.values, c.nValues);
+    else if (t === T1_VARINT) ids[c.nLocationIds++] = r.varint();
+    else if (t === T2_VARINT) c.values[c.nValues++] = r.varint();
     else if (t === T3_BYTES) {
       const o = r.enter();
       let key = 0;
@@ -291,14 +300,19 @@ function scanSample(r: WireReader, out: PprofScanSamples, budget: DecodeBudget |
         else r.skipField(lt);
       }
       r.leave(o);
-      if (str !== 0) out.labels.push(key, str); // str 0 (''): a numeric label, not series identity
+      if (str !== 0) {
+        // str 0 (''): a numeric label, not series identity
+        c.labels[c.nLabels++] = key;
+        c.labels[c.nLabels++] = str;
+      }
     } else r.skipField(t);
   }
   r.leave(outer);
-  budget?.sample(ids, from, ids.length, out.locationStart.length - 1);
-  out.locationStart.push(ids.length);
-  out.valueStart.push(out.values.length);
-  out.labelStart.push(out.labels.length);
+  budget?.sample(ids, from, c.nLocationIds, c.nSamples);
+  const i = ++c.nSamples;
+  c.locationStart[i] = c.nLocationIds;
+  c.valueStart[i] = c.nValues;
+  c.labelStart[i] = c.nLabels;
 }
 
 function readMapping(r: WireReader): PprofMapping {
@@ -356,7 +370,7 @@ function smallMessageEnd(r: WireReader): number {
  * for a profile of fewer than 2^21 strings and functions), read without the reader's per-field calls;
  * false (nothing read) for anything else, which readFunction then reads the general way.
  */
-function readFunctionFast(r: WireReader, out: PprofFunctions): boolean {
+function readFunctionFast(r: WireReader, out: ScanColumns): boolean {
   const buf = r.buf;
   const end = smallMessageEnd(r);
   if (end < 0) return false;
@@ -380,7 +394,7 @@ function readFunctionFast(r: WireReader, out: PprofFunctions): boolean {
   return true;
 }
 
-function readFunction(r: WireReader, out: PprofFunctions): void {
+function readFunction(r: WireReader, out: ScanColumns): void {
   if (readFunctionFast(r, out)) return;
   const outer = r.enter();
   let id = 0;
@@ -403,7 +417,7 @@ function readFunction(r: WireReader, out: PprofFunctions): void {
  * scanLocation's fast path, as readFunctionFast: ids, mapping ids, lines' fields and lengths all small
  * varints, the address any varint (only its position is kept); false, with nothing kept, otherwise.
  */
-function scanLocationFast(r: WireReader, out: PprofScanLocations): boolean {
+function scanLocationFast(r: WireReader, out: ScanColumns): boolean {
   const buf = r.buf;
   const end = smallMessageEnd(r);
   if (end < 0) return false;
@@ -411,7 +425,7 @@ function scanLocationFast(r: WireReader, out: PprofScanLocations): boolean {
   let id = 0;
   let mappingId = 0;
   let addressAt = -1;
-  const lines = out.lineNumbers.length;
+  const lines = out.nLines;
   while (pos < end) {
     const t = buf[pos++]!;
     if (t === T4_BYTES) {
@@ -428,8 +442,7 @@ function scanLocationFast(r: WireReader, out: PprofScanLocations): boolean {
         else if (lt === T2_VARINT) line = small;
         else if (lt !== T3_VARINT) return dropLines(out, lines);
       }
-      out.lineFunctionIds.push(functionId);
-      out.lineNumbers.push(line);
+      pushLine(out, functionId, line);
       continue;
     }
     if (t === T3_VARINT) {
@@ -452,29 +465,36 @@ function scanLocationFast(r: WireReader, out: PprofScanLocations): boolean {
   return true;
 }
 
-function pushFunction(out: PprofFunctions, id: number, name: number, systemName: number, filename: number): void {
-  out.ids.push(id);
-  out.names.push(name);
-  out.systemNames.push(systemName);
-  out.filenames.push(filename);
+function pushFunction(c: ScanColumns, id: number, name: number, systemName: number, filename: number): void {
+  const k = c.nFunctions++;
+  c.fnIds[k] = id;
+  c.fnNames[k] = name;
+  c.fnSystemNames[k] = systemName;
+  c.fnFilenames[k] = filename;
+}
+
+function pushLine(c: ScanColumns, functionId: number, line: number): void {
+  const j = c.nLines++;
+  c.lineFunctionIds[j] = functionId;
+  c.lineNumbers[j] = line;
 }
 
 /** A location whose lines are pushed already. */
-function pushLocation(out: PprofScanLocations, id: number, mappingId: number, addressAt: number): void {
-  out.ids.push(id);
-  out.mappingIds.push(mappingId);
-  out.addressAt.push(addressAt);
-  out.lineStart.push(out.lineNumbers.length);
+function pushLocation(c: ScanColumns, id: number, mappingId: number, addressAt: number): void {
+  const k = c.nLocations++;
+  c.locIds[k] = id;
+  c.locMappingIds[k] = mappingId;
+  c.locAddressAt[k] = addressAt;
+  c.lineStart[k + 1] = c.nLines;
 }
 
 /** Undoes the lines a fast path pushed before it gave up; false, for it to return. */
-function dropLines(out: PprofScanLocations, length: number): false {
-  out.lineFunctionIds.length = length;
-  out.lineNumbers.length = length;
+function dropLines(c: ScanColumns, length: number): false {
+  c.nLines = length;
   return false;
 }
 
-function scanLocation(r: WireReader, out: PprofScanLocations): void {
+function scanLocation(r: WireReader, out: ScanColumns): void {
   if (scanLocationFast(r, out)) return;
   const outer = r.enter();
   let id = 0;
@@ -499,8 +519,7 @@ function scanLocation(r: WireReader, out: PprofScanLocations): void {
         else r.skipField(lt);
       }
       r.leave(o);
-      out.lineFunctionIds.push(functionId);
-      out.lineNumbers.push(line);
+      pushLine(out, functionId, line);
     } else r.skipField(t);
   }
   r.leave(outer);
@@ -555,21 +574,110 @@ export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/**
+ * The scan's sixteen columns, written by index into arrays this thread reuses from scan to scan and
+ * copied out at the end, each exactly its length. Grown by `push` from empty for every scan they were
+ * ≈ 1.7 MiB of JS heap per agent-sized pprof (each array reallocated and copied as it grew, ≈ 3.5× its
+ * final size); copied out they are their final size once. Arrays, not typed arrays: they live in the
+ * JS heap, so the decode thread's garbage stays JS garbage (typed-array columns reused the same way cut
+ * the scavenges that had been freeing the inflated bodies' ArrayBuffers, and full collections for
+ * external memory took their place: BENCHMARKS.md, issue 7, stop 22). A scan runs to its end without
+ * yielding, so one set per thread serves every scan; `begin` starts over after a scan that threw.
+ */
+class ScanColumns {
+  locationIds: number[] = [];
+  values: number[] = [];
+  labels: number[] = [];
+  locationStart: number[] = [];
+  valueStart: number[] = [];
+  labelStart: number[] = [];
+  fnIds: number[] = [];
+  fnNames: number[] = [];
+  fnSystemNames: number[] = [];
+  fnFilenames: number[] = [];
+  locIds: number[] = [];
+  locMappingIds: number[] = [];
+  locAddressAt: number[] = [];
+  lineStart: number[] = [];
+  lineFunctionIds: number[] = [];
+  lineNumbers: number[] = [];
+  stringStart: number[] = [];
+  stringEnd: number[] = [];
+  nLocationIds = 0;
+  nValues = 0;
+  nLabels = 0;
+  /** Samples read: the three start columns hold one more entry. */
+  nSamples = 0;
+  nFunctions = 0;
+  /** Locations read: lineStart holds one more entry. */
+  nLocations = 0;
+  nLines = 0;
+  nStrings = 0;
+
+  begin(): this {
+    this.nLocationIds = this.nValues = this.nLabels = this.nSamples = 0;
+    this.nFunctions = this.nLocations = this.nLines = this.nStrings = 0;
+    this.locationStart[0] = this.valueStart[0] = this.labelStart[0] = this.lineStart[0] = 0;
+    return this;
+  }
+
+  /** The columns as exactly-sized arrays of their own (the scan's result); the reused ones stay here. */
+  take(): { stringStart: number[]; stringEnd: number[]; functions: PprofFunctions; locations: PprofScanLocations; samples: PprofScanSamples } {
+    const out = {
+      stringStart: this.cut('stringStart', this.nStrings),
+      stringEnd: this.cut('stringEnd', this.nStrings),
+      functions: { ids: this.cut('fnIds', this.nFunctions), names: this.cut('fnNames', this.nFunctions), systemNames: this.cut('fnSystemNames', this.nFunctions), filenames: this.cut('fnFilenames', this.nFunctions) },
+      locations: {
+        ids: this.cut('locIds', this.nLocations),
+        mappingIds: this.cut('locMappingIds', this.nLocations),
+        addressAt: this.cut('locAddressAt', this.nLocations),
+        lineStart: this.cut('lineStart', this.nLocations + 1),
+        lineFunctionIds: this.cut('lineFunctionIds', this.nLines),
+        lineNumbers: this.cut('lineNumbers', this.nLines),
+      },
+      samples: {
+        locationStart: this.cut('locationStart', this.nSamples + 1),
+        locationIds: this.cut('locationIds', this.nLocationIds),
+        valueStart: this.cut('valueStart', this.nSamples + 1),
+        values: this.cut('values', this.nValues),
+        labelStart: this.cut('labelStart', this.nSamples + 1),
+        labels: this.cut('labels', this.nLabels),
+      },
+    };
+    this.begin();
+    return out;
+  }
+
+  /** Column `k`'s first `n` entries copied out; a column grown past MAX_KEPT entries is let go rather than kept for the thread's life. */
+  private cut(k: ColumnName, n: number): number[] {
+    const a = this[k];
+    const out = a.slice(0, n);
+    if (a.length > MAX_KEPT) this[k] = [];
+    return out;
+  }
+}
+
+type ColumnName = { [K in keyof ScanColumns]: ScanColumns[K] extends number[] ? K : never }[keyof ScanColumns];
+
+/**
+ * Entries a reused column keeps between scans at most (512 KiB of pointers; all sixteen at most 9 MiB
+ * per thread, an agent push's largest ≈ 20 000): past it, a huge pprof's column is garbage once read.
+ */
+const MAX_KEPT = 1 << 16;
+
+const columns = new ScanColumns();
+
 /** `budget`: the request's decode-time limits, checked per sample as it is read (decode-limits.ts). */
 export function scanPprof(buf: Uint8Array, budget?: DecodeBudget): PprofScan {
   const r = new WireReader(buf);
   budget?.beginProfile();
-  const stringStart: number[] = [];
-  const stringEnd: number[] = [];
+  const c = columns.begin();
   const sampleTypes: PprofValueType[] = [];
   let periodType: PprofValueType | undefined;
   let period = 0;
   let timeNanos = 0;
   let durationNanos = 0;
   const mappings: PprofMapping[] = [];
-  const functions: PprofFunctions = { ids: [], names: [], systemNames: [], filenames: [] };
-  const locations: PprofScanLocations = { ids: [], mappingIds: [], addressAt: [], lineStart: [0], lineFunctionIds: [], lineNumbers: [] };
-  const samples: PprofScanSamples = { locationStart: [0], locationIds: [], valueStart: [0], values: [], labelStart: [0], labels: [] };
   while (r.pos < r.end) {
     const t = r.varint();
     switch (t) {
@@ -577,21 +685,22 @@ export function scanPprof(buf: Uint8Array, budget?: DecodeBudget): PprofScan {
         sampleTypes.push(readValueType(r));
         break;
       case T2_BYTES:
-        scanSample(r, samples, budget);
+        scanSample(r, c, budget);
         break;
       case T3_BYTES:
         mappings.push(readMapping(r));
         break;
       case T4_BYTES:
-        scanLocation(r, locations);
+        scanLocation(r, c);
         break;
       case T5_BYTES:
-        readFunction(r, functions);
+        readFunction(r, c);
         break;
       case T6_BYTES: {
         const end = r.lengthEnd();
-        stringStart.push(r.pos);
-        stringEnd.push(end);
+        const k = c.nStrings++;
+        c.stringStart[k] = r.pos;
+        c.stringEnd[k] = end;
         r.pos = end;
         break;
       }
@@ -620,8 +729,8 @@ export function scanPprof(buf: Uint8Array, budget?: DecodeBudget): PprofScan {
         r.skipField(t);
     }
   }
-  budget?.pprofSymbols(stringStart.length + mappings.length + functions.ids.length + locations.ids.length);
-  return { bytes: buf, stringStart, stringEnd, sampleTypes, periodType, period, timeNanos, durationNanos, mappings, functions, locations, samples };
+  budget?.pprofSymbols(c.nStrings + mappings.length + c.nFunctions + c.nLocations);
+  return { bytes: buf, ...columns.take(), sampleTypes, periodType, period, timeNanos, durationNanos, mappings };
 }
 
 /** The whole message decoded: strings as text, a sample object per sample, addresses as bigints. */
