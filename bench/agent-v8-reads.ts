@@ -1,0 +1,98 @@
+/**
+ * The V8 reader's cost per fresh read of a function (v8/reader.ts: a SharedFunctionInfo not yet known, or
+ * known in a process the reader forgot), load-independent: reads of /proc/PID/mem and their bytes, bytes
+ * allocated on this process's heap, CPU — over a live node process running one large script (FUNCTIONS
+ * functions over LINES lines, each compiled: their names and start positions come from ScopeInfos).
+ * With `ends` the script's line ends are computed by V8 first (as an Error's stack trace or source-map
+ * support does in a real service: the reader then reads V8's FixedArray of them), else the reader counts
+ * the source's newlines itself (kept per script between reads).
+ * Each round forgets the process (its names and file) and reads every function again, the reader's other
+ * caches kept: what a new function costs in a node process met before.
+ *   node --min-semi-space-size=128 --max-semi-space-size=128 --import tsx bench/agent-v8-reads.ts [root] [ends|source] [rounds=10]
+ * `root`: the checkout whose src/ is measured (default this one). Linux, node with V8's post-mortem symbols.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const root = path.resolve(process.argv[2] ?? '.');
+const mode = process.argv[3] ?? 'ends';
+const ROUNDS = Number(process.argv[4] ?? 10);
+const FUNCTIONS = 300;
+const LINES = 30_000;
+const { readV8Binary } = (await import(pathToFileURL(path.join(root, 'src/agent/v8/constants.ts')).href)) as typeof import('../src/agent/v8/constants.js');
+const { V8FrameReader } = (await import(pathToFileURL(path.join(root, 'src/agent/v8/reader.ts')).href)) as typeof import('../src/agent/v8/reader.js');
+
+const dir = mkdtempSync(path.join(tmpdir(), 'kiln-v8-reads-'));
+const script = path.join(dir, 'big.js');
+const filler = Math.floor(LINES / FUNCTIONS) - 1;
+const lines: string[] = [];
+for (let i = 0; i < FUNCTIONS; i++) {
+  lines.push(`function fn${i}(x) { return x + ${i}; }`);
+  for (let j = 0; j < filler; j++) lines.push(`// filler ${i}.${j}`);
+}
+lines.push(`const all = [${Array.from({ length: FUNCTIONS }, (_, i) => `fn${i}`).join(', ')}];`);
+lines.push('for (const f of all) f(1);');
+if (mode === 'ends') lines.push('void new Error().stack;');
+lines.push('for (const f of all) %DebugPrint(f);');
+lines.push("process.stdout.write('@@ ready\\n');");
+lines.push("process.stdin.on('data', () => {}); process.stdin.on('end', () => process.exit(0));");
+writeFileSync(script, lines.join('\n'));
+
+const out = path.join(dir, 'out.txt');
+const { openSync } = await import('node:fs');
+const child = spawn(process.execPath, ['--allow-natives-syntax', script], { stdio: ['pipe', openSync(out, 'w'), 'inherit'] });
+try {
+  const deadline = Date.now() + 30_000;
+  let text = '';
+  while (!(text = readFileSync(out, 'utf8')).includes('@@ ready')) {
+    if (Date.now() > deadline) throw new Error(`the fixture did not get ready:\n${text.slice(0, 2000)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const sfis = [...text.matchAll(/- shared_info: (0x[0-9a-f]+)/g)].map((m) => Number(m[1]));
+  if (sfis.length < FUNCTIONS) throw new Error(`${sfis.length} SharedFunctionInfos printed, ${FUNCTIONS} expected`);
+  const bin = readV8Binary(process.execPath);
+  if (!bin) throw new Error(`${process.execPath} lacks V8's post-mortem constants`);
+  const pid = child.pid!;
+  const reader = new V8FrameReader({ of: () => ({ constants: bin.constants }) });
+  // Every read of the process's memory, counted (the reader's one way in).
+  const r = reader as unknown as { readMem: (pid: number, addr: number, length: number, into?: Buffer) => Buffer | undefined };
+  const readMem = r.readMem.bind(reader);
+  let reads = 0;
+  let readBytes = 0;
+  r.readMem = (p, addr, length, into) => {
+    reads++;
+    readBytes += length;
+    return readMem(p, addr, length, into);
+  };
+  const round = () => {
+    reader.forget(pid);
+    let named = 0;
+    for (let i = 0; i < FUNCTIONS; i++) {
+      const f = reader.frame(pid, sfis[i]!);
+      if (f?.name === `fn${i}` && f.line === 1 + i * (filler + 1) && f.file.endsWith('big.js')) named++;
+    }
+    return named;
+  };
+  round(); // the first: the reader's script caches filled
+  const heap0 = process.memoryUsage().heapUsed;
+  const cpu0 = process.cpuUsage();
+  const reads0 = reads;
+  const bytes0 = readBytes;
+  let named = 0;
+  for (let i = 0; i < ROUNDS; i++) named += round();
+  const cpu = process.cpuUsage(cpu0);
+  const heap = process.memoryUsage().heapUsed - heap0;
+  const n = ROUNDS * FUNCTIONS;
+  if (heap < 0) throw new Error('a GC ran in the measured rounds: run with --min-semi-space-size=128 --max-semi-space-size=128');
+  console.log(
+    `${mode}: ${n} fresh reads, ${named} named right; per read: ${((reads - reads0) / n).toFixed(1)} reads of memory, ${((readBytes - bytes0) / n).toFixed(0)} bytes read, ` +
+      `${(heap / n).toFixed(0)} bytes allocated, ${(((cpu.user + cpu.system) / n)).toFixed(1)} µs CPU`,
+  );
+} finally {
+  child.stdin!.end();
+  child.kill();
+  rmSync(dir, { recursive: true, force: true });
+}
