@@ -4,7 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { Function as PprofFunction, Line, Location, Mapping, Profile as PprofProfile, Sample, StringTable, ValueType } from 'pprof-format';
 import { describe, expect, it } from 'vitest';
 import { decodePprof } from '../../src/formats/pprof.js';
-import { readPprof } from '../../src/formats/pprof-wire.js';
+import { readPprof, scanPprof } from '../../src/formats/pprof-wire.js';
 import { DictionaryBuilder, InputError } from '../../src/model/index.js';
 import type { Line as ModelLine } from '../../src/model/index.js';
 import { pprofFiles } from '../support/testdata.js';
@@ -54,6 +54,34 @@ describe('readPprof reads what pprof-format reads', () => {
     const m = readPprof(p.encode());
     expect(m.samples[0]!.values).toEqual([-4096]);
     expect(m.locations.addresses).toEqual([0xffff_ffff_8100_0000n]);
+  });
+
+  it('reads each profile alone after a larger one (the scan reuses its columns from scan to scan)', () => {
+    const profile = (samples: number, frames: number, first: number): Uint8Array => {
+      const st = new StringTable();
+      const location = Array.from({ length: frames }, (_, i) => new Location({ id: i + 1, line: [new Line({ functionId: i + 1, line: first + i })] }));
+      const fn = Array.from({ length: frames }, (_, i) => new PprofFunction({ id: i + 1, name: st.dedup(`fn${first + i}`) }));
+      const sample = Array.from({ length: samples }, (_, i) => new Sample({ locationId: [1 + (i % frames), 1 + ((i + 1) % frames)], value: [first + i] }));
+      return new PprofProfile({ sampleType: [new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') })], sample, location, function: fn, stringTable: st }).encode();
+    };
+    const big = readPprof(profile(3000, 500, 1000));
+    expect(big.samples).toHaveLength(3000);
+    const small = profile(3, 2, 7);
+    const scan = scanPprof(small);
+    // Copied-out columns are exactly their length, whatever a larger scan left in the reused ones.
+    expect(scan.functions.ids).toEqual([1, 2]);
+    expect(scan.locations.lineNumbers).toEqual([7, 8]);
+    expect(scan.locations.lineStart).toEqual([0, 1, 2]);
+    expect(scan.samples.locationStart).toEqual([0, 2, 4, 6]);
+    expect(scan.samples.values).toEqual([7, 8, 9]);
+    expect(scan.stringStart).toHaveLength(5);
+    expect(readPprof(small).samples).toEqual([
+      { locationIds: [1, 2], values: [7], labels: [] },
+      { locationIds: [2, 1], values: [8], labels: [] },
+      { locationIds: [1, 2], values: [9], labels: [] },
+    ]);
+    // The big profile's message, read before, is its own (readPprof copies what it keeps).
+    expect(big.samples[2999]).toEqual({ locationIds: [1 + (2999 % 500), 1 + (3000 % 500)], values: [3999], labels: [] });
   });
 
   it('reads functions and locations with fields past 2^21, folded and multi-line locations, and a line cut short, as pprof-format does', () => {
