@@ -83,7 +83,8 @@ function round(side: Side, pids: number[]): number {
   const labeler = new m.labeler!.MetadataLabeler({});
   const symbolizer = new m.symbolizer!.ProcSymbolizer({});
   const store = new m.store!.TableStore(lib, 4, (64 << 20) / 8, mmap, 4096);
-  const python = new m.python!.PythonProcesses(lib, 5);
+  // Before the CPython part moved into `procs` (stop 25) the reader took the map and its fd; now only the /proc root.
+  const python = m.python!.PythonProcesses.length >= 2 ? new m.python!.PythonProcesses(lib, 5) : new m.python!.PythonProcesses();
   const tables = new m.tables!.ProcessTables(lib, { procs: 1, pidEvents: 2, tableRequests: 3 }, store, {
     extensions: [python],
     wanted: (pid: number) => labeler.labels(pid, '').length > 0,

@@ -132,9 +132,9 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
   // A process is labelled as soon as it is first seen, while /proc still answers for it, and one that
   // relabel rules drop gets no tables.
   // CPython processes are recognised as they load, and their frames read in BPF from the thread state.
-  const python = new PythonProcesses(bpf.lib, bpf.mapFd('py_procs'));
+  const python = new PythonProcesses();
   pythonCode = new PythonCodeReader(python);
-  const v8 = config.v8Frames ? new V8Processes(bpf.lib, bpf.mapFd('v8_procs'), (pid) => v8Code?.forget(pid)) : undefined;
+  const v8 = config.v8Frames ? new V8Processes((pid) => v8Code?.forget(pid)) : undefined;
   if (v8) v8Code = new V8FrameReader(v8);
   const unwinding: Unwinding | undefined = config.unwindTables
     ? startUnwinding(bpf, {

@@ -13,7 +13,7 @@
 enum {
   PH_TOTAL = 0,       /* kiln_sample, entry to exit (CPU samples recorded) */
   PH_PROLOGUE = 1,    /* record(): generation, scratch, task, comm */
-  PH_PROCS = 2,       /* walk_user before the walk: registers, procs (and pid_events), settings, py_procs */
+  PH_PROCS = 2,       /* walk_user before the walk: registers, procs (and pid_events), settings, the CPython part */
   PH_PY_STATE = 3,    /* the CPython thread state */
   PH_WALK = 4,        /* the bpf_loop walks */
   PH_HASH = 5,        /* the user stack's hash */

@@ -1,15 +1,16 @@
 import path from 'node:path';
-import type { Libbpf } from '../bpf/libbpf.js';
 import { LruCache } from '../lru.js';
 import { withElf } from '../symbolize/elf.js';
-import { PROC_PYTHON, readMappedBinary, type MappedBinary, type ProcessExtension } from '../unwind/process-tables.js';
+import { PY_PART } from '../unwind/proc-info.js';
+import { PROC_PYTHON, readMappedBinary, type ExtensionPart, type MappedBinary, type ProcessExtension } from '../unwind/process-tables.js';
 import { NONE, PY_OFFSETS, type PyOffsets } from './offsets.js';
 
 /**
  * Recognises CPython processes as the agent loads them: a mapped binary named like the interpreter
- * (python3.11, libpython3.11.so.1.0) that defines `_PyRuntime`. For each it writes the BPF `py_procs`
- * entry (bpf/unwind.h struct py_proc): where _PyRuntime and the eval loop are in that process, and the
- * version's offsets, so the walker can read the thread's frames. Versions without offsets (older than
+ * (python3.11, libpython3.11.so.1.0) that defines `_PyRuntime`. For each it gives the CPython part of the
+ * process's BPF `procs` entry (bpf/unwind.h struct py_proc, written by process-tables.ts): where
+ * _PyRuntime and the eval loop are in that process, and the version's offsets, so the walker can read
+ * the thread's frames. Versions without offsets (older than
  * 3.8, newer than 3.13) are left to native unwinding.
  */
 
@@ -20,7 +21,6 @@ const PYTHON_BINARY = /^(?:lib)?python(\d)\.(\d+)[a-z]*(?:\.so(?:\.[\d.]+)?)?$/;
 const KIND: Record<string, number> = { '3.8': 0, '3.9': 0, '3.10': 0, '3.11': 1, '3.12': 2, '3.13': 3 };
 /** FRAME_OWNED_BY_CSTACK (3.12+): the shim frame an eval-loop activation starts with. */
 const OWNED_BY_CSTACK = 3;
-const PY_PROC_BYTES = 72;
 
 interface PythonBinary {
   readonly version: string;
@@ -37,16 +37,11 @@ export interface PythonProcess {
 export class PythonProcesses implements ProcessExtension {
   private readonly byPid = new LruCache<number, PythonProcess>(4096);
   private readonly binaries = new LruCache<string, PythonBinary | null>(256);
-  private readonly key = Buffer.alloc(4);
   unsupported = 0;
 
-  constructor(
-    private readonly lib: Libbpf,
-    private readonly pyProcsFd: number,
-    private readonly procRoot = '/proc',
-  ) {}
+  constructor(private readonly procRoot = '/proc') {}
 
-  attach(pid: number, binaries: readonly MappedBinary[]): number {
+  attach(pid: number, binaries: readonly MappedBinary[]): ExtensionPart | undefined {
     for (const mb of binaries) {
       const m = PYTHON_BINARY.exec(path.basename(mb.binary.path));
       if (!m) continue;
@@ -55,22 +50,18 @@ export class PythonProcesses implements ProcessExtension {
       const offsets = PY_OFFSETS[bin.version];
       if (!offsets) {
         this.unsupported++;
-        return 0;
+        return undefined;
       }
-      this.key.writeUInt32LE(pid);
-      const value = pyProcValue(bin.runtime + mb.bias, bin.evalStart + mb.bias, bin.evalEnd + mb.bias, mb.mapping, bin.version, offsets);
-      if (this.lib.mapUpdateElem(this.pyProcsFd, this.key, value, 0) !== 0) return 0;
+      const bytes = pyProcValue(bin.runtime + mb.bias, bin.evalStart + mb.bias, bin.evalEnd + mb.bias, mb.mapping, bin.version, offsets);
       // Kept after detach (bounded): the samples of a process that has just exited still name its frames.
       this.byPid.set(pid, { version: bin.version, offsets });
-      return PROC_PYTHON;
+      return { flag: PROC_PYTHON, offset: PY_PART.offset, bytes };
     }
-    return 0;
+    return undefined;
   }
 
-  detach(pid: number): void {
-    this.key.writeUInt32LE(pid);
-    this.lib.mapDeleteElem(this.pyProcsFd, this.key);
-  }
+  /** Nothing to remove: the part went with the process's entry, and its interpreter is kept (above). */
+  detach(): void {}
 
   /** The interpreter of a process the walker read Python frames from. */
   of(pid: number): PythonProcess | undefined {
@@ -110,7 +101,7 @@ export class PythonProcesses implements ProcessExtension {
  * (twelve u16, kind, owner_cstack, pad).
  */
 function pyProcValue(runtime: number, evalStart: number, evalEnd: number, interp: { start: number; end: number }, version: string, o: PyOffsets): Buffer {
-  const b = Buffer.alloc(PY_PROC_BYTES);
+  const b = Buffer.alloc(PY_PART.bytes);
   b.writeBigUInt64LE(BigInt(runtime), 0);
   b.writeBigUInt64LE(BigInt(evalStart), 8);
   b.writeBigUInt64LE(BigInt(evalEnd), 16);

@@ -1,12 +1,24 @@
 /**
- * The value of the BPF `procs` map (bpf/unwind.h, struct proc_info): a process's flags and its
+ * The value of the BPF `procs` map (bpf/unwind.h, struct proc_info): a process's flags, the parts its
+ * interpreter readers own (the CPython part, struct py_proc; the V8 part, struct v8_proc), then its
  * executable mappings sorted by start, each with its load bias and its binary's slice of unwind_rows.
- * One write per process load or table change.
+ * One write per process load or table change, always of the whole entry (process-tables.ts).
  */
 
 export const MAX_MAPPINGS = 128;
 const MAPPING_BYTES = 32;
-export const PROC_INFO_BYTES = 8 + MAX_MAPPINGS * MAPPING_BYTES;
+/** Where each reader's part of the entry starts, and its size (bpf/unwind.h struct py_proc, struct v8_proc). */
+export const PY_PART = { offset: 8, bytes: 72 } as const;
+export const V8_PART = { offset: 80, bytes: 24 } as const;
+/** Where the mappings start. */
+export const MAPPINGS_AT = 104;
+export const PROC_INFO_BYTES = MAPPINGS_AT + MAX_MAPPINGS * MAPPING_BYTES;
+
+/** A reader's part of a process's entry: `bytes` at `offset` (PY_PART, V8_PART). */
+export interface ProcPart {
+  readonly offset: number;
+  readonly bytes: Buffer;
+}
 /** `first` of a mapping whose table the walker should ask for (bpf/unwind.h NEED_TABLE). */
 export const NEED_TABLE = 0xffffffff;
 
@@ -24,14 +36,18 @@ export interface ProcMapping {
  * Packs the value. Mappings must be sorted by start; past MAX_MAPPINGS the rest are left out (their
  * frames walk by frame pointer) — the most seen on this project's hosts was 45 (clickhouse-server).
  */
-export function procInfoValue(flags: number, mappings: readonly ProcMapping[], into = Buffer.alloc(PROC_INFO_BYTES)): Buffer {
+export function procInfoValue(flags: number, mappings: readonly ProcMapping[], into = Buffer.alloc(PROC_INFO_BYTES), parts: readonly ProcPart[] = []): Buffer {
   into.fill(0);
   const n = Math.min(MAX_MAPPINGS, mappings.length);
   into.writeUInt32LE(flags, 0);
   into.writeUInt32LE(n, 4);
+  for (const p of parts) {
+    if (p.offset < 8 || p.offset + p.bytes.length > MAPPINGS_AT) throw new RangeError(`a part of ${p.bytes.length} bytes at ${p.offset} is outside the entry's parts`);
+    p.bytes.copy(into, p.offset);
+  }
   for (let i = 0; i < n; i++) {
     const m = mappings[i]!;
-    const o = 8 + i * MAPPING_BYTES;
+    const o = MAPPINGS_AT + i * MAPPING_BYTES;
     writeU64(into, m.start, o);
     writeU64(into, m.end, o + 8);
     writeU64(into, m.bias, o + 16);

@@ -5,7 +5,7 @@ import { ElfFile, withElf } from '../symbolize/elf.js';
 import { LruCache } from '../lru.js';
 import { forgetMaps, isFileBacked, oneStatReadEach, readExe, readMaps, readMapsShared, readProcText, readStartTime, type CodeMapping } from '../symbolize/proc-maps.js';
 import { readOwnVdsoImage, VDSO_MAPPING } from '../symbolize/vdso.js';
-import { NEED_TABLE, PROC_INFO_BYTES, procInfoValue, type ProcMapping } from './proc-info.js';
+import { NEED_TABLE, PROC_INFO_BYTES, procInfoValue, type ProcMapping, type ProcPart } from './proc-info.js';
 import { unwindTableOf } from './rows.js';
 import { TableStore, type TableStoreStats } from './table-store.js';
 import { processCpuSeconds } from '../process-cpu.js';
@@ -85,10 +85,22 @@ export function readMappedBinary<T>(pid: number, mb: MappedBinary, read: (file: 
   return undefined;
 }
 
-/** Recognises an interpreter among a process's binaries; returns the PROC_* flag it set up, or 0. */
+/**
+ * Recognises an interpreter among a process's binaries. It writes no BPF map itself: it returns the PROC_*
+ * flag it set up and its part of the process's `procs` entry (undefined: not its interpreter), and
+ * ProcessTables writes the entry, whole, with every part it was handed. One writer per entry: the
+ * entry is written again whenever a table is pointed at, and a reader writing its part on its own would
+ * have to read the entry back and race that write (a hash map's update replaces the whole value).
+ */
 export interface ProcessExtension {
-  attach(pid: number, binaries: readonly MappedBinary[]): number;
+  attach(pid: number, binaries: readonly MappedBinary[]): ExtensionPart | undefined;
+  /** The process's entry is gone (ProcessTables deleted it): drop what is kept for it, if anything. */
   detach(pid: number): void;
+}
+
+/** What an extension set up for a process: its PROC_* flag and its part of the entry. */
+export interface ExtensionPart extends ProcPart {
+  readonly flag: number;
 }
 
 export interface ProcessTablesOptions {
@@ -126,6 +138,8 @@ interface Loaded {
   readonly tables: Set<string>;
   /** The extensions that set it up (only they are told when it goes). */
   readonly attached: ProcessExtension[];
+  /** Their parts of the entry, written with it each time. */
+  readonly parts: ProcPart[];
 }
 
 export interface ProcessTablesStats extends TableStoreStats {
@@ -367,7 +381,7 @@ export class ProcessTables {
     if (startTime === undefined) return; // gone already: nothing to walk
     if (this.options.wanted && !this.options.wanted(pid)) {
       // Dropped: an entry without mappings stops the walker reporting it; it walks by frame pointer.
-      const none: Loaded = { startTime, flags: 0, mappings: [], tables: new Set(), attached: [] };
+      const none: Loaded = { startTime, flags: 0, mappings: [], tables: new Set(), attached: [], parts: [] };
       this.loaded.set(pid, none);
       this.write(pid, none);
       return;
@@ -378,7 +392,7 @@ export class ProcessTables {
     this.loads++;
     // Labelling it (wanted, above) read the link in this same poll: one readlink.
     const exe = readExe(pid, this.procRoot);
-    const loaded: Loaded = { startTime, flags: PROC_TABLES, mappings: [], tables: new Set(), attached: [] };
+    const loaded: Loaded = { startTime, flags: PROC_TABLES, mappings: [], tables: new Set(), attached: [], parts: [] };
     const mapped: MappedBinary[] = [];
     for (const m of maps) {
       const target = this.tableOf(pid, m);
@@ -392,9 +406,11 @@ export class ProcessTables {
       loaded.mappings.push(lm);
     }
     for (const ext of this.options.extensions ?? []) {
-      const flag = ext.attach(pid, mapped);
-      loaded.flags |= flag;
-      if (flag !== 0) loaded.attached.push(ext);
+      const part = ext.attach(pid, mapped);
+      if (!part) continue;
+      loaded.flags |= part.flag;
+      loaded.attached.push(ext);
+      loaded.parts.push(part);
     }
     this.loaded.set(pid, loaded);
     this.write(pid, loaded);
@@ -428,14 +444,14 @@ export class ProcessTables {
       return { start: lm.mapping.start, end: lm.mapping.end, bias: lm.target.bias, first: lm.state === 'wanted' ? NEED_TABLE : (slice?.first ?? 0), count: slice?.count ?? 0 };
     });
     this.pidKey.writeUInt32LE(pid);
-    this.lib.mapUpdateElem(this.fds.procs, this.pidKey, procInfoValue(loaded.flags, mappings, this.value), 0);
+    this.lib.mapUpdateElem(this.fds.procs, this.pidKey, procInfoValue(loaded.flags, mappings, this.value, loaded.parts), 0);
   }
 
   private unload(pid: number, l: Loaded): void {
     this.pidKey.writeUInt32LE(pid);
     this.lib.mapDeleteElem(this.fds.procs, this.pidKey);
     for (const t of l.tables) this.store.release(t);
-    // An extension that did not set the process up has nothing to remove (a BPF delete saved per exit).
+    // Only the extensions that set the process up are told (the entry, their parts with it, is deleted above).
     for (const ext of l.attached) ext.detach(pid);
   }
 

@@ -7,7 +7,7 @@ import type { Libbpf } from '../../../src/agent/bpf/libbpf.js';
 import { BpfProfiler } from '../../../src/agent/loader.js';
 import { startUnwinding } from '../../../src/agent/unwind/index.js';
 import { IDLE_POLL_MS, PROC_PYTHON, PROC_TABLES, ProcessTables, readMappedBinary, type MappedBinary, type ProcessExtension } from '../../../src/agent/unwind/process-tables.js';
-import { NEED_TABLE } from '../../../src/agent/unwind/proc-info.js';
+import { MAPPINGS_AT, NEED_TABLE, PROC_INFO_BYTES, PY_PART } from '../../../src/agent/unwind/proc-info.js';
 import { readStartTime } from '../../../src/agent/symbolize/proc-maps.js';
 import { TableStore } from '../../../src/agent/unwind/table-store.js';
 import { compileFixture } from '../proof-support.js';
@@ -65,7 +65,7 @@ class FakeMaps {
 
   /** First slot of mapping `i` of the pid's entry (NEED_TABLE: not loaded yet). */
   first(pid: number, i: number): number | undefined {
-    return this.procs.get(pid)?.readUInt32LE(8 + i * 32 + 24);
+    return this.procs.get(pid)?.readUInt32LE(MAPPINGS_AT + i * 32 + 24);
   }
 }
 
@@ -177,13 +177,16 @@ describe('ProcessTables: when new processes are loaded (a /proc and BPF maps in 
     const maps = new FakeMaps();
     const detached: number[] = [];
     // An interpreter reader that recognises pid 107 only (as the CPython reader does its interpreters).
-    const ext: ProcessExtension = { attach: (pid) => (pid === 107 ? PROC_PYTHON : 0), detach: (pid) => void detached.push(pid) };
+    const part = { flag: PROC_PYTHON, offset: PY_PART.offset, bytes: Buffer.alloc(PY_PART.bytes, 0xab) };
+    const ext: ProcessExtension = { attach: (pid) => (pid === 107 ? part : undefined), detach: (pid) => void detached.push(pid) };
     const tables = tablesOver(maps, proc, undefined, [ext]);
     proc.add(106, 5000);
     proc.add(107, 5000);
     maps.events.push([106, EV_NEW], [107, EV_NEW]);
     tables.poll();
     expect(maps.procs.get(107)?.readUInt32LE(0)).toBe(PROC_TABLES | PROC_PYTHON);
+    expect(maps.procs.get(107)?.subarray(PY_PART.offset, PY_PART.offset + PY_PART.bytes).every((b) => b === 0xab), 'its part, in the same entry').toBe(true);
+    expect(maps.procs.get(106)?.subarray(PY_PART.offset, PY_PART.offset + PY_PART.bytes).every((b) => b === 0), 'no part where it was not set up').toBe(true);
     proc.remove(106);
     proc.remove(107);
     maps.events.push([106, EV_EXIT], [107, EV_EXIT]);
@@ -242,7 +245,7 @@ describe('ProcessTables: when new processes are loaded (a /proc and BPF maps in 
     tables.poll();
     maps.requests.push([103, proc.libm.start]);
     tables.poll();
-    const slice = maps.procs.get(103)!.readUInt32LE(8 + 28);
+    const slice = maps.procs.get(103)!.readUInt32LE(MAPPINGS_AT + 28);
     expect(maps.first(103, 0), 'libm pointed at a table').not.toBe(NEED_TABLE);
     expect(slice, 'rows of libm in the table').toBeGreaterThan(100);
   });
@@ -263,12 +266,12 @@ describe('ProcessTables on real eBPF (root)', () => {
     const unwinding = startUnwinding(bpf, { wanted: (pid) => ours.has(pid) });
     const procs = bpf.mapFd('procs');
     const key = Buffer.alloc(4);
-    const value = Buffer.alloc(8 + 128 * 32);
+    const value = Buffer.alloc(PROC_INFO_BYTES);
     /** Whether the pid's entry is in with its executable's table (its first mapping here) pointed at. */
     const loaded = (pid: number) => {
       key.writeUInt32LE(pid);
       if (bpf.lib.mapLookupElem(procs, key, value) !== 0) return false;
-      return (value.readUInt32LE(0) & PROC_TABLES) !== 0 && value.readUInt32LE(4) > 0 && value.readUInt32LE(8 + 24) !== NEED_TABLE;
+      return (value.readUInt32LE(0) & PROC_TABLES) !== 0 && value.readUInt32LE(4) > 0 && value.readUInt32LE(MAPPINGS_AT + 24) !== NEED_TABLE;
     };
     try {
       // The 20 s C proof keeps ≥ 95 % of whole stacks only if the tables are in within 5 % of its run: 1 s.
