@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { LruCache } from '../lru.js';
-import { SFI_HEAD_BYTES, V8Heap, type LineEndsCache, type V8FunctionInfo, type V8Outcome } from './heap.js';
+import { SFI_HEAD_BYTES, V8Heap, type LineEndsCache, type ReadMemory, type V8FunctionInfo, type V8Outcome } from './heap.js';
 import type { V8Constants } from './constants.js';
 import type { V8Process } from './process.js';
 
@@ -96,7 +96,7 @@ export class V8FrameReader {
       this.changed++;
     }
     const lines: LineEndsCache = { get: (key) => this.sources.get(`${pid}:${key}`), set: (key, ends) => this.sources.set(`${pid}:${key}`, ends) };
-    const heap = new V8Heap(proc.constants, (addr, length) => this.readMem(pid, addr, length), lines);
+    const heap = new V8Heap(proc.constants, inBlocks((addr, length) => this.readMem(pid, addr, length)), lines);
     this.reads++;
     const head = heap.sfiHead(sfi);
     if (!head) {
@@ -108,7 +108,7 @@ export class V8FrameReader {
     this.outcomes[outcome]++;
     // A read that failed midway (an object being moved) is tried again at the next use.
     if (outcome === 'read_error') this.drop(pid, sfi);
-    else this.keep(pid, sfi, { head, info, checked: this.interval });
+    else this.keep(pid, sfi, { head: Buffer.from(head), info, checked: this.interval }); // a copy: not its whole block
     return info;
   }
 
@@ -147,6 +147,25 @@ export class V8FrameReader {
       return undefined;
     }
   }
+}
+
+/** Bytes a fresh read reads at once (aligned: a block never crosses a page, so it reads whenever a word in it does). */
+const BLOCK_BYTES = 256;
+
+/**
+ * A fresh read's memory in aligned blocks, each read once: its ≈ 30 small reads (a word, a map's
+ * instance type, a string's length) fall mostly in the few objects it visits. Lives for one fresh read,
+ * so what it serves is as old as that read (microseconds), as before.
+ */
+function inBlocks(read: ReadMemory): ReadMemory {
+  const blocks = new Map<number, Buffer | undefined>();
+  return (addr, length) => {
+    const base = addr - (addr % BLOCK_BYTES);
+    if (!(addr > 0) || !Number.isSafeInteger(addr) || addr + length > base + BLOCK_BYTES) return read(addr, length);
+    let block = blocks.get(base);
+    if (block === undefined && !blocks.has(base)) blocks.set(base, (block = read(base, BLOCK_BYTES)));
+    return block ? block.subarray(addr - base, addr - base + length) : read(addr, length);
+  };
 }
 
 /**
