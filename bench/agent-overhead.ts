@@ -284,7 +284,8 @@ try {
     `external ${mib('kiln_agent_nodejs_external_memory_bytes')}; symbolizer: ${stat('cachedSymbolTables')} tables / ${stat('cachedSymbols')} symbols, ` +
     `${stat('kernelSymbols')} kernel symbols, ${stat('cachedProcesses')} processes, ${stat('cachedResults')} cached names, ${stat('tableLoads')} table loads since start; ` +
     `kept dictionary ${stat('dictionaryLocations')} locations / ${stat('dictionaryStacks')} stacks (${stat('dictionaryResets')} resets), ${stat('memoFrames')} remembered frames; ` +
-    `frames in the window ${(g.get('kiln_agent_symbolize_frames') ?? 0) - (g0.get('kiln_agent_symbolize_frames') ?? 0)}, of which answered from the memo ${statDelta('memoHits')}.`;
+    `frames in the window ${(g.get('kiln_agent_symbolize_frames') ?? 0) - (g0.get('kiln_agent_symbolize_frames') ?? 0)}, of which answered from the memo ${statDelta('memoHits')}; ` +
+    `V8 functions in the window: ${statDelta('v8Reads')} fresh reads (${statDelta('v8NotFunction')} not a function), ${statDelta('v8Revalidations')} re-checks (${statDelta('v8Changed')} changed), ${stat('v8Functions')} known at the end.`;
   const out = [
     `Run: ${new Date().toISOString()}, ${cpus().length} CPUs, 1-min load average ${load0.toFixed(1)} at the window's start and ${loadavg()[0]!.toFixed(1)} at its end, ${hz} Hz, ${seconds} s window starting ${windowAfterS.toFixed(0)} s after the agent started, after its ${windowAfterIntervals} completed intervals (warm-up ≥ ${WARMUP_S} s${STEADY_INTERVALS > 0 ? ` and ≥ ${STEADY_INTERVALS} intervals` : ''}); ${started} short-lived processes started (${startedInWindow} in the window).`,
     '',
