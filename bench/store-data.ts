@@ -22,6 +22,13 @@ export interface DataShape {
   /** Distinct function names the service's stacks are made of. */
   readonly functions: number;
   readonly seed: number;
+  /**
+   * How each profile's function names are made. 'flat' (the default): decoded from UTF-8 bytes with
+   * `Buffer#toString('utf8', from, to)`, as the pprof and Kiln rows decoders hand them to the store
+   * (flat strings of their own). 'sliced': `(' ' + name).slice(1)`, the bench's way before stop 25 —
+   * V8 sliced strings, whose compares with the store's memo keys take V8's slow runtime path.
+   */
+  readonly names?: 'flat' | 'sliced';
 }
 
 export const DEFAULT_SHAPE: DataShape = { distinctStacks: 4000, zipfExponent: 1.1, functions: 5000, seed: 42 };
@@ -43,6 +50,9 @@ export class ServiceModel {
   readonly stacks: string[][] = [];
   private readonly cdf: Float64Array;
   private readonly random: () => number;
+  /** Every frame name's UTF-8 bytes and where each starts and ends ('flat' names are decoded from these). */
+  private readonly nameBytes: Buffer;
+  private readonly nameAt = new Map<string, { readonly from: number; readonly to: number }>();
 
   constructor(readonly shape: DataShape = DEFAULT_SHAPE) {
     this.random = rng(shape.seed);
@@ -59,6 +69,14 @@ export class ServiceModel {
       while (s.length < depth) s.push(fn());
       this.stacks.push(s);
     }
+    const names = [...new Set(this.stacks.flat())];
+    this.nameBytes = Buffer.from(names.join(''));
+    let at = 0;
+    for (const name of names) {
+      const to = at + Buffer.byteLength(name);
+      this.nameAt.set(name, { from: at, to });
+      at = to;
+    }
     const weights = this.stacks.map((_, rank) => 1 / Math.pow(rank + 1, shape.zipfExponent));
     const sum = weights.reduce((a, b) => a + b, 0);
     this.cdf = new Float64Array(weights.length);
@@ -67,6 +85,12 @@ export class ServiceModel {
       acc += w / sum;
       this.cdf[i] = acc;
     });
+  }
+
+  private freshName(name: string): string {
+    if (this.shape.names === 'sliced') return (' ' + name).slice(1);
+    const { from, to } = this.nameAt.get(name)!;
+    return this.nameBytes.toString('utf8', from, to);
   }
 
   private pick(): number {
@@ -83,8 +107,9 @@ export class ServiceModel {
 
   /**
    * One profile of `intervalMs` (default 10 s) as the agent would push it: its own dictionary (only the frames it uses), one
-   * row per distinct stack, values in nanoseconds (count × period). Frame names are fresh string
-   * copies, as a decoder would hand them over, so the store pays for hashing them like it would.
+   * row per distinct stack, values in nanoseconds (count × period). Frame names are fresh strings,
+   * decoded from bytes as a decoder would hand them over (or sliced: `shape.names`), so the store
+   * pays for hashing and comparing them like it would.
    */
   profile(
     timeMs: number,
@@ -108,7 +133,7 @@ export class ServiceModel {
         const name = frames[frames.length - 1 - i]!; // leaf first
         let loc = local.get(name);
         if (loc === undefined) {
-          loc = dict.functions.push({ name: (' ' + name).slice(1), systemName: '', file: '' }) - 1;
+          loc = dict.functions.push({ name: this.freshName(name), systemName: '', file: '' }) - 1;
           dict.locations.push({ mapping: 0, address: 0n, lines: [{ function: loc, line: 0 }] });
           local.set(name, loc);
         }

@@ -7,6 +7,10 @@
  *
  *   npx tsx bench/store-ingest.ts --hours 24 --batch 1 --concurrency 16 --dir .bench/store-24h
  *
+ * Function names are decoded from UTF-8 bytes per profile, as the pprof and rows decoders hand them
+ * over; `--sliced-names` makes them V8 sliced strings instead, as this bench did before stop 25
+ * (its figures up to then were measured that way).
+ *
  * The data directory is left in place for bench/store-query.ts.
  *
  * BENCH_COUNTS=1 adds what the writes made the store do (bench/store-work.ts: commits, rows per commit,
@@ -32,6 +36,8 @@ const { values: args } = parseArgs({
     dir: { type: 'string', default: '.bench/store-24h' },
     threads: { type: 'string', default: '1' },
     services: { type: 'string', default: '1' },
+    // Function names as V8 sliced strings, the bench's way before stop 25 (see DataShape.names).
+    'sliced-names': { type: 'boolean', default: false },
   },
 });
 const hours = Number(args.hours);
@@ -44,7 +50,7 @@ const store = await EngineStore.open(engine);
 const countsNow = process.env.BENCH_COUNTS ? countStoreWork(path.join(args.dir, 'kiln.duckdb.wal')) : undefined;
 const perfFifo = process.env.BENCH_PERF_CTL;
 const services = Array.from({ length: Number(args.services) }, (_, i) => ({
-  model: new ServiceModel({ ...DEFAULT_SHAPE, seed: DEFAULT_SHAPE.seed + i }),
+  model: new ServiceModel({ ...DEFAULT_SHAPE, seed: DEFAULT_SHAPE.seed + i, names: args['sliced-names'] ? 'sliced' : 'flat' }),
   labels: { service_name: i === 0 ? 'checkout' : `service-${i}`, namespace: 'shop' },
 }));
 // Every service pushes once per interval, interleaved in time as they would arrive at a server.
@@ -102,6 +108,7 @@ const out = {
   services: services.length,
   batch,
   concurrency,
+  names: args['sliced-names'] ? 'sliced' : 'flat',
   profiles,
   rows,
   rowsPerProfile: Math.round(rows / profiles),
