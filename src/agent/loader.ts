@@ -47,8 +47,9 @@ export const KEY_SIZE = 40;
 export const STACK_KEY_SIZE = 8;
 export const STACK_DEPTH = 127;
 /**
- * Stored stacks by size class (kiln.h, STACK_CLASS): a class of `words` 8-byte words holds a stack of
- * fewer than `words` frames as its frame count then its frames. Per generation, map `stacks<words>_<g>`.
+ * Stacks by size class (kiln.h, STACK_CLASS): a class of `words` 8-byte words holds a stack of fewer than
+ * `words` frames as its frame count then its frames. Per generation, map `counts<words>_<g>` (a count
+ * word, then the user stack of that class) and map `stacks<words>_<g>` (kernel stacks of that class).
  */
 export const STACK_CLASSES = [32, 128] as const;
 
@@ -67,9 +68,9 @@ export interface OffCpuOptions {
 export interface LoaderOptions {
   /** Sampling frequency per CPU, Hz. */
   readonly frequencyHz: number;
-  /** Entries of each stacks map (one per generation): distinct stacks per interval. */
+  /** Entries of each kernel stacks map (one per generation and size class): distinct kernel stacks per interval. */
   readonly stackMapSize: number;
-  /** Entries of each counts map (distinct {pid, tid, stacks, comm} per interval). */
+  /** Entries of each counts map (one per generation and size class): distinct {pid, stacks, comm} per interval. */
   readonly countsMapSize: number;
   readonly objectPath?: string;
   /** CPUs to sample; default every online CPU. */
@@ -84,15 +85,17 @@ export interface LoaderOptions {
   readonly adaptive?: boolean;
 }
 
-/** One generation's stacks map of one size class. */
+/** One generation's map of one size class. */
 export interface StackMap {
   readonly fd: number;
-  /** 8-byte words per value: the frame count, then up to words − 1 frames. */
+  /** 8-byte words per stack: the frame count, then up to words − 1 frames (a count's value: one word more, the count first). */
   readonly words: number;
 }
 
 export interface GenerationMaps {
-  readonly counts: number;
+  /** Keyed by struct sample_key; each value its count, then its user stack. */
+  readonly counts: readonly StackMap[];
+  /** Kernel stacks by hash (a key's kernel_stack). */
   readonly stacks: readonly StackMap[];
 }
 
@@ -150,7 +153,7 @@ export class BpfProfiler {
     this.configFd = fd('config');
     this.countersFd = fd('counters');
     const generation = (g: 0 | 1): GenerationMaps => ({
-      counts: fd(`counts_${g}`),
+      counts: STACK_CLASSES.map((words) => ({ fd: fd(`counts${words}_${g}`), words })),
       stacks: STACK_CLASSES.map((words) => ({ fd: fd(`stacks${words}_${g}`), words })),
     });
     this.generations = [generation(0), generation(1)];
@@ -303,9 +306,14 @@ function loadObject(bpf: Libbpf, path: string, opts: LoaderOptions): Ptr {
     if (obj === null) throw new Error(`libbpf could not open ${path}: ${errnoText(bpf.errno())}`);
     let rc: number;
     try {
-      for (const name of ['counts_0', 'counts_1']) setMapSize(bpf, obj, name, opts.countsMapSize);
-      // Each size class may hold every stack of an interval: elements are allocated as stacks arrive.
-      for (const words of STACK_CLASSES) for (const g of [0, 1]) setMapSize(bpf, obj, `stacks${words}_${g}`, opts.stackMapSize);
+      // Each size class may hold every count or stack of an interval (only the small counts class is
+      // preallocated, kiln.h).
+      for (const words of STACK_CLASSES) {
+        for (const g of [0, 1]) {
+          setMapSize(bpf, obj, `counts${words}_${g}`, opts.countsMapSize);
+          setMapSize(bpf, obj, `stacks${words}_${g}`, opts.stackMapSize);
+        }
+      }
       setMapSize(bpf, obj, 'unwind_rows', opts.unwindRows ?? DEFAULT_UNWIND_ROWS);
       // Off-CPU programs are loaded only when asked for: off by default, and then they cost nothing.
       for (const name of ['kiln_switch', 'kiln_sys_exit']) {

@@ -14,11 +14,12 @@ import type { RawSample, SampleKind } from './types.js';
 const FLIP_GRACE_MS = 5;
 /** Rows per batch syscall; big enough that a hash bucket never overflows a batch (ENOSPC). */
 const BATCH = 4096;
-/** Bytes of stack values read per batch syscall: a class of 1 KiB values is read 1024 at a time. */
+/** Bytes of values read per batch syscall: a class of 1 KiB values is read ≈ 1000 at a time. */
 const STACK_READ_BYTES = 1 << 20;
-const LARGEST_STACK_WORDS = Math.max(...STACK_CLASSES);
-/** Rows per batch of a stacks map whose values have `words` words. */
-const stackBatch = (words: number) => Math.min(BATCH, STACK_READ_BYTES / (words * 8));
+/** The largest value: a count of the largest class, its count word then its stack. */
+const LARGEST_VALUE_WORDS = Math.max(...STACK_CLASSES) + 1;
+/** Rows per batch of a map whose values have `words` words. */
+const stackBatch = (words: number) => Math.min(BATCH, Math.floor(STACK_READ_BYTES / (words * 8)));
 
 export interface Collected {
   readonly samples: RawSample[];
@@ -30,11 +31,10 @@ export class Sampler {
   private lastCounters: BpfCounters;
   private readonly countKeys = Buffer.alloc(BATCH * KEY_SIZE);
   private readonly countKeysView = viewOf(this.countKeys);
-  private readonly countValues = Buffer.alloc(BATCH * 8);
-  private readonly countValuesView = viewOf(this.countValues);
   private readonly stackKeys = Buffer.alloc(BATCH * STACK_KEY_SIZE);
   private readonly stackKeysView = viewOf(this.stackKeys);
-  private readonly stackValues = Buffer.alloc(stackBatch(LARGEST_STACK_WORDS) * LARGEST_STACK_WORDS * 8);
+  /** Values of either kind of map (counts, kernel stacks), one batch at a time. */
+  private readonly stackValues = Buffer.alloc(stackBatch(LARGEST_VALUE_WORDS) * LARGEST_VALUE_WORDS * 8);
   private readonly stackValuesView = viewOf(this.stackValues);
   private readonly arena = new StackArena();
 
@@ -52,19 +52,27 @@ export class Sampler {
     this.lastCounters = counters;
 
     const maps = this.bpf.generations[old];
-    // Counts before stacks: a count's stack was stored before the count was, so it is there to be read.
+    // Stacks stay as bytes: a process's stack seen before is found by its hash, depth and leaf
+    // (symbolize/frame-memo.ts), and most samples never need their addresses as numbers — one BigInt
+    // per frame was the largest allocation of a steady interval.
+    this.arena.reset();
+    // Counts before kernel stacks: a count's kernel stack was stored before the count was, so it is
+    // there to be read. Each count's value holds its user stack after the count.
     const rows: CountRow[] = [];
+    const userAt: number[] = [];
     // Through views: a Buffer's 64-bit read makes four BigInts (two halves, a shift, a sum), a view's one.
     const keysView = this.countKeysView;
-    const valuesView = this.countValuesView;
-    drainMap(this.bpf.lib, maps.counts, { key: KEY_SIZE, value: 8, batch: BATCH }, this.countKeys, this.countValues, (keys, _values, i) =>
-      rows.push(decodeRow(keys, keysView, i * KEY_SIZE, uint64AsNumber(valuesView, i * 8))),
-    );
-    // Every stored stack is read and deleted, referenced or not (stacks of dropped samples too), so
-    // nothing piles up across intervals. Stacks stay as bytes: a process's stack seen before is found by
-    // its hash, depth and leaf (symbolize/frame-memo.ts), and most samples never need their addresses
-    // as numbers — one BigInt per frame was the largest allocation of a steady interval.
-    this.arena.reset();
+    const valuesView = this.stackValuesView;
+    for (const { fd, words } of maps.counts) {
+      const value = (words + 1) * 8;
+      drainMap(this.bpf.lib, fd, { key: KEY_SIZE, value, batch: stackBatch(words + 1) }, this.countKeys, this.stackValues, (keys, _values, i) => {
+        const row = decodeRow(keys, keysView, i * KEY_SIZE, uint64AsNumber(valuesView, i * value));
+        rows.push(row);
+        userAt.push(row.userStack !== 0n ? this.arena.add(valuesView, i * value + 8, words) : -1);
+      });
+    }
+    // Every stored kernel stack is read and deleted, referenced or not (stacks of dropped samples too),
+    // so nothing piles up across intervals.
     const stackAt = new Map<bigint, number>();
     const stackKeysView = this.stackKeysView;
     for (const { fd, words } of maps.stacks) {
@@ -75,7 +83,7 @@ export class Sampler {
     }
     const stacks = this.arena.take();
     const at = (hash: bigint) => (hash !== 0n ? (stackAt.get(hash) ?? -1) : -1);
-    const samples: RawSample[] = rows.map((r) => new SampledStacks(r, stacks, at(r.userStack), at(r.kernelStack)));
+    const samples: RawSample[] = rows.map((r, i) => new SampledStacks(r, stacks, userAt[i]!, at(r.kernelStack)));
     return { samples, counterDeltas };
   }
 }

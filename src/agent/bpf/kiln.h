@@ -116,25 +116,16 @@ struct stack {
 #define PY_ADDR_MASK ((1ULL << 47) - 1)
 #define V8_FRAME_TAG (1ULL << 63)
 
-/* Sizes are defaults; the loader sets max_entries from its flags before load. */
-#define COUNTS_MAP(name)                      \
-  struct {                                    \
-    __uint(type, MAP_TYPE_HASH);              \
-    __uint(max_entries, 16384);               \
-    __type(key, struct sample_key);           \
-    __type(value, u64);                       \
-  } name SEC(".maps")
-
 /*
- * Stored stacks by size class: a stack of fewer than 32 frames is stored in 32 words, a longer one in
- * 128, as its count and frames (the first words of struct stack). Inserting a stack copies its whole
- * value into a freshly allocated element, and on the loaded bench host a 1 KiB copy cost 3.8 µs of a
- * 29 µs sample; most stacks hold fewer than 32 frames (18.6 on average on bench/bpf-walk.ts). Two
- * classes, not more: with 16/32/64/128-word classes the sampler's collect took 2.4–3.8 ms where one
- * map took 1.9–2.4 ms (bench/sampler-read.ts, 3 alternating runs), though an empty map's batch read
- * costs only 23 µs — the cause was not pinned down, so the classes were kept few. The class of a
- * stack follows from its frame count, which its hash covers, so a stack is looked up in one map only.
- * Mirrored by STACK_CLASSES in src/agent/loader.ts.
+ * Stacks by size class: a stack of fewer than 32 frames is kept in 32 words, a longer one in 128, as its
+ * frame count and frames (the first words of struct stack). Inserting a value copies it whole into its
+ * element, and on the loaded bench host a 1 KiB copy cost 3.8 µs of a 29 µs sample; most stacks hold
+ * fewer than 32 frames (18.6 on average on bench/bpf-walk.ts). Two classes, not more: with
+ * 16/32/64/128-word classes the sampler's collect took 2.4–3.8 ms where one map took 1.9–2.4 ms
+ * (bench/sampler-read.ts, 3 alternating runs), though an empty map's batch read costs only 23 µs — the
+ * cause was not pinned down, so the classes were kept few. The class of a stack follows from its frame
+ * count, which its hash covers, so a stack is looked up in one map only. Mirrored by STACK_CLASSES in
+ * src/agent/loader.ts.
  */
 #define STACK_CLASS(words)                    \
   struct stack_w##words {                     \
@@ -143,6 +134,36 @@ struct stack {
   }
 STACK_CLASS(32);
 STACK_CLASS(128);
+
+/*
+ * Counts, by the user stack's size class: each value is the count, then the user stack itself. A sample
+ * with a new key inserts one element (before, its user stack went into a stacks map of its own first:
+ * two inserts, ≈ 3 µs of a new key's ≈ 5 µs by stop 24's floor), and one already counted still costs one
+ * lookup and one atomic add (the count is the value's first word). The user stack's hash stays in the
+ * key: the key is still what a count is kept under. A key's user stack is stored once per key, not once
+ * per distinct stack: keys that share a user stack (one differing kernel stack, or comm) each hold it —
+ * on a sampled host nearly every user-mode key has a user stack no other key has.
+ * The small class is preallocated (a preallocated element is taken from a free list, no allocator on the
+ * sample's path; 16384 × ≈ 0.35 KiB each a generation); the large one, rare and 1 KiB a value, allocated
+ * as stacks arrive. Sizes are defaults; the loader sets max_entries from its flags before load.
+ */
+#define COUNT_CLASS(words)                    \
+  struct count_w##words {                     \
+    u64 count;                                \
+    struct stack_w##words stack;              \
+  }
+COUNT_CLASS(32);
+COUNT_CLASS(128);
+#define COUNTS_MAP(name, value_type, flags)   \
+  struct {                                    \
+    __uint(type, MAP_TYPE_HASH);              \
+    __uint(max_entries, 16384);               \
+    __uint(map_flags, flags);                 \
+    __type(key, struct sample_key);           \
+    __type(value, value_type);                \
+  } name SEC(".maps")
+
+/* Kernel stacks (kernel-mode samples; off-CPU's syscall frame), by hash, referenced from the key. */
 #define STACKS_MAP(name, value_type)          \
   struct {                                    \
     __uint(type, MAP_TYPE_HASH);              \
@@ -152,8 +173,10 @@ STACK_CLASS(128);
     __type(value, value_type);                \
   } name SEC(".maps")
 
-COUNTS_MAP(counts_0);
-COUNTS_MAP(counts_1);
+COUNTS_MAP(counts32_0, struct count_w32, 0);
+COUNTS_MAP(counts32_1, struct count_w32, 0);
+COUNTS_MAP(counts128_0, struct count_w128, F_NO_PREALLOC);
+COUNTS_MAP(counts128_1, struct count_w128, F_NO_PREALLOC);
 STACKS_MAP(stacks32_0, struct stack_w32);
 STACKS_MAP(stacks32_1, struct stack_w32);
 STACKS_MAP(stacks128_0, struct stack_w128);
@@ -163,6 +186,12 @@ STACKS_MAP(stacks128_1, struct stack_w128);
 INLINE void *stacks_for(u32 gen, u64 frames) {
   if (frames < 32) return gen ? (void *)&stacks32_1 : (void *)&stacks32_0;
   return gen ? (void *)&stacks128_1 : (void *)&stacks128_0;
+}
+
+/* The counts map of `gen` for a user stack of `frames` frames. */
+INLINE void *counts_for(u32 gen, u64 frames) {
+  if (frames < 32) return gen ? (void *)&counts32_1 : (void *)&counts32_0;
+  return gen ? (void *)&counts128_1 : (void *)&counts128_0;
 }
 
 /* config[0]: the generation being written (0 or 1). */
@@ -194,13 +223,29 @@ INLINE u64 setting(u32 index) {
   return v ? *v : 0;
 }
 
-/* Each CPU walks into its own scratch slot: a stack is too big for the 512-byte BPF stack. */
+/*
+ * Each CPU walks into its own scratch slot: a stack is too big for the 512-byte BPF stack. The user stack
+ * is walked into `stack`, after the count word, so that the first words of the slot are a count_w32 or
+ * count_w128 value as they stand; a kernel stack goes to `kernel`, beside it.
+ */
+struct scratch_slot {
+  u64 count;
+  struct stack stack;
+  struct stack kernel;
+};
 struct {
   __uint(type, MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, 1);
   __type(key, u32);
-  __type(value, struct stack);
+  __type(value, struct scratch_slot);
 } scratch SEC(".maps");
+
+/* This CPU's user stack slot in `scratch` (where the walker writes); 0 only if the lookup failed. */
+INLINE struct stack *scratch_stack(void) {
+  u32 zero = 0;
+  struct scratch_slot *slot = map_lookup_elem(&scratch, &zero);
+  return slot ? &slot->stack : 0;
+}
 
 /* ---- process discovery (mirrored by src/agent/unwind/process-tables.ts) ---- */
 /* A process the walker has not seen loaded (no `procs` entry) is reported here. */
@@ -240,8 +285,8 @@ INLINE void report(u32 pid, u32 ev) {
 enum {
   C_SAMPLES = 0,     /* samples seen (including idle and dropped) */
   C_IDLE = 1,        /* samples of the idle task, not recorded */
-  C_COUNTS_FULL = 2, /* counts map full: sample lost */
-  C_STACKS_FULL = 3, /* stacks map full (E2BIG): sample lost */
+  C_COUNTS_FULL = 2, /* counts map full (or out of memory for a long stack's count): sample lost */
+  C_STACKS_FULL = 3, /* kernel stacks map full (E2BIG): sample lost */
   C_STACK_ERROR = 4, /* any other error storing a stack, e.g. ENOMEM when the kernel's allocator for
                       * non-preallocated maps is momentarily empty: sample lost */
   /* User stacks walked, and how each walk ended (exactly one of the U_* below per walk). */

@@ -18,7 +18,7 @@ enum {
   PH_WALK = 4,        /* the bpf_loop walks */
   PH_HASH = 5,        /* the user stack's hash */
   PH_COUNT_LOOKUP = 6, /* a user-mode sample's count lookup */
-  PH_STORE_USER = 7,  /* storing the user stack */
+  PH_STORE_USER = 7,  /* unused since stop 25: the user stack goes in with its count (PH_ADD_COUNT) */
   PH_KSTACK = 8,      /* bpf_get_stack (kernel-mode samples) */
   PH_STORE_KERNEL = 9, /* the kernel stack's hash and store */
   PH_ADD_COUNT = 10,  /* the count insert or add */

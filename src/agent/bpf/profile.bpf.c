@@ -25,9 +25,9 @@
  * the second is refused for the rest of the interval — every sample of that stack lost, a bias the
  * flame graph cannot show. With 64-bit content hashes, distinct stacks do not collide in practice.
  *
- * Two generations of (counts, stacks by size class) maps: the agent flips `config[0]` each interval, waits for
- * in-flight samples, then reads and clears the generation nobody writes any more — reading never races
- * writing and no sample is lost across the swap.
+ * Two generations of maps by size class (counts with their user stacks, kernel stacks): the agent flips
+ * `config[0]` each interval, waits for in-flight samples, then reads and clears the generation nobody
+ * writes any more — reading never races writing and no sample is lost across the swap.
  *
  * Self-contained on purpose (no kernel or libbpf headers): the committed object must rebuild
  * byte-for-byte from these files alone with the flags in build.sh.
@@ -103,18 +103,15 @@ INLINE u64 stack_hash(struct stack *buf) {
 }
 
 /*
- * Stores the frames in the scratch slot under their hash `h` (stack_hash) in generation `gen`'s map of
+ * Stores the kernel frames in `buf` under their hash `h` (stack_hash) in generation `gen`'s map of
  * their size class, and returns it: 0 when there are none, 1 when it could not be stored (the sample is
  * then dropped and counted).
  */
-INLINE u64 store_stack(u32 gen, struct stack *buf, u64 h, int fresh) {
+INLINE u64 store_stack(u32 gen, struct stack *buf, u64 h) {
   if (h == 0) return 0;
   void *stacks = stacks_for(gen, buf->len);
-  /* Most samples repeat a stack already stored this interval: a lookup takes no bucket lock. Unless
-   * `fresh`: a user-mode sample whose key is not counted yet nearly always brings a new user stack
-   * (its key differs from every counted one in pid, comm or stack), and the insert finds an existing
-   * one itself (EEXIST) — one bucket search, not two. */
-  if (!fresh && map_lookup_elem(stacks, &h)) return h;
+  /* Most samples repeat a stack already stored this interval: a lookup takes no bucket lock. */
+  if (map_lookup_elem(stacks, &h)) return h;
   long err = map_update_elem(stacks, &h, buf, NOEXIST);
   if (err == 0 || err == -EEXIST) return h;
   if (err == -E2BIG) bump(C_STACKS_FULL);
@@ -122,14 +119,18 @@ INLINE u64 store_stack(u32 gen, struct stack *buf, u64 h, int fresh) {
   return 1;
 }
 
-/* Adds `value` to the count of `key`, inserting it when it is new. `absent`: the caller has just
- * looked the key up and not found it, so the insert is tried first (a lookup costs 2–2.6 µs cold on
- * the loaded bench host, and the insert looks the bucket up anyway). */
-INLINE void add_count(void *counts, struct sample_key *key, u64 value, int absent) {
+/* Adds `value` to the count of `key`, inserting it with its user stack (`slot`: the count word, then
+ * the stack) when it is new. `absent`: the caller has just looked the key up and not found it, or
+ * knows it is most likely new, so the insert is tried first (a lookup costs 2–2.6 µs cold on the loaded
+ * bench host, and the insert looks the bucket up anyway). */
+INLINE void add_count(void *counts, struct sample_key *key, struct scratch_slot *slot, u64 value, int absent) {
   u64 *count = absent ? 0 : map_lookup_elem(counts, key);
   if (count) {
     __sync_fetch_and_add(count, value);
-  } else if (map_update_elem(counts, key, &value, NOEXIST) != 0) {
+    return;
+  }
+  slot->count = value;
+  if (map_update_elem(counts, key, slot, NOEXIST) != 0) {
     /* Another CPU may have inserted the same key meanwhile; retry as an add before giving up. */
     count = map_lookup_elem(counts, key);
     PHASE_COUNT(N_ADD_EXISTING, 1);
@@ -144,10 +145,10 @@ INLINE void record(struct user_regs *sample, u32 pid, u32 kind, u64 value, u64 s
   PHASE_START(t);
   u32 zero = 0;
   u32 *gen = map_lookup_elem(&config, &zero);
-  struct stack *buf = map_lookup_elem(&scratch, &zero);
-  if (!gen || !buf) return;
+  struct scratch_slot *slot = map_lookup_elem(&scratch, &zero);
+  if (!gen || !slot) return;
   u32 g = *gen;
-  void *counts = g ? (void *)&counts_1 : (void *)&counts_0;
+  struct stack *buf = &slot->stack;
 
   struct task_struct *task = get_current_task_btf();
   struct sample_key key = {};
@@ -165,12 +166,12 @@ INLINE void record(struct user_regs *sample, u32 pid, u32 kind, u64 value, u64 s
   PHASE_START(t2);
   PHASE_COUNT(N_FRAMES, buf->len);
   key.user_stack = stack_hash(buf);
+  void *counts = counts_for(g, buf->len);
   PHASE(t2, PH_HASH);
   u64 tag = 0, *seen = 0;
   if (!in_kernel) {
-    /* No kernel stack. A count kept under the same key means its stack is stored too (in this
-     * generation, before the count): then one lookup is the whole sample — asked only when the key
-     * was seen counted (seen_keys). */
+    /* No kernel stack. A count kept under the same key holds its user stack: then one lookup is the
+     * whole sample — asked only when the key was seen counted (seen_keys). */
     tag = seen_tag(&key, g);
     u32 slot = (u32)(tag >> 1) & (SEEN_SLOTS - 1);
     seen = map_lookup_elem(&seen_keys, &slot);
@@ -187,24 +188,24 @@ INLINE void record(struct user_regs *sample, u32 pid, u32 kind, u64 value, u64 s
   } else {
     PHASE_COUNT(N_KERNEL, 1);
   }
-  u64 user_stored = store_stack(g, buf, key.user_stack, !in_kernel);
-  PHASE(t2, PH_STORE_USER);
-  if (user_stored == 1) return;
-  buf->len = 0;
+  /* The user stack goes in with its count (add_count); a kernel stack, when there is one, into its own
+   * map first, so a count's kernel stack is there when the count is. */
+  struct stack *kbuf = &slot->kernel;
+  kbuf->len = 0;
   if (!sample) {
-    buf->ips[0] = SYSCALL_FRAME | (syscall & 0xffff);
-    buf->len = 1;
+    kbuf->ips[0] = SYSCALL_FRAME | (syscall & 0xffff);
+    kbuf->len = 1;
   } else if (in_kernel) {
     /* Only then: asked in user mode, the kernel finds no stack but still costs about as much as
      * the rest of the sample (3.2 µs of 29 µs on the bench host, ktime deltas of a debug build). */
-    long bytes = get_stack(sample, buf->ips, MAX_STACK_DEPTH * 8, 0);
-    buf->len = bytes > 0 ? (u64)bytes / 8 : 0;
+    long bytes = get_stack(sample, kbuf->ips, MAX_STACK_DEPTH * 8, 0);
+    kbuf->len = bytes > 0 ? (u64)bytes / 8 : 0;
   }
   PHASE(t2, PH_KSTACK);
-  key.kernel_stack = store_stack(g, buf, stack_hash(buf), 0);
+  key.kernel_stack = store_stack(g, kbuf, stack_hash(kbuf));
   PHASE(t2, PH_STORE_KERNEL);
   if (key.kernel_stack == 1) return;
-  add_count(counts, &key, value, !in_kernel);
+  add_count(counts, &key, slot, value, !in_kernel);
   if (seen && *seen != tag) *seen = tag;
   PHASE(t2, PH_ADD_COUNT);
 }

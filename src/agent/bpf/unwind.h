@@ -556,7 +556,7 @@ INLINE int py_emit_inner(struct walk *w, struct stack *buf) {
  */
 __attribute__((noinline)) int walk_step(struct walk *w) {
   u32 zero = 0;
-  struct stack *buf = map_lookup_elem(&scratch, &zero);
+  struct stack *buf = scratch_stack();
   struct stack_window *win = map_lookup_elem(&stack_windows, &zero);
   if (!buf || !win || !w) return 1;
   if (w->n >= MAX_STACK_DEPTH) {
@@ -586,8 +586,7 @@ __attribute__((noinline)) int walk_step(struct walk *w) {
 
 /* Python frames left when the native walk ended early are kept, outermost last. */
 __attribute__((noinline)) int py_rest_step(struct walk *w) {
-  u32 zero = 0;
-  struct stack *buf = map_lookup_elem(&scratch, &zero);
+  struct stack *buf = scratch_stack();
   if (!buf || !w || w->py_frame == 0 || w->n >= MAX_STACK_DEPTH) return 1;
   py_emit(w, buf);
   return 0;
