@@ -96,7 +96,7 @@ export class V8FrameReader {
       this.changed++;
     }
     const lines: LineEndsCache = { get: (key) => this.sources.get(`${pid}:${key}`), set: (key, ends) => this.sources.set(`${pid}:${key}`, ends) };
-    const heap = new V8Heap(proc.constants, inBlocks((addr, length) => this.readMem(pid, addr, length)), lines);
+    const heap = new V8Heap(proc.constants, inBlocks((addr, length, into) => this.readMem(pid, addr, length, into)), lines);
     this.reads++;
     const head = heap.sfiHead(sfi);
     if (!head) {
@@ -157,13 +157,15 @@ const BLOCK_BYTES = 256;
  * instance type, a string's length) fall mostly in the few objects it visits. Lives for one fresh read,
  * so what it serves is as old as that read (microseconds), as before.
  */
-function inBlocks(read: ReadMemory): ReadMemory {
+function inBlocks(read: (addr: number, length: number, into?: Buffer) => Buffer | undefined): ReadMemory {
   const blocks = new Map<number, Buffer | undefined>();
   return (addr, length) => {
     const base = addr - (addr % BLOCK_BYTES);
     if (!(addr > 0) || !Number.isSafeInteger(addr) || addr + length > base + BLOCK_BYTES) return read(addr, length);
     let block = blocks.get(base);
-    if (block === undefined && !blocks.has(base)) blocks.set(base, (block = read(base, BLOCK_BYTES)));
+    // Each block its own memory, not a slice of node's shared 8 KiB pool: pooled, the blocks spread the
+    // heads kept from the pool (below) one or two to a pool, each pinning its 8 KiB (≈ 3 KiB per function kept).
+    if (block === undefined && !blocks.has(base)) blocks.set(base, (block = read(base, BLOCK_BYTES, Buffer.allocUnsafeSlow(BLOCK_BYTES))));
     return block ? block.subarray(addr - base, addr - base + length) : read(addr, length);
   };
 }
