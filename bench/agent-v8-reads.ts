@@ -86,14 +86,10 @@ try {
   const cpu = process.cpuUsage(cpu0);
   const heap = process.memoryUsage().heapUsed - heap0;
   const n = ROUNDS * FUNCTIONS;
-  // What the reader keeps (its names, heads, line ends): array buffers and heap after a full GC (--expose-gc).
-  const gc = (globalThis as { gc?: () => void }).gc;
-  gc?.();
-  const kept = gc ? `; kept after a full GC: ${(process.memoryUsage().arrayBuffers / 1024).toFixed(0)} KiB of array buffers, ${(process.memoryUsage().heapUsed / 1048576).toFixed(1)} MiB heap` : '';
   if (heap < 0) throw new Error('a GC ran in the measured rounds: run with --min-semi-space-size=128 --max-semi-space-size=128');
   console.log(
     `${mode}: ${n} fresh reads, ${named} named right; per read: ${((reads - reads0) / n).toFixed(1)} reads of memory, ${((readBytes - bytes0) / n).toFixed(0)} bytes read, ` +
-      `${(heap / n).toFixed(0)} bytes allocated, ${(((cpu.user + cpu.system) / n)).toFixed(1)} µs CPU${kept}`,
+      `${(heap / n).toFixed(0)} bytes allocated, ${(((cpu.user + cpu.system) / n)).toFixed(1)} µs CPU`,
   );
 } finally {
   child.stdin!.end();
