@@ -20,6 +20,8 @@ let server: CliServer;
 let hook: Server;
 let hookUrl = '';
 const posts: { text: string; report: TeamReport }[] = [];
+/** When every workload was stored: a scheduled report fired before then holds only part of them. */
+let pushedAt = Infinity;
 const hour = reportedHour();
 const configFile = () => path.join(dir, 'kiln.yaml');
 const reportsDir = () => path.join(dir, 'reports');
@@ -41,6 +43,7 @@ beforeAll(async () => {
   await writeFile(configFile(), `${CONFIG}\nreports:\n  - { cron: "* * * * *", team: payments, output: reports, range: 2h }\n`);
   server = await startKilnServer(['--data-dir', path.join(dir, 'data'), '--config', configFile()]);
   await pushWorkloads(server.url, hour);
+  pushedAt = Date.now();
 });
 
 afterAll(async () => {
@@ -102,13 +105,19 @@ describe('scheduled reports in kiln server', () => {
     // Added while the server runs: picked up by the file watch, posted from the next minute on.
     await writeFile(configFile(), `${CONFIG}\nreports:\n  - { cron: "* * * * *", team: payments, output: reports, range: 2h }\n  - { cron: "* * * * *", team: search, webhook: "${hookUrl}", range: 2h }\n`);
     const deadline = Date.now() + 150_000;
+    // Only reports fired once every workload was stored: the cron may fire while beforeAll still pushes
+    // (its file, named by the minute it fired, then holds only the first services).
+    const complete = (f: string) => {
+      const m = /^kiln-report-payments-(\d{4}-\d\d-\d\d)T(\d\d)(\d\d)\.html$/.exec(f);
+      return m !== null && Date.parse(`${m[1]}T${m[2]}:${m[3]}:00Z`) >= pushedAt;
+    };
     let files: string[] = [];
     while (Date.now() < deadline) {
       files = await readdir(reportsDir()).catch(() => []);
-      if (files.some((f) => f.endsWith('.html')) && posts.length > 0) break;
+      if (files.some(complete) && posts.length > 0) break;
       await new Promise((r) => setTimeout(r, 1000));
     }
-    const html = files.filter((f) => /^kiln-report-payments-\d{4}-\d\d-\d\dT\d{4}\.html$/.test(f));
+    const html = files.filter(complete);
     expect(html.length, `files: ${files.join(', ')}`).toBeGreaterThan(0);
     const page = await readFile(path.join(reportsDir(), html[0]!), 'utf8');
     expect(page).toContain('data-function="fraud.score"');
