@@ -7,7 +7,9 @@
  * support does in a real service: the reader then reads V8's FixedArray of them), else the reader counts
  * the source's newlines itself (kept per script between reads).
  * Each round forgets the process (its names and file) and reads every function again, the reader's other
- * caches kept: what a new function costs in a node process met before.
+ * caches kept: what a new function costs in a node process met before. Then the process exits and every
+ * function is read once more (a frame of a process that exited within the interval, whose memory file the
+ * reader had not open): the opens of /proc/PID/mem that costs are counted.
  *   node --min-semi-space-size=128 --max-semi-space-size=128 --import tsx bench/agent-v8-reads.ts [root] [ends|source] [rounds=10]
  * `root`: the checkout whose src/ is measured (default this one). Linux, node with V8's post-mortem symbols.
  */
@@ -77,19 +79,40 @@ try {
     return named;
   };
   round(); // the first: the reader's script caches filled
-  const heap0 = process.memoryUsage().heapUsed;
+  const mem0 = process.memoryUsage();
   const cpu0 = process.cpuUsage();
   const reads0 = reads;
   const bytes0 = readBytes;
   let named = 0;
   for (let i = 0; i < ROUNDS; i++) named += round();
   const cpu = process.cpuUsage(cpu0);
-  const heap = process.memoryUsage().heapUsed - heap0;
+  const mem = process.memoryUsage();
+  const heap = mem.heapUsed - mem0.heapUsed;
+  // Array buffers' memory (Buffers outside node's pool, their own malloc'd memory) is not in the heap's figure.
+  const arrayBuffers = mem.arrayBuffers - mem0.arrayBuffers;
   const n = ROUNDS * FUNCTIONS;
-  if (heap < 0) throw new Error('a GC ran in the measured rounds: run with --min-semi-space-size=128 --max-semi-space-size=128');
+  if (heap < 0 || arrayBuffers < 0) throw new Error('a GC ran in the measured rounds: run with --min-semi-space-size=128 --max-semi-space-size=128');
+  // The process gone, its memory file closed (as when the agent hears of its exit): each function once more.
+  child.stdin!.end();
+  await new Promise((r) => child.once('exit', r));
+  reader.forget(pid);
+  const fs = (await import('node:fs')).default;
+  const { syncBuiltinESMExports } = await import('node:module');
+  const open = fs.openSync;
+  let opens = 0;
+  fs.openSync = ((...args: Parameters<typeof open>) => (opens++, open(...args))) as typeof open;
+  syncBuiltinESMExports();
+  let unnamed = 0;
+  try {
+    for (let i = 0; i < FUNCTIONS; i++) if (reader.frame(pid, sfis[i]!) === undefined) unnamed++;
+  } finally {
+    fs.openSync = open;
+    syncBuiltinESMExports();
+  }
   console.log(
     `${mode}: ${n} fresh reads, ${named} named right; per read: ${((reads - reads0) / n).toFixed(1)} reads of memory, ${((readBytes - bytes0) / n).toFixed(0)} bytes read, ` +
-      `${(heap / n).toFixed(0)} bytes allocated, ${(((cpu.user + cpu.system) / n)).toFixed(1)} µs CPU`,
+      `${(heap / n).toFixed(0)} bytes allocated on the heap + ${(arrayBuffers / n).toFixed(0)} in array buffers, ${(((cpu.user + cpu.system) / n)).toFixed(1)} µs CPU; ` +
+      `the process gone: ${FUNCTIONS} reads (${unnamed} unnamed), ${opens} opens of its memory file`,
   );
 } finally {
   child.stdin!.end();

@@ -44,6 +44,14 @@ export class V8FrameReader {
   changed = 0;
   /** The re-check's read, overwritten each time (compared, never kept). */
   private readonly scratch = Buffer.alloc(SFI_HEAD_BYTES);
+  /** A fresh read's blocks, the same memory for every fresh read (what one returns is copied out first). */
+  private readonly blocks = new BlockArena();
+  /**
+   * Processes whose memory file did not open this interval (gone): their frames' reads fail without a
+   * syscall. On a host where node processes come and go, each frame of one that exited within the interval
+   * was a fresh read failing its open, twice (its block, then its word).
+   */
+  private readonly unopenable = new Set<number>();
 
   constructor(
     private readonly processes: { of(pid: number): V8Process | undefined },
@@ -68,12 +76,14 @@ export class V8FrameReader {
   /** A new interval: names read before are checked again before their next use. */
   nextInterval(): void {
     this.interval++;
+    this.unopenable.clear();
   }
 
   /** A process gone: its memory file is closed and its names dropped (its memory can no longer be read to re-check them). */
   forget(pid: number): void {
     this.knownCount -= this.known.get(pid)?.size ?? 0;
     this.known.delete(pid);
+    this.unopenable.delete(pid);
     const fd = this.files.peek(pid);
     if (fd !== undefined) {
       this.files.delete(pid);
@@ -96,7 +106,7 @@ export class V8FrameReader {
       this.changed++;
     }
     const lines: LineEndsCache = { get: (key) => this.sources.get(`${pid}:${key}`), set: (key, ends) => this.sources.set(`${pid}:${key}`, ends) };
-    const heap = new V8Heap(proc.constants, inBlocks((addr, length, into) => this.readMem(pid, addr, length, into)), lines);
+    const heap = new V8Heap(proc.constants, this.blocks.reader((addr, length, into) => this.readMem(pid, addr, length, into)), lines);
     this.reads++;
     const head = heap.sfiHead(sfi);
     if (!head) {
@@ -108,7 +118,7 @@ export class V8FrameReader {
     this.outcomes[outcome]++;
     // A read that failed midway (an object being moved) is tried again at the next use.
     if (outcome === 'read_error') this.drop(pid, sfi);
-    else this.keep(pid, sfi, { head: Buffer.from(head), info, checked: this.interval }); // a copy: not its whole block
+    else this.keep(pid, sfi, { head: Buffer.from(head), info, checked: this.interval }); // a copy: the next fresh read reuses its block
     return info;
   }
 
@@ -133,9 +143,11 @@ export class V8FrameReader {
     if (!(addr > 0) || !Number.isSafeInteger(addr)) return undefined;
     let fd = this.files.get(pid);
     if (fd === undefined) {
+      if (this.unopenable.has(pid)) return undefined;
       try {
         fd = openSync(`${this.procRoot}/${pid}/mem`, 'r');
       } catch {
+        this.unopenable.add(pid);
         return undefined;
       }
       this.files.set(pid, fd);
@@ -152,22 +164,41 @@ export class V8FrameReader {
 /** Bytes a fresh read reads at once (aligned: a block never crosses a page, so it reads whenever a word in it does). */
 const BLOCK_BYTES = 256;
 
+/** Blocks of the arena: a fresh read visits six or seven objects, and ≈ log2(lines) words of a script's line ends. */
+const ARENA_BLOCKS = 32;
+
 /**
  * A fresh read's memory in aligned blocks, each read once: its ≈ 30 small reads (a word, a map's
- * instance type, a string's length) fall mostly in the few objects it visits. Lives for one fresh read,
- * so what it serves is as old as that read (microseconds), as before.
+ * instance type, a string's length) fall mostly in the few objects it visits. The blocks live for one
+ * fresh read, so what they serve is as old as that read (microseconds), as before; they are the same
+ * memory from read to read (allocated once, outside node's shared Buffer pool), so nothing a read returns
+ * may be kept past it (frame() copies the head it keeps; names are decoded into strings). Past
+ * ARENA_BLOCKS blocks in one read, the rest is read directly.
  */
-function inBlocks(read: (addr: number, length: number, into?: Buffer) => Buffer | undefined): ReadMemory {
-  const blocks = new Map<number, Buffer | undefined>();
-  return (addr, length) => {
-    const base = addr - (addr % BLOCK_BYTES);
-    if (!(addr > 0) || !Number.isSafeInteger(addr) || addr + length > base + BLOCK_BYTES) return read(addr, length);
-    let block = blocks.get(base);
-    // Each block its own memory, not a slice of node's shared 8 KiB pool: pooled, the blocks spread the
-    // heads kept from the pool (below) one or two to a pool, each pinning its 8 KiB (≈ 3 KiB per function kept).
-    if (block === undefined && !blocks.has(base)) blocks.set(base, (block = read(base, BLOCK_BYTES, Buffer.allocUnsafeSlow(BLOCK_BYTES))));
-    return block ? block.subarray(addr - base, addr - base + length) : read(addr, length);
-  };
+class BlockArena {
+  private readonly memory = Buffer.allocUnsafeSlow(ARENA_BLOCKS * BLOCK_BYTES);
+  private readonly views = Array.from({ length: ARENA_BLOCKS }, (_, i) => this.memory.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES));
+  private readonly bases = new Float64Array(ARENA_BLOCKS);
+  private readonly ok = new Uint8Array(ARENA_BLOCKS);
+  private used = 0;
+
+  /** The reads of one fresh read (the arena's blocks from the last one are forgotten). */
+  reader(read: (addr: number, length: number, into?: Buffer) => Buffer | undefined): ReadMemory {
+    this.used = 0;
+    return (addr, length) => {
+      const base = addr - (addr % BLOCK_BYTES);
+      if (!(addr > 0) || !Number.isSafeInteger(addr) || addr + length > base + BLOCK_BYTES) return read(addr, length);
+      let i = 0;
+      while (i < this.used && this.bases[i] !== base) i++;
+      if (i === this.used) {
+        if (i === ARENA_BLOCKS) return read(addr, length);
+        this.bases[i] = base;
+        this.ok[i] = read(base, BLOCK_BYTES, this.views[i]) !== undefined ? 1 : 0;
+        this.used++;
+      }
+      return this.ok[i] === 1 ? this.views[i]!.subarray(addr - base, addr - base + length) : read(addr, length);
+    };
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -93,6 +93,34 @@ describe('V8FrameReader on a live node process', () => {
     // A process the reader does not know as V8, or one gone: nothing read.
     expect(new V8FrameReader({ of: () => undefined }).frame(pid, first.sfi)).toBeUndefined();
     expect(new V8FrameReader({ of: () => ({ constants }) }, '/nonexistent').frame(pid, first.sfi)).toBeUndefined();
+  });
+
+  it('re-checks each function against the head it kept, though every fresh read reads into the same blocks', () => {
+    const reader = new V8FrameReader({ of: () => ({ constants }) });
+    const pid = child!.pid!;
+    const first = printed.map((p) => reader.frame(pid, p.sfi));
+    reader.nextInterval();
+    expect(printed.map((p) => reader.frame(pid, p.sfi))).toEqual(first);
+    expect(reader.stats()).toMatchObject({ v8Reads: printed.length, v8Revalidations: printed.length, v8Changed: 0 });
+  });
+
+  it('tries to open the memory of a process gone within an interval once in that interval', () => {
+    const pid = child!.pid!;
+    const root = mkdtempSync(path.join(tmpdir(), 'kiln-v8-proc-'));
+    try {
+      mkdirSync(path.join(root, String(pid)));
+      const reader = new V8FrameReader({ of: () => ({ constants }) }, root);
+      // No memory file: as for a process that exited before its frames were read.
+      expect(reader.frame(pid, printed[0]!.sfi)).toBeUndefined();
+      symlinkSync(`/proc/${pid}/mem`, path.join(root, String(pid), 'mem'));
+      // Not tried again in this interval, though the file is there now …
+      expect(reader.frame(pid, printed[1]!.sfi)).toBeUndefined();
+      // … and read again from the next one.
+      reader.nextInterval();
+      expect(reader.frame(pid, printed[1]!.sfi)?.name).toBe(printed[1]!.name);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
