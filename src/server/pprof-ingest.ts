@@ -130,6 +130,7 @@ class WireIds {
    */
   functionSlots(scan: PprofScan, count: number, str: (i: number) => string, decode: (k: number) => FunctionInfo, out: Int32Array): void {
     const fns = scan.functions;
+    const view = (this.view = new DataView(scan.bytes.buffer, scan.bytes.byteOffset, scan.bytes.byteLength));
     const { stringStart: start, stringEnd: end, bytes } = scan;
     if (this.keyHash.length < count) {
       this.keyHash = new Int32Array(2 * count);
@@ -157,20 +158,44 @@ class WireIds {
       // never gets two entries.
       const sysSame = (s0 === n0 && s1 === n1) || (s1 - s0 === n1 - n0 && sameBytes(bytes, n0, s0, n1 - n0));
       sysLengths[k] = sysSame ? -1 : s1 - s0;
-      hashes[k] = keyHash(bytes, n0, n1, sysLengths[k]!, s0, sysSame ? s0 : s1, start[f]!, end[f]!);
+      hashes[k] = keyHash(view, bytes, n0, n1, sysLengths[k]!, s0, sysSame ? s0 : s1, start[f]!, end[f]!);
     }
     let touched = 0;
     const mask = this.fnTable.length / FN_SLOT - 1;
     for (let k = 0; k < count; k++) touched ^= this.fnTable[(hashes[k]! & mask) * FN_SLOT + 1]!;
     this.touched = touched;
     for (let k = 0; k < count; k++) {
+      const n = fns.names[k]!;
       const sy = fns.systemNames[k]!;
       const f = fns.filenames[k]!;
       const sysLength = sysLengths[k]!;
-      out[k] = this.functionSlot(bytes, hashes[k]!, start[fns.names[k]!]!, end[fns.names[k]!]!, sysLength, start[sy]!, sysLength < 0 ? start[sy]! : end[sy]!, start[f]!, end[f]!, k, decode);
+      const h = hashes[k]!;
+      const n0 = start[n]!;
+      const n1 = end[n]!;
+      const s0 = start[sy]!;
+      const s1 = sysLength < 0 ? s0 : end[sy]!;
+      const f0 = start[f]!;
+      const f1 = end[f]!;
+      // A known function (the common case) is found here; a new one goes to functionSlot, which probes again and inserts.
+      const table = this.fnTable;
+      const tableMask = table.length / FN_SLOT - 1;
+      let e = -1;
+      for (let at = h & tableMask; ; at = (at + 1) & tableMask) {
+        const base = at * FN_SLOT;
+        const x = table[base + 1]! - 1;
+        if (x < 0) break;
+        if (table[base] === h && table[base + 2] === n1 - n0 && table[base + 3] === sysLength && table[base + 4] === f1 - f0 && this.keyBytesAre(at, bytes, n0, n1, s0, s1, f0, f1)) {
+          e = x;
+          break;
+        }
+      }
+      out[k] = e >= 0 ? e : this.functionSlot(bytes, h, n0, n1, sysLength, s0, s1, f0, f1, k, decode);
     }
+    this.view = undefined;
   }
 
+  /** The request's bytes as words (names are hashed and compared four bytes at a time), during functionSlots. */
+  private view: DataView | undefined;
   /** Scratch per function row of a request: its key's hash and system-name length. */
   private keyHash = new Int32Array(1024);
   private keySysLength = new Int32Array(1024);
@@ -220,6 +245,22 @@ class WireIds {
     this.fnTableBytes.set(this.arena.subarray(at0, at0 + Math.min(len, INLINE_KEY)), base * 4 + KEY_AT);
     if (2 * this.fnCount > mask + 1) this.rehash();
     return e;
+  }
+
+  /** Whether the key in table slot `at`, whose lengths are these, has these bytes: from the slot alone when it fits there (most keys). */
+  private keyBytesAre(at: number, bytes: Uint8Array, n0: number, n1: number, s0: number, s1: number, f0: number, f1: number): boolean {
+    if (n1 - n0 + (s1 - s0) + (f1 - f0) > INLINE_KEY) return this.sameKey(at, bytes, n0, n1, this.fnTable[at * FN_SLOT + 3]!, s0, s1, f0, f1);
+    const inline = this.fnTableBytes;
+    let k = at * FN_SLOT * 4 + KEY_AT;
+    // The name four bytes at a time (unaligned reads of the request's bytes against the slot's 4-aligned key), the rest bytewise.
+    const words = this.fnTable;
+    const view = this.view!;
+    let i = n0;
+    for (; i + 4 <= n1; i += 4, k += 4) if (view.getInt32(i, true) !== words[k >> 2]) return false;
+    for (; i < n1; i++, k++) if (inline[k] !== bytes[i]) return false;
+    for (let i = s0; i < s1; i++, k++) if (inline[k] !== bytes[i]) return false;
+    for (let i = f0; i < f1; i++, k++) if (inline[k] !== bytes[i]) return false;
+    return true;
   }
 
   /** Whether table slot `at` holds this key: its first bytes from the slot, any rest from the arena. */
@@ -302,13 +343,14 @@ class WireIds {
 /**
  * A function key's hash: on the lengths and the ends of each string, not every byte (names of one
  * program share long prefixes, rarely their last bytes too): the bytes are compared in full on a match
- * anyway, and hashing all of them was as costly as the compare (≈ 180 KB per agent push).
+ * anyway, and hashing all of them was as costly as the compare (≈ 180 KB per agent push). The ends are
+ * read as four 32-bit words (two at each end, overlapping in strings under 16 bytes), not sixteen bytes.
  */
-function keyHash(bytes: Uint8Array, n0: number, n1: number, sysLength: number, s0: number, s1: number, f0: number, f1: number): number {
+function keyHash(view: DataView, bytes: Uint8Array, n0: number, n1: number, sysLength: number, s0: number, s1: number, f0: number, f1: number): number {
   let h = Math.imul(n1 - n0, 0x9e3779b1) ^ sysLength ^ Math.imul(f1 - f0, 0x85ebca6b);
-  h = ends(h, bytes, n0, n1);
-  if (s1 > s0) h = ends(h, bytes, s0, s1);
-  if (f1 > f0) h = ends(h, bytes, f0, f1);
+  h = ends(h, view, bytes, n0, n1);
+  if (s1 > s0) h = ends(h, view, bytes, s0, s1);
+  if (f1 > f0) h = ends(h, view, bytes, f0, f1);
   return h ^ (h >>> 15);
 }
 
@@ -318,11 +360,15 @@ function sameBytes(bytes: Uint8Array, a: number, b: number, n: number): boolean 
   return true;
 }
 
-/** `h` mixed with the first and last 8 bytes of `bytes[from .. to)`. */
-function ends(h: number, bytes: Uint8Array, from: number, to: number): number {
-  const head = Math.min(to, from + 8);
-  for (let i = from; i < head; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
-  for (let i = Math.max(head, to - 8); i < to; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+/** `h` mixed with the first and last 8 bytes of `bytes[from .. to)` (`view`: the same bytes), bytewise when shorter. */
+function ends(h: number, view: DataView, bytes: Uint8Array, from: number, to: number): number {
+  if (to - from >= 8) {
+    h = Math.imul(h ^ view.getInt32(from, true), 0x01000193);
+    h = Math.imul(h ^ view.getInt32(from + 4, true), 0x01000193);
+    h = Math.imul(h ^ view.getInt32(to - 8, true), 0x01000193);
+    return Math.imul(h ^ view.getInt32(to - 4, true), 0x01000193);
+  }
+  for (let i = from; i < to; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
   return h;
 }
 

@@ -138,3 +138,45 @@ describe('the function memo keys a system name equal to the name canonically', (
     expect(decodePprofForStore(mixed, opts)[0]!.values).toEqual([30, 30]);
   });
 });
+
+describe('the function memo tells apart names with the same length and the same ends', () => {
+  const opts = { labels: labelsFrom({ service_name: 'near-names' }), timeMs: Date.UTC(2026, 0, 10) };
+
+  /** Functions `names` (with `files`), one one-frame stack each, sample k of value k + 1. */
+  function framesOf(names: readonly string[], files: readonly string[]): Uint8Array {
+    const st = new StringTable();
+    const cpu = st.dedup('cpu');
+    const ns = st.dedup('nanoseconds');
+    const functions = names.map((n, k) => new PprofFunction({ id: k + 1, name: st.dedup(n), systemName: st.dedup(n), filename: st.dedup(files[k]!) }));
+    return new PprofProfile({
+      sampleType: [new ValueType({ type: cpu, unit: ns })],
+      periodType: new ValueType({ type: cpu, unit: ns }),
+      period: 1000,
+      sample: names.map((_, k) => new Sample({ locationId: [k + 1], value: [k + 1] })),
+      location: names.map((_, k) => new PprofLocation({ id: k + 1, line: [{ functionId: k + 1, line: 3 }] })),
+      function: functions,
+      stringTable: st,
+    }).encode();
+  }
+
+  it('keeps every function its own whichever byte differs (head, middle, tail, past the slot), cold or warm', () => {
+    // The memo hashes a key's lengths and the first and last 8 bytes of each string, and compares the rest
+    // (four bytes at a time, then byte by byte, then past the table slot's 40 inline bytes).
+    const base = 'com.example.service.Handler.process';
+    const names: string[] = [];
+    for (const at of [0, 3, 8, 9, 12, 17, 18, 21, 26, 27, base.length - 9, base.length - 1]) names.push(base.slice(0, at) + '#' + base.slice(at + 1));
+    names.push(base, 'abc', 'abd', 'abcdefg', 'abcdefh', 'abcdefgh', 'abcdxfgh');
+    const long = 'x'.repeat(30) + base;
+    for (const at of [31, 44, 50]) names.push(long.slice(0, at) + '#' + long.slice(at + 1));
+    names.push(long);
+    const files = names.map((_, k) => (k % 3 === 0 ? '' : k % 3 === 1 ? 'handler/process.go' : 'handler/process.gx'));
+    expect(new Set(names.map((n, k) => `${n}\0${files[k]}`)).size).toBe(names.length);
+    // Cold, then warm, then the same functions in the reverse order (each found in the memo from another row).
+    for (const [ns, fs] of [[names, files], [names, files], [[...names].reverse(), [...files].reverse()]] as const) {
+      const bytes = framesOf(ns, fs);
+      const expected = decodePprof(bytes, opts);
+      expect(expected[0]!.values).toHaveLength(names.length);
+      expect(decodePprofForStore(bytes, opts).map(stored)).toEqual(expected.map(stored));
+    }
+  });
+});
