@@ -52,39 +52,52 @@ export class V8Heap {
     private readonly lineEnds?: LineEndsCache,
   ) {}
 
-  /** A tagged word: a heap object's address (tag removed), or undefined for a Smi or nonsense. */
-  private object(tagged: bigint): number | undefined {
-    if ((tagged & BigInt(this.c.heapObjectTagMask)) !== BigInt(this.c.heapObjectTag)) return undefined;
-    const addr = Number(tagged) - this.c.heapObjectTag;
+  // Tagged words are read as two 32-bit halves into numbers, not as BigInts: a BigInt per word and one per
+  // operation on it were most of what a fresh read allocated.
+
+  /** A tagged word (its halves): a heap object's address (tag removed), or undefined for a Smi or nonsense. */
+  private object(lo: number, hi: number): number | undefined {
+    if ((lo & this.c.heapObjectTagMask) !== this.c.heapObjectTag) return undefined;
+    const addr = hi * 2 ** 32 + lo - this.c.heapObjectTag;
     return addr > 0x1000 && addr < 2 ** 47 ? addr : undefined;
   }
 
-  private word(addr: number, off: number): bigint | undefined {
-    return this.read(addr + off, 8)?.readBigUInt64LE(0);
+  /** The heap object a tagged word in `b` at `at` points to. */
+  private objectIn(b: Buffer | undefined, at = 0): number | undefined {
+    return b && this.object(b.readUInt32LE(at), b.readUInt32LE(at + 4));
   }
 
-  private smi(word: bigint | undefined): number | undefined {
-    if (word === undefined || (word & 1n) !== 0n) return undefined;
-    return Number(BigInt.asIntN(64, word) >> BigInt(this.c.smiShift + 1));
+  /** The heap object the tagged word at `addr + off` points to. */
+  private objectAt(addr: number, off: number): number | undefined {
+    return this.objectIn(this.read(addr + off, 8));
+  }
+
+  /** The Smi at `addr + off`; undefined when the word there is not one. */
+  private smiAt(addr: number, off: number): number | undefined {
+    const b = this.read(addr + off, 8);
+    if (!b || (b.readUInt32LE(0) & 1) !== 0) return undefined;
+    // x86_64 without pointer compression (SmiShiftSize 31, one tag bit): the value is the upper half.
+    if (this.c.smiShift + 1 === 32) return b.readInt32LE(4);
+    return Number(BigInt.asIntN(64, b.readBigUInt64LE(0)) >> BigInt(this.c.smiShift + 1));
   }
 
   /** The instance type of the object at `addr` (from its map). */
   typeOf(addr: number): number | undefined {
-    const map = this.object(this.word(addr, this.c.mapOffset) ?? 0n);
+    const map = this.objectAt(addr, this.c.mapOffset);
     if (map === undefined) return undefined;
     return this.read(map + this.c.mapInstanceType, 2)?.readUInt16LE(0);
   }
 
   /** The first bytes of a SharedFunctionInfo, when `sfi` (tagged) is one: what re-validation compares. */
   sfiHead(sfi: number): Buffer | undefined {
-    const addr = this.object(BigInt(sfi));
+    const addr = sfi >= 0 && Number.isSafeInteger(sfi) ? this.object(sfi % 2 ** 32, Math.floor(sfi / 2 ** 32)) : undefined;
     if (addr === undefined || this.typeOf(addr) !== this.c.typeSharedFunctionInfo) return undefined;
     return this.read(addr, SFI_HEAD_BYTES);
   }
 
   /** Name, file and first line of the function of a SharedFunctionInfo whose head was just read. */
   functionOf(head: Buffer): { outcome: V8Outcome; info?: V8FunctionInfo } {
-    const nameOrScope = this.object(head.readBigUInt64LE(this.c.sfiNameOrScopeInfo));
+    const nameOrScope = this.objectIn(head, this.c.sfiNameOrScopeInfo);
     let name: string | undefined = '';
     let start = -1;
     if (nameOrScope !== undefined) {
@@ -98,9 +111,9 @@ export class V8Heap {
       else return { outcome: 'not_function' };
       if (name === undefined) return { outcome: 'read_error' };
     }
-    const script = this.object(head.readBigUInt64LE(this.c.sfiScriptOrDebugInfo));
+    const script = this.objectIn(head, this.c.sfiScriptOrDebugInfo);
     if (script === undefined || this.typeOf(script) !== this.c.typeScript) return { outcome: 'no_script', info: { name: name || '(anonymous)', file: '', line: 0 } };
-    const fileObj = this.object(this.word(script, this.c.scriptName) ?? 0n);
+    const fileObj = this.objectAt(script, this.c.scriptName);
     const fileType = fileObj === undefined ? undefined : this.typeOf(fileObj);
     const file = fileObj !== undefined && fileType !== undefined && fileType < this.c.firstNonstringType ? (this.string(fileObj, 0) ?? '') : '';
     const line = start >= 0 ? this.lineOf(script, start) : 0;
@@ -112,9 +125,9 @@ export class V8Heap {
    * start position (position_info), found past the flag-dependent slots before them.
    */
   private scopeInfo(addr: number): { name: string | undefined; start: number } | undefined {
-    const slot = (i: number) => this.word(addr, this.c.taggedSize * (1 + i));
-    const flags = this.smi(slot(0));
-    const locals = this.smi(slot(this.c.scopeInfoContextLocals));
+    const slot = (i: number) => this.c.taggedSize * (1 + i);
+    const flags = this.smiAt(addr, slot(0));
+    const locals = this.smiAt(addr, slot(this.c.scopeInfoContextLocals));
     if (flags === undefined || locals === undefined || locals < 0 || locals > 1 << 16) return undefined;
     // The locals' names, inlined, or past MAX_INLINED_LOCAL_NAMES one slot holding a hash table of them; then their infos.
     let i = this.c.scopeInfoFirstVars + (locals < MAX_INLINED_LOCAL_NAMES ? locals : 1) + locals;
@@ -123,21 +136,20 @@ export class V8Heap {
     if (receiver === ALLOC_STACK || receiver === ALLOC_CONTEXT) i++;
     let name: string | undefined;
     if ((flags >> FUNCTION_VARIABLE_SHIFT) & 3) {
-      name = this.stringAt(slot(i));
+      name = this.stringAt(this.objectAt(addr, slot(i)));
       i += 2;
     }
     if (flags & INFERRED_NAME) {
-      if (!name) name = this.stringAt(slot(i));
+      if (!name) name = this.stringAt(this.objectAt(addr, slot(i)));
       i++;
     }
     // position_info (start, end) follows for function scopes.
-    const start = this.smi(slot(i)) ?? -1;
+    const start = this.smiAt(addr, slot(i)) ?? -1;
     return { name: name ?? '', start };
   }
 
-  /** The string a tagged slot points to; undefined when it is not a string. */
-  private stringAt(tagged: bigint | undefined): string | undefined {
-    const addr = tagged === undefined ? undefined : this.object(tagged);
+  /** The string at a heap object's address; undefined when it is not a string. */
+  private stringAt(addr: number | undefined): string | undefined {
     if (addr === undefined) return undefined;
     const type = this.typeOf(addr);
     return type !== undefined && type < this.c.firstNonstringType ? this.string(addr, 0) : undefined;
@@ -160,8 +172,8 @@ export class V8Heap {
         return data && (oneByte ? data.toString('latin1') : data.toString('utf16le'));
       }
       case c.consStringTag: {
-        const first = this.object(this.word(addr, c.consFirst) ?? 0n);
-        const second = this.object(this.word(addr, c.consSecond) ?? 0n);
+        const first = this.objectAt(addr, c.consFirst);
+        const second = this.objectAt(addr, c.consSecond);
         if (first === undefined || second === undefined) return undefined;
         const a = this.string(first, depth + 1, n);
         if (a === undefined) return undefined;
@@ -170,12 +182,12 @@ export class V8Heap {
         return b === undefined ? undefined : (a + b).slice(0, n);
       }
       case c.thinStringTag: {
-        const actual = this.object(this.word(addr, c.thinActual) ?? 0n);
+        const actual = this.objectAt(addr, c.thinActual);
         return actual === undefined ? undefined : this.string(actual, depth + 1, n);
       }
       case c.slicedStringTag: {
-        const parent = this.object(this.word(addr, c.slicedParent) ?? 0n);
-        const offset = this.smi(this.word(addr, c.slicedOffset));
+        const parent = this.objectAt(addr, c.slicedParent);
+        const offset = this.smiAt(addr, c.slicedOffset);
         if (parent === undefined || offset === undefined) return undefined;
         if (offset < 0) return undefined;
         const whole = this.string(parent, depth + 1, offset + n);
@@ -191,9 +203,9 @@ export class V8Heap {
    * error's stack trace, the inspector), else by counting the source's newlines once per script.
    */
   private lineOf(script: number, position: number): number {
-    const ends = this.object(this.word(script, this.c.scriptLineEnds) ?? 0n);
+    const ends = this.objectAt(script, this.c.scriptLineEnds);
     if (ends === undefined || this.typeOf(ends) !== this.c.typeFixedArray) return this.lineFromSource(script, position);
-    const length = this.smi(this.word(ends, this.c.fixedArrayLength));
+    const length = this.smiAt(ends, this.c.fixedArrayLength);
     if (length === undefined || length <= 0 || length > MAX_LINE_ENDS) return 0;
     // A binary search reading one word per probe (the reader reads memory in blocks): ≈ log2(lines) words
     // and nothing kept, where reading the whole array cost each fresh read of a function in a 30 000-line
@@ -203,7 +215,7 @@ export class V8Heap {
     let hi = length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      const end = this.smi(this.word(data, mid * 8));
+      const end = this.smiAt(data, mid * 8);
       if (end === undefined) return 0;
       if (end < position) lo = mid + 1;
       else hi = mid;
@@ -212,7 +224,7 @@ export class V8Heap {
   }
 
   private lineFromSource(script: number, position: number): number {
-    const source = this.object(this.word(script, this.c.scriptSource) ?? 0n);
+    const source = this.objectAt(script, this.c.scriptSource);
     if (source === undefined || !this.lineEnds) return 0;
     const length = this.read(source + this.c.stringLength, 4)?.readInt32LE(0);
     if (length === undefined || length <= 0 || length > MAX_SOURCE_CHARS || position > length) return 0;
