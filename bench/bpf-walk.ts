@@ -31,6 +31,7 @@ import { startAgent } from '../src/agent/agent.js';
 import { resolveConfig } from '../src/agent/config.js';
 import { MetadataLabeler } from '../src/agent/metadata/index.js';
 import { FLOOR_PROGRAMS, floorWork, HIST_SLOTS, histSummary, startFloor, type FloorProgram } from './bpf-floor.js';
+import { phaseLines, phaseTotals } from './bpf-phases.js';
 import { bpfProgStats, programIdsOf } from './bpf-programs.js';
 
 const seconds = Number(process.argv[2] ?? 30);
@@ -142,39 +143,6 @@ async function oneRun(mode: Mode): Promise<RunResult> {
     await sleep(1000);
     bpftrace.kill('SIGKILL');
   }
-}
-
-/**
- * The debug build's per-part totals (src/agent/bpf/phases.h: ns and counts summed over CPUs), or
- * undefined when the loaded object has no `phases` map (the committed one).
- */
-function phaseTotals(): number[] | undefined {
-  let text: string;
-  try {
-    text = execFileSync('bpftool', ['-j', 'map', 'dump', 'name', 'phases'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
-  } catch {
-    return undefined;
-  }
-  // With BTF, bpftool gives each entry's decoded form under `formatted`.
-  const rows = JSON.parse(text) as { formatted: { key: number; values: { value: number }[] } }[];
-  const out: number[] = [];
-  for (const { formatted: f } of rows) out[f.key] = f.values.reduce((s, v) => s + Number(v.value), 0);
-  return out;
-}
-
-/** The debug build's parts, per recorded sample (phases.h's indices). */
-function phaseLines(p: readonly number[]): string {
-  const n = p[16] ?? 0;
-  if (n === 0) return '';
-  const us = (i: number) => ((p[i] ?? 0) / n / 1000).toFixed(2);
-  const per = (i: number) => ((p[i] ?? 0) / n).toFixed(2);
-  const each = (ns: number, c: number) => ((p[c] ?? 0) > 0 ? ((p[ns] ?? 0) / (p[c] ?? 1) / 1000).toFixed(2) : '-');
-  return [
-    `    phases (µs per recorded sample, ${n} samples): total ${us(0)}; prologue ${us(1)}; procs/settings ${us(2)}; python state ${us(3)} (${per(24)} a sample);`,
-    `    walk ${us(4)} [${per(17)} frames: find_mapping ${us(11)} (${per(20)}× at ${each(11, 20)}), find_row ${us(12)} (${per(21)}× at ${each(12, 21)}), reads ${us(13)} (${per(22)}× at ${each(13, 22)}), py_emit ${us(14)} (${per(23)}× at ${each(14, 23)})];`,
-    `    whole samples one at a time (ktime): ${histSummary(p.slice(32, 32 + HIST_SLOTS))}`,
-    `    hash ${us(5)}; count lookup ${us(6)} (seen ${per(25)}, hits ${per(18)}, inserts that found the key ${per(26)}); kernel stack ${us(8)} (kernel-mode ${per(19)}); store kernel ${us(9)}; add count ${us(10)}`,
-  ].join('\n');
 }
 
 /** kiln_agent_unwind_stacks_total by result, from the in-process agent's registry (its exposition text). */

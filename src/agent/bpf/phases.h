@@ -13,12 +13,13 @@
 enum {
   PH_TOTAL = 0,       /* kiln_sample, entry to exit (CPU samples recorded) */
   PH_PROLOGUE = 1,    /* record(): generation, scratch, task, comm */
-  PH_PROCS = 2,       /* walk_user before the walk: registers, procs (and pid_events), settings, the CPython part */
+  PH_PROCS = 2,       /* walk_user before the walk: registers, settings, the CPython and V8 parts (not PH_PROCS_LOOKUP, PH_LEAF_MAPPING) */
   PH_PY_STATE = 3,    /* the CPython thread state */
   PH_WALK = 4,        /* the bpf_loop walks */
   PH_HASH = 5,        /* the user stack's hash */
   PH_COUNT_LOOKUP = 6, /* a user-mode sample's count lookup */
-  PH_STORE_USER = 7,  /* unused since stop 25: the user stack goes in with its count (PH_ADD_COUNT) */
+  PH_PROCS_LOOKUP = 7, /* walk_user: the process's procs entry, and pid_events when it has none (slot 7 held the user
+                       * stack's store until stop 25, when the user stack went in with its count) */
   PH_KSTACK = 8,      /* bpf_get_stack (kernel-mode samples) */
   PH_STORE_KERNEL = 9, /* the kernel stack's hash and store */
   PH_ADD_COUNT = 10,  /* the count insert or add */
@@ -26,6 +27,7 @@ enum {
   PH_FIND_ROW = 12,   /* in the walk: table searches (index and rows) */
   PH_READS = 13,      /* in the walk: user stack window reads */
   PH_PY_EMIT = 14,    /* in the walk: CPython frames */
+  PH_LEAF_MAPPING = 15, /* walk_user: the leaf pc's mapping search, in the entry just looked up */
   N_SAMPLES = 16,     /* CPU samples recorded */
   N_FRAMES = 17,      /* frames written */
   N_COUNT_HITS = 18,  /* user-mode samples whose key was counted already */

@@ -689,14 +689,20 @@ INLINE u32 walk_user(struct task_struct *task, u32 pid, struct stack *buf, struc
   }
   w.pid = pid;
   w.leaf = 1;
+  PHASE(t, PH_PROCS);
   struct proc_info *pi = map_lookup_elem(&procs, &pid);
   u32 flags = pi ? pi->flags : 0;
   if (!pi) report(pid, EV_NEW);
+  PHASE(t, PH_PROCS_LOOKUP);
   w.tables = (flags & PROC_TABLES) && (setting(SET_FLAGS) & SETF_UNWIND);
   /* The leaf's mapping is searched here, with the entry just looked up, not from the walk, which
    * looks `procs` up again for each search (a global function's state holds no map pointers). The
    * leaf's search was about a third of the walks' searches on bench/bpf-walk.ts (phases.h). */
-  if (w.tables && w.pc >= MIN_USER_PC && w.pc < MAX_USER_PC) find_mapping_in(&w, pi, w.pc);
+  if (w.tables && w.pc >= MIN_USER_PC && w.pc < MAX_USER_PC) {
+    PHASE(t, PH_PROCS);
+    find_mapping_in(&w, pi, w.pc);
+    PHASE(t, PH_LEAF_MAPPING);
+  }
   if (pi && (flags & PROC_PYTHON)) {
     struct py_proc *py = &pi->py;
     w.off = py->off;
