@@ -306,8 +306,7 @@ function loadObject(bpf: Libbpf, path: string, opts: LoaderOptions): Ptr {
     if (obj === null) throw new Error(`libbpf could not open ${path}: ${errnoText(bpf.errno())}`);
     let rc: number;
     try {
-      // Each size class may hold every count or stack of an interval (only the small counts class is
-      // preallocated, kiln.h).
+      // Each size class may hold every count or stack of an interval (none is preallocated, kiln.h).
       for (const words of STACK_CLASSES) {
         for (const g of [0, 1]) {
           setMapSize(bpf, obj, `counts${words}_${g}`, opts.countsMapSize);

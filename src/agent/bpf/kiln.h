@@ -143,9 +143,11 @@ STACK_CLASS(128);
  * key: the key is still what a count is kept under. A key's user stack is stored once per key, not once
  * per distinct stack: keys that share a user stack (one differing kernel stack, or comm) each hold it —
  * on a sampled host nearly every user-mode key has a user stack no other key has.
- * The small class is preallocated (a preallocated element is taken from a free list, no allocator on the
- * sample's path; 16384 × ≈ 0.35 KiB each a generation); the large one, rare and 1 KiB a value, allocated
- * as stacks arrive. Sizes are defaults; the loader sets max_entries from its flags before load.
+ * Both classes are allocated as keys arrive (BPF_F_NO_PREALLOC): preallocated, the small class held
+ * 16384 × 352 bytes (6.0 MB) a generation whatever the load, where an interval of bench/bpf-walk.ts
+ * fills ≈ 300 keys (≈ 0.1 MB past the 0.26 MB of buckets), and its inserts cost no less than the
+ * allocator's (stop 26: 4.9 µs a sample with a new key both ways, medians of 3 interleaved pairs). Sizes
+ * are defaults; the loader sets max_entries from its flags before load.
  */
 #define COUNT_CLASS(words)                    \
   struct count_w##words {                     \
@@ -173,8 +175,8 @@ COUNT_CLASS(128);
     __type(value, value_type);                \
   } name SEC(".maps")
 
-COUNTS_MAP(counts32_0, struct count_w32, 0);
-COUNTS_MAP(counts32_1, struct count_w32, 0);
+COUNTS_MAP(counts32_0, struct count_w32, F_NO_PREALLOC);
+COUNTS_MAP(counts32_1, struct count_w32, F_NO_PREALLOC);
 COUNTS_MAP(counts128_0, struct count_w128, F_NO_PREALLOC);
 COUNTS_MAP(counts128_1, struct count_w128, F_NO_PREALLOC);
 STACKS_MAP(stacks32_0, struct stack_w32);
