@@ -287,7 +287,7 @@ INLINE void report(u32 pid, u32 ev) {
 enum {
   C_SAMPLES = 0,     /* samples seen (including idle and dropped) */
   C_IDLE = 1,        /* samples of the idle task, not recorded */
-  C_COUNTS_FULL = 2, /* counts map full (or out of memory for a long stack's count): sample lost */
+  C_COUNTS_FULL = 2, /* counts map full (or out of memory for a new count): sample lost */
   C_STACKS_FULL = 3, /* kernel stacks map full (E2BIG): sample lost */
   C_STACK_ERROR = 4, /* any other error storing a stack, e.g. ENOMEM when the kernel's allocator for
                       * non-preallocated maps is momentarily empty: sample lost */
