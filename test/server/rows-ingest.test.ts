@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,7 +56,7 @@ describe('the Kiln rows push (agent → real server): stacks by content id, symb
   it('stores what the store itself stores for every corpus pprof, sending each stack\'s symbols only until the server has it', { timeout: 180_000 }, async () => {
     const files = pprofFiles();
     expect(files.length).toBeGreaterThan(10);
-    const dir = await import('node:fs/promises').then((fs) => fs.mkdtemp('/tmp/kiln-rows-ref-'));
+    const dir = mkdtempSync(path.join(tmpdir(), 'kiln-rows-ref-'));
     const reference: Store = await openDuckDB(dir, { threads: 1 });
     const sent: WireRequest[] = [];
     const failures: string[] = [];
@@ -81,13 +83,13 @@ describe('the Kiln rows push (agent → real server): stacks by content id, symb
     } finally {
       ex.close();
       await reference.close();
-      await import('node:fs/promises').then((fs) => fs.rm(dir, { recursive: true, force: true }));
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
   it('skips, unread, the symbols a second agent sends for stacks another agent stored: the same stored data', { timeout: 120_000 }, async () => {
     const files = pprofFiles().slice(0, 8);
-    const dir = await import('node:fs/promises').then((fs) => fs.mkdtemp('/tmp/kiln-rows-ref-'));
+    const dir = mkdtempSync(path.join(tmpdir(), 'kiln-rows-ref-'));
     const reference: Store = await openDuckDB(dir, { threads: 1 });
     // Two agents of one service: each sends a stack's symbols once, so the second sends symbols of stacks the first stored.
     const agents = [new RowsEncoder(), new RowsEncoder()];
@@ -106,7 +108,7 @@ describe('the Kiln rows push (agent → real server): stacks by content id, symb
       expect(await storeDigest(server.store, 'two-agents')).toEqual(await storeDigest(reference, 'two-agents'));
     } finally {
       await reference.close();
-      await import('node:fs/promises').then((fs) => fs.rm(dir, { recursive: true, force: true }));
+      rmSync(dir, { recursive: true, force: true });
     }
 
     // What the decoder hands the write path: a stored stack's frames, and the symbols only it uses, are not read.
