@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lineOf } from '../../../src/agent/python/linetable.js';
 
@@ -62,7 +64,8 @@ print(json.dumps({'version': '%d.%d' % sys.version_info[:2], 'codes': out}))
 
 function interpreters(): string[] {
   const found = ['/usr/bin/python3'];
-  const pyenv = '/root/.pyenv/versions';
+  // pyenv's interpreters, where this machine has them: more CPython versions than Debian's one.
+  const pyenv = path.join(process.env.PYENV_ROOT ?? path.join(homedir(), '.pyenv'), 'versions');
   if (existsSync(pyenv)) {
     for (const v of readdirSync(pyenv)) {
       const m = /^3\.(\d+)\./.exec(v);
