@@ -58,6 +58,8 @@ export function decodePprofForStore(data: Uint8Array, opts: DecodeOptions = {}, 
 const FN_SLOT = 16;
 const KEY_AT = 24;
 const INLINE_KEY = FN_SLOT * 4 - KEY_AT;
+/** The slot's key words are read in the machine's byte order against little-endian reads of the request. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /** Functions memoized before the memo starts over: keeps the table at 16 MiB at most. */
 const MAX_FUNCTIONS = 1 << 17;
 
@@ -249,7 +251,7 @@ class WireIds {
 
   /** Whether the key in table slot `at`, whose lengths are these, has these bytes: from the slot alone when it fits there (most keys). */
   private keyBytesAre(at: number, bytes: Uint8Array, n0: number, n1: number, s0: number, s1: number, f0: number, f1: number): boolean {
-    if (n1 - n0 + (s1 - s0) + (f1 - f0) > INLINE_KEY) return this.sameKey(at, bytes, n0, n1, this.fnTable[at * FN_SLOT + 3]!, s0, s1, f0, f1);
+    if (!LITTLE_ENDIAN || n1 - n0 + (s1 - s0) + (f1 - f0) > INLINE_KEY) return this.sameKey(at, bytes, n0, n1, this.fnTable[at * FN_SLOT + 3]!, s0, s1, f0, f1);
     const inline = this.fnTableBytes;
     let k = at * FN_SLOT * 4 + KEY_AT;
     // The name four bytes at a time (unaligned reads of the request's bytes against the slot's 4-aligned key), the rest bytewise.
