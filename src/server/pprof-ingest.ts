@@ -178,20 +178,8 @@ class WireIds {
       const s1 = sysLength < 0 ? s0 : end[sy]!;
       const f0 = start[f]!;
       const f1 = end[f]!;
-      // A known function (the common case) is found here; a new one goes to functionSlot, which probes again and inserts.
-      const table = this.fnTable;
-      const tableMask = table.length / FN_SLOT - 1;
-      let e = -1;
-      for (let at = h & tableMask; ; at = (at + 1) & tableMask) {
-        const base = at * FN_SLOT;
-        const x = table[base + 1]! - 1;
-        if (x < 0) break;
-        if (table[base] === h && table[base + 2] === n1 - n0 && table[base + 3] === sysLength && table[base + 4] === f1 - f0 && this.keyBytesAre(at, bytes, n0, n1, s0, s1, f0, f1)) {
-          e = x;
-          break;
-        }
-      }
-      out[k] = e >= 0 ? e : this.functionSlot(bytes, h, n0, n1, sysLength, s0, s1, f0, f1, k, decode);
+      const e = this.findFunction(bytes, h, n0, n1, sysLength, s0, s1, f0, f1);
+      out[k] = e >= 0 ? e : this.newFunction(-1 - e, bytes, h, n0, n1, sysLength, s0, s1, f0, f1, k, decode);
     }
     this.view = undefined;
   }
@@ -204,17 +192,25 @@ class WireIds {
   /** Kept so the touching loads in functionSlots are not optimized away. */
   touched = 0;
 
-  /** The function entry of a key (byte ranges of `bytes`, hash `h`: see functionSlots). */
-  private functionSlot(bytes: Uint8Array, h: number, n0: number, n1: number, sysLength: number, s0: number, s1: number, f0: number, f1: number, k: number, decode: (k: number) => FunctionInfo): number {
+  /**
+   * The function entry of a key (byte ranges of `bytes`, hash `h`: see functionSlots), or -1 - the empty
+   * slot its probe ended on, where newFunction puts it: one probe per lookup, known or new.
+   */
+  private findFunction(bytes: Uint8Array, h: number, n0: number, n1: number, sysLength: number, s0: number, s1: number, f0: number, f1: number): number {
     const table = this.fnTable;
     const mask = table.length / FN_SLOT - 1;
-    let at = h & mask;
-    for (; ; at = (at + 1) & mask) {
-      const e = table[at * FN_SLOT + 1]! - 1;
-      if (e < 0) break;
-      if (table[at * FN_SLOT] === h && this.sameKey(at, bytes, n0, n1, sysLength, s0, s1, f0, f1)) return e;
+    for (let at = h & mask; ; at = (at + 1) & mask) {
+      const base = at * FN_SLOT;
+      const e = table[base + 1]! - 1;
+      if (e < 0) return -1 - at;
+      if (table[base] === h && table[base + 2] === n1 - n0 && table[base + 3] === sysLength && table[base + 4] === f1 - f0 && this.keyBytesAre(at, bytes, n0, n1, s0, s1, f0, f1)) return e;
     }
-    // New: keep its key, hash its id.
+  }
+
+  /** A new function's entry, its key kept in empty table slot `at` (findFunction's). */
+  private newFunction(at: number, bytes: Uint8Array, h: number, n0: number, n1: number, sysLength: number, s0: number, s1: number, f0: number, f1: number, k: number, decode: (k: number) => FunctionInfo): number {
+    const table = this.fnTable;
+    const mask = table.length / FN_SLOT - 1;
     const e = this.fnCount++;
     const len = n1 - n0 + (s1 - s0) + (f1 - f0);
     if (this.arenaLength + len > this.arena.length) {
@@ -236,7 +232,6 @@ class WireIds {
     }
     const f = decode(k);
     setWords(this.fnIds, e, functionId(f.name, f.systemName, f.file));
-    // `at` is the empty slot the probe ended on.
     const base = at * FN_SLOT;
     table[base] = h;
     table[base + 1] = e + 1;
@@ -251,7 +246,7 @@ class WireIds {
 
   /** Whether the key in table slot `at`, whose lengths are these, has these bytes: from the slot alone when it fits there (most keys). */
   private keyBytesAre(at: number, bytes: Uint8Array, n0: number, n1: number, s0: number, s1: number, f0: number, f1: number): boolean {
-    if (!LITTLE_ENDIAN || n1 - n0 + (s1 - s0) + (f1 - f0) > INLINE_KEY) return this.sameKey(at, bytes, n0, n1, this.fnTable[at * FN_SLOT + 3]!, s0, s1, f0, f1);
+    if (!LITTLE_ENDIAN || n1 - n0 + (s1 - s0) + (f1 - f0) > INLINE_KEY) return this.keyBytesWithArena(at, bytes, n0, n1, s0, s1, f0, f1);
     const inline = this.fnTableBytes;
     let k = at * FN_SLOT * 4 + KEY_AT;
     // The name four bytes at a time (unaligned reads of the request's bytes against the slot's 4-aligned key), the rest bytewise.
@@ -265,11 +260,10 @@ class WireIds {
     return true;
   }
 
-  /** Whether table slot `at` holds this key: its first bytes from the slot, any rest from the arena. */
-  private sameKey(at: number, bytes: Uint8Array, n0: number, n1: number, sysLength: number, s0: number, s1: number, f0: number, f1: number): boolean {
+  /** keyBytesAre byte by byte: the key's first bytes from the slot, any rest from the arena. */
+  private keyBytesWithArena(at: number, bytes: Uint8Array, n0: number, n1: number, s0: number, s1: number, f0: number, f1: number): boolean {
     const t = this.fnTable;
     const base = at * FN_SLOT;
-    if (t[base + 2] !== n1 - n0 || t[base + 3] !== sysLength || t[base + 4] !== f1 - f0) return false;
     const inline = this.fnTableBytes;
     const from = base * 4 + KEY_AT;
     const arena = this.arena;
