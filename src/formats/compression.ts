@@ -1,4 +1,4 @@
-import { createGunzip, gunzipSync } from 'node:zlib';
+import { constants, createGunzip, gunzipSync } from 'node:zlib';
 import { InputError } from '../model/index.js';
 
 /** Default cap on a decompressed payload: big enough for any real profile, small enough to stop a zip bomb. */
@@ -38,6 +38,87 @@ function outputChunkSize(data: Uint8Array, maxBytes: number): number {
   const n = data.length;
   const isize = n >= 4 ? (data[n - 4]! | (data[n - 3]! << 8) | (data[n - 2]! << 16) | (data[n - 1]! << 24)) >>> 0 : 0;
   return Math.max(16 * 1024, Math.min(isize + 1, maxBytes + 1, 8 * 1024 * 1024));
+}
+
+/** The native inflater under a zlib stream (node:zlib's own, not a public API): what GunzipInto drives. */
+interface ZlibHandle {
+  writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
+  reset(): void;
+  close(): void;
+  onerror: (message: string, errno: number, code?: string) => void;
+}
+
+/**
+ * gunzipBounded into one buffer it keeps (grown to the largest body seen, at most `maxBytes` + 1), with one
+ * inflater it resets: a decode thread's inflated pprofs stop being an ArrayBuffer of ≈ 230 KiB of garbage
+ * each (and a zlib stream object each). The result is a view of that buffer, good until the next call:
+ * only for a caller that is done with one body before it inflates the next, and never transfers it.
+ *
+ * It drives the native handle under a Gunzip stream (the one gunzipSync drives, so the same inflating,
+ * multi-member and trailing-byte rules and the same errors); where that is missing (another runtime) it
+ * is gunzipBounded.
+ */
+export class GunzipInto {
+  private out = Buffer.allocUnsafe(0);
+  private handle: ZlibHandle | undefined;
+  private state: Uint32Array | undefined;
+  private error: { message: string; code?: string } | undefined;
+
+  inflate(data: Uint8Array, maxBytes: number = DEFAULT_MAX_DECOMPRESSED): Uint8Array {
+    if (!isGzip(data)) return data;
+    const handle = this.handle ?? this.open();
+    if (!handle) return gunzipBounded(data, maxBytes);
+    const state = this.state!;
+    handle.reset();
+    const hint = outputChunkSize(data, maxBytes);
+    // A buffer lent to another thread comes back detached (length 0): it is then made again.
+    if (this.out.length < hint) this.out = Buffer.allocUnsafe(hint);
+    let out = this.out;
+    let inOff = 0;
+    let inLen = data.length;
+    let outOff = 0;
+    for (;;) {
+      const outLen = out.length - outOff;
+      handle.writeSync(constants.Z_FINISH, data, inOff, inLen, out, outOff, outLen);
+      if (this.error) this.fail();
+      const availOut = state[0]!;
+      const availIn = state[1]!;
+      inOff += inLen - availIn;
+      inLen = availIn;
+      outOff += outLen - availOut;
+      if (outOff > maxBytes) {
+        handle.reset();
+        throw new InputError(`decompressed size exceeds ${maxBytes} bytes`, 413);
+      }
+      // Room left: the stream ended (a truncated or broken one is an error above).
+      if (availOut !== 0) break;
+      const grown = Buffer.allocUnsafe(Math.min(2 * out.length, maxBytes + 1));
+      grown.set(out.subarray(0, outOff));
+      this.out = out = grown;
+    }
+    return out.subarray(0, outOff);
+  }
+
+  private open(): ZlibHandle | undefined {
+    const stream = createGunzip() as unknown as { _handle?: ZlibHandle; _writeState?: Uint32Array };
+    const handle = stream._handle;
+    if (!handle || typeof handle.writeSync !== 'function' || !(stream._writeState instanceof Uint32Array)) return undefined;
+    // Errors are kept for inflate to throw, not turned into the stream's 'error' event.
+    handle.onerror = (message, _errno, code) => {
+      this.error = { message, code };
+    };
+    this.state = stream._writeState;
+    return (this.handle = handle);
+  }
+
+  /** A zlib error: the inflater is dropped (zlib leaves it unusable) and the error answered as gunzipBounded does. */
+  private fail(): never {
+    const { message, code } = this.error!;
+    this.error = undefined;
+    this.handle!.close();
+    this.handle = undefined;
+    throw new InputError(code === 'Z_BUF_ERROR' ? 'truncated gzip stream' : `invalid gzip data (${message})`, 400);
+  }
 }
 
 /**

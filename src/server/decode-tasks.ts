@@ -1,6 +1,6 @@
 import type { DecodeLimits } from '../formats/decode-limits.js';
 import { EmptyProfileError } from '../formats/empty-profile.js';
-import { gunzipBounded } from '../formats/compression.js';
+import { GunzipInto, gunzipBounded } from '../formats/compression.js';
 import type { ExportProfilesServiceRequest } from '../gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb.js';
 import { decodeOtlpEach, parseOtlpJson, parseOtlpProtobuf } from '../formats/otlp.js';
 // Registers format=otlp, so POST /ingest?format=otlp decodes wherever this module runs (a worker too).
@@ -166,8 +166,26 @@ async function decodeFormat(t: FormatTask): Promise<Profile[]> {
   const opts = { name: t.name, labels: t.labels, timeMs: t.timeMs, type: t.type, maxDecompressed: t.limits.maxDecompressedBytes, budget: decodeBudget(t.limits) };
   if (t.format !== 'pprof') return decodeAllowingEmpty(() => decodeProfiles(t.format, t.body, opts));
   // pprof reduced for the store as it is read (content ids from the wire bytes; server/pprof-ingest.ts).
-  const body = await inflatePprof(t.body, t.limits);
-  return decodeAllowingEmpty(() => decodePprofForStore(body, opts, storedStacks(t.storedStacks)));
+  return inflatedPprof(t.body, t.limits, (body) => decodeAllowingEmpty(() => decodePprofForStore(body, opts, storedStacks(t.storedStacks))));
+}
+
+/**
+ * The thread's buffer for inflated pprofs (GunzipInto): an agent-sized push inflates to ≈ 230 KiB, which
+ * were an ArrayBuffer of garbage per request. Lent to one decode at a time — without a pool, tasks
+ * interleave on the event loop at their awaits — and another decode meanwhile inflates as before.
+ */
+const inflated = new GunzipInto();
+let inflatedLent = false;
+
+/** `decode` of the inflated pprof `body` (inflatePprof's limits), inflated into the thread's buffer when it is free; the bytes are not kept past `decode`. */
+async function inflatedPprof<T>(body: Uint8Array, limits: TenantLimits, decode: (raw: Uint8Array) => T): Promise<T> {
+  if (inflatedLent) return decode(await inflatePprof(body, limits));
+  inflatedLent = true;
+  try {
+    return decode(await inflatePprof(body, limits, (data, maxBytes) => inflated.inflate(data, maxBytes)));
+  } finally {
+    inflatedLent = false;
+  }
 }
 
 function storedStacks(shared: SharedStoredStacks | undefined): StoredStacks | undefined {
@@ -183,8 +201,7 @@ async function decodePprofSeries(t: PprofSeriesTask): Promise<Profile[]> {
   for (const [i, series] of t.series.entries()) {
     for (const rawProfile of series.rawProfiles) {
       if (rawProfile.length === 0) throw new InputError(`series ${i}: empty raw_profile`);
-      const raw = await inflatePprof(rawProfile, t.limits);
-      const profiles = decodeAllowingEmpty(() => decodePprofForStore(raw, { labels: series.labels, budget }, stored));
+      const profiles = await inflatedPprof(rawProfile, t.limits, (raw) => decodeAllowingEmpty(() => decodePprofForStore(raw, { labels: series.labels, budget }, stored)));
       // __name__ names the whole profile; apply it only when the profile measures one kind of thing.
       const name = series.typeName;
       const single = new Set(profiles.map((p) => p.type.name)).size === 1;

@@ -105,22 +105,25 @@ const INFLATE_AT_ONCE_BYTES = 1024 * 1024;
  * only exists to stop inflating early, and walking an agent push's fields twice cost ≈ 1–2 ms of it
  * (the decode thread's CPU profile, bench/server-ingest.ts).
  */
-export async function inflatePprof(data: Uint8Array, limits: TenantLimits): Promise<Uint8Array> {
+export async function inflatePprof(data: Uint8Array, limits: TenantLimits, atOnce?: InflateAtOnce): Promise<Uint8Array> {
   const counter = new PprofPrescan(limits.maxSamplesPerProfile, limits.maxStacksPerRequest, limits.maxSymbolsPerRequest);
-  const whole = await inflateBody(data, limits.maxDecompressedBytes, (chunk) => counter.push(chunk));
+  const whole = await inflateBody(data, limits.maxDecompressedBytes, (chunk) => counter.push(chunk), atOnce);
   // A body sent uncompressed comes back as is, whatever its size: past INFLATE_AT_ONCE_BYTES it is prescanned.
   if (whole === data && whole.length > Math.min(INFLATE_AT_ONCE_BYTES, limits.maxDecompressedBytes)) counter.push(whole);
   return whole;
 }
 
+/** How a body is inflated in one call (gunzipBounded, or a decode thread's GunzipInto). */
+export type InflateAtOnce = (data: Uint8Array, maxBytes: number) => Uint8Array;
+
 /**
  * A (possibly gzipped) body inflated up to `maxBytes`: in one call when it inflates to at most
  * INFLATE_AT_ONCE_BYTES, else again off the event loop chunk by chunk, each chunk shown to `inspect`.
  */
-export async function inflateBody(data: Uint8Array, maxBytes: number, inspect?: (chunk: Uint8Array) => void): Promise<Uint8Array> {
+export async function inflateBody(data: Uint8Array, maxBytes: number, inspect?: (chunk: Uint8Array) => void, inflateAtOnce: InflateAtOnce = gunzipBounded): Promise<Uint8Array> {
   const atOnce = Math.min(INFLATE_AT_ONCE_BYTES, maxBytes);
   try {
-    return gunzipBounded(data, atOnce);
+    return inflateAtOnce(data, atOnce);
   } catch (e) {
     // Only "inflates past atOnce" streams; broken gzip, or past the real cap, is answered now.
     if (!(e instanceof InputError && e.status === 413) || atOnce === maxBytes) throw e;
