@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
+import { Worker } from 'node:worker_threads';
 import { Unavailable } from '../model/errors.js';
 import { storedStacksOf } from '../store/stored-stacks.js';
 import { announceWrites } from '../store/write-hints.js';
@@ -9,6 +9,7 @@ import type { DecodeTask, Decoded } from './decode-tasks.js';
 import { runDecodeTask } from './decode-tasks.js';
 import type { DecodeReply } from './decode-transfer.js';
 import { unpackReply } from './decode-transfer.js';
+import type { ThreadAnswer, ThreadRequest } from './decode-thread.js';
 
 /**
  * Where ingest payloads are decoded: a pool of worker threads, so a large pprof or OTLP body (seconds
@@ -59,38 +60,158 @@ class EventLoopDecoder implements DecodePool {
   async close(): Promise<void> {}
 }
 
+/** A task handed to the pool and not yet answered: what to send, and whom to tell. */
+interface Job {
+  readonly task: DecodeTask;
+  readonly resolve: (reply: DecodeReply) => void;
+  readonly reject: (e: Error) => void;
+}
+
+/**
+ * Decode threads fed one task at a time each, by plain messages: the task (its body moved, not copied,
+ * when handed over) and back the packed reply, its typed arrays moved. A task waits here, not in a
+ * thread, while every thread is busy. This was Piscina until stop 27; a task cost its bookkeeping on the
+ * main thread (task objects, histograms, the balancer, an async resource per task) besides the two
+ * messages every hand-off needs (docs/BENCHMARKS.md).
+ */
 class WorkerDecodePool implements DecodePool {
-  private readonly pool: Piscina<DecodeTask, DecodeReply>;
+  private readonly idle: DecodeThread[] = [];
+  private readonly waiting: Job[] = [];
+  private readonly live = new Set<DecodeThread>();
+  private closed = false;
   inFlight = 0;
 
   constructor(
     readonly threads: number,
     private readonly maxQueue: number,
   ) {
-    this.pool = new Piscina({ ...workerEntry(), minThreads: threads, maxThreads: threads, maxQueue, idleTimeout: 60_000 });
+    for (let i = 0; i < threads; i++) this.spawn();
   }
 
   get queued(): number {
-    return this.pool.queueSize;
+    return this.waiting.length;
   }
 
   async decode(task: DecodeTask): Promise<Decoded> {
-    // Checked here rather than left to Piscina, whose refusal is a plain Error (a 500).
-    if (this.pool.queueSize >= this.maxQueue) {
-      throw new Unavailable(`server full: ${this.pool.queueSize} ingest payloads wait for a decode thread (the queue holds ${this.maxQueue}); retry later`, 1);
+    if (this.closed) throw new Error('the decode pool is closed');
+    if (this.waiting.length >= this.maxQueue) {
+      throw new Unavailable(`server full: ${this.waiting.length} ingest payloads wait for a decode thread (the queue holds ${this.maxQueue}); retry later`, 1);
     }
+    // Threads lost to a failed start are started again here, when work comes, not in a loop.
+    while (this.live.size < this.threads) this.spawn();
     this.inFlight++;
     let reply: DecodeReply;
     try {
-      reply = await this.pool.run(task, handedOver(task));
+      reply = await new Promise<DecodeReply>((resolve, reject) => {
+        const job = { task, resolve, reject };
+        const thread = this.idle.pop();
+        if (thread) thread.run(job);
+        else this.waiting.push(job);
+      });
     } finally {
       this.inFlight--;
     }
     return unpackReply(reply);
   }
 
-  close(): Promise<void> {
-    return this.pool.destroy();
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of this.waiting.splice(0)) job.reject(new Error('the decode pool is closed'));
+    this.idle.length = 0;
+    await Promise.all([...this.live].map((t) => t.stop()));
+  }
+
+  private spawn(): void {
+    const thread = new DecodeThread((t) => this.next(t), (t, answered, e) => this.lost(t, answered, e));
+    this.live.add(thread);
+    this.next(thread);
+  }
+
+  /** A thread is free: it takes the oldest waiting task, or waits itself. */
+  private next(thread: DecodeThread): void {
+    if (this.closed) return;
+    const job = this.waiting.shift();
+    if (job) thread.run(job);
+    else this.idle.push(thread);
+  }
+
+  /**
+   * A thread died (its task, if any, was refused). One that had answered before is replaced at once; one
+   * that never did (it could not start) is replaced by the next decode, and the waiting tasks are refused
+   * with its error rather than handed to a thread that would fail the same way.
+   */
+  private lost(thread: DecodeThread, answeredBefore: boolean, e: Error): void {
+    this.live.delete(thread);
+    const at = this.idle.indexOf(thread);
+    if (at >= 0) this.idle.splice(at, 1);
+    if (this.closed) return;
+    if (answeredBefore) this.spawn();
+    else if (this.live.size === 0) for (const job of this.waiting.splice(0)) job.reject(e);
+  }
+}
+
+/** One worker thread and the task it is decoding, if any. */
+class DecodeThread {
+  private readonly worker: Worker;
+  private job: Job | undefined;
+  private nextId = 0;
+  private stopping = false;
+  private gone = false;
+  private answeredBefore = false;
+
+  constructor(
+    private readonly free: (t: DecodeThread) => void,
+    private readonly lost: (t: DecodeThread, answeredBefore: boolean, e: Error) => void,
+  ) {
+    this.worker = new Worker(workerEntry().filename);
+    // An idle pool does not keep the process alive; a task in flight does (run, answer).
+    this.worker.unref();
+    this.worker.on('message', (answer: ThreadAnswer) => this.answered(answer));
+    this.worker.on('error', (e) => this.died(e));
+    this.worker.on('exit', (code) => this.died(new Error(`a decode thread exited (code ${code})`)));
+  }
+
+  run(job: Job): void {
+    this.job = job;
+    this.worker.ref();
+    try {
+      this.worker.postMessage({ id: ++this.nextId, task: job.task } satisfies ThreadRequest, handedOver(job.task)?.transferList);
+    } catch (e) {
+      // The task would not clone (a bug: tasks are plain data): refused, the thread stays free.
+      this.settle();
+      job.reject(e instanceof Error ? e : new Error(String(e)));
+      this.free(this);
+    }
+  }
+
+  stop(): Promise<number> {
+    this.stopping = true;
+    return this.worker.terminate();
+  }
+
+  private settle(): Job | undefined {
+    const job = this.job;
+    this.job = undefined;
+    this.worker.unref();
+    return job;
+  }
+
+  private answered(answer: ThreadAnswer): void {
+    if (answer.id !== this.nextId) return; // not the task in flight (cannot happen: one at a time)
+    this.answeredBefore = true;
+    const job = this.settle();
+    if (job) {
+      if ('error' in answer) job.reject(Object.assign(new Error(answer.error.message), { stack: answer.error.stack }));
+      else job.resolve(answer.reply as DecodeReply);
+    }
+    this.free(this);
+  }
+
+  private died(e: Error): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.settle()?.reject(this.stopping ? new Error('the decode pool is closed') : e);
+    if (!this.stopping) this.lost(this, this.answeredBefore, e);
   }
 }
 
@@ -118,7 +239,7 @@ function handedOver(task: DecodeTask): { transferList: ArrayBuffer[] } | undefin
  */
 function workerEntry(): { filename: string } {
   const fromSource = import.meta.url.endsWith('.ts');
-  return { filename: fileURLToPath(new URL(fromSource ? './decode-worker-source.mjs' : './decode-worker.js', import.meta.url)) };
+  return { filename: fileURLToPath(new URL(fromSource ? './decode-thread-source.mjs' : './decode-thread.js', import.meta.url)) };
 }
 
 const pools = new WeakMap<ServerContext, DecodePool>();
