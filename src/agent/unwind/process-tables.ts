@@ -8,7 +8,7 @@ import { readOwnVdsoImage, VDSO_MAPPING } from '../symbolize/vdso.js';
 import { NEED_TABLE, PROC_INFO_BYTES, procInfoValue, type ProcMapping, type ProcPart } from './proc-info.js';
 import { unwindTableOf } from './rows.js';
 import { TableStore, type TableStoreStats } from './table-store.js';
-import { processCpuSeconds } from '../process-cpu.js';
+import { threadCpuSeconds } from '../process-cpu.js';
 
 /**
  * Follows the processes the BPF program samples and gives each its unwind tables: the program reports
@@ -113,8 +113,8 @@ export interface ProcessTablesOptions {
    */
   readonly wanted?: (pid: number) => boolean;
   /**
-   * CPU seconds of each poll (for the agent's per-stage accounting), and how late its timer fired (the
-   * agent's event-loop delay, measured without a timer of its own).
+   * The main thread's CPU seconds of each poll (for the agent's per-stage accounting), and how late its
+   * timer fired (the agent's event-loop delay, measured without a timer of its own).
    */
   readonly onPoll?: (cpuSeconds: number, lateMs: number) => void;
   /** Bound on processes with loaded tables; past it the least recently loaded are unloaded. */
@@ -328,13 +328,14 @@ export class ProcessTables {
     let dueAt = performance.now() + minMs;
     const tick = () => {
       const lateMs = performance.now() - dueAt;
-      const cpu = processCpuSeconds();
+      // The poll runs wholly on the main thread: its own CPU, not what V8's threads ran meanwhile.
+      const cpu = threadCpuSeconds();
       try {
         oneStatReadEach(() => this.poll());
       } catch {
         this.pollErrors++; // a failed map read: the events wait for the next poll
       }
-      this.options.onPoll?.(processCpuSeconds() - cpu, lateMs);
+      this.options.onPoll?.(threadCpuSeconds() - cpu, lateMs);
       if (stopped) return;
       this.nextPollMs = this.nextDelay(minMs);
       dueAt = performance.now() + this.nextPollMs;

@@ -1,0 +1,43 @@
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { processCpuSeconds, threadCpuSeconds } from '../../src/agent/process-cpu.js';
+
+describe('threadCpuSeconds', () => {
+  it("counts the main thread's own work", () => {
+    const t0 = threadCpuSeconds();
+    const p0 = processCpuSeconds();
+    const deadline = Date.now() + 20_000;
+    let x = 0;
+    // Burn until the thread itself has run 50 ms (however busy the host is).
+    while (threadCpuSeconds() - t0 < 0.05 && Date.now() < deadline) for (let i = 0; i < 10_000; i++) x += Math.sqrt(i);
+    const thread = threadCpuSeconds() - t0;
+    const proc = processCpuSeconds() - p0;
+    expect(x).toBeGreaterThan(0);
+    expect(thread).toBeGreaterThanOrEqual(0.05);
+    // The process's clock counts this thread too (a tick's rounding aside).
+    expect(proc).toBeGreaterThanOrEqual(thread - 0.011);
+  });
+
+  it('leaves out what another thread runs meanwhile', async () => {
+    const t0 = threadCpuSeconds();
+    const p0 = processCpuSeconds();
+    // A worker burns 150 ms of the process's CPU while this thread only waits for its message.
+    const worker = new Worker(
+      `const { parentPort } = require('node:worker_threads');
+       const c0 = process.cpuUsage(); let x = 0; const end = Date.now() + 20000;
+       while (Date.now() < end) { const c = process.cpuUsage(c0); if (c.user + c.system > 150000) break; for (let i = 0; i < 10000; i++) x += Math.sqrt(i); }
+       parentPort.postMessage(x);`,
+      { eval: true },
+    );
+    await new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    await worker.terminate();
+    const thread = threadCpuSeconds() - t0;
+    const proc = processCpuSeconds() - p0;
+    expect(proc).toBeGreaterThanOrEqual(0.15);
+    // Starting a worker costs this thread some CPU, far less than the worker's burn.
+    expect(thread).toBeLessThan(proc / 2);
+  });
+});
