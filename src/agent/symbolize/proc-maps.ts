@@ -286,6 +286,16 @@ function readStatNow(pid: number, procRoot: string): ProcStat | undefined {
   return startTime === undefined ? undefined : { startTime, comm: stat.slice(stat.indexOf('(') + 1, close) };
 }
 
+/**
+ * Inside a oneStatReadEach pass: takes `stat`, read by the caller in an earlier pass, as this pass's
+ * read of the process's stat, so the readers after it (the labeler) do not read it again. The caller
+ * answers for it still being that process (the unwinder: no exit or exec of it reported since).
+ * Outside a pass it does nothing.
+ */
+export function knownStat(pid: number, stat: ProcStat, procRoot = '/proc'): void {
+  statMemo?.set(`${procRoot}/${pid}`, stat);
+}
+
 /** Start time in clock ticks since boot (field 22 of /proc/PID/stat): tells a reused pid apart. */
 export function readStartTime(pid: number, procRoot = '/proc'): string | undefined {
   return vouchedStartTime(pid) ?? readStat(pid, procRoot)?.startTime;

@@ -3,7 +3,7 @@ import type { Libbpf } from '../bpf/libbpf.js';
 import { binaryInfoOf, type BinaryInfo } from '../symbolize/binary.js';
 import { ElfFile, withElf } from '../symbolize/elf.js';
 import { LruCache } from '../lru.js';
-import { forgetMaps, isFileBacked, oneStatReadEach, readExe, readMaps, readMapsShared, readProcText, readStartTime, type CodeMapping } from '../symbolize/proc-maps.js';
+import { forgetMaps, isFileBacked, knownStat, oneStatReadEach, processExists, readExe, readMaps, readMapsShared, readProcText, readStartTime, readStat, type CodeMapping, type ProcStat } from '../symbolize/proc-maps.js';
 import { readOwnVdsoImage, VDSO_MAPPING } from '../symbolize/vdso.js';
 import { NEED_TABLE, PROC_INFO_BYTES, procInfoValue, type ProcMapping, type ProcPart } from './proc-info.js';
 import { unwindTableOf } from './rows.js';
@@ -160,8 +160,10 @@ interface Pending {
   hits: number;
   /** When (performance.now()) it may be loaded: MIN_AGE_MS after it started; undefined until first looked at. */
   dueAt: number | undefined;
-  /** From the stat read that dated it, reused by its load. */
-  startTime: string | undefined;
+  /** The stat read that dated it, reused by its load (and its labels). */
+  stat: ProcStat | undefined;
+  /** The poll that dated it. */
+  datedIn: number;
 }
 
 export class ProcessTables {
@@ -228,7 +230,7 @@ export class ProcessTables {
         this.drop(pid);
         forgetMaps(pid, this.procRoot);
       }
-      if (!this.loaded.has(pid)) this.load(pid, ev === EV_NEW ? p.startTime : undefined);
+      if (!this.loaded.has(pid)) this.load(pid, ev === EV_NEW ? p : undefined);
     }
   }
 
@@ -246,7 +248,7 @@ export class ProcessTables {
       if (p) {
         p.events |= events;
         p.hits += hits;
-      } else this.pending.set(pid, { events, hits, dueAt: undefined, startTime: undefined });
+      } else this.pending.set(pid, { events, hits, dueAt: undefined, stat: undefined, datedIn: 0 });
     });
   }
 
@@ -268,14 +270,15 @@ export class ProcessTables {
     let uptimeMs: number | undefined;
     for (const [pid, p] of this.pending) {
       if (p.events !== EV_NEW || p.dueAt !== undefined) continue;
-      const startTime = readStartTime(pid, this.procRoot);
-      if (startTime === undefined) {
+      const stat = readStat(pid, this.procRoot);
+      if (stat === undefined) {
         this.pending.delete(pid);
         continue;
       }
       uptimeMs ??= this.uptimeMs();
-      const ageMs = uptimeMs === undefined ? 0 : uptimeMs - (Number(startTime) * 1000) / USER_HZ;
-      p.startTime = startTime;
+      const ageMs = uptimeMs === undefined ? 0 : uptimeMs - (Number(stat.startTime) * 1000) / USER_HZ;
+      p.stat = stat;
+      p.datedIn = this.polls;
       p.dueAt = now + Math.max(0, MIN_AGE_MS - ageMs);
     }
   }
@@ -314,7 +317,7 @@ export class ProcessTables {
     const l = this.loaded.get(pid);
     if (l && l.flags === 0 && l.mappings.length === 0) {
       this.loaded.delete(pid);
-      this.pending.set(pid, { events: EV_EXEC, hits: 0, dueAt: 0, startTime: undefined });
+      this.pending.set(pid, { events: EV_EXEC, hits: 0, dueAt: 0, stat: undefined, datedIn: 0 });
     }
   }
 
@@ -375,10 +378,19 @@ export class ProcessTables {
     this.unload(pid, l);
   }
 
-  /** `knownStart`: the start time a stat read of this poll already gave. */
-  private load(pid: number, knownStart?: string): void {
+  /**
+   * `dated`: a new process, whose stat was read when it was dated (in this poll or an earlier one).
+   * Dated in an earlier poll (it was younger than MIN_AGE_MS then), the stat read is reused, not
+   * repeated, by this load and its labels, and a process gone since (the short-lived ones that outlived
+   * their first poll, not their wait) costs one stat of its /proc directory: no labels, no failed open.
+   */
+  private load(pid: number, dated?: Pending): void {
     const t0 = performance.now();
-    const startTime = knownStart ?? readStartTime(pid, this.procRoot);
+    if (dated?.stat !== undefined && dated.datedIn !== this.polls) {
+      if (!processExists(pid, this.procRoot)) return;
+      knownStat(pid, dated.stat, this.procRoot);
+    }
+    const startTime = dated?.stat?.startTime ?? readStartTime(pid, this.procRoot);
     if (startTime === undefined) return; // gone already: nothing to walk
     if (this.options.wanted && !this.options.wanted(pid)) {
       // Dropped: an entry without mappings stops the walker reporting it; it walks by frame pointer.

@@ -8,7 +8,7 @@ import { BpfProfiler } from '../../../src/agent/loader.js';
 import { startUnwinding } from '../../../src/agent/unwind/index.js';
 import { IDLE_POLL_MS, PROC_PYTHON, PROC_TABLES, ProcessTables, readMappedBinary, type MappedBinary, type ProcessExtension } from '../../../src/agent/unwind/process-tables.js';
 import { MAPPINGS_AT, NEED_TABLE, PROC_INFO_BYTES, PY_PART } from '../../../src/agent/unwind/proc-info.js';
-import { readStartTime } from '../../../src/agent/symbolize/proc-maps.js';
+import { oneStatReadEach, readStartTime, readStat } from '../../../src/agent/symbolize/proc-maps.js';
 import { TableStore } from '../../../src/agent/unwind/table-store.js';
 import { compileFixture } from '../proof-support.js';
 import { requireBpf } from '../require-bpf.js';
@@ -228,6 +228,40 @@ describe('ProcessTables: when new processes are loaded (a /proc and BPF maps in 
     tables.poll();
     expect(maps.procs.has(102)).toBe(false);
     expect(tables.stats().loads).toBe(0);
+  });
+
+  it('loads a process dated while young with the stat read that dated it, and one gone by then with no labels', async () => {
+    proc = new FakeProc();
+    const maps = new FakeMaps();
+    const lib = maps.lib();
+    const rows = Buffer.alloc(8 << 20);
+    const store = new TableStore(lib, 4, rows.length / 8, (offset, length) => ({ bytes: rows.subarray(offset, offset + length), unmap: () => {} }));
+    // The agent's `wanted` labels the process, reading its stat within the poll's pass.
+    const labelled: [number, string | undefined][] = [];
+    const root = proc.root;
+    const tables = new ProcessTables(lib, FD, store, {
+      procRoot: root,
+      wanted: (pid) => {
+        labelled.push([pid, readStat(pid, root)?.comm]);
+        return true;
+      },
+    });
+    const poll = () => oneStatReadEach(() => tables.poll());
+    proc.add(110, 20);
+    proc.add(111, 20);
+    maps.events.push([110, EV_NEW], [111, EV_NEW]);
+    poll(); // dates both: 20 ms old, not due yet
+    expect(tables.stats().loads).toBe(0);
+    // Before they are due: 110 renames itself (a stat read now would say so), 111 exits.
+    const stat = path.join(root, '110', 'stat');
+    writeFileSync(stat, readFileSync(stat, 'utf8').replace('(fake)', '(renamed)'));
+    proc.remove(111);
+    await new Promise((r) => setTimeout(r, 250));
+    poll();
+    expect(maps.procs.get(110)?.readUInt32LE(0), 'the young process, once due').toBe(PROC_TABLES);
+    expect(labelled, "labelled from the dating poll's stat read (no second read); the gone one not at all").toEqual([[110, 'fake']]);
+    expect(maps.procs.has(111)).toBe(false);
+    expect(tables.stats().loads).toBe(1);
   });
 
   it('builds a library table for a second process after the first process that showed the library has exited', () => {
