@@ -10,9 +10,10 @@
  * up of 80 tasks per side, the stacks of every reply are added to that side's set between rounds, as
  * the store's commits would, so replies carry no symbols for known stacks (the server's steady state).
  * Prints, per task and median over the rounds: the main thread's CPU (the hand-off and the reply's
- * unpacking: bench/thread-cpu.ts, 10 ms ticks, so rounds are long), and the whole process's CPU (the
+ * unpacking: the scheduler's count of the thread's time on a CPU, in ns), and the whole process's CPU (the
  * decode thread included). Nothing else runs in the process.
  */
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -22,7 +23,6 @@ import type { ContentIds } from '../src/store/content-ids.js';
 import type { StoredStacks } from '../src/store/stored-stacks.js';
 import type { SymbolDictionary } from '../src/model/index.js';
 import { pprofPayloads } from './pprof-payloads.js';
-import { threadCpuSeconds } from './thread-cpu.js';
 
 const other = process.argv[2];
 if (!other) throw new Error('usage: npx tsx bench/decode-pool-ab.ts <other tree> [rounds] [tasks per round] [in flight]');
@@ -48,18 +48,21 @@ const side = async (name: string, tree: string): Promise<Side> => {
 };
 const sides: Side[] = [await side('this tree', '.'), await side(other, other)];
 
+/** This thread's time on a CPU so far, ns (Linux: the first field of /proc/thread-self/schedstat). */
+const mainThreadCpuNs = (): number => Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
+
 /** Tasks [from, to) on one side, `inFlight` at once; its CPU per task (main thread, whole process) in µs. */
 async function run(s: Side, from: number, to: number): Promise<{ main: number; all: number }> {
   const dicts: SymbolDictionary[] = [];
   let next = from;
-  const main0 = threadCpuSeconds().main!;
+  const main0 = mainThreadCpuNs();
   const c0 = process.cpuUsage();
   await Promise.all(
     Array.from({ length: inFlight }, async () => {
       while (next < to) {
         const i = next++;
         // A body alone in its buffer, as fastify hands it over (moved to the decode thread).
-        const body = payloads[i % payloads.length]!.slice();
+        const body = new Uint8Array(payloads[i % payloads.length]!);
         const { profiles } = await s.pool.decode({
           kind: 'format',
           format: 'pprof',
@@ -76,7 +79,7 @@ async function run(s: Side, from: number, to: number): Promise<{ main: number; a
     }),
   );
   const c1 = process.cpuUsage();
-  const main = (threadCpuSeconds().main! - main0) * 1e6;
+  const main = (mainThreadCpuNs() - main0) / 1000;
   // Committed: their stacks are stored (outside the measured window).
   for (const d of dicts) {
     const w = s.ids.forWrite(d).stackWords;
