@@ -11,13 +11,17 @@
  * host, as bpftrace's does. Run time per sample from bpftool with kernel.bpf_stats_enabled=1, by the
  * program ids each profiler holds.
  *
- *   sudo npx tsx bench/bpf-walk.ts [seconds=30] [hz=49] [runs=3] [tables|fp|both] [floor]
+ *   sudo npx tsx bench/bpf-walk.ts [seconds=30] [hz=49] [runs=3] [tables|fp|both] [floor|busy|floor,busy]
  *
  * `fp` runs the agent with --no-unwind-tables (frame pointers only, CPython frames still read): what
  * the walk costs without the tables, against the same anchor; `both` alternates the two in each run.
  * `floor` also attaches bench/bpf-floor.ts' programs in the same runs (an empty program, the stack helpers,
  * a frame-pointer walk, a hash count, cold reads: what any sample costs here) and adds a fourth busy
  * process, test/agent/fixtures/recurse.c 30 calls deep with frame pointers, so the walk has frames to take.
+ * `busy` runs four of each of the three workloads (twelve busy processes on the host's CPUs), as the issue's
+ * load runs four of each kind: then most samples are the workload's, whose frames need table searches, where
+ * the default mix's samples are mostly the host's other processes (no tables: a frame-pointer step, no
+ * search) — on the issue's load 16.9 searches a sample, here 2–3.8 without `busy`.
  * Needs clang, python3, bpftool, bpftrace. Prints one Markdown row per run and the medians.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -41,8 +45,11 @@ const modeArg = process.argv[5] ?? 'tables';
 if (modeArg !== 'tables' && modeArg !== 'fp' && modeArg !== 'both') throw new Error(`mode must be tables, fp or both, not ${modeArg}`);
 type Mode = 'tables' | 'fp';
 const modes: Mode[] = modeArg === 'both' ? ['tables', 'fp'] : [modeArg];
-const withFloor = process.argv[6] === 'floor';
-if (process.argv[6] !== undefined && !withFloor) throw new Error(`the sixth argument is floor or nothing, not ${process.argv[6]}`);
+const extras = new Set((process.argv[6] ?? '').split(',').filter((x) => x !== ''));
+for (const x of extras) if (x !== 'floor' && x !== 'busy') throw new Error(`the sixth argument is floor, busy, both (floor,busy) or nothing, not ${process.argv[6]}`);
+const withFloor = extras.has('floor');
+/** Copies of each workload process. */
+const copies = extras.has('busy') ? 4 : 1;
 const WARMUP_S = 10;
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 if (process.getuid?.() !== 0) throw new Error('run as root: the agent and bpftrace need it');
@@ -90,9 +97,11 @@ async function oneRun(mode: Mode): Promise<RunResult> {
   const total = String(seconds + WARMUP_S + 5);
   const quiet = { stdio: 'ignore' } as const;
   const workload: ChildProcess[] = [
-    spawn(chain, [total], quiet),
-    spawn('/usr/bin/python3', [fixture('fg.py'), total], quiet),
-    spawn(process.execPath, [fixture('burn.js'), total], quiet),
+    ...Array.from({ length: copies }, () => [
+      spawn(chain, [total], quiet),
+      spawn('/usr/bin/python3', [fixture('fg.py'), total], quiet),
+      spawn(process.execPath, [fixture('burn.js'), total], quiet),
+    ]).flat(),
     ...(withFloor ? [spawn(recurse, ['30'], quiet)] : []),
   ];
   const pids = new Set(workload.map((w) => w.pid!));
@@ -161,7 +170,7 @@ try {
   } catch {
     // a copy of the tree (e.g. `git archive` of an older commit, to measure before a change)
   }
-  console.log(`bench/bpf-walk.ts ${seconds} s × ${runs} runs at ${hz} Hz, mode ${modeArg} (tables: unwind tables on; fp: frame pointers only), commit ${commit} (+ working tree), ${new Date().toISOString()}\n`);
+  console.log(`bench/bpf-walk.ts ${seconds} s × ${runs} runs at ${hz} Hz, mode ${modeArg} (tables: unwind tables on; fp: frame pointers only), ${copies} of each workload${withFloor ? ', floor programs' : ''}, commit ${commit} (+ working tree), ${new Date().toISOString()}\n`);
   console.log('| run | mode | load avg (start → end) | `kiln_sample` µs / sample (runs) | bpftrace µs / sample (runs) | ratio | walks |');
   console.log('|---|---|---|---|---|---|---|');
   const results = new Map<Mode, RunResult[]>(modes.map((m) => [m, []]));
