@@ -39,6 +39,10 @@ enum {
   N_PY_SAMPLES = 24,
   N_SEEN = 25,        /* user-mode samples whose key seen_keys knew */
   N_ADD_EXISTING = 26, /* count inserts that found the key counted already (the hint missed it) */
+  N_ROW_CACHE_HITS = 27, /* table searches the row cache answered (unwind.h) */
+  N_ROW_SEARCHES = 28,  /* table searches that read the table (index and rows) */
+  PH_V8_FRAME = 29,   /* in the walk: a V8 process's frames checked for a JavaScript function (in PH_FIND_ROW until stop 27) */
+  N_V8_FRAME = 30,
   PH_HIST = 32,       /* a histogram of PH_TOTAL, one sample at a time (HIST_ADD) */
   PH_SLOTS = 32 + 130,
 };

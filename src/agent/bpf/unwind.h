@@ -51,9 +51,10 @@ enum {
 /*
  * A binary's slice of unwind_rows, in 8-byte slots:
  *   [first]                 header: u32 pc of the first row; u32 pages << 5 | page shift
- *   [first + 1 …]           page index, two u32 a slot: entry j (0 ≤ j ≤ pages) is the row in force at
+ *   [first + 1]             u32 the table's tag (row_cache below; 0: none), u32 0
+ *   [first + 2 …]           page index, two u32 a slot: entry j (0 ≤ j ≤ pages) is the row in force at
  *                           first pc + (j << shift), entry `pages` the last row
- *   [first + 1 + (pages + 2) / 2 …]  the rows
+ *   [first + 2 + (pages + 2) / 2 …]  the rows
  * The rows of page j are entries j … j+1: the page's rule is found in a few probes within one or two
  * cache lines. The shift is chosen per binary for ≈ 4 rows a page (the index adds ≈ 1 byte a row).
  *
@@ -72,6 +73,35 @@ struct {
   __type(value, struct unwind_row);
 } unwind_rows SEC(".maps");
 #define PAGE_SHIFT_BITS 5
+#define HEADER_SLOTS 2
+
+/*
+ * Rows already found, per CPU: a direct-mapped cache keyed by {table tag, ELF pc}. A busy process's
+ * return addresses recur sample after sample, and a table search reads the binary's page index, then
+ * its rows further on in a 16 MiB array (cold lines, and most likely two 4 KiB pages): on the issue's
+ * load it was half a sample. A hit reads one line of this CPU's cache instead. The tag is unique to one
+ * upload of one table (the agent's TableStore counts them), so a slice freed and reused for another
+ * binary carries another tag and can never hit the rows of the one before.
+ */
+#define barrier() asm volatile("" ::: "memory")
+#define READ_ONCE_U64(x) (*(volatile u64 *)&(x))
+#define WRITE_ONCE_U64(x, v) (*(volatile u64 *)&(x) = (v))
+#ifndef ROW_CACHE_SLOTS
+#define ROW_CACHE_SLOTS 1024
+#endif
+struct row_cache_slot {
+  u64 key; /* tag << 32 | pc; 0: empty */
+  struct unwind_row row;
+};
+struct row_cache {
+  struct row_cache_slot s[ROW_CACHE_SLOTS];
+};
+struct {
+  __uint(type, MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, u32);
+  __type(value, struct row_cache);
+} row_caches SEC(".maps");
 
 #define MAX_MAPPINGS 128
 struct mapping {
@@ -182,6 +212,7 @@ struct walk {
   u32 rows_first, rows; /* rows 0: no table, walk by frame pointer */
   u32 index_first, pages;
   u32 pc_first, page_shift;
+  u32 tag, pad_tag; /* the table's tag (row_cache; 0: not cached) */
   u64 py_frame;     /* next CPython frame to emit (0: none left) */
   u64 py_eval_start, py_eval_end;
   u64 py_interp_start, py_interp_end;
@@ -267,8 +298,7 @@ INLINE u32 index_entry(u32 first, u32 j) {
 }
 
 /* The row in force at `vaddr` in the current mapping's table: the last with pc ≤ vaddr. */
-INLINE struct unwind_row *find_row(struct walk *w, u64 vaddr) {
-  if (w->rows == 0 || vaddr < w->pc_first || vaddr > 0xffffffffULL) return 0;
+INLINE struct unwind_row *search_row(struct walk *w, u64 vaddr) {
   u64 page = (vaddr - w->pc_first) >> (w->page_shift & 31);
   u32 lo = w->rows - 1, hi = w->rows - 1;
   if (page < w->pages) {
@@ -289,21 +319,62 @@ INLINE struct unwind_row *find_row(struct walk *w, u64 vaddr) {
   return map_lookup_elem(&unwind_rows, &lo);
 }
 
+/* The same through this CPU's row cache: copies the row into `out`; 0 when none is in force. */
+INLINE int find_row(struct walk *w, u64 vaddr, struct unwind_row *out) {
+  if (w->rows == 0 || vaddr < w->pc_first || vaddr > 0xffffffffULL) return 0;
+  u32 zero = 0, pc = (u32)vaddr;
+  u64 key = (u64)w->tag << 32 | pc;
+  struct row_cache *c = w->tag ? map_lookup_elem(&row_caches, &zero) : 0;
+#ifdef KILN_NO_ROW_CACHE /* a debug build without the cache, to measure what it saves */
+  c = 0;
+#endif
+  struct row_cache_slot *slot = 0;
+  if (c) {
+    slot = &c->s[((pc * 0x9E3779B1U) ^ (w->tag * 0x85EBCA6BU)) >> 22 & (ROW_CACHE_SLOTS - 1)];
+    /* The key read on both sides of the row, and written cleared first: a program that ran in between
+     * on this CPU and rewrote the slot makes the two reads differ (no program here can, in practice:
+     * sched_switch runs with interrupts off). */
+    u64 k1 = READ_ONCE_U64(slot->key);
+    struct unwind_row row = slot->row;
+    barrier();
+    if (k1 == key && READ_ONCE_U64(slot->key) == key) {
+      *out = row;
+      PHASE_COUNT(N_ROW_CACHE_HITS, 1);
+      return 1;
+    }
+  }
+  struct unwind_row *r = search_row(w, vaddr);
+  PHASE_COUNT(N_ROW_SEARCHES, 1);
+  if (!r) return 0;
+  *out = *r;
+  if (slot) {
+    WRITE_ONCE_U64(slot->key, 0);
+    barrier();
+    slot->row = *out;
+    barrier();
+    WRITE_ONCE_U64(slot->key, key);
+  }
+  return 1;
+}
+
 /* Points the walk at the table of a mapping's slice: its header says where the index and rows are. */
 INLINE void use_table(struct walk *w, u32 first, u32 slots) {
   w->rows = 0;
-  if (slots < 2) return;
+  if (slots < HEADER_SLOTS + 1) return;
   struct unwind_words *h = map_lookup_elem(&unwind_rows, &first);
-  if (!h) return;
+  u32 second = first + 1;
+  struct unwind_words *t = map_lookup_elem(&unwind_rows, &second);
+  if (!h || !t) return;
   u32 pages = h->w[1] >> PAGE_SHIFT_BITS;
   u32 index_slots = (pages + 2) / 2;
-  if (slots <= 1 + index_slots) return;
+  if (slots <= HEADER_SLOTS + index_slots) return;
   w->pc_first = h->w[0];
   w->page_shift = h->w[1] & ((1 << PAGE_SHIFT_BITS) - 1);
   w->pages = pages;
-  w->index_first = first + 1;
-  w->rows_first = first + 1 + index_slots;
-  w->rows = slots - 1 - index_slots;
+  w->tag = t->w[0];
+  w->index_first = first + HEADER_SLOTS;
+  w->rows_first = first + HEADER_SLOTS + index_slots;
+  w->rows = slots - HEADER_SLOTS - index_slots;
 }
 
 /*
@@ -405,11 +476,17 @@ INLINE int native_step(struct walk *w, struct stack_window *win, struct stack *b
     PHASE(tf, PH_FIND_MAPPING);
     PHASE_COUNT(N_FIND_MAPPING, 1);
   }
-  if (w->v8 && w->emitted && w->n > 0) v8_frame(w, win, buf, at);
-  struct unwind_row *r = find_row(w, at - w->map_bias);
+  if (w->v8 && w->emitted && w->n > 0) {
+    v8_frame(w, win, buf, at);
+    PHASE(tf, PH_V8_FRAME);
+    PHASE_COUNT(N_V8_FRAME, 1);
+  }
+  struct unwind_row row;
+  struct unwind_row *r = &row;
+  int found = find_row(w, at - w->map_bias, &row);
   PHASE(tf, PH_FIND_ROW);
   PHASE_COUNT(N_FIND_ROW, 1);
-  if (!r || r->type == ROW_NONE) return fp_step(w, win);
+  if (!found || r->type == ROW_NONE) return fp_step(w, win);
   u64 cfa;
   switch (r->type) {
   case ROW_CFA_RSP:

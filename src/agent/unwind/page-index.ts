@@ -5,7 +5,9 @@ import { ROW_BYTES, type UnwindTable } from './rows.js';
  * a header, a page index and the rows.
  *
  *   slot 0                      u32 pc of the first row, u32 pages << 5 | shift
- *   slots 1 … (pages + 2) / 2   page index, two u32 a slot: entry j ≤ pages is the row in force at
+ *   slot 1                      u32 the table's tag, u32 0: the key of its rows in the walker's per-CPU
+ *                               cache of rows found (unique to one upload; 0: not cached)
+ *   slots 2 … (pages + 4) / 2   page index, two u32 a slot: entry j ≤ pages is the row in force at
  *                               first pc + (j << shift); entry `pages` is the last row
  *   then                        the rows
  *
@@ -20,6 +22,8 @@ const MIN_SHIFT = 4;
 const MAX_SHIFT = 31;
 /** Bits of the header's second word that hold the shift (bpf/unwind.h PAGE_SHIFT_BITS). */
 const SHIFT_BITS = 5;
+/** Slots before the page index (bpf/unwind.h HEADER_SLOTS). */
+const HEADER_SLOTS = 2;
 
 /** Where a table's parts go in its slots: what packing needs to know before writing anything. */
 export interface PackedLayout {
@@ -45,25 +49,29 @@ export function packedLayout(table: UnwindTable): PackedLayout {
   let shift = MIN_SHIFT;
   while (shift < MAX_SHIFT && Math.floor(span / 2 ** shift) + 1 > target) shift++;
   const pages = Math.floor(span / 2 ** shift) + 1;
-  return { count: 1 + indexSlotsOf(pages) + n, rows: n, pages, shift };
+  return { count: HEADER_SLOTS + indexSlotsOf(pages) + n, rows: n, pages, shift };
 }
 
 /**
  * Writes the packed table into `into` at byte `at` (layout.count slots): straight into the mapped BPF
- * array, so no packed copy is made in between.
+ * array, so no packed copy is made in between. `tag` (a u32, 0: none) must differ from every other table
+ * the walker may have searched since it was loaded: its cached rows are keyed by it.
  */
-export function writePacked(table: UnwindTable, layout: PackedLayout, into: Buffer, at: number): void {
+export function writePacked(table: UnwindTable, layout: PackedLayout, into: Buffer, at: number, tag = 0): void {
   const { rows: n, pages, shift } = layout;
   // Words read and written through typed-array views where aligned (they always are: working memory
   // and the mapped array are page-aligned, slots 8 bytes): Buffer's checked reads and writes, one per
   // row and page, were most of packing node's 372 k rows. In host byte order, as the BPF program reads them.
   const pcs = u32View(table.rows, 0, n * 2);
   const pc = pcs ? (i: number) => pcs[i * 2]! : (i: number) => table.rows.readUInt32LE(i * ROW_BYTES);
-  const index = u32View(into, at + ROW_BYTES, pages + 1);
-  const setIndex = index ? (j: number, row: number) => (index[j] = row) : (j: number, row: number) => into.writeUInt32LE(row, at + ROW_BYTES + j * 4);
+  const indexAt = at + HEADER_SLOTS * ROW_BYTES;
+  const index = u32View(into, indexAt, pages + 1);
+  const setIndex = index ? (j: number, row: number) => (index[j] = row) : (j: number, row: number) => into.writeUInt32LE(row, indexAt + j * 4);
   const first = pc(0);
   into.writeUInt32LE(first, at);
   into.writeUInt32LE(((pages << SHIFT_BITS) | shift) >>> 0, at + 4);
+  into.writeUInt32LE(tag >>> 0, at + 8);
+  into.writeUInt32LE(0, at + 12);
   const step = 2 ** shift;
   let row = 0;
   for (let j = 0; j < pages; j++) {
@@ -73,15 +81,15 @@ export function writePacked(table: UnwindTable, layout: PackedLayout, into: Buff
   }
   setIndex(pages, n - 1);
   // An odd index leaves half a slot unused: zero, as the array's fresh slots are.
-  if (pages % 2 === 0) into.writeUInt32LE(0, at + ROW_BYTES + (pages + 1) * 4);
-  table.rows.copy(into, at + (1 + indexSlotsOf(pages)) * ROW_BYTES, 0, n * ROW_BYTES);
+  if (pages % 2 === 0) into.writeUInt32LE(0, indexAt + (pages + 1) * 4);
+  table.rows.copy(into, at + (HEADER_SLOTS + indexSlotsOf(pages)) * ROW_BYTES, 0, n * ROW_BYTES);
 }
 
 /** Packs a non-empty table into header, page index and rows, in a buffer of its own. */
-export function packTable(table: UnwindTable): PackedTable {
+export function packTable(table: UnwindTable, tag = 0): PackedTable {
   const layout = packedLayout(table);
   const slots = Buffer.alloc(layout.count * ROW_BYTES);
-  writePacked(table, layout, slots, 0);
+  writePacked(table, layout, slots, 0, tag);
   return { ...layout, slots };
 }
 
@@ -90,6 +98,9 @@ function u32View(buf: Buffer, at: number, words: number): Uint32Array | undefine
   const offset = buf.byteOffset + at;
   return offset % 4 === 0 ? new Uint32Array(buf.buffer, offset, words) : undefined;
 }
+
+/** Where a packed table's page index starts, in bytes from its first slot. */
+export const INDEX_OFFSET = HEADER_SLOTS * ROW_BYTES;
 
 function indexSlotsOf(pages: number): number {
   return Math.floor((pages + 2) / 2);
@@ -105,14 +116,14 @@ export function findRowPacked(slots: Buffer, vaddr: number): number {
   const pages = word >>> SHIFT_BITS;
   const shift = word & ((1 << SHIFT_BITS) - 1);
   const indexSlots = Math.floor((pages + 2) / 2);
-  const rows = slots.length / ROW_BYTES - 1 - indexSlots;
+  const rows = slots.length / ROW_BYTES - HEADER_SLOTS - indexSlots;
   if (rows <= 0 || vaddr < first || vaddr > 0xffffffff) return -1;
   const page = Math.floor((vaddr - first) / 2 ** shift);
-  const entry = (j: number) => slots.readUInt32LE(ROW_BYTES + j * 4);
+  const entry = (j: number) => slots.readUInt32LE(HEADER_SLOTS * ROW_BYTES + j * 4);
   let lo = page < pages ? entry(page) : rows - 1;
   let hi = (page < pages ? entry(page + 1) : rows - 1) + 1;
   if (lo >= hi || hi > rows) return -1;
-  const rowPc = (i: number) => slots.readUInt32LE((1 + indexSlots + i) * ROW_BYTES);
+  const rowPc = (i: number) => slots.readUInt32LE((HEADER_SLOTS + indexSlots + i) * ROW_BYTES);
   while (hi - lo > 1) {
     const mid = lo + ((hi - lo) >> 1);
     if (rowPc(mid) <= vaddr) lo = mid;

@@ -55,6 +55,11 @@ export class TableStore {
   private free: [number, number][];
   private used = 0;
   private fullCount = 0;
+  /**
+   * The last table's tag (page-index.ts): one per upload, never 0, so the walker's cache of rows found
+   * never answers a slice reused for another binary with the rows of the one before (2^32 uploads wrap).
+   */
+  private lastTag = 0;
 
   constructor(
     private readonly lib: Libbpf,
@@ -182,15 +187,16 @@ export class TableStore {
     const bytes = layout.count * ROW_BYTES;
     const from = start - (start % this.pageSize);
     const window = this.mapWindow?.(from, Math.ceil((start + bytes - from) / this.pageSize) * this.pageSize);
+    this.lastTag = (this.lastTag % 0xffffffff) + 1;
     if (window) {
       try {
-        writePacked(rows, layout, window.bytes, start - from);
+        writePacked(rows, layout, window.bytes, start - from, this.lastTag);
       } finally {
         window.unmap();
       }
       return true;
     }
-    const table = packTable(rows);
+    const table = packTable(rows, this.lastTag);
     const countBuf = Buffer.alloc(4);
     for (let done = 0; done < table.count; done += UPLOAD_CHUNK) {
       const n = Math.min(UPLOAD_CHUNK, table.count - done);

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { withElf } from '../../../src/agent/symbolize/elf.js';
-import { findRowPacked, packedLayout, packTable, writePacked } from '../../../src/agent/unwind/page-index.js';
+import { findRowPacked, INDEX_OFFSET, packedLayout, packTable, writePacked } from '../../../src/agent/unwind/page-index.js';
 import { ROW_BYTES, unwindTableOf, type UnwindTable } from '../../../src/agent/unwind/rows.js';
 
 /** The last row with pc ≤ vaddr, by a plain binary search over every row (what the walker did before). */
@@ -67,7 +67,7 @@ describe('page index in front of the unwind rows (what the BPF walker searches)'
     const t = withElf(process.execPath, (elf) => unwindTableOf(elf))!;
     const packed = packTable(t);
     // Rows between consecutive index entries: what a frame's search covers.
-    const entry = (j: number) => packed.slots.readUInt32LE(ROW_BYTES + j * 4);
+    const entry = (j: number) => packed.slots.readUInt32LE(INDEX_OFFSET + j * 4);
     let covered = 0;
     for (let j = 0; j < packed.pages; j++) covered += entry(j + 1) - entry(j) + 1;
     const mean = covered / packed.pages;
@@ -83,6 +83,17 @@ describe('page index in front of the unwind rows (what the BPF walker searches)'
     const dense = Array.from({ length: 5000 }, (_, i) => 0x400000 + i * 8 + (i % 7));
     expectSameRows(tableOf(dense));
     expect(findRowPacked(packTable(tableOf([0x1000, 0x2000])).slots, 0xfff)).toBe(-1);
+  });
+
+  it('writes the table\'s tag beside the header, where the walker keys its cache of rows found, and finds the same rows whatever the tag', () => {
+    const t = tableOf(Array.from({ length: 300 }, (_, i) => 0x2000 + i * 12));
+    const untagged = packTable(t).slots;
+    const tagged = packTable(t, 0xfffffffe).slots;
+    expect(untagged.readUInt32LE(8), 'no tag: 0, which the walker never caches').toBe(0);
+    expect(tagged.readUInt32LE(8)).toBe(0xfffffffe);
+    expect(tagged.readUInt32LE(12)).toBe(0);
+    expect(tagged.subarray(16).equals(untagged.subarray(16)), 'index and rows do not depend on the tag').toBe(true);
+    for (let v = 0x1ff0; v < 0x2000 + 300 * 12 + 8; v += 5) expect(findRowPacked(tagged, v)).toBe(findRowPacked(untagged, v));
   });
 
   it('packs the same slots straight into memory that held something else (a freed table\'s place in the array)', () => {

@@ -83,7 +83,7 @@ describe('TableStore', () => {
       return { bytes: array.subarray(offset, offset + length), unmap: () => void (w.unmapped = true) };
     };
     const store = new TableStore(lib, 3, 100, mapWindow, PAGE);
-    store.acquire('x', () => table(5, 70));
+    store.acquire('x', () => table(6, 70)); // 9 slots: the next table starts inside a page
     const s = store.acquire('y', () => table(3, 500))!;
     expect(s.first * ROW_BYTES % PAGE, 'the second table starts inside a page').not.toBe(0);
     expect(array.readUInt32LE(s.first * ROW_BYTES)).toBe(500);
@@ -96,6 +96,34 @@ describe('TableStore', () => {
     }
     expect(windows[1]).toMatchObject({ offset: Math.floor((s.first * ROW_BYTES) / PAGE) * PAGE });
     expect(windows[1]!.offset + windows[1]!.length).toBeGreaterThanOrEqual((s.first + s.count) * ROW_BYTES);
+  });
+
+  it('tags each upload apart, so a slice freed and reused for another binary never carries the tag of the one before', () => {
+    const array = Buffer.alloc(200 * ROW_BYTES);
+    const mapWindow = (offset: number, length: number) => ({ bytes: array.subarray(offset, offset + length), unmap: () => {} });
+    const store = new TableStore({} as Libbpf, 3, slots(50), mapWindow, 64);
+    const tagAt = (first: number) => array.readUInt32LE(first * ROW_BYTES + 8);
+    const a = store.acquire('a', () => table(50, 0x1000))!;
+    const tagA = tagAt(a.first);
+    expect(tagA, 'tag 0 means "not cached" to the walker').not.toBe(0);
+    store.release('a');
+    const b = store.acquire('b', () => table(50, 0x1000))!; // same size, same pcs: only the tag tells them apart
+    expect(b.first, 'b took a\'s place').toBe(a.first);
+    expect(store.has('a')).toBe(false);
+    const tagB = tagAt(b.first);
+    expect(tagB).not.toBe(0);
+    expect(tagB).not.toBe(tagA);
+    store.release('b');
+    const a2 = store.acquire('a', () => table(50, 0x1000))!;
+    expect(a2.first).toBe(a.first);
+    expect(new Set([tagA, tagB, tagAt(a2.first)]).size, 'a loaded again is a new upload with a new tag').toBe(3);
+  });
+
+  it('tags the rows written by batched map updates too', () => {
+    const { lib, rows } = recordingArray();
+    const store = new TableStore(lib, 3, 100, () => undefined);
+    const s = store.acquire('t', () => table(4, 900))!;
+    expect(rows.get(s.first + 1), 'the tag slot (its first word)').toBeGreaterThan(0);
   });
 
   it('falls back to batched map updates when the array cannot be mapped', () => {
