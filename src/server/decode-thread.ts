@@ -1,7 +1,6 @@
 // A decode thread of the pool (decode-pool.ts): one task per message, answered with the packed reply, its
 // typed arrays moved to the main thread. It loads only the codecs and limits, never the server or the store.
 import { parentPort } from 'node:worker_threads';
-import { transferableSymbol, valueSymbol } from 'piscina';
 import type { DecodeTask } from './decode-tasks.js';
 import { decodeInWorker } from './decode-transfer.js';
 
@@ -18,15 +17,7 @@ const port = parentPort;
 if (port === null) throw new Error('decode-thread.ts runs as a worker thread of the decode pool');
 port.on('message', ({ id, task }: ThreadRequest) => {
   decodeInWorker(task).then(
-    (out) => {
-      // decodeInWorker marks what may move (Piscina's `move`): the reply itself and the buffers under it.
-      if (out !== null && typeof out === 'object' && transferableSymbol in out) {
-        const movable = out as { [transferableSymbol]: ArrayBuffer[]; [valueSymbol]: unknown };
-        port.postMessage({ id, reply: movable[valueSymbol] } satisfies ThreadAnswer, movable[transferableSymbol]);
-      } else {
-        port.postMessage({ id, reply: out } satisfies ThreadAnswer);
-      }
-    },
+    ({ reply, transfer }) => port.postMessage({ id, reply } satisfies ThreadAnswer, transfer),
     (e: unknown) => {
       const err = e instanceof Error ? e : new Error(String(e));
       port.postMessage({ id, error: { message: err.message, stack: err.stack } } satisfies ThreadAnswer);

@@ -7,7 +7,6 @@ import type { PrecomputedIds } from '../store/content-ids.js';
 import { ContentIds, attachPrecomputedIds, idWords, precomputeIds } from '../store/content-ids.js';
 import type { ProfileSamples } from '../store/profile-rows.js';
 import { attachPrecomputedSamples, profileSamples } from '../store/profile-rows.js';
-import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { DecodeTask, Decoded } from './decode-tasks.js';
 import { EventLoopSlices } from '../store/event-loop-slices.js';
 import { STORED_STACK } from '../store/stored-stacks.js';
@@ -86,13 +85,12 @@ export async function decodeAndPack(task: DecodeTask): Promise<DecodeReply> {
 }
 
 /**
- * What the worker thread does with each task: decodeAndPack, with the reply's typed arrays moved to the
- * main thread (their memory changes hands) instead of copied.
+ * What the decode thread does with each task: decodeAndPack, and the buffers under the reply, which the
+ * thread's message moves to the main thread (their memory changes hands) instead of copying.
  */
-export async function decodeInWorker(task: DecodeTask): Promise<unknown> {
+export async function decodeInWorker(task: DecodeTask): Promise<{ readonly reply: DecodeReply; readonly transfer: ArrayBuffer[] }> {
   const reply = await decodeAndPack(task);
-  if (!reply.ok) return reply;
-  return move({ [transferableSymbol]: transferList(reply.decoded), [valueSymbol]: reply });
+  return { reply, transfer: reply.ok ? transferList(reply.decoded) : [] };
 }
 
 /** Every buffer under the packed reply, once each (a buffer listed twice fails the transfer). */
