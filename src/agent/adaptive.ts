@@ -6,6 +6,9 @@
  *  - estimates each process's full-rate samples (kept / keep probability),
  *  - scores how much its profile moved: half the L1 distance between this interval's leaf-function
  *    shares and their running average (0 = same profile, 1 = nothing in common; new processes score 1),
+ *    less the distance sampling noise alone would make at the samples it kept — otherwise a stable
+ *    process looks as if it moved because it was kept sparsely, gets more budget, and the budget stops
+ *    following real change,
  *  - shares the budget in proportion to samples × (0.1 + score), and sets keep = share / samples,
  *    clamped to [minKeep, 1].
  * Counts are divided by the keep probability in force during the interval (BuildOptions.keptShare) and
@@ -101,7 +104,7 @@ export class AdaptiveController {
       if (!st) this.processes.set(o.pid, (st = { keep: 1, before: 1, since: undefined, average: undefined, unseen: 0, lastScore: 1 }));
       st.unseen = 0;
       const shares = normalise(o.leaves);
-      st.lastScore = st.average ? distance(shares, st.average) : 1;
+      st.lastScore = st.average ? Math.max(0, distance(shares, st.average) - noiseDistance(st.average, sum(o.leaves))) : 1;
       st.average = st.average ? blend(st.average, shares) : shares;
       const samples = o.kept / st.keep / intervalS;
       est.push({ pid: o.pid, samples, weight: samples * (BASE_WEIGHT + st.lastScore), state: st });
@@ -130,9 +133,14 @@ export class AdaptiveController {
   }
 }
 
-function normalise(counts: ReadonlyMap<string, number>): Map<string, number> {
+function sum(counts: ReadonlyMap<string, number>): number {
   let total = 0;
   for (const v of counts.values()) total += v;
+  return total;
+}
+
+function normalise(counts: ReadonlyMap<string, number>): Map<string, number> {
+  const total = sum(counts);
   const out = new Map<string, number>();
   if (total > 0) for (const [k, v] of counts) out.set(k, v / total);
   return out;
@@ -143,6 +151,19 @@ function distance(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>
   let d = 0;
   for (const [k, v] of a) d += Math.abs(v - (b.get(k) ?? 0));
   for (const [k, v] of b) if (!a.has(k)) d += v;
+  return d / 2;
+}
+
+/**
+ * The half L1 distance expected between `n` samples drawn from `average` and `average` itself: each
+ * share's count is binomial, so its share is off by sqrt(2/π) standard deviations on average; the
+ * running average carries noise of its own, SMOOTHING / (2 - SMOOTHING) of one interval's variance.
+ */
+function noiseDistance(average: ReadonlyMap<string, number>, n: number): number {
+  if (n <= 0) return 0;
+  const varianceScale = 1 + SMOOTHING / (2 - SMOOTHING);
+  let d = 0;
+  for (const p of average.values()) d += Math.sqrt(((2 / Math.PI) * varianceScale * p * (1 - p)) / n);
   return d / 2;
 }
 
