@@ -24,7 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sampleProc } from './proc-usage.js';
 import { bpfProgStats, programIdsOf } from './bpf-programs.js';
-import { sampleThreads, threadRows } from './proc-threads.js';
+import { sampleThreads, threadGroups, threadRows } from './proc-threads.js';
 
 const seconds = Number(process.argv[2] ?? 60);
 const hz = Number(process.argv[3] ?? 19);
@@ -257,11 +257,16 @@ try {
   }
 
   const g = await agentGauges();
-  // Where the agent's CPU went in the window, by stage (the rest: timers, metrics, GC between stages).
+  // Where the agent's CPU went in the window, by stage (the main thread's own CPU in each), and the rest:
+  // the main thread outside the stages (timers, wake-ups, metrics, GC pauses between stages) and the
+  // other threads (V8's concurrent GC and compiler; libuv's pool).
   const stageDelta = (st: string) => (g.get(`kiln_agent_interval_cpu_seconds_total{stage="${st}"}`) ?? 0) - (g0.get(`kiln_agent_interval_cpu_seconds_total{stage="${st}"}`) ?? 0);
   const agentCpu = after[0]!.cpuS - before[0]!.cpuS;
   const stages = ['read', 'symbolize_label', 'encode', 'send', 'unwind_tables'].map((st) => [st, stageDelta(st)] as const);
   const rest = agentCpu - stages.reduce((n, [, v]) => n + v, 0);
+  const groups = threadGroups(profilers[0]!.child.pid!, threadsBefore[0]!, threadsAfter[0]!);
+  const threadCpu = (group: Parameters<typeof groups.get>[0]) => groups.get(group)?.cpu ?? 0;
+  const mainRest = threadCpu('main thread') - stages.reduce((n, [, v]) => n + v, 0);
   // The main thread's GC pauses by kind (V8's gc performance entries, wall time): inside the stages or
   // the rest, wherever an allocation triggered them; V8's helper threads' GC work is not in them.
   const gcKinds = ['minor', 'major', 'incremental', 'weakcb'];
@@ -299,7 +304,8 @@ try {
     '',
     `Agent requests delivered to the sink: ${requests} (${(bytes / 1024).toFixed(0)} KiB). BPF object loaded by the compiled agent: ${path.relative(ROOT, bpfObject)}.`,
     '',
-    `Agent CPU by stage in the window (% of one core): ${stages.map(([st, v]) => `${st} ${pctCore(v)}`).join(', ')}, rest (timers, metrics, GC outside the stages) ${pctCore(Math.max(0, rest))}. ` +
+    `Agent CPU by stage in the window (% of one core): ${stages.map(([st, v]) => `${st} ${pctCore(v)}`).join(', ')}, rest ${pctCore(Math.max(0, rest))}: the main thread outside the stages (timers, wake-ups, metrics, GC pauses) ${pctCore(mainRest)}, ` +
+      `V8's platform threads ${pctCore(threadCpu('V8 platform (#1–#5)'))}, other threads ${pctCore(threadCpu('others (#6 on)'))} (from /proc at clock-tick resolution; the stages from the main thread's own clock). ` +
       `GC pauses (main thread, wall, inside stages and rest): ${pctCore(gcTotal)} — ${gcKinds.map((k) => `${k} ${pctCore(gcDelta(k))} (${gcCount(k)})`).join(', ')}.`,
     // First-time work that lands in the window (binaries other suites on the host start) moves the stages.
     `First-time work in the window: ${statDelta('tableLoads')} symbol tables and ${statDelta('kallsymsLoads')} kallsyms read, ${statDelta('mapsReads')} maps read by the symbolizer, ` +

@@ -54,21 +54,42 @@ export function sampleThreads(pid: number): Map<number, ThreadSample> {
  */
 export function threadRows(pid: number, before: Map<number, ThreadSample>, after: Map<number, ThreadSample>, wallS: number): string[] {
   const rows: string[] = [];
-  const groups = new Map<string, { cpu: number; vol: number; invol: number }>();
-  const order = [...after].sort((x, y) => x[1].startTicks - y[1].startTicks || x[0] - y[0]);
-  order.forEach(([tid, a], i) => {
-    const b = before.get(tid);
-    const cpu = a.cpuS - (b?.cpuS ?? 0);
-    const vol = a.voluntary - (b?.voluntary ?? 0);
-    const invol = a.involuntary - (b?.involuntary ?? 0);
-    const group = tid === pid ? 'main thread' : i <= 5 ? "V8 platform (#1–#5)" : 'others (#6 on)';
-    const g = groups.get(group) ?? { cpu: 0, vol: 0, invol: 0 };
-    g.cpu += cpu;
-    g.vol += vol;
-    g.invol += invol;
-    groups.set(group, g);
-    rows.push(`| ${tid === pid ? 'main' : `#${i}`}${b ? '' : ' (new in window)'} | ${a.comm} | ${((cpu / wallS) * 100).toFixed(3)} % | ${(vol / wallS).toFixed(2)} | ${(invol / wallS).toFixed(2)} |`);
-  });
-  for (const [group, g] of groups) rows.push(`| **${group}** | | ${((g.cpu / wallS) * 100).toFixed(3)} % | ${(g.vol / wallS).toFixed(2)} | ${(g.invol / wallS).toFixed(2)} |`);
+  for (const t of threadDeltas(pid, before, after)) {
+    rows.push(`| ${t.tid === pid ? 'main' : `#${t.order}`}${t.new ? ' (new in window)' : ''} | ${t.comm} | ${((t.cpu / wallS) * 100).toFixed(3)} % | ${(t.vol / wallS).toFixed(2)} | ${(t.invol / wallS).toFixed(2)} |`);
+  }
+  for (const [group, g] of threadGroups(pid, before, after)) rows.push(`| **${group}** | | ${((g.cpu / wallS) * 100).toFixed(3)} % | ${(g.vol / wallS).toFixed(2)} | ${(g.invol / wallS).toFixed(2)} |`);
   return rows;
+}
+
+export type ThreadGroup = 'main thread' | 'V8 platform (#1–#5)' | 'others (#6 on)';
+
+/** CPU seconds and context switches over the window summed per group of threads (see threadRows). */
+export function threadGroups(pid: number, before: Map<number, ThreadSample>, after: Map<number, ThreadSample>): Map<ThreadGroup, { cpu: number; vol: number; invol: number }> {
+  const groups = new Map<ThreadGroup, { cpu: number; vol: number; invol: number }>();
+  for (const t of threadDeltas(pid, before, after)) {
+    const group: ThreadGroup = t.tid === pid ? 'main thread' : t.order <= 5 ? 'V8 platform (#1–#5)' : 'others (#6 on)';
+    const g = groups.get(group) ?? { cpu: 0, vol: 0, invol: 0 };
+    g.cpu += t.cpu;
+    g.vol += t.vol;
+    g.invol += t.invol;
+    groups.set(group, g);
+  }
+  return groups;
+}
+
+/** Each thread alive at the end, by start order, with what it ran over the window. */
+function threadDeltas(pid: number, before: Map<number, ThreadSample>, after: Map<number, ThreadSample>) {
+  const order = [...after].sort((x, y) => x[1].startTicks - y[1].startTicks || x[0] - y[0]);
+  return order.map(([tid, a], i) => {
+    const b = before.get(tid);
+    return {
+      tid,
+      order: i,
+      comm: a.comm,
+      new: b === undefined,
+      cpu: a.cpuS - (b?.cpuS ?? 0),
+      vol: a.voluntary - (b?.voluntary ?? 0),
+      invol: a.involuntary - (b?.involuntary ?? 0),
+    };
+  });
 }

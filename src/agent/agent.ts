@@ -18,7 +18,7 @@ import { V8Processes } from './v8/process.js';
 import { V8FrameReader } from './v8/reader.js';
 import { JvmPerfMaps } from './jvm/perf-maps.js';
 import type { ProcessLabeler, Symbolizer } from './types.js';
-import { processCpuSeconds } from './process-cpu.js';
+import { stageClock } from './process-cpu.js';
 import { oneStatReadEach } from './symbolize/proc-maps.js';
 
 /**
@@ -157,14 +157,9 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
   let stopped = false;
 
   const collectOnce = async (): Promise<void> => {
-    // CPU (user + sys) of each stage, for kiln_agent_interval_cpu_seconds_total{stage}: where the agent's
-    // time goes. One reading per stage boundary: each ends where the next begins.
-    let cpu = processCpuSeconds();
-    const stage = (name: string) => {
-      const now = processCpuSeconds();
-      metrics.stageCpu.inc({ stage: name }, now - cpu);
-      cpu = now;
-    };
+    // The main thread's CPU of each stage, for kiln_agent_interval_cpu_seconds_total{stage}: where the
+    // agent's time goes. Each stage ends where the next begins.
+    const stage = stageClock((name, seconds) => metrics.stageCpu.inc({ stage: name }, seconds));
     const { samples, counterDeltas } = await sampler.collect();
     // V8 names read in earlier intervals are checked again before this one uses them.
     v8Code?.nextInterval();

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { processCpuSeconds } from './process-cpu.js';
+import { threadCpuSeconds } from './process-cpu.js';
 
 /**
  * One POST of a byte body with node's own http client. fetch would do, but its implementation (undici)
@@ -12,8 +12,8 @@ export interface PostResult {
   /** Start of the response body (up to 300 characters), for error messages. */
   readonly text: string;
   /**
-   * CPU (user + sys, seconds) of this request's own turns: writing it and taking the answer. What runs
-   * while the answer is awaited (the agent's other timers) is not in it.
+   * Main-thread CPU (seconds) of this request's own turns: writing it and taking the answer. What runs
+   * while the answer is awaited (the agent's other timers), and V8's other threads, are not in it.
    */
   readonly cpuSeconds: number;
 }
@@ -25,7 +25,7 @@ export async function postBytes(url: URL, headers: Record<string, string>, body:
   // TLS is loaded only by agents that talk https.
   const client: Requester = url.protocol === 'https:' ? await (https ??= import('node:https').then((m) => m.default)) : http;
   return new Promise<PostResult>((resolve, reject) => {
-    const start = processCpuSeconds();
+    const start = threadCpuSeconds();
     let spent = 0;
     // A connection per request (agent: false): at one request per interval a kept-alive socket only waits
     // for the server's keep-alive timeout (node's: 5 s) to close it — a timer that wakes the agent, and a
@@ -39,7 +39,7 @@ export async function postBytes(url: URL, headers: Record<string, string>, body:
       reject(e);
     };
     const req = client.request(url, { method: 'POST', headers: { ...headers, 'content-length': String(body.byteLength) }, agent: false }, (res) => {
-      const answered = processCpuSeconds();
+      const answered = threadCpuSeconds();
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => {
@@ -47,12 +47,12 @@ export async function postBytes(url: URL, headers: Record<string, string>, body:
       });
       res.on('end', () => {
         clearTimeout(deadline);
-        resolve({ status: res.statusCode ?? 0, text: text.slice(0, 300), cpuSeconds: spent + processCpuSeconds() - answered });
+        resolve({ status: res.statusCode ?? 0, text: text.slice(0, 300), cpuSeconds: spent + threadCpuSeconds() - answered });
       });
       res.on('error', fail);
     });
     req.on('error', fail);
     req.end(body);
-    spent = processCpuSeconds() - start;
+    spent = threadCpuSeconds() - start;
   });
 }

@@ -46,7 +46,7 @@ export class AgentMetrics {
   });
   readonly stageCpu = new Counter({
     name: 'kiln_agent_interval_cpu_seconds_total',
-    help: 'CPU (user + sys) the agent spent per stage: read (BPF maps), symbolize_label, encode, send (writing a request and taking its answer), unwind_tables (loading processes and tables; main-thread CPU only)',
+    help: 'CPU (user + sys) of the agent\'s main thread per stage: read (BPF maps), symbolize_label, encode, send (writing a request and taking its answer), unwind_tables (loading processes and tables); V8\'s GC and compiler threads are not in it',
     labelNames: ['stage'],
     registers: [this.registry],
   });

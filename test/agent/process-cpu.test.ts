@@ -1,6 +1,22 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { processCpuSeconds, threadCpuSeconds } from '../../src/agent/process-cpu.js';
+import { processCpuSeconds, stageClock, threadCpuSeconds } from '../../src/agent/process-cpu.js';
+
+/** A worker thread burns 150 ms of the process's CPU; this thread only waits for its message. */
+async function burnInWorker(): Promise<void> {
+  const worker = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+     const c0 = process.cpuUsage(); let x = 0; const end = Date.now() + 20000;
+     while (Date.now() < end) { const c = process.cpuUsage(c0); if (c.user + c.system > 150000) break; for (let i = 0; i < 10000; i++) x += Math.sqrt(i); }
+     parentPort.postMessage(x);`,
+    { eval: true },
+  );
+  await new Promise((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  await worker.terminate();
+}
 
 describe('threadCpuSeconds', () => {
   it("counts the main thread's own work", () => {
@@ -22,22 +38,37 @@ describe('threadCpuSeconds', () => {
     const t0 = threadCpuSeconds();
     const p0 = processCpuSeconds();
     // A worker burns 150 ms of the process's CPU while this thread only waits for its message.
-    const worker = new Worker(
-      `const { parentPort } = require('node:worker_threads');
-       const c0 = process.cpuUsage(); let x = 0; const end = Date.now() + 20000;
-       while (Date.now() < end) { const c = process.cpuUsage(c0); if (c.user + c.system > 150000) break; for (let i = 0; i < 10000; i++) x += Math.sqrt(i); }
-       parentPort.postMessage(x);`,
-      { eval: true },
-    );
-    await new Promise((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-    });
-    await worker.terminate();
+    await burnInWorker();
     const thread = threadCpuSeconds() - t0;
     const proc = processCpuSeconds() - p0;
     expect(proc).toBeGreaterThanOrEqual(0.15);
     // Starting a worker costs this thread some CPU, far less than the worker's burn.
     expect(thread).toBeLessThan(proc / 2);
+  });
+});
+
+describe('stageClock', () => {
+  it("records a stage's main-thread CPU, not what another thread burns meanwhile", async () => {
+    const recorded: [string, number][] = [];
+    const stage = stageClock((name, seconds) => recorded.push([name, seconds]));
+    const p0 = processCpuSeconds();
+    // While the "wait" stage runs, a worker burns 150 ms of the process's CPU; this thread only waits.
+    await burnInWorker();
+    stage('wait');
+    // Then this thread burns 50 ms of its own in the "burn" stage.
+    const t0 = threadCpuSeconds();
+    const deadline = Date.now() + 20_000;
+    let x = 0;
+    while (threadCpuSeconds() - t0 < 0.05 && Date.now() < deadline) for (let i = 0; i < 10_000; i++) x += Math.sqrt(i);
+    stage('burn');
+    const proc = processCpuSeconds() - p0;
+    expect(x).toBeGreaterThan(0);
+    expect(recorded.map(([name]) => name)).toEqual(['wait', 'burn']);
+    const [[, wait], [, burn]] = recorded as [[string, number], [string, number]];
+    expect(proc).toBeGreaterThanOrEqual(0.2);
+    // Starting a worker costs this thread some CPU, far less than the worker's burn.
+    expect(wait).toBeLessThan(0.1);
+    expect(burn).toBeGreaterThanOrEqual(0.05);
+    expect(burn).toBeLessThan(proc);
   });
 });
