@@ -24,7 +24,7 @@ import { decodeAndPack } from '../src/server/decode-transfer.js';
 import { DEFAULT_TENANT_LIMITS } from '../src/server/limits.js';
 import { ContentIds, idWords } from '../src/store/content-ids.js';
 import { StoredStacks } from '../src/store/stored-stacks.js';
-import { pprofPayloads } from './pprof-payloads.js';
+import { pprofPayloads, replyStackIds } from './pprof-payloads.js';
 
 const other = process.argv[2];
 if (!other) throw new Error('usage: npx tsx bench/pprof-decode-ab.ts <other tree> [rounds] [profiles per round]');
@@ -81,8 +81,8 @@ async function runTask(s: Side, from: number, to: number): Promise<number> {
     const c1 = process.cpuUsage();
     us += c1.user - c0.user + (c1.system - c0.system);
     if (!reply.ok) throw new Error(reply.message);
-    for (const d of reply.decoded.dicts) if (d.ids) {
-      const w = s.idWords(d.ids.stacks);
+    for (const ids of replyStackIds(reply)) {
+      const w = s.idWords(ids);
       for (let j = 0; j < w.length; j += 2) s.stored.add(w[j]!, w[j + 1]!);
     }
   }

@@ -17,7 +17,7 @@ import { decodeAndPack, unpackReply } from '../src/server/decode-transfer.js';
 import type { DecodeReply } from '../src/server/decode-transfer.js';
 import { StoredStacks } from '../src/store/stored-stacks.js';
 import { idWords } from '../src/store/content-ids.js';
-import { pprofPayloads } from './pprof-payloads.js';
+import { pprofPayloads, replyStackIds } from './pprof-payloads.js';
 
 const n = Number(process.argv[2] ?? 400);
 const rounds = Number(process.argv[3] ?? 2);
@@ -26,8 +26,8 @@ const stored = new StoredStacks();
 
 async function decode(body: Uint8Array, name: string): Promise<DecodeReply> {
   const reply = await decodeAndPack({ kind: 'format', format: 'pprof', body, limits: DEFAULT_TENANT_LIMITS, name, storedStacks: { buffer: stored.buffer, id: stored.id } });
-  if (reply.ok) for (const d of reply.decoded.dicts) if (d.ids) {
-    const w = idWords(d.ids.stacks);
+  for (const ids of replyStackIds(reply)) {
+    const w = idWords(ids);
     for (let i = 0; i < w.length; i += 2) stored.add(w[i]!, w[i + 1]!);
   }
   return reply;

@@ -14,7 +14,7 @@ import { decodeAndPack, unpackReply } from '../src/server/decode-transfer.js';
 import { StoredStacks } from '../src/store/stored-stacks.js';
 import { idWords } from '../src/store/content-ids.js';
 import type { DecodeReply } from '../src/server/decode-transfer.js';
-import { pprofPayloads } from './pprof-payloads.js';
+import { pprofPayloads, replyStackIds } from './pprof-payloads.js';
 import os from 'node:os';
 
 const n = Number(process.argv[2] ?? 400);
@@ -29,8 +29,8 @@ async function one(body: Uint8Array, name: string): Promise<{ decode: number; un
   const decoded = await unpackReply(reply);
   const c2 = process.cpuUsage();
   // Committed: the write path adds the stacks to the set.
-  if (reply.ok) for (const d of reply.decoded.dicts) if (d.ids) {
-    const w = idWords(d.ids.stacks);
+  for (const ids of replyStackIds(reply)) {
+    const w = idWords(ids);
     for (let i = 0; i < w.length; i += 2) stored.add(w[i]!, w[i + 1]!);
   }
   if (decoded.profiles.length === 0) throw new Error('nothing decoded');

@@ -38,3 +38,14 @@ export function pprofPayloads(count: number): { rows: number; payloads: Uint8Arr
   writeFileSync(cache, Buffer.concat(parts));
   return { rows, payloads };
 }
+
+/**
+ * The content stack ids a packed decode reply carries, one array per dictionary: from this tree's reply
+ * (`stackIds`) or from an older tree's (`dicts[i].ids.stacks`), so an A/B bench can commit either side's stacks.
+ */
+export function replyStackIds(reply: { readonly ok: boolean; readonly decoded?: object }): BigUint64Array[] {
+  if (!reply.ok || reply.decoded === undefined) return [];
+  const d = reply.decoded as { stackIds?: BigUint64Array[]; dicts?: { ids?: { stacks: BigUint64Array } }[] };
+  if (d.stackIds) return d.stackIds;
+  return (d.dicts ?? []).flatMap((x) => (x.ids ? [x.ids.stacks] : []));
+}
