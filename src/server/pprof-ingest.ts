@@ -11,7 +11,7 @@ import { IdIndex } from '../formats/pprof-symbols.js';
 import type { PprofScan } from '../formats/pprof-wire.js';
 import { asBuffer, scanString, uint64At } from '../formats/pprof-wire.js';
 import { doubled, room } from './open-addressing.js';
-import { StackMemo } from './pprof-stack-memo.js';
+import { StackMemo, mixSlot } from './pprof-stack-memo.js';
 
 /**
  * pprof → profiles ready for the store, computing content ids straight from the wire bytes.
@@ -520,6 +520,7 @@ class WireRequest {
     if (this.slots.length < n) this.slots = new Int32Array(n * 2);
     const slots = this.slots;
     const byId = this.slotById;
+    let h = n | 0;
     for (let j = 0; j < n; j++) {
       const id = ids[from + j]!;
       let slot = id >= 0 && id < byId.length ? byId[id]! : -1;
@@ -529,8 +530,9 @@ class WireRequest {
         slot = this.locationSlot[row]!;
       }
       slots[j] = slot;
+      h = mixSlot(h, slot);
     }
-    const e = this.memo.stacks.serial(slots, n, this.memo.locIds);
+    const e = this.memo.stacks.serial(slots, n, h, this.memo.locIds);
     let local = dictIndex.stack.get(e);
     if (local < 0) {
       local = this.stacks.push(e) - 1;

@@ -3,8 +3,19 @@ import { doubled, room } from './open-addressing.js';
 
 const { h64Raw } = await xxhash();
 
-/** Int32s per table slot: [hash, serial + 1 (0 = empty)]. */
-const SLOT = 2;
+/**
+ * Int32s per table slot: [hash, serial + 1 (0 = empty), length, arena start]. The length and start sit in
+ * the slot so a lookup reads the slot and then the slots it compares, not two more arrays by serial.
+ */
+const SLOT = 4;
+
+/**
+ * The memo's hash of a stack, one location slot at a time (leaf first), from `n | 0`: the caller mixes
+ * each slot in as it finds it, so the slots are not read again to hash them.
+ */
+export function mixSlot(h: number, slot: number): number {
+  return Math.imul(h ^ slot, 0x5bd1e995) ^ (h >>> 15);
+}
 
 /**
  * The decode thread's stacks, by their location slots (pprof-ingest.ts's memo), across requests: each
@@ -53,19 +64,19 @@ export class StackMemo {
   }
 
   /**
-   * The serial of the stack of location slots `slots[0 .. n)` (leaf first); a new one gets the model's
-   * stackId, xxhash64 of [3, location ids…] as little-endian u64s, from `locIds` (u32 words per slot).
+   * The serial of the stack of location slots `slots[0 .. n)` (leaf first), whose hash is `h` (mixSlot
+   * over them); a new one gets the model's stackId, xxhash64 of [3, location ids…] as little-endian u64s,
+   * from `locIds` (u32 words per slot).
    */
-  serial(slots: Int32Array, n: number, locIds: Uint32Array): number {
-    let h = n | 0;
-    for (let i = 0; i < n; i++) h = Math.imul(h ^ slots[i]!, 0x5bd1e995) ^ (h >>> 15);
+  serial(slots: Int32Array, n: number, h: number, locIds: Uint32Array): number {
     const table = this.table;
     const mask = table.length / SLOT - 1;
     let at = h & mask;
     for (; ; at = (at + 1) & mask) {
-      const e = table[at * SLOT + 1]! - 1;
+      const base = at * SLOT;
+      const e = table[base + 1]! - 1;
       if (e < 0) break;
-      if (table[at * SLOT] === h && this.length[e] === n && this.sameSlots(e, slots, n)) return e;
+      if (table[base] === h && table[base + 2] === n && this.sameSlots(table[base + 3]!, slots, n)) return e;
     }
     const e = this.count++;
     if (this.arenaLength + n > this.arena.length) {
@@ -96,13 +107,15 @@ export class StackMemo {
     // `at` is the empty slot the probe ended on.
     table[at * SLOT] = h;
     table[at * SLOT + 1] = e + 1;
+    table[at * SLOT + 2] = n;
+    table[at * SLOT + 3] = this.start[e]!;
     if (2 * this.count > mask + 1) this.rehash();
     return e;
   }
 
-  private sameSlots(e: number, slots: Int32Array, n: number): boolean {
+  /** Whether the `n` slots kept in the arena from `from` are `slots[0 .. n)`. */
+  private sameSlots(from: number, slots: Int32Array, n: number): boolean {
     const arena = this.arena;
-    const from = this.start[e]!;
     for (let i = 0; i < n; i++) if (arena[from + i] !== slots[i]) return false;
     return true;
   }
