@@ -126,6 +126,36 @@ describe('decodePprof on every corpus file', () => {
   });
 });
 
+describe('decodePprof sums the samples of one stack', () => {
+  it('into one row per stack and label set, whatever numeric labels tell them apart, past the first 64 stacks too', () => {
+    const raw = readRaw(pprofFiles().find((f) => f.endsWith('pyroscope-cpu.pprof'))!);
+    // 100 stacks of two frames from the file's first ten locations.
+    const locations = raw.location.slice(0, 10).map((l) => Number(l.id));
+    expect(locations.length).toBe(10);
+    const stacks = locations.flatMap((a) => locations.map((b) => [a, b]));
+    const nTypes = raw.sampleType.length;
+    const num = raw.stringTable.dedup('bytes');
+    const key = raw.stringTable.dedup('request');
+    const str = raw.stringTable.dedup('r1');
+    // Every stack three times without a string label (numeric labels differ), once more under request=r1.
+    raw.sample = stacks.flatMap((locationId, i) => [
+      ...[1, 2, 3].map((k) => new Sample({ locationId, value: Array.from({ length: nTypes }, () => i + k), label: [new Label({ key: num, num: k })] })),
+      new Sample({ locationId, value: Array.from({ length: nTypes }, () => 1000), label: [new Label({ key, str })] }),
+    ]);
+    const profiles = decodePprof(raw.encode());
+    const plain = profiles.filter((p) => !p.labels.some((l) => l.name === 'request'));
+    const tagged = profiles.filter((p) => p.labels.some((l) => l.name === 'request'));
+    expect(plain.length).toBe(nTypes);
+    expect(tagged.length).toBe(nTypes);
+    for (const p of plain) {
+      expect(p.stacks.length).toBe(stacks.length);
+      expect(new Set(p.stacks).size).toBe(stacks.length);
+      expect(p.values).toEqual(stacks.map((_, i) => 3 * i + 6));
+    }
+    for (const p of tagged) expect(p.values).toEqual(stacks.map(() => 1000));
+  });
+});
+
 describe('encodePprof', () => {
   it('round-trips every type of a corpus profile: same stacks, same values, readable by pprof-format', () => {
     const file = pprofFiles().find((f) => f.endsWith('pyroscope-heap'))!;
