@@ -43,8 +43,11 @@ enum {
   N_ROW_SEARCHES = 28,  /* table searches that read the table (index and rows) */
   PH_V8_FRAME = 29,   /* in the walk: a V8 process's frames checked for a JavaScript function (in PH_FIND_ROW until stop 27) */
   N_V8_FRAME = 30,
+  N_V8_HEAP = 31,     /* V8 frame checks that read the heap (a JavaScript frame's SharedFunctionInfo) */
   PH_HIST = 32,       /* a histogram of PH_TOTAL, one sample at a time (HIST_ADD) */
-  PH_SLOTS = 32 + 130,
+  N_V8_NAMED = 32 + 130, /* V8 frames whose word became a SharedFunctionInfo */
+  PH_V8_HEAP = 32 + 131, /* in the V8 frame checks: the heap reads alone */
+  PH_SLOTS = 32 + 132,
 };
 
 /*

@@ -461,7 +461,14 @@ INLINE void v8_frame(struct walk *w, struct stack_window *win, struct stack *buf
   if (w->bp < MIN_USER_PC || stack_read(w, win, slots, w->bp + (s64)w->v8_fp_function, 16) < 0) return;
   u64 fn = slots[0], sfi = 0;
   if (!(slots[1] & 1) || !(fn & 1) || fn < MIN_USER_PC || fn >= MAX_USER_PC) return;
-  if (read_u64(&sfi, fn - 1 + (w->v8_shared & 0xfff)) < 0 || !(sfi & 1) || sfi < MIN_USER_PC || sfi >= MAX_USER_PC) return;
+  /* Timed apart (phases.h PH_V8_HEAP): in one debug run on the issue's load this one heap read averaged
+   * 5.95 µs, against 0.68 µs for a read of the stack window in the same run. */
+  PHASE_START(th);
+  long rd = read_u64(&sfi, fn - 1 + (w->v8_shared & 0xfff));
+  PHASE(th, PH_V8_HEAP);
+  PHASE_COUNT(N_V8_HEAP, 1);
+  if (rd < 0 || !(sfi & 1) || sfi < MIN_USER_PC || sfi >= MAX_USER_PC) return;
+  PHASE_COUNT(N_V8_NAMED, 1);
   buf->ips[(w->n - 1) & 127] = V8_FRAME_TAG | (sfi & PY_ADDR_MASK);
 }
 
