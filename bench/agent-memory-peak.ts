@@ -64,7 +64,14 @@ const importOnly = spawn(process.execPath, [...nodeFlags, '--input-type=module',
 const bench = spawn('npx', ['tsx', 'bench/agent-overhead.ts', seconds, hz], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
 let report = '';
 let port = 0;
-bench.stdout.on('data', (c: Buffer) => (report += c.toString()));
+// The report comes out right after the window: its arrival marks the window's end (the bench's one-second
+// loop runs late on a loaded host, so start + seconds falls short of it).
+let reportAt = 0;
+let agentPid = 0;
+bench.stdout.on('data', (c: Buffer) => {
+  if (!report && agentPid) reportAt = ageS(agentPid);
+  report += c.toString();
+});
 bench.stderr.on('data', (c: Buffer) => {
   port ||= Number(/metrics on :(\d+)/.exec(c.toString())?.[1] ?? 0);
 });
@@ -75,10 +82,13 @@ void exited.then(() => (done = true));
 while (!port && !done) await sleep(100);
 const pid = findAgent();
 if (!pid) throw new Error('no agent found (did agent-overhead.ts start?)');
+agentPid = pid;
 const nodeBinary = readlinkSync(`/proc/${pid}/exe`);
 
 const rollups: { t: number; rssKiB: number; pssKiB: number; anonKiB: number }[] = [];
 const highs: { t: number; b: Breakdown }[] = [];
+// And one every 5 s, for the level the agent sits at between highs (the window's end).
+const regular: { t: number; b: Breakdown }[] = [];
 const scrapes: Scrape[] = [];
 let anchors: { name: string; b: Breakdown }[] = [];
 let scraping = false;
@@ -95,6 +105,7 @@ for (;;) {
       high = r.rssKiB;
       highs.push({ t, b: readBreakdown(pid, nodeBinary) });
     }
+    if (t - (regular.at(-1)?.t ?? 0) >= 5) regular.push({ t, b: readBreakdown(pid, nodeBinary) });
   } catch {
     break; // the agent exited
   }
@@ -122,25 +133,26 @@ importOnly.kill('SIGKILL');
 
 // The bench's window: from "window starting N s after the agent started" to N + seconds.
 const windowStart = Number(/window starting (\d+) s after/.exec(report)?.[1] ?? 0);
-const windowEnd = windowStart + Number(seconds);
+const windowEnd = reportAt || windowStart + Number(seconds);
 const inWindow = rollups.filter((r) => r.t >= windowStart && r.t <= windowEnd);
 const peakOf = (rs: typeof rollups) => rs.reduce((a, b) => (b.rssKiB > a.rssKiB ? b : a), rs[0]!);
 const peakAll = peakOf(rollups);
 const peakWin = inWindow.length ? peakOf(inWindow) : peakAll;
 // The breakdown taken at the highest RSS seen up to the window's peak.
 const atPeak = highs.filter((h) => h.t <= peakWin.t + 0.2).at(-1)!;
+const atEnd = regular.filter((r) => r.t <= windowEnd).at(-1) ?? regular.at(-1)!;
 const before = (t: number) => scrapes.filter((s) => s.t <= t).at(-1);
 const gAt = before(peakWin.t)?.g ?? new Map<string, number>();
 const g = (k: string) => gAt.get(k) ?? 0;
 
 const lines: string[] = [];
 lines.push(`Agent pid ${pid}, ${rollups.length} samples of smaps_rollup (every 100 ms), ${scrapes.length} /metrics scrapes, ${highs.length} full smaps reads at new highs.`);
-lines.push(`Window (agent-overhead.ts): ${windowStart}–${windowEnd} s after the agent started. Peak overall ${mib(peakAll.rssKiB)} MiB at ${peakAll.t.toFixed(1)} s; peak in the window ${mib(peakWin.rssKiB)} MiB at ${peakWin.t.toFixed(1)} s (PSS ${mib(peakWin.pssKiB)}, anonymous ${mib(peakWin.anonKiB)}); end ${mib(rollups.at(-1)!.rssKiB)} MiB.`);
-lines.push('', `Resident memory by owner (MiB RSS / PSS): the agent at the highest full read ≤ the window's peak (${atPeak.t.toFixed(1)} s), and the anchors at 20 s:`, '');
-lines.push(`| owner | agent at peak | ${anchors.map((a) => a.name).join(' | ')} |`, `|---|---|${anchors.map(() => '---').join('|')}|`);
+lines.push(`Window (agent-overhead.ts): ${windowStart}–${windowEnd.toFixed(0)} s after the agent started. Peak overall ${mib(peakAll.rssKiB)} MiB at ${peakAll.t.toFixed(1)} s; peak in the window ${mib(peakWin.rssKiB)} MiB at ${peakWin.t.toFixed(1)} s (PSS ${mib(peakWin.pssKiB)}, anonymous ${mib(peakWin.anonKiB)}); end ${mib(rollups.at(-1)!.rssKiB)} MiB.`);
+lines.push('', `Resident memory by owner (MiB RSS / PSS): the agent at the highest full read ≤ the window's peak (${atPeak.t.toFixed(1)} s) and at the window's end (${atEnd.t.toFixed(1)} s), and the anchors at 20 s:`, '');
+lines.push(`| owner | agent at peak | agent at the end | ${anchors.map((a) => a.name).join(' | ')} |`, `|---|---|---|${anchors.map(() => '---').join('|')}|`);
 const cell = (b: Breakdown, o: (typeof OWNERS)[number]) => `${mib(b.byOwner.get(o)!.rssKiB)} / ${mib(b.byOwner.get(o)!.pssKiB)}`;
-for (const o of OWNERS) lines.push(`| ${o} | ${cell(atPeak.b, o)} | ${anchors.map((a) => cell(a.b, o)).join(' | ')} |`);
-lines.push(`| **total** | ${mib(atPeak.b.rssKiB)} | ${anchors.map((a) => mib(a.b.rssKiB)).join(' | ')} |`);
+for (const o of OWNERS) lines.push(`| ${o} | ${cell(atPeak.b, o)} | ${cell(atEnd.b, o)} | ${anchors.map((a) => cell(a.b, o)).join(' | ')} |`);
+lines.push(`| **total** | ${mib(atPeak.b.rssKiB)} | ${mib(atEnd.b.rssKiB)} | ${anchors.map((a) => mib(a.b.rssKiB)).join(' | ')} |`);
 const spaces = ['new', 'old', 'code', 'map', 'large_object', 'code_large_object', 'new_large_object', 'read_only', 'shared'];
 lines.push(
   '',
