@@ -56,16 +56,18 @@ export function stringLookup(count: number, at: (i: number) => string): (i: numb
   };
 }
 
-/** One bucket per label set; within it, parallel (stack, value) arrays per sample type. */
 /**
  * A bucket's row of each stack (a dictionary index: small and dense, one per distinct stack of the
  * request), or -1. A typed array by index, not a Map: the Map's hashing, growth and rehashing were ≈ 2 %
  * of a decode thread's pprof push (one lookup per sample). An index past what the dense array may
- * grow to (never, for the decoders' own indices) goes to a Map.
+ * grow to goes to a Map. The array grows only while it stays within DENSITY times the rows the bucket
+ * holds: a request of many label sets each naming one late stack must not cost an array as long as the
+ * request's stack count per label set (memory stays linear in rows, whatever the indices).
  */
 class StackRows {
   private dense = new Int32Array(64);
   private sparse: Map<number, number> | undefined;
+  private count = 0;
 
   get(stack: number): number {
     if (stack >= 0 && stack < this.dense.length) return this.dense[stack]! - 1;
@@ -73,10 +75,15 @@ class StackRows {
   }
 
   set(stack: number, row: number): void {
-    if (stack >= this.dense.length && stack < MAX_DENSE_STACK) {
+    this.count++;
+    if (stack >= this.dense.length && stack < MAX_DENSE_STACK && stack < DENSITY * (this.count + 64)) {
       const grown = new Int32Array(Math.max(stack + 1, 2 * this.dense.length));
       grown.set(this.dense);
       this.dense = grown;
+      // Rows kept in the Map while the array was shorter move in, so each stack has one place.
+      if (this.sparse) {
+        for (const [k, v] of this.sparse) if (k >= 0 && k < grown.length) (grown[k] = v + 1), this.sparse.delete(k);
+      }
     }
     if (stack >= 0 && stack < this.dense.length) this.dense[stack] = row + 1;
     else (this.sparse ??= new Map()).set(stack, row);
@@ -85,7 +92,10 @@ class StackRows {
 
 /** Stack indices a StackRows keeps in its array (4 MiB at most); past it, in a Map. */
 const MAX_DENSE_STACK = 1 << 20;
+/** How sparse a StackRows' array may be: its length at most this many times (its rows + 64). */
+const DENSITY = 8;
 
+/** One bucket per label set; within it, parallel (stack, value) arrays per sample type. */
 interface Bucket {
   labels: Labels;
   stacks: number[][];

@@ -156,6 +156,33 @@ describe('decodePprof sums the samples of one stack', () => {
   });
 });
 
+describe('decodePprof sums a stack met late in one label set', () => {
+  it('into one row, when its first sample came before that label set had many rows', () => {
+    const raw = readRaw(pprofFiles().find((f) => f.endsWith('pyroscope-cpu.pprof'))!);
+    // 841 stacks of two frames from the file's 29 locations: their indices run to 840 (past 8 × 65).
+    const locations = raw.location.slice(0, 29).map((l) => Number(l.id));
+    expect(locations.length).toBe(29);
+    const stacks = locations.flatMap((a) => locations.map((b) => [a, b]));
+    const nTypes = raw.sampleType.length;
+    const key = raw.stringTable.dedup('request');
+    const str = raw.stringTable.dedup('r1');
+    const sample = (locationId: number[], v: number, tagged: boolean) =>
+      new Sample({ locationId, value: Array.from({ length: nTypes }, () => v), label: tagged ? [new Label({ key, str })] : [] });
+    const last = stacks[stacks.length - 1]!;
+    // Every stack once untagged (so the last one's index is 840), then under request=r1: the last stack
+    // first, every other stack, and the last stack again.
+    raw.sample = [...stacks.map((st) => sample(st, 1, false)), sample(last, 5, true), ...stacks.slice(0, -1).map((st) => sample(st, 2, true)), sample(last, 7, true)];
+    const tagged = decodePprof(raw.encode()).filter((p) => p.labels.some((l) => l.name === 'request'));
+    expect(tagged.length).toBe(nTypes);
+    for (const p of tagged) {
+      expect(p.stacks.length).toBe(stacks.length);
+      expect(new Set(p.stacks).size).toBe(stacks.length);
+      expect(p.values.reduce((a, b) => a + b, 0)).toBe(2 * (stacks.length - 1) + 12);
+      expect(p.values).toContain(12);
+    }
+  });
+});
+
 describe('encodePprof', () => {
   it('round-trips every type of a corpus profile: same stacks, same values, readable by pprof-format', () => {
     const file = pprofFiles().find((f) => f.endsWith('pyroscope-heap'))!;
