@@ -13,6 +13,13 @@
  * The agent runs as users run it: `node bin/kiln.js agent` on the tsc output in dist/ (no tsx loader), in
  * its own process, pushing to a sink HTTP server in this process (the server's own cost is not the agent's).
  * KILN_AGENT_NODE_FLAGS="--max-semi-space-size=1" runs the agent node with other V8 flags to compare.
+ *
+ * Beside each kiln agent's CPU %, `perf stat --per-thread -p <agent>` over the same window (bench/perf-stat.ts)
+ * counts what the host's load barely moves, for the main thread and the other threads apart: instructions
+ * retired in user and kernel mode (hardware counters: a VM without a virtual PMU prints "not supported"),
+ * syscalls entered, page faults, and task-clock (CPU at ns resolution). Two agents in one run (a compare
+ * run: KILN_AGENT_COMPARE_ROOT / KILN_AGENT_COMPARE_FLAGS) then compare by instructions even on a busy host,
+ * where their CPU-% pairs spread wider than most gains.
  * Prints a Markdown section for docs/BENCHMARKS.md.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -25,6 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { sampleProc } from './proc-usage.js';
 import { bpfProgStats, programIdsOf } from './bpf-programs.js';
 import { sampleThreads, threadGroups, threadRows } from './proc-threads.js';
+import { PERF_STAT_EVENTS, perfStatDone, readPerfStat, startPerfStat, type PerfStatEvent } from './perf-stat.js';
 
 const seconds = Number(process.argv[2] ?? 60);
 const hz = Number(process.argv[3] ?? 19);
@@ -205,6 +213,16 @@ async function agentGauges(): Promise<Map<string, number>> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One perf stat count as "main / others" per second (instructions in millions, task-clock in ms). */
+function perfStatCell(counts: ReturnType<typeof readPerfStat>, event: PerfStatEvent, seconds: number): string {
+  const c = counts.get(event);
+  if (!c) return 'not supported here';
+  const scale = event.startsWith('instructions') ? 1e-6 : 1;
+  const unit = event.startsWith('instructions') ? ' M' : event === 'task-clock' ? ' ms' : '';
+  const per = (n: number) => ((n * scale) / seconds).toFixed(event === 'task-clock' || scale !== 1 ? 2 : 1);
+  return `${per(c.main)} / ${per(c.others)}${unit}`;
+}
 try {
   await sleep(WARMUP_S * 1000);
   const intervalsDone = async () => (await agentGauges()).get('kiln_agent_interval_duration_seconds_count') ?? 0;
@@ -228,6 +246,10 @@ try {
   const tracers = straceDir
     ? agents.map((p, i) => spawn('strace', ['-f', '-qq', '-s', '256', '-o', path.join(straceDir, `agent-${i}.trace`), '-p', String(p.child.pid!)], { stdio: 'ignore' }))
     : [];
+  const perfStats = agents.map((p, i) => {
+    const outFile = path.join(tmp, `perf-stat-${i}.csv`);
+    return { pid: p.child.pid!, outFile, child: startPerfStat(p.child.pid!, seconds, outFile) };
+  });
   let peakRss = profilers.map(() => 0);
   for (let s = 0; s < seconds; s++) {
     await sleep(1000);
@@ -239,6 +261,8 @@ try {
   const threadsAfter = agents.map((p) => sampleThreads(p.child.pid!));
   const wallS = (performance.now() - t0) / 1000;
   const bpf1 = bpfProgStats();
+  for (const ps of perfStats) await perfStatDone(ps.child);
+  const counted = perfStats.map((ps) => readPerfStat(ps.outFile, ps.pid));
 
   const rows = profilers.map((p, i) => {
     const cpuPct = ((after[i]!.cpuS - before[i]!.cpuS) / wallS) * 100;
@@ -313,6 +337,12 @@ try {
       `${unwindPolls} unwinder polls (${unwindPolls > 0 ? ((stageDelta('unwind_tables') / unwindPolls) * 1e6).toFixed(0) : '-'} µs CPU each).`,
     `User-stack walks in the window: ${walks}, ${results.map((r) => `${r} ${walks ? ((100 * walk(r)) / walks).toFixed(1) : '0'} %`).join(', ')}. ` +
       `Unwind tables at the end: ${tableStat('binaries')} binaries, ${tableStat('rowsUsed')} rows (${((tableStat('rowsUsed') * 8) / 1048576).toFixed(1)} MiB of kernel memory), ${tableStat('processes')} processes loaded (${tableStat('loads')} loads, ${tableStat('tableLoads')} table requests since start).`,
+    '',
+    `Counted by \`perf stat --per-thread -p <agent> -- sleep ${seconds}\` from the window's start (main thread / the other threads; per second of the window):`,
+    '',
+    `| agent | ${PERF_STAT_EVENTS.join(' | ')} |`,
+    `|---|${PERF_STAT_EVENTS.map(() => '---|').join('')}`,
+    ...agents.map((p, i) => `| ${p.name} | ${PERF_STAT_EVENTS.map((e) => perfStatCell(counted[i]!, e, seconds)).join(' | ')} |`),
     '',
     memory,
     ...agents.flatMap((p, i) => [
