@@ -115,7 +115,8 @@ export async function startAgent(config: AgentConfig, parts: AgentParts = {}): P
   // KILN_AGENT_CPU_PROFILE_DELAY=seconds starts them later (a steady-state profile, without the warm-up).
   const runningProfiles: (() => Promise<void>)[] = [];
   const profileStarts: [string | undefined, (path: string) => Promise<() => Promise<void>>][] = [
-    [process.env.KILN_AGENT_CPU_PROFILE, startCpuProfile],
+    // KILN_AGENT_CPU_PROFILE_INTERVAL_US: the CPU profile's sampling interval (V8's default 1000 µs).
+    [process.env.KILN_AGENT_CPU_PROFILE, (to) => startCpuProfile(to, process.env.KILN_AGENT_CPU_PROFILE_INTERVAL_US ? Number(process.env.KILN_AGENT_CPU_PROFILE_INTERVAL_US) : undefined)],
     [process.env.KILN_AGENT_ALLOC_PROFILE, startAllocationProfile],
   ];
   const profileTimer = profileStarts.some(([to]) => to)
