@@ -75,16 +75,23 @@ export function loadSymbols(bin: BinaryInfo, search: DebugSearch): SymbolTable {
   const candidates = [...new Set([...(search.rootPrefix ? [search.rootPrefix + bin.path] : []), bin.openPath, ...(bin.buildId ? [bin.path] : [])])];
   let lastError: unknown;
   let readFrom = '';
+  let nameFile: NameFile | undefined;
+  let debugFile: string | undefined;
   for (const candidate of candidates) {
     try {
       const read = withElf(candidate, (elf) => {
         if (bin.buildId && elf.buildId() !== bin.buildId) return false;
         readFrom = elf.identity;
-        elf.functionSymbolsInto(symbols, true);
         stripped = !elf.hasSymtab();
+        debugLink = elf.debugLink();
+        debugFile = stripped ? findDebugFile(bin, debugLink, search) : undefined;
+        // Names the table will read back from this very file need not be held while it is built: the
+        // string tables are then only scanned (node's .strtab: 7.2 MiB held until its table was built).
+        // Not when a debug file's names will join them: all are then copied.
+        nameFile = debugFile ? undefined : openOwnView(bin.path, elf.identity);
+        elf.functionSymbolsInto(symbols, nameFile ? 'unread' : 'placed');
         // A stripped Go binary still carries the runtime's own function table.
         if (stripped) goFunctionSymbolsInto(elf, symbols, bindRank(STB_GLOBAL), true);
-        debugLink = elf.debugLink();
         return true;
       });
       if (read) break;
@@ -94,7 +101,7 @@ export function loadSymbols(bin: BinaryInfo, search: DebugSearch): SymbolTable {
   }
   if (symbols.length === 0 && lastError) throw lastError;
   if (stripped) {
-    const debugFile = findDebugFile(bin, debugLink, search);
+    debugFile ??= findDebugFile(bin, debugLink, search);
     if (debugFile) {
       try {
         withElf(debugFile, (elf) => {
@@ -106,7 +113,7 @@ export function loadSymbols(bin: BinaryInfo, search: DebugSearch): SymbolTable {
       }
     }
   }
-  return new SymbolTable(symbols, undefined, readFrom ? openOwnView(bin.path, readFrom) : undefined);
+  return new SymbolTable(symbols, undefined, nameFile ?? (readFrom ? openOwnView(bin.path, readFrom) : undefined));
 }
 
 /**

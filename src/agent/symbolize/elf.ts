@@ -61,6 +61,14 @@ export const STB_WEAK = 2;
 // Caps that no real binary reaches but that bound the work a corrupt header can ask for.
 const MAX_HEADERS = 65_535;
 const MAX_TABLE_BYTES = 512 * 1024 * 1024;
+/** Bytes of a symbol table read at a time (whole 24-byte entries). */
+const SYMBOL_WINDOW = 24 * 8192;
+/** Bytes of a string table scanned at a time when its names are not held, and how far past a window a name is looked for before reading on. */
+const STRING_WINDOW = 1 << 20;
+const NAME_TAIL = 4096;
+
+/** Where a symbol table builder's names come from (ElfFile.functionSymbolsInto). */
+export type NamePlacement = 'copied' | 'placed' | 'unread';
 
 /** Where ELF bytes come from: a file (pread) or memory (a vdso image). */
 interface ByteSource {
@@ -170,32 +178,129 @@ export class ElfFile {
   /** Code symbols (FUNC, IFUNC) defined in this file from `.symtab` and `.dynsym`. */
   functionSymbols(): ElfSymbol[] {
     const out: ElfSymbol[] = [];
-    for (const s of this.sections) {
-      if (s.type !== SHT_SYMTAB && s.type !== SHT_DYNSYM) continue;
-      const strtab = this.sections[s.link];
-      if (!strtab || strtab.type === SHT_NOBITS || s.entsize !== 24) continue;
-      this.readSymbols(s, strtab, out);
-    }
+    for (const [s, strtab] of this.symbolTables()) this.readSymbols(s, strtab, out);
     return out;
   }
 
   /**
    * The same symbols as functionSymbols(), added to a table builder as byte ranges of the string
    * tables: loading a large binary's table makes no string or object per symbol.
-   * @param namesInThisFile tell the builder where each string table lies in this file, so the table can
-   *   read names from it on lookup (binary.ts) instead of keeping a copy; false for names that must be
-   *   copied (a separate debug file's, a vdso image's).
+   * @param names where the builder's names come from: 'copied', the string tables read and held until the
+   *   table is built, its names copied (a separate debug file's, a vdso image's); 'placed', the same, and
+   *   the builder told where each string table lies in this file, so the table can read names from it on
+   *   lookup (binary.ts) instead of keeping a copy; 'unread', placed and never held — each string table
+   *   is scanned in windows for where its names end, and the table must be given this file to read
+   *   them from (node's .strtab is 7.2 MiB, held whole until its table was built).
    */
-  functionSymbolsInto(b: SymbolTableBuilder, namesInThisFile = false): void {
+  functionSymbolsInto(b: SymbolTableBuilder, names: NamePlacement = 'copied'): void {
+    if (names === 'unread') return this.functionsOfUnreadStrings(b);
+    for (const [s, strtab] of this.symbolTables()) {
+      // Needed only until the table is built (names are then copied or read back from the file).
+      const strs = this.read(strtab.offset, strtab.size, 'string table', b.memory);
+      const src = b.source(strs, names === 'placed' ? strtab.offset : -1);
+      this.eachFunction(s, strs, (value, size, bind, nameOff, end) => b.addBytes(value, size, bindRank(bind), src, nameOff, end));
+    }
+  }
+
+  /** Each symbol table (.symtab, .dynsym) with its string table. */
+  private symbolTables(): Array<[SectionHeader, SectionHeader]> {
+    const out: Array<[SectionHeader, SectionHeader]> = [];
     for (const s of this.sections) {
       if (s.type !== SHT_SYMTAB && s.type !== SHT_DYNSYM) continue;
       const strtab = this.sections[s.link];
-      if (!strtab || strtab.type === SHT_NOBITS || s.entsize !== 24) continue;
-      // Needed only until the table is built (names are then copied or read back from the file).
-      const strs = this.read(strtab.offset, strtab.size, 'string table', b.memory);
-      const src = b.source(strs, namesInThisFile ? strtab.offset : -1);
-      this.eachFunction(s, strs, (value, size, bind, nameOff, end) => b.addBytes(value, size, bindRank(bind), src, nameOff, end));
+      if (strtab && strtab.type !== SHT_NOBITS && s.entsize === 24) out.push([s, strtab]);
     }
+    return out;
+  }
+
+  /**
+   * functionSymbolsInto's 'unread' form. Each symbol table's entries are read three times in windows:
+   * their name offsets (every table's first, so the builder grows once, to its final size: doublings
+   * held the old and new columns at once); then, its string table scanned in windows, where each name
+   * ends; then the symbols added in table order, eachFunction's order, so the same alias wins a tie.
+   * A damaged table throws as the 'placed' form does: after the tables before it are added.
+   */
+  private functionsOfUnreadStrings(b: SymbolTableBuilder): void {
+    withWorkingMemory((memory) => {
+      const found: Array<{ table: SectionHeader; strtab: SectionHeader; nameOffsets: Uint32Array; m: number }> = [];
+      let damage: unknown;
+      try {
+        for (const [table, strtab] of this.symbolTables()) {
+          this.checkRange(strtab.offset, strtab.size, 'string table');
+          const nameOffsets = memory.words(Math.floor(table.size / 24));
+          let m = 0;
+          this.eachFunctionEntry(table, (_value, _size, _bind, nameOff) => {
+            if (nameOff < strtab.size) nameOffsets[m++] = nameOff;
+          });
+          found.push({ table, strtab, nameOffsets, m });
+        }
+      } catch (e) {
+        damage = e;
+      }
+      b.reserve(b.length + found.reduce((sum, f) => sum + f.m, 0));
+      for (const { table, strtab, nameOffsets, m } of found) {
+        const ends = this.stringEnds(strtab, nameOffsets, m, memory);
+        const src = b.fileSource(strtab.offset);
+        let k = 0;
+        this.eachFunctionEntry(table, (value, size, bind, nameOff) => {
+          if (nameOff >= strtab.size) return;
+          const end = ends[k++]!;
+          if (end !== nameOff) b.addBytes(value, size, bindRank(bind), src, nameOff, end);
+        });
+        memory.drop(ends);
+        memory.drop(nameOffsets);
+      }
+      if (damage !== undefined) throw damage;
+    });
+  }
+
+  /**
+   * Where each string at `offsets[0..m)` of a string table ends (its NUL, else the table's end), the
+   * table read in windows of STRING_WINDOW (+ NAME_TAIL for a name crossing a window's end): the
+   * offsets are bucketed by window first (a counting sort), so each window is read once.
+   */
+  private stringEnds(strtab: SectionHeader, offsets: Uint32Array, m: number, memory: WorkingMemory): Uint32Array {
+    const windows = Math.max(1, Math.ceil(strtab.size / STRING_WINDOW));
+    const firstOf = memory.words(windows + 1).fill(0);
+    for (let k = 0; k < m; k++) firstOf[Math.floor(offsets[k]! / STRING_WINDOW) + 1]!++;
+    for (let w = 0; w < windows; w++) firstOf[w + 1]! += firstOf[w]!;
+    const byWindow = memory.words(m);
+    const next = memory.words(windows);
+    next.set(firstOf.subarray(0, windows));
+    for (let k = 0; k < m; k++) byWindow[next[Math.floor(offsets[k]! / STRING_WINDOW)]!++] = k;
+    const ends = memory.words(m);
+    const buf = memory.bytes(Math.min(strtab.size, STRING_WINDOW + NAME_TAIL));
+    for (let w = 0; w < windows; w++) {
+      if (firstOf[w] === firstOf[w + 1]) continue;
+      const from = w * STRING_WINDOW;
+      const window = buf.subarray(0, Math.min(buf.length, strtab.size - from));
+      this.readInto(window, strtab.offset + from, 'string table');
+      for (let j = firstOf[w]!; j < firstOf[w + 1]!; j++) {
+        const k = byWindow[j]!;
+        const end = window.indexOf(0, offsets[k]! - from);
+        if (end >= 0) ends[k] = from + end;
+        else if (from + window.length === strtab.size) ends[k] = strtab.size;
+        else ends[k] = this.stringEndPast(strtab, from + window.length, memory);
+      }
+    }
+    for (const scratch of [buf, byWindow, next, firstOf]) memory.drop(scratch);
+    return ends;
+  }
+
+  /** The end of a string still open at `at` of a string table: its NUL past there, else the table's end. */
+  private stringEndPast(strtab: SectionHeader, at: number, memory: WorkingMemory): number {
+    const chunk = memory.bytes(NAME_TAIL);
+    for (let o = at; o < strtab.size; o += chunk.length) {
+      const piece = chunk.subarray(0, Math.min(chunk.length, strtab.size - o));
+      this.readInto(piece, strtab.offset + o, 'string table');
+      const nul = piece.indexOf(0);
+      if (nul >= 0) {
+        memory.drop(chunk);
+        return o + nul;
+      }
+    }
+    memory.drop(chunk);
+    return strtab.size;
   }
 
   private readSymbols(table: SectionHeader, strtab: SectionHeader, out: ElfSymbol[]): void {
@@ -205,23 +310,38 @@ export class ElfFile {
 
   /** Calls `fn` for each defined code symbol of a symbol table, with its name as a range of `strs`. */
   private eachFunction(table: SectionHeader, strs: Buffer, fn: (value: number, size: number, bind: number, nameOff: number, nameEnd: number) => void): void {
-    // The entries are read once and dropped: working memory, freed on return.
+    this.eachFunctionEntry(table, (value, size, bind, nameOff) => {
+      if (nameOff >= strs.length) return;
+      let end = strs.indexOf(0, nameOff);
+      if (end < 0) end = strs.length;
+      if (end === nameOff) return;
+      fn(value, size, bind, nameOff, end);
+    });
+  }
+
+  /**
+   * Calls `fn` for each defined code symbol of a symbol table, before its name is looked at. The
+   * entries are read in windows of SYMBOL_WINDOW into working memory, freed on return: node's .symtab
+   * is 2.5 MiB, read whole it sat beside the string table until the table was built.
+   */
+  private eachFunctionEntry(table: SectionHeader, fn: (value: number, size: number, bind: number, nameOff: number) => void): void {
+    this.checkRange(table.offset, table.size, table.name);
+    const entries = Math.floor(table.size / 24);
     withWorkingMemory((memory) => {
-      const syms = this.read(table.offset, table.size, table.name, memory);
-      for (let o = 0; o + 24 <= syms.length; o += 24) {
-        const info = syms[o + 4]!;
-        const type = info & 0xf;
-        if (type !== STT_FUNC && type !== STT_GNU_IFUNC) continue;
-        if (syms.readUInt16LE(o + 6) === 0) continue; // SHN_UNDEF: imported, defined elsewhere
-        // Two 32-bit halves instead of a BigInt per symbol: user-space addresses fit a double.
-        const value = syms.readUInt32LE(o + 8) + syms.readUInt32LE(o + 12) * 2 ** 32;
-        if (value === 0) continue;
-        const nameOff = syms.readUInt32LE(o);
-        if (nameOff >= strs.length) continue;
-        let end = strs.indexOf(0, nameOff);
-        if (end < 0) end = strs.length;
-        if (end === nameOff) continue;
-        fn(value, syms.readUInt32LE(o + 16) + syms.readUInt32LE(o + 20) * 2 ** 32, info >> 4, nameOff, end);
+      const buf = memory.bytes(Math.min(entries * 24, SYMBOL_WINDOW));
+      for (let first = 0; first < entries; first += SYMBOL_WINDOW / 24) {
+        const syms = buf.subarray(0, Math.min(SYMBOL_WINDOW, (entries - first) * 24));
+        this.readInto(syms, table.offset + first * 24, table.name);
+        for (let o = 0; o < syms.length; o += 24) {
+          const info = syms[o + 4]!;
+          const type = info & 0xf;
+          if (type !== STT_FUNC && type !== STT_GNU_IFUNC) continue;
+          if (syms.readUInt16LE(o + 6) === 0) continue; // SHN_UNDEF: imported, defined elsewhere
+          // Two 32-bit halves instead of a BigInt per symbol: user-space addresses fit a double.
+          const value = syms.readUInt32LE(o + 8) + syms.readUInt32LE(o + 12) * 2 ** 32;
+          if (value === 0) continue;
+          fn(value, syms.readUInt32LE(o + 16) + syms.readUInt32LE(o + 20) * 2 ** 32, info >> 4, syms.readUInt32LE(o));
+        }
       }
     });
   }
@@ -272,17 +392,27 @@ export class ElfFile {
   }
 
   private read(offset: number, length: number, what: string, memory?: WorkingMemory): Buffer {
+    this.checkRange(offset, length, what);
+    const b = memory ? memory.bytes(length) : Buffer.allocUnsafe(length);
+    this.readInto(b, offset, what);
+    return b;
+  }
+
+  /** Throws unless [offset, offset + length) lies in the file and is no larger than a table can be. */
+  private checkRange(offset: number, length: number, what: string): void {
     if (offset < 0 || length < 0 || length > MAX_TABLE_BYTES || offset + length > this.size) {
       throw new ElfFormatError(this.path, `${what} at ${offset}+${length} is outside the file`);
     }
-    const b = memory ? memory.bytes(length) : Buffer.allocUnsafe(length);
+  }
+
+  /** Fills `into` with the file's bytes from `offset` (checked by the caller). */
+  private readInto(into: Buffer, offset: number, what: string): void {
     let done = 0;
-    while (done < length) {
-      const n = this.source.read(b, done, length - done, offset + done);
+    while (done < into.length) {
+      const n = this.source.read(into, done, into.length - done, offset + done);
       if (n === 0) throw new ElfFormatError(this.path, `${what} truncated`);
       done += n;
     }
-    return b;
   }
 
   private readProgramHeaders(h: Buffer): ProgramHeader[] {

@@ -54,6 +54,21 @@ export class NameFile {
     NameFile.closer.register(this, fd);
   }
 
+  /** Fills `into` with the file's bytes from `offset`; false when they cannot all be read. */
+  readAt(offset: number, into: Buffer): boolean {
+    let done = 0;
+    try {
+      while (done < into.length) {
+        const n = readSync(this.fd, into, done, into.length - done, offset + done);
+        if (n === 0) return false;
+        done += n;
+      }
+    } catch {
+      return false;
+    }
+    return true;
+  }
+
   /** The NUL-terminated string at `offset`, or undefined when unreadable (file truncated since). */
   stringAt(offset: number): string | undefined {
     let want = 256;

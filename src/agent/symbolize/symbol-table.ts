@@ -122,7 +122,8 @@ export class SymbolTableBuilder {
   constructor() {
     unbuiltBuilders.register(this, this.memory, this);
   }
-  private readonly sources: Buffer[] = [];
+  /** Each source's bytes; undefined for one left in the table's NameFile (fileSource). */
+  private readonly sources: (Buffer | undefined)[] = [];
   /** Where each source's bytes start in the table's NameFile; -1 when they are not from it. */
   private readonly sourceFileOffsets: number[] = [];
   private readonly strings: string[] = [];
@@ -140,6 +141,22 @@ export class SymbolTableBuilder {
     this.sources.push(bytes);
     this.sourceFileOffsets.push(fileOffset);
     return this.sources.length - 1;
+  }
+
+  /**
+   * Registers names that stay in the binary the table will be given (its NameFile), from `fileOffset`,
+   * with no bytes held; returns its handle for addBytes(). A table built from such names without that
+   * file throws.
+   */
+  fileSource(fileOffset: number): number {
+    this.sources.push(undefined);
+    this.sourceFileOffsets.push(fileOffset);
+    return this.sources.length - 1;
+  }
+
+  /** Room for `count` symbols in all, made at once: growing by doublings held up to 1.5x the columns at once. */
+  reserve(count: number): void {
+    if (count > this.values.length) this.resize(count);
   }
 
   /** A symbol named by bytes [start, end) of source `src`. */
@@ -204,7 +221,7 @@ export class SymbolTableBuilder {
       const next = k + 1 < kept ? starts[k + 1]! : limit;
       ends[k] = Math.min(limit, size > 0 ? starts[k]! + size : Math.min(next, starts[k]! + maxImplicitSize));
     }
-    const names = (nameFile && this.fileNames(order, kept, nameFile)) ?? this.blobNames(order, kept);
+    const names = (nameFile && this.fileNames(order, kept, nameFile)) ?? this.blobNames(order, kept, nameFile);
     return { base, starts, ends, names };
   }
 
@@ -221,7 +238,7 @@ export class SymbolTableBuilder {
     return new FileNames(file, offsets);
   }
 
-  private blobNames(order: Uint32Array, kept: number): BlobNames {
+  private blobNames(order: Uint32Array, kept: number, nameFile: NameFile | undefined): BlobNames {
     // Strings (Go's and kallsyms' callers') are encoded straight into the blob: a Buffer per name
     // first was 23 000 short-lived allocations for one Go binary.
     const nameLength = (i: number): number => (this.sourceOf[i] === FROM_STRING ? Buffer.byteLength(this.strings[this.nameStart[i]!]!, 'utf8') : this.nameEnd[i]! - this.nameStart[i]!);
@@ -235,24 +252,39 @@ export class SymbolTableBuilder {
       nameOffsets[k] = at;
       const src = this.sourceOf[i]!;
       if (src === FROM_STRING) at += nameBytes.write(this.strings[this.nameStart[i]!]!, at, 'utf8');
-      else at += this.sources[src]!.copy(nameBytes, at, this.nameStart[i], this.nameEnd[i]);
+      else at += this.copyName(src, this.nameStart[i]!, this.nameEnd[i]!, nameBytes, at, nameFile);
     }
     nameOffsets[kept] = at;
     return new BlobNames(nameOffsets, nameBytes);
   }
 
+  /**
+   * Copies a name's bytes into `into` at `at`; returns their count. A name left in the file is read from
+   * it: only when a table mixes such names with copied ones, or its file is past 4 GiB (binary.ts leaves
+   * names unread only when neither is expected).
+   */
+  private copyName(src: number, start: number, end: number, into: Buffer, at: number, nameFile: NameFile | undefined): number {
+    const bytes = this.sources[src];
+    if (bytes) return bytes.copy(into, at, start, end);
+    if (!nameFile) throw new Error('a symbol table with names left in a file was built without that file');
+    const name = into.subarray(at, at + end - start);
+    if (!nameFile.readAt(this.sourceFileOffsets[src]! + start, name)) name.fill(0x3f); // '?': the file shrank since
+    return name.length;
+  }
+
   private grow(): number {
-    if (this.n === this.values.length) {
-      const cap = this.n * 2;
-      const m = this.memory;
-      this.values = m.grown(this.values, this.n, cap);
-      this.sizes = m.grown(this.sizes, this.n, cap);
-      this.ranks = m.grown(this.ranks, this.n, cap);
-      this.sourceOf = m.grown(this.sourceOf, this.n, cap);
-      this.nameStart = m.grown(this.nameStart, this.n, cap);
-      this.nameEnd = m.grown(this.nameEnd, this.n, cap);
-    }
+    if (this.n === this.values.length) this.resize(this.n * 2);
     return this.n++;
+  }
+
+  private resize(cap: number): void {
+    const m = this.memory;
+    this.values = m.grown(this.values, this.n, cap);
+    this.sizes = m.grown(this.sizes, this.n, cap);
+    this.ranks = m.grown(this.ranks, this.n, cap);
+    this.sourceOf = m.grown(this.sourceOf, this.n, cap);
+    this.nameStart = m.grown(this.nameStart, this.n, cap);
+    this.nameEnd = m.grown(this.nameEnd, this.n, cap);
   }
 }
 
