@@ -88,6 +88,14 @@ export class WorkingMemory {
     }
   }
 
+  /**
+   * Frees the block `view` lies in, before the rest, when it is this memory's (else nothing: a plain
+   * buffer is left to the GC). Every view of that block is invalid from here on.
+   */
+  drop(view: ArrayBufferView): void {
+    this.free(view.buffer as ArrayBuffer);
+  }
+
   /** Frees every block: each view handed out is invalid from here on. */
   release(): void {
     for (const ab of [...this.blocks.keys()]) this.free(ab);

@@ -178,60 +178,103 @@ export interface CfiSection {
 
 /** Streams every FDE of a section and its rule rows to `sink`. Skips malformed entries. */
 export function parseCfi(section: CfiSection, sink: CfiSink): void {
-  const { data, addr, kind } = section;
-  const cies = new Map<number, Cie | null>();
-  let o = 0;
-  while (o + 4 <= data.length) {
-    const entryStart = o;
-    let length = data.readUInt32LE(o);
-    let headerEnd = o + 4;
-    if (length === 0) {
-      if (kind === 'eh_frame') break; // terminator
-      o += 4;
-      continue;
-    }
-    if (length === 0xffffffff) {
-      if (o + 12 > data.length) break;
-      length = data.readUInt32LE(o + 4) + data.readUInt32LE(o + 8) * 2 ** 32;
-      headerEnd = o + 12;
-    }
-    const end = headerEnd + length;
-    if (end > data.length || end <= headerEnd) break;
-    const c = new Cursor(data, headerEnd, end);
-    try {
-      const idPos = c.o;
-      const id = c.u32();
-      const isCie = kind === 'eh_frame' ? id === 0 : id === 0xffffffff;
-      if (!isCie) {
-        const ciePos = kind === 'eh_frame' ? idPos - id : id;
-        let cie = cies.get(ciePos);
-        if (cie === undefined) {
-          cie = readCieAt(data, ciePos, kind);
-          cies.set(ciePos, cie);
-        }
-        if (cie) readFde(c, cie, addr, sink);
+  const entries = new CfiEntries(section);
+  forEachEntry(section, (entry) => entries.run(entry, sink));
+}
+
+/**
+ * A section's FDEs found first and run later, one at a time in any order (rows.ts runs them in address
+ * order, so their rows need not be held to be sorted): each CIE is parsed once for both.
+ */
+export class CfiEntries {
+  private readonly cies = new Map<number, Cie | null>();
+
+  constructor(readonly section: CfiSection) {}
+
+  /**
+   * Calls `fn` for each FDE that run() would give rows, in file order: the range it covers and the
+   * offset of its entry. Its CFA program is not run.
+   */
+  eachFde(fn: (start: number, end: number, entry: number) => void): void {
+    forEachEntry(this.section, (entry) => {
+      try {
+        const fde = this.fdeAt(entry);
+        if (fde) fn(fde.start, fde.start + fde.range, entry);
+      } catch (e) {
+        if (!(e instanceof CfiError)) throw e;
       }
+    });
+  }
+
+  /** Gives `sink` the FDE at `entry` (if it is one) and its rows; a malformed entry gives what was read before the damage. */
+  run(entry: number, sink: CfiSink): void {
+    try {
+      const fde = this.fdeAt(entry);
+      if (fde) runFde(fde, this.section.addr, sink);
     } catch (e) {
       if (!(e instanceof CfiError)) throw e;
       // A malformed entry: skip it, its length is still trustworthy enough to find the next one.
     }
-    o = end;
-    if (o <= entryStart) break;
+  }
+
+  /** The FDE whose entry starts at `entry`, its cursor at its CFA program; null for a CIE or an FDE that gives no rows. */
+  private fdeAt(entry: number): Fde | null {
+    const { data, kind, addr } = this.section;
+    const bounds = entryBounds(data, entry);
+    if (!bounds) return null;
+    const c = new Cursor(data, bounds[0], bounds[1]);
+    const idPos = c.o;
+    const id = c.u32();
+    const isCie = kind === 'eh_frame' ? id === 0 : id === 0xffffffff;
+    if (isCie) return null;
+    const ciePos = kind === 'eh_frame' ? idPos - id : id;
+    let cie = this.cies.get(ciePos);
+    if (cie === undefined) {
+      cie = readCieAt(data, ciePos, kind);
+      this.cies.set(ciePos, cie);
+    }
+    return cie ? readFdeHeader(c, cie, addr) : null;
+  }
+}
+
+/** [content start, end) of the entry whose length field is at `o`; null past the last one (a terminator, a truncated or zero-length entry). */
+function entryBounds(data: Buffer, o: number): [number, number] | null {
+  if (o + 4 > data.length) return null;
+  let length = data.readUInt32LE(o);
+  let headerEnd = o + 4;
+  if (length === 0) return null;
+  if (length === 0xffffffff) {
+    if (o + 12 > data.length) return null;
+    length = data.readUInt32LE(o + 4) + data.readUInt32LE(o + 8) * 2 ** 32;
+    headerEnd = o + 12;
+  }
+  const end = headerEnd + length;
+  if (end > data.length || end <= headerEnd) return null;
+  return [headerEnd, end];
+}
+
+/** Calls `fn` with the offset of each entry (CIE or FDE) of a section, in file order, up to its end or terminator. */
+function forEachEntry(section: CfiSection, fn: (entry: number) => void): void {
+  const { data, kind } = section;
+  let o = 0;
+  while (o + 4 <= data.length) {
+    if (data.readUInt32LE(o) === 0) {
+      if (kind === 'eh_frame') break; // terminator
+      o += 4;
+      continue;
+    }
+    const bounds = entryBounds(data, o);
+    if (!bounds) break;
+    fn(o);
+    o = bounds[1];
   }
 }
 
 function readCieAt(data: Buffer, pos: number, kind: CfiSection['kind']): Cie | null {
-  if (pos < 0 || pos + 4 > data.length) return null;
-  let length = data.readUInt32LE(pos);
-  let headerEnd = pos + 4;
-  if (length === 0xffffffff) {
-    if (pos + 12 > data.length) return null;
-    length = data.readUInt32LE(pos + 4) + data.readUInt32LE(pos + 8) * 2 ** 32;
-    headerEnd = pos + 12;
-  }
-  const end = headerEnd + length;
-  if (end > data.length || end <= headerEnd) return null;
-  const c = new Cursor(data, headerEnd, end);
+  const bounds = pos < 0 ? null : entryBounds(data, pos);
+  if (!bounds) return null;
+  const end = bounds[1];
+  const c = new Cursor(data, bounds[0], end);
   try {
     const id = c.u32();
     if (kind === 'eh_frame' ? id !== 0 : id !== 0xffffffff) return null;
@@ -268,13 +311,23 @@ function readCieAt(data: Buffer, pos: number, kind: CfiSection['kind']): Cie | n
   }
 }
 
-function readFde(c: Cursor, cie: Cie, sectionAddr: number, sink: CfiSink): void {
+/** An FDE's header read: its range, the rules its CIE starts it with, and a cursor at its CFA program. */
+interface Fde {
+  readonly c: Cursor;
+  readonly cie: Cie;
+  readonly start: number;
+  readonly range: number;
+  readonly initial: RuleState;
+}
+
+/** Reads an FDE's header after its CIE pointer; null when it gives no rows (an empty or unusable range, not x86_64). */
+function readFdeHeader(c: Cursor, cie: Cie, sectionAddr: number): Fde | null {
   const fieldAddr = sectionAddr + c.o;
   const start = readEncoded(c, cie.fdeEncoding, fieldAddr);
   const range = readRange(c, cie.fdeEncoding);
-  if (!Number.isFinite(start) || !Number.isFinite(range) || range <= 0 || start <= 0) return;
+  if (!Number.isFinite(start) || !Number.isFinite(range) || range <= 0 || start <= 0) return null;
   if (cie.hasAugData) c.o += c.uleb();
-  if (cie.raReg !== REG_RA) return; // not x86_64 call frame information
+  if (cie.raReg !== REG_RA) return null; // not x86_64 call frame information
   // The CIE's initial instructions give every FDE of it the same rules (they emit no rows: no sink),
   // so they run once per CIE, not once per FDE.
   let initial = cie.initialState;
@@ -283,6 +336,11 @@ function readFde(c: Cursor, cie: Cie, sectionAddr: number, sink: CfiSink): void 
     new CfaProgram(cie, start, sectionAddr, initial, null, null, 0).run(new Cursor(cie.initial, 0, cie.initial.length));
     cie.initialState = initial;
   }
+  return { c, cie, start, range, initial };
+}
+
+function runFde(fde: Fde, sectionAddr: number, sink: CfiSink): void {
+  const { c, cie, start, range, initial } = fde;
   const state: RuleState = { ...initial };
   sink.fde(start, start + range);
   new CfaProgram(cie, start, sectionAddr, state, initial, sink, start + range).run(new Cursor(c.b, c.o, c.end));

@@ -1,6 +1,6 @@
 import type { ElfFile } from '../symbolize/elf.js';
 import { WorkingMemory } from '../symbolize/working-memory.js';
-import { parseCfi, REG_RBP, REG_RSP, RULE, type CfiSection, type CfiSink, type RuleState } from './cfi.js';
+import { CfiEntries, REG_RBP, REG_RSP, RULE, type CfiSection, type CfiSink, type RuleState } from './cfi.js';
 
 /**
  * Compact unwind rows: what the BPF walker (bpf/unwind.h, struct unwind_row) reads for each address
@@ -99,76 +99,86 @@ class MergedRows {
 }
 
 /**
- * The parse's sink: (pc, code) per raw row — one at or past 4 GiB is left out here, the table cannot
- * hold it — and per FDE its range and first row. FDEs come in any order (most of node's and libc's
- * are not in address order), so rows are merged only once all are read.
+ * Where each FDE is, found before any CFA program runs: [start, end, section · 2^32 + entry offset] per
+ * FDE, in file order. FDEs come in any order (most of node's and libc's are not in address order); their
+ * programs then run one FDE at a time in address order, straight into the merged rows. Collecting every
+ * raw row first to sort them held node's ≈ 4 MiB of raw rows beside the merged ones.
  */
-class RawRows implements CfiSink {
-  pairs: Uint32Array;
-  n = 0;
-  /** [start, end, first raw row] per FDE; an FDE's rows run up to the next FDE's first. */
+class FdeIndex {
   fdes: Float64Array;
-  nFdes = 0;
+  n = 0;
   constructor(private readonly memory: WorkingMemory) {
-    this.pairs = memory.words(4096);
     this.fdes = memory.doubles(3 * 256);
   }
-  fde(start: number, end: number): void {
-    if ((this.nFdes + 1) * 3 > this.fdes.length) this.fdes = this.memory.grown(this.fdes, this.nFdes * 3, this.fdes.length * 2);
-    const o = this.nFdes++ * 3;
+  add(start: number, end: number, where: number): void {
+    if ((this.n + 1) * 3 > this.fdes.length) this.fdes = this.memory.grown(this.fdes, this.n * 3, this.fdes.length * 2);
+    const o = this.n++ * 3;
     this.fdes[o] = start;
     this.fdes[o + 1] = end;
-    this.fdes[o + 2] = this.n;
+    this.fdes[o + 2] = where;
+  }
+  /** FDE indices by start address (ties in file order); undefined when the file order is that already. */
+  addressOrder(): Uint32Array | undefined {
+    const { fdes, n } = this;
+    let sorted = true;
+    for (let f = 1; f < n && sorted; f++) sorted = fdes[(f - 1) * 3]! <= fdes[f * 3]!;
+    if (sorted) return undefined;
+    // (start, index) as the high and low halves of a 64-bit integer, sorted by the engine's numeric
+    // sort: a comparator call per comparison was the largest part of merging node's 100 000 FDEs.
+    // A start past 4 GiB sorts last (its rows cannot be stored anyway).
+    const packed = this.memory.array(BigUint64Array, n);
+    const halves = new Uint32Array(packed.buffer, packed.byteOffset, n * 2);
+    for (let i = 0; i < n; i++) {
+      halves[2 * i + LOW] = i;
+      halves[2 * i + 1 - LOW] = Math.min(fdes[i * 3]!, 0xffffffff);
+    }
+    packed.sort();
+    const order = this.memory.words(n);
+    for (let k = 0; k < n; k++) order[k] = halves[2 * k + LOW]!;
+    this.memory.drop(packed);
+    return order;
+  }
+}
+
+/** The CFA programs' sink: each row straight into the merged rows (FDEs are run in address order). */
+class MergingSink implements CfiSink {
+  constructor(private readonly out: MergedRows) {}
+  fde(): void {
+    // The FDE's range is the index's; its end row is pushed after its program has run.
   }
   row(pc: number, state: RuleState): void {
-    if (pc >= 2 ** 32) return;
-    if (this.n * 2 === this.pairs.length) this.pairs = this.memory.grown(this.pairs, this.n * 2, this.n * 4);
-    this.pairs[this.n * 2] = pc;
-    this.pairs[this.n++ * 2 + 1] = encodeRule(state);
-  }
-  /** Merges FDE by FDE in address order (ties in file order): each one's rows, then a "no info" row where it ends. */
-  mergeInto(out: MergedRows): void {
-    const { fdes, nFdes, pairs } = this;
-    let sorted = true;
-    for (let f = 1; f < nFdes && sorted; f++) sorted = fdes[(f - 1) * 3]! <= fdes[f * 3]!;
-    let order: Uint32Array | undefined;
-    if (!sorted) {
-      // (start, index) as the high and low halves of a 64-bit integer, sorted by the engine's numeric
-      // sort: a comparator call per comparison was the largest part of merging node's 100 000 FDEs.
-      // A start past 4 GiB sorts last (its rows cannot be stored anyway).
-      const packed = this.memory.array(BigUint64Array, nFdes);
-      const halves = new Uint32Array(packed.buffer, packed.byteOffset, nFdes * 2);
-      for (let i = 0; i < nFdes; i++) {
-        halves[2 * i + LOW] = i;
-        halves[2 * i + 1 - LOW] = Math.min(fdes[i * 3]!, 0xffffffff);
-      }
-      packed.sort();
-      order = this.memory.words(nFdes);
-      for (let k = 0; k < nFdes; k++) order[k] = halves[2 * k + LOW]!;
-    }
-    for (let k = 0; k < nFdes; k++) {
-      const f = order ? order[k]! : k;
-      const end = f + 1 < nFdes ? fdes[(f + 1) * 3 + 2]! : this.n;
-      for (let i = fdes[f * 3 + 2]!; i < end; i++) out.push(pairs[i * 2]!, pairs[i * 2 + 1]!);
-      out.push(fdes[f * 3 + 1]!, NONE);
-    }
+    if (pc < 2 ** 32) this.out.push(pc, encodeRule(state));
   }
 }
 
 /**
  * Compiles CFI sections into sorted, merged rows. FDEs may come in any order; where one ends and no
  * other begins, a "no info" row stops its rule from covering the gap. Addresses past 4 GiB cannot be
- * stored and are left out. The raw rows live in working memory (working-memory.ts), freed here.
+ * stored and are left out. The FDE index and the merged rows live in working memory (working-memory.ts),
+ * freed here, and the sections' bytes too when they are that memory's.
  * @param keep false: the rows stay in that working memory, for a caller that copies them at once
  *   (into the BPF array) and then calls the table's `release`; true: a buffer of their own.
  * @param memory working memory the sections' bytes are in, freed with the rest.
  */
 export function compileRows(sections: readonly CfiSection[], keep = true, memory = new WorkingMemory()): UnwindTable {
   try {
-    const raw = new RawRows(memory);
-    for (const section of sections) parseCfi(section, raw);
+    const readers = sections.map((section) => new CfiEntries(section));
+    const index = new FdeIndex(memory);
+    readers.forEach((reader, i) => reader.eachFde((start, end, entry) => index.add(start, end, i * 2 ** 32 + entry)));
+    const order = index.addressOrder();
     const merged = new MergedRows(memory);
-    raw.mergeInto(merged);
+    const sink = new MergingSink(merged);
+    const { fdes, n } = index;
+    for (let k = 0; k < n; k++) {
+      const f = order ? order[k]! : k;
+      const where = fdes[f * 3 + 2]!;
+      readers[Math.floor(where / 2 ** 32)]!.run(where % 2 ** 32, sink);
+      merged.push(fdes[f * 3 + 1]!, NONE);
+    }
+    // Only the merged rows are needed from here (a caller copies them into the BPF array): the rest goes now.
+    if (order) memory.drop(order);
+    memory.drop(fdes);
+    for (const section of sections) memory.drop(section.data);
     const { words, count } = merged;
     let unsupported = 0;
     for (let i = 0; i < count; i++) if (((words[i * 2 + 1]! >>> 16) & 0xff) === ROW.unsupported) unsupported++;
