@@ -198,68 +198,72 @@ if (process.argv[2] === '--serve') {
   // Not measured: JIT warm-up, and the decode threads' start (from the sources they compile TypeScript).
   await run('warm-up (not measured)', (i) => fetch(`${url}/ingest?name=warmup.cpu{pod=w-${i}}&format=pprof`, { method: 'POST', body: payloads[i] as BodyInit }), Math.min(40, payloads.length));
   // Distinct pod label per pass so the second pass is new data, not an idempotent replay.
-  // BENCH_ONLY=rows: only the rows push; =steady: only its steady state (a CPU profile of it alone).
+  // BENCH_ONLY=rows: only the rows push; =steady: only its steady state (a CPU profile of it alone);
+  // =pprof: only the two pprof passes (`/ingest` and push.v1), the rows push's passes left out.
   const only = process.env.BENCH_ONLY;
-  if (only === undefined) await run('POST /ingest (pprof.gz)', (i) =>
+  const pprofPasses = only === undefined || only === 'pprof';
+  if (pprofPasses) await run('POST /ingest (pprof.gz)', (i) =>
     fetch(`${url}/ingest?name=checkout.cpu{pod=ingest-${i % 4}}&format=pprof`, { method: 'POST', body: payloads[i] as BodyInit, headers: { 'content-type': 'application/octet-stream' } }),
   );
-  if (only === undefined) await run('push.v1 Push (Connect proto)', (i) =>
+  if (pprofPasses) await run('push.v1 Push (Connect proto)', (i) =>
     fetch(`${url}/push.v1.PusherService/Push`, { method: 'POST', body: pushBodies[i], headers: { 'content-type': 'application/proto' } }),
   );
-  // Kiln's own agent protocol (formats/kiln-rows.ts), as four agents (one per pod) would send it: each
-  // encoder sends a stack's symbols until it has been confirmed, then only rows. Encoded ahead, like the
-  // other payloads; a 409 (a stack named before the request that carried it was stored) is answered as the
-  // agent does, by sending the request again with every symbol (counted below).
-  const encoders = [0, 1, 2, 3].map(() => new RowsEncoder());
-  const relabel = (prefix: string) => profiles.map((p, i) => ({ ...p, labels: p.labels.map((l) => (l.name === 'pod' ? { name: 'pod', value: `${prefix}-${i % 4}` } : l)) }));
-  const encodeRows = (ps: typeof profiles) =>
-    ps.map((p, i) => {
-      const e = encoders[i % 4]!;
-      const { body, stackIds } = e.encode([p]);
-      e.confirm(stackIds);
-      return rowsRequestBody(body);
-    });
-  // The same warm-up as the other protocols had (its first 40 profiles): the agents' first stacks are
-  // then stored and confirmed, as the pprof paths' were stored by the warm-up above.
-  const warmProfiles = relabel('rows-warm').slice(0, Math.min(40, profiles.length));
-  const warmBodies = encodeRows(warmProfiles);
-  const rowsProfiles = relabel('rows');
-  const rowsBodies = encodeRows(rowsProfiles);
-  let resent = 0;
-  // As the agent sends them (exporter-rows.ts): gzipped only when large.
-  const postRows = (req: { path: string; headers: Record<string, string>; body: Uint8Array }) => fetch(`${url}${req.path}`, { method: 'POST', body: req.body as BodyInit, headers: req.headers });
-  const sendRows = (bodies: ReturnType<typeof rowsRequestBody>[], ps: typeof profiles) => async (i: number) => {
-    const res = await postRows(bodies[i]!);
-    if (res.status !== 409) return res;
-    await res.arrayBuffer();
-    resent++;
-    return postRows(rowsRequestBody(encoders[i % 4]!.encode([ps[i]!], 'all').body));
-  };
-  await run('warm-up (not measured)', sendRows(warmBodies, warmProfiles), warmBodies.length);
-  const rowsBytes = rowsBodies.reduce((a, b) => a + b.body.length, 0);
-  await run('Kiln rows push (agent)', sendRows(rowsBodies, rowsProfiles), payloads.length, only !== 'steady', rowsBytes);
-  // The agents' steady state: the same profiles again as new series, every stack confirmed stored.
-  // BENCH_STEADY_PASSES=k: k such passes, each with new series, to see the server's JIT settle (V8 still
-  // compiles during the first: its optimizing compiler's threads and unoptimized code are in its CPU).
-  const steadyPasses = Number(process.env.BENCH_STEADY_PASSES ?? 1);
-  for (let k = 0; k < steadyPasses; k++) {
-    const steadyProfiles = relabel(k === 0 ? 'rows-steady' : `rows-steady${k}`);
-    const steadyBodies = encodeRows(steadyProfiles);
-    await run(k === 0 ? 'Kiln rows push, steady' : `Kiln rows push, steady #${k + 1}`, sendRows(steadyBodies, steadyProfiles), payloads.length, true, steadyBodies.reduce((a, b) => a + b.body.length, 0));
+  if (only !== 'pprof') {
+    // Kiln's own agent protocol (formats/kiln-rows.ts), as four agents (one per pod) would send it: each
+    // encoder sends a stack's symbols until it has been confirmed, then only rows. Encoded ahead, like the
+    // other payloads; a 409 (a stack named before the request that carried it was stored) is answered as the
+    // agent does, by sending the request again with every symbol (counted below).
+    const encoders = [0, 1, 2, 3].map(() => new RowsEncoder());
+    const relabel = (prefix: string) => profiles.map((p, i) => ({ ...p, labels: p.labels.map((l) => (l.name === 'pod' ? { name: 'pod', value: `${prefix}-${i % 4}` } : l)) }));
+    const encodeRows = (ps: typeof profiles) =>
+      ps.map((p, i) => {
+        const e = encoders[i % 4]!;
+        const { body, stackIds } = e.encode([p]);
+        e.confirm(stackIds);
+        return rowsRequestBody(body);
+      });
+    // The same warm-up as the other protocols had (its first 40 profiles): the agents' first stacks are
+    // then stored and confirmed, as the pprof paths' were stored by the warm-up above.
+    const warmProfiles = relabel('rows-warm').slice(0, Math.min(40, profiles.length));
+    const warmBodies = encodeRows(warmProfiles);
+    const rowsProfiles = relabel('rows');
+    const rowsBodies = encodeRows(rowsProfiles);
+    let resent = 0;
+    // As the agent sends them (exporter-rows.ts): gzipped only when large.
+    const postRows = (req: { path: string; headers: Record<string, string>; body: Uint8Array }) => fetch(`${url}${req.path}`, { method: 'POST', body: req.body as BodyInit, headers: req.headers });
+    const sendRows = (bodies: ReturnType<typeof rowsRequestBody>[], ps: typeof profiles) => async (i: number) => {
+      const res = await postRows(bodies[i]!);
+      if (res.status !== 409) return res;
+      await res.arrayBuffer();
+      resent++;
+      return postRows(rowsRequestBody(encoders[i % 4]!.encode([ps[i]!], 'all').body));
+    };
+    await run('warm-up (not measured)', sendRows(warmBodies, warmProfiles), warmBodies.length);
+    const rowsBytes = rowsBodies.reduce((a, b) => a + b.body.length, 0);
+    await run('Kiln rows push (agent)', sendRows(rowsBodies, rowsProfiles), payloads.length, only !== 'steady', rowsBytes);
+    // The agents' steady state: the same profiles again as new series, every stack confirmed stored.
+    // BENCH_STEADY_PASSES=k: k such passes, each with new series, to see the server's JIT settle (V8 still
+    // compiles during the first: its optimizing compiler's threads and unoptimized code are in its CPU).
+    const steadyPasses = Number(process.env.BENCH_STEADY_PASSES ?? 1);
+    for (let k = 0; k < steadyPasses; k++) {
+      const steadyProfiles = relabel(k === 0 ? 'rows-steady' : `rows-steady${k}`);
+      const steadyBodies = encodeRows(steadyProfiles);
+      await run(k === 0 ? 'Kiln rows push, steady' : `Kiln rows push, steady #${k + 1}`, sendRows(steadyBodies, steadyProfiles), payloads.length, true, steadyBodies.reduce((a, b) => a + b.body.length, 0));
+    }
+    // One agent per node pushes every process of the node in one request: here the four pods' profiles of
+    // one interval together (a node running the service's four pods).
+    const batched = relabel('rows-node');
+    const batchBodies: ReturnType<typeof rowsRequestBody>[] = [];
+    const node = new RowsEncoder();
+    for (let i = 0; i < batched.length; i += 4) {
+      const { body, stackIds } = node.encode(batched.slice(i, i + 4));
+      node.confirm(stackIds);
+      batchBodies.push(rowsRequestBody(body));
+    }
+    // Every stack is stored by the runs before (as in the steady run): rows only, after the first requests' symbols.
+    await run('Kiln rows push, steady, 4 per request', (i) => postRows(batchBodies[i]!), batchBodies.length, true, batchBodies.reduce((a, b) => a + b.body.length, 0));
+    console.log(`  rows push: ${(rowsBytes / 1024 / 1024).toFixed(2)} MiB in all (symbols until confirmed; gzipped past 16 KiB); ${resent} requests sent again with every symbol after a 409`);
   }
-  // One agent per node pushes every process of the node in one request: here the four pods' profiles of
-  // one interval together (a node running the service's four pods).
-  const batched = relabel('rows-node');
-  const batchBodies: ReturnType<typeof rowsRequestBody>[] = [];
-  const node = new RowsEncoder();
-  for (let i = 0; i < batched.length; i += 4) {
-    const { body, stackIds } = node.encode(batched.slice(i, i + 4));
-    node.confirm(stackIds);
-    batchBodies.push(rowsRequestBody(body));
-  }
-  // Every stack is stored by the runs before (as in the steady run): rows only, after the first requests' symbols.
-  await run('Kiln rows push, steady, 4 per request', (i) => postRows(batchBodies[i]!), batchBodies.length, true, batchBodies.reduce((a, b) => a + b.body.length, 0));
-  console.log(`  rows push: ${(rowsBytes / 1024 / 1024).toFixed(2)} MiB in all (symbols until confirmed; gzipped past 16 KiB); ${resent} requests sent again with every symbol after a 409`);
   const metrics = await (await fetch(`${url}/metrics`)).text();
   const rss = Number(/^kiln_process_resident_memory_bytes (\S+)/m.exec(metrics)?.[1] ?? 0);
   const diskBytes = Number(/^kiln_store_bytes (\S+)/m.exec(metrics)?.[1] ?? 0);
