@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { fstatSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fstatSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { withElf, type NamePlacement } from '../../../src/agent/symbolize/elf.js
 import { NameFile } from '../../../src/agent/symbolize/symbol-names.js';
 import { SymbolTable, SymbolTableBuilder } from '../../../src/agent/symbolize/symbol-table.js';
 import { compiler } from './native-program.js';
+import { mappedLibc } from './mapped-libc.js';
 
 /**
  * A table whose names stay in the binary ('unread': its string tables scanned in windows, never held)
@@ -48,15 +49,9 @@ function everyLookup(file: string, t: SymbolTable): string[] {
   return out;
 }
 
-function libc(): string {
-  const found = /\s(\/\S*\/libc\.so\.6)$/m.exec(readFileSync('/proc/self/maps', 'utf8'))?.[1];
-  if (!found) throw new Error('this test needs the libc the test process maps (glibc)');
-  return found;
-}
-
 describe('symbol names left unread in the binary', () => {
   it('give the same table as string tables read whole, for node and libc', () => {
-    for (const file of [process.execPath, libc()]) {
+    for (const file of [process.execPath, mappedLibc()]) {
       const held = tableOf(file, 'copied');
       const unread = tableOf(file, 'unread');
       expect(unread.namesInFile).toBe(true);
@@ -83,7 +78,7 @@ describe('symbol names left unread in the binary', () => {
   });
 
   it('are copied from the file when the table also holds names given as strings', () => {
-    const file = libc();
+    const file = mappedLibc();
     const mixed = tableOf(file, 'unread', (b) => b.add('from_go_table', 0x10, 0x8, 2));
     const held = tableOf(file, 'copied', (b) => b.add('from_go_table', 0x10, 0x8, 2));
     expect(mixed.namesInFile).toBe(false);
@@ -93,7 +88,7 @@ describe('symbol names left unread in the binary', () => {
 
   it('cannot be built into a table without their file', () => {
     const b = new SymbolTableBuilder();
-    withElf(libc(), (elf) => elf.functionSymbolsInto(b, 'unread'));
+    withElf(mappedLibc(), (elf) => elf.functionSymbolsInto(b, 'unread'));
     b.add('from_go_table', 0x10, 0x8, 2);
     expect(() => new SymbolTable(b)).toThrow(/without that file/);
   });

@@ -1,8 +1,9 @@
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { withElf } from '../../../src/agent/symbolize/elf.js';
 import { parseCfi, type CfiSection } from '../../../src/agent/unwind/cfi.js';
 import { encodeRule, ROW, unwindTableOf } from '../../../src/agent/unwind/rows.js';
+import { mappedLibc } from '../symbolize/mapped-libc.js';
 
 /**
  * compileRows runs each FDE's program in address order straight into the merged rows, holding no raw
@@ -41,15 +42,9 @@ function referenceRows(section: CfiSection): Buffer {
   return rows;
 }
 
-function libc(): string {
-  const found = /\s(\/\S*\/libc\.so\.6)$/m.exec(readFileSync('/proc/self/maps', 'utf8'))?.[1];
-  if (!found) throw new Error('this test needs the libc the test process maps (glibc)');
-  return found;
-}
-
 describe('unwind rows compiled in address order', () => {
   it('are the rows of every FDE parsed in file order, sorted and merged, for node, libc and python3', () => {
-    for (const file of [process.execPath, libc(), realpathSync('/usr/bin/python3')]) {
+    for (const file of [process.execPath, mappedLibc(), realpathSync('/usr/bin/python3')]) {
       const [compiled, reference] = withElf(file, (elf) => {
         const s = elf.section('.eh_frame');
         if (!s) throw new Error(`${file} has no .eh_frame`);
