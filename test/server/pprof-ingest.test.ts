@@ -2,12 +2,15 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { Profile as PprofProfile } from 'pprof-format';
 import { describe, expect, it } from 'vitest';
 import { decodePprof } from '../../src/formats/pprof.js';
 import { decodePprofForStore } from '../../src/server/pprof-ingest.js';
 import type { DecodeOptions } from '../../src/formats/options.js';
 import { dictionaryIds, labelsFrom } from '../../src/model/index.js';
 import type { Profile } from '../../src/model/index.js';
+import { InputError } from '../../src/model/index.js';
 import { ContentIds } from '../../src/store/content-ids.js';
 import { openDuckDB } from '../../src/store/index.js';
 import { profileSamples } from '../../src/store/profile-rows.js';
@@ -43,6 +46,30 @@ describe('decodePprofForStore (content ids from the wire bytes)', () => {
         expect(Array.from(new ContentIds().forWrite(dict).stacks)).toEqual(dictionaryIds(dict).stacks);
       }
     });
+  });
+
+  it('finds samples\' locations by any pprof id: dense, past the dense table (huge ids), and refuses an id no location has', () => {
+    let data = readFileSync(files.find((f) => f.endsWith('pyroscope-cpu.pprof'))!);
+    if (data[0] === 0x1f && data[1] === 0x8b) data = gunzipSync(data);
+    const raw = PprofProfile.decode(data);
+    expect(raw.location.length).toBeGreaterThan(4);
+    // Every other location moves to an id far past 4 x the count (+1024), where the dense table stops.
+    const moved = new Map<number, number>();
+    raw.location.forEach((l, k) => {
+      if (k % 2 === 1) moved.set(Number(l.id), 2 ** 40 + k);
+    });
+    for (const l of raw.location) l.id = moved.get(Number(l.id)) ?? l.id;
+    for (const s of raw.sample) s.locationId = s.locationId.map((id) => moved.get(Number(id)) ?? id);
+    const sparse = raw.encode();
+    const plain = decodePprof(sparse, opts(0));
+    // Twice: the second decode finds everything in the thread's memo.
+    for (const pass of [1, 2]) expect(decodePprofForStore(sparse, opts(0)).map(stored), `pass ${pass}`).toEqual(plain.map(stored));
+    for (const unknown of [999_999, 2 ** 40 + raw.location.length + 5]) {
+      raw.sample[0]!.locationId = [unknown];
+      const bad = raw.encode();
+      expect(() => decodePprofForStore(bad, opts(0))).toThrow(InputError);
+      expect(() => decodePprofForStore(bad, opts(0))).toThrow(new RegExp(`unknown location ${unknown}`));
+    }
   });
 
   it('leaves out the frames of stacks known stored, and only those', () => {
