@@ -18,7 +18,7 @@ enum {
   PH_WALK = 4,        /* the bpf_loop walks */
   PH_HASH = 5,        /* the user stack's hash */
   PH_COUNT_LOOKUP = 6, /* a user-mode sample's count lookup */
-  PH_PROCS_LOOKUP = 7, /* walk_user: the process's procs entry, and pid_events when it has none (slot 7 held the user
+  PH_PROCS_LOOKUP = 7, /* walk_user: the process's procs entry (pid_events for one without: PH_REPORT; slot 7 held the user
                        * stack's store until stop 25, when the user stack went in with its count) */
   PH_KSTACK = 8,      /* bpf_get_stack (kernel-mode samples) */
   PH_STORE_KERNEL = 9, /* the kernel stack's hash and store */
@@ -47,7 +47,9 @@ enum {
   PH_HIST = 32,       /* a histogram of PH_TOTAL, one sample at a time (HIST_ADD) */
   N_V8_NAMED = 32 + 130, /* V8 frames whose word became a SharedFunctionInfo */
   PH_V8_HEAP = 32 + 131, /* in the V8 frame checks: the heap reads alone */
-  PH_SLOTS = 32 + 132,
+  PH_REPORT = 32 + 132, /* in PH_PROCS_LOOKUP: reporting a process without a procs entry (pid_events) */
+  N_REPORT = 32 + 133,
+  PH_SLOTS = 32 + 134,
 };
 
 /*

@@ -776,8 +776,12 @@ INLINE u32 walk_user(struct task_struct *task, u32 pid, struct stack *buf, struc
   PHASE(t, PH_PROCS);
   struct proc_info *pi = map_lookup_elem(&procs, &pid);
   u32 flags = pi ? pi->flags : 0;
-  if (!pi) report(pid, EV_NEW);
   PHASE(t, PH_PROCS_LOOKUP);
+  if (!pi) {
+    report(pid, EV_NEW);
+    PHASE(t, PH_REPORT);
+    PHASE_COUNT(N_REPORT, 1);
+  }
   w.tables = (flags & PROC_TABLES) && (setting(SET_FLAGS) & SETF_UNWIND);
   /* The leaf's mapping is searched here, with the entry just looked up, not from the walk, which
    * looks `procs` up again for each search (a global function's state holds no map pointers). The
