@@ -413,6 +413,7 @@ const dictIndex = { stack: new Stamped(), location: new Stamped(), function: new
 /** One pprof being reduced: its pprof ids → memo slots, and its distinct stacks in order of first use. */
 class WireRequest {
   private readonly locationSlot: Int32Array;
+  private readonly locationsById: IdIndex;
   private readonly functionSlotOfRow: Int32Array;
   private readonly functionsById: IdIndex;
   private readonly mappingSlotOfRow: Int32Array;
@@ -448,11 +449,7 @@ class WireRequest {
     memo.functionSlots(scan, functionIds.length, str, (k) => this.functionInfo(k), this.functionSlotOfRow);
     for (let k = 0; k < functionIds.length; k++) this.functionsById.set(functionIds[k]!, k);
 
-    // Samples name locations by pprof id, usually 1..n: a typed array answers those directly, filled as
-    // each location's slot is found (one pass, no second index by row); other ids go to a Map.
-    let maxId = 0;
-    for (const id of locs.ids) if (id > maxId && id <= 4 * locs.ids.length + 1024) maxId = id;
-    const slotById = (this.slotById = new Int32Array(maxId + 1).fill(-1));
+    this.locationsById = new IdIndex(locs.ids);
     this.locationSlot = new Int32Array(locs.ids.length);
     for (let k = 0; k < locs.ids.length; k++) {
       const id = locs.ids[k]!;
@@ -474,15 +471,20 @@ class WireRequest {
         slot = memo.otherLocation(mappingSlot, fnSlots.length === 0 ? uint64At(scan.bytes, locs.addressAt[k]!) : 0n, fnSlots, lines);
       }
       this.locationSlot[k] = slot;
-      // A repeated id: the last location under it wins, as decodePprof's index keeps it.
-      if (Number.isInteger(id) && id >= 0 && id <= maxId) slotById[id] = slot;
-      else (this.otherSlotById ??= new Map()).set(id, slot);
+      this.locationsById.set(id, k);
+    }
+    // Samples name locations by pprof id, usually 1..n: a typed array answers those directly.
+    let maxId = 0;
+    for (const id of locs.ids) if (id > maxId && id <= 4 * locs.ids.length + 1024) maxId = id;
+    this.slotById = new Int32Array(maxId + 1).fill(-1);
+    for (let k = 0; k < locs.ids.length; k++) {
+      const id = locs.ids[k]!;
+      if (Number.isInteger(id) && id >= 0 && id <= maxId) this.slotById[id] = this.locationSlot[k]!;
     }
   }
 
-  /** Location slot by pprof location id, for ids up to a few times the count (others: otherSlotById); -1 for none. */
+  /** Location slot by pprof location id, for ids up to a few times the count (others: locationsById). */
   private readonly slotById: Int32Array;
-  private otherSlotById: Map<number, number> | undefined;
 
   /** The function slot of line j of the location with pprof id `location`. */
   private lineFunction(location: number, j: number): number {
@@ -523,9 +525,9 @@ class WireRequest {
       const id = ids[from + j]!;
       let slot = id >= 0 && id < byId.length ? byId[id]! : -1;
       if (slot < 0) {
-        const other = this.otherSlotById?.get(id);
-        if (other === undefined) throw new InputError(`not a valid pprof profile: sample refers to unknown location ${id}`);
-        slot = other;
+        const row = this.locationsById.get(id);
+        if (row === undefined) throw new InputError(`not a valid pprof profile: sample refers to unknown location ${id}`);
+        slot = this.locationSlot[row]!;
       }
       slots[j] = slot;
       h = mixSlot(h, slot);
