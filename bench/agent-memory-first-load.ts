@@ -4,10 +4,11 @@
  * warms the code on libc's tables, then resets its peak RSS (`/proc/self/clear_refs` 5) and builds
  * either the symbol table (`loadSymbols`, names read back from the file as the agent does) or the unwind
  * rows (`unwindTableOf(elf, false)`, as the agent compiles them before copying into the BPF array) of
- * one large binary. Reported: the peak RSS the build added over the RSS before it (VmHWM − VmRSS), and
+ * one large binary — or the kernel's table from /proc/kallsyms (kind `kallsyms`, read once at the agent's
+ * start, cold there, warm here: the warm-up loads it three times; needs root to see addresses). Reported: the peak RSS the build added over the RSS before it (VmHWM − VmRSS), and
  * what the build keeps. Each tree's children alternate, so an anchor tree is measured in the same run.
  *
- *   npx tsx bench/agent-memory-first-load.ts [runs=3] [anchor tree: an export of another commit]
+ *   npx tsx bench/agent-memory-first-load.ts [runs=3] [anchor tree: an export of another commit | -] [kinds=symbols,unwind]
  *
  * The anchor tree needs node_modules (a symlink to this checkout's is enough). Binaries: node (this
  * process's), the largest libLLVM present.
@@ -18,7 +19,7 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-type Kind = 'symbols' | 'unwind';
+type Kind = 'symbols' | 'unwind' | 'kallsyms';
 interface ChildResult {
   readonly peakAddedKiB: number;
   readonly rssBeforeKiB: number;
@@ -47,8 +48,13 @@ async function child(root: string, kind: Kind, binary: string): Promise<void> {
   const { unwindTableOf } = (await mod('src/agent/unwind/rows.ts')) as {
     unwindTableOf: (elf: unknown, keep: boolean) => { rows: Buffer; count: number; release?: () => void } | undefined;
   };
+  const { KernelSymbols } = (await mod('src/agent/symbolize/kallsyms.ts')) as { KernelSymbols: { load: () => { size: number } } };
   if (!tuneMalloc()) throw new Error('glibc malloc could not be tuned as the agent tunes it');
   const build = (file: string): number => {
+    if (kind === 'kallsyms') {
+      if (KernelSymbols.load().size === 0) throw new Error('/proc/kallsyms shows no addresses: run as root');
+      return -1; // the kernel table's bytes are not exposed
+    }
     if (kind === 'symbols') return loadSymbols(readBinaryInfo(file, file, ''), { debugDirectories: [], rootPrefix: '' }).byteSize;
     const table = withElf(file, (elf) => unwindTableOf(elf, false));
     const bytes = table?.rows.length ?? 0;
@@ -89,7 +95,8 @@ const mib = (kib: number): string => (kib / 1024).toFixed(1);
 async function main(): Promise<void> {
   if (process.argv[2] === 'child') return child(process.argv[3]!, process.argv[4] as Kind, process.argv[5]!);
   const runs = Number(process.argv[2] ?? 3);
-  const anchor = process.argv[3] ? path.resolve(process.argv[3]) : undefined;
+  const anchor = process.argv[3] && process.argv[3] !== '-' ? path.resolve(process.argv[3]) : undefined;
+  const kinds = (process.argv[4] ?? 'symbols,unwind').split(',') as Kind[];
   const trees = [ROOT, ...(anchor ? [anchor] : [])];
   const binaries = [process.execPath, largestLibLlvm()].filter((b): b is string => b !== undefined);
   console.log(`bench/agent-memory-first-load.ts, ${runs} runs, 1-min load ${loadavg()[0]!.toFixed(1)} at start, ${new Date().toISOString()}`);
@@ -97,14 +104,15 @@ async function main(): Promise<void> {
   console.log('| binary | build | tree | peak added MiB (median; min–max) | RSS before MiB | kept KiB | CPU ms (median; host-dependent) |');
   console.log('|---|---|---|---|---|---|---|');
   for (const binary of binaries) {
-    for (const kind of ['symbols', 'unwind'] as const) {
+    for (const kind of kinds) {
+      if (kind === 'kallsyms' && binary !== binaries[0]) continue; // one kernel
       const results = new Map<string, ChildResult[]>(trees.map((t) => [t, []]));
       for (let i = 0; i < runs; i++) for (const t of trees) results.get(t)!.push(runChild(t, kind, binary));
       for (const t of trees) {
         const rs = results.get(t)!;
         const peaks = rs.map((r) => r.peakAddedKiB);
         console.log(
-          `| ${path.basename(binary)} | ${kind} | ${t === ROOT ? 'this' : 'anchor'} | ${mib(median(peaks))} (${mib(Math.min(...peaks))}–${mib(Math.max(...peaks))}) | ${mib(median(rs.map((r) => r.rssBeforeKiB)))} | ${(median(rs.map((r) => r.keptBytes)) / 1024).toFixed(0)} | ${median(rs.map((r) => r.cpuMs)).toFixed(0)} |`,
+          `| ${kind === 'kallsyms' ? 'kernel' : path.basename(binary)} | ${kind} | ${t === ROOT ? 'this' : 'anchor'} | ${mib(median(peaks))} (${mib(Math.min(...peaks))}–${mib(Math.max(...peaks))}) | ${mib(median(rs.map((r) => r.rssBeforeKiB)))} | ${rs[0]!.keptBytes < 0 ? '—' : (median(rs.map((r) => r.keptBytes)) / 1024).toFixed(0)} | ${median(rs.map((r) => r.cpuMs)).toFixed(0)} |`,
         );
       }
     }
