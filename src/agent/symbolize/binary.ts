@@ -1,6 +1,6 @@
 import { closeSync, existsSync, fstatSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { PT_LOAD, STB_GLOBAL, bindRank, fileIdentity, withElf } from './elf.js';
+import { PT_LOAD, STB_GLOBAL, bindRank, fileIdentity, withElf, type ElfFile } from './elf.js';
 import { goFunctionSymbolsInto } from './go-pclntab.js';
 import { NameFile } from './symbol-names.js';
 import { LruCache } from '../lru.js';
@@ -83,7 +83,7 @@ export function loadSymbols(bin: BinaryInfo, search: DebugSearch): SymbolTable {
         if (bin.buildId && elf.buildId() !== bin.buildId) return false;
         readFrom = elf.identity;
         stripped = !elf.hasSymtab();
-        debugLink = elf.debugLink();
+        debugLink = debugLinkOf(elf);
         debugFile = stripped ? findDebugFile(bin, debugLink, search) : undefined;
         // Names the table will read back from this very file need not be held while it is built: the
         // string tables are then only scanned (node's .strtab: 7.2 MiB held until its table was built).
@@ -114,6 +114,18 @@ export function loadSymbols(bin: BinaryInfo, search: DebugSearch): SymbolTable {
     }
   }
   return new SymbolTable(symbols, undefined, nameFile ?? (readFrom ? openOwnView(bin.path, readFrom) : undefined));
+}
+
+/**
+ * The `.gnu_debuglink` name, or none when that section cannot be read: a damaged link must not cost
+ * the binary's own `.dynsym` names, which are read after it.
+ */
+function debugLinkOf(elf: ElfFile): string {
+  try {
+    return elf.debugLink();
+  } catch {
+    return '';
+  }
 }
 
 /**

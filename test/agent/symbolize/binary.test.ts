@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,5 +54,21 @@ describe('a binary’s symbol table', () => {
     rmSync(doomed);
     copyFileSync(path.join(dir, 'burner.c'), doomed); // a different file at the same path
     expect(t.lookup(nmFunctions(binary).get('burn_a')! + 1)).toBe('burn_a');
+  });
+
+  it('keeps the binary’s own names when its .gnu_debuglink section cannot be read (a damaged file)', () => {
+    const damaged = path.join(dir, 'damaged-link');
+    const crcFile = path.join(dir, 'burner.debug');
+    writeFileSync(crcFile, 'not a debug file');
+    execFileSync('objcopy', [`--add-gnu-debuglink=${crcFile}`, binary, damaged]);
+    // Point the link's section past the end of the file: reading it fails.
+    const bytes = readFileSync(damaged);
+    const index = Number(/\[\s*(\d+)\]\s+\.gnu_debuglink\s/.exec(execFileSync('readelf', ['-S', '-W', damaged], { encoding: 'utf8' }))![1]);
+    const header = Number(bytes.readBigUInt64LE(0x28)) + index * bytes.readUInt16LE(0x3a);
+    bytes.writeBigUInt64LE(BigInt(bytes.length + (1 << 20)), header + 0x18);
+    writeFileSync(damaged, bytes);
+    const t = loadSymbols(readBinaryInfo(damaged, damaged, 'test'), noDebug);
+    const nm = nmFunctions(binary);
+    for (const fn of ['main', 'burn_a', 'burn_b']) expect(t.lookup(nm.get(fn)! + 1)).toBe(fn);
   });
 });
