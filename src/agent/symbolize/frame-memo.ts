@@ -23,8 +23,7 @@ export interface NativeName {
  *   frames, and looking each up again every interval found nothing new;
  * - a CPython frame without a name (its code object was not complete yet): for its interval;
  * - a V8 frame: for its interval; in the next, while its function reads the same (`V8Memo`), and a
- *   stack holding V8 frames while each of them stands; one without a name (its word held no function
- *   when read) is read again only after `retryUnnamedMs`, as an unnamed native frame;
+ *   stack holding V8 frames while each of them stands;
  * - a user stack with kernel frames: like a user stack, while kallsyms is the same read (kept only when
  *   every kernel frame has a name);
  * - a kernel frame: while kallsyms is the same read; one without a name is looked up again after
@@ -166,8 +165,6 @@ export interface V8Memo {
   location: number;
   frame: { readonly name: string; readonly file: string; readonly line: number } | undefined;
   checked: number;
-  /** When the function was last read (ms): a frame without a name is read again only `retryUnnamedMs` later. */
-  readAt: number;
 }
 
 /**

@@ -115,7 +115,6 @@ export class ProcSymbolizer implements Symbolizer {
   private resultCount = 0;
   private readonly maxCachedResults: number;
   private readonly maxMemoFrames: number;
-  private readonly retryUnnamedMs: number;
   private kernel: KernelSymbols | undefined;
   /** Names of kernel addresses found in the current kallsyms read (misses are not kept: a module may load). */
   private readonly kernelNames = new Map<bigint, KernelFrame>();
@@ -143,7 +142,6 @@ export class ProcSymbolizer implements Symbolizer {
     this.tables = new LruCache(options.maxCachedSymbols ?? 300_000, (t) => t.length);
     this.maxCachedResults = options.maxCachedResults ?? 50_000;
     this.maxMemoFrames = options.maxMemoFrames ?? 100_000;
-    this.retryUnnamedMs = options.retryUnnamedMs ?? RETRY_UNNAMED_MS;
     this.idleEvictMs = options.idleEvictMs ?? IDLE_EVICT_MS;
   }
 
@@ -260,7 +258,7 @@ export class ProcSymbolizer implements Symbolizer {
   /** Frames (and stacks) already resolved into `b`; dropped with it. */
   private memoOf(b: DictionaryBuilder): FrameMemo {
     let memo = this.memo.get(b);
-    if (!memo) this.memo.set(b, (memo = new FrameMemo(this.maxMemoFrames, this.options.kallsymsReloadMs ?? KALLSYMS_RELOAD_MS, this.retryUnnamedMs)));
+    if (!memo) this.memo.set(b, (memo = new FrameMemo(this.maxMemoFrames, this.options.kallsymsReloadMs ?? KALLSYMS_RELOAD_MS, this.options.retryUnnamedMs ?? RETRY_UNNAMED_MS)));
     this.lastMemo = memo;
     return memo;
   }
@@ -435,30 +433,20 @@ export class ProcSymbolizer implements Symbolizer {
   private v8Frame(proc: ProcessSnapshot, raw: bigint, b: DictionaryBuilder): V8Memo {
     const sfi = v8FrameFunction(raw);
     const frame = this.options.v8?.frame(proc.pid, sfi);
-    return { location: this.interpreterFrame(V8_MAPPING, sfi, frame, b), frame, checked: proc.intervals, readAt: Date.now() };
+    return { location: this.interpreterFrame(V8_MAPPING, sfi, frame, b), frame, checked: proc.intervals };
   }
 
   /**
    * A V8 frame of a live process as the memo has it, if that still holds: as kept when already checked
    * this interval; else its function is asked for again (the reader re-checks the object once an
    * interval) and the entry stands if it reads the same. One that changed is forgotten (undefined).
-   * One without a name stands unasked until retryUnnamedMs after its last read: the reader keeps no
-   * answer for a word that held no function, so each ask is a fresh read of the heap — on a shared host
-   * 250 such words an interval, the same ones interval after interval (a name a word comes to hold is
-   * found that much later, as for unnamed native frames).
    */
   private v8Kept(pid: number, proc: ProcessSnapshot, frames: ProcessFrames, raw: bigint): V8Memo | undefined {
     const e = frames.v8.get(raw);
     if (e === undefined || e.checked === proc.intervals) return e;
-    const now = Date.now();
-    if (e.frame === undefined && now - e.readAt < this.retryUnnamedMs) {
-      e.checked = proc.intervals;
-      return e;
-    }
     this.counters.v8Checks++;
     if (sameFrame(e.frame, this.options.v8?.frame(pid, v8FrameFunction(raw)))) {
       e.checked = proc.intervals;
-      e.readAt = now;
       return e;
     }
     frames.v8.delete(raw);

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DictionaryBuilder } from '../../../src/model/index.js';
 import { ProcSymbolizer, type InterpreterFrame } from '../../../src/agent/symbolize/symbolizer.js';
 
@@ -85,38 +85,6 @@ describe('V8 frames in the stack memo', () => {
     sym.observe(pid);
     heap.set(A, { name: 'jsA', file: '/app/a.js', line: 3 });
     expect(sym.stack(sample([A, B], 1n), b)).toBe(moved);
-  });
-
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-
-  it('reads a V8 word that held no function again only after retryUnnamedMs, then names the function it came to hold', () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-    const heap = new Map<number, InterpreterFrame | undefined>([[A, { name: 'jsA', file: '/app/a.js', line: 3 }]]);
-    const asked: number[] = [];
-    const sym = new ProcSymbolizer({ retryUnnamedMs: 60_000, v8: { frame: (_pid, sfi) => (asked.push(sfi), heap.get(sfi)) } });
-    const b = new DictionaryBuilder();
-    const pid = process.pid;
-    const names = () => stackNames(b, b.stack(sym.symbolize(pid, [v8Word(A), v8Word(B)], [], b)));
-    sym.observe(pid);
-    expect(names()).toEqual(['jsA', '']);
-    expect(asked).toEqual([A, B]);
-    // Ten intervals within the minute: the named function is re-checked in each, the word without one is not.
-    for (let i = 0; i < 5; i++) {
-      vi.setSystemTime(Date.now() + 10_000);
-      sym.observe(pid);
-      asked.length = 0;
-      expect(names()).toEqual(['jsA', '']);
-      expect(asked).toEqual([A]);
-    }
-    // A minute after its read, the word is read again: it now holds a function, which is named.
-    vi.setSystemTime(Date.now() + 10_000);
-    heap.set(B, { name: 'jsB', file: '/app/b.js', line: 7 });
-    sym.observe(pid);
-    asked.length = 0;
-    expect(names()).toEqual(['jsA', 'jsB']);
-    expect(asked).toEqual([A, B, B]); // B's re-check read something else: forgotten, then read afresh
   });
 
   it('names a changed V8 function in a stack that also holds kernel frames (resolved frame by frame)', () => {
