@@ -55,11 +55,16 @@ export class FrameMemo {
     return this.entries;
   }
 
+  /** V8 frames forgotten because their process's memo was emptied (its code layout or perf map changed, or the bound). */
+  v8Dropped = 0;
+
   /** The frames of one process, emptied of what no longer holds (see the class comment). */
   process(proc: ProcessSnapshot): ProcessFrames {
     let frames = this.processes.get(proc);
     if (!frames) this.processes.set(proc, (frames = new ProcessFrames()));
+    const v8Before = frames.v8.size;
     frames.validate(proc, this.generation, this.retryUnnamedMs);
+    this.v8Dropped += v8Before - frames.v8.size;
     return frames;
   }
 

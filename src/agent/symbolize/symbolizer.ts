@@ -132,7 +132,7 @@ export class ProcSymbolizer implements Symbolizer {
   private scanned = false;
   /** The kernel's vdso image (null: could not be read). */
   private vdso: VdsoImage | null | undefined;
-  private readonly counters = { frames: 0, symbolized: 0, resultCacheHits: 0, tableLoads: 0, tableLoadErrors: 0, binaryErrors: 0, mapsReads: 0, mapsShared: 0, perfMapReads: 0, kallsymsLoads: 0, memoHits: 0, stackHits: 0, idleEvictions: 0, v8Checks: 0, v8StackMisses: 0 };
+  private readonly counters = { frames: 0, symbolized: 0, resultCacheHits: 0, tableLoads: 0, tableLoadErrors: 0, binaryErrors: 0, mapsReads: 0, mapsShared: 0, perfMapReads: 0, kallsymsLoads: 0, memoHits: 0, stackHits: 0, idleEvictions: 0, v8Checks: 0, v8StackMisses: 0, v8UnnamedReads: 0, v8UnnamedAfterExit: 0, v8KeptChanged: 0 };
 
   constructor(private readonly options: ProcSymbolizerOptions = {}) {
     this.procRoot = options.procRoot ?? '/proc';
@@ -292,6 +292,8 @@ export class ProcSymbolizer implements Symbolizer {
           let loc = this.v8Kept(pid, proc, frames, raw)?.location;
           if (loc === undefined) {
             const read = this.v8Frame(proc, raw, b);
+            // Where the reads that name nothing come from (a first sighting here; after exit and changed apart).
+            if (read.frame === undefined) this.counters.v8UnnamedReads++;
             memo.keepV8(frames, raw, read);
             loc = read.location;
           } else this.countReuse(b, loc);
@@ -327,7 +329,11 @@ export class ProcSymbolizer implements Symbolizer {
   private framesAfterExit(proc: ProcessSnapshot, user: bigint[], out: number[], n: number, b: DictionaryBuilder): number[] {
     const unknown = b.mapping(UNKNOWN_MAPPING);
     for (const raw of user) {
-      if (isInterpreterFrame(raw)) out[n++] = isV8Frame(raw) ? this.v8Frame(proc, raw, b).location : this.pythonFrame(proc.pid, raw, b);
+      if (isInterpreterFrame(raw) && isV8Frame(raw)) {
+        const read = this.v8Frame(proc, raw, b);
+        if (read.frame === undefined) this.counters.v8UnnamedAfterExit++;
+        out[n++] = read.location;
+      } else if (isInterpreterFrame(raw)) out[n++] = this.pythonFrame(proc.pid, raw, b);
       else {
         this.counters.frames++;
         out[n++] = b.location(unknown, raw, []);
@@ -360,6 +366,7 @@ export class ProcSymbolizer implements Symbolizer {
       cachedSymbols: this.tables.weight,
       cachedResults: this.resultCount,
       memoFrames: this.lastMemo?.size ?? 0,
+      v8MemoDropped: this.lastMemo?.v8Dropped ?? 0,
       kernelSymbols: this.kernel?.size ?? 0,
     };
   }
@@ -450,6 +457,7 @@ export class ProcSymbolizer implements Symbolizer {
       return e;
     }
     frames.v8.delete(raw);
+    this.counters.v8KeptChanged++;
     return undefined;
   }
 
