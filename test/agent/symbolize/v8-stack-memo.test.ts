@@ -87,6 +87,23 @@ describe('V8 frames in the stack memo', () => {
     expect(sym.stack(sample([A, B], 1n), b)).toBe(moved);
   });
 
+  it('counts where V8 reads that name nothing come from: a first sighting, a process gone, a re-check that read another function', () => {
+    const heap = new Map<number, InterpreterFrame | undefined>([[A, { name: 'jsA', file: '/app/a.js', line: 3 }]]);
+    const sym = new ProcSymbolizer({ v8: { frame: (_pid, sfi) => heap.get(sfi) } });
+    const b = new DictionaryBuilder();
+    const pid = process.pid;
+    sym.observe(pid);
+    sym.symbolize(pid, [v8Word(A), v8Word(B)], [], b);
+    expect(sym.stats()).toMatchObject({ v8UnnamedReads: 1, v8UnnamedAfterExit: 0, v8KeptChanged: 0 });
+    sym.observe(pid);
+    heap.set(A, undefined);
+    sym.symbolize(pid, [v8Word(A)], [], b);
+    expect(sym.stats()).toMatchObject({ v8UnnamedReads: 2, v8KeptChanged: 1 });
+    // A pid that never existed (its start time unreadable): its frames resolve as after exit.
+    sym.symbolize(2 ** 22 + 1, [v8Word(C)], [], b);
+    expect(sym.stats()).toMatchObject({ v8UnnamedReads: 2, v8UnnamedAfterExit: 1 });
+  });
+
   it('names a changed V8 function in a stack that also holds kernel frames (resolved frame by frame)', () => {
     const heap = new Map<number, InterpreterFrame | undefined>([[A, { name: 'before', file: '/app/a.js', line: 1 }]]);
     let asked = 0;
