@@ -19,7 +19,9 @@
  * retired in user and kernel mode (hardware counters: a VM without a virtual PMU prints "not supported"),
  * syscalls entered, page faults, and task-clock (CPU at ns resolution). Two agents in one run (a compare
  * run: KILN_AGENT_COMPARE_ROOT / KILN_AGENT_COMPARE_FLAGS) then compare by instructions even on a busy host,
- * where their CPU-% pairs spread wider than most gains.
+ * where their CPU-% pairs spread wider than most gains. Mind that in a compare run each agent also samples and
+ * symbolizes the other (a busy node process): symbolize_label read 0.46-0.96 % in compare runs and 0.125 % for a
+ * lone agent at stop 29 (one run each, shared host) — compare a stage between runs of one agent too.
  * Prints a Markdown section for docs/BENCHMARKS.md.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
