@@ -6,7 +6,9 @@
  * rows (`unwindTableOf(elf, false)`, as the agent compiles them before copying into the BPF array) of
  * one large binary — or the kernel's table from /proc/kallsyms (kind `kallsyms`, read once at the agent's
  * start, cold there, warm here: the warm-up loads it three times; needs root to see addresses). Reported: the peak RSS the build added over the RSS before it (VmHWM − VmRSS), and
- * what the build keeps. Each tree's children alternate, so an anchor tree is measured in the same run.
+ * what the build keeps, and the RSS left over the RSS before once the build is done and what it made released (no GC
+ * forced: V8's garbage from the build counts, as it would in the agent until its next collection). Each tree's children
+ * alternate, so an anchor tree is measured in the same run.
  *
  *   npx tsx bench/agent-memory-first-load.ts [runs=3] [anchor tree: an export of another commit | -] [kinds=symbols,unwind]
  *
@@ -101,8 +103,8 @@ async function main(): Promise<void> {
   const binaries = [process.execPath, largestLibLlvm()].filter((b): b is string => b !== undefined);
   console.log(`bench/agent-memory-first-load.ts, ${runs} runs, 1-min load ${loadavg()[0]!.toFixed(1)} at start, ${new Date().toISOString()}`);
   console.log(`trees: this checkout${anchor ? ' and the anchor given' : ''}; children alternate between trees\n`);
-  console.log('| binary | build | tree | peak added MiB (median; min–max) | RSS before MiB | kept KiB | CPU ms (median; host-dependent) |');
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('| binary | build | tree | peak added MiB (median; min–max) | RSS before MiB | RSS after − before MiB (median) | kept KiB | CPU ms (median; host-dependent) |');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const binary of binaries) {
     for (const kind of kinds) {
       if (kind === 'kallsyms' && binary !== binaries[0]) continue; // one kernel
@@ -112,7 +114,7 @@ async function main(): Promise<void> {
         const rs = results.get(t)!;
         const peaks = rs.map((r) => r.peakAddedKiB);
         console.log(
-          `| ${kind === 'kallsyms' ? 'kernel' : path.basename(binary)} | ${kind} | ${t === ROOT ? 'this' : 'anchor'} | ${mib(median(peaks))} (${mib(Math.min(...peaks))}–${mib(Math.max(...peaks))}) | ${mib(median(rs.map((r) => r.rssBeforeKiB)))} | ${rs[0]!.keptBytes < 0 ? '—' : (median(rs.map((r) => r.keptBytes)) / 1024).toFixed(0)} | ${median(rs.map((r) => r.cpuMs)).toFixed(0)} |`,
+          `| ${kind === 'kallsyms' ? 'kernel' : path.basename(binary)} | ${kind} | ${t === ROOT ? 'this' : 'anchor'} | ${mib(median(peaks))} (${mib(Math.min(...peaks))}–${mib(Math.max(...peaks))}) | ${mib(median(rs.map((r) => r.rssBeforeKiB)))} | ${mib(median(rs.map((r) => r.rssAfterKiB - r.rssBeforeKiB)))} | ${rs[0]!.keptBytes < 0 ? '—' : (median(rs.map((r) => r.keptBytes)) / 1024).toFixed(0)} | ${median(rs.map((r) => r.cpuMs)).toFixed(0)} |`,
         );
       }
     }
