@@ -5,13 +5,19 @@
  * the same run) and reads each agent's VmHWM (the kernel's own high-water mark, no sampling) every second
  * until it ends, with the time since the agent started when its mark last rose.
  *
+ * Every 10 s it also reads each agent's /proc/PID/smaps by owner (bench/agent-memory-smaps.ts) and prints the last
+ * read taken inside the window: what the level past the warm-up is made of. With KILN_BENCH_AGENT_STDOUT=<prefix>
+ * and `--trace-gc` among KILN_AGENT_NODE_FLAGS, it counts each agent's GCs from V8's lines (scavenges and
+ * mark-compacts in the window, V8's committed heap at its highest there), for a setting that trades RSS for GC work.
+ *
  *   sudo npx tsx bench/agent-memory-hwm.ts [seconds=60] [hz=19]
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { OWNERS, readBreakdown, type Breakdown } from './agent-memory-smaps.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const CLK_TCK = 100;
@@ -23,7 +29,12 @@ interface Watched {
   rssKiB: number;
   /** Seconds after the agent started when VmHWM last rose. */
   risenAtS: number;
+  /** The last read by owner inside the window, and the agent's age then. */
+  owners?: { readonly atS: number; readonly breakdown: Breakdown };
 }
+
+const seconds = Number(process.argv[2] ?? 60);
+const WARMUP_S = Number(process.env.KILN_BENCH_WARMUP_S ?? 15);
 
 function statusKiB(pid: number, field: string): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -50,7 +61,7 @@ function agents(): Map<number, string> {
   return out;
 }
 
-const bench = spawn('npx', ['tsx', path.join(ROOT, 'bench/agent-overhead.ts'), process.argv[2] ?? '60', process.argv[3] ?? '19'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+const bench = spawn('npx', ['tsx', path.join(ROOT, 'bench/agent-overhead.ts'), String(seconds), process.argv[3] ?? '19'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
 let running = true;
 bench.on('exit', () => (running = false));
 const watched = new Map<number, Watched>();
@@ -66,6 +77,9 @@ while (running) {
         w.risenAtS = ageS(pid);
       }
       w.rssKiB = statusKiB(pid, 'VmRSS');
+      // The window starts after the warm-up, once the agent's intervals are done (≈ its start + the warm-up).
+      const age = ageS(pid);
+      if (age >= WARMUP_S && age <= WARMUP_S + seconds && age - (w.owners?.atS ?? 0) >= 10) w.owners = { atS: age, breakdown: readBreakdown(pid, process.execPath) };
       watched.set(pid, w);
     } catch {
       // exited between the listing and the read
@@ -76,3 +90,37 @@ console.log(`\nbench/agent-memory-hwm.ts: 1-min load ${load0.toFixed(1)} at star
 console.log('| agent (its kiln.js) | VmHWM: peak RSS since start | last rise, s after start | RSS at last read |');
 console.log('|---|---|---|---|');
 for (const w of watched.values()) console.log(`| ${w.cmd} | ${(w.hwmKiB / 1024).toFixed(1)} MiB | ${w.risenAtS.toFixed(0)} | ${(w.rssKiB / 1024).toFixed(1)} MiB |`);
+
+const withOwners = [...watched.values()].filter((w) => w.owners);
+if (withOwners.length > 0) {
+  console.log('\nThe last read by owner inside the window (MiB RSS; bench/agent-memory-smaps.ts):\n');
+  console.log(`| owner | ${withOwners.map((w) => `${w.cmd} (at ${w.owners!.atS.toFixed(0)} s)`).join(' | ')} |`);
+  console.log(`|---|${withOwners.map(() => '---|').join('')}`);
+  for (const o of OWNERS) {
+    const v = withOwners.map((w) => w.owners!.breakdown.byOwner.get(o)?.rssKiB ?? 0);
+    if (v.some((x) => x > 0)) console.log(`| ${o} | ${v.map((x) => (x / 1024).toFixed(1)).join(' | ')} |`);
+  }
+  console.log(`| total | ${withOwners.map((w) => (w.owners!.breakdown.rssKiB / 1024).toFixed(1)).join(' | ')} |`);
+}
+
+// V8's --trace-gc lines: "[pid:0x…]  301234 ms: Scavenge 20.1 (24.3) -> 19.2 (24.3) MB, …" (ms since the agent's isolate started).
+const stdoutPrefix = process.env.KILN_BENCH_AGENT_STDOUT;
+if (stdoutPrefix) {
+  console.log('\nGCs from --trace-gc (agent 0 = this checkout, then the compared ones in order):\n');
+  console.log('| agent | scavenges in the window | mark-compacts in the window | V8 heap committed at its highest in the window, MB | scavenges / mark-compacts since start |');
+  console.log('|---|---|---|---|---|');
+  for (let n = 0; existsSync(`${stdoutPrefix}-${n}`); n++) {
+    let scav = 0, mc = 0, scavAll = 0, mcAll = 0, committed = 0;
+    for (const m of readFileSync(`${stdoutPrefix}-${n}`, 'utf8').matchAll(/ (\d+) ms: (Scavenge|Mark-Compact)[^\n]*? [\d.]+ \(([\d.]+)\) -> [\d.]+ \(([\d.]+)\) MB/g)) {
+      const atS = Number(m[1]) / 1000;
+      const isScavenge = m[2] === 'Scavenge';
+      if (isScavenge) scavAll++;
+      else mcAll++;
+      if (atS < WARMUP_S || atS > WARMUP_S + seconds) continue;
+      if (isScavenge) scav++;
+      else mc++;
+      committed = Math.max(committed, Number(m[3]), Number(m[4]));
+    }
+    console.log(`| ${n} | ${scav} | ${mc} | ${committed.toFixed(1)} | ${scavAll} / ${mcAll} |`);
+  }
+}
