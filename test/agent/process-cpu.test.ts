@@ -34,6 +34,30 @@ describe('threadCpuSeconds', () => {
     expect(proc).toBeGreaterThanOrEqual(thread - 0.011);
   });
 
+  it('counts a stretch of work shorter than a scheduler tick in full, right after a wake-up', async () => {
+    // The agent's stages and polls each run a fraction of a millisecond after the thread wakes. A clock
+    // that answers as of the thread's last scheduler update (/proc/thread-self/schedstat) read such a
+    // 1 ms stretch as a third of it; the process's clock (getrusage, brought up to date) is the reference.
+    const ratios: number[] = [];
+    let x = 0;
+    for (let round = 0; round < 15; round++) {
+      await new Promise((r) => setTimeout(r, 10));
+      const p0 = processCpuSeconds();
+      const t0 = threadCpuSeconds();
+      // 1 ms by the wall clock, with no system call inside (asking the kernel for a CPU clock brings the
+      // thread's figure up to date, which would hide the stale reading this test is about).
+      const end = performance.now() + 1;
+      while (performance.now() < end) for (let i = 0; i < 100; i++) x += Math.sqrt(i);
+      const thread = threadCpuSeconds() - t0;
+      const proc = processCpuSeconds() - p0;
+      if (proc > 0) ratios.push(thread / proc);
+    }
+    ratios.sort((a, b) => a - b);
+    const median = ratios[Math.floor(ratios.length / 2)]!;
+    expect(x).toBeGreaterThan(0);
+    expect(median, `thread / process CPU of 1 ms stretches (all: ${ratios.map((r) => r.toFixed(2)).join(', ')})`).toBeGreaterThan(0.8);
+  });
+
   it('leaves out what another thread runs meanwhile', async () => {
     const t0 = threadCpuSeconds();
     const p0 = processCpuSeconds();
