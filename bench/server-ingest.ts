@@ -37,14 +37,21 @@ function threadCpuMs(): Record<string, number> {
 /**
  * BENCH_COUNTS=1: what the server did in each pass, counts the host's load does not move — DuckDB
  * commits, appender closes and chunks, statements run (SQL text or prepared), appenders created
- * (bench/duckdb-counts.ts), and the bytes the main thread's JS heap allocated (used heap now − then +
+ * (bench/duckdb-counts.ts), data chunks built, and the bytes the main thread's JS heap allocated (used heap now − then +
  * what every GC freed, from v8.GCProfiler). Read with the CPU at each 'cpu' message, so a pass's counts are a difference.
  */
 type ServerCounts = Record<string, number>;
 async function countServerWork(): Promise<() => ServerCounts> {
   const { countDuckDBCalls } = await import('./duckdb-counts.js');
-  const counts: ServerCounts = { commits: 0, 'commit profiles': 0, 'appender closes': 0, 'appender chunks': 0, 'appenders created': 0, 'SQL runs': 0, 'prepared runs': 0 };
+  const counts: ServerCounts = { commits: 0, 'commit profiles': 0, 'appender closes': 0, 'appender chunks': 0, 'appenders created': 0, 'SQL runs': 0, 'prepared runs': 0, 'data chunks built': 0 };
   countDuckDBCalls(counts);
+  // Data chunks built for appending (src/store/duckdb/column-chunks.ts): ≈ 0.5 ms of CPU each.
+  const { DuckDBDataChunk } = await import('@duckdb/node-api');
+  const buildChunk = DuckDBDataChunk.create;
+  DuckDBDataChunk.create = (...args: Parameters<typeof buildChunk>) => {
+    counts['data chunks built']!++;
+    return buildChunk.apply(DuckDBDataChunk, args);
+  };
   const v8 = await import('node:v8');
   let freed = 0;
   let gcs = 0;
@@ -63,27 +70,56 @@ async function countServerWork(): Promise<() => ServerCounts> {
   };
 }
 
+type InspectorSession = import('node:inspector/promises').Session;
+
 /**
- * BENCH_PASS_PROF=dir: a V8 CPU profile of the server's main thread for each pass alone, from one 'cpu'
- * reading to the next (pass-N.cpuprofile, N counting readings), through the inspector.
+ * A profile of the server's main thread for each pass alone, through the inspector: at each 'cpu'
+ * reading the running one is stopped and written (`<prefix>-N.<ext>`, N counting readings), and a new one started.
  */
-async function profilePasses(dir: string): Promise<() => Promise<void>> {
+async function inspectorPasses(dir: string, file: (n: number) => string, start: (s: InspectorSession) => Promise<unknown>, stop: (s: InspectorSession) => Promise<object>): Promise<() => Promise<void>> {
   const { Session } = await import('node:inspector/promises');
   const session = new Session();
   session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: 200 });
   let n = 0;
   let running = false;
   return async () => {
-    if (running) {
-      const { profile } = await session.post('Profiler.stop');
-      writeFileSync(path.join(dir, `pass-${n}.cpuprofile`), JSON.stringify(profile));
-    }
+    if (running) writeFileSync(path.join(dir, file(n)), JSON.stringify(await stop(session)));
     n++;
-    await session.post('Profiler.start');
+    await start(session);
     running = true;
   };
+}
+
+/** BENCH_PASS_PROF=dir: a V8 CPU profile of each pass (pass-N.cpuprofile). */
+async function profilePasses(dir: string): Promise<() => Promise<void>> {
+  let enabled = false;
+  return inspectorPasses(
+    dir,
+    (n) => `pass-${n}.cpuprofile`,
+    async (session) => {
+      if (!enabled) {
+        await session.post('Profiler.enable');
+        await session.post('Profiler.setSamplingInterval', { interval: 200 });
+        enabled = true;
+      }
+      await session.post('Profiler.start');
+    },
+    async (session) => (await session.post('Profiler.stop')).profile,
+  );
+}
+
+/**
+ * BENCH_ALLOC_PROF=dir: what the main thread allocated in each pass, by function (alloc-N.heapprofile) —
+ * V8's sampling heap profiler (one sample per 32 KiB on average) with the objects later collected kept
+ * in, so the samples are allocations, not what is still alive. Bytes allocated do not move with the host's load.
+ */
+async function allocationPasses(dir: string): Promise<() => Promise<void>> {
+  return inspectorPasses(
+    dir,
+    (n) => `alloc-${n}.heapprofile`,
+    (session) => session.post('HeapProfiler.startSampling', { samplingInterval: 32 * 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true }),
+    async (session) => (await session.post('HeapProfiler.stopSampling')).profile,
+  );
 }
 
 /**
@@ -107,6 +143,7 @@ if (process.argv[2] === '--serve') {
   const perfReading = perfControl();
   const countsNow = process.env.BENCH_COUNTS ? await countServerWork() : undefined;
   const nextProfile = process.env.BENCH_PASS_PROF ? await profilePasses(process.env.BENCH_PASS_PROF) : undefined;
+  const nextAllocations = process.env.BENCH_ALLOC_PROF ? await allocationPasses(process.env.BENCH_ALLOC_PROF) : undefined;
   const { openStore } = await import('../src/store/index.js');
   const { startServer } = await import('../src/server/server.js');
   const store = await openStore(process.argv[3]!, { threads: 1 });
@@ -120,6 +157,7 @@ if (process.argv[2] === '--serve') {
       const u = process.cpuUsage();
       process.send!({ cpuMs: (u.user + u.system) / 1000, threads: process.env.BENCH_THREADS ? threadCpuMs() : undefined, counts: countsNow?.() });
       await nextProfile?.();
+      await nextAllocations?.();
       return;
     }
     await server.close();
@@ -196,7 +234,12 @@ if (process.argv[2] === '--serve') {
   }
 
   // Not measured: JIT warm-up, and the decode threads' start (from the sources they compile TypeScript).
-  await run('warm-up (not measured)', (i) => fetch(`${url}/ingest?name=warmup.cpu{pod=w-${i}}&format=pprof`, { method: 'POST', body: payloads[i] as BodyInit }), Math.min(40, payloads.length));
+  // BENCH_WARMUP=k: k warm-up pushes to /ingest instead of 40 (the payloads again, in turn). V8 optimizes a
+  // function run once per request only after several hundred requests, so with 40 the passes below run
+  // the per-request code (fastify, hooks, handler) mostly unoptimized, as a server does only in its first
+  // minutes; a long warm-up shows what such code costs once optimized.
+  const warmups = Number(process.env.BENCH_WARMUP ?? Math.min(40, payloads.length));
+  await run('warm-up (not measured)', (i) => fetch(`${url}/ingest?name=warmup.cpu{pod=w-${i}}&format=pprof`, { method: 'POST', body: payloads[i % payloads.length] as BodyInit }), warmups, false);
   // Distinct pod label per pass so the second pass is new data, not an idempotent replay.
   // BENCH_ONLY=rows: only the rows push; =steady: only its steady state (a CPU profile of it alone);
   // =pprof: only the two pprof passes (`/ingest` and push.v1), the rows push's passes left out.

@@ -18,21 +18,27 @@ export class ColumnChunks {
   /** Column i's vector of the current chunk: callers set row `nextRow()`'s item in each. */
   readonly vectors: readonly DuckDBVector[];
   private readonly lists: readonly DuckDBListVector[];
+  private readonly buffer: ChunkBuffer;
+  private readonly pool: ChunkPool | undefined;
   private n = 0;
 
   /**
-   * @param capacity rows per chunk, at most DuckDB's vector size: a batch known to be small (a commit's
+   * @param columns the column types (a new chunk), or a pool the chunk comes from and goes back to once closed.
+   * @param capacity rows per new chunk, at most DuckDB's vector size: a batch known to be small (a commit's
    * few new symbols) gets a chunk of its size, since flushing walks every row of the chunk.
    */
   constructor(
     private readonly appender: DuckDBAppender,
-    types: readonly DuckDBType[],
+    columns: readonly DuckDBType[] | ChunkPool,
     capacity = DuckDBVector.standardSize(),
   ) {
-    this.rows = Math.max(1, Math.min(capacity, DuckDBVector.standardSize()));
-    this.chunk = DuckDBDataChunk.create(types, this.rows);
-    this.vectors = types.map((_, i) => this.chunk.getColumnVector(i));
-    this.lists = this.vectors.filter((v): v is DuckDBListVector => v instanceof DuckDBListVector);
+    this.pool = columns instanceof ChunkPool ? columns : undefined;
+    const buffer = columns instanceof ChunkPool ? columns.take() : new ChunkBuffer(columns, capacity);
+    this.buffer = buffer;
+    this.rows = buffer.rows;
+    this.chunk = buffer.chunk;
+    this.vectors = buffer.vectors;
+    this.lists = buffer.lists;
   }
 
   /** The index of a new row in the current chunk; a full chunk is appended first. */
@@ -55,6 +61,7 @@ export class ColumnChunks {
   close(): void {
     this.flush();
     this.appender.closeSync();
+    this.pool?.give(this.buffer);
   }
 
   private flush(): void {
@@ -65,9 +72,54 @@ export class ColumnChunks {
     for (const v of this.vectors) v.flush();
     // The last chunk is usually partial. Its size is set after the vectors are copied in (setting it
     // drops the chunk's cached vector views; the vectors held here stay valid), and this chunk is
-    // not filled again after a partial flush: flush only runs partial from close().
+    // not filled again after a partial flush: flush only runs partial from close(), and a pool sets
+    // the full size back before it hands the chunk out again.
     if (this.n < this.rows) this.chunk.rowCount = this.n;
     this.appender.appendDataChunk(this.chunk);
     this.n = 0;
+  }
+}
+
+/** A DuckDB data chunk and the vectors this module writes it through, for one list of column types. */
+class ChunkBuffer {
+  readonly rows: number;
+  readonly chunk: DuckDBDataChunk;
+  readonly vectors: readonly DuckDBVector[];
+  readonly lists: readonly DuckDBListVector[];
+
+  constructor(types: readonly DuckDBType[], capacity: number) {
+    this.rows = Math.max(1, Math.min(capacity, DuckDBVector.standardSize()));
+    this.chunk = DuckDBDataChunk.create(types, this.rows);
+    this.vectors = types.map((_, i) => this.chunk.getColumnVector(i));
+    this.lists = this.vectors.filter((v): v is DuckDBListVector => v instanceof DuckDBListVector);
+  }
+}
+
+/**
+ * Chunks of one list of column types kept between commits. Building a full chunk (DuckDB allocates its
+ * vectors, and each vector's memory is copied into JavaScript) cost 0.4-0.5 ms of CPU, once per commit
+ * for the samples table (bench/duckdb-chunk-build.ts); a chunk's rows are all written before it is
+ * appended, so one left from an earlier commit holds nothing that reaches the table. Only chunks whose
+ * appender closed come back: one from a failed commit is dropped, whatever it holds.
+ */
+export class ChunkPool {
+  private readonly free: ChunkBuffer[] = [];
+
+  constructor(
+    private readonly types: readonly DuckDBType[],
+    private readonly capacity = DuckDBVector.standardSize(),
+    /** Chunks kept at most: a commit writes one day, rarely two. */
+    private readonly keep = 2,
+  ) {}
+
+  take(): ChunkBuffer {
+    return this.free.pop() ?? new ChunkBuffer(this.types, this.capacity);
+  }
+
+  give(buffer: ChunkBuffer): void {
+    if (this.free.length >= this.keep) return;
+    // A partial flush shrank the chunk to its rows; the vectors held were built for the full size.
+    if (buffer.chunk.rowCount !== buffer.rows) buffer.chunk.rowCount = buffer.rows;
+    this.free.push(buffer);
   }
 }

@@ -3,7 +3,7 @@ import { BIGINT, DOUBLE, INTEGER, UBIGINT } from '@duckdb/node-api';
 import type { Id } from '../../model/index.js';
 import type { CommitBatch, ProfileRow } from '../engine.js';
 import { EventLoopSlices } from '../event-loop-slices.js';
-import { ColumnChunks } from './column-chunks.js';
+import { ChunkPool, ColumnChunks } from './column-chunks.js';
 import { createDayTableSql, dayOf, dayTableName } from './schema.js';
 import type { KeyedSeries, SeriesRegistry } from './series-registry.js';
 import type { StackKeys } from './symbols.js';
@@ -61,7 +61,7 @@ export async function commitBatch(ctx: WriteContext, batch: CommitBatch): Promis
       a.closeSync();
     }
     const samples = new Map<number, ColumnChunks>();
-    const profiles = profileInsert ? undefined : new ColumnChunks(await conn.createAppender('profiles'), PROFILE_COLUMNS);
+    const profiles = profileInsert ? undefined : new ColumnChunks(await conn.createAppender('profiles'), PROFILE_CHUNKS);
     for (let n = 0; n < batch.profiles.length; n++) {
       const p = batch.profiles[n]!;
       const series = seriesOf(p.seriesId);
@@ -69,7 +69,7 @@ export async function commitBatch(ctx: WriteContext, batch: CommitBatch): Promis
       let chunks = samples.get(day);
       if (!chunks) {
         if (!ctx.days.has(day)) await conn.run(createDayTableSql(day));
-        chunks = new ColumnChunks(await conn.createAppender(dayTableName(day)), SAMPLE_COLUMNS);
+        chunks = new ColumnChunks(await conn.createAppender(dayTableName(day)), SAMPLE_CHUNKS);
         samples.set(day, chunks);
       }
       const t = BigInt(p.timeMs);
@@ -120,6 +120,9 @@ async function appendSpanSamples(conn: DuckDBConnection, profiles: readonly Prof
 /** Column types of a samples day table and of `profiles`, in table order (see schema.ts). */
 const SAMPLE_COLUMNS: readonly DuckDBType[] = [INTEGER, BIGINT, INTEGER, DOUBLE, DOUBLE];
 const PROFILE_COLUMNS: readonly DuckDBType[] = [UBIGINT, INTEGER, BIGINT, BIGINT, DOUBLE, INTEGER];
+/** Their chunks, kept from one commit to the next (commits run one at a time; see ChunkPool). */
+const SAMPLE_CHUNKS = new ChunkPool(SAMPLE_COLUMNS);
+const PROFILE_CHUNKS = new ChunkPool(PROFILE_COLUMNS);
 
 /** One samples row per stack of the profile: (series_key, time_ms, stack_key, value, scale). */
 async function addSamples(chunks: ColumnChunks, seriesKey: number, timeMs: bigint, stackKeys: Int32Array, p: ProfileRow, slices: EventLoopSlices): Promise<void> {
