@@ -22,6 +22,8 @@
  * where their CPU-% pairs spread wider than most gains. Mind that in a compare run each agent also samples and
  * symbolizes the other (a busy node process): symbolize_label read 0.46-0.96 % in compare runs and 0.125 % for a
  * lone agent at stop 29 (one run each, shared host) — compare a stage between runs of one agent too.
+ * Alternate lone runs compare two builds without that: run this bench in each checkout in turn (each measures
+ * its own agent, built in its own dist/), swapping the order between pairs, each under the bench lock.
  * Prints a Markdown section for docs/BENCHMARKS.md.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
