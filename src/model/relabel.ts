@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { InputError } from './errors.js';
 import { isValidLabelName, labelsFrom, type Labels } from './labels.js';
 import { compileRegex, type CompiledRegex, type RegexMatch } from './matcher.js';
@@ -34,6 +34,16 @@ export interface RelabelRule {
   readonly targetLabel: string;
   readonly replacement: string;
   readonly modulus: number;
+}
+
+// node:crypto is loaded on the first hashmod, not at import: the agent imports this module for every
+// relabel rule, and most configurations have no hashmod, so loading the built-in up front only costs the
+// agent resident memory (stop 30: three such built-ins made lazy together −0.6 to −1.3 MiB).
+const requireBuiltin = createRequire(import.meta.url);
+let crypto: typeof import('node:crypto') | undefined;
+function nodeCrypto(): typeof import('node:crypto') {
+  crypto ??= requireBuiltin('node:crypto') as typeof import('node:crypto');
+  return crypto;
 }
 
 const KEYS = new Set(['source_labels', 'separator', 'regex', 'target_label', 'replacement', 'modulus', 'action']);
@@ -116,6 +126,7 @@ function applyRule(lb: Map<string, string>, r: RelabelRule): boolean {
       setOrDelete(lb, r.targetLabel, value.toUpperCase());
       return true;
     case 'hashmod': {
+      const { createHash } = nodeCrypto();
       // Prometheus: the low 8 bytes of the MD5, big-endian, modulo the modulus.
       const sum = createHash('md5').update(value).digest();
       lb.set(r.targetLabel, (sum.readBigUInt64BE(8) % BigInt(r.modulus)).toString());

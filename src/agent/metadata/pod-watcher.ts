@@ -1,5 +1,5 @@
 import http from 'node:http';
-import https from 'node:https';
+import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig } from './kube-config.js';
 import { parsePod, type KubePod } from './kube-pod.js';
@@ -148,7 +148,7 @@ export class PodWatcher {
     const headers: Record<string, string> = { accept: 'application/json' };
     const token = config.token();
     if (token) headers.authorization = `Bearer ${token}`;
-    const mod = url.protocol === 'https:' ? https : http;
+    const mod = url.protocol === 'https:' ? nodeHttps() : http;
     return new Promise((resolve, reject) => {
       const req = mod.get(url, { headers, ca: config.ca, signal: this.abort.signal }, (res) => {
         if (res.statusCode === 200) return resolve(res);
@@ -163,6 +163,15 @@ export class PodWatcher {
       req.on('error', reject);
     });
   }
+}
+
+// node:https (and the TLS stack behind it) is loaded only when the API server is reached over https: an agent
+// outside Kubernetes still imports this module, and loading the built-in costs it resident memory.
+const requireBuiltin = createRequire(import.meta.url);
+let https: typeof import('node:https') | undefined;
+function nodeHttps(): typeof import('node:https') {
+  https ??= requireBuiltin('node:https') as typeof import('node:https');
+  return https;
 }
 
 interface WatchEvent {
