@@ -1,7 +1,7 @@
-import koffi from 'koffi';
+import { loadGlibc } from './glibc.js';
 
 /**
- * glibc malloc settings for the agent's process, set once at start through the libc it already loads.
+ * glibc malloc settings for the agent's process, set once at start through the agent's glibc binding (glibc.ts).
  *
  * Node allocates every Buffer's and typed array's memory with malloc. glibc serves requests of 128 KiB
  * and more with their own mmap — returned to the kernel on free — until the first such block is freed;
@@ -16,33 +16,6 @@ const M_TRIM_THRESHOLD = -1;
 const M_MMAP_THRESHOLD = -3;
 /** glibc's own default, kept fixed (setting it disables the dynamic raise). */
 const MMAP_THRESHOLD = 128 * 1024;
-
-/** A block of C heap memory (koffi's pointer value). */
-export type NativePointer = unknown;
-
-export interface Glibc {
-  mallopt(param: number, value: number): number;
-  malloc(size: number): NativePointer;
-  free(block: NativePointer): void;
-}
-
-let glibc: Glibc | null | undefined;
-
-/** libc's malloc and its controls, or null where libc is not glibc (musl has no controls) or cannot be loaded. */
-export function loadGlibc(): Glibc | null {
-  if (glibc !== undefined) return glibc;
-  try {
-    const libc = koffi.load('libc.so.6');
-    glibc = {
-      mallopt: libc.func('int mallopt(int param, int value)') as Glibc['mallopt'],
-      malloc: libc.func('void *malloc(size_t size)') as Glibc['malloc'],
-      free: libc.func('void free(void *ptr)') as Glibc['free'],
-    };
-  } catch {
-    glibc = null;
-  }
-  return glibc;
-}
 
 /** Applies the settings; false where libc is not glibc or cannot be loaded. */
 export function tuneMalloc(): boolean {

@@ -1,5 +1,5 @@
 import { openSync, readSync } from 'node:fs';
-import koffi from 'koffi';
+import { loadGlibc } from './glibc.js';
 
 /** This process's CPU time so far (user + sys, all threads), in seconds: the agent's stage accounting. */
 export function processCpuSeconds(): number {
@@ -13,7 +13,7 @@ export function processCpuSeconds(): number {
  * platform threads (concurrent GC and compilation, a third of the agent's CPU on the issue's load) ran
  * meanwhile.
  *
- * Read with clock_gettime(CLOCK_THREAD_CPUTIME_ID) through koffi: the kernel brings the running thread's
+ * Read with clock_gettime(CLOCK_THREAD_CPUTIME_ID) (glibc.ts): the kernel brings the running thread's
  * figure up to date before answering. /proc/thread-self/schedstat, read before (stop 30), answers with
  * the figure as of the thread's last scheduler update (a tick, 4 ms at HZ=250, or a switch): a stage
  * shorter than a tick read as a fraction of its CPU (a 1 ms spin as 0.28 ms, a 0.5 ms one as 0.17 ms
@@ -22,13 +22,13 @@ export function processCpuSeconds(): number {
  * (then the process's clock where it is missing too).
  */
 export function threadCpuSeconds(): number {
-  if (clock === undefined) clock = bindThreadClock();
-  if (clock !== null) {
-    if (clock.read(CLOCK_THREAD_CPUTIME_ID, timespec) === 0) {
+  if (clockOk === undefined) clockOk = (process.arch === 'x64' || process.arch === 'arm64') && loadGlibc() !== null;
+  if (clockOk) {
+    if (loadGlibc()!.clockGettime(CLOCK_THREAD_CPUTIME_ID, timespec) === 0) {
       // struct timespec on 64-bit Linux: tv_sec (8 bytes), tv_nsec (8 bytes, < 1e9).
       return timespec.readUInt32LE(0) + timespec.readUInt32LE(4) * 0x1_0000_0000 + timespec.readUInt32LE(8) / 1e9;
     }
-    clock = null; // from now on the fallback (one reading mixes both clocks)
+    clockOk = false; // from now on the fallback (one reading mixes both clocks)
   }
   return schedstatCpuSeconds();
 }
@@ -36,18 +36,8 @@ export function threadCpuSeconds(): number {
 /** Linux's clock id for the calling thread's CPU time. */
 const CLOCK_THREAD_CPUTIME_ID = 3;
 const timespec = Buffer.alloc(16);
-/** clock_gettime bound from libc; null where it could not be (no glibc, or not 64-bit). */
-let clock: { read(clockId: number, out: Buffer): number } | null | undefined;
-
-function bindThreadClock(): { read(clockId: number, out: Buffer): number } | null {
-  if (process.arch !== 'x64' && process.arch !== 'arm64') return null;
-  try {
-    const fn = koffi.load('libc.so.6').func('int clock_gettime(int clk_id, _Out_ void *tp)');
-    return { read: (clockId, out) => fn(clockId, out) as number };
-  } catch {
-    return null;
-  }
-}
+/** Whether the thread clock is read through glibc: not where it cannot be bound, nor off 64-bit (timespec's layout). */
+let clockOk: boolean | undefined;
 
 /**
  * The main thread's CPU so far from /proc/thread-self/schedstat (nanoseconds on a CPU as of the thread's

@@ -148,7 +148,7 @@ export class PodWatcher {
     const headers: Record<string, string> = { accept: 'application/json' };
     const token = config.token();
     if (token) headers.authorization = `Bearer ${token}`;
-    const mod = url.protocol === 'https:' ? nodeHttps() : http;
+    const mod = url.protocol === 'https:' ? (requireBuiltin('node:https') as typeof import('node:https')) : http;
     return new Promise((resolve, reject) => {
       const req = mod.get(url, { headers, ca: config.ca, signal: this.abort.signal }, (res) => {
         if (res.statusCode === 200) return resolve(res);
@@ -168,11 +168,6 @@ export class PodWatcher {
 // node:https (and the TLS stack behind it) is loaded only when the API server is reached over https: an agent
 // outside Kubernetes still imports this module, and loading the built-in costs it resident memory.
 const requireBuiltin = createRequire(import.meta.url);
-let https: typeof import('node:https') | undefined;
-function nodeHttps(): typeof import('node:https') {
-  https ??= requireBuiltin('node:https') as typeof import('node:https');
-  return https;
-}
 
 interface WatchEvent {
   readonly type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';

@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import koffi from 'koffi';
-import { loadGlibc, type NativePointer } from '../malloc-tuning.js';
+import { loadGlibc, type NativePointer } from '../glibc.js';
 
 /**
  * Memory for first-time work that is read, turned into something kept, and dropped: an ELF section
