@@ -1,4 +1,5 @@
 import { CPU_TYPE, DictionaryBuilder, type Labels, type Profile, type ProfileType } from '../model/index.js';
+import { CompactDictionaryBuilder, copyStacks } from './exporter-dictionary.js';
 import type { ProcessLabeler, RawSample, Symbolizer } from './types.js';
 
 /**
@@ -49,29 +50,67 @@ export interface BuildOptions {
  * The agent's dictionary, kept across intervals: a long-lived process's frames, functions and stacks
  * are added once, not every 10 s, and the symbolizer's memo of resolved frames lives as long as it
  * (frame-memo.ts). Each request still carries only what its profiles use: the OTLP encoder and the
- * pprof encoder both write the entries reached from the profiles' stacks. Past `maxEntries` locations
- * plus stacks it starts over at the next interval, so the frames of processes long gone do not pile up.
+ * pprof encoder both write the entries reached from the profiles' stacks, and the rows push names
+ * stacks by content id, so an entry's index here is never seen by the server.
+ *
+ * Bounded by eviction: past `maxEntries` locations plus stacks, the next interval starts from a copy
+ * holding only the stacks used most recently — those used in the last `keepIntervals` intervals, up to
+ * half the bound — and what they use; the frames of processes long gone go. The copy is a new builder,
+ * so the symbolizer resolves the kept stacks' frames once more (its memo is per builder), as it did when
+ * the dictionary started over empty; content ids do not change, so the rows push re-sends nothing.
  */
 export class KeptDictionary {
-  private builder = new DictionaryBuilder();
+  private builder: DictionaryBuilder = new CompactDictionaryBuilder();
+  /** The interval in which each stack was last used (index: the stack's), 0 for never. */
+  private lastUsed = new Int32Array(1024);
+  private interval = 0;
   private resets = 0;
+  private evictedStacks = 0;
 
-  constructor(private readonly maxEntries = 100_000) {}
+  constructor(
+    private readonly maxEntries = 40_000,
+    private readonly keepIntervals = 30,
+  ) {}
 
-  /** The dictionary the next interval is built over: the last one, or a new one past the bound. */
+  /** The dictionary the next interval is built over: the last one, or past the bound its recent part. */
   forInterval(): DictionaryBuilder {
+    this.interval++;
     const d = this.builder.dict;
-    if (d.locations.length + d.stacks.length > this.maxEntries) {
-      this.builder = new DictionaryBuilder();
-      this.resets++;
-    }
+    if (d.locations.length + d.stacks.length > this.maxEntries) this.evict();
     return this.builder;
   }
 
+  /** The interval's profiles use this stack (of the builder `forInterval` returned). */
+  used(stack: number): void {
+    if (stack >= this.lastUsed.length) {
+      const grown = new Int32Array(Math.max(stack + 1, this.lastUsed.length * 2));
+      grown.set(this.lastUsed);
+      this.lastUsed = grown;
+    }
+    this.lastUsed[stack] = this.interval;
+  }
+
   /** Named to sit beside the symbolizer's stats on the agent's /metrics (kiln_agent_symbolizer_stat). */
-  stats(): { dictionaryLocations: number; dictionaryStacks: number; dictionaryResets: number } {
+  stats(): { dictionaryLocations: number; dictionaryStacks: number; dictionaryResets: number; dictionaryEvictedStacks: number } {
     const d = this.builder.dict;
-    return { dictionaryLocations: d.locations.length, dictionaryStacks: d.stacks.length, dictionaryResets: this.resets };
+    return { dictionaryLocations: d.locations.length, dictionaryStacks: d.stacks.length, dictionaryResets: this.resets, dictionaryEvictedStacks: this.evictedStacks };
+  }
+
+  private evict(): void {
+    const d = this.builder.dict;
+    const oldest = this.interval - this.keepIntervals;
+    const recent: number[] = [];
+    for (let s = 0; s < d.stacks.length; s++) if (s < this.lastUsed.length && this.lastUsed[s]! > oldest) recent.push(s);
+    // Most recently used first; within the budget, a stack's locations count once however many share them.
+    recent.sort((a, b) => this.lastUsed[b]! - this.lastUsed[a]! || a - b);
+    const budget = this.maxEntries >> 1;
+    const { builder, stackIndex } = copyStacks(d, recent, budget);
+    const lastUsed = new Int32Array(Math.max(1024, builder.dict.stacks.length * 2));
+    for (let s = 0; s < stackIndex.length; s++) if (stackIndex[s]! >= 0) lastUsed[stackIndex[s]!] = this.lastUsed[s]!;
+    this.evictedStacks += d.stacks.length - builder.dict.stacks.length;
+    this.builder = builder;
+    this.lastUsed = lastUsed;
+    this.resets++;
   }
 }
 
@@ -100,7 +139,8 @@ export function buildProfiles(
     list.push(s);
   }
 
-  const shared = opts.keptDictionary?.forInterval() ?? (opts.shareDictionary ? new DictionaryBuilder() : undefined);
+  const keptDictionary = opts.keptDictionary;
+  const shared = keptDictionary?.forInterval() ?? (opts.shareDictionary ? new DictionaryBuilder() : undefined);
   const profiles: Profile[] = [];
   const keptPids: number[] = [];
   const cpuProfiles = new Map<number, Profile>();
@@ -116,17 +156,19 @@ export function buildProfiles(
     symbolizer.observe(pid);
     keptPids.push(pid);
     const b = shared ?? new DictionaryBuilder();
-    const kept = opts.keptShare?.(pid) ?? 1;
+    const keptShare = opts.keptShare?.(pid) ?? 1;
     // Counts by stack, per kind (off-CPU only with --off-cpu: its map is made when first needed).
     let cpu: Map<number, number> | undefined;
     let offCpu: Map<number, number> | undefined;
     for (const s of list) {
       const stack = symbolizer.stack ? symbolizer.stack(s, b) : b.stack(symbolizer.symbolize(pid, s.userAddrs, s.kernelAddrs, b));
       const counts = s.kind === 'cpu' ? (cpu ??= new Map()) : (offCpu ??= new Map());
-      counts.set(stack, (counts.get(stack) ?? 0) + s.count);
+      const before = counts.get(stack);
+      if (before === undefined) keptDictionary?.used(stack);
+      counts.set(stack, (before ?? 0) + s.count);
     }
     if (cpu) {
-      const p = profileOf(CPU_TYPE, labels, window, periodNs / kept, periodNs / kept, b, cpu);
+      const p = profileOf(CPU_TYPE, labels, window, periodNs / keptShare, periodNs / keptShare, b, cpu);
       profiles.push(p);
       cpuProfiles.set(pid, p);
     }

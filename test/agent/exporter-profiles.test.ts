@@ -138,7 +138,7 @@ describe('buildProfiles', () => {
     expect(stacks.sort()).toEqual([`u3;u2;u1 ${(7e9 / 19).toFixed(0)}`, `u4;u1 ${(2e9 / 19).toFixed(0)}`].sort());
   });
 
-  it('starts the kept dictionary over past its bound', () => {
+  it('past its bound, starts the next interval from the stacks used most recently (up to half the bound)', () => {
     const kept = new KeptDictionary(4);
     const sym = new NamingSymbolizer();
     const opts = { frequencyHz: 19, shareDictionary: true, keptDictionary: kept };
@@ -146,8 +146,10 @@ describe('buildProfiles', () => {
     expect(kept.stats()).toMatchObject({ dictionaryLocations: 3, dictionaryStacks: 1, dictionaryResets: 0 });
     buildProfiles([sample(10, 'app', [5], 1)], window, sym, labeler, opts);
     expect(kept.stats()).toMatchObject({ dictionaryLocations: 4, dictionaryStacks: 2, dictionaryResets: 0 });
+    // 6 entries > 4: the copy keeps u5's stack (the latest used, 2 entries = half the bound), not the first.
     const three = buildProfiles([sample(10, 'app', [3, 2, 1], 19)], window, sym, labeler, opts).profiles;
     expect(three[0]!.dict).not.toBe(one[0]!.dict);
-    expect(kept.stats()).toMatchObject({ dictionaryLocations: 3, dictionaryStacks: 1, dictionaryResets: 1 });
+    expect(three[0]!.dict.stacks.map((st) => st.map((l) => frameNames(three[0]!.dict, l)[0]).join(';'))).toEqual(['u5', 'u3;u2;u1']);
+    expect(kept.stats()).toMatchObject({ dictionaryLocations: 4, dictionaryStacks: 2, dictionaryResets: 1, dictionaryEvictedStacks: 1 });
   });
 });
