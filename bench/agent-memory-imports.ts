@@ -7,8 +7,8 @@
  * optimizing compilers, whose code in the node binary (≈ 4 MiB of file pages) then becomes resident.
  *
  * Sets: bare node; each third-party package and node built-in the agent's import graph reaches, alone;
- * then the agent's graph added group by group (cumulative), ending with what src/agent/cli-main.ts
- * imports. Medians of `runs` children per set; the figures are deterministic to ≈ 0.2 MiB.
+ * then the agent's graph added group by group (cumulative), ending with what each tree's
+ * dist/agent/cli-main.js imports at its top. Medians of `runs` children per set; the figures are deterministic to ≈ 0.2 MiB.
  *
  *   npm run build (or npx tsc -p tsconfig.json, under the bench lock) first, then
  *   npx tsx bench/agent-memory-imports.ts [runs=3] [anchor tree: an export of another commit, built | -] [node flags…]
@@ -19,6 +19,7 @@
  * The anchor tree's cumulative sets are measured in the same run, each right after this tree's.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -99,7 +100,6 @@ const ALONE: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['demangle (its wasm, instantiated on import)', [D('agent/symbolize/demangle')]],
 ];
 const GROUPS: ReadonlyArray<readonly [string, readonly string[]]> = [
-  ['commander', ['commander']],
   ['model (xxhash-wasm instantiated, re2js)', [D('model/index')]],
   ['formats', ['compression', 'kiln-rows', 'otlp-request-dictionary', 'pprof-encode', 'pprof'].map((f) => D(`formats/${f}`))],
   ['exporters', ['exporter', 'exporter-otlp', 'exporter-post', 'exporter-profiles', 'exporter-rows', 'exporter-wire'].map((f) => D(`agent/${f}`))],
@@ -109,8 +109,17 @@ const GROUPS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['metadata', [D('agent/metadata/index')]],
   ['metrics', [D('agent/metrics'), D('agent/metrics-runtime')]],
   ['agent.ts', [D('agent/agent')]],
-  ["cli-main.ts's imports (cli/agent, malloc-tuning)", [D('cli/agent'), D('agent/malloc-tuning')]],
 ];
+
+/**
+ * The modules a tree's agent entry (dist/agent/cli-main.js) imports at its top, read from that tree's
+ * own file: the last cumulative row, so each tree is measured with what its entry really loads (since
+ * stop 31 a valid command line no longer loads commander; before, cli/agent.js did).
+ */
+function entryImports(root: string): string[] {
+  const text = readFileSync(path.join(root, 'dist/agent/cli-main.js'), 'utf8');
+  return [...text.matchAll(/^import\s[^'"]*['"]([^'"]+)['"];?$/gm)].map((m) => (m[1]!.startsWith('.') ? path.posix.join('dist/agent', m[1]!) : m[1]!));
+}
 
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const mib = (kib: number): string => (kib / 1024).toFixed(1);
@@ -144,6 +153,12 @@ async function main(): Promise<void> {
     acc = [...acc, ...imports];
     console.log(row(`+ ${label}`, await measure(ROOT, acc, runs, flags)));
     if (anchor) console.log(row(`  anchor: + ${label}`, await measure(anchor, acc, runs, flags)));
+  }
+  const entry = entryImports(ROOT);
+  console.log(row(`+ the entry's imports (${entry.join(', ')})`, await measure(ROOT, [...acc, ...entry], runs, flags)));
+  if (anchor) {
+    const anchorEntry = entryImports(anchor);
+    console.log(row(`  anchor: + the entry's imports (${anchorEntry.join(', ')})`, await measure(anchor, [...acc, ...anchorEntry], runs, flags)));
   }
   console.log(`\n1-min load at end ${loadavg()[0]!.toFixed(1)}`);
 }
