@@ -37,6 +37,12 @@ export class Sampler {
   private readonly stackValues = Buffer.alloc(stackBatch(LARGEST_VALUE_WORDS) * LARGEST_VALUE_WORDS * 8);
   private readonly stackValuesView = viewOf(this.stackValues);
   private readonly arena = new StackArena();
+  /** The drain in progress (collect()): the map's value size in words and bytes, and what it has read so far. */
+  private words = 0;
+  private valueBytes = 0;
+  private rows: CountRow[] = [];
+  private userAt: number[] = [];
+  private stackAt = new Map<bigint, number>();
 
   constructor(private readonly bpf: BpfProfiler) {
     this.lastCounters = bpf.counters();
@@ -58,34 +64,47 @@ export class Sampler {
     this.arena.reset();
     // Counts before kernel stacks: a count's kernel stack was stored before the count was, so it is
     // there to be read. Each count's value holds its user stack after the count.
-    const rows: CountRow[] = [];
-    const userAt: number[] = [];
-    // Through views: a Buffer's 64-bit read makes four BigInts (two halves, a shift, a sum), a view's one.
-    const keysView = this.countKeysView;
-    const valuesView = this.stackValuesView;
+    const rows: CountRow[] = (this.rows = []);
+    const userAt: number[] = (this.userAt = []);
     for (const { fd, words } of maps.counts) {
-      const value = (words + 1) * 8;
-      drainMap(this.bpf.lib, fd, { key: KEY_SIZE, value, batch: stackBatch(words + 1) }, this.countKeys, this.stackValues, (keys, _values, i) => {
-        const row = decodeRow(keys, keysView, i * KEY_SIZE, uint64AsNumber(valuesView, i * value));
-        rows.push(row);
-        userAt.push(row.userStack !== 0n ? this.arena.add(valuesView, i * value + 8, words) : -1);
-      });
+      this.words = words;
+      this.valueBytes = (words + 1) * 8;
+      drainMap(this.bpf.lib, fd, { key: KEY_SIZE, value: this.valueBytes, batch: stackBatch(words + 1) }, this.countKeys, this.stackValues, this.countRow);
     }
     // Every stored kernel stack is read and deleted, referenced or not (stacks of dropped samples too),
     // so nothing piles up across intervals.
-    const stackAt = new Map<bigint, number>();
-    const stackKeysView = this.stackKeysView;
+    const stackAt: Map<bigint, number> = (this.stackAt = new Map());
     for (const { fd, words } of maps.stacks) {
-      const value = words * 8;
-      drainMap(this.bpf.lib, fd, { key: STACK_KEY_SIZE, value, batch: stackBatch(words) }, this.stackKeys, this.stackValues, (_keys, _values, i) =>
-        stackAt.set(stackKeysView.getBigUint64(i * STACK_KEY_SIZE, true), this.arena.add(this.stackValuesView, i * value, words)),
-      );
+      this.words = words;
+      this.valueBytes = words * 8;
+      drainMap(this.bpf.lib, fd, { key: STACK_KEY_SIZE, value: this.valueBytes, batch: stackBatch(words) }, this.stackKeys, this.stackValues, this.stackRow);
     }
+    this.rows = [];
+    this.userAt = [];
+    this.stackAt = new Map();
     const stacks = this.arena.take();
-    const at = (hash: bigint) => (hash !== 0n ? (stackAt.get(hash) ?? -1) : -1);
-    const samples: RawSample[] = rows.map((r, i) => new SampledStacks(r, stacks, userAt[i]!, at(r.kernelStack)));
+    const samples: RawSample[] = new Array<RawSample>(rows.length);
+    for (let i = 0; i < rows.length; i++) samples[i] = new SampledStacks(rows[i]!, stacks, userAt[i]!, storedAt(stackAt, rows[i]!.kernelStack));
     return { samples, counterDeltas };
   }
+
+  /**
+   * drainMap's callbacks: made once per sampler, not per collect(). A closure made per call is a new
+   * function each interval; once the last one died, a full GC dropped V8's optimized code for it
+   * (held weakly) and the next interval's closure was optimized again (stop 31: 9-11 compiles each).
+   * They read the map being drained from the fields set just before each drainMap.
+   */
+  private readonly countRow = (keys: Buffer, _values: Buffer, i: number): void => {
+    const value = this.valueBytes;
+    // Through views: a Buffer's 64-bit read makes four BigInts (two halves, a shift, a sum), a view's one.
+    const row = decodeRow(keys, this.countKeysView, i * KEY_SIZE, uint64AsNumber(this.stackValuesView, i * value));
+    this.rows.push(row);
+    this.userAt.push(row.userStack !== 0n ? this.arena.add(this.stackValuesView, i * value + 8, this.words) : -1);
+  };
+
+  private readonly stackRow = (_keys: Buffer, _values: Buffer, i: number): void => {
+    this.stackAt.set(this.stackKeysView.getBigUint64(i * STACK_KEY_SIZE, true), this.arena.add(this.stackValuesView, i * this.valueBytes, this.words));
+  };
 }
 
 /**
@@ -199,6 +218,11 @@ export interface CountRow {
   readonly kernelStack: bigint;
   readonly comm: string;
   readonly count: number;
+}
+
+/** Where a kernel stack's hash was stored in the interval's stacks (-1: none, or not stored). */
+function storedAt(stackAt: Map<bigint, number>, hash: bigint): number {
+  return hash !== 0n ? (stackAt.get(hash) ?? -1) : -1;
 }
 
 const viewOf = (b: Buffer) => new DataView(b.buffer, b.byteOffset, b.byteLength);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { hostname } from 'node:os';
-import { LABEL_LIMITS, SERVICE_NAME, isValidLabelName, labelsFrom, sanitizeLabelName, type Labels } from '../../model/index.js';
+import { LABEL_LIMITS, SERVICE_NAME, isValidLabelName, labelsFrom, sanitizeLabelName, type Label, type Labels } from '../../model/index.js';
 import { relabel, type RelabelRule } from '../../model/relabel.js';
 import { LruCache } from '../lru.js';
 import { readStat, vouchedStartTime } from '../symbolize/proc-maps.js';
@@ -94,9 +94,19 @@ export class MetadataLabeler implements ProcessLabeler {
     const discovered = this.discovered(info, comm);
     const relabeled = relabel(labelsFrom(discovered), this.options.relabel ?? []);
     if (relabeled === undefined) return [];
-    const kept = relabeled.filter((x) => !x.name.startsWith('__') && isValidLabelName(x.name));
-    return labelsFrom(withinLabelLimit(kept).map((x) => [x.name, x.value.slice(0, LABEL_LIMITS.maxValueLength)] as const));
+    const kept = relabeled.filter(isKeptLabel);
+    return labelsFrom(withinLabelLimit(kept).map(boundedValue));
   }
+}
+
+// compute()'s callbacks, module-level rather than made per call (a closure made per call is optimized
+// again after each full GC drops its code: stop 31).
+function isKeptLabel(x: Label): boolean {
+  return !x.name.startsWith('__') && isValidLabelName(x.name);
+}
+
+function boundedValue(x: Label): readonly [string, string] {
+  return [x.name, x.value.slice(0, LABEL_LIMITS.maxValueLength)];
 }
 
 // What the agent itself derives: kept first when a pod has so many labels the set would pass the limit.

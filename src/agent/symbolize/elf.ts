@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { withWorkingMemory, type WorkingMemory } from './working-memory.js';
+import { WorkingMemory } from './working-memory.js';
 import type { SymbolTableBuilder } from './symbol-table.js';
 
 /**
@@ -198,7 +198,13 @@ export class ElfFile {
       // Needed only until the table is built (names are then copied or read back from the file).
       const strs = this.read(strtab.offset, strtab.size, 'string table', b.memory);
       const src = b.source(strs, names === 'placed' ? strtab.offset : -1);
-      this.eachFunction(s, strs, (value, size, bind, nameOff, end) => b.addBytes(value, size, bindRank(bind), src, nameOff, end));
+      const memory = new WorkingMemory();
+      try {
+        const c = this.functionEntries(s, memory);
+        while (this.nextNamedFunction(c, strs)) b.addBytes(c.value(), c.size(), bindRank(c.bind()), src, c.nameOff(), c.nameEnd);
+      } finally {
+        memory.release();
+      }
     }
   }
 
@@ -217,11 +223,14 @@ export class ElfFile {
    * functionSymbolsInto's 'unread' form. Each symbol table's entries are read three times in windows:
    * their name offsets (every table's first, so the builder grows once, to its final size: doublings
    * held the old and new columns at once); then, its string table scanned in windows, where each name
-   * ends; then the symbols added in table order, eachFunction's order, so the same alias wins a tie.
+   * ends; then the symbols added in table order, readSymbols' order, so the same alias wins a tie.
    * A damaged table throws as the 'placed' form does: after the tables before it are added.
    */
   private functionsOfUnreadStrings(b: SymbolTableBuilder): void {
-    withWorkingMemory((memory) => {
+    // Working memory freed in `finally`, not through withWorkingMemory: a callback made per call holding
+    // these loops was optimized (OSR) again at each load, its code dropped with the callback (stop 31).
+    const memory = new WorkingMemory();
+    try {
       const found: Array<{ table: SectionHeader; strtab: SectionHeader; nameOffsets: Uint32Array; m: number }> = [];
       let damage: unknown;
       try {
@@ -229,29 +238,39 @@ export class ElfFile {
           this.checkRange(strtab.offset, strtab.size, 'string table');
           const nameOffsets = memory.words(Math.floor(table.size / 24));
           let m = 0;
-          this.eachFunctionNameOffset(table, (nameOff) => {
+          const c = this.functionEntries(table, memory);
+          while (this.nextFunction(c)) {
+            const nameOff = c.nameOff();
             if (nameOff < strtab.size) nameOffsets[m++] = nameOff;
-          });
+          }
+          c.done(memory);
           found.push({ table, strtab, nameOffsets, m });
         }
       } catch (e) {
         damage = e;
       }
-      b.reserve(b.length + found.reduce((sum, f) => sum + f.m, 0));
+      let total = 0;
+      for (const f of found) total += f.m;
+      b.reserve(b.length + total);
       for (const { table, strtab, nameOffsets, m } of found) {
         const ends = this.stringEnds(strtab, nameOffsets, m, memory);
         const src = b.fileSource(strtab.offset);
         let k = 0;
-        this.eachFunctionEntry(table, (value, size, bind, nameOff) => {
-          if (nameOff >= strtab.size) return;
+        const c = this.functionEntries(table, memory);
+        while (this.nextFunction(c)) {
+          const nameOff = c.nameOff();
+          if (nameOff >= strtab.size) continue;
           const end = ends[k++]!;
-          if (end !== nameOff) b.addBytes(value, size, bindRank(bind), src, nameOff, end);
-        });
+          if (end !== nameOff) b.addBytes(c.value(), c.size(), bindRank(c.bind()), src, nameOff, end);
+        }
+        c.done(memory);
         memory.drop(ends);
         memory.drop(nameOffsets);
       }
       if (damage !== undefined) throw damage;
-    });
+    } finally {
+      memory.release();
+    }
   }
 
   /**
@@ -305,56 +324,54 @@ export class ElfFile {
 
   private readSymbols(table: SectionHeader, strtab: SectionHeader, out: ElfSymbol[]): void {
     const strs = this.read(strtab.offset, strtab.size, 'string table');
-    this.eachFunction(table, strs, (value, size, bind, nameOff, end) => out.push({ name: strs.toString('utf8', nameOff, end), value, size, bind }));
-  }
-
-  /** Calls `fn` for each defined code symbol of a symbol table, with its name as a range of `strs`. */
-  private eachFunction(table: SectionHeader, strs: Buffer, fn: (value: number, size: number, bind: number, nameOff: number, nameEnd: number) => void): void {
-    this.eachFunctionEntry(table, (value, size, bind, nameOff) => {
-      if (nameOff >= strs.length) return;
-      let end = strs.indexOf(0, nameOff);
-      if (end < 0) end = strs.length;
-      if (end === nameOff) return;
-      fn(value, size, bind, nameOff, end);
-    });
+    const memory = new WorkingMemory();
+    try {
+      const c = this.functionEntries(table, memory);
+      while (this.nextNamedFunction(c, strs)) out.push({ name: strs.toString('utf8', c.nameOff(), c.nameEnd), value: c.value(), size: c.size(), bind: c.bind() });
+    } finally {
+      memory.release();
+    }
   }
 
   /**
-   * Calls `fn` for each defined code symbol of a symbol table, before its name is looked at. The
-   * entries are read in windows of SYMBOL_WINDOW into working memory, freed on return: node's .symtab
-   * is 2.5 MiB, read whole it sat beside the string table until the table was built.
+   * A walk over a symbol table's defined code symbols (nextFunction). The entries are read in windows of
+   * SYMBOL_WINDOW into `memory` (node's .symtab is 2.5 MiB: read whole it sat beside the string table
+   * until the table was built). A cursor, not a callback per symbol: callbacks made per call were
+   * optimized again at each symbol load once their code was dropped with them (stop 31: 9-12 times each).
    */
-  private eachFunctionEntry(table: SectionHeader, fn: (value: number, size: number, bind: number, nameOff: number) => void): void {
-    this.eachFunctionAt(table, (syms, o) => fn(addressAt(syms, o + 8), addressAt(syms, o + 16), syms[o + 4]! >> 4, syms.readUInt32LE(o)));
-  }
-
-  /**
-   * eachFunctionEntry's walk giving only each symbol's name offset: no address or size passes through a
-   * call, so a pass over node's 153 k symbols makes no garbage (two boxed doubles a symbol did: ≈ 4 MiB
-   * of V8 garbage a build, which grew the young generation the agent then keeps).
-   */
-  private eachFunctionNameOffset(table: SectionHeader, fn: (nameOff: number) => void): void {
-    this.eachFunctionAt(table, (syms, o) => fn(syms.readUInt32LE(o)));
-  }
-
-  /** Calls `fn` with the window and offset of each defined code symbol's entry (only integers pass: no double is boxed). */
-  private eachFunctionAt(table: SectionHeader, fn: (syms: Buffer, o: number) => void): void {
+  private functionEntries(table: SectionHeader, memory: WorkingMemory): FunctionEntryCursor {
     this.checkRange(table.offset, table.size, table.name);
     const entries = Math.floor(table.size / 24);
-    withWorkingMemory((memory) => {
-      const buf = memory.bytes(Math.min(entries * 24, SYMBOL_WINDOW));
-      for (let first = 0; first < entries; first += SYMBOL_WINDOW / 24) {
-        const syms = buf.subarray(0, Math.min(SYMBOL_WINDOW, (entries - first) * 24));
-        this.readInto(syms, table.offset + first * 24, table.name);
-        for (let o = 0; o < syms.length; o += 24) {
-          const type = syms[o + 4]! & 0xf;
-          if (type !== STT_FUNC && type !== STT_GNU_IFUNC) continue;
-          if (syms.readUInt16LE(o + 6) === 0) continue; // SHN_UNDEF: imported, defined elsewhere
-          if (addressAt(syms, o + 8) === 0) continue;
-          fn(syms, o);
-        }
+    return new FunctionEntryCursor(table, entries, memory.bytes(Math.min(entries * 24, SYMBOL_WINDOW)));
+  }
+
+  /** Moves `c` to the next defined code symbol (false: none left), reading the next window as needed. */
+  private nextFunction(c: FunctionEntryCursor): boolean {
+    for (;;) {
+      c.o += 24;
+      if (c.o >= c.syms.length) {
+        c.first += c.syms.length / 24;
+        if (c.first >= c.entries) return false;
+        c.syms = c.buf.subarray(0, Math.min(SYMBOL_WINDOW, (c.entries - c.first) * 24));
+        this.readInto(c.syms, c.table.offset + c.first * 24, c.table.name);
+        c.o = 0;
       }
-    });
+      if (isDefinedFunction(c.syms, c.o)) return true;
+    }
+  }
+
+  /** nextFunction, skipping symbols without a name in `strs`; `c.nameEnd` is set to where the name ends. */
+  private nextNamedFunction(c: FunctionEntryCursor, strs: Buffer): boolean {
+    while (this.nextFunction(c)) {
+      const nameOff = c.nameOff();
+      if (nameOff >= strs.length) continue;
+      let end = strs.indexOf(0, nameOff);
+      if (end < 0) end = strs.length;
+      if (end === nameOff) continue;
+      c.nameEnd = end;
+      return true;
+    }
+    return false;
   }
 
   /**
@@ -502,6 +519,55 @@ export function withElf<T>(path: string, fn: (elf: ElfFile) => T): T {
 }
 
 /** Walks ELF notes (namesz, descsz, type, name, desc; 4-byte aligned) for the GNU build id. */
+/**
+ * Where ElfFile.nextFunction is in a symbol table: the window of entries read (`syms`, from entry `first`)
+ * and the current entry's offset in it. Only integers leave it (no double is boxed per symbol).
+ */
+class FunctionEntryCursor {
+  syms: Buffer;
+  first = 0;
+  o = 0;
+  /** Set by nextNamedFunction: the end of the current symbol's name in the string table. */
+  nameEnd = 0;
+
+  constructor(
+    readonly table: SectionHeader,
+    readonly entries: number,
+    readonly buf: Buffer,
+  ) {
+    this.syms = buf.subarray(0, 0);
+  }
+
+  value(): number {
+    return addressAt(this.syms, this.o + 8);
+  }
+
+  size(): number {
+    return addressAt(this.syms, this.o + 16);
+  }
+
+  bind(): number {
+    return this.syms[this.o + 4]! >> 4;
+  }
+
+  nameOff(): number {
+    return this.syms.readUInt32LE(this.o);
+  }
+
+  /** Its window's memory back to `memory` (the cursor is not used again). */
+  done(memory: WorkingMemory): void {
+    memory.drop(this.buf);
+  }
+}
+
+/** Whether the symbol table entry at `o` is a defined code symbol (FUNC, IFUNC) with an address. */
+function isDefinedFunction(syms: Buffer, o: number): boolean {
+  const type = syms[o + 4]! & 0xf;
+  if (type !== STT_FUNC && type !== STT_GNU_IFUNC) return false;
+  if (syms.readUInt16LE(o + 6) === 0) return false; // SHN_UNDEF: imported, defined elsewhere
+  return addressAt(syms, o + 8) !== 0;
+}
+
 function findBuildIdNote(b: Buffer): string {
   let o = 0;
   while (o + 12 <= b.length) {

@@ -16,7 +16,7 @@ export class PerfMap {
   private ends: number[] = [];
   private names: string[] = [];
   private seqs: number[] = [];
-  private pending: Array<{ start: number; end: number; name: string; seq: number }> = [];
+  private pending: PerfMapEntry[] = [];
   private seq = 0;
   private maxSize = 0;
   /** The last bytes read, compared with the file at the same offset to notice a rewrite. */
@@ -115,15 +115,25 @@ export class PerfMap {
     if (added) this.version++;
   }
 
+  // Plain loops and a module-level comparator, no closure made per merge: a closure made per call was
+  // optimized again after each full GC dropped its code (stop 31).
   private merge(): void {
-    const all = this.starts.map((start, i) => ({ start, end: this.ends[i]!, name: this.names[i]!, seq: this.seqs[i]! }));
-    for (const e of this.pending) all.push(e);
-    all.sort((x, y) => x.start - y.start || x.seq - y.seq);
+    const all: PerfMapEntry[] = this.pending;
+    for (let i = 0; i < this.starts.length; i++) all.push({ start: this.starts[i]!, end: this.ends[i]!, name: this.names[i]!, seq: this.seqs[i]! });
+    all.sort(byStartThenSeq);
     this.pending = [];
-    this.starts = all.map((e) => e.start);
-    this.ends = all.map((e) => e.end);
-    this.names = all.map((e) => e.name);
-    this.seqs = all.map((e) => e.seq);
+    const n = all.length;
+    this.starts = new Array<number>(n);
+    this.ends = new Array<number>(n);
+    this.names = new Array<string>(n);
+    this.seqs = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      const e = all[i]!;
+      this.starts[i] = e.start;
+      this.ends[i] = e.end;
+      this.names[i] = e.name;
+      this.seqs[i] = e.seq;
+    }
   }
 
   private reset(): void {
@@ -138,6 +148,18 @@ export class PerfMap {
     this.readTail = Buffer.alloc(0);
     this.version++;
   }
+}
+
+interface PerfMapEntry {
+  start: number;
+  end: number;
+  name: string;
+  seq: number;
+}
+
+/** By address, and for one address in the order the lines were read (lookup picks the newest). */
+function byStartThenSeq(x: PerfMapEntry, y: PerfMapEntry): number {
+  return x.start - y.start || x.seq - y.seq;
 }
 
 function stampOf(st: Stats): string {

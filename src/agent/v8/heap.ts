@@ -120,14 +120,18 @@ export class V8Heap {
     return { outcome: 'named', info: { name: name || '(anonymous)', file, line } };
   }
 
+  /** Offset of a ScopeInfo's slot `i` (past its map word). */
+  private slot(i: number): number {
+    return this.c.taggedSize * (1 + i);
+  }
+
   /**
    * A compiled function's ScopeInfo: its name (function_variable_info's, else the inferred one) and its
    * start position (position_info), found past the flag-dependent slots before them.
    */
   private scopeInfo(addr: number): { name: string | undefined; start: number } | undefined {
-    const slot = (i: number) => this.c.taggedSize * (1 + i);
-    const flags = this.smiAt(addr, slot(0));
-    const locals = this.smiAt(addr, slot(this.c.scopeInfoContextLocals));
+    const flags = this.smiAt(addr, this.slot(0));
+    const locals = this.smiAt(addr, this.slot(this.c.scopeInfoContextLocals));
     if (flags === undefined || locals === undefined || locals < 0 || locals > 1 << 16) return undefined;
     // The locals' names, inlined, or past MAX_INLINED_LOCAL_NAMES one slot holding a hash table of them; then their infos.
     let i = this.c.scopeInfoFirstVars + (locals < MAX_INLINED_LOCAL_NAMES ? locals : 1) + locals;
@@ -136,15 +140,15 @@ export class V8Heap {
     if (receiver === ALLOC_STACK || receiver === ALLOC_CONTEXT) i++;
     let name: string | undefined;
     if ((flags >> FUNCTION_VARIABLE_SHIFT) & 3) {
-      name = this.stringAt(this.objectAt(addr, slot(i)));
+      name = this.stringAt(this.objectAt(addr, this.slot(i)));
       i += 2;
     }
     if (flags & INFERRED_NAME) {
-      if (!name) name = this.stringAt(this.objectAt(addr, slot(i)));
+      if (!name) name = this.stringAt(this.objectAt(addr, this.slot(i)));
       i++;
     }
     // position_info (start, end) follows for function scopes.
-    const start = this.smiAt(addr, slot(i)) ?? -1;
+    const start = this.smiAt(addr, this.slot(i)) ?? -1;
     return { name: name ?? '', start };
   }
 

@@ -44,8 +44,19 @@ export class V8FrameReader {
   changed = 0;
   /** The re-check's read, overwritten each time (compared, never kept). */
   private readonly scratch = Buffer.alloc(SFI_HEAD_BYTES);
+  /**
+   * The process of the fresh read in progress: what `lines` and `blocks` read for. They are made once, not
+   * per read: a closure made per call is a new function each time, and once the previous ones died a full
+   * GC dropped V8's optimized code for it (held weakly), so it was optimized again and again (stop 31).
+   */
+  private pid = 0;
+  /** Line ends of the current process's scripts, keyed by process too. */
+  private readonly lines: LineEndsCache = {
+    get: (key) => this.sources.get(`${this.pid}:${key}`),
+    set: (key, ends) => this.sources.set(`${this.pid}:${key}`, ends),
+  };
   /** A fresh read's blocks, the same memory for every fresh read (what one returns is copied out first). */
-  private readonly blocks = new BlockArena();
+  private readonly blocks = new BlockArena((addr, length, into) => this.readMem(this.pid, addr, length, into));
   /**
    * Processes whose memory file did not open this interval (gone): their frames' reads fail without a
    * syscall. On a host where node processes come and go, each frame of one that exited within the interval
@@ -105,8 +116,9 @@ export class V8FrameReader {
       }
       this.changed++;
     }
-    const lines: LineEndsCache = { get: (key) => this.sources.get(`${pid}:${key}`), set: (key, ends) => this.sources.set(`${pid}:${key}`, ends) };
-    const heap = new V8Heap(proc.constants, this.blocks.reader((addr, length, into) => this.readMem(pid, addr, length, into)), lines);
+    this.pid = pid;
+    this.blocks.startRead();
+    const heap = new V8Heap(proc.constants, this.blocks.read, this.lines);
     this.reads++;
     const head = heap.sfiHead(sfi);
     if (!head) {
@@ -176,29 +188,34 @@ const ARENA_BLOCKS = 32;
  * ARENA_BLOCKS blocks in one read, the rest is read directly.
  */
 class BlockArena {
+  /** `source` reads the process's memory directly (`into`: a buffer of `length` bytes to read into). */
+  constructor(private readonly source: (addr: number, length: number, into?: Buffer) => Buffer | undefined) {}
+
   private readonly memory = Buffer.allocUnsafeSlow(ARENA_BLOCKS * BLOCK_BYTES);
   private readonly views = Array.from({ length: ARENA_BLOCKS }, (_, i) => this.memory.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES));
   private readonly bases = new Float64Array(ARENA_BLOCKS);
   private readonly ok = new Uint8Array(ARENA_BLOCKS);
   private used = 0;
 
-  /** The reads of one fresh read (the arena's blocks from the last one are forgotten). */
-  reader(read: (addr: number, length: number, into?: Buffer) => Buffer | undefined): ReadMemory {
+  /** A new fresh read: the arena's blocks from the last one are forgotten. */
+  startRead(): void {
     this.used = 0;
-    return (addr, length) => {
-      const base = addr - (addr % BLOCK_BYTES);
-      if (!(addr > 0) || !Number.isSafeInteger(addr) || addr + length > base + BLOCK_BYTES) return read(addr, length);
-      let i = 0;
-      while (i < this.used && this.bases[i] !== base) i++;
-      if (i === this.used) {
-        if (i === ARENA_BLOCKS) return read(addr, length);
-        this.bases[i] = base;
-        this.ok[i] = read(base, BLOCK_BYTES, this.views[i]) !== undefined ? 1 : 0;
-        this.used++;
-      }
-      return this.ok[i] === 1 ? this.views[i]!.subarray(addr - base, addr - base + length) : read(addr, length);
-    };
   }
+
+  /** The reads of the fresh read in progress (one function for all of them: see V8FrameReader.pid). */
+  readonly read: ReadMemory = (addr, length) => {
+    const base = addr - (addr % BLOCK_BYTES);
+    if (!(addr > 0) || !Number.isSafeInteger(addr) || addr + length > base + BLOCK_BYTES) return this.source(addr, length);
+    let i = 0;
+    while (i < this.used && this.bases[i] !== base) i++;
+    if (i === this.used) {
+      if (i === ARENA_BLOCKS) return this.source(addr, length);
+      this.bases[i] = base;
+      this.ok[i] = this.source(base, BLOCK_BYTES, this.views[i]) !== undefined ? 1 : 0;
+      this.used++;
+    }
+    return this.ok[i] === 1 ? this.views[i]!.subarray(addr - base, addr - base + length) : this.source(addr, length);
+  };
 }
 
 /**
