@@ -4,6 +4,7 @@ import type { DictionaryIds, Id } from '../model/ids.js';
 import { extendDictionaryIds } from '../model/ids.js';
 import type { Profile } from '../model/profile.js';
 import type { SymbolDictionary } from '../model/symbols.js';
+import { IdSet } from './exporter-id-set.js';
 import { ProtoWriter } from './proto-writer.js';
 
 /**
@@ -25,7 +26,8 @@ const NO_RESEND: ReadonlySet<Id> = new Set();
 
 export class RowsEncoder {
   private readonly ids = new WeakMap<SymbolDictionary, DictionaryIds>();
-  private confirmed = new Set<Id>();
+  /** Stacks the server has taken (content ids, 8–13 bytes each: exporter-id-set.ts). */
+  private confirmed = new IdSet();
   private readonly w = new ProtoWriter();
 
   /**
@@ -86,7 +88,7 @@ export class RowsEncoder {
 
   /** The server took a request naming these stacks: it has them stored. */
   confirm(stackIds: readonly Id[]): void {
-    if (this.confirmed.size + stackIds.length > MAX_CONFIRMED) this.confirmed = new Set();
+    if (this.confirmed.size + stackIds.length > MAX_CONFIRMED) this.confirmed = new IdSet();
     for (const id of stackIds) this.confirmed.add(id);
   }
 
