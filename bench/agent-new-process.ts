@@ -15,6 +15,7 @@ import { Session } from 'node:inspector';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { unwinderBpfStandIn } from './unwinder-bpf-stand-in.js';
 
 const rounds = Number(process.argv[2] ?? 5);
 const perRound = Number(process.argv[3] ?? 40);
@@ -42,29 +43,6 @@ for (const [name, root] of roots) {
   });
 }
 
-/** The BPF maps as the unwinder uses them, in memory: new-process events handed out by the next drain. */
-function fakeLib(events: number[]) {
-  const rows = Buffer.alloc(64 << 20);
-  const lib = {
-    mapLookupAndDeleteBatch: (fd: number, _i: unknown, _o: unknown, keys: Buffer, values: Buffer, count: Buffer) => {
-      let n = 0;
-      if (fd === 2) {
-        for (const pid of events.splice(0)) {
-          keys.writeUInt32LE(pid, n * 4);
-          values.writeUInt32LE(1, n * 16); // EV_NEW
-          values.writeBigUInt64LE(1n, n * 16 + 8);
-          n++;
-        }
-      }
-      count.writeUInt32LE(n);
-      return -2; // ENOENT: all read
-    },
-    mapUpdateElem: () => 0,
-    mapDeleteElem: () => 0,
-  };
-  return { lib, mmap: (offset: number, length: number) => ({ bytes: rows.subarray(offset, offset + length), unmap: () => {} }) };
-}
-
 // Processes of the bench's load kinds: CPython (its reader attaches), a shell, sleep.
 const kinds: [string, string[]][] = [
   ['/usr/bin/python3', ['-c', 'import time; time.sleep(900)']],
@@ -78,7 +56,7 @@ await new Promise((r) => setTimeout(r, 2000)); // every process past the unwinde
 
 function round(side: Side, pids: number[]): number {
   const events: number[] = [];
-  const { lib, mmap } = fakeLib(events);
+  const { lib, mmap } = unwinderBpfStandIn(events);
   const m = side.mods;
   const labeler = new m.labeler!.MetadataLabeler({});
   const symbolizer = new m.symbolizer!.ProcSymbolizer({});

@@ -1,4 +1,5 @@
 import { closeSync, existsSync, openSync, readlinkSync, readSync } from 'node:fs';
+import { procmapQueryUsable, queryExecutableMappings } from './procmap-query.js';
 
 /** One line of /proc/PID/maps that can hold code. */
 export interface CodeMapping {
@@ -114,6 +115,27 @@ export function findMapping(mappings: readonly CodeMapping[], address: number): 
 }
 
 export function readMaps(pid: number, procRoot = '/proc'): CodeMapping[] | undefined {
+  const path = `${procRoot}/${pid}/maps`;
+  if (procmapQueryUsable()) {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch {
+      return undefined; // exited, or not ours to read
+    }
+    try {
+      // Only the executable mappings, asked one by one (procmap-query.ts); undefined: read the text.
+      const asked = queryExecutableMappings(fd);
+      if (asked !== undefined) return asked;
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return readMapsText(pid, procRoot);
+}
+
+/** readMaps through the text listing (every mapping formatted by the kernel, the executable ones parsed here). */
+export function readMapsText(pid: number, procRoot = '/proc'): CodeMapping[] | undefined {
   const n = readProcBytes(`${procRoot}/${pid}/maps`);
   return n < 0 ? undefined : parseMapsBytes(scratch, n); // undefined: exited, or not ours to read
 }
