@@ -2,8 +2,8 @@ import koffi from 'koffi';
 
 /**
  * The C library functions the agent calls for itself, bound once per process: malloc's controls
- * (malloc-tuning.ts), C heap blocks for working memory (symbolize/working-memory.ts), and the calling
- * thread's CPU clock (process-cpu.ts). libbpf.ts binds its own (the perf_event_open syscall) beside libbpf.
+ * (malloc-tuning.ts), C heap blocks for working memory (symbolize/working-memory.ts), the calling
+ * thread's CPU clock (process-cpu.ts) and ioctl(2) (symbolize/procmap-query.ts). libbpf.ts binds its own (the perf_event_open syscall) beside libbpf.
  */
 
 /** A block of C heap memory (koffi's pointer value). */
@@ -15,6 +15,8 @@ export interface Glibc {
   free(block: NativePointer): void;
   /** clock_gettime(2): writes a struct timespec into `out`; 0 on success. */
   clockGettime(clockId: number, out: Buffer): number;
+  /** ioctl(2) with one pointer argument (variadic in C; one pointer passes the same way on the ABIs the agent runs on). */
+  ioctl(fd: number, request: number, arg: NativePointer): number;
 }
 
 let glibc: Glibc | null | undefined;
@@ -29,6 +31,7 @@ export function loadGlibc(): Glibc | null {
       malloc: libc.func('void *malloc(size_t size)') as Glibc['malloc'],
       free: libc.func('void free(void *ptr)') as Glibc['free'],
       clockGettime: libc.func('int clock_gettime(int clk_id, _Out_ void *tp)') as Glibc['clockGettime'],
+      ioctl: libc.func('int ioctl(int fd, unsigned long request, void *arg)') as Glibc['ioctl'],
     };
   } catch {
     glibc = null;

@@ -1,4 +1,5 @@
 import koffi from 'koffi';
+import { loadGlibc, type NativePointer } from '../glibc.js';
 import type { CodeMapping } from './proc-maps.js';
 
 /**
@@ -24,10 +25,10 @@ const EINVAL = 22;
 const DELETED = ' (deleted)';
 
 interface Binding {
-  readonly ioctl: (fd: number, request: number, arg: unknown) => number;
+  readonly ioctl: (fd: number, request: number, arg: NativePointer) => number;
   /** The query and the name buffer, in C memory the kernel writes to, and views of them. */
   readonly query: DataView;
-  readonly queryPointer: unknown;
+  readonly queryPointer: NativePointer;
   readonly name: Buffer;
 }
 
@@ -37,10 +38,10 @@ let binding: Binding | null | undefined;
 let answered = false;
 
 function bind(): Binding | null {
+  const libc = loadGlibc();
+  if (libc === null) return null;
   try {
-    const libc = koffi.load('libc.so.6');
-    // Variadic in C; one pointer argument passes the same way on the ABIs the agent runs on.
-    const ioctl = libc.func('int ioctl(int fd, unsigned long request, void *arg)') as Binding['ioctl'];
+    const ioctl = libc.ioctl;
     const queryPointer = koffi.alloc('uint8_t', QUERY_BYTES);
     const namePointer = koffi.alloc('uint8_t', NAME_BYTES);
     const query = new DataView(koffi.view(queryPointer, QUERY_BYTES));
