@@ -7,12 +7,8 @@ import type { SymbolDictionary } from './symbols.js';
  * Samples are parallel arrays (index i = one row): `stacks[i]` indexes `dict.stacks`, `values[i]` is the
  * value in the type's sample unit. Codecs turn every wire format into this and back; nothing between the
  * edges knows which format a profile came in.
- *
- * `Column` is what the sample columns are: plain arrays where codecs build them, typed-array views where
- * a decode thread's reply is read in place (decode-transfer.ts); code that only reads them takes
- * `ProfileView`.
  */
-export interface Profile<Column extends ArrayLike<number> = number[]> {
+export interface Profile {
   readonly type: ProfileType;
   readonly labels: Labels;
   /** Start of the window, Unix milliseconds. */
@@ -22,8 +18,8 @@ export interface Profile<Column extends ArrayLike<number> = number[]> {
   /** Sampling period in the type's period unit (e.g. 1e9/19 ns for 19 Hz CPU), 0 when unknown. */
   readonly period: number;
   readonly dict: SymbolDictionary;
-  readonly stacks: Column;
-  readonly values: Column;
+  readonly stacks: number[];
+  readonly values: number[];
   /**
    * The part of the samples recorded inside traced spans, by span (Pyroscope SDKs' `span_id` pprof
    * label, OTLP sample links): an index beside the samples, not more of them — every span sample's
@@ -31,13 +27,6 @@ export interface Profile<Column extends ArrayLike<number> = number[]> {
    */
   readonly spans?: SpanSamples;
 }
-
-/**
- * A profile whose sample columns may be plain arrays or typed-array views (`stacks` an Int32Array,
- * `values` a Float64Array, over a decode thread's reply): what the write path and the ingest routes
- * read, so a reply's columns reach the store without being rebuilt as arrays on the main thread.
- */
-export type ProfileView = Profile<ArrayLike<number>>;
 
 /** Parallel arrays: row i is `values[i]` of stack `stacks[i]` (a `dict.stacks` index) inside span `spanIds[i]`. */
 export interface SpanSamples {
@@ -53,8 +42,8 @@ export function spanIdFromHex(text: string): bigint | undefined {
 }
 
 /** Sum of all sample values. */
-export function profileTotal(p: ProfileView): number {
+export function profileTotal(p: Profile): number {
   let t = 0;
-  for (let i = 0; i < p.values.length; i++) t += p.values[i]!;
+  for (const v of p.values) t += v;
   return t;
 }

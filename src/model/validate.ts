@@ -1,6 +1,6 @@
 import { InputError } from './errors.js';
 import { validateLabels } from './labels.js';
-import type { ProfileView } from './profile.js';
+import type { Profile } from './profile.js';
 import { profileTypeId } from './profile-type.js';
 import { parseProfileType } from './profile-type.js';
 import type { SymbolDictionary } from './symbols.js';
@@ -23,7 +23,7 @@ import type { SymbolDictionary } from './symbols.js';
  * pprof, every profile of an OTLP request): pass the same `checkedDictionaries` set for the whole
  * request and each dictionary is walked once, not once per profile.
  */
-export function validateProfile(p: ProfileView, checkedDictionaries?: Set<SymbolDictionary>): void {
+export function validateProfile(p: Profile, checkedDictionaries?: Set<SymbolDictionary>): void {
   parseProfileType(profileTypeId(p.type));
   validateLabels(p.labels);
   if (!(p.timeMs >= 0 && p.timeMs <= MAX_TIME_MS)) throw new InputError(`profile time ${p.timeMs} ms is outside 1970..9999`);
@@ -81,12 +81,12 @@ function validateDictionary(dict: SymbolDictionary): void {
 export const MAX_TIME_MS = 253_402_300_799_999;
 
 /** Types whose value is a level rather than a count, so a delta of it may be negative. */
-function isGauge(p: ProfileView): boolean {
+function isGauge(p: Profile): boolean {
   return p.type.sampleType.startsWith('inuse_');
 }
 
 /** No samples with a non-zero value: nothing to store. */
-export function isEmptyProfile(p: ProfileView): boolean {
-  for (let i = 0; i < p.values.length; i++) if (p.values[i] !== 0) return false;
+export function isEmptyProfile(p: Profile): boolean {
+  for (const v of p.values) if (v !== 0) return false;
   return true;
 }

@@ -13,7 +13,7 @@ import { decodeProfiles } from '../formats/registry.js';
 import { InputError } from '../model/errors.js';
 import type { Labels } from '../model/labels.js';
 import { labelsFrom } from '../model/labels.js';
-import type { Profile, ProfileView } from '../model/profile.js';
+import type { Profile } from '../model/profile.js';
 import type { ProfileType } from '../model/profile-type.js';
 import type { SymbolDictionary } from '../model/symbols.js';
 import { validateProfile } from '../model/validate.js';
@@ -105,8 +105,7 @@ export interface KilnRowsTask {
 
 /** What a task decoded to: profiles, and for OTLP the profiles refused (partial success). */
 export interface Decoded {
-  /** Plain arrays as decoded on this thread; typed-array views of the reply when unpacked from a decode thread's. */
-  readonly profiles: ProfileView[];
+  readonly profiles: Profile[];
   /** `where: why` of each refused OTLP profile. */
   readonly rejected: string[];
   /** A Kiln rows push: stacks its rows name that are neither sent nor stored (16 hex digits each); then no profiles. */

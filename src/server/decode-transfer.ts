@@ -1,6 +1,6 @@
 import { InputError } from '../model/errors.js';
 import type { Label } from '../model/labels.js';
-import type { ProfileView, SpanSamples } from '../model/profile.js';
+import type { Profile, SpanSamples } from '../model/profile.js';
 import type { ProfileType } from '../model/profile-type.js';
 import type { FunctionInfo, Line, Location, Mapping, Stack, SymbolDictionary } from '../model/symbols.js';
 import type { PrecomputedIds } from '../store/content-ids.js';
@@ -100,7 +100,7 @@ export async function unpackReply(reply: DecodeReply): Promise<Decoded> {
     dictStackIds.push(ids?.stacks);
   }
   const spansOf = new Map((spans ?? []).map((s) => [s.profile, s]));
-  const profiles: ProfileView[] = [];
+  const profiles: Profile[] = [];
   const nProfiles = r.num();
   for (let n = 0; n < nProfiles; n++) {
     const type: ProfileType = { name: r.str(), sampleType: r.str(), sampleUnit: r.str(), periodType: r.str(), periodUnit: r.str() };
@@ -115,17 +115,15 @@ export async function unpackReply(reply: DecodeReply): Promise<Decoded> {
     const turn = slices.beforeStep(stacks.length);
     if (turn) await turn;
     const extra = spansOf.get(n);
-    // The sample columns stay views of the reply's buffer, which the precomputed rows below keep alive
-    // anyway: rebuilt as plain arrays they were a third of what the main thread allocated per request.
-    const profile: ProfileView = {
+    const profile: Profile = {
       type,
       labels,
       timeMs,
       durationNs,
       period,
       dict: dicts[dict]!,
-      stacks,
-      values,
+      stacks: plainArray(stacks),
+      values: plainArray(values),
       ...(extra?.spans ? { spans: extra.spans } : {}),
     };
     if (r.num() === 1) {
@@ -213,7 +211,7 @@ function ownBuffer(ids: BigUint64Array): BigUint64Array {
 }
 
 /** The profile's rows for the write path, or nothing if they cannot be made (it then validates and refuses it). */
-function rowsOf(p: ProfileView, ids: PrecomputedIds): ProfileSamples | undefined {
+function rowsOf(p: Profile, ids: PrecomputedIds): ProfileSamples | undefined {
   try {
     return profileSamples(p, idWords(ids.stacks));
   } catch {
@@ -317,12 +315,10 @@ async function unpackDictionary(r: ReplyReader, slices: EventLoopSlices): Promis
     for (let j = lineStarts[i]!; j < lineStarts[i + 1]!; j++) lines.push({ function: lineFunction[j]!, line: smallInteger(lineNumber[j]!) });
     locations[i] = { mapping: locationMapping[i]!, address: locationAddress[i]!, lines };
   }
-  // Stack i as a plain array of its locations (what the model's stacks are), or STORED_STACK. Once a
-  // service's stacks are stored nearly every stack is STORED_STACK: those are filled in one builtin
-  // call, and only the others are visited (found by the builtin indexOf, not a loop per stack here).
-  const stacks: Stack[] = new Array<Stack>(stackStarts.length - 1).fill(STORED_STACK);
-  for (let i = storedStacks.indexOf(0); i !== -1 && i < stacks.length; i = storedStacks.indexOf(0, i + 1)) {
-    stacks[i] = plainArray(stackLocations, stackStarts[i]!, stackStarts[i + 1]!);
+  // Stack i as a plain array of its locations (what the model's stacks are), or STORED_STACK.
+  const stacks: Stack[] = new Array(stackStarts.length - 1);
+  for (let i = 0; i < stacks.length; i++) {
+    stacks[i] = storedStacks[i] === 1 ? STORED_STACK : plainArray(stackLocations, stackStarts[i]!, stackStarts[i + 1]!);
     const turn = slices.pause();
     if (turn) await turn;
   }

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { gunzipStreaming } from '../formats/compression.js';
 import { nameFromDisplayName } from '../formats/pprof-types.js';
 import { InputError, isInputError } from '../model/errors.js';
-import type { ProfileView } from '../model/profile.js';
+import type { Profile } from '../model/profile.js';
 import type { ProfileType } from '../model/profile-type.js';
 import { parseProfileType, profileTypeId } from '../model/profile-type.js';
 import { parseTime } from '../query/time.js';
@@ -106,7 +106,7 @@ export function registerIngest(app: FastifyInstance, ctx: ServerContext): void {
   });
 }
 
-async function decodeIngest(req: FastifyRequest, ctx: ServerContext, tenant: string): Promise<ProfileView[]> {
+async function decodeIngest(req: FastifyRequest, ctx: ServerContext, tenant: string): Promise<Profile[]> {
   const limits = limitsFor(ctx, tenant);
   // Query parameters of Pyroscope's `POST /ingest` (plus Kiln's `profile_type`); spyName and
   // aggregationType are accepted and not needed.
@@ -156,11 +156,11 @@ async function decodeIngest(req: FastifyRequest, ctx: ServerContext, tenant: str
   // replaced by from (default now), so an old capture lands where the default views look.
   const restamp = param(params, 'restamp') === '1' || param(params, 'restamp') === 'true';
   return decoded.map((p) => {
-    let out: ProfileView = restamp ? { ...p, timeMs: fromMs } : p;
+    let out: Profile = restamp ? { ...p, timeMs: fromMs } : p;
     if (isText) {
       // Text formats carry no window or period: take them from from/until/sampleRate.
       out = { ...out, timeMs: fromMs, durationNs: (untilMs - fromMs) * 1e6, period: out.period || (textType ? periodNs : 0) };
-      if (textType?.scaleByPeriod) out = { ...out, values: Array.from(out.values, (v) => Math.round(v * periodNs)) };
+      if (textType?.scaleByPeriod) out = { ...out, values: out.values.map((v) => Math.round(v * periodNs)) };
     } else if (out.durationNs === 0 && untilMs > fromMs) {
       out = { ...out, durationNs: (untilMs - fromMs) * 1e6 };
     }
@@ -172,7 +172,7 @@ async function decodeIngest(req: FastifyRequest, ctx: ServerContext, tenant: str
  * The window the stored profiles cover (Unix ms), so a client can say where to look: a file dated by its
  * own timestamp may be days old, outside every default view.
  */
-function timeRange(profiles: readonly ProfileView[]): { fromMs?: number; untilMs?: number; types?: string[] } {
+function timeRange(profiles: readonly Profile[]): { fromMs?: number; untilMs?: number; types?: string[] } {
   if (profiles.length === 0) return {};
   let from = Infinity;
   let until = -Infinity;
@@ -189,7 +189,7 @@ function timeRange(profiles: readonly ProfileView[]): { fromMs?: number; untilMs
  * `display-name` in sample_type_config chooses the profile type name and leaves the sample type as it
  * is, as Pyroscope reads it (formats/pprof-types.ts): a Go SDK block profile is `block:delay:…`.
  */
-function applySampleTypeConfig(p: ProfileView, config: SampleTypeConfig): ProfileView {
+function applySampleTypeConfig(p: Profile, config: SampleTypeConfig): Profile {
   const name = nameFromDisplayName(p.type.sampleType, config);
   return name ? { ...p, type: { ...p.type, name } } : p;
 }

@@ -1,7 +1,7 @@
 import { limitExceeded } from '../formats/decode-limits.js';
 import { seriesId, type Id } from '../model/ids.js';
 import type { Selector } from '../model/matcher.js';
-import type { ProfileView } from '../model/profile.js';
+import type { Profile } from '../model/profile.js';
 import { MAX_TIME_MS } from '../model/validate.js';
 import type { Store, WriteResult } from '../store/store.js';
 
@@ -30,7 +30,7 @@ export class SeriesLimiter {
    * here captures `write` or the profiles: they must not stay reachable until the commit (see
    * writeProfiles), so only their series ids are carried across the awaits.
    */
-  admit(tenant: string, profiles: readonly ProfileView[], max: number, write: () => Promise<WriteResult>): Promise<WriteResult> {
+  admit(tenant: string, profiles: readonly Profile[], max: number, write: () => Promise<WriteResult>): Promise<WriteResult> {
     if (max <= 0) return write();
     const ids = new Set<Id>();
     for (const p of profiles) ids.add(seriesId(tenant, p.type, p.labels));

@@ -3,7 +3,7 @@ import { InputError } from '../model/errors.js';
 import type { DecodeLimits } from '../formats/decode-limits.js';
 import { gunzipBounded, gunzipStreaming } from '../formats/compression.js';
 import { LABEL_LIMITS } from '../model/labels.js';
-import type { ProfileView } from '../model/profile.js';
+import type { Profile } from '../model/profile.js';
 import type { ServerContext } from './context.js';
 
 /**
@@ -132,6 +132,6 @@ export async function inflateBody(data: Uint8Array, maxBytes: number, inspect?: 
 }
 
 /** Label-count and label-size limits of every profile's series → 400. */
-export function checkSeriesLimits(profiles: readonly ProfileView[], limits: TenantLimits): void {
+export function checkSeriesLimits(profiles: readonly Profile[], limits: TenantLimits): void {
   for (const p of profiles) checkSeriesLabels(p.labels, limits);
 }

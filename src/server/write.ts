@@ -1,6 +1,6 @@
 import { limitExceeded } from '../formats/decode-limits.js';
 import { InputError } from '../model/errors.js';
-import type { ProfileView } from '../model/profile.js';
+import type { Profile } from '../model/profile.js';
 import { isEmptyProfile } from '../model/validate.js';
 import type { WriteResult } from '../store/store.js';
 import { withIngestSlot } from './backpressure.js';
@@ -21,7 +21,7 @@ export function writeProfiles(
   ctx: ServerContext,
   tenant: string,
   protocol: IngestProtocol,
-  profiles: readonly ProfileView[],
+  profiles: readonly Profile[],
 ): Promise<WriteResult> {
   // Not an async function on purpose: V8 keeps an async function's locals alive across its awaits,
   // so `profiles` (a request's decoded dictionary: thousands of strings and small objects) would

@@ -1,4 +1,4 @@
-import type { Id, Labels, Profile, ProfileType, ProfileView } from '../model/index.js';
+import type { Id, Labels, Profile, ProfileType } from '../model/index.js';
 import { InputError } from '../model/index.js';
 import { formatLabels, matches } from '../model/index.js';
 import type { Engine, SeriesRecord } from './engine.js';
@@ -60,7 +60,7 @@ export class EngineStore implements Store {
     }
   }
 
-  write(tenant: string, profiles: readonly ProfileView[]): Promise<WriteResult> {
+  write(tenant: string, profiles: readonly Profile[]): Promise<WriteResult> {
     if (this.closed) return Promise.reject(new Error('store is closed'));
     return this.writes.write(tenant, profiles);
   }

@@ -1,5 +1,5 @@
 import xxhash from 'xxhash-wasm';
-import type { Id, ProfileView } from '../model/index.js';
+import type { Id, Profile } from '../model/index.js';
 
 const { h64Raw } = await xxhash();
 
@@ -22,7 +22,7 @@ export interface SpanRows {
 }
 
 /** A profile's span samples with content stack ids, zeros dropped; undefined when it has none. */
-function spanRows(p: ProfileView, stackWords: Uint32Array): SpanRows | undefined {
+function spanRows(p: Profile, stackWords: Uint32Array): SpanRows | undefined {
   const s = p.spans;
   if (!s || s.spanIds.length === 0) return undefined;
   const keep: number[] = [];
@@ -46,9 +46,9 @@ function spanRows(p: ProfileView, stackWords: Uint32Array): SpanRows | undefined
  * loop does not sort 100 000 rows. Keyed by the profile's sample arrays, which survive the handlers'
  * `{ ...p, labels }` copies; used only for the same samples and the same stack ids they were made from.
  */
-const precomputed = new WeakMap<ArrayLike<number>, { readonly values: ArrayLike<number>; readonly stackWords: Uint32Array; readonly samples: ProfileSamples }>();
+const precomputed = new WeakMap<readonly number[], { readonly values: readonly number[]; readonly stackWords: Uint32Array; readonly samples: ProfileSamples }>();
 
-export function attachPrecomputedSamples(p: ProfileView, stackWords: Uint32Array, samples: ProfileSamples): void {
+export function attachPrecomputedSamples(p: Profile, stackWords: Uint32Array, samples: ProfileSamples): void {
   precomputed.set(p.stacks, { values: p.values, stackWords, samples });
 }
 
@@ -66,7 +66,7 @@ const ROW_RADIX = 2 ** 21;
  * chance) are ordered by their low word in place. The Map keyed by bigint this replaces cost ≈ 0.4 ms
  * per 800-row profile on the loaded bench machine, most of it allocating bigints.
  */
-export function profileSamples(p: ProfileView, stackWords: Uint32Array): ProfileSamples {
+export function profileSamples(p: Profile, stackWords: Uint32Array): ProfileSamples {
   const pre = precomputed.get(p.stacks);
   if (pre !== undefined && pre.values === p.values && pre.stackWords.buffer === stackWords.buffer) return pre.samples;
   const samples = stackSamples(p, stackWords);
@@ -74,7 +74,7 @@ export function profileSamples(p: ProfileView, stackWords: Uint32Array): Profile
   return spans ? { ...samples, spans } : samples;
 }
 
-function stackSamples(p: ProfileView, stackWords: Uint32Array): ProfileSamples {
+function stackSamples(p: Profile, stackWords: Uint32Array): ProfileSamples {
   const n = p.stacks.length;
   if (n >= ROW_RADIX) return profileSamplesByMap(p, stackWords);
   const keys = new Float64Array(n);
@@ -135,7 +135,7 @@ function stackSamples(p: ProfileView, stackWords: Uint32Array): ProfileSamples {
 }
 
 /** The plain way, for profiles with more rows than ROW_RADIX. */
-function profileSamplesByMap(p: ProfileView, stackWords: Uint32Array): ProfileSamples {
+function profileSamplesByMap(p: Profile, stackWords: Uint32Array): ProfileSamples {
   const sums = new Map<Id, number>();
   for (let i = 0; i < p.stacks.length; i++) {
     const v = p.values[i]!;
@@ -178,7 +178,7 @@ export function commonDivisor(values: Float64Array): number {
  * and is skipped; two different profiles of one series at the same instant both count. Made of
  * content ids only, so every server computes the same id for the same profile.
  */
-export function profileContentId(series: Id, p: ProfileView, s: ProfileSamples): Id {
+export function profileContentId(series: Id, p: Profile, s: ProfileSamples): Id {
   const n = s.stackIds.length;
   const buf = new ArrayBuffer(32 + 16 * n);
   const head = new BigUint64Array(buf, 0, 3);

@@ -1,4 +1,4 @@
-import type { Id, Labels, ProfileType, ProfileView, Selector, SymbolDictionary } from '../model/index.js';
+import type { Id, Labels, Profile, ProfileType, Selector, SymbolDictionary } from '../model/index.js';
 
 /**
  * The one storage interface. Two engines implement it (DuckDB embedded, ClickHouse for scale) and
@@ -133,7 +133,7 @@ export interface StoreStats {
 
 export interface Store {
   /** Stores profiles atomically: when the promise resolves the write is durable (survives restart). */
-  write(tenant: string, profiles: readonly ProfileView[]): Promise<WriteResult>;
+  write(tenant: string, profiles: readonly Profile[]): Promise<WriteResult>;
 
   /** Profile types of the series that match (an access scope applies through the matchers), sorted by id. */
   profileTypes(q: SeriesQuery): Promise<ProfileType[]>;

@@ -1,4 +1,4 @@
-import type { Id, Labels, ProfileType, ProfileView, SymbolDictionary } from '../model/index.js';
+import type { Id, Labels, Profile, ProfileType, SymbolDictionary } from '../model/index.js';
 import { InputError, profileTypeId, seriesId } from '../model/index.js';
 import { validateProfile } from '../model/validate.js';
 import type { WriteIds } from './content-ids.js';
@@ -170,7 +170,7 @@ export class WritePath {
    * collections of those were the largest single cost of ingest in the server's CPU profile. Only
    * dictionaries with stacks not yet known to be stored are kept (the first pushes of a service).
    */
-  async write(tenant: string, profiles: readonly ProfileView[]): Promise<WriteResult> {
+  async write(tenant: string, profiles: readonly Profile[]): Promise<WriteResult> {
     if (tenant === '') throw new InputError('tenant must not be empty');
     // Validation walks every sample and frame: a large request starts it on a turn of its own.
     const turn = new EventLoopSlices().beforeStep(profiles.reduce((n, p) => n + p.stacks.length, 0));
@@ -202,7 +202,7 @@ export class WritePath {
   }
 
   /** Yields to the event loop between slices of a large request (see EventLoopSlices). */
-  private async prepare(tenant: string, profiles: readonly ProfileView[]): Promise<Prepared[]> {
+  private async prepare(tenant: string, profiles: readonly Profile[]): Promise<Prepared[]> {
     const out: Prepared[] = [];
     const slices = new EventLoopSlices();
     let lastDict: SymbolDictionary | undefined;

@@ -50,7 +50,7 @@ describe('the decode pool (one thread)', () => {
       (e: unknown) => e as { status?: number; message: string },
     );
     expect(bad).toMatchObject({ status: 400, message: expect.stringMatching(/not a valid pprof profile/) });
-    expect(Array.from((await pool.decode(folded('after', 5))).profiles[0]!.values)).toEqual([5]);
+    expect((await pool.decode(folded('after', 5))).profiles[0]!.values).toEqual([5]);
   });
 
   it('refuses the tasks still waiting when it closes, and every task after', async () => {

@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { decodePprof } from '../../src/formats/pprof.js';
 import { InputError } from '../../src/model/index.js';
-import type { ProfileView } from '../../src/model/index.js';
+import type { Profile } from '../../src/model/index.js';
 import { runDecodeTask } from '../../src/server/decode-tasks.js';
 import { DEFAULT_TENANT_LIMITS } from '../../src/server/limits.js';
 import { pprofFiles } from '../support/testdata.js';
@@ -13,8 +13,8 @@ import { pprofFiles } from '../support/testdata.js';
  * decode at a time. Without a pool the tasks run on the event loop and interleave at their awaits: what
  * a user checks is that every request still stores its own profile — the same totals as decoding it alone.
  */
-const totals = (profiles: readonly ProfileView[]): string[] =>
-  profiles.map((p) => `${p.type.name}:${p.type.sampleType}=${Array.from(p.values).reduce((a, v) => a + Number(v), 0)}`).sort();
+const totals = (profiles: readonly Profile[]): string[] =>
+  profiles.map((p) => `${p.type.name}:${p.type.sampleType}=${p.values.reduce((a, v) => a + Number(v), 0)}`).sort();
 
 const task = (body: Uint8Array) => ({ kind: 'format' as const, format: 'pprof', body, limits: DEFAULT_TENANT_LIMITS, name: 'app.cpu{pod=a}', timeMs: 1_768_200_000_000 });
 
@@ -33,7 +33,7 @@ describe('pprof bodies inflated into the thread\'s kept buffer', () => {
       }
     });
     expect(alone.filter((t) => !t[0]!.startsWith('error')).length).toBeGreaterThan(10);
-    const outcome = (p: Promise<{ profiles: readonly ProfileView[] }>) =>
+    const outcome = (p: Promise<{ profiles: readonly Profile[] }>) =>
       p.then(
         (d) => (d.profiles.length === 0 ? ['empty'] : totals(d.profiles)),
         (e: unknown) => {

@@ -1,6 +1,6 @@
 import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import type { Profile, ProfileView, SymbolDictionary } from '../../src/model/index.js';
+import type { Profile, SymbolDictionary } from '../../src/model/index.js';
 import { dictionaryIds } from '../../src/model/index.js';
 import type { Decoded } from '../../src/server/decode-tasks.js';
 import type { DecodeReply } from '../../src/server/decode-transfer.js';
@@ -43,11 +43,8 @@ function profile(dict: SymbolDictionary, pod: string, extra: Partial<Profile> = 
   };
 }
 
-/**
- * A profile's fields as a user of the write path reads them: the dictionary compared by content, the
- * sample columns by their numbers (a reply's are typed-array views, a decoder's plain arrays).
- */
-const readable = (p: ProfileView) => ({ ...p, stacks: Array.from(p.stacks), values: Array.from(p.values), dict: { ...p.dict } });
+/** A profile's fields as a user of the write path reads them (the dictionary compared by content). */
+const readable = (p: Profile) => ({ ...p, dict: { ...p.dict } });
 
 describe('the decode reply between threads', () => {
   it('brings back every field of every profile, their dictionaries shared as they were, spans, refusals and missing stacks', async () => {
@@ -80,7 +77,7 @@ describe('the decode reply between threads', () => {
     expect(Array.from(ids.mappings)).toEqual(model.mappings);
     const rows = profileSamples(p!, ids.stackWords);
     // The same rows a fresh profile of the same samples gives, span rows included.
-    const fresh = profileSamples({ ...decoded.profiles[0]!, stacks: Array.from(p!.stacks) }, ids.stackWords);
+    const fresh = profileSamples({ ...decoded.profiles[0]!, stacks: [...p!.stacks] }, ids.stackWords);
     expect(rows).toEqual(fresh);
     expect(rows.spans?.stackIds.length).toBe(1);
   });

@@ -32,7 +32,7 @@ function requestWith(profiles: Uint8Array[]): { body: Uint8Array; series: PprofS
 
 const headers = (h: Record<string, string>) => new Headers(h);
 const summary = (d: Decoded) =>
-  d.profiles.map((p) => ({ type: p.type, labels: p.labels, values: Array.from(p.values), stacks: Array.from(p.stacks, (s) => dictionaryIds(p.dict).stacks[s]!.toString(16)) }));
+  d.profiles.map((p) => ({ type: p.type, labels: p.labels, values: [...p.values], stacks: p.stacks.map((s) => dictionaryIds(p.dict).stacks[s]!.toString(16)) }));
 
 describe('push.v1 bodies handed to the decode thread', () => {
   it('are handed over only when the profiles lie in one buffer of exactly the request length, not compressed', () => {

@@ -195,7 +195,7 @@ describe('decode worker pool', () => {
 
   it('moves a handed-over body that is alone in its buffer to the worker, and copies any other', async () => {
     const { body: encoded, total } = largePprof(5, 2000, 'moved_fn');
-    const sum = (profiles: { values: ArrayLike<number> }[]) => profiles.reduce((a, p) => a + Array.from(p.values).reduce((x, v) => x + v, 0), 0);
+    const sum = (profiles: { values: readonly number[] }[]) => profiles.reduce((a, p) => a + p.values.reduce((x, v) => x + v, 0), 0);
     const task = (body: Uint8Array, handOverBody: boolean) => ({ kind: 'format', format: 'pprof', body, limits: DEFAULT_TENANT_LIMITS, handOverBody }) as const;
     // Alone in its buffer and handed over: moved (this thread's view is emptied), decoded whole.
     const alone = new Uint8Array(encoded);
