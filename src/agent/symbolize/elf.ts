@@ -518,7 +518,6 @@ export function withElf<T>(path: string, fn: (elf: ElfFile) => T): T {
   }
 }
 
-/** Walks ELF notes (namesz, descsz, type, name, desc; 4-byte aligned) for the GNU build id. */
 /**
  * Where ElfFile.nextFunction is in a symbol table: the window of entries read (`syms`, from entry `first`)
  * and the current entry's offset in it. Only integers leave it (no double is boxed per symbol).
@@ -568,6 +567,7 @@ function isDefinedFunction(syms: Buffer, o: number): boolean {
   return addressAt(syms, o + 8) !== 0;
 }
 
+/** Walks ELF notes (namesz, descsz, type, name, desc; 4-byte aligned) for the GNU build id. */
 function findBuildIdNote(b: Buffer): string {
   let o = 0;
   while (o + 12 <= b.length) {
