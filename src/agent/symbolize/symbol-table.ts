@@ -244,9 +244,8 @@ export class SymbolTableBuilder {
   private blobNames(order: Uint32Array, kept: number, nameFile: NameFile | undefined): BlobNames {
     // Strings (Go's and kallsyms' callers') are encoded straight into the blob: a Buffer per name
     // first was 23 000 short-lived allocations for one Go binary.
-    const nameLength = (i: number): number => (this.sourceOf[i] === FROM_STRING ? Buffer.byteLength(this.strings[this.nameStart[i]!]!, 'utf8') : this.nameEnd[i]! - this.nameStart[i]!);
     let total = 0;
-    for (let k = 0; k < kept; k++) total += nameLength(order[k]!);
+    for (let k = 0; k < kept; k++) total += this.nameLength(order[k]!);
     const nameBytes = Buffer.allocUnsafeSlow(total); // its own memory: not a slice pinning a shared pool
     const nameOffsets = new Uint32Array(kept + 1);
     let at = 0;
@@ -259,6 +258,14 @@ export class SymbolTableBuilder {
     }
     nameOffsets[kept] = at;
     return new BlobNames(nameOffsets, nameBytes);
+  }
+
+  /**
+   * Bytes of symbol i's name. A method, not a closure made per table: that closure's optimized code was
+   * dropped at each full GC and made again for the next table.
+   */
+  private nameLength(i: number): number {
+    return this.sourceOf[i] === FROM_STRING ? Buffer.byteLength(this.strings[this.nameStart[i]!]!, 'utf8') : this.nameEnd[i]! - this.nameStart[i]!;
   }
 
   /**

@@ -63,11 +63,9 @@ export function writePacked(table: UnwindTable, layout: PackedLayout, into: Buff
   // and the mapped array are page-aligned, slots 8 bytes): Buffer's checked reads and writes, one per
   // row and page, were most of packing node's 372 k rows. In host byte order, as the BPF program reads them.
   const pcs = u32View(table.rows, 0, n * 2);
-  const pc = pcs ? (i: number) => pcs[i * 2]! : (i: number) => table.rows.readUInt32LE(i * ROW_BYTES);
   const indexAt = at + HEADER_SLOTS * ROW_BYTES;
   const index = u32View(into, indexAt, pages + 1);
-  const setIndex = index ? (j: number, row: number) => (index[j] = row) : (j: number, row: number) => into.writeUInt32LE(row, indexAt + j * 4);
-  const first = pc(0);
+  const first = rowPcAt(table.rows, pcs, 0);
   into.writeUInt32LE(first, at);
   into.writeUInt32LE(((pages << SHIFT_BITS) | shift) >>> 0, at + 4);
   into.writeUInt32LE(tag >>> 0, at + 8);
@@ -76,13 +74,28 @@ export function writePacked(table: UnwindTable, layout: PackedLayout, into: Buff
   let row = 0;
   for (let j = 0; j < pages; j++) {
     const pageStart = first + j * step;
-    while (row + 1 < n && pc(row + 1) <= pageStart) row++;
-    setIndex(j, row);
+    while (row + 1 < n && rowPcAt(table.rows, pcs, row + 1) <= pageStart) row++;
+    setIndexEntry(into, indexAt, index, j, row);
   }
-  setIndex(pages, n - 1);
+  setIndexEntry(into, indexAt, index, pages, n - 1);
   // An odd index leaves half a slot unused: zero, as the array's fresh slots are.
   if (pages % 2 === 0) into.writeUInt32LE(0, indexAt + (pages + 1) * 4);
   table.rows.copy(into, at + (HEADER_SLOTS + indexSlotsOf(pages)) * ROW_BYTES, 0, n * ROW_BYTES);
+}
+
+// The two accessors below are module functions, not closures made per call: a closure made per table
+// lost its optimized code at the next full GC once the previous table's closure had died, and was
+// optimized again for each table (stop 31's compile-tail trace: 5-8 re-compiles of each).
+
+/** Row i's pc: from the aligned view when there is one, else through the Buffer. */
+function rowPcAt(rows: Buffer, pcs: Uint32Array | undefined, i: number): number {
+  return pcs ? pcs[i * 2]! : rows.readUInt32LE(i * ROW_BYTES);
+}
+
+/** Writes page-index entry j: into the aligned view when there is one, else through the Buffer. */
+function setIndexEntry(into: Buffer, indexAt: number, index: Uint32Array | undefined, j: number, row: number): void {
+  if (index) index[j] = row;
+  else into.writeUInt32LE(row, indexAt + j * 4);
 }
 
 /** Packs a non-empty table into header, page index and rows, in a buffer of its own. */
@@ -119,14 +132,13 @@ export function findRowPacked(slots: Buffer, vaddr: number): number {
   const rows = slots.length / ROW_BYTES - HEADER_SLOTS - indexSlots;
   if (rows <= 0 || vaddr < first || vaddr > 0xffffffff) return -1;
   const page = Math.floor((vaddr - first) / 2 ** shift);
-  const entry = (j: number) => slots.readUInt32LE(HEADER_SLOTS * ROW_BYTES + j * 4);
-  let lo = page < pages ? entry(page) : rows - 1;
-  let hi = (page < pages ? entry(page + 1) : rows - 1) + 1;
+  let lo = page < pages ? slots.readUInt32LE(INDEX_OFFSET + page * 4) : rows - 1;
+  let hi = (page < pages ? slots.readUInt32LE(INDEX_OFFSET + (page + 1) * 4) : rows - 1) + 1;
   if (lo >= hi || hi > rows) return -1;
-  const rowPc = (i: number) => slots.readUInt32LE((HEADER_SLOTS + indexSlots + i) * ROW_BYTES);
+  const rowsAt = (HEADER_SLOTS + indexSlots) * ROW_BYTES;
   while (hi - lo > 1) {
     const mid = lo + ((hi - lo) >> 1);
-    if (rowPc(mid) <= vaddr) lo = mid;
+    if (slots.readUInt32LE(rowsAt + mid * ROW_BYTES) <= vaddr) lo = mid;
     else hi = mid;
   }
   return lo;

@@ -110,6 +110,12 @@ class FdeIndex {
   constructor(private readonly memory: WorkingMemory) {
     this.fdes = memory.doubles(3 * 256);
   }
+  /** The section whose FDEs addEntry is given (compileRows sets it before each section's walk). */
+  section = 0;
+  /** An FDE of `section` found at byte `entry`. */
+  addEntry(start: number, end: number, entry: number): void {
+    this.add(start, end, this.section * 2 ** 32 + entry);
+  }
   add(start: number, end: number, where: number): void {
     if ((this.n + 1) * 3 > this.fdes.length) this.fdes = this.memory.grown(this.fdes, this.n * 3, this.fdes.length * 2);
     const o = this.n++ * 3;
@@ -162,9 +168,17 @@ class MergingSink implements CfiSink {
  */
 export function compileRows(sections: readonly CfiSection[], keep = true, memory = new WorkingMemory()): UnwindTable {
   try {
-    const readers = sections.map((section) => new CfiEntries(section));
+    const readers: CfiEntries[] = [];
+    for (const section of sections) readers.push(new CfiEntries(section));
     const index = new FdeIndex(memory);
-    readers.forEach((reader, i) => reader.eachFde((start, end, entry) => index.add(start, end, i * 2 ** 32 + entry)));
+    // The prototype's method, bound: a closure written here would be a new function per compile, whose
+    // optimized code V8 drops at a full GC once the last compile's closure died (so it was optimized
+    // again for each binary); the bound method's code lives as long as the class.
+    const addEntry = index.addEntry.bind(index);
+    for (let i = 0; i < readers.length; i++) {
+      index.section = i;
+      readers[i]!.eachFde(addEntry);
+    }
     const order = index.addressOrder();
     const merged = new MergedRows(memory);
     const sink = new MergingSink(merged);
