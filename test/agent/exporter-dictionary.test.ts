@@ -57,6 +57,17 @@ describe('CompactDictionaryBuilder', () => {
     }
     expect(b.dict).toEqual(a.dict);
   });
+
+  it('keeps unnamed frames apart whose addresses are the same number once rounded (above 2^53)', () => {
+    const b = new CompactDictionaryBuilder();
+    const m = b.mapping('[unknown]');
+    // Interpreter and corrupt words sit at 2^63 and up: 1n apart, they hash alike and differ by address.
+    const addresses = [2n ** 63n + 1n, 2n ** 63n + 2n, 2n ** 63n + 3n, 2n ** 53n + 1n, 2n ** 53n];
+    const first = addresses.map((a) => b.location(m, a, []));
+    expect(new Set(first).size).toBe(addresses.length);
+    expect(addresses.map((a) => b.location(m, a, []))).toEqual(first);
+    expect(b.dict.locations.map((l) => l.address)).toEqual(addresses);
+  });
 });
 
 describe('KeptDictionary under process churn', () => {
