@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { WorkingMemory } from './working-memory.js';
+import { keepShapes } from '../kept-shapes.js';
 import type { SymbolTableBuilder } from './symbol-table.js';
 
 /**
@@ -598,4 +599,19 @@ export function buildIdFromNotes(notes: Buffer): string {
 /** A symbol's 64-bit field at `o` as two 32-bit halves instead of a BigInt: user-space addresses fit a double. */
 function addressAt(syms: Buffer, o: number): number {
   return syms.readUInt32LE(o) + syms.readUInt32LE(o + 4) * 2 ** 32;
+}
+
+// An ElfFile, its section headers and a symbol walk's cursor live only while a binary is read: one of each
+// held (kept-shapes.ts) so that a GC between two binaries does not drop the code compiled for them. The
+// file is an empty image: a 64-bit little-endian header with no program or section headers.
+{
+  const header = Buffer.alloc(64);
+  header.writeUInt32BE(0x7f454c46, 0);
+  header[4] = 2;
+  header[5] = 1;
+  const file = ElfFile.fromBuffer('', header);
+  file.close();
+  const raw = { nameOff: 0, type: 0, addr: 0, offset: 0, size: 0, link: 0, entsize: 0 };
+  const section: SectionHeader = { name: '', type: raw.type, addr: raw.addr, offset: raw.offset, size: raw.size, link: raw.link, entsize: raw.entsize };
+  keepShapes(file, raw, section, new FunctionEntryCursor(section, 0, header.subarray(0, 0)));
 }

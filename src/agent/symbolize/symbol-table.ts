@@ -1,5 +1,6 @@
 import { lastAtOrBelow } from './sorted-search.js';
 import { WorkingMemory } from './working-memory.js';
+import { keepShapes } from '../kept-shapes.js';
 import { BlobNames, FileNames, type NameFile, type SymbolNames } from './symbol-names.js';
 
 /**
@@ -349,4 +350,12 @@ function sortedByValue(values: Float64Array, n: number, memory: WorkingMemory): 
   }
   for (let i = 0; i < n; i++) order[i] = i;
   return order.sort((a, b) => values[a]! - values[b]! || a - b);
+}
+
+// A builder and the columns it returns live only while a table loads: one of each held, built empty (its
+// working memory released), so that a GC between two loads does not drop the code compiled for their
+// shapes (kept-shapes.ts).
+{
+  const builder = new SymbolTableBuilder();
+  keepShapes(builder, builder.columns(0));
 }

@@ -1,3 +1,5 @@
+import { keepShapes } from '../kept-shapes.js';
+
 /**
  * DWARF call frame information (`.eh_frame`, `.debug_frame`): the CIEs and FDEs, and the CFA program
  * of each FDE run into a list of rule changes by address. Only what an x86_64 unwinder needs is kept:
@@ -436,4 +438,18 @@ class CfaProgram {
     }
     this.advance(this.loc);
   }
+}
+
+// The parser's objects live only while a binary's tables compile: one of each shape held (kept-shapes.ts),
+// made as the parser makes them (same property order, same kinds of value), so that a GC between two
+// binaries does not drop the code compiled for them.
+{
+  const bytes = Buffer.alloc(0);
+  const cursor = new Cursor(bytes, 0, 0);
+  const state: RuleState = { cfaReg: REG_RSP, cfaOff: 8, cfaExpr: null, rbp: RULE.same, rbpOff: 0, ra: RULE.same, raOff: 0 };
+  const cie: Cie = { codeAlign: 1, dataAlign: -8, raReg: REG_RA, fdeEncoding: 0, hasAugData: false, initial: bytes };
+  cie.initialState = state;
+  const fde: Fde = { c: cursor, cie, start: 0, range: 0, initial: state };
+  const section: CfiSection = { data: bytes, addr: 0, kind: 'eh_frame' };
+  keepShapes(cursor, state, { ...state }, cie, fde, section, new CfiEntries(section), new CfaProgram(cie, 0, 0, { ...state }, state, null, 0));
 }

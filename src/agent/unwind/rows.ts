@@ -1,5 +1,6 @@
 import type { ElfFile } from '../symbolize/elf.js';
 import { WorkingMemory } from '../symbolize/working-memory.js';
+import { keepShapes } from '../kept-shapes.js';
 import { CfiEntries, REG_RBP, REG_RSP, RULE, type CfiSection, type CfiSink, type RuleState } from './cfi.js';
 
 /**
@@ -236,4 +237,17 @@ export function unwindTableOf(elf: ElfFile, keep = true): UnwindTable | undefine
     table.release?.();
   }
   return undefined;
+}
+
+// A compile's objects live only while it runs: one of each held (kept-shapes.ts) so that a GC between two
+// binaries does not drop the code compiled for them. Their working memory is released at once.
+{
+  const memory = new WorkingMemory();
+  const merged = new MergedRows(memory);
+  keepShapes(merged, new FdeIndex(memory), new MergingSink(merged));
+  memory.release();
+  const rows = Buffer.alloc(0);
+  const withRelease: UnwindTable = { rows, count: 0, unsupported: 0, release: () => undefined };
+  const own: UnwindTable = { rows, count: 0, unsupported: 0 };
+  keepShapes(withRelease, own);
 }
