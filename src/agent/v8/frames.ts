@@ -4,10 +4,13 @@
  * object address (also under bit 63) never has it.
  */
 const FRAME_BIT = 1n << 63n;
+/** Past the last V8 frame word: bits 47–62 clear under bit 63 is the range [2^63, 2^63 + 2^47). */
+const FRAME_END = FRAME_BIT + (1n << 47n);
 
 /** Whether a user frame word is a V8 frame (the caller has seen bit 63 set: python/code.ts isInterpreterFrame). */
 export function isV8Frame(raw: bigint): boolean {
-  return raw >= FRAME_BIT && (raw & 1n) === 1n && raw >> 47n === 1n << 16n;
+  // Range comparisons, not a shift: asked for every interpreter frame, and each BigInt operation makes a BigInt.
+  return raw >= FRAME_BIT && raw < FRAME_END && (raw & 1n) === 1n;
 }
 
 /** The SharedFunctionInfo (tagged address) of a V8 frame. */
