@@ -9,7 +9,11 @@
  *    less the distance sampling noise alone would make at the samples it kept — otherwise a stable
  *    process looks as if it moved because it was kept sparsely, gets more budget, and the budget stops
  *    following real change,
- *  - shares the budget in proportion to samples × (0.1 + score), and sets keep = share / samples,
+ *  - holds a change for a few intervals: the score that weighs is the larger of this interval's and
+ *    HOLD × the last one held — an interval that happens to straddle a phase switch reads the same mix
+ *    as the running average and scores 0, and without the hold a changing process lost its budget in
+ *    exactly those intervals (2 of 11 in one run of proof-adaptive; enough of them failed it in CI),
+ *  - shares the budget in proportion to samples × (0.1 + held score), and sets keep = share / samples,
  *    clamped to [minKeep, 1].
  * Counts are divided by the keep probability in force during the interval (BuildOptions.keptShare) and
  * the profile's period is the effective one, so values stay in true CPU time.
@@ -34,6 +38,8 @@ interface ProcessState {
   average: Map<string, number> | undefined;
   unseen: number;
   lastScore: number;
+  /** The score the budget follows: a change held for a few intervals, decaying by HOLD each. */
+  heldScore: number;
 }
 
 export interface IntervalObservation {
@@ -52,6 +58,8 @@ export interface RateChange {
 
 const SMOOTHING = 0.3;
 const BASE_WEIGHT = 0.1;
+/** What is left of a held change after one interval: ≈ 0.1 of it after six. */
+const HOLD = 0.7;
 
 export class AdaptiveController {
   private readonly processes = new Map<number, ProcessState>();
@@ -94,6 +102,11 @@ export class AdaptiveController {
     return this.processes.get(pid)?.lastScore;
   }
 
+  /** The change score its share of the budget follows (the last ones held, decaying), for tests. */
+  heldScoreOf(pid: number): number | undefined {
+    return this.processes.get(pid)?.heldScore;
+  }
+
   /** Takes one interval's observations and returns the rates to write. */
   update(observations: readonly IntervalObservation[], intervalS: number): RateChange[] {
     const seen = new Set<number>();
@@ -101,13 +114,16 @@ export class AdaptiveController {
     for (const o of observations) {
       seen.add(o.pid);
       let st = this.processes.get(o.pid);
-      if (!st) this.processes.set(o.pid, (st = { keep: 1, before: 1, since: undefined, average: undefined, unseen: 0, lastScore: 1 }));
+      if (!st) this.processes.set(o.pid, (st = { keep: 1, before: 1, since: undefined, average: undefined, unseen: 0, lastScore: 1, heldScore: 0 }));
       st.unseen = 0;
       const shares = normalise(o.leaves);
       st.lastScore = st.average ? Math.max(0, distance(shares, st.average) - noiseDistance(st.average, sum(o.leaves))) : 1;
+      // A new process's 1 is "nothing known yet", not a change: it weighs once and is not held.
+      if (st.average) st.heldScore = Math.max(st.lastScore, HOLD * st.heldScore);
+      const score = st.average ? st.heldScore : st.lastScore;
       st.average = st.average ? blend(st.average, shares) : shares;
       const samples = o.kept / st.keep / intervalS;
-      est.push({ pid: o.pid, samples, weight: samples * (BASE_WEIGHT + st.lastScore), state: st });
+      est.push({ pid: o.pid, samples, weight: samples * (BASE_WEIGHT + score), state: st });
     }
     const changes: RateChange[] = [];
     for (const [pid, st] of this.processes) {

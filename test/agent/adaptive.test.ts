@@ -36,6 +36,33 @@ describe('adaptive sampling controller', () => {
     expect(keptPerSecond).toBeGreaterThan(20 * 0.8);
   });
 
+  it('holds a change: an interval whose mix happens to equal the running average does not hand the budget back', () => {
+    const c = new AdaptiveController({ budgetPerSecond: 20, minKeep: 1 / 16 });
+    // pid 2 alternates between two functions; every fourth interval straddles the switch and its mix is
+    // exactly what its running average holds (tracked here as the controller blends it: 0.7 old, 0.3 new),
+    // so that interval alone scores 0.
+    let averageLeft: number | undefined;
+    for (let i = 0; i < 12; i++) {
+      const k1 = c.keepOf(1);
+      const k2 = c.keepOf(2);
+      const n2 = 190 * k2;
+      const straddles = i % 4 === 3;
+      const left = straddles ? averageLeft! : i % 2;
+      averageLeft = averageLeft === undefined ? left : 0.7 * averageLeft + 0.3 * left;
+      c.update(
+        [
+          { pid: 1, kept: 190 * k1, leaves: leaves({ steady: 190 * k1 }) },
+          { pid: 2, kept: n2, leaves: leaves({ left: n2 * left, right: n2 * (1 - left) }) },
+        ],
+        10,
+      );
+      if (straddles && i > 3) {
+        expect(c.scoreOf(2), 'this interval alone looks unchanged').toBeLessThan(0.02);
+        expect(c.keepOf(2), `interval ${i}: the changing process keeps its larger share`).toBeGreaterThan(c.keepOf(1) * 2);
+      }
+    }
+  });
+
   it('does not take sampling noise for change: a stable process kept sparsely scores near zero and keeps no more than its share', () => {
     const c = new AdaptiveController({ budgetPerSecond: 20, minKeep: 1 / 16 });
     // A seeded generator, so the draws (and the test) are the same every run.

@@ -45,7 +45,8 @@ describe('proof: --adaptive moves the sample budget toward a process whose profi
     const stableHz = mean(late.map((r) => r.stable));
     const changingHz = mean(late.map((r) => r.changing));
     console.log(`proof-adaptive: effective rate stable ${stableHz.toFixed(0)} Hz, changing ${changingHz.toFixed(0)} Hz (of 499)`);
-    const used = `CPU used: stable ${stable.cpuSeconds().toFixed(2)} s, changing ${changing.cpuSeconds().toFixed(2)} s in ${stable.wallSeconds().toFixed(1)} s; ${losses}`;
+    const perInterval = rates.map((r) => `${r.stable.toFixed(0)}/${r.changing.toFixed(0)}`).join(' ');
+    const used = `CPU used: stable ${stable.cpuSeconds().toFixed(2)} s, changing ${changing.cpuSeconds().toFixed(2)} s in ${stable.wallSeconds().toFixed(1)} s; rates by interval (stable/changing Hz): ${perInterval}; ${losses}`;
     expect(late.length, 'too few intervals ran').toBeGreaterThan(3);
     expect(changingHz, `the changing process keeps a higher rate; ${used}`).toBeGreaterThan(stableHz * 1.5);
     expect(stableHz, `the stable one gave up part of its rate; ${used}`).toBeLessThan(499 * 0.8);
