@@ -181,7 +181,7 @@ export interface CfiSection {
 /** Streams every FDE of a section and its rule rows to `sink`. Skips malformed entries. */
 export function parseCfi(section: CfiSection, sink: CfiSink): void {
   const entries = new CfiEntries(section);
-  for (let entry = entryFrom(section, 0); entry >= 0; entry = entryAfter(section, entry)) entries.run(entry, sink);
+  forEachEntry(section, (entry) => entries.run(entry, sink));
 }
 
 /**
@@ -198,16 +198,14 @@ export class CfiEntries {
    * offset of its entry. Its CFA program is not run.
    */
   eachFde(fn: (start: number, end: number, entry: number) => void): void {
-    // A loop over the entries, not a callback made per call: that closure's optimized code was dropped at
-    // each full GC between two binaries and made again for the next (stop 31's compile-tail trace).
-    for (let entry = entryFrom(this.section, 0); entry >= 0; entry = entryAfter(this.section, entry)) {
+    forEachEntry(this.section, (entry) => {
       try {
         const fde = this.fdeAt(entry);
         if (fde) fn(fde.start, fde.start + fde.range, entry);
       } catch (e) {
         if (!(e instanceof CfiError)) throw e;
       }
-    }
+    });
   }
 
   /** Gives `sink` the FDE at `entry` (if it is one) and its rows; a malformed entry gives what was read before the damage. */
@@ -257,23 +255,21 @@ function entryBounds(data: Buffer, o: number): [number, number] | null {
   return [headerEnd, end];
 }
 
-/**
- * The offset of the first entry (CIE or FDE) at or after `o`, in file order: zero words between entries
- * are skipped in `.debug_frame`, and end `.eh_frame` (its terminator); -1 past the last entry.
- */
-function entryFrom(section: CfiSection, o: number): number {
+/** Calls `fn` with the offset of each entry (CIE or FDE) of a section, in file order, up to its end or terminator. */
+function forEachEntry(section: CfiSection, fn: (entry: number) => void): void {
   const { data, kind } = section;
+  let o = 0;
   while (o + 4 <= data.length) {
-    if (data.readUInt32LE(o) !== 0) return entryBounds(data, o) ? o : -1;
-    if (kind === 'eh_frame') return -1; // terminator
-    o += 4;
+    if (data.readUInt32LE(o) === 0) {
+      if (kind === 'eh_frame') break; // terminator
+      o += 4;
+      continue;
+    }
+    const bounds = entryBounds(data, o);
+    if (!bounds) break;
+    fn(o);
+    o = bounds[1];
   }
-  return -1;
-}
-
-/** The offset of the entry after the one at `entry` (which entryFrom gave), or -1. */
-function entryAfter(section: CfiSection, entry: number): number {
-  return entryFrom(section, entryBounds(section.data, entry)![1]);
 }
 
 function readCieAt(data: Buffer, pos: number, kind: CfiSection['kind']): Cie | null {
