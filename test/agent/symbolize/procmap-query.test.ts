@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readMaps, readMapsText } from '../../../src/agent/symbolize/proc-maps.js';
 import { queryExecutableMappings } from '../../../src/agent/symbolize/procmap-query.js';
 
-// PROCMAP_QUERY came with Linux 6.11: on older kernels readMaps reads the text, and there is nothing to compare.
+// PROCMAP_QUERY came with Linux 6.11: on older kernels readMaps reads the text.
 const [major, minor] = (await import('node:os')).release().split('.').map(Number) as [number, number];
 const hasQuery = major > 6 || (major === 6 && minor >= 11);
 
@@ -24,11 +24,13 @@ async function started(file: string, args: string[]): Promise<number> {
   return c.pid!;
 }
 
-describe.runIf(hasQuery)('executable mappings by PROCMAP_QUERY', () => {
-  it('answers on this kernel, without falling back to the text', () => {
+// On an older kernel the comparisons below still run (readMaps then reads the text itself).
+describe('executable mappings by PROCMAP_QUERY', () => {
+  it(hasQuery ? 'answers on this kernel, without falling back to the text' : 'is not asked on this kernel (before 6.11)', () => {
     const fd = openSync(`/proc/${process.pid}/maps`, 'r');
     try {
-      expect(queryExecutableMappings(fd)?.length).toBeGreaterThan(3);
+      if (hasQuery) expect(queryExecutableMappings(fd)?.length).toBeGreaterThan(3);
+      else expect(queryExecutableMappings(fd)).toBeUndefined();
     } finally {
       closeSync(fd);
     }
