@@ -23,7 +23,7 @@ enum {
   PH_KSTACK = 8,      /* bpf_get_stack (kernel-mode samples) */
   PH_STORE_KERNEL = 9, /* the kernel stack's hash and store */
   PH_ADD_COUNT = 10,  /* the count insert or add */
-  PH_FIND_MAPPING = 11, /* in the walk: mapping searches, and ranges taken back whole (N_RANGE_REUSED) */
+  PH_FIND_MAPPING = 11, /* in the walk: mapping searches */
   PH_FIND_ROW = 12,   /* in the walk: table searches (index and rows) */
   PH_READS = 13,      /* in the walk: user stack window reads */
   PH_PY_EMIT = 14,    /* in the walk: CPython frames */
@@ -49,9 +49,7 @@ enum {
   PH_V8_HEAP = 32 + 131, /* in the V8 frame checks: the heap reads alone */
   PH_REPORT = 32 + 132, /* in PH_PROCS_LOOKUP: reporting a process without a procs entry (pid_events) */
   N_REPORT = 32 + 133,
-  N_RANGE_REUSED = 32 + 134, /* in the walk: a pc back in the range before the current one, taken without a mapping search
-                              * (PH_FIND_MAPPING times both) */
-  PH_SLOTS = 32 + 135,
+  PH_SLOTS = 32 + 134,
 };
 
 /*

@@ -14,9 +14,9 @@
  *
  * Each walk takes at most MAX_STACK_DEPTH steps of bpf_loop (one frame each). A step searches the
  * process's mappings only when the pc leaves the range of the last search (a mapping, or the gap
- * between two: JIT code) and the range before it, reads two page-index entries, does a binary search
- * of the few rows of that page (≈ 4 on average; it was ≤ 22 probes over the whole table, e.g. 3 MiB
- * for node, most of them cache misses), and two user-memory reads.
+ * between two: JIT code), reads two page-index entries, does a binary search of the few rows of that
+ * page (≈ 4 on average; it was ≤ 22 probes over the whole table, e.g. 3 MiB for node, most of them
+ * cache misses), and two user-memory reads.
  */
 #ifndef KILN_UNWIND_H
 #define KILN_UNWIND_H
@@ -204,23 +204,15 @@ struct {
 
 /* ---- the walk ---- */
 
-/* A range of user addresses with one unwinding rule: a mapping and its binary's table, from the table's
- * header, or the gap between two mappings (JIT code, anonymous memory), without a table. */
-struct walk_range {
-  u64 start, end, bias;
+struct walk {
+  u64 pc, sp, bp;
+  /* The range of the last mapping search — a mapping, or the gap between two (rows 0 there) — and
+   * the table of that mapping, from its header. */
+  u64 map_start, map_end, map_bias;
   u32 rows_first, rows; /* rows 0: no table, walk by frame pointer */
   u32 index_first, pages;
   u32 pc_first, page_shift;
-  u32 tag;    /* the table's tag (row_cache; 0: not cached) */
-  u32 in_gap; /* a gap between mappings (JIT code), not a mapping */
-};
-
-struct walk {
-  u64 pc, sp, bp;
-  /* The range of the last mapping search, and the one before it (`prev`, kept whole: a node stack goes
-   * back and forth between JIT code, a gap, and node's own text, where the embedded builtins run, and
-   * each switch searched the process's mappings again, with a second procs lookup). */
-  struct walk_range r, prev;
+  u32 tag, pad_tag; /* the table's tag (row_cache; 0: not cached) */
   u64 py_frame;     /* next CPython frame to emit (0: none left) */
   u64 py_eval_start, py_eval_end;
   u64 py_interp_start, py_interp_end;
@@ -240,6 +232,7 @@ struct walk {
   s32 v8_fp_function;
   u32 v8_shared;
   u32 v8;         /* a V8 process: its JavaScript frames are named (v8_frame) */
+  u32 in_gap;     /* the current range is a gap between mappings (JIT code), not a mapping */
   u32 emitted;    /* this step wrote the current frame's word (the last in the buffer) */
   struct py_offsets off;
 };
@@ -306,15 +299,15 @@ INLINE u32 index_entry(u32 first, u32 j) {
 
 /* The row in force at `vaddr` in the current mapping's table: the last with pc ≤ vaddr. */
 INLINE struct unwind_row *search_row(struct walk *w, u64 vaddr) {
-  u64 page = (vaddr - w->r.pc_first) >> (w->r.page_shift & 31);
-  u32 lo = w->r.rows - 1, hi = w->r.rows - 1;
-  if (page < w->r.pages) {
-    lo = index_entry(w->r.index_first, (u32)page);
-    hi = index_entry(w->r.index_first, (u32)page + 1);
+  u64 page = (vaddr - w->pc_first) >> (w->page_shift & 31);
+  u32 lo = w->rows - 1, hi = w->rows - 1;
+  if (page < w->pages) {
+    lo = index_entry(w->index_first, (u32)page);
+    hi = index_entry(w->index_first, (u32)page + 1);
   }
-  if (lo > hi || hi >= w->r.rows) return 0;
-  lo += w->r.rows_first;
-  hi += w->r.rows_first + 1; /* exclusive */
+  if (lo > hi || hi >= w->rows) return 0;
+  lo += w->rows_first;
+  hi += w->rows_first + 1; /* exclusive */
   for (int i = 0; i < 22; i++) {
     if (hi - lo <= 1) break;
     u32 mid = lo + (hi - lo) / 2;
@@ -328,16 +321,16 @@ INLINE struct unwind_row *search_row(struct walk *w, u64 vaddr) {
 
 /* The same through this CPU's row cache: copies the row into `out`; 0 when none is in force. */
 INLINE int find_row(struct walk *w, u64 vaddr, struct unwind_row *out) {
-  if (w->r.rows == 0 || vaddr < w->r.pc_first || vaddr > 0xffffffffULL) return 0;
+  if (w->rows == 0 || vaddr < w->pc_first || vaddr > 0xffffffffULL) return 0;
   u32 zero = 0, pc = (u32)vaddr;
-  u64 key = (u64)w->r.tag << 32 | pc;
-  struct row_cache *c = w->r.tag ? map_lookup_elem(&row_caches, &zero) : 0;
+  u64 key = (u64)w->tag << 32 | pc;
+  struct row_cache *c = w->tag ? map_lookup_elem(&row_caches, &zero) : 0;
 #ifdef KILN_NO_ROW_CACHE /* a debug build without the cache, to measure what it saves */
   c = 0;
 #endif
   struct row_cache_slot *slot = 0;
   if (c) {
-    slot = &c->s[((pc * 0x9E3779B1U) ^ (w->r.tag * 0x85EBCA6BU)) >> 22 & (ROW_CACHE_SLOTS - 1)];
+    slot = &c->s[((pc * 0x9E3779B1U) ^ (w->tag * 0x85EBCA6BU)) >> 22 & (ROW_CACHE_SLOTS - 1)];
     /* The key read on both sides of the row, and written cleared first: a program that ran in between
      * on this CPU and rewrote the slot makes the two reads differ (no program here can, in practice:
      * sched_switch runs with interrupts off). */
@@ -366,7 +359,7 @@ INLINE int find_row(struct walk *w, u64 vaddr, struct unwind_row *out) {
 
 /* Points the walk at the table of a mapping's slice: its header says where the index and rows are. */
 INLINE void use_table(struct walk *w, u32 first, u32 slots) {
-  w->r.rows = 0;
+  w->rows = 0;
   if (slots < HEADER_SLOTS + 1) return;
   struct unwind_words *h = map_lookup_elem(&unwind_rows, &first);
   u32 second = first + 1;
@@ -375,13 +368,13 @@ INLINE void use_table(struct walk *w, u32 first, u32 slots) {
   u32 pages = h->w[1] >> PAGE_SHIFT_BITS;
   u32 index_slots = (pages + 2) / 2;
   if (slots <= HEADER_SLOTS + index_slots) return;
-  w->r.pc_first = h->w[0];
-  w->r.page_shift = h->w[1] & ((1 << PAGE_SHIFT_BITS) - 1);
-  w->r.pages = pages;
-  w->r.tag = t->w[0];
-  w->r.index_first = first + HEADER_SLOTS;
-  w->r.rows_first = first + HEADER_SLOTS + index_slots;
-  w->r.rows = slots - HEADER_SLOTS - index_slots;
+  w->pc_first = h->w[0];
+  w->page_shift = h->w[1] & ((1 << PAGE_SHIFT_BITS) - 1);
+  w->pages = pages;
+  w->tag = t->w[0];
+  w->index_first = first + HEADER_SLOTS;
+  w->rows_first = first + HEADER_SLOTS + index_slots;
+  w->rows = slots - HEADER_SLOTS - index_slots;
 }
 
 /*
@@ -390,16 +383,16 @@ INLINE void use_table(struct walk *w, u32 first, u32 slots) {
  * the current range becomes the gap around `at`, without a table, so the next frames there search nothing.
  */
 INLINE void find_mapping_in(struct walk *w, struct proc_info *pi, u64 at) {
-  w->r.rows = 0;
-  w->r.start = 0;
-  w->r.end = MAX_USER_PC;
-  w->r.in_gap = 1;
+  w->rows = 0;
+  w->map_start = 0;
+  w->map_end = MAX_USER_PC;
+  w->in_gap = 1;
   if (!pi) return;
   u32 lo = 0, hi = pi->count;
   if (hi > MAX_MAPPINGS) hi = MAX_MAPPINGS;
   if (hi == 0) return;
   if (pi->maps[0].start > at) {
-    w->r.end = pi->maps[0].start;
+    w->map_end = pi->maps[0].start;
     return;
   }
   u32 n = hi;
@@ -411,14 +404,14 @@ INLINE void find_mapping_in(struct walk *w, struct proc_info *pi, u64 at) {
   }
   struct mapping *m = &pi->maps[lo & (MAX_MAPPINGS - 1)];
   if (at >= m->end) {
-    w->r.start = m->end;
-    if (lo + 1 < n) w->r.end = pi->maps[(lo + 1) & (MAX_MAPPINGS - 1)].start;
+    w->map_start = m->end;
+    if (lo + 1 < n) w->map_end = pi->maps[(lo + 1) & (MAX_MAPPINGS - 1)].start;
     return;
   }
-  w->r.start = m->start;
-  w->r.end = m->end;
-  w->r.bias = m->bias;
-  w->r.in_gap = 0;
+  w->map_start = m->start;
+  w->map_end = m->end;
+  w->map_bias = m->bias;
+  w->in_gap = 0;
   if (m->first == NEED_TABLE) {
     struct table_request req = {.pid = w->pid, .start = m->start};
     u32 one = 1;
@@ -463,7 +456,7 @@ INLINE int fp_step(struct walk *w, struct stack_window *win) {
  * (V8 code always keeps one); a leaf caught before its frame is set up is named as its caller.
  */
 INLINE void v8_frame(struct walk *w, struct stack_window *win, struct stack *buf, u64 at) {
-  if (!w->r.in_gap && (at < w->v8_start || at >= w->v8_end)) return;
+  if (!w->in_gap && (at < w->v8_start || at >= w->v8_end)) return;
   u64 slots[2]; /* the JSFunction, then the context or a frame-type marker */
   if (w->bp < MIN_USER_PC || stack_read(w, win, slots, w->bp + (s64)w->v8_fp_function, 16) < 0) return;
   u64 fn = slots[0], sfi = 0;
@@ -485,19 +478,10 @@ INLINE int native_step(struct walk *w, struct stack_window *win, struct stack *b
   w->leaf = 0;
   if (!w->tables) return fp_step(w, win);
   PHASE_START(tf);
-  if (at < w->r.start || at >= w->r.end) {
-    if (at >= w->prev.start && at < w->prev.end) {
-      /* Back in the range before: swapped in whole, no search (both come from this walk's entry). */
-      struct walk_range cur = w->r;
-      w->r = w->prev;
-      w->prev = cur;
-      PHASE_COUNT(N_RANGE_REUSED, 1);
-    } else {
-      w->prev = w->r;
-      find_mapping(w, at);
-      PHASE_COUNT(N_FIND_MAPPING, 1);
-    }
+  if (at < w->map_start || at >= w->map_end) {
+    find_mapping(w, at);
     PHASE(tf, PH_FIND_MAPPING);
+    PHASE_COUNT(N_FIND_MAPPING, 1);
   }
   if (w->v8 && w->emitted && w->n > 0) {
     v8_frame(w, win, buf, at);
@@ -506,7 +490,7 @@ INLINE int native_step(struct walk *w, struct stack_window *win, struct stack *b
   }
   struct unwind_row row;
   struct unwind_row *r = &row;
-  int found = find_row(w, at - w->r.bias, &row);
+  int found = find_row(w, at - w->map_bias, &row);
   PHASE(tf, PH_FIND_ROW);
   PHASE_COUNT(N_FIND_ROW, 1);
   if (!found || r->type == ROW_NONE) return fp_step(w, win);
