@@ -22,7 +22,10 @@ function shareWithChain(folded: Map<string, number>, chain: string[]): number {
 }
 
 describe('proof: native stacks without frame pointers, unwound in BPF from .eh_frame (real eBPF agent, real server)', () => {
-  // 6 s of the process's own CPU (about 3 000 samples at 499 Hz), however long a busy machine takes to give them.
+  // 10 s of the process's own CPU (about 5 000 samples at 499 Hz), however long a busy machine takes to give them.
+  // A new process's first samples are its leaf alone until the agent has loaded its tables (it waits until the
+  // process is 200 ms old, then the next poll): 0.2-0.35 s here, which was 3-6 % of a 6-s run and failed CI at
+  // 94.4 %; over 10 s it is 2-3.5 %, and less still for a long-lived service.
   it('shows main → chain_a → chain_b → chain_c in ≥ 95 % of the samples of an -O2 -fomit-frame-pointer program', { timeout: 300_000 }, async () => {
     requireBpf();
     const bin = compileFixture('chain.c', 'chain', ['-O2', '-fomit-frame-pointer']);
@@ -33,14 +36,14 @@ describe('proof: native stacks without frame pointers, unwound in BPF from .eh_f
     expect(chainB, 'chain_b should not set up a frame pointer in this build').not.toMatch(/push\s+%rbp/);
 
     server = await startTestServer();
-    const workload = await profileWorkload(server.url, bin, ['--cpu', '6']);
+    const workload = await profileWorkload(server.url, bin, ['--cpu', '10']);
     const folded = await foldedForPid(server.url, workload.pid);
     expect(folded.size, `the server has no profile for the workload pid; ${workload.losses}`).toBeGreaterThan(0);
     const top = [...folded].sort((x, y) => y[1] - x[1]).slice(0, 4).map(([k, v]) => `${(v / 1e9).toFixed(2)}s ${k}`);
     const share = shareWithChain(folded, ['main', 'chain_a', 'chain_b', 'chain_c']);
     console.log(`proof-unwind: ${share.toFixed(1)} % of ${totalSeconds(folded).toFixed(2)} s of samples show main → chain_a → chain_b → chain_c`);
     expect(share, `samples with the whole chain; ${workload.losses}; heaviest stacks:\n${top.join('\n')}`).toBeGreaterThanOrEqual(95);
-    expect(workload.reportedCpuSeconds(), 'chain --cpu printed no cpu_seconds').toBeGreaterThanOrEqual(6);
-    expect(totalSeconds(folded), `CPU stored for the workload: ${accountOf(folded, workload, workload.losses)}`).toBeGreaterThan(3);
+    expect(workload.reportedCpuSeconds(), 'chain --cpu printed no cpu_seconds').toBeGreaterThanOrEqual(10);
+    expect(totalSeconds(folded), `CPU stored for the workload: ${accountOf(folded, workload, workload.losses)}`).toBeGreaterThan(5);
   });
 });
