@@ -102,11 +102,6 @@ export class AdaptiveController {
     return this.processes.get(pid)?.lastScore;
   }
 
-  /** The change score its share of the budget follows (the last ones held, decaying), for tests. */
-  heldScoreOf(pid: number): number | undefined {
-    return this.processes.get(pid)?.heldScore;
-  }
-
   /** Takes one interval's observations and returns the rates to write. */
   update(observations: readonly IntervalObservation[], intervalS: number): RateChange[] {
     const seen = new Set<number>();
