@@ -7,10 +7,12 @@
  * support does in a real service: the reader then reads V8's FixedArray of them), else the reader counts
  * the source's newlines itself (kept per script between reads).
  * Each round forgets the process (its names and file) and reads every function again, the reader's other
- * caches kept: what a new function costs in a node process met before. Then the process exits and every
+ * caches kept: what a new function costs in a node process met before. With `none` each round is a new
+ * interval and the words read are the functions' JSFunction objects, no SharedFunctionInfo: what a word the
+ * walker records again and again, holding no function, costs an interval (the reader's answer kept or not). Then the process exits and every
  * function is read once more (a frame of a process that exited within the interval, whose memory file the
  * reader had not open): the opens of /proc/PID/mem that costs are counted.
- *   node --min-semi-space-size=128 --max-semi-space-size=128 --import tsx bench/agent-v8-reads.ts [root] [ends|source] [rounds=10]
+ *   node --min-semi-space-size=128 --max-semi-space-size=128 --import tsx bench/agent-v8-reads.ts [root] [ends|source|none] [rounds=10]
  * `root`: the checkout whose src/ is measured (default this one). Linux, node with V8's post-mortem symbols.
  */
 import { spawn } from 'node:child_process';
@@ -55,6 +57,8 @@ try {
   }
   const sfis = [...text.matchAll(/- shared_info: (0x[0-9a-f]+)/g)].map((m) => Number(m[1]));
   if (sfis.length < FUNCTIONS) throw new Error(`${sfis.length} SharedFunctionInfos printed, ${FUNCTIONS} expected`);
+  const fns = [...text.matchAll(/^DebugPrint: (0x[0-9a-f]+): \[Function\]/gm)].map((m) => Number(m[1]));
+  if (fns.length < FUNCTIONS) throw new Error(`${fns.length} JSFunctions printed, ${FUNCTIONS} expected`);
   const bin = readV8Binary(process.execPath);
   if (!bin) throw new Error(`${process.execPath} lacks V8's post-mortem constants`);
   const pid = child.pid!;
@@ -70,6 +74,12 @@ try {
     return readMem(p, addr, length, into);
   };
   const round = () => {
+    if (mode === 'none') {
+      reader.nextInterval();
+      let none = 0;
+      for (let i = 0; i < FUNCTIONS; i++) if (reader.frame(pid, fns[i]!) === undefined) none++;
+      return none;
+    }
     reader.forget(pid);
     let named = 0;
     for (let i = 0; i < FUNCTIONS; i++) {
@@ -87,6 +97,10 @@ try {
   for (let i = 0; i < ROUNDS; i++) named += round();
   const cpu = process.cpuUsage(cpu0);
   const mem = process.memoryUsage();
+  const stats = reader.stats();
+  // Taken here: the reads below (the process gone) are not the rounds'.
+  const roundReads = reads - reads0;
+  const roundBytes = readBytes - bytes0;
   const heap = mem.heapUsed - mem0.heapUsed;
   // Array buffers' memory (Buffers outside node's pool, their own malloc'd memory) is not in the heap's figure.
   const arrayBuffers = mem.arrayBuffers - mem0.arrayBuffers;
@@ -110,9 +124,9 @@ try {
     syncBuiltinESMExports();
   }
   console.log(
-    `${mode}: ${n} fresh reads, ${named} named right; per read: ${((reads - reads0) / n).toFixed(1)} reads of memory, ${((readBytes - bytes0) / n).toFixed(0)} bytes read, ` +
+    `${mode}: ${n} ${mode === 'none' ? 'words without a function read' : 'fresh reads'}, ${named} ${mode === 'none' ? 'unnamed right' : 'named right'}; per read: ${(roundReads / n).toFixed(2)} reads of memory, ${(roundBytes / n).toFixed(0)} bytes read, ` +
       `${(heap / n).toFixed(0)} bytes allocated on the heap + ${(arrayBuffers / n).toFixed(0)} in array buffers, ${(((cpu.user + cpu.system) / n)).toFixed(1)} µs CPU; ` +
-      `the process gone: ${FUNCTIONS} reads (${unnamed} unnamed), ${opens} opens of its memory file`,
+      `reader's totals: ${stats.v8Reads} fresh reads, ${stats.v8Revalidations} re-checks (${stats.v8Changed} changed); the process gone: ${FUNCTIONS} reads (${unnamed} unnamed), ${opens} opens of its memory file`,
   );
 } finally {
   child.stdin!.end();

@@ -57,9 +57,7 @@ export class V8Heap {
 
   /** A tagged word (its halves): a heap object's address (tag removed), or undefined for a Smi or nonsense. */
   private object(lo: number, hi: number): number | undefined {
-    if ((lo & this.c.heapObjectTagMask) !== this.c.heapObjectTag) return undefined;
-    const addr = hi * 2 ** 32 + lo - this.c.heapObjectTag;
-    return addr > 0x1000 && addr < 2 ** 47 ? addr : undefined;
+    return untag(this.c, lo, hi);
   }
 
   /** The heap object a tagged word in `b` at `at` points to. */
@@ -88,10 +86,17 @@ export class V8Heap {
     return this.read(map + this.c.mapInstanceType, 2)?.readUInt16LE(0);
   }
 
-  /** The first bytes of a SharedFunctionInfo, when `sfi` (tagged) is one: what re-validation compares. */
-  sfiHead(sfi: number): Buffer | undefined {
+  /**
+   * The first bytes of a SharedFunctionInfo, when `sfi` (tagged) is one: what re-validation compares. When
+   * the object there is none, its map word's code instead (mapCode: what a later check compares to tell
+   * "still not a function" from one read); undefined when it is one but its head could not be read.
+   */
+  sfiHead(sfi: number): Buffer | number | undefined {
     const addr = sfi >= 0 && Number.isSafeInteger(sfi) ? this.object(sfi % 2 ** 32, Math.floor(sfi / 2 ** 32)) : undefined;
-    if (addr === undefined || this.typeOf(addr) !== this.c.typeSharedFunctionInfo) return undefined;
+    if (addr === undefined) return UNREADABLE; // no object's address: no read of it can succeed either (mapCode's check)
+    const map = mapCode(this.c, this.read(addr + this.c.mapOffset, 8));
+    // A map whose type does not read is no map: not SharedFunctionInfo's, which is always readable.
+    if (map < 0 || this.read(map + this.c.mapInstanceType, 2)?.readUInt16LE(0) !== this.c.typeSharedFunctionInfo) return map;
     return this.read(addr, SFI_HEAD_BYTES);
   }
 
@@ -242,6 +247,29 @@ export class V8Heap {
     }
     return lineAt(ends, position);
   }
+}
+
+/** A tagged word (its halves): a heap object's address (tag removed), or undefined for a Smi or nonsense. */
+function untag(c: V8Constants, lo: number, hi: number): number | undefined {
+  if ((lo & c.heapObjectTagMask) !== c.heapObjectTag) return undefined;
+  const addr = hi * 2 ** 32 + lo - c.heapObjectTag;
+  return addr > 0x1000 && addr < 2 ** 47 ? addr : undefined;
+}
+
+/** mapCode: the word at the object's place was not a heap object's address (a Smi, or nonsense). */
+export const NOT_AN_OBJECT = -1;
+/** mapCode: the word could not be read. */
+export const UNREADABLE = -2;
+
+/**
+ * An object's map word (8 bytes read, or undefined when not readable) as one number: the map's address,
+ * else NOT_AN_OBJECT or UNREADABLE. A SharedFunctionInfo's map is one of V8's read-only roots, at one
+ * address for the process's life: so where a word once had a code that is not that map's, the same code
+ * read there again says "still no SharedFunctionInfo" (v8/reader.ts remembers words that held none).
+ */
+export function mapCode(c: V8Constants, word: Buffer | undefined): number {
+  if (!word) return UNREADABLE;
+  return untag(c, word.readUInt32LE(0), word.readUInt32LE(4)) ?? NOT_AN_OBJECT;
 }
 
 /** Offsets of each newline of a source. */

@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { LruCache } from '../lru.js';
-import { SFI_HEAD_BYTES, V8Heap, type LineEndsCache, type ReadMemory, type V8FunctionInfo, type V8Outcome } from './heap.js';
+import { mapCode, SFI_HEAD_BYTES, V8Heap, type LineEndsCache, type ReadMemory, type V8FunctionInfo, type V8Outcome } from './heap.js';
 import type { V8Constants } from './constants.js';
 import type { V8Process } from './process.js';
 
@@ -15,6 +15,10 @@ import type { V8Process } from './process.js';
  * the name kept only if they still say the same function (same map, same name or scope info, same
  * script; its code and flags may change as it tiers up: sameFunction()); anything
  * else is read afresh, and an address that no longer holds a SharedFunctionInfo gives no name.
+ *
+ * An address that held no SharedFunctionInfo is remembered too (NotFunction): the walker records such
+ * words again and again (most fresh reads on a busy host were of them, two block reads each). In the next
+ * interval one word, the object's map, is read and compared; only a changed map is read afresh.
  */
 interface Known {
   readonly head: Buffer;
@@ -22,6 +26,18 @@ interface Known {
   checked: number;
 }
 
+/**
+ * An address that held no SharedFunctionInfo when last read: the code of the map word there (heap.ts
+ * mapCode), which was not SharedFunctionInfo's map. V8 may put a function there later (a GC moves objects);
+ * then the map word changes, and a re-check that sees any other code reads the address afresh.
+ */
+interface NotFunction {
+  readonly map: number;
+  checked: number;
+}
+
+/** Addresses without a function remembered, over all processes (≈ 70 bytes each); past it all are dropped. */
+const MAX_NOT_FUNCTIONS = 4096;
 /** Functions remembered, over all processes (≈ 0.3 KiB each with their strings). */
 const MAX_FUNCTIONS = 8192;
 /** Open /proc/PID/mem files kept between reads. */
@@ -33,17 +49,24 @@ export class V8FrameReader {
   /** By process, then SharedFunctionInfo address: a hit costs two Map lookups (no key string); past MAX_FUNCTIONS all are dropped. */
   private readonly known = new Map<number, Map<number, Known>>();
   private knownCount = 0;
+  /** By process, then address: words that held no SharedFunctionInfo (NotFunction). */
+  private readonly notFunctions = new Map<number, Map<number, NotFunction>>();
+  private notFunctionCount = 0;
   private readonly files = new LruCache<number, number>(MAX_FILES, undefined, (_pid, fd) => closeQuietly(fd));
   private readonly sources = new LruCache<string, Int32Array>(MAX_LINE_ENDS, (ends) => 1 + ends.length);
   private interval = 0;
   /** Frames looked up, by outcome (named, not_function, read_error, no_script) and how (read, revalidated, cached). */
   readonly outcomes: Record<V8Outcome, number> = { named: 0, not_function: 0, read_error: 0, no_script: 0 };
   reads = 0;
+  /** Re-checks, one read each: of functions named, and of addresses that held none (notFunctionChecks of them). */
   revalidations = 0;
-  /** Re-checks that found another object, or none, where a function was (then read afresh). */
+  notFunctionChecks = 0;
+  /** Re-checks that found another object, or none, where a function was, or another map where none was (then read afresh). */
   changed = 0;
   /** The re-check's read, overwritten each time (compared, never kept). */
   private readonly scratch = Buffer.alloc(SFI_HEAD_BYTES);
+  /** The map word a not-a-function re-check reads (8 bytes of `scratch` would do, but a view per check is an allocation). */
+  private readonly mapScratch = Buffer.alloc(8);
   /**
    * The process of the fresh read in progress: what `lines` and `blocks` read for. They are made once, not
    * per read: a closure made per call is a new function each time, and once the previous ones died a full
@@ -81,6 +104,8 @@ export class V8FrameReader {
       v8Revalidations: this.revalidations,
       v8Changed: this.changed,
       v8Functions: this.knownCount,
+      v8NotFunctionChecks: this.notFunctionChecks,
+      v8NotFunctions: this.notFunctionCount,
     };
   }
 
@@ -94,6 +119,8 @@ export class V8FrameReader {
   forget(pid: number): void {
     this.knownCount -= this.known.get(pid)?.size ?? 0;
     this.known.delete(pid);
+    this.notFunctionCount -= this.notFunctions.get(pid)?.size ?? 0;
+    this.notFunctions.delete(pid);
     this.unopenable.delete(pid);
     const fd = this.files.peek(pid);
     if (fd !== undefined) {
@@ -105,33 +132,69 @@ export class V8FrameReader {
   frame(pid: number, sfi: number): V8FunctionInfo | undefined {
     const k = this.known.get(pid)?.get(sfi);
     if (k && k.checked === this.interval) return k.info;
+    const none = k ? undefined : this.notFunctions.get(pid)?.get(sfi);
+    if (none && none.checked === this.interval) return undefined;
     const proc = this.processes.of(pid);
     if (!proc) return k?.info;
+    const c = proc.constants;
     if (k) {
       this.revalidations++;
-      const head = this.readMem(pid, sfi - proc.constants.heapObjectTag, SFI_HEAD_BYTES, this.scratch);
-      if (head !== undefined && sameFunction(head, k.head, proc.constants)) {
+      const head = this.readMem(pid, sfi - c.heapObjectTag, SFI_HEAD_BYTES, this.scratch);
+      if (head !== undefined && sameFunction(head, k.head, c)) {
         k.checked = this.interval;
         return k.info;
+      }
+      this.changed++;
+    } else if (none) {
+      this.revalidations++;
+      this.notFunctionChecks++;
+      if (mapCode(c, this.readMem(pid, sfi - c.heapObjectTag + c.mapOffset, 8, this.mapScratch)) === none.map) {
+        none.checked = this.interval;
+        return undefined;
       }
       this.changed++;
     }
     this.pid = pid;
     this.blocks.startRead();
-    const heap = new V8Heap(proc.constants, this.blocks.read, this.lines);
+    const heap = new V8Heap(c, this.blocks.read, this.lines);
     this.reads++;
     const head = heap.sfiHead(sfi);
-    if (!head) {
+    if (head === undefined || typeof head === 'number') {
       this.outcomes.not_function++;
       this.drop(pid, sfi);
+      // A map that is not SharedFunctionInfo's: remembered. A function whose head did not read: tried again at the next use.
+      if (head === undefined) this.dropNotFunction(pid, sfi);
+      else this.keepNotFunction(pid, sfi, head);
       return undefined;
     }
     const { outcome, info } = heap.functionOf(head);
     this.outcomes[outcome]++;
+    this.dropNotFunction(pid, sfi);
     // A read that failed midway (an object being moved) is tried again at the next use.
     if (outcome === 'read_error') this.drop(pid, sfi);
     else this.keep(pid, sfi, { head: Buffer.from(head), info, checked: this.interval }); // a copy: the next fresh read reuses its block
     return info;
+  }
+
+  private keepNotFunction(pid: number, sfi: number, map: number): void {
+    let perPid = this.notFunctions.get(pid);
+    const kept = perPid?.get(sfi);
+    if (kept) {
+      perPid!.set(sfi, { map, checked: this.interval });
+      return;
+    }
+    if (++this.notFunctionCount > MAX_NOT_FUNCTIONS) {
+      // Bounded the simple way, as the functions are: each is read afresh (two block reads) when next met.
+      this.notFunctions.clear();
+      this.notFunctionCount = 1;
+      perPid = undefined;
+    }
+    if (!perPid) this.notFunctions.set(pid, (perPid = new Map()));
+    perPid.set(sfi, { map, checked: this.interval });
+  }
+
+  private dropNotFunction(pid: number, sfi: number): void {
+    if (this.notFunctions.get(pid)?.delete(sfi)) this.notFunctionCount--;
   }
 
   private keep(pid: number, sfi: number, k: Known): void {

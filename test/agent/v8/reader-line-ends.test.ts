@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readV8Binary } from '../../../src/agent/v8/constants.js';
 import { V8FrameReader } from '../../../src/agent/v8/reader.js';
+import { startScript } from './live-script.js';
 
 let child: ChildProcess | undefined;
 const dir = mkdtempSync(path.join(tmpdir(), 'kiln-v8-ends-'));
@@ -19,18 +20,11 @@ describe('V8FrameReader and a script whose line ends V8 computed', () => {
     const bin = readV8Binary(process.execPath);
     if (!bin) throw new Error(`${process.execPath} lacks V8's post-mortem constants (v8dbg_* symbols)`);
     // Three functions at known lines; an Error's stack trace makes V8 compute the script's line ends.
-    const script = path.join(dir, 'ends.js');
     const lines = ['function first() { return 1; }', '', '// a comment', 'function second() { return 2; }', ...Array.from({ length: 50 }, (_, i) => `// filler ${i}`), 'function third() { return 3; }'];
     lines.push('first(); second(); third();', 'void new Error().stack;', 'for (const f of [first, second, third]) %DebugPrint(f);', "process.stdout.write('@@ ready\\n');", "process.stdin.on('data', () => {});");
-    writeFileSync(script, lines.join('\n'));
-    const out = path.join(dir, 'out.txt');
-    child = spawn(process.execPath, ['--allow-natives-syntax', script], { stdio: ['pipe', openSync(out, 'w'), 'inherit'] });
-    const deadline = Date.now() + 15_000;
-    let text = '';
-    while (!(text = readFileSync(out, 'utf8')).includes('@@ ready')) {
-      if (Date.now() > deadline) throw new Error(`the fixture did not get ready:\n${text.slice(0, 2000)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const started = await startScript(dir, 'ends.js', lines);
+    child = started.child;
+    const text = started.text;
     const sfis = [...text.matchAll(/- shared_info: (0x[0-9a-f]+)/g)].map((m) => Number(m[1]));
     expect(sfis).toHaveLength(3);
     const pid = child.pid!;
