@@ -20,6 +20,7 @@ import { JvmPerfMaps } from './jvm/perf-maps.js';
 import type { ProcessLabeler, Symbolizer } from './types.js';
 import { stageClock } from './process-cpu.js';
 import { oneStatReadEach } from './symbolize/proc-maps.js';
+import { spendDetachProtector } from './detach-protector.js';
 
 /**
  * `kiln agent`: sample every CPU with eBPF, and every interval turn the counts into one profile per
@@ -48,6 +49,8 @@ export interface RunningAgent {
 }
 
 export async function startAgent(config: AgentConfig, parts: AgentParts = {}): Promise<RunningAgent> {
+  // First, before anything is optimized: the first detached ArrayBuffer deoptimizes typed-array code (detach-protector.ts).
+  spendDetachProtector();
   const log = parts.log ?? ((line: string) => process.stderr.write(`kiln agent: ${line}\n`));
   const metrics = new AgentMetrics();
   // CPython frames are named from code objects once the BPF side knows the interpreters (below).
