@@ -84,6 +84,28 @@ describe('Sampler stacks, decoded when asked for', () => {
   });
 });
 
+describe('frame words decoded again (their BigInts are kept by slot)', () => {
+  it('give each word’s own value when words share a half, collide in a slot, recur, or are 0', () => {
+    // Words that agree in their low or high 32 bits, V8/CPython-tagged words (bit 63), zeros between them:
+    // 3 × 5000 distinct words over 4096 slots, each stack decoded after others have taken its slots.
+    const words: bigint[] = [0n];
+    for (let i = 0; i < 5000; i++) {
+      const low = BigInt((i * 0x9e37_79b9) >>> 0);
+      words.push(0x7f00_0000_0000n | low, (BigInt(i) << 32n) | 0x1234n, (1n << 63n) | (BigInt(i) << 20n) | low, 0n);
+    }
+    const stacks = Array.from({ length: Math.ceil(words.length / 100) }, (_, i) => words.slice(i * 100, i * 100 + 100));
+    const values = storedStacks(128, [...stacks, ...stacks.slice().reverse()]);
+    const arena = new StackArena();
+    const at = Array.from({ length: stacks.length * 2 }, (_, i) => arena.add(view(values), i * 128 * 8, 128));
+    const bytes = arena.take();
+    at.forEach((userAt, i) => {
+      const s = new SampledStacks(row(BigInt(i + 1), 0n), bytes, userAt, -1);
+      expect(s.userLeaf).toBe(decodeStack(values, i * 128 * 8, 128)[0]);
+      expect(s.userAddrs).toEqual(decodeStack(values, i * 128 * 8, 128));
+    });
+  });
+});
+
 describe('a counts row, decoded in place', () => {
   /** One `struct sample_key` (profile.bpf.c) at `off` of a batch: pid, kind, user and kernel stack hashes, comm. */
   function key(buf: Buffer, off: number, k: { pid: number; kind: number; user: bigint; kernel: bigint; comm: Buffer }): void {
