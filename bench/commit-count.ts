@@ -61,7 +61,7 @@ if (out) {
       const buffers = new Set<ArrayBufferLike>();
       if (task.kind === 'pprof-series') for (const s of task.series) for (const raw of s.rawProfiles) buffers.add(raw.buffer);
       else if (task.kind === 'jfr') buffers.add(task.jfr.buffer);
-      else buffers.add(task.body.buffer);
+      else for (const part of task.body instanceof Uint8Array ? [task.body] : task.body) buffers.add(part.buffer);
       for (const b of buffers) {
         if (list.includes(b)) count.moved += b.byteLength;
         else count.copied += b.byteLength;

@@ -12,7 +12,7 @@
  * cores − 1; 0 decodes on the event loop, as before the pool), to compare the two.
  */
 import { fork } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,6 +32,20 @@ import { threadCpuSeconds } from './thread-cpu.js';
 function threadCpuMs(): Record<string, number> {
   const seconds = threadCpuSeconds((tid) => `tid ${tid}`);
   return Object.fromEntries(Object.entries(seconds).map(([name, s]) => [name, Math.round(s * 1000)]));
+}
+
+/**
+ * With BENCH_THREADS=1 too: the main thread's minor page faults (memory it touched for the first time: fresh
+ * pages of buffers it allocated) and its voluntary context switches (each one a sleep, so a later wake-up),
+ * from /proc/self/task/PID/stat and status — counts the host's load does not move, unlike its CPU time.
+ */
+function mainThreadCounts(): Record<string, number> {
+  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+  // Fields after the command's closing parenthesis: state is the first, minflt (field 10 of the file) the eighth.
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  const status = readFileSync(`/proc/self/task/${process.pid}/status`, 'utf8');
+  const switches = Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+  return { 'minor faults': Number(fields[7]), 'sleeps (voluntary switches)': switches };
 }
 
 /**
@@ -155,7 +169,7 @@ if (process.argv[2] === '--serve') {
     if (m === 'cpu') {
       perfReading?.();
       const u = process.cpuUsage();
-      process.send!({ cpuMs: (u.user + u.system) / 1000, threads: process.env.BENCH_THREADS ? threadCpuMs() : undefined, counts: countsNow?.() });
+      process.send!({ cpuMs: (u.user + u.system) / 1000, threads: process.env.BENCH_THREADS ? threadCpuMs() : undefined, main: process.env.BENCH_THREADS ? mainThreadCounts() : undefined, counts: countsNow?.() });
       await nextProfile?.();
       await nextAllocations?.();
       return;
@@ -191,7 +205,7 @@ if (process.argv[2] === '--serve') {
   process.once('exit', () => child.kill('SIGKILL'));
   const { url } = await new Promise<{ url: string }>((resolve) => child.once('message', (m) => resolve(m as { url: string })));
 
-  type CpuReading = { cpuMs: number; threads?: Record<string, number>; counts?: ServerCounts };
+  type CpuReading = { cpuMs: number; threads?: Record<string, number>; main?: Record<string, number>; counts?: ServerCounts };
   const serverCpu = () =>
     new Promise<CpuReading>((resolve) => {
       child.once('message', (m) => resolve(m as CpuReading));
@@ -230,6 +244,10 @@ if (process.argv[2] === '--serve') {
     if (cpu1.threads) {
       const per = Object.entries(cpu1.threads).map(([k, v]) => [k, v - (cpu0.threads?.[k] ?? 0)] as const).filter(([, v]) => v > 0);
       console.log(`  server CPU per thread, ms: ${per.sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    }
+    if (cpu1.main) {
+      const per = Object.entries(cpu1.main).map(([k, v]) => `${k} ${v - (cpu0.main?.[k] ?? 0)} (${((v - (cpu0.main?.[k] ?? 0)) / count).toFixed(1)}/request)`);
+      console.log(`  server main thread: ${per.join(', ')}`);
     }
   }
 

@@ -229,8 +229,14 @@ function handedOver(task: DecodeTask): { transferList: ArrayBuffer[] } | undefin
     return buffers.size > 0 ? { transferList: [...buffers] } : undefined;
   }
   if (task.kind !== 'format' || task.handOverBody !== true) return undefined;
-  const { buffer, byteOffset, byteLength } = task.body;
-  return buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength ? { transferList: [buffer] } : undefined;
+  // The body, or each of its chunks (ingest-body.ts), alone in its buffer: else all are copied.
+  const parts = task.body instanceof Uint8Array ? [task.body] : task.body;
+  const transferList: ArrayBuffer[] = [];
+  for (const { buffer, byteOffset, byteLength } of parts) {
+    if (!(buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength) || transferList.includes(buffer)) return undefined;
+    transferList.push(buffer);
+  }
+  return transferList.length > 0 ? { transferList } : undefined;
 }
 
 /**

@@ -19,6 +19,7 @@ import type { SymbolDictionary } from '../model/symbols.js';
 import { validateProfile } from '../model/validate.js';
 import type { TenantLimits } from './limits.js';
 import { decodeBudget, inflatePprof } from './limits.js';
+import { bodyLength, joinChunks, wholeBody } from './ingest-body.js';
 
 /**
  * The decoding every ingest protocol needs, as plain data in and out so it can run on a worker thread
@@ -31,7 +32,11 @@ export type DecodeTask = FormatTask | PprofSeriesTask | OtlpTask | JfrTask | Kil
 export interface FormatTask {
   readonly kind: 'format';
   readonly format: string;
-  readonly body: Uint8Array;
+  /**
+   * The body, or the chunks it arrived in, end to end (`POST /ingest`: joined on the thread that decodes,
+   * into a buffer that thread keeps, not on the event loop; see ingest-body.ts).
+   */
+  readonly body: Uint8Array | readonly Uint8Array[];
   readonly limits: TenantLimits;
   readonly name?: string;
   readonly labels?: Labels;
@@ -41,7 +46,7 @@ export interface FormatTask {
   readonly storedStacks?: SharedStoredStacks;
   /**
    * The caller reads `body` no more: a decode thread may take its memory instead of a copy, when the
-   * body is alone in its buffer (decode-pool.ts); `body` is then empty on this thread.
+   * body (each chunk) is alone in its buffer (decode-pool.ts); `body` is then empty on this thread.
    */
   readonly handOverBody?: boolean;
 }
@@ -164,10 +169,35 @@ export function decodeAllowingEmpty<T>(decode: () => T[]): T[] {
 
 async function decodeFormat(t: FormatTask): Promise<Profile[]> {
   const opts = { name: t.name, labels: t.labels, timeMs: t.timeMs, type: t.type, maxDecompressed: t.limits.maxDecompressedBytes, budget: decodeBudget(t.limits) };
-  if (t.format !== 'pprof') return decodeAllowingEmpty(() => decodeProfiles(t.format, t.body, opts));
+  if (t.format !== 'pprof') return decodeAllowingEmpty(() => decodeProfiles(t.format, wholeBody(t.body), opts));
   // pprof reduced for the store as it is read (content ids from the wire bytes; server/pprof-ingest.ts).
-  return inflatedPprof(t.body, t.limits, (body) => decodeAllowingEmpty(() => decodePprofForStore(body, opts, storedStacks(t.storedStacks))));
+  return joinedBodies.use(t.body, (whole) => inflatedPprof(whole, t.limits, (body) => decodeAllowingEmpty(() => decodePprofForStore(body, opts, storedStacks(t.storedStacks)))));
 }
+
+/**
+ * The thread's buffer for joining a pprof body's chunks (an agent-sized push: ≈ 93 KB in two), kept so that
+ * joining touches no fresh memory. Lent to one decode at a time, as `inflated` below; a body past
+ * KEPT_JOIN_BYTES, or a second decode meanwhile, is joined into a buffer of its own.
+ */
+const KEPT_JOIN_BYTES = 1 << 20;
+class ChunkJoiner {
+  private kept = new Uint8Array(0);
+  private lent = false;
+
+  async use<T>(body: Uint8Array | readonly Uint8Array[], decode: (whole: Uint8Array) => Promise<T>): Promise<T> {
+    if (body instanceof Uint8Array || body.length === 1) return decode(wholeBody(body));
+    const length = bodyLength(body);
+    if (this.lent || length > KEPT_JOIN_BYTES) return decode(wholeBody(body));
+    if (this.kept.length < length) this.kept = new Uint8Array(Math.min(KEPT_JOIN_BYTES, Math.max(length, 2 * this.kept.length)));
+    this.lent = true;
+    try {
+      return await decode(joinChunks(body, this.kept.subarray(0, length)));
+    } finally {
+      this.lent = false;
+    }
+  }
+}
+const joinedBodies = new ChunkJoiner();
 
 /**
  * The thread's buffer for inflated pprofs (GunzipInto): an agent-sized push inflates to ≈ 230 KiB, which

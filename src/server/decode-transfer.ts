@@ -122,8 +122,8 @@ export async function unpackReply(reply: DecodeReply): Promise<Decoded> {
       durationNs,
       period,
       dict: dicts[dict]!,
-      stacks: plainArray(stacks),
-      values: plainArray(values),
+      stacks: plainInts(stacks),
+      values: plainNumbers(values),
       ...(extra?.spans ? { spans: extra.spans } : {}),
     };
     if (r.num() === 1) {
@@ -318,16 +318,40 @@ async function unpackDictionary(r: ReplyReader, slices: EventLoopSlices): Promis
   // Stack i as a plain array of its locations (what the model's stacks are), or STORED_STACK.
   const stacks: Stack[] = new Array(stackStarts.length - 1);
   for (let i = 0; i < stacks.length; i++) {
-    stacks[i] = storedStacks[i] === 1 ? STORED_STACK : plainArray(stackLocations, stackStarts[i]!, stackStarts[i + 1]!);
+    stacks[i] = storedStacks[i] === 1 ? STORED_STACK : plainInts(stackLocations, stackStarts[i]!, stackStarts[i + 1]!);
     const turn = slices.pause();
     if (turn) await turn;
   }
   return { mappings, functions, locations, stacks };
 }
 
-function plainArray(values: ArrayLike<number>, from = 0, to = values.length): number[] {
-  // Filled by push, not preallocated: a packed array, as the decoders' own are.
+/**
+ * An Int32Array's elements as a plain array, filled by push, not preallocated: a packed array, as the
+ * decoders' own are. Its elements are small integers already (an int32 is one on 64-bit V8).
+ */
+function plainInts(values: Int32Array, from = 0, to = values.length): number[] {
   const out: number[] = [];
-  for (let k = from; k < to; k++) out.push(smallInteger(values[k]!));
+  for (let k = from; k < to; k++) out.push(values[k]!);
+  return out;
+}
+
+/**
+ * A Float64Array's elements as a packed plain array of the kind the decoders' own have: small integers when
+ * every element is one, else doubles (one element that is not makes the whole array doubles either way).
+ * Deciding once, not per element (smallInteger), lets V8 inline each push of one kind: ≈ 2× faster for
+ * a reply's 800 values, which are nanoseconds, mostly past 2^31.
+ */
+function plainNumbers(values: Float64Array): number[] {
+  let integers = true;
+  for (let k = 0; k < values.length && integers; k++) integers = values[k] === (values[k]! | 0);
+  if (integers) {
+    const out: number[] = [];
+    for (let k = 0; k < values.length; k++) out.push(values[k]! | 0);
+    return out;
+  }
+  // Made a double array before the first push (an empty literal is a small-integer one).
+  const out = [0.5];
+  out.length = 0;
+  for (let k = 0; k < values.length; k++) out.push(values[k]!);
   return out;
 }

@@ -13,6 +13,8 @@ import { parseIngestName } from './ingest-name.js';
 import { readMultipartJfr, readMultipartProfile } from './multipart.js';
 import type { SampleTypeConfig } from './multipart.js';
 import { withIngestSlot } from './backpressure.js';
+import { bodyLength, receiveBody, wholeBody } from './ingest-body.js';
+import type { ReceivedBody } from './ingest-body.js';
 import { decodeOffLoop } from './decode-pool.js';
 import { limitsFor } from './limits.js';
 import { tenantOf } from './tenant.js';
@@ -80,9 +82,10 @@ function parseSampleRate(raw: string | undefined): number {
  */
 export function registerIngest(app: FastifyInstance, ctx: ServerContext): void {
   // The body is read as raw bytes whatever its content type (SDKs send application/octet-stream,
-  // curl sends x-www-form-urlencoded, speedscope comes as JSON); fastify enforces the size cap.
+  // curl sends x-www-form-urlencoded, speedscope comes as JSON), in the chunks it arrived in (ingest-body.ts),
+  // with fastify's size cap and errors.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ctx.limits.maxBodyBytes }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('*', (req, payload, done) => receiveBody(req, payload, ctx.limits.maxBodyBytes, done));
 
   // Counted here rather than in the handler so that requests fastify refuses itself (body over the
   // size limit) count too.
@@ -93,11 +96,12 @@ export function registerIngest(app: FastifyInstance, ctx: ServerContext): void {
   });
 
   app.post('/ingest', async (req, reply) => {
-    ctx.metrics.ingestBytes.inc({ protocol: 'ingest' }, (req.body as Buffer | undefined)?.length ?? 0);
+    const received = req.body as ReceivedBody | undefined;
+    const bytes = received?.length ?? 0;
+    ctx.metrics.ingestBytes.inc({ protocol: 'ingest' }, bytes);
     const tenant = tenantOf(req.headers);
-    const bytes = (req.body as Buffer | undefined)?.length ?? 0;
     const result = await withIngestSlot(ctx, tenant, bytes, async () => {
-      const profiles = await decodeIngest(req, ctx, tenant);
+      const profiles = await decodeIngest(req, received, ctx, tenant);
       const range = timeRange(profiles);
       // No await here: the decoded profiles must not stay alive until the commit (see writeProfiles).
       return writeProfiles(ctx, tenant, 'ingest', profiles).then((written) => ({ ...written, ...range }));
@@ -106,7 +110,7 @@ export function registerIngest(app: FastifyInstance, ctx: ServerContext): void {
   });
 }
 
-async function decodeIngest(req: FastifyRequest, ctx: ServerContext, tenant: string): Promise<Profile[]> {
+async function decodeIngest(req: FastifyRequest, received: ReceivedBody | undefined, ctx: ServerContext, tenant: string): Promise<Profile[]> {
   const limits = limitsFor(ctx, tenant);
   // Query parameters of Pyroscope's `POST /ingest` (plus Kiln's `profile_type`); spyName and
   // aggregationType are accepted and not needed.
@@ -119,16 +123,18 @@ async function decodeIngest(req: FastifyRequest, ctx: ServerContext, tenant: str
   const untilMs = until ? parseTime(until, now) : fromMs;
   if (untilMs < fromMs) throw new InputError(`until (${until}) is before from (${from})`);
   const hz = parseSampleRate(param(params, 'sampleRate'));
-  let body: Uint8Array = (req.body as Buffer | undefined) ?? new Uint8Array(0);
+  // The body's chunks as they arrived (see ReceivedBody), joined here only where this thread reads it.
+  let body: Uint8Array | readonly Uint8Array[] = received?.chunks ?? [];
   // Inflated on the thread pool, not the event loop: other requests go on meanwhile.
-  if (/\bgzip\b/i.test(String(req.headers['content-encoding'] ?? ''))) body = await gunzipStreaming(body, limits.maxDecompressedBytes);
+  const encoding = req.headers['content-encoding'];
+  if (encoding !== undefined && /\bgzip\b/i.test(String(encoding))) body = await gunzipStreaming(wholeBody(body), limits.maxDecompressedBytes);
 
   let format = param(params, 'format');
   const contentType = String(req.headers['content-type'] ?? '');
   const multipart = contentType.toLowerCase().startsWith('multipart/form-data');
   if (format === 'jfr') {
     // The Pyroscope Java agent: raw JFR, or multipart with `jfr` and per-context `labels` parts.
-    const parts = multipart ? await readMultipartJfr(body, contentType) : { jfr: body };
+    const parts = multipart ? await readMultipartJfr(wholeBody(body), contentType) : { jfr: wholeBody(body) };
     if (parts.jfr.length === 0) throw new InputError('empty JFR: nothing to ingest');
     const durationNs = (untilMs - fromMs) * 1e6;
     const task = { kind: 'jfr', ...parts, limits, labels, timeMs: fromMs, durationNs, periodNs: 1e9 / hz } as const;
@@ -136,21 +142,21 @@ async function decodeIngest(req: FastifyRequest, ctx: ServerContext, tenant: str
   }
   let sampleTypeConfig: SampleTypeConfig | undefined;
   if (multipart) {
-    const part = await readMultipartProfile(body, contentType);
+    const part = await readMultipartProfile(wholeBody(body), contentType);
     body = part.profile;
     sampleTypeConfig = part.sampleTypeConfig;
     format ??= 'pprof';
   }
   format ??= 'folded';
-  if (body.length === 0) throw new InputError('empty request body: nothing to ingest');
+  if (bodyLength(body) === 0) throw new InputError('empty request body: nothing to ingest');
 
   const isText = format === 'folded' || format === 'lines' || format === 'perf' || format === 'collapsed';
   const typeParam = param(params, 'profile_type');
   const explicitType = typeParam ? parseProfileType(typeParam) : undefined;
   const textType = isText && !explicitType ? textFormatType(param(params, 'units'), name) : undefined;
   const periodNs = 1e9 / hz;
-  // Inflated (a gzipped pprof) and decoded on a worker thread, with the decode-time limits checked as it reads.
-  // The body is not read after this: its memory may move to the decode thread.
+  // Inflated (a gzipped pprof) and decoded on a worker thread, with the decode-time limits checked as it reads;
+  // a body still in chunks is joined there. The body is not read after this: its memory may move to the decode thread.
   const { profiles: decoded } = await decodeOffLoop(ctx, { kind: 'format', format, body, limits, name, labels, timeMs: fromMs, type: explicitType ?? textType?.type, handOverBody: true });
   // restamp=1 (`kiln ingest --now`, Pyroscope's profilecli --override-timestamp): the file's own time is
   // replaced by from (default now), so an old capture lands where the default views look.

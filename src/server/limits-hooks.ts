@@ -22,7 +22,9 @@ const READ_PATH = /^\/(api\/v1\/|render|pyroscope\/render|querier\.v1\.QuerierSe
  */
 export function registerRequestLimits(app: FastifyInstance, ctx: ServerContext): void {
   const running = new Map<string, number>();
-  app.addHook('onRequest', async (req, reply) => {
+  // A callback hook, not an async one: every request (each ingest push) runs it, and an async hook costs a
+  // promise and a microtask turn more; fastify catches a throw from it as it does an async hook's rejection.
+  app.addHook('onRequest', (req, reply, done) => {
     const length = Number(req.headers['content-length'] ?? 0);
     if (length > ctx.limits.maxBodyBytes && CONNECT_PATH.test(req.url)) {
       throw new InputError(`the request body is ${length} bytes, more than ${ctx.limits.maxBodyBytes}: over the limit max_body (kiln server --max-body)`, 413);
@@ -30,12 +32,12 @@ export function registerRequestLimits(app: FastifyInstance, ctx: ServerContext):
     for (const [path, cap, what] of SMALLER_CAPS) {
       if (length > cap && path.test(req.url)) throw new InputError(`the request body is ${length} bytes, more than ${cap}: ${what}`, 413);
     }
-    if (!READ_PATH.test(req.url)) return;
+    if (!READ_PATH.test(req.url)) return done();
     let tenant: string;
     try {
       tenant = tenantOf(req.headers);
     } catch {
-      return; // a bad tenant header is the handler's 400 to give
+      return done(); // a bad tenant header is the handler's 400 to give
     }
     const max = limitsFor(ctx, tenant).maxConcurrentQueries;
     const n = running.get(tenant) ?? 0;
@@ -47,5 +49,6 @@ export function registerRequestLimits(app: FastifyInstance, ctx: ServerContext):
       if (left === 0) running.delete(tenant);
       else running.set(tenant, left);
     });
+    done();
   });
 }
