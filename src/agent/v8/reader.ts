@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { LruCache } from '../lru.js';
-import { mapCode, SFI_HEAD_BYTES, V8Heap, type LineEndsCache, type ReadMemory, type V8FunctionInfo, type V8Outcome } from './heap.js';
+import { mapCode, SFI_HEAD_BYTES, V8Heap, type HeapMemory, type LineEndsCache, type V8FunctionInfo, type V8Outcome } from './heap.js';
 import type { V8Constants } from './constants.js';
 import type { V8Process } from './process.js';
 
@@ -148,7 +148,8 @@ export class V8FrameReader {
     } else if (none) {
       this.revalidations++;
       this.notFunctionChecks++;
-      if (mapCode(c, this.readMem(pid, sfi - c.heapObjectTag + c.mapOffset, 8, this.mapScratch)) === none.map) {
+      const word = this.readMem(pid, sfi - c.heapObjectTag + c.mapOffset, 8, this.mapScratch);
+      if (mapCode(c, word?.readUInt32LE(0), word?.readUInt32LE(4)) === none.map) {
         none.checked = this.interval;
         return undefined;
       }
@@ -156,7 +157,7 @@ export class V8FrameReader {
     }
     this.pid = pid;
     this.blocks.startRead();
-    const heap = new V8Heap(c, this.blocks.read, this.lines);
+    const heap = new V8Heap(c, this.blocks, this.lines);
     this.reads++;
     const head = heap.sfiHead(sfi);
     if (head === undefined || typeof head === 'number') {
@@ -247,10 +248,11 @@ const ARENA_BLOCKS = 32;
  * instance type, a string's length) fall mostly in the few objects it visits. The blocks live for one
  * fresh read, so what they serve is as old as that read (microseconds), as before; they are the same
  * memory from read to read (allocated once, outside node's shared Buffer pool), so nothing a read returns
- * may be kept past it (frame() copies the head it keeps; names are decoded into strings). Past
- * ARENA_BLOCKS blocks in one read, the rest is read directly.
+ * may be kept past it (frame() copies the head it keeps; names are decoded into strings). Integers and
+ * text are taken from the blocks without a Buffer view each. Past ARENA_BLOCKS blocks in one read, or
+ * across a block's end, the rest is read directly.
  */
-class BlockArena {
+class BlockArena implements HeapMemory {
   /** `source` reads the process's memory directly (`into`: a buffer of `length` bytes to read into). */
   constructor(private readonly source: (addr: number, length: number, into?: Buffer) => Buffer | undefined) {}
 
@@ -265,20 +267,40 @@ class BlockArena {
     this.used = 0;
   }
 
-  /** The reads of the fresh read in progress (one function for all of them: see V8FrameReader.pid). */
-  readonly read: ReadMemory = (addr, length) => {
+  /** Where `length` bytes at `addr` are in `memory`, read into a block if need be; -1 when they must be read directly. */
+  private offsetOf(addr: number, length: number): number {
     const base = addr - (addr % BLOCK_BYTES);
-    if (!(addr > 0) || !Number.isSafeInteger(addr) || addr + length > base + BLOCK_BYTES) return this.source(addr, length);
+    if (!(addr > 0) || !Number.isSafeInteger(addr) || addr + length > base + BLOCK_BYTES) return -1;
     let i = 0;
     while (i < this.used && this.bases[i] !== base) i++;
     if (i === this.used) {
-      if (i === ARENA_BLOCKS) return this.source(addr, length);
+      if (i === ARENA_BLOCKS) return -1;
       this.bases[i] = base;
       this.ok[i] = this.source(base, BLOCK_BYTES, this.views[i]) !== undefined ? 1 : 0;
       this.used++;
     }
-    return this.ok[i] === 1 ? this.views[i]!.subarray(addr - base, addr - base + length) : this.source(addr, length);
-  };
+    return this.ok[i] === 1 ? i * BLOCK_BYTES + (addr - base) : -1;
+  }
+
+  bytes(addr: number, length: number): Buffer | undefined {
+    const at = this.offsetOf(addr, length);
+    return at >= 0 ? this.memory.subarray(at, at + length) : this.source(addr, length);
+  }
+
+  u16(addr: number): number | undefined {
+    const at = this.offsetOf(addr, 2);
+    return at >= 0 ? this.memory.readUInt16LE(at) : this.source(addr, 2)?.readUInt16LE(0);
+  }
+
+  u32(addr: number): number | undefined {
+    const at = this.offsetOf(addr, 4);
+    return at >= 0 ? this.memory.readUInt32LE(at) : this.source(addr, 4)?.readUInt32LE(0);
+  }
+
+  text(addr: number, length: number, encoding: 'latin1' | 'utf16le'): string | undefined {
+    const at = this.offsetOf(addr, length);
+    return at >= 0 ? this.memory.toString(encoding, at, at + length) : this.source(addr, length)?.toString(encoding);
+  }
 }
 
 /**

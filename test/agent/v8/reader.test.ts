@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readV8Binary, type V8Constants } from '../../../src/agent/v8/constants.js';
-import { lineAt, newlines } from '../../../src/agent/v8/heap.js';
+import { lineAt, newlines, newlinesIn } from '../../../src/agent/v8/heap.js';
 import { V8FrameReader } from '../../../src/agent/v8/reader.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixture-functions.js', import.meta.url));
@@ -129,5 +129,13 @@ describe('line of a source position', () => {
     const ends = newlines('a\nbb\n\nccc');
     expect([...ends]).toEqual([1, 4, 5]);
     expect([0, 1, 2, 4, 5, 6, 9].map((p) => lineAt(ends, p))).toEqual([1, 1, 2, 2, 3, 4, 4]);
+  });
+
+  it('counts them in the bytes of a source as V8 stores it, one or two bytes a character', () => {
+    // A UTF-16 character whose low byte is 0A (U+010A) and one whose high byte is (U+0A41) are no newline.
+    const text = 'a\nbb\u010a\n\nc\u0a41c';
+    expect([...newlinesIn(Buffer.from(text, 'utf16le'), 2)]).toEqual([...newlines(text)]);
+    expect([...newlinesIn(Buffer.from(text, 'utf16le'), 2)]).toEqual([1, 5, 6]);
+    expect([...newlinesIn(Buffer.from('a\nbb\n\nccc', 'latin1'), 1)]).toEqual([1, 4, 5]);
   });
 });
