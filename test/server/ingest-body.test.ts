@@ -16,6 +16,8 @@ import { pprofFiles } from '../support/testdata.js';
  * (ingest-body.ts). What a user checks: the profile stored is the one sent, however it was cut; fastify's
  * limits and errors for a body are the same; and chunks that share memory with others are never moved away.
  */
+/** Everything a decoded profile holds, its symbols included, as text. */
+const fingerprint = (profiles: readonly Profile[]): string => JSON.stringify(profiles, (_, v: unknown) => (ArrayBuffer.isView(v) ? Array.from(v as Uint8Array) : typeof v === 'bigint' ? String(v) : v));
 const totals = (profiles: readonly Profile[]): string[] => profiles.map((p) => `${p.type.sampleType}=${p.values.reduce((a, v) => a + v, 0)}`).sort();
 
 /** `bytes` cut in `n` pieces, each copied into a buffer of its own, as node's HTTP parser hands them over. */
@@ -57,6 +59,18 @@ describe('a body kept in the chunks it arrived in', () => {
     // All at once on the event loop: the tasks interleave at their awaits, and the thread's kept buffer is lent to one of them.
     const chunked = await Promise.all(bodies.map((b, i) => runDecodeTask(task(cut(b, 2 + (i % 3)))).then((d) => totals(d.profiles))));
     expect(chunked).toEqual(alone);
+  });
+
+  it('keeps nothing of the thread\'s reused buffers in what it returns: profiles decoded earlier are unchanged by later bodies', async () => {
+    // Uncompressed bodies are decoded straight from the joining buffer the thread lends and reuses: a
+    // profile holding a view into it would change when the next body is joined there.
+    const raws = gzipped.map((g) => new Uint8Array(gunzipSync(g)));
+    const whole = await Promise.all(raws.map((b) => runDecodeTask(task(b)).then((d) => fingerprint(d.profiles))));
+    const chunked: Profile[][] = [];
+    for (const b of [...raws, ...raws.slice().reverse()]) chunked.push((await runDecodeTask(task(cut(b, 3)))).profiles);
+    // Compared only once every body has gone through the same buffer.
+    expect(chunked.slice(0, raws.length).map(fingerprint)).toEqual(whole);
+    expect(chunked.slice(raws.length).map(fingerprint)).toEqual(whole.slice().reverse());
   });
 
   it('moves chunks alone in their buffers to the decode thread, and decodes the same profile there', async () => {
