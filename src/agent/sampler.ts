@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { drainMap } from './bpf/drain.js';
 import type { BpfCounters, BpfProfiler } from './loader.js';
 import { BPF_COUNTERS, KEY_SIZE, STACK_CLASSES, STACK_KEY_SIZE } from './loader.js';
+import { keepShapes } from './kept-shapes.js';
 import type { RawSample, SampleKind } from './types.js';
 
 /**
@@ -280,3 +281,9 @@ export function decodeRow(buf: Buffer, view: DataView, off: number, count: numbe
     count,
   };
 }
+
+// One row and one sample held for the agent's life (kept-shapes.ts): none lives between two intervals, so
+// each full GC there (V8's memory reducer, every ≈ 100 s on an idle agent) freed their hidden classes and
+// dropped the optimized code of SampledStacks' getters and of the symbolizer's stack(), compiled again in
+// the next intervals (stop 34: ≈ 10 functions at each such GC).
+keepShapes(new SampledStacks(decodeRow(Buffer.alloc(40), new DataView(new ArrayBuffer(40)), 0, 1), new DataView(new ArrayBuffer(8)), -1, -1));

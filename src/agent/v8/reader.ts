@@ -86,6 +86,13 @@ export class V8FrameReader {
    * was a fresh read failing its open, twice (its block, then its word).
    */
   private readonly unopenable = new Set<number>();
+  /**
+   * The heap walker of the last fresh read, used again while the constants (the node build) are the same: a
+   * live one keeps V8Heap's hidden class. Made per read, none lived between reads, so each full GC there (V8's
+   * memory reducer, every ≈ 100 s on an idle agent) dropped the optimized code of its readers (typeOf, object,
+   * objectAt: "weak objects"), compiled again at the next reads (stop 34).
+   */
+  private heap: { readonly constants: V8Constants; readonly walker: V8Heap } | undefined;
 
   constructor(
     private readonly processes: { of(pid: number): V8Process | undefined },
@@ -157,7 +164,8 @@ export class V8FrameReader {
     }
     this.pid = pid;
     this.blocks.startRead();
-    const heap = new V8Heap(c, this.blocks, this.lines);
+    if (this.heap?.constants !== c) this.heap = { constants: c, walker: new V8Heap(c, this.blocks, this.lines) };
+    const heap = this.heap.walker;
     this.reads++;
     const head = heap.sfiHead(sfi);
     if (head === undefined || typeof head === 'number') {

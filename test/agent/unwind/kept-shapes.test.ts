@@ -1,9 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { codeDroppedAtGc } from '../dropped-at-gc.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../fixtures/compile-after-gc.ts', import.meta.url));
 const LIBC = '/usr/lib/x86_64-linux-gnu/libc.so.6';
 /**
@@ -13,26 +12,11 @@ const LIBC = '/usr/lib/x86_64-linux-gnu/libc.so.6';
  */
 const UNWINDER_AND_ELF = new Set(['Cursor', 'u8', 'u16', 'u32', 's32', 'uleb', 'need', 'readEncoded', 'readRange', 'readFdeHeader', 'fdeAt', 'run', 'runFde', 'CfaProgram', 'set', 'restore', 'advance', 'row', 'push', 'add', 'addressOrder', 'compileRows', 'nextFunction', 'nextNamedFunction', 'nameOff', 'value', 'size', 'stringEnds', 'functionsOfUnreadStrings', 'functionSymbolsInto']);
 
-/** Functions whose optimized code V8 dropped at a GC because an object it was compiled against died. */
-function droppedAtGc(binary: string): string[] {
-  const r = spawnSync(process.execPath, ['--expose-gc', '--trace-deopt-verbose', '--import', 'tsx', FIXTURE, binary], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 120_000,
-    maxBuffer: 256 << 20,
-  });
-  if (r.status !== 0) throw new Error(`fixture failed (${r.status}): ${r.stderr.slice(-2000)}`);
-  expect(r.stdout).toContain('### round 2 done');
-  const out: string[] = [];
-  for (const m of r.stdout.matchAll(/^\[marking dependent code .*<SharedFunctionInfo ([^>]*)>.* reason: weak objects\]$/gm)) out.push(m[1]!);
-  return out;
-}
-
 describe('the unwinder and ELF reader across GCs (kept-shapes.ts)', () => {
   it('keeps their optimized code when a full GC runs between two binaries', () => {
     expect(existsSync(LIBC), `${LIBC} is missing: this test reads the C library of Debian/Ubuntu x86_64`).toBe(true);
     // Without one live object of each short-lived shape, each GC here dropped ≈ 40 functions' code (the CFI
     // cursor's readers, the row merge, the symbol walk) and they were optimized again for the next binary.
-    expect(droppedAtGc(LIBC).filter((name) => UNWINDER_AND_ELF.has(name))).toEqual([]);
+    expect(codeDroppedAtGc(FIXTURE, [LIBC], '### round 2 done').filter((name) => UNWINDER_AND_ELF.has(name))).toEqual([]);
   });
 });
