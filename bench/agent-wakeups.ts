@@ -53,7 +53,7 @@ const voluntary = () => new Map(threads.map(({ tid }) => {
   try {
     return [tid, Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))?.[1] ?? 0)] as const;
   } catch {
-    return [tid, 0] as const;
+    return [tid, undefined] as const; // the thread (or the process) ended
   }
 }));
 const switchesBefore = voluntary();
@@ -84,5 +84,7 @@ for (const { name } of threads) {
     total += n;
     console.log(`| ${name} | ${cause} | ${(n / seconds).toFixed(2)} |`);
   }
-  console.log(`| **${name}** | all (voluntary switches: ${(((switchesAfter.get(tidOf.get(name)!) ?? 0) - (switchesBefore.get(tidOf.get(name)!) ?? 0)) / seconds).toFixed(2)}) | **${(total / seconds).toFixed(2)}** |`);
+  const [v0, v1] = [switchesBefore.get(tidOf.get(name)!), switchesAfter.get(tidOf.get(name)!)];
+  const switches = v0 === undefined || v1 === undefined ? 'n/a: the thread ended' : ((v1 - v0) / seconds).toFixed(2);
+  console.log(`| **${name}** | all (voluntary switches: ${switches}) | **${(total / seconds).toFixed(2)}** |`);
 }
