@@ -62,6 +62,8 @@ const POLL_BUDGET_MS = 50;
 const CLOCK_BOOTTIME = 7;
 /** Where struct timespec is two 8-byte fields (the ABIs whose layout uptimeMs() reads). */
 const SIXTY_FOUR_BIT = process.arch === 'x64' || process.arch === 'arm64';
+/** What libbpf answers (negated errno) when a map holds no key. */
+const ENOENT = 2;
 
 /** What a mapped binary brings besides its rows: a chance for the CPython reader to recognise it. */
 export interface MappedBinary {
@@ -209,8 +211,8 @@ export class ProcessTables {
     const t0 = performance.now();
     this.polls++;
     const r = this.drainBuffers;
-    // Table requests are rare past the warm-up: asking for the first key of the map (empty: one bucket walk
-    // and no lock taken) is cheaper than a batch drain, which locks every bucket (see tableRequestsWaiting).
+    // Table requests are rare past the warm-up: asking whether the map holds one is a cheaper call than an
+    // empty batch drain (see tableRequestsWaiting).
     if (this.tableRequestsWaiting()) {
       drainMap(this.lib, this.fds.tableRequests, { key: 16, value: 4, batch: DRAIN_BATCH }, r.keys, r.values, (k, _v, i) => {
         this.requests.push([k.readUInt32LE(i * 16), Number(k.readBigUInt64LE(i * 16 + 8))]);
@@ -302,7 +304,8 @@ export class ProcessTables {
    * asks for a table a few times an hour against the poll's two a second.
    */
   private tableRequestsWaiting(): boolean {
-    return this.lib.mapGetNextKey(this.fds.tableRequests, null, this.requestKey) === 0;
+    // Any answer but "no key" drains, so a failing map read still fails the poll as before (pollErrors).
+    return this.lib.mapGetNextKey(this.fds.tableRequests, null, this.requestKey) !== -ENOENT;
   }
 
   /**
