@@ -34,12 +34,14 @@ export function phaseLines(p: readonly number[]): string {
   if (n === 0) return '';
   const us = (i: number) => ((p[i] ?? 0) / n / 1000).toFixed(2);
   const per = (i: number) => ((p[i] ?? 0) / n).toFixed(2);
+  // User-mode samples whose key seen_keys did not hold (phases.h PH_SEEN; timed under the kernel stack until stop 34).
+  const notSeen = n - (p[25] ?? 0) - (p[19] ?? 0);
   const each = (ns: number, c: number) => ((p[c] ?? 0) > 0 ? ((p[ns] ?? 0) / (p[c] ?? 1) / 1000).toFixed(2) : '-');
   return [
     `    phases (µs per recorded sample, ${n} samples): total ${us(0)}; prologue ${us(1)}; procs lookup ${us(7)} (+ reports of unloaded processes ${us(164)}: ${per(165)}× at ${each(164, 165)}); leaf mapping ${us(15)}; settings and parts ${us(2)}; python state ${us(3)} (${per(24)} a sample);`,
     `    walk ${us(4)} [${per(17)} frames: find_mapping ${us(11)} (${per(20)}× at ${each(11, 20)}), v8 frames ${us(29)} (${per(30)}× at ${each(29, 30)}; heap reads ${per(31)}× at ${each(163, 31)}, named ${per(162)}), find_row ${us(12)} (${per(21)}× at ${each(12, 21)}; row cache hits ${per(27)}, table reads ${per(28)}), reads ${us(13)} (${per(22)}× at ${each(13, 22)}), py_emit ${us(14)} (${per(23)}× at ${each(14, 23)})];`,
     `    whole samples one at a time (ktime): ${histSummary(p.slice(32, 32 + HIST_SLOTS))}`,
-    `    hash ${us(5)}; count lookup ${us(6)} (seen ${per(25)}, hits ${per(18)}, inserts that found the key ${per(26)}); kernel stack ${us(8)} (kernel-mode ${per(19)}); store kernel ${us(9)}; add count ${us(10)}`,
+    `    hash ${us(5)}; count lookup ${us(6)} (seen ${per(25)}, hits ${per(18)}, inserts that found the key ${per(26)}); seen_keys lookups that missed ${us(166)} (${(notSeen / n).toFixed(2)}× at ${notSeen > 0 ? ((p[166] ?? 0) / notSeen / 1000).toFixed(2) : '-'}); kernel stack ${us(8)} (kernel-mode ${per(19)} at ${each(8, 19)}); store kernel ${us(9)}; add count ${us(10)}`,
   ].join('\n');
 }
 

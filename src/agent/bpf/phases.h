@@ -49,7 +49,8 @@ enum {
   PH_V8_HEAP = 32 + 131, /* in the V8 frame checks: the heap reads alone */
   PH_REPORT = 32 + 132, /* in PH_PROCS_LOOKUP: reporting a process without a procs entry (pid_events) */
   N_REPORT = 32 + 133,
-  PH_SLOTS = 32 + 134,
+  PH_SEEN = 32 + 134, /* a user-mode sample's seen_keys lookup that did not hold its key (in PH_KSTACK until stop 34) */
+  PH_SLOTS = 32 + 135,
 };
 
 /*

@@ -184,6 +184,8 @@ INLINE void record(struct user_regs *sample, u32 pid, u32 kind, u64 value, u64 s
         PHASE_COUNT(N_COUNT_HITS, 1);
         return;
       }
+    } else {
+      PHASE(t2, PH_SEEN);
     }
   } else {
     PHASE_COUNT(N_KERNEL, 1);
