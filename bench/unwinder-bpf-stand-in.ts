@@ -19,7 +19,6 @@ export function unwinderBpfStandIn(events: number[]) {
       count.writeUInt32LE(n);
       return -2; // ENOENT: all read
     },
-    mapGetNextKey: (fd: number) => (fd === 2 && events.length > 0 ? 0 : -2),
     mapUpdateElem: () => 0,
     mapDeleteElem: () => 0,
   };

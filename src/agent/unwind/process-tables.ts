@@ -9,7 +9,6 @@ import { NEED_TABLE, PROC_INFO_BYTES, procInfoValue, type ProcMapping, type Proc
 import { unwindTableOf } from './rows.js';
 import { TableStore, type TableStoreStats } from './table-store.js';
 import { threadCpuSeconds } from '../process-cpu.js';
-import { loadGlibc } from '../glibc.js';
 
 /**
  * Follows the processes the BPF program samples and gives each its unwind tables: the program reports
@@ -58,12 +57,6 @@ export const POLL_MS = 100;
 const USER_HZ = 100;
 /** Work per poll before the rest waits for the next one. */
 const POLL_BUDGET_MS = 50;
-/** clock_gettime(2)'s CLOCK_BOOTTIME: the clock /proc/uptime and a process's start time are read on. */
-const CLOCK_BOOTTIME = 7;
-/** Where struct timespec is two 8-byte fields (the ABIs whose layout uptimeMs() reads). */
-const SIXTY_FOUR_BIT = process.arch === 'x64' || process.arch === 'arm64';
-/** What libbpf answers (negated errno) when a map holds no key. */
-const ENOENT = 2;
 
 /** What a mapped binary brings besides its rows: a chance for the CPython reader to recognise it. */
 export interface MappedBinary {
@@ -182,9 +175,6 @@ export class ProcessTables {
   private loadMs = 0;
   private readonly value = Buffer.alloc(PROC_INFO_BYTES);
   private readonly pidKey = Buffer.alloc(4);
-  /** Where the probe of `table_requests` writes the key it found (struct table_request: 16 bytes). */
-  private readonly requestKey = Buffer.alloc(16);
-  private readonly timespec = Buffer.alloc(16);
   private readonly drainBuffers = { keys: Buffer.alloc(DRAIN_BATCH * 16), values: Buffer.alloc(DRAIN_BATCH * 16) };
   private tableLoads = 0;
   private pollErrors = 0;
@@ -211,13 +201,9 @@ export class ProcessTables {
     const t0 = performance.now();
     this.polls++;
     const r = this.drainBuffers;
-    // Table requests are rare past the warm-up: asking whether the map holds one is a cheaper call than an
-    // empty batch drain (see tableRequestsWaiting).
-    if (this.tableRequestsWaiting()) {
-      drainMap(this.lib, this.fds.tableRequests, { key: 16, value: 4, batch: DRAIN_BATCH }, r.keys, r.values, (k, _v, i) => {
-        this.requests.push([k.readUInt32LE(i * 16), Number(k.readBigUInt64LE(i * 16 + 8))]);
-      });
-    }
+    drainMap(this.lib, this.fds.tableRequests, { key: 16, value: 4, batch: DRAIN_BATCH }, r.keys, r.values, (k, _v, i) => {
+      this.requests.push([k.readUInt32LE(i * 16), Number(k.readBigUInt64LE(i * 16 + 8))]);
+    });
     this.drainEvents();
     while (this.requests.length > 0 && performance.now() - t0 < budgetMs) {
       const [pid, start] = this.requests.shift()!;
@@ -297,29 +283,8 @@ export class ProcessTables {
     }
   }
 
-  /**
-   * Whether `table_requests` holds anything: its first key asked for (BPF_MAP_GET_NEXT_KEY without a key).
-   * Right after a wake-up each bpf(2) call costs tens of µs of cold caches (an empty batch drain of this
-   * map 56–88 µs, the first-key probe 31–48 µs, on the shared test host), and past the warm-up the walker
-   * asks for a table a few times an hour against the poll's two a second.
-   */
-  private tableRequestsWaiting(): boolean {
-    // Any answer but "no key" drains, so a failing map read still fails the poll as before (pollErrors).
-    return this.lib.mapGetNextKey(this.fds.tableRequests, null, this.requestKey) !== -ENOENT;
-  }
-
-  /**
-   * Milliseconds since boot, the clock of a process's start time; undefined when unreadable. For the host's
-   * own /proc it is CLOCK_BOOTTIME, the clock /proc/uptime prints, read without a file: the poll dates new
-   * processes on nearly every wake-up on a busy host, and the file's open, read and close cost ≈ 50 µs
-   * of the poll's CPU there (the shared test host, after the stat reads that precede it).
-   */
+  /** Milliseconds since boot, the clock of a process's start time; undefined when unreadable. */
   private uptimeMs(): number | undefined {
-    if (this.procRoot === '/proc' && SIXTY_FOUR_BIT && loadGlibc()?.clockGettime(CLOCK_BOOTTIME, this.timespec) === 0) {
-      // struct timespec on 64-bit Linux: tv_sec (8 bytes), tv_nsec (8 bytes).
-      const t = this.timespec;
-      return (t.readUInt32LE(0) + t.readUInt32LE(4) * 0x1_0000_0000) * 1000 + t.readUInt32LE(8) / 1e6;
-    }
     const text = readProcText(`${this.procRoot}/uptime`, true);
     const seconds = text === undefined ? NaN : parseFloat(text);
     return Number.isFinite(seconds) ? seconds * 1000 : undefined;

@@ -28,8 +28,6 @@ class FakeMaps {
   readonly events: [pid: number, events: number][] = [];
   readonly requests: [pid: number, start: number][] = [];
   readonly procs = new Map<number, Buffer>();
-  /** Batch drains asked of `table_requests`. */
-  requestDrains = 0;
 
   lib(): Libbpf {
     const drain = (fd: number, keys: Buffer, values: Buffer, count: Buffer): number => {
@@ -42,7 +40,6 @@ class FakeMaps {
           n++;
         }
       } else if (fd === FD.tableRequests) {
-        this.requestDrains++;
         for (const [pid, start] of this.requests.splice(0)) {
           keys.writeUInt32LE(pid, n * 16);
           keys.writeBigUInt64LE(BigInt(start), n * 16 + 8);
@@ -54,8 +51,6 @@ class FakeMaps {
     };
     const fake: Partial<Libbpf> = {
       mapLookupAndDeleteBatch: (fd, _in, _out, keys, values, count) => drain(fd, keys, values, count),
-      // The first key: only whether there is one matters to ProcessTables.
-      mapGetNextKey: (fd) => ((fd === FD.tableRequests ? this.requests.length : fd === FD.pidEvents ? this.events.length : 0) > 0 ? 0 : -ENOENT),
       mapUpdateElem: (fd, key, value) => {
         if (fd === FD.procs) this.procs.set(key.readUInt32LE(0), Buffer.from(value));
         return 0;
@@ -177,22 +172,7 @@ describe('ProcessTables: when new processes are loaded (a /proc and BPF maps in 
     expect(maps.procs.get(105)?.readUInt32LE(0), 'loaded by the next poll, from the event the first one drained').toBe(PROC_TABLES);
   });
 
-  it('drains table requests only when the walker left one, and still loads the table asked for', () => {
-    proc = new FakeProc();
-    const maps = new FakeMaps();
-    const tables = tablesOver(maps, proc);
-    proc.add(106, 5000);
-    maps.events.push([106, EV_NEW]);
-    tables.poll();
-    tables.poll();
-    expect(maps.requestDrains, 'no batch drain while the walker asked for nothing').toBe(0);
-    maps.requests.push([106, proc.libm.start]);
-    tables.poll();
-    expect(maps.requestDrains).toBe(1);
-    expect(maps.first(106, 0), 'libm pointed at its table').not.toBe(NEED_TABLE);
-  });
-
-  it("dates a new process of the host's own /proc on the boot clock: young at first sight, loaded once 200 ms old", async () => {
+  it("dates a new process of the host's own /proc by its start time: young at first sight, loaded once 200 ms old", async () => {
     const maps = new FakeMaps();
     const lib = maps.lib();
     const rows = Buffer.alloc(8 << 20);
