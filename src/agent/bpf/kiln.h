@@ -30,6 +30,7 @@ enum {
   MAP_TYPE_PERCPU_ARRAY = 6,
   MAP_TYPE_LRU_HASH = 9,
   MAP_TYPE_LPM_TRIE = 11,
+  MAP_TYPE_RINGBUF = 27,
   MAP_TYPE_TASK_STORAGE = 29,
 };
 #define F_NO_PREALLOC 1          /* BPF_F_NO_PREALLOC */
@@ -55,6 +56,7 @@ static void *(*task_storage_get)(void *map, void *task, void *value, u64 flags) 
 static long (*task_storage_delete)(void *map, void *task) = (void *)157;
 static void *(*get_current_task_btf)(void) = (void *)158;
 static u64 (*task_pt_regs)(void *task) = (void *)175;
+static long (*ringbuf_output)(void *ringbuf, void *data, u64 size, u64 flags) = (void *)130;
 static long (*bpf_loop)(u32 nr, void *callback, void *ctx, u64 flags) = (void *)181;
 
 /*
@@ -71,6 +73,7 @@ struct task_struct {
   struct task_struct *group_leader;
   char comm[16];
   void *mm;
+  u64 start_time; /* CLOCK_MONOTONIC ns, the clock of ktime_get_ns */
   struct thread_struct thread;
 } __attribute__((preserve_access_index));
 
@@ -255,12 +258,28 @@ INLINE struct stack *scratch_stack(void) {
 /* Flags of a process the agent has loaded (struct proc_info in unwind.h). */
 enum { PROC_TABLES = 1, PROC_PYTHON = 2, PROC_V8 = 4 };
 
+/*
+ * The agent's doorbell: a record here wakes it for work that should not wait for its next poll (it
+ * drains the maps below then, and discards the records). Without it the agent polled twice a second,
+ * and on an idle host those wake-ups were most of its CPU. A ring buffer wakes its reader only when the
+ * reader has consumed everything before the record, so a burst of rings wakes the agent once.
+ */
+struct {
+  __uint(type, MAP_TYPE_RINGBUF);
+  __uint(max_entries, 4096);
+} doorbell SEC(".maps");
+
+INLINE void ring(void) {
+  u64 one = 1;
+  ringbuf_output(&doorbell, &one, sizeof(one), 0); /* full (agent not reading): its next poll finds the work */
+}
+
 /* What the agent should look at: pid → EV_* bits, and how many samples asked (the agent loads the
- * busiest processes first). Drained by the agent every 100 ms. */
+ * busiest processes first). Drained by the agent at each poll. */
 enum { EV_NEW = 1, EV_EXEC = 2, EV_EXIT = 4 };
 struct pid_event {
   u32 events;
-  u32 pad;
+  u32 rung; /* the doorbell was rung for this entry */
   u64 hits;
 };
 struct {
@@ -270,15 +289,25 @@ struct {
   __type(value, struct pid_event);
 } pid_events SEC(".maps");
 
-INLINE void report(u32 pid, u32 ev) {
+/* How old a new process must be for its report to ring the doorbell (MIN_AGE_MS in
+ * src/agent/unwind/process-tables.ts, which loads no younger one): most short-lived processes are gone by
+ * then, and ringing for each would wake the agent more often than the poll it replaces. */
+#define RING_AGE_NS (200ULL * 1000 * 1000)
+
+/* `urgent`: ring the doorbell, once per entry. */
+INLINE void report(u32 pid, u32 ev, u32 urgent) {
   struct pid_event *cur = map_lookup_elem(&pid_events, &pid);
   if (cur) {
     if (!(cur->events & ev)) cur->events |= ev; /* racy but harmless: the agent only needs to look once */
     __sync_fetch_and_add(&cur->hits, 1);
+    if (urgent && !cur->rung) {
+      cur->rung = 1; /* racy too: at worst two rings */
+      ring();
+    }
     return;
   }
-  struct pid_event fresh = {.events = ev, .hits = 1};
-  map_update_elem(&pid_events, &pid, &fresh, NOEXIST);
+  struct pid_event fresh = {.events = ev, .rung = urgent, .hits = 1};
+  if (map_update_elem(&pid_events, &pid, &fresh, NOEXIST) == 0 && urgent) ring();
 }
 
 /* Drop, health and unwinding counters, read by the agent for its /metrics (summed over CPUs). Indices

@@ -45,6 +45,27 @@ export interface Libbpf {
   possibleCpus(): number;
   close(fd: number): number;
   errno(): number;
+  /**
+   * A reader of a BPF ring buffer whose records are only doorbells (libbpf's ring_buffer with a callback
+   * that keeps nothing); null on failure (cause in errno).
+   */
+  ringBufferNew(mapFd: number): Ptr | null;
+  /** Discards every record written so far; the count, or a negative errno. */
+  ringBufferConsume(rb: Ptr): number;
+  /** The epoll fd that becomes readable when a record is written (and stays so until consumed). */
+  ringBufferEpollFd(rb: Ptr): number;
+  ringBufferFree(rb: Ptr): void;
+  /** eventfd(2), close-on-exec: fd or -1. */
+  eventFd(): number;
+  /** Adds 1 to an eventfd's counter, making it readable; 8 (bytes written) or -1. */
+  eventFdSignal(fd: number): number;
+  /** epoll_ctl(EPOLL_CTL_ADD) for readability: 0 or -1. */
+  epollAdd(epfd: number, fd: number): number;
+  /**
+   * epoll_wait(2) with no timeout on a libuv worker thread, so the main thread sleeps meanwhile; `done`
+   * runs on the main thread with the ready count, or -1 (cause in errno).
+   */
+  epollWaitAsync(epfd: number, done: (ready: number) => void): void;
 }
 
 const SYS_PERF_EVENT_OPEN: Partial<Record<string, number>> = { x64: 298, arm64: 241 };
@@ -100,6 +121,28 @@ export function libbpf(): Libbpf {
   const munmap = libc.func('int munmap(void *addr, size_t length)');
   const sysconf = libc.func('long sysconf(int name)');
   const SC_PAGESIZE = 30; // Linux, glibc and musl alike
+  const recordCallback = koffi.proto('int kiln_ring_record(void *ctx, void *data, size_t size)');
+  const ringNew = lib.func('void *ring_buffer__new(int map_fd, kiln_ring_record *cb, void *ctx, void *opts)');
+  const ringConsume = lib.func('int ring_buffer__consume(void *rb)');
+  const ringEpollFd = lib.func('int ring_buffer__epoll_fd(void *rb)');
+  const ringFree = lib.func('void ring_buffer__free(void *rb)');
+  const eventfd = libc.func('int eventfd(unsigned int initval, int flags)');
+  const write = libc.func('long write(int fd, const uint8_t *buf, size_t n)');
+  const epollCtl = libc.func('int epoll_ctl(int epfd, int op, int fd, const uint8_t *event)');
+  // The events land in memory of koffi's own that lives as long as the process: a JS Buffer handed to an
+  // asynchronous call (as `void *` or as an out-parameter) corrupted the heap when tried.
+  const epollWait = libc.func('int epoll_wait(int epfd, void *events, int maxevents, int timeout)');
+  const EFD_CLOEXEC = 0o2000000;
+  const EPOLL_CTL_ADD = 1;
+  const EPOLLIN = 1;
+  /** struct epoll_event is packed on x86_64 (4 + 8 bytes) and 16 bytes elsewhere: room for either. */
+  const EPOLL_EVENT_BYTES = 16;
+  // Registered once for the process's life: records are doorbells, nothing in them is kept.
+  const discard = koffi.register(() => 0, koffi.pointer(recordCallback));
+  /** Where epoll_wait writes what woke it: one for the process, as nothing reads it. */
+  let epollWaitEvents: unknown;
+  const eventOne = Buffer.alloc(8);
+  eventOne.writeBigUInt64LE(1n);
 
   const ptr = (p: unknown): Ptr | null => (typeof p === 'bigint' && p !== 0n ? p : null);
   cached = {
@@ -134,6 +177,21 @@ export function libbpf(): Libbpf {
       return { bytes: Buffer.from(koffi.view(addr, length)), unmap: () => void munmap(addr, length) };
     },
     errno: () => koffi.errno(),
+    ringBufferNew: (fd) => ptr(ringNew(fd, discard, null, null)),
+    ringBufferConsume: (rb) => ringConsume(rb) as number,
+    ringBufferEpollFd: (rb) => ringEpollFd(rb) as number,
+    ringBufferFree: (rb) => void ringFree(rb),
+    eventFd: () => eventfd(0, EFD_CLOEXEC) as number,
+    eventFdSignal: (fd) => Number(write(fd, eventOne, 8)),
+    epollAdd: (epfd, fd) => {
+      const ev = Buffer.alloc(EPOLL_EVENT_BYTES);
+      ev.writeUInt32LE(EPOLLIN, 0);
+      return epollCtl(epfd, EPOLL_CTL_ADD, fd, ev) as number;
+    },
+    epollWaitAsync: (epfd, done) => {
+      epollWaitEvents ??= koffi.alloc('uint8_t', EPOLL_EVENT_BYTES);
+      epollWait.async(epfd, epollWaitEvents, 1, -1, (err: unknown, ready: unknown) => done(err ? -1 : Number(ready)));
+    },
   };
   return cached;
 }

@@ -304,7 +304,7 @@ int kiln_exec(u64 *ctx) {
   u32 pid = (u32)(get_current_pid_tgid() >> 32);
   if (map_lookup_elem(&procs, &pid)) {
     map_delete_elem(&procs, &pid);
-    report(pid, EV_EXEC);
+    report(pid, EV_EXEC, 1);
   }
   return 0;
 }
@@ -314,7 +314,7 @@ SEC("tp_btf/sched_process_exit")
 int kiln_exit(u64 *ctx) {
   u64 id = get_current_pid_tgid();
   u32 pid = (u32)(id >> 32);
-  if ((u32)id == pid && map_lookup_elem(&procs, &pid)) report(pid, EV_EXIT);
+  if ((u32)id == pid && map_lookup_elem(&procs, &pid)) report(pid, EV_EXIT, 1);
   return 0;
 }
 

@@ -415,7 +415,7 @@ INLINE void find_mapping_in(struct walk *w, struct proc_info *pi, u64 at) {
   if (m->first == NEED_TABLE) {
     struct table_request req = {.pid = w->pid, .start = m->start};
     u32 one = 1;
-    map_update_elem(&table_requests, &req, &one, NOEXIST);
+    if (map_update_elem(&table_requests, &req, &one, NOEXIST) == 0) ring();
     return;
   }
   use_table(w, m->first, m->count);
@@ -778,7 +778,7 @@ INLINE u32 walk_user(struct task_struct *task, u32 pid, struct stack *buf, struc
   u32 flags = pi ? pi->flags : 0;
   PHASE(t, PH_PROCS_LOOKUP);
   if (!pi) {
-    report(pid, EV_NEW);
+    report(pid, EV_NEW, ktime_get_ns() - task->group_leader->start_time >= RING_AGE_NS);
     PHASE(t, PH_REPORT);
     PHASE_COUNT(N_REPORT, 1);
   }

@@ -1,3 +1,4 @@
+import { Doorbell } from '../bpf/doorbell.js';
 import type { BpfProfiler } from '../loader.js';
 import { ProcessTables, type ProcessExtension, type ProcessTablesStats } from './process-tables.js';
 import { TableStore } from './table-store.js';
@@ -31,7 +32,8 @@ export function startUnwinding(bpf: BpfProfiler, options: UnwindingOptions = {})
     { extensions: options.extensions, wanted: options.wanted, onPoll: options.onPoll },
   );
   tables.preloadOwnLibc();
-  const stopPolling = tables.start(options.pollMs);
+  // Without its doorbell (its ring buffer's reader not set up) the tables are polled for at a faster idle pace.
+  const stopPolling = tables.start(options.pollMs, Doorbell.open(bpf.lib, bpf.mapFd('doorbell')));
   return {
     tables,
     stats: () => tables.stats(),

@@ -1,4 +1,5 @@
 import { drainMap } from '../bpf/drain.js';
+import type { Doorbell } from '../bpf/doorbell.js';
 import type { Libbpf } from '../bpf/libbpf.js';
 import { binaryInfoOf, type BinaryInfo } from '../symbolize/binary.js';
 import { ElfFile, withElf } from '../symbolize/elf.js';
@@ -27,10 +28,13 @@ import { threadCpuSeconds } from '../process-cpu.js';
  * not its samples. Until its tables are in, a process walks by frame pointer (counted as `no_tables`);
  * events are handled within a time budget so a burst of new processes cannot stall the agent.
  *
- * When: every IDLE_POLL_MS while nothing waits, sooner (never within POLL_MS of the last poll) when a
- * process becomes old enough to load or table requests are left over. A wake-up of the agent's node
- * process costs 150–230 µs of CPU on the shared test host however little it does (an empty 100 ms
- * timer alone: 0.15–0.23 % of a core), so the fixed 100 ms poll cost about the agent's whole goal.
+ * When: as soon as the BPF program rings its doorbell (a table request, a process old enough to load,
+ * an exec or an exit of a loaded process; bpf/doorbell.ts), never within POLL_MS of the last poll; sooner
+ * than idle when a pending process becomes old enough or table requests are left over; and at
+ * DOORBELL_IDLE_POLL_MS otherwise, for what rings nothing (reports of processes gone young). Without a
+ * doorbell, every IDLE_POLL_MS. A wake-up of the agent's node process costs 150–230 µs of CPU on the
+ * shared test host however little it does (an empty 100 ms timer alone: 0.15–0.23 % of a core), so the
+ * fixed 100 ms poll cost about the agent's whole goal, and the 500 ms one most of an idle agent's CPU.
  */
 
 /** Process flags in `procs` (bpf/kiln.h PROC_*). */
@@ -51,6 +55,8 @@ const MIN_AGE_MS = 200;
  * late. 500 ms is 2.5 % of the 20 s the issue's C proof runs, whose 95 % of whole stacks leaves 5 %.
  */
 export const IDLE_POLL_MS = 500;
+/** Poll pace while nothing waits and the doorbell rings for what does. */
+export const DOORBELL_IDLE_POLL_MS = 10_000;
 /** Fastest pace (between two polls), while table requests or processes due for loading wait. */
 export const POLL_MS = 100;
 /** Clock ticks per second of /proc/PID/stat's start time: USER_HZ, 100 on every Linux ABI the agent runs on. */
@@ -150,8 +156,12 @@ export interface ProcessTablesStats extends TableStoreStats {
   readonly loadMs: number;
   readonly pollErrors: number;
   readonly polls: number;
-  /** Delay before the next poll, as last scheduled (IDLE_POLL_MS while nothing waits). */
+  /** Delay before the next poll, as last scheduled (idlePollMs while nothing waits). */
   readonly nextPollMs: number;
+  /** The pace while nothing waits: DOORBELL_IDLE_POLL_MS with a doorbell, else IDLE_POLL_MS. */
+  readonly idlePollMs: number;
+  /** Times the doorbell woke the agent (0 without one). */
+  readonly doorbellRings: number;
 }
 
 /** A process the BPF program reported, waiting for its turn. */
@@ -182,6 +192,8 @@ export class ProcessTables {
   private readonly requests: [number, number][] = [];
   private polls = 0;
   private nextPollMs = POLL_MS;
+  private idlePollMs = IDLE_POLL_MS;
+  private doorbell: Doorbell | undefined;
 
   constructor(
     private readonly lib: Libbpf,
@@ -295,7 +307,7 @@ export class ProcessTables {
     if (this.requests.length > 0) return minMs;
     let due = Infinity;
     for (const p of this.pending.values()) due = Math.min(due, p.dueAt ?? 0);
-    return Math.min(Math.max(IDLE_POLL_MS, minMs), Math.max(minMs, due - performance.now()));
+    return Math.min(Math.max(this.idlePollMs, minMs), Math.max(minMs, due - performance.now()));
   }
 
   /**
@@ -322,15 +334,27 @@ export class ProcessTables {
   }
 
   /**
-   * Starts polling, at most every `minMs` and at least every IDLE_POLL_MS (see the class comment);
-   * returns the function that stops it.
+   * Starts polling, at most every `minMs`, when `doorbell` rings and at least every idle pace (see the
+   * class comment); returns the function that stops it (and closes the doorbell).
    */
-  start(minMs = POLL_MS): () => void {
+  start(minMs = POLL_MS, doorbell?: Doorbell): () => void {
     let timer: NodeJS.Timeout | undefined;
     let stopped = false;
     let dueAt = performance.now() + minMs;
+    let lastPollAt = -Infinity;
+    this.doorbell = doorbell;
+    this.idlePollMs = doorbell ? DOORBELL_IDLE_POLL_MS : IDLE_POLL_MS;
+    const schedule = (delayMs: number) => {
+      clearTimeout(timer);
+      this.nextPollMs = delayMs;
+      dueAt = performance.now() + delayMs;
+      timer = setTimeout(tick, delayMs);
+      timer.unref();
+    };
     const tick = () => {
-      const lateMs = performance.now() - dueAt;
+      clearTimeout(timer);
+      lastPollAt = performance.now();
+      const lateMs = lastPollAt - dueAt;
       // The poll runs wholly on the main thread: its own CPU, not what V8's threads ran meanwhile.
       const cpu = threadCpuSeconds();
       try {
@@ -339,17 +363,23 @@ export class ProcessTables {
         this.pollErrors++; // a failed map read: the events wait for the next poll
       }
       this.options.onPoll?.(threadCpuSeconds() - cpu, lateMs);
-      if (stopped) return;
-      this.nextPollMs = this.nextDelay(minMs);
-      dueAt = performance.now() + this.nextPollMs;
-      timer = setTimeout(tick, this.nextPollMs);
-      timer.unref();
+      if (!stopped) schedule(this.nextDelay(minMs));
     };
-    timer = setTimeout(tick, minMs);
-    timer.unref();
+    schedule(minMs);
+    // A ring polls at once (in the wake-up it already paid for), or once POLL_MS after the last poll.
+    doorbell?.listen(() => {
+      if (stopped) return;
+      const now = performance.now();
+      const earliest = Math.max(now, lastPollAt + minMs);
+      if (dueAt <= earliest) return; // a poll is due by then anyway
+      if (earliest > now) return schedule(earliest - now);
+      dueAt = now;
+      tick();
+    });
     return () => {
       stopped = true;
       clearTimeout(timer);
+      doorbell?.close();
     };
   }
 
@@ -363,6 +393,8 @@ export class ProcessTables {
       pollErrors: this.pollErrors,
       polls: this.polls,
       nextPollMs: this.nextPollMs,
+      idlePollMs: this.idlePollMs,
+      doorbellRings: this.doorbell?.rings ?? 0,
     };
   }
 

@@ -6,7 +6,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Libbpf } from '../../../src/agent/bpf/libbpf.js';
 import { BpfProfiler } from '../../../src/agent/loader.js';
 import { startUnwinding } from '../../../src/agent/unwind/index.js';
-import { IDLE_POLL_MS, PROC_PYTHON, PROC_TABLES, ProcessTables, readMappedBinary, type MappedBinary, type ProcessExtension } from '../../../src/agent/unwind/process-tables.js';
+import { DOORBELL_IDLE_POLL_MS, IDLE_POLL_MS, PROC_PYTHON, PROC_TABLES, ProcessTables, readMappedBinary, type MappedBinary, type ProcessExtension } from '../../../src/agent/unwind/process-tables.js';
 import { MAPPINGS_AT, NEED_TABLE, PROC_INFO_BYTES, PY_PART } from '../../../src/agent/unwind/proc-info.js';
 import { oneStatReadEach, readStartTime, readStat } from '../../../src/agent/symbolize/proc-maps.js';
 import { TableStore } from '../../../src/agent/unwind/table-store.js';
@@ -313,7 +313,7 @@ describe('ProcessTables on real eBPF (root)', () => {
     for (const b of bpfs.splice(0)) b.close();
   });
 
-  it('gives a busy -O2 -fomit-frame-pointer process its tables within 1 s of its start, also when the unwinder was polling at its idle pace', { timeout: 60_000 }, async () => {
+  it('gives a busy -O2 -fomit-frame-pointer process its tables within 1 s of its start while the unwinder idles at its 10 s pace: the BPF program rings for it', { timeout: 60_000 }, async () => {
     requireBpf();
     const chain = compileFixture('chain.c', 'chain', ['-O2', '-fomit-frame-pointer']);
     const bpf = BpfProfiler.start({ frequencyHz: 99, stackMapSize: 1024, countsMapSize: 1024, unwind: true });
@@ -335,8 +335,8 @@ describe('ProcessTables on real eBPF (root)', () => {
       let idleStarts = 0;
       for (let round = 0; round < 3; round++) {
         const quietBy = Date.now() + 5000;
-        while (unwinding.stats().nextPollMs !== IDLE_POLL_MS && Date.now() < quietBy) await new Promise((r) => setTimeout(r, 20));
-        if (unwinding.stats().nextPollMs === IDLE_POLL_MS) idleStarts++;
+        while (unwinding.stats().nextPollMs !== DOORBELL_IDLE_POLL_MS && Date.now() < quietBy) await new Promise((r) => setTimeout(r, 20));
+        if (unwinding.stats().nextPollMs === DOORBELL_IDLE_POLL_MS) idleStarts++;
         const child = spawn(chain, ['3'], { stdio: 'ignore' });
         const t0 = performance.now();
         ours.add(child.pid!);
@@ -344,7 +344,11 @@ describe('ProcessTables on real eBPF (root)', () => {
         waited.push(performance.now() - t0);
         child.kill();
       }
-      console.log(`process-tables: tables in after ${waited.map((w) => w.toFixed(0)).join(', ')} ms (${idleStarts} of 3 started while polling at the idle pace)`);
+      const rings = unwinding.stats().doorbellRings;
+      console.log(`process-tables: tables in after ${waited.map((w) => w.toFixed(0)).join(', ')} ms (${idleStarts} of 3 started while polling at the idle pace; ${rings} rings)`);
+      expect(unwinding.stats().idlePollMs, 'the doorbell is set up, so the unwinder idles at its slow pace').toBe(DOORBELL_IDLE_POLL_MS);
+      expect(idleStarts, 'rounds that began with the unwinder idle (nothing else of ours was pending)').toBeGreaterThanOrEqual(2);
+      expect(rings, 'rings heard: at least one per round').toBeGreaterThanOrEqual(3);
       for (const w of waited) expect(w, `ms from the process's start to its tables (all: ${waited.map((x) => x.toFixed(0)).join(', ')})`).toBeLessThanOrEqual(1000);
     } finally {
       unwinding.stop();
