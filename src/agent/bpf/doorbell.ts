@@ -2,8 +2,8 @@ import type { Libbpf, Ptr } from './libbpf.js';
 
 /**
  * The BPF program's doorbell (bpf/kiln.h `doorbell`): it rings when the agent has work that should not
- * wait for a timer — a walk asked for a table, a process old enough to load was seen, a loaded process
- * exec'd or exited — and the agent sleeps until then. A wait on a libuv worker thread (epoll on the ring
+ * wait for a timer — a walk asked for a table, a process old enough to load was sampled twice, a loaded
+ * process exec'd — and the agent sleeps until then. A wait on a libuv worker thread (epoll on the ring
  * buffer) instead of a timer on the main thread: each wake-up of the agent costs 150–230 µs of CPU on
  * the shared test host however little it does, and the twice-a-second poll it replaces was most of an
  * idle agent's wake-ups.

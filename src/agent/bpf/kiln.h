@@ -289,25 +289,30 @@ struct {
   __type(value, struct pid_event);
 } pid_events SEC(".maps");
 
-/* How old a new process must be for its report to ring the doorbell (MIN_AGE_MS in
- * src/agent/unwind/process-tables.ts, which loads no younger one): most short-lived processes are gone by
- * then, and ringing for each would wake the agent more often than the poll it replaces. */
+/* How old a new process must be before its reports ring the doorbell (MIN_AGE_MS in
+ * src/agent/unwind/process-tables.ts, which loads no younger one). */
 #define RING_AGE_NS (200ULL * 1000 * 1000)
+/* Ring for a new process at its second sample since the agent last looked, not its first: on a loaded host
+ * a shell one-liner lives past 200 ms of wall time, but is rarely sampled twice (19 Hz: a sample per
+ * ≈ 53 ms of CPU), and ringing for each had the agent load and drop a process every few seconds. */
+#define RING_AT_NEW 2
 
-/* `urgent`: ring the doorbell, once per entry. */
-INLINE void report(u32 pid, u32 ev, u32 urgent) {
+/* Records `ev` for the agent; rings the doorbell, once per entry, when the entry has `ring_at` samples
+ * (0: never; exits wait for the next poll, as a dead process's entry harms nothing until its pid is reused,
+ * and a reused pid's exec rings). */
+INLINE void report(u32 pid, u32 ev, u64 ring_at) {
   struct pid_event *cur = map_lookup_elem(&pid_events, &pid);
   if (cur) {
     if (!(cur->events & ev)) cur->events |= ev; /* racy but harmless: the agent only needs to look once */
-    __sync_fetch_and_add(&cur->hits, 1);
-    if (urgent && !cur->rung) {
+    u64 hits = __sync_fetch_and_add(&cur->hits, 1) + 1;
+    if (ring_at && hits >= ring_at && !cur->rung) {
       cur->rung = 1; /* racy too: at worst two rings */
       ring();
     }
     return;
   }
-  struct pid_event fresh = {.events = ev, .rung = urgent, .hits = 1};
-  if (map_update_elem(&pid_events, &pid, &fresh, NOEXIST) == 0 && urgent) ring();
+  struct pid_event fresh = {.events = ev, .rung = ring_at == 1, .hits = 1};
+  if (map_update_elem(&pid_events, &pid, &fresh, NOEXIST) == 0 && ring_at == 1) ring();
 }
 
 /* Drop, health and unwinding counters, read by the agent for its /metrics (summed over CPUs). Indices

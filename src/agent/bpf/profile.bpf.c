@@ -314,7 +314,7 @@ SEC("tp_btf/sched_process_exit")
 int kiln_exit(u64 *ctx) {
   u64 id = get_current_pid_tgid();
   u32 pid = (u32)(id >> 32);
-  if ((u32)id == pid && map_lookup_elem(&procs, &pid)) report(pid, EV_EXIT, 1);
+  if ((u32)id == pid && map_lookup_elem(&procs, &pid)) report(pid, EV_EXIT, 0);
   return 0;
 }
 

@@ -778,7 +778,7 @@ INLINE u32 walk_user(struct task_struct *task, u32 pid, struct stack *buf, struc
   u32 flags = pi ? pi->flags : 0;
   PHASE(t, PH_PROCS_LOOKUP);
   if (!pi) {
-    report(pid, EV_NEW, ktime_get_ns() - task->group_leader->start_time >= RING_AGE_NS);
+    report(pid, EV_NEW, ktime_get_ns() - task->group_leader->start_time >= RING_AGE_NS ? RING_AT_NEW : 0);
     PHASE(t, PH_REPORT);
     PHASE_COUNT(N_REPORT, 1);
   }

@@ -28,10 +28,10 @@ import { threadCpuSeconds } from '../process-cpu.js';
  * not its samples. Until its tables are in, a process walks by frame pointer (counted as `no_tables`);
  * events are handled within a time budget so a burst of new processes cannot stall the agent.
  *
- * When: as soon as the BPF program rings its doorbell (a table request, a process old enough to load,
- * an exec or an exit of a loaded process; bpf/doorbell.ts), never within POLL_MS of the last poll; sooner
- * than idle when a pending process becomes old enough or table requests are left over; and at
- * DOORBELL_IDLE_POLL_MS otherwise, for what rings nothing (reports of processes gone young). Without a
+ * When: as soon as the BPF program rings its doorbell (a table request, a process old enough to load
+ * sampled twice, an exec of a loaded process; bpf/doorbell.ts), never within POLL_MS of the last poll;
+ * sooner than idle when a pending process becomes old enough or table requests are left over; and at
+ * DOORBELL_IDLE_POLL_MS otherwise, for what rings nothing (exits, processes gone young). Without a
  * doorbell, every IDLE_POLL_MS. A wake-up of the agent's node process costs 150–230 µs of CPU on the
  * shared test host however little it does (an empty 100 ms timer alone: 0.15–0.23 % of a core), so the
  * fixed 100 ms poll cost about the agent's whole goal, and the 500 ms one most of an idle agent's CPU.
