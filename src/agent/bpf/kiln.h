@@ -292,10 +292,11 @@ struct {
 /* How old a new process must be before its reports ring the doorbell (MIN_AGE_MS in
  * src/agent/unwind/process-tables.ts, which loads no younger one). */
 #define RING_AGE_NS (200ULL * 1000 * 1000)
-/* Ring for a new process at its second sample since the agent last looked, not its first: on a loaded host
- * a shell one-liner lives past 200 ms of wall time, but is rarely sampled twice (19 Hz: a sample per
- * ≈ 53 ms of CPU), and ringing for each had the agent load and drop a process every few seconds. */
-#define RING_AT_NEW 2
+/* Ring for a new process at its third sample since the agent last looked (LOAD_AT_SAMPLES in
+ * process-tables.ts), ≈ 150 ms of its CPU at 19 Hz: on a loaded host a shell one-liner lives past 200 ms
+ * of wall time but is rarely sampled that often, and ringing (and loading) for each had the agent load
+ * a process every few seconds. */
+#define RING_AT_NEW 3
 
 /* Records `ev` for the agent; rings the doorbell, once per entry, when the entry has `ring_at` samples
  * (0: never; exits wait for the next poll, as a dead process's entry harms nothing until its pid is reused,

@@ -59,6 +59,16 @@ export const IDLE_POLL_MS = 500;
 export const DOORBELL_IDLE_POLL_MS = 10_000;
 /** Fastest pace (between two polls), while table requests or processes due for loading wait. */
 export const POLL_MS = 100;
+/**
+ * Samples a new process needs before it is loaded (bpf/kiln.h RING_AT_NEW rings at the same count), in
+ * one look or across several: ≈ 150 ms of its CPU at 19 Hz. A load costs 1.5–2.5 ms of CPU on the shared
+ * test host, and on a loaded host the shell one-liners and short scripts live past MIN_AGE_MS; at two
+ * samples the issue's bench (load 21) still loaded about 20 of its short-lived python3 -c a minute.
+ * Until then a process's few stacks are walked by frame pointer.
+ */
+const LOAD_AT_SAMPLES = 3;
+/** Bound on the processes remembered as sampled too little. */
+const SAMPLED_LITTLE_MAX = 4096;
 /** Clock ticks per second of /proc/PID/stat's start time: USER_HZ, 100 on every Linux ABI the agent runs on. */
 const USER_HZ = 100;
 /** Work per poll before the rest waits for the next one. */
@@ -189,6 +199,8 @@ export class ProcessTables {
   private tableLoads = 0;
   private pollErrors = 0;
   private readonly pending = new Map<number, Pending>();
+  /** Processes sampled too little to be loaded, by pid: their start time and samples (see LOAD_AT_SAMPLES). */
+  private readonly sampledLittle = new LruCache<number, { readonly startTime: string; readonly hits: number }>(SAMPLED_LITTLE_MAX);
   private readonly requests: [number, number][] = [];
   private polls = 0;
   private nextPollMs = POLL_MS;
@@ -232,6 +244,7 @@ export class ProcessTables {
       // host are gone by then and cost one failed stat instead of a load.
       if (ev === EV_NEW && (p.dueAt ?? Infinity) > t0) continue;
       this.pending.delete(pid);
+      if (ev === EV_NEW && p.hits < LOAD_AT_SAMPLES && !this.sampledEnough(pid, p)) continue;
       if (ev & EV_EXIT) {
         // The main thread left; the process is gone unless other threads still run (then keep it).
         const l = this.loaded.get(pid);
@@ -295,6 +308,24 @@ export class ProcessTables {
     }
   }
 
+  /**
+   * Whether a process sampled fewer than LOAD_AT_SAMPLES times since the last look has been sampled
+   * that often counting earlier looks (the same process: the same start time). Remembers its samples
+   * when not, for the next time.
+   */
+  private sampledEnough(pid: number, p: Pending): boolean {
+    const startTime = p.stat?.startTime;
+    if (startTime === undefined) return true; // cannot tell: load it, as a busy process
+    const before = this.sampledLittle.get(pid);
+    const hits = p.hits + (before?.startTime === startTime ? before.hits : 0);
+    if (hits >= LOAD_AT_SAMPLES) {
+      this.sampledLittle.delete(pid);
+      return true;
+    }
+    this.sampledLittle.set(pid, { startTime, hits });
+    return false;
+  }
+
   /** Milliseconds since boot, the clock of a process's start time; undefined when unreadable. */
   private uptimeMs(): number | undefined {
     const text = readProcText(`${this.procRoot}/uptime`, true);
@@ -306,7 +337,11 @@ export class ProcessTables {
   private nextDelay(minMs: number): number {
     if (this.requests.length > 0) return minMs;
     let due = Infinity;
-    for (const p of this.pending.values()) due = Math.min(due, p.dueAt ?? 0);
+    for (const p of this.pending.values()) {
+      // Sampled too little to be loaded when due: worth no poll of its own (the next one looks at it).
+      if (p.events === EV_NEW && p.hits < LOAD_AT_SAMPLES) continue;
+      due = Math.min(due, p.dueAt ?? 0);
+    }
     return Math.min(Math.max(this.idlePollMs, minMs), Math.max(minMs, due - performance.now()));
   }
 

@@ -25,7 +25,8 @@ const ENOENT = 2;
  * per mapping its slice's first slot).
  */
 class FakeMaps {
-  readonly events: [pid: number, events: number][] = [];
+  /** Reports as the BPF program leaves them; `samples` 3 unless given (a busy process: loaded at once). */
+  readonly events: [pid: number, events: number, samples?: number][] = [];
   readonly requests: [pid: number, start: number][] = [];
   readonly procs = new Map<number, Buffer>();
 
@@ -33,10 +34,10 @@ class FakeMaps {
     const drain = (fd: number, keys: Buffer, values: Buffer, count: Buffer): number => {
       let n = 0;
       if (fd === FD.pidEvents) {
-        for (const [pid, ev] of this.events.splice(0)) {
+        for (const [pid, ev, samples = 3] of this.events.splice(0)) {
           keys.writeUInt32LE(pid, n * 4);
           values.writeUInt32LE(ev, n * 16);
-          values.writeBigUInt64LE(1n, n * 16 + 8);
+          values.writeBigUInt64LE(BigInt(samples), n * 16 + 8);
           n++;
         }
       } else if (fd === FD.tableRequests) {
@@ -158,6 +159,32 @@ describe('ProcessTables: when new processes are loaded (a /proc and BPF maps in 
     const polls = tables.stats().polls;
     await new Promise((r) => setTimeout(r, IDLE_POLL_MS * 2 + 100));
     expect(tables.stats().polls, 'no poll after stop()').toBe(polls);
+  });
+
+  it('loads a new process once sampled three times, in one look or across several', () => {
+    proc = new FakeProc();
+    const maps = new FakeMaps();
+    const tables = tablesOver(maps, proc);
+    proc.add(120, 5000);
+    proc.add(121, 5000);
+    maps.events.push([120, EV_NEW, 1], [121, EV_NEW, 2]);
+    tables.poll();
+    expect(maps.procs.has(120), 'sampled once: a shell one-liner, as far as the agent can tell').toBe(false);
+    expect(maps.procs.has(121), 'sampled twice').toBe(false);
+    expect(tables.stats().loads).toBe(0);
+    tables.poll();
+    expect(maps.procs.has(120), 'no poll loads it without a new sample').toBe(false);
+    maps.events.push([120, EV_NEW, 1]);
+    proc.remove(121);
+    proc.add(121, 4000); // the pid reused by another process (another start time)
+    maps.events.push([121, EV_NEW, 2]);
+    tables.poll();
+    expect(maps.procs.has(120), 'sampled twice in two looks').toBe(false);
+    expect(maps.procs.has(121), 'a new process under a pid sampled before is not the same process').toBe(false);
+    maps.events.push([120, EV_NEW, 1], [121, EV_NEW, 1]);
+    tables.poll();
+    expect(maps.procs.get(120)?.readUInt32LE(0), 'sampled a third time: loaded').toBe(PROC_TABLES);
+    expect(maps.procs.get(121)?.readUInt32LE(0), 'the new process, at its third sample').toBe(PROC_TABLES);
   });
 
   it('keeps a process a slow poll had no time for, and loads it at the next poll without a new event', () => {
