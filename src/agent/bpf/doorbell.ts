@@ -43,24 +43,25 @@ export class Doorbell {
 
   /**
    * Calls `onRing` on the main thread after each ring, until close(). The records are discarded first,
-   * so a ring during `onRing` wakes the agent again: no work is left unheard of.
+   * so a ring during `onRing` wakes the agent again: no work is left unheard of. `onBroken`: the wait
+   * failed ten times in a row and the doorbell is closed (the caller polls on its own again).
    */
-  listen(onRing: () => void): void {
+  listen(onRing: () => void, onBroken: () => void = () => {}): void {
     if (this.waiting || this.closed) return;
     this.waiting = true;
     this.lib.epollWaitAsync(this.epfd, (ready) => {
       this.waiting = false;
       if (this.closed) return this.release();
       if (ready < 0) {
-        // An interrupted wait; give up on the doorbell (the caller's timer still polls) if it keeps failing.
-        if (++this.failures < 10) this.listen(onRing);
-        return;
+        if (++this.failures < 10) return this.listen(onRing, onBroken); // an interrupted wait
+        this.close();
+        return onBroken();
       }
       this.failures = 0;
       this.lib.ringBufferConsume(this.rb);
       this.rings++;
       onRing();
-      this.listen(onRing);
+      this.listen(onRing, onBroken);
     });
   }
 

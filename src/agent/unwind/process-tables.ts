@@ -402,15 +402,22 @@ export class ProcessTables {
     };
     schedule(minMs);
     // A ring polls at once (in the wake-up it already paid for), or once POLL_MS after the last poll.
-    doorbell?.listen(() => {
-      if (stopped) return;
-      const now = performance.now();
-      const earliest = Math.max(now, lastPollAt + minMs);
-      if (dueAt <= earliest) return; // a poll is due by then anyway
-      if (earliest > now) return schedule(earliest - now);
-      dueAt = now;
-      tick();
-    });
+    doorbell?.listen(
+      () => {
+        if (stopped) return;
+        const now = performance.now();
+        const earliest = Math.max(now, lastPollAt + minMs);
+        if (dueAt <= earliest) return; // a poll is due by then anyway
+        if (earliest > now) return schedule(earliest - now);
+        dueAt = now;
+        tick();
+      },
+      () => {
+        // The doorbell broke: poll at the pace that needs none.
+        this.idlePollMs = IDLE_POLL_MS;
+        if (!stopped) schedule(Math.min(this.nextPollMs, IDLE_POLL_MS));
+      },
+    );
     return () => {
       stopped = true;
       clearTimeout(timer);
