@@ -31,9 +31,13 @@ describe('proof: --adaptive moves the sample budget toward a process whose profi
       const done = Promise.all([stable.exited, changing.exited]);
       let finished = false;
       void done.then(() => (finished = true));
+      // An interval that ends after either process has exited says nothing of its rate (a process the agent
+      // no longer follows reads the full 499 Hz): only intervals both ran through are kept.
+      let oneExited = false;
+      void Promise.race([stable.exited, changing.exited]).then(() => (oneExited = true));
       while (!finished) {
         await agent.nextInterval();
-        rates.push({ stable: agent.effectiveRate(stable.pid), changing: agent.effectiveRate(changing.pid) });
+        if (!oneExited) rates.push({ stable: agent.effectiveRate(stable.pid), changing: agent.effectiveRate(changing.pid) });
       }
     } finally {
       await agent.stop(30_000);
