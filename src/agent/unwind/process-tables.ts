@@ -29,12 +29,13 @@ import { threadCpuSeconds } from '../process-cpu.js';
  * events are handled within a time budget so a burst of new processes cannot stall the agent.
  *
  * When: as soon as the BPF program rings its doorbell (a table request, a process old enough to load
- * sampled twice, an exec of a loaded process; bpf/doorbell.ts), never within POLL_MS of the last poll;
- * sooner than idle when a pending process becomes old enough or table requests are left over; and at
- * DOORBELL_IDLE_POLL_MS otherwise, for what rings nothing (exits, processes gone young). Without a
- * doorbell, every IDLE_POLL_MS. A wake-up of the agent's node process costs 150–230 µs of CPU on the
- * shared test host however little it does (an empty 100 ms timer alone: 0.15–0.23 % of a core), so the
- * fixed 100 ms poll cost about the agent's whole goal, and the 500 ms one most of an idle agent's CPU.
+ * at its LOAD_AT_SAMPLES-th sample, an exec of a loaded process; bpf/doorbell.ts), never within POLL_MS
+ * of the last poll; sooner than idle when a pending process becomes old enough or table requests are
+ * left over; and at DOORBELL_IDLE_POLL_MS otherwise, for what rings nothing (exits, processes gone
+ * young). Without a doorbell, every IDLE_POLL_MS. A wake-up of the agent's node process costs 150–230 µs
+ * of CPU on the shared test host however little it does (an empty 100 ms timer alone: 0.15–0.23 % of a
+ * core), so the fixed 100 ms poll cost about the agent's whole goal, and the 500 ms one about a third
+ * of the agent's CPU on the issue's bench (docs/BENCHMARKS.md, stop 35).
  */
 
 /** Process flags in `procs` (bpf/kiln.h PROC_*). */
