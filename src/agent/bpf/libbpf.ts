@@ -63,7 +63,7 @@ export interface Libbpf {
   epollAdd(epfd: number, fd: number): number;
   /**
    * epoll_wait(2) with no timeout on a libuv worker thread, so the main thread sleeps meanwhile; `done`
-   * runs on the main thread with the ready count, or -1 (cause in errno).
+   * runs on the main thread with the ready count, or -1 (the cause is not kept: errno was the worker's).
    */
   epollWaitAsync(epfd: number, done: (ready: number) => void): void;
 }
