@@ -365,13 +365,18 @@ INLINE void use_table(struct walk *w, u32 first, u32 slots) {
   u32 second = first + 1;
   struct unwind_words *t = map_lookup_elem(&unwind_rows, &second);
   if (!h || !t) return;
+  /* The tag before the header and rows: the agent writes it last (page-index.ts publishTag), so a walk
+   * that reads a table's tag finds its rows in place (x86 keeps loads in order; the barrier keeps
+   * clang from moving the header's loads above this one). */
+  u32 tag = *(volatile u32 *)&t->w[0];
+  barrier();
   u32 pages = h->w[1] >> PAGE_SHIFT_BITS;
   u32 index_slots = (pages + 2) / 2;
   if (slots <= HEADER_SLOTS + index_slots) return;
   w->pc_first = h->w[0];
   w->page_shift = h->w[1] & ((1 << PAGE_SHIFT_BITS) - 1);
   w->pages = pages;
-  w->tag = t->w[0];
+  w->tag = tag;
   w->index_first = first + HEADER_SLOTS;
   w->rows_first = first + HEADER_SLOTS + index_slots;
   w->rows = slots - HEADER_SLOTS - index_slots;

@@ -54,11 +54,13 @@ export function packedLayout(table: UnwindTable): PackedLayout {
 
 /**
  * Writes the packed table into `into` at byte `at` (layout.count slots): straight into the mapped BPF
- * array, so no packed copy is made in between. `tag` (a u32, 0: none) must differ from every other table
- * the walker may have searched since it was loaded: its cached rows are keyed by it.
+ * array, so no packed copy is made in between. The tag is written 0 (not cached) and first, before the
+ * header: a slice reused for another table must not carry a tag while its rows change. publishTag()
+ * then sets the real one once every row is in place (packTable's `tag` is for packed copies only).
  */
-export function writePacked(table: UnwindTable, layout: PackedLayout, into: Buffer, at: number, tag = 0): void {
+export function writePacked(table: UnwindTable, layout: PackedLayout, into: Buffer, at: number): void {
   const { rows: n, pages, shift } = layout;
+  publishTag(into, at, 0);
   // Words read and written through typed-array views where aligned (they always are: working memory
   // and the mapped array are page-aligned, slots 8 bytes): Buffer's checked reads and writes, one per
   // row and page, were most of packing node's 372 k rows. In host byte order, as the BPF program reads them.
@@ -68,7 +70,6 @@ export function writePacked(table: UnwindTable, layout: PackedLayout, into: Buff
   const first = rowPcAt(table.rows, pcs, 0);
   into.writeUInt32LE(first, at);
   into.writeUInt32LE(((pages << SHIFT_BITS) | shift) >>> 0, at + 4);
-  into.writeUInt32LE(tag >>> 0, at + 8);
   into.writeUInt32LE(0, at + 12);
   const step = 2 ** shift;
   let row = 0;
@@ -102,8 +103,29 @@ function setIndexEntry(into: Buffer, indexAt: number, index: Uint32Array | undef
 export function packTable(table: UnwindTable, tag = 0): PackedTable {
   const layout = packedLayout(table);
   const slots = Buffer.alloc(layout.count * ROW_BYTES);
-  writePacked(table, layout, slots, 0, tag);
+  writePacked(table, layout, slots, 0);
+  if (tag !== 0) publishTag(slots, 0, tag);
   return { ...layout, slots };
+}
+
+/** Where a packed table's tag lies, in bytes from its first slot (slot 1's first word). */
+export const TAG_OFFSET = ROW_BYTES;
+
+/**
+ * Sets the tag of the table packed at byte `at` of `into`: a u32 (0: none) that must differ from every
+ * other table the walker may have searched since it was loaded, since its cached rows are keyed by it.
+ * Written last, once the header, index and rows are in place, as one ordered store: the walker reads
+ * the tag before the rest (bpf/unwind.h use_table), so a walk that sees the new tag sees the new rows.
+ * One that raced the upload read tag 0 and cached nothing, or the slice's old tag, which no table has
+ * any more (whatever it cached then is never asked for). Before, the tag went first: a walk
+ * in the middle of the upload cached the old table's rows under the new tag, and kept answering
+ * with them (the reused-slice test failed in CI under load: 599 of 753 samples walked the old rows).
+ */
+export function publishTag(into: Buffer, at: number, tag: number): void {
+  const word = u32View(into, at + TAG_OFFSET, 1);
+  // Atomics.store is a sequentially consistent store: neither V8 nor the CPU moves the writes before it past it.
+  if (word) Atomics.store(word, 0, tag >>> 0);
+  else into.writeUInt32LE(tag >>> 0, at + TAG_OFFSET);
 }
 
 /** `words` u32 of `buf` from byte `at` as a typed array over the same memory; undefined when unaligned. */

@@ -1,5 +1,5 @@
 import type { Libbpf } from '../bpf/libbpf.js';
-import { packedLayout, packTable, writePacked, type PackedLayout } from './page-index.js';
+import { packedLayout, packTable, publishTag, TAG_OFFSET, writePacked, type PackedLayout } from './page-index.js';
 import { ROW_BYTES, type UnwindTable } from './rows.js';
 
 /**
@@ -188,15 +188,17 @@ export class TableStore {
     const from = start - (start % this.pageSize);
     const window = this.mapWindow?.(from, Math.ceil((start + bytes - from) / this.pageSize) * this.pageSize);
     this.lastTag = (this.lastTag % 0xffffffff) + 1;
+    // The tag last, in both ways (page-index.ts publishTag): the walker caches rows under it.
     if (window) {
       try {
-        writePacked(rows, layout, window.bytes, start - from, this.lastTag);
+        writePacked(rows, layout, window.bytes, start - from);
+        publishTag(window.bytes, start - from, this.lastTag);
       } finally {
         window.unmap();
       }
       return true;
     }
-    const table = packTable(rows, this.lastTag);
+    const table = packTable(rows);
     const countBuf = Buffer.alloc(4);
     for (let done = 0; done < table.count; done += UPLOAD_CHUNK) {
       const n = Math.min(UPLOAD_CHUNK, table.count - done);
@@ -206,6 +208,10 @@ export class TableStore {
       const values = table.slots.subarray(done * ROW_BYTES, (done + n) * ROW_BYTES);
       if (this.lib.mapUpdateBatch(this.fd, keys, values, countBuf) < 0) return false;
     }
-    return true;
+    const tagKey = Buffer.alloc(4);
+    tagKey.writeUInt32LE(first + TAG_OFFSET / ROW_BYTES);
+    const tagSlot = Buffer.alloc(ROW_BYTES); // the tag, then a zero word
+    tagSlot.writeUInt32LE(this.lastTag);
+    return this.lib.mapUpdateElem(this.fd, tagKey, tagSlot, 0) === 0;
   }
 }

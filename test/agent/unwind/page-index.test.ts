@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { withElf } from '../../../src/agent/symbolize/elf.js';
-import { findRowPacked, INDEX_OFFSET, packedLayout, packTable, writePacked } from '../../../src/agent/unwind/page-index.js';
+import { findRowPacked, INDEX_OFFSET, packedLayout, packTable, publishTag, writePacked } from '../../../src/agent/unwind/page-index.js';
 import { ROW_BYTES, unwindTableOf, type UnwindTable } from '../../../src/agent/unwind/rows.js';
 
 /** The last row with pc ≤ vaddr, by a plain binary search over every row (what the walker did before). */
@@ -104,7 +104,10 @@ describe('page index in front of the unwind rows (what the BPF walker searches)'
       const into = Buffer.alloc(want.length + 24, 0xab); // stale bytes everywhere
       writePacked(t, layout, into, 16);
       expect(layout.count * ROW_BYTES).toBe(want.length);
-      expect(into.subarray(16, 16 + want.length).equals(want), `${pcs.length} rows: every slot as packTable writes it, the index's spare half-slot zero`).toBe(true);
+      expect(into.subarray(16, 16 + want.length).equals(want), `${pcs.length} rows: every slot as packTable writes it, the index's spare half-slot zero, the stale tag 0`).toBe(true);
+      expect(into.readUInt32LE(16 + 8), 'untagged until publishTag: the walker caches nothing under a tag while rows change').toBe(0);
+      publishTag(into, 16, 77);
+      expect(into.subarray(16, 16 + want.length).equals(packTable(t, 77).slots), 'then tagged as packTable(…, tag) tags its copy').toBe(true);
       expect(into[15]).toBe(0xab);
       expect(into[16 + want.length]).toBe(0xab);
     }

@@ -13,6 +13,8 @@ import { compileFixture } from '../proof-support.js';
 import { requireBpf } from '../require-bpf.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Swaps back and forth after the first one. */
+const ROUNDS = 12;
 
 /** The same pcs as `t`, every row saying "a rule the walker cannot follow": a walk stops at its first frame. */
 function dead(t: UnwindTable): UnwindTable {
@@ -97,6 +99,25 @@ describe('a reused table slice and the row cache (real eBPF, root)', () => {
       const pastLeaf = stale.filter((s) => inBinary(s.userAddrs) >= 2).reduce((n, s) => n + s.count, 0);
       expect(staleTotal, 'user-mode samples of the fixture after the swap').toBeGreaterThan(20);
       expect(pastLeaf, `samples walked past their leaf after the swap (of ${staleTotal}): the cache answered with the old table's rows`).toBe(0);
+
+      // The swap again, both ways, while the fixture runs: a walk in the middle of an upload must not
+      // cache the rows of the table before under the new one's tag (the tag is written last). With the
+      // tag written first, one swap in 5-8 failed on a loaded host (599 of 753 samples in a CI run).
+      let old = 'decoy';
+      for (let round = 1; round <= ROUNDS; round++) {
+        store.release(old);
+        const real = store.acquire(`chain-${round}`, () => table)!;
+        expect(real.first).toBe(before.first);
+        await sleep(100);
+        store.release(`chain-${round}`);
+        old = `decoy-${round}`;
+        expect(store.acquire(old, () => dead(table!))!.first).toBe(before.first);
+        await samplesOfChild();
+        await sleep(250);
+        const swapped = await samplesOfChild();
+        const walkedPast = swapped.filter((s) => inBinary(s.userAddrs) >= 2).reduce((n, s) => n + s.count, 0);
+        expect(walkedPast, `round ${round}: samples walked past their leaf after the swap (of ${swapped.reduce((n, s) => n + s.count, 0)})`).toBe(0);
+      }
     } finally {
       child.kill('SIGKILL');
       bpf.close();

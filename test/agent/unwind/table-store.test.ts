@@ -4,16 +4,25 @@ import { packTable } from '../../../src/agent/unwind/page-index.js';
 import { ROW_BYTES, type UnwindTable } from '../../../src/agent/unwind/rows.js';
 import { TableStore } from '../../../src/agent/unwind/table-store.js';
 
-/** A stand-in for the BPF array: records every row written, by index. */
-function recordingArray(): { lib: Libbpf; rows: Map<number, number> } {
+/** A stand-in for the BPF array: records every slot written (its first word), by index and in order. */
+function recordingArray(): { lib: Libbpf; rows: Map<number, number>; writes: [number, number][] } {
   const rows = new Map<number, number>();
+  const writes: [number, number][] = [];
+  const write = (key: number, word: number) => {
+    rows.set(key, word);
+    writes.push([key, word]);
+  };
   const lib = {
     mapUpdateBatch(_fd: number, keys: Buffer, values: Buffer, count: Buffer) {
-      for (let i = 0; i < count.readUInt32LE(); i++) rows.set(keys.readUInt32LE(i * 4), values.readUInt32LE(i * ROW_BYTES));
+      for (let i = 0; i < count.readUInt32LE(); i++) write(keys.readUInt32LE(i * 4), values.readUInt32LE(i * ROW_BYTES));
+      return 0;
+    },
+    mapUpdateElem(_fd: number, key: Buffer, value: Buffer) {
+      write(key.readUInt32LE(0), value.readUInt32LE(0));
       return 0;
     },
   } as unknown as Libbpf;
-  return { lib, rows };
+  return { lib, rows, writes };
 }
 
 /** A table of `n` rows whose pcs are base, base+1, … */
@@ -119,11 +128,16 @@ describe('TableStore', () => {
     expect(new Set([tagA, tagB, tagAt(a2.first)]).size, 'a loaded again is a new upload with a new tag').toBe(3);
   });
 
-  it('tags the rows written by batched map updates too', () => {
-    const { lib, rows } = recordingArray();
+  it('tags the rows written by batched map updates too, the tag last: a walk caches rows under it', () => {
+    const { lib, rows, writes } = recordingArray();
     const store = new TableStore(lib, 3, 100, () => undefined);
     const s = store.acquire('t', () => table(4, 900))!;
-    expect(rows.get(s.first + 1), 'the tag slot (its first word)').toBeGreaterThan(0);
+    const tag = rows.get(s.first + 1)!;
+    expect(tag, 'the tag slot (its first word)').toBeGreaterThan(0);
+    const tagWrites = writes.flatMap(([key, word], i) => (key === s.first + 1 ? [{ i, word }] : []));
+    expect(tagWrites[0], 'the slot goes untagged (0, not cached) before any row is written').toEqual({ i: 1, word: 0 });
+    expect(tagWrites.at(-1), 'tagged by the very last write, once every row is in place').toEqual({ i: writes.length - 1, word: tag });
+    expect(writes.length).toBe(s.count + 1);
   });
 
   it('falls back to batched map updates when the array cannot be mapped', () => {
