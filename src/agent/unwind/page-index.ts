@@ -55,8 +55,10 @@ export function packedLayout(table: UnwindTable): PackedLayout {
 /**
  * Writes the packed table into `into` at byte `at` (layout.count slots): straight into the mapped BPF
  * array, so no packed copy is made in between. The tag is written 0 (not cached) and first, before the
- * header: a slice reused for another table must not carry a tag while its rows change. publishTag()
+ * header: a slice reused for another table must not carry a live tag while its rows change. publishTag()
  * then sets the real one once every row is in place (packTable's `tag` is for packed copies only).
+ * Batched map updates (table-store.ts, without mmap) write slot 0, the header, a moment before slot 1:
+ * a walk in between reads the slice's old tag, which no table has any more, so that is harmless too.
  */
 export function writePacked(table: UnwindTable, layout: PackedLayout, into: Buffer, at: number): void {
   const { rows: n, pages, shift } = layout;
