@@ -5,7 +5,7 @@
  * bpftrace's `kstack`/`ustack` use, a frame-pointer walk by bpf_probe_read_user, a hash-map count, a
  * lookup by pid that finds its entry (as py_procs or v8_procs), and reads of cold lines of a 16 MiB
  * array (one page, eight lines of one page, one line in each of eight pages: a cache miss against a
- * TLB miss). Needs clang and root.
+ * TLB miss), and a ring-buffer record sent to user space (against the hash count). Needs clang and root.
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -16,11 +16,11 @@ import { cpuClockAttr, onlineCpus, PERF_FLAG_FD_CLOEXEC } from '../src/agent/bpf
 const SOURCE = fileURLToPath(new URL('./bpf-floor.bpf.c', import.meta.url));
 
 /** The programs, and what each one's run does (for the table's last column). */
-export const FLOOR_PROGRAMS = ['floor_empty', 'floor_kstack', 'floor_ustack', 'floor_fp', 'floor_hash', 'floor_page1', 'floor_lines8', 'floor_pages8', 'floor_lookup'] as const;
+export const FLOOR_PROGRAMS = ['floor_empty', 'floor_kstack', 'floor_ustack', 'floor_fp', 'floor_hash', 'floor_page1', 'floor_lines8', 'floor_pages8', 'floor_lookup', 'floor_ring'] as const;
 export type FloorProgram = (typeof FLOOR_PROGRAMS)[number];
 
 /** Slots of floor_sums (S_* in bpf-floor.bpf.c). */
-const S = { kstackRuns: 0, kstackFrames: 1, ustackRuns: 2, ustackFrames: 3, fpRuns: 4, fpFrames: 5, hashNew: 7, lookupHits: 8, timed: 9, batched: 10 } as const;
+const S = { kstackRuns: 0, kstackFrames: 1, ustackRuns: 2, ustackFrames: 3, fpRuns: 4, fpFrames: 5, hashNew: 7, lookupHits: 8, timed: 9, batched: 10, ringDrops: 11 } as const;
 
 export interface Floor {
   /** Program id of each floor program (bpftool's). */
@@ -111,12 +111,18 @@ export function startFloor(dir: string, hz: number): Floor {
     return m ? bpf.mapFd(m) : -1;
   };
   const sumsFd = fdOf('floor_sums');
+  // floor_ring's records are drained as an agent would, so the ring never fills and refuses them.
+  const ring = bpf.ringBufferNew(fdOf('samples_ring'));
+  if (!ring) throw new Error('cannot read floor_ring\'s ring buffer');
+  const drain = setInterval(() => bpf.ringBufferConsume(ring), 100);
   const histFd = fdOf('floor_hist');
   return {
     ids,
-    sums: () => percpuSums(sumsFd, 11),
+    sums: () => percpuSums(sumsFd, 12),
     hists: () => percpuSums(histFd, FLOOR_PROGRAMS.length * HIST_SLOTS),
     stop() {
+      clearInterval(drain);
+      bpf.ringBufferFree(ring);
       for (const l of links) bpf.linkDestroy(l);
       for (const fd of fds) bpf.close(fd);
       bpf.objectClose(o);
@@ -146,6 +152,8 @@ export function floorWork(name: FloorProgram, d: readonly number[], runs: number
       return '8 lines of 1 page';
     case 'floor_pages8':
       return '1 line in each of 8 pages';
+    case 'floor_ring':
+      return `a ${8 * 29}-byte record sent to user space; ${per(100 * d[S.ringDrops]!, runs)} % refused (ring full)`;
     case 'floor_lookup':
       return `${per(100 * d[S.lookupHits]!, runs)} % of runs found their pid's entry`;
     default:
