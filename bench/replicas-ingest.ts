@@ -35,6 +35,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodePprofGzip } from '../src/formats/pprof.js';
 import { capCpu, prioritize } from './cpu-cap.js';
+import type { ClickHouseServer } from '../test/support/clickhouse.js';
 import { startClickHouse } from '../test/support/clickhouse.js';
 import { INTERVAL_MS, RAW_SAMPLES_PER_PROFILE, ServiceModel, profileTimes } from './store-data.js';
 
@@ -77,6 +78,8 @@ if (process.argv[2] === '--serve') {
     bytesOnDisk: number;
     rows: number;
   }
+  /** The store's bytes over the raw samples its rows stand for: the share of the sent rows it holds × the sent profiles' raw samples. */
+  const bytesPerRawSample = (s: Stats) => +(s.bytesOnDisk / (s.rows > 0 ? (s.rows / rows) * payloads.length * RAW_SAMPLES_PER_PROFILE : 1)).toFixed(3);
   const statsOf = (child: ChildProcess) =>
     new Promise<Stats>((resolve) => {
       child.once('message', (m) => resolve(m as Stats));
@@ -94,7 +97,8 @@ if (process.argv[2] === '--serve') {
     await new Promise((r) => child.once('exit', r));
   };
 
-  async function run(label: string, stores: string[], clickhouseDir?: string) {
+  async function run(label: string, stores: string[], clickhouse?: ClickHouseServer) {
+    const clickhouseDir = clickhouse?.dir;
     const servers = await Promise.all(stores.map((store, i) => serve(store, i)));
     // Warm-up, not measured: each server compiles its TypeScript and JITs the ingest path first.
     // `--warm N` sends it the first N payloads (under another series): with N = --profiles every
@@ -149,13 +153,16 @@ if (process.argv[2] === '--serve') {
       clickhouseCpuSeconds: +chCpuS.toFixed(2),
       maxServerRssMiB: Math.round(Math.max(...after.map((s) => s.rss)) / 2 ** 20),
       bytesOnDisk: after[0]!.bytesOnDisk,
-      bytesPerRawSample: +(after[0]!.bytesOnDisk / (after[0]!.rows > 0 ? (after[0]!.rows / rows) * payloads.length * RAW_SAMPLES_PER_PROFILE : 1)).toFixed(3),
+      bytesPerRawSample: bytesPerRawSample(after[0]!),
       loadAverage: os.loadavg()[0]!.toFixed(1),
       ...(replicaCpu === undefined ? {} : { replicaCpuCap: replicaCpu, throttledPeriodsPerServer: throttled, kilnCpuPerServerSeconds: +(kilnCpuS / servers.length).toFixed(2) }),
     };
+    // Bytes right after the last insert count parts ClickHouse has not merged yet, so they move from run
+    // to run; a table at rest is merged. Read again after every table's parts are merged into one.
+    const merged = clickhouse ? { bytesPerRawSampleMerged: await bytesPerRawSampleMerged(clickhouse, () => statsOf(servers[0]!.child)) } : {};
     await Promise.all(servers.map((s) => stop(s.child)));
     servers.forEach((s) => s.cap?.remove());
-    console.log(JSON.stringify(result));
+    console.log(JSON.stringify({ ...result, ...merged }));
     return result;
   }
 
@@ -171,13 +178,21 @@ if (process.argv[2] === '--serve') {
     const chPid = replicaCpu === undefined ? undefined : processOf(ch.dir);
     const chGroup = chPid === undefined ? undefined : prioritize(`kiln-bench-clickhouse-${replicas}`, chPid);
     try {
-      await run(`clickhouse, ${replicas} server(s)`, Array.from({ length: replicas }, () => ch.url), ch.dir);
+      await run(`clickhouse, ${replicas} server(s)`, Array.from({ length: replicas }, () => ch.url), ch);
     } finally {
       await ch.destroy();
       chGroup?.remove();
     }
   }
   loadGenerator?.remove();
+
+  /** Bytes on disk per raw sample once `OPTIMIZE … FINAL` has merged every MergeTree table of the store's database. */
+  async function bytesPerRawSampleMerged(ch: ClickHouseServer, stats: () => Promise<Stats>): Promise<number> {
+    const database = new URL(ch.url).pathname.slice(1);
+    const tables = await ch.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${database}' AND engine LIKE '%MergeTree%'`);
+    for (const { name } of tables) await ch.query(`OPTIMIZE TABLE \`${database}\`.\`${name}\` FINAL`);
+    return bytesPerRawSample(await stats());
+  }
 }
 
 /** The pid of the ClickHouse server whose command line names `dir`. */
